@@ -1,0 +1,183 @@
+"""Argo CD output: a hub Argo CD syncs clusters/<name> (Applications only) and each Application deploys to the
+cluster registered under that name.
+
+  kustomization.yaml                         the Applications below
+  apps/<application>.yaml                    one Application per component, plus one for the namespaces
+  namespaces/                                Namespace, ResourceQuota, NetworkPolicy (+ kustomization.yaml)
+  workloads/<project>/<workload>/<component>/
+                                             a Kustomize folder an Application points at: plain objects, or a
+                                             chart with trait patches (`helmCharts`, needs
+                                             `kustomize.buildOptions: --enable-helm` in argocd-cm)
+Ordering: sync waves, namespaces first (-1), then each component at the depth of its dependsOn.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import names
+from .model import Model
+from .render import (
+    MANAGED_BY, ClusterWork, component_objects, kustomization, kustomize_images, kustomize_patches,
+    namespace_objects, text_of, trait_labels, trait_objects, workload_labels,
+)
+from .resolve import ResolvedComponent, ResolvedWorkload
+
+ARGOCD_NAMESPACE = "argocd"
+ARGOCD_PROJECT = "default"
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+
+def _application(name: str, labels: dict[str, str], wave: int, destination: dict[str, str],
+                 source: dict[str, Any], create_namespace: bool = False) -> dict[str, Any]:
+    sync: dict[str, Any] = {"automated": {"prune": True, "selfHeal": True}}
+    if create_namespace:
+        sync["syncOptions"] = ["CreateNamespace=true"]
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE, "labels": labels,
+                         "annotations": {SYNC_WAVE: str(wave)},
+                         "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+            "spec": {"project": ARGOCD_PROJECT, "destination": destination, "source": source, "syncPolicy": sync}}
+
+
+def _git_source(model: Model, path: str) -> dict[str, Any]:
+    return {"repoURL": model.settings.repo_url, "targetRevision": model.settings.branch, "path": path}
+
+
+def _helm_repo_url(url: str) -> str:
+    # Argo CD names Helm OCI registries without the scheme (the repository is registered with enableOCI)
+    return url[len("oci://"):] if url.startswith("oci://") else url
+
+
+def _component_folder(model: Model, workload: ResolvedWorkload, component: ResolvedComponent,
+                      cluster_path: str) -> dict[str, str] | None:
+    """Files of the folder an Application points at, or None when the Application needs none."""
+    helm = component.output.helm
+    if helm is not None:
+        patches = kustomize_patches(component, helm.container)
+        image_rewrites = kustomize_images(component)
+        extra = trait_objects(workload, component)
+        labels = trait_labels(component)
+        if not (patches or image_rewrites or extra or labels):
+            return None
+        repository = model.repositories[helm.repository]
+        chart: dict[str, Any] = {"name": helm.chart, "repo": repository.url, "version": helm.version,
+                                 "releaseName": helm.release_name or component.instance,
+                                 "namespace": helm.namespace or workload.namespace, "includeCRDs": True}
+        if helm.values:
+            chart["valuesInline"] = helm.values
+        body: dict[str, Any] = {"namespace": helm.namespace or workload.namespace, "helmCharts": [chart]}
+        if patches:
+            body["patches"] = patches
+        if image_rewrites:
+            body["images"] = image_rewrites
+        if labels:
+            body["labels"] = [{"pairs": labels, "includeSelectors": False}]
+        files = {}
+        if extra:
+            files["objects.yaml"] = text_of(extra)
+        files["kustomization.yaml"] = text_of([kustomization(list(files), **body)])
+        return files
+    if component.output.kustomize_path:
+        patches = kustomize_patches(component, None)
+        extra = trait_objects(workload, component)
+        image_rewrites = kustomize_images(component)
+        labels = trait_labels(component)
+        if not (patches or extra or image_rewrites or labels):
+            return None
+        # a folder of the repository, referred to from the component's folder in output/
+        relative = os.path.relpath(component.output.kustomize_path, cluster_path)
+        files = {}
+        if extra:
+            files["objects.yaml"] = text_of(extra)
+        body: dict[str, Any] = {"namespace": workload.namespace}
+        if patches:
+            body["patches"] = patches
+        if image_rewrites:
+            body["images"] = image_rewrites
+        if labels:
+            body["labels"] = [{"pairs": labels, "includeSelectors": False}]
+        files["kustomization.yaml"] = text_of([kustomization([relative, *files], **body)])
+        return files
+    objects = component_objects(workload, component)
+    return {"objects.yaml": text_of(objects), "kustomization.yaml": text_of([kustomization(["objects.yaml"])])}
+
+
+def workload_files(model: Model, workload: ResolvedWorkload, cluster: str) -> dict[str, str]:
+    files: dict[str, str] = {}
+    settings = model.settings
+    base = f"workloads/{workload.workload.project}/{workload.workload.meta.name}"
+    for component in workload.components:
+        folder_path = f"{settings.output}/clusters/{cluster}/{base}/{component.name}"
+        folder = _component_folder(model, workload, component, folder_path)
+        helm = component.output.helm
+        namespace = (helm.namespace if helm and helm.namespace else None) or workload.namespace
+        if folder is not None:
+            for name, text in folder.items():
+                files[f"{base}/{component.name}/{name}"] = text
+            source = _git_source(model, folder_path)
+        elif helm is not None:
+            repository = model.repositories[helm.repository]
+            source = {"repoURL": _helm_repo_url(repository.url), "chart": helm.chart, "targetRevision": helm.version,
+                      "helm": {"releaseName": helm.release_name or component.instance}}
+            if helm.values:
+                source["helm"]["valuesObject"] = helm.values
+        else:  # a kustomize folder without traits: Argo CD builds it from the repository directly
+            source = {**_git_source(model, component.output.kustomize_path or ""),
+                      "kustomize": {"namespace": workload.namespace}}
+        app_name = names.join(cluster, workload.workload.project, component.instance)
+        application = _application(app_name, workload_labels(workload, component.name), component.wave,
+                                   {"name": cluster, "namespace": namespace}, source,
+                                   create_namespace=bool(helm and helm.namespace))
+        files[f"apps/{app_name}.yaml"] = text_of([application])
+    return files
+
+
+def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, str]:
+    cluster = work.facts.name
+    files: dict[str, str] = {}
+    namespaces: dict[str, str] = {}
+    for workload in work.workloads:
+        files.update(workload_files(model, workload, cluster))
+        ns_key = ("namespace", workload.id)
+        if ns_key not in cache:
+            cache[ns_key] = text_of(namespace_objects(workload))
+        namespaces.setdefault(f"{workload.namespace}.yaml", cache[ns_key])
+    if namespaces:
+        for name, text in namespaces.items():
+            files[f"namespaces/{name}"] = text
+        files["namespaces/kustomization.yaml"] = text_of([kustomization(list(namespaces))])
+        app_name = names.join(cluster, "namespaces")
+        source = _git_source(model, f"{model.settings.output}/clusters/{cluster}/namespaces")
+        application = _application(app_name, dict(MANAGED_BY), -1, {"name": cluster}, source)
+        files[f"apps/{app_name}.yaml"] = text_of([application])
+    apps = [path for path in files if path.startswith("apps/")]
+    files["kustomization.yaml"] = text_of([kustomization(apps)])
+    return dict(sorted(files.items()))
+
+
+def bootstrap(model: Model, clusters: list[str]) -> dict[str, str]:
+    """An ApplicationSet on the hub: one app-of-apps per Argo CD cluster, syncing its folder into argocd."""
+    settings = model.settings
+    appset = {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "easel-clusters", "namespace": ARGOCD_NAMESPACE, "labels": dict(MANAGED_BY)},
+        "spec": {
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"list": {"elements": [{"cluster": c} for c in sorted(clusters)]}}],
+            "template": {
+                "metadata": {"name": "easel-{{ .cluster }}", "labels": dict(MANAGED_BY)},
+                "spec": {
+                    "project": ARGOCD_PROJECT,
+                    "source": {"repoURL": settings.repo_url, "targetRevision": settings.branch,
+                               "path": f"{settings.output}/clusters/{{{{ .cluster }}}}"},
+                    "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
+                    "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+                },
+            },
+        },
+    }
+    return {"bootstrap/argocd/applicationset.yaml": text_of([appset])}

@@ -1,0 +1,133 @@
+"""Built-in component definitions: helm-chart, manifests, kustomize, webservice."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..rendered import ComponentOutput, HelmChart, RenderContext
+from ..schemas import NAME, QUANTITY, array, obj
+
+_RESOURCES = obj({"cpu": QUANTITY, "memory": QUANTITY,
+                  "requests": {"type": "object", "additionalProperties": QUANTITY},
+                  "limits": {"type": "object", "additionalProperties": QUANTITY}})
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "helm-chart": obj({
+        "repository": NAME,
+        "chart": {"type": "string", "minLength": 1},
+        "version": {"type": "string", "minLength": 1},
+        "values": {"type": "object"},
+        "namespace": NAME,
+        "releaseName": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 53},
+        "container": {"type": "string", "minLength": 1,
+                      "description": "container that container-level traits patch (default: the chart name)"},
+    }, ["repository", "chart", "version"]),
+    "manifests": obj({
+        "objects": array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
+        "files": array({"type": "string", "minLength": 1}),
+    }, anyOf=[{"required": ["objects"]}, {"required": ["files"]}]),
+    "kustomize": obj({"path": {"type": "string", "minLength": 1}}, ["path"]),
+    "webservice": obj({
+        "image": {"type": "string", "minLength": 1},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "replicas": {"type": "integer", "minimum": 0},
+        "env": {"anyOf": [
+            {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+            array(obj({"name": {"type": "string"}, "value": {"type": "string"}}, ["name"])),
+        ]},
+        "command": array({"type": "string"}),
+        "args": array({"type": "string"}),
+        "resources": _RESOURCES,
+    }, ["image"]),
+}
+
+DESCRIPTIONS = {
+    "helm-chart": "a Helm chart from a Repository (Flux HelmRelease, or Argo CD Application with a Helm source)",
+    "manifests": "plain Kubernetes objects, inline (`objects`) or from YAML files in the repository (`files`)",
+    "kustomize": "a Kustomize folder in the repository (`path`), applied as it is",
+    "webservice": "a container image served by a Deployment and a Service",
+}
+
+
+def helm_chart(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
+    return ComponentOutput(helm=HelmChart(
+        repository=props["repository"], chart=props["chart"], version=str(props["version"]),
+        values=copy.deepcopy(props.get("values") or {}), release_name=props.get("releaseName"),
+        namespace=props.get("namespace"), container=props.get("container", props["chart"])))
+
+
+def manifests(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
+    objects = [copy.deepcopy(o) for o in props.get("objects", [])]
+    for path in props.get("files", []):
+        objects.extend(copy.deepcopy(o) for o, _ in ctx.files[path].objects)
+    return ComponentOutput(objects=objects)
+
+
+def kustomize(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
+    return ComponentOutput(kustomize_path=props["path"])
+
+
+def resources_block(props: dict[str, Any]) -> dict[str, Any]:
+    """cpu and memory shorthands: requests for both, a limit for memory (CPU limits only throttle)."""
+    requests = dict(props.get("requests") or {})
+    limits = dict(props.get("limits") or {})
+    if "cpu" in props:
+        requests.setdefault("cpu", props["cpu"])
+    if "memory" in props:
+        requests.setdefault("memory", props["memory"])
+        limits.setdefault("memory", props["memory"])
+    out = {}
+    if requests:
+        out["requests"] = {k: str(v) for k, v in requests.items()}
+    if limits:
+        out["limits"] = {k: str(v) for k, v in limits.items()}
+    return out
+
+
+def webservice(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
+    name = ctx.instance
+    selector = {"app.kubernetes.io/name": ctx.component, "app.kubernetes.io/instance": name}
+    container: dict[str, Any] = {"name": ctx.component, "image": props["image"]}
+    if props.get("command"):
+        container["command"] = list(props["command"])
+    if props.get("args"):
+        container["args"] = list(props["args"])
+    env = props.get("env")
+    if isinstance(env, dict):
+        container["env"] = [{"name": k, "value": _env_text(v)} for k, v in env.items()]
+    elif env:
+        container["env"] = [dict(e) for e in env]
+    if "port" in props:
+        container["ports"] = [{"name": "http", "containerPort": props["port"], "protocol": "TCP"}]
+    resources = resources_block(props.get("resources") or {})
+    if resources:
+        container["resources"] = resources
+    replicas = props.get("replicas", 1)
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(selector)},
+            "template": {"metadata": {"labels": dict(selector)}, "spec": {"containers": [container]}},
+        },
+    }
+    objects = [deployment]
+    if "port" in props:
+        objects.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"selector": dict(selector),
+                     "ports": [{"name": "http", "port": props["port"], "targetPort": "http", "protocol": "TCP"}]},
+        })
+    return ComponentOutput(objects=objects, replicas=replicas)
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+RENDERERS = {"helm-chart": helm_chart, "manifests": manifests, "kustomize": kustomize, "webservice": webservice}

@@ -1,0 +1,212 @@
+"""Built-in trait definitions: gpu, resources, replicas, node-placement, ingress, storage, image-registry,
+labels, security-context.
+
+Each returns a TraitOutput: strategic-merge patches for pod-running kinds (applied by easel to its own objects,
+by kustomize to charts and folders), extra objects, and what placement needs to know (GPU demand, replicas).
+A patch names containers "*" (every container) unless the trait says `container`; on a chart, "*" becomes the
+component's `container` (default: the chart name), since a patch there cannot see the chart's containers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import quantity
+from ..rendered import ALL_CONTAINERS, POD_KINDS, GpuAsk, Patch, RenderContext, TraitOutput
+from ..schemas import LABEL_KEY, LABEL_VALUE, QUANTITY, array, obj
+from .components import _RESOURCES, resources_block
+
+_CONTAINER = {"type": "string", "minLength": 1, "description": "the container to change (default: every one)"}
+_K8S_TOLERATION = obj({
+    "key": {"type": "string"}, "operator": {"enum": ["Equal", "Exists"]}, "value": {"type": "string"},
+    "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},
+    "tolerationSeconds": {"type": "integer"},
+})
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "gpu": obj({
+        "count": {"type": "integer", "minimum": 1, "default": 1},
+        "product": {"anyOf": [{"type": "string", "minLength": 1},
+                              array({"type": "string", "minLength": 1}, minItems=1)]},
+        "minMemory": QUANTITY,
+        "sharing": {"enum": ["exclusive", "time-slicing", "mig"], "default": "exclusive"},
+        "migProfile": {"type": "string", "pattern": r"^[0-9]+g\.[0-9]+gb$"},
+        "container": _CONTAINER,
+    }, allOf=[{"if": {"properties": {"sharing": {"const": "mig"}}, "required": ["sharing"]},
+               "then": {"required": ["migProfile"]}}]),
+    "resources": {**_RESOURCES, "properties": {**_RESOURCES["properties"], "container": _CONTAINER}},
+    "replicas": obj({"count": {"type": "integer", "minimum": 0}}, ["count"]),
+    "node-placement": obj({
+        "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
+        "tolerations": array(_K8S_TOLERATION),
+        "affinity": {"type": "object"},
+    }),
+    "ingress": obj({
+        "host": {"type": "string", "minLength": 1},
+        "path": {"type": "string", "default": "/"},
+        "service": {"type": "string", "minLength": 1},
+        "port": {"type": ["integer", "string"]},
+        "className": {"type": "string"},
+        "tls": obj({"secretName": {"type": "string", "minLength": 1}}, ["secretName"]),
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    }, ["host"]),
+    "storage": obj({
+        "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "default": "data"},
+        "size": QUANTITY,
+        "storageClass": {"type": "string"},
+        "mountPath": {"type": "string", "pattern": "^/"},
+        "accessModes": array({"enum": ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]}),
+        "container": _CONTAINER,
+    }, ["size", "mountPath"]),
+    "image-registry": obj({
+        "registry": {"type": "string", "minLength": 1, "pattern": r"^[^/\s]+(/[^\s]+)?$"},
+        "images": array({"type": "string", "minLength": 1},
+                        description="images of a chart to rewrite (a chart's images cannot be seen before it renders)"),
+    }, ["registry"]),
+    "labels": {"type": "object", "propertyNames": {"pattern": LABEL_KEY},
+               "additionalProperties": {"type": "string", "pattern": LABEL_VALUE}},
+    "security-context": obj({
+        "runAsNonRoot": {"type": "boolean"},
+        "runAsUser": {"type": "integer", "minimum": 0},
+        "runAsGroup": {"type": "integer", "minimum": 0},
+        "fsGroup": {"type": "integer", "minimum": 0},
+        "seccompProfile": {"enum": ["RuntimeDefault", "Unconfined"]},
+        "allowPrivilegeEscalation": {"type": "boolean"},
+        "readOnlyRootFilesystem": {"type": "boolean"},
+        "privileged": {"type": "boolean"},
+        "capabilities": obj({"add": array({"type": "string"}), "drop": array({"type": "string"})}),
+        "container": _CONTAINER,
+    }),
+}
+
+DESCRIPTIONS = {
+    "gpu": "GPUs per replica (count, product, minMemory, sharing, migProfile): limits, node selector, toleration, "
+           "and the workload's GPU demand for placement",
+    "resources": "container CPU and memory requests and limits",
+    "replicas": "the number of replicas of Deployments and StatefulSets",
+    "node-placement": "nodeSelector, tolerations and affinity of pods",
+    "ingress": "an Ingress in front of the component's Service",
+    "storage": "a PersistentVolumeClaim mounted into the containers",
+    "image-registry": "rewrite image registries to a mirror (air-gapped sites)",
+    "labels": "labels on every object and pod",
+    "security-context": "pod and container security contexts",
+}
+
+
+def _pod_patches(pod_spec: dict[str, Any], kinds: tuple[str, ...] = POD_KINDS) -> list[Patch]:
+    return [Patch(kind, {"spec": {"template": {"spec": pod_spec}}}, api_version="batch/v1" if kind == "Job"
+                  else "apps/v1") for kind in kinds]
+
+
+def _container(props: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    return {"name": props.get("container", ALL_CONTAINERS), **body}
+
+
+def gpu_ask(props: dict[str, Any]) -> GpuAsk:
+    product = props.get("product")
+    products = tuple(product) if isinstance(product, list) else ((product,) if product else ())
+    min_memory = quantity.parse(props["minMemory"]) if "minMemory" in props else None
+    return GpuAsk(count=props.get("count", 1), products=products, min_memory=min_memory,
+                  sharing=props.get("sharing", "exclusive"), mig_profile=props.get("migProfile"))
+
+
+def gpu_resource_name(ask: GpuAsk) -> str:
+    if ask.sharing == "mig" and ask.mig_profile:
+        return f"nvidia.com/mig-{ask.mig_profile}"
+    return "nvidia.com/gpu"
+
+
+def gpu(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    ask = gpu_ask(props)
+    pod: dict[str, Any] = {
+        "containers": [_container(props, {"resources": {"limits": {gpu_resource_name(ask): ask.count}}})],
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    }
+    if len(ask.products) == 1:
+        pod["nodeSelector"] = {"nvidia.com/gpu.product": ask.products[0]}
+    elif ask.products:
+        pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In",
+                                   "values": list(ask.products)}]}]}}}
+    return TraitOutput(patches=_pod_patches(pod), gpu=ask)
+
+
+def resources(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    block = resources_block(props)
+    if not block:
+        return TraitOutput()
+    return TraitOutput(patches=_pod_patches({"containers": [_container(props, {"resources": block})]}))
+
+
+def replicas(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    count = props["count"]
+    return TraitOutput(patches=[Patch(kind, {"spec": {"replicas": count}}) for kind in ("Deployment", "StatefulSet")],
+                       replicas=count)
+
+
+def node_placement(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    pod = {key: props[key] for key in ("nodeSelector", "tolerations", "affinity") if props.get(key)}
+    return TraitOutput(patches=_pod_patches(pod)) if pod else TraitOutput()
+
+
+def ingress(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    port = props.get("port", "http")
+    backend_port = {"number": port} if isinstance(port, int) else {"name": port}
+    spec: dict[str, Any] = {"rules": [{"host": props["host"], "http": {"paths": [{
+        "path": props.get("path", "/"), "pathType": "Prefix",
+        "backend": {"service": {"name": props.get("service", ctx.instance), "port": backend_port}}}]}}]}
+    if props.get("className"):
+        spec = {"ingressClassName": props["className"], **spec}
+    if props.get("tls"):
+        spec["tls"] = [{"hosts": [props["host"]], "secretName": props["tls"]["secretName"]}]
+    metadata: dict[str, Any] = {"name": ctx.instance}
+    if props.get("annotations"):
+        metadata["annotations"] = dict(props["annotations"])
+    return TraitOutput(objects=[{"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata,
+                                 "spec": spec}])
+
+
+def storage(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    volume = props.get("name", "data")
+    claim = f"{ctx.instance}-{volume}"
+    pvc_spec: dict[str, Any] = {"accessModes": list(props.get("accessModes", ["ReadWriteOnce"])),
+                                "resources": {"requests": {"storage": str(props["size"])}}}
+    if props.get("storageClass"):
+        pvc_spec["storageClassName"] = props["storageClass"]
+    pod = {"volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim}}],
+           "containers": [_container(props, {"volumeMounts": [{"name": volume, "mountPath": props["mountPath"]}]})]}
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim}, "spec": pvc_spec}
+    return TraitOutput(patches=_pod_patches(pod, ("Deployment",)), objects=[pvc])
+
+
+def image_registry(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    return TraitOutput(registry=props["registry"].rstrip("/"), helm_images=tuple(props.get("images", ())))
+
+
+def labels(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    pod_labels = [Patch(kind, {"spec": {"template": {"metadata": {"labels": dict(props)}}}}) for kind in POD_KINDS]
+    return TraitOutput(patches=pod_labels, labels=dict(props)) if props else TraitOutput()
+
+
+_POD_SECURITY = ("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup")
+_CONTAINER_SECURITY = ("allowPrivilegeEscalation", "readOnlyRootFilesystem", "privileged", "capabilities")
+
+
+def security_context(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
+    pod_context = {k: props[k] for k in _POD_SECURITY if k in props}
+    if "seccompProfile" in props:
+        pod_context["seccompProfile"] = {"type": props["seccompProfile"]}
+    container_context = {k: props[k] for k in _CONTAINER_SECURITY if k in props}
+    pod: dict[str, Any] = {}
+    if pod_context:
+        pod["securityContext"] = pod_context
+    if container_context:
+        pod["containers"] = [_container(props, {"securityContext": container_context})]
+    return TraitOutput(patches=_pod_patches(pod)) if pod else TraitOutput()
+
+
+RENDERERS = {
+    "gpu": gpu, "resources": resources, "replicas": replicas, "node-placement": node_placement,
+    "ingress": ingress, "storage": storage, "image-registry": image_registry, "labels": labels,
+    "security-context": security_context,
+}

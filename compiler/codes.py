@@ -1,0 +1,101 @@
+"""Every diagnostic code easel can report, with its default hint. `easel codes` prints this table.
+
+Codes are stable: a code is never reused for another meaning. The hundreds group them by stage:
+E1xx reading files, E2xx document shape, E3xx references, E4xx parameters and templates, E5xx versions,
+E6xx placement, E7xx policy, E8xx output, E9xx the command line and the file system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    title: str
+    hint: str | None = None
+
+
+_ALL = [
+    # Reading files
+    Code("E101", "YAML syntax error", "check indentation and quoting near the position shown"),
+    Code("E102", "a document is not a mapping",
+         "every document is a mapping with apiVersion, kind, metadata and spec; a top-level list is not allowed"),
+    Code("E103", "YAML aliases expand too far",
+         "anchors and aliases may repeat a block, but not expand to more than a million nodes; write the data out"),
+    Code("E104", "duplicate key in a mapping", "each key may appear once; remove or rename one of them"),
+    Code("E105", "file cannot be read", "files must be UTF-8 text inside the repository"),
+    Code("E106", "path escapes the repository",
+         "paths are relative to the repository root and must stay inside it (no '..', no absolute paths, "
+         "no symbolic links that point outside)"),
+    Code("E107", "YAML tag not allowed", "only plain YAML is read: remove the '!tag'"),
+    # Document shape
+    Code("E201", "unknown or missing apiVersion", "set `apiVersion: easel.dev/v1alpha1`"),
+    Code("E202", "unknown kind",
+         "kinds are Settings, Repository, ComponentDefinition, TraitDefinition, WorkloadProfile, ClusterProfile, "
+         "Cluster, Device, Project, Environment and Workload"),
+    Code("E203", "unknown field", None),
+    Code("E204", "missing required field", None),
+    Code("E205", "wrong type", None),
+    Code("E206", "invalid value", None),
+    Code("E207", "invalid name",
+         "names are DNS-1123 labels: lowercase letters, digits and '-', starting and ending with a letter or digit, "
+         "at most 63 characters"),
+    Code("E208", "invalid label", "label keys are [prefix/]name, values at most 63 characters of [A-Za-z0-9-_.]"),
+    Code("E209", "invalid quantity", "write Kubernetes quantities such as 64Gi, 512Mi, 2, 500m"),
+    Code("E210", "invalid Jinja2 template", None),
+    Code("E211", "not an easel document",
+         "YAML files under the input folders hold easel documents; plain Kubernetes manifests belong in a "
+         "`manifests` component's `files` or a `kustomize` component's `path`"),
+    Code("E212", "invalid selector or toleration", None),
+    # References
+    Code("E301", "duplicate name", "names are unique per kind (profile versions per name and version)"),
+    Code("E302", "unknown reference", None),
+    Code("E303", "invalid settings", None),
+    Code("E304", "device for an unknown cluster", "set `spec.cluster` to the name of a Cluster"),
+    Code("E305", "component dependency problem", None),
+    Code("E306", "referenced file or folder not found", None),
+    # Parameters and templates
+    Code("E401", "unknown parameter", None),
+    Code("E402", "missing parameter", "give the parameter a value in the Workload, or a default in some layer"),
+    Code("E403", "locked parameter overridden",
+         "a locked parameter may not be set by a higher layer: remove it, or ask the owner of the lock"),
+    Code("E404", "parameter value does not match its schema", None),
+    Code("E405", "template error", None),
+    Code("E406", "template not allowed in the sandbox",
+         "templates see only their parameters and the documented context; Python internals, files and the "
+         "network are out of reach"),
+    Code("E407", "component or trait properties do not match the definition", None),
+    Code("E408", "template rendered an invalid result", None),
+    # Versions
+    Code("E501", "invalid version", "versions are semantic versions such as 1.3.0"),
+    Code("E502", "invalid version range", 'ranges are npm/Helm style: "1.2.0", "^1.2", "~1.3", ">=1.2 <2", "1.x", "*"'),
+    Code("E503", "no profile version matches", None),
+    # Placement
+    Code("E601", "workload cannot be placed", None),
+    Code("E602", "fewer eligible clusters than asked", None),
+    # Policy
+    Code("E701", "project not allowed in the environment", "add the project to the Environment's `spec.projects`"),
+    Code("E702", "profile not allowed in the environment", "see the Environment's `spec.policy.allowedProfiles`"),
+    Code("E703", "too many GPUs for one workload", "see the Environment's `spec.policy.maxGPUsPerWorkload`"),
+    Code("E704", "project GPU quota exceeded", "raise the Project's `spec.quota`, or ask for fewer GPUs or clusters"),
+    Code("E705", "required trait missing",
+         "add the trait to the component, or to the Environment's `spec.defaults.traits`"),
+    Code("E706", "image registry not allowed", "see the Environment's `spec.policy.allowedRegistries`"),
+    # Output
+    Code("E801", "output conflict", None),
+    Code("E802", "output cannot be written", None),
+    Code("E803", "output is stale", "run `easel compile` and commit the result"),
+    # Command line
+    Code("E901", "unknown workload or cluster", None),
+    Code("E902", "not a config repository", None),
+    Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
+         "set EASEL_DEBUG=1 to see the traceback"),
+    # Warnings
+    Code("W101", "device GPU facts unknown",
+         "gather facts, or tag the device (`tags: {gpu.product: ..., gpu.count: ...}`); unknown GPUs never count"),
+    Code("W102", "profile parameter unused", None),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _ALL}

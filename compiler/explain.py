@@ -1,0 +1,221 @@
+"""`easel explain`: why a workload resolved and landed as it did, or what a cluster offers and holds.
+
+Builds plain data (the JSON form); the text form is printed from the same data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import positions, quantity, versions
+from .diagnostics import Location
+from .pipeline import Result
+from .place import DEFAULT_PRIORITIZERS
+from .resolve import ResolvedWorkload
+
+
+def find_workload(result: Result, wanted: str) -> tuple[Any, str | None]:
+    """The Workload named `project/name` or `name` (when unique); else None and why."""
+    workloads = result.model.workloads if result.model else {}
+    if "/" in wanted:
+        project, _, name = wanted.partition("/")
+        found = workloads.get((project, name))
+        return (found, None) if found else (None, f"no workload {wanted!r}")
+    matches = [w for (p, n), w in workloads.items() if n == wanted]
+    if len(matches) == 1:
+        return matches[0], None
+    if matches:
+        return None, f"{wanted!r} is ambiguous: " + ", ".join(w.id for w in matches) + " (write project/name)"
+    return None, f"no workload {wanted!r}"
+
+
+def _where(loc: Location | None, result: Result) -> str | None:
+    if loc is None or not loc.file or loc.file.startswith("<"):
+        return None
+    found = positions.resolve(loc, result.texts.get(loc.file))
+    return f"{loc.file}:{found[0]}:{found[1]}" if found else loc.file
+
+
+def workload_report(result: Result, workload) -> dict[str, Any]:
+    resolved: ResolvedWorkload | None = next((r for r in result.resolved if r.workload is workload), None)
+    placement = next((p for p in result.placements if p.workload.workload is workload), None)
+    model = result.model
+    environment = model.environments.get(workload.environment)
+    available = sorted(model.profiles.get(workload.profile, {}), key=versions.sort_key)
+    allowed = None
+    if environment and environment.allowed_profiles is not None:
+        entry = next((a for a in environment.allowed_profiles if a.name == workload.profile), None)
+        allowed = (entry.versions or "*") if entry else "not allowed"
+    report: dict[str, Any] = {
+        "workload": workload.id,
+        "file": _where(workload.meta.loc, result),
+        "project": workload.project,
+        "environment": workload.environment,
+        "profile": {"name": workload.profile, "range": workload.version_range, "allowedByEnvironment": allowed,
+                    "available": available, "resolved": resolved.profile.version if resolved else None},
+    }
+    if resolved is None:
+        report["status"] = "not resolved: see `easel validate`"
+        return report
+    report["namespace"] = resolved.namespace
+    report["parameters"] = [{"name": p.name, "value": p.value, "layer": p.layer, "locked": p.locked,
+                             "setAt": _where(p.loc, result)} for p in resolved.parameters.values()]
+    report["gpus"] = {"total": resolved.total_gpus, "demands": [
+        {"component": d.component, "perReplica": d.ask.count, "replicas": d.replicas,
+         "products": list(d.ask.products),
+         "minMemory": f"{quantity.format_gi(d.ask.min_memory)}Gi" if d.ask.min_memory else None,
+         "sharing": d.ask.sharing} for d in resolved.gpu_demands]}
+    report["components"] = [{
+        "name": c.name, "type": c.type, "instance": c.instance, "wave": c.wave, "dependsOn": list(c.depends_on),
+        **({"chart": {"repository": c.output.helm.repository, "chart": c.output.helm.chart,
+                      "version": c.output.helm.version}} if c.output.helm else {}),
+        "traits": [t.type for t in c.traits]} for c in resolved.components]
+    env = resolved.environment
+    prioritizers = env.prioritizers or DEFAULT_PRIORITIZERS
+    report["placement"] = {
+        "numberOfClusters": env.number_of_clusters,
+        "prioritizers": [{"name": p.name, "weight": p.weight} for p in prioritizers],
+        "placed": bool(placement and placement.placed),
+        "clusters": [],
+    }
+    if placement is None:
+        report["placement"]["status"] = "not placed: the repository has errors (see `easel validate`)"
+        return report
+    for name in result.fleet:
+        entry: dict[str, Any] = {"cluster": name}
+        if name in placement.clusters:
+            entry["verdict"] = "chosen"
+            entry["score"] = placement.scores.get(name)
+            entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count}
+                             for a in placement.allocations.get(name, [])]
+            entry["output"] = _output_paths(result, name, workload)
+        else:
+            entry["verdict"] = "eligible" if name in placement.scores else "passed over"
+            if name in placement.scores:
+                entry["score"] = placement.scores[name]
+            entry["reason"] = placement.reasons.get(name)
+        report["placement"]["clusters"].append(entry)
+    return report
+
+
+def _output_paths(result: Result, cluster: str, workload) -> list[str]:
+    if not result.files:
+        return []
+    prefix = f"clusters/{cluster}/workloads/{workload.project}/{workload.meta.name}/"
+    out = result.model.settings.output
+    return [f"{out}/{p}" for p in result.files if p.startswith(prefix)]
+
+
+def workload_text(report: dict[str, Any]) -> str:
+    lines = [f"workload {report['workload']}  ({report['file']})",
+             f"  project {report['project']}, environment {report['environment']}"]
+    profile = report["profile"]
+    allowed = f"; environment allows {profile['allowedByEnvironment']!r}" if profile["allowedByEnvironment"] else ""
+    lines.append(f"  profile {profile['name']} {profile['resolved'] or '(unresolved)'}: highest of "
+                 f"[{', '.join(profile['available'])}] within {profile['range']!r}{allowed}")
+    if "status" in report:
+        lines.append(f"  {report['status']}")
+        return "\n".join(lines)
+    lines.append(f"  namespace {report['namespace']}")
+    lines.append("")
+    lines.append("parameters (value, and the layer that set it):")
+    width = max((len(p["name"]) for p in report["parameters"]), default=4)
+    for p in report["parameters"]:
+        lock = ", locked" if p["locked"] else ""
+        lines.append(f"  {p['name']:<{width}}  {p['value']!r}  ← {p['layer']}{lock} ({p['setAt']})")
+    if not report["parameters"]:
+        lines.append("  (none)")
+    lines.append("")
+    lines.append("components:")
+    for c in report["components"]:
+        chart = f" {c['chart']['repository']}/{c['chart']['chart']} {c['chart']['version']}" if "chart" in c else ""
+        after = f", after {', '.join(c['dependsOn'])}" if c["dependsOn"] else ""
+        traits = ", ".join(c["traits"]) or "no traits"
+        lines.append(f"  {c['name']} ({c['type']}{chart}{after}): {traits}")
+    gpus = report["gpus"]
+    if gpus["total"]:
+        asks = "; ".join(f"{d['component']}: {d['perReplica']} × {d['replicas']} replica(s)"
+                         + (f" of {' or '.join(d['products'])}" if d["products"] else "")
+                         + (f", ≥{d['minMemory']} each" if d["minMemory"] else "") for d in gpus["demands"])
+        lines.append(f"  GPUs per cluster: {gpus['total']} ({asks})")
+    lines.append("")
+    placement = report["placement"]
+    count = placement["numberOfClusters"]
+    prioritizers = ", ".join(f"{p['name']}×{p['weight']}" for p in placement["prioritizers"])
+    lines.append(f"placement ({'every eligible cluster' if count is None else f'{count} cluster(s)'}; "
+                 f"prioritizers {prioritizers}):")
+    if "status" in placement:
+        lines.append(f"  {placement['status']}")
+    width = max((len(c["cluster"]) for c in placement["clusters"]), default=4)
+    for c in placement["clusters"]:
+        if c["verdict"] == "chosen":
+            gpus_taken = ", ".join(f"{g['count']} × {g['product']}" for g in c["gpus"])
+            taken = f"; takes {gpus_taken}" if gpus_taken else ""
+            lines.append(f"  ✓ {c['cluster']:<{width}}  chosen (score {c['score']}){taken}")
+            for path in c.get("output", []):
+                lines.append(f"      {path}")
+        else:
+            mark = "·" if c["verdict"] == "eligible" else "✗"
+            lines.append(f"  {mark} {c['cluster']:<{width}}  {c['reason']}")
+    if not placement["placed"] and "status" not in placement:
+        lines.append("  not placed")
+    return "\n".join(lines)
+
+
+def cluster_report(result: Result, name: str) -> dict[str, Any]:
+    facts = result.fleet[name]
+    cluster = facts.cluster
+    holders: dict[str, list[dict[str, Any]]] = {}
+    workloads = []
+    for placement in result.placements:
+        if name in placement.clusters:
+            workloads.append(placement.workload.id)
+            for allocation in placement.allocations.get(name, []):
+                holders.setdefault(allocation.product, []).append(
+                    {"workload": placement.workload.id, "component": allocation.component, "count": allocation.count})
+    gpus = []
+    for product, pool in facts.gpus.items():
+        used = sum(h["count"] for h in holders.get(product, []))
+        gpus.append({"product": product, "memoryGi": quantity.format_gi(pool.memory) if pool.memory else None,
+                     "total": pool.total, "allocated": used, "free": pool.total - used,
+                     "largestDevice": pool.largest_device, "allocatedTo": holders.get(product, [])})
+    return {
+        "cluster": name, "file": _where(cluster.meta.loc, result), "source": cluster.source,
+        "engine": facts.engine, "kubernetesVersion": facts.kubernetes_version,
+        "clusterProfile": "/".join(cluster.cluster_profile) if cluster.cluster_profile else None,
+        "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in cluster.taints],
+        "labels": facts.labels,
+        "devices": [{"name": d.name, "role": d.role, "state": d.state, "arch": d.arch, "cpuCores": d.cpu_cores,
+                     "memoryGi": quantity.format_gi(d.memory) if d.memory is not None else None,
+                     "gpus": [{"product": g.product, "count": g.count,
+                               "memoryGi": quantity.format_gi(g.memory) if g.memory else None} for g in d.gpus]}
+                    for d in cluster.devices],
+        "capacity": {"cpuCores": facts.cpu_cores, "memoryGi": quantity.format_gi(facts.memory), "gpus": gpus},
+        "workloads": workloads,
+    }
+
+
+def cluster_text(report: dict[str, Any]) -> str:
+    lines = [f"cluster {report['cluster']}  ({report['file']})",
+             f"  {report['source']}, engine {report['engine']}, Kubernetes {report['kubernetesVersion'] or 'unknown'}"
+             + (f", cluster profile {report['clusterProfile']}" if report["clusterProfile"] else "")]
+    for taint in report["taints"]:
+        value = f"={taint['value']}" if taint["value"] else ""
+        lines.append(f"  taint {taint['key']}{value}:{taint['effect']}")
+    lines.append("labels (own and derived):")
+    for key, value in report["labels"].items():
+        lines.append(f"  {key}: {value}")
+    lines.append("devices:")
+    for d in report["devices"]:
+        gpus = ", ".join(f"{g['count'] if g['count'] is not None else '?'} × {g['product'] or 'unknown'}"
+                         for g in d["gpus"]) or "no GPUs"
+        lines.append(f"  {d['name']} ({d['role']}, {d['state']}): {d['arch'] or '?'} {d['cpuCores'] or '?'} cores, "
+                     f"{d['memoryGi'] or '?'}Gi, {gpus}")
+    capacity = report["capacity"]
+    lines.append(f"capacity (ready devices): {capacity['cpuCores']} cores, {capacity['memoryGi']}Gi memory")
+    for g in capacity["gpus"]:
+        to = ", ".join(f"{h['workload']} ({h['count']})" for h in g["allocatedTo"]) or "nobody"
+        lines.append(f"  {g['product']} ({g['memoryGi']}Gi): {g['total']} total, {g['allocated']} allocated, "
+                     f"{g['free']} free; allocated to {to}")
+    lines.append("workloads: " + (", ".join(report["workloads"]) or "none"))
+    return "\n".join(lines)

@@ -1,0 +1,50 @@
+"""Container image references: the one place that splits them and rewrites their registry."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+DEFAULT_REGISTRY = "docker.io"
+
+
+def split(image: str) -> tuple[str, str]:
+    """(registry, rest): "nginx:1.25" -> ("docker.io", "library/nginx:1.25")."""
+    first, _, remainder = image.partition("/")
+    if remainder and ("." in first or ":" in first or first == "localhost"):
+        return first, remainder
+    rest = image if "/" in image else f"library/{image}"
+    return DEFAULT_REGISTRY, rest
+
+
+def registry_of(image: str) -> str:
+    return split(image)[0]
+
+
+def rewrite(image: str, mirror: str) -> str:
+    """The image pulled from mirror (a host, or host/path prefix) instead of its own registry."""
+    return f"{mirror.rstrip('/')}/{split(image)[1]}"
+
+
+def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if obj.get("kind") == "Pod":
+        yield spec
+    template = spec.get("template")
+    if obj.get("kind") == "CronJob":
+        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        yield template["spec"]
+
+
+def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for pod in pod_specs(obj):
+        for key in ("initContainers", "containers", "ephemeralContainers"):
+            for container in pod.get(key) or ():
+                if isinstance(container, dict):
+                    yield container
+
+
+def images_of(obj: dict[str, Any]) -> list[str]:
+    return [c["image"] for c in containers(obj) if isinstance(c.get("image"), str)]

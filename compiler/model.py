@@ -1,0 +1,276 @@
+"""The typed model of a config repository, built once from YAML by validate.py.
+
+Later stages read these objects only; none of them looks at raw YAML. Every object keeps the Location of its
+document so that any later stage can point a diagnostic at the right line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from .diagnostics import Location
+
+
+@dataclass(frozen=True)
+class Meta:
+    name: str
+    loc: Location
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamSetting:
+    """A parameter value set at one layer; `locked` forbids every higher layer to set it."""
+    value: Any
+    locked: bool
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Settings:
+    loc: Location
+    inputs: tuple[str, ...] = ("profiles", "environments", "clusters", "workloads")
+    output: str = "output"
+    engine: str = "flux"
+    interval: str = "10m"
+    repo_url: str = "https://git.example.com/platform/fleet.git"
+    branch: str = "main"
+    parameters: dict[str, ParamSetting] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Repository:
+    meta: Meta
+    type: str  # helm | oci | git
+    url: str
+    secret_ref: str | None
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A ComponentDefinition or TraitDefinition: built in (Python) or the user's (a Jinja2 template)."""
+    meta: Meta
+    kind: str  # "component" | "trait"
+    parameters: dict[str, Any]  # JSON Schema of the properties
+    template: str | None  # None for built-in definitions
+    builtin: bool = False
+
+
+@dataclass(frozen=True)
+class TraitUse:
+    type: str
+    properties: dict[str, Any]
+    loc: Location
+    origin: str  # "profile" | "workload" | "environment": which file's author wrote it
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    type: str
+    properties: dict[str, Any]
+    traits: tuple[TraitUse, ...]
+    depends_on: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True)
+class ProfileDependency:
+    name: str
+    range: str
+    loc: Location
+
+
+@dataclass(frozen=True)
+class WorkloadProfile:
+    meta: Meta
+    version: str
+    type: str
+    parameters: dict[str, dict[str, Any]]  # name -> JSON Schema, may hold `default`
+    kubernetes: str | None  # a version range
+    requires_profiles: tuple[ProfileDependency, ...]
+    components: tuple[Component, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.meta.name, self.version
+
+
+@dataclass(frozen=True)
+class Layer:
+    type: str
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ClusterProfile:
+    meta: Meta
+    version: str
+    layers: tuple[Layer, ...]
+
+    @property
+    def kubernetes_version(self) -> str | None:
+        return next((layer.version for layer in self.layers if layer.type == "kubernetes"), None)
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str | None
+    effect: str  # NoSelect | PreferNoSelect | NoSelectIfNew
+
+
+@dataclass(frozen=True)
+class Toleration:
+    key: str | None
+    operator: str  # Equal | Exists
+    value: str | None
+    effect: str | None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    operator: str  # In | NotIn | Exists | DoesNotExist
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Selector:
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True)
+class GpuFact:
+    product: str | None  # None: the device has GPUs of an unknown product
+    memory: Fraction | None  # bytes per GPU
+    count: int | None  # None: unknown
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    cluster: str
+    role: str
+    state: str
+    arch: str | None
+    cpu_cores: int | None
+    memory: Fraction | None
+    gpus: tuple[GpuFact, ...]
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Cluster:
+    meta: Meta
+    source: str  # palette | byoc
+    cluster_profile: tuple[str, str] | None  # (name, version)
+    kubernetes_version: str | None  # as written (byoc), checked in validate
+    engine: str | None  # None: the Settings default
+    taints: tuple[Taint, ...]
+    devices: tuple[Device, ...]
+
+
+@dataclass(frozen=True)
+class Project:
+    meta: Meta
+    quota_gpus: int | None
+    quota_by_product: dict[str, int]
+    parameters: dict[str, ParamSetting]
+
+
+@dataclass(frozen=True)
+class Prioritizer:
+    name: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class AllowedProfile:
+    name: str
+    versions: str | None
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Wave:
+    name: str
+    selector: Selector | None
+    percent: int | None
+
+
+@dataclass(frozen=True)
+class Environment:
+    meta: Meta
+    projects: tuple[str, ...]
+    selector: Selector
+    number_of_clusters: int | None
+    prioritizers: tuple[Prioritizer, ...]
+    tolerations: tuple[Toleration, ...]
+    namespace_strategy: str  # project | workload
+    namespace_quota: dict[str, str]
+    isolation: str  # none | strict
+    parameters: dict[str, ParamSetting]
+    traits: tuple[TraitUse, ...]
+    allowed_profiles: tuple[AllowedProfile, ...] | None  # None: every profile
+    max_gpus_per_workload: int | None
+    required_traits: tuple[str, ...]
+    allowed_registries: tuple[str, ...] | None
+    rollout_strategy: str
+    waves: tuple[Wave, ...]
+
+    def admits(self, project: str) -> bool:
+        return "*" in self.projects or project in self.projects
+
+
+@dataclass(frozen=True)
+class Workload:
+    meta: Meta
+    project: str
+    environment: str
+    profile: str
+    version_range: str
+    parameters: dict[str, ParamSetting]
+    traits: dict[str, tuple[TraitUse, ...]]  # component name -> extra traits
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.project, self.meta.name
+
+    @property
+    def id(self) -> str:
+        return f"{self.project}/{self.meta.name}"
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """A plain Kubernetes YAML file that a `manifests` component refers to."""
+    path: str
+    objects: tuple[tuple[dict[str, Any], Location], ...]
+
+
+@dataclass
+class Model:
+    settings: Settings
+    repositories: dict[str, Repository] = field(default_factory=dict)
+    definitions: dict[tuple[str, str], Definition] = field(default_factory=dict)  # (kind, name)
+    profiles: dict[str, dict[str, WorkloadProfile]] = field(default_factory=dict)  # name -> version -> profile
+    cluster_profiles: dict[tuple[str, str], ClusterProfile] = field(default_factory=dict)
+    clusters: dict[str, Cluster] = field(default_factory=dict)  # sorted by name
+    projects: dict[str, Project] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    workloads: dict[tuple[str, str], Workload] = field(default_factory=dict)  # (project, name), sorted
+    manifest_files: dict[str, ManifestFile] = field(default_factory=dict)
+    folders: frozenset[str] = frozenset()  # every folder under the inputs, for `kustomize` components
+
+    def component_definition(self, name: str) -> Definition | None:
+        return self.definitions.get(("component", name))
+
+    def trait_definition(self, name: str) -> Definition | None:
+        return self.definitions.get(("trait", name))

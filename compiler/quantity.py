@@ -1,0 +1,51 @@
+"""Kubernetes resource quantities ("64Gi", "500m", "1.5", 2) as exact fractions: the one quantity parser."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+_PATTERN = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_SUFFIX = {
+    None: Fraction(1),
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
+    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
+    "P": Fraction(10**15), "E": Fraction(10**18),
+    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
+    "Pi": Fraction(2**50), "Ei": Fraction(2**60),
+}
+GI = Fraction(2**30)
+MI = Fraction(2**20)
+
+
+def parse(value: str | int | float) -> Fraction:
+    """The quantity's value in base units (bytes, cores); raises ValueError when it is not a quantity."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(str(value))
+    match = _PATTERN.match(value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(value)
+    number, suffix = match.groups()
+    if suffix and suffix[0] in "eE" and len(suffix) > 1:
+        return Fraction(number) * Fraction(10) ** int(suffix[1:])
+    return Fraction(number) * _SUFFIX[suffix]
+
+
+def is_quantity(value: object) -> bool:
+    try:
+        parse(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def format_gi(value: Fraction) -> str:
+    """Bytes as a short Gi figure for messages and labels: 80, 23.5."""
+    gi = value / GI
+    if gi.denominator == 1:
+        return str(gi.numerator)
+    return f"{float(gi):.1f}".rstrip("0").rstrip(".")

@@ -1,0 +1,77 @@
+"""What definitions produce: the pieces a component and its traits render into, before output layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+# Kinds whose pod template sits at spec.template: where pod-level traits apply.
+POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+ALL_CONTAINERS = "*"  # a container name in a trait patch that means "every container"
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A strategic-merge patch for every object of `kind` (and `name`, when set)."""
+    kind: str
+    body: dict[str, Any]
+    name: str | None = None
+    api_version: str = "apps/v1"
+
+
+@dataclass(frozen=True)
+class GpuAsk:
+    count: int  # GPUs per replica
+    products: tuple[str, ...]  # () = any product
+    min_memory: Fraction | None
+    sharing: str
+    mig_profile: str | None
+
+
+@dataclass
+class TraitOutput:
+    patches: list[Patch] = field(default_factory=list)
+    objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (Ingress, PVC)
+    registry: str | None = None  # image-registry: the mirror every image is rewritten to
+    helm_images: tuple[str, ...] = ()  # image-registry on charts: the image names to rewrite
+    labels: dict[str, str] = field(default_factory=dict)  # labels on every object of the component
+    gpu: GpuAsk | None = None
+    replicas: int | None = None
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    repository: str  # a Repository name
+    chart: str
+    version: str
+    values: dict[str, Any]
+    release_name: str | None
+    namespace: str | None
+    container: str  # the container that container-level trait patches name
+
+
+@dataclass
+class ComponentOutput:
+    helm: HelmChart | None = None
+    objects: list[dict[str, Any]] | None = None
+    kustomize_path: str | None = None
+    replicas: int | None = None  # what the component itself runs (webservice), for GPU demand
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a definition sees besides its own properties (documented for template authors)."""
+    workload: str
+    project: str
+    environment: str
+    namespace: str
+    component: str
+    instance: str  # "<workload>-<component>", shortened: the name of the objects a component creates
+    files: dict[str, Any] = field(default_factory=dict, compare=False)  # manifest files by path
+    cluster: dict[str, Any] | None = None  # cluster facts, for templates that ask for them
+
+    def template_vars(self) -> dict[str, Any]:
+        return {"workload": {"name": self.workload, "project": self.project, "environment": self.environment},
+                "namespace": self.namespace, "component": {"name": self.component, "instance": self.instance},
+                "cluster": self.cluster or {}}

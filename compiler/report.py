@@ -1,0 +1,90 @@
+"""Print diagnostics: sorted (file, line, column, code), in text, json or GitHub Actions annotation format."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from . import positions
+from .diagnostics import Diagnostic, Location
+
+
+def _where(location: Location | None, texts: dict[str, str]) -> tuple[str, int | None, int | None]:
+    if location is None or not location.file:
+        return "", None, None
+    found = positions.resolve(location, texts.get(location.file))
+    return (location.file, *found) if found else (location.file, None, None)
+
+
+def _prefix(file: str, line: int | None, column: int | None) -> str:
+    if not file:
+        return ""
+    if line is None:
+        return f"{file}: "
+    return f"{file}:{line}:{column}: "
+
+
+def sort(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> list[tuple[Diagnostic, tuple]]:
+    placed = [(d, _where(d.location, texts)) for d in diagnostics]
+    placed.sort(key=lambda item: (item[1][0], item[1][1] or 0, item[1][2] or 0, item[0].code, item[0].message))
+    return placed
+
+
+def text(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
+    lines = []
+    for diagnostic, (file, line, column) in sort(diagnostics, texts):
+        lines.append(f"{_prefix(file, line, column)}{diagnostic.severity.value}[{diagnostic.code}]: "
+                     f"{diagnostic.message}")
+        for note in diagnostic.notes:
+            nfile, nline, ncolumn = _where(note.location, texts)
+            lines.append(f"  note: {_prefix(nfile, nline, ncolumn)}{note.message}")
+        if diagnostic.hint:
+            lines.append(f"  hint: {diagnostic.hint}")
+    return "\n".join(lines)
+
+
+def as_json(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> list[dict]:
+    out = []
+    for diagnostic, (file, line, column) in sort(diagnostics, texts):
+        notes = []
+        for note in diagnostic.notes:
+            nfile, nline, ncolumn = _where(note.location, texts)
+            notes.append({"message": note.message, "file": nfile or None, "line": nline, "column": ncolumn})
+        out.append({"severity": diagnostic.severity.value, "code": diagnostic.code, "message": diagnostic.message,
+                    "file": file or None, "line": line, "column": column, "hint": diagnostic.hint, "notes": notes})
+    return out
+
+
+def json_text(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
+    return json.dumps(as_json(diagnostics, texts), indent=2)
+
+
+def _escape(value: str, property_value: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def github(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
+    lines = []
+    for diagnostic, (file, line, column) in sort(diagnostics, texts):
+        props = []
+        if file:
+            props.append(f"file={_escape(file, True)}")
+            if line is not None:
+                props.append(f"line={line}")
+                props.append(f"col={column}")
+        props.append(f"title={_escape('easel ' + diagnostic.code, True)}")
+        body = diagnostic.message
+        for note in diagnostic.notes:
+            nfile, nline, ncolumn = _where(note.location, texts)
+            body += f"\nnote: {_prefix(nfile, nline, ncolumn)}{note.message}"
+        if diagnostic.hint:
+            body += f"\nhint: {diagnostic.hint}"
+        command = "error" if diagnostic.is_error else "warning"
+        lines.append(f"::{command} {','.join(props)}::{_escape(body)}")
+    return "\n".join(lines)
+
+
+RENDERERS = {"text": text, "json": json_text, "github": github}

@@ -1,0 +1,341 @@
+"""Stage 3, resolve: for each Workload, its profile version, effective parameters, namespace, and every
+component rendered with its traits. Nothing here depends on the clusters; place.py decides where each
+resolved workload runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import builtins, names, params, policy, schemacheck, templating, versions
+from .diagnostics import Diagnostic, Diagnostics, Location, Note, error
+from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
+from .rendered import ComponentOutput, GpuAsk, Patch, RenderContext, TraitOutput
+
+
+@dataclass
+class ResolvedTrait:
+    type: str
+    properties: dict[str, Any]
+    output: TraitOutput
+    loc: Location
+
+
+@dataclass
+class ResolvedComponent:
+    name: str
+    type: str
+    instance: str  # "<workload>-<component>", at most 53 characters (a Helm release name)
+    properties: dict[str, Any]
+    output: ComponentOutput
+    traits: list[ResolvedTrait]
+    depends_on: tuple[str, ...]
+    wave: int  # 0 for components without dependencies, else one more than the deepest dependency
+    loc: Location
+
+    @property
+    def replicas(self) -> int:
+        counts = [t.output.replicas for t in self.traits if t.output.replicas is not None]
+        if counts:
+            return counts[-1]
+        return self.output.replicas if self.output.replicas is not None else 1
+
+
+@dataclass(frozen=True)
+class GpuDemand:
+    component: str
+    ask: GpuAsk
+    replicas: int
+    loc: Location
+
+    @property
+    def total(self) -> int:
+        return self.ask.count * self.replicas
+
+
+@dataclass
+class ResolvedWorkload:
+    workload: Workload
+    environment: Environment
+    project: Project
+    profile: WorkloadProfile
+    parameters: dict[str, params.EffectiveParameter]
+    namespace: str
+    components: list[ResolvedComponent]
+    gpu_demands: list[GpuDemand] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.workload.id
+
+    @property
+    def total_gpus(self) -> int:
+        return sum(d.total for d in self.gpu_demands)
+
+
+def namespace_for(workload: Workload, environment: Environment) -> str:
+    if environment.namespace_strategy == "project":
+        return workload.project
+    return names.join(workload.project, workload.meta.name)
+
+
+def choose_version(workload: Workload, environment: Environment, available: dict[str, WorkloadProfile],
+                   diagnostics: Diagnostics) -> WorkloadProfile | None:
+    """The highest version within the workload's range and the environment's allowedProfiles."""
+    at = workload.meta.loc.at("spec", "profile")
+    allowed = policy.allowed_range(environment, workload.profile)
+    if allowed is False:
+        listed = ", ".join(a.name for a in environment.allowed_profiles or ()) or "none"
+        diagnostics.error("E702", f"environment {environment.meta.name!r} does not allow profile "
+                          f"{workload.profile!r}", at.at("name"), f"profiles allowed there: {listed}",
+                          notes=[Note("allowedProfiles set here",
+                                      environment.meta.loc.at("spec", "policy", "allowedProfiles"))])
+        return None
+    ranges = [workload.version_range] + ([allowed.versions] if allowed and allowed.versions else [])
+    chosen = versions.highest(available, *ranges)
+    if chosen is None:
+        listed = ", ".join(sorted(available, key=versions.sort_key))
+        in_range = versions.highest(available, workload.version_range)
+        if in_range is not None and allowed and allowed.versions:
+            diagnostics.error("E702", f"profile {workload.profile!r} {workload.version_range!r} resolves to "
+                              f"{in_range}, which environment {environment.meta.name!r} does not allow "
+                              f"(allowed: {allowed.versions!r})", at.at("version"),
+                              f"versions of {workload.profile!r}: {listed}",
+                              notes=[Note("allowed versions set here", allowed.loc.at("versions"))])
+        else:
+            diagnostics.error("E503", f"no version of profile {workload.profile!r} matches "
+                              f"{workload.version_range!r}", at.at("version"), f"versions of {workload.profile!r}: {listed}")
+        return None
+    return available[chosen]
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _waves(components: tuple[Component, ...]) -> dict[str, int]:
+    depends = {c.name: c.depends_on for c in components}
+    memo: dict[str, int] = {}
+
+    def wave(name: str, trail: frozenset[str]) -> int:
+        if name in memo:
+            return memo[name]
+        deps = [d for d in depends.get(name, ()) if d in depends and d not in trail]  # cycles are reported earlier
+        memo[name] = 0 if not deps else 1 + max(wave(d, trail | {name}) for d in deps)
+        return memo[name]
+
+    return {c.name: wave(c.name, frozenset()) for c in components}
+
+
+class _WorkloadResolver:
+    def __init__(self, model: Model, workload: Workload, environment: Environment, project: Project,
+                 profile: WorkloadProfile, parameters: dict[str, params.EffectiveParameter]):
+        self.model = model
+        self.workload = workload
+        self.environment = environment
+        self.profile = profile
+        self.namespace = namespace_for(workload, environment)
+        self.problems: list[Diagnostic] = []
+        self.variables = {
+            "params": {name: p.value for name, p in parameters.items()},
+            "workload": {"name": workload.meta.name, "project": workload.project,
+                         "environment": workload.environment},
+            "namespace": self.namespace,
+            "profile": {"name": profile.meta.name, "version": profile.version},
+        }
+        self.label = f"workload {workload.id}"
+
+    def _render(self, value: Any, loc: Location) -> Any:
+        try:
+            return templating.render_value(value, self.variables)
+        except templating.TemplateProblem as problem:
+            self.problems.append(error(problem.code, f"{problem.message} (rendering for {self.label})",
+                                       loc.at(*problem.path)))
+            return None
+
+    def _check(self, definition: Definition, props: dict[str, Any], loc: Location, what: str) -> bool:
+        found = schemacheck.check(_definition_validator(definition), props, loc, what=what)
+        for problem in found:
+            self.problems.append(error("E407", problem.message + f" ({self.label})", problem.location,
+                                       problem.hint))
+        return not found
+
+    def traits_for(self, component: Component) -> list[tuple[TraitUse, dict[str, Any]]]:
+        """Environment defaults < profile < workload; the same trait type merges its properties."""
+        merged: dict[str, tuple[TraitUse, dict[str, Any]]] = {}
+        uses = [*self.environment.traits, *component.traits, *self.workload.traits.get(component.name, ())]
+        for use in uses:
+            props = self._render(use.properties, use.loc.at("properties"))
+            if props is None:
+                continue
+            if use.type in merged:
+                props = _deep_merge(merged[use.type][1], props)
+            merged[use.type] = (use, props)
+        return list(merged.values())
+
+    def component(self, component: Component, wave: int) -> ResolvedComponent | None:
+        definition = self.model.component_definition(component.type)
+        if definition is None:
+            return None
+        props = self._render(component.properties, component.loc.at("properties"))
+        if props is None:
+            return None
+        what = f"component {component.name!r}"
+        if not self._check(definition, props, component.loc.at("properties"), what):
+            return None
+        instance = names.join(self.workload.meta.name, component.name, limit=names.HELM_RELEASE_MAX)
+        ctx = RenderContext(workload=self.workload.meta.name, project=self.workload.project,
+                            environment=self.workload.environment, namespace=self.namespace,
+                            component=component.name, instance=instance, files=self.model.manifest_files)
+        if component.type == "helm-chart" and props["repository"] not in self.model.repositories:
+            self.problems.append(error("E302", f"unknown repository {props['repository']!r}",
+                                       component.loc.at("properties", "repository"),
+                                       schemacheck.did_you_mean(props["repository"], self.model.repositories)))
+            return None
+        output = self._run_component(definition, props, ctx, component.loc)
+        if output is None:
+            return None
+        traits = []
+        for use, trait_props in self.traits_for(component):
+            trait_definition = self.model.trait_definition(use.type)
+            if trait_definition is None:
+                continue
+            if not self._check(trait_definition, trait_props, use.loc.at("properties"), f"trait {use.type!r}"):
+                continue
+            trait_output = self._run_trait(trait_definition, trait_props, ctx, use.loc)
+            if trait_output is not None:
+                traits.append(ResolvedTrait(use.type, trait_props, trait_output, use.loc))
+        return ResolvedComponent(component.name, component.type, instance, props, output, traits,
+                                 component.depends_on, wave, component.loc)
+
+    def _run_component(self, definition: Definition, props: dict[str, Any], ctx: RenderContext,
+                       loc: Location) -> ComponentOutput | None:
+        if definition.builtin:
+            return builtins.COMPONENT_RENDERERS[definition.meta.name](props, ctx)
+        rendered = self._run_template(definition, props, ctx, loc)
+        if rendered is None:
+            return None
+        objects = rendered if isinstance(rendered, list) else [rendered]
+        for index, obj in enumerate(objects):
+            if not _is_object(obj):
+                self.problems.append(error(
+                    "E408", f"ComponentDefinition {definition.meta.name!r} rendered item {index} without "
+                    f"apiVersion, kind and metadata.name ({self.label})", definition.meta.loc.at("spec", "template"),
+                    "a component template renders a YAML list of Kubernetes objects"))
+                return None
+        return ComponentOutput(objects=objects)
+
+    def _run_trait(self, definition: Definition, props: dict[str, Any], ctx: RenderContext,
+                   loc: Location) -> TraitOutput | None:
+        if definition.builtin:
+            return builtins.TRAIT_RENDERERS[definition.meta.name](props, ctx)
+        rendered = self._run_template(definition, props, ctx, loc)
+        if rendered is None:
+            return None
+        problem = _trait_shape_problem(rendered)
+        if problem:
+            self.problems.append(error("E408", f"TraitDefinition {definition.meta.name!r} rendered {problem} "
+                                       f"({self.label})", definition.meta.loc.at("spec", "template"),
+                                       "a trait template renders `patches: [{target: {kind, name}, patch: {...}}]` "
+                                       "and/or `objects: [...]`"))
+            return None
+        rendered = rendered or {}
+        patches = [Patch(p["target"]["kind"], p["patch"], p["target"].get("name"),
+                         p["target"].get("apiVersion", "apps/v1")) for p in rendered.get("patches") or ()]
+        return TraitOutput(patches=patches, objects=list(rendered.get("objects") or ()))
+
+    def _run_template(self, definition: Definition, props: dict[str, Any], ctx: RenderContext, loc: Location):
+        variables = {"parameters": props, **ctx.template_vars()}
+        try:
+            return templating.render_yaml(definition.template or "", variables)
+        except templating.TemplateProblem as problem:
+            self.problems.append(error(problem.code, f"{definition.kind} definition {definition.meta.name!r}: "
+                                       f"{problem.message} ({self.label})", definition.meta.loc.at("spec", "template"),
+                                       notes=[Note("used here", loc)]))
+            return None
+
+
+def _is_object(obj: Any) -> bool:
+    return (isinstance(obj, dict) and isinstance(obj.get("apiVersion"), str) and isinstance(obj.get("kind"), str)
+            and isinstance(obj.get("metadata"), dict) and isinstance(obj["metadata"].get("name"), str))
+
+
+def _trait_shape_problem(rendered: Any) -> str | None:
+    if rendered is None:
+        return None
+    if not isinstance(rendered, dict) or set(rendered) - {"patches", "objects"}:
+        return "something other than a mapping of `patches` and `objects`"
+    for patch in rendered.get("patches") or ():
+        if not (isinstance(patch, dict) and isinstance(patch.get("target"), dict)
+                and isinstance(patch["target"].get("kind"), str) and isinstance(patch.get("patch"), dict)):
+            return "a patch without `target.kind` and a `patch` mapping"
+    for obj in rendered.get("objects") or ():
+        if not _is_object(obj):
+            return "an object without apiVersion, kind and metadata.name"
+    return None
+
+
+_DEFINITION_VALIDATORS: dict[tuple[str, str], tuple[Definition, Any]] = {}
+
+
+def _definition_validator(definition: Definition):
+    key = (definition.kind, definition.meta.name)
+    cached = _DEFINITION_VALIDATORS.get(key)
+    if cached is None or cached[0] is not definition:
+        cached = (definition, schemacheck.validator(definition.parameters))
+        _DEFINITION_VALIDATORS[key] = cached
+    return cached[1]
+
+
+def resolve(model: Model) -> tuple[list[ResolvedWorkload], Diagnostics]:
+    diagnostics = Diagnostics()
+    resolved: list[ResolvedWorkload] = []
+    for workload in model.workloads.values():
+        environment = model.environments.get(workload.environment)
+        project = model.projects.get(workload.project)
+        available = model.profiles.get(workload.profile)
+        if environment is None or project is None or not available:
+            continue  # reported by validate
+        if not environment.admits(workload.project):
+            diagnostics.error("E701", f"project {workload.project!r} may not deploy to environment "
+                              f"{environment.meta.name!r}", workload.meta.loc.at("spec", "environment"),
+                              notes=[Note("projects allowed there", environment.meta.loc.at("spec", "projects")
+                                          if environment.projects else environment.meta.loc.at("spec"))])
+            continue
+        profile = choose_version(workload, environment, available, diagnostics)
+        if profile is None:
+            continue
+        effective, problems = params.effective(profile, model.settings, project, environment, workload)
+        diagnostics.extend(problems)
+        if problems:
+            continue
+        resolver = _WorkloadResolver(model, workload, environment, project, profile, effective)
+        component_names = [c.name for c in profile.components]
+        for name in workload.traits:
+            if name not in component_names:
+                diagnostics.error("E302", f"profile {profile.meta.name} {profile.version} has no component {name!r}",
+                                  workload.meta.loc.at("spec", "traits", name, key=True),
+                                  schemacheck.did_you_mean(name, component_names))
+        waves = _waves(profile.components)
+        components = [resolver.component(c, waves[c.name]) for c in profile.components]
+        diagnostics.extend(resolver.problems)
+        if resolver.problems or any(c is None for c in components):
+            continue
+        result = ResolvedWorkload(workload, environment, project, profile, effective, resolver.namespace,
+                                  [c for c in components if c is not None])
+        for component in result.components:
+            for trait in component.traits:
+                if trait.output.gpu is not None:
+                    result.gpu_demands.append(GpuDemand(component.name, trait.output.gpu, component.replicas,
+                                                        trait.loc))
+        diagnostics.extend(policy.check_workload(result))
+        resolved.append(result)
+    return resolved, diagnostics
+

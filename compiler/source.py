@@ -1,0 +1,97 @@
+"""All reading of the config repository goes through a Source rooted at the repository.
+
+Paths are repository-relative POSIX strings. Every path is checked to stay inside the root (symbolic links
+included), so a name or path taken from input can never reach a file outside the repository. A Source for a git
+revision (`--ref`) implements the same small protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+from typing import Protocol
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class PathOutsideRepository(ValueError):
+    pass
+
+
+def normalize(path: str) -> str:
+    """A repository-relative path, normalised; raises PathOutsideRepository when it leaves the root."""
+    if not isinstance(path, str) or path == "" or "\x00" in path or "\\" in path:
+        raise PathOutsideRepository(path)
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        raise PathOutsideRepository(path)
+    clean = posixpath.normpath(path)
+    if clean == ".." or clean.startswith("../"):
+        raise PathOutsideRepository(path)
+    return "" if clean == "." else clean
+
+
+class Source(Protocol):
+    def walk(self, folder: str) -> list[str]:
+        """Every file under folder (recursively), sorted; [] when folder does not exist."""
+
+    def read(self, path: str) -> bytes: ...
+
+    def is_file(self, path: str) -> bool: ...
+
+    def is_dir(self, path: str) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+class DirectorySource:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def _real(self, path: str) -> Path:
+        rel = normalize(path) if path not in ("", ".") else ""
+        full = (self.root / rel).resolve()
+        if full != self.root and self.root not in full.parents:
+            raise PathOutsideRepository(path)
+        return full
+
+    def walk(self, folder: str) -> list[str]:
+        base = self._real(folder)
+        if not base.is_dir():
+            return []
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                full = Path(dirpath, name)
+                try:
+                    real = full.resolve()
+                except OSError:
+                    continue
+                rel = full.relative_to(self.root).as_posix()
+                if real != self.root and self.root not in real.parents:
+                    # A symbolic link pointing outside: reported by read() when someone asks for it.
+                    found.append(rel)
+                    continue
+                found.append(rel)
+        return sorted(found)
+
+    def read(self, path: str) -> bytes:
+        return self._real(path).read_bytes()
+
+    def is_file(self, path: str) -> bool:
+        try:
+            return self._real(path).is_file()
+        except PathOutsideRepository:
+            return False
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            return self._real(path).is_dir()
+        except PathOutsideRepository:
+            return False

@@ -1,0 +1,134 @@
+"""Stage 6, write: make the output folder hold exactly the rendered files. The only stage that writes.
+
+Changed and new files are first written to a staging folder inside the output folder; only when all of them
+are on disk are they moved into place (each move atomic), and files no longer produced are removed. A failure
+while staging leaves the previous output as it was. Unchanged files are not touched, so a recompile with
+nothing changed writes nothing. Nothing is written outside the output folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .diagnostics import Diagnostics
+from .source import PathOutsideRepository, normalize
+
+STAGING_PREFIX = ".easel-staging-"
+_EASEL_MARKERS = ("clusters", "bootstrap")
+
+
+@dataclass
+class Changes:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def _existing(out: Path) -> dict[str, Path]:
+    found = {}
+    if not out.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(out):
+        dirnames[:] = [d for d in dirnames if not d.startswith(STAGING_PREFIX)]
+        for name in filenames:
+            full = Path(dirpath, name)
+            found[full.relative_to(out).as_posix()] = full
+    return found
+
+
+def diff(out: Path, files: dict[str, str]) -> Changes:
+    """How the output folder differs from the rendered files."""
+    changes = Changes()
+    existing = _existing(out)
+    for path, text in files.items():
+        current = existing.get(path)
+        data = text.encode()
+        if current is None:
+            changes.added.append(path)
+        elif current.stat().st_size != len(data) or current.read_bytes() != data:
+            changes.changed.append(path)
+        else:
+            changes.unchanged += 1
+    changes.removed = sorted(set(existing) - set(files))
+    return changes
+
+
+def _looks_like_output(out: Path) -> bool:
+    if not out.exists():
+        return True
+    entries = [e for e in out.iterdir() if not e.name.startswith(STAGING_PREFIX)]
+    return not entries or any(e.name in _EASEL_MARKERS for e in entries)
+
+
+def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes | None:
+    """Make out hold exactly files; None (and an error) when that could not be done."""
+    for path in files:
+        try:
+            if normalize(path) != path:
+                raise PathOutsideRepository(path)
+        except PathOutsideRepository:  # names are validated long before; this is the last line of defence
+            diagnostics.error("E802", f"refusing to write {path!r}: not a plain path inside the output folder")
+            return None
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        diagnostics.error("E802", f"output {out} is not a folder")
+        return None
+    if not _looks_like_output(out):
+        diagnostics.error("E802", f"refusing to write into {out}: it holds files easel did not write",
+                          hint="choose an empty folder, or one easel wrote before (it has clusters/ or bootstrap/)")
+        return None
+    for stale in out.glob(f"{STAGING_PREFIX}*") if out.is_dir() else ():
+        shutil.rmtree(stale, ignore_errors=True)  # left behind by an interrupted run
+    changes = diff(out, files)
+    if not changes.any:
+        return changes
+    staging = out / f"{STAGING_PREFIX}{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        made: set[Path] = set()
+        for path in changes.added + changes.changed:
+            target = staging / path
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            with open(target, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(files[path])
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        diagnostics.error("E802", f"cannot write the output: {exc.strerror or exc} ({exc.filename or out}); "
+                          "the previous output is unchanged")
+        return None
+    try:
+        made = set()
+        for path in changes.added + changes.changed:
+            final = out / path
+            if final.parent not in made:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                made.add(final.parent)
+            os.replace(staging / path, final)
+        for path in changes.removed:
+            (out / path).unlink()
+        _remove_empty_dirs(out, changes.removed)
+    except OSError as exc:
+        diagnostics.error("E802", f"cannot update the output: {exc.strerror or exc} ({exc.filename or out}); "
+                          "run the compile again")
+        return None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return changes
+
+
+def _remove_empty_dirs(out: Path, removed: list[str]) -> None:
+    parents = sorted({(out / p).parent for p in removed}, key=lambda p: len(p.parts), reverse=True)
+    for folder in parents:
+        while folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent

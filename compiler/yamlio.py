@@ -1,0 +1,164 @@
+"""The one YAML reader and the one YAML writer.
+
+Reading uses PyYAML's C parser with a safe constructor that also reports duplicate keys and refuses alias bombs.
+Positions are not kept while loading (that would cost on every node); positions.py finds them again, from the
+text, only for the nodes a diagnostic points at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+try:  # the C implementations are much faster; fall back when PyYAML was built without libyaml
+    _BaseLoader = yaml.CSafeLoader
+    _BaseDumper = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
+    _BaseDumper = yaml.SafeDumper  # type: ignore[misc]
+
+MAX_EXPANDED_NODES = 1_000_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class AliasBomb(Exception):
+    pass
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[Any, int, int]] = []  # (key, line, column), 1-based
+
+    def construct_mapping(self, node, deep=False):  # noqa: D401 - PyYAML hook
+        if isinstance(node, yaml.MappingNode):
+            seen: set = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = (key_node.tag, key_node.value)
+                    if key in seen:
+                        mark = key_node.start_mark
+                        self.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
+                    seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+
+
+def _expanded_size(node, memo: dict[int, int]) -> int:
+    """Number of nodes after expanding every alias; raises AliasBomb past the limit."""
+    done = memo.get(id(node))
+    if done is not None:
+        return done
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo) + _expanded_size(v, memo)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo)
+    if size > MAX_EXPANDED_NODES:
+        raise AliasBomb(size)
+    memo[id(node)] = size
+    return size
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    index: int
+    data: Any
+    line: int  # 1-based line where the document starts
+
+
+@dataclass(frozen=True)
+class YamlProblem:
+    kind: str  # "syntax" | "alias" | "duplicate" | "tag"
+    message: str
+    line: int | None
+    column: int | None
+    doc: int
+
+
+def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
+    """Every document of a YAML stream, or the problems that stopped reading it."""
+    documents: list[ParsedDocument] = []
+    problems: list[YamlProblem] = []
+    check_aliases = "&" in text and "*" in text
+    loader = _Loader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            if check_aliases:
+                try:
+                    _expanded_size(node, {})
+                except AliasBomb:
+                    mark = node.start_mark
+                    problems.append(YamlProblem(
+                        "alias", f"aliases in this document expand to more than {MAX_EXPANDED_NODES:,} nodes",
+                        mark.line + 1, mark.column + 1, index))
+                    return documents, problems
+            data = loader.construct_document(node)
+            for key, line, column in loader.duplicate_keys:
+                problems.append(YamlProblem("duplicate", f"key '{key}' appears more than once in this mapping",
+                                            line, column, index))
+            loader.duplicate_keys.clear()
+            documents.append(ParsedDocument(index, data, node.start_mark.line + 1))
+            index += 1
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problems.append(YamlProblem("tag", _one_line(exc.problem or str(exc)), mark.line + 1 if mark else None,
+                                    mark.column + 1 if mark else None, index))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = _one_line(" ".join(p for p in (exc.context, exc.problem) if p)) or "invalid YAML"
+        problems.append(YamlProblem("syntax", message, mark.line + 1 if mark else None,
+                                    mark.column + 1 if mark else None, index))
+    except yaml.YAMLError as exc:
+        problems.append(YamlProblem("syntax", _one_line(str(exc)), None, None, index))
+    except RecursionError:
+        problems.append(YamlProblem("syntax", "YAML nested too deeply", None, None, index))
+    finally:
+        loader.dispose()
+    return documents, problems
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    def ignore_aliases(self, data):  # output repeats data rather than using anchors: easier to read and diff
+        return True
+
+
+def _represent_str(dumper, value: str):
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump(data: Any) -> str:
+    """Deterministic block YAML: keys in the order the data has them, no line folding, no aliases."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=1 << 30)
+
+
+def dump_all(documents: list[Any]) -> str:
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                         width=1 << 30, explicit_start=True)
+
+
+def load_one(text: str) -> Any:
+    """Parse a YAML snippet produced by a template; raises yaml.YAMLError on bad input."""
+    return yaml.load(text, Loader=_Loader)
