@@ -15,7 +15,7 @@ from .diagnostics import Diagnostics, Note
 from .inventory import ClusterFacts
 from .model import Model
 from .place import Placement
-from .rendered import ALL_CONTAINERS, Patch
+from .rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
 from .resolve import ResolvedComponent, ResolvedWorkload
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
@@ -61,6 +61,8 @@ def _with_labels(obj: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
 
 
 def _targets(patch: Patch, obj: dict[str, Any]) -> bool:
+    if patch.kind is None:
+        return obj.get("kind") in patch.kinds
     return obj.get("kind") == patch.kind and (patch.name is None or obj["metadata"].get("name") == patch.name)
 
 
@@ -108,19 +110,30 @@ def _rewrite_images(obj: dict[str, Any], registry: str) -> dict[str, Any]:
 
 # --- patches for objects kustomize renders (charts, kustomize folders) -----------------------------------------
 
+def _external_targets(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str | None]]:
+    """(kind, name regex) pairs a patch hits in a chart or folder."""
+    if patch.kind is not None:
+        return [(patch.kind, patch.name)]
+    target = component.properties.get("target")
+    if target:
+        return [(target["kind"], target.get("name"))] if target["kind"] in patch.kinds else []
+    return [(kind, None) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
+
+
 def kustomize_patches(component: ResolvedComponent, container: str | None) -> list[dict[str, Any]]:
     """The component's trait patches, combined per target, as kustomize `patches` entries."""
-    combined: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+    combined: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
     for trait in component.traits:
         for patch in trait.output.patches:
-            key = (patch.kind, patch.name, patch.api_version)
-            combined[key] = smp.merge(combined.get(key, {}), patch.body, wildcard=False)
+            for kind, name in _external_targets(patch, component):
+                api_version, body = combined.get((kind, name), (None, {}))
+                api_version = patch.api_version or api_version or API_VERSIONS.get(kind, "v1")
+                combined[(kind, name)] = (api_version, smp.merge(body, patch.body, wildcard=False))
     entries = []
-    for (kind, name, api_version), body in combined.items():
+    for (kind, name), (api_version, body) in combined.items():
         if container is not None:
             body = _name_containers(body, container)
-        document = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name or PATCH_PLACEHOLDER_NAME},
-                    **body}
+        document = {"apiVersion": api_version, "kind": kind, "metadata": {"name": PATCH_PLACEHOLDER_NAME}, **body}
         target = {"kind": kind, **({"name": name} if name else {})}
         entries.append({"target": target, "patch": yamlio.dump(document)})
     return entries

@@ -8,16 +8,23 @@ from typing import Any
 
 # Kinds whose pod template sits at spec.template: where pod-level traits apply.
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+# What a pod-level trait patch hits in a chart or folder whose component names no `target`: the long-running
+# workloads. (A chart's Jobs and DaemonSets are usually hooks and agents that must not get, say, GPUs.)
+DEFAULT_EXTERNAL_KINDS = ("Deployment", "StatefulSet")
+API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
 ALL_CONTAINERS = "*"  # a container name in a trait patch that means "every container"
 
 
 @dataclass(frozen=True)
 class Patch:
-    """A strategic-merge patch for every object of `kind` (and `name`, when set)."""
-    kind: str
+    """A strategic-merge patch. With `kind`, for the objects of that kind (and `name`, when set); without, a
+    pod-level patch for the component's workload objects: every object of `kinds` that easel renders, or the
+    component's `target` (by default Deployments and StatefulSets) in a chart or folder."""
     body: dict[str, Any]
+    kind: str | None = None
     name: str | None = None
-    api_version: str = "apps/v1"
+    api_version: str | None = None
+    kinds: tuple[str, ...] = POD_KINDS
 
 
 @dataclass(frozen=True)

@@ -244,11 +244,13 @@ class _WorkloadResolver:
             self.problems.append(error("E408", f"TraitDefinition {definition.meta.name!r} rendered {problem} "
                                        f"({self.label})", definition.meta.loc.at("spec", "template"),
                                        "a trait template renders `patches: [{target: {kind, name}, patch: {...}}]` "
-                                       "and/or `objects: [...]`"))
+                                       "(without target: the component's workloads) and/or `objects: [...]`"))
             return None
         rendered = rendered or {}
-        patches = [Patch(p["target"]["kind"], p["patch"], p["target"].get("name"),
-                         p["target"].get("apiVersion", "apps/v1")) for p in rendered.get("patches") or ()]
+        patches = []
+        for entry in rendered.get("patches") or ():
+            target = entry.get("target") or {}
+            patches.append(Patch(entry["patch"], target.get("kind"), target.get("name"), target.get("apiVersion")))
         return TraitOutput(patches=patches, objects=list(rendered.get("objects") or ()))
 
     def _run_template(self, definition: Definition, props: dict[str, Any], ctx: RenderContext, loc: Location):
@@ -273,9 +275,10 @@ def _trait_shape_problem(rendered: Any) -> str | None:
     if not isinstance(rendered, dict) or set(rendered) - {"patches", "objects"}:
         return "something other than a mapping of `patches` and `objects`"
     for patch in rendered.get("patches") or ():
-        if not (isinstance(patch, dict) and isinstance(patch.get("target"), dict)
-                and isinstance(patch["target"].get("kind"), str) and isinstance(patch.get("patch"), dict)):
-            return "a patch without `target.kind` and a `patch` mapping"
+        target = patch.get("target", {}) if isinstance(patch, dict) else None
+        if not (isinstance(target, dict) and isinstance(patch.get("patch"), dict)
+                and all(isinstance(target.get(k), str) for k in ("kind", "name", "apiVersion") if k in target)):
+            return "a patch that is not `{target: {kind, name}, patch: {...}}`"
     for obj in rendered.get("objects") or ():
         if not _is_object(obj):
             return "an object without apiVersion, kind and metadata.name"

@@ -95,3 +95,38 @@ class DirectorySource:
             return self._real(path).is_dir()
         except PathOutsideRepository:
             return False
+
+
+class MemorySource:
+    """A repository held in memory (path -> bytes): for tests, and for revisions read from git."""
+
+    def __init__(self, files: dict[str, bytes | str], name: str = "<memory>"):
+        self.files = {normalize(p): (v.encode() if isinstance(v, str) else v) for p, v in files.items()}
+        self.name = name
+
+    def describe(self) -> str:
+        return self.name
+
+    def walk(self, folder: str) -> list[str]:
+        prefix = "" if folder in ("", ".") else normalize(folder) + "/"
+        return sorted(p for p in self.files if p.startswith(prefix)
+                      and not any(part.startswith(".") for part in p[len(prefix):].split("/")))
+
+    def read(self, path: str) -> bytes:
+        try:
+            return self.files[normalize(path)]
+        except KeyError:
+            raise FileNotFoundError(2, "No such file or directory", path) from None
+
+    def is_file(self, path: str) -> bool:
+        try:
+            return normalize(path) in self.files
+        except PathOutsideRepository:
+            return False
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            prefix = normalize(path) + "/"
+        except PathOutsideRepository:
+            return False
+        return any(p.startswith(prefix) for p in self.files)

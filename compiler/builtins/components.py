@@ -5,12 +5,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..rendered import ComponentOutput, HelmChart, RenderContext
+from ..rendered import POD_KINDS, ComponentOutput, HelmChart, RenderContext
 from ..schemas import NAME, QUANTITY, array, obj
 
 _RESOURCES = obj({"cpu": QUANTITY, "memory": QUANTITY,
                   "requests": {"type": "object", "additionalProperties": QUANTITY},
                   "limits": {"type": "object", "additionalProperties": QUANTITY}})
+
+# Which rendered objects of a chart or folder pod-level traits patch (default: every Deployment and StatefulSet).
+_TARGET = obj({"kind": {"enum": list(POD_KINDS)}, "name": {"type": "string", "minLength": 1,
+                                                          "description": "a regular expression, as in kustomize"}},
+              ["kind"])
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "helm-chart": obj({
@@ -22,12 +27,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "releaseName": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 53},
         "container": {"type": "string", "minLength": 1,
                       "description": "container that container-level traits patch (default: the chart name)"},
+        "target": _TARGET,
     }, ["repository", "chart", "version"]),
     "manifests": obj({
         "objects": array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
         "files": array({"type": "string", "minLength": 1}),
     }, anyOf=[{"required": ["objects"]}, {"required": ["files"]}]),
-    "kustomize": obj({"path": {"type": "string", "minLength": 1}}, ["path"]),
+    "kustomize": obj({"path": {"type": "string", "minLength": 1}, "target": _TARGET}, ["path"]),
     "webservice": obj({
         "image": {"type": "string", "minLength": 1},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},

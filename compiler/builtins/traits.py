@@ -94,8 +94,7 @@ DESCRIPTIONS = {
 
 
 def _pod_patches(pod_spec: dict[str, Any], kinds: tuple[str, ...] = POD_KINDS) -> list[Patch]:
-    return [Patch(kind, {"spec": {"template": {"spec": pod_spec}}}, api_version="batch/v1" if kind == "Job"
-                  else "apps/v1") for kind in kinds]
+    return [Patch({"spec": {"template": {"spec": pod_spec}}}, kinds=kinds)]
 
 
 def _container(props: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +139,7 @@ def resources(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
 
 def replicas(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
     count = props["count"]
-    return TraitOutput(patches=[Patch(kind, {"spec": {"replicas": count}}) for kind in ("Deployment", "StatefulSet")],
+    return TraitOutput(patches=[Patch({"spec": {"replicas": count}}, kinds=("Deployment", "StatefulSet"))],
                        replicas=count)
 
 
@@ -184,8 +183,8 @@ def image_registry(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
 
 
 def labels(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
-    pod_labels = [Patch(kind, {"spec": {"template": {"metadata": {"labels": dict(props)}}}}) for kind in POD_KINDS]
-    return TraitOutput(patches=pod_labels, labels=dict(props)) if props else TraitOutput()
+    pod_labels = Patch({"spec": {"template": {"metadata": {"labels": dict(props)}}}})
+    return TraitOutput(patches=[pod_labels], labels=dict(props)) if props else TraitOutput()
 
 
 _POD_SECURITY = ("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup")

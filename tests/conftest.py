@@ -1,0 +1,64 @@
+"""Shared test helpers: run the real CLI, build small config repositories from inline files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+INIT_REPO = ROOT / "compiler" / "init_repo"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def easel(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run the real `easel` command line (as `python -m compiler`) and capture what it prints."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("EASEL_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "compiler", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=300)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
+def copy_init_repo(root: Path) -> Path:
+    """The small working repository `easel init` writes, as a base for scenario tests."""
+    for source in INIT_REPO.rglob("*"):
+        if source.is_file() and "__pycache__" not in source.parts:
+            target = root / source.relative_to(INIT_REPO)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+    return root
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root, by relative path: to compare output folders byte for byte."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return copy_init_repo(tmp_path / "repo")

@@ -1,0 +1,27 @@
+"""Build small repositories in memory and compile them without the CLI: for unit tests of the stages."""
+
+from __future__ import annotations
+
+import textwrap
+
+from compiler.pipeline import Result, compile_repository
+from compiler.source import MemorySource
+
+HEADER = "apiVersion: easel.dev/v1alpha1\n"
+
+
+def docs(*documents: str) -> str:
+    """YAML documents given without the apiVersion line, joined into one file."""
+    return "---\n".join(HEADER + textwrap.dedent(d).strip() + "\n" for d in documents)
+
+
+def compile_files(files: dict[str, str], render: bool = True) -> Result:
+    return compile_repository(MemorySource(files), render_output=render)
+
+
+def codes(result: Result) -> list[str]:
+    return sorted(d.code for d in result.diagnostics if d.is_error)
+
+
+def chosen(result: Result) -> dict[str, list[str]]:
+    return {p.workload.id: p.clusters for p in result.placements if p.placed}

@@ -1,0 +1,177 @@
+"""The command line end to end, through the real `easel` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import copy_init_repo, easel, tree, write_files
+
+
+def test_init_creates_a_repository_that_compiles(tmp_path):
+    run = easel("-C", str(tmp_path), "init", "fresh")
+    assert run.code == 0, run.text
+    compiled = easel("-C", str(tmp_path / "fresh"), "compile")
+    assert compiled.code == 0, compiled.text
+    release = tmp_path / "fresh/output/clusters/local/workloads/demo/hello/web.yaml"
+    deployment, service = list(yaml.safe_load_all(release.read_text()))
+    assert deployment["kind"] == "Deployment" and service["kind"] == "Service"
+    assert deployment["metadata"]["namespace"] == "demo-hello"
+    assert deployment["spec"]["template"]["spec"]["securityContext"] == {"runAsNonRoot": True}
+
+
+def test_init_refuses_to_overwrite(repo):
+    run = easel("-C", str(repo), "init")
+    assert run.code == 1
+    assert "already has" in run.err
+    assert "Traceback" not in run.text
+
+
+def test_validate_reports_success_without_writing(repo):
+    run = easel("validate", cwd=repo)
+    assert run.code == 0, run.text
+    assert "1 workloads, 1 placed" in run.out
+    assert not (repo / "output").exists()
+
+
+def test_compile_then_check_then_stale(repo):
+    assert easel("compile", cwd=repo).code == 0
+    assert easel("compile", "--check", cwd=repo).code == 0
+    workload = repo / "workloads/demo/hello.yaml"
+    workload.write_text(workload.read_text().replace("hello, world", "hello, again"))
+    stale = easel("compile", "--check", cwd=repo)
+    assert stale.code == 1
+    assert "error[E803]" in stale.err
+    assert "changed  clusters/local/workloads/demo/hello/web.yaml" in stale.err
+
+
+def test_recompile_with_nothing_changed_writes_nothing(repo):
+    assert easel("compile", cwd=repo).code == 0
+    stamps = {p: p.stat().st_mtime_ns for p in (repo / "output").rglob("*") if p.is_file()}
+    run = easel("compile", cwd=repo)
+    assert run.code == 0
+    assert "0 added, 0 changed, 0 removed" in run.out
+    assert {p: p.stat().st_mtime_ns for p in (repo / "output").rglob("*") if p.is_file()} == stamps
+
+
+def test_files_no_longer_produced_are_pruned(repo):
+    assert easel("compile", cwd=repo).code == 0
+    (repo / "workloads/demo/hello.yaml").unlink()
+    run = easel("compile", cwd=repo)
+    assert run.code == 0, run.text
+    assert not (repo / "output/clusters/local/workloads").exists()
+    assert (repo / "output/clusters/local/kustomization.yaml").is_file()
+
+
+def test_out_writes_elsewhere(repo, tmp_path):
+    run = easel("compile", "--out", str(tmp_path / "elsewhere"), cwd=repo)
+    assert run.code == 0, run.text
+    assert (tmp_path / "elsewhere/clusters/local/kustomization.yaml").is_file()
+    assert not (repo / "output").exists()
+
+
+def test_out_refuses_a_folder_easel_did_not_write(repo, tmp_path):
+    foreign = tmp_path / "home"
+    write_files(foreign, {"notes.txt": "mine"})
+    run = easel("compile", "--out", str(foreign), cwd=repo)
+    assert run.code == 1
+    assert "error[E802]" in run.err
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_dash_c_runs_elsewhere(repo, tmp_path):
+    run = easel("-C", str(repo), "validate", cwd=tmp_path)
+    assert run.code == 0, run.text
+
+
+def test_bad_usage_exits_2(repo):
+    assert easel("compile", "--no-such-flag", cwd=repo).code == 2
+    assert easel("explain", cwd=repo).code == 2
+    assert easel("validate", "--format", "yaml", cwd=repo).code == 2
+
+
+def test_explain_text_names_layers_and_clusters(repo):
+    write_files(repo, {"clusters/far.yaml": """
+        apiVersion: easel.dev/v1alpha1
+        kind: Cluster
+        metadata: {name: far, labels: {tier: prod}}
+        spec: {source: byoc, kubernetesVersion: "1.30.1"}
+    """})
+    run = easel("explain", "hello", cwd=repo)
+    assert run.code == 0, run.text
+    assert "profile hello 1.0.0" in run.out
+    assert "message   'hello, world'  ← workload (workloads/demo/hello.yaml:11:14)" in run.out
+    assert "replicas  1  ← profile" in run.out
+    assert "✓ local" in run.out
+    assert "✗ far    not selected: label tier is 'prod', selector wants 'dev'" in run.out
+
+
+def test_explain_json_and_cluster(repo):
+    report = json.loads(easel("explain", "demo/hello", "--format", "json", cwd=repo).out)
+    assert report["namespace"] == "demo-hello"
+    assert {p["name"]: p["layer"] for p in report["parameters"]} == {"message": "workload", "replicas": "profile"}
+    cluster = json.loads(easel("explain", "--cluster", "local", "--format", "json", cwd=repo).out)
+    assert cluster["labels"]["easel.dev/source"] == "byoc"
+    assert cluster["labels"]["easel.dev/kubernetes-version"] == "1.30.2"
+    assert cluster["workloads"] == ["demo/hello"]
+
+
+def test_explain_unknown_workload(repo):
+    run = easel("explain", "nope", cwd=repo)
+    assert run.code == 1
+    assert "error[E901]: no workload 'nope'" in run.err
+
+
+def test_schema_prints_json_schemas():
+    one = json.loads(easel("schema", "Workload").out)
+    assert one["properties"]["kind"] == {"const": "Workload"}
+    assert one["properties"]["spec"]["additionalProperties"] is False
+    every = json.loads(easel("schema").out)
+    assert set(every["$defs"]) >= {"Workload", "Cluster", "Device", "Environment", "WorkloadProfile"}
+    assert easel("schema", "Nope").code == 2
+
+
+def test_codes_lists_and_explains():
+    listing = easel("codes")
+    assert "E203  unknown field" in listing.out
+    assert "hint:" in easel("codes", "E403").out
+
+
+def _shuffled_copy(source: Path, target: Path, seed: int) -> None:
+    files = [p for p in source.rglob("*") if p.is_file() and "output" not in p.relative_to(source).parts]
+    random.Random(seed).shuffle(files)
+    for path in files:  # created in another order: directory listing order differs on most file systems
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, destination)
+
+
+@pytest.mark.parametrize("repository", ["init", "example"])
+def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
+    from conftest import ROOT
+
+    source = tmp_path / "source"
+    source.mkdir()
+    if repository == "init":
+        copy_init_repo(source)
+    else:
+        for name in ("easel.yaml", "profiles", "environments", "clusters", "workloads"):
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, source / name)
+            else:
+                shutil.copy(ROOT / name, source / name)
+    outputs = []
+    for seed, hashseed in ((1, "0"), (2, "12345")):
+        copy = tmp_path / f"copy{seed}"
+        _shuffled_copy(source, copy, seed)
+        run = easel("compile", cwd=copy, env={"PYTHONHASHSEED": hashseed})
+        assert run.code == 0, run.text
+        outputs.append(tree(copy / "output"))
+    assert outputs[0] == outputs[1]
+    assert outputs[0]

@@ -1,0 +1,178 @@
+"""User-defined ComponentDefinition and TraitDefinition, and built-in traits on each kind of component."""
+
+from __future__ import annotations
+
+import yaml
+
+from scenario import codes, compile_files, docs
+
+BASE = {
+    "environments/env.yaml": docs("""
+kind: Project
+metadata: {name: team}
+spec: {}
+""", """
+kind: Environment
+metadata: {name: dev}
+spec: {projects: ["*"]}
+"""),
+    "clusters/c.yaml": docs("""
+kind: Cluster
+metadata: {name: c}
+spec: {source: byoc, kubernetesVersion: "1.30.0"}
+"""),
+    "profiles/repos.yaml": docs("""
+kind: Repository
+metadata: {name: charts}
+spec: {type: helm, url: https://charts.example.com}
+"""),
+    "workloads/w.yaml": docs("""
+kind: Workload
+metadata: {name: w}
+spec: {project: team, environment: dev, profile: {name: p}, parameters: {size: 3}}
+"""),
+}
+
+PRIORITY = docs("""
+kind: TraitDefinition
+metadata: {name: priority}
+spec:
+  parameters: {type: object, properties: {class: {type: string}}, required: [class]}
+  template: |
+    patches:
+      - patch:
+          spec:
+            template:
+              spec:
+                priorityClassName: {{ parameters.class }}
+""")
+
+CACHE = docs("""
+kind: ComponentDefinition
+metadata: {name: cache}
+spec:
+  parameters:
+    type: object
+    properties: {size: {type: integer, minimum: 1}}
+    required: [size]
+  template: |
+    - apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: {{ component.instance }}}
+      spec:
+        replicas: {{ parameters.size }}
+        selector: {matchLabels: {app: {{ component.instance }}}}
+        template:
+          metadata: {labels: {app: {{ component.instance }}}}
+          spec:
+            containers: [{name: redis, image: redis:7}]
+""")
+
+
+def profile(components: str) -> dict[str, str]:
+    return {"profiles/p.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: p}}
+spec:
+  version: 1.0.0
+  parameters: {{size: {{type: integer}}}}
+  components:
+{components}
+""")}
+
+
+def objects(result, suffix: str) -> list[dict]:
+    path = next(p for p in result.files if p.endswith(suffix))
+    return list(yaml.safe_load_all(result.files[path]))
+
+
+def test_user_component_and_trait_render_into_the_cluster_tree():
+    files = {**BASE, "profiles/defs.yaml": PRIORITY + "---\n" + CACHE, **profile("""
+    - name: cache
+      type: cache
+      properties: {size: "{{ params.size }}"}
+      traits: [{type: priority, properties: {class: high}}]
+""")}
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    [deployment] = objects(result, "workloads/team/w/cache.yaml")
+    assert deployment["metadata"]["name"] == "w-cache"
+    assert deployment["metadata"]["namespace"] == "team-w"
+    assert deployment["metadata"]["labels"]["easel.dev/component"] == "cache"
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["template"]["spec"]["priorityClassName"] == "high"
+
+
+def test_user_trait_on_a_chart_becomes_a_post_renderer_patch():
+    files = {**BASE, "profiles/defs.yaml": PRIORITY, **profile("""
+    - name: app
+      type: helm-chart
+      properties: {repository: charts, chart: app, version: 1.2.3}
+      traits: [{type: priority, properties: {class: high}}]
+""")}
+    result = compile_files(files)
+    assert codes(result) == []
+    [release] = objects(result, "workloads/team/w/app.yaml")
+    patches = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
+    assert [p["target"] for p in patches] == [{"kind": "Deployment"}, {"kind": "StatefulSet"}]
+    assert yaml.safe_load(patches[0]["patch"])["spec"]["template"]["spec"]["priorityClassName"] == "high"
+
+
+def test_builtin_traits_on_a_chart_name_the_container_and_target():
+    files = {**BASE, **profile("""
+    - name: app
+      type: helm-chart
+      properties:
+        repository: charts
+        chart: app
+        version: 1.2.3
+        container: server
+        target: {kind: StatefulSet, name: ".*-db"}
+      traits:
+        - {type: resources, properties: {memory: 1Gi}}
+        - {type: gpu, properties: {count: 1, product: NVIDIA-L4}}
+""")}
+    files["clusters/c.yaml"] = files["clusters/c.yaml"].replace(
+        'kubernetesVersion: "1.30.0"}',
+        'kubernetesVersion: "1.30.0", devices: [{name: n1, facts: {gpus: [{product: NVIDIA-L4, count: 1}]}}]}')
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    [release] = objects(result, "workloads/team/w/app.yaml")
+    [patch] = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
+    assert patch["target"] == {"kind": "StatefulSet", "name": ".*-db"}
+    body = yaml.safe_load(patch["patch"])
+    pod = body["spec"]["template"]["spec"]
+    assert pod["containers"] == [{"name": "server", "resources": {"limits": {"memory": "1Gi", "nvidia.com/gpu": 1},
+                                                                 "requests": {"memory": "1Gi"}}}]
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4"}
+
+
+def test_template_output_that_is_not_objects_is_an_error():
+    bad = docs("""
+kind: ComponentDefinition
+metadata: {name: cache}
+spec:
+  template: |
+    - just: a mapping, not an object
+""")
+    files = {**BASE, "profiles/defs.yaml": bad, **profile("""
+    - name: cache
+      type: cache
+""")}
+    result = compile_files(files)
+    assert codes(result) == ["E408"]
+    problem = next(d for d in result.diagnostics if d.code == "E408")
+    assert problem.location.file == "profiles/defs.yaml"
+
+
+def test_properties_are_checked_against_the_definition_schema():
+    files = {**BASE, "profiles/defs.yaml": CACHE, **profile("""
+    - name: cache
+      type: cache
+      properties: {size: 0}
+""")}
+    result = compile_files(files)
+    assert codes(result) == ["E407"]
+    problem = next(d for d in result.diagnostics if d.code == "E407")
+    assert problem.location.file == "profiles/p.yaml"
+    assert problem.location.path[-2:] == ("properties", "size")

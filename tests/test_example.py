@@ -1,0 +1,75 @@
+"""The repository is its own config repository: its example compiles, and the committed output/ is current."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from conftest import ROOT, easel, tree
+
+
+def test_committed_output_is_current():
+    run = easel("compile", "--check", cwd=ROOT)
+    assert run.code == 0, f"output/ is stale; run `easel compile` and commit it\n{run.text}"
+
+
+def test_example_compiles_to_the_same_bytes_as_committed(tmp_path):
+    run = easel("compile", "--out", str(tmp_path / "out"), cwd=ROOT)
+    assert run.code == 0, run.text
+    assert tree(tmp_path / "out") == tree(ROOT / "output")
+
+
+def test_example_places_each_workload_where_the_rules_say(tmp_path):
+    """Hand-worked expectations for the example (see the comments in workloads/ and environments/)."""
+    expected = {
+        "nlp/support-bot": ["dc-east-1"],  # gpu-prod, 4 × A100: only dc-east-1 has A100 among prod clusters
+        "vision/vlm-inspect": ["dc-east-1"],
+        "vision/defect-train": ["dc-west-1"],  # 4 GPUs ≥80Gi: west has most free GPUs
+        "nlp/summarizer": ["edge-fra-1"],  # L4 only on edge-fra-1
+        "nlp/embeddings": ["edge-fra-1"],
+        "research/llm-eval": ["lab-east-1"],  # A100 on the tainted lab cluster, tolerated by gpu-staging
+        "research/ray-sandbox": ["edge-fra-1", "lab-east-1"],  # every eligible staging cluster
+        "vision/vision-notebooks": ["dev-east-1"],
+        "research/research-tracking": ["dev-east-1"],
+    }
+    for workload, clusters in expected.items():
+        run = easel("explain", workload, "--format", "json", cwd=ROOT)
+        assert run.code == 0, run.text
+        report = json.loads(run.out)
+        chosen = [c["cluster"] for c in report["placement"]["clusters"] if c["verdict"] == "chosen"]
+        assert chosen == clusters, workload
+
+
+def test_example_resolves_versions_within_workload_and_environment_ranges():
+    cases = {"nlp/support-bot": "1.3.0",  # "^1.2" within gpu-prod's ">=1.3 <2"
+             "nlp/summarizer": "1.2.0"}  # exactly "1.2.0"
+    for workload, version in cases.items():
+        report = json.loads(easel("explain", workload, "--format", "json", cwd=ROOT).out)
+        assert report["profile"]["resolved"] == version
+
+
+def test_example_has_both_engines_and_bootstrap(tmp_path):
+    out = ROOT / "output"
+    assert (out / "bootstrap" / "argocd" / "applicationset.yaml").is_file()
+    assert sorted(p.stem for p in (out / "bootstrap" / "flux").glob("*.yaml")) == ["dc-east-1", "dev-east-1",
+                                                                                  "lab-east-1"]
+    assert list((out / "clusters" / "dc-west-1" / "apps").glob("*.yaml"))
+    assert list((out / "clusters" / "dc-east-1" / "workloads").rglob("*.yaml"))
+
+
+def test_compile_in_a_copy_of_the_example_writes_nothing_outside_output(tmp_path):
+    copy = tmp_path / "example"
+    for name in ("easel.yaml", "profiles", "environments", "clusters", "workloads"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name)
+        else:
+            copy.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, copy / name)
+    before = {p: b for p, b in tree(copy).items()}
+    run = easel("compile", cwd=copy)
+    assert run.code == 0, run.text
+    after = tree(copy)
+    outside = {p for p in after if not p.startswith("output/")}
+    assert outside == set(before)
+    assert all(after[p] == before[p] for p in before)

@@ -1,0 +1,238 @@
+"""Placement: selectors, taints, Kubernetes versions, GPU capacity shared in a stable order, prioritizers,
+numberOfClusters, quotas, and the reason every cluster was passed over."""
+
+from __future__ import annotations
+
+from scenario import chosen, codes, compile_files, docs
+
+
+def cluster(name: str, tier: str = "prod", gpus: str = "", k8s: str = "1.30.1", extra: str = "") -> str:
+    devices = f"\n  devices:\n{gpus}" if gpus else ""
+    return docs(f"""
+kind: Cluster
+metadata: {{name: {name}, labels: {{tier: {tier}}}}}
+spec:
+  source: byoc
+  kubernetesVersion: "{k8s}"{extra}{devices}
+""")
+
+
+def device(name: str, product: str = "A", count: int = 4, memory: str = "80Gi", state: str = "ready") -> str:
+    return (f"    - name: {name}\n      state: {state}\n"
+            f"      facts: {{arch: amd64, gpus: [{{product: {product}, memory: {memory}, count: {count}}}]}}\n")
+
+
+def base(environment: str = "", project_quota: str = "gpus: 100", profile_extra: str = "") -> dict[str, str]:
+    return {
+        "environments/env.yaml": docs(f"""
+kind: Project
+metadata: {{name: team}}
+spec:
+  quota: {{{project_quota}}}
+""", f"""
+kind: Environment
+metadata: {{name: prod}}
+spec:
+  projects: [team]
+  placement:
+    clusterSelector: {{matchLabels: {{tier: prod}}}}
+{environment}
+"""),
+        "profiles/app.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: app}}
+spec:
+  version: 1.0.0
+  parameters:
+    gpus: {{type: integer, default: 1}}
+    product: {{type: string, default: A}}
+    replicas: {{type: integer, default: 1}}
+{profile_extra}
+  components:
+    - name: main
+      type: webservice
+      properties: {{image: "registry.example.com/app:1", replicas: "{{{{ params.replicas }}}}"}}
+      traits:
+        - type: gpu
+          properties: {{count: "{{{{ params.gpus }}}}", product: "{{{{ params.product }}}}"}}
+"""),
+    }
+
+
+def workload(name: str, gpus: int = 1, product: str = "A", replicas: int = 1) -> dict[str, str]:
+    return {f"workloads/{name}.yaml": docs(f"""
+kind: Workload
+metadata: {{name: {name}}}
+spec:
+  project: team
+  environment: prod
+  profile: {{name: app}}
+  parameters: {{gpus: {gpus}, product: {product}, replicas: {replicas}}}
+""")}
+
+
+def reasons(result, workload_id: str) -> dict[str, str]:
+    placement = next(p for p in result.placements if p.workload.id == workload_id)
+    return placement.reasons
+
+
+def test_selector_taints_and_versions_give_the_first_reason():
+    files = {**base(), **workload("w", gpus=1),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
+             "clusters/dev.yaml": cluster("dev", tier="dev", gpus=device("dev-1")),
+             "clusters/tainted.yaml": cluster("tainted", gpus=device("t-1"),
+                                              extra="\n  taints: [{key: maintenance, effect: NoSelect}]"),
+             "clusters/old.yaml": cluster("old", k8s="1.27.3", gpus=device("o-1"))}
+    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace("  components:", "  requires: {kubernetes: \">=1.28\"}\n  components:")
+    result = compile_files(files)
+    assert codes(result) == []
+    assert chosen(result) == {"team/w": ["a"]}
+    why = reasons(result, "team/w")
+    assert why["dev"] == "not selected: label tier is 'dev', selector wants 'prod'"
+    assert why["tainted"] == "taint maintenance:NoSelect is not tolerated by environment 'prod'"
+    assert why["old"] == "Kubernetes 1.27.3 does not satisfy >=1.28"
+
+
+def test_toleration_admits_a_tainted_cluster():
+    env = "    tolerations: [{key: maintenance, operator: Exists}]"
+    files = {**base(env), **workload("w"),
+             "clusters/tainted.yaml": cluster("tainted", gpus=device("t-1"),
+                                              extra="\n  taints: [{key: maintenance, effect: NoSelect}]")}
+    assert chosen(compile_files(files)) == {"team/w": ["tainted"]}
+
+
+def test_gpu_capacity_is_shared_in_workload_order():
+    # a: 4 GPUs. w1 (first by name) takes 3; w2 asks 2 and no longer fits.
+    files = {**base(), **workload("w1", gpus=3), **workload("w2", gpus=2),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4))}
+    result = compile_files(files)
+    assert codes(result) == ["E601"]
+    assert reasons(result, "team/w2")["a"] == "needs 2 × A; 4 on ready devices, 3 allocated to team/w1"
+
+
+def test_replicas_multiply_the_gpu_demand():
+    files = {**base(), **workload("w", gpus=2, replicas=3),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4) + device("a-2", count=4))}
+    result = compile_files(files)
+    assert chosen(result) == {"team/w": ["a"]}
+    assert [(a.product, a.count) for a in result.placements[0].allocations["a"]] == [("A", 6)]
+
+
+def test_a_replica_must_fit_on_one_device():
+    files = {**base(), **workload("w", gpus=6),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4) + device("a-2", count=4))}
+    result = compile_files(files)
+    assert codes(result) == ["E601"]
+    assert reasons(result, "team/w")["a"] == "a replica needs 6 × A on one device; the largest ready device has 4"
+
+
+def test_cordoned_devices_and_unknown_gpus_never_count():
+    gpus = (device("a-1", count=4, state="cordoned")
+            + "    - name: a-2\n      facts: {gpus: [{product: A}]}\n")  # count unknown
+    files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=gpus)}
+    result = compile_files(files)
+    assert codes(result) == ["E601"]
+    assert reasons(result, "team/w")["a"] == "no A GPUs on ready devices"
+    assert "W101" in [d.code for d in result.diagnostics]
+
+
+def test_manual_tags_win_over_gathered_facts():
+    gpus = ("    - name: a-1\n      facts: {gpus: [{product: unknown-vendor-string, count: 1}]}\n"
+            "      tags: {gpu.product: A, gpu.count: 2, gpu.memory: 24Gi}\n")
+    files = {**base(), **workload("w", gpus=2), "clusters/a.yaml": cluster("a", gpus=gpus)}
+    result = compile_files(files)
+    assert chosen(result) == {"team/w": ["a"]}
+    assert result.fleet["a"].labels["easel.dev/gpu.product.A"] == "true"
+    assert result.fleet["a"].labels["easel.dev/gpu.memory"] == "24"
+
+
+def test_min_memory_filters_gpu_products():
+    extra = "    minMemory: {type: string, default: 48Gi}"
+    files = {**base(profile_extra=extra), **workload("w", product="L4"),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="L4", memory="24Gi"))}
+    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace(
+        'product: "{{ params.product }}"}', 'product: "{{ params.product }}", minMemory: "{{ params.minMemory }}"}')
+    result = compile_files(files)
+    assert codes(result) == ["E601"]
+    assert reasons(result, "team/w")["a"] == "L4 has 24Gi per GPU; needs at least 48Gi"
+
+
+def test_most_free_gpu_prefers_the_emptiest_cluster_and_ties_go_to_the_name():
+    env = "    numberOfClusters: 1\n    prioritizers: [{name: MostFreeGPU}]"
+    files = {**base(env), **workload("w1", gpus=1), **workload("w2", gpus=1), **workload("w3", gpus=1),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=2)),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1", count=4)),
+             "clusters/c.yaml": cluster("c", gpus=device("c-1", count=3))}
+    result = compile_files(files)
+    # b (4 free) -> w1; then b 3, c 3: tie, name -> b for w2; then b 2, c 3 -> c for w3
+    assert chosen(result) == {"team/w1": ["b"], "team/w2": ["b"], "team/w3": ["c"]}
+
+
+def test_least_workloads_spreads():
+    env = "    numberOfClusters: 1\n    prioritizers: [{name: LeastWorkloads}]"
+    files = {**base(env), **workload("w1"), **workload("w2"), **workload("w3"),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1"))}
+    assert chosen(compile_files(files)) == {"team/w1": ["a"], "team/w2": ["b"], "team/w3": ["a"]}
+
+
+def test_without_number_of_clusters_every_eligible_cluster_is_chosen():
+    files = {**base(), **workload("w"),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1")),
+             "clusters/c.yaml": cluster("c", tier="dev", gpus=device("c-1"))}
+    assert chosen(compile_files(files)) == {"team/w": ["a", "b"]}
+
+
+def test_too_few_eligible_clusters_lists_every_cluster():
+    env = "    numberOfClusters: 3"
+    files = {**base(env), **workload("w", product="B"),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="B")),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1")),
+             "clusters/c.yaml": cluster("c", tier="dev", gpus=device("c-1", product="B"))}
+    result = compile_files(files)
+    assert codes(result) == ["E602"]
+    problem = next(d for d in result.diagnostics if d.code == "E602")
+    notes = [n.message for n in problem.notes]
+    assert notes == ["b: no B GPUs on ready devices",
+                     "c: not selected: label tier is 'dev', selector wants 'prod'"]
+
+
+def test_project_quota_counts_every_placement():
+    files = {**base(project_quota="gpus: 3"), **workload("w1", gpus=1), **workload("w2", gpus=1),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1"))}
+    result = compile_files(files)
+    # w1 lands on both clusters (2 GPUs); w2 would bring the project to 4 > 3
+    assert codes(result) == ["E704"]
+    assert chosen(result) == {"team/w1": ["a", "b"]}
+
+
+def test_project_quota_by_product():
+    files = {**base(project_quota="gpus: 100, gpusByProduct: {A: 1}"), **workload("w", gpus=2),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1"))}
+    result = compile_files(files)
+    assert codes(result) == ["E704"]
+    assert "2 × A" in next(d.message for d in result.diagnostics if d.code == "E704")
+
+
+def test_derived_labels_can_be_selected():
+    env = "    numberOfClusters: 1\n"
+    files = {**base(env), **workload("w"),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="B")),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1", product="A"))}
+    files["environments/env.yaml"] = files["environments/env.yaml"].replace(
+        "clusterSelector: {matchLabels: {tier: prod}}",
+        "clusterSelector: {matchExpressions: [{key: easel.dev/gpu.product.A, operator: Exists}]}")
+    result = compile_files(files)
+    assert chosen(result) == {"team/w": ["b"]}
+    assert reasons(result, "team/w")["a"] == "not selected: label easel.dev/gpu.product.A is not set"
+
+
+def test_same_input_same_placement_whatever_the_file_order():
+    files = {**base(), **workload("w1"), **workload("w2", gpus=2),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1"))}
+    forward = chosen(compile_files(files))
+    backward = chosen(compile_files(dict(reversed(list(files.items())))))
+    assert forward == backward
