@@ -51,58 +51,53 @@ def _helm_repo_url(url: str) -> str:
     return url[len("oci://"):] if url.startswith("oci://") else url
 
 
+def _wrapper(workload: ResolvedWorkload, component: ResolvedComponent) -> dict[str, Any] | None:
+    """The kustomization fields that carry a component's traits onto a chart or folder; None without any."""
+    patches = kustomize_patches(component)
+    image_rewrites = kustomize_images(component)
+    extra = trait_objects(workload, component)
+    labels = trait_labels(component)
+    if not (patches or image_rewrites or extra or labels):
+        return None
+    # the workload's labels ride along, as Flux's commonMetadata does (not managed-by: Helm owns that one)
+    labels = {**labels, **{k: v for k, v in workload_labels(workload, component.name).items() if k not in MANAGED_BY}}
+    body: dict[str, Any] = {"labels": [{"pairs": labels, "includeSelectors": False}]}
+    if patches:
+        body["patches"] = patches
+    if image_rewrites:
+        body["images"] = image_rewrites
+    return {"body": body, "objects": extra}
+
+
 def _component_folder(model: Model, workload: ResolvedWorkload, component: ResolvedComponent,
                       cluster_path: str) -> dict[str, str] | None:
     """Files of the folder an Application points at, or None when the Application needs none."""
+    if component.output.helm is None and not component.output.kustomize_path:
+        objects = component_objects(workload, component)
+        return {"objects.yaml": text_of(objects), "kustomization.yaml": text_of([kustomization(["objects.yaml"])])}
+    wrapper = _wrapper(workload, component)
+    if wrapper is None:
+        return None
+    files = {}
+    if wrapper["objects"]:
+        files["objects.yaml"] = text_of(wrapper["objects"])
     helm = component.output.helm
     if helm is not None:
-        patches = kustomize_patches(component, helm.container)
-        image_rewrites = kustomize_images(component)
-        extra = trait_objects(workload, component)
-        labels = trait_labels(component)
-        if not (patches or image_rewrites or extra or labels):
-            return None
         repository = model.repositories[helm.repository]
+        namespace = helm.namespace or workload.namespace
         chart: dict[str, Any] = {"name": helm.chart, "repo": repository.url, "version": helm.version,
-                                 "releaseName": helm.release_name or component.instance,
-                                 "namespace": helm.namespace or workload.namespace, "includeCRDs": True}
+                                 "releaseName": helm.release_name or component.instance, "namespace": namespace,
+                                 "includeCRDs": True}
         if helm.values:
             chart["valuesInline"] = helm.values
-        body: dict[str, Any] = {"namespace": helm.namespace or workload.namespace, "helmCharts": [chart]}
-        if patches:
-            body["patches"] = patches
-        if image_rewrites:
-            body["images"] = image_rewrites
-        if labels:
-            body["labels"] = [{"pairs": labels, "includeSelectors": False}]
-        files = {}
-        if extra:
-            files["objects.yaml"] = text_of(extra)
-        files["kustomization.yaml"] = text_of([kustomization(list(files), **body)])
-        return files
-    if component.output.kustomize_path:
-        patches = kustomize_patches(component, None)
-        extra = trait_objects(workload, component)
-        image_rewrites = kustomize_images(component)
-        labels = trait_labels(component)
-        if not (patches or extra or image_rewrites or labels):
-            return None
+        body = {"namespace": namespace, "helmCharts": [chart], **wrapper["body"]}
+        resources = list(files)
+    else:
         # a folder of the repository, referred to from the component's folder in output/
-        relative = os.path.relpath(component.output.kustomize_path, cluster_path)
-        files = {}
-        if extra:
-            files["objects.yaml"] = text_of(extra)
-        body: dict[str, Any] = {"namespace": workload.namespace}
-        if patches:
-            body["patches"] = patches
-        if image_rewrites:
-            body["images"] = image_rewrites
-        if labels:
-            body["labels"] = [{"pairs": labels, "includeSelectors": False}]
-        files["kustomization.yaml"] = text_of([kustomization([relative, *files], **body)])
-        return files
-    objects = component_objects(workload, component)
-    return {"objects.yaml": text_of(objects), "kustomization.yaml": text_of([kustomization(["objects.yaml"])])}
+        body = {"namespace": workload.namespace, **wrapper["body"]}
+        resources = [os.path.relpath(component.output.kustomize_path, cluster_path), *files]
+    files["kustomization.yaml"] = text_of([kustomization(resources, **body)])
+    return files
 
 
 def workload_files(model: Model, workload: ResolvedWorkload, cluster: str) -> dict[str, str]:

@@ -70,7 +70,7 @@ def helm_release(model: Model, workload: ResolvedWorkload, component: ResolvedCo
     spec["commonMetadata"] = {"labels": {**trait_labels(component), **labels}}
     if helm.values:
         spec["values"] = helm.values
-    post = _post_renderer(component, helm.container)
+    post = _post_renderer(component)
     if post:
         spec["postRenderers"] = [{"kustomize": post}]
     return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
@@ -79,9 +79,9 @@ def helm_release(model: Model, workload: ResolvedWorkload, component: ResolvedCo
             "spec": spec}
 
 
-def _post_renderer(component: ResolvedComponent, container: str | None) -> dict[str, Any]:
+def _post_renderer(component: ResolvedComponent) -> dict[str, Any]:
     post: dict[str, Any] = {}
-    patches = kustomize_patches(component, container)
+    patches = kustomize_patches(component)
     if patches:
         post["patches"] = patches
     image_rewrites = kustomize_images(component)
@@ -99,7 +99,7 @@ def kustomize_folder(model: Model, workload: ResolvedWorkload, component: Resolv
     depends = [{"name": folder_instances[d]} for d in component.depends_on if d in folder_instances]
     if depends:
         spec["dependsOn"] = depends
-    post = _post_renderer(component, None)
+    post = _post_renderer(component)
     if post.get("patches"):
         spec["patches"] = post["patches"]
     if post.get("images"):

@@ -120,8 +120,10 @@ def _external_targets(patch: Patch, component: ResolvedComponent) -> list[tuple[
     return [(kind, None) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
 
 
-def kustomize_patches(component: ResolvedComponent, container: str | None) -> list[dict[str, Any]]:
-    """The component's trait patches, combined per target, as kustomize `patches` entries."""
+def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
+    """The component's trait patches, combined per target, as kustomize `patches` entries. Patches name
+    every container "*"; here they name the component's `container` (resolve.py makes sure there is one)."""
+    container = component.properties.get("container")
     combined: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
     for trait in component.traits:
         for patch in trait.output.patches:

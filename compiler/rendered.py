@@ -55,7 +55,6 @@ class HelmChart:
     values: dict[str, Any]
     release_name: str | None
     namespace: str | None
-    container: str  # the container that container-level trait patches name
 
 
 @dataclass

@@ -5,13 +5,15 @@ resolved workload runs.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import builtins, names, params, policy, schemacheck, templating, versions
+from . import builtins, names, params, policy, schemacheck, templating, valuespath, versions
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error
 from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
-from .rendered import ComponentOutput, GpuAsk, Patch, RenderContext, TraitOutput
+from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, Patch, RenderContext, TraitOutput
 
 
 @dataclass
@@ -212,8 +214,51 @@ class _WorkloadResolver:
             trait_output = self._run_trait(trait_definition, trait_props, ctx, use.loc)
             if trait_output is not None:
                 traits.append(ResolvedTrait(use.type, trait_props, trait_output, use.loc))
+        if output.helm is not None or output.kustomize_path is not None:
+            output = self._external_traits(component, props, output, traits)
+            if output is None:
+                return None
         return ResolvedComponent(component.name, component.type, instance, props, output, traits,
                                  component.depends_on, wave, component.loc)
+
+    def _external_traits(self, component: Component, props: dict[str, Any], output: ComponentOutput,
+                         traits: list[ResolvedTrait]) -> ComponentOutput | None:
+        """Traits on a chart or folder: through chart values where the profile maps them (`traitValues`), else
+        as patches, which need the component's `container` when they change containers."""
+        mapping = props.get("traitValues") or {}
+        at = component.loc.at("properties", "traitValues")
+        ok = True
+        if mapping and output.helm is not None:
+            values = copy.deepcopy(output.helm.values)
+            for key, path in mapping.items():
+                trait_type, _, prop = key.partition(".")
+                if self.model.trait_definition(trait_type) is None:
+                    self.problems.append(error("E302", f"traitValues names unknown trait {trait_type!r}",
+                                               at.at(key).as_key()))
+                    ok = False
+                    continue
+                trait = next((t for t in traits if t.type == trait_type), None)
+                if trait is None or prop not in trait.properties:
+                    continue  # the trait is not used here: the chart keeps its own value
+                problem = valuespath.put(values, path, trait.properties[prop])
+                if problem:
+                    self.problems.append(error("E407", f"traitValues {key}: {problem} ({self.label})", at.at(key)))
+                    ok = False
+            mapped = {key.partition(".")[0] for key in mapping}
+            for trait in traits:
+                if trait.type in mapped:
+                    trait.output = dataclasses.replace(trait.output, patches=[])
+            output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
+        if not props.get("container"):
+            kind = "chart" if output.helm is not None else "kustomize folder"
+            for trait in traits:
+                if any(_names_every_container(p.body) for p in trait.output.patches):
+                    self.problems.append(error(
+                        "E409", f"trait {trait.type!r} changes containers, but easel cannot see the containers of "
+                        f"{kind} component {component.name!r} ({self.label})", trait.loc,
+                        notes=[Note("the component", component.loc.at("name"))]))
+                    ok = False
+        return output if ok else None
 
     def _run_component(self, definition: Definition, props: dict[str, Any], ctx: RenderContext,
                        loc: Location) -> ComponentOutput | None:
@@ -262,6 +307,17 @@ class _WorkloadResolver:
                                        f"{problem.message} ({self.label})", definition.meta.loc.at("spec", "template"),
                                        notes=[Note("used here", loc)]))
             return None
+
+
+def _names_every_container(body: Any) -> bool:
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                if any(isinstance(c, dict) and c.get("name") == ALL_CONTAINERS for c in value):
+                    return True
+            elif _names_every_container(value):
+                return True
+    return False
 
 
 def _is_object(obj: Any) -> bool:

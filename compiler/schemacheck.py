@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from . import quantity, versions
+from . import quantity, valuespath, versions
 from .diagnostics import Diagnostic, Location, error
 
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
@@ -23,6 +23,7 @@ FORMATS = FormatChecker(formats=())
 FORMATS.checks("quantity")(quantity.is_quantity)
 FORMATS.checks("semver")(lambda v: not isinstance(v, str) or versions.is_version(v))
 FORMATS.checks("semver-range")(lambda v: not isinstance(v, str) or versions.is_range(v))
+FORMATS.checks("values-path")(lambda v: not isinstance(v, str) or valuespath.is_path(v))
 FORMATS.checks("duration")(lambda v: not isinstance(v, str) or bool(_DURATION.match(v)))
 
 _FORMAT_CODES = {
@@ -30,6 +31,7 @@ _FORMAT_CODES = {
     "semver": ("E501", "is not a semantic version (MAJOR.MINOR.PATCH)"),
     "semver-range": ("E502", "is not a version range"),
     "duration": ("E206", "is not a duration such as 10m, 1h or 30s"),
+    "values-path": ("E206", 'is not a values path such as a.b[0].c or a.limits["nvidia.com/gpu"]'),
 }
 
 

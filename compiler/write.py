@@ -89,33 +89,31 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes
     changes = diff(out, files)
     if not changes.any:
         return changes
-    staging = out / f"{STAGING_PREFIX}{os.getpid()}"
+    pending = changes.added + changes.changed
+    # Staged files are numbered, in one flat folder: cheaper than mirroring the tree twice.
+    staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
-        made: set[Path] = set()
-        for path in changes.added + changes.changed:
-            target = staging / path
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            with open(target, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(files[path])
+        os.makedirs(out, exist_ok=True)
+        os.mkdir(staging)
+        for number, path in enumerate(pending):
+            with open(os.path.join(staging, str(number)), "wb") as handle:
+                handle.write(files[path].encode())
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         diagnostics.error("E802", f"cannot write the output: {exc.strerror or exc} ({exc.filename or out}); "
                           "the previous output is unchanged")
         return None
     try:
-        made = set()
-        for path in changes.added + changes.changed:
-            final = out / path
-            if final.parent not in made:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                made.add(final.parent)
-            os.replace(staging / path, final)
+        made: set[str] = set()
+        for number, path in enumerate(pending):
+            final = os.path.join(out, path)
+            parent = os.path.dirname(final)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            os.replace(os.path.join(staging, str(number)), final)
         for path in changes.removed:
-            (out / path).unlink()
+            os.unlink(os.path.join(out, path))
         _remove_empty_dirs(out, changes.removed)
     except OSError as exc:
         diagnostics.error("E802", f"cannot update the output: {exc.strerror or exc} ({exc.filename or out}); "

@@ -17,6 +17,14 @@ _TARGET = obj({"kind": {"enum": list(POD_KINDS)}, "name": {"type": "string", "mi
                                                           "description": "a regular expression, as in kustomize"}},
               ["kind"])
 
+_CONTAINER = {"type": "string", "minLength": 1,
+              "description": "the container that container-level traits (gpu, resources, ...) patch"}
+# "<trait>.<property>": the values path that takes that trait property, instead of a patch (e.g.
+# `gpu.count: servingEngineSpec.modelSpec[0].requestGPU`). A trait with any entry here is applied through values.
+_TRAIT_VALUES = {"type": "object",
+                 "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[A-Za-z_][A-Za-z0-9_]*$"},
+                 "additionalProperties": {"type": "string", "format": "values-path"}}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "helm-chart": obj({
         "repository": NAME,
@@ -25,15 +33,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "values": {"type": "object"},
         "namespace": NAME,
         "releaseName": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 53},
-        "container": {"type": "string", "minLength": 1,
-                      "description": "container that container-level traits patch (default: the chart name)"},
+        "container": _CONTAINER,
         "target": _TARGET,
+        "traitValues": _TRAIT_VALUES,
     }, ["repository", "chart", "version"]),
     "manifests": obj({
         "objects": array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
         "files": array({"type": "string", "minLength": 1}),
     }, anyOf=[{"required": ["objects"]}, {"required": ["files"]}]),
-    "kustomize": obj({"path": {"type": "string", "minLength": 1}, "target": _TARGET}, ["path"]),
+    "kustomize": obj({"path": {"type": "string", "minLength": 1}, "container": _CONTAINER, "target": _TARGET},
+                     ["path"]),
     "webservice": obj({
         "image": {"type": "string", "minLength": 1},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -60,7 +69,7 @@ def helm_chart(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     return ComponentOutput(helm=HelmChart(
         repository=props["repository"], chart=props["chart"], version=str(props["version"]),
         values=copy.deepcopy(props.get("values") or {}), release_name=props.get("releaseName"),
-        namespace=props.get("namespace"), container=props.get("container", props["chart"])))
+        namespace=props.get("namespace")))
 
 
 def manifests(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
