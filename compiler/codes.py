@@ -21,7 +21,8 @@ _ALL = [
     # Reading files
     Code("E101", "YAML syntax error", "check indentation and quoting near the position shown"),
     Code("E102", "a document is not a mapping",
-         "every document is a mapping with apiVersion, kind, metadata and spec; a top-level list is not allowed"),
+         "every document is a mapping with apiVersion, kind, metadata and spec; write several documents "
+         "separated by '---'"),
     Code("E103", "YAML aliases expand too far",
          "anchors and aliases may repeat a block, but not expand to more than a million nodes; write the data out"),
     Code("E104", "duplicate key in a mapping", "each key may appear once; remove or rename one of them"),

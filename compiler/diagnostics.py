@@ -23,6 +23,7 @@ class Location:
     key: bool = False  # point at the mapping key itself rather than at its value
     line: int | None = None  # 1-based; set directly when the position is already known (syntax errors)
     column: int | None = None
+    text_line: int | None = None  # 1-based line inside a multi-line string value (a template)
 
     def at(self, *more: PathItem, key: bool = False) -> "Location":
         return Location(self.file, self.doc, self.path + tuple(more), key)
@@ -30,6 +31,10 @@ class Location:
     def as_key(self) -> "Location":
         """The same place, pointing at the mapping key rather than its value."""
         return Location(self.file, self.doc, self.path, True)
+
+    def in_text(self, line: int | None) -> "Location":
+        """A line inside the string value here (a template's line), when known."""
+        return Location(self.file, self.doc, self.path, self.key, text_line=line)
 
 
 class Severity(enum.Enum):

@@ -48,7 +48,10 @@ def _read_yaml(source: Source, path: str, texts: dict[str, str], diagnostics: Di
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        diagnostics.error("E105", f"{path} is not UTF-8 text (byte {exc.start})", Location(path))
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        diagnostics.error("E105", f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                          Location(path, line=line, column=column), "save the file as UTF-8")
         return []
     texts[path] = text
     parsed, problems = yamlio.parse(text)
@@ -90,6 +93,8 @@ def load(source: Source) -> RawRepo:
     for index, folder in enumerate(inputs):
         try:
             folder = normalize(folder)
+            if folder == "":
+                continue  # the whole repository: validate reports it (it overlaps the output)
         except PathOutsideRepository:
             diagnostics.error("E106", f"input folder {folder!r} is outside the repository",
                               Location(SETTINGS_FILE, 0, ("spec", "inputs", index)))

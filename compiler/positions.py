@@ -53,4 +53,17 @@ def resolve(location: Location, text: str | None) -> tuple[int, int] | None:
             break
         node = found
     mark = node.start_mark
+    if location.text_line and isinstance(node, yaml.ScalarNode):
+        if node.style in ("|", ">"):  # a block scalar: its text starts on the line after the indicator
+            return _block_line(text, mark.line + location.text_line)
+        if location.text_line == 1:
+            return mark.line + 1, mark.column + 1
     return mark.line + 1, mark.column + 1
+
+
+def _block_line(text: str, index: int) -> tuple[int, int]:
+    lines = text.splitlines()
+    if 0 <= index < len(lines):
+        line = lines[index]
+        return index + 1, len(line) - len(line.lstrip()) + 1
+    return index + 1, 1

@@ -13,6 +13,7 @@ from typing import Any
 from . import builtins, names, params, policy, schemacheck, templating, valuespath, versions
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error
 from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
+from .source import PathOutsideRepository, normalize
 from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, Patch, RenderContext, TraitOutput
 
 
@@ -196,6 +197,8 @@ class _WorkloadResolver:
         ctx = RenderContext(workload=self.workload.meta.name, project=self.workload.project,
                             environment=self.workload.environment, namespace=self.namespace,
                             component=component.name, instance=instance, files=self.model.manifest_files)
+        if component.type == "manifests" and not self._manifest_files_found(component, props):
+            return None
         if component.type == "helm-chart" and props["repository"] not in self.model.repositories:
             self.problems.append(error("E302", f"unknown repository {props['repository']!r}",
                                        component.loc.at("properties", "repository"),
@@ -220,6 +223,26 @@ class _WorkloadResolver:
                 return None
         return ResolvedComponent(component.name, component.type, instance, props, output, traits,
                                  component.depends_on, wave, component.loc)
+
+    def _manifest_files_found(self, component: Component, props: dict[str, Any]) -> bool:
+        """Every `files` entry names a manifest file validate loaded. Literal paths were checked (and reported)
+        there; a path built from parameters is checked here."""
+        found = True
+        raw = component.properties.get("files") or []
+        for index, path in enumerate(props.get("files") or []):
+            try:
+                known = normalize(path) in self.model.manifest_files
+            except PathOutsideRepository:
+                known = False
+            if known:
+                continue
+            found = False
+            if index < len(raw) and isinstance(raw[index], str) and templating.has_template(raw[index]):
+                self.problems.append(error(
+                    "E306", f"manifest file {path!r} (from {raw[index]!r}) is not a loaded manifest file "
+                    f"({self.label})", component.loc.at("properties", "files", index),
+                    "manifest file paths are written out in the profile, not built from parameters"))
+        return found
 
     def _external_traits(self, component: Component, props: dict[str, Any], output: ComponentOutput,
                          traits: list[ResolvedTrait]) -> ComponentOutput | None:
@@ -304,7 +327,8 @@ class _WorkloadResolver:
             return templating.render_yaml(definition.template or "", variables)
         except templating.TemplateProblem as problem:
             self.problems.append(error(problem.code, f"{definition.kind} definition {definition.meta.name!r}: "
-                                       f"{problem.message} ({self.label})", definition.meta.loc.at("spec", "template"),
+                                       f"{problem.message} ({self.label})",
+                                       definition.meta.loc.at("spec", "template").in_text(problem.line),
                                        notes=[Note("used here", loc)]))
             return None
 

@@ -62,7 +62,16 @@ def check(validator: Draft202012Validator, instance: Any, location: Location,
                 if key not in seen:
                     seen.add(key)
                     found.append(diagnostic)
-    return found
+    return _one_error_per_typo(found)
+
+
+def _one_error_per_typo(found: list[Diagnostic]) -> list[Diagnostic]:
+    """`enviroment: dev` is one mistake: keep "unknown field, did you mean 'environment'?" and drop "missing
+    required field 'environment'" beside it."""
+    meant = {(d.location.file, d.location.doc, d.location.path[:-1], d.hint) for d in found
+             if d.code == "E203" and d.hint and d.hint.startswith("did you mean")}
+    return [d for d in found if not (d.code == "E204" and (
+        d.location.file, d.location.doc, d.location.path, f"did you mean '{d.message.split(chr(39))[1]}'?") in meant)]
 
 
 def _order(err: ValidationError):
@@ -99,7 +108,8 @@ def _type_hint(value: Any, expected: list[str]) -> str | None:
         if isinstance(value, bool):
             return "YAML reads yes/no/on/off/true/false as booleans: quote the value"
         if isinstance(value, float):
-            return f"this was read as the number {value}; if it is a version or a name, quote it (\"1.10\")"
+            return (f"this was read as the number {value}: quote it to keep it text (unquoted, 1.10 is read as "
+                    "the number 1.1)")
         if isinstance(value, int):
             return "this was read as a number: quote it"
         if isinstance(value, (datetime.date, datetime.datetime)):
@@ -151,11 +161,12 @@ def _translate(err: ValidationError, location: Location, what: str) -> list[Diag
         return [error("E205", f"{prefix}{err.message}", at)]
     if kind == "required":
         missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
-        return [error("E204", f"{prefix}missing required field '{name}' in {where}", at,
+        return [error("E204", f"{prefix}missing required field '{name}' in {where}", at.as_key() if at.path else at,
                       f"add `{name}:` to {where}") for name in missing]
     if kind == "type":
         expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        names = " or ".join({"object": "a mapping", "array": "a list"}.get(t, f"a {t}") for t in expected)
+        names = " or ".join({"object": "a mapping", "array": "a list", "integer": "an integer"}.get(t, f"a {t}")
+                            for t in expected)
         return [error("E205", f"{prefix}{where} must be {names}, not {describe(err.instance)}", at,
                       _type_hint(err.instance, expected))]
     if kind in ("enum", "const"):

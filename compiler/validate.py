@@ -233,12 +233,14 @@ class _Builder:
         if problem:
             self.diagnostics.error("E206", f"parameters is not a valid JSON Schema: {problem}",
                                    loc.at("spec", "parameters"))
+            self.broken.add((label, meta.name))
             return
         try:
             templating.compile_template(spec["template"])
         except TemplateSyntaxError as exc:
-            self.diagnostics.error("E210", f"template syntax error: {exc.message} (template line {exc.lineno})",
-                                   loc.at("spec", "template"))
+            self.diagnostics.error("E210", f"template syntax error: {templating.syntax_message(exc)}",
+                                   loc.at("spec", "template").in_text(exc.lineno))
+            self.broken.add((label, meta.name))
             return
         self.model.definitions[(kind, meta.name)] = Definition(meta, kind, parameters, spec["template"])
 
@@ -497,7 +499,8 @@ class _Builder:
                     "E302", f"unknown cluster profile {name!r} version {version}",
                     cluster.meta.loc.at("spec", "clusterProfile"),
                     f"versions of {name!r}: {', '.join(known)}" if known else schemacheck.did_you_mean(
-                        name, {n for n, _ in model.cluster_profiles}))
+                        name, {n for n, _ in model.cluster_profiles})
+                    or "no ClusterProfile has that name: add one (kind: ClusterProfile) under an input folder")
 
     def _check_environments(self) -> None:
         model = self.model

@@ -114,13 +114,22 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
             index += 1
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problems.append(YamlProblem("tag", _one_line(exc.problem or str(exc)), mark.line + 1 if mark else None,
+        problem = exc.problem or str(exc)
+        if "unhashable" in problem:  # `? [a, b]`: a complex key, which no easel field takes
+            kind, problem = "syntax", "a mapping key must be a plain value, not a list or a mapping"
+        else:
+            kind = "tag"
+        problems.append(YamlProblem(kind, _one_line(problem), mark.line + 1 if mark else None,
                                     mark.column + 1 if mark else None, index))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
+            mark = exc.context_mark  # an unclosed quote or bracket: where it opened, not the end of the file
         message = _one_line(" ".join(p for p in (exc.context, exc.problem) if p)) or "invalid YAML"
-        problems.append(YamlProblem("syntax", message, mark.line + 1 if mark else None,
-                                    mark.column + 1 if mark else None, index))
+        line = mark.line + 1 if mark else None
+        if line is not None and "\t" in (text.splitlines()[line - 1:line] or [""])[0]:
+            message += " (YAML does not allow tabs for indentation: use spaces)"
+        problems.append(YamlProblem("syntax", message, line, mark.column + 1 if mark else None, index))
     except yaml.YAMLError as exc:
         problems.append(YamlProblem("syntax", _one_line(str(exc)), None, None, index))
     except RecursionError:

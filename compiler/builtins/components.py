@@ -7,6 +7,7 @@ from typing import Any
 
 from ..rendered import POD_KINDS, ComponentOutput, HelmChart, RenderContext
 from ..schemas import NAME, QUANTITY, array, obj
+from ..source import normalize
 
 _RESOURCES = obj({"cpu": QUANTITY, "memory": QUANTITY,
                   "requests": {"type": "object", "additionalProperties": QUANTITY},
@@ -74,8 +75,8 @@ def helm_chart(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
 
 def manifests(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     objects = [copy.deepcopy(o) for o in props.get("objects", [])]
-    for path in props.get("files", []):
-        objects.extend(copy.deepcopy(o) for o, _ in ctx.files[path].objects)
+    for path in props.get("files", []):  # resolve.py checked each path names a loaded manifest file
+        objects.extend(copy.deepcopy(o) for o, _ in ctx.files[normalize(path)].objects)
     return ComponentOutput(objects=objects)
 
 
