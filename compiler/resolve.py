@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,7 @@ class _WorkloadResolver:
         try:
             return templating.render_value(value, self.variables)
         except templating.TemplateProblem as problem:
-            self.problems.append(error(problem.code, f"{problem.message} (rendering for {self.label})",
+            self.problems.append(error(problem.code, f"{problem.message} ({self.label})",
                                        loc.at(*problem.path)))
             return None
 
@@ -377,6 +378,36 @@ def _definition_validator(definition: Definition):
     return cached[1]
 
 
+_PER_WORKLOAD = re.compile(r"^(?P<message>.*) \(workload (?P<workload>[^)]+)\)$", re.S)
+
+
+def _merged(problems: list[Diagnostic]) -> list[Diagnostic]:
+    """A mistake in a profile shows once per workload using it: say it once, naming the workloads."""
+    groups: dict[tuple, list[str]] = {}
+    firsts: dict[tuple, Diagnostic] = {}
+    out: list[Diagnostic | tuple] = []
+    for problem in problems:
+        match = _PER_WORKLOAD.match(problem.message)
+        if not match:
+            out.append(problem)
+            continue
+        key = (problem.code, problem.location, match["message"], problem.hint, problem.notes)
+        if key not in groups:
+            groups[key], firsts[key] = [], problem
+            out.append(key)
+        groups[key].append(match["workload"])
+    merged = []
+    for item in out:
+        if isinstance(item, Diagnostic):
+            merged.append(item)
+            continue
+        names = groups[item]
+        listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        noun = "workload" if len(names) == 1 else "workloads"
+        merged.append(dataclasses.replace(firsts[item], message=f"{item[2]} ({noun} {listed})"))
+    return merged
+
+
 def resolve(model: Model) -> tuple[list[ResolvedWorkload], Diagnostics]:
     diagnostics = Diagnostics()
     resolved: list[ResolvedWorkload] = []
@@ -420,5 +451,6 @@ def resolve(model: Model) -> tuple[list[ResolvedWorkload], Diagnostics]:
                                                         trait.loc))
         diagnostics.extend(policy.check_workload(result))
         resolved.append(result)
+    diagnostics.items = _merged(diagnostics.items)
     return resolved, diagnostics
 

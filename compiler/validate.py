@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any, Iterable
 
 from jinja2 import TemplateSyntaxError
@@ -24,7 +25,10 @@ from .model import (
 from .schemas import API_VERSION, KINDS, document_schema
 from .source import PathOutsideRepository, normalize
 
-_VALIDATORS = {kind: schemacheck.validator(document_schema(kind)) for kind in KINDS}
+@lru_cache(maxsize=None)
+def _validator(kind: str) -> schemacheck.FastValidator:
+    return schemacheck.FastValidator(document_schema(kind))
+
 _DOCUMENT_KINDS = tuple(k for k in KINDS if k != "Settings")
 
 
@@ -46,7 +50,7 @@ def _settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
     loc = Location(SETTINGS_FILE)
     if doc is None:
         return Settings(loc=loc)
-    problems = schemacheck.check(_VALIDATORS["Settings"], doc.data, doc.loc)
+    problems = schemacheck.check(_validator("Settings"), doc.data, doc.loc)
     if doc.data.get("apiVersion") == API_VERSION and doc.data.get("kind") != "Settings":
         problems = [p for p in problems if p.code != "E206"]
         diagnostics.error("E202", f"{SETTINGS_FILE} must hold a Settings document, not {doc.data.get('kind')!r}",
@@ -189,7 +193,7 @@ class _Builder:
                 message, hint = "Settings belong in easel.yaml at the repository root", None
             self.diagnostics.error("E202", message, where, hint)
             return
-        problems = schemacheck.check(_VALIDATORS[kind], data, doc.loc)
+        problems = schemacheck.check(_validator(kind), data, doc.loc)
         if problems:
             self.diagnostics.extend(problems)
             name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
