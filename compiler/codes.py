@@ -69,9 +69,7 @@ _ALL = [
          "network are out of reach"),
     Code("E407", "component or trait properties do not match the definition", None),
     Code("E408", "template rendered an invalid result", None),
-    Code("E409", "a trait cannot reach the containers of a chart or folder",
-         "name the container in the component's `container`, or map the trait to chart values with "
-         "`traitValues: {<trait>.<property>: <values.path>}`"),
+
     # Versions
     Code("E501", "invalid version", "versions are semantic versions such as 1.3.0"),
     Code("E502", "invalid version range", 'ranges are npm/Helm style: "1.2.0", "^1.2", "~1.3", ">=1.2 <2", "1.x", "*"'),
@@ -100,6 +98,9 @@ _ALL = [
     Code("W101", "device GPU facts unknown",
          "gather facts, or tag the device (`tags: {gpu.product: ..., gpu.count: ...}`); unknown GPUs never count"),
     Code("W102", "profile parameter unused", None),
+    Code("W103", "trait settings a chart or folder cannot take",
+         "name the container in the component's `container`, or map the trait to chart values with "
+         "`traitValues: {<trait>.<property>: <values.path>}`"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

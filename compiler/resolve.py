@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import builtins, names, params, policy, schemacheck, templating, valuespath, versions
-from .diagnostics import Diagnostic, Diagnostics, Location, Note, error
+from .diagnostics import Diagnostic, Diagnostics, Location, Note, error, warning
 from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
 from .source import PathOutsideRepository, normalize
 from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, Patch, RenderContext, TraitOutput
@@ -277,11 +277,13 @@ class _WorkloadResolver:
             kind = "chart" if output.helm is not None else "kustomize folder"
             for trait in traits:
                 if any(_names_every_container(p.body) for p in trait.output.patches):
-                    self.problems.append(error(
-                        "E409", f"trait {trait.type!r} changes containers, but easel cannot see the containers of "
-                        f"{kind} component {component.name!r} ({self.label})", trait.loc,
-                        notes=[Note("the component", component.loc.at("name"))]))
-                    ok = False
+                    # A patch naming a container the chart lacks would add a broken one: leave containers alone.
+                    patches = [dataclasses.replace(p, body=_without_every_container(p.body))
+                               for p in trait.output.patches]
+                    trait.output = dataclasses.replace(trait.output, patches=[p for p in patches if _has_content(p.body)])
+                    self.problems.append(warning(
+                        "W103", f"trait {trait.type!r}: its container settings are not applied to {kind} component "
+                        f"{component.name!r}, whose containers easel cannot see ({self.label})", trait.loc))
         return output if ok else None
 
     def _run_component(self, definition: Definition, props: dict[str, Any], ctx: RenderContext,
@@ -332,6 +334,26 @@ class _WorkloadResolver:
                                        definition.meta.loc.at("spec", "template").in_text(problem.line),
                                        notes=[Note("used here", loc)]))
             return None
+
+
+def _without_every_container(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    out = {}
+    for key, value in body.items():
+        if key in ("containers", "initContainers") and isinstance(value, list):
+            value = [c for c in value if not (isinstance(c, dict) and c.get("name") == ALL_CONTAINERS)]
+            if value:
+                out[key] = value
+        else:
+            out[key] = _without_every_container(value)
+    return out
+
+
+def _has_content(body: Any) -> bool:
+    if isinstance(body, dict):
+        return any(_has_content(v) for v in body.values())
+    return body not in ({}, [], None)
 
 
 def _names_every_container(body: Any) -> bool:
@@ -440,7 +462,7 @@ def resolve(model: Model) -> tuple[list[ResolvedWorkload], Diagnostics]:
         waves = _waves(profile.components)
         components = [resolver.component(c, waves[c.name]) for c in profile.components]
         diagnostics.extend(resolver.problems)
-        if resolver.problems or any(c is None for c in components):
+        if any(p.is_error for p in resolver.problems) or any(c is None for c in components):
             continue
         result = ResolvedWorkload(workload, environment, project, profile, effective, resolver.namespace,
                                   [c for c in components if c is not None])
