@@ -32,15 +32,21 @@ class Changes:
         return bool(self.added or self.changed or self.removed)
 
 
-def _existing(out: Path) -> dict[str, Path]:
-    found = {}
+def _existing(out: Path) -> dict[str, int]:
+    """Every file under out (but staging folders): relative path -> size."""
+    found: dict[str, int] = {}
     if not out.is_dir():
         return found
-    for dirpath, dirnames, filenames in os.walk(out):
-        dirnames[:] = [d for d in dirnames if not d.startswith(STAGING_PREFIX)]
-        for name in filenames:
-            full = Path(dirpath, name)
-            found[full.relative_to(out).as_posix()] = full
+    pending = [("", str(out))]
+    while pending:
+        prefix, folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if not entry.name.startswith(STAGING_PREFIX):
+                        pending.append((f"{prefix}{entry.name}/", entry.path))
+                else:
+                    found[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
     return found
 
 
@@ -48,15 +54,19 @@ def diff(out: Path, files: dict[str, str]) -> Changes:
     """How the output folder differs from the rendered files."""
     changes = Changes()
     existing = _existing(out)
+    root = str(out)
     for path, text in files.items():
-        current = existing.get(path)
+        size = existing.get(path)
         data = text.encode()
-        if current is None:
+        if size is None:
             changes.added.append(path)
-        elif current.stat().st_size != len(data) or current.read_bytes() != data:
-            changes.changed.append(path)
-        else:
-            changes.unchanged += 1
+            continue
+        if size == len(data):
+            with open(os.path.join(root, path), "rb") as handle:
+                if handle.read() == data:
+                    changes.unchanged += 1
+                    continue
+        changes.changed.append(path)
     changes.removed = sorted(set(existing) - set(files))
     return changes
 
