@@ -138,11 +138,11 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
     files: dict[str, str] = {}
     sources: dict[str, str] = {}
     for workload in work.workloads:
-        key = ("flux", workload.id)
+        key = ("flux", workload.id, workload.cluster)
         if key not in cache:
             cache[key] = workload_files(model, workload)
         files.update(cache[key])
-        ns_key = ("namespace", workload.id)
+        ns_key = ("namespace", workload.id, workload.cluster)
         if ns_key not in cache:
             cache[ns_key] = text_of(namespace_objects(workload))
         files.setdefault(f"namespaces/{workload.namespace}.yaml", cache[ns_key])

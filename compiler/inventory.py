@@ -95,5 +95,16 @@ def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | Non
         addons={layer.name: layer.version for layer in profile.layers} if profile else {})
 
 
+def template_context(facts: ClusterFacts) -> dict:
+    """What a definition template sees as `cluster` (documented in the README)."""
+    return {
+        "name": facts.name, "labels": dict(facts.labels), "source": facts.cluster.source, "engine": facts.engine,
+        "kubernetesVersion": facts.kubernetes_version, "cpuCores": facts.cpu_cores,
+        "memoryGi": quantity.format_gi(facts.memory),
+        "gpus": {p.product: {"count": p.total, "memoryGi": quantity.format_gi(p.memory) if p.memory else None}
+                 for p in facts.gpus.values()},
+    }
+
+
 def fleet(model: Model, diagnostics: Diagnostics | None = None) -> dict[str, ClusterFacts]:
     return {name: cluster_facts(cluster, model, diagnostics) for name, cluster in model.clusters.items()}

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import images, names, smp, yamlio
+from . import images, inventory, names, smp, yamlio
 from .diagnostics import Diagnostics, Note
 from .inventory import ClusterFacts
 from .model import Model
@@ -223,6 +223,7 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
     cache: dict[tuple, Any] = {}
     engines = {"flux": flux, "argocd": argocd}
     for name, cluster_work in work.items():
+        _specialize(cluster_work, diagnostics)
         _check_namespaces(cluster_work, diagnostics)
         engine = engines[cluster_work.facts.engine]
         for path, text in engine.render_cluster(model, cluster_work, cache).items():
@@ -233,6 +234,21 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
     for engine_name, clusters in sorted(by_engine.items()):
         files.update(engines[engine_name].bootstrap(model, clusters))
     return dict(sorted(files.items())), diagnostics
+
+
+def _specialize(work: ClusterWork, diagnostics: Diagnostics) -> None:
+    """Render, for this cluster, the templates that read `cluster`."""
+    context = None
+    workloads = []
+    for workload in work.workloads:
+        if workload.cluster_specific:
+            context = context or inventory.template_context(work.facts)
+            workload, problems = workload.for_cluster(work.facts.name, context)
+            diagnostics.extend(problems)
+            if workload is None:
+                continue
+        workloads.append(workload)
+    work.workloads = workloads
 
 
 def _check_namespaces(work: ClusterWork, diagnostics: Diagnostics) -> None:

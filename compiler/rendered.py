@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 # Kinds whose pod template sits at spec.template: where pod-level traits apply.
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
@@ -45,6 +45,7 @@ class TraitOutput:
     labels: dict[str, str] = field(default_factory=dict)  # labels on every object of the component
     gpu: GpuAsk | None = None
     replicas: int | None = None
+    per_cluster: Callable[..., Any] | None = None  # a user template that reads `cluster`: rendered per cluster
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class ComponentOutput:
     objects: list[dict[str, Any]] | None = None
     kustomize_path: str | None = None
     replicas: int | None = None  # what the component itself runs (webservice), for GPU demand
+    per_cluster: Callable[..., Any] | None = None  # a user template that reads `cluster`: rendered per cluster
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import builtins, names, params, policy, schemacheck, templating, valuespath, versions
+from . import builtins, definitions, names, params, policy, schemacheck, templating, valuespath, versions
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error, warning
 from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
 from .source import PathOutsideRepository, normalize
@@ -68,6 +69,32 @@ class ResolvedWorkload:
     namespace: str
     components: list[ResolvedComponent]
     gpu_demands: list[GpuDemand] = field(default_factory=list)
+    cluster: str | None = None  # set on a copy rendered for one cluster (user templates that read `cluster`)
+
+    @property
+    def cluster_specific(self) -> bool:
+        return any(c.output.per_cluster or any(t.output.per_cluster for t in c.traits) for c in self.components)
+
+    def for_cluster(self, name: str, context: dict[str, Any]) -> tuple["ResolvedWorkload | None", list[Diagnostic]]:
+        """A copy with the templates that read `cluster` rendered for this cluster."""
+        problems: list[Diagnostic] = []
+        components = []
+        for component in self.components:
+            output = component.output
+            if output.per_cluster:
+                output, found = output.per_cluster(cluster=context)
+                problems.extend(found)
+            traits = []
+            for trait in component.traits:
+                trait_output = trait.output
+                if trait_output.per_cluster:
+                    trait_output, found = trait_output.per_cluster(cluster=context)
+                    problems.extend(found)
+                traits.append(dataclasses.replace(trait, output=trait_output))
+            components.append(dataclasses.replace(component, output=output, traits=traits))
+        if any(p.is_error for p in problems):
+            return None, problems
+        return dataclasses.replace(self, components=components, cluster=name), problems
 
     @property
     def id(self) -> str:
@@ -194,6 +221,7 @@ class _WorkloadResolver:
         what = f"component {component.name!r}"
         if not self._check(definition, props, component.loc.at("properties"), what):
             return None
+        props = _with_defaults(definition.parameters, props)
         instance = names.join(self.workload.meta.name, component.name, limit=names.HELM_RELEASE_MAX)
         ctx = RenderContext(workload=self.workload.meta.name, project=self.workload.project,
                             environment=self.workload.environment, namespace=self.namespace,
@@ -215,6 +243,7 @@ class _WorkloadResolver:
                 continue
             if not self._check(trait_definition, trait_props, use.loc.at("properties"), f"trait {use.type!r}"):
                 continue
+            trait_props = _with_defaults(trait_definition.parameters, trait_props)
             trait_output = self._run_trait(trait_definition, trait_props, ctx, use.loc)
             if trait_output is not None:
                 traits.append(ResolvedTrait(use.type, trait_props, trait_output, use.loc))
@@ -290,50 +319,30 @@ class _WorkloadResolver:
                        loc: Location) -> ComponentOutput | None:
         if definition.builtin:
             return builtins.COMPONENT_RENDERERS[definition.meta.name](props, ctx)
-        rendered = self._run_template(definition, props, ctx, loc)
-        if rendered is None:
-            return None
-        objects = rendered if isinstance(rendered, list) else [rendered]
-        for index, obj in enumerate(objects):
-            if not _is_object(obj):
-                self.problems.append(error(
-                    "E408", f"ComponentDefinition {definition.meta.name!r} rendered item {index} without "
-                    f"apiVersion, kind and metadata.name ({self.label})", definition.meta.loc.at("spec", "template"),
-                    "a component template renders a YAML list of Kubernetes objects"))
-                return None
-        return ComponentOutput(objects=objects)
+        if definitions.needs_cluster(definition):  # rendered per cluster, by render.py
+            return ComponentOutput(objects=[], per_cluster=functools.partial(
+                definitions.run_component, definition, props, ctx, self.label, loc))
+        output, problems = definitions.run_component(definition, props, ctx, self.label, loc)
+        self.problems.extend(problems)
+        return output
 
     def _run_trait(self, definition: Definition, props: dict[str, Any], ctx: RenderContext,
                    loc: Location) -> TraitOutput | None:
         if definition.builtin:
             return builtins.TRAIT_RENDERERS[definition.meta.name](props, ctx)
-        rendered = self._run_template(definition, props, ctx, loc)
-        if rendered is None:
-            return None
-        problem = _trait_shape_problem(rendered)
-        if problem:
-            self.problems.append(error("E408", f"TraitDefinition {definition.meta.name!r} rendered {problem} "
-                                       f"({self.label})", definition.meta.loc.at("spec", "template"),
-                                       "a trait template renders `patches: [{target: {kind, name}, patch: {...}}]` "
-                                       "(without target: the component's workloads) and/or `objects: [...]`"))
-            return None
-        rendered = rendered or {}
-        patches = []
-        for entry in rendered.get("patches") or ():
-            target = entry.get("target") or {}
-            patches.append(Patch(entry["patch"], target.get("kind"), target.get("name"), target.get("apiVersion")))
-        return TraitOutput(patches=patches, objects=list(rendered.get("objects") or ()))
+        if definitions.needs_cluster(definition):
+            return TraitOutput(per_cluster=functools.partial(
+                definitions.run_trait, definition, props, ctx, self.label, loc))
+        output, problems = definitions.run_trait(definition, props, ctx, self.label, loc)
+        self.problems.extend(problems)
+        return output
 
-    def _run_template(self, definition: Definition, props: dict[str, Any], ctx: RenderContext, loc: Location):
-        variables = {"parameters": props, **ctx.template_vars()}
-        try:
-            return templating.render_yaml(definition.template or "", variables)
-        except templating.TemplateProblem as problem:
-            self.problems.append(error(problem.code, f"{definition.kind} definition {definition.meta.name!r}: "
-                                       f"{problem.message} ({self.label})",
-                                       definition.meta.loc.at("spec", "template").in_text(problem.line),
-                                       notes=[Note("used here", loc)]))
-            return None
+
+def _with_defaults(schema: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    """props with the definition's top-level defaults filled in."""
+    defaults = {name: copy.deepcopy(sub["default"]) for name, sub in (schema.get("properties") or {}).items()
+                if isinstance(sub, dict) and "default" in sub and name not in props}
+    return {**props, **defaults} if defaults else props
 
 
 def _without_every_container(body: Any) -> Any:
@@ -365,27 +374,6 @@ def _names_every_container(body: Any) -> bool:
             elif _names_every_container(value):
                 return True
     return False
-
-
-def _is_object(obj: Any) -> bool:
-    return (isinstance(obj, dict) and isinstance(obj.get("apiVersion"), str) and isinstance(obj.get("kind"), str)
-            and isinstance(obj.get("metadata"), dict) and isinstance(obj["metadata"].get("name"), str))
-
-
-def _trait_shape_problem(rendered: Any) -> str | None:
-    if rendered is None:
-        return None
-    if not isinstance(rendered, dict) or set(rendered) - {"patches", "objects"}:
-        return "something other than a mapping of `patches` and `objects`"
-    for patch in rendered.get("patches") or ():
-        target = patch.get("target", {}) if isinstance(patch, dict) else None
-        if not (isinstance(target, dict) and isinstance(patch.get("patch"), dict)
-                and all(isinstance(target.get(k), str) for k in ("kind", "name", "apiVersion") if k in target)):
-            return "a patch that is not `{target: {kind, name}, patch: {...}}`"
-    for obj in rendered.get("objects") or ():
-        if not _is_object(obj):
-            return "an object without apiVersion, kind and metadata.name"
-    return None
 
 
 _DEFINITION_VALIDATORS: dict[tuple[str, str], tuple[Definition, Any]] = {}

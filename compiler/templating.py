@@ -235,11 +235,11 @@ def contains_template(value: Any) -> bool:
     return False
 
 
-def render_yaml(source: str, variables: dict[str, Any]) -> Any:
-    """A definition template rendered and read as YAML."""
+def render_yaml(source: str, variables: dict[str, Any]) -> list[Any]:
+    """A definition template rendered and read as YAML: its documents (empty ones left out)."""
     text = _run(lambda: _render_bounded(compile_template(source), variables), ())
     try:
-        return yamlio.load_one(text)
+        return [doc for doc in yamlio.load_all(text) if doc is not None]
     except Exception as exc:  # yaml errors of every kind
         raise TemplateProblem("E408", f"template output is not valid YAML: {' '.join(str(exc).split())}") from None
 

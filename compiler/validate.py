@@ -88,6 +88,23 @@ def _settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
     )
 
 
+_SCHEMA_KEYWORDS = {"type": (str, list), "properties": dict, "required": list, "$ref": str, "allOf": list,
+                    "anyOf": list, "oneOf": list, "additionalProperties": (bool, dict), "$schema": str}
+
+
+def definition_schema(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """A definition's parameters: a JSON Schema of its properties, or (as in a WorkloadProfile) a map of
+    property name -> schema, where a property without a default is required."""
+    if not parameters:
+        return {"type": "object"}
+    if any(isinstance(parameters.get(k), t) for k, t in _SCHEMA_KEYWORDS.items()):
+        return parameters
+    if all(isinstance(v, dict) for v in parameters.values()):
+        return {"type": "object", "properties": parameters,
+                "required": [name for name, schema in parameters.items() if "default" not in schema]}
+    return parameters
+
+
 def _inside(path: str, folder: str) -> bool:
     return folder == "" or path == folder or path.startswith(folder + "/")
 
@@ -232,7 +249,7 @@ class _Builder:
             self.diagnostics.error("E301", f"{meta.name!r} is a built-in {kind}; choose another name",
                                    loc.at("metadata", "name"))
             return
-        parameters = spec.get("parameters") or {"type": "object"}
+        parameters = definition_schema(spec.get("parameters"))
         problem = schemacheck.schema_problem(parameters)
         if problem:
             self.diagnostics.error("E206", f"parameters is not a valid JSON Schema: {problem}",

@@ -168,6 +168,7 @@ def dump_all(documents: list[Any]) -> str:
                          width=1 << 30, explicit_start=True)
 
 
-def load_one(text: str) -> Any:
-    """Parse a YAML snippet produced by a template; raises yaml.YAMLError on bad input."""
-    return yaml.load(text, Loader=_Loader)
+def load_all(text: str) -> list[Any]:
+    """Parse YAML produced by a template (no duplicate-key or alias checks: easel wrote it from a sandbox whose
+    output is bounded); raises yaml.YAMLError on bad input."""
+    return list(yaml.load_all(text, Loader=_BaseLoader))

@@ -176,3 +176,59 @@ def test_properties_are_checked_against_the_definition_schema():
     problem = next(d for d in result.diagnostics if d.code == "E407")
     assert problem.location.file == "profiles/p.yaml"
     assert problem.location.path[-2:] == ("properties", "size")
+
+
+def test_a_template_that_reads_cluster_is_rendered_per_cluster():
+    node_pool = docs("""
+kind: ComponentDefinition
+metadata: {name: pool}
+spec:
+  parameters:                       # a property map, as a WorkloadProfile writes it
+    prefix: {type: string, default: pool}
+  template: |
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: {{ params.prefix }}-{{ cluster.name }}}
+    data:
+      k8s: "{{ cluster.kubernetesVersion }}"
+      gpus: "{{ cluster.gpus | length }}"
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: {{ component.instance }}-static}
+""")
+    files = {**BASE, "profiles/defs.yaml": node_pool, **profile("""
+    - name: pool
+      type: pool
+""")}
+    files["clusters/d.yaml"] = docs("""
+kind: Cluster
+metadata: {name: d}
+spec: {source: byoc, kubernetesVersion: "1.29.1"}
+""")
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    for cluster, version in (("c", "1.30.0"), ("d", "1.29.1")):
+        first, second = yaml.safe_load_all(result.files[f"clusters/{cluster}/workloads/team/w/pool.yaml"])
+        assert first["metadata"]["name"] == f"pool-{cluster}"
+        assert first["data"] == {"k8s": version, "gpus": "0"}
+        assert second["metadata"]["name"] == "w-pool-static"
+
+
+def test_a_property_map_without_a_default_is_required():
+    definition = docs("""
+kind: ComponentDefinition
+metadata: {name: thing}
+spec:
+  parameters:
+    size: {type: integer}
+  template: |
+    - {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}
+""")
+    files = {**BASE, "profiles/defs.yaml": definition, **profile("""
+    - name: thing
+      type: thing
+""")}
+    result = compile_files(files)
+    assert codes(result) == ["E407"]
+    assert "missing required field 'size'" in next(d.message for d in result.diagnostics if d.code == "E407")
