@@ -78,20 +78,18 @@ class ResolvedWorkload:
     def for_cluster(self, name: str, context: dict[str, Any]) -> tuple["ResolvedWorkload | None", list[Diagnostic]]:
         """A copy with the templates that read `cluster` rendered for this cluster."""
         problems: list[Diagnostic] = []
-        components = []
-        for component in self.components:
-            output = component.output
-            if output.per_cluster:
-                output, found = output.per_cluster(cluster=context)
-                problems.extend(found)
-            traits = []
-            for trait in component.traits:
-                trait_output = trait.output
-                if trait_output.per_cluster:
-                    trait_output, found = trait_output.per_cluster(cluster=context)
-                    problems.extend(found)
-                traits.append(dataclasses.replace(trait, output=trait_output))
-            components.append(dataclasses.replace(component, output=output, traits=traits))
+
+        def here(output):
+            if output.per_cluster is None:
+                return output
+            rendered, found = output.per_cluster(cluster=context)
+            problems.extend(found)
+            return rendered
+
+        components = [dataclasses.replace(component, output=here(component.output),
+                                          traits=[dataclasses.replace(t, output=here(t.output))
+                                                  for t in component.traits])
+                      for component in self.components]
         if any(p.is_error for p in problems):
             return None, problems
         return dataclasses.replace(self, components=components, cluster=name), problems
