@@ -157,7 +157,10 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
                 cache[source_key] = text_of([source_object(model, repository, helm.chart, helm.version)])
             sources[f"sources/{name}.yaml"] = cache[source_key]
     files.update(sources)
-    files["kustomization.yaml"] = text_of([kustomization(list(files))])
+    listing = tuple(sorted(files))
+    if ("kustomization", listing) not in cache:  # clusters that run the same workloads list the same files
+        cache[("kustomization", listing)] = text_of([kustomization(list(listing))])
+    files["kustomization.yaml"] = cache[("kustomization", listing)]
     return dict(sorted(files.items()))
 
 

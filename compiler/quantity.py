@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 _PATTERN = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
 _SUFFIX = {
@@ -26,7 +27,14 @@ def parse(value: str | int | float) -> Fraction:
         return Fraction(value)
     if isinstance(value, float):
         return Fraction(str(value))
-    match = _PATTERN.match(value.strip()) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=4096)  # a fleet repeats a handful of spellings ("80Gi", "512Gi") thousands of times
+def _parse_text(value: str) -> Fraction:
+    match = _PATTERN.match(value.strip())
     if not match:
         raise ValueError(value)
     number, suffix = match.groups()

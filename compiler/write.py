@@ -26,20 +26,23 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    folders: set[str] = field(default_factory=set)  # folders that exist in the output now ("" is the root)
 
     @property
     def any(self) -> bool:
         return bool(self.added or self.changed or self.removed)
 
 
-def _existing(out: Path) -> dict[str, int]:
-    """Every file under out (but staging folders): relative path -> size."""
+def _existing(out: Path) -> tuple[dict[str, int], set[str]]:
+    """Every file under out (but staging folders), relative path -> size; and every folder."""
     found: dict[str, int] = {}
+    folders: set[str] = set()
     if not out.is_dir():
-        return found
+        return found, folders
     pending = [("", str(out))]
     while pending:
         prefix, folder = pending.pop()
+        folders.add(prefix.rstrip("/"))
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
@@ -47,13 +50,13 @@ def _existing(out: Path) -> dict[str, int]:
                         pending.append((f"{prefix}{entry.name}/", entry.path))
                 else:
                     found[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
-    return found
+    return found, folders
 
 
 def diff(out: Path, files: dict[str, str]) -> Changes:
     """How the output folder differs from the rendered files."""
     changes = Changes()
-    existing = _existing(out)
+    existing, changes.folders = _existing(out)
     root = str(out)
     for path, text in files.items():
         size = existing.get(path)
@@ -99,28 +102,33 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes
     changes = diff(out, files)
     if not changes.any:
         return changes
-    pending = changes.added + changes.changed
-    # Staged files are numbered, in one flat folder: cheaper than mirroring the tree twice.
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
+    singles, subtrees = _plan(changes)
     try:
         os.makedirs(out, exist_ok=True)
         os.mkdir(staging)
-        for number, path in enumerate(pending):
-            with open(os.path.join(staging, str(number)), "wb") as handle:
-                handle.write(files[path].encode())
+        made: set[str] = set()
+        # A folder that is new as a whole (a new cluster; everything, the first time) is built in the staging
+        # folder and moved in with one rename; other files are staged one by one, numbered, in a flat folder.
+        for number, path in enumerate(singles):
+            _write(os.path.join(staging, str(number)), files[path], made)
+        for path in subtrees.values():
+            for file in path:
+                _write(os.path.join(staging, "tree", file), files[file], made)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         diagnostics.error("E802", f"cannot write the output: {exc.strerror or exc} ({exc.filename or out}); "
                           "the previous output is unchanged")
         return None
     try:
-        made: set[str] = set()
-        for number, path in enumerate(pending):
+        made = set()
+        for folder in subtrees:
+            final = os.path.join(out, folder)
+            _make_parent(final, made)
+            os.rename(os.path.join(staging, "tree", folder), final)
+        for number, path in enumerate(singles):
             final = os.path.join(out, path)
-            parent = os.path.dirname(final)
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
+            _make_parent(final, made)
             os.replace(os.path.join(staging, str(number)), final)
         for path in changes.removed:
             os.unlink(os.path.join(out, path))
@@ -132,6 +140,34 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return changes
+
+
+def _plan(changes: Changes) -> tuple[list[str], dict[str, list[str]]]:
+    """Files to stage one by one, and new folders (the topmost missing one of each file) with their files."""
+    singles: list[str] = []
+    subtrees: dict[str, list[str]] = {}
+    for path in changes.added + changes.changed:
+        parts = path.split("/")[:-1]
+        new_root = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
+                         if "/".join(parts[:i]) not in changes.folders), None)
+        if new_root is None:
+            singles.append(path)
+        else:
+            subtrees.setdefault(new_root, []).append(path)
+    return singles, subtrees
+
+
+def _make_parent(path: str, made: set[str]) -> None:
+    parent = os.path.dirname(path)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+
+
+def _write(path: str, text: str, made: set[str]) -> None:
+    _make_parent(path, made)
+    with open(path, "wb") as handle:
+        handle.write(text.encode())
 
 
 def _remove_empty_dirs(out: Path, removed: list[str]) -> None:

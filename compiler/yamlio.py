@@ -49,6 +49,73 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
 
+_RESOLVED: dict[tuple, str] = {}  # plain scalars repeat (keys above all): resolve each spelling once
+
+
+def _resolve_once(self, kind, value, implicit):
+    key = (kind, value, implicit)
+    tag = _RESOLVED.get(key)
+    if tag is None:
+        tag = _RESOLVED[key] = _BaseLoader.resolve(self, kind, value, implicit)
+    return tag
+
+
+_Loader.resolve = _resolve_once  # type: ignore[method-assign]
+
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = {
+    "tag:yaml.org,2002:int": _Loader.construct_yaml_int,
+    "tag:yaml.org,2002:float": _Loader.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _Loader.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _Loader.construct_yaml_null,
+}
+_PLAIN_MAP = "tag:yaml.org,2002:map"
+_PLAIN_SEQ = "tag:yaml.org,2002:seq"
+
+
+class _SlowPath(Exception):
+    """A node the fast constructor leaves to PyYAML's: merge keys, timestamps, other tags, complex keys."""
+
+
+def _fast(loader: _Loader, node, memo: dict[int, Any]) -> Any:
+    """Python data from a node tree: PyYAML's safe constructor, minus its generality, for plain documents."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:
+            return node.value
+        construct = _SCALARS.get(node.tag)
+        if construct is None:
+            raise _SlowPath
+        return construct(loader, node)
+    done = memo.get(id(node))
+    if done is not None:
+        return done
+    if isinstance(node, yaml.SequenceNode) and node.tag == _PLAIN_SEQ:
+        items: list[Any] = []
+        memo[id(node)] = items
+        items.extend(_fast(loader, item, memo) for item in node.value)
+        return items
+    if isinstance(node, yaml.MappingNode) and node.tag == _PLAIN_MAP:
+        mapping: dict[Any, Any] = {}
+        memo[id(node)] = mapping
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                raise _SlowPath
+            key = _fast(loader, key_node, memo)
+            if key in mapping:
+                mark = key_node.start_mark
+                loader.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
+            mapping[key] = _fast(loader, value_node, memo)
+        return mapping
+    raise _SlowPath
+
+
+def _construct(loader: _Loader, node) -> Any:
+    try:
+        return _fast(loader, node, {})
+    except _SlowPath:
+        loader.duplicate_keys.clear()
+        return loader.construct_document(node)
+
 
 def _expanded_size(node, memo: dict[int, int]) -> int:
     """Number of nodes after expanding every alias; raises AliasBomb past the limit."""
@@ -105,7 +172,7 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
                         "alias", f"aliases in this document expand to more than {MAX_EXPANDED_NODES:,} nodes",
                         mark.line + 1, mark.column + 1, index))
                     return documents, problems
-            data = loader.construct_document(node)
+            data = _construct(loader, node)
             for key, line, column in loader.duplicate_keys:
                 problems.append(YamlProblem("duplicate", f"key '{key}' appears more than once in this mapping",
                                             line, column, index))
@@ -155,6 +222,20 @@ def _represent_str(dumper, value: str):
 
 
 _Dumper.add_representer(str, _represent_str)
+_DUMP_RESOLVED: dict[tuple, str] = {}  # the emitter asks, for each scalar, whether it would read back the same
+
+
+def _dump_resolve_once(self, kind, value, implicit):
+    if kind is not yaml.ScalarNode:
+        return _BaseDumper.resolve(self, kind, value, implicit)
+    key = (value, implicit)
+    tag = _DUMP_RESOLVED.get(key)
+    if tag is None:
+        tag = _DUMP_RESOLVED[key] = _BaseDumper.resolve(self, kind, value, implicit)
+    return tag
+
+
+_Dumper.resolve = _dump_resolve_once  # type: ignore[method-assign]
 
 
 def dump(data: Any) -> str:
