@@ -16,10 +16,6 @@ def split(image: str) -> tuple[str, str]:
     return DEFAULT_REGISTRY, rest
 
 
-def registry_of(image: str) -> str:
-    return split(image)[0]
-
-
 def rewrite(image: str, mirror: str) -> str:
     """The image pulled from mirror (a host, or host/path prefix) instead of its own registry."""
     return f"{mirror.rstrip('/')}/{split(image)[1]}"
@@ -45,6 +41,3 @@ def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 if isinstance(container, dict):
                     yield container
 
-
-def images_of(obj: dict[str, Any]) -> list[str]:
-    return [c["image"] for c in containers(obj) if isinstance(c.get("image"), str)]

@@ -34,10 +34,6 @@ class ClusterFacts:
     def name(self) -> str:
         return self.cluster.meta.name
 
-    @property
-    def gpu_total(self) -> int:
-        return sum(p.total for p in self.gpus.values())
-
 
 def _kubernetes(cluster: Cluster, model: Model) -> str | None:
     if cluster.cluster_profile:

@@ -13,14 +13,11 @@ from . import schemacheck
 from .diagnostics import Diagnostic, Location, Note, error
 from .model import Environment, ParamSetting, Project, Settings, Workload, WorkloadProfile
 
-LAYERS = ("profile", "easel.yaml", "project", "environment", "workload")
-
-
 @dataclass(frozen=True)
 class EffectiveParameter:
     name: str
     value: Any
-    layer: str  # one of LAYERS
+    layer: str  # "profile", "easel.yaml", "project", "environment" or "workload"
     loc: Location
     locked: bool = False
 

@@ -16,7 +16,6 @@ _SUFFIX = {
     "Pi": Fraction(2**50), "Ei": Fraction(2**60),
 }
 GI = Fraction(2**30)
-MI = Fraction(2**20)
 
 
 def parse(value: str | int | float) -> Fraction:

@@ -6,11 +6,12 @@ workload and reused on every cluster it runs on; that is most of the work at fle
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import images, inventory, names, smp, yamlio
+from . import images, inventory, smp, yamlio
 from .diagnostics import Diagnostics, Note
 from .inventory import ClusterFacts
 from .model import Model
@@ -99,8 +100,6 @@ def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rewrite_images(obj: dict[str, Any], registry: str) -> dict[str, Any]:
-    import copy
-
     obj = copy.deepcopy(obj)
     for container in images.containers(obj):
         if isinstance(container.get("image"), str):
@@ -267,10 +266,3 @@ def _check_namespaces(work: ClusterWork, diagnostics: Diagnostics) -> None:
                               "give the environments the same namespace quota and isolation, or use "
                               "`strategy: workload`", notes=[Note("the other environment", a.meta.loc.at("spec"))])
 
-
-def instance_names(workload: ResolvedWorkload) -> dict[str, str]:
-    return {c.name: c.instance for c in workload.components}
-
-
-def short(*parts: str) -> str:
-    return names.join(*parts)

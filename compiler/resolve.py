@@ -16,7 +16,7 @@ from . import builtins, definitions, names, params, policy, schemacheck, templat
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error, warning
 from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
 from .source import PathOutsideRepository, normalize
-from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, Patch, RenderContext, TraitOutput
+from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, RenderContext, TraitOutput
 
 
 @dataclass

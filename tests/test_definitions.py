@@ -232,3 +232,36 @@ spec:
     result = compile_files(files)
     assert codes(result) == ["E407"]
     assert "missing required field 'size'" in next(d.message for d in result.diagnostics if d.code == "E407")
+
+
+def test_builtin_traits_on_a_webservice():
+    files = {**BASE, **profile("""
+    - name: web
+      type: webservice
+      properties: {image: "nginx:1.27", port: 8080, replicas: 1}
+      traits:
+        - {type: image-registry, properties: {registry: mirror.internal.example.com}}
+        - {type: ingress, properties: {host: web.example.com, className: nginx, tls: {secretName: web-tls}}}
+        - {type: storage, properties: {size: 10Gi, mountPath: /data}}
+        - {type: node-placement, properties: {nodeSelector: {pool: web}, tolerations: [{key: web, operator: Exists}]}}
+        - {type: labels, properties: {cost-center: search}}
+        - {type: replicas, properties: {count: 3}}
+""")}
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    by_kind = {o["kind"]: o for o in objects(result, "workloads/team/w/web.yaml")}
+    assert sorted(by_kind) == ["Deployment", "Ingress", "PersistentVolumeClaim", "Service"]
+    deployment = by_kind["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 3
+    assert pod["containers"][0]["image"] == "mirror.internal.example.com/library/nginx:1.27"
+    assert pod["containers"][0]["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert pod["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "w-web-data"}}]
+    assert pod["nodeSelector"] == {"pool": "web"}
+    assert deployment["spec"]["template"]["metadata"]["labels"]["cost-center"] == "search"
+    assert all(o["metadata"]["labels"]["cost-center"] == "search" for o in by_kind.values())
+    ingress = by_kind["Ingress"]["spec"]
+    assert ingress["ingressClassName"] == "nginx"
+    assert ingress["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "w-web", "port": {"name": "http"}}
+    assert ingress["tls"] == [{"hosts": ["web.example.com"], "secretName": "web-tls"}]
+    assert by_kind["PersistentVolumeClaim"]["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
