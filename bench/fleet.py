@@ -300,13 +300,18 @@ def write_easel_repo(model, outdir):
         dump(os.path.join(outdir, "workloads", spec["project"], f"{name}.yaml"), [doc("Workload", name, spec)])
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_fleet_arguments(ap):
+    """The arguments that describe a fleet, shared by this generator and kapitan_fleet.py."""
     ap.add_argument("outdir")
     ap.add_argument("--clusters", type=int, default=1000)
     ap.add_argument("--workloads", type=int, default=20)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--argocd-half", action="store_true", help="every other cluster uses gitops.engine argocd")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_fleet_arguments(ap)
     args = ap.parse_args(argv)
     if os.path.exists(args.outdir) and os.listdir(args.outdir):
         ap.error(f"{args.outdir} is not empty")

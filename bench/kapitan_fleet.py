@@ -223,11 +223,7 @@ def write_kapitan_project(model, outdir):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--clusters", type=int, default=1000)
-    ap.add_argument("--workloads", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--argocd-half", action="store_true")
+    fleetgen.add_fleet_arguments(ap)
     args = ap.parse_args(argv)
     write_kapitan_project(fleetgen.fleet(args.clusters, args.workloads, args.seed, args.argocd_half), args.outdir)
     print(f"wrote a Kapitan project for {args.clusters} x {args.workloads} to {args.outdir}", file=sys.stderr)
