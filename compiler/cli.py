@@ -18,6 +18,7 @@ from .codes import CODES
 from .diagnostics import Diagnostics, error
 from .pipeline import Result, compile_repository
 from .source import DirectorySource
+from .status import fleet_status, render_tables
 from .write import diff, write
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
@@ -146,6 +147,23 @@ def explain(state: State, workload: str | None, cluster: str | None, fmt: str) -
 def _fail(message: str, result: Result) -> None:
     click.echo(f"error[E901]: {message}", err=True)
     sys.exit(1)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def status(state: State, fmt: str) -> None:
+    """The fleet at a glance: GPUs per cluster and product, quotas per project."""
+    from rich.console import Console
+
+    result = _compile(state, render_output=False)
+    if result.diagnostics.has_errors:
+        _finish(result, "text", None)
+    data = fleet_status(result)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        render_tables(data, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
 
 
 @cli.command()

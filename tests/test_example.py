@@ -73,3 +73,15 @@ def test_compile_in_a_copy_of_the_example_writes_nothing_outside_output(tmp_path
     outside = {p for p in after if not p.startswith("output/")}
     assert outside == set(before)
     assert all(after[p] == before[p] for p in before)
+
+
+def test_status_counts_gpus_per_cluster_and_project():
+    status = json.loads(easel("status", "--format", "json", cwd=ROOT).out)
+    east = next(c for c in status["clusters"] if c["cluster"] == "dc-east-1")
+    # support-bot takes 2 GPUs × 2 replicas and vlm-inspect 1; gpu-03's four are cordoned and do not count
+    assert east["gpus"] == [{"product": "NVIDIA-A100-SXM4-80GB", "total": 8, "allocated": 5, "free": 3}]
+    assert east["workloads"] == ["nlp/support-bot", "vision/vlm-inspect"]
+    nlp = next(p for p in status["projects"] if p["project"] == "nlp")
+    assert (nlp["quota"], nlp["used"]) == (8, 6)
+    table = easel("status", cwd=ROOT)
+    assert table.code == 0 and "dc-east-1" in table.out and "NVIDIA-L4" in table.out
