@@ -21,6 +21,38 @@ def rewrite(image: str, mirror: str) -> str:
     return f"{mirror.rstrip('/')}/{split(image)[1]}"
 
 
+def allowed(image: str, registries: tuple[str, ...]) -> bool:
+    """Whether image comes from one of registries (a host, or a host/path prefix)."""
+    registry, rest = split(image)
+    full = f"{registry}/{rest}"
+    return any(full == r.rstrip("/") or full.startswith(r.rstrip("/") + "/") for r in registries)
+
+
+def from_values(value: Any) -> str | None:
+    """An image from chart values: a string, or Helm's {registry, repository, tag} convention."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict) and isinstance(value.get("repository"), str):
+        image = value["repository"]
+        if isinstance(value.get("registry"), str) and value["registry"]:
+            image = f"{value['registry'].rstrip('/')}/{image}"
+        tag = value.get("tag")
+        return f"{image}:{tag}" if tag not in (None, "") else image
+    return None
+
+
+def rewrite_values(value: Any, mirror: str) -> Any:
+    """Chart values holding an image, pulled from mirror instead."""
+    if isinstance(value, str):
+        return rewrite(value, mirror)
+    value = dict(value)
+    if isinstance(value.get("registry"), str) and value["registry"]:
+        value["registry"] = mirror.rstrip("/")
+    else:
+        value["repository"] = rewrite(value["repository"], mirror)
+    return value
+
+
 def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):

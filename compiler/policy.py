@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from . import images
 from .diagnostics import Diagnostic, Note, error
 from .model import AllowedProfile, Environment
 
@@ -37,7 +38,17 @@ def check_workload(workload: "ResolvedWorkload") -> list[Diagnostic]:
                               (spec.at("parameters") if workload.workload.parameters else spec.at("profile")).as_key(),
                               notes=[Note("GPUs asked here", d.loc) for d in workload.gpu_demands]
                               + [Note("limit set here", policy_loc.at("maxGPUsPerWorkload"))]))
+    registries = environment.allowed_registries
     for component in workload.components:
+        for written, pulled in component.images if registries is not None else ():
+            if not images.allowed(pulled, registries):
+                rewritten = f" (rewritten from {written!r})" if written != pulled else ""
+                problems.append(error(
+                    "E706", f"image {pulled!r}{rewritten} of component {component.name!r} (workload {workload.id}) "
+                    f"is not from an allowed registry: {', '.join(registries) or 'none is allowed'}",
+                    component.loc, notes=[Note("allowed registries set here", policy_loc.at("allowedRegistries"))],
+                    hint="pull from an allowed registry, or add the image-registry trait to rewrite the image to "
+                         "a mirror"))
         present = {t.type for t in component.traits}
         for required in environment.required_traits:
             if required not in present:

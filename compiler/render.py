@@ -194,11 +194,20 @@ def namespace_objects(workload: ResolvedWorkload) -> list[dict[str, Any]]:
                         "metadata": {"name": "easel-quota", "namespace": name, "labels": labels},
                         "spec": {"hard": dict(sorted(environment.namespace_quota.items()))}})
     if environment.isolation == "strict":
-        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                        "metadata": {"name": "easel-isolation", "namespace": name, "labels": labels},
-                        "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                                 "ingress": [{"from": [{"podSelector": {}}]}]}})
+        objects.append(_isolation(name, labels))
     return objects
+
+
+def _isolation(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    """Default deny, but the namespace's own traffic and DNS (cluster DNS runs as k8s-app=kube-dns)."""
+    dns = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                   "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+           "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "easel-isolation", "namespace": namespace, "labels": labels},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                     "ingress": [{"from": [{"podSelector": {}}]}],
+                     "egress": [{"to": [{"podSelector": {}}]}, dns]}}
 
 
 # --- the whole tree ----------------------------------------------------------------------------------------
@@ -227,12 +236,24 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
         engine = engines[cluster_work.facts.engine]
         for path, text in engine.render_cluster(model, cluster_work, cache).items():
             files[f"clusters/{name}/{path}"] = text
+        listing = images_list(cluster_work.workloads)
+        if listing:
+            files[f"clusters/{name}/images.txt"] = listing
     by_engine: dict[str, list[str]] = defaultdict(list)
     for name, cluster_work in work.items():
         by_engine[cluster_work.facts.engine].append(name)
     for engine_name, clusters in sorted(by_engine.items()):
         files.update(engines[engine_name].bootstrap(model, clusters))
     return dict(sorted(files.items())), diagnostics
+
+
+def images_list(workloads: list[ResolvedWorkload]) -> str:
+    """images.txt: every image the cluster pulls, for mirroring to air-gapped registries. One per line; an
+    image the image-registry trait rewrote is followed by its mirror (`SOURCE MIRROR`)."""
+    lines = sorted({written if written == pulled else f"{written} {pulled}"
+                    for workload in workloads for component in workload.components
+                    for written, pulled in component.images})
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _specialize(work: ClusterWork, diagnostics: Diagnostics) -> None:

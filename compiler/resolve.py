@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import builtins, definitions, names, params, policy, schemacheck, templating, valuespath, versions
+from . import builtins, definitions, images, names, params, policy, schemacheck, templating, valuespath, versions
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error, warning
 from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
 from .source import PathOutsideRepository, normalize
@@ -38,6 +38,7 @@ class ResolvedComponent:
     depends_on: tuple[str, ...]
     wave: int  # 0 for components without dependencies, else one more than the deepest dependency
     loc: Location
+    images: list[tuple[str, str]] = field(default_factory=list)  # (image as written, image as pulled)
 
     @property
     def replicas(self) -> int:
@@ -249,8 +250,41 @@ class _WorkloadResolver:
             output = self._external_traits(component, props, output, traits)
             if output is None:
                 return None
+        output, found = self._images(component, props, output, traits)
+        if output is None:
+            return None
         return ResolvedComponent(component.name, component.type, instance, props, output, traits,
-                                 component.depends_on, wave, component.loc)
+                                 component.depends_on, wave, component.loc, found)
+
+    def _images(self, component: Component, props: dict[str, Any], output: ComponentOutput,
+                traits: list[ResolvedTrait]) -> tuple[ComponentOutput | None, list[tuple[str, str]]]:
+        """The component's images, as written and as pulled (after the image-registry trait): from the
+        containers of the objects easel renders, and from the chart values the profile names in `imageValues`.
+        A chart's values are rewritten here; easel's own objects in render.py."""
+        mirror = next((t.output.registry for t in reversed(traits) if t.output.registry), None)
+        found: list[tuple[str, str]] = []
+        if output.helm is not None and props.get("imageValues"):
+            values = copy.deepcopy(output.helm.values)
+            for index, path in enumerate(props["imageValues"]):
+                value = valuespath.get(values, path)
+                image = images.from_values(value)
+                if image is None:
+                    self.problems.append(error("E407", f"imageValues {path!r}: no image there in the chart values "
+                                               f"({self.label})", component.loc.at("properties", "imageValues", index),
+                                               "the path names an image string, or a mapping with repository and tag"))
+                    return None, []
+                if mirror:
+                    value = images.rewrite_values(value, mirror)
+                    valuespath.put(values, path, value)
+                found.append((image, images.from_values(value)))
+            output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
+        elif output.objects is not None:
+            for obj in [*output.objects, *(o for t in traits for o in t.output.objects)]:
+                for container in images.containers(obj):
+                    image = container.get("image")
+                    if isinstance(image, str):
+                        found.append((image, images.rewrite(image, mirror) if mirror else image))
+        return output, found
 
     def _manifest_files_found(self, component: Component, props: dict[str, Any]) -> bool:
         """Every `files` entry names a manifest file validate loaded. Literal paths were checked (and reported)

@@ -32,6 +32,19 @@ def is_path(text: str) -> bool:
     return True
 
 
+def get(values: Any, path: str) -> Any:
+    """The value at path, or None when there is none."""
+    node = values
+    for step in parse(path):
+        if isinstance(step, int):
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+        else:
+            node = node.get(step) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node
+
+
 def put(values: dict[str, Any], path: str, value: Any) -> str | None:
     """Set value at path inside values (creating mappings on the way); the reason when it cannot."""
     try:

@@ -265,3 +265,51 @@ def test_builtin_traits_on_a_webservice():
     assert ingress["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "w-web", "port": {"name": "http"}}
     assert ingress["tls"] == [{"hosts": ["web.example.com"], "secretName": "web-tls"}]
     assert by_kind["PersistentVolumeClaim"]["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
+
+
+def _with_registries(files: dict[str, str], registries: str) -> dict[str, str]:
+    files = dict(files)
+    files["environments/env.yaml"] = files["environments/env.yaml"].replace(
+        'spec: {projects: ["*"]}', f'spec: {{projects: ["*"], policy: {{allowedRegistries: {registries}}}}}')
+    return files
+
+
+def test_images_must_come_from_an_allowed_registry():
+    files = _with_registries({**BASE, **profile("""
+    - name: web
+      type: webservice
+      properties: {image: "nginx:1.27"}
+""")}, "[registry.example.com]")
+    result = compile_files(files)
+    assert codes(result) == ["E706"]
+    problem = next(d for d in result.diagnostics if d.code == "E706")
+    assert "'nginx:1.27'" in problem.message and problem.location.file == "profiles/p.yaml"
+
+
+def test_the_image_registry_trait_satisfies_the_policy_and_lists_images_for_mirroring():
+    files = _with_registries({**BASE, **profile("""
+    - name: web
+      type: webservice
+      properties: {image: "nginx:1.27"}
+      traits: [{type: image-registry, properties: {registry: registry.example.com/mirror}}]
+    - name: app
+      type: helm-chart
+      properties:
+        repository: charts
+        chart: app
+        version: 1.2.3
+        imageValues: [image, sidecar.image]
+        values:
+          image: {registry: docker.io, repository: bitnami/app, tag: "2.0"}
+          sidecar: {image: "quay.io/org/sidecar:1"}
+      traits: [{type: image-registry, properties: {registry: registry.example.com/mirror}}]
+""")}, "[registry.example.com/mirror]")
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    assert result.files["clusters/c/images.txt"] == (
+        "docker.io/bitnami/app:2.0 registry.example.com/mirror/bitnami/app:2.0\n"
+        "nginx:1.27 registry.example.com/mirror/library/nginx:1.27\n"
+        "quay.io/org/sidecar:1 registry.example.com/mirror/org/sidecar:1\n")
+    [release] = objects(result, "workloads/team/w/app.yaml")
+    assert release["spec"]["values"]["image"]["registry"] == "registry.example.com/mirror"
+    assert release["spec"]["values"]["sidecar"]["image"] == "registry.example.com/mirror/org/sidecar:1"

@@ -37,6 +37,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "container": _CONTAINER,
         "target": _TARGET,
         "traitValues": _TRAIT_VALUES,
+        "imageValues": array({"type": "string", "format": "values-path"}, description=(
+            "values paths that hold the chart's images: an image string, or a mapping with repository and tag "
+            "(and registry); checked against allowedRegistries, rewritten by image-registry, listed in images.txt")),
     }, ["repository", "chart", "version"]),
     "manifests": obj({
         "objects": array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
