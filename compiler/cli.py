@@ -166,6 +166,39 @@ def status(state: State, fmt: str) -> None:
         render_tables(data, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
 
 
+@cli.group()
+def inventory() -> None:
+    """The fleet inventory: import what clusters report about their nodes."""
+
+
+@inventory.command(name="import")
+@click.option("--cluster", required=True, metavar="NAME", help="The Cluster whose devices these nodes are.")
+@click.argument("nodes", type=click.File("r", encoding="utf-8"), metavar="NODES.json")
+@click.pass_obj
+def inventory_import(state: State, cluster: str, nodes) -> None:
+    """Write the cluster's Device documents from `kubectl get nodes -o json` (NODES.json, or - for stdin)."""
+    from . import inventory_import as importer
+
+    try:
+        found = importer.read_nodes(nodes.read())
+    except (importer.NodeListError, UnicodeDecodeError) as exc:
+        click.echo(f"error[E105]: {getattr(nodes, 'name', 'NODES.json')}: {exc}; nothing was written", err=True)
+        sys.exit(1)
+    result = _compile(state, render_output=False)
+    if result.model is None or any(d.is_error and d.code in ("E101", "E102", "E103", "E104", "E105", "E107")
+                                   for d in result.diagnostics):
+        _finish(result, "text", None)  # files easel cannot read back are not edited
+    diagnostics = Diagnostics()
+    summary = importer.import_nodes(state.root, cluster, found, result, diagnostics)
+    if summary is None:
+        _finish(Result(result.texts, diagnostics), "text", None)
+    click.echo(f"imported {len(found)} nodes of cluster {cluster}: {len(summary.added)} added, "
+               f"{len(summary.updated)} updated, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed"
+               + (f", {len(summary.kept)} gone but kept for their manual tags (state: unhealthy)"
+                  if summary.kept else "")
+               + (f" ({', '.join(summary.files)})" if summary.files else ""))
+
+
 @cli.command()
 @click.argument("kind", required=False)
 def schema(kind: str | None) -> None:

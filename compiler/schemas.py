@@ -78,7 +78,14 @@ DEFINITION_SPEC = obj({
     "template": NONEMPTY,
 }, ["template"])
 
-GPU_FACT = obj({"product": NONEMPTY, "memory": QUANTITY, "count": {"type": "integer", "minimum": 0}})
+GPU_FACT = obj({
+    "product": NONEMPTY,
+    "memory": QUANTITY,
+    "count": {"type": "integer", "minimum": 0},
+    "timeSlicing": obj({"replicas": {"type": "integer", "minimum": 1}}, ["replicas"]),
+    "mig": {"type": "object", "propertyNames": {"pattern": r"^[0-9]+g\.[0-9]+gb$"},
+            "additionalProperties": {"type": "integer", "minimum": 0}},
+})
 
 DEVICE_FACTS = obj({
     "arch": NONEMPTY,
@@ -86,6 +93,8 @@ DEVICE_FACTS = obj({
     "memory": QUANTITY,
     "gpus": array(GPU_FACT),
     "nics": array(obj({"name": STRING, "speed": STRING})),
+    "region": NONEMPTY,
+    "zone": NONEMPTY,
 })
 
 DEVICE_TAGS = obj({
