@@ -189,7 +189,11 @@ def inventory_import(state: State, cluster: str, nodes) -> None:
                                    for d in result.diagnostics):
         _finish(result, "text", None)  # files easel cannot read back are not edited
     diagnostics = Diagnostics()
-    summary = importer.import_nodes(state.root, cluster, found, result, diagnostics)
+    try:
+        summary = importer.import_nodes(state.root, cluster, found, result, diagnostics)
+    except importer.NodeListError as exc:
+        click.echo(f"error[E105]: {exc}; nothing was written", err=True)
+        sys.exit(1)
     if summary is None:
         _finish(Result(result.texts, diagnostics), "text", None)
     click.echo(f"imported {len(found)} nodes of cluster {cluster}: {len(summary.added)} added, "

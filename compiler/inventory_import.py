@@ -160,74 +160,183 @@ class ImportSummary:
 # --- editing the files ------------------------------------------------------------------------------------
 
 @dataclass
+class _Doc:
+    """One document of a file: its data, and its original text, written back as it was unless it changed."""
+    data: Any
+    text: str | None  # None: a new document
+    dirty: bool = False
+    removed: bool = False
+    is_document: bool = True  # False: comments above the first '---'
+
+
+@dataclass
 class _File:
-    path: str  # repository-relative
-    text: str
-    round_trip: bool  # comments to keep: edit with ruamel.yaml
-    documents: list[Any]
-    changed: bool = False
-    header: str = ""  # comments above a leading '---', which ruamel.yaml does not keep
+    path: str
+    docs: list[_Doc]
+
+    def document(self, index: int) -> _Doc:
+        return [d for d in self.docs if d.is_document][index]
+
+    @property
+    def changed(self) -> bool:
+        return any(d.dirty or d.removed or d.text is None for d in self.docs)
 
 
-def _load(root: Path, path: str, round_trip: bool) -> _File:
+def _chunks(text: str) -> list[str]:
+    """The text cut before every '---' line: one piece per document (and the comments above the first)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("---") and line[3:4] in ("", " ", "\n", "\r", "\t") and current:
+            pieces.append("".join(current))
+            current = []
+        current.append(line)
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
+def _load(root: Path, path: str) -> _File:
     text = _read(root, path)
-    if round_trip and "#" in text:
+    docs = []
+    for chunk in _chunks(text):
+        parsed, problems = yamlio.parse(chunk)
+        if problems or len(parsed) > 1:
+            raise NodeListError(f"{path}: cannot tell its documents apart; write each after a '---' line")
+        if parsed:
+            docs.append(_Doc(parsed[0].data, chunk))
+        else:
+            docs.append(_Doc(None, chunk, is_document=False))
+    return _File(path, docs)
+
+
+def _sync(target: Any, source: Any) -> Any:
+    """target (a ruamel.yaml node, with comments) made equal to source, keeping what did not change."""
+    if isinstance(target, dict) and isinstance(source, dict):
+        for key in [k for k in target if k not in source]:
+            del target[key]
+        for key, value in source.items():
+            target[key] = _sync(target[key], value) if key in target else value
+        return target
+    if isinstance(target, list) and isinstance(source, list):
+        named = all(isinstance(i, dict) and "name" in i for i in [*target, *source])
+        if named:  # devices listed inline: match by name
+            by_name = {item["name"]: item for item in target}
+            target[:] = [_sync(by_name[item["name"]], item) if item["name"] in by_name else item for item in source]
+            return target
+        if len(target) == len(source):
+            target[:] = [_sync(t, s) for t, s in zip(target, source)]
+            return target
+    return source
+
+
+def _dump_doc(doc: _Doc, explicit_start: bool) -> str:
+    if doc.text is not None and not doc.dirty:
+        return doc.text
+    if doc.text is not None and "#" in doc.text:  # a person's comments: edit the document in place
         from ruamel.yaml import YAML
 
-        documents = list(YAML().load_all(text))
-        lines = text.splitlines(keepends=True)
-        top = next((i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")), 0)
-        header = "".join(lines[:top]) if lines[top:top + 1] and lines[top].startswith("---") else ""
-        return _File(path, text, True, documents, header=header)
-    return _File(path, text, False, [d.data for d in yamlio.parse(text)[0]])
+        yaml = YAML()
+        yaml.width = 4096
+        yaml.explicit_start = doc.text.startswith("---")
+        original = yaml.load(doc.text)
+        out = io.StringIO()
+        yaml.dump(_sync(original, doc.data), out)
+        return out.getvalue()
+    text = yamlio.dump(doc.data)
+    started = doc.text.startswith("---") if doc.text is not None else explicit_start
+    return f"---\n{text}" if started else text
 
 
 def _dump(file: _File) -> str:
-    documents = [d for d in file.documents if d is not None]
-    if not file.round_trip:
-        return yamlio.dump_all(documents) if len(documents) != 1 else yamlio.dump(documents[0])
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.width = 4096
-    yaml.explicit_start = len(documents) != 1  # as the fast path writes them
-    out = io.StringIO()
-    yaml.dump_all(documents, out) if len(documents) != 1 else yaml.dump(documents[0], out)
-    text = out.getvalue()
-    return text if text.startswith(file.header) else file.header + text
-
-
-def _set(mapping: Any, key: str, value: Any) -> bool:
-    """mapping[key] = value, keeping the mapping (and its comments) where the value is a mapping too."""
-    current = mapping.get(key)
-    if isinstance(current, dict) and isinstance(value, dict):
-        changed = False
-        for k in [k for k in current if k not in value]:
-            del current[k]
-            changed = True
-        for k, v in value.items():
-            changed |= _set(current, k, v)
-        return changed
-    if current == value and key in mapping:
-        return False
-    mapping[key] = value
-    return True
+    several = sum(1 for d in file.docs if d.is_document and not d.removed) > 1
+    parts = [_dump_doc(d, several) if d.is_document else d.text for d in file.docs if not d.removed]
+    return "".join(p if p.endswith("\n") else p + "\n" for p in parts if p)
 
 
 def import_nodes(root: Path, cluster: str, nodes: list[tuple[str, dict[str, Any]]], result,
                  diagnostics: Diagnostics) -> ImportSummary | None:
     """Write the cluster's Device documents (or inline devices) from nodes; None when nothing was written.
 
-    A first pass reads the files with the fast parser; only files that change and hold comments are then read
-    again with ruamel.yaml's (slower) round trip, so that their comments survive."""
-    summary, texts = _plan(root, cluster, nodes, result, diagnostics, round_trip=set())
-    if summary is None:
+    Documents that did not change are written back as they were, byte for byte; one that changed and holds
+    comments is edited with ruamel.yaml's round trip, so its comments stay."""
+    model = result.model
+    summary = ImportSummary()
+    target = model.clusters.get(cluster) if model else None
+    if target is None:
+        diagnostics.error("E901", f"no cluster {cluster!r} in the repository",
+                          hint="add the Cluster document first, then import its nodes")
         return None
-    with_comments = {path for path in texts if "#" in _read(root, path)}
-    if with_comments:
-        summary, texts = _plan(root, cluster, nodes, result, diagnostics, round_trip=with_comments)
-        if summary is None:
-            return None
+    files: dict[str, _File] = {}
+
+    def file(path: str) -> _File:
+        if path not in files:
+            files[path] = _load(root, path)
+        return files[path]
+
+    cluster_doc = file(target.meta.loc.file).document(target.meta.loc.doc)
+    inline = cluster_doc.data["spec"].get("devices")
+    # each existing device: the document it is in, and the mapping of its spec
+    existing: dict[str, tuple[_Doc, Any]] = {}
+    node_names: dict[str, str] = {}
+    for device in target.devices:
+        doc = file(device.loc.file).document(device.loc.doc)
+        if device.loc.path[:2] == ("spec", "devices"):
+            spec = doc.data["spec"]["devices"][device.loc.path[2]]
+        else:
+            spec = doc.data["spec"]
+            node = ((doc.data.get("metadata") or {}).get("annotations") or {}).get(NODE_ANNOTATION)
+            if node:
+                node_names[node] = device.name
+        existing[device.name] = (doc, spec)
+    taken = set(existing)
+    docs_file = next((f for f in files.values() for d in f.docs
+                      if d is not cluster_doc and any(d is e for e, _ in existing.values())), None)
+    if docs_file is None and not inline:
+        folder = os.path.dirname(target.meta.loc.file)
+        docs_file = file(f"{folder}/{cluster}-devices.yaml" if folder else f"{cluster}-devices.yaml")
+    seen: set[str] = set()
+    for node, spec in nodes:
+        name = node_names.get(node) or (device_name(node, set()) if device_name(node, set()) in existing else None)
+        if name is not None:
+            seen.add(name)
+            doc, current = existing[name]
+            changed = False
+            for key in ("role", "state", "facts"):
+                if current.get(key) != spec[key]:
+                    current[key] = spec[key]
+                    changed = True
+            doc.dirty |= changed
+            (summary.updated if changed else summary.unchanged).append(name)
+            continue
+        name = device_name(node, taken)
+        taken.add(name)
+        summary.added.append(name)
+        if inline:
+            inline.append({"name": name, **spec})
+            cluster_doc.dirty = True
+        else:
+            metadata: dict[str, Any] = {"name": name}
+            if name != node:
+                metadata["annotations"] = {NODE_ANNOTATION: node}
+            docs_file.docs.append(_Doc({"apiVersion": API_VERSION, "kind": "Device", "metadata": metadata,
+                                        "spec": {"cluster": cluster, **spec}}, None))
+    for name, (doc, spec) in existing.items():
+        if name in seen:
+            continue
+        if spec.get("tags"):  # what people wrote is never dropped: the device stays, marked unhealthy
+            if spec.get("state") != "unhealthy":
+                spec["state"] = "unhealthy"
+                doc.dirty = True
+            summary.kept.append(name)
+        elif doc is cluster_doc:
+            inline.remove(spec)
+            doc.dirty = True
+            summary.removed.append(name)
+        else:
+            doc.removed = True
+            summary.removed.append(name)
+    texts = {f.path: _dump(f) for f in files.values() if f.changed}
     if not _write_all(root, texts, diagnostics):
         return None
     summary.files = sorted(texts)
@@ -236,88 +345,6 @@ def import_nodes(root: Path, cluster: str, nodes: list[tuple[str, dict[str, Any]
 
 def _read(root: Path, path: str) -> str:
     return (root / path).read_text(encoding="utf-8") if (root / path).exists() else ""
-
-
-def _plan(root: Path, cluster: str, nodes: list[tuple[str, dict[str, Any]]], result, diagnostics: Diagnostics,
-          round_trip: set[str]) -> tuple[ImportSummary | None, dict[str, str]]:
-    model = result.model
-    summary = ImportSummary()
-    target = model.clusters.get(cluster) if model else None
-    if target is None:
-        diagnostics.error("E901", f"no cluster {cluster!r} in the repository",
-                          hint="add the Cluster document first, then import its nodes")
-        return None, {}
-    files: dict[str, _File] = {}
-
-    def file(path: str) -> _File:
-        if path not in files:
-            files[path] = _load(root, path, path in round_trip)
-        return files[path]
-
-    # Where each existing device of the cluster lives: (file, document index, spec mapping, inline list or None)
-    existing: dict[str, tuple[_File, Any, Any]] = {}
-    cluster_file = file(target.meta.loc.file)
-    cluster_doc = cluster_file.documents[target.meta.loc.doc]
-    inline = cluster_doc["spec"].get("devices") if isinstance(cluster_doc.get("spec"), dict) else None
-    for device in target.devices:
-        f = file(device.loc.file)
-        if device.loc.path[:2] == ("spec", "devices"):
-            item = f.documents[device.loc.doc]["spec"]["devices"][device.loc.path[2]]
-            existing[device.name] = (f, item, item)
-        else:
-            doc = f.documents[device.loc.doc]
-            existing[device.name] = (f, doc, doc["spec"])
-    by_node = {}
-    for name, (f, holder, spec) in existing.items():
-        annotations = (holder.get("metadata") or {}).get("annotations") or {} if "metadata" in holder else {}
-        by_node[annotations.get(NODE_ANNOTATION, name)] = name
-    taken = set(existing)
-    new_docs_file = next((f for f, holder, spec in existing.values() if holder is not spec), None)
-    if new_docs_file is None and not inline:
-        folder = os.path.dirname(target.meta.loc.file)
-        new_docs_file = file(f"{folder}/{cluster}-devices.yaml" if folder else f"{cluster}-devices.yaml")
-    seen: set[str] = set()
-    for node, spec in nodes:
-        name = by_node.get(node) or by_node.get(device_name(node, set()))
-        if name is not None:
-            seen.add(name)
-            f, holder, current = existing[name]
-            changed = False
-            for key in ("role", "state", "facts"):
-                changed |= _set(current, key, spec[key])
-            f.changed |= changed
-            (summary.updated if changed else summary.unchanged).append(name)
-            continue
-        name = device_name(node, taken)
-        taken.add(name)
-        summary.added.append(name)
-        annotations = {NODE_ANNOTATION: node} if name != node else {}
-        if inline:
-            inline.append({"name": name, **spec})
-            cluster_file.changed = True
-        else:
-            metadata: dict[str, Any] = {"name": name}
-            if annotations:
-                metadata["annotations"] = annotations
-            new_docs_file.documents.append({"apiVersion": API_VERSION, "kind": "Device", "metadata": metadata,
-                                            "spec": {"cluster": cluster, **spec}})
-            new_docs_file.changed = True
-    for name, (f, holder, spec) in existing.items():
-        if name in seen:
-            continue
-        if spec.get("tags"):  # what people wrote is never dropped: the device stays, marked unhealthy
-            if spec.get("state") != "unhealthy":
-                spec["state"] = "unhealthy"
-                f.changed = True
-            summary.kept.append(name)
-            continue
-        summary.removed.append(name)
-        f.changed = True
-        if holder is spec:  # inline
-            f.documents[target.meta.loc.doc]["spec"]["devices"].remove(holder)
-        else:
-            f.documents[next(i for i, d in enumerate(f.documents) if d is holder)] = None
-    return summary, {f.path: _dump(f) for f in files.values() if f.changed}
 
 
 def _write_all(root: Path, texts: dict[str, str], diagnostics: Diagnostics) -> bool:
