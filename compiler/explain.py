@@ -86,7 +86,8 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
         if name in placement.clusters:
             entry["verdict"] = "chosen"
             entry["score"] = placement.scores.get(name)
-            entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count}
+            entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count,
+                              **({"pool": a.pool} if a.pool != a.product else {})}
                              for a in placement.allocations.get(name, [])]
             entry["output"] = _output_paths(result, name, workload)
         else:
@@ -149,7 +150,7 @@ def workload_text(report: dict[str, Any]) -> str:
     width = max((len(c["cluster"]) for c in placement["clusters"]), default=4)
     for c in placement["clusters"]:
         if c["verdict"] == "chosen":
-            gpus_taken = ", ".join(f"{g['count']} × {g['product']}" for g in c["gpus"])
+            gpus_taken = ", ".join(f"{g['count']} × {g.get('pool', g['product'])}" for g in c["gpus"])
             taken = f"; takes {gpus_taken}" if gpus_taken else ""
             lines.append(f"  ✓ {c['cluster']:<{width}}  chosen (score {c['score']}){taken}")
             for path in c.get("output", []):
@@ -171,14 +172,15 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
         if name in placement.clusters:
             workloads.append(placement.workload.id)
             for allocation in placement.allocations.get(name, []):
-                holders.setdefault(allocation.product, []).append(
+                holders.setdefault(allocation.pool, []).append(
                     {"workload": placement.workload.id, "component": allocation.component, "count": allocation.count})
     gpus = []
-    for product, pool in facts.gpus.items():
-        used = sum(h["count"] for h in holders.get(product, []))
-        gpus.append({"product": product, "memoryGi": quantity.format_gi(pool.memory) if pool.memory else None,
+    for key, pool in facts.gpus.items():
+        used = sum(h["count"] for h in holders.get(key, []))
+        gpus.append({"product": pool.product, "sharing": pool.mode,
+                     "memoryGi": quantity.format_gi(pool.memory) if pool.memory else None,
                      "total": pool.total, "allocated": used, "free": pool.total - used,
-                     "largestDevice": pool.largest_device, "allocatedTo": holders.get(product, [])})
+                     "largestDevice": pool.largest_device, "allocatedTo": holders.get(key, [])})
     return {
         "cluster": name, "file": _where(cluster.meta.loc, result), "source": cluster.source,
         "engine": facts.engine, "kubernetesVersion": facts.kubernetes_version,
@@ -215,7 +217,8 @@ def cluster_text(report: dict[str, Any]) -> str:
     lines.append(f"capacity (ready devices): {capacity['cpuCores']} cores, {capacity['memoryGi']}Gi memory")
     for g in capacity["gpus"]:
         to = ", ".join(f"{h['workload']} ({h['count']})" for h in g["allocatedTo"]) or "nobody"
-        lines.append(f"  {g['product']} ({g['memoryGi']}Gi): {g['total']} total, {g['allocated']} allocated, "
+        sharing = "" if g["sharing"] == "exclusive" else f", {g['sharing']}"
+        lines.append(f"  {g['product']} ({g['memoryGi']}Gi{sharing}): {g['total']} total, {g['allocated']} allocated, "
                      f"{g['free']} free; allocated to {to}")
     lines.append("workloads: " + (", ".join(report["workloads"]) or "none"))
     return "\n".join(lines)

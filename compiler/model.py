@@ -92,6 +92,7 @@ class WorkloadProfile:
     type: str
     parameters: dict[str, dict[str, Any]]  # name -> JSON Schema, may hold `default`
     kubernetes: str | None  # a version range
+    arch: str | None  # the device architecture the stack needs (amd64, arm64), when it pins one
     requires_profiles: tuple[ProfileDependency, ...]
     components: tuple[Component, ...]
 
@@ -151,6 +152,8 @@ class GpuFact:
     product: str | None  # None: the device has GPUs of an unknown product
     memory: Fraction | None  # bytes per GPU
     count: int | None  # None: unknown
+    time_slicing: int | None = None  # replicas per GPU when the GPUs are shared by time-slicing
+    mig: tuple[tuple[str, int], ...] = ()  # MIG profile -> instances, when the GPUs are partitioned
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from . import policy, selectors, versions
 from .diagnostics import Diagnostics, Note
-from .inventory import ClusterFacts
+from .inventory import EXCLUSIVE, TIME_SLICING, ClusterFacts, GpuPool, mig_mode
 from .model import Prioritizer
 from .quantity import format_gi
+from .rendered import GpuAsk
 from .resolve import GpuDemand, ResolvedWorkload
 
 DEFAULT_PRIORITIZERS = (Prioritizer("MostFreeGPU", 1), Prioritizer("LeastWorkloads", 1))
@@ -28,6 +29,7 @@ class Allocation:
     component: str
     product: str
     count: int
+    pool: str  # the GpuPool key: the product, or "<product> (time-slicing)", "<product> (mig-3g.40gb)"
 
 
 @dataclass
@@ -42,68 +44,86 @@ class Placement:
 
 @dataclass
 class FleetState:
-    """What earlier placements took: free GPUs per cluster and product, and who holds them."""
+    """What earlier placements took: free GPUs per cluster and pool, and who holds them."""
     free: dict[str, dict[str, int]]
     holders: dict[str, list[tuple[str, str, int]]] = field(default_factory=lambda: defaultdict(list))
     workloads: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @classmethod
     def of(cls, fleet: dict[str, ClusterFacts]) -> "FleetState":
-        return cls({name: {p: pool.total for p, pool in facts.gpus.items()} for name, facts in fleet.items()})
+        return cls({name: {key: pool.total for key, pool in facts.gpus.items()} for name, facts in fleet.items()})
 
     def take(self, cluster: str, workload: str, allocations: list[Allocation]) -> None:
         self.workloads[cluster] += 1
         for allocation in allocations:
-            self.free[cluster][allocation.product] -= allocation.count
-            self.holders[cluster].append((workload, allocation.product, allocation.count))
+            self.free[cluster][allocation.pool] -= allocation.count
+            self.holders[cluster].append((workload, allocation.pool, allocation.count))
 
 
-def _products_for(demand: GpuDemand, facts: ClusterFacts, free: dict[str, int]) -> list[str]:
-    if demand.ask.products:
-        return [p for p in demand.ask.products if p in facts.gpus]
-    return sorted(facts.gpus, key=lambda p: (-free.get(p, 0), p))
+def _mode(ask: GpuAsk) -> str:
+    if ask.sharing == "mig" and ask.mig_profile:
+        return mig_mode(ask.mig_profile)
+    return TIME_SLICING if ask.sharing == "time-slicing" else EXCLUSIVE
 
 
-def fit_gpus(demands: list[GpuDemand], facts: ClusterFacts, state: FleetState) -> tuple[list[Allocation], str | None]:
+def _pools_for(ask: GpuAsk, facts: ClusterFacts, free: dict[str, int]) -> list[GpuPool]:
+    """The pools that could serve the ask: the asked products in the order asked, else most free first."""
+    mode = _mode(ask)
+    pools = [pool for pool in facts.gpus.values() if pool.mode == mode]
+    if ask.products:
+        rank = {product: index for index, product in enumerate(ask.products)}
+        return sorted((p for p in pools if p.product in rank), key=lambda p: rank[p.product])
+    return sorted(pools, key=lambda p: (-free.get(p.key, 0), p.key))
+
+
+def _unit(ask: GpuAsk) -> str:
+    mode = _mode(ask)
+    return "" if mode == EXCLUSIVE else f" ({mode})"
+
+
+def fit_gpus(demands: list[GpuDemand], facts: ClusterFacts, state: FleetState,
+             arch: str | None = None) -> tuple[list[Allocation], str | None]:
     """The GPUs the demands would take on this cluster, or the reason they do not fit."""
     free = dict(state.free.get(facts.name, {}))
     taken: list[Allocation] = []
     for demand in demands:
         ask = demand.ask
-        products = _products_for(demand, facts, free)
-        wanted = " or ".join(ask.products) if ask.products else "GPU"
-        if not products:
-            return [], (f"no {wanted} GPUs on ready devices" if ask.products else "no GPUs on ready devices")
+        pools = _pools_for(ask, facts, free)
+        if not pools:
+            wanted = " or ".join(ask.products) + " GPUs" if ask.products else "GPUs"
+            return [], f"no {wanted}{_unit(ask)} on ready devices"
         reason = None
-        for product in products:
-            pool = facts.gpus[product]
+        for pool in pools:
+            if arch is not None and arch not in pool.arches:
+                reason = reason or f"no {pool.key} on ready {arch} devices"
+                continue
             if ask.min_memory is not None and (pool.memory is None or pool.memory < ask.min_memory):
                 have = "unknown memory" if pool.memory is None else f"{format_gi(pool.memory)}Gi"
-                reason = reason or f"{product} has {have} per GPU; needs at least {format_gi(ask.min_memory)}Gi"
+                reason = reason or f"{pool.key} has {have} per GPU; needs at least {format_gi(ask.min_memory)}Gi"
                 continue
             if pool.largest_device < ask.count:
-                reason = reason or (f"a replica needs {ask.count} × {product} on one device; the largest ready "
+                reason = reason or (f"a replica needs {ask.count} × {pool.key} on one device; the largest ready "
                                     f"device has {pool.largest_device}")
                 continue
-            if free.get(product, 0) < demand.total:
-                reason = reason or _capacity_reason(demand, product, pool.total, facts.name, state, free)
+            if free.get(pool.key, 0) < demand.total:
+                reason = reason or _capacity_reason(demand, pool, facts.name, state, free)
                 continue
-            free[product] -= demand.total
-            taken.append(Allocation(demand.component, product, demand.total))
+            free[pool.key] -= demand.total
+            taken.append(Allocation(demand.component, pool.product, demand.total, pool.key))
             break
         else:
             return [], reason
     return taken, None
 
 
-def _capacity_reason(demand: GpuDemand, product: str, total: int, cluster: str, state: FleetState,
+def _capacity_reason(demand: GpuDemand, pool: GpuPool, cluster: str, state: FleetState,
                      free: dict[str, int]) -> str:
-    holders = sorted({w for w, p, _ in state.holders.get(cluster, ()) if p == product})
-    allocated = total - state.free.get(cluster, {}).get(product, 0)
-    text = f"needs {demand.total} × {product}; {total} on ready devices, {allocated} allocated"
+    holders = sorted({w for w, key, _ in state.holders.get(cluster, ()) if key == pool.key})
+    allocated = pool.total - state.free.get(cluster, {}).get(pool.key, 0)
+    text = f"needs {demand.total} × {pool.key}; {pool.total} on ready devices, {allocated} allocated"
     if holders:
         text += " to " + ", ".join(holders)
-    pending = state.free.get(cluster, {}).get(product, 0) - free.get(product, 0)
+    pending = state.free.get(cluster, {}).get(pool.key, 0) - free.get(pool.key, 0)
     if pending:
         text += f", {pending} to this workload's other components"
     return text
@@ -126,8 +146,11 @@ def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FleetSt
             return f"Kubernetes version unknown; the profile requires {wanted}", []
         if not versions.satisfies(facts.kubernetes_version, wanted):
             return f"Kubernetes {facts.kubernetes_version} does not satisfy {wanted}", []
+    arch = workload.profile.arch
+    if arch and arch not in facts.arches:
+        return f"no ready {arch} devices; the profile requires {arch}", []
     if workload.gpu_demands:
-        allocations, reason = fit_gpus(workload.gpu_demands, facts, state)
+        allocations, reason = fit_gpus(workload.gpu_demands, facts, state, arch)
         if reason:
             return reason, []
         return None, allocations
@@ -144,8 +167,8 @@ def _scores(workload: ResolvedWorkload, eligible: list[str], fleet: dict[str, Cl
         for name in eligible:
             if prioritizer.name == "MostFreeGPU":
                 free = state.free.get(name, {})
-                wanted = {p for d in workload.gpu_demands for p in (d.ask.products or fleet[name].gpus)}
-                raw[name] = sum(free.get(p, 0) for p in wanted) if workload.gpu_demands else 0
+                wanted = {pool.key for d in workload.gpu_demands for pool in _pools_for(d.ask, fleet[name], free)}
+                raw[name] = sum(free.get(key, 0) for key in wanted) if workload.gpu_demands else 0
             else:  # LeastWorkloads
                 raw[name] = -state.workloads.get(name, 0)
         low, high = min(raw.values()), max(raw.values())

@@ -138,6 +138,7 @@ SPECS: dict[str, dict[str, Any]] = {
         "parameters": PARAMETER_DECLARATIONS,
         "requires": obj({
             "kubernetes": RANGE,
+            "arch": {"type": "string", "pattern": "^[a-z0-9]+$", "examples": ["amd64", "arm64"]},
             "profiles": array(obj({"name": NAME, "version": RANGE}, ["name"])),
         }),
         "components": array(obj({

@@ -19,13 +19,14 @@ def fleet_status(result: Result) -> dict[str, Any]:
         for cluster in placement.clusters:
             workloads[cluster].append(placement.workload.id)
             for allocation in placement.allocations.get(cluster, ()):
-                allocated[(cluster, allocation.product)] += allocation.count
+                allocated[(cluster, allocation.pool)] += allocation.count
                 used[project] += allocation.count
                 used_by_product[project][allocation.product] += allocation.count
     clusters = []
     for name, facts in result.fleet.items():
-        gpus = [{"product": product, "total": pool.total, "allocated": allocated[(name, product)],
-                 "free": pool.total - allocated[(name, product)]} for product, pool in facts.gpus.items()]
+        gpus = [{"product": pool.product, **({"sharing": pool.mode} if pool.mode != "exclusive" else {}),
+                 "total": pool.total, "allocated": allocated[(name, key)], "free": pool.total - allocated[(name, key)]}
+                for key, pool in facts.gpus.items()]
         clusters.append({"cluster": name, "engine": facts.engine, "source": facts.cluster.source,
                          "kubernetesVersion": facts.kubernetes_version, "gpus": gpus,
                          "workloads": sorted(workloads[name])})
@@ -50,7 +51,8 @@ def render_tables(status: dict[str, Any], console) -> None:
         rows = cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]
         for index, gpu in enumerate(rows):
             first = index == 0
-            fleet.add_row(cluster["cluster"] if first else "", cluster["engine"] if first else "", gpu["product"],
+            product = gpu["product"] + (f" ({gpu['sharing']})" if gpu.get("sharing") else "")
+            fleet.add_row(cluster["cluster"] if first else "", cluster["engine"] if first else "", product,
                           str(gpu["total"]), str(gpu["allocated"]), str(gpu["free"]),
                           str(len(cluster["workloads"])) if first else "")
     console.print(fleet)

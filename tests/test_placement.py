@@ -236,3 +236,60 @@ def test_same_input_same_placement_whatever_the_file_order():
     forward = chosen(compile_files(files))
     backward = chosen(compile_files(dict(reversed(list(files.items())))))
     assert forward == backward
+
+
+def _sharing_profile(files: dict[str, str], gpu_properties: str) -> dict[str, str]:
+    files = dict(files)
+    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace(
+        'properties: {count: "{{ params.gpus }}", product: "{{ params.product }}"}', f"properties: {gpu_properties}")
+    return files
+
+
+def test_time_slicing_asks_use_time_sliced_gpus_only():
+    shared = ("    - name: s-1\n      facts: {arch: amd64, gpus: [{product: A, memory: 80Gi, count: 2, "
+              "timeSlicing: {replicas: 4}}]}\n")
+    files = {**base(), **workload("slices"), "clusters/a.yaml": cluster("a", gpus=shared),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1", count=4))}
+    files = _sharing_profile(files, "{count: 3, product: A, sharing: time-slicing}")
+    result = compile_files(files)
+    assert codes(result) == []
+    assert chosen(result) == {"team/slices": ["a"]}  # 2 GPUs × 4 slots on a; b's GPUs are whole
+    assert reasons(result, "team/slices")["b"] == "no A GPUs (time-slicing) on ready devices"
+    assert result.placements[0].allocations["a"][0].pool == "A (time-slicing)"
+
+
+def test_exclusive_asks_do_not_take_shared_or_partitioned_gpus():
+    gpus = ("    - name: s-1\n      facts: {gpus: [{product: A, count: 2, timeSlicing: {replicas: 4}}]}\n"
+            "    - name: m-1\n      facts: {gpus: [{product: A, count: 1, mig: {3g.40gb: 2}}]}\n")
+    files = {**base(), **workload("whole"), "clusters/a.yaml": cluster("a", gpus=gpus)}
+    result = compile_files(files)
+    assert codes(result) == ["E601"]
+    assert reasons(result, "team/whole")["a"] == "no A GPUs on ready devices"
+    assert sorted(result.fleet["a"].gpus) == ["A (mig-3g.40gb)", "A (time-slicing)"]
+    assert result.fleet["a"].labels["easel.dev/gpu.count"] == "3"
+
+
+def test_mig_asks_need_instances_of_their_profile():
+    gpus = "    - name: m-1\n      facts: {gpus: [{product: A, memory: 80Gi, count: 1, mig: {3g.40gb: 2, 1g.10gb: 3}}]}\n"
+    original = {**base(), **workload("small"), "clusters/a.yaml": cluster("a", gpus=gpus)}
+    files = _sharing_profile(original, '{count: 2, product: A, sharing: mig, migProfile: 3g.40gb, minMemory: 32Gi}')
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    [allocation] = result.placements[0].allocations["a"]
+    assert (allocation.pool, allocation.count) == ("A (mig-3g.40gb)", 2)
+    release = result.files["clusters/a/workloads/team/small/main.yaml"]
+    assert "nvidia.com/mig-3g.40gb: 2" in release
+    too_big = _sharing_profile(original, '{count: 1, product: A, sharing: mig, migProfile: 1g.10gb, minMemory: 20Gi}')
+    result = compile_files(too_big)
+    assert reasons(result, "team/small")["a"] == "A (mig-1g.10gb) has 10Gi per GPU; needs at least 20Gi"
+
+
+def test_a_profile_can_require_an_architecture():
+    arm = "    - name: g-1\n      facts: {arch: arm64, gpus: [{product: GH200, memory: 96Gi, count: 1}]}\n"
+    files = {**base(), **workload("on-arm", product="GH200"),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="GH200")),  # amd64
+             "clusters/b.yaml": cluster("b", gpus=arm)}
+    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace("  components:", "  requires: {arch: arm64}\n  components:")
+    result = compile_files(files)
+    assert chosen(result) == {"team/on-arm": ["b"]}
+    assert reasons(result, "team/on-arm")["a"] == "no ready arm64 devices; the profile requires arm64"
