@@ -19,7 +19,8 @@ from .diagnostics import Diagnostics, error
 from .pipeline import Result, compile_repository
 from .source import DirectorySource
 from .status import fleet_status, render_tables
-from .write import diff, write
+from .lock import LOCK_FILE
+from .write import diff, write, write_file
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
                       show_default=True, help="How to print diagnostics.")
@@ -75,8 +76,8 @@ def validate(state: State, fmt: str) -> None:
     """Check the repository (every stage but writing) and report every problem."""
     result = _compile(state, render_output=False)
     placed = sum(1 for p in result.placements if p.placed)
-    _finish(result, fmt, f"ok: {len(result.model.workloads)} workloads, {placed} placed on "
-                         f"{len(result.fleet)} clusters")
+    _finish(result, fmt, "\n".join([f"ok: {len(result.model.workloads)} workloads, {placed} placed on "
+                                    f"{len(result.fleet)} clusters", *_moves(result)]))
 
 
 @cli.command(name="compile")
@@ -95,8 +96,13 @@ def compile_command(state: State, check: bool, out_dir: str | None, fmt: str) ->
         out = state.root / out
     clusters = len(result.fleet)
     placed = sum(len(p.clusters) for p in result.placements)
+    lock_path = state.root / LOCK_FILE
+    lock_stale = _read_text(lock_path) != result.lock_text
     if check:
         changes = diff(out, result.files)
+        if lock_stale and not out_dir:
+            result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with the placements this compile "
+                                         "makes" + "".join(f"\n  {line}" for line in _moves(result))))
         if changes.any:
             listed = ([f"  added    {p}" for p in changes.added] + [f"  changed  {p}" for p in changes.changed]
                       + [f"  removed  {p}" for p in changes.removed])
@@ -108,11 +114,43 @@ def compile_command(state: State, check: bool, out_dir: str | None, fmt: str) ->
         return
     changes = write(out, result.files, result.diagnostics)
     summary = None
+    if changes is not None and lock_stale and not out_dir:  # --out previews: the repository is left alone
+        if not write_file(lock_path, result.lock_text, result.diagnostics):
+            changes = None
     if changes is not None:
-        summary = (f"compiled {len(result.model.workloads)} workloads into {placed} placements on {clusters} "
-                   f"clusters: {len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} "
-                   f"removed, {changes.unchanged} unchanged ({out})")
+        summary = "\n".join([
+            f"compiled {len(result.model.workloads)} workloads into {placed} placements on {clusters} clusters: "
+            f"{len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed, "
+            f"{changes.unchanged} unchanged ({out})", *_moves(result)])
     _finish(result, fmt, summary)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _moves(result: Result) -> list[str]:
+    """What this compile changes in where workloads run, compared with easel.lock, and why."""
+    lines = []
+    previous = result.model.lock.placements if result.model else {}
+    for placement in result.placements:
+        before = set(previous.get(placement.workload.id, ()))
+        if not before:
+            if placement.clusters:
+                lines.append(f"placed {placement.workload.id} on {', '.join(placement.clusters)}")
+            continue
+        added = [c for c in placement.clusters if c not in before]
+        for cluster, why in sorted(placement.left.items()):
+            lines.append(f"moved {placement.workload.id} off {cluster} ({why})"
+                         + (f"; now on {', '.join(placement.clusters)}" if placement.clusters else ""))
+        if added and not placement.left:
+            lines.append(f"also placed {placement.workload.id} on {', '.join(added)}")
+    for workload in sorted(set(previous) - {p.workload.id for p in result.placements}):
+        lines.append(f"removed {workload} from {', '.join(previous[workload])}")
+    return lines
 
 
 @cli.command()

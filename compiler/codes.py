@@ -31,6 +31,8 @@ _ALL = [
          "paths are relative to the repository root and must stay inside it (no '..', no absolute paths, "
          "no symbolic links that point outside)"),
     Code("E107", "YAML tag not allowed", "only plain YAML is read: remove the '!tag'"),
+    Code("E108", "easel.lock cannot be read",
+         "easel.lock is written by easel: restore it from git, or delete it to place every workload anew"),
     # Document shape
     Code("E201", "unknown or missing apiVersion", "set `apiVersion: easel.dev/v1alpha1`"),
     Code("E202", "unknown kind",

@@ -85,6 +85,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
         entry: dict[str, Any] = {"cluster": name}
         if name in placement.clusters:
             entry["verdict"] = "chosen"
+            entry["kept"] = name in placement.kept  # it already ran there (easel.lock)
             entry["score"] = placement.scores.get(name)
             entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count,
                               **({"pool": a.pool} if a.pool != a.product else {})}
@@ -152,7 +153,8 @@ def workload_text(report: dict[str, Any]) -> str:
         if c["verdict"] == "chosen":
             gpus_taken = ", ".join(f"{g['count']} × {g.get('pool', g['product'])}" for g in c["gpus"])
             taken = f"; takes {gpus_taken}" if gpus_taken else ""
-            lines.append(f"  ✓ {c['cluster']:<{width}}  chosen (score {c['score']}){taken}")
+            why = "kept from easel.lock" if c.get("kept") else f"score {c['score']}"
+            lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}){taken}")
             for path in c.get("output", []):
                 lines.append(f"      {path}")
         else:

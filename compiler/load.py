@@ -11,6 +11,7 @@ from typing import Any
 
 from . import yamlio
 from .diagnostics import Diagnostics, Location
+from .lock import LOCK_FILE
 from .source import YAML_SUFFIXES, PathOutsideRepository, Source, normalize
 
 SETTINGS_FILE = "easel.yaml"
@@ -34,6 +35,7 @@ class RawRepo:
     files: list[str]  # every file under the input folders (YAML or not)
     inputs: tuple[str, ...]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    lock_text: str | None = None  # easel.lock, when there is one
 
 
 def _read_yaml(source: Source, path: str, texts: dict[str, str], diagnostics: Diagnostics) -> list[RawDocument]:
@@ -106,4 +108,11 @@ def load(source: Source) -> RawRepo:
             files.append(path)
             if path.endswith(YAML_SUFFIXES):
                 documents.extend(_read_yaml(source, path, texts, diagnostics))
-    return RawRepo(settings, documents, texts, sorted(files), inputs, diagnostics)
+    lock_text = None
+    if source.is_file(LOCK_FILE):
+        try:
+            lock_text = source.read(LOCK_FILE).decode("utf-8")
+            texts[LOCK_FILE] = lock_text
+        except (OSError, UnicodeDecodeError) as exc:
+            diagnostics.error("E108", f"cannot read {LOCK_FILE}: {exc}", Location(LOCK_FILE))
+    return RawRepo(settings, documents, texts, sorted(files), inputs, diagnostics, lock_text)

@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from .diagnostics import Location
+from .lock import Lock
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,8 @@ class Environment:
     number_of_clusters: int | None
     prioritizers: tuple[Prioritizer, ...]
     tolerations: tuple[Toleration, ...]
+    spread_by: str | None  # a cluster label: chosen clusters spread over its values
+    max_skew: int
     namespace_strategy: str  # project | workload
     namespace_quota: dict[str, str]
     isolation: str  # none | strict
@@ -270,6 +273,7 @@ class Model:
     environments: dict[str, Environment] = field(default_factory=dict)
     workloads: dict[tuple[str, str], Workload] = field(default_factory=dict)  # (project, name), sorted
     manifest_files: dict[str, ManifestFile] = field(default_factory=dict)
+    lock: Lock = field(default_factory=Lock)  # what the last compile decided (easel.lock)
     folders: frozenset[str] = frozenset()  # every folder under the inputs, for `kustomize` components
 
     def component_definition(self, name: str) -> Definition | None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import inventory, load, place, render, resolve, validate
+from . import inventory, load, lock, place, render, resolve, validate
+from .lock import Lock
 from .diagnostics import Diagnostics
 from .inventory import ClusterFacts
 from .model import Model
@@ -24,6 +25,7 @@ class Result:
     resolved: list[ResolvedWorkload] = field(default_factory=list)
     placements: list[Placement] = field(default_factory=list)
     files: dict[str, str] | None = None  # the output tree; None when there were errors
+    lock_text: str | None = None  # easel.lock as this compile leaves it
 
     @property
     def ok(self) -> bool:
@@ -42,7 +44,7 @@ def compile_repository(source: Source, render_output: bool = True) -> Result:
     diagnostics.extend(problems)
     if diagnostics.has_errors:
         return result  # placing a partly understood repository would only add misleading errors
-    result.placements, problems = place.place(result.resolved, result.fleet)
+    result.placements, problems = place.place(result.resolved, result.fleet, model.lock.placements)
     diagnostics.extend(problems)
     if diagnostics.has_errors or not render_output:
         return result
@@ -50,4 +52,5 @@ def compile_repository(source: Source, render_output: bool = True) -> Result:
     diagnostics.extend(problems)
     if not diagnostics.has_errors:
         result.files = files
+        result.lock_text = lock.dump(Lock(placements={p.workload.id: tuple(p.clusters) for p in result.placements}))
     return result

@@ -1,10 +1,12 @@
 """Stage 4, place: choose the clusters each resolved workload runs on.
 
-Eligible = selector matches ∧ taints tolerated ∧ `requires.kubernetes` met ∧ enough free GPUs of the asked
-product and memory. Workloads are placed one after another in a stable order (project, name), and each takes
-its GPUs from what the earlier ones left, so capacity is shared. Prioritizers rank the eligible clusters; ties
-go to the cluster name. Every cluster not chosen keeps the first reason it was passed over, for `explain` and
-for the error when a workload cannot be placed.
+Eligible = selector matches ∧ taints tolerated ∧ `requires` met ∧ enough free GPUs of the asked product,
+sharing and memory. Placement is sticky: first every workload keeps the clusters easel.lock records for it while
+they stay eligible; then, one workload after another in a stable order (project, name), each takes new
+clusters from what is left, so capacity is shared and adding a cluster or a workload moves nothing already
+placed. Prioritizers rank the eligible clusters (ties go to the name), and `spread` keeps the choice balanced
+over a label. Every cluster not chosen keeps the first reason it was passed over, for `explain`, for the
+compile's report of moves, and for the error when a workload cannot be placed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from .rendered import GpuAsk
 from .resolve import GpuDemand, ResolvedWorkload
 
 DEFAULT_PRIORITIZERS = (Prioritizer("MostFreeGPU", 1), Prioritizer("LeastWorkloads", 1))
-_EXCLUDING_TAINTS = ("NoSelect", "NoSelectIfNew")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Placement:
     scores: dict[str, float]  # every eligible cluster -> its prioritizer score
     allocations: dict[str, list[Allocation]]  # chosen cluster -> GPUs taken there
     placed: bool = True  # False: the workload could not be placed (kept for `explain`)
+    kept: list[str] = field(default_factory=list)  # chosen clusters it already ran on (easel.lock)
+    left: dict[str, str] = field(default_factory=dict)  # clusters it ran on and leaves -> why
 
 
 @dataclass
@@ -129,14 +132,17 @@ def _capacity_reason(demand: GpuDemand, pool: GpuPool, cluster: str, state: Flee
     return text
 
 
-def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FleetState) -> tuple[str | None, list[Allocation]]:
-    """None and the GPUs it would take when the cluster is eligible; else the first reason it is not."""
+def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FleetState,
+                 keeping: bool = False) -> tuple[str | None, list[Allocation]]:
+    """None and the GPUs it would take when the cluster is eligible; else the first reason it is not.
+    `keeping`: the workload already runs there (easel.lock), so a NoSelectIfNew taint does not exclude it."""
     environment = workload.environment
     reason = selectors.mismatch(environment.selector, facts.labels)
     if reason:
         return f"not selected: {reason}", []
     for taint in facts.cluster.taints:
-        if taint.effect in _EXCLUDING_TAINTS and not selectors.tolerates(environment.tolerations, taint):
+        excluding = taint.effect == "NoSelect" or (taint.effect == "NoSelectIfNew" and not keeping)
+        if excluding and not selectors.tolerates(environment.tolerations, taint):
             value = f"={taint.value}" if taint.value else ""
             return f"taint {taint.key}{value}:{taint.effect} is not tolerated by environment " \
                    f"{environment.meta.name!r}", []
@@ -158,7 +164,7 @@ def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FleetSt
 
 
 def _scores(workload: ResolvedWorkload, eligible: list[str], fleet: dict[str, ClusterFacts],
-            state: FleetState) -> dict[str, float]:
+            state: FleetState, previous: tuple[str, ...]) -> dict[str, float]:
     """Weighted sum of the prioritizers, each scaled to 0..100 over the eligible clusters."""
     prioritizers = workload.environment.prioritizers or DEFAULT_PRIORITIZERS
     totals = {name: 0.0 for name in eligible}
@@ -169,6 +175,8 @@ def _scores(workload: ResolvedWorkload, eligible: list[str], fleet: dict[str, Cl
                 free = state.free.get(name, {})
                 wanted = {pool.key for d in workload.gpu_demands for pool in _pools_for(d.ask, fleet[name], free)}
                 raw[name] = sum(free.get(key, 0) for key in wanted) if workload.gpu_demands else 0
+            elif prioritizer.name == "Steady":  # Open Cluster Management's name: prefer where it already ran
+                raw[name] = 1 if name in previous else 0
             else:  # LeastWorkloads
                 raw[name] = -state.workloads.get(name, 0)
         low, high = min(raw.values()), max(raw.values())
@@ -178,26 +186,101 @@ def _scores(workload: ResolvedWorkload, eligible: list[str], fleet: dict[str, Cl
     return {name: round(score, 3) for name, score in totals.items()}
 
 
-def place(resolved: list[ResolvedWorkload], fleet: dict[str, ClusterFacts]) -> tuple[list[Placement], Diagnostics]:
+def _spread_pick(ranked: list[str], chosen: list[str], count: int, by: str, max_skew: int,
+                 fleet: dict[str, ClusterFacts]) -> list[str]:
+    """Pick count more clusters in rank order, each keeping the clusters per value of label `by` within
+    max_skew of each other (over the values the ranked clusters have); when none can, the least skewed."""
+    domain = {name: fleet[name].labels.get(by, "") for name in [*ranked, *chosen]}
+    counts = {value: 0 for value in domain.values()}
+    for name in chosen:
+        counts[domain[name]] += 1
+    picked: list[str] = []
+    left = list(ranked)
+    while left and len(picked) < count:
+        def skew(name: str) -> int:
+            trial = dict(counts)
+            trial[domain[name]] += 1
+            return max(trial.values()) - min(trial.values())
+        fitting = [name for name in left if skew(name) <= max_skew]
+        name = fitting[0] if fitting else min(left, key=lambda n: (skew(n), left.index(n)))
+        picked.append(name)
+        counts[domain[name]] += 1
+        left.remove(name)
+    return picked
+
+
+@dataclass
+class _Kept:
+    allocations: dict[str, list[Allocation]] = field(default_factory=dict)  # cluster -> GPUs, kept from the lock
+    lost: dict[str, str] = field(default_factory=dict)  # locked cluster -> why the workload leaves it
+
+
+def _keep(resolved: list[ResolvedWorkload], fleet: dict[str, ClusterFacts], previous: dict[str, tuple[str, ...]],
+          state: FleetState, usage: policy.QuotaUsage, diagnostics: Diagnostics) -> dict[str, _Kept]:
+    """Phase one: every workload keeps the clusters easel.lock has for it while they stay eligible. This runs
+    for all workloads before any new decision, so new clusters and new workloads move nothing."""
+    kept: dict[str, _Kept] = {}
+    for workload in resolved:
+        entry = kept[workload.id] = _Kept()
+        wanted = workload.environment.number_of_clusters
+        for name in sorted(previous.get(workload.id, ())):
+            if name not in fleet:
+                entry.lost[name] = "the cluster is gone from the inventory"
+                continue
+            if wanted is not None and len(entry.allocations) >= wanted:
+                entry.lost[name] = f"numberOfClusters is now {wanted}"
+                continue
+            reason, allocations = first_reason(workload, fleet[name], state, keeping=True)
+            if reason:
+                entry.lost[name] = reason
+                continue
+            entry.allocations[name] = allocations
+            state.take(name, workload.id, allocations)
+        if entry.allocations:
+            problems = usage.add(workload, entry.allocations)
+            if problems:  # the quota shrank below what the workload already holds
+                diagnostics.extend(problems)
+    return kept
+
+
+def place(resolved: list[ResolvedWorkload], fleet: dict[str, ClusterFacts],
+          previous: dict[str, tuple[str, ...]] | None = None) -> tuple[list[Placement], Diagnostics]:
     diagnostics = Diagnostics()
+    previous = previous or {}
     state = FleetState.of(fleet)
     usage = policy.QuotaUsage()
+    kept = _keep(resolved, fleet, previous, state, usage, diagnostics)
     placements: list[Placement] = []
     for workload in resolved:
-        reasons: dict[str, str] = {}
+        held = kept[workload.id]
+        reasons: dict[str, str] = dict(held.lost)
         candidates: dict[str, list[Allocation]] = {}
         for name, facts in fleet.items():
+            if name in held.allocations:
+                continue
             reason, allocations = first_reason(workload, facts, state)
             if reason:
-                reasons[name] = reason
+                reasons[name] = reasons.get(name) or reason
             else:
                 candidates[name] = allocations
-        scores = _scores(workload, list(candidates), fleet, state) if candidates else {}
+                reasons.pop(name, None)
+        environment = workload.environment
+        eligible = [*held.allocations, *candidates]
+        scores = _scores(workload, eligible, fleet, state, previous.get(workload.id, ())) if eligible else {}
         ranked = sorted(candidates, key=lambda n: (-scores[n], n))
-        wanted = workload.environment.number_of_clusters
-        chosen = ranked if wanted is None else ranked[:wanted]
-        for name in ranked[len(chosen):]:
-            reasons[name] = f"eligible, but {wanted} cluster(s) with a higher score were chosen (score {scores[name]})"
+        wanted = environment.number_of_clusters
+        room = len(ranked) if wanted is None else max(wanted - len(held.allocations), 0)
+        if environment.spread_by:
+            added = _spread_pick(ranked, list(held.allocations), room, environment.spread_by, environment.max_skew,
+                                 fleet)
+        else:
+            added = ranked[:room]
+        for name in ranked:
+            if name not in added:
+                reasons[name] = (f"eligible, but {wanted} cluster(s) with a higher score were chosen "
+                                 f"(score {scores[name]})") if not environment.spread_by else (
+                    f"eligible, but spreading over {environment.spread_by} chose others (score {scores[name]})")
+        chosen = sorted([*held.allocations, *added])
         at = workload.workload.meta.loc
         notes = [Note(f"{name}: {reasons[name]}", fleet[name].cluster.meta.loc) for name in fleet if name in reasons]
         failed = Placement(workload, [], reasons, scores, {}, placed=False)
@@ -211,17 +294,19 @@ def place(resolved: list[ResolvedWorkload], fleet: dict[str, ClusterFacts]) -> t
         if wanted is not None and len(chosen) < wanted:
             placements.append(failed)
             diagnostics.error("E602", f"workload {workload.id} needs {wanted} clusters; only {len(chosen)} "
-                              f"eligible ({', '.join(sorted(chosen))})", at.at("spec", "environment"),
-                              f"lower numberOfClusters in environment {workload.environment.meta.name!r}, or add "
+                              f"eligible ({', '.join(chosen)})", at.at("spec", "environment"),
+                              f"lower numberOfClusters in environment {environment.meta.name!r}, or add "
                               "capacity", notes=notes)
             continue
-        allocations = {name: candidates[name] for name in sorted(chosen)}
-        problems = usage.add(workload, allocations)
+        new = {name: candidates[name] for name in sorted(added)}
+        problems = usage.add(workload, new) if new else []
         if problems:
             placements.append(failed)
             diagnostics.extend(problems)
             continue
-        for name, taken in allocations.items():
+        for name, taken in new.items():
             state.take(name, workload.id, taken)
-        placements.append(Placement(workload, sorted(chosen), reasons, scores, allocations))
+        allocations = {name: held.allocations[name] if name in held.allocations else new[name] for name in chosen}
+        placements.append(Placement(workload, chosen, reasons, scores, allocations, kept=sorted(held.allocations),
+                                    left=dict(held.lost)))
     return placements, diagnostics

@@ -184,10 +184,12 @@ SPECS: dict[str, dict[str, Any]] = {
             "clusterSelector": LABEL_SELECTOR,
             "numberOfClusters": {"type": "integer", "minimum": 1},
             "prioritizers": array(obj({
-                "name": {"enum": ["MostFreeGPU", "LeastWorkloads"]},
+                "name": {"enum": ["MostFreeGPU", "LeastWorkloads", "Steady"]},
                 "weight": {"type": "integer", "minimum": 0, "maximum": 10},
             }, ["name"])),
             "tolerations": array(TOLERATION),
+            "spread": obj({"by": {"type": "string", "pattern": LABEL_KEY},
+                           "maxSkew": {"type": "integer", "minimum": 1, "default": 1}}, ["by"]),
         }),
         "namespace": obj({
             "strategy": {"enum": ["project", "workload"]},

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from jinja2 import TemplateSyntaxError
 
-from . import builtins, quantity, schemacheck, templating, versions
+from . import builtins, lock, quantity, schemacheck, templating, versions
 from .diagnostics import Diagnostics, Location, Note
 from .load import SETTINGS_FILE, RawDocument, RawRepo
 from .model import (
@@ -41,6 +41,8 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics]:
     for doc in raw.documents:
         builder.add(doc, foreign)
     builder.finish(raw, foreign)
+    model.lock, problems = lock.parse(raw.lock_text)
+    diagnostics.extend(problems)
     return model, diagnostics
 
 
@@ -373,6 +375,8 @@ class _Builder:
             prioritizers=tuple(Prioritizer(p["name"], p.get("weight", 1)) for p in placement.get("prioritizers") or ()),
             tolerations=tuple(Toleration(t.get("key"), t.get("operator", "Equal"), t.get("value"), t.get("effect"))
                               for t in placement.get("tolerations") or ()),
+            spread_by=(placement.get("spread") or {}).get("by"),
+            max_skew=(placement.get("spread") or {}).get("maxSkew", 1),
             namespace_strategy=namespace.get("strategy", "workload"),
             namespace_quota={k: str(v) for k, v in (namespace.get("quota") or {}).items()},
             isolation=namespace.get("isolation", "none"),

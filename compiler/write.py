@@ -170,6 +170,19 @@ def _write(path: str, text: str, made: set[str]) -> None:
         handle.write(text.encode())
 
 
+def write_file(path: Path, text: str, diagnostics: Diagnostics) -> bool:
+    """One file, atomically: a temporary file beside it, then a rename."""
+    temporary = path.with_name(f".{path.name}.easel-tmp-{os.getpid()}")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        diagnostics.error("E802", f"cannot write {path}: {exc.strerror or exc}")
+        return False
+    return True
+
+
 def _remove_empty_dirs(out: Path, removed: list[str]) -> None:
     parents = sorted({(out / p).parent for p in removed}, key=lambda p: len(p.parts), reverse=True)
     for folder in parents:

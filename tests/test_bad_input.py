@@ -558,5 +558,5 @@ def test_failed_compile_leaves_output_untouched(repo: Path, stage: str):
     assert run.code == 1 and "Traceback" not in run.text, run.text
     assert f"error[{code}]" in run.text, run.text
     assert tree(repo / "output") == before
-    assert sorted(p.name for p in repo.iterdir()) == ["clusters", "easel.yaml", "environments", "output",
-                                                      "profiles", "workloads"]
+    assert sorted(p.name for p in repo.iterdir()) == ["clusters", "easel.lock", "easel.yaml", "environments",
+                                                      "output", "profiles", "workloads"]

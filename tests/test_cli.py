@@ -174,3 +174,26 @@ def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
         outputs.append(tree(copy / "output"))
     assert outputs[0] == outputs[1]
     assert outputs[0]
+
+
+def test_compile_writes_the_lock_and_reports_moves(repo):
+    assert easel("compile", cwd=repo).code == 0
+    assert "placements:\n  demo/hello:\n  - local\n" in (repo / "easel.lock").read_text()
+    write_files(repo, {"clusters/spare.yaml": """
+        apiVersion: easel.dev/v1alpha1
+        kind: Cluster
+        metadata: {name: spare, labels: {tier: dev}}
+        spec: {source: byoc, kubernetesVersion: "1.30.1"}
+    """})
+    # dev has no numberOfClusters: the workload also goes to the new cluster, and stays on local
+    run = easel("compile", cwd=repo)
+    assert "also placed demo/hello on spare" in run.out
+    cluster = repo / "clusters/local.yaml"
+    cluster.write_text(cluster.read_text().replace("labels: {tier: dev}", "labels: {tier: retired}"))
+    check = easel("compile", "--check", cwd=repo)
+    assert check.code == 1 and "easel.lock is not up to date" in check.err
+    assert "moved demo/hello off local (not selected: label tier is 'retired', selector wants 'dev'); now on spare" \
+        in check.err
+    run = easel("compile", cwd=repo)
+    assert run.code == 0 and "moved demo/hello off local" in run.out
+    assert easel("compile", "--check", cwd=repo).code == 0

@@ -57,7 +57,7 @@ def test_example_has_both_engines_and_bootstrap(tmp_path):
     assert list((out / "clusters" / "dc-east-1" / "workloads").rglob("*.yaml"))
 
 
-def test_compile_in_a_copy_of_the_example_writes_nothing_outside_output(tmp_path):
+def test_compile_in_a_copy_of_the_example_writes_only_output_and_the_lock(tmp_path):
     copy = tmp_path / "example"
     for name in ("easel.yaml", "profiles", "environments", "clusters", "workloads"):
         source = ROOT / name
@@ -71,7 +71,8 @@ def test_compile_in_a_copy_of_the_example_writes_nothing_outside_output(tmp_path
     assert run.code == 0, run.text
     after = tree(copy)
     outside = {p for p in after if not p.startswith("output/")}
-    assert outside == set(before)
+    assert outside == set(before) | {"easel.lock"}  # the lock is easel's to write (SPEC §1)
+    assert after["easel.lock"] == (ROOT / "easel.lock").read_bytes()
     assert all(after[p] == before[p] for p in before)
 
 

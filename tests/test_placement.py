@@ -293,3 +293,88 @@ def test_a_profile_can_require_an_architecture():
     result = compile_files(files)
     assert chosen(result) == {"team/on-arm": ["b"]}
     assert reasons(result, "team/on-arm")["a"] == "no ready arm64 devices; the profile requires arm64"
+
+
+# --- sticky placement (easel.lock) -------------------------------------------------------------------------
+
+from compiler import lock as lockfile  # noqa: E402
+
+
+def _recompile(files: dict[str, str], previous) -> object:
+    """Compile files with the lock the previous compile wrote."""
+    return compile_files({**files, "easel.lock": previous.lock_text})
+
+
+def test_adding_a_cluster_moves_nothing():
+    env = "    numberOfClusters: 1\n    prioritizers: [{name: MostFreeGPU}]"
+    files = {**base(env), **workload("w"), "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4))}
+    first = compile_files(files)
+    assert chosen(first) == {"team/w": ["a"]}
+    files["clusters/b.yaml"] = cluster("b", gpus=device("b-1", count=8))  # more free GPUs: would win anew
+    assert chosen(compile_files(files)) == {"team/w": ["b"]}
+    again = _recompile(files, first)
+    assert chosen(again) == {"team/w": ["a"]}
+    assert again.placements[0].kept == ["a"]
+
+
+def test_adding_a_workload_moves_nothing():
+    env = "    numberOfClusters: 1\n    prioritizers: [{name: MostFreeGPU}]"
+    files = {**base(env), **workload("m", gpus=3),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4)),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1", count=3))}
+    first = compile_files(files)
+    assert chosen(first) == {"team/m": ["a"]}
+    # "a-new" sorts before "m": placed first from scratch, it would take a and push m to b
+    files.update(workload("a-new", gpus=3))
+    assert chosen(compile_files(files)) == {"team/a-new": ["a"], "team/m": ["b"]}
+    again = _recompile(files, first)
+    assert chosen(again) == {"team/a-new": ["b"], "team/m": ["a"]}
+
+
+def test_a_cluster_that_stops_being_eligible_moves_only_its_workloads():
+    env = "    numberOfClusters: 1\n    prioritizers: [{name: LeastWorkloads}]"
+    files = {**base(env), **workload("w1"), **workload("w2"),
+             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
+             "clusters/b.yaml": cluster("b", gpus=device("b-1")),
+             "clusters/c.yaml": cluster("c", gpus=device("c-1"))}
+    first = compile_files(files)
+    assert chosen(first) == {"team/w1": ["a"], "team/w2": ["b"]}
+    files["clusters/a.yaml"] = cluster("a", gpus=device("a-1"), extra="\n  taints: [{key: drain, effect: NoSelect}]")
+    again = _recompile(files, first)
+    assert chosen(again) == {"team/w1": ["c"], "team/w2": ["b"]}
+    moved = next(p for p in again.placements if p.workload.id == "team/w1")
+    assert moved.left == {"a": "taint drain:NoSelect is not tolerated by environment 'prod'"}
+
+
+def test_no_select_if_new_keeps_what_runs_and_admits_nothing_new():
+    env = "    numberOfClusters: 1"
+    files = {**base(env), **workload("old"), "clusters/a.yaml": cluster("a", gpus=device("a-1"))}
+    first = compile_files(files)
+    files["clusters/a.yaml"] = cluster("a", gpus=device("a-1"),
+                                       extra="\n  taints: [{key: retiring, effect: NoSelectIfNew}]")
+    files.update(workload("young"))
+    files["clusters/b.yaml"] = cluster("b", gpus=device("b-1"))
+    again = _recompile(files, first)
+    assert chosen(again) == {"team/old": ["a"], "team/young": ["b"]}
+    assert reasons(again, "team/young")["a"].startswith("taint retiring:NoSelectIfNew")
+
+
+def test_spread_balances_chosen_clusters_over_a_label():
+    env = "    numberOfClusters: 2\n    spread: {by: region}"
+    regions = {"a": "east", "b": "east", "c": "west"}
+    files = {**base(env), **workload("w", gpus=1)}
+    for name, region in regions.items():
+        files[f"clusters/{name}.yaml"] = cluster(name, gpus=device(f"{name}-1", count=8 if name != "c" else 1)) \
+            .replace("labels: {tier: prod}", f"labels: {{tier: prod, region: {region}}}")
+    result = compile_files(files)
+    # MostFreeGPU alone would pick a and b (both east); spread takes one east, one west
+    assert chosen(result) == {"team/w": ["a", "c"]}
+
+
+def test_the_lock_is_deterministic_and_round_trips():
+    files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=device("a-1"))}
+    result = compile_files(files)
+    parsed, problems = lockfile.parse(result.lock_text)
+    assert problems == [] and parsed.placements == {"team/w": ("a",)}
+    assert lockfile.dump(parsed) == result.lock_text
+    assert codes(compile_files({**files, "easel.lock": "placements: [oops"})) == ["E108"]
