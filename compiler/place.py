@@ -282,25 +282,32 @@ def place(resolved: list[ResolvedWorkload], fleet: dict[str, ClusterFacts],
                     f"eligible, but spreading over {environment.spread_by} chose others (score {scores[name]})")
         chosen = sorted([*held.allocations, *added])
         at = workload.workload.meta.loc
-        notes = [Note(f"{name}: {reasons[name]}", fleet[name].cluster.meta.loc) for name in fleet if name in reasons]
+
+        def notes() -> list[Note]:
+            return [Note(f"{name}: {reasons[name]}", fleet[name].cluster.meta.loc) for name in fleet if name in reasons]
+
         failed = Placement(workload, [], reasons, scores, {}, placed=False)
         if not chosen:
             placements.append(failed)
             diagnostics.error("E601", f"workload {workload.id} cannot be placed: no cluster is eligible"
                               + ("" if fleet else " (the fleet has no clusters)"), at.at("spec", "environment"),
                               "see why each cluster was passed over below, or run `easel explain "
-                              f"{workload.id}`", notes=notes)
+                              f"{workload.id}`", notes=notes())
             continue
         if wanted is not None and len(chosen) < wanted:
+            for name in chosen:
+                reasons[name] = f"eligible, but only {len(chosen)} of the {wanted} clusters asked for are"
             placements.append(failed)
             diagnostics.error("E602", f"workload {workload.id} needs {wanted} clusters; only {len(chosen)} "
                               f"eligible ({', '.join(chosen)})", at.at("spec", "environment"),
                               f"lower numberOfClusters in environment {environment.meta.name!r}, or add "
-                              "capacity", notes=notes)
+                              "capacity", notes=notes())
             continue
         new = {name: candidates[name] for name in sorted(added)}
         problems = usage.add(workload, new) if new else []
         if problems:
+            for name in chosen:
+                reasons[name] = f"eligible, but project {workload.workload.project!r} has no GPU quota left for it"
             placements.append(failed)
             diagnostics.extend(problems)
             continue

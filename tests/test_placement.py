@@ -194,7 +194,8 @@ def test_too_few_eligible_clusters_lists_every_cluster():
     assert codes(result) == ["E602"]
     problem = next(d for d in result.diagnostics if d.code == "E602")
     notes = [n.message for n in problem.notes]
-    assert notes == ["b: no B GPUs on ready devices",
+    assert notes == ["a: eligible, but only 1 of the 3 clusters asked for are",
+                     "b: no B GPUs on ready devices",
                      "c: not selected: label tier is 'dev', selector wants 'prod'"]
 
 
