@@ -81,6 +81,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
     if placement is None:
         report["placement"]["status"] = "not placed: the repository has errors (see `easel validate`)"
         return report
+    reasons, passed = placement.reasons, set(placement.passed)
     for name in result.fleet:
         entry: dict[str, Any] = {"cluster": name}
         if name in placement.clusters:
@@ -92,10 +93,10 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
                              for a in placement.allocations.get(name, [])]
             entry["output"] = _output_paths(result, name, workload)
         else:
-            entry["verdict"] = "eligible" if name in placement.scores else "passed over"
+            entry["verdict"] = "eligible" if name in passed else "passed over"
             if name in placement.scores:
                 entry["score"] = placement.scores[name]
-            entry["reason"] = placement.reasons.get(name)
+            entry["reason"] = reasons.get(name)
         report["placement"]["clusters"].append(entry)
     return report
 

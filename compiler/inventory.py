@@ -37,10 +37,14 @@ class GpuPool:
     total: int  # GPUs (slots, instances) on ready devices
     largest_device: int  # most of them on one ready device: the most one replica can get
     arches: frozenset[str]  # architectures of the devices they are on (unknown ones left out)
+    key: str = ""  # the product, or "<product> (<mode>)": how allocations and `status` name the pool
 
-    @property
-    def key(self) -> str:
-        return self.product if self.mode == EXCLUSIVE else f"{self.product} ({self.mode})"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", pool_key(self.product, self.mode))
+
+
+def pool_key(product: str, mode: str) -> str:
+    return product if mode == EXCLUSIVE else f"{product} ({mode})"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -34,6 +35,18 @@ class GpuAsk:
     min_memory: Fraction | None
     sharing: str
     mig_profile: str | None
+
+    @cached_property
+    def mode(self) -> str:
+        """The GPU pool mode that serves the ask (see inventory.GpuPool)."""
+        if self.sharing == "mig" and self.mig_profile:
+            return f"mig-{self.mig_profile}"
+        return "time-slicing" if self.sharing == "time-slicing" else "exclusive"
+
+    @cached_property
+    def pool_keys(self) -> tuple[str, ...]:
+        """The pools of the pinned products, in the order asked."""
+        return tuple(p if self.mode == "exclusive" else f"{p} ({self.mode})" for p in self.products)
 
 
 @dataclass
