@@ -31,6 +31,7 @@ def test_example_places_each_workload_where_the_rules_say(tmp_path):
         "research/ray-sandbox": ["edge-fra-1", "lab-east-1"],  # every eligible staging cluster
         "vision/vision-notebooks": ["dev-east-1"],
         "research/research-tracking": ["dev-east-1"],
+        "vision/doc-embed": ["dc-west-1"],  # a MIG 3g.40gb slice: only dc-west-1's gpu-03 is partitioned
     }
     for workload, clusters in expected.items():
         run = easel("explain", workload, "--format", "json", cwd=ROOT)
