@@ -244,7 +244,8 @@ def _scores(workload: ResolvedWorkload, options: dict[str, list[Allocation]], st
     totals = {name: 0.0 for name in options}
     for prioritizer in prioritizers:
         if prioritizer.name == "MostFreeGPU":  # free GPUs of the pools the workload would draw on
-            raw = {name: sum(state.free[name].get(key, 0) for key in {a.pool for a in taken})
+            raw = {name: (state.free[name].get(taken[0].pool, 0) if len(taken) == 1 else
+                          sum(state.free[name].get(key, 0) for key in {a.pool for a in taken}))
                    for name, taken in options.items()}
         elif prioritizer.name == "Steady":  # Open Cluster Management's name: prefer where it already ran
             raw = {name: 1 if name in previous else 0 for name in options}

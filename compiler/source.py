@@ -53,10 +53,22 @@ class DirectorySource:
 
     def _real(self, path: str) -> Path:
         rel = normalize(path) if path not in ("", ".") else ""
-        full = (self.root / rel).resolve()
+        if not rel:
+            return self.root
+        folder, _, name = rel.rpartition("/")
+        full = self._real_folder(folder) / name
+        if full.is_symlink():
+            full = full.resolve()
         if full != self.root and self.root not in full.parents:
             raise PathOutsideRepository(path)
         return full
+
+    def _real_folder(self, folder: str) -> Path:
+        """A folder's real path, remembered: a repository reads many files from few folders."""
+        cache = self.__dict__.setdefault("_folders", {})
+        if folder not in cache:
+            cache[folder] = (self.root / folder).resolve() if folder else self.root
+        return cache[folder]
 
     def walk(self, folder: str) -> list[str]:
         base = self._real(folder)
