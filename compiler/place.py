@@ -205,19 +205,28 @@ class _StaticReasons:
         the others -> why)."""
         demands = tuple((d.ask, d.replicas) for d in workload.gpu_demands)
         key = (workload.environment.meta.name, workload.profile.kubernetes, workload.profile.arch, keeping, demands)
+        if key not in self.known and keeping:
+            # the same as for new placements, but for clusters a NoSelectIfNew taint kept out
+            passing, reasons = self.index(workload)
+            again = {name for name, reason in reasons.items() if ":NoSelectIfNew " in reason}
+            self.known[key] = self._scan(workload, keeping, again, dict(passing), dict(reasons))
         if key not in self.known:
-            passing, reasons = {}, {}
-            for name, facts in self.fleet.items():
-                reason = static_reason(workload, facts, keeping)
-                viable: list[list[GpuPool]] | None = []
-                if not reason and workload.gpu_demands:
-                    viable, reason = viable_pools(workload.gpu_demands, facts, workload.profile.arch)
-                if reason:
-                    reasons[name] = reason
-                else:
-                    passing[name] = viable
-            self.known[key] = (passing, reasons)
+            self.known[key] = self._scan(workload, keeping, self.fleet, {}, {})
         return self.known[key]
+
+    def _scan(self, workload: ResolvedWorkload, keeping: bool, names, passing: dict, reasons: dict) -> tuple:
+        for name in names:
+            facts = self.fleet[name]
+            reasons.pop(name, None)
+            reason = static_reason(workload, facts, keeping)
+            viable: list[list[GpuPool]] | None = []
+            if not reason and workload.gpu_demands:
+                viable, reason = viable_pools(workload.gpu_demands, facts, workload.profile.arch)
+            if reason:
+                reasons[name] = reason
+            else:
+                passing[name] = viable
+        return dict(sorted(passing.items())), reasons
 
 
 def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FleetState, keeping: bool = False,
