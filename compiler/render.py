@@ -49,8 +49,12 @@ def text_of(documents: list[dict[str, Any]]) -> str:
 
 
 def kustomization(resources: list[str], **extra: Any) -> dict[str, Any]:
-    return {**KUSTOMIZATION, **extra, "resources": sorted(resources)} if resources or not extra else \
-        {**KUSTOMIZATION, **extra}
+    """A kustomization.yaml: the extra fields, then the resources, sorted (left out when there are none and
+    the extra fields are what the kustomization is about, as with a chart's helmCharts)."""
+    document = {**KUSTOMIZATION, **extra}
+    if resources or not extra:
+        document["resources"] = sorted(resources)
+    return document
 
 
 # --- objects easel renders itself -------------------------------------------------------------------------
