@@ -82,12 +82,32 @@ def validate(state: State, fmt: str) -> None:
 
 @cli.command(name="compile")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the output folder is not up to date.")
+@click.option("--locked", is_flag=True, help="Exit 1, writing nothing, when easel.lock would change (for CI).")
 @click.option("--out", "out_dir", metavar="DIR", help="Write here instead of the configured output folder.")
 @FORMAT
 @click.pass_obj
-def compile_command(state: State, check: bool, out_dir: str | None, fmt: str) -> None:
+def compile_command(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str) -> None:
     """Compile the repository into its output folder."""
-    result = _compile(state)
+    _compile_and_write(state, check=check, locked=locked, out_dir=out_dir, fmt=fmt)
+
+
+@cli.command()
+@click.option("--update", "update", is_flag=False, flag_value="*", default=None, metavar="[PROFILE]",
+              help="Move workloads to the newest allowed profile versions (of PROFILE only, when named).")
+@FORMAT
+@click.pass_obj
+def lock(state: State, update: str | None, fmt: str) -> None:
+    """Write easel.lock (and output/) for the repository as it is, or with --update newer versions."""
+    _compile_and_write(state, check=False, locked=False, out_dir=None, fmt=fmt, update=update)
+
+
+def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str,
+                       update: str | None = None) -> None:
+    if not state.root.is_dir():
+        raise click.UsageError(f"{state.root} is not a folder")
+    result = compile_repository(state.source(), update=update)
+    if update not in (None, "*") and result.model and update not in result.model.profiles:
+        raise click.BadParameter(f"no profile {update!r}", param_hint="--update")
     if result.files is None:
         _finish(result, fmt, None)
         return
@@ -98,11 +118,15 @@ def compile_command(state: State, check: bool, out_dir: str | None, fmt: str) ->
     placed = sum(len(p.clusters) for p in result.placements)
     lock_path = state.root / LOCK_FILE
     lock_stale = _read_text(lock_path) != result.lock_text
+    if locked and lock_stale:
+        result.diagnostics.add(error("E804", f"{LOCK_FILE} would change"
+                                     + "".join(f"\n  {line}" for line in _moves(result))))
+        _finish(result, fmt, None)
     if check:
         changes = diff(out, result.files)
         if lock_stale and not out_dir:
-            result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with the placements this compile "
-                                         "makes" + "".join(f"\n  {line}" for line in _moves(result))))
+            result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides "
+                                         + "".join(f"\n  {line}" for line in _moves(result))))
         if changes.any:
             listed = ([f"  added    {p}" for p in changes.added] + [f"  changed  {p}" for p in changes.changed]
                       + [f"  removed  {p}" for p in changes.removed])
@@ -135,6 +159,12 @@ def _read_text(path: Path) -> str | None:
 def _moves(result: Result) -> list[str]:
     """What this compile changes in where workloads run, compared with easel.lock, and why."""
     lines = []
+    versions = result.model.lock.versions if result.model else {}
+    for resolved in result.resolved:
+        before = versions.get(resolved.id)
+        now = (resolved.profile.meta.name, resolved.profile.version)
+        if before and before != now:
+            lines.append(f"updated {resolved.id}: {' '.join(before)} -> {' '.join(now)}")
     previous = result.model.lock.placements if result.model else {}
     for placement in result.placements:
         before = set(previous.get(placement.workload.id, ()))

@@ -76,6 +76,8 @@ _ALL = [
     Code("E501", "invalid version", "versions are semantic versions such as 1.3.0"),
     Code("E502", "invalid version range", 'ranges are npm/Helm style: "1.2.0", "^1.2", "~1.3", ">=1.2 <2", "1.x", "*"'),
     Code("E503", "no profile version matches", None),
+    Code("E504", "published profile version changed",
+         "a published version is never edited: restore it, and publish the change as a new version"),
     # Placement
     Code("E601", "workload cannot be placed", None),
     Code("E602", "fewer eligible clusters than asked", None),
@@ -91,6 +93,8 @@ _ALL = [
     Code("E801", "output conflict", None),
     Code("E802", "output cannot be written", None),
     Code("E803", "output is stale", "run `easel compile` and commit the result"),
+    Code("E804", "easel.lock would change",
+         "run `easel compile` (or `easel lock --update`) and commit easel.lock with output/"),
     # Command line
     Code("E901", "unknown workload or cluster", None),
     Code("E902", "not a config repository", None),

@@ -4,13 +4,19 @@
     kind: Lock
     placements:                 # workload -> the clusters it runs on (sticky: kept while they stay eligible)
       nlp/support-bot: [dc-east-1]
+    versions:                   # workload -> the profile version it runs (kept until `easel lock --update`)
+      nlp/support-bot: llm-serving 1.3.0
+    profiles:                   # every profile version in use -> a digest of its content
+      llm-serving 1.3.0: sha256:…
 
-The format leaves room for the sections that come with versions and rollouts (resolved profile versions,
-infrastructure per cluster, profile digests, rollout state): each is a top-level key of its own.
+A published profile version must not change: a digest that no longer matches is an error. Each section is a
+top-level key of its own, so that those to come (infrastructure per cluster, rollout state) sit beside them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +25,21 @@ from .diagnostics import Diagnostic, Location, error
 from .schemas import API_VERSION
 
 LOCK_FILE = "easel.lock"
-HEADER = "# Written by easel compile; commit it with output/. It keeps placements stable between compiles.\n"
+HEADER = ("# Written by easel (compile, lock): commit it with output/. It keeps placements and versions stable "
+          "between compiles.\n")
+_WORKLOAD = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_PROFILE_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])? \S+$"
 _SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind"],
     "properties": {
         "apiVersion": {"const": API_VERSION},
         "kind": {"const": "Lock"},
-        "placements": {"type": "object",
-                       "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+        "placements": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
                        "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
+        "versions": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
+                     "additionalProperties": {"type": "string", "pattern": _PROFILE_VERSION}},
+        "profiles": {"type": "object", "propertyNames": {"pattern": _PROFILE_VERSION},
+                     "additionalProperties": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}},
     },
 }
 
@@ -35,6 +47,14 @@ _SCHEMA = {
 @dataclass(frozen=True)
 class Lock:
     placements: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "project/name" -> clusters
+    versions: dict[str, tuple[str, str]] = field(default_factory=dict)  # "project/name" -> (profile, version)
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
+
+
+def digest(document: Any) -> str:
+    """A profile version's content digest: of its data, so comments and formatting do not count."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def parse(text: str | None) -> tuple[Lock, list[Diagnostic]]:
@@ -53,11 +73,16 @@ def parse(text: str | None) -> tuple[Lock, list[Diagnostic]]:
     found = schemacheck.check(schemacheck.validator(_SCHEMA), data, where)
     if found:
         return Lock(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
-    placements = {workload: tuple(clusters) for workload, clusters in (data.get("placements") or {}).items()}
-    return Lock(placements=placements), []
+    return Lock(
+        placements={w: tuple(clusters) for w, clusters in (data.get("placements") or {}).items()},
+        versions={w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()},
+        digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
+    ), []
 
 
 def dump(lock: Lock) -> str:
     data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Lock"}
     data["placements"] = {workload: list(clusters) for workload, clusters in sorted(lock.placements.items())}
+    data["versions"] = {workload: f"{profile} {version}" for workload, (profile, version) in sorted(lock.versions.items())}
+    data["profiles"] = {f"{profile} {version}": value for (profile, version), value in sorted(lock.digests.items())}
     return HEADER + yamlio.dump(data)

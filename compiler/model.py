@@ -96,6 +96,7 @@ class WorkloadProfile:
     arch: str | None  # the device architecture the stack needs (amd64, arm64), when it pins one
     requires_profiles: tuple[ProfileDependency, ...]
     components: tuple[Component, ...]
+    digest: str = ""  # of the document's content (easel.lock pins it: a published version never changes)
 
     @property
     def key(self) -> tuple[str, str]:

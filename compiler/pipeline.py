@@ -32,7 +32,8 @@ class Result:
         return not self.diagnostics.has_errors
 
 
-def compile_repository(source: Source, render_output: bool = True) -> Result:
+def compile_repository(source: Source, render_output: bool = True, update: str | None = None) -> Result:
+    """update: "*" or a profile name whose workloads move to the newest allowed version (`easel lock --update`)."""
     raw = load.load(source)
     diagnostics = raw.diagnostics
     result = Result(raw.texts, diagnostics)
@@ -40,7 +41,7 @@ def compile_repository(source: Source, render_output: bool = True) -> Result:
     diagnostics.extend(problems)
     result.model = model
     result.fleet = inventory.fleet(model, diagnostics)
-    result.resolved, problems = resolve.resolve(model)
+    result.resolved, problems = resolve.resolve(model, update)
     diagnostics.extend(problems)
     if diagnostics.has_errors:
         return result  # placing a partly understood repository would only add misleading errors
@@ -52,5 +53,8 @@ def compile_repository(source: Source, render_output: bool = True) -> Result:
     diagnostics.extend(problems)
     if not diagnostics.has_errors:
         result.files = files
-        result.lock_text = lock.dump(Lock(placements={p.workload.id: tuple(p.clusters) for p in result.placements}))
+        result.lock_text = lock.dump(Lock(
+            placements={p.workload.id: tuple(p.clusters) for p in result.placements},
+            versions={r.id: (r.profile.meta.name, r.profile.version) for r in result.resolved},
+            digests={r.profile.key: r.profile.digest for r in result.resolved}))
     return result

@@ -111,8 +111,9 @@ def namespace_for(workload: Workload, environment: Environment) -> str:
 
 
 def choose_version(workload: Workload, environment: Environment, available: dict[str, WorkloadProfile],
-                   diagnostics: Diagnostics) -> WorkloadProfile | None:
-    """The highest version within the workload's range and the environment's allowedProfiles."""
+                   diagnostics: Diagnostics, locked: str | None = None) -> WorkloadProfile | None:
+    """The locked version while it is still allowed; else the highest version within the workload's range and
+    the environment's allowedProfiles."""
     at = workload.meta.loc.at("spec", "profile")
     allowed = policy.allowed_range(environment, workload.profile)
     if allowed is False:
@@ -123,6 +124,8 @@ def choose_version(workload: Workload, environment: Environment, available: dict
                                       environment.meta.loc.at("spec", "policy", "allowedProfiles"))])
         return None
     ranges = [workload.version_range] + ([allowed.versions] if allowed and allowed.versions else [])
+    if locked in available and all(versions.satisfies(locked, r) for r in ranges):
+        return available[locked]
     chosen = versions.highest(available, *ranges)
     if chosen is None:
         listed = ", ".join(sorted(available, key=versions.sort_key))
@@ -450,7 +453,9 @@ def _merged(problems: list[Diagnostic]) -> list[Diagnostic]:
     return merged
 
 
-def resolve(model: Model) -> tuple[list[ResolvedWorkload], Diagnostics]:
+def resolve(model: Model, update: str | None = None) -> tuple[list[ResolvedWorkload], Diagnostics]:
+    """Every workload resolved. Versions in easel.lock are kept, but for `update`: "*" (every profile) or the
+    name of a profile whose workloads move to the newest allowed version."""
     diagnostics = Diagnostics()
     resolved: list[ResolvedWorkload] = []
     for workload in model.workloads.values():
@@ -465,7 +470,9 @@ def resolve(model: Model) -> tuple[list[ResolvedWorkload], Diagnostics]:
                               notes=[Note("projects allowed there", environment.meta.loc.at("spec", "projects")
                                           if environment.projects else environment.meta.loc.at("spec"))])
             continue
-        profile = choose_version(workload, environment, available, diagnostics)
+        locked_profile, locked_version = model.lock.versions.get(workload.id, (None, None))
+        keep = locked_profile == workload.profile and update not in ("*", workload.profile)
+        profile = choose_version(workload, environment, available, diagnostics, locked_version if keep else None)
         if profile is None:
             continue
         effective, problems = params.effective(profile, model.settings, project, environment, workload)

@@ -43,6 +43,11 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics]:
     builder.finish(raw, foreign)
     model.lock, problems = lock.parse(raw.lock_text)
     diagnostics.extend(problems)
+    for (name, version), locked in sorted(model.lock.digests.items()):
+        profile = model.profiles.get(name, {}).get(version)
+        if profile is not None and profile.digest != locked:
+            diagnostics.error("E504", f"profile {name} {version} changed after easel.lock recorded it",
+                              profile.meta.loc.at("spec", "version"))
     return model, diagnostics
 
 
@@ -293,7 +298,7 @@ class _Builder:
             requires_profiles=tuple(ProfileDependency(p["name"], p.get("version", "*"),
                                                       at.at("requires", "profiles", i))
                                     for i, p in enumerate(requires.get("profiles") or ())),
-            components=components)
+            components=components, digest=lock.digest(data))
         self.model.profiles.setdefault(meta.name, {})[version] = profile
         self.profiles.append(profile)
 
