@@ -8,7 +8,8 @@ cluster registered under that name.
                                              a Kustomize folder an Application points at: plain objects, or a
                                              chart with trait patches (`helmCharts`, needs
                                              `kustomize.buildOptions: --enable-helm` in argocd-cm)
-Ordering: sync waves, namespaces first (-1), then each component at the depth of its dependsOn.
+Ordering: sync waves: namespaces first (-20), infrastructure stacks (-10 and up), then each workload component
+at the depth of its dependsOn (0 and up).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ ARGOCD_NAMESPACE = "argocd"
 ARGOCD_PROJECT = "default"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 IN_CLUSTER = "https://kubernetes.default.svc"
+NAMESPACES_WAVE = -20  # namespaces first,
+STACK_WAVE = -10  # then the infrastructure stacks (their own dependsOn on top), then workloads from wave 0
 
 
 def _application(name: str, labels: dict[str, str], wave: int, destination: dict[str, str],
@@ -103,7 +106,7 @@ def _component_folder(model: Model, workload: ResolvedWorkload, component: Resol
 def workload_files(model: Model, workload: ResolvedWorkload, cluster: str) -> dict[str, str]:
     files: dict[str, str] = {}
     settings = model.settings
-    base = f"workloads/{workload.workload.project}/{workload.workload.meta.name}"
+    base = workload.path
     for component in workload.components:
         folder_path = f"{settings.output}/clusters/{cluster}/{base}/{component.name}"
         folder = _component_folder(model, workload, component, folder_path)
@@ -123,7 +126,8 @@ def workload_files(model: Model, workload: ResolvedWorkload, cluster: str) -> di
             source = {**_git_source(model, component.output.kustomize_path or ""),
                       "kustomize": {"namespace": workload.namespace}}
         app_name = names.join(cluster, workload.workload.project, component.instance)
-        application = _application(app_name, workload_labels(workload, component.name), component.wave,
+        wave = component.wave + (STACK_WAVE if workload.stack else 0)  # stacks before the workloads needing them
+        application = _application(app_name, workload_labels(workload, component.name), wave,
                                    {"name": cluster, "namespace": namespace}, source,
                                    create_namespace=bool(helm and helm.namespace))
         files[f"apps/{app_name}.yaml"] = text_of([application])
@@ -134,7 +138,7 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
     cluster = work.facts.name
     files: dict[str, str] = {}
     namespaces: dict[str, str] = {}
-    for workload in work.workloads:
+    for workload in [*work.stacks, *work.workloads]:
         files.update(workload_files(model, workload, cluster))
         ns_key = ("namespace", workload.id, workload.cluster)
         if ns_key not in cache:
@@ -146,7 +150,7 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
         files["namespaces/kustomization.yaml"] = text_of([kustomization(list(namespaces))])
         app_name = names.join(cluster, "namespaces")
         source = _git_source(model, f"{model.settings.output}/clusters/{cluster}/namespaces")
-        application = _application(app_name, dict(MANAGED_BY), -1, {"name": cluster}, source)
+        application = _application(app_name, dict(MANAGED_BY), NAMESPACES_WAVE, {"name": cluster}, source)
         files[f"apps/{app_name}.yaml"] = text_of([application])
     apps = [path for path in files if path.startswith("apps/")]
     files["kustomization.yaml"] = text_of([kustomization(apps)])

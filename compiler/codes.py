@@ -78,6 +78,7 @@ _ALL = [
     Code("E503", "no profile version matches", None),
     Code("E504", "published profile version changed",
          "a published version is never edited: restore it, and publish the change as a new version"),
+    Code("E505", "profile dependencies conflict", None),
     # Placement
     Code("E601", "workload cannot be placed", None),
     Code("E602", "fewer eligible clusters than asked", None),
@@ -107,6 +108,8 @@ _ALL = [
     Code("W103", "trait settings a chart or folder cannot take",
          "name the container in the component's `container`, or map the trait to chart values with "
          "`traitValues: {<trait>.<property>: <values.path>}`"),
+    Code("W104", "a profile version that can never be deployed",
+         "its requires.profiles names a range no published version satisfies"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -48,7 +48,7 @@ def source_object(model: Model, repository: Repository, chart: str, version: str
 
 
 def helm_release(model: Model, workload: ResolvedWorkload, component: ResolvedComponent,
-                 helm_instances: dict[str, str]) -> dict[str, Any]:
+                 helm_instances: dict[str, str], stacks: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     helm = component.output.helm
     assert helm is not None
     repository = model.repositories[helm.repository]
@@ -64,6 +64,7 @@ def helm_release(model: Model, workload: ResolvedWorkload, component: ResolvedCo
         spec["targetNamespace"] = helm.namespace
         spec["install"] = {"createNamespace": True}
     depends = [{"name": helm_instances[d]} for d in component.depends_on if d in helm_instances]
+    depends += [{"name": name, "namespace": namespace} for name, namespace in stacks]  # the stacks it needs
     if depends:
         spec["dependsOn"] = depends
     labels = {k: v for k, v in workload_labels(workload, component.name).items() if k not in MANAGED_BY}
@@ -113,16 +114,22 @@ def kustomize_folder(model: Model, workload: ResolvedWorkload, component: Resolv
             "spec": spec}
 
 
-def workload_files(model: Model, workload: ResolvedWorkload) -> dict[str, str]:
-    """The workload's files on any Flux cluster (the same everywhere, so built once)."""
+def stack_releases(stack: ResolvedWorkload) -> tuple[tuple[str, str], ...]:
+    """(name, namespace) of a stack's HelmReleases: what the workloads that need it wait for."""
+    return tuple((c.instance, stack.namespace) for c in stack.components if c.output.helm)
+
+
+def workload_files(model: Model, workload: ResolvedWorkload,
+                   stacks: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    """The workload's files on a Flux cluster (the same on every cluster with the same stacks: built once)."""
     helm_instances = {c.name: c.instance for c in workload.components if c.output.helm}
     folder_instances = {c.name: names.join(workload.namespace, c.instance) for c in workload.components
                         if c.output.kustomize_path}
     files = {}
-    base = f"workloads/{workload.workload.project}/{workload.workload.meta.name}"
+    base = workload.path
     for component in workload.components:
         if component.output.helm:
-            documents = [helm_release(model, workload, component, helm_instances),
+            documents = [helm_release(model, workload, component, helm_instances, stacks),
                          *trait_objects(workload, component)]
         elif component.output.kustomize_path:
             documents = [kustomize_folder(model, workload, component, folder_instances),
@@ -137,10 +144,12 @@ def workload_files(model: Model, workload: ResolvedWorkload) -> dict[str, str]:
 def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, str]:
     files: dict[str, str] = {}
     sources: dict[str, str] = {}
-    for workload in work.workloads:
-        key = ("flux", workload.id, workload.cluster)
+    releases = {stack.workload.meta.name: stack_releases(stack) for stack in work.stacks}
+    for workload in [*work.stacks, *work.workloads]:
+        waits = tuple(ref for name in work.needs.get(workload.id, ()) for ref in releases.get(name, ()))
+        key = ("flux", workload.id, workload.cluster, waits)
         if key not in cache:
-            cache[key] = workload_files(model, workload)
+            cache[key] = workload_files(model, workload, waits)
         files.update(cache[key])
         ns_key = ("namespace", workload.id, workload.cluster)
         if ns_key not in cache:

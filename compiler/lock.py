@@ -6,6 +6,8 @@
       nlp/support-bot: [dc-east-1]
     versions:                   # workload -> the profile version it runs (kept until `easel lock --update`)
       nlp/support-bot: llm-serving 1.3.0
+    infrastructure:             # cluster -> the stacks easel deploys there for `requires.profiles`
+      edge-fra-1: {gpu-operator: 24.9.0}
     profiles:                   # every profile version in use -> a digest of its content
       llm-serving 1.3.0: sha256:…
 
@@ -38,6 +40,8 @@ _SCHEMA = {
                        "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
         "versions": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
                      "additionalProperties": {"type": "string", "pattern": _PROFILE_VERSION}},
+        "infrastructure": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": "string"}}},
         "profiles": {"type": "object", "propertyNames": {"pattern": _PROFILE_VERSION},
                      "additionalProperties": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}},
     },
@@ -49,6 +53,7 @@ class Lock:
     placements: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "project/name" -> clusters
     versions: dict[str, tuple[str, str]] = field(default_factory=dict)  # "project/name" -> (profile, version)
     digests: dict[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
+    infrastructure: dict[str, dict[str, str]] = field(default_factory=dict)  # cluster -> stack -> version
 
 
 def digest(document: Any) -> str:
@@ -77,6 +82,7 @@ def parse(text: str | None) -> tuple[Lock, list[Diagnostic]]:
         placements={w: tuple(clusters) for w, clusters in (data.get("placements") or {}).items()},
         versions={w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()},
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
+        infrastructure={cluster: dict(stacks) for cluster, stacks in (data.get("infrastructure") or {}).items()},
     ), []
 
 
@@ -84,5 +90,7 @@ def dump(lock: Lock) -> str:
     data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Lock"}
     data["placements"] = {workload: list(clusters) for workload, clusters in sorted(lock.placements.items())}
     data["versions"] = {workload: f"{profile} {version}" for workload, (profile, version) in sorted(lock.versions.items())}
+    data["infrastructure"] = {cluster: dict(sorted(stacks.items()))
+                              for cluster, stacks in sorted(lock.infrastructure.items()) if stacks}
     data["profiles"] = {f"{profile} {version}": value for (profile, version), value in sorted(lock.digests.items())}
     return HEADER + yamlio.dump(data)

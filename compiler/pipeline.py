@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import inventory, load, lock, place, render, resolve, validate
+from . import dependencies, inventory, load, lock, place, render, resolve, validate
 from .lock import Lock
 from .diagnostics import Diagnostics
 from .inventory import ClusterFacts
@@ -26,6 +26,7 @@ class Result:
     placements: list[Placement] = field(default_factory=list)
     files: dict[str, str] | None = None  # the output tree; None when there were errors
     lock_text: str | None = None  # easel.lock as this compile leaves it
+    stacks: dict = field(default_factory=dict)  # cluster -> (its infrastructure stacks, workload -> stacks needed)
 
     @property
     def ok(self) -> bool:
@@ -47,14 +48,40 @@ def compile_repository(source: Source, render_output: bool = True, update: str |
         return result  # placing a partly understood repository would only add misleading errors
     result.placements, problems = place.place(result.resolved, result.fleet, model.lock.placements)
     diagnostics.extend(problems)
+    stacks, problems = dependencies.resolve_stacks(model, result.fleet, result.placements, model.lock.infrastructure,
+                                                   update)
+    diagnostics.extend(problems)
+    result.stacks = _stack_workloads(model, stacks, diagnostics)
     if diagnostics.has_errors or not render_output:
         return result
-    files, problems = render.render(model, result.fleet, result.placements)
+    files, problems = render.render(model, result.fleet, result.placements, result.stacks)
     diagnostics.extend(problems)
     if not diagnostics.has_errors:
         result.files = files
+        in_use = [*result.resolved, *(s for releases, _ in result.stacks.values() for s in releases)]
         result.lock_text = lock.dump(Lock(
             placements={p.workload.id: tuple(p.clusters) for p in result.placements},
             versions={r.id: (r.profile.meta.name, r.profile.version) for r in result.resolved},
-            digests={r.profile.key: r.profile.digest for r in result.resolved}))
+            digests={r.profile.key: r.profile.digest for r in in_use},
+            infrastructure={cluster: {s.profile.meta.name: s.profile.version for s in releases}
+                            for cluster, (releases, _) in result.stacks.items()}))
     return result
+
+
+def _stack_workloads(model: Model, stacks: dict[str, dependencies.ClusterStacks],
+                     diagnostics: Diagnostics) -> dict[str, tuple[list[ResolvedWorkload], dict[str, tuple[str, ...]]]]:
+    """Each cluster's stacks, resolved (once per stack version), and which of them each workload waits for."""
+    resolved: dict[tuple[str, str], ResolvedWorkload | None] = {}
+    found = {}
+    for cluster, cluster_stacks in stacks.items():
+        releases = []
+        for profile in cluster_stacks.releases.values():
+            if profile.key not in resolved:
+                resolved[profile.key], problems = resolve.resolve_stack(model, profile)
+                diagnostics.extend(problems)
+            if resolved[profile.key] is not None:
+                releases.append(resolved[profile.key])
+        deployed = set(cluster_stacks.releases)
+        found[cluster] = (releases, {w: tuple(n for n in names if n in deployed)
+                                     for w, names in cluster_stacks.users.items()})
+    return found

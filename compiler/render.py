@@ -31,6 +31,9 @@ CLUSTER_SCOPED = frozenset({
 
 
 def workload_labels(workload: ResolvedWorkload, component: str | None = None) -> dict[str, str]:
+    if workload.stack:  # an infrastructure stack belongs to no team (SPEC §6)
+        return {**MANAGED_BY, "easel.dev/profile": workload.profile.meta.name,
+                "easel.dev/profile-version": workload.profile.version}
     labels = {
         **MANAGED_BY,
         "easel.dev/project": workload.workload.project,
@@ -218,12 +221,17 @@ def _isolation(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
 
 @dataclass
 class ClusterWork:
-    """What one cluster runs: its facts and the placements on it, in placement order."""
+    """What one cluster runs: its facts, its infrastructure stacks, and the placements on it in order."""
     facts: ClusterFacts
     workloads: list[ResolvedWorkload] = field(default_factory=list)
+    stacks: list[ResolvedWorkload] = field(default_factory=list)
+    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # workload id -> the stacks it waits for
 
 
-def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placement]) -> tuple[dict[str, str], Diagnostics]:
+def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placement],
+           stacks: dict[str, tuple[list[ResolvedWorkload], dict[str, tuple[str, ...]]]] | None = None
+           ) -> tuple[dict[str, str], Diagnostics]:
+    """stacks: cluster -> (the infrastructure stacks it runs, workload id -> the stacks it waits for)."""
     from . import argocd, flux  # the engines import the helpers above
 
     diagnostics = Diagnostics()
@@ -231,6 +239,8 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
     for placement in placements:
         for cluster in placement.clusters:
             work[cluster].workloads.append(placement.workload)
+    for cluster, (releases, needs) in (stacks or {}).items():
+        work[cluster].stacks, work[cluster].needs = releases, needs
     files: dict[str, str] = {}
     cache: dict[tuple, Any] = {}
     engines = {"flux": flux, "argocd": argocd}
@@ -240,7 +250,7 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
         engine = engines[cluster_work.facts.engine]
         for path, text in engine.render_cluster(model, cluster_work, cache).items():
             files[f"clusters/{name}/{path}"] = text
-        listing = images_list(cluster_work.workloads)
+        listing = images_list([*cluster_work.stacks, *cluster_work.workloads])
         if listing:
             files[f"clusters/{name}/images.txt"] = listing
     by_engine: dict[str, list[str]] = defaultdict(list)

@@ -14,7 +14,9 @@ from typing import Any
 
 from . import builtins, definitions, images, names, params, policy, schemacheck, templating, valuespath, versions
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error, warning
-from .model import Component, Definition, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
+from .model import (
+    Component, Definition, Environment, Meta, Model, Project, Selector, TraitUse, Workload, WorkloadProfile,
+)
 from .source import PathOutsideRepository, normalize
 from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, RenderContext, TraitOutput
 
@@ -71,6 +73,14 @@ class ResolvedWorkload:
     components: list[ResolvedComponent]
     gpu_demands: list[GpuDemand] = field(default_factory=list)
     cluster: str | None = None  # set on a copy rendered for one cluster (user templates that read `cluster`)
+    stack: bool = False  # an infrastructure stack a cluster needs (requires.profiles), not a team's workload
+
+    @property
+    def path(self) -> str:
+        """Where its files go in a cluster's tree."""
+        if self.stack:
+            return f"infrastructure/{self.workload.meta.name}"
+        return f"workloads/{self.workload.project}/{self.workload.meta.name}"
 
     @property
     def cluster_specific(self) -> bool:
@@ -169,12 +179,13 @@ def _waves(components: tuple[Component, ...]) -> dict[str, int]:
 
 class _WorkloadResolver:
     def __init__(self, model: Model, workload: Workload, environment: Environment, project: Project,
-                 profile: WorkloadProfile, parameters: dict[str, params.EffectiveParameter]):
+                 profile: WorkloadProfile, parameters: dict[str, params.EffectiveParameter],
+                 namespace: str | None = None):
         self.model = model
         self.workload = workload
         self.environment = environment
         self.profile = profile
-        self.namespace = namespace_for(workload, environment)
+        self.namespace = namespace or namespace_for(workload, environment)
         self.problems: list[Diagnostic] = []
         self.variables = {
             "params": {name: p.value for name, p in parameters.items()},
@@ -421,6 +432,37 @@ def _definition_validator(definition: Definition):
         cached = (definition, schemacheck.validator(definition.parameters))
         _DEFINITION_VALIDATORS[key] = cached
     return cached[1]
+
+
+STACKS = "infrastructure"  # the project name infrastructure stacks are resolved under
+
+
+def resolve_stack(model: Model, profile: WorkloadProfile) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+    """An infrastructure stack (a profile named in `requires.profiles`) as a cluster runs it: in a namespace of
+    its own name, with its defaults and the easel.yaml parameters, and no team's traits or policy."""
+    meta = Meta(name=profile.meta.name, loc=profile.meta.loc)
+    workload = Workload(meta=meta, project=STACKS, environment=STACKS, profile=profile.meta.name,
+                        version_range=profile.version, parameters={}, traits={})
+    environment = Environment(
+        meta=Meta(name=STACKS, loc=profile.meta.loc), projects=(STACKS,), selector=Selector(),
+        number_of_clusters=None, prioritizers=(), tolerations=(), spread_by=None, max_skew=1,
+        namespace_strategy="workload", namespace_quota={}, isolation="none", parameters={}, traits=(),
+        allowed_profiles=None, max_gpus_per_workload=None, required_traits=(), allowed_registries=None,
+        rollout_strategy="all", waves=())
+    project = Project(meta=Meta(name=STACKS, loc=profile.meta.loc), quota_gpus=None, quota_by_product={},
+                      parameters={})
+    effective, problems = params.effective(profile, model.settings, None, None, workload)
+    if problems:
+        return None, problems
+    resolver = _WorkloadResolver(model, workload, environment, project, profile, effective,
+                                 namespace=profile.meta.name)
+    resolver.label = f"stack {profile.meta.name} {profile.version}"
+    waves = _waves(profile.components)
+    components = [resolver.component(c, waves[c.name]) for c in profile.components]
+    if any(p.is_error for p in resolver.problems) or any(c is None for c in components):
+        return None, resolver.problems
+    return ResolvedWorkload(workload, environment, project, profile, effective, profile.meta.name,
+                            [c for c in components if c is not None], stack=True), resolver.problems
 
 
 _PER_WORKLOAD = re.compile(r"^(?P<message>.*) \(workload (?P<workload>[^)]+)\)$", re.S)

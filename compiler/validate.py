@@ -481,9 +481,10 @@ class _Builder:
                 if available is None:
                     self._unknown("profile", "WorkloadProfile", dep.name, dep.loc.at("name"), model.profiles)
                 elif versions.highest(available, dep.range) is None:
-                    self.diagnostics.error("E503", f"no version of profile {dep.name!r} matches {dep.range!r}",
-                                           dep.loc.at("version"), "versions: " + ", ".join(
-                                               sorted(available, key=versions.sort_key)))
+                    self.diagnostics.warning("W104", f"no version of profile {dep.name!r} matches {dep.range!r}: "
+                                             f"{profile.meta.name} {profile.version} can never be deployed",
+                                             dep.loc.at("version"), "published: " + ", ".join(
+                                                 sorted(available, key=versions.sort_key)))
 
     def _check_component_paths(self, component: Component, raw: RawRepo) -> None:
         props = component.properties

@@ -696,7 +696,8 @@ def _label_errors(c: Compiled, doc: Doc) -> list[str]:
             errors.append(f"component {component!r} is not one of the profile's {components}")
         return errors
 
-    if rel.parts[2:3] == ("namespaces",):
+    infrastructure = "easel.dev/profile" in labels and "easel.dev/project" not in labels
+    if rel.parts[2:3] == ("namespaces",) and not infrastructure:
         errors += [f"missing label {k}" for k in ("easel.dev/project", "easel.dev/environment") if k not in labels]
         if "easel.dev/workload" in labels:
             errors += _workload_label_errors(c, labels, labels.get("easel.dev/project"), labels["easel.dev/workload"])
@@ -920,6 +921,8 @@ def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
         if doc.file in reached and doc.obj.get("kind") == "Application":
             spec = doc.obj.get("spec") or {}
             source = spec.get("source") or {}
+            if source.get("chart"):  # a Helm chart straight from its repository: no folder in the output
+                continue
             folder = c.output_path(source.get("path", ""))
             if folder is None or not (folder / "kustomization.yaml").is_file():
                 problems.append(f"{doc.file}: spec.source.path {source.get('path')!r} is no folder with a "

@@ -256,7 +256,11 @@ def test_the_spec_examples_compile_to_what_the_spec_implies(tmp_path):
     assert release["spec"]["values"]["servingEngineSpec"]["modelSpec"][0]["modelURL"] == \
         "meta-llama/Llama-3.1-8B-Instruct"
     gateway = yaml.safe_load((out / "west-1/workloads/nlp/support-bot/gateway.yaml").read_text())
-    assert gateway["spec"]["dependsOn"] == [{"name": "support-bot-server"}]
+    # west-1 is BYOC: the gpu-operator stack the profile requires is deployed there, and waited for
+    assert gateway["spec"]["dependsOn"] == [{"name": "support-bot-server"},
+                                            {"name": "gpu-operator-operator", "namespace": "gpu-operator"}]
+    assert (out / "west-1/infrastructure/gpu-operator/operator.yaml").is_file()
+    assert not (out / "edge-east-1/infrastructure").exists()  # its cluster profile provides gpu-operator 24.6.1
     assert gateway["spec"]["chartRef"]["kind"] == "OCIRepository"
     # the chart's containers are unknown, so the gpu and resources traits patch only pod-level fields, and say so
     assert "warning[W103]" in run.err

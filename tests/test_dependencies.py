@@ -1,0 +1,168 @@
+"""Profile dependencies (`requires.profiles`): one release of each stack per cluster, shared by the workloads
+that need it, resolved with backtracking; provided by a cluster profile; conflicts name every requester."""
+
+from __future__ import annotations
+
+import yaml
+
+from scenario import codes, compile_files, docs
+
+
+def stack(name: str, version: str, requires: str = "") -> dict[str, str]:
+    extra = f"\n  requires:\n    profiles: [{requires}]" if requires else ""
+    return {f"profiles/{name}/{version}.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: {name}}}
+spec:
+  version: {version}
+  type: Infrastructure{extra}
+  components:
+    - name: chart
+      type: helm-chart
+      properties: {{repository: charts, chart: {name}, version: "{version}"}}
+""")}
+
+
+def app(name: str, requires: str) -> dict[str, str]:
+    return {f"profiles/{name}.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: {name}}}
+spec:
+  version: 1.0.0
+  requires:
+    profiles: [{requires}]
+  components:
+    - name: web
+      type: helm-chart
+      properties: {{repository: charts, chart: web, version: 1.0.0}}
+""")}
+
+
+def workload(name: str, profile: str) -> dict[str, str]:
+    return {f"workloads/{name}.yaml": docs(f"""
+kind: Workload
+metadata: {{name: {name}}}
+spec: {{project: team, environment: dev, profile: {{name: {profile}}}}}
+""")}
+
+
+BASE = {
+    "environments/env.yaml": docs("""
+kind: Project
+metadata: {name: team}
+spec: {}
+""", """
+kind: Environment
+metadata: {name: dev}
+spec: {projects: ["*"]}
+"""),
+    "profiles/repos.yaml": docs("""
+kind: Repository
+metadata: {name: charts}
+spec: {type: helm, url: https://charts.example.com}
+"""),
+    "clusters/byoc.yaml": docs("""
+kind: Cluster
+metadata: {name: byoc}
+spec: {source: byoc, kubernetesVersion: "1.30.0"}
+"""),
+}
+
+
+def release(result, path: str) -> dict:
+    return yaml.safe_load(result.files[path])
+
+
+def test_a_needed_stack_is_deployed_once_and_waited_for():
+    files = {**BASE, **stack("base", "1.0.0"), **stack("base", "1.1.0"), **app("a", '{name: base, version: "^1.0"}'),
+             **app("b", '{name: base, version: ">=1.1"}'), **workload("wa", "a"), **workload("wb", "b")}
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    stack_release = release(result, "clusters/byoc/infrastructure/base/chart.yaml")
+    assert stack_release["metadata"]["namespace"] == "base"
+    assert stack_release["spec"]["chart"]["spec"]["version"] == "1.1.0"  # the newest that satisfies both
+    assert stack_release["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "easel",
+                                                   "easel.dev/profile": "base", "easel.dev/profile-version": "1.1.0"}
+    for name in ("wa", "wb"):
+        web = release(result, f"clusters/byoc/workloads/team/{name}/web.yaml")
+        assert web["spec"]["dependsOn"] == [{"name": "base-chart", "namespace": "base"}]
+    assert yaml.safe_load(result.lock_text)["infrastructure"] == {"byoc": {"base": "1.1.0"}}
+    assert "clusters/byoc/namespaces/base.yaml" in result.files
+
+
+def test_transitive_stacks_and_backtracking():
+    # top 2.0.0 needs low >=2, which does not exist: the solver must go back to top 1.0.0, which takes low 1.x
+    files = {**BASE, **stack("top", "1.0.0", '{name: low, version: "^1.0"}'),
+             **stack("top", "2.0.0", '{name: low, version: ">=2"}'), **stack("low", "1.5.0"),
+             **app("a", '{name: top, version: "*"}'), **workload("wa", "a")}
+    result = compile_files(files)
+    assert codes(result) == [], result.diagnostics.items
+    assert yaml.safe_load(result.lock_text)["infrastructure"] == {"byoc": {"low": "1.5.0", "top": "1.0.0"}}
+    web = release(result, "clusters/byoc/workloads/team/wa/web.yaml")
+    assert web["spec"]["dependsOn"] == [{"name": "low-chart", "namespace": "low"},
+                                        {"name": "top-chart", "namespace": "top"}]
+
+
+def test_a_cluster_profile_that_provides_the_stack_gets_no_release():
+    files = {**BASE, **stack("base", "1.0.0"), **app("a", '{name: base, version: "^1.0"}'), **workload("wa", "a"),
+             "profiles/cluster.yaml": docs("""
+kind: ClusterProfile
+metadata: {name: edge}
+spec:
+  version: 1.0.0
+  layers:
+    - {type: kubernetes, name: k8s, version: 1.30.2}
+    - {type: addon, name: base, version: v1.2.0}
+"""), "clusters/byoc.yaml": docs("""
+kind: Cluster
+metadata: {name: byoc}
+spec: {source: palette, clusterProfile: {name: edge, version: 1.0.0}}
+""")}
+    result = compile_files(files)
+    assert codes(result) == []
+    assert not [p for p in result.files if "/infrastructure/" in p]
+    assert "dependsOn" not in release(result, "clusters/byoc/workloads/team/wa/web.yaml")["spec"]
+
+
+def test_conflicting_ranges_name_every_requester():
+    files = {**BASE, **stack("base", "1.0.0"), **stack("base", "2.0.0"), **app("a", '{name: base, version: "^1.0"}'),
+             **app("b", '{name: base, version: "^2.0"}'), **workload("wa", "a"), **workload("wb", "b")}
+    result = compile_files(files)
+    assert codes(result) == ["E505"]
+    problem = next(d for d in result.diagnostics if d.code == "E505")
+    assert "cluster byoc: no version of base satisfies every requester" in problem.message
+    assert "team/wa (a 1.0.0) wants '^1.0'" in problem.message
+    assert "team/wb (b 1.0.0) wants '^2.0'" in problem.message
+    files_named = {problem.location.file, *(n.location.file for n in problem.notes)}
+    assert {"profiles/a.yaml", "profiles/b.yaml"} <= files_named
+
+
+def test_a_provided_stack_out_of_range_is_a_conflict():
+    files = {**BASE, **stack("base", "2.0.0"), **app("a", '{name: base, version: ">=2"}'), **workload("wa", "a"),
+             "profiles/cluster.yaml": docs("""
+kind: ClusterProfile
+metadata: {name: edge}
+spec:
+  version: 1.0.0
+  layers: [{type: kubernetes, name: k8s, version: 1.30.2}, {type: addon, name: base, version: 1.4.0}]
+"""), "clusters/byoc.yaml": docs("""
+kind: Cluster
+metadata: {name: byoc}
+spec: {source: palette, clusterProfile: {name: edge, version: 1.0.0}}
+""")}
+    result = compile_files(files)
+    assert codes(result) == ["E505"]
+    assert "its cluster profile provides base 1.4.0" in next(d.message for d in result.diagnostics)
+
+
+def test_the_lock_keeps_a_stack_version_until_updated():
+    files = {**BASE, **stack("base", "1.0.0"), **app("a", '{name: base, version: "^1.0"}'), **workload("wa", "a")}
+    first = compile_files(files)
+    files.update(stack("base", "1.1.0"))
+    kept = compile_files({**files, "easel.lock": first.lock_text})
+    assert yaml.safe_load(kept.lock_text)["infrastructure"] == {"byoc": {"base": "1.0.0"}}
+    from compiler.pipeline import compile_repository
+    from compiler.source import MemorySource
+
+    updated = compile_repository(MemorySource({**files, "easel.lock": first.lock_text}), update="base")
+    assert yaml.safe_load(updated.lock_text)["infrastructure"] == {"byoc": {"base": "1.1.0"}}
