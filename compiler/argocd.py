@@ -140,7 +140,7 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
     namespaces: dict[str, str] = {}
     for workload in [*work.stacks, *work.workloads]:
         files.update(workload_files(model, workload, cluster))
-        ns_key = ("namespace", workload.id, workload.cluster)
+        ns_key = ("namespace", workload.id, workload.profile.version, workload.cluster)
         if ns_key not in cache:
             cache[ns_key] = text_of(namespace_objects(workload))
         namespaces.setdefault(f"{workload.namespace}.yaml", cache[ns_key])

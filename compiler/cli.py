@@ -19,7 +19,7 @@ from .diagnostics import Diagnostics, error
 from .pipeline import Result, compile_repository
 from .source import DirectorySource
 from .status import fleet_status, render_tables
-from .lock import LOCK_FILE
+from .lock import LOCK_FILE, Lock
 from .write import diff, write, write_file
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
@@ -102,10 +102,10 @@ def lock(state: State, update: str | None, fmt: str) -> None:
 
 
 def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str,
-                       update: str | None = None) -> None:
+                       update: str | None = None, edit_lock=None) -> None:
     if not state.root.is_dir():
         raise click.UsageError(f"{state.root} is not a folder")
-    result = compile_repository(state.source(), update=update)
+    result = compile_repository(state.source(), update=update, edit_lock=edit_lock)
     if update not in (None, "*") and result.model and update not in result.model.profiles:
         raise click.BadParameter(f"no profile {update!r}", param_hint="--update")
     if result.files is None:
@@ -159,13 +159,23 @@ def _read_text(path: Path) -> str | None:
 def _moves(result: Result) -> list[str]:
     """What this compile changes in where workloads run, compared with easel.lock, and why."""
     lines = []
-    versions = result.model.lock.versions if result.model else {}
+    before_lock = result.previous_lock or Lock()
     for resolved in result.resolved:
-        before = versions.get(resolved.id)
+        before = before_lock.versions.get(resolved.id)
         now = (resolved.profile.meta.name, resolved.profile.version)
         if before and before != now:
             lines.append(f"updated {resolved.id}: {' '.join(before)} -> {' '.join(now)}")
-    previous = result.model.lock.placements if result.model else {}
+        was, rollout = before_lock.rollouts.get(resolved.id), resolved.rollout
+        if rollout and (was is None or (was.from_version, was.to_version) != (rollout.from_version, rollout.to_version)):
+            lines.append(f"rollout of {resolved.id} started: {rollout.from_version} -> {rollout.to_version}, wave 1 "
+                         f"of {len(resolved.environment.waves)}")
+        elif rollout and was and was.wave != rollout.wave:
+            lines.append(f"rollout of {resolved.id} at wave {rollout.wave} of {len(resolved.environment.waves)}")
+        elif was and not rollout:
+            done = resolved.profile.version == was.to_version
+            lines.append(f"rollout of {resolved.id} " + (f"completed: now {was.to_version} everywhere" if done else
+                                                         f"rolled back: {resolved.profile.version} everywhere"))
+    previous = before_lock.placements
     for placement in result.placements:
         before = set(previous.get(placement.workload.id, ()))
         if not before:
@@ -201,7 +211,7 @@ def explain(state: State, workload: str | None, cluster: str | None, fmt: str) -
         data = explaining.cluster_report(result, cluster)
         click.echo(json.dumps(data, indent=2) if fmt == "json" else explaining.cluster_text(data))
     else:
-        found, problem = explaining.find_workload(result, workload)
+        found, problem = explaining.find_workload(result.model, workload)
         if found is None:
             _fail(problem, result)
         data = explaining.workload_report(result, found)
@@ -328,3 +338,103 @@ def main() -> None:
         click.echo(f"error[E999]: internal error: {sys.exc_info()[1]!r}", err=True)
         click.echo(f"  hint: {CODES['E999'].hint}", err=True)
         sys.exit(1)
+
+
+@cli.group()
+def rollout() -> None:
+    """Progressive rollouts of new profile versions (environments with `rollout.strategy: progressive`)."""
+
+
+@rollout.command(name="status")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def rollout_status(state: State, fmt: str) -> None:
+    """Every rollout: workload, from -> to, wave k of n, the clusters of each wave."""
+    from .rollout import wave_clusters
+
+    result = _compile(state, render_output=False)
+    if result.diagnostics.has_errors:
+        _finish(result, "text", None)
+    placed = {p.workload.id: p.clusters for p in result.placements}
+    rows = []
+    for resolved in result.resolved:
+        if resolved.rollout is None:
+            continue
+        waves = resolved.environment.waves
+        labels = {name: facts.labels for name, facts in result.fleet.items()}
+        clusters = placed.get(resolved.id, [])
+        steps = wave_clusters(resolved.id, clusters, waves, labels, len(waves))
+        rows.append({"workload": resolved.id, "profile": resolved.profile.meta.name,
+                     "from": resolved.rollout.from_version, "to": resolved.rollout.to_version,
+                     "wave": resolved.rollout.wave, "waves": [
+                         {"name": wave.name, "clusters": step, "version": resolved.rollout.to_version
+                          if index < resolved.rollout.wave else resolved.rollout.from_version}
+                         for index, (wave, step) in enumerate(zip(waves, steps))]})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no rollouts in progress")
+    for row in rows:
+        click.echo(f"{row['workload']}: {row['profile']} {row['from']} -> {row['to']}, wave {row['wave']} of "
+                   f"{len(row['waves'])}")
+        for index, wave in enumerate(row["waves"], start=1):
+            mark = "✓" if index <= row["wave"] else " "
+            click.echo(f"  {mark} {index}. {wave['name']}: {', '.join(wave['clusters']) or '(no clusters)'}"
+                       f" -> {wave['version']}")
+
+
+def _rollout_edit(targets: tuple[str, ...], everything: bool, step: str):
+    """A change to the lock's rollouts: step 'advance' or 'rollback', for the named workloads or all."""
+    from dataclasses import replace
+
+    from .explain import find_workload
+    from .lock import Rollout
+
+    def edit(current: Lock, model) -> Lock:
+        wanted = set(current.rollouts) if everything else set()
+        for name in targets:
+            found, problem = find_workload(model, name)
+            if found is None:
+                raise click.BadParameter(problem, param_hint="WORKLOAD")
+            if found.id not in current.rollouts:
+                raise click.BadParameter(f"{found.id} has no rollout in progress", param_hint="WORKLOAD")
+            wanted.add(found.id)
+        rollouts: dict[str, Rollout] = dict(current.rollouts)
+        versions = dict(current.versions)
+        for workload_id in sorted(wanted):
+            rollout_now = rollouts.pop(workload_id)
+            workload = next(w for w in model.workloads.values() if w.id == workload_id)
+            total = len(model.environments[workload.environment].waves)
+            if step == "advance" and rollout_now.wave < total:
+                rollouts[workload_id] = replace(rollout_now, wave=rollout_now.wave + 1)
+            elif step == "advance":  # past the last wave: the new version everywhere
+                versions[workload_id] = (workload.profile, rollout_now.to_version)
+            else:  # rollback: every wave back to where it came from
+                versions[workload_id] = (workload.profile, rollout_now.from_version)
+        return replace(current, rollouts=rollouts, versions=versions)
+
+    return edit
+
+
+@rollout.command(name="advance")
+@click.argument("workloads", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Advance every rollout in progress.")
+@FORMAT
+@click.pass_obj
+def rollout_advance(state: State, workloads: tuple[str, ...], everything: bool, fmt: str) -> None:
+    """Move the rollout of WORKLOAD (or --all) one wave on; past the last wave it is complete."""
+    if not workloads and not everything:
+        raise click.UsageError("give a WORKLOAD or --all")
+    _compile_and_write(state, check=False, locked=False, out_dir=None, fmt=fmt,
+                       edit_lock=_rollout_edit(workloads, everything, "advance"))
+
+
+@rollout.command(name="rollback")
+@click.argument("workloads", nargs=-1, required=True)
+@FORMAT
+@click.pass_obj
+def rollout_rollback(state: State, workloads: tuple[str, ...], fmt: str) -> None:
+    """Return every wave of WORKLOAD's rollout to the version it came from."""
+    _compile_and_write(state, check=False, locked=False, out_dir=None, fmt=fmt,
+                       edit_lock=_rollout_edit(workloads, False, "rollback"))

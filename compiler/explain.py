@@ -14,9 +14,9 @@ from .place import DEFAULT_PRIORITIZERS
 from .resolve import ResolvedWorkload
 
 
-def find_workload(result: Result, wanted: str) -> tuple[Any, str | None]:
+def find_workload(model, wanted: str) -> tuple[Any, str | None]:
     """The Workload named `project/name` or `name` (when unique); else None and why."""
-    workloads = result.model.workloads if result.model else {}
+    workloads = model.workloads if model else {}
     if "/" in wanted:
         project, _, name = wanted.partition("/")
         found = workloads.get((project, name))

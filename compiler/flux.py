@@ -147,11 +147,11 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
     releases = {stack.workload.meta.name: stack_releases(stack) for stack in work.stacks}
     for workload in [*work.stacks, *work.workloads]:
         waits = tuple(ref for name in work.needs.get(workload.id, ()) for ref in releases.get(name, ()))
-        key = ("flux", workload.id, workload.cluster, waits)
+        key = ("flux", workload.id, workload.profile.version, workload.cluster, waits)
         if key not in cache:
             cache[key] = workload_files(model, workload, waits)
         files.update(cache[key])
-        ns_key = ("namespace", workload.id, workload.cluster)
+        ns_key = ("namespace", workload.id, workload.profile.version, workload.cluster)
         if ns_key not in cache:
             cache[ns_key] = text_of(namespace_objects(workload))
         files.setdefault(f"namespaces/{workload.namespace}.yaml", cache[ns_key])

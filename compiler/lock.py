@@ -8,6 +8,8 @@
       nlp/support-bot: llm-serving 1.3.0
     infrastructure:             # cluster -> the stacks easel deploys there for `requires.profiles`
       edge-fra-1: {gpu-operator: 24.9.0}
+    rollouts:                   # workload -> a version on its way, wave by wave (environments with waves)
+      nlp/support-bot: {from: 1.3.0, to: 1.4.0, wave: 1}
     profiles:                   # every profile version in use -> a digest of its content
       llm-serving 1.3.0: sha256:…
 
@@ -42,6 +44,10 @@ _SCHEMA = {
                      "additionalProperties": {"type": "string", "pattern": _PROFILE_VERSION}},
         "infrastructure": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": {"type": "string"}}},
+        "rollouts": {"type": "object", "propertyNames": {"pattern": _WORKLOAD}, "additionalProperties": {
+            "type": "object", "additionalProperties": False, "required": ["from", "to", "wave"],
+            "properties": {"from": {"type": "string"}, "to": {"type": "string"},
+                           "wave": {"type": "integer", "minimum": 1}}}},
         "profiles": {"type": "object", "propertyNames": {"pattern": _PROFILE_VERSION},
                      "additionalProperties": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}},
     },
@@ -54,6 +60,15 @@ class Lock:
     versions: dict[str, tuple[str, str]] = field(default_factory=dict)  # "project/name" -> (profile, version)
     digests: dict[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
     infrastructure: dict[str, dict[str, str]] = field(default_factory=dict)  # cluster -> stack -> version
+    rollouts: dict[str, "Rollout"] = field(default_factory=dict)  # "project/name" -> its rollout in progress
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A workload moving from one profile version to another, wave by wave: waves 1..wave run `to`."""
+    from_version: str
+    to_version: str
+    wave: int
 
 
 def digest(document: Any) -> str:
@@ -83,6 +98,7 @@ def parse(text: str | None) -> tuple[Lock, list[Diagnostic]]:
         versions={w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()},
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
         infrastructure={cluster: dict(stacks) for cluster, stacks in (data.get("infrastructure") or {}).items()},
+        rollouts={w: Rollout(str(r["from"]), str(r["to"]), r["wave"]) for w, r in (data.get("rollouts") or {}).items()},
     ), []
 
 
@@ -92,5 +108,7 @@ def dump(lock: Lock) -> str:
     data["versions"] = {workload: f"{profile} {version}" for workload, (profile, version) in sorted(lock.versions.items())}
     data["infrastructure"] = {cluster: dict(sorted(stacks.items()))
                               for cluster, stacks in sorted(lock.infrastructure.items()) if stacks}
+    data["rollouts"] = {w: {"from": r.from_version, "to": r.to_version, "wave": r.wave}
+                        for w, r in sorted(lock.rollouts.items())}
     data["profiles"] = {f"{profile} {version}": value for (profile, version), value in sorted(lock.digests.items())}
     return HEADER + yamlio.dump(data)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import dependencies, inventory, load, lock, place, render, resolve, validate
 from .lock import Lock
@@ -27,20 +28,26 @@ class Result:
     files: dict[str, str] | None = None  # the output tree; None when there were errors
     lock_text: str | None = None  # easel.lock as this compile leaves it
     stacks: dict = field(default_factory=dict)  # cluster -> (its infrastructure stacks, workload -> stacks needed)
+    previous_lock: Lock | None = None  # easel.lock as it was read
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics.has_errors
 
 
-def compile_repository(source: Source, render_output: bool = True, update: str | None = None) -> Result:
-    """update: "*" or a profile name whose workloads move to the newest allowed version (`easel lock --update`)."""
+def compile_repository(source: Source, render_output: bool = True, update: str | None = None,
+                       edit_lock: Callable[[Lock, Model], Lock] | None = None) -> Result:
+    """update: "*" or a profile name whose workloads move to the newest allowed version (`easel lock --update`).
+    edit_lock: a change to easel.lock before everything is decided anew from it (`easel rollout advance`)."""
     raw = load.load(source)
     diagnostics = raw.diagnostics
     result = Result(raw.texts, diagnostics)
     model, problems = validate.validate(raw)
     diagnostics.extend(problems)
     result.model = model
+    result.previous_lock = model.lock
+    if edit_lock is not None and not diagnostics.has_errors:
+        model.lock = edit_lock(model.lock, model)
     result.fleet = inventory.fleet(model, diagnostics)
     result.resolved, problems = resolve.resolve(model, update)
     diagnostics.extend(problems)
@@ -58,10 +65,12 @@ def compile_repository(source: Source, render_output: bool = True, update: str |
     diagnostics.extend(problems)
     if not diagnostics.has_errors:
         result.files = files
-        in_use = [*result.resolved, *(s for releases, _ in result.stacks.values() for s in releases)]
+        in_use = [*result.resolved, *(r.target for r in result.resolved if r.target),
+                  *(s for releases, _ in result.stacks.values() for s in releases)]
         result.lock_text = lock.dump(Lock(
             placements={p.workload.id: tuple(p.clusters) for p in result.placements},
             versions={r.id: (r.profile.meta.name, r.profile.version) for r in result.resolved},
+            rollouts={r.id: r.rollout for r in result.resolved if r.rollout},
             digests={r.profile.key: r.profile.digest for r in in_use},
             infrastructure={cluster: {s.profile.meta.name: s.profile.version for s in releases}
                             for cluster, (releases, _) in result.stacks.items()}))

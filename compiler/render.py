@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import images, inventory, smp, yamlio
+from . import images, inventory, rollout, smp, yamlio
 from .diagnostics import Diagnostics, Note
 from .inventory import ClusterFacts
 from .model import Model
@@ -237,8 +237,10 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
     diagnostics = Diagnostics()
     work = {name: ClusterWork(facts) for name, facts in fleet.items()}
     for placement in placements:
+        workload = placement.workload
+        moved = _on_new_version(workload, placement.clusters, fleet)
         for cluster in placement.clusters:
-            work[cluster].workloads.append(placement.workload)
+            work[cluster].workloads.append(workload.target if cluster in moved else workload)
     for cluster, (releases, needs) in (stacks or {}).items():
         work[cluster].stacks, work[cluster].needs = releases, needs
     files: dict[str, str] = {}
@@ -259,6 +261,13 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
     for engine_name, clusters in sorted(by_engine.items()):
         files.update(engines[engine_name].bootstrap(model, clusters))
     return dict(sorted(files.items())), diagnostics
+
+
+def _on_new_version(workload: ResolvedWorkload, clusters: list[str], fleet: dict[str, ClusterFacts]) -> set[str]:
+    if workload.rollout is None or workload.target is None:
+        return set()
+    labels = {name: fleet[name].labels for name in clusters}
+    return rollout.on_new_version(workload.id, clusters, workload.environment.waves, labels, workload.rollout.wave)
 
 
 def images_list(workloads: list[ResolvedWorkload]) -> str:

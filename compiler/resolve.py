@@ -14,6 +14,7 @@ from typing import Any
 
 from . import builtins, definitions, images, names, params, policy, schemacheck, templating, valuespath, versions
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error, warning
+from .lock import Lock, Rollout
 from .model import (
     Component, Definition, Environment, Meta, Model, Project, Selector, TraitUse, Workload, WorkloadProfile,
 )
@@ -74,6 +75,8 @@ class ResolvedWorkload:
     gpu_demands: list[GpuDemand] = field(default_factory=list)
     cluster: str | None = None  # set on a copy rendered for one cluster (user templates that read `cluster`)
     stack: bool = False  # an infrastructure stack a cluster needs (requires.profiles), not a team's workload
+    rollout: Rollout | None = None  # a newer version on its way, wave by wave
+    target: "ResolvedWorkload | None" = None  # the workload at the rollout's destination version
 
     @property
     def path(self) -> str:
@@ -495,9 +498,79 @@ def _merged(problems: list[Diagnostic]) -> list[Diagnostic]:
     return merged
 
 
+def _version_plan(workload: Workload, environment: Environment, available: dict[str, WorkloadProfile],
+                  lock: Lock, update: str | None, diagnostics: Diagnostics
+                  ) -> tuple[WorkloadProfile, Rollout | None] | None:
+    """The version the workload runs, and the rollout that moves it on, if one is under way.
+
+    A recorded version is kept while allowed. `update` moves to the newest allowed version: at once, or, in an
+    environment with rollout waves, as a rollout that starts at wave 1. A rollout whose versions are no longer
+    both allowed ends: at its destination when that is still allowed, else where it came from."""
+    newest = choose_version(workload, environment, available, diagnostics)
+    if newest is None:
+        return None
+    allowed_entry = policy.allowed_range(environment, workload.profile)
+    ranges = [workload.version_range] + ([allowed_entry.versions] if allowed_entry and allowed_entry.versions else [])
+
+    def allowed(version: str | None) -> bool:
+        return version in available and all(versions.satisfies(version, r) for r in ranges)
+
+    locked_profile, locked = lock.versions.get(workload.id, (None, None))
+    if locked_profile != workload.profile:
+        return newest, None
+    updating = update in ("*", workload.profile)
+    progressive = environment.rollout_strategy == "progressive" and bool(environment.waves)
+    rollout = lock.rollouts.get(workload.id)
+    if rollout is not None:
+        if allowed(rollout.from_version) and allowed(rollout.to_version):
+            if not updating or newest.version == rollout.to_version:
+                return available[rollout.from_version], rollout
+            locked = rollout.from_version  # an update during a rollout starts a new one from where it came
+        elif allowed(rollout.to_version):
+            return available[rollout.to_version], None
+        elif allowed(rollout.from_version):
+            return available[rollout.from_version], None
+    if not allowed(locked):
+        return newest, None
+    if updating and newest.version != locked:
+        if progressive:
+            return available[locked], Rollout(locked, newest.version, 1)
+        return newest, None
+    return available[locked], None
+
+
+def _resolve_one(model: Model, workload: Workload, environment: Environment, project: Project,
+                 profile: WorkloadProfile, diagnostics: Diagnostics) -> ResolvedWorkload | None:
+    effective, problems = params.effective(profile, model.settings, project, environment, workload)
+    diagnostics.extend(problems)
+    if problems:
+        return None
+    resolver = _WorkloadResolver(model, workload, environment, project, profile, effective)
+    component_names = [c.name for c in profile.components]
+    for name in workload.traits:
+        if name not in component_names:
+            diagnostics.error("E302", f"profile {profile.meta.name} {profile.version} has no component {name!r}",
+                              workload.meta.loc.at("spec", "traits", name, key=True),
+                              schemacheck.did_you_mean(name, component_names))
+    waves = _waves(profile.components)
+    components = [resolver.component(c, waves[c.name]) for c in profile.components]
+    diagnostics.extend(resolver.problems)
+    if any(p.is_error for p in resolver.problems) or any(c is None for c in components):
+        return None
+    result = ResolvedWorkload(workload, environment, project, profile, effective, resolver.namespace,
+                              [c for c in components if c is not None])
+    for component in result.components:
+        for trait in component.traits:
+            if trait.output.gpu is not None:
+                result.gpu_demands.append(GpuDemand(component.name, trait.output.gpu, component.replicas,
+                                                    trait.loc))
+    diagnostics.extend(policy.check_workload(result))
+    return result
+
+
 def resolve(model: Model, update: str | None = None) -> tuple[list[ResolvedWorkload], Diagnostics]:
     """Every workload resolved. Versions in easel.lock are kept, but for `update`: "*" (every profile) or the
-    name of a profile whose workloads move to the newest allowed version."""
+    name of a profile whose workloads move to the newest allowed version (see _version_plan)."""
     diagnostics = Diagnostics()
     resolved: list[ResolvedWorkload] = []
     for workload in model.workloads.values():
@@ -512,36 +585,18 @@ def resolve(model: Model, update: str | None = None) -> tuple[list[ResolvedWorkl
                               notes=[Note("projects allowed there", environment.meta.loc.at("spec", "projects")
                                           if environment.projects else environment.meta.loc.at("spec"))])
             continue
-        locked_profile, locked_version = model.lock.versions.get(workload.id, (None, None))
-        keep = locked_profile == workload.profile and update not in ("*", workload.profile)
-        profile = choose_version(workload, environment, available, diagnostics, locked_version if keep else None)
-        if profile is None:
+        plan = _version_plan(workload, environment, available, model.lock, update, diagnostics)
+        if plan is None:
             continue
-        effective, problems = params.effective(profile, model.settings, project, environment, workload)
-        diagnostics.extend(problems)
-        if problems:
+        profile, rollout = plan
+        result = _resolve_one(model, workload, environment, project, profile, diagnostics)
+        if result is None:
             continue
-        resolver = _WorkloadResolver(model, workload, environment, project, profile, effective)
-        component_names = [c.name for c in profile.components]
-        for name in workload.traits:
-            if name not in component_names:
-                diagnostics.error("E302", f"profile {profile.meta.name} {profile.version} has no component {name!r}",
-                                  workload.meta.loc.at("spec", "traits", name, key=True),
-                                  schemacheck.did_you_mean(name, component_names))
-        waves = _waves(profile.components)
-        components = [resolver.component(c, waves[c.name]) for c in profile.components]
-        diagnostics.extend(resolver.problems)
-        if any(p.is_error for p in resolver.problems) or any(c is None for c in components):
-            continue
-        result = ResolvedWorkload(workload, environment, project, profile, effective, resolver.namespace,
-                                  [c for c in components if c is not None])
-        for component in result.components:
-            for trait in component.traits:
-                if trait.output.gpu is not None:
-                    result.gpu_demands.append(GpuDemand(component.name, trait.output.gpu, component.replicas,
-                                                        trait.loc))
-        diagnostics.extend(policy.check_workload(result))
+        if rollout is not None:
+            target = _resolve_one(model, workload, environment, project, available[rollout.to_version], diagnostics)
+            if target is None:
+                continue
+            result.rollout, result.target = rollout, target
         resolved.append(result)
     diagnostics.items = _merged(diagnostics.items)
     return resolved, diagnostics
-

@@ -1,0 +1,95 @@
+"""A progressive rollout end to end: publish a version, `easel lock --update`, advance wave by wave, roll back;
+checked on the compiled output."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from conftest import easel, write_files
+
+WAVES = """
+  rollout:
+    strategy: progressive
+    waves:
+      - {name: canary, clusterSelector: {matchLabels: {canary: "true"}}}
+      - {name: half, percent: 50}
+      - {name: rest, percent: 100}
+"""
+
+
+def _setup(repo):
+    env = repo / "environments/dev.yaml"
+    env.write_text(env.read_text().rstrip("\n") + "\n" + WAVES.lstrip("\n"))
+    for index in range(1, 5):
+        labels = "{tier: dev, canary: \"true\"}" if index == 1 else "{tier: dev}"
+        write_files(repo, {f"clusters/c{index}.yaml": f"""
+            apiVersion: easel.dev/v1alpha1
+            kind: Cluster
+            metadata: {{name: c{index}, labels: {labels}}}
+            spec: {{source: byoc, kubernetesVersion: "1.30.1"}}
+        """})
+    (repo / "clusters/local.yaml").unlink()
+    assert easel("compile", cwd=repo).code == 0
+    source = (repo / "profiles/hello/1.0.0.yaml").read_text()
+    (repo / "profiles/hello/1.1.0.yaml").write_text(
+        source.replace("version: 1.0.0", "version: 1.1.0").replace("hello from easel", "hello from 1.1"))
+
+
+def _running(repo) -> dict[str, str]:
+    versions = {}
+    for index in range(1, 5):
+        path = repo / f"output/clusters/c{index}/workloads/demo/hello/web.yaml"
+        deployment = next(yaml.safe_load_all(path.read_text()))
+        versions[f"c{index}"] = deployment["metadata"]["labels"]["easel.dev/profile-version"]
+    return versions
+
+
+def test_a_rollout_goes_wave_by_wave_and_completes(repo):
+    _setup(repo)
+    run = easel("lock", "--update", cwd=repo)
+    assert run.code == 0, run.text
+    assert "rollout of demo/hello started: 1.0.0 -> 1.1.0, wave 1 of 3" in run.out
+    assert _running(repo) == {"c1": "1.1.0", "c2": "1.0.0", "c3": "1.0.0", "c4": "1.0.0"}
+    status = json.loads(easel("rollout", "status", "--format", "json", cwd=repo).out)
+    [row] = status
+    assert (row["from"], row["to"], row["wave"]) == ("1.0.0", "1.1.0", 1)
+    assert [w["name"] for w in row["waves"]] == ["canary", "half", "rest"]
+    assert row["waves"][0]["clusters"] == ["c1"]
+    half = row["waves"][1]["clusters"]
+    assert 1 <= len(half) <= 2 and "c1" not in half  # 50% of 4 (picked by hash), less what the canary took
+    run = easel("rollout", "advance", "hello", cwd=repo)
+    assert run.code == 0 and "rollout of demo/hello at wave 2 of 3" in run.out
+    running = _running(repo)
+    assert {c for c, v in running.items() if v == "1.1.0"} == {"c1", *half}
+    assert easel("rollout", "advance", "--all", cwd=repo).code == 0
+    assert set(_running(repo).values()) == {"1.1.0"}
+    run = easel("rollout", "advance", "demo/hello", cwd=repo)
+    assert run.code == 0 and "rollout of demo/hello completed: now 1.1.0 everywhere" in run.out
+    lock = yaml.safe_load((repo / "easel.lock").read_text())
+    assert lock["versions"] == {"demo/hello": "hello 1.1.0"} and lock["rollouts"] == {}
+    assert easel("rollout", "status", cwd=repo).out.strip() == "no rollouts in progress"
+    assert easel("compile", "--check", cwd=repo).code == 0
+
+
+def test_a_rollback_returns_every_wave(repo):
+    _setup(repo)
+    assert easel("lock", "--update", cwd=repo).code == 0
+    assert easel("rollout", "advance", "hello", cwd=repo).code == 0
+    run = easel("rollout", "rollback", "hello", cwd=repo)
+    assert run.code == 0 and "rollout of demo/hello rolled back: 1.0.0 everywhere" in run.out
+    assert set(_running(repo).values()) == {"1.0.0"}
+    lock = yaml.safe_load((repo / "easel.lock").read_text())
+    assert lock["versions"] == {"demo/hello": "hello 1.0.0"} and lock["rollouts"] == {}
+    # an ordinary compile does not start it again; only the next `lock --update` does
+    assert easel("compile", "--locked", cwd=repo).code == 0
+    assert easel("rollout", "rollback", "hello", cwd=repo).code == 2  # nothing to roll back
+
+
+def test_strategy_all_moves_every_cluster_at_once(repo):
+    _setup(repo)
+    env = repo / "environments/dev.yaml"
+    env.write_text(env.read_text().replace("strategy: progressive", "strategy: all"))
+    assert easel("lock", "--update", cwd=repo).code == 0
+    assert set(_running(repo).values()) == {"1.1.0"}
