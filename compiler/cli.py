@@ -20,7 +20,8 @@ from .pipeline import Result, compile_repository
 from .source import DirectorySource
 from .status import fleet_status, render_tables
 from .lock import LOCK_FILE, Lock
-from .write import diff, write, write_file
+from .write import diff as diff_output
+from .write import write, write_file
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
                       show_default=True, help="How to print diagnostics.")
@@ -30,8 +31,18 @@ class State:
     def __init__(self, directory: str):
         self.root = Path(directory).resolve()
 
-    def source(self) -> DirectorySource:
-        return DirectorySource(self.root)
+    def source(self, ref: str | None = None):
+        """The repository as it is on disk, or at a git revision (through libgit2, without a checkout)."""
+        if ref is None:
+            return DirectorySource(self.root)
+        from .gitsource import GitSource, RevisionError
+
+        try:
+            return GitSource(self.root, ref)
+        except RevisionError as exc:
+            click.echo(f"error[E903]: {exc}", err=True)
+            click.echo(f"  hint: {CODES['E903'].hint}", err=True)
+            sys.exit(1)
 
 
 def _print_diagnostics(result_texts: dict[str, str], diagnostics: Diagnostics, fmt: str) -> None:
@@ -54,10 +65,13 @@ def _finish(result: Result, fmt: str, summary: str | None) -> None:
         click.echo(summary, err=fmt == "github")
 
 
-def _compile(state: State, render_output: bool = True) -> Result:
+def _compile(state: State, render_output: bool = True, ref: str | None = None) -> Result:
     if not state.root.is_dir():
         raise click.UsageError(f"{state.root} is not a folder")
-    return compile_repository(state.source(), render_output=render_output)
+    return compile_repository(state.source(ref), render_output=render_output)
+
+
+REF = click.option("--ref", metavar="REV", help="Read the repository as it is at this git commit, branch or tag.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,10 +85,11 @@ def cli(ctx: click.Context, directory: str) -> None:
 
 @cli.command()
 @FORMAT
+@REF
 @click.pass_obj
-def validate(state: State, fmt: str) -> None:
+def validate(state: State, fmt: str, ref: str | None) -> None:
     """Check the repository (every stage but writing) and report every problem."""
-    result = _compile(state, render_output=False)
+    result = _compile(state, render_output=False, ref=ref)
     placed = sum(1 for p in result.placements if p.placed)
     _finish(result, fmt, "\n".join([f"ok: {len(result.model.workloads)} workloads, {placed} placed on "
                                     f"{len(result.fleet)} clusters", *_moves(result)]))
@@ -85,10 +100,11 @@ def validate(state: State, fmt: str) -> None:
 @click.option("--locked", is_flag=True, help="Exit 1, writing nothing, when easel.lock would change (for CI).")
 @click.option("--out", "out_dir", metavar="DIR", help="Write here instead of the configured output folder.")
 @FORMAT
+@REF
 @click.pass_obj
-def compile_command(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str) -> None:
+def compile_command(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str, ref: str | None) -> None:
     """Compile the repository into its output folder."""
-    _compile_and_write(state, check=check, locked=locked, out_dir=out_dir, fmt=fmt)
+    _compile_and_write(state, check=check, locked=locked, out_dir=out_dir, fmt=fmt, ref=ref)
 
 
 @cli.command()
@@ -102,10 +118,11 @@ def lock(state: State, update: str | None, fmt: str) -> None:
 
 
 def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str,
-                       update: str | None = None, edit_lock=None) -> None:
+                       update: str | None = None, edit_lock=None, ref: str | None = None) -> None:
     if not state.root.is_dir():
         raise click.UsageError(f"{state.root} is not a folder")
-    result = compile_repository(state.source(), update=update, edit_lock=edit_lock)
+    result = compile_repository(state.source(ref), update=update, edit_lock=edit_lock)
+    preview = bool(out_dir or ref)  # --out and --ref leave the working tree's easel.lock alone
     if update not in (None, "*") and result.model and update not in result.model.profiles:
         raise click.BadParameter(f"no profile {update!r}", param_hint="--update")
     if result.files is None:
@@ -117,14 +134,14 @@ def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | N
     clusters = len(result.fleet)
     placed = sum(len(p.clusters) for p in result.placements)
     lock_path = state.root / LOCK_FILE
-    lock_stale = _read_text(lock_path) != result.lock_text
+    lock_stale = (_read_text(lock_path) if not ref else result.texts.get(LOCK_FILE)) != result.lock_text
     if locked and lock_stale:
         result.diagnostics.add(error("E804", f"{LOCK_FILE} would change"
                                      + "".join(f"\n  {line}" for line in _moves(result))))
         _finish(result, fmt, None)
     if check:
-        changes = diff(out, result.files)
-        if lock_stale and not out_dir:
+        changes = diff_output(out, result.files)
+        if lock_stale and not preview:
             result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides "
                                          + "".join(f"\n  {line}" for line in _moves(result))))
         if changes.any:
@@ -138,7 +155,7 @@ def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | N
         return
     changes = write(out, result.files, result.diagnostics)
     summary = None
-    if changes is not None and lock_stale and not out_dir:  # --out previews: the repository is left alone
+    if changes is not None and lock_stale and not preview:  # previews leave the repository alone
         if not write_file(lock_path, result.lock_text, result.diagnostics):
             changes = None
     if changes is not None:
@@ -197,12 +214,13 @@ def _moves(result: Result) -> list[str]:
 @click.argument("workload", required=False)
 @click.option("--cluster", metavar="NAME", help="Explain a cluster: facts, labels, capacity, what runs there.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@REF
 @click.pass_obj
-def explain(state: State, workload: str | None, cluster: str | None, fmt: str) -> None:
+def explain(state: State, workload: str | None, cluster: str | None, fmt: str, ref: str | None) -> None:
     """Explain a WORKLOAD (project/name, or name) or a --cluster."""
     if bool(workload) == bool(cluster):
         raise click.UsageError("give a WORKLOAD or --cluster NAME")
-    result = _compile(state)
+    result = _compile(state, ref=ref)
     if result.model is None:
         _finish(result, "text", None)
     if cluster:
@@ -438,3 +456,72 @@ def rollout_rollback(state: State, workloads: tuple[str, ...], fmt: str) -> None
     """Return every wave of WORKLOAD's rollout to the version it came from."""
     _compile_and_write(state, check=False, locked=False, out_dir=None, fmt=fmt,
                        edit_lock=_rollout_edit(workloads, False, "rollback"))
+
+
+@cli.command()
+@click.option("--base", metavar="REV", help="Compare with this revision (default: the merge base with the default "
+              "branch).")
+@click.option("--head", metavar="REV", help="Compare this revision (default: the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--name-only", is_flag=True, help="List only the clusters whose output changes.")
+@click.pass_obj
+def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: bool) -> None:
+    """What a change does to every cluster: objects added, removed and changed, placements, versions."""
+    from . import diff as differ
+    from .gitsource import RevisionError, default_base, open_repository
+
+    if base is None:
+        try:
+            base = default_base(open_repository(state.root))
+        except (RevisionError, Exception) as exc:  # no repository, or no commit yet
+            click.echo(f"error[E903]: cannot find a base to compare with: {exc}", err=True)
+            sys.exit(1)
+    results = []
+    for rev in (base, head):
+        result = _compile(state, ref=rev)
+        if result.files is None:
+            click.echo(f"easel: the repository at {rev or 'the working tree'} has errors:", err=True)
+            _finish(result, "text", None)
+        results.append(result)
+    changes = differ.compare(*results)
+    base_name, head_name = base[:12], head or "working tree"
+    if name_only:
+        click.echo("\n".join(d.cluster for d in changes if not d.empty))
+    elif fmt == "json":
+        click.echo(json.dumps(differ.as_json(changes), indent=2))
+    elif fmt == "markdown":
+        click.echo(differ.as_markdown(changes, base_name, head_name))
+    else:
+        click.echo(differ.as_text(changes, base_name, head_name))
+
+
+@cli.command(name="publish")
+@click.option("--branch", required=True, metavar="NAME", help="The branch to commit the output to.")
+@click.option("--message", metavar="TEXT", help="The commit message.")
+@click.pass_obj
+def publish_command(state: State, branch: str, message: str | None) -> None:
+    """Commit output/ to a branch (created when missing) that Argo CD or Flux can follow."""
+    from .gitsource import RevisionError, open_repository
+    from .publish import publish
+
+    result = _compile(state)
+    if result.files is None:
+        _finish(result, "text", None)
+    out = state.root / result.model.settings.output
+    if diff_output(out, result.files).any:
+        click.echo(f"error[E904]: {out} is not what the repository compiles to: run `easel compile` first", err=True)
+        sys.exit(1)
+    try:
+        repo = open_repository(state.root)
+        prefix = state.root.resolve().relative_to(Path(repo.workdir).resolve()).as_posix()
+        folder = "/".join(p for p in (prefix if prefix != "." else "", result.model.settings.output) if p)
+        files = {f"{folder}/{path}": text.encode() for path, text in result.files.items()}
+        head = "an unborn branch" if repo.head_is_unborn else str(repo.head.target)[:12]
+        commit = publish(repo, branch, files, message or f"easel: output of {head}")
+    except RevisionError as exc:
+        click.echo(f"error[E904]: {exc}", err=True)
+        sys.exit(1)
+    if commit is None:
+        click.echo(f"{branch} already holds this output: nothing to commit")
+    else:
+        click.echo(f"published {len(files)} files to {branch} as {commit[:12]}")

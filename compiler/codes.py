@@ -99,6 +99,9 @@ _ALL = [
     # Command line
     Code("E901", "unknown workload or cluster", None),
     Code("E902", "not a config repository", None),
+    Code("E903", "git revision not found",
+         "give a commit, branch or tag of the repository the folder is in (see `git log`, `git branch`)"),
+    Code("E904", "git working tree not as needed", None),
     Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
          "set EASEL_DEBUG=1 to see the traceback"),
     # Warnings

@@ -1,0 +1,170 @@
+"""`easel diff`: what a change does to every cluster. Both revisions are compiled in memory and their output
+compared object by object, with the placements that moved and the versions that changed."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import rollout, yamlio
+from .pipeline import Result
+
+MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
+
+
+@dataclass
+class ObjectChange:
+    change: str  # added | removed | changed
+    kind: str
+    name: str  # namespace/name, or the file for files that are not objects
+    diff: str = ""
+
+
+@dataclass
+class ClusterDiff:
+    cluster: str
+    objects: list[ObjectChange] = field(default_factory=list)
+    arrived: list[str] = field(default_factory=list)  # workloads placed here by the change
+    left: list[str] = field(default_factory=list)  # workloads the change takes away from here
+    versions: list[tuple[str, str, str]] = field(default_factory=list)  # (workload, before, after) here
+
+    @property
+    def empty(self) -> bool:
+        return not (self.objects or self.arrived or self.left or self.versions)
+
+
+def _objects(files: dict[str, str], cluster: str) -> dict[tuple[str, str], str]:
+    """A cluster's output as (kind, namespace/name) -> YAML text; files that are not objects by their path."""
+    prefix = f"clusters/{cluster}/"
+    found: dict[tuple[str, str], str] = {}
+    for path, text in files.items():
+        if not path.startswith(prefix):
+            continue
+        documents: list[Any] = []
+        if path.endswith("kustomization.yaml"):
+            listing = yaml.load(text, Loader=yaml.CSafeLoader)
+            if isinstance(listing, dict) and set(listing) <= {"apiVersion", "kind", "resources"}:
+                continue  # a list of the files beside it: their own changes say it all
+        elif path.endswith(".yaml"):
+            documents = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
+        named = [d for d in documents if isinstance(d.get("metadata"), dict) and d["metadata"].get("name")]
+        if named and len(named) == len(documents):
+            for document in named:
+                metadata = document["metadata"]
+                key = (document.get("kind", "?"), f"{metadata.get('namespace', '')}/{metadata['name']}".lstrip("/"))
+                found[key] = yamlio.dump(document)
+        else:
+            found[("file", path[len(prefix):])] = text
+    return found
+
+
+def _unified(before: str, after: str, name: str) -> str:
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                        fromfile=f"a/{name}", tofile=f"b/{name}", n=3))
+
+
+def compare(base: Result, head: Result) -> list[ClusterDiff]:
+    base_files, head_files = base.files or {}, head.files or {}
+    clusters = sorted(set(base.fleet) | set(head.fleet))
+    base_places = {p.workload.id: set(p.clusters) for p in base.placements}
+    head_places = {p.workload.id: set(p.clusters) for p in head.placements}
+    base_versions = {r.id: r for r in base.resolved}
+    found = []
+    for cluster in clusters:
+        entry = ClusterDiff(cluster)
+        before, after = _objects(base_files, cluster), _objects(head_files, cluster)
+        for key in sorted(set(before) | set(after)):
+            kind, name = key
+            if key not in before:
+                entry.objects.append(ObjectChange("added", kind, name, _unified("", after[key], name)))
+            elif key not in after:
+                entry.objects.append(ObjectChange("removed", kind, name, _unified(before[key], "", name)))
+            elif before[key] != after[key]:
+                entry.objects.append(ObjectChange("changed", kind, name, _unified(before[key], after[key], name)))
+        for workload in sorted(set(base_places) | set(head_places)):
+            was, now = cluster in base_places.get(workload, ()), cluster in head_places.get(workload, ())
+            if now and not was:
+                entry.arrived.append(workload)
+            elif was and not now:
+                entry.left.append(workload)
+        for resolved in head.resolved:
+            if cluster in head_places.get(resolved.id, ()) and cluster in base_places.get(resolved.id, ()):
+                old = base_versions.get(resolved.id)
+                before_version = _version_at(base, old, cluster) if old else None
+                after_version = _version_at(head, resolved, cluster)
+                if before_version and before_version != after_version:
+                    entry.versions.append((resolved.id, before_version, after_version))
+        found.append(entry)
+    return found
+
+
+def _version_at(result: Result, resolved, cluster: str) -> str:
+    """The profile version the workload runs on this cluster (a rollout's waves run the new one)."""
+    if resolved.rollout is None:
+        return resolved.profile.version
+    clusters = next((p.clusters for p in result.placements if p.workload.id == resolved.id), [])
+    labels = {name: result.fleet[name].labels for name in clusters}
+    moved = rollout.on_new_version(resolved.id, clusters, resolved.environment.waves, labels, resolved.rollout.wave)
+    return resolved.rollout.to_version if cluster in moved else resolved.profile.version
+
+
+def as_json(diffs: list[ClusterDiff]) -> list[dict[str, Any]]:
+    return [{"cluster": d.cluster, "arrived": d.arrived, "left": d.left,
+             "versions": [{"workload": w, "from": a, "to": b} for w, a, b in d.versions],
+             "objects": [{"change": o.change, "kind": o.kind, "name": o.name, "diff": o.diff} for o in d.objects]}
+            for d in diffs if not d.empty]
+
+
+def _counts(d: ClusterDiff) -> dict[str, int]:
+    return {change: sum(1 for o in d.objects if o.change == change) for change in ("added", "changed", "removed")}
+
+
+def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
+    changed = [d for d in diffs if not d.empty]
+    lines = [f"easel diff {base} -> {head}: {len(changed)} of {len(diffs)} clusters change"]
+    for d in changed:
+        counts = _counts(d)
+        lines.append(f"\n{d.cluster}: {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
+        lines += [f"  + {w} placed here" for w in d.arrived] + [f"  - {w} leaves" for w in d.left]
+        lines += [f"  ~ {w}: {a} -> {b}" for w, a, b in d.versions]
+        for o in d.objects:
+            mark = {"added": "+", "removed": "-", "changed": "~"}[o.change]
+            lines.append(f"  {mark} {o.kind} {o.name}")
+            if o.change == "changed":
+                lines += ["      " + line for line in o.diff.rstrip("\n").splitlines()]
+    return "\n".join(lines)
+
+
+def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MARKDOWN_LIMIT) -> str:
+    changed = [d for d in diffs if not d.empty]
+    out = [f"### easel diff: `{base}` → `{head}`", ""]
+    if not changed:
+        return "\n".join(out + ["No cluster's output changes."])
+    out += ["| cluster | added | changed | removed | placements | versions |", "|---|---:|---:|---:|---|---|"]
+    for d in changed:
+        counts = _counts(d)
+        moves = ", ".join([f"+{w}" for w in d.arrived] + [f"−{w}" for w in d.left]) or "–"
+        versions = ", ".join(f"{w} {a}→{b}" for w, a, b in d.versions) or "–"
+        out.append(f"| `{d.cluster}` | {counts['added']} | {counts['changed']} | {counts['removed']} | {moves} | "
+                   f"{versions} |")
+    out.append(f"\n{len(changed)} of {len(diffs)} clusters change.\n")
+    left_out = 0
+    for d in changed:
+        counts = _counts(d)
+        section = [f"<details><summary><code>{d.cluster}</code>: {counts['added']} added, {counts['changed']} "
+                   f"changed, {counts['removed']} removed</summary>", ""]
+        for o in d.objects:
+            section += [f"**{o.change}** `{o.kind}` `{o.name}`", "", "```diff", o.diff.rstrip("\n"), "```", ""]
+        section.append("</details>")
+        text = "\n".join(section)
+        if len("\n".join(out)) + len(text) > limit:
+            left_out += 1
+            continue
+        out.append(text)
+    if left_out:
+        out.append(f"\n_{left_out} cluster section(s) left out to stay under {limit:,} characters: run "
+                   f"`easel diff --base {base}` to see them all._")
+    return "\n".join(out)

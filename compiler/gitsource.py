@@ -1,0 +1,100 @@
+"""A Source for the config repository as it is at a git revision, read through libgit2 (pygit2) from the
+object database: no checkout, no temporary clone. Paths stay repository-relative, so diagnostics still name
+`file:line`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+
+from .source import PathOutsideRepository, normalize
+
+_BLOB_MODES = (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
+
+
+class RevisionError(ValueError):
+    pass
+
+
+def open_repository(folder: Path) -> pygit2.Repository:
+    found = pygit2.discover_repository(str(folder))
+    if found is None:
+        raise RevisionError(f"{folder} is not inside a git repository")
+    return pygit2.Repository(found)
+
+
+def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
+    try:
+        return repo.revparse_single(rev).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+        raise RevisionError(f"no commit {rev!r} in {repo.workdir or repo.path}: {exc}") from None
+
+
+class GitSource:
+    """The files under `folder` (the config repository, inside a git work tree) at a commit."""
+
+    def __init__(self, folder: Path, rev: str):
+        self.repo = open_repository(folder)
+        self.commit = resolve_commit(self.repo, rev)
+        self.rev = rev
+        workdir = Path(self.repo.workdir or folder).resolve()
+        prefix = Path(folder).resolve().relative_to(workdir).as_posix()
+        self.prefix = "" if prefix == "." else prefix
+        self.files: dict[str, pygit2.Oid] = {}
+        self._collect(self.commit.tree, "")
+
+    def _collect(self, tree: pygit2.Tree, path: str) -> None:
+        for entry in tree:
+            full = f"{path}{entry.name}"
+            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                self._collect(self.repo[entry.id], full + "/")
+            elif entry.filemode in _BLOB_MODES:  # links and submodules are not followed
+                if not self.prefix or full.startswith(self.prefix + "/"):
+                    self.files[full[len(self.prefix) + 1:] if self.prefix else full] = entry.id
+
+    def describe(self) -> str:
+        return f"{self.rev} ({str(self.commit.id)[:12]})"
+
+    def walk(self, folder: str) -> list[str]:
+        base = "" if folder in ("", ".") else normalize(folder) + "/"
+        return sorted(p for p in self.files if p.startswith(base)
+                      and not any(part.startswith(".") for part in p[len(base):].split("/")))
+
+    def read(self, path: str) -> bytes:
+        clean = normalize(path)
+        if clean not in self.files:
+            raise FileNotFoundError(2, f"not in {self.rev}", path)
+        return self.repo[self.files[clean]].data
+
+    def is_file(self, path: str) -> bool:
+        try:
+            return normalize(path) in self.files
+        except PathOutsideRepository:
+            return False
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            prefix = normalize(path) + "/"
+        except PathOutsideRepository:
+            return False
+        return any(p.startswith(prefix) for p in self.files)
+
+
+def default_base(repo: pygit2.Repository) -> str:
+    """The merge base of HEAD with the default branch (origin's HEAD, else main or master)."""
+    candidates = []
+    try:
+        candidates.append(repo.references["refs/remotes/origin/HEAD"].resolve().name)
+    except (KeyError, pygit2.GitError):
+        pass
+    candidates += ["refs/remotes/origin/main", "refs/heads/main", "refs/remotes/origin/master", "refs/heads/master"]
+    head = repo.head.peel(pygit2.Commit).id
+    for name in candidates:
+        if name in repo.references:
+            other = repo.references[name].peel(pygit2.Commit).id
+            base = repo.merge_base(head, other)
+            if base is not None:
+                return str(base)
+    return "HEAD"
+

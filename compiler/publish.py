@@ -1,0 +1,62 @@
+"""`easel publish`: commit the compiled output to a branch that Argo CD or Flux follow, with libgit2."""
+
+from __future__ import annotations
+
+import os
+
+import pygit2
+
+from .gitsource import RevisionError
+
+_ENV = (("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"), ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"))
+
+
+def _signature(repo: pygit2.Repository, names: tuple[str, str]) -> pygit2.Signature:
+    name, email = os.environ.get(names[0]), os.environ.get(names[1])
+    if name and email:
+        return pygit2.Signature(name, email)
+    try:
+        return repo.default_signature
+    except (KeyError, pygit2.GitError):
+        raise RevisionError("no author: set user.name and user.email in git's configuration, or "
+                            "GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL") from None
+
+
+def _tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Oid:
+    """A tree of nested folders from path -> content."""
+    folders: dict[str, dict] = {}
+    for path, data in files.items():
+        node = folders
+        *parents, name = path.split("/")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[name] = data
+
+    def build(node: dict) -> pygit2.Oid:
+        builder = repo.TreeBuilder()
+        for name, value in sorted(node.items()):
+            if isinstance(value, dict):
+                builder.insert(name, build(value), pygit2.GIT_FILEMODE_TREE)
+            else:
+                builder.insert(name, repo.create_blob(value), pygit2.GIT_FILEMODE_BLOB)
+        return builder.write()
+
+    return build(folders)
+
+
+def publish(repo: pygit2.Repository, branch: str, files: dict[str, bytes], message: str) -> str | None:
+    """Commit files (paths from the repository root) as the whole tree of branch, on top of its tip. The id of
+    the new commit; None when the branch already holds exactly these files."""
+    reference = f"refs/heads/{branch}"
+    if not repo.head_is_unborn and repo.head.name == reference:
+        raise RevisionError(f"{branch} is the branch checked out here: publish to a branch of its own")
+    tree = _tree(repo, files)
+    parents = []
+    if reference in repo.references:
+        tip = repo.references[reference].peel(pygit2.Commit)
+        if tip.tree.id == tree:
+            return None
+        parents = [tip.id]
+    commit = repo.create_commit(reference, _signature(repo, _ENV[0]), _signature(repo, _ENV[1]), message, tree,
+                                parents)
+    return str(commit)
