@@ -138,3 +138,14 @@ def test_publish_commits_output_to_a_branch_once(git_repo):
     assert run.code == 0 and second.parents[0].id == tip.id and second.message == "second"
     current = easel("publish", "--branch", "main", cwd=repo, env=ENV)
     assert current.code == 1 and "checked out here" in current.err
+
+
+def test_markdown_is_cut_at_the_size_cap_with_a_note():
+    from compiler.diff import ClusterDiff, ObjectChange, as_markdown
+
+    diffs = [ClusterDiff(f"c{i}", objects=[ObjectChange("changed", "HelmRelease", f"ns/r{i}", "-a\n+b\n" * 200)])
+             for i in range(10)]
+    text = as_markdown(diffs, "base", "head", limit=5_000)
+    assert len(text) < 6_000
+    assert "| `c9` |" in text  # the summary table lists every cluster
+    assert "cluster section(s) left out to stay under 5,000 characters" in text
