@@ -72,6 +72,15 @@ def _compile(state: State, render_output: bool = True, ref: str | None = None) -
 
 
 REF = click.option("--ref", metavar="REV", help="Read the repository as it is at this git commit, branch or tag.")
+TEXT_OR_JSON = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+def _compiled_without_errors(state: State, render_output: bool = False, ref: str | None = None) -> Result:
+    """The compile result; the command stops here, printing the errors, when the repository has any."""
+    result = _compile(state, render_output=render_output, ref=ref)
+    if result.diagnostics.has_errors:
+        _finish(result, "text", None)
+    return result
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -213,7 +222,7 @@ def _moves(result: Result) -> list[str]:
 @cli.command()
 @click.argument("workload", required=False)
 @click.option("--cluster", metavar="NAME", help="Explain a cluster: facts, labels, capacity, what runs there.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@TEXT_OR_JSON
 @REF
 @click.pass_obj
 def explain(state: State, workload: str | None, cluster: str | None, fmt: str, ref: str | None) -> None:
@@ -246,16 +255,13 @@ def _fail(message: str, result: Result) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@TEXT_OR_JSON
 @click.pass_obj
 def status(state: State, fmt: str) -> None:
     """The fleet at a glance: GPUs per cluster and product, quotas per project."""
     from rich.console import Console
 
-    result = _compile(state, render_output=False)
-    if result.diagnostics.has_errors:
-        _finish(result, "text", None)
-    data = fleet_status(result)
+    data = fleet_status(_compiled_without_errors(state))
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -364,15 +370,13 @@ def rollout() -> None:
 
 
 @rollout.command(name="status")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@TEXT_OR_JSON
 @click.pass_obj
 def rollout_status(state: State, fmt: str) -> None:
     """Every rollout: workload, from -> to, wave k of n, the clusters of each wave."""
     from .rollout import wave_clusters
 
-    result = _compile(state, render_output=False)
-    if result.diagnostics.has_errors:
-        _finish(result, "text", None)
+    result = _compiled_without_errors(state)
     placed = {p.workload.id: p.clusters for p in result.placements}
     rows = []
     for resolved in result.resolved:

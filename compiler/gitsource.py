@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 
-from .source import PathOutsideRepository, normalize
+from .source import MemorySource, normalize
 
 _BLOB_MODES = (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
 
@@ -31,17 +31,18 @@ def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
         raise RevisionError(f"no commit {rev!r} in {repo.workdir or repo.path}: {exc}") from None
 
 
-class GitSource:
-    """The files under `folder` (the config repository, inside a git work tree) at a commit."""
+class GitSource(MemorySource):
+    """The files under `folder` (the config repository, inside a git work tree) at a commit: a MemorySource
+    whose contents stay in git's object database until they are read."""
 
     def __init__(self, folder: Path, rev: str):
         self.repo = open_repository(folder)
         self.commit = resolve_commit(self.repo, rev)
-        self.rev = rev
+        self.name = f"{rev} ({str(self.commit.id)[:12]})"
         workdir = Path(self.repo.workdir or folder).resolve()
         prefix = Path(folder).resolve().relative_to(workdir).as_posix()
         self.prefix = "" if prefix == "." else prefix
-        self.files: dict[str, pygit2.Oid] = {}
+        self.files: dict[str, pygit2.Oid] = {}  # type: ignore[assignment]
         self._collect(self.commit.tree, "")
 
     def _collect(self, tree: pygit2.Tree, path: str) -> None:
@@ -53,32 +54,11 @@ class GitSource:
                 if not self.prefix or full.startswith(self.prefix + "/"):
                     self.files[full[len(self.prefix) + 1:] if self.prefix else full] = entry.id
 
-    def describe(self) -> str:
-        return f"{self.rev} ({str(self.commit.id)[:12]})"
-
-    def walk(self, folder: str) -> list[str]:
-        base = "" if folder in ("", ".") else normalize(folder) + "/"
-        return sorted(p for p in self.files if p.startswith(base)
-                      and not any(part.startswith(".") for part in p[len(base):].split("/")))
-
     def read(self, path: str) -> bytes:
         clean = normalize(path)
         if clean not in self.files:
-            raise FileNotFoundError(2, f"not in {self.rev}", path)
+            raise FileNotFoundError(2, f"not in {self.name}", path)
         return self.repo[self.files[clean]].data
-
-    def is_file(self, path: str) -> bool:
-        try:
-            return normalize(path) in self.files
-        except PathOutsideRepository:
-            return False
-
-    def is_dir(self, path: str) -> bool:
-        try:
-            prefix = normalize(path) + "/"
-        except PathOutsideRepository:
-            return False
-        return any(p.startswith(prefix) for p in self.files)
 
 
 def default_base(repo: pygit2.Repository) -> str:
