@@ -52,7 +52,11 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
         "project": workload.project,
         "environment": workload.environment,
         "profile": {"name": workload.profile, "range": workload.version_range, "allowedByEnvironment": allowed,
-                    "available": available, "resolved": resolved.profile.version if resolved else None},
+                    "available": available, "resolved": resolved.profile.version if resolved else None,
+                    "locked": model.lock.versions.get(workload.id, (None, None))[1],
+                    "rollout": ({"from": resolved.rollout.from_version, "to": resolved.rollout.to_version,
+                                 "wave": resolved.rollout.wave, "waves": len(resolved.environment.waves)}
+                                if resolved and resolved.rollout else None)},
     }
     if resolved is None:
         report["status"] = "not resolved: see `easel validate`"
@@ -114,8 +118,15 @@ def workload_text(report: dict[str, Any]) -> str:
              f"  project {report['project']}, environment {report['environment']}"]
     profile = report["profile"]
     allowed = f"; environment allows {profile['allowedByEnvironment']!r}" if profile["allowedByEnvironment"] else ""
-    lines.append(f"  profile {profile['name']} {profile['resolved'] or '(unresolved)'}: highest of "
-                 f"[{', '.join(profile['available'])}] within {profile['range']!r}{allowed}")
+    chosen = f"  profile {profile['name']} {profile['resolved'] or '(unresolved)'}: "
+    if profile["locked"] and profile["locked"] == profile["resolved"]:
+        lines.append(chosen + f"kept from easel.lock (published: {', '.join(profile['available'])}; the workload "
+                     f"asks {profile['range']!r}{allowed})")
+    else:
+        lines.append(chosen + f"highest of [{', '.join(profile['available'])}] within {profile['range']!r}{allowed}")
+    if profile["rollout"]:
+        r = profile["rollout"]
+        lines.append(f"  rollout to {r['to']}: wave {r['wave']} of {r['waves']} (see `easel rollout status`)")
     if "status" in report:
         lines.append(f"  {report['status']}")
         return "\n".join(lines)
