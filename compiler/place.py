@@ -146,15 +146,6 @@ def take_gpus(demands: list[GpuDemand], viable: list[list[GpuPool]], cluster: st
     return taken, None
 
 
-def fit_gpus(demands: list[GpuDemand], facts: ClusterFacts, state: FleetState,
-             arch: str | None = None) -> tuple[list[Allocation], str | None]:
-    """The GPUs the demands would take on this cluster, or the reason they do not fit."""
-    viable, reason = viable_pools(demands, facts, arch)
-    if viable is None:
-        return [], reason
-    return take_gpus(demands, viable, facts.name, state)
-
-
 def _capacity_reason(demand: GpuDemand, pool: GpuPool, cluster: str, state: FleetState, pending: int) -> str:
     holders = sorted({w for w, key, _ in state.holders.get(cluster, ()) if key == pool.key})
     allocated = pool.total - state.free.get(cluster, {}).get(pool.key, 0)
@@ -229,15 +220,9 @@ class _StaticReasons:
         return dict(sorted(passing.items())), reasons
 
 
-def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FleetState, keeping: bool = False,
-                 static: "_StaticReasons | None" = None) -> tuple[str | None, list[Allocation]]:
+def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FleetState, static: "_StaticReasons",
+                 keeping: bool = False) -> tuple[str | None, list[Allocation]]:
     """None and the GPUs it would take when the cluster is eligible; else the first reason it is not."""
-    if static is None:
-        reason = static_reason(workload, facts, keeping)
-        if reason:
-            return reason, []
-        allocations, reason = fit_gpus(workload.gpu_demands, facts, state, workload.profile.arch)
-        return (reason, []) if reason else (None, allocations)
     passing, reasons = static.index(workload, keeping)
     if facts.name not in passing:
         return reasons[facts.name], []
@@ -313,7 +298,7 @@ def _keep(resolved: list[ResolvedWorkload], fleet: dict[str, ClusterFacts], prev
             if wanted is not None and len(entry.allocations) >= wanted:
                 entry.lost[name] = f"numberOfClusters is now {wanted}"
                 continue
-            reason, allocations = first_reason(workload, fleet[name], state, keeping=True, static=static)
+            reason, allocations = first_reason(workload, fleet[name], state, static, keeping=True)
             if reason:
                 entry.lost[name] = reason
                 continue
