@@ -15,6 +15,32 @@ def docs(*documents: str) -> str:
     return "---\n".join(HEADER + textwrap.dedent(d).strip() + "\n" for d in documents)
 
 
+# A project `team` that the environment `dev` admits with no placement rules, and a Helm repository `charts`:
+# the common ground of scenarios that test one feature on a single cluster.
+TEAM_IN_DEV = {
+    "environments/env.yaml": docs("""
+kind: Project
+metadata: {name: team}
+spec: {}
+""", """
+kind: Environment
+metadata: {name: dev}
+spec: {projects: ["*"]}
+"""),
+    "profiles/repos.yaml": docs("""
+kind: Repository
+metadata: {name: charts}
+spec: {type: helm, url: https://charts.example.com}
+"""),
+}
+
+
+def replaced(files: dict[str, str], path: str, old: str, new: str) -> dict[str, str]:
+    """A copy of files with one exact piece of text in one file changed; fails loudly when the text is missing."""
+    assert old in files[path], f"{old!r} not in {path}"
+    return {**files, path: files[path].replace(old, new)}
+
+
 def compile_files(files: dict[str, str], render: bool = True) -> Result:
     return compile_repository(MemorySource(files), render_output=render)
 

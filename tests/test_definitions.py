@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import codes, compile_files, docs
+from scenario import TEAM_IN_DEV, codes, compile_files, docs, replaced
 
 BASE = {
-    "environments/env.yaml": docs("""
-kind: Project
-metadata: {name: team}
-spec: {}
-""", """
-kind: Environment
-metadata: {name: dev}
-spec: {projects: ["*"]}
-"""),
+    **TEAM_IN_DEV,
     "clusters/c.yaml": docs("""
 kind: Cluster
 metadata: {name: c}
 spec: {source: byoc, kubernetesVersion: "1.30.0"}
-"""),
-    "profiles/repos.yaml": docs("""
-kind: Repository
-metadata: {name: charts}
-spec: {type: helm, url: https://charts.example.com}
 """),
     "workloads/w.yaml": docs("""
 kind: Workload
@@ -268,10 +255,8 @@ def test_builtin_traits_on_a_webservice():
 
 
 def _with_registries(files: dict[str, str], registries: str) -> dict[str, str]:
-    files = dict(files)
-    files["environments/env.yaml"] = files["environments/env.yaml"].replace(
-        'spec: {projects: ["*"]}', f'spec: {{projects: ["*"], policy: {{allowedRegistries: {registries}}}}}')
-    return files
+    return replaced(files, "environments/env.yaml", 'spec: {projects: ["*"]}',
+                    f'spec: {{projects: ["*"], policy: {{allowedRegistries: {registries}}}}}')
 
 
 def test_images_must_come_from_an_allowed_registry():

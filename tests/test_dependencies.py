@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import codes, compile_files, docs
+from scenario import TEAM_IN_DEV, codes, compile_files, docs
 
 
 def stack(name: str, version: str, requires: str = "") -> dict[str, str]:
@@ -47,20 +47,7 @@ spec: {{project: team, environment: dev, profile: {{name: {profile}}}}}
 
 
 BASE = {
-    "environments/env.yaml": docs("""
-kind: Project
-metadata: {name: team}
-spec: {}
-""", """
-kind: Environment
-metadata: {name: dev}
-spec: {projects: ["*"]}
-"""),
-    "profiles/repos.yaml": docs("""
-kind: Repository
-metadata: {name: charts}
-spec: {type: helm, url: https://charts.example.com}
-"""),
+    **TEAM_IN_DEV,
     "clusters/byoc.yaml": docs("""
 kind: Cluster
 metadata: {name: byoc}

@@ -3,7 +3,7 @@ numberOfClusters, quotas, and the reason every cluster was passed over."""
 
 from __future__ import annotations
 
-from scenario import chosen, codes, compile_files, docs
+from scenario import chosen, codes, compile_files, docs, replaced
 
 
 def cluster(name: str, tier: str = "prod", gpus: str = "", k8s: str = "1.30.1", extra: str = "") -> str:
@@ -240,10 +240,8 @@ def test_same_input_same_placement_whatever_the_file_order():
 
 
 def _sharing_profile(files: dict[str, str], gpu_properties: str) -> dict[str, str]:
-    files = dict(files)
-    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace(
-        'properties: {count: "{{ params.gpus }}", product: "{{ params.product }}"}', f"properties: {gpu_properties}")
-    return files
+    return replaced(files, "profiles/app.yaml", 'properties: {count: "{{ params.gpus }}", product: "{{ params.product }}"}',
+                    f"properties: {gpu_properties}")
 
 
 def test_time_slicing_asks_use_time_sliced_gpus_only():
