@@ -20,7 +20,7 @@ from typing import Any
 from . import names
 from .model import Model
 from .render import (
-    MANAGED_BY, ClusterWork, component_objects, kustomization, kustomize_images, kustomize_patches,
+    MANAGED_BY, ClusterWork, chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches,
     namespace_objects, text_of, trait_labels, trait_objects, workload_labels,
 )
 from .resolve import ResolvedComponent, ResolvedWorkload
@@ -59,12 +59,10 @@ def _wrapper(workload: ResolvedWorkload, component: ResolvedComponent) -> dict[s
     patches = kustomize_patches(component)
     image_rewrites = kustomize_images(component)
     extra = trait_objects(workload, component)
-    labels = trait_labels(component)
-    if not (patches or image_rewrites or extra or labels):
+    if not (patches or image_rewrites or extra or trait_labels(component)):
         return None
-    # the workload's labels ride along, as Flux's commonMetadata does (not managed-by: Helm owns that one)
-    labels = {**labels, **{k: v for k, v in workload_labels(workload, component.name).items() if k not in MANAGED_BY}}
-    body: dict[str, Any] = {"labels": [{"pairs": labels, "includeSelectors": False}]}
+    # the workload's labels ride along, as Flux's commonMetadata does
+    body: dict[str, Any] = {"labels": [{"pairs": chart_labels(workload, component), "includeSelectors": False}]}
     if patches:
         body["patches"] = patches
     if image_rewrites:

@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -40,9 +41,7 @@ class State:
         try:
             return GitSource(self.root, ref)
         except RevisionError as exc:
-            click.echo(f"error[E903]: {exc}", err=True)
-            click.echo(f"  hint: {CODES['E903'].hint}", err=True)
-            sys.exit(1)
+            _fail("E903", str(exc), hint=True)
 
 
 def _print_diagnostics(result_texts: dict[str, str], diagnostics: Diagnostics, fmt: str) -> None:
@@ -65,19 +64,28 @@ def _finish(result: Result, fmt: str, summary: str | None) -> None:
         click.echo(summary, err=fmt == "github")
 
 
-def _compile(state: State, render_output: bool = True, ref: str | None = None) -> Result:
+def _compile(state: State, render_output: bool = True, ref: str | None = None, update: str | None = None,
+             edit_lock=None) -> Result:
     if not state.root.is_dir():
         raise click.UsageError(f"{state.root} is not a folder")
-    return compile_repository(state.source(ref), render_output=render_output)
+    return compile_repository(state.source(ref), render_output=render_output, update=update, edit_lock=edit_lock)
+
+
+def _fail(code: str, message: str, hint: bool = False) -> NoReturn:
+    """Stop with one error that is about the command, not about the repository's files."""
+    click.echo(f"error[{code}]: {message}", err=True)
+    if hint:
+        click.echo(f"  hint: {CODES[code].hint}", err=True)
+    sys.exit(1)
 
 
 REF = click.option("--ref", metavar="REV", help="Read the repository as it is at this git commit, branch or tag.")
 TEXT_OR_JSON = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
 
-def _compiled_without_errors(state: State, render_output: bool = False, ref: str | None = None) -> Result:
+def _compiled_without_errors(state: State, render_output: bool = False) -> Result:
     """The compile result; the command stops here, printing the errors, when the repository has any."""
-    result = _compile(state, render_output=render_output, ref=ref)
+    result = _compile(state, render_output=render_output)
     if result.diagnostics.has_errors:
         _finish(result, "text", None)
     return result
@@ -128,9 +136,7 @@ def lock(state: State, update: str | None, fmt: str) -> None:
 
 def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str,
                        update: str | None = None, edit_lock=None, ref: str | None = None) -> None:
-    if not state.root.is_dir():
-        raise click.UsageError(f"{state.root} is not a folder")
-    result = compile_repository(state.source(ref), update=update, edit_lock=edit_lock)
+    result = _compile(state, ref=ref, update=update, edit_lock=edit_lock)
     preview = bool(out_dir or ref)  # --out and --ref leave the working tree's easel.lock alone
     if update not in (None, "*") and result.model and update not in result.model.profiles:
         raise click.BadParameter(f"no profile {update!r}", param_hint="--update")
@@ -143,7 +149,9 @@ def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | N
     clusters = len(result.fleet)
     placed = sum(len(p.clusters) for p in result.placements)
     lock_path = state.root / LOCK_FILE
-    lock_stale = (_read_text(lock_path) if not ref else result.texts.get(LOCK_FILE)) != result.lock_text
+    on_disk = result.texts.get(LOCK_FILE)
+    # a checkout with CRLF line ends (git's autocrlf) holds the same lock
+    lock_stale = (on_disk and on_disk.replace("\r\n", "\n")) != result.lock_text
     if locked and lock_stale:
         result.diagnostics.add(error("E804", f"{LOCK_FILE} would change"
                                      + "".join(f"\n  {line}" for line in _moves(result))))
@@ -173,13 +181,6 @@ def _compile_and_write(state: State, check: bool, locked: bool, out_dir: str | N
             f"{len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed, "
             f"{changes.unchanged} unchanged ({out})", *_moves(result)])
     _finish(result, fmt, summary)
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _moves(result: Result) -> list[str]:
@@ -234,24 +235,19 @@ def explain(state: State, workload: str | None, cluster: str | None, fmt: str, r
         _finish(result, "text", None)
     if cluster:
         if cluster not in result.fleet:
-            _fail(f"no cluster {cluster!r}", result)
+            _fail("E901", f"no cluster {cluster!r}")
         data = explaining.cluster_report(result, cluster)
         click.echo(json.dumps(data, indent=2) if fmt == "json" else explaining.cluster_text(data))
     else:
         found, problem = explaining.find_workload(result.model, workload)
         if found is None:
-            _fail(problem, result)
+            _fail("E901", problem)
         data = explaining.workload_report(result, found)
         click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else explaining.workload_text(data))
     if result.diagnostics.has_errors:
         errors = sum(1 for d in result.diagnostics if d.is_error)
         click.echo(f"easel: the repository has {errors} error(s); run `easel validate` to see them", err=True)
         sys.exit(1)
-
-
-def _fail(message: str, result: Result) -> None:
-    click.echo(f"error[E901]: {message}", err=True)
-    sys.exit(1)
 
 
 @cli.command()
@@ -284,8 +280,7 @@ def inventory_import(state: State, cluster: str, nodes) -> None:
     try:
         found = importer.read_nodes(nodes.read())
     except (importer.NodeListError, UnicodeDecodeError) as exc:
-        click.echo(f"error[E105]: {getattr(nodes, 'name', 'NODES.json')}: {exc}; nothing was written", err=True)
-        sys.exit(1)
+        _fail("E105", f"{getattr(nodes, 'name', 'NODES.json')}: {exc}; nothing was written")
     result = _compile(state, render_output=False)
     if result.model is None or any(d.is_error and d.code in ("E101", "E102", "E103", "E104", "E105", "E107")
                                    for d in result.diagnostics):
@@ -294,8 +289,7 @@ def inventory_import(state: State, cluster: str, nodes) -> None:
     try:
         summary = importer.import_nodes(state.root, cluster, found, result, diagnostics)
     except importer.NodeListError as exc:
-        click.echo(f"error[E105]: {exc}; nothing was written", err=True)
-        sys.exit(1)
+        _fail("E105", f"{exc}; nothing was written")
     if summary is None:
         _finish(Result(result.texts, diagnostics), "text", None)
     click.echo(f"imported {len(found)} nodes of cluster {cluster}: {len(summary.added)} added, "
@@ -326,8 +320,7 @@ def init(state: State, directory: str) -> None:
     target = (state.root / directory).resolve()
     existing = scaffold.conflicts(target)
     if existing:
-        click.echo(f"error[E902]: {target} already has {', '.join(existing)}; nothing was written", err=True)
-        sys.exit(1)
+        _fail("E902", f"{target} already has {', '.join(existing)}; nothing was written")
     written = scaffold.write(target)
     click.echo(f"created {len(written)} files in {target}; next: easel -C {directory} compile")
 
@@ -359,9 +352,7 @@ def main() -> None:
     except Exception:  # a bug, not bad input: say so in one line
         if os.environ.get("EASEL_DEBUG"):
             traceback.print_exc()
-        click.echo(f"error[E999]: internal error: {sys.exc_info()[1]!r}", err=True)
-        click.echo(f"  hint: {CODES['E999'].hint}", err=True)
-        sys.exit(1)
+        _fail("E999", f"internal error: {sys.exc_info()[1]!r}", hint=True)
 
 
 @cli.group()
@@ -378,12 +369,12 @@ def rollout_status(state: State, fmt: str) -> None:
 
     result = _compiled_without_errors(state)
     placed = {p.workload.id: p.clusters for p in result.placements}
+    labels = {name: facts.labels for name, facts in result.fleet.items()}
     rows = []
     for resolved in result.resolved:
         if resolved.rollout is None:
             continue
         waves = resolved.environment.waves
-        labels = {name: facts.labels for name, facts in result.fleet.items()}
         clusters = placed.get(resolved.id, [])
         steps = wave_clusters(resolved.id, clusters, waves, labels, len(waves))
         rows.append({"workload": resolved.id, "profile": resolved.profile.meta.name,
@@ -472,14 +463,13 @@ def rollout_rollback(state: State, workloads: tuple[str, ...], fmt: str) -> None
 def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: bool) -> None:
     """What a change does to every cluster: objects added, removed and changed, placements, versions."""
     from . import diff as differ
-    from .gitsource import RevisionError, default_base, open_repository
+    from .gitsource import default_base, open_repository
 
     if base is None:
         try:
             base = default_base(open_repository(state.root))
-        except (RevisionError, Exception) as exc:  # no repository, or no commit yet
-            click.echo(f"error[E903]: cannot find a base to compare with: {exc}", err=True)
-            sys.exit(1)
+        except Exception as exc:  # no repository, or no commit yet
+            _fail("E903", f"cannot find a base to compare with: {exc}")
     results = []
     for rev in (base, head):
         result = _compile(state, ref=rev)
@@ -505,26 +495,22 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
 @click.pass_obj
 def publish_command(state: State, branch: str, message: str | None) -> None:
     """Commit output/ to a branch (created when missing) that Argo CD or Flux can follow."""
-    from .gitsource import RevisionError, open_repository
+    from .gitsource import RevisionError, folder_in_work_tree, open_repository
     from .publish import publish
 
-    result = _compile(state)
-    if result.files is None:
-        _finish(result, "text", None)
+    result = _compiled_without_errors(state, render_output=True)
     out = state.root / result.model.settings.output
     if diff_output(out, result.files).any:
-        click.echo(f"error[E904]: {out} is not what the repository compiles to: run `easel compile` first", err=True)
-        sys.exit(1)
+        _fail("E904", f"{out} is not what the repository compiles to: run `easel compile` first")
     try:
         repo = open_repository(state.root)
-        prefix = state.root.resolve().relative_to(Path(repo.workdir).resolve()).as_posix()
-        folder = "/".join(p for p in (prefix if prefix != "." else "", result.model.settings.output) if p)
+        prefix = folder_in_work_tree(repo, state.root)
+        folder = "/".join(p for p in (prefix, result.model.settings.output) if p)
         files = {f"{folder}/{path}": text.encode() for path, text in result.files.items()}
         head = "an unborn branch" if repo.head_is_unborn else str(repo.head.target)[:12]
         commit = publish(repo, branch, files, message or f"easel: output of {head}")
     except RevisionError as exc:
-        click.echo(f"error[E904]: {exc}", err=True)
-        sys.exit(1)
+        _fail("E904", str(exc))
     if commit is None:
         click.echo(f"{branch} already holds this output: nothing to commit")
     else:

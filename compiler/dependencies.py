@@ -82,8 +82,7 @@ class _Provider(AbstractProvider):
     def get_dependencies(self, candidate: Candidate) -> Iterator[Need]:
         if candidate.profile is None:
             return iter(())
-        label = f"{candidate.name} {candidate.version}"
-        return iter(Need(d.name, d.range, label, d.loc) for d in candidate.profile.requires_profiles)
+        return iter(_needs(candidate.profile, f"{candidate.name} {candidate.version}"))
 
 
 def _satisfies(version: str, range_text: str) -> bool:
@@ -92,8 +91,8 @@ def _satisfies(version: str, range_text: str) -> bool:
         versions.kubernetes_version(version) or version, range_text)
 
 
-def _needs_of(workload_id: str, profile: WorkloadProfile) -> list[Need]:
-    label = f"{workload_id} ({profile.meta.name} {profile.version})"
+def _needs(profile: WorkloadProfile, label: str) -> list[Need]:
+    """The stacks the profile requires, each need labelled with who has it."""
     return [Need(d.name, d.range, label, d.loc) for d in profile.requires_profiles]
 
 
@@ -114,7 +113,8 @@ def resolve_stacks(model: Model, fleet: dict[str, ClusterFacts], placements: Seq
         keep = {name: version for name, version in locked.get(cluster, {}).items()
                 if update not in ("*", name)}
         provider = _Provider(model, facts.addons, keep)
-        needs = [need for workload_id, profile in workloads for need in _needs_of(workload_id, profile)]
+        needs = [need for workload_id, profile in workloads
+                 for need in _needs(profile, f"{workload_id} ({profile.meta.name} {profile.version})")]
         try:
             resolution = Resolver(provider, BaseReporter()).resolve(needs, max_rounds=1000)
         except ResolutionImpossible as exc:

@@ -4,12 +4,11 @@ compared object by object, with the placements that moved and the versions that 
 from __future__ import annotations
 
 import difflib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from . import rollout, yamlio
+from . import render, yamlio
 from .pipeline import Result
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
@@ -36,20 +35,27 @@ class ClusterDiff:
         return not (self.objects or self.arrived or self.left or self.versions)
 
 
-def _objects(files: dict[str, str], cluster: str) -> dict[tuple[str, str], str]:
+def _by_cluster(files: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each cluster's files, by their path inside the cluster's folder."""
+    grouped: dict[str, dict[str, str]] = defaultdict(dict)
+    for path, text in files.items():
+        top, cluster, inside = (path.split("/", 2) + ["", ""])[:3]
+        if top == "clusters" and inside:
+            grouped[cluster][inside] = text
+    return grouped
+
+
+def _objects(files: dict[str, str]) -> dict[tuple[str, str], str]:
     """A cluster's output as (kind, namespace/name) -> YAML text; files that are not objects by their path."""
-    prefix = f"clusters/{cluster}/"
     found: dict[tuple[str, str], str] = {}
     for path, text in files.items():
-        if not path.startswith(prefix):
-            continue
         documents: list[Any] = []
         if path.endswith("kustomization.yaml"):
-            listing = yaml.load(text, Loader=yaml.CSafeLoader)
+            listing = yamlio.load_all(text)[0]
             if isinstance(listing, dict) and set(listing) <= {"apiVersion", "kind", "resources"}:
                 continue  # a list of the files beside it: their own changes say it all
         elif path.endswith(".yaml"):
-            documents = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
+            documents = [d for d in yamlio.load_all(text) if isinstance(d, dict)]
         named = [d for d in documents if isinstance(d.get("metadata"), dict) and d["metadata"].get("name")]
         if named and len(named) == len(documents):
             for document in named:
@@ -57,7 +63,7 @@ def _objects(files: dict[str, str], cluster: str) -> dict[tuple[str, str], str]:
                 key = (document.get("kind", "?"), f"{metadata.get('namespace', '')}/{metadata['name']}".lstrip("/"))
                 found[key] = yamlio.dump(document)
         else:
-            found[("file", path[len(prefix):])] = text
+            found[("file", path)] = text
     return found
 
 
@@ -67,15 +73,15 @@ def _unified(before: str, after: str, name: str) -> str:
 
 
 def compare(base: Result, head: Result) -> list[ClusterDiff]:
-    base_files, head_files = base.files or {}, head.files or {}
+    base_files, head_files = _by_cluster(base.files or {}), _by_cluster(head.files or {})
     clusters = sorted(set(base.fleet) | set(head.fleet))
     base_places = {p.workload.id: set(p.clusters) for p in base.placements}
     head_places = {p.workload.id: set(p.clusters) for p in head.placements}
-    base_versions = {r.id: r for r in base.resolved}
+    base_versions, head_versions = _versions(base), _versions(head)
     found = []
     for cluster in clusters:
         entry = ClusterDiff(cluster)
-        before, after = _objects(base_files, cluster), _objects(head_files, cluster)
+        before, after = _objects(base_files.get(cluster, {})), _objects(head_files.get(cluster, {}))
         for key in sorted(set(before) | set(after)):
             kind, name = key
             if key not in before:
@@ -91,24 +97,25 @@ def compare(base: Result, head: Result) -> list[ClusterDiff]:
             elif was and not now:
                 entry.left.append(workload)
         for resolved in head.resolved:
-            if cluster in head_places.get(resolved.id, ()) and cluster in base_places.get(resolved.id, ()):
-                old = base_versions.get(resolved.id)
-                before_version = _version_at(base, old, cluster) if old else None
-                after_version = _version_at(head, resolved, cluster)
-                if before_version and before_version != after_version:
-                    entry.versions.append((resolved.id, before_version, after_version))
+            before_version = base_versions.get((resolved.id, cluster))
+            after_version = head_versions.get((resolved.id, cluster))
+            if before_version and after_version and before_version != after_version:
+                entry.versions.append((resolved.id, before_version, after_version))
         found.append(entry)
     return found
 
 
-def _version_at(result: Result, resolved, cluster: str) -> str:
-    """The profile version the workload runs on this cluster (a rollout's waves run the new one)."""
-    if resolved.rollout is None:
-        return resolved.profile.version
-    clusters = next((p.clusters for p in result.placements if p.workload.id == resolved.id), [])
-    labels = {name: result.fleet[name].labels for name in clusters}
-    moved = rollout.on_new_version(resolved.id, clusters, resolved.environment.waves, labels, resolved.rollout.wave)
-    return resolved.rollout.to_version if cluster in moved else resolved.profile.version
+def _versions(result: Result) -> dict[tuple[str, str], str]:
+    """(workload, cluster) -> the profile version the workload runs there (a rollout's waves run the new one)."""
+    placed = {p.workload.id: p.clusters for p in result.placements}
+    versions: dict[tuple[str, str], str] = {}
+    for resolved in result.resolved:
+        clusters = placed.get(resolved.id, [])
+        moved = render.on_new_version(resolved, clusters, result.fleet)
+        for cluster in clusters:
+            on_new = cluster in moved and resolved.rollout is not None
+            versions[(resolved.id, cluster)] = resolved.rollout.to_version if on_new else resolved.profile.version
+    return versions
 
 
 def as_json(diffs: list[ClusterDiff]) -> list[dict[str, Any]]:

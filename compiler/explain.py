@@ -95,7 +95,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
             entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count,
                               **({"pool": a.pool} if a.pool != a.product else {})}
                              for a in placement.allocations.get(name, [])]
-            entry["output"] = _output_paths(result, name, workload)
+            entry["output"] = _output_paths(result, name, resolved)
         else:
             entry["verdict"] = "eligible" if name in passed else "passed over"
             if name in placement.scores:
@@ -105,10 +105,10 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
     return report
 
 
-def _output_paths(result: Result, cluster: str, workload) -> list[str]:
+def _output_paths(result: Result, cluster: str, resolved: ResolvedWorkload) -> list[str]:
     if not result.files:
         return []
-    prefix = f"clusters/{cluster}/workloads/{workload.project}/{workload.meta.name}/"
+    prefix = f"clusters/{cluster}/{resolved.path}/"
     out = result.model.settings.output
     return [f"{out}/{p}" for p in result.files if p.startswith(prefix)]
 

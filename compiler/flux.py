@@ -14,7 +14,7 @@ from typing import Any
 from . import names
 from .model import Model, Repository
 from .render import (
-    MANAGED_BY, ClusterWork, component_objects, kustomization, kustomize_images, kustomize_patches,
+    MANAGED_BY, ClusterWork, chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches,
     namespace_objects, text_of, trait_labels, trait_objects, workload_labels,
 )
 from .resolve import ResolvedComponent, ResolvedWorkload
@@ -67,8 +67,7 @@ def helm_release(model: Model, workload: ResolvedWorkload, component: ResolvedCo
     depends += [{"name": name, "namespace": namespace} for name, namespace in stacks]  # the stacks it needs
     if depends:
         spec["dependsOn"] = depends
-    labels = {k: v for k, v in workload_labels(workload, component.name).items() if k not in MANAGED_BY}
-    spec["commonMetadata"] = {"labels": {**trait_labels(component), **labels}}
+    spec["commonMetadata"] = {"labels": chart_labels(workload, component)}
     if helm.values:
         spec["values"] = helm.values
     post = _post_renderer(component)

@@ -31,6 +31,13 @@ def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
         raise RevisionError(f"no commit {rev!r} in {repo.workdir or repo.path}: {exc}") from None
 
 
+def folder_in_work_tree(repo: pygit2.Repository, folder: Path) -> str:
+    """The folder's path inside the repository's work tree ("" at its top, or for a bare repository)."""
+    workdir = Path(repo.workdir or folder).resolve()
+    prefix = Path(folder).resolve().relative_to(workdir).as_posix()
+    return "" if prefix == "." else prefix
+
+
 class GitSource(MemorySource):
     """The files under `folder` (the config repository, inside a git work tree) at a commit: a MemorySource
     whose contents stay in git's object database until they are read."""
@@ -39,11 +46,13 @@ class GitSource(MemorySource):
         self.repo = open_repository(folder)
         self.commit = resolve_commit(self.repo, rev)
         self.name = f"{rev} ({str(self.commit.id)[:12]})"
-        workdir = Path(self.repo.workdir or folder).resolve()
-        prefix = Path(folder).resolve().relative_to(workdir).as_posix()
-        self.prefix = "" if prefix == "." else prefix
+        prefix = folder_in_work_tree(self.repo, folder)
         self.files: dict[str, pygit2.Oid] = {}  # type: ignore[assignment]
-        self._collect(self.commit.tree, "")
+        top: pygit2.Object | None = self.commit.tree
+        if prefix:  # only the config repository's folder is read
+            top = self.commit.tree[prefix] if prefix in self.commit.tree else None
+        if isinstance(top, pygit2.Tree):
+            self._collect(top, "")
 
     def _collect(self, tree: pygit2.Tree, path: str) -> None:
         for entry in tree:
@@ -51,8 +60,7 @@ class GitSource(MemorySource):
             if entry.filemode == pygit2.GIT_FILEMODE_TREE:
                 self._collect(self.repo[entry.id], full + "/")
             elif entry.filemode in _BLOB_MODES:  # links and submodules are not followed
-                if not self.prefix or full.startswith(self.prefix + "/"):
-                    self.files[full[len(self.prefix) + 1:] if self.prefix else full] = entry.id
+                self.files[full] = entry.id
 
     def read(self, path: str) -> bytes:
         clean = normalize(path)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import names, yamlio
+from . import names, quantity, yamlio
 from .diagnostics import Diagnostics
 from .schemas import API_VERSION
 
@@ -36,12 +36,12 @@ def _quantity_text(value: Any) -> str | None:
 
 
 def _cores(value: Any) -> int | None:
-    text = str(value or "")
-    if text.isdigit():
-        return int(text)
-    if text.endswith("m") and text[:-1].isdigit():
-        return int(text[:-1]) // 1000
-    return None
+    """Whole cores of a CPU quantity ("8", "7900m"); None when it is missing or not one."""
+    try:
+        cores = quantity.parse(value)
+    except ValueError:
+        return None
+    return int(cores) if cores >= 0 else None
 
 
 def _gpus(labels: dict[str, str], capacity: dict[str, Any]) -> list[dict[str, Any]]:
@@ -297,7 +297,10 @@ def import_nodes(root: Path, cluster: str, nodes: list[tuple[str, dict[str, Any]
         docs_file = file(f"{folder}/{cluster}-devices.yaml" if folder else f"{cluster}-devices.yaml")
     seen: set[str] = set()
     for node, spec in nodes:
-        name = node_names.get(node) or (device_name(node, set()) if device_name(node, set()) in existing else None)
+        name = node_names.get(node)
+        if name is None:
+            name = device_name(node, set())
+            name = name if name in existing else None
         if name is not None:
             seen.add(name)
             doc, current = existing[name]

@@ -254,6 +254,12 @@ class Workload:
     def id(self) -> str:
         return f"{self.project}/{self.meta.name}"
 
+    @property
+    def asks_at(self) -> Location:
+        """Where a problem with what the workload asks for points: its parameters, else its profile (as a key)."""
+        spec = self.meta.loc.at("spec")
+        return (spec.at("parameters") if self.parameters else spec.at("profile")).as_key()
+
 
 @dataclass(frozen=True)
 class ManifestFile:

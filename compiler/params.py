@@ -55,8 +55,7 @@ def effective(profile: WorkloadProfile, settings: Settings, project: Project | N
     for name, schema in declared.items():
         if name not in values:
             problems.append(error("E402", f"parameter {name!r} of {where} has no value",
-                                  (workload.meta.loc.at("spec", "parameters") if workload.parameters
-                                   else workload.meta.loc.at("spec", "profile")).as_key(),
+                                  workload.asks_at,
                                   f"set `parameters: {{{name}: ...}}` in the Workload"))
             continue
         checker = _validator(schema)

@@ -79,13 +79,13 @@ class FleetState:
             self.holders[cluster].append((workload, allocation.pool, allocation.count))
 
 
-def _pools_for(ask: GpuAsk, facts: ClusterFacts, free: dict[str, int]) -> list[GpuPool]:
-    """The pools that could serve the ask: the asked products in the order asked, else most free first."""
+def _pools_for(ask: GpuAsk, facts: ClusterFacts) -> list[GpuPool]:
+    """The pools that could serve the ask: the asked products in the order asked, else all of its mode (by key;
+    take_gpus puts the freest first)."""
     gpus = facts.gpus
     if ask.products:
         return [gpus[key] for key in ask.pool_keys if key in gpus]
-    pools = [pool for pool in gpus.values() if pool.mode == ask.mode]
-    return sorted(pools, key=lambda p: (-free.get(p.key, 0), p.key))
+    return [pool for pool in gpus.values() if pool.mode == ask.mode]
 
 
 def viable_pools(demands: list[GpuDemand], facts: ClusterFacts,
@@ -95,7 +95,7 @@ def viable_pools(demands: list[GpuDemand], facts: ClusterFacts,
     viable: list[list[GpuPool]] = []
     for demand in demands:
         ask = demand.ask
-        pools = _pools_for(ask, facts, {})
+        pools = _pools_for(ask, facts)
         if not pools:
             wanted = " or ".join(ask.products) + " GPUs" if ask.products else "GPUs"
             unit = "" if ask.mode == EXCLUSIVE else f" ({ask.mode})"
@@ -197,9 +197,10 @@ class _StaticReasons:
         demands = tuple((d.ask, d.replicas) for d in workload.gpu_demands)
         key = (workload.environment.meta.name, workload.profile.kubernetes, workload.profile.arch, keeping, demands)
         if key not in self.known and keeping:
-            # the same as for new placements, but for clusters a NoSelectIfNew taint kept out
+            # the same as for new placements, but for clusters a NoSelectIfNew taint may have kept out
             passing, reasons = self.index(workload)
-            again = {name for name, reason in reasons.items() if ":NoSelectIfNew " in reason}
+            again = [name for name in reasons
+                     if any(t.effect == "NoSelectIfNew" for t in self.fleet[name].cluster.taints)]
             self.known[key] = self._scan(workload, keeping, again, dict(passing), dict(reasons))
         if key not in self.known:
             self.known[key] = self._scan(workload, keeping, self.fleet, {}, {})
@@ -268,8 +269,7 @@ def _spread_pick(ranked: list[str], chosen: list[str], count: int, by: str, max_
             trial = dict(counts)
             trial[domain[name]] += 1
             return max(trial.values()) - min(trial.values())
-        fitting = [name for name in left if skew(name) <= max_skew]
-        name = fitting[0] if fitting else min(left, key=lambda n: (skew(n), left.index(n)))
+        name = next((n for n in left if skew(n) <= max_skew), None) or min(left, key=skew)  # min: first of the least
         picked.append(name)
         counts[domain[name]] += 1
         left.remove(name)

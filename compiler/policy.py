@@ -32,10 +32,9 @@ def check_workload(workload: "ResolvedWorkload") -> list[Diagnostic]:
     limit = environment.max_gpus_per_workload
     if limit is not None and workload.total_gpus > limit:
         asks = ", ".join(f"{d.component}: {d.ask.count} × {d.replicas} replica(s)" for d in workload.gpu_demands)
-        spec = workload.workload.meta.loc.at("spec")
         problems.append(error("E703", f"workload {workload.id} asks for {workload.total_gpus} GPUs per cluster "
                               f"({asks}); environment {environment.meta.name!r} allows {limit}",
-                              (spec.at("parameters") if workload.workload.parameters else spec.at("profile")).as_key(),
+                              workload.workload.asks_at,
                               notes=[Note("GPUs asked here", d.loc) for d in workload.gpu_demands]
                               + [Note("limit set here", policy_loc.at("maxGPUsPerWorkload"))]))
     registries = environment.allowed_registries

@@ -53,12 +53,9 @@ def resolve(location: Location, text: str | None) -> tuple[int, int] | None:
             break
         node = found
     mark = node.start_mark
-    if location.text_line and isinstance(node, yaml.ScalarNode):
-        if node.style in ("|", ">"):  # a block scalar: its text starts on the line after the indicator
-            return _block_line(text, mark.line + location.text_line)
-        if location.text_line == 1:
-            return mark.line + 1, mark.column + 1
-    return mark.line + 1, mark.column + 1
+    if location.text_line and isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        return _block_line(text, mark.line + location.text_line)  # a block scalar's text starts after the indicator
+    return mark.line + 1, mark.column + 1  # elsewhere, where the node starts
 
 
 def _block_line(text: str, index: int) -> tuple[int, int]:

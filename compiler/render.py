@@ -172,6 +172,13 @@ def trait_labels(component: ResolvedComponent) -> dict[str, str]:
     return labels
 
 
+def chart_labels(workload: ResolvedWorkload, component: ResolvedComponent) -> dict[str, str]:
+    """Labels for every object a chart or folder makes: its traits' and the workload's, less managed-by (Helm or
+    the folder's own tool owns that one)."""
+    own = {k: v for k, v in workload_labels(workload, component.name).items() if k not in MANAGED_BY}
+    return {**trait_labels(component), **own}
+
+
 def trait_objects(workload: ResolvedWorkload, component: ResolvedComponent) -> list[dict[str, Any]]:
     """Objects traits add beside a chart or folder (Ingress, PVC), labelled, in the workload's namespace."""
     objects = [o for t in component.traits for o in t.output.objects]
@@ -238,7 +245,7 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
     work = {name: ClusterWork(facts) for name, facts in fleet.items()}
     for placement in placements:
         workload = placement.workload
-        moved = _on_new_version(workload, placement.clusters, fleet)
+        moved = on_new_version(workload, placement.clusters, fleet)
         for cluster in placement.clusters:
             work[cluster].workloads.append(workload.target if cluster in moved else workload)
     for cluster, (releases, needs) in (stacks or {}).items():
@@ -263,7 +270,8 @@ def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placem
     return dict(sorted(files.items())), diagnostics
 
 
-def _on_new_version(workload: ResolvedWorkload, clusters: list[str], fleet: dict[str, ClusterFacts]) -> set[str]:
+def on_new_version(workload: ResolvedWorkload, clusters: list[str], fleet: dict[str, ClusterFacts]) -> set[str]:
+    """Of the workload's clusters, those its rollout's waves have reached (empty when nothing is rolling out)."""
     if workload.rollout is None or workload.target is None:
         return set()
     labels = {name: fleet[name].labels for name in clusters}

@@ -7,6 +7,8 @@ from functools import cached_property
 from fractions import Fraction
 from typing import Any, Callable
 
+from .inventory import EXCLUSIVE, TIME_SLICING, mig_mode, pool_key
+
 # Kinds whose pod template sits at spec.template: where pod-level traits apply.
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 # What a pod-level trait patch hits in a chart or folder whose component names no `target`: the long-running
@@ -40,13 +42,13 @@ class GpuAsk:
     def mode(self) -> str:
         """The GPU pool mode that serves the ask (see inventory.GpuPool)."""
         if self.sharing == "mig" and self.mig_profile:
-            return f"mig-{self.mig_profile}"
-        return "time-slicing" if self.sharing == "time-slicing" else "exclusive"
+            return mig_mode(self.mig_profile)
+        return TIME_SLICING if self.sharing == TIME_SLICING else EXCLUSIVE
 
     @cached_property
     def pool_keys(self) -> tuple[str, ...]:
         """The pools of the pinned products, in the order asked."""
-        return tuple(p if self.mode == "exclusive" else f"{p} ({self.mode})" for p in self.products)
+        return tuple(pool_key(product, self.mode) for product in self.products)
 
 
 @dataclass

@@ -16,7 +16,8 @@ from . import builtins, definitions, images, names, params, policy, schemacheck,
 from .diagnostics import Diagnostic, Diagnostics, Location, Note, error, warning
 from .lock import Lock, Rollout
 from .model import (
-    Component, Definition, Environment, Meta, Model, Project, Selector, TraitUse, Workload, WorkloadProfile,
+    AllowedProfile, Component, Definition, Environment, Meta, Model, Project, Selector, TraitUse, Workload,
+    WorkloadProfile,
 )
 from .source import PathOutsideRepository, normalize
 from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, RenderContext, TraitOutput
@@ -123,10 +124,14 @@ def namespace_for(workload: Workload, environment: Environment) -> str:
     return names.join(workload.project, workload.meta.name)
 
 
+def _version_ranges(workload: Workload, allowed: AllowedProfile | None) -> list[str]:
+    """The ranges a version must satisfy: the workload's, and its profile's allowedProfiles entry's, if any."""
+    return [workload.version_range] + ([allowed.versions] if allowed and allowed.versions else [])
+
+
 def choose_version(workload: Workload, environment: Environment, available: dict[str, WorkloadProfile],
-                   diagnostics: Diagnostics, locked: str | None = None) -> WorkloadProfile | None:
-    """The locked version while it is still allowed; else the highest version within the workload's range and
-    the environment's allowedProfiles."""
+                   diagnostics: Diagnostics) -> WorkloadProfile | None:
+    """The highest version within the workload's range and the environment's allowedProfiles."""
     at = workload.meta.loc.at("spec", "profile")
     allowed = policy.allowed_range(environment, workload.profile)
     if allowed is False:
@@ -136,9 +141,7 @@ def choose_version(workload: Workload, environment: Environment, available: dict
                           notes=[Note("allowedProfiles set here",
                                       environment.meta.loc.at("spec", "policy", "allowedProfiles"))])
         return None
-    ranges = [workload.version_range] + ([allowed.versions] if allowed and allowed.versions else [])
-    if locked in available and all(versions.satisfies(locked, r) for r in ranges):
-        return available[locked]
+    ranges = _version_ranges(workload, allowed)
     chosen = versions.highest(available, *ranges)
     if chosen is None:
         listed = ", ".join(sorted(available, key=versions.sort_key))
@@ -460,12 +463,20 @@ def resolve_stack(model: Model, profile: WorkloadProfile) -> tuple[ResolvedWorkl
     resolver = _WorkloadResolver(model, workload, environment, project, profile, effective,
                                  namespace=profile.meta.name)
     resolver.label = f"stack {profile.meta.name} {profile.version}"
+    components = _components(resolver, profile)
+    if components is None:
+        return None, resolver.problems
+    return ResolvedWorkload(workload, environment, project, profile, effective, profile.meta.name, components,
+                            stack=True), resolver.problems
+
+
+def _components(resolver: "_WorkloadResolver", profile: WorkloadProfile) -> list[ResolvedComponent] | None:
+    """The profile's components resolved (problems go to resolver.problems); None when any has an error."""
     waves = _waves(profile.components)
     components = [resolver.component(c, waves[c.name]) for c in profile.components]
     if any(p.is_error for p in resolver.problems) or any(c is None for c in components):
-        return None, resolver.problems
-    return ResolvedWorkload(workload, environment, project, profile, effective, profile.meta.name,
-                            [c for c in components if c is not None], stack=True), resolver.problems
+        return None
+    return [c for c in components if c is not None]
 
 
 _PER_WORKLOAD = re.compile(r"^(?P<message>.*) \(workload (?P<workload>[^)]+)\)$", re.S)
@@ -509,8 +520,7 @@ def _version_plan(workload: Workload, environment: Environment, available: dict[
     newest = choose_version(workload, environment, available, diagnostics)
     if newest is None:
         return None
-    allowed_entry = policy.allowed_range(environment, workload.profile)
-    ranges = [workload.version_range] + ([allowed_entry.versions] if allowed_entry and allowed_entry.versions else [])
+    ranges = _version_ranges(workload, policy.allowed_range(environment, workload.profile) or None)
 
     def allowed(version: str | None) -> bool:
         return version in available and all(versions.satisfies(version, r) for r in ranges)
@@ -552,13 +562,11 @@ def _resolve_one(model: Model, workload: Workload, environment: Environment, pro
             diagnostics.error("E302", f"profile {profile.meta.name} {profile.version} has no component {name!r}",
                               workload.meta.loc.at("spec", "traits", name, key=True),
                               schemacheck.did_you_mean(name, component_names))
-    waves = _waves(profile.components)
-    components = [resolver.component(c, waves[c.name]) for c in profile.components]
+    components = _components(resolver, profile)
     diagnostics.extend(resolver.problems)
-    if any(p.is_error for p in resolver.problems) or any(c is None for c in components):
+    if components is None:
         return None
-    result = ResolvedWorkload(workload, environment, project, profile, effective, resolver.namespace,
-                              [c for c in components if c is not None])
+    result = ResolvedWorkload(workload, environment, project, profile, effective, resolver.namespace, components)
     for component in result.components:
         for trait in component.traits:
             if trait.output.gpu is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from .inventory import EXCLUSIVE, pool_key
 from .pipeline import Result
 
 
@@ -24,7 +25,7 @@ def fleet_status(result: Result) -> dict[str, Any]:
                 used_by_product[project][allocation.product] += allocation.count
     clusters = []
     for name, facts in result.fleet.items():
-        gpus = [{"product": pool.product, **({"sharing": pool.mode} if pool.mode != "exclusive" else {}),
+        gpus = [{"product": pool.product, **({"sharing": pool.mode} if pool.mode != EXCLUSIVE else {}),
                  "total": pool.total, "allocated": allocated[(name, key)], "free": pool.total - allocated[(name, key)]}
                 for key, pool in facts.gpus.items()]
         clusters.append({"cluster": name, "engine": facts.engine, "source": facts.cluster.source,
@@ -51,7 +52,7 @@ def render_tables(status: dict[str, Any], console) -> None:
         rows = cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]
         for index, gpu in enumerate(rows):
             first = index == 0
-            product = gpu["product"] + (f" ({gpu['sharing']})" if gpu.get("sharing") else "")
+            product = pool_key(gpu["product"], gpu.get("sharing", EXCLUSIVE))
             fleet.add_row(cluster["cluster"] if first else "", cluster["engine"] if first else "", product,
                           str(gpu["total"]), str(gpu["allocated"]), str(gpu["free"]),
                           str(len(cluster["workloads"])) if first else "")

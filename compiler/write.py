@@ -26,7 +26,6 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    folders: set[str] = field(default_factory=set)  # folders that exist in the output now ("" is the root)
 
     @property
     def any(self) -> bool:
@@ -55,8 +54,13 @@ def _existing(out: Path) -> tuple[dict[str, int], set[str]]:
 
 def diff(out: Path, files: dict[str, str]) -> Changes:
     """How the output folder differs from the rendered files."""
+    return _compare(out, files)[0]
+
+
+def _compare(out: Path, files: dict[str, str]) -> tuple[Changes, set[str]]:
+    """The changes, and the folders the output has now ("" is its root)."""
     changes = Changes()
-    existing, changes.folders = _existing(out)
+    existing, folders = _existing(out)
     root = str(out)
     for path, text in files.items():
         size = existing.get(path)
@@ -71,7 +75,7 @@ def diff(out: Path, files: dict[str, str]) -> Changes:
                     continue
         changes.changed.append(path)
     changes.removed = sorted(set(existing) - set(files))
-    return changes
+    return changes, folders
 
 
 def _looks_like_output(out: Path) -> bool:
@@ -99,11 +103,11 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes
         return None
     for stale in out.glob(f"{STAGING_PREFIX}*") if out.is_dir() else ():
         shutil.rmtree(stale, ignore_errors=True)  # left behind by an interrupted run
-    changes = diff(out, files)
+    changes, folders = _compare(out, files)
     if not changes.any:
         return changes
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
-    singles, subtrees = _plan(changes)
+    singles, subtrees = _plan(changes, folders)
     try:
         os.makedirs(out, exist_ok=True)
         os.mkdir(staging)
@@ -142,14 +146,14 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes
     return changes
 
 
-def _plan(changes: Changes) -> tuple[list[str], dict[str, list[str]]]:
+def _plan(changes: Changes, folders: set[str]) -> tuple[list[str], dict[str, list[str]]]:
     """Files to stage one by one, and new folders (the topmost missing one of each file) with their files."""
     singles: list[str] = []
     subtrees: dict[str, list[str]] = {}
     for path in changes.added + changes.changed:
         parts = path.split("/")[:-1]
         new_root = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
-                         if "/".join(parts[:i]) not in changes.folders), None)
+                         if "/".join(parts[:i]) not in folders), None)
         if new_root is None:
             singles.append(path)
         else:

@@ -21,6 +21,26 @@ except AttributeError:  # pragma: no cover
 
 MAX_EXPANDED_NODES = 1_000_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_MEMO_LIMIT = 200_000  # scalar spellings remembered by a reader or writer before it starts afresh
+
+
+def _resolve_scalars_once(cls, base) -> None:
+    """Make cls resolve the tag of each plain scalar spelling once: the same keys and values repeat thousands of
+    times in a fleet, and PyYAML's resolver runs a list of regular expressions on every one."""
+    known: dict[tuple, str] = {}
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode:
+            return base.resolve(self, kind, value, implicit)
+        key = (value, implicit)
+        tag = known.get(key)
+        if tag is None:
+            if len(known) >= _MEMO_LIMIT:
+                known.clear()
+            tag = known[key] = base.resolve(self, kind, value, implicit)
+        return tag
+
+    cls.resolve = resolve
 
 
 class AliasBomb(Exception):
@@ -32,35 +52,26 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         super().__init__(stream)
         self.duplicate_keys: list[tuple[Any, int, int]] = []  # (key, line, column), 1-based
 
+    def note_key(self, seen: set[tuple[str, str]], key_node) -> None:
+        """Record key_node when its mapping had a key of the same type and spelling before it."""
+        key = (key_node.tag, key_node.value)
+        if key in seen:
+            mark = key_node.start_mark
+            self.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
+        seen.add(key)
+
     def construct_mapping(self, node, deep=False):  # noqa: D401 - PyYAML hook
         if isinstance(node, yaml.MappingNode):
-            seen: set = set()
+            seen: set[tuple[str, str]] = set()
             for key_node, _ in node.value:
-                if key_node.tag == _MERGE_TAG:
-                    continue
-                if isinstance(key_node, yaml.ScalarNode):
-                    key = (key_node.tag, key_node.value)
-                    if key in seen:
-                        mark = key_node.start_mark
-                        self.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
-                    seen.add(key)
+                if key_node.tag != _MERGE_TAG and isinstance(key_node, yaml.ScalarNode):
+                    self.note_key(seen, key_node)
         return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
 
-_RESOLVED: dict[tuple, str] = {}  # plain scalars repeat (keys above all): resolve each spelling once
-
-
-def _resolve_once(self, kind, value, implicit):
-    key = (kind, value, implicit)
-    tag = _RESOLVED.get(key)
-    if tag is None:
-        tag = _RESOLVED[key] = _BaseLoader.resolve(self, kind, value, implicit)
-    return tag
-
-
-_Loader.resolve = _resolve_once  # type: ignore[method-assign]
+_resolve_scalars_once(_Loader, _BaseLoader)
 
 _STR = "tag:yaml.org,2002:str"
 _SCALARS = {
@@ -97,14 +108,12 @@ def _fast(loader: _Loader, node, memo: dict[int, Any]) -> Any:
     if isinstance(node, yaml.MappingNode) and node.tag == _PLAIN_MAP:
         mapping: dict[Any, Any] = {}
         memo[id(node)] = mapping
+        seen: set[tuple[str, str]] = set()
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
                 raise _SlowPath
-            key = _fast(loader, key_node, memo)
-            if key in mapping:
-                mark = key_node.start_mark
-                loader.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
-            mapping[key] = _fast(loader, value_node, memo)
+            loader.note_key(seen, key_node)
+            mapping[_fast(loader, key_node, memo)] = _fast(loader, value_node, memo)
         return mapping
     raise _SlowPath
 
@@ -222,20 +231,7 @@ def _represent_str(dumper, value: str):
 
 
 _Dumper.add_representer(str, _represent_str)
-_DUMP_RESOLVED: dict[tuple, str] = {}  # the emitter asks, for each scalar, whether it would read back the same
-
-
-def _dump_resolve_once(self, kind, value, implicit):
-    if kind is not yaml.ScalarNode:
-        return _BaseDumper.resolve(self, kind, value, implicit)
-    key = (value, implicit)
-    tag = _DUMP_RESOLVED.get(key)
-    if tag is None:
-        tag = _DUMP_RESOLVED[key] = _BaseDumper.resolve(self, kind, value, implicit)
-    return tag
-
-
-_Dumper.resolve = _dump_resolve_once  # type: ignore[method-assign]
+_resolve_scalars_once(_Dumper, _BaseDumper)  # the writer asks, of each scalar, whether it would read back the same
 
 
 def dump(data: Any) -> str:

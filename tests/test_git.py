@@ -9,7 +9,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from conftest import easel, tree, write_files
+from conftest import copy_init_repo, easel, tree, write_files
 
 ENV = {"GIT_AUTHOR_NAME": "Easel Test", "GIT_AUTHOR_EMAIL": "test@example.com",
        "GIT_COMMITTER_NAME": "Easel Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
@@ -149,3 +149,20 @@ def test_markdown_is_cut_at_the_size_cap_with_a_note():
     assert len(text) < 6_000
     assert "| `c9` |" in text  # the summary table lists every cluster
     assert "cluster section(s) left out to stay under 5,000 characters" in text
+
+
+def test_a_config_repository_in_a_subfolder_reads_and_publishes_only_its_folder(tmp_path):
+    monorepo = tmp_path / "mono"
+    config = copy_init_repo(monorepo / "platform")
+    write_files(monorepo, {"services/api/workloads/stray.yaml": "not: [an easel file\n"})  # outside the config
+    handle = pygit2.init_repository(str(monorepo), initial_head="main")
+    assert easel("compile", cwd=config).code == 0
+    first = commit_all(handle, "a monorepo")
+    run = easel("compile", "--ref", first, "--out", str(tmp_path / "at-ref"), cwd=config)
+    assert run.code == 0, run.text
+    assert tree(tmp_path / "at-ref") == tree(config / "output")
+    published = easel("publish", "--branch", "rendered", cwd=config, env=ENV)
+    assert published.code == 0, published.text
+    rendered = handle.revparse_single("rendered").peel(pygit2.Tree)
+    assert [entry.name for entry in rendered] == ["platform"]
+    assert {entry.name for entry in rendered["platform/output"]} == {p.name for p in (config / "output").iterdir()}
