@@ -341,9 +341,10 @@ def codes(code: str | None) -> None:
         click.echo(f"{found.code}  {found.title}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console script; argv defaults to the process's arguments."""
     try:
-        cli(standalone_mode=True)
+        cli.main(args=argv, prog_name="easel", standalone_mode=True)
     except SystemExit:
         raise
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
-"""Shared test helpers: run the real CLI, build small config repositories from inline files."""
+"""Shared test helpers: run the real CLI (in process, as the console script runs it), build small config
+repositories from inline files."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from compiler.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -27,8 +32,26 @@ class Run:
         return self.out + self.err
 
 
-def easel(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None) -> Run:
-    """Run the real `easel` command line (as `python -m compiler`) and capture what it prints."""
+_RUNNER = CliRunner()
+
+
+def easel(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+          input: str | None = None) -> Run:
+    """Run the `easel` command line in this process, exactly as the console script does (its `main`, with
+    its handling of internal errors), in cwd, and capture what it prints and its exit status."""
+    overrides = {"EASEL_DEBUG": None, **(env or {})}
+    with contextlib.chdir(cwd or os.getcwd()), _RUNNER.isolation(input=input, env=overrides) as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    return Run(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def easel_process(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run `python -m compiler` as a separate process: for what only a new process shows (PYTHONHASHSEED,
+    the module entry point)."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("EASEL_DEBUG", None)
     proc = subprocess.run([sys.executable, "-m", "compiler", *args], cwd=cwd, env=full_env,

@@ -10,7 +10,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import copy_init_repo, easel, tree, write_files
+from conftest import copy_init_repo, easel, easel_process, tree, write_files
+
+
+def test_the_console_script_and_the_module_run_as_processes(repo):
+    """Smoke test of what the tests run in process: the installed `easel` script and `python -m compiler`."""
+    import subprocess
+    import sys
+
+    script = shutil.which("easel", path=str(Path(sys.executable).parent)) or shutil.which("easel")
+    assert script, "the easel console script is not installed"
+    proc = subprocess.run([script, "-C", str(repo), "validate"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: 1 workloads"), proc.stdout + proc.stderr
+    run = easel_process("compile", "--check", cwd=repo)
+    assert run.code == 1 and "error[E803]" in run.err
 
 
 def test_init_creates_a_repository_that_compiles(tmp_path):
@@ -169,7 +182,7 @@ def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
     for seed, hashseed in ((1, "0"), (2, "12345")):
         copy = tmp_path / f"copy{seed}"
         _shuffled_copy(source, copy, seed)
-        run = easel("compile", cwd=copy, env={"PYTHONHASHSEED": hashseed})
+        run = easel_process("compile", cwd=copy, env={"PYTHONHASHSEED": hashseed})
         assert run.code == 0, run.text
         outputs.append(tree(copy / "output"))
     assert outputs[0] == outputs[1]

@@ -38,7 +38,7 @@ import pytest
 import yaml
 
 import k8s_schemas
-from conftest import ROOT, SHARED, Run, copy_init_repo, easel, tree, write_files
+from conftest import ROOT, SHARED, Run, copy_init_repo, easel, easel_process, tree, write_files
 
 CRDS = SHARED / "crds"
 REPOS = ("example", "init", "longnames")
@@ -886,7 +886,7 @@ def test_long_names_are_shortened_deterministically(repos, tmp_path):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
     seed = "12345" if os.environ.get("PYTHONHASHSEED") != "12345" else "54321"
-    run = easel("compile", "--out", str(tmp_path / "out"), cwd=again, env={"PYTHONHASHSEED": seed})
+    run = easel_process("compile", "--out", str(tmp_path / "out"), cwd=again, env={"PYTHONHASHSEED": seed})
     assert run.code == 0, run.text
     first, second = tree(c.out), tree(tmp_path / "out")
     assert sorted(first) == sorted(second), "the shortened file names differ between two compiles"
