@@ -100,7 +100,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
             entry["verdict"] = "eligible" if name in passed else "passed over"
             if name in placement.scores:
                 entry["score"] = placement.scores[name]
-            entry["reason"] = reasons.get(name)
+            entry["reason"] = str(reasons[name]) if name in reasons else None
         report["placement"]["clusters"].append(entry)
     return report
 

@@ -6,45 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import quantity, versions
+from . import gpu, quantity, versions
 from .diagnostics import Diagnostics
+from .gpu import GpuPool
 from .model import Cluster, Model
-
-
-EXCLUSIVE = "exclusive"
-TIME_SLICING = "time-slicing"
-
-
-def mig_mode(profile: str) -> str:
-    return f"mig-{profile}"
-
-
-def mig_memory(profile: str) -> Fraction | None:
-    """Memory of one MIG instance from its profile name: 3g.40gb -> 40 Gi."""
-    try:
-        return Fraction(int(profile.split(".")[1].removesuffix("gb"))) * quantity.GI
-    except (IndexError, ValueError):
-        return None
-
-
-@dataclass(frozen=True)
-class GpuPool:
-    """GPUs of one product, used one way: whole (exclusive), as time-slicing slots, or as instances of one MIG
-    profile. A GPU belongs to one pool: time-sliced or partitioned GPUs are not also counted whole."""
-    product: str
-    mode: str  # EXCLUSIVE, TIME_SLICING or mig-<profile>
-    memory: Fraction | None  # bytes per GPU, or per MIG instance (the smallest seen, when devices disagree)
-    total: int  # GPUs (slots, instances) on ready devices
-    largest_device: int  # most of them on one ready device: the most one replica can get
-    arches: frozenset[str]  # architectures of the devices they are on (unknown ones left out)
-    key: str = ""  # the product, or "<product> (<mode>)": how allocations and `status` name the pool
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", pool_key(self.product, self.mode))
-
-
-def pool_key(product: str, mode: str) -> str:
-    return product if mode == EXCLUSIVE else f"{product} ({mode})"
 
 
 @dataclass(frozen=True)
@@ -73,47 +38,32 @@ def _kubernetes(cluster: Cluster, model: Model) -> str | None:
     return versions.kubernetes_version(text) if text else None
 
 
-def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | None = None) -> ClusterFacts:
-    pools: dict[tuple[str, str], dict] = {}
-    physical = 0
-    cores = 0
-    memory = Fraction(0)
-    arches: set[str] = set()
-
-    def add(product: str, mode: str, count: int, each: Fraction | None, arch: str | None) -> None:
-        pool = pools.setdefault((product, mode), {"total": 0, "largest": 0, "memory": each, "arches": set()})
-        pool["total"] += count
-        pool["largest"] = max(pool["largest"], count)
-        if each is not None and (pool["memory"] is None or each < pool["memory"]):
-            pool["memory"] = each
-        if arch:
-            pool["arches"].add(arch)
-
+def _ready_gpus(cluster: Cluster, diagnostics: Diagnostics | None) -> list[gpu.DeviceGpus]:
+    """The GPUs of the cluster's ready devices whose product and count are known (unknown is never free)."""
+    found = []
     for device in cluster.devices:
         if device.state != "ready":
             continue
-        cores += device.cpu_cores or 0
-        memory += device.memory or 0
-        if device.arch:
-            arches.add(device.arch)
-        for gpu in device.gpus:
-            if gpu.product is None or not gpu.count:
-                if diagnostics is not None and gpu.count != 0:
+        for fact in device.gpus:
+            if fact.product is None or not fact.count:
+                if diagnostics is not None and fact.count != 0:
                     diagnostics.warning("W101", f"device {device.name!r} has GPUs of unknown "
-                                        + ("product" if gpu.product is None else "count") + "; they are not counted",
+                                        + ("product" if fact.product is None else "count") + "; they are not counted",
                                         device.loc)
                 continue
-            physical += gpu.count
-            if gpu.mig:
-                for profile, instances in gpu.mig:
-                    add(gpu.product, mig_mode(profile), instances, mig_memory(profile), device.arch)
-            elif gpu.time_slicing:
-                add(gpu.product, TIME_SLICING, gpu.count * gpu.time_slicing, gpu.memory, device.arch)
-            else:
-                add(gpu.product, EXCLUSIVE, gpu.count, gpu.memory, device.arch)
-    found = [GpuPool(product, mode, p["memory"], p["total"], p["largest"], frozenset(p["arches"]))
-             for (product, mode), p in pools.items()]
-    gpus = {pool.key: pool for pool in sorted(found, key=lambda pool: pool.key)}
+            found.append(gpu.DeviceGpus(fact.product, fact.count, fact.memory, device.arch, fact.time_slicing,
+                                        fact.mig))
+    return found
+
+
+def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | None = None) -> ClusterFacts:
+    ready = [d for d in cluster.devices if d.state == "ready"]
+    cores = sum(d.cpu_cores or 0 for d in ready)
+    memory = sum((d.memory or 0 for d in ready), Fraction(0))
+    arches = {d.arch for d in ready if d.arch}
+    gpu_facts = _ready_gpus(cluster, diagnostics)
+    physical = sum(g.count for g in gpu_facts)
+    gpus = gpu.pools(gpu_facts)
     k8s = _kubernetes(cluster, model)
     profile = model.cluster_profiles.get(cluster.cluster_profile) if cluster.cluster_profile else None
     labels = dict(cluster.meta.labels)

@@ -21,10 +21,10 @@ from typing import Any
 
 from . import names, quantity, yamlio
 from .diagnostics import Diagnostics
+from .gpu import MIG_COUNT_LABEL
 from .schemas import API_VERSION
 
 NODE_ANNOTATION = "easel.dev/node"  # the node a Device was imported from
-_MIG_COUNT = re.compile(r"^nvidia\.com/mig-(?P<profile>\d+g\.\d+gb)\.count$")
 
 
 class NodeListError(ValueError):
@@ -60,7 +60,7 @@ def _gpus(labels: dict[str, str], capacity: dict[str, Any]) -> list[dict[str, An
         replicas = labels.get("nvidia.com/gpu.replicas")
         if replicas and replicas.isdigit() and int(replicas) > 1:
             gpu["timeSlicing"] = {"replicas": int(replicas)}
-        mig = {m["profile"]: int(v) for k, v in labels.items() if (m := _MIG_COUNT.match(k)) and v.isdigit()}
+        mig = {m["profile"]: int(v) for k, v in labels.items() if (m := MIG_COUNT_LABEL.match(k)) and v.isdigit()}
         if mig:
             gpu["mig"] = dict(sorted(mig.items()))
         return [gpu]

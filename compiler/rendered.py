@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from fractions import Fraction
 from typing import Any, Callable
 
-from .inventory import EXCLUSIVE, TIME_SLICING, mig_mode, pool_key
+from .gpu import GpuAsk
 
 # Kinds whose pod template sits at spec.template: where pod-level traits apply.
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
@@ -28,27 +26,6 @@ class Patch:
     name: str | None = None
     api_version: str | None = None
     kinds: tuple[str, ...] = POD_KINDS
-
-
-@dataclass(frozen=True)
-class GpuAsk:
-    count: int  # GPUs per replica
-    products: tuple[str, ...]  # () = any product
-    min_memory: Fraction | None
-    sharing: str
-    mig_profile: str | None
-
-    @cached_property
-    def mode(self) -> str:
-        """The GPU pool mode that serves the ask (see inventory.GpuPool)."""
-        if self.sharing == "mig" and self.mig_profile:
-            return mig_mode(self.mig_profile)
-        return TIME_SLICING if self.sharing == TIME_SLICING else EXCLUSIVE
-
-    @cached_property
-    def pool_keys(self) -> tuple[str, ...]:
-        """The pools of the pinned products, in the order asked."""
-        return tuple(pool_key(product, self.mode) for product in self.products)
 
 
 @dataclass

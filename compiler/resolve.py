@@ -20,7 +20,8 @@ from .model import (
     WorkloadProfile,
 )
 from .source import PathOutsideRepository, normalize
-from .rendered import ALL_CONTAINERS, ComponentOutput, GpuAsk, RenderContext, TraitOutput
+from .gpu import GpuDemand
+from .rendered import ALL_CONTAINERS, ComponentOutput, RenderContext, TraitOutput
 
 
 @dataclass
@@ -50,18 +51,6 @@ class ResolvedComponent:
         if counts:
             return counts[-1]
         return self.output.replicas if self.output.replicas is not None else 1
-
-
-@dataclass(frozen=True)
-class GpuDemand:
-    component: str
-    ask: GpuAsk
-    replicas: int
-    loc: Location
-
-    @property
-    def total(self) -> int:
-        return self.ask.count * self.replicas
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .gpu import MIG_PROFILE_PATTERN
+
 API_VERSION = "easel.dev/v1alpha1"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -83,7 +85,7 @@ GPU_FACT = obj({
     "memory": QUANTITY,
     "count": {"type": "integer", "minimum": 0},
     "timeSlicing": obj({"replicas": {"type": "integer", "minimum": 1}}, ["replicas"]),
-    "mig": {"type": "object", "propertyNames": {"pattern": r"^[0-9]+g\.[0-9]+gb$"},
+    "mig": {"type": "object", "propertyNames": {"pattern": MIG_PROFILE_PATTERN},
             "additionalProperties": {"type": "integer", "minimum": 0}},
 })
 

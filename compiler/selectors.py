@@ -1,22 +1,22 @@
-"""The one label-selector matcher (Kubernetes semantics), with the reason a selector does not match."""
+"""The one label-selector matcher (Kubernetes semantics), with the requirement a selector does not meet."""
 
 from __future__ import annotations
 
 from typing import Mapping
 
 from .model import Requirement, Selector, Taint, Toleration
+from .reasons import LabelMismatch
 
 
-def mismatch(selector: Selector, labels: Mapping[str, str]) -> str | None:
-    """None when labels match the selector; else the first reason they do not, in words."""
+def mismatch(selector: Selector, labels: Mapping[str, str]) -> LabelMismatch | None:
+    """None when labels match the selector; else the first requirement they do not meet."""
     for key, value in selector.match_labels:
         if labels.get(key) != value:
-            have = f"is {labels[key]!r}" if key in labels else "is not set"
-            return f"label {key} {have}, selector wants {value!r}"
+            return LabelMismatch(key, "Equals", labels.get(key), (value,))
     for requirement in selector.match_expressions:
-        reason = _requirement_mismatch(requirement, labels)
-        if reason:
-            return reason
+        if not _meets(requirement, labels):
+            return LabelMismatch(requirement.key, requirement.operator, labels.get(requirement.key),
+                                 requirement.values)
     return None
 
 
@@ -24,19 +24,15 @@ def matches(selector: Selector, labels: Mapping[str, str]) -> bool:
     return mismatch(selector, labels) is None
 
 
-def _requirement_mismatch(req: Requirement, labels: Mapping[str, str]) -> str | None:
+def _meets(req: Requirement, labels: Mapping[str, str]) -> bool:
     present = req.key in labels
-    value = labels.get(req.key)
-    listed = "[" + ", ".join(req.values) + "]"
-    if req.operator == "In" and value not in req.values:
-        return f"label {req.key} " + (f"is {value!r}, not in {listed}" if present else f"is not set (wants one of {listed})")
-    if req.operator == "NotIn" and present and value in req.values:
-        return f"label {req.key} is {value!r}, which the selector excludes"
-    if req.operator == "Exists" and not present:
-        return f"label {req.key} is not set"
-    if req.operator == "DoesNotExist" and present:
-        return f"label {req.key} is set ({value!r}) and the selector wants it absent"
-    return None
+    if req.operator == "In":
+        return labels.get(req.key) in req.values
+    if req.operator == "NotIn":
+        return not (present and labels[req.key] in req.values)
+    if req.operator == "Exists":
+        return present
+    return not present  # DoesNotExist
 
 
 def tolerates(tolerations: tuple[Toleration, ...], taint: Taint) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from .inventory import EXCLUSIVE, pool_key
+from .gpu import EXCLUSIVE, pool_key
 from .pipeline import Result
 
 

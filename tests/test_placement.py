@@ -72,8 +72,9 @@ spec:
 
 
 def reasons(result, workload_id: str) -> dict[str, str]:
+    """Why each cluster was passed over, in the words `explain` prints."""
     placement = next(p for p in result.placements if p.workload.id == workload_id)
-    return placement.reasons
+    return {cluster: str(reason) for cluster, reason in placement.reasons.items()}
 
 
 def test_selector_taints_and_versions_give_the_first_reason():
@@ -342,7 +343,8 @@ def test_a_cluster_that_stops_being_eligible_moves_only_its_workloads():
     again = _recompile(files, first)
     assert chosen(again) == {"team/w1": ["c"], "team/w2": ["b"]}
     moved = next(p for p in again.placements if p.workload.id == "team/w1")
-    assert moved.left == {"a": "taint drain:NoSelect is not tolerated by environment 'prod'"}
+    assert {cluster: str(why) for cluster, why in moved.left.items()} == {
+        "a": "taint drain:NoSelect is not tolerated by environment 'prod'"}
 
 
 def test_no_select_if_new_keeps_what_runs_and_admits_nothing_new():

