@@ -1,5 +1,5 @@
 """The platform team's own ComponentDefinitions and TraitDefinitions: run a definition's Jinja2 template in the
-sandbox and read what it rendered. A template that uses `cluster` is run once per cluster (by render.py)."""
+sandbox and read what it rendered. A template that uses `cluster` is run once per cluster (by the plan stage)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import templating
-from .diagnostics import Diagnostic, Location, Note, error
+from .diagnostics import Diagnostic, Location, Note, Subject, error
 from .model import Definition
 from .rendered import ComponentOutput, Patch, RenderContext, TraitOutput
 
@@ -25,27 +25,28 @@ def needs_cluster(definition: Definition) -> bool:
     return bool(definition.template) and _uses_cluster(definition.template)
 
 
-def _render(definition: Definition, props: dict[str, Any], ctx: RenderContext, label: str,
+def _render(definition: Definition, props: dict[str, Any], ctx: RenderContext, subject: Subject,
             loc: Location) -> tuple[list[Any] | None, list[Diagnostic]]:
     # `parameters` as documented; `params` and `properties` too, the names profiles and components use
     variables = {"parameters": props, "params": props, "properties": props, **ctx.template_vars()}
     try:
         return templating.render_yaml(definition.template or "", variables), []
     except templating.TemplateProblem as problem:
-        where = f" on cluster {ctx.cluster['name']}" if ctx.cluster else ""
-        return None, [error(problem.code, f"{definition.kind} definition {definition.meta.name!r}: "
-                            f"{problem.message} ({label}{where})",
+        if ctx.cluster:
+            subject = dataclasses.replace(subject, cluster=ctx.cluster["name"])
+        return None, [error(problem.code, f"{definition.kind} definition {definition.meta.name!r}: {problem.message}",
                             definition.meta.loc.at("spec", "template").in_text(problem.line),
-                            notes=[Note("used here", loc)])]
+                            notes=[Note("used here", loc)], subject=subject)]
 
 
 def _at_cluster(ctx: RenderContext, cluster: dict[str, Any] | None) -> RenderContext:
     return ctx if cluster is None else dataclasses.replace(ctx, cluster=cluster)
 
 
-def run_component(definition: Definition, props: dict[str, Any], ctx: RenderContext, label: str, loc: Location,
-                  cluster: dict[str, Any] | None = None) -> tuple[ComponentOutput | None, list[Diagnostic]]:
-    rendered, problems = _render(definition, props, _at_cluster(ctx, cluster), label, loc)
+def run_component(definition: Definition, props: dict[str, Any], ctx: RenderContext, subject: Subject,
+                  loc: Location, cluster: dict[str, Any] | None = None
+                  ) -> tuple[ComponentOutput | None, list[Diagnostic]]:
+    rendered, problems = _render(definition, props, _at_cluster(ctx, cluster), subject, loc)
     if rendered is None:
         return None, problems
     objects = [o for doc in rendered for o in (doc if isinstance(doc, list) else [doc])]
@@ -53,21 +54,22 @@ def run_component(definition: Definition, props: dict[str, Any], ctx: RenderCont
         if not is_object(obj):
             return None, [error(
                 "E408", f"ComponentDefinition {definition.meta.name!r} rendered item {index} without apiVersion, "
-                f"kind and metadata.name ({label})", definition.meta.loc.at("spec", "template"),
-                "a component template renders Kubernetes objects: a YAML list, or documents separated by '---'")]
+                "kind and metadata.name", definition.meta.loc.at("spec", "template"),
+                "a component template renders Kubernetes objects: a YAML list, or documents separated by '---'",
+                subject=subject)]
     return ComponentOutput(objects=objects), []
 
 
-def run_trait(definition: Definition, props: dict[str, Any], ctx: RenderContext, label: str, loc: Location,
+def run_trait(definition: Definition, props: dict[str, Any], ctx: RenderContext, subject: Subject, loc: Location,
               cluster: dict[str, Any] | None = None) -> tuple[TraitOutput | None, list[Diagnostic]]:
-    rendered, problems = _render(definition, props, _at_cluster(ctx, cluster), label, loc)
+    rendered, problems = _render(definition, props, _at_cluster(ctx, cluster), subject, loc)
     if rendered is None:
         return None, problems
     document = rendered[0] if len(rendered) == 1 else None
     problem = "more than one YAML document" if len(rendered) > 1 else trait_shape_problem(document)
     if problem:
-        return None, [error("E408", f"TraitDefinition {definition.meta.name!r} rendered {problem} ({label})",
-                            definition.meta.loc.at("spec", "template"), TRAIT_SHAPE)]
+        return None, [error("E408", f"TraitDefinition {definition.meta.name!r} rendered {problem}",
+                            definition.meta.loc.at("spec", "template"), TRAIT_SHAPE, subject=subject)]
     document = document or {}
     patches = []
     for entry in document.get("patches") or ():

@@ -7,7 +7,7 @@ turned into a line and column, from the file's text (see positions.py).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 from .codes import CODES
@@ -49,6 +49,21 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What a diagnostic is about, when a profile's mistake shows in each workload (or stack) that uses it:
+    said after the message as "(workload a/b)", "(workloads a/b, c/d)", "(stack gpu-operator 24.9.0)"."""
+    kind: str  # "workload" | "stack"
+    names: tuple[str, ...]
+    cluster: str | None = None  # a template rendered for one cluster
+
+    def __str__(self) -> str:
+        listed = ", ".join(self.names[:3]) + (f" and {len(self.names) - 3} more" if len(self.names) > 3 else "")
+        noun = self.kind if len(self.names) == 1 else f"{self.kind}s"
+        where = f" on cluster {self.cluster}" if self.cluster else ""
+        return f"({noun} {listed}{where})"
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     message: str
@@ -56,24 +71,53 @@ class Diagnostic:
     hint: str | None = None
     severity: Severity = Severity.ERROR
     notes: tuple[Note, ...] = ()
+    subject: Subject | None = None
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    @property
+    def text(self) -> str:
+        """The message as printed: with its subject."""
+        return f"{self.message} {self.subject}" if self.subject else self.message
+
 
 def error(code: str, message: str, location: Location | None = None, hint: str | None = None,
-          notes: Iterable[Note] = ()) -> Diagnostic:
+          notes: Iterable[Note] = (), subject: Subject | None = None) -> Diagnostic:
     if code not in CODES:
         raise KeyError(f"undocumented diagnostic code {code}")
     return Diagnostic(code, message, location, hint if hint is not None else CODES[code].hint, Severity.ERROR,
-                      tuple(notes))
+                      tuple(notes), subject)
 
 
-def warning(code: str, message: str, location: Location | None = None, hint: str | None = None) -> Diagnostic:
+def warning(code: str, message: str, location: Location | None = None, hint: str | None = None,
+            subject: Subject | None = None) -> Diagnostic:
     if code not in CODES:
         raise KeyError(f"undocumented diagnostic code {code}")
-    return Diagnostic(code, message, location, hint if hint is not None else CODES[code].hint, Severity.WARNING)
+    return Diagnostic(code, message, location, hint if hint is not None else CODES[code].hint, Severity.WARNING,
+                      subject=subject)
+
+
+def merge_subjects(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """A mistake in a profile shows once per workload using it: say it once, naming the workloads."""
+    merged: dict[tuple, Diagnostic] = {}
+    out: list[Diagnostic | tuple] = []
+    for diagnostic in diagnostics:
+        subject = diagnostic.subject
+        if subject is None or subject.kind != "workload":
+            out.append(diagnostic)
+            continue
+        key = (diagnostic.code, diagnostic.location, diagnostic.message, diagnostic.hint, diagnostic.notes,
+               subject.cluster)
+        first = merged.get(key)
+        if first is None:
+            out.append(key)
+            merged[key] = diagnostic
+        else:
+            names = first.subject.names + subject.names  # type: ignore[union-attr]
+            merged[key] = replace(first, subject=replace(subject, names=names))
+    return [merged[item] if isinstance(item, tuple) else item for item in out]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import yamlio
 from .diagnostics import Diagnostics, Location
-from .lock import LOCK_FILE
+from .lockfile import LOCK_FILE
 from .source import YAML_SUFFIXES, PathOutsideRepository, Source, normalize
 
 SETTINGS_FILE = "easel.yaml"

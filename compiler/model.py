@@ -11,7 +11,6 @@ from fractions import Fraction
 from typing import Any
 
 from .diagnostics import Location
-from .lock import Lock
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,6 @@ class Model:
     environments: dict[str, Environment] = field(default_factory=dict)
     workloads: dict[tuple[str, str], Workload] = field(default_factory=dict)  # (project, name), sorted
     manifest_files: dict[str, ManifestFile] = field(default_factory=dict)
-    lock: Lock = field(default_factory=Lock)  # what the last compile decided (easel.lock)
     folders: frozenset[str] = frozenset()  # every folder under the inputs, for `kustomize` components
 
     def component_definition(self, name: str) -> Definition | None:
@@ -288,3 +286,16 @@ class Model:
 
     def trait_definition(self, name: str) -> Definition | None:
         return self.definitions.get(("trait", name))
+
+    def find_workload(self, wanted: str) -> tuple[Workload | None, str | None]:
+        """The Workload named `project/name` or `name` (when unique); else None and why."""
+        if "/" in wanted:
+            project, _, name = wanted.partition("/")
+            found = self.workloads.get((project, name))
+            return (found, None) if found else (None, f"no workload {wanted!r}")
+        matches = [w for (p, n), w in self.workloads.items() if n == wanted]
+        if len(matches) == 1:
+            return matches[0], None
+        if matches:
+            return None, f"{wanted!r} is ambiguous: " + ", ".join(w.id for w in matches) + " (write project/name)"
+        return None, f"no workload {wanted!r}"

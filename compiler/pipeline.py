@@ -1,20 +1,45 @@
-"""The compiler, top to bottom: load → validate → resolve → place → render. Writing is the caller's last step
-(write.py), so that `validate`, `compile --check` and `explain` run the very same stages without touching disk.
+"""The compiler, top to bottom:
+
+    load      load.py         the repository's files (the only stage that reads)
+    validate  validate.py     typed Model; easel.lock parsed into the previous Decisions (lockfile.py)
+    decide    decide/         versions, resolution, policy, placement, stacks, rollout waves: Decisions
+    plan      plan.py         per cluster, exactly what it runs: ClusterPlan
+    render    render/         per cluster and engine, the output tree as texts
+
+Writing is the caller's last step (write.py), so that `validate`, `compile --check`, `explain` and `diff` run the
+very same stages without touching disk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
-from . import dependencies, inventory, load, lock, place, render, resolve, validate
-from .lock import Lock
+from . import inventory, load, lockfile, validate
+from .decide import decide
+from .decide.rollout import step as rollout_step
+from .decisions import Decisions
 from .diagnostics import Diagnostics
 from .inventory import ClusterFacts
 from .model import Model
-from .place import Placement
-from .resolve import ResolvedWorkload
+from .plan import Plans, plan
+from .render import render
+from .resolve import Resolutions
 from .source import Source
+
+
+@dataclass(frozen=True)
+class RolloutStep:
+    """`easel rollout advance|rollback`: applied to easel.lock as read, before everything is decided anew."""
+    kind: str  # "advance" | "rollback"
+    workloads: tuple[str, ...] = ()
+    everything: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    render: bool = True  # False: stop after deciding (`easel validate`)
+    update: str | None = None  # "*" or a profile name: `easel lock --update [PROFILE]`
+    rollout: RolloutStep | None = None
 
 
 @dataclass
@@ -23,74 +48,40 @@ class Result:
     diagnostics: Diagnostics
     model: Model | None = None
     fleet: dict[str, ClusterFacts] = field(default_factory=dict)
-    resolved: list[ResolvedWorkload] = field(default_factory=list)
-    placements: list[Placement] = field(default_factory=list)
+    previous: Decisions = field(default_factory=Decisions)  # easel.lock as it was read
+    decisions: Decisions = field(default_factory=Decisions)
+    resolutions: Resolutions = field(default_factory=lambda: Resolutions({}, {}))
+    plans: Plans | None = None
     files: dict[str, str] | None = None  # the output tree; None when there were errors
     lock_text: str | None = None  # easel.lock as this compile leaves it
-    stacks: dict = field(default_factory=dict)  # cluster -> (its infrastructure stacks, workload -> stacks needed)
-    previous_lock: Lock | None = None  # easel.lock as it was read
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics.has_errors
 
 
-def compile_repository(source: Source, render_output: bool = True, update: str | None = None,
-                       edit_lock: Callable[[Lock, Model], Lock] | None = None) -> Result:
-    """update: "*" or a profile name whose workloads move to the newest allowed version (`easel lock --update`).
-    edit_lock: a change to easel.lock before everything is decided anew from it (`easel rollout advance`)."""
+def compile_repository(source: Source, request: Request = Request()) -> Result:
     raw = load.load(source)
     diagnostics = raw.diagnostics
     result = Result(raw.texts, diagnostics)
     model, problems = validate.validate(raw)
     diagnostics.extend(problems)
-    result.model = model
-    result.previous_lock = model.lock
-    if edit_lock is not None and not diagnostics.has_errors:
-        model.lock = edit_lock(model.lock, model)
+    previous, problems = lockfile.parse(raw.lock_text)
+    diagnostics.extend(problems)
+    diagnostics.extend(validate.check_recorded_profiles(model, previous))
+    result.model, result.previous = model, previous
+    if request.rollout is not None and not diagnostics.has_errors:
+        step = request.rollout
+        previous = rollout_step(previous, model, step.workloads, step.everything, step.kind)
     result.fleet = inventory.fleet(model, diagnostics)
-    result.resolved, problems = resolve.resolve(model, update)
+    result.decisions, result.resolutions, problems = decide(model, result.fleet, previous, request.update,
+                                                            earlier_errors=diagnostics.has_errors)
     diagnostics.extend(problems)
-    if diagnostics.has_errors:
-        return result  # placing a partly understood repository would only add misleading errors
-    result.placements, problems = place.place(result.resolved, result.fleet, model.lock.placements)
-    diagnostics.extend(problems)
-    stacks, problems = dependencies.resolve_stacks(model, result.fleet, result.placements, model.lock.infrastructure,
-                                                   update)
-    diagnostics.extend(problems)
-    result.stacks = _stack_workloads(model, stacks, diagnostics)
-    if diagnostics.has_errors or not render_output:
+    if diagnostics.has_errors or not request.render:
         return result
-    files, problems = render.render(model, result.fleet, result.placements, result.stacks)
+    result.plans, problems = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(problems)
     if not diagnostics.has_errors:
-        result.files = files
-        in_use = [*result.resolved, *(r.target for r in result.resolved if r.target),
-                  *(s for releases, _ in result.stacks.values() for s in releases)]
-        result.lock_text = lock.dump(Lock(
-            placements={p.workload.id: tuple(p.clusters) for p in result.placements},
-            versions={r.id: (r.profile.meta.name, r.profile.version) for r in result.resolved},
-            rollouts={r.id: r.rollout for r in result.resolved if r.rollout},
-            digests={r.profile.key: r.profile.digest for r in in_use},
-            infrastructure={cluster: {s.profile.meta.name: s.profile.version for s in releases}
-                            for cluster, (releases, _) in result.stacks.items()}))
+        result.files = render(result.plans)
+        result.lock_text = lockfile.dump(result.decisions)
     return result
-
-
-def _stack_workloads(model: Model, stacks: dict[str, dependencies.ClusterStacks],
-                     diagnostics: Diagnostics) -> dict[str, tuple[list[ResolvedWorkload], dict[str, tuple[str, ...]]]]:
-    """Each cluster's stacks, resolved (once per stack version), and which of them each workload waits for."""
-    resolved: dict[tuple[str, str], ResolvedWorkload | None] = {}
-    found = {}
-    for cluster, cluster_stacks in stacks.items():
-        releases = []
-        for profile in cluster_stacks.releases.values():
-            if profile.key not in resolved:
-                resolved[profile.key], problems = resolve.resolve_stack(model, profile)
-                diagnostics.extend(problems)
-            if resolved[profile.key] is not None:
-                releases.append(resolved[profile.key])
-        deployed = set(cluster_stacks.releases)
-        found[cluster] = (releases, {w: tuple(n for n in names if n in deployed)
-                                     for w, names in cluster_stacks.users.items()})
-    return found

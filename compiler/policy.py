@@ -1,7 +1,8 @@
 """Policy: the guardrails an Environment and a Project set (SPEC §3 step 6).
 
-Who may deploy where and which profiles are checked while resolving; GPUs per workload and required traits on
-each resolved workload; project GPU quotas while placing, since they add up across the fleet.
+Who may deploy where, before a version is chosen; which profiles and versions, while choosing one
+(resolve/version_choice.py); GPUs per workload, registries and required traits on each resolved workload; project
+GPU quotas while placing, since they add up across the fleet.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from .diagnostics import Diagnostic, Note, error
 from .model import AllowedProfile, Environment
 
 if TYPE_CHECKING:
-    from .place import Allocation
+    from .gpu import Allocation
+    from .model import Workload
     from .resolve import ResolvedWorkload
 
 
@@ -23,6 +25,16 @@ def allowed_range(environment: Environment, profile: str) -> AllowedProfile | No
     if environment.allowed_profiles is None:
         return None
     return next((a for a in environment.allowed_profiles if a.name == profile), False)
+
+
+def check_admitted(workload: "Workload", environment: Environment) -> list[Diagnostic]:
+    """The project may deploy to the environment."""
+    if environment.admits(workload.project):
+        return []
+    return [error("E701", f"project {workload.project!r} may not deploy to environment {environment.meta.name!r}",
+                  workload.meta.loc.at("spec", "environment"),
+                  notes=[Note("projects allowed there", environment.meta.loc.at("spec", "projects")
+                              if environment.projects else environment.meta.loc.at("spec"))])]
 
 
 def check_workload(workload: "ResolvedWorkload") -> list[Diagnostic]:

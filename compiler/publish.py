@@ -60,3 +60,24 @@ def publish(repo: pygit2.Repository, branch: str, files: dict[str, bytes], messa
     commit = repo.create_commit(reference, _signature(repo, _ENV[0]), _signature(repo, _ENV[1]), message, tree,
                                 parents)
     return str(commit)
+
+
+def publish_output(root, result, branch: str, message: str | None) -> tuple[int, str | None]:
+    """Commit the compiled output (which must be what output/ holds) to branch: (files, the new commit or None
+    when the branch holds it already). Raises CommandError when it cannot."""
+    from .errors import CommandError
+    from .gitsource import folder_in_work_tree, open_repository
+    from .write import diff
+
+    out = root / result.model.settings.output
+    if diff(out, result.files).any:
+        raise CommandError("E904", f"{out} is not what the repository compiles to: run `easel compile` first")
+    try:
+        repo = open_repository(root)
+        prefix = folder_in_work_tree(repo, root)
+        folder = "/".join(p for p in (prefix, result.model.settings.output) if p)
+        files = {f"{folder}/{path}": text.encode() for path, text in result.files.items()}
+        head = "an unborn branch" if repo.head_is_unborn else str(repo.head.target)[:12]
+        return len(files), publish(repo, branch, files, message or f"easel: output of {head}")
+    except RevisionError as exc:
+        raise CommandError("E904", str(exc)) from None

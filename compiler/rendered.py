@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+from .diagnostics import Location, Subject
 from .gpu import GpuAsk
+from .model import Definition
 
 # Kinds whose pod template sits at spec.template: where pod-level traits apply.
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
@@ -28,7 +30,7 @@ class Patch:
     kinds: tuple[str, ...] = POD_KINDS
 
 
-@dataclass
+@dataclass(frozen=True)
 class TraitOutput:
     patches: list[Patch] = field(default_factory=list)
     objects: list[dict[str, Any]] = field(default_factory=list)  # extra objects (Ingress, PVC)
@@ -37,7 +39,7 @@ class TraitOutput:
     labels: dict[str, str] = field(default_factory=dict)  # labels on every object of the component
     gpu: GpuAsk | None = None
     replicas: int | None = None
-    per_cluster: Callable[..., Any] | None = None  # a user template that reads `cluster`: rendered per cluster
+    cluster_template: "ClusterTemplate | None" = None  # a user template that reads `cluster`: rendered per cluster
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,13 @@ class HelmChart:
     namespace: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ComponentOutput:
     helm: HelmChart | None = None
     objects: list[dict[str, Any]] | None = None
     kustomize_path: str | None = None
     replicas: int | None = None  # what the component itself runs (webservice), for GPU demand
-    per_cluster: Callable[..., Any] | None = None  # a user template that reads `cluster`: rendered per cluster
+    cluster_template: "ClusterTemplate | None" = None  # a user template that reads `cluster`: rendered per cluster
 
 
 @dataclass(frozen=True)
@@ -75,3 +77,14 @@ class RenderContext:
         return {"workload": {"name": self.workload, "project": self.project, "environment": self.environment},
                 "namespace": self.namespace, "component": {"name": self.component, "instance": self.instance},
                 "cluster": self.cluster or {}}
+
+
+@dataclass(frozen=True)
+class ClusterTemplate:
+    """A user definition whose template reads `cluster`, with all it needs to be rendered once per cluster (by
+    the plan stage): plain data, so that resolved workloads hold no callables."""
+    definition: Definition
+    properties: dict[str, Any]
+    context: RenderContext
+    subject: Subject
+    loc: Location

@@ -26,7 +26,7 @@ def _prefix(file: str, line: int | None, column: int | None) -> str:
 
 def sort(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> list[tuple[Diagnostic, tuple]]:
     placed = [(d, _where(d.location, texts)) for d in diagnostics]
-    placed.sort(key=lambda item: (item[1][0], item[1][1] or 0, item[1][2] or 0, item[0].code, item[0].message))
+    placed.sort(key=lambda item: (item[1][0], item[1][1] or 0, item[1][2] or 0, item[0].code, item[0].text))
     return placed
 
 
@@ -34,7 +34,7 @@ def text(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
     lines = []
     for diagnostic, (file, line, column) in sort(diagnostics, texts):
         lines.append(f"{_prefix(file, line, column)}{diagnostic.severity.value}[{diagnostic.code}]: "
-                     f"{diagnostic.message}")
+                     f"{diagnostic.text}")
         for note in diagnostic.notes:
             nfile, nline, ncolumn = _where(note.location, texts)
             lines.append(f"  note: {_prefix(nfile, nline, ncolumn)}{note.message}")
@@ -50,7 +50,7 @@ def as_json(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> list[di
         for note in diagnostic.notes:
             nfile, nline, ncolumn = _where(note.location, texts)
             notes.append({"message": note.message, "file": nfile or None, "line": nline, "column": ncolumn})
-        out.append({"severity": diagnostic.severity.value, "code": diagnostic.code, "message": diagnostic.message,
+        out.append({"severity": diagnostic.severity.value, "code": diagnostic.code, "message": diagnostic.text,
                     "file": file or None, "line": line, "column": column, "hint": diagnostic.hint, "notes": notes})
     return out
 
@@ -76,7 +76,7 @@ def github(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
                 props.append(f"line={line}")
                 props.append(f"col={column}")
         props.append(f"title={_escape('easel ' + diagnostic.code, True)}")
-        body = diagnostic.message
+        body = diagnostic.text
         for note in diagnostic.notes:
             nfile, nline, ncolumn = _where(note.location, texts)
             body += f"\nnote: {_prefix(nfile, nline, ncolumn)}{note.message}"

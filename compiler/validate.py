@@ -14,7 +14,8 @@ from typing import Any, Iterable
 
 from jinja2 import TemplateSyntaxError
 
-from . import builtins, lock, quantity, schemacheck, templating, versions
+from . import builtins, graph, lockfile, quantity, schemacheck, templating, versions
+from .decisions import Decisions
 from .diagnostics import Diagnostics, Location, Note
 from .load import SETTINGS_FILE, RawDocument, RawRepo
 from .model import (
@@ -41,14 +42,18 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics]:
     for doc in raw.documents:
         builder.add(doc, foreign)
     builder.finish(raw, foreign)
-    model.lock, problems = lock.parse(raw.lock_text)
-    diagnostics.extend(problems)
-    for (name, version), locked in sorted(model.lock.digests.items()):
+    return model, diagnostics
+
+
+def check_recorded_profiles(model: Model, previous: Decisions) -> Diagnostics:
+    """A published profile version must not change: its digest must still be the one easel.lock recorded."""
+    diagnostics = Diagnostics()
+    for (name, version), recorded in sorted(previous.digests.items()):
         profile = model.profiles.get(name, {}).get(version)
-        if profile is not None and profile.digest != locked:
+        if profile is not None and profile.digest != recorded:
             diagnostics.error("E504", f"profile {name} {version} changed after easel.lock recorded it",
                               profile.meta.loc.at("spec", "version"))
-    return model, diagnostics
+    return diagnostics
 
 
 # --- settings ------------------------------------------------------------------------------------------------
@@ -298,7 +303,7 @@ class _Builder:
             requires_profiles=tuple(ProfileDependency(p["name"], p.get("version", "*"),
                                                       at.at("requires", "profiles", i))
                                     for i, p in enumerate(requires.get("profiles") or ())),
-            components=components, digest=lock.digest(data))
+            components=components, digest=lockfile.digest(data))
         self.model.profiles.setdefault(meta.name, {})[version] = profile
         self.profiles.append(profile)
 
@@ -471,7 +476,7 @@ class _Builder:
                                                + ("itself" if dep == component.name else f"unknown component {dep!r}"),
                                                component.loc.at("dependsOn", i), schemacheck.did_you_mean(dep, names))
                 self._check_component_paths(component, raw)
-            cycle = find_cycle({c.name: c.depends_on for c in profile.components})
+            cycle = graph.first_cycle({c.name: c.depends_on for c in profile.components})
             if cycle:
                 first = next(c for c in profile.components if c.name == cycle[0])
                 self.diagnostics.error("E305", "components depend on each other in a cycle: " + " -> ".join(cycle),
@@ -579,33 +584,3 @@ class _Builder:
                                        doc.loc.at("apiVersion") if "apiVersion" in doc.data else doc.loc)
         for path in self.model.manifest_files:
             self.model.manifest_files[path] = ManifestFile(path, tuple(by_file.get(path, ())))
-
-
-def find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:
-    """The first dependency cycle in name order, as [a, b, ..., a]; None when there is none."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if nxt not in graph:
-                continue
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return None
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from compiler.pipeline import Result, compile_repository
+from compiler.pipeline import Request, Result, compile_repository
 from compiler.source import MemorySource
 
 HEADER = "apiVersion: easel.dev/v1alpha1\n"
@@ -42,7 +42,7 @@ def replaced(files: dict[str, str], path: str, old: str, new: str) -> dict[str, 
 
 
 def compile_files(files: dict[str, str], render: bool = True) -> Result:
-    return compile_repository(MemorySource(files), render_output=render)
+    return compile_repository(MemorySource(files), Request(render=render))
 
 
 def codes(result: Result) -> list[str]:
@@ -50,4 +50,10 @@ def codes(result: Result) -> list[str]:
 
 
 def chosen(result: Result) -> dict[str, list[str]]:
-    return {p.workload.id: p.clusters for p in result.placements if p.placed}
+    return {w: list(d.clusters) for w, d in result.decisions.workloads.items() if d.placement and d.placement.placed}
+
+
+def decision(result: Result, workload_id: str | None = None):
+    """What the compile decided for a workload (by default the first one)."""
+    workloads = result.decisions.workloads
+    return workloads[workload_id] if workload_id else next(iter(workloads.values()))

@@ -148,8 +148,8 @@ def test_the_lock_keeps_a_stack_version_until_updated():
     files.update(stack("base", "1.1.0"))
     kept = compile_files({**files, "easel.lock": first.lock_text})
     assert yaml.safe_load(kept.lock_text)["infrastructure"] == {"byoc": {"base": "1.0.0"}}
-    from compiler.pipeline import compile_repository
+    from compiler.pipeline import Request, compile_repository
     from compiler.source import MemorySource
 
-    updated = compile_repository(MemorySource({**files, "easel.lock": first.lock_text}), update="base")
+    updated = compile_repository(MemorySource({**files, "easel.lock": first.lock_text}), Request(update="base"))
     assert yaml.safe_load(updated.lock_text)["infrastructure"] == {"byoc": {"base": "1.1.0"}}

@@ -141,7 +141,7 @@ def test_publish_commits_output_to_a_branch_once(git_repo):
 
 
 def test_markdown_is_cut_at_the_size_cap_with_a_note():
-    from compiler.diff import ClusterDiff, ObjectChange, as_markdown
+    from compiler.reports.diff import ClusterDiff, ObjectChange, as_markdown
 
     diffs = [ClusterDiff(f"c{i}", objects=[ObjectChange("changed", "HelmRelease", f"ns/r{i}", "-a\n+b\n" * 200)])
              for i in range(10)]

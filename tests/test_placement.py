@@ -3,7 +3,7 @@ numberOfClusters, quotas, and the reason every cluster was passed over."""
 
 from __future__ import annotations
 
-from scenario import chosen, codes, compile_files, docs, replaced
+from scenario import chosen, codes, compile_files, decision, docs, replaced
 
 
 def cluster(name: str, tier: str = "prod", gpus: str = "", k8s: str = "1.30.1", extra: str = "") -> str:
@@ -73,8 +73,7 @@ spec:
 
 def reasons(result, workload_id: str) -> dict[str, str]:
     """Why each cluster was passed over, in the words `explain` prints."""
-    placement = next(p for p in result.placements if p.workload.id == workload_id)
-    return {cluster: str(reason) for cluster, reason in placement.reasons.items()}
+    return {cluster: str(reason) for cluster, reason in decision(result, workload_id).placement.reasons.items()}
 
 
 def test_selector_taints_and_versions_give_the_first_reason():
@@ -116,7 +115,7 @@ def test_replicas_multiply_the_gpu_demand():
              "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4) + device("a-2", count=4))}
     result = compile_files(files)
     assert chosen(result) == {"team/w": ["a"]}
-    assert [(a.product, a.count) for a in result.placements[0].allocations["a"]] == [("A", 6)]
+    assert [(a.product, a.count) for a in decision(result).allocations["a"]] == [("A", 6)]
 
 
 def test_a_replica_must_fit_on_one_device():
@@ -255,7 +254,7 @@ def test_time_slicing_asks_use_time_sliced_gpus_only():
     assert codes(result) == []
     assert chosen(result) == {"team/slices": ["a"]}  # 2 GPUs × 4 slots on a; b's GPUs are whole
     assert reasons(result, "team/slices")["b"] == "no A GPUs (time-slicing) on ready devices"
-    assert result.placements[0].allocations["a"][0].pool == "A (time-slicing)"
+    assert decision(result).allocations["a"][0].pool == "A (time-slicing)"
 
 
 def test_exclusive_asks_do_not_take_shared_or_partitioned_gpus():
@@ -275,7 +274,7 @@ def test_mig_asks_need_instances_of_their_profile():
     files = _sharing_profile(original, '{count: 2, product: A, sharing: mig, migProfile: 3g.40gb, minMemory: 32Gi}')
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
-    [allocation] = result.placements[0].allocations["a"]
+    [allocation] = decision(result).allocations["a"]
     assert (allocation.pool, allocation.count) == ("A (mig-3g.40gb)", 2)
     release = result.files["clusters/a/workloads/team/small/main.yaml"]
     assert "nvidia.com/mig-3g.40gb: 2" in release
@@ -297,7 +296,7 @@ def test_a_profile_can_require_an_architecture():
 
 # --- sticky placement (easel.lock) -------------------------------------------------------------------------
 
-from compiler import lock as lockfile  # noqa: E402
+from compiler import lockfile  # noqa: E402
 
 
 def _recompile(files: dict[str, str], previous) -> object:
@@ -314,7 +313,7 @@ def test_adding_a_cluster_moves_nothing():
     assert chosen(compile_files(files)) == {"team/w": ["b"]}
     again = _recompile(files, first)
     assert chosen(again) == {"team/w": ["a"]}
-    assert again.placements[0].kept == ["a"]
+    assert decision(again).placement.kept == ("a",)
 
 
 def test_adding_a_workload_moves_nothing():
@@ -342,7 +341,7 @@ def test_a_cluster_that_stops_being_eligible_moves_only_its_workloads():
     files["clusters/a.yaml"] = cluster("a", gpus=device("a-1"), extra="\n  taints: [{key: drain, effect: NoSelect}]")
     again = _recompile(files, first)
     assert chosen(again) == {"team/w1": ["c"], "team/w2": ["b"]}
-    moved = next(p for p in again.placements if p.workload.id == "team/w1")
+    moved = decision(again, "team/w1").placement
     assert {cluster: str(why) for cluster, why in moved.left.items()} == {
         "a": "taint drain:NoSelect is not tolerated by environment 'prod'"}
 
@@ -376,6 +375,6 @@ def test_the_lock_is_deterministic_and_round_trips():
     files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=device("a-1"))}
     result = compile_files(files)
     parsed, problems = lockfile.parse(result.lock_text)
-    assert problems == [] and parsed.placements == {"team/w": ("a",)}
+    assert problems == [] and {w: d.clusters for w, d in parsed.workloads.items()} == {"team/w": ("a",)}
     assert lockfile.dump(parsed) == result.lock_text
     assert codes(compile_files({**files, "easel.lock": "placements: [oops"})) == ["E108"]

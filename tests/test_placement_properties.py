@@ -75,7 +75,7 @@ spec:
 
 
 def placements(result) -> dict[str, list[str]]:
-    return {p.workload.id: p.clusters for p in result.placements if p.placed}
+    return {w: list(d.clusters) for w, d in result.decisions.workloads.items() if d.placement and d.placement.placed}
 
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -86,8 +86,8 @@ PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 def test_no_cluster_gives_out_more_gpus_than_it_has(clusters, workloads, number):
     result = compile_files(repo(clusters, workloads, number), render=False)
     taken: dict[tuple[str, str], int] = defaultdict(int)
-    for placement in result.placements:
-        for cluster, allocations in placement.allocations.items():
+    for decided in result.decisions.workloads.values():
+        for cluster, allocations in decided.allocations.items():
             for allocation in allocations:
                 taken[(cluster, allocation.pool)] += allocation.count
     for (cluster, pool), count in taken.items():
@@ -130,11 +130,12 @@ def test_adding_a_cluster_or_a_workload_moves_nothing_placed(clusters, workloads
 @given(clusters_strategy, workloads_strategy, st.sampled_from([None, 1, 2]))
 def test_every_unplaced_workload_has_a_reason_for_every_cluster(clusters, workloads, number):
     result = compile_files(repo(clusters, workloads, number), render=False)
-    for placement in result.placements:
+    for workload_id, decided in result.decisions.workloads.items():
+        placement = decided.placement
         if not placement.placed:
-            assert set(placement.reasons) == set(result.fleet), placement.workload.id
+            assert set(placement.reasons) == set(result.fleet), workload_id
             assert all(str(reason) for reason in placement.reasons.values())
             failure = next(d for d in result.diagnostics
-                           if d.code in ("E601", "E602", "E704") and placement.workload.id in d.message)
+                           if d.code in ("E601", "E602", "E704") and workload_id in d.message)
             if failure.code != "E704":
                 assert len(failure.notes) == len(result.fleet)

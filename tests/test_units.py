@@ -92,7 +92,7 @@ def test_each_layer_overrides_the_one_below_and_says_so():
                                    project="c: project, d: project", environment="d: environment",
                                    workload="n: 3"))
     assert codes(result) == []
-    parameters = result.resolved[0].parameters
+    parameters = next(iter(result.resolutions.workloads.values())).parameters
     assert {k: (p.value, p.layer) for k, p in parameters.items()} == {
         "a": ("profile", "profile"), "b": ("system", "easel.yaml"), "c": ("project", "project"),
         "d": ("environment", "environment"), "n": (3, "workload")}
@@ -109,8 +109,8 @@ def test_a_lock_stops_every_higher_layer():
 def test_a_lock_in_a_layer_that_nobody_overrides_is_fine():
     result = compile_files(_layers(settings="a: {value: fixed, locked: true}"))
     assert codes(result) == []
-    assert result.resolved[0].parameters["a"].value == "fixed"
-    assert result.resolved[0].parameters["a"].locked
+    assert next(iter(result.resolutions.workloads.values())).parameters["a"].value == "fixed"
+    assert next(iter(result.resolutions.workloads.values())).parameters["a"].locked
 
 
 def test_lower_layers_may_set_parameters_a_profile_does_not_declare_but_a_workload_may_not():

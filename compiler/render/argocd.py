@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import names
-from .model import Model
-from .render import (
-    MANAGED_BY, ClusterWork, chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches,
-    namespace_objects, text_of, trait_labels, trait_objects, workload_labels,
+from .. import names
+from ..model import Settings
+from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
+from ..resolve import ResolvedComponent
+from .objects import (
+    chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches, namespace_objects, text_of,
+    trait_labels, trait_objects,
 )
-from .resolve import ResolvedComponent, ResolvedWorkload
 
 ARGOCD_NAMESPACE = "argocd"
 ARGOCD_PROJECT = "default"
@@ -45,8 +46,8 @@ def _application(name: str, labels: dict[str, str], wave: int, destination: dict
             "spec": {"project": ARGOCD_PROJECT, "destination": destination, "source": source, "syncPolicy": sync}}
 
 
-def _git_source(model: Model, path: str) -> dict[str, Any]:
-    return {"repoURL": model.settings.repo_url, "targetRevision": model.settings.branch, "path": path}
+def _git_source(settings: Settings, path: str) -> dict[str, Any]:
+    return {"repoURL": settings.repo_url, "targetRevision": settings.branch, "path": path}
 
 
 def _helm_repo_url(url: str) -> str:
@@ -54,15 +55,15 @@ def _helm_repo_url(url: str) -> str:
     return url[len("oci://"):] if url.startswith("oci://") else url
 
 
-def _wrapper(workload: ResolvedWorkload, component: ResolvedComponent) -> dict[str, Any] | None:
+def _wrapper(release: Release, component: ResolvedComponent) -> dict[str, Any] | None:
     """The kustomization fields that carry a component's traits onto a chart or folder; None without any."""
     patches = kustomize_patches(component)
     image_rewrites = kustomize_images(component)
-    extra = trait_objects(workload, component)
+    extra = trait_objects(release, component)
     if not (patches or image_rewrites or extra or trait_labels(component)):
         return None
     # the workload's labels ride along, as Flux's commonMetadata does
-    body: dict[str, Any] = {"labels": [{"pairs": chart_labels(workload, component), "includeSelectors": False}]}
+    body: dict[str, Any] = {"labels": [{"pairs": chart_labels(release, component), "includeSelectors": False}]}
     if patches:
         body["patches"] = patches
     if image_rewrites:
@@ -70,13 +71,13 @@ def _wrapper(workload: ResolvedWorkload, component: ResolvedComponent) -> dict[s
     return {"body": body, "objects": extra}
 
 
-def _component_folder(model: Model, workload: ResolvedWorkload, component: ResolvedComponent,
+def _component_folder(plans: Plans, release: Release, component: ResolvedComponent,
                       cluster_path: str) -> dict[str, str] | None:
     """Files of the folder an Application points at, or None when the Application needs none."""
     if component.output.helm is None and not component.output.kustomize_path:
-        objects = component_objects(workload, component)
+        objects = component_objects(release, component)
         return {"objects.yaml": text_of(objects), "kustomization.yaml": text_of([kustomization(["objects.yaml"])])}
-    wrapper = _wrapper(workload, component)
+    wrapper = _wrapper(release, component)
     if wrapper is None:
         return None
     files = {}
@@ -84,8 +85,8 @@ def _component_folder(model: Model, workload: ResolvedWorkload, component: Resol
         files["objects.yaml"] = text_of(wrapper["objects"])
     helm = component.output.helm
     if helm is not None:
-        repository = model.repositories[helm.repository]
-        namespace = helm.namespace or workload.namespace
+        repository = plans.repositories[helm.repository]
+        namespace = helm.namespace or release.namespace.name
         chart: dict[str, Any] = {"name": helm.chart, "repo": repository.url, "version": helm.version,
                                  "releaseName": helm.release_name or component.instance, "namespace": namespace,
                                  "includeCRDs": True}
@@ -95,59 +96,58 @@ def _component_folder(model: Model, workload: ResolvedWorkload, component: Resol
         resources = list(files)
     else:
         # a folder of the repository, referred to from the component's folder in output/
-        body = {"namespace": workload.namespace, **wrapper["body"]}
+        body = {"namespace": release.namespace.name, **wrapper["body"]}
         resources = [os.path.relpath(component.output.kustomize_path, cluster_path), *files]
     files["kustomization.yaml"] = text_of([kustomization(resources, **body)])
     return files
 
 
-def workload_files(model: Model, workload: ResolvedWorkload, cluster: str) -> dict[str, str]:
+def release_files(plans: Plans, release: Release, cluster: str) -> dict[str, str]:
     files: dict[str, str] = {}
-    settings = model.settings
-    base = workload.path
-    for component in workload.components:
-        folder_path = f"{settings.output}/clusters/{cluster}/{base}/{component.name}"
-        folder = _component_folder(model, workload, component, folder_path)
+    settings = plans.settings
+    for component in release.components:
+        folder_path = f"{settings.output}/clusters/{cluster}/{release.path}/{component.name}"
+        folder = _component_folder(plans, release, component, folder_path)
         helm = component.output.helm
-        namespace = (helm.namespace if helm and helm.namespace else None) or workload.namespace
+        namespace = (helm.namespace if helm and helm.namespace else None) or release.namespace.name
         if folder is not None:
             for name, text in folder.items():
-                files[f"{base}/{component.name}/{name}"] = text
-            source = _git_source(model, folder_path)
+                files[f"{release.path}/{component.name}/{name}"] = text
+            source = _git_source(settings, folder_path)
         elif helm is not None:
-            repository = model.repositories[helm.repository]
+            repository = plans.repositories[helm.repository]
             source = {"repoURL": _helm_repo_url(repository.url), "chart": helm.chart, "targetRevision": helm.version,
                       "helm": {"releaseName": helm.release_name or component.instance}}
             if helm.values:
                 source["helm"]["valuesObject"] = helm.values
         else:  # a kustomize folder without traits: Argo CD builds it from the repository directly
-            source = {**_git_source(model, component.output.kustomize_path or ""),
-                      "kustomize": {"namespace": workload.namespace}}
-        app_name = names.join(cluster, workload.workload.project, component.instance)
-        wave = component.wave + (STACK_WAVE if workload.stack else 0)  # stacks before the workloads needing them
-        application = _application(app_name, workload_labels(workload, component.name), wave,
+            source = {**_git_source(settings, component.output.kustomize_path or ""),
+                      "kustomize": {"namespace": release.namespace.name}}
+        app_name = names.join(cluster, release.group, component.instance)
+        wave = component.wave + (STACK_WAVE if release.kind == "stack" else 0)  # stacks before their users
+        application = _application(app_name, release.labels_for(component.name), wave,
                                    {"name": cluster, "namespace": namespace}, source,
                                    create_namespace=bool(helm and helm.namespace))
         files[f"apps/{app_name}.yaml"] = text_of([application])
     return files
 
 
-def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, str]:
-    cluster = work.facts.name
+def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, str]:
+    cluster = plan.cluster
     files: dict[str, str] = {}
     namespaces: dict[str, str] = {}
-    for workload in [*work.stacks, *work.workloads]:
-        files.update(workload_files(model, workload, cluster))
-        ns_key = ("namespace", workload.id, workload.profile.version, workload.cluster)
+    for release in plan.releases:
+        files.update(release_files(plans, release, cluster))
+        ns_key = ("namespace", release.key)
         if ns_key not in cache:
-            cache[ns_key] = text_of(namespace_objects(workload))
-        namespaces.setdefault(f"{workload.namespace}.yaml", cache[ns_key])
+            cache[ns_key] = text_of(namespace_objects(release.namespace))
+        namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
     if namespaces:
         for name, text in namespaces.items():
             files[f"namespaces/{name}"] = text
         files["namespaces/kustomization.yaml"] = text_of([kustomization(list(namespaces))])
         app_name = names.join(cluster, "namespaces")
-        source = _git_source(model, f"{model.settings.output}/clusters/{cluster}/namespaces")
+        source = _git_source(plans.settings, f"{plans.settings.output}/clusters/{cluster}/namespaces")
         application = _application(app_name, dict(MANAGED_BY), NAMESPACES_WAVE, {"name": cluster}, source)
         files[f"apps/{app_name}.yaml"] = text_of([application])
     apps = [path for path in files if path.startswith("apps/")]
@@ -155,9 +155,8 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
     return dict(sorted(files.items()))
 
 
-def bootstrap(model: Model, clusters: list[str]) -> dict[str, str]:
+def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
     """An ApplicationSet on the hub: one app-of-apps per Argo CD cluster, syncing its folder into argocd."""
-    settings = model.settings
     appset = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
         "metadata": {"name": "easel-clusters", "namespace": ARGOCD_NAMESPACE, "labels": dict(MANAGED_BY)},

@@ -13,18 +13,18 @@
     profiles:                   # every profile version in use -> a digest of its content
       llm-serving 1.3.0: sha256:…
 
-A published profile version must not change: a digest that no longer matches is an error. Each section is a
-top-level key of its own, so that those to come (infrastructure per cluster, rollout state) sit beside them.
+This module only parses, dumps and digests: the record itself is a Decisions value (decisions.py). A published
+profile version must not change: a digest that no longer matches is an error (checked by validate).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import yamlio
+from .decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision
 from .diagnostics import Diagnostic, Location, error
 from .schemas import API_VERSION
 
@@ -54,61 +54,53 @@ _SCHEMA = {
 }
 
 
-@dataclass(frozen=True)
-class Lock:
-    placements: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "project/name" -> clusters
-    versions: dict[str, tuple[str, str]] = field(default_factory=dict)  # "project/name" -> (profile, version)
-    digests: dict[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
-    infrastructure: dict[str, dict[str, str]] = field(default_factory=dict)  # cluster -> stack -> version
-    rollouts: dict[str, "Rollout"] = field(default_factory=dict)  # "project/name" -> its rollout in progress
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """A workload moving from one profile version to another, wave by wave: waves 1..wave run `to`."""
-    from_version: str
-    to_version: str
-    wave: int
-
-
 def digest(document: Any) -> str:
     """A profile version's content digest: of its data, so comments and formatting do not count."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse(text: str | None) -> tuple[Lock, list[Diagnostic]]:
-    """The lock in text (None: there is no lock yet)."""
+def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
+    """The decisions easel.lock records (None: there is no lock yet)."""
     from . import schemacheck
 
     if text is None:
-        return Lock(), []
+        return Decisions(), []
     where = Location(LOCK_FILE)
     documents, problems = yamlio.parse(text)
     if problems or len(documents) != 1 or not isinstance(documents[0].data, dict):
-        return Lock(), [error("E108", f"{LOCK_FILE} cannot be read" + (f": {problems[0].message}" if problems else ""),
-                              Location(LOCK_FILE, line=problems[0].line if problems else None,
-                                       column=problems[0].column if problems else None))]
+        return Decisions(), [error("E108", f"{LOCK_FILE} cannot be read"
+                                   + (f": {problems[0].message}" if problems else ""),
+                                   Location(LOCK_FILE, line=problems[0].line if problems else None,
+                                            column=problems[0].column if problems else None))]
     data: Any = documents[0].data
     found = schemacheck.check(schemacheck.validator(_SCHEMA), data, where)
     if found:
-        return Lock(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
-    return Lock(
-        placements={w: tuple(clusters) for w, clusters in (data.get("placements") or {}).items()},
-        versions={w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()},
+        return Decisions(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
+    placements = data.get("placements") or {}
+    versions = {w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()}
+    rollouts = {w: Rollout(str(r["from"]), str(r["to"]), r["wave"]) for w, r in (data.get("rollouts") or {}).items()}
+    workloads = {w: WorkloadDecision(w, *versions.get(w, (None, None)),
+                                     clusters=tuple(placements[w]) if w in placements else None,
+                                     rollout=rollouts.get(w))
+                 for w in sorted({*placements, *versions, *rollouts})}
+    return Decisions(
+        workloads=workloads,
+        clusters={cluster: ClusterDecision(dict(stacks))
+                  for cluster, stacks in (data.get("infrastructure") or {}).items()},
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
-        infrastructure={cluster: dict(stacks) for cluster, stacks in (data.get("infrastructure") or {}).items()},
-        rollouts={w: Rollout(str(r["from"]), str(r["to"]), r["wave"]) for w, r in (data.get("rollouts") or {}).items()},
     ), []
 
 
-def dump(lock: Lock) -> str:
+def dump(decisions: Decisions) -> str:
     data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Lock"}
-    data["placements"] = {workload: list(clusters) for workload, clusters in sorted(lock.placements.items())}
-    data["versions"] = {workload: f"{profile} {version}" for workload, (profile, version) in sorted(lock.versions.items())}
-    data["infrastructure"] = {cluster: dict(sorted(stacks.items()))
-                              for cluster, stacks in sorted(lock.infrastructure.items()) if stacks}
-    data["rollouts"] = {w: {"from": r.from_version, "to": r.to_version, "wave": r.wave}
-                        for w, r in sorted(lock.rollouts.items())}
-    data["profiles"] = {f"{profile} {version}": value for (profile, version), value in sorted(lock.digests.items())}
+    workloads = sorted(decisions.workloads.items())
+    data["placements"] = {w: list(d.clusters) for w, d in workloads if d.clusters is not None}
+    data["versions"] = {w: f"{d.profile} {d.version}" for w, d in workloads if d.version is not None}
+    data["infrastructure"] = {cluster: dict(sorted(d.stacks.items()))
+                              for cluster, d in sorted(decisions.clusters.items()) if d.stacks}
+    data["rollouts"] = {w: {"from": d.rollout.from_version, "to": d.rollout.to_version, "wave": d.rollout.wave}
+                        for w, d in workloads if d.rollout is not None}
+    data["profiles"] = {f"{profile} {version}": value
+                        for (profile, version), value in sorted(decisions.digests.items())}
     return HEADER + yamlio.dump(data)

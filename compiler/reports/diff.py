@@ -8,8 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import render, yamlio
-from .pipeline import Result
+from .. import yamlio
+from ..pipeline import Result
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
@@ -75,8 +75,8 @@ def _unified(before: str, after: str, name: str) -> str:
 def compare(base: Result, head: Result) -> list[ClusterDiff]:
     base_files, head_files = _by_cluster(base.files or {}), _by_cluster(head.files or {})
     clusters = sorted(set(base.fleet) | set(head.fleet))
-    base_places = {p.workload.id: set(p.clusters) for p in base.placements}
-    head_places = {p.workload.id: set(p.clusters) for p in head.placements}
+    base_places = {w: set(d.clusters or ()) for w, d in base.decisions.workloads.items() if d.placement}
+    head_places = {w: set(d.clusters or ()) for w, d in head.decisions.workloads.items() if d.placement}
     base_versions, head_versions = _versions(base), _versions(head)
     found = []
     for cluster in clusters:
@@ -96,26 +96,19 @@ def compare(base: Result, head: Result) -> list[ClusterDiff]:
                 entry.arrived.append(workload)
             elif was and not now:
                 entry.left.append(workload)
-        for resolved in head.resolved:
-            before_version = base_versions.get((resolved.id, cluster))
-            after_version = head_versions.get((resolved.id, cluster))
+        for workload in head.decisions.workloads:
+            before_version = base_versions.get((workload, cluster))
+            after_version = head_versions.get((workload, cluster))
             if before_version and after_version and before_version != after_version:
-                entry.versions.append((resolved.id, before_version, after_version))
+                entry.versions.append((workload, before_version, after_version))
         found.append(entry)
     return found
 
 
 def _versions(result: Result) -> dict[tuple[str, str], str]:
     """(workload, cluster) -> the profile version the workload runs there (a rollout's waves run the new one)."""
-    placed = {p.workload.id: p.clusters for p in result.placements}
-    versions: dict[tuple[str, str], str] = {}
-    for resolved in result.resolved:
-        clusters = placed.get(resolved.id, [])
-        moved = render.on_new_version(resolved, clusters, result.fleet)
-        for cluster in clusters:
-            on_new = cluster in moved and resolved.rollout is not None
-            versions[(resolved.id, cluster)] = resolved.rollout.to_version if on_new else resolved.profile.version
-    return versions
+    return {(workload, cluster): decision.version_on(cluster) or ""
+            for workload, decision in result.decisions.workloads.items() for cluster in decision.clusters or ()}
 
 
 def as_json(diffs: list[ClusterDiff]) -> list[dict[str, Any]]:

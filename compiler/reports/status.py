@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from .gpu import EXCLUSIVE, pool_key
-from .pipeline import Result
+from ..gpu import EXCLUSIVE, pool_key
+from ..pipeline import Result
 
 
 def fleet_status(result: Result) -> dict[str, Any]:
@@ -15,11 +15,11 @@ def fleet_status(result: Result) -> dict[str, Any]:
     workloads: dict[str, list[str]] = defaultdict(list)
     used: dict[str, int] = defaultdict(int)
     used_by_product: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for placement in result.placements:
-        project = placement.workload.workload.project
-        for cluster in placement.clusters:
-            workloads[cluster].append(placement.workload.id)
-            for allocation in placement.allocations.get(cluster, ()):
+    for workload_id, decision in result.decisions.workloads.items():
+        project = workload_id.partition("/")[0]
+        for cluster in decision.clusters or ():
+            workloads[cluster].append(workload_id)
+            for allocation in decision.allocations.get(cluster, ()):
                 allocated[(cluster, allocation.pool)] += allocation.count
                 used[project] += allocation.count
                 used_by_product[project][allocation.product] += allocation.count

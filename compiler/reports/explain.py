@@ -7,26 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import positions, quantity, versions
-from .diagnostics import Location
-from .pipeline import Result
-from .place import DEFAULT_PRIORITIZERS
-from .resolve import ResolvedWorkload
-
-
-def find_workload(model, wanted: str) -> tuple[Any, str | None]:
-    """The Workload named `project/name` or `name` (when unique); else None and why."""
-    workloads = model.workloads if model else {}
-    if "/" in wanted:
-        project, _, name = wanted.partition("/")
-        found = workloads.get((project, name))
-        return (found, None) if found else (None, f"no workload {wanted!r}")
-    matches = [w for (p, n), w in workloads.items() if n == wanted]
-    if len(matches) == 1:
-        return matches[0], None
-    if matches:
-        return None, f"{wanted!r} is ambiguous: " + ", ".join(w.id for w in matches) + " (write project/name)"
-    return None, f"no workload {wanted!r}"
+from .. import positions, quantity, versions
+from ..decide.place import DEFAULT_PRIORITIZERS
+from ..diagnostics import Location
+from ..pipeline import Result
 
 
 def _where(loc: Location | None, result: Result) -> str | None:
@@ -37,8 +21,9 @@ def _where(loc: Location | None, result: Result) -> str | None:
 
 
 def workload_report(result: Result, workload) -> dict[str, Any]:
-    resolved: ResolvedWorkload | None = next((r for r in result.resolved if r.workload is workload), None)
-    placement = next((p for p in result.placements if p.workload.workload is workload), None)
+    decision = result.decisions.workloads.get(workload.id)
+    resolved = result.resolutions.workload(workload.id, decision.version) if decision else None
+    placement = decision.placement if decision else None
     model = result.model
     environment = model.environments.get(workload.environment)
     available = sorted(model.profiles.get(workload.profile, {}), key=versions.sort_key)
@@ -53,10 +38,10 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
         "environment": workload.environment,
         "profile": {"name": workload.profile, "range": workload.version_range, "allowedByEnvironment": allowed,
                     "available": available, "resolved": resolved.profile.version if resolved else None,
-                    "locked": model.lock.versions.get(workload.id, (None, None))[1],
-                    "rollout": ({"from": resolved.rollout.from_version, "to": resolved.rollout.to_version,
-                                 "wave": resolved.rollout.wave, "waves": len(resolved.environment.waves)}
-                                if resolved and resolved.rollout else None)},
+                    "locked": result.previous.workload(workload.id).version,
+                    "rollout": ({"from": decision.rollout.from_version, "to": decision.rollout.to_version,
+                                 "wave": decision.rollout.wave, "waves": len(resolved.environment.waves)}
+                                if resolved and decision.rollout else None)},
     }
     if resolved is None:
         report["status"] = "not resolved: see `easel validate`"
@@ -88,13 +73,13 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
     reasons, passed = placement.reasons, set(placement.passed)
     for name in result.fleet:
         entry: dict[str, Any] = {"cluster": name}
-        if name in placement.clusters:
+        if name in (decision.clusters or ()):
             entry["verdict"] = "chosen"
             entry["kept"] = name in placement.kept  # it already ran there (easel.lock)
             entry["score"] = placement.scores.get(name)
             entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count,
                               **({"pool": a.pool} if a.pool != a.product else {})}
-                             for a in placement.allocations.get(name, [])]
+                             for a in decision.allocations.get(name, ())]
             entry["output"] = _output_paths(result, name, resolved)
         else:
             entry["verdict"] = "eligible" if name in passed else "passed over"
@@ -105,7 +90,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
     return report
 
 
-def _output_paths(result: Result, cluster: str, resolved: ResolvedWorkload) -> list[str]:
+def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
     if not result.files:
         return []
     prefix = f"clusters/{cluster}/{resolved.path}/"
@@ -182,12 +167,12 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
     cluster = facts.cluster
     holders: dict[str, list[dict[str, Any]]] = {}
     workloads = []
-    for placement in result.placements:
-        if name in placement.clusters:
-            workloads.append(placement.workload.id)
-            for allocation in placement.allocations.get(name, []):
+    for workload_id, decision in result.decisions.workloads.items():
+        if decision.placement is not None and name in (decision.clusters or ()):
+            workloads.append(workload_id)
+            for allocation in decision.allocations.get(name, ()):
                 holders.setdefault(allocation.pool, []).append(
-                    {"workload": placement.workload.id, "component": allocation.component, "count": allocation.count})
+                    {"workload": workload_id, "component": allocation.component, "count": allocation.count})
     gpus = []
     for key, pool in facts.gpus.items():
         used = sum(h["count"] for h in holders.get(key, []))

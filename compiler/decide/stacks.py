@@ -1,5 +1,5 @@
-"""Profile dependencies: the infrastructure stacks (`requires.profiles`) each cluster needs for the workloads
-placed on it, one version per stack and cluster, found with resolvelib (backtracking, not first-fit).
+"""Infrastructure stacks: the profiles (`requires.profiles`) each cluster needs for the workloads placed on it,
+one version per stack and cluster, found with resolvelib (backtracking, not first-fit).
 
 A stack the cluster's ClusterProfile installs (a layer of that name) is provided: it gets no release, and its
 version must satisfy every requester. Versions recorded in easel.lock are preferred while they still fit.
@@ -14,11 +14,10 @@ from typing import Iterable, Iterator, Mapping, Sequence
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from . import versions
-from .diagnostics import Diagnostics, Location, Note
-from .inventory import ClusterFacts
-from .model import Model, WorkloadProfile
-from .place import Placement
+from .. import versions
+from ..diagnostics import Diagnostics, Location, Note
+from ..inventory import ClusterFacts
+from ..model import Model, WorkloadProfile
 
 
 @dataclass(frozen=True)
@@ -96,17 +95,19 @@ def _needs(profile: WorkloadProfile, label: str) -> list[Need]:
     return [Need(d.name, d.range, label, d.loc) for d in profile.requires_profiles]
 
 
-def resolve_stacks(model: Model, fleet: dict[str, ClusterFacts], placements: Sequence[Placement],
-                   locked: Mapping[str, Mapping[str, str]], update: str | None = None
-                   ) -> tuple[dict[str, ClusterStacks], Diagnostics]:
-    """Per cluster, the stacks its workloads need. locked: cluster -> stack -> version (easel.lock)."""
+def choose_stacks(model: Model, fleet: Mapping[str, ClusterFacts],
+                  placed: Sequence[tuple[str, WorkloadProfile, Sequence[str]]],
+                  locked: Mapping[str, Mapping[str, str]], update: str | None = None
+                  ) -> tuple[dict[str, ClusterStacks], Diagnostics]:
+    """Per cluster, the stacks its workloads need. placed: (workload id, its profile, its clusters);
+    locked: cluster -> stack -> version (easel.lock)."""
     diagnostics = Diagnostics()
     by_cluster: dict[str, list[tuple[str, WorkloadProfile]]] = {}
-    for placement in placements:
-        if not placement.workload.profile.requires_profiles:
+    for workload_id, profile, clusters in placed:
+        if not profile.requires_profiles:
             continue
-        for cluster in placement.clusters:
-            by_cluster.setdefault(cluster, []).append((placement.workload.id, placement.workload.profile))
+        for cluster in clusters:
+            by_cluster.setdefault(cluster, []).append((workload_id, profile))
     result: dict[str, ClusterStacks] = {}
     for cluster, workloads in sorted(by_cluster.items()):
         facts = fleet[cluster]

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import schemacheck
-from .diagnostics import Diagnostic, Location, Note, error
-from .model import Environment, ParamSetting, Project, Settings, Workload, WorkloadProfile
+from .. import schemacheck
+from ..diagnostics import Diagnostic, Location, Note, error
+from ..model import Environment, ParamSetting, Project, Settings, WorkloadProfile
 
 @dataclass(frozen=True)
 class EffectiveParameter:
@@ -23,7 +23,8 @@ class EffectiveParameter:
 
 
 def effective(profile: WorkloadProfile, settings: Settings, project: Project | None, environment: Environment | None,
-              workload: Workload) -> tuple[dict[str, EffectiveParameter], list[Diagnostic]]:
+              asked: dict[str, ParamSetting], asks_at: Location) -> tuple[dict[str, EffectiveParameter], list[Diagnostic]]:
+    """asked: the workload's own parameters; asks_at: where a missing value is reported."""
     problems: list[Diagnostic] = []
     declared = profile.parameters
     where = f"profile {profile.meta.name} {profile.version}"
@@ -36,7 +37,7 @@ def effective(profile: WorkloadProfile, settings: Settings, project: Project | N
         ("easel.yaml", settings.parameters),
         ("project", project.parameters if project else {}),
         ("environment", environment.parameters if environment else {}),
-        ("workload", workload.parameters),
+        ("workload", asked),
     ]
     for layer, settings_of_layer in layers:
         for name, setting in settings_of_layer.items():
@@ -55,7 +56,7 @@ def effective(profile: WorkloadProfile, settings: Settings, project: Project | N
     for name, schema in declared.items():
         if name not in values:
             problems.append(error("E402", f"parameter {name!r} of {where} has no value",
-                                  workload.asks_at,
+                                  asks_at,
                                   f"set `parameters: {{{name}: ...}}` in the Workload"))
             continue
         checker = _validator(schema)

@@ -1,25 +1,16 @@
-"""Stage 5, render: the output tree, as file path -> text, for every cluster and its engine, plus bootstrap.
-
-What does not depend on the cluster (a component's objects, a chart's patches, a HelmRelease) is built once per
-workload and reused on every cluster it runs on; that is most of the work at fleet scale.
-"""
+"""What both engines write the same way: labels, the objects easel renders itself (patched by their traits),
+trait patches for what kustomize renders (charts, folders), namespaces, kustomization files, images.txt."""
 
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import images, inventory, rollout, smp, yamlio
-from .diagnostics import Diagnostics, Note
-from .inventory import ClusterFacts
-from .model import Model
-from .place import Placement
-from .rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
-from .resolve import ResolvedComponent, ResolvedWorkload
+from .. import images, smp, yamlio
+from ..plan import MANAGED_BY, NamespacePlan, Release
+from ..rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
+from ..resolve import ResolvedComponent
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 PATCH_PLACEHOLDER_NAME = "easel-patch"  # kustomize wants a name in a patch; the target decides what it hits
 CLUSTER_SCOPED = frozenset({
@@ -28,23 +19,6 @@ CLUSTER_SCOPED = frozenset({
     "MutatingWebhookConfiguration", "APIService", "CSIDriver", "VolumeSnapshotClass", "ClusterIssuer",
     "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
 })
-
-
-def workload_labels(workload: ResolvedWorkload, component: str | None = None) -> dict[str, str]:
-    if workload.stack:  # an infrastructure stack belongs to no team (SPEC §6)
-        return {**MANAGED_BY, "easel.dev/profile": workload.profile.meta.name,
-                "easel.dev/profile-version": workload.profile.version}
-    labels = {
-        **MANAGED_BY,
-        "easel.dev/project": workload.workload.project,
-        "easel.dev/workload": workload.workload.meta.name,
-        "easel.dev/environment": workload.environment.meta.name,
-        "easel.dev/profile": workload.profile.meta.name,
-        "easel.dev/profile-version": workload.profile.version,
-    }
-    if component is not None:
-        labels["easel.dev/component"] = component
-    return labels
 
 
 def text_of(documents: list[dict[str, Any]]) -> str:
@@ -74,7 +48,7 @@ def _targets(patch: Patch, obj: dict[str, Any]) -> bool:
     return obj.get("kind") == patch.kind and (patch.name is None or obj["metadata"].get("name") == patch.name)
 
 
-def component_objects(workload: ResolvedWorkload, component: ResolvedComponent) -> list[dict[str, Any]]:
+def component_objects(release: Release, component: ResolvedComponent) -> list[dict[str, Any]]:
     """The component's own objects and its traits' objects, patched, labelled, in the workload's namespace."""
     objects = list(component.output.objects or [])
     for trait in component.traits:
@@ -86,12 +60,12 @@ def component_objects(workload: ResolvedWorkload, component: ResolvedComponent) 
         extra_labels.update(trait.output.labels)
         if trait.output.registry:
             objects = [_rewrite_images(o, trait.output.registry) for o in objects]
-    labels = {**extra_labels, **workload_labels(workload, component.name)}
+    labels = {**extra_labels, **release.labels_for(component.name)}
     out = []
     for obj in objects:
         obj = _with_labels(obj, labels)
         if obj.get("kind") not in CLUSTER_SCOPED:
-            obj["metadata"]["namespace"] = workload.namespace
+            obj["metadata"]["namespace"] = release.namespace.name
         out.append(_ordered(obj))
     return out
 
@@ -172,42 +146,36 @@ def trait_labels(component: ResolvedComponent) -> dict[str, str]:
     return labels
 
 
-def chart_labels(workload: ResolvedWorkload, component: ResolvedComponent) -> dict[str, str]:
+def chart_labels(release: Release, component: ResolvedComponent) -> dict[str, str]:
     """Labels for every object a chart or folder makes: its traits' and the workload's, less managed-by (Helm or
     the folder's own tool owns that one)."""
-    own = {k: v for k, v in workload_labels(workload, component.name).items() if k not in MANAGED_BY}
+    own = {k: v for k, v in release.labels_for(component.name).items() if k not in MANAGED_BY}
     return {**trait_labels(component), **own}
 
 
-def trait_objects(workload: ResolvedWorkload, component: ResolvedComponent) -> list[dict[str, Any]]:
+def trait_objects(release: Release, component: ResolvedComponent) -> list[dict[str, Any]]:
     """Objects traits add beside a chart or folder (Ingress, PVC), labelled, in the workload's namespace."""
     objects = [o for t in component.traits for o in t.output.objects]
     if not objects:
         return []
     bare = ResolvedComponent(component.name, component.type, component.instance, component.properties,
-                             type(component.output)(objects=objects), [t for t in component.traits
-                                                                      if not t.output.objects], component.depends_on,
+                             type(component.output)(objects=objects),
+                             tuple(t for t in component.traits if not t.output.objects), component.depends_on,
                              component.wave, component.loc)
-    return component_objects(workload, bare)
+    return component_objects(release, bare)
 
 
 # --- namespaces -------------------------------------------------------------------------------------------
 
-def namespace_objects(workload: ResolvedWorkload) -> list[dict[str, Any]]:
-    environment = workload.environment
-    if environment.namespace_strategy == "project":
-        labels = {**MANAGED_BY, "easel.dev/project": workload.workload.project,
-                  "easel.dev/environment": environment.meta.name}
-    else:
-        labels = workload_labels(workload)
-    name = workload.namespace
+def namespace_objects(namespace: NamespacePlan) -> list[dict[str, Any]]:
+    name, labels = namespace.name, namespace.labels
     objects: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace",
                                       "metadata": {"name": name, "labels": labels}}]
-    if environment.namespace_quota:
+    if namespace.quota:
         objects.append({"apiVersion": "v1", "kind": "ResourceQuota",
                         "metadata": {"name": "easel-quota", "namespace": name, "labels": labels},
-                        "spec": {"hard": dict(sorted(environment.namespace_quota.items()))}})
-    if environment.isolation == "strict":
+                        "spec": {"hard": dict(namespace.quota)}})
+    if namespace.isolation == "strict":
         objects.append(_isolation(name, labels))
     return objects
 
@@ -224,97 +192,10 @@ def _isolation(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
                      "egress": [{"to": [{"podSelector": {}}]}, dns]}}
 
 
-# --- the whole tree ----------------------------------------------------------------------------------------
-
-@dataclass
-class ClusterWork:
-    """What one cluster runs: its facts, its infrastructure stacks, and the placements on it in order."""
-    facts: ClusterFacts
-    workloads: list[ResolvedWorkload] = field(default_factory=list)
-    stacks: list[ResolvedWorkload] = field(default_factory=list)
-    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # workload id -> the stacks it waits for
-
-
-def render(model: Model, fleet: dict[str, ClusterFacts], placements: list[Placement],
-           stacks: dict[str, tuple[list[ResolvedWorkload], dict[str, tuple[str, ...]]]] | None = None
-           ) -> tuple[dict[str, str], Diagnostics]:
-    """stacks: cluster -> (the infrastructure stacks it runs, workload id -> the stacks it waits for)."""
-    from . import argocd, flux  # the engines import the helpers above
-
-    diagnostics = Diagnostics()
-    work = {name: ClusterWork(facts) for name, facts in fleet.items()}
-    for placement in placements:
-        workload = placement.workload
-        moved = on_new_version(workload, placement.clusters, fleet)
-        for cluster in placement.clusters:
-            work[cluster].workloads.append(workload.target if cluster in moved else workload)
-    for cluster, (releases, needs) in (stacks or {}).items():
-        work[cluster].stacks, work[cluster].needs = releases, needs
-    files: dict[str, str] = {}
-    cache: dict[tuple, Any] = {}
-    engines = {"flux": flux, "argocd": argocd}
-    for name, cluster_work in work.items():
-        _specialize(cluster_work, diagnostics)
-        _check_namespaces(cluster_work, diagnostics)
-        engine = engines[cluster_work.facts.engine]
-        for path, text in engine.render_cluster(model, cluster_work, cache).items():
-            files[f"clusters/{name}/{path}"] = text
-        listing = images_list([*cluster_work.stacks, *cluster_work.workloads])
-        if listing:
-            files[f"clusters/{name}/images.txt"] = listing
-    by_engine: dict[str, list[str]] = defaultdict(list)
-    for name, cluster_work in work.items():
-        by_engine[cluster_work.facts.engine].append(name)
-    for engine_name, clusters in sorted(by_engine.items()):
-        files.update(engines[engine_name].bootstrap(model, clusters))
-    return dict(sorted(files.items())), diagnostics
-
-
-def on_new_version(workload: ResolvedWorkload, clusters: list[str], fleet: dict[str, ClusterFacts]) -> set[str]:
-    """Of the workload's clusters, those its rollout's waves have reached (empty when nothing is rolling out)."""
-    if workload.rollout is None or workload.target is None:
-        return set()
-    labels = {name: fleet[name].labels for name in clusters}
-    return rollout.on_new_version(workload.id, clusters, workload.environment.waves, labels, workload.rollout.wave)
-
-
-def images_list(workloads: list[ResolvedWorkload]) -> str:
+def images_list(releases: tuple[Release, ...]) -> str:
     """images.txt: every image the cluster pulls, for mirroring to air-gapped registries. One per line; an
     image the image-registry trait rewrote is followed by its mirror (`SOURCE MIRROR`)."""
     lines = sorted({written if written == pulled else f"{written} {pulled}"
-                    for workload in workloads for component in workload.components
+                    for release in releases for component in release.components
                     for written, pulled in component.images})
     return "".join(f"{line}\n" for line in lines)
-
-
-def _specialize(work: ClusterWork, diagnostics: Diagnostics) -> None:
-    """Render, for this cluster, the templates that read `cluster`."""
-    context = None
-    workloads = []
-    for workload in work.workloads:
-        if workload.cluster_specific:
-            context = context or inventory.template_context(work.facts)
-            workload, problems = workload.for_cluster(work.facts.name, context)
-            diagnostics.extend(problems)
-            if workload is None:
-                continue
-        workloads.append(workload)
-    work.workloads = workloads
-
-
-def _check_namespaces(work: ClusterWork, diagnostics: Diagnostics) -> None:
-    """Two workloads sharing a namespace on one cluster must agree on its quota and isolation."""
-    first: dict[str, ResolvedWorkload] = {}
-    for workload in work.workloads:
-        other = first.setdefault(workload.namespace, workload)
-        if other is workload:
-            continue
-        a, b = other.environment, workload.environment
-        if (a.namespace_quota, a.isolation) != (b.namespace_quota, b.isolation):
-            diagnostics.error("E801", f"namespace {workload.namespace!r} on cluster {work.facts.name!r} is shared by "
-                              f"{other.id} (environment {a.meta.name!r}) and {workload.id} (environment "
-                              f"{b.meta.name!r}), whose namespace settings differ",
-                              b.meta.loc.at("spec", "namespace"),
-                              "give the environments the same namespace quota and isolation, or use "
-                              "`strategy: workload`", notes=[Note("the other environment", a.meta.loc.at("spec"))])
-

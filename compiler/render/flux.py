@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import names
-from .model import Model, Repository
-from .render import (
-    MANAGED_BY, ClusterWork, chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches,
-    namespace_objects, text_of, trait_labels, trait_objects, workload_labels,
+from .. import names
+from ..model import Repository, Settings
+from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
+from ..resolve import ResolvedComponent
+from .objects import (
+    chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches, namespace_objects, text_of,
+    trait_labels, trait_objects,
 )
-from .resolve import ResolvedComponent, ResolvedWorkload
 
 FLUX_NAMESPACE = "flux-system"
 GIT_SOURCE = "easel"  # the GitRepository the bootstrap creates: this config repository
@@ -30,8 +31,8 @@ def _source_name(repository: Repository, chart: str, version: str) -> str:
     return repository.meta.name
 
 
-def source_object(model: Model, repository: Repository, chart: str, version: str) -> dict[str, Any]:
-    interval = model.settings.interval
+def source_object(settings: Settings, repository: Repository, chart: str, version: str) -> dict[str, Any]:
+    interval = settings.interval
     name = _source_name(repository, chart, version)
     metadata = {"name": name, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)}
     if repository.type == "oci":
@@ -47,35 +48,36 @@ def source_object(model: Model, repository: Repository, chart: str, version: str
     return {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": kind, "metadata": metadata, "spec": spec}
 
 
-def helm_release(model: Model, workload: ResolvedWorkload, component: ResolvedComponent,
-                 helm_instances: dict[str, str], stacks: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+def helm_release(plans: Plans, release: Release, component: ResolvedComponent,
+                 helm_instances: dict[str, str]) -> dict[str, Any]:
     helm = component.output.helm
     assert helm is not None
-    repository = model.repositories[helm.repository]
-    spec: dict[str, Any] = {"interval": model.settings.interval, "releaseName": helm.release_name or component.instance}
+    repository = plans.repositories[helm.repository]
+    interval = plans.settings.interval
+    spec: dict[str, Any] = {"interval": interval, "releaseName": helm.release_name or component.instance}
     if repository.type == "oci":
         spec["chartRef"] = {"kind": "OCIRepository", "name": _source_name(repository, helm.chart, helm.version),
                             "namespace": FLUX_NAMESPACE}
     else:
-        spec["chart"] = {"spec": {"chart": helm.chart, "version": helm.version, "interval": model.settings.interval,
+        spec["chart"] = {"spec": {"chart": helm.chart, "version": helm.version, "interval": interval,
                                   "sourceRef": {"kind": "HelmRepository", "name": repository.meta.name,
                                                 "namespace": FLUX_NAMESPACE}}}
     if helm.namespace:
         spec["targetNamespace"] = helm.namespace
         spec["install"] = {"createNamespace": True}
     depends = [{"name": helm_instances[d]} for d in component.depends_on if d in helm_instances]
-    depends += [{"name": name, "namespace": namespace} for name, namespace in stacks]  # the stacks it needs
+    depends += [{"name": name, "namespace": namespace} for name, namespace in release.waits_for]  # stacks it needs
     if depends:
         spec["dependsOn"] = depends
-    spec["commonMetadata"] = {"labels": chart_labels(workload, component)}
+    spec["commonMetadata"] = {"labels": chart_labels(release, component)}
     if helm.values:
         spec["values"] = helm.values
     post = _post_renderer(component)
     if post:
         spec["postRenderers"] = [{"kustomize": post}]
     return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
-            "metadata": {"name": component.instance, "namespace": workload.namespace,
-                         "labels": workload_labels(workload, component.name)},
+            "metadata": {"name": component.instance, "namespace": release.namespace.name,
+                         "labels": release.labels_for(component.name)},
             "spec": spec}
 
 
@@ -90,11 +92,11 @@ def _post_renderer(component: ResolvedComponent) -> dict[str, Any]:
     return post
 
 
-def kustomize_folder(model: Model, workload: ResolvedWorkload, component: ResolvedComponent,
+def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponent,
                      folder_instances: dict[str, str]) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "interval": model.settings.interval, "path": f"./{component.output.kustomize_path}", "prune": True,
-        "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE}, "targetNamespace": workload.namespace,
+        "interval": plans.settings.interval, "path": f"./{component.output.kustomize_path}", "prune": True,
+        "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE}, "targetNamespace": release.namespace.name,
     }
     depends = [{"name": folder_instances[d]} for d in component.depends_on if d in folder_instances]
     if depends:
@@ -109,60 +111,51 @@ def kustomize_folder(model: Model, workload: ResolvedWorkload, component: Resolv
         spec["commonMetadata"] = {"labels": labels}
     return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": folder_instances[component.name], "namespace": FLUX_NAMESPACE,
-                         "labels": workload_labels(workload, component.name)},
+                         "labels": release.labels_for(component.name)},
             "spec": spec}
 
 
-def stack_releases(stack: ResolvedWorkload) -> tuple[tuple[str, str], ...]:
-    """(name, namespace) of a stack's HelmReleases: what the workloads that need it wait for."""
-    return tuple((c.instance, stack.namespace) for c in stack.components if c.output.helm)
-
-
-def workload_files(model: Model, workload: ResolvedWorkload,
-                   stacks: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
-    """The workload's files on a Flux cluster (the same on every cluster with the same stacks: built once)."""
-    helm_instances = {c.name: c.instance for c in workload.components if c.output.helm}
-    folder_instances = {c.name: names.join(workload.namespace, c.instance) for c in workload.components
+def release_files(plans: Plans, release: Release) -> dict[str, str]:
+    """The release's files on a Flux cluster (the same on every cluster with the same plan for it: built once)."""
+    helm_instances = {c.name: c.instance for c in release.components if c.output.helm}
+    folder_instances = {c.name: names.join(release.namespace.name, c.instance) for c in release.components
                         if c.output.kustomize_path}
     files = {}
-    base = workload.path
-    for component in workload.components:
+    for component in release.components:
         if component.output.helm:
-            documents = [helm_release(model, workload, component, helm_instances, stacks),
-                         *trait_objects(workload, component)]
+            documents = [helm_release(plans, release, component, helm_instances),
+                         *trait_objects(release, component)]
         elif component.output.kustomize_path:
-            documents = [kustomize_folder(model, workload, component, folder_instances),
-                         *trait_objects(workload, component)]
+            documents = [kustomize_folder(plans, release, component, folder_instances),
+                         *trait_objects(release, component)]
         else:
-            documents = component_objects(workload, component)
+            documents = component_objects(release, component)
         if documents:
-            files[f"{base}/{component.name}.yaml"] = text_of(documents)
+            files[f"{release.path}/{component.name}.yaml"] = text_of(documents)
     return files
 
 
-def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, str]:
+def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str, str]:
     files: dict[str, str] = {}
     sources: dict[str, str] = {}
-    releases = {stack.workload.meta.name: stack_releases(stack) for stack in work.stacks}
-    for workload in [*work.stacks, *work.workloads]:
-        waits = tuple(ref for name in work.needs.get(workload.id, ()) for ref in releases.get(name, ()))
-        key = ("flux", workload.id, workload.profile.version, workload.cluster, waits)
+    for release in cluster.releases:
+        key = ("flux", release.key, release.waits_for)
         if key not in cache:
-            cache[key] = workload_files(model, workload, waits)
+            cache[key] = release_files(plans, release)
         files.update(cache[key])
-        ns_key = ("namespace", workload.id, workload.profile.version, workload.cluster)
+        ns_key = ("namespace", release.key)
         if ns_key not in cache:
-            cache[ns_key] = text_of(namespace_objects(workload))
-        files.setdefault(f"namespaces/{workload.namespace}.yaml", cache[ns_key])
-        for component in workload.components:
+            cache[ns_key] = text_of(namespace_objects(release.namespace))
+        files.setdefault(f"namespaces/{release.namespace.name}.yaml", cache[ns_key])
+        for component in release.components:
             helm = component.output.helm
             if helm is None:
                 continue
-            repository = model.repositories[helm.repository]
+            repository = plans.repositories[helm.repository]
             name = _source_name(repository, helm.chart, helm.version)
             source_key = ("source", name)
             if source_key not in cache:
-                cache[source_key] = text_of([source_object(model, repository, helm.chart, helm.version)])
+                cache[source_key] = text_of([source_object(plans.settings, repository, helm.chart, helm.version)])
             sources[f"sources/{name}.yaml"] = cache[source_key]
     files.update(sources)
     listing = tuple(sorted(files))
@@ -172,9 +165,8 @@ def render_cluster(model: Model, work: ClusterWork, cache: dict) -> dict[str, st
     return dict(sorted(files.items()))
 
 
-def bootstrap(model: Model, clusters: list[str]) -> dict[str, str]:
+def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
     """Per cluster, what a person applies once: the Git source and a Kustomization over its tree."""
-    settings = model.settings
     files = {}
     for cluster in clusters:
         git = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",

@@ -1,0 +1,128 @@
+"""What a compile changes compared with easel.lock: a function of two decision records, the previous and the new
+one. Each change is a value; `str()` says it the way `easel compile`, `lock` and `validate` print it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .decisions import Decisions
+from .reasons import Reason
+
+
+@dataclass(frozen=True)
+class Change:
+    workload: str
+
+
+@dataclass(frozen=True)
+class VersionUpdated(Change):
+    before: tuple[str, str]  # (profile, version)
+    after: tuple[str, str]
+
+    def __str__(self) -> str:
+        return f"updated {self.workload}: {' '.join(self.before)} -> {' '.join(self.after)}"
+
+
+@dataclass(frozen=True)
+class RolloutStarted(Change):
+    from_version: str
+    to_version: str
+    waves: int
+
+    def __str__(self) -> str:
+        return (f"rollout of {self.workload} started: {self.from_version} -> {self.to_version}, wave 1 of "
+                f"{self.waves}")
+
+
+@dataclass(frozen=True)
+class RolloutAdvanced(Change):
+    wave: int
+    waves: int
+
+    def __str__(self) -> str:
+        return f"rollout of {self.workload} at wave {self.wave} of {self.waves}"
+
+
+@dataclass(frozen=True)
+class RolloutEnded(Change):
+    completed: bool  # False: rolled back
+    version: str  # what runs everywhere now
+
+    def __str__(self) -> str:
+        if self.completed:
+            return f"rollout of {self.workload} completed: now {self.version} everywhere"
+        return f"rollout of {self.workload} rolled back: {self.version} everywhere"
+
+
+@dataclass(frozen=True)
+class Placed(Change):
+    clusters: tuple[str, ...]
+    also: bool = False  # it ran elsewhere before and keeps that
+
+    def __str__(self) -> str:
+        return f"{'also placed' if self.also else 'placed'} {self.workload} on {', '.join(self.clusters)}"
+
+
+@dataclass(frozen=True)
+class Moved(Change):
+    cluster: str  # the cluster it leaves
+    why: Reason
+    now_on: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return (f"moved {self.workload} off {self.cluster} ({self.why})"
+                + (f"; now on {', '.join(self.now_on)}" if self.now_on else ""))
+
+
+@dataclass(frozen=True)
+class Removed(Change):
+    clusters: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"removed {self.workload} from {', '.join(self.clusters)}"
+
+
+def changes(previous: Decisions, decisions: Decisions) -> list[Change]:
+    """Versions and rollouts first (per workload), then placements, then workloads that are gone."""
+    found: list[Change] = [*_versions(previous, decisions), *_placements(previous, decisions)]
+    placed = {w for w, d in decisions.workloads.items() if d.placement is not None}
+    recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
+    found += [Removed(w, recorded[w]) for w in sorted(set(recorded) - placed)]
+    return found
+
+
+def _versions(previous: Decisions, decisions: Decisions) -> list[Change]:
+    found: list[Change] = []
+    for workload, now in decisions.workloads.items():
+        before = previous.workloads.get(workload)
+        if before and before.version is not None and (before.profile, before.version) != (now.profile, now.version):
+            found.append(VersionUpdated(workload, (before.profile or "", before.version), (now.profile or "",
+                                                                                          now.version or "")))
+        was, rollout = before.rollout if before else None, now.rollout
+        if rollout and (was is None or (was.from_version, was.to_version) != (rollout.from_version,
+                                                                               rollout.to_version)):
+            found.append(RolloutStarted(workload, rollout.from_version, rollout.to_version, len(now.waves)))
+        elif rollout and was and was.wave != rollout.wave:
+            found.append(RolloutAdvanced(workload, rollout.wave, len(now.waves)))
+        elif was and not rollout:
+            found.append(RolloutEnded(workload, now.version == was.to_version, now.version or ""))
+    return found
+
+
+def _placements(previous: Decisions, decisions: Decisions) -> list[Change]:
+    found: list[Change] = []
+    for workload, now in decisions.workloads.items():
+        if now.placement is None:
+            continue
+        clusters = now.clusters or ()
+        before = set(previous.workload(workload).clusters or ())
+        if not before:
+            if clusters:
+                found.append(Placed(workload, clusters))
+            continue
+        left = now.placement.left
+        found += [Moved(workload, cluster, why, clusters) for cluster, why in sorted(left.items())]
+        added = tuple(c for c in clusters if c not in before)
+        if added and not left:
+            found.append(Placed(workload, added, also=True))
+    return found

@@ -1,0 +1,90 @@
+"""The commands that compile: validate, compile, lock, and the rollout steps."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .. import workflow
+from ..pipeline import Request, RolloutStep
+from ..reports.rollouts import rollout_rows, rollout_text
+from .common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, without_errors
+
+
+@cli.command()
+@FORMAT
+@REF
+@click.pass_obj
+def validate(state: State, fmt: str, ref: str | None) -> int:
+    """Check the repository (every stage but writing) and report every problem."""
+    result = state.compile(Request(render=False), ref=ref)
+    return finish(result, fmt, workflow.validate_summary(result))
+
+
+def _compile_and_write(state: State, fmt: str, request: Request = Request(), check: bool = False,
+                       locked: bool = False, out_dir: str | None = None, ref: str | None = None) -> int:
+    target = workflow.Target(state.root, out_dir, preview=bool(out_dir or ref))
+    result, summary = workflow.compile_and_write(state.source(ref), target, request, check=check, locked=locked)
+    return finish(result, fmt, summary)
+
+
+@cli.command(name="compile")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the output folder is not up to date.")
+@click.option("--locked", is_flag=True, help="Exit 1, writing nothing, when easel.lock would change (for CI).")
+@click.option("--out", "out_dir", metavar="DIR", help="Write here instead of the configured output folder.")
+@FORMAT
+@REF
+@click.pass_obj
+def compile_command(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str, ref: str | None) -> int:
+    """Compile the repository into its output folder."""
+    return _compile_and_write(state, fmt, check=check, locked=locked, out_dir=out_dir, ref=ref)
+
+
+@cli.command()
+@click.option("--update", "update", is_flag=False, flag_value="*", default=None, metavar="[PROFILE]",
+              help="Move workloads to the newest allowed profile versions (of PROFILE only, when named).")
+@FORMAT
+@click.pass_obj
+def lock(state: State, update: str | None, fmt: str) -> int:
+    """Write easel.lock (and output/) for the repository as it is, or with --update newer versions."""
+    return _compile_and_write(state, fmt, Request(update=update))
+
+
+@cli.group()
+def rollout() -> None:
+    """Progressive rollouts of new profile versions (environments with `rollout.strategy: progressive`)."""
+
+
+@rollout.command(name="status")
+@TEXT_OR_JSON
+@click.pass_obj
+def rollout_status(state: State, fmt: str) -> int:
+    """Every rollout: workload, from -> to, wave k of n, the clusters of each wave."""
+    result = without_errors(state)
+    if isinstance(result, int):
+        return result
+    rows = rollout_rows(result.decisions)
+    click.echo(json.dumps(rows, indent=2) if fmt == "json" else rollout_text(rows))
+    return 0
+
+
+@rollout.command(name="advance")
+@click.argument("workloads", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Advance every rollout in progress.")
+@FORMAT
+@click.pass_obj
+def rollout_advance(state: State, workloads: tuple[str, ...], everything: bool, fmt: str) -> int:
+    """Move the rollout of WORKLOAD (or --all) one wave on; past the last wave it is complete."""
+    if not workloads and not everything:
+        raise click.UsageError("give a WORKLOAD or --all")
+    return _compile_and_write(state, fmt, Request(rollout=RolloutStep("advance", workloads, everything)))
+
+
+@rollout.command(name="rollback")
+@click.argument("workloads", nargs=-1, required=True)
+@FORMAT
+@click.pass_obj
+def rollout_rollback(state: State, workloads: tuple[str, ...], fmt: str) -> int:
+    """Return every wave of WORKLOAD's rollout to the version it came from."""
+    return _compile_and_write(state, fmt, Request(rollout=RolloutStep("rollback", workloads)))

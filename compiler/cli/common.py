@@ -1,0 +1,95 @@
+"""What every command shares: the `cli` group, the repository's folder (-C), the options used by several
+commands, and printing diagnostics with the exit status they give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import __version__, report
+from ..codes import CODES
+from ..diagnostics import Diagnostics
+from ..errors import BadArgument, CommandError
+from ..pipeline import Request, Result, compile_repository
+from ..source import DirectorySource, Source
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+                      show_default=True, help="How to print diagnostics.")
+REF = click.option("--ref", metavar="REV", help="Read the repository as it is at this git commit, branch or tag.")
+TEXT_OR_JSON = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+class State:
+    """What every command shares: the repository's folder (-C)."""
+
+    def __init__(self, directory: str):
+        self.root = Path(directory).resolve()
+
+    def source(self, ref: str | None = None) -> Source:
+        """The repository as it is on disk, or at a git revision (through libgit2, without a checkout)."""
+        if not self.root.is_dir():
+            raise click.UsageError(f"{self.root} is not a folder")
+        if ref is None:
+            return DirectorySource(self.root)
+        from ..gitsource import GitSource, RevisionError
+
+        try:
+            return GitSource(self.root, ref)
+        except RevisionError as exc:
+            raise CommandError("E903", str(exc), hint=True) from None
+
+    def compile(self, request: Request = Request(), ref: str | None = None) -> Result:
+        return compile_repository(self.source(ref), request)
+
+
+def print_diagnostics(texts: dict[str, str], diagnostics: Diagnostics, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(report.json_text(diagnostics, texts))
+        return
+    if not len(diagnostics):
+        return
+    click.echo(report.RENDERERS[fmt](diagnostics, texts), err=fmt == "text")
+
+
+def finish(result: Result, fmt: str, summary: str | None) -> int:
+    """Print the diagnostics, and the summary when there are no errors; the exit status."""
+    print_diagnostics(result.texts, result.diagnostics, fmt)
+    if result.diagnostics.has_errors:
+        errors = sum(1 for d in result.diagnostics if d.is_error)
+        if fmt == "text":
+            click.echo(f"easel: {errors} error{'s' if errors != 1 else ''}", err=True)
+        return 1
+    if summary and fmt != "json":
+        click.echo(summary, err=fmt == "github")
+    return 0
+
+
+def without_errors(state: State, render: bool = False) -> Result | int:
+    """The compile result; or, when the repository has errors, the exit status after printing them."""
+    result = state.compile(Request(render=render))
+    if result.diagnostics.has_errors:
+        return finish(result, "text", None)
+    return result
+
+
+class _Command(click.Command):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BadArgument as exc:  # shown as click shows a bad parameter, with this command's usage
+            raise click.BadParameter(exc.message, ctx=ctx, param_hint=exc.param_hint) from None
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # groups inside it are of this class too
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", default=".", metavar="DIR", help="Run as if easel was started in DIR.")
+@click.version_option(__version__, prog_name="easel")
+@click.pass_context
+def cli(ctx: click.Context, directory: str) -> None:
+    """easel: compile a GitOps config repository of AI/ML stacks into per-cluster Flux and Argo CD trees."""
+    ctx.obj = State(directory)

@@ -1,0 +1,95 @@
+"""The commands that show: explain, status, schema, codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import schemas
+from ..codes import CODES
+from ..errors import CommandError
+from ..reports import explain as explaining
+from ..reports.status import fleet_status, render_tables
+from .common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
+
+
+@cli.command()
+@click.argument("workload", required=False)
+@click.option("--cluster", metavar="NAME", help="Explain a cluster: facts, labels, capacity, what runs there.")
+@TEXT_OR_JSON
+@REF
+@click.pass_obj
+def explain(state: State, workload: str | None, cluster: str | None, fmt: str, ref: str | None) -> int:
+    """Explain a WORKLOAD (project/name, or name) or a --cluster."""
+    if bool(workload) == bool(cluster):
+        raise click.UsageError("give a WORKLOAD or --cluster NAME")
+    result = state.compile(ref=ref)
+    if result.model is None:
+        return finish(result, "text", None)
+    if cluster:
+        if cluster not in result.fleet:
+            raise CommandError("E901", f"no cluster {cluster!r}")
+        data = explaining.cluster_report(result, cluster)
+        click.echo(json.dumps(data, indent=2) if fmt == "json" else explaining.cluster_text(data))
+    else:
+        found, problem = result.model.find_workload(workload)
+        if found is None:
+            raise CommandError("E901", problem)
+        data = explaining.workload_report(result, found)
+        click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else explaining.workload_text(data))
+    if result.diagnostics.has_errors:
+        errors = sum(1 for d in result.diagnostics if d.is_error)
+        click.echo(f"easel: the repository has {errors} error(s); run `easel validate` to see them", err=True)
+        return 1
+    return 0
+
+
+@cli.command()
+@TEXT_OR_JSON
+@click.pass_obj
+def status(state: State, fmt: str) -> int:
+    """The fleet at a glance: GPUs per cluster and product, quotas per project."""
+    from rich.console import Console
+
+    result = without_errors(state)
+    if isinstance(result, int):
+        return result
+    data = fleet_status(result)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        render_tables(data, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
+    return 0
+
+
+@cli.command()
+@click.argument("kind", required=False)
+def schema(kind: str | None) -> int:
+    """Print the JSON Schema of KIND, or of every kind (for editors such as yaml-language-server)."""
+    if kind is None:
+        click.echo(json.dumps(schemas.combined_schema(), indent=2))
+        return 0
+    match = next((k for k in schemas.KINDS if k.lower() == kind.lower()), None)
+    if match is None:
+        raise click.BadParameter(f"{kind!r}; kinds: {', '.join(schemas.KINDS)}", param_hint="KIND")
+    click.echo(json.dumps(schemas.document_schema(match), indent=2))
+    return 0
+
+
+@cli.command()
+@click.argument("code", required=False)
+def codes(code: str | None) -> int:
+    """List the diagnostic codes, or explain one CODE."""
+    if code:
+        found = CODES.get(code.upper())
+        if found is None:
+            raise click.BadParameter(f"no code {code!r}", param_hint="CODE")
+        click.echo(f"{found.code}: {found.title}")
+        if found.hint:
+            click.echo(f"hint: {found.hint}")
+        return 0
+    for found in CODES.values():
+        click.echo(f"{found.code}  {found.title}")
+    return 0

@@ -1,0 +1,121 @@
+"""The commands around the repository: init, inventory import, diff, publish."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .. import scaffold
+from ..diagnostics import Diagnostics
+from ..errors import CommandError
+from ..pipeline import Request, Result
+from .common import State, cli, finish, without_errors
+
+
+@cli.command()
+@click.argument("directory", default=".", required=False)
+@click.pass_obj
+def init(state: State, directory: str) -> int:
+    """Create a small working config repository in DIRECTORY (default: here)."""
+    target = (state.root / directory).resolve()
+    existing = scaffold.conflicts(target)
+    if existing:
+        raise CommandError("E902", f"{target} already has {', '.join(existing)}; nothing was written")
+    written = scaffold.write(target)
+    click.echo(f"created {len(written)} files in {target}; next: easel -C {directory} compile")
+    return 0
+
+
+@cli.group()
+def inventory() -> None:
+    """The fleet inventory: import what clusters report about their nodes."""
+
+
+_UNREADABLE = ("E101", "E102", "E103", "E104", "E105", "E107")  # files easel cannot read back are not edited
+
+
+@inventory.command(name="import")
+@click.option("--cluster", required=True, metavar="NAME", help="The Cluster whose devices these nodes are.")
+@click.argument("nodes", type=click.File("r", encoding="utf-8"), metavar="NODES.json")
+@click.pass_obj
+def inventory_import(state: State, cluster: str, nodes) -> int:
+    """Write the cluster's Device documents from `kubectl get nodes -o json` (NODES.json, or - for stdin)."""
+    from .. import inventory_import as importer
+
+    try:
+        found = importer.read_nodes(nodes.read())
+    except (importer.NodeListError, UnicodeDecodeError) as exc:
+        raise CommandError("E105", f"{getattr(nodes, 'name', 'NODES.json')}: {exc}; nothing was written") from None
+    result = state.compile(Request(render=False))
+    if any(d.is_error and d.code in _UNREADABLE for d in result.diagnostics):
+        return finish(result, "text", None)
+    diagnostics = Diagnostics()
+    try:
+        summary = importer.import_nodes(state.root, cluster, found, result, diagnostics)
+    except importer.NodeListError as exc:
+        raise CommandError("E105", f"{exc}; nothing was written") from None
+    if summary is None:
+        return finish(Result(result.texts, diagnostics), "text", None)
+    click.echo(f"imported {len(found)} nodes of cluster {cluster}: {len(summary.added)} added, "
+               f"{len(summary.updated)} updated, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed"
+               + (f", {len(summary.kept)} gone but kept for their manual tags (state: unhealthy)"
+                  if summary.kept else "")
+               + (f" ({', '.join(summary.files)})" if summary.files else ""))
+    return 0
+
+
+@cli.command()
+@click.option("--base", metavar="REV", help="Compare with this revision (default: the merge base with the default "
+              "branch).")
+@click.option("--head", metavar="REV", help="Compare this revision (default: the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--name-only", is_flag=True, help="List only the clusters whose output changes.")
+@click.pass_obj
+def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: bool) -> int:
+    """What a change does to every cluster: objects added, removed and changed, placements, versions."""
+    from ..gitsource import default_base, open_repository
+    from ..reports import diff as differ
+
+    if base is None:
+        try:
+            base = default_base(open_repository(state.root))
+        except Exception as exc:  # no repository, or no commit yet
+            raise CommandError("E903", f"cannot find a base to compare with: {exc}") from None
+    results = []
+    for rev in (base, head):
+        result = state.compile(ref=rev)
+        if result.files is None:
+            click.echo(f"easel: the repository at {rev or 'the working tree'} has errors:", err=True)
+            return finish(result, "text", None)
+        results.append(result)
+    changes = differ.compare(*results)
+    base_name, head_name = base[:12], head or "working tree"
+    if name_only:
+        click.echo("\n".join(d.cluster for d in changes if not d.empty))
+    elif fmt == "json":
+        click.echo(json.dumps(differ.as_json(changes), indent=2))
+    elif fmt == "markdown":
+        click.echo(differ.as_markdown(changes, base_name, head_name))
+    else:
+        click.echo(differ.as_text(changes, base_name, head_name))
+    return 0
+
+
+@cli.command(name="publish")
+@click.option("--branch", required=True, metavar="NAME", help="The branch to commit the output to.")
+@click.option("--message", metavar="TEXT", help="The commit message.")
+@click.pass_obj
+def publish_command(state: State, branch: str, message: str | None) -> int:
+    """Commit output/ to a branch (created when missing) that Argo CD or Flux can follow."""
+    from ..publish import publish_output
+
+    result = without_errors(state, render=True)
+    if isinstance(result, int):
+        return result
+    count, commit = publish_output(state.root, result, branch, message)
+    if commit is None:
+        click.echo(f"{branch} already holds this output: nothing to commit")
+    else:
+        click.echo(f"published {count} files to {branch} as {commit[:12]}")
+    return 0

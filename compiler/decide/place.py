@@ -1,0 +1,213 @@
+"""Placement: the clusters each resolved workload runs on, and the GPUs it takes on each.
+
+Eligible = selector matches ∧ taints tolerated ∧ `requires` met ∧ enough free GPUs of the asked product,
+sharing and memory (eligibility.py). Placement is sticky: first every workload keeps the clusters easel.lock
+records for it while they stay eligible; then, one workload after another in a stable order (project, name),
+each takes new clusters from what is left, so capacity is shared and adding a cluster or a workload moves nothing
+already placed. Prioritizers rank the eligible clusters (ties go to the name), and `spread` keeps the choice
+balanced over a label. Every cluster not chosen keeps the first reason it was passed over, for `explain`, for
+the compile's report of moves, and for the error when a workload cannot be placed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
+
+from .. import gpu, policy
+from ..decisions import PlacementRecord
+from ..diagnostics import Diagnostics, Note, error
+from ..gpu import Allocation, FreeGpus
+from ..inventory import ClusterFacts
+from ..model import Prioritizer
+from ..reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
+from ..resolve import ResolvedWorkload
+from .eligibility import StaticIndex, first_reason
+
+DEFAULT_PRIORITIZERS = (Prioritizer("MostFreeGPU", 1), Prioritizer("LeastWorkloads", 1))
+RUNNERS_UP = 10  # eligible clusters not chosen whose scores explain keeps
+
+
+@dataclass(frozen=True)
+class Placement:
+    clusters: tuple[str, ...]  # chosen, sorted by name; () when it could not be placed
+    allocations: dict[str, tuple[Allocation, ...]]  # chosen cluster -> GPUs taken there
+    record: PlacementRecord  # why
+
+
+def _scores(workload: ResolvedWorkload, options: dict[str, list[Allocation]], state: FreeGpus,
+            previous: tuple[str, ...]) -> dict[str, float]:
+    """Weighted sum of the prioritizers, each scaled to 0..100 over the eligible clusters (options: each
+    eligible cluster and the GPUs the workload would take there)."""
+    prioritizers = workload.environment.prioritizers or DEFAULT_PRIORITIZERS
+    totals = {name: 0.0 for name in options}
+    for prioritizer in prioritizers:
+        if prioritizer.name == "MostFreeGPU":  # free GPUs of the pools the workload would draw on
+            raw = {name: (state.free[name].get(taken[0].pool, 0) if len(taken) == 1 else
+                          sum(state.free[name].get(key, 0) for key in {a.pool for a in taken}))
+                   for name, taken in options.items()}
+        elif prioritizer.name == "Steady":  # Open Cluster Management's name: prefer where it already ran
+            raw = {name: 1 if name in previous else 0 for name in options}
+        else:  # LeastWorkloads
+            raw = {name: -state.workloads.get(name, 0) for name in options}
+        low, high = min(raw.values()), max(raw.values())
+        if high == low:
+            continue
+        for name in options:
+            totals[name] += prioritizer.weight * 100.0 * (raw[name] - low) / (high - low)
+    return {name: round(score, 3) for name, score in totals.items()}
+
+
+def _spread_pick(ranked: list[str], chosen: list[str], count: int, by: str, max_skew: int,
+                 fleet: Mapping[str, ClusterFacts]) -> list[str]:
+    """Pick count more clusters in rank order, each keeping the clusters per value of label `by` within
+    max_skew of each other (over the values the ranked clusters have); when none can, the least skewed."""
+    domain = {name: fleet[name].labels.get(by, "") for name in [*ranked, *chosen]}
+    counts = {value: 0 for value in domain.values()}
+    for name in chosen:
+        counts[domain[name]] += 1
+    picked: list[str] = []
+    left = list(ranked)
+    while left and len(picked) < count:
+        def skew(name: str) -> int:
+            trial = dict(counts)
+            trial[domain[name]] += 1
+            return max(trial.values()) - min(trial.values())
+        name = next((n for n in left if skew(n) <= max_skew), None) or min(left, key=skew)  # min: first of the least
+        picked.append(name)
+        counts[domain[name]] += 1
+        left.remove(name)
+    return picked
+
+
+@dataclass
+class _Kept:
+    allocations: dict[str, list[Allocation]] = field(default_factory=dict)  # cluster -> GPUs, kept from the lock
+    lost: dict[str, Reason] = field(default_factory=dict)  # locked cluster -> why the workload leaves it
+
+
+@dataclass
+class _Run:
+    """What placing has used up so far: free GPUs, project quotas, and the static answers."""
+    fleet: Mapping[str, ClusterFacts]
+    previous: Mapping[str, tuple[str, ...]]
+    state: FreeGpus
+    usage: policy.QuotaUsage
+    static: StaticIndex
+    diagnostics: Diagnostics
+
+
+def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
+    """Phase one: every workload keeps the clusters easel.lock has for it while they stay eligible. This runs
+    for all workloads before any new decision, so new clusters and new workloads move nothing."""
+    kept: dict[str, _Kept] = {}
+    for workload in workloads:
+        entry = kept[workload.id] = _Kept()
+        wanted = workload.environment.number_of_clusters
+        for name in sorted(run.previous.get(workload.id, ())):
+            if name not in run.fleet:
+                entry.lost[name] = ClusterGone()
+                continue
+            if wanted is not None and len(entry.allocations) >= wanted:
+                entry.lost[name] = FewerClustersWanted(wanted)
+                continue
+            reason, allocations = first_reason(workload, run.fleet[name], run.state, run.static, keeping=True)
+            if reason:
+                entry.lost[name] = reason
+                continue
+            entry.allocations[name] = allocations
+            run.state.take(name, workload.id, allocations)
+        if entry.allocations:
+            problems = run.usage.add(workload, entry.allocations)
+            if problems:  # the quota shrank below what the workload already holds
+                run.diagnostics.extend(problems)
+    return kept
+
+
+def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFacts],
+          previous: Mapping[str, tuple[str, ...]]) -> tuple[dict[str, Placement], Diagnostics]:
+    """previous: workload -> the clusters easel.lock records for it."""
+    diagnostics = Diagnostics()
+    run = _Run(fleet, previous, FreeGpus.of({name: facts.gpus for name, facts in fleet.items()}),
+               policy.QuotaUsage(), StaticIndex(fleet), diagnostics)
+    kept = _keep(workloads, run)
+    return {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}, diagnostics
+
+
+def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:
+    passing, static_reasons = run.static.index(workload)
+    failures: dict[str, Reason] = {}
+    candidates: dict[str, list[Allocation]] = {}
+    for name, viable in passing.items():
+        if name in held.allocations:
+            continue
+        allocations: list[Allocation] = []
+        if workload.gpu_demands:
+            allocations, reason = gpu.take(list(workload.gpu_demands), viable, name, run.state)
+            if reason:
+                failures[name] = reason
+                continue
+        candidates[name] = allocations
+    environment = workload.environment
+    options = {**held.allocations, **candidates}
+    scores = _scores(workload, options, run.state, run.previous.get(workload.id, ())) if options else {}
+    ranked = sorted(candidates, key=lambda n: (-scores[n], n))
+    wanted = environment.number_of_clusters
+    room = len(ranked) if wanted is None else max(wanted - len(held.allocations), 0)
+    if environment.spread_by:
+        added = _spread_pick(ranked, list(held.allocations), room, environment.spread_by, environment.max_skew,
+                             run.fleet)
+    else:
+        added = ranked[:room]
+    chosen = sorted([*held.allocations, *added])
+    passed = [name for name in ranked if name not in set(added)]
+    record = PlacementRecord(
+        placed=True, scores={name: scores[name] for name in [*chosen, *passed[:RUNNERS_UP]]},
+        kept=tuple(sorted(held.allocations)), left=dict(held.lost), static=static_reasons,
+        failures={k: v for k, v in failures.items() if k not in held.lost}, passed=tuple(passed),
+        passed_reason=PassedOver(wanted, environment.spread_by))
+    failed = _failure(workload, chosen, wanted, record, run)
+    if failed is not None:
+        return failed
+    new = {name: candidates[name] for name in sorted(added)}
+    problems = run.usage.add(workload, new) if new else []
+    if problems:
+        run.diagnostics.extend(problems)
+        return _unplaced(record, QuotaExhausted(workload.workload.project), chosen)
+    for name, taken in new.items():
+        run.state.take(name, workload.id, taken)
+    allocations = {name: tuple(held.allocations[name] if name in held.allocations else new[name]) for name in chosen}
+    return Placement(tuple(chosen), allocations, record)
+
+
+def _unplaced(record: PlacementRecord, why: Reason | None, eligible: list[str]) -> Placement:
+    return Placement((), {}, replace(record, placed=False, passed=(), failed_reason=why,
+                                     eligible_when_failed=tuple([*eligible, *record.passed])))
+
+
+def _failure(workload: ResolvedWorkload, chosen: list[str], wanted: int | None, record: PlacementRecord,
+             run: _Run) -> Placement | None:
+    """The workload unplaced, and its error, when no cluster or too few are eligible."""
+    if chosen and (wanted is None or len(chosen) >= wanted):
+        return None
+    at = workload.workload.meta.loc.at("spec", "environment")
+    if not chosen:
+        unplaced = _unplaced(record, None, chosen)
+        run.diagnostics.add(error(
+            "E601", f"workload {workload.id} cannot be placed: no cluster is eligible"
+            + ("" if run.fleet else " (the fleet has no clusters)"), at,
+            f"see why each cluster was passed over below, or run `easel explain {workload.id}`",
+            notes=_notes(unplaced.record, run.fleet)))
+        return unplaced
+    unplaced = _unplaced(record, TooFewEligible(len(chosen), wanted), chosen)
+    run.diagnostics.add(error(
+        "E602", f"workload {workload.id} needs {wanted} clusters; only {len(chosen)} eligible ({', '.join(chosen)})",
+        at, f"lower numberOfClusters in environment {workload.environment.meta.name!r}, or add capacity",
+        notes=_notes(unplaced.record, run.fleet)))
+    return unplaced
+
+
+def _notes(record: PlacementRecord, fleet: Mapping[str, ClusterFacts]) -> list[Note]:
+    reasons = record.reasons
+    return [Note(f"{name}: {reasons[name]}", fleet[name].cluster.meta.loc) for name in fleet if name in reasons]
+

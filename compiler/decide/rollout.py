@@ -1,0 +1,64 @@
+"""Progressive rollouts: which clusters of a workload each wave reaches, and the steps `easel rollout advance`
+and `rollback` take, as pure functions over the decision record.
+
+Waves are cumulative: wave k covers the clusters of waves 1..k. A wave is a label selector over the
+workload's clusters, or a share of them (`percent`), picked by a hash of workload and cluster name, so the
+same clusters are picked every time and a cluster added later does not reshuffle the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import replace
+from typing import Mapping, Sequence
+
+from .. import selectors
+from ..decisions import Decisions, WaveClusters
+from ..errors import BadArgument
+from ..model import Model, Wave
+
+def _rank(workload: str, cluster: str) -> str:
+    return hashlib.sha256(f"{workload}/{cluster}".encode()).hexdigest()
+
+
+def wave_clusters(workload: str, clusters: Sequence[str], waves: tuple[Wave, ...],
+                  labels: Mapping[str, Mapping[str, str]]) -> tuple[WaveClusters, ...]:
+    """Every wave and the clusters it adds (sorted), out of the workload's clusters."""
+    reached: set[str] = set()
+    added: list[WaveClusters] = []
+    ranked = sorted(clusters, key=lambda c: _rank(workload, c))
+    for wave in waves:
+        if wave.selector is not None:
+            members = {c for c in clusters if selectors.matches(wave.selector, labels[c])}
+        else:
+            members = set(ranked[:math.ceil(len(clusters) * (wave.percent or 100) / 100)])
+        added.append(WaveClusters(wave.name, tuple(sorted(members - reached))))
+        reached |= members
+    return tuple(added)
+
+
+def step(previous: Decisions, model: Model, names: Sequence[str], everything: bool, kind: str) -> Decisions:
+    """The record with the named rollouts (or all, `everything`) moved one wave on (kind "advance"; past the
+    last wave the new version runs everywhere) or back to where they came from (kind "rollback")."""
+    in_progress = {w for w, d in previous.workloads.items() if d.rollout is not None}
+    wanted = set(in_progress) if everything else set()
+    for name in names:
+        found, problem = model.find_workload(name)
+        if found is None:
+            raise BadArgument(problem, "WORKLOAD")
+        if found.id not in in_progress:
+            raise BadArgument(f"{found.id} has no rollout in progress", "WORKLOAD")
+        wanted.add(found.id)
+    workloads = dict(previous.workloads)
+    for workload_id in sorted(wanted):
+        decision = workloads[workload_id]
+        rollout = decision.rollout
+        workload = next(w for w in model.workloads.values() if w.id == workload_id)
+        total = len(model.environments[workload.environment].waves)
+        if kind == "advance" and rollout.wave < total:
+            workloads[workload_id] = replace(decision, rollout=replace(rollout, wave=rollout.wave + 1))
+        else:  # advanced past the last wave: the new version everywhere; rolled back: the old one
+            version = rollout.to_version if kind == "advance" else rollout.from_version
+            workloads[workload_id] = replace(decision, profile=workload.profile, version=version, rollout=None)
+    return replace(previous, workloads=workloads)

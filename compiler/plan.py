@@ -1,0 +1,219 @@
+"""Stage 4, plan: for each cluster, exactly what it runs, as plain data that rendering only reads.
+
+A ClusterPlan holds the infrastructure stacks and the workloads on the cluster, each at the version that cluster
+runs (a rollout's waves are read here, once), with its components and traits rendered for that cluster (user
+templates that read `cluster` are run here), the stacks it waits for, its namespace, and what each of its
+components was booked: GPUs (resource, count per replica, replicas), node selector and tolerations. "What runs
+on cluster Y?" is one lookup: `plans.clusters["Y"].release("nlp/support-bot")`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import definitions, gpu, inventory
+from .decisions import Decisions
+from .diagnostics import Diagnostic, Diagnostics, Note, error
+from .inventory import ClusterFacts
+from .model import Model, Repository, Settings
+from .resolve import ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
+STACK_GROUP = "infrastructure"  # where stacks' files and Argo CD Application names go, beside the projects
+
+
+@dataclass(frozen=True)
+class NamespacePlan:
+    name: str
+    labels: dict[str, str]
+    quota: dict[str, str]  # a ResourceQuota's hard limits; {} for none
+    isolation: str  # none | strict
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What one component's pods were booked, and so must request and carry."""
+    component: str
+    resource: str  # the GPU resource its containers request, e.g. nvidia.com/gpu, nvidia.com/mig-3g.40gb
+    per_replica: int
+    replicas: int
+    products: tuple[str, ...]  # the GPU products its pods must land on (a node selector or affinity); () = any
+    tolerations: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Release:
+    """A workload or an infrastructure stack as one cluster runs it."""
+    kind: str  # "workload" | "stack"
+    id: str  # "project/name" for a workload, the stack's name for a stack
+    group: str  # the workload's project, or "infrastructure" for a stack
+    name: str
+    profile: str
+    version: str
+    path: str  # its folder in the cluster's tree
+    namespace: NamespacePlan
+    labels: dict[str, str]  # on every object it makes (components add easel.dev/component)
+    components: tuple[ResolvedComponent, ...]  # rendered for this cluster
+    waits_for: tuple[tuple[str, str], ...] = ()  # (name, namespace) of the stacks' HelmReleases it needs first
+    bookings: tuple[Booking, ...] = ()
+    key: tuple = ()  # the same on every cluster that renders it the same way (for rendering once)
+
+    def labels_for(self, component: str | None) -> dict[str, str]:
+        if self.kind == "stack" or component is None:  # a stack belongs to no team (SPEC §6)
+            return dict(self.labels)
+        return {**self.labels, "easel.dev/component": component}
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster: str
+    engine: str  # flux | argocd
+    stacks: tuple[Release, ...]
+    workloads: tuple[Release, ...]
+
+    @property
+    def releases(self) -> tuple[Release, ...]:
+        return (*self.stacks, *self.workloads)
+
+    def release(self, release_id: str) -> Release | None:
+        """What the cluster runs of a workload (by id) or a stack (by name); None when it runs none."""
+        return next((r for r in self.releases if r.id == release_id), None)
+
+
+@dataclass(frozen=True)
+class Plans:
+    settings: Settings  # interval, repository URL and branch, output folder
+    repositories: Mapping[str, Repository]
+    clusters: Mapping[str, ClusterPlan]
+
+
+def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
+         resolutions: Resolutions) -> tuple[Plans, Diagnostics]:
+    diagnostics = Diagnostics()
+    on: dict[str, list[ResolvedWorkload]] = {name: [] for name in fleet}
+    for workload_id, decision in decisions.workloads.items():
+        for cluster in decision.clusters or ():
+            resolved = resolutions.workload(workload_id, decision.version_on(cluster))
+            if resolved is not None:
+                on[cluster].append(resolved)
+    stacks: dict[tuple[str, str], Release] = {}
+    clusters = {}
+    for name, facts in fleet.items():
+        cluster_decision = decisions.clusters.get(name)
+        cluster_stacks = []
+        for stack, version in (cluster_decision.stacks.items() if cluster_decision else ()):
+            if (stack, version) in resolutions.stacks:
+                if (stack, version) not in stacks:
+                    stacks[(stack, version)] = _stack_release(resolutions.stacks[(stack, version)])
+                cluster_stacks.append(stacks[(stack, version)])
+        workloads = _for_cluster(on[name], facts, diagnostics)
+        _check_namespaces(name, [w for w, _ in workloads], diagnostics)
+        refs = {s.id: tuple((c.instance, s.namespace.name) for c in s.components if c.output.helm)
+                for s in cluster_stacks}
+        needs = cluster_decision.needs if cluster_decision else {}
+        releases = tuple(_workload_release(w, tuple(ref for stack in needs.get(w.id, ()) for ref in refs.get(stack, ())),
+                                           name if specialized else None) for w, specialized in workloads)
+        clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), releases)
+    return Plans(model.settings, model.repositories, clusters), diagnostics
+
+
+def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,
+                 diagnostics: Diagnostics) -> list[tuple[ResolvedWorkload, bool]]:
+    """The workloads with their templates that read `cluster` rendered for this one (and whether they had
+    any); a workload whose template fails there is left out (its error says so)."""
+    context = None
+    found = []
+    for workload in workloads:
+        specialized = any(c.cluster_specific for c in workload.components)
+        if specialized:
+            context = context or inventory.template_context(facts)
+            rendered, problems = _rendered_here(workload, context)
+            diagnostics.extend(problems)
+            if rendered is None:
+                continue
+            workload = rendered
+        found.append((workload, specialized))
+    return found
+
+
+def _rendered_here(workload: ResolvedWorkload, context: dict[str, Any]
+                   ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+    problems: list[Diagnostic] = []
+
+    def here(output, run):
+        template = output.cluster_template
+        if template is None:
+            return output
+        rendered, found = run(template.definition, template.properties, template.context, template.subject,
+                              template.loc, cluster=context)
+        problems.extend(found)
+        return rendered
+
+    components = tuple(dataclasses.replace(
+        component, output=here(component.output, definitions.run_component),
+        traits=tuple(dataclasses.replace(t, output=here(t.output, definitions.run_trait)) for t in component.traits))
+        for component in workload.components)
+    if any(p.is_error for p in problems):
+        return None, problems
+    return dataclasses.replace(workload, components=components), problems
+
+
+def _check_namespaces(cluster: str, workloads: list[ResolvedWorkload], diagnostics: Diagnostics) -> None:
+    """Two workloads sharing a namespace on one cluster must agree on its quota and isolation."""
+    first: dict[str, ResolvedWorkload] = {}
+    for workload in workloads:
+        other = first.setdefault(workload.namespace, workload)
+        if other is workload:
+            continue
+        a, b = other.environment, workload.environment
+        if (a.namespace_quota, a.isolation) != (b.namespace_quota, b.isolation):
+            diagnostics.add(error(
+                "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} is shared by {other.id} "
+                f"(environment {a.meta.name!r}) and {workload.id} (environment {b.meta.name!r}), whose namespace "
+                "settings differ", b.meta.loc.at("spec", "namespace"),
+                "give the environments the same namespace quota and isolation, or use `strategy: workload`",
+                notes=[Note("the other environment", a.meta.loc.at("spec"))]))
+
+
+def _labels(workload: ResolvedWorkload) -> dict[str, str]:
+    return {
+        **MANAGED_BY,
+        "easel.dev/project": workload.workload.project,
+        "easel.dev/workload": workload.workload.meta.name,
+        "easel.dev/environment": workload.environment.meta.name,
+        "easel.dev/profile": workload.profile.meta.name,
+        "easel.dev/profile-version": workload.profile.version,
+    }
+
+
+def _bookings(components: tuple[ResolvedComponent, ...]) -> tuple[Booking, ...]:
+    return tuple(Booking(c.name, t.output.gpu.resource_name, t.output.gpu.count, c.replicas, t.output.gpu.products,
+                         ({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},))
+                 for c in components for t in c.traits if t.output.gpu is not None)
+
+
+def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
+                      specialized_for: str | None) -> Release:
+    environment = workload.environment
+    labels = _labels(workload)
+    if environment.namespace_strategy == "project":
+        namespace_labels = {**MANAGED_BY, "easel.dev/project": workload.workload.project,
+                            "easel.dev/environment": environment.meta.name}
+    else:
+        namespace_labels = labels
+    return Release(
+        "workload", workload.id, workload.workload.project, workload.workload.meta.name, workload.profile.meta.name,
+        workload.version, workload.path,
+        NamespacePlan(workload.namespace, namespace_labels, dict(sorted(environment.namespace_quota.items())),
+                      environment.isolation),
+        labels, workload.components, waits_for, _bookings(workload.components),
+        key=("workload", workload.id, workload.version, specialized_for))
+
+
+def _stack_release(stack: ResolvedStack) -> Release:
+    labels = {**MANAGED_BY, "easel.dev/profile": stack.name, "easel.dev/profile-version": stack.version}
+    return Release("stack", stack.name, STACK_GROUP, stack.name, stack.name, stack.version, stack.path,
+                   NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
+                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version))

@@ -1,0 +1,33 @@
+"""Stage 5, render: the output tree, as file path -> text, from the plans alone: every cluster's tree for its
+engine (flux.py, argocd.py; what both write alike is in objects.py), its images.txt, and the bootstrap.
+
+What is the same on many clusters (a release planned alike, a Helm source, a listing) is rendered once and
+reused; that is most of the work at fleet scale.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..plan import Plans
+from . import argocd, flux
+from .objects import images_list
+
+ENGINES = {"flux": flux, "argocd": argocd}
+
+
+def render(plans: Plans) -> dict[str, str]:
+    files: dict[str, str] = {}
+    cache: dict[tuple, Any] = {}
+    by_engine: dict[str, list[str]] = defaultdict(list)
+    for name, cluster in plans.clusters.items():
+        for path, text in ENGINES[cluster.engine].render_cluster(plans, cluster, cache).items():
+            files[f"clusters/{name}/{path}"] = text
+        listing = images_list(cluster.releases)
+        if listing:
+            files[f"clusters/{name}/images.txt"] = listing
+        by_engine[cluster.engine].append(name)
+    for engine, clusters in sorted(by_engine.items()):
+        files.update(ENGINES[engine].bootstrap(plans.settings, clusters))
+    return dict(sorted(files.items()))

@@ -1,0 +1,36 @@
+"""`easel rollout status`: every rollout in progress, from the decision record: workload, from -> to, wave k of
+n, and the clusters each wave reaches with the version they run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..decisions import Decisions
+
+
+def rollout_rows(decisions: Decisions) -> list[dict[str, Any]]:
+    rows = []
+    for workload, decision in decisions.workloads.items():
+        rollout = decision.rollout
+        if rollout is None:
+            continue
+        rows.append({"workload": workload, "profile": decision.profile, "from": rollout.from_version,
+                     "to": rollout.to_version, "wave": rollout.wave, "waves": [
+                         {"name": wave.name, "clusters": list(wave.clusters),
+                          "version": rollout.to_version if index < rollout.wave else rollout.from_version}
+                         for index, wave in enumerate(decision.waves)]})
+    return rows
+
+
+def rollout_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no rollouts in progress"
+    lines = []
+    for row in rows:
+        lines.append(f"{row['workload']}: {row['profile']} {row['from']} -> {row['to']}, wave {row['wave']} of "
+                     f"{len(row['waves'])}")
+        for index, wave in enumerate(row["waves"], start=1):
+            mark = "✓" if index <= row["wave"] else " "
+            lines.append(f"  {mark} {index}. {wave['name']}: {', '.join(wave['clusters']) or '(no clusters)'}"
+                         f" -> {wave['version']}")
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""Traits and images on what easel cannot see inside, a chart or a kustomize folder: trait properties the profile
+maps to chart values (`traitValues`), patches that need the component's `container`, and the images a chart's
+values name (`imageValues`), rewritten for the image-registry trait."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .. import images, valuespath
+from ..diagnostics import Diagnostic, Subject, error, warning
+from ..model import Component, Model
+from ..rendered import ALL_CONTAINERS, ComponentOutput
+from .types import ResolvedTrait
+
+
+@dataclass(frozen=True)
+class Applied:
+    output: ComponentOutput | None  # None: an error stops the component
+    traits: tuple[ResolvedTrait, ...]
+    images: tuple[tuple[str, str], ...]  # (image as written, image as pulled)
+    problems: list[Diagnostic]
+
+
+def apply(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
+          traits: list[ResolvedTrait], subject: Subject) -> Applied:
+    """The component's output and traits once trait values are mapped, and the images it pulls."""
+    problems: list[Diagnostic] = []
+    if output.helm is not None or output.kustomize_path is not None:
+        output, traits = _external_traits(model, component, props, output, traits, subject, problems)
+        if output is None:
+            return Applied(None, tuple(traits), (), problems)
+    output, found = _images(component, props, output, traits, subject, problems)
+    return Applied(output, tuple(traits), tuple(found), problems)
+
+
+def _external_traits(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
+                     traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic]
+                     ) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
+    """Traits on a chart or folder: through chart values where the profile maps them (`traitValues`), else
+    as patches, which need the component's `container` when they change containers."""
+    mapping = props.get("traitValues") or {}
+    at = component.loc.at("properties", "traitValues")
+    ok = True
+    if mapping and output.helm is not None:
+        values = copy.deepcopy(output.helm.values)
+        for key, path in mapping.items():
+            trait_type, _, prop = key.partition(".")
+            if model.trait_definition(trait_type) is None:
+                problems.append(error("E302", f"traitValues names unknown trait {trait_type!r}", at.at(key).as_key()))
+                ok = False
+                continue
+            trait = next((t for t in traits if t.type == trait_type), None)
+            if trait is None or prop not in trait.properties:
+                continue  # the trait is not used here: the chart keeps its own value
+            problem = valuespath.put(values, path, trait.properties[prop])
+            if problem:
+                problems.append(error("E407", f"traitValues {key}: {problem}", at.at(key), subject=subject))
+                ok = False
+        mapped = {key.partition(".")[0] for key in mapping}
+        traits = [dataclasses.replace(t, output=dataclasses.replace(t.output, patches=[])) if t.type in mapped else t
+                  for t in traits]
+        output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
+    if not props.get("container"):
+        kind = "chart" if output.helm is not None else "kustomize folder"
+        kept = []
+        for trait in traits:
+            if any(_names_every_container(p.body) for p in trait.output.patches):
+                # A patch naming a container the chart lacks would add a broken one: leave containers alone.
+                patches = [dataclasses.replace(p, body=_without_every_container(p.body)) for p in trait.output.patches]
+                trait = dataclasses.replace(trait, output=dataclasses.replace(
+                    trait.output, patches=[p for p in patches if _has_content(p.body)]))
+                problems.append(warning(
+                    "W103", f"trait {trait.type!r}: its container settings are not applied to {kind} component "
+                    f"{component.name!r}, whose containers easel cannot see", trait.loc, subject=subject))
+            kept.append(trait)
+        traits = kept
+    return (output if ok else None), traits
+
+
+def _images(component: Component, props: dict[str, Any], output: ComponentOutput, traits: list[ResolvedTrait],
+            subject: Subject, problems: list[Diagnostic]) -> tuple[ComponentOutput | None, list[tuple[str, str]]]:
+    """The component's images, as written and as pulled (after the image-registry trait): from the containers
+    of the objects easel renders, and from the chart values the profile names in `imageValues`. A chart's
+    values are rewritten here; easel's own objects when they are rendered."""
+    mirror = next((t.output.registry for t in reversed(traits) if t.output.registry), None)
+    found: list[tuple[str, str]] = []
+    if output.helm is not None and props.get("imageValues"):
+        values = copy.deepcopy(output.helm.values)
+        for index, path in enumerate(props["imageValues"]):
+            value = valuespath.get(values, path)
+            image = images.from_values(value)
+            if image is None:
+                problems.append(error("E407", f"imageValues {path!r}: no image there in the chart values",
+                                      component.loc.at("properties", "imageValues", index),
+                                      "the path names an image string, or a mapping with repository and tag",
+                                      subject=subject))
+                return None, []
+            if mirror:
+                value = images.rewrite_values(value, mirror)
+                valuespath.put(values, path, value)
+            found.append((image, images.from_values(value)))
+        output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
+    elif output.objects is not None:
+        for obj in [*output.objects, *(o for t in traits for o in t.output.objects)]:
+            for container in images.containers(obj):
+                image = container.get("image")
+                if isinstance(image, str):
+                    found.append((image, images.rewrite(image, mirror) if mirror else image))
+    return output, found
+
+
+def _without_every_container(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    out = {}
+    for key, value in body.items():
+        if key in ("containers", "initContainers") and isinstance(value, list):
+            value = [c for c in value if not (isinstance(c, dict) and c.get("name") == ALL_CONTAINERS)]
+            if value:
+                out[key] = value
+        else:
+            out[key] = _without_every_container(value)
+    return out
+
+
+def _has_content(body: Any) -> bool:
+    if isinstance(body, dict):
+        return any(_has_content(v) for v in body.values())
+    return body not in ({}, [], None)
+
+
+def _names_every_container(body: Any) -> bool:
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                if any(isinstance(c, dict) and c.get("name") == ALL_CONTAINERS for c in value):
+                    return True
+            elif _names_every_container(value):
+                return True
+    return False
