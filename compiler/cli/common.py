@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from .. import __version__, report
-from ..codes import CODES
 from ..diagnostics import Diagnostics
 from ..errors import BadArgument, CommandError
 from ..pipeline import Request, Result, compile_repository

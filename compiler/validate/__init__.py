@@ -1,0 +1,43 @@
+"""Stage 2, validate: check every raw document against its kind's schema, build the typed Model, and check the
+references between documents (unknown names, duplicates, missing files).
+
+    settings.py     easel.yaml
+    documents.py    each document of an easel kind, into the model
+    references.py   what the documents name, once all are in
+
+A document that fails its schema is left out of the model; references to it are not reported again, so one
+mistake gives one error.
+"""
+
+from __future__ import annotations
+
+from ..decisions import Decisions
+from ..diagnostics import Diagnostics
+from ..load import RawDocument, RawRepo
+from ..model import Model
+from .documents import Builder
+from .settings import definition_schema, parameter_settings, settings
+
+__all__ = ["check_recorded_profiles", "definition_schema", "parameter_settings", "validate"]
+
+
+def validate(raw: RawRepo) -> tuple[Model, Diagnostics]:
+    diagnostics = Diagnostics()
+    model = Model(settings=settings(raw.settings, diagnostics))
+    builder = Builder(model, diagnostics)
+    foreign: list[RawDocument] = []
+    for doc in raw.documents:
+        builder.add(doc, foreign)
+    builder.finish(raw, foreign)
+    return model, diagnostics
+
+
+def check_recorded_profiles(model: Model, previous: Decisions) -> Diagnostics:
+    """A published profile version must not change: its digest must still be the one easel.lock recorded."""
+    diagnostics = Diagnostics()
+    for (name, version), recorded in sorted(previous.digests.items()):
+        profile = model.profiles.get(name, {}).get(version)
+        if profile is not None and profile.digest != recorded:
+            diagnostics.error("E504", f"profile {name} {version} changed after easel.lock recorded it",
+                              profile.meta.loc.at("spec", "version"))
+    return diagnostics

@@ -1,0 +1,305 @@
+"""Each document of an easel kind, checked against its schema and built into the typed model. A document that
+fails its schema is left out (and remembered as broken, so references to it are not reported again)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from jinja2 import TemplateSyntaxError
+
+from .. import lockfile, quantity, schemacheck, templating, versions
+from ..diagnostics import Diagnostics, Location, Note
+from ..load import RawDocument
+from ..model import (
+    AllowedProfile, Cluster, ClusterProfile, Component, Definition, Device, Environment, GpuFact, Layer, Meta, Model,
+    Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector, Taint, Toleration, TraitUse, Wave,
+    Workload, WorkloadProfile,
+)
+from ..schemas import API_VERSION, KINDS
+from .references import References
+from .schema import DOCUMENT_KINDS, validator
+from .settings import definition_schema, parameter_settings
+
+def _meta(data: dict[str, Any], loc: Location) -> Meta:
+    metadata = data["metadata"]
+    return Meta(name=metadata["name"], loc=loc, labels=dict(metadata.get("labels") or {}),
+                annotations=dict(metadata.get("annotations") or {}), description=metadata.get("description"))
+
+
+def _selector(data: dict[str, Any] | None) -> Selector:
+    data = data or {}
+    return Selector(
+        match_labels=tuple(sorted((data.get("matchLabels") or {}).items())),
+        match_expressions=tuple(Requirement(e["key"], e["operator"], tuple(e.get("values") or ()))
+                                for e in data.get("matchExpressions") or ()))
+
+
+def _selector_problems(data: dict[str, Any] | None, loc: Location) -> Iterable[tuple[str, Location]]:
+    for index, expr in enumerate((data or {}).get("matchExpressions") or ()):
+        values = expr.get("values") or []
+        if expr["operator"] in ("In", "NotIn") and not values:
+            yield f"operator {expr['operator']} needs a non-empty `values` list", loc.at("matchExpressions", index)
+        if expr["operator"] in ("Exists", "DoesNotExist") and values:
+            yield f"operator {expr['operator']} takes no `values`", loc.at("matchExpressions", index, "values")
+
+
+def _trait_uses(items: Iterable[dict[str, Any]], loc: Location, origin: str) -> tuple[TraitUse, ...]:
+    return tuple(TraitUse(t["type"], dict(t.get("properties") or {}), loc.at(i), origin)
+                 for i, t in enumerate(items or ()))
+
+
+def _gpu_facts(facts: dict[str, Any], tags: dict[str, Any]) -> tuple[GpuFact, ...]:
+    """GPU facts with manual tags applied: a tag wins over the gathered fact of the same key."""
+    gathered = [GpuFact(g.get("product"), quantity.parse(g["memory"]) if "memory" in g else None, g.get("count"),
+                        (g.get("timeSlicing") or {}).get("replicas"), tuple(sorted((g.get("mig") or {}).items())))
+                for g in facts.get("gpus") or ()]
+    tagged = {k: tags[k] for k in ("gpu.product", "gpu.count", "gpu.memory") if k in tags}
+    if not tagged:
+        return tuple(gathered)
+    base = gathered[0] if len(gathered) == 1 else GpuFact(None, None, None)
+    if len(gathered) > 1:  # tags describe one kind of GPU: they replace a mixed list
+        base = GpuFact(None, None, None)
+    return (GpuFact(
+        product=tagged.get("gpu.product", base.product),
+        memory=quantity.parse(tagged["gpu.memory"]) if "gpu.memory" in tagged else base.memory,
+        count=tagged.get("gpu.count", base.count), time_slicing=base.time_slicing, mig=base.mig,
+    ),)
+
+
+def _device(spec: dict[str, Any], name: str, cluster: str, loc: Location) -> Device:
+    facts = spec.get("facts") or {}
+    tags = spec.get("tags") or {}
+    memory = tags.get("memory", facts.get("memory"))
+    return Device(
+        name=name, cluster=cluster, role=spec.get("role", "worker"), state=spec.get("state", "ready"),
+        arch=tags.get("arch", facts.get("arch")),
+        cpu_cores=tags.get("cpu.cores", (facts.get("cpu") or {}).get("cores")),
+        memory=quantity.parse(memory) if memory is not None else None,
+        gpus=_gpu_facts(facts, tags), loc=loc)
+
+
+class Builder(References):
+    """Builds the model one document at a time; References checks what they name once all are in."""
+
+    def __init__(self, model: Model, diagnostics: Diagnostics):
+        self.model = model
+        self.diagnostics = diagnostics
+        self.seen: dict[tuple, Location] = {}  # identity -> first location, for duplicates
+        self.broken: set[tuple[str, str]] = set()  # (kind, name) of documents left out after errors
+        self.devices: list[Device] = []
+        self.definitions: list[Definition] = []
+        self.profiles: list[WorkloadProfile] = []
+
+    # one document
+
+    def add(self, doc: RawDocument, foreign: list[RawDocument]) -> None:
+        data = doc.data
+        api_version, kind = data.get("apiVersion"), data.get("kind")
+        if api_version != API_VERSION:
+            if isinstance(api_version, str) and api_version.startswith("easel.dev/"):
+                self.diagnostics.error("E201", f"unknown apiVersion {api_version!r}", doc.loc.at("apiVersion"))
+            elif api_version is None and (kind in KINDS or "spec" in data):
+                self.diagnostics.error("E201", "missing apiVersion", doc.loc)
+            else:
+                foreign.append(doc)
+            return
+        if kind not in DOCUMENT_KINDS:
+            hint = schemacheck.did_you_mean(str(kind), DOCUMENT_KINDS)
+            where = doc.loc.at("kind") if "kind" in data else doc.loc
+            message = "missing kind" if kind is None else f"unknown kind {kind!r}"
+            if kind == "Settings":
+                message, hint = "Settings belong in easel.yaml at the repository root", None
+            self.diagnostics.error("E202", message, where, hint)
+            return
+        problems = schemacheck.check(validator(kind), data, doc.loc)
+        if problems:
+            self.diagnostics.extend(problems)
+            name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
+            if isinstance(name, str):
+                self.broken.add((kind, name))
+            return
+        getattr(self, f"_add_{kind}")(data, _meta(data, doc.loc), data["spec"], doc.loc)
+
+    def _unique(self, identity: tuple, loc: Location, what: str, name_path: tuple = ("metadata", "name")) -> bool:
+        """False (and an error naming the first definition) when identity was seen before."""
+        first = self.seen.get(identity)
+        if first is not None:
+            self.diagnostics.error("E301", f"duplicate {what}", loc.at(*name_path),
+                                   notes=[Note("first defined here", first)])
+            return False
+        self.seen[identity] = loc.at(*name_path)
+        return True
+
+    def _add_Repository(self, data, meta, spec, loc):
+        if self._unique(("Repository", meta.name), loc, f"Repository {meta.name!r}"):
+            self.model.repositories[meta.name] = Repository(meta, spec["type"], spec["url"], spec.get("secretRef"))
+            self._check_repository_url(spec, loc)
+
+    def _check_repository_url(self, spec, loc):
+        schemes = {"helm": ("http://", "https://"), "oci": ("oci://",),
+                   "git": ("https://", "http://", "ssh://", "git@")}[spec["type"]]
+        if not spec["url"].startswith(schemes):
+            self.diagnostics.error("E206", f"a {spec['type']} repository URL starts with " + " or ".join(schemes),
+                                   loc.at("spec", "url"))
+
+    def _add_definition(self, kind: str, data, meta, spec, loc):
+        label = "ComponentDefinition" if kind == "component" else "TraitDefinition"
+        if not self._unique((label, meta.name), loc, f"{label} {meta.name!r}"):
+            return
+        if (kind, meta.name) in self.model.definitions:
+            self.diagnostics.error("E301", f"{meta.name!r} is a built-in {kind}; choose another name",
+                                   loc.at("metadata", "name"))
+            return
+        parameters = definition_schema(spec.get("parameters"))
+        problem = schemacheck.schema_problem(parameters)
+        if problem:
+            self.diagnostics.error("E206", f"parameters is not a valid JSON Schema: {problem}",
+                                   loc.at("spec", "parameters"))
+            self.broken.add((label, meta.name))
+            return
+        try:
+            templating.compile_template(spec["template"])
+        except TemplateSyntaxError as exc:
+            self.diagnostics.error("E210", f"template syntax error: {templating.syntax_message(exc)}",
+                                   loc.at("spec", "template").in_text(exc.lineno))
+            self.broken.add((label, meta.name))
+            return
+        self.model.definitions[(kind, meta.name)] = Definition(meta, kind, parameters, spec["template"])
+
+    def _add_ComponentDefinition(self, data, meta, spec, loc):
+        self._add_definition("component", data, meta, spec, loc)
+
+    def _add_TraitDefinition(self, data, meta, spec, loc):
+        self._add_definition("trait", data, meta, spec, loc)
+
+    def _add_WorkloadProfile(self, data, meta, spec, loc):
+        version = spec["version"]
+        if not self._unique(("WorkloadProfile", meta.name, version), loc,
+                            f"WorkloadProfile {meta.name!r} version {version}"):
+            return
+        at = loc.at("spec")
+        components = tuple(Component(
+            name=c["name"], type=c["type"], properties=dict(c.get("properties") or {}),
+            traits=_trait_uses(c.get("traits"), at.at("components", i, "traits"), "profile"),
+            depends_on=tuple(c.get("dependsOn") or ()), loc=at.at("components", i))
+            for i, c in enumerate(spec["components"]))
+        requires = spec.get("requires") or {}
+        profile = WorkloadProfile(
+            meta=meta, version=version, type=spec.get("type", "Application"),
+            parameters={k: dict(v) for k, v in (spec.get("parameters") or {}).items()},
+            kubernetes=requires.get("kubernetes"), arch=requires.get("arch"),
+            requires_profiles=tuple(ProfileDependency(p["name"], p.get("version", "*"),
+                                                      at.at("requires", "profiles", i))
+                                    for i, p in enumerate(requires.get("profiles") or ())),
+            components=components, digest=lockfile.digest(data))
+        self.model.profiles.setdefault(meta.name, {})[version] = profile
+        self.profiles.append(profile)
+
+    def _add_ClusterProfile(self, data, meta, spec, loc):
+        key = (meta.name, spec["version"])
+        if self._unique(("ClusterProfile",) + key, loc, f"ClusterProfile {meta.name!r} version {spec['version']}"):
+            layers = tuple(Layer(l["type"], l["name"], l["version"]) for l in spec.get("layers") or ())
+            profile = ClusterProfile(meta, spec["version"], layers)
+            self.model.cluster_profiles[key] = profile
+            k8s = profile.kubernetes_version
+            if k8s is not None and versions.kubernetes_version(k8s) is None:
+                index = next(i for i, l in enumerate(layers) if l.type == "kubernetes")
+                self.diagnostics.error("E501", f"kubernetes layer version {k8s!r} is not a Kubernetes version",
+                                       loc.at("spec", "layers", index, "version"))
+
+    def _add_Cluster(self, data, meta, spec, loc):
+        if not self._unique(("Cluster", meta.name), loc, f"Cluster {meta.name!r}"):
+            return
+        at = loc.at("spec")
+        profile = spec.get("clusterProfile")
+        k8s = spec.get("kubernetesVersion")
+        if k8s is not None and versions.kubernetes_version(k8s) is None:
+            self.diagnostics.error("E501", f"kubernetesVersion {k8s!r} is not a Kubernetes version",
+                                   at.at("kubernetesVersion"), 'write it as "1.29.4"')
+        devices = []
+        for i, d in enumerate(spec.get("devices") or ()):
+            device_loc = at.at("devices", i)
+            if self._unique(("Device", meta.name, d["name"]), device_loc,
+                            f"device {d['name']!r} in cluster {meta.name!r}", ("name",)):
+                devices.append(_device(d, d["name"], meta.name, device_loc))
+        self.devices.extend(devices)
+        self.model.clusters[meta.name] = Cluster(
+            meta=meta, source=spec["source"],
+            cluster_profile=(profile["name"], profile["version"]) if profile else None,
+            kubernetes_version=k8s, engine=(spec.get("gitops") or {}).get("engine"),
+            taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in spec.get("taints") or ()),
+            devices=())
+
+    def _add_Device(self, data, meta, spec, loc):
+        if self._unique(("Device", spec["cluster"], meta.name), loc,
+                        f"device {meta.name!r} in cluster {spec['cluster']!r}"):
+            self.devices.append(_device(spec, meta.name, spec["cluster"], loc))
+
+    def _add_Project(self, data, meta, spec, loc):
+        if self._unique(("Project", meta.name), loc, f"Project {meta.name!r}"):
+            quota = spec.get("quota") or {}
+            self.model.projects[meta.name] = Project(
+                meta, quota.get("gpus"), dict(quota.get("gpusByProduct") or {}),
+                parameter_settings(spec.get("parameters") or {}, loc.at("spec", "parameters")))
+
+    def _add_Environment(self, data, meta, spec, loc):
+        if not self._unique(("Environment", meta.name), loc, f"Environment {meta.name!r}"):
+            return
+        at = loc.at("spec")
+        placement = spec.get("placement") or {}
+        namespace = spec.get("namespace") or {}
+        defaults = spec.get("defaults") or {}
+        policy = spec.get("policy") or {}
+        rollout = spec.get("rollout") or {}
+        for message, where in _selector_problems(placement.get("clusterSelector"),
+                                                 at.at("placement", "clusterSelector")):
+            self.diagnostics.error("E212", message, where)
+        for i, wave in enumerate(rollout.get("waves") or ()):
+            for message, where in _selector_problems(wave.get("clusterSelector"),
+                                                     at.at("rollout", "waves", i, "clusterSelector")):
+                self.diagnostics.error("E212", message, where)
+        for i, tol in enumerate(placement.get("tolerations") or ()):
+            if tol.get("operator") == "Exists" and "value" in tol:
+                self.diagnostics.error("E212", "a toleration with operator Exists takes no value",
+                                       at.at("placement", "tolerations", i, "value"))
+            if tol.get("operator", "Equal") == "Equal" and "key" not in tol:
+                self.diagnostics.error("E212", "a toleration with operator Equal needs a key",
+                                       at.at("placement", "tolerations", i))
+        allowed = policy.get("allowedProfiles")
+        self.model.environments[meta.name] = Environment(
+            meta=meta, projects=tuple(spec.get("projects") or ()),
+            selector=_selector(placement.get("clusterSelector")),
+            number_of_clusters=placement.get("numberOfClusters"),
+            prioritizers=tuple(Prioritizer(p["name"], p.get("weight", 1)) for p in placement.get("prioritizers") or ()),
+            tolerations=tuple(Toleration(t.get("key"), t.get("operator", "Equal"), t.get("value"), t.get("effect"))
+                              for t in placement.get("tolerations") or ()),
+            spread_by=(placement.get("spread") or {}).get("by"),
+            max_skew=(placement.get("spread") or {}).get("maxSkew", 1),
+            namespace_strategy=namespace.get("strategy", "workload"),
+            namespace_quota={k: str(v) for k, v in (namespace.get("quota") or {}).items()},
+            isolation=namespace.get("isolation", "none"),
+            parameters=parameter_settings(defaults.get("parameters") or {}, at.at("defaults", "parameters")),
+            traits=_trait_uses(defaults.get("traits"), at.at("defaults", "traits"), "environment"),
+            allowed_profiles=None if allowed is None else tuple(
+                AllowedProfile(a["name"], a.get("versions"), at.at("policy", "allowedProfiles", i))
+                for i, a in enumerate(allowed)),
+            max_gpus_per_workload=policy.get("maxGPUsPerWorkload"),
+            required_traits=tuple(policy.get("requiredTraits") or ()),
+            allowed_registries=tuple(policy["allowedRegistries"]) if "allowedRegistries" in policy else None,
+            rollout_strategy=rollout.get("strategy", "all"),
+            waves=tuple(Wave(w["name"], _selector(w["clusterSelector"]) if "clusterSelector" in w else None,
+                             w.get("percent")) for w in rollout.get("waves") or ()),
+        )
+
+    def _add_Workload(self, data, meta, spec, loc):
+        key = (spec["project"], meta.name)
+        if not self._unique(("Workload",) + key, loc, f"Workload {meta.name!r} in project {spec['project']!r}"):
+            return
+        at = loc.at("spec")
+        self.model.workloads[key] = Workload(
+            meta=meta, project=spec["project"], environment=spec["environment"], profile=spec["profile"]["name"],
+            version_range=spec["profile"].get("version", "*"),
+            parameters=parameter_settings(spec.get("parameters") or {}, at.at("parameters")),
+            traits={c: _trait_uses(t, at.at("traits", c), "workload") for c, t in (spec.get("traits") or {}).items()})
+
+    # after every document

@@ -1,0 +1,15 @@
+"""The compiled schema of each document kind (fastjsonschema first, jsonschema to explain a failure)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .. import schemacheck
+from ..schemas import KINDS, document_schema
+
+DOCUMENT_KINDS = tuple(k for k in KINDS if k != "Settings")
+
+
+@lru_cache(maxsize=None)
+def validator(kind: str) -> schemacheck.FastValidator:
+    return schemacheck.FastValidator(document_schema(kind))
