@@ -23,7 +23,22 @@ def _where(loc: Location | None, result: Result) -> str | None:
 def workload_report(result: Result, workload) -> dict[str, Any]:
     decision = result.decisions.workloads.get(workload.id)
     resolved = result.resolutions.workload(workload.id, decision.version) if decision else None
-    placement = decision.placement if decision else None
+    report: dict[str, Any] = {
+        "workload": workload.id,
+        "file": _where(workload.meta.loc, result),
+        "project": workload.project,
+        "environment": workload.environment,
+        "profile": _profile(result, workload, decision, resolved),
+    }
+    if resolved is None:
+        report["status"] = "not resolved: see `easel validate`"
+        return report
+    report.update(_resolved(result, resolved))
+    report["placement"] = _placement(result, decision, resolved)
+    return report
+
+
+def _profile(result: Result, workload, decision, resolved) -> dict[str, Any]:
     model = result.model
     environment = model.environments.get(workload.environment)
     available = sorted(model.profiles.get(workload.profile, {}), key=versions.sort_key)
@@ -31,45 +46,44 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
     if environment and environment.allowed_profiles is not None:
         entry = next((a for a in environment.allowed_profiles if a.name == workload.profile), None)
         allowed = (entry.versions or "*") if entry else "not allowed"
-    report: dict[str, Any] = {
-        "workload": workload.id,
-        "file": _where(workload.meta.loc, result),
-        "project": workload.project,
-        "environment": workload.environment,
-        "profile": {"name": workload.profile, "range": workload.version_range, "allowedByEnvironment": allowed,
-                    "available": available, "resolved": resolved.profile.version if resolved else None,
-                    "locked": result.previous.workload(workload.id).version,
-                    "rollout": ({"from": decision.rollout.from_version, "to": decision.rollout.to_version,
-                                 "wave": decision.rollout.wave, "waves": len(resolved.environment.waves)}
-                                if resolved and decision.rollout else None)},
+    return {"name": workload.profile, "range": workload.version_range, "allowedByEnvironment": allowed,
+            "available": available, "resolved": resolved.profile.version if resolved else None,
+            "locked": result.previous.workload(workload.id).version,
+            "rollout": ({"from": decision.rollout.from_version, "to": decision.rollout.to_version,
+                         "wave": decision.rollout.wave, "waves": len(resolved.environment.waves)}
+                        if resolved and decision.rollout else None)}
+
+
+def _resolved(result: Result, resolved) -> dict[str, Any]:
+    return {
+        "namespace": resolved.namespace,
+        "parameters": [{"name": p.name, "value": p.value, "layer": p.layer, "locked": p.locked,
+                        "setAt": _where(p.loc, result)} for p in resolved.parameters.values()],
+        "gpus": {"total": resolved.total_gpus, "demands": [
+            {"component": d.component, "perReplica": d.ask.count, "replicas": d.replicas,
+             "products": list(d.ask.products),
+             "minMemory": f"{quantity.format_gi(d.ask.min_memory)}Gi" if d.ask.min_memory else None,
+             "sharing": d.ask.sharing} for d in resolved.gpu_demands]},
+        "components": [{
+            "name": c.name, "type": c.type, "instance": c.instance, "wave": c.wave, "dependsOn": list(c.depends_on),
+            **({"chart": {"repository": c.output.helm.repository, "chart": c.output.helm.chart,
+                          "version": c.output.helm.version}} if c.output.helm else {}),
+            "traits": [t.type for t in c.traits]} for c in resolved.components],
     }
-    if resolved is None:
-        report["status"] = "not resolved: see `easel validate`"
-        return report
-    report["namespace"] = resolved.namespace
-    report["parameters"] = [{"name": p.name, "value": p.value, "layer": p.layer, "locked": p.locked,
-                             "setAt": _where(p.loc, result)} for p in resolved.parameters.values()]
-    report["gpus"] = {"total": resolved.total_gpus, "demands": [
-        {"component": d.component, "perReplica": d.ask.count, "replicas": d.replicas,
-         "products": list(d.ask.products),
-         "minMemory": f"{quantity.format_gi(d.ask.min_memory)}Gi" if d.ask.min_memory else None,
-         "sharing": d.ask.sharing} for d in resolved.gpu_demands]}
-    report["components"] = [{
-        "name": c.name, "type": c.type, "instance": c.instance, "wave": c.wave, "dependsOn": list(c.depends_on),
-        **({"chart": {"repository": c.output.helm.repository, "chart": c.output.helm.chart,
-                      "version": c.output.helm.version}} if c.output.helm else {}),
-        "traits": [t.type for t in c.traits]} for c in resolved.components]
+
+
+def _placement(result: Result, decision, resolved) -> dict[str, Any]:
     env = resolved.environment
-    prioritizers = env.prioritizers or DEFAULT_PRIORITIZERS
-    report["placement"] = {
+    placement = decision.placement
+    found: dict[str, Any] = {
         "numberOfClusters": env.number_of_clusters,
-        "prioritizers": [{"name": p.name, "weight": p.weight} for p in prioritizers],
+        "prioritizers": [{"name": p.name, "weight": p.weight} for p in env.prioritizers or DEFAULT_PRIORITIZERS],
         "placed": bool(placement and placement.placed),
         "clusters": [],
     }
     if placement is None:
-        report["placement"]["status"] = "not placed: the repository has errors (see `easel validate`)"
-        return report
+        found["status"] = "not placed: the repository has errors (see `easel validate`)"
+        return found
     reasons, passed = placement.reasons, set(placement.passed)
     for name in result.fleet:
         entry: dict[str, Any] = {"cluster": name}
@@ -86,8 +100,8 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
             if name in placement.scores:
                 entry["score"] = placement.scores[name]
             entry["reason"] = str(reasons[name]) if name in reasons else None
-        report["placement"]["clusters"].append(entry)
-    return report
+        found["clusters"].append(entry)
+    return found
 
 
 def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
@@ -100,32 +114,36 @@ def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
 
 def workload_text(report: dict[str, Any]) -> str:
     lines = [f"workload {report['workload']}  ({report['file']})",
-             f"  project {report['project']}, environment {report['environment']}"]
-    profile = report["profile"]
-    allowed = f"; environment allows {profile['allowedByEnvironment']!r}" if profile["allowedByEnvironment"] else ""
-    chosen = f"  profile {profile['name']} {profile['resolved'] or '(unresolved)'}: "
-    if profile["locked"] and profile["locked"] == profile["resolved"]:
-        lines.append(chosen + f"kept from easel.lock (published: {', '.join(profile['available'])}; the workload "
-                     f"asks {profile['range']!r}{allowed})")
-    else:
-        lines.append(chosen + f"highest of [{', '.join(profile['available'])}] within {profile['range']!r}{allowed}")
-    if profile["rollout"]:
-        r = profile["rollout"]
-        lines.append(f"  rollout to {r['to']}: wave {r['wave']} of {r['waves']} (see `easel rollout status`)")
+             f"  project {report['project']}, environment {report['environment']}", *_profile_lines(report["profile"])]
     if "status" in report:
         lines.append(f"  {report['status']}")
         return "\n".join(lines)
-    lines.append(f"  namespace {report['namespace']}")
-    lines.append("")
-    lines.append("parameters (value, and the layer that set it):")
+    return "\n".join([*lines, *_resolved_lines(report), "", *_placement_lines(report["placement"])])
+
+
+def _profile_lines(profile: dict[str, Any]) -> list[str]:
+    allowed = f"; environment allows {profile['allowedByEnvironment']!r}" if profile["allowedByEnvironment"] else ""
+    chosen = f"  profile {profile['name']} {profile['resolved'] or '(unresolved)'}: "
+    if profile["locked"] and profile["locked"] == profile["resolved"]:
+        lines = [chosen + f"kept from easel.lock (published: {', '.join(profile['available'])}; the workload "
+                 f"asks {profile['range']!r}{allowed})"]
+    else:
+        lines = [chosen + f"highest of [{', '.join(profile['available'])}] within {profile['range']!r}{allowed}"]
+    if profile["rollout"]:
+        r = profile["rollout"]
+        lines.append(f"  rollout to {r['to']}: wave {r['wave']} of {r['waves']} (see `easel rollout status`)")
+    return lines
+
+
+def _resolved_lines(report: dict[str, Any]) -> list[str]:
+    lines = [f"  namespace {report['namespace']}", "", "parameters (value, and the layer that set it):"]
     width = max((len(p["name"]) for p in report["parameters"]), default=4)
     for p in report["parameters"]:
         lock = ", locked" if p["locked"] else ""
         lines.append(f"  {p['name']:<{width}}  {p['value']!r}  ← {p['layer']}{lock} ({p['setAt']})")
     if not report["parameters"]:
         lines.append("  (none)")
-    lines.append("")
-    lines.append("components:")
+    lines += ["", "components:"]
     for c in report["components"]:
         chart = f" {c['chart']['repository']}/{c['chart']['chart']} {c['chart']['version']}" if "chart" in c else ""
         after = f", after {', '.join(c['dependsOn'])}" if c["dependsOn"] else ""
@@ -137,12 +155,14 @@ def workload_text(report: dict[str, Any]) -> str:
                          + (f" of {' or '.join(d['products'])}" if d["products"] else "")
                          + (f", ≥{d['minMemory']} each" if d["minMemory"] else "") for d in gpus["demands"])
         lines.append(f"  GPUs per cluster: {gpus['total']} ({asks})")
-    lines.append("")
-    placement = report["placement"]
+    return lines
+
+
+def _placement_lines(placement: dict[str, Any]) -> list[str]:
     count = placement["numberOfClusters"]
     prioritizers = ", ".join(f"{p['name']}×{p['weight']}" for p in placement["prioritizers"])
-    lines.append(f"placement ({'every eligible cluster' if count is None else f'{count} cluster(s)'}; "
-                 f"prioritizers {prioritizers}):")
+    lines = [f"placement ({'every eligible cluster' if count is None else f'{count} cluster(s)'}; "
+             f"prioritizers {prioritizers}):"]
     if "status" in placement:
         lines.append(f"  {placement['status']}")
     width = max((len(c["cluster"]) for c in placement["clusters"]), default=4)
@@ -152,14 +172,13 @@ def workload_text(report: dict[str, Any]) -> str:
             taken = f"; takes {gpus_taken}" if gpus_taken else ""
             why = "kept from easel.lock" if c.get("kept") else f"score {c['score']}"
             lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}){taken}")
-            for path in c.get("output", []):
-                lines.append(f"      {path}")
+            lines += [f"      {path}" for path in c.get("output", [])]
         else:
             mark = "·" if c["verdict"] == "eligible" else "✗"
             lines.append(f"  {mark} {c['cluster']:<{width}}  {c['reason']}")
     if not placement["placed"] and "status" not in placement:
         lines.append("  not placed")
-    return "\n".join(lines)
+    return lines
 
 
 def cluster_report(result: Result, name: str) -> dict[str, Any]:

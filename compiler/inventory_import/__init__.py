@@ -1,0 +1,159 @@
+"""`easel inventory import`: a cluster's Device documents from `kubectl get nodes -o json`.
+
+    nodes.py   what each node says (facts, state, role)
+    files.py   editing the inventory's files, keeping what people wrote
+
+What people wrote stays: manual `tags`, comments (files with comments are edited with ruamel.yaml's round trip),
+and devices that left the cluster but carry tags (kept, marked unhealthy).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import Diagnostics
+from ..model import Cluster
+from ..schemas import API_VERSION
+from .files import Doc, File, dump, load, write_all
+from .nodes import NODE_ANNOTATION, NodeListError, device_from_node, device_name, read_nodes
+
+__all__ = ["ImportSummary", "NodeListError", "device_from_node", "import_nodes", "read_nodes"]
+
+
+@dataclass
+class ImportSummary:
+    files: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # gone from the cluster, kept for their manual tags
+
+
+class _Files:
+    """The inventory's files, each read once."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.files: dict[str, File] = {}
+
+    def __call__(self, path: str) -> File:
+        if path not in self.files:
+            self.files[path] = load(self.root, path)
+        return self.files[path]
+
+
+@dataclass
+class _Inventory:
+    """Where the cluster's devices are written: its Cluster document (inline devices) and its Device documents."""
+    cluster: str
+    cluster_doc: Doc
+    inline: list | None  # the Cluster's `spec.devices`, when it lists them
+    existing: dict[str, tuple[Doc, Any]]  # device -> the document it is in, and the mapping of its spec
+    node_names: dict[str, str]  # node -> device, for devices named apart from their node
+    docs_file: File | None  # where new Device documents go
+
+
+def _inventory(target: Cluster, files: _Files) -> _Inventory:
+    cluster_doc = files(target.meta.loc.file).document(target.meta.loc.doc)
+    inline = cluster_doc.data["spec"].get("devices")
+    existing: dict[str, tuple[Doc, Any]] = {}
+    node_names: dict[str, str] = {}
+    for device in target.devices:
+        doc = files(device.loc.file).document(device.loc.doc)
+        if device.loc.path[:2] == ("spec", "devices"):
+            spec = doc.data["spec"]["devices"][device.loc.path[2]]
+        else:
+            spec = doc.data["spec"]
+            node = ((doc.data.get("metadata") or {}).get("annotations") or {}).get(NODE_ANNOTATION)
+            if node:
+                node_names[node] = device.name
+        existing[device.name] = (doc, spec)
+    docs_file = next((f for f in files.files.values() for d in f.docs
+                      if d is not cluster_doc and any(d is e for e, _ in existing.values())), None)
+    if docs_file is None and not inline:
+        folder = os.path.dirname(target.meta.loc.file)
+        name = target.meta.name
+        docs_file = files(f"{folder}/{name}-devices.yaml" if folder else f"{name}-devices.yaml")
+    return _Inventory(target.meta.name, cluster_doc, inline, existing, node_names, docs_file)
+
+
+def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any]]], summary: ImportSummary) -> set[str]:
+    """Each node's facts onto its device, or a new device for it; the devices seen."""
+    existing = inventory.existing
+    taken = set(existing)
+    seen: set[str] = set()
+    for node, spec in nodes:
+        name = inventory.node_names.get(node)
+        if name is None:
+            name = device_name(node, set())
+            name = name if name in existing else None
+        if name is not None:
+            seen.add(name)
+            doc, current = existing[name]
+            changed = False
+            for key in ("role", "state", "facts"):
+                if current.get(key) != spec[key]:
+                    current[key] = spec[key]
+                    changed = True
+            doc.dirty |= changed
+            (summary.updated if changed else summary.unchanged).append(name)
+            continue
+        name = device_name(node, taken)
+        taken.add(name)
+        summary.added.append(name)
+        if inventory.inline:
+            inventory.inline.append({"name": name, **spec})
+            inventory.cluster_doc.dirty = True
+        else:
+            metadata: dict[str, Any] = {"name": name}
+            if name != node:
+                metadata["annotations"] = {NODE_ANNOTATION: node}
+            inventory.docs_file.docs.append(Doc({"apiVersion": API_VERSION, "kind": "Device", "metadata": metadata,
+                                                 "spec": {"cluster": inventory.cluster, **spec}}, None))
+    return seen
+
+
+def _retire(inventory: _Inventory, seen: set[str], summary: ImportSummary) -> None:
+    """Devices whose node is gone: kept (unhealthy) when people tagged them, else removed."""
+    for name, (doc, spec) in inventory.existing.items():
+        if name in seen:
+            continue
+        if spec.get("tags"):  # what people wrote is never dropped: the device stays, marked unhealthy
+            if spec.get("state") != "unhealthy":
+                spec["state"] = "unhealthy"
+                doc.dirty = True
+            summary.kept.append(name)
+        elif doc is inventory.cluster_doc:
+            inventory.inline.remove(spec)
+            doc.dirty = True
+            summary.removed.append(name)
+        else:
+            doc.removed = True
+            summary.removed.append(name)
+
+
+def import_nodes(root: Path, cluster: str, nodes: list[tuple[str, dict[str, Any]]], result,
+                 diagnostics: Diagnostics) -> ImportSummary | None:
+    """Write the cluster's Device documents (or inline devices) from nodes; None when nothing was written.
+
+    Documents that did not change are written back as they were, byte for byte; one that changed and holds
+    comments is edited with ruamel.yaml's round trip, so its comments stay."""
+    target = result.model.clusters.get(cluster) if result.model else None
+    if target is None:
+        diagnostics.error("E901", f"no cluster {cluster!r} in the repository",
+                          hint="add the Cluster document first, then import its nodes")
+        return None
+    summary = ImportSummary()
+    files = _Files(root)
+    inventory = _inventory(target, files)
+    seen = _apply(inventory, nodes, summary)
+    _retire(inventory, seen, summary)
+    texts = {f.path: dump(f) for f in files.files.values() if f.changed}
+    if not write_all(root, texts, diagnostics):
+        return None
+    summary.files = sorted(texts)
+    return summary
