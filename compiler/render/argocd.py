@@ -14,7 +14,7 @@ at the depth of its dependsOn (0 and up).
 
 from __future__ import annotations
 
-import os
+import posixpath
 from typing import Any
 
 from .. import names
@@ -97,7 +97,7 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
     else:
         # a folder of the repository, referred to from the component's folder in output/
         body = {"namespace": release.namespace.name, **wrapper["body"]}
-        resources = [os.path.relpath(component.output.kustomize_path, cluster_path), *files]
+        resources = [posixpath.relpath(component.output.kustomize_path, cluster_path), *files]
     files["kustomization.yaml"] = text_of([kustomization(resources, **body)])
     return files
 

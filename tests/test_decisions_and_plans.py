@@ -1,0 +1,206 @@
+"""The values the stages pass on: Decisions (what easel.lock records, and why), one ClusterPlan per cluster
+(what it runs), and the pure functions over them (rollout steps, what changed)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import types
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from compiler import lockfile
+from compiler.changes import changes
+from compiler.decide.rollout import step
+from compiler.errors import BadArgument
+from compiler.graph import depths, first_cycle
+from compiler.pipeline import Request, compile_repository
+from compiler.source import MemorySource
+from scenario import TEAM_IN_DEV, docs
+
+PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
+
+
+def _profile(version: str, gpus: int = 1) -> dict[str, str]:
+    return {f"profiles/app/{version}.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: app}}
+spec:
+  version: {version}
+  components:
+    - name: server
+      type: webservice
+      properties: {{image: "registry.example.com/app:{version}", port: 8080}}
+      traits:
+        - type: gpu
+          properties: {{count: {gpus}, product: A}}
+        - type: replicas
+          properties: {{count: 2}}
+""")}
+
+
+def _cluster(name: str, canary: bool) -> dict[str, str]:
+    labels = '{canary: "true"}' if canary else "{}"
+    return {f"clusters/{name}.yaml": docs(f"""
+kind: Cluster
+metadata: {{name: {name}, labels: {labels}}}
+spec:
+  source: byoc
+  kubernetesVersion: "1.30.1"
+  devices:
+    - {{name: {name}-gpu, facts: {{gpus: [{{product: A, memory: 80Gi, count: 8}}]}}}}
+""")}
+
+
+FILES = {
+    **TEAM_IN_DEV,
+    "environments/env.yaml": docs("""
+kind: Project
+metadata: {name: team}
+spec: {}
+""", """
+kind: Environment
+metadata: {name: dev}
+spec:
+  projects: ["*"]
+  rollout:
+    strategy: progressive
+    waves:
+      - {name: canary, clusterSelector: {matchLabels: {canary: "true"}}}
+      - {name: rest, percent: 100}
+"""),
+    **_profile("1.0.0"), **_cluster("east", canary=True), **_cluster("west", canary=False),
+    "workloads/w.yaml": docs("""
+kind: Workload
+metadata: {name: w}
+spec: {project: team, environment: dev, profile: {name: app}}
+"""),
+}
+
+
+def _compile(files: dict[str, str], request: Request = Request()):
+    result = compile_repository(MemorySource(files), request)
+    assert not result.diagnostics.has_errors, [d.text for d in result.diagnostics]
+    return result
+
+
+@pytest.fixture(scope="module")
+def mid_rollout():
+    """1.0.0 everywhere, then 1.1.0 published and `lock --update`: the canary wave runs 1.1.0."""
+    first = _compile(FILES)
+    files = {**FILES, **_profile("1.1.0", gpus=2), "easel.lock": first.lock_text}
+    return first, _compile(files, Request(update="*"))
+
+
+def test_what_runs_on_a_cluster_is_one_lookup_in_its_plan_mid_rollout(mid_rollout):
+    _, result = mid_rollout
+    on_canary = result.plans.clusters["east"].release("team/w")
+    on_rest = result.plans.clusters["west"].release("team/w")
+    assert (on_canary.version, on_rest.version) == ("1.1.0", "1.0.0")
+    # ... with what each was booked: the version's own GPU ask, per replica, times its replicas
+    [booked] = on_canary.bookings
+    assert (booked.component, booked.resource, booked.per_replica, booked.replicas, booked.products) == \
+        ("server", "nvidia.com/gpu", 2, 2, ("A",))
+    assert on_rest.bookings[0].per_replica == 1
+    assert result.plans.clusters["west"].release("team/other") is None
+    # and the rendered tree says the same
+    assert "easel.dev/profile-version: 1.1.0" in result.files["clusters/east/workloads/team/w/server.yaml"]
+    assert "easel.dev/profile-version: 1.0.0" in result.files["clusters/west/workloads/team/w/server.yaml"]
+
+
+def test_the_decision_record_holds_the_rollout_its_waves_and_why(mid_rollout):
+    _, result = mid_rollout
+    decision = result.decisions.workloads["team/w"]
+    assert (decision.version, decision.rollout.to_version, decision.rollout.wave) == ("1.0.0", "1.1.0", 1)
+    assert [(w.name, w.clusters) for w in decision.waves] == [("canary", ("east",)), ("rest", ("west",))]
+    assert {c: decision.version_on(c) for c in decision.clusters} == {"east": "1.1.0", "west": "1.0.0"}
+    assert decision.placement.kept == ("east", "west")  # kept from the lock the first compile wrote
+    assert {c: [(a.pool, a.count) for a in taken] for c, taken in decision.allocations.items()} == {
+        "east": [("A", 2)], "west": [("A", 2)]}
+
+
+def test_easel_lock_is_the_record_serialised(mid_rollout):
+    _, result = mid_rollout
+    parsed, problems = lockfile.parse(result.lock_text)
+    assert problems == []
+    assert lockfile.dump(parsed) == result.lock_text
+    recorded = parsed.workloads["team/w"]
+    assert (recorded.profile, recorded.version, recorded.clusters, recorded.rollout) == \
+        ("app", "1.0.0", ("east", "west"), result.decisions.workloads["team/w"].rollout)
+    assert recorded.placement is None  # the reasons are not in the lock
+
+
+def test_what_changed_is_a_function_of_two_records(mid_rollout):
+    first, result = mid_rollout
+    assert [str(c) for c in changes(result.previous, result.decisions)] == [
+        "rollout of team/w started: 1.0.0 -> 1.1.0, wave 1 of 2"]
+    assert [str(c) for c in changes(first.decisions, first.decisions)] == []
+
+
+def test_rollout_steps_are_pure_functions_of_the_record(mid_rollout):
+    _, result = mid_rollout
+    record = lockfile.parse(result.lock_text)[0]
+    advanced = step(record, result.model, ["team/w"], False, "advance")
+    assert advanced.workloads["team/w"].rollout.wave == 2
+    assert record.workloads["team/w"].rollout.wave == 1  # the input is left as it was
+    done = step(advanced, result.model, ["w"], False, "advance")
+    assert (done.workloads["team/w"].version, done.workloads["team/w"].rollout) == ("1.1.0", None)
+    back = step(advanced, result.model, [], True, "rollback")
+    assert (back.workloads["team/w"].version, back.workloads["team/w"].rollout) == ("1.0.0", None)
+    with pytest.raises(BadArgument, match="has no rollout in progress"):
+        step(done, result.model, ["team/w"], False, "advance")
+
+
+def _values(value, seen: set[int]):
+    """Every value reachable from a dataclass tree (dataclasses, mappings, sequences)."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    yield value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        children = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    elif isinstance(value, dict):
+        children = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        children = list(value)
+    else:
+        children = []
+    for child in children:
+        yield from _values(child, seen)
+
+
+def test_no_callable_crosses_a_stage_boundary(mid_rollout):
+    _, result = mid_rollout
+    seen: set[int] = set()
+    found = [v for root in (result.decisions, result.resolutions, result.plans) for v in _values(root, seen)
+             if isinstance(v, (types.FunctionType, types.MethodType, types.BuiltinFunctionType, partial))]
+    assert found == []
+    assert len(seen) > 100  # the walk went deep
+
+
+# Stages that decide and plan are pure: what they know comes in as values (resolvelib's lesson).
+PURE = ["decisions.py", "changes.py", "reasons.py", "gpu.py", "graph.py", "plan.py", "policy.py",
+        *(f"decide/{p.name}" for p in (PACKAGE / "decide").glob("*.py")),
+        *(f"resolve/{p.name}" for p in (PACKAGE / "resolve").glob("*.py")),
+        *(f"render/{p.name}" for p in (PACKAGE / "render").glob("*.py"))]
+IO_MODULES = {"yaml", "ruamel", "pygit2", "pathlib", "os", "shutil", "tempfile", "subprocess", "click"}
+
+
+@pytest.mark.parametrize("module", sorted(PURE))
+def test_deciding_planning_and_rendering_import_no_io(module):
+    tree = ast.parse((PACKAGE / module).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module}
+    assert imported & IO_MODULES == set()
+
+
+def test_dependency_waves_and_cycles_through_graphlib():
+    assert depths({"a": ("b",), "b": ("c",), "c": (), "d": ("a", "c")}) == {"a": 2, "b": 1, "c": 0, "d": 3}
+    assert first_cycle({"a": ("b",), "b": ("c",), "c": ("a",), "d": ()}) == ["a", "b", "c", "a"]
+    assert first_cycle({"a": ("a",)}) == ["a", "a"]
+    assert first_cycle({"a": ("b", "zz"), "b": ()}) is None  # unknown names are reported elsewhere
+    assert depths({"a": ("b",), "b": ("a",)}) == {"a": 1, "b": 0}  # a cycle (an error) still gives depths
