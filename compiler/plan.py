@@ -3,8 +3,8 @@
 A ClusterPlan holds the infrastructure stacks and the workloads on the cluster, each at the version that cluster
 runs (a rollout's waves are read here, once), with its components and traits rendered for that cluster (user
 templates that read `cluster` are run here), the stacks it waits for, its namespace, and what each of its
-components was booked: GPUs (resource, count per replica, replicas), node selector and tolerations. "What runs
-on cluster Y?" is one lookup: `plans.clusters["Y"].release("nlp/support-bot")`.
+pod-bearing components was booked: GPUs (resource, count per replica, replicas), node selector and tolerations.
+"What runs on cluster Y?" is one lookup: `plans.clusters["Y"].release("nlp/support-bot")`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .decisions import Decisions
 from .diagnostics import Diagnostic, Diagnostics, Note, error
 from .inventory import ClusterFacts
 from .model import Model, Repository, Settings
+from .rendered import POD_KINDS
 from .resolve import ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
@@ -33,14 +34,21 @@ class NamespacePlan:
 
 
 @dataclass(frozen=True)
-class Booking:
-    """What one component's pods were booked, and so must request and carry."""
-    component: str
+class GpuBooking:
     resource: str  # the GPU resource its containers request, e.g. nvidia.com/gpu, nvidia.com/mig-3g.40gb
     per_replica: int
     replicas: int
     products: tuple[str, ...]  # the GPU products its pods must land on (a node selector or affinity); () = any
-    tolerations: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What one pod-bearing component (a chart, a folder, or objects with a pod template) was booked, and so
+    what its pods must request and carry."""
+    component: str
+    gpus: tuple[GpuBooking, ...]
+    node_selector: dict[str, str]
+    tolerations: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -188,10 +196,29 @@ def _labels(workload: ResolvedWorkload) -> dict[str, str]:
     }
 
 
+def _pod_bearing(component: ResolvedComponent) -> bool:
+    output = component.output
+    return bool(output.helm or output.kustomize_path
+                or any(o.get("kind") in POD_KINDS for o in output.objects or ()))
+
+
+def _booking(component: ResolvedComponent) -> Booking:
+    gpus, node_selector, tolerations = [], {}, []
+    for trait in component.traits:
+        ask = trait.output.gpu
+        if ask is not None:
+            gpus.append(GpuBooking(ask.resource_name, ask.count, component.replicas, ask.products))
+            if len(ask.products) == 1:
+                node_selector[gpu.PRODUCT_LABEL] = ask.products[0]
+            tolerations.append({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+        elif trait.type == "node-placement":
+            node_selector.update(trait.properties.get("nodeSelector") or {})
+            tolerations += trait.properties.get("tolerations") or []
+    return Booking(component.name, tuple(gpus), node_selector, tuple(tolerations))
+
+
 def _bookings(components: tuple[ResolvedComponent, ...]) -> tuple[Booking, ...]:
-    return tuple(Booking(c.name, t.output.gpu.resource_name, t.output.gpu.count, c.replicas, t.output.gpu.products,
-                         ({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},))
-                 for c in components for t in c.traits if t.output.gpu is not None)
+    return tuple(_booking(c) for c in components if _pod_bearing(c))
 
 
 def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],

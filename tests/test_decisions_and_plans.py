@@ -101,9 +101,12 @@ def test_what_runs_on_a_cluster_is_one_lookup_in_its_plan_mid_rollout(mid_rollou
     assert (on_canary.version, on_rest.version) == ("1.1.0", "1.0.0")
     # ... with what each was booked: the version's own GPU ask, per replica, times its replicas
     [booked] = on_canary.bookings
-    assert (booked.component, booked.resource, booked.per_replica, booked.replicas, booked.products) == \
+    [gpus] = booked.gpus
+    assert (booked.component, gpus.resource, gpus.per_replica, gpus.replicas, gpus.products) == \
         ("server", "nvidia.com/gpu", 2, 2, ("A",))
-    assert on_rest.bookings[0].per_replica == 1
+    assert booked.node_selector == {"nvidia.com/gpu.product": "A"}
+    assert booked.tolerations == ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
+    assert on_rest.bookings[0].gpus[0].per_replica == 1
     assert result.plans.clusters["west"].release("team/other") is None
     # and the rendered tree says the same
     assert "easel.dev/profile-version: 1.1.0" in result.files["clusters/east/workloads/team/w/server.yaml"]
