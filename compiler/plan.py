@@ -107,6 +107,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             if resolved is not None:
                 on[cluster].append(resolved)
     stacks: dict[tuple[str, str], Release] = {}
+    planned: dict[tuple, Release] = {}
     clusters = {}
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)
@@ -121,9 +122,14 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
         refs = {s.id: tuple((c.instance, s.namespace.name) for c in s.components if c.output.helm)
                 for s in cluster_stacks}
         needs = cluster_decision.needs if cluster_decision else {}
-        releases = tuple(_workload_release(w, tuple(ref for stack in needs.get(w.id, ()) for ref in refs.get(stack, ())),
-                                           name if specialized else None) for w, specialized in workloads)
-        clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), releases)
+        releases = []
+        for workload, specialized in workloads:
+            waits = tuple(ref for stack in needs.get(workload.id, ()) for ref in refs.get(stack, ()))
+            key = (workload.id, workload.version, name if specialized else None, waits)
+            if key not in planned:  # a workload planned alike on many clusters is one value
+                planned[key] = _workload_release(workload, waits, key[2])
+            releases.append(planned[key])
+        clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
     return Plans(model.settings, model.repositories, clusters), diagnostics
 
 

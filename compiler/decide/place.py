@@ -160,7 +160,8 @@ def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:
     else:
         added = ranked[:room]
     chosen = sorted([*held.allocations, *added])
-    passed = [name for name in ranked if name not in set(added)]
+    picked = set(added)
+    passed = [name for name in ranked if name not in picked]
     record = PlacementRecord(
         placed=True, scores={name: scores[name] for name in [*chosen, *passed[:RUNNERS_UP]]},
         kept=tuple(sorted(held.allocations)), left=dict(held.lost), static=static_reasons,

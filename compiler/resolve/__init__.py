@@ -1,6 +1,6 @@
-"""Stage 3, resolve: a workload (or an infrastructure stack) at one profile version, with its effective
-parameters (params.py), its components rendered with their traits (components.py; traits on charts through
-chart_values.py) and its GPU demand. Nothing here depends on the clusters; which version to resolve is chosen
+"""Resolve (a step of deciding): a workload (or an infrastructure stack) at one profile version, with its
+effective parameters (params.py), its components rendered with their traits (components.py; traits on charts
+through chart_values.py) and its GPU demand. Nothing here depends on the clusters; which version to resolve is chosen
 by version_choice.py, and policy checks the result in a step of its own (policy.py).
 """
 
