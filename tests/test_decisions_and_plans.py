@@ -18,7 +18,7 @@ from compiler.errors import BadArgument
 from compiler.graph import depths, first_cycle
 from compiler.pipeline import Request, compile_repository
 from compiler.source import MemorySource
-from scenario import TEAM_IN_DEV, docs
+from scenario import TEAM_IN_DEV, docs, replaced
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
 
@@ -55,22 +55,13 @@ spec:
 
 
 FILES = {
-    **TEAM_IN_DEV,
-    "environments/env.yaml": docs("""
-kind: Project
-metadata: {name: team}
-spec: {}
-""", """
-kind: Environment
-metadata: {name: dev}
-spec:
+    **replaced(TEAM_IN_DEV, "environments/env.yaml", 'spec: {projects: ["*"]}', """spec:
   projects: ["*"]
   rollout:
     strategy: progressive
     waves:
       - {name: canary, clusterSelector: {matchLabels: {canary: "true"}}}
-      - {name: rest, percent: 100}
-"""),
+      - {name: rest, percent: 100}"""),
     **_profile("1.0.0"), **_cluster("east", canary=True), **_cluster("west", canary=False),
     "workloads/w.yaml": docs("""
 kind: Workload
