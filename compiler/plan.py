@@ -19,10 +19,9 @@ from .diagnostics import Diagnostic, Diagnostics, Note, error
 from .inventory import ClusterFacts
 from .model import Model, Repository, Settings
 from .rendered import POD_KINDS
-from .resolve import ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
+from .resolve import STACKS, ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
-STACK_GROUP = "infrastructure"  # where stacks' files and Argo CD Application names go, beside the projects
 
 
 @dataclass(frozen=True)
@@ -247,6 +246,6 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
 
 def _stack_release(stack: ResolvedStack) -> Release:
     labels = {**MANAGED_BY, "easel.dev/profile": stack.name, "easel.dev/profile-version": stack.version}
-    return Release("stack", stack.name, STACK_GROUP, stack.name, stack.name, stack.version, stack.path,
+    return Release("stack", stack.name, STACKS, stack.name, stack.name, stack.version, stack.path,
                    NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
                    bookings=_bookings(stack.components), key=("stack", stack.name, stack.version))

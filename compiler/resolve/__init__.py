@@ -12,12 +12,11 @@ from ..model import Environment, Model, Project, Workload, WorkloadProfile
 from .. import names, schemacheck
 from . import params
 from .components import Owner, resolve_components
-from .types import ResolvedComponent, ResolvedStack, ResolvedTrait, ResolvedWorkload, Resolutions
+from .types import STACKS, ResolvedComponent, ResolvedStack, ResolvedTrait, ResolvedWorkload, Resolutions
 
-__all__ = ["ResolvedComponent", "ResolvedStack", "ResolvedTrait", "ResolvedWorkload", "Resolutions", "namespace_for",
-           "resolve_stack", "resolve_workload"]
+__all__ = ["STACKS", "ResolvedComponent", "ResolvedStack", "ResolvedTrait", "ResolvedWorkload", "Resolutions",
+           "namespace_for", "resolve_stack", "resolve_workload"]
 
-STACKS = "infrastructure"  # the project and environment a stack's templates see
 
 
 def namespace_for(workload: Workload, environment: Environment) -> str:

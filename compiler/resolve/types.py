@@ -13,6 +13,8 @@ from ..model import Environment, Project, Workload, WorkloadProfile
 from ..rendered import ComponentOutput, TraitOutput
 from .params import EffectiveParameter
 
+STACKS = "infrastructure"  # a stack's group: what its templates see as project and environment, its folder
+
 
 @dataclass(frozen=True)
 class ResolvedTrait:
@@ -99,7 +101,7 @@ class ResolvedStack:
 
     @property
     def path(self) -> str:
-        return f"infrastructure/{self.name}"
+        return f"{STACKS}/{self.name}"
 
 
 @dataclass(frozen=True)
