@@ -7,6 +7,7 @@ text, only for the nodes a diagnostic points at.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +21,52 @@ except AttributeError:  # pragma: no cover
     _BaseDumper = yaml.SafeDumper  # type: ignore[misc]
 
 MAX_EXPANDED_NODES = 1_000_000
+_STR = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MEMO_LIMIT = 200_000  # scalar spellings remembered by a reader or writer before it starts afresh
 
 
-def _resolve_scalars_once(cls, base) -> None:
+# Plain scalars that some reader takes for something other than a string, though PyYAML's YAML 1.1 resolver does
+# not: YAML 1.1's full booleans (y, n: Go's yaml.v2, which kubectl, Helm, kustomize, Flux and Argo CD read
+# through sigs.k8s.io/yaml), YAML 1.2's core schema (0o17, 1e3: Go's yaml.v3), and 1.1's other types (binary,
+# sexagesimal, dates, merge and value keys). The writer quotes them; a string always reads back as a string.
+_READ_AS_OTHER = re.compile(r"""
+    [yYnN] | yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+  | ~ | null|Null|NULL
+  | [-+]?[0-9_]+ | [-+]?0o[0-7_]+ | [-+]?0x[0-9a-fA-F_]+ | [-+]?0b[01_]+
+  | [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+ (\.[0-9_]*)?
+  | [-+]?([0-9][0-9_]*)?\.[0-9_]* ([eE][-+]?[0-9]+)? | [-+]?[0-9][0-9_]* [eE][-+]?[0-9]+
+  | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+  | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2} ([Tt\ ].*)?
+  | << | =
+""", re.X)
+_SOMETHING_ELSE = "tag:easel.dev,2026:read-as-other"  # any tag but str's: the emitter then quotes the scalar
+_GO_OCTAL = re.compile(r"[-+]?0[0-7]+")
+
+
+def _read_as_other(value: str) -> bool:
+    """Whether some reader takes this plain scalar for a non-string. Beyond the patterns above, Go's yaml.v2 drops
+    underscores from a scalar that starts like a number and reads it if strconv's ParseInt (base 0) or ParseFloat
+    does: 1_0e1_0, +Inf, -nan, 0x1p-2."""
+    if _READ_AS_OTHER.fullmatch(value):
+        return True
+    plain = value.replace("_", "")
+    if not plain or plain[0] not in "+-0123456789.":
+        return False
+    parsers = [lambda t: int(t, 0), float] + ([float.fromhex] if "x" in plain.lower() else [])
+    for parse in parsers:
+        try:
+            parse(plain)
+            return True
+        except ValueError:
+            pass
+    return bool(_GO_OCTAL.fullmatch(plain))
+
+
+def _resolve_scalars_once(cls, base, quote_ambiguous: bool = False) -> None:
     """Make cls resolve the tag of each plain scalar spelling once: the same keys and values repeat thousands of
-    times in a fleet, and PyYAML's resolver runs a list of regular expressions on every one."""
+    times in a fleet, and PyYAML's resolver runs a list of regular expressions on every one. quote_ambiguous
+    (the writer): a plain spelling another reader takes for a non-string does not resolve to str."""
     known: dict[tuple, str] = {}
 
     def resolve(self, kind, value, implicit):
@@ -37,7 +77,10 @@ def _resolve_scalars_once(cls, base) -> None:
         if tag is None:
             if len(known) >= _MEMO_LIMIT:
                 known.clear()
-            tag = known[key] = base.resolve(self, kind, value, implicit)
+            tag = base.resolve(self, kind, value, implicit)
+            if quote_ambiguous and implicit[0] and tag == _STR and _read_as_other(value):
+                tag = _SOMETHING_ELSE
+            known[key] = tag
         return tag
 
     cls.resolve = resolve
@@ -231,7 +274,7 @@ def _represent_str(dumper, value: str):
 
 
 _Dumper.add_representer(str, _represent_str)
-_resolve_scalars_once(_Dumper, _BaseDumper)  # the writer asks, of each scalar, whether it would read back the same
+_resolve_scalars_once(_Dumper, _BaseDumper, quote_ambiguous=True)  # asked of each scalar: would it read back the same?
 
 
 def dump(data: Any) -> str:
