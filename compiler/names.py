@@ -8,12 +8,19 @@ DNS_LABEL_MAX = 63
 HELM_RELEASE_MAX = 53
 
 
+def digest(text: str, length: int = 8) -> str:
+    """Hex digits of text's SHA-256: the same on every machine."""
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
 def shorten(name: str, limit: int = DNS_LABEL_MAX) -> str:
-    """name when it fits; else a prefix of it, '-', and 8 hex digits of its SHA-256 (stable across machines)."""
+    """name when it fits; else a prefix of it, '-', and 8 hex digits of its SHA-256 (only hex digits when the
+    limit leaves no room for a prefix). Never longer than limit."""
     if len(name) <= limit:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:limit - 9].rstrip('-.')}-{digest}"
+    if limit < 10:
+        return digest(name, limit)
+    return f"{name[:limit - 9].rstrip('-.')}-{digest(name)}"
 
 
 def join(*parts: str, limit: int = DNS_LABEL_MAX) -> str:

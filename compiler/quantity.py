@@ -37,7 +37,7 @@ def _parse_text(value: str) -> Fraction:
     if not match:
         raise ValueError(value)
     number, suffix = match.groups()
-    if suffix and suffix[0] in "eE" and len(suffix) > 1:
+    if suffix and suffix not in _SUFFIX:  # a decimal exponent, e.g. 1e3 (but not the binary suffix Ei)
         return Fraction(number) * Fraction(10) ** int(suffix[1:])
     return Fraction(number) * _SUFFIX[suffix]
 

@@ -1,5 +1,5 @@
 """Semantic versions and npm/Helm-style ranges, through node-semver: "1.2.0", "^1.2", "~1.3", ">=1.2 <2",
-"1.x", "*". The one place that knows version syntax."""
+">=1.2, <2" (Helm's comma), "1.x", "*". The one place that knows version syntax."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Iterable
 import nodesemver
 
 _KUBERNETES = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+_COMMA = re.compile(r"\s*,\s*")
 
 
 @lru_cache(maxsize=4096)
@@ -24,10 +25,11 @@ def parse_version(text: str):
 @lru_cache(maxsize=4096)
 def parse_range(text: str):
     """A nodesemver.Range, or None when text is not a valid range."""
-    if not isinstance(text, str) or not text.strip():
+    spelled = _COMMA.sub(" ", text).strip() if isinstance(text, str) else ""  # Helm's comma joins as npm's space
+    if not spelled:
         return None
     try:
-        parsed = nodesemver.make_range(text, loose=False)
+        parsed = nodesemver.make_range(spelled, loose=False)
     except (ValueError, TypeError):
         return None
     # node-semver accepts some garbage as an empty set; an empty set is never what a person meant

@@ -140,3 +140,20 @@ def test_bad_node_lists_write_nothing(repo):
     (repo / "nodes.json").write_text(NODES)
     run = easel("inventory", "import", "--cluster", "nope", "nodes.json", cwd=repo)
     assert run.code == 1 and "no cluster 'nope'" in run.err
+
+
+def test_nodes_whose_names_collide_get_valid_distinct_device_names(repo):
+    _repo(repo, node_list(node("gpu.a"), node("GPU-A"), node("gpu_a")))
+    run = easel("inventory", "import", "--cluster", "gpu-a", "nodes.json", cwd=repo)
+    assert run.code == 0, run.text
+    devices = _devices(repo)
+    assert len(devices) == 3 and "gpu-a" in devices
+    assert all(len(name) <= 63 and name.replace("-", "").isalnum() and name.islower() for name in devices), devices
+    assert easel("validate", cwd=repo).code == 0  # the next compile reads them back
+
+
+def test_a_name_shortened_below_the_hash_width_stays_within_its_limit():
+    from compiler import names
+
+    for limit in range(1, 20):
+        assert 0 < len(names.shorten("a.very.long.node.name.example.internal", limit)) <= limit

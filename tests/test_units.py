@@ -18,6 +18,7 @@ from scenario import codes, compile_files, docs
 @pytest.mark.parametrize("wanted, expected", [
     ("1.2.0", "1.2.0"), ("^1.2", "1.4.1"), ("~1.3", "1.3.2"), (">=1.2 <2", "1.4.1"), ("1.x", "1.4.1"),
     ("*", "2.0.0"), ("^2", "2.0.0"), ("^3", None), ("<1.2.0", None),
+    (">=1.2, <2", "1.4.1"), (">=1.3,<1.4 || ^2", "2.0.0"), (">= 1.2.0, < 1.4.0", "1.3.2"),  # Helm's commas
 ])
 def test_highest_version_within_a_range(wanted, expected):
     available = ["1.2.0", "1.3.0", "1.3.2", "1.4.1", "2.0.0", "2.1.0-rc.1"]
@@ -29,7 +30,8 @@ def test_highest_version_within_two_ranges():
 
 
 @pytest.mark.parametrize("text, ok", [("1.2.0", True), ("^1.2", True), (">=1.2 <2", True), ("1.x", True),
-                                      ("*", True), ("", False), ("bogus!", False), (">=", False)])
+                                      ("*", True), ("", False), ("bogus!", False), (">=", False),
+                                      (">=1.2, <2", True), (",", False)])
 def test_range_syntax(text, ok):
     assert versions.is_range(text) is ok
 
@@ -153,7 +155,8 @@ def test_templates_are_sandboxed(template, code):
 # --- quantities, names, patches ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, value", [("64Gi", 64 * 2**30), ("500m", Fraction(1, 2)), ("1.5", Fraction(3, 2)),
-                                         (2, 2), ("1e3", 1000), ("1k", 1000), ("24Gi", 24 * 2**30)])
+                                         (2, 2), ("1e3", 1000), ("1k", 1000), ("24Gi", 24 * 2**30),
+                                         ("1Ei", 2**60), ("0.5Ei", 2**59), ("1E", 10**18), ("1E3", 1000)])
 def test_quantities(text, value):
     assert quantity.parse(text) == value
 

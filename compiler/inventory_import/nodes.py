@@ -134,5 +134,5 @@ def device_name(node: str, taken: set[str]) -> str:
     base = re.sub(r"[^a-z0-9-]+", "-", node.lower()).strip("-") or "node"
     name = names.shorten(base)
     if name in taken:
-        name = names.shorten(f"{base}-{names.shorten(node, 8)}")
+        name = names.join(base, names.digest(node))  # node names that differ only in case or punctuation
     return name
