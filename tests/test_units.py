@@ -175,18 +175,28 @@ def test_long_names_are_shortened_deterministically():
     assert names.shorten("short", 53) == "short"
 
 
-def test_strategic_merge_applies_to_every_container_and_adds_tolerations():
-    deployment = {"spec": {"template": {"spec": {
-        "containers": [{"name": "a", "resources": {"limits": {"memory": "1Gi"}}}, {"name": "b"}],
+def test_strategic_merge_applies_to_every_container_and_follows_kubernetes_merge_keys():
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {
+        "containers": [{"name": "a", "resources": {"limits": {"memory": "1Gi"}},
+                        "ports": [{"containerPort": 80, "name": "http"}]}, {"name": "b"}],
         "tolerations": [{"key": "x", "operator": "Exists"}]}}}}
-    patch = {"spec": {"template": {"spec": {
+    gpu = {"spec": {"template": {"spec": {
         "containers": [{"name": "*", "resources": {"limits": {"nvidia.com/gpu": 1}}}],
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}}}
-    merged = smp.merge(deployment, patch)["spec"]["template"]["spec"]
-    assert merged["containers"] == [{"name": "a", "resources": {"limits": {"memory": "1Gi", "nvidia.com/gpu": 1}}},
-                                    {"name": "b", "resources": {"limits": {"nvidia.com/gpu": 1}}}]
-    assert [t["key"] for t in merged["tolerations"]] == ["x", "nvidia.com/gpu"]
+    placement = {"spec": {"template": {"spec": {"tolerations": [{"key": "spot", "operator": "Exists"}],
+                                                "containers": [{"name": "a", "ports": [{"containerPort": 9090}]}]}}}}
+    patch = smp.combine(gpu, placement, "apps/v1", "Deployment")
+    merged = smp.apply(deployment, patch)["spec"]["template"]["spec"]
+    assert merged["containers"][1] == {"name": "b", "resources": {"limits": {"nvidia.com/gpu": 1}}}
+    assert merged["containers"][0]["resources"] == {"limits": {"memory": "1Gi", "nvidia.com/gpu": 1}}
+    # ports merge by containerPort, the patch's first (as kustomize does); tolerations: the traits' add up, and
+    # replace the object's
+    assert merged["containers"][0]["ports"] == [{"containerPort": 9090}, {"containerPort": 80, "name": "http"}]
+    assert [t["key"] for t in merged["tolerations"]] == ["nvidia.com/gpu", "spot"]
     assert deployment["spec"]["template"]["spec"]["containers"][1] == {"name": "b"}  # input untouched
+    # a kind Kubernetes does not know merges maps and replaces lists, as kustomize without a schema
+    custom = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "spec": {"items": [1, 2], "a": {"b": 1}}}
+    assert smp.apply(custom, {"spec": {"items": [3], "a": {"c": 2}}})["spec"] == {"items": [3], "a": {"b": 1, "c": 2}}
 
 
 # --- the writer --------------------------------------------------------------------------------------------

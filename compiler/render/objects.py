@@ -53,10 +53,11 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
     objects = list(component.output.objects or [])
     for trait in component.traits:
         objects.extend(trait.output.objects)
+    patches = [patch for trait in component.traits for patch in trait.output.patches]
+    # as on a chart: the traits' patches for an object combined into one, which is then applied to it
+    objects = [_patched(obj, [p for p in patches if _targets(p, obj)]) for obj in objects]
     extra_labels: dict[str, str] = {}
     for trait in component.traits:
-        for patch in trait.output.patches:
-            objects = [smp.merge(o, patch.body) if _targets(patch, o) else o for o in objects]
         extra_labels.update(trait.output.labels)
         if trait.output.registry:
             objects = [_rewrite_images(o, trait.output.registry) for o in objects]
@@ -68,6 +69,15 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
             obj["metadata"]["namespace"] = release.namespace.name
         out.append(_ordered(obj))
     return out
+
+
+def _patched(obj: dict[str, Any], patches: list[Patch]) -> dict[str, Any]:
+    if not patches:
+        return obj
+    body: dict[str, Any] = {}
+    for patch in patches:
+        body = smp.combine(body, patch.body, obj.get("apiVersion"), obj.get("kind"))
+    return smp.apply(obj, body)
 
 
 def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +120,7 @@ def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
             for kind, name in _external_targets(patch, component):
                 api_version, body = combined.get((kind, name), (None, {}))
                 api_version = patch.api_version or api_version or API_VERSIONS.get(kind, "v1")
-                combined[(kind, name)] = (api_version, smp.merge(body, patch.body, wildcard=False))
+                combined[(kind, name)] = (api_version, smp.combine(body, patch.body, api_version, kind))
     entries = []
     for (kind, name), (api_version, body) in combined.items():
         if container is not None:

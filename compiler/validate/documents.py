@@ -89,6 +89,7 @@ class Builder(References):
         self.devices: list[Device] = []
         self.definitions: list[Definition] = []
         self.profiles: list[WorkloadProfile] = []
+        self.kustomize_folders: set[str] = set()
 
     # one document
 

@@ -21,6 +21,7 @@ class References:
     broken: set[tuple[str, str]]
     devices: list[Device]
     profiles: list[WorkloadProfile]
+    kustomize_folders: set[str]  # the folders `kustomize` components name
 
     def finish(self, raw: RawRepo, foreign: list[RawDocument]) -> None:
         model = self.model
@@ -129,6 +130,8 @@ class References:
                 if not has_kustomization:
                     self.diagnostics.error("E306", f"no kustomization.yaml in folder {path!r}", where,
                                            "the folder must be under an input folder and hold a kustomization.yaml")
+                else:
+                    self.kustomize_folders.add(clean)  # its YAML is kustomize's, not easel's
 
     def _check_clusters(self) -> None:
         model = self.model
@@ -179,6 +182,8 @@ class References:
     def _manifest_files(self, foreign: list[RawDocument]) -> None:
         by_file: dict[str, list[tuple[dict, Location]]] = defaultdict(list)
         for doc in foreign:
+            if any(doc.file.startswith(f"{folder}/") for folder in self.kustomize_folders):
+                continue  # a kustomize component's folder: kustomize reads it
             if doc.file in self.model.manifest_files:
                 if not isinstance(doc.data.get("kind"), str) or not isinstance(doc.data.get("metadata"), dict):
                     self.diagnostics.error("E206", "a Kubernetes object needs apiVersion, kind and metadata",

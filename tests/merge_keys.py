@@ -1,0 +1,77 @@
+"""Kubernetes' strategic-merge rules, read from the OpenAPI schemas kubernetes-validate ships: which list fields
+merge by which key (`x-kubernetes-patch-merge-key`), which lists of plain values merge, and the types below each
+field. easel's own merge (compiler/smp.py) reads the table this writes to compiler/data/merge-keys.json; a test
+checks that the committed table is what the schemas say.
+
+    python tests/merge_keys.py      # rewrite compiler/data/merge-keys.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import kubernetes_validate
+
+TABLE = Path(__file__).resolve().parent.parent / "compiler" / "data" / "merge-keys.json"
+
+
+SCHEMAS = Path(os.path.dirname(kubernetes_validate.__file__)) / "kubernetes-json-schema"
+
+
+def schema_versions() -> list[str]:
+    """The Kubernetes versions kubernetes-validate ships schemas of, oldest first."""
+    local = [v for v in os.listdir(SCHEMAS) if v.endswith("-local")]
+    return sorted(local, key=lambda v: tuple(int(p) for p in v[1:].split("-")[0].split(".")))
+
+
+def _ref(schema: dict) -> str | None:
+    ref = schema.get("$ref") or (schema.get("allOf") or [{}])[0].get("$ref")
+    return ref.split("/")[-1] if ref else None
+
+
+def merge_table(version: str) -> dict:
+    definitions = json.loads((SCHEMAS / version / "_definitions.json").read_text())["$defs"]
+    fields: dict[str, dict[str, tuple]] = {}
+    for name, schema in definitions.items():
+        found = {}
+        for field, sub in (schema.get("properties") or {}).items():
+            if "items" in sub:
+                found[field] = (_ref(sub["items"]), sub.get("x-kubernetes-patch-merge-key"),
+                                sub.get("x-kubernetes-patch-strategy"))
+            elif _ref(sub):
+                found[field] = (_ref(sub), None, None)
+        fields[name] = found
+    memo: dict[str, bool] = {}
+
+    def matters(name: str, trail: frozenset = frozenset()) -> bool:
+        """Whether a merge below this type differs from plain JSON merge (maps merge, lists are replaced)."""
+        if name in memo or name in trail:
+            return memo.get(name, False)
+        memo[name] = any(key or "merge" in (strategy or "") or (child and matters(child, trail | {name}))
+                         for child, key, strategy in fields.get(name, {}).values())
+        return memo[name]
+
+    types = {}
+    for name in sorted(fields):
+        if matters(name):
+            types[name] = {field: [child if child and matters(child) else None, key, strategy]
+                           for field, (child, key, strategy) in sorted(fields[name].items())
+                           if key or "merge" in (strategy or "") or (child and matters(child))}
+    kinds = {}
+    for name, schema in definitions.items():
+        for gvk in schema.get("x-kubernetes-group-version-kind", ()):
+            if name in types:
+                api_version = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
+                kinds[f"{api_version}/{gvk['kind']}"] = name
+    return {"kubernetes": version, "kinds": dict(sorted(kinds.items())), "types": types}
+
+
+def table_text(version: str) -> str:
+    return json.dumps(merge_table(version), indent=0, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+if __name__ == "__main__":
+    TABLE.write_text(table_text(schema_versions()[-1]))
+    print(f"wrote {TABLE}")
