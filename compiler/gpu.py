@@ -31,6 +31,7 @@ MIG_COUNT_LABEL = re.compile(rf"^nvidia\.com/mig-(?P<profile>{MIG_PROFILE})\.cou
 
 GPU_RESOURCE = "nvidia.com/gpu"  # the device plugin's resource, and the taint GPU nodes carry
 PRODUCT_LABEL = "nvidia.com/gpu.product"  # GPU Feature Discovery's node label
+SHARED_SUFFIX = "-SHARED"  # what GFD appends to the product label of time-sliced GPUs
 
 
 def mig_mode(profile: str) -> str:
@@ -69,6 +70,14 @@ class GpuAsk:
     def pool_keys(self) -> tuple[str, ...]:
         """The pools of the pinned products, in the order asked."""
         return tuple(pool_key(product, self.mode) for product in self.products)
+
+    @property
+    def product_labels(self) -> tuple[str, ...]:
+        """The values of GPU Feature Discovery's product label on the nodes that serve the ask: time-sliced GPUs
+        carry the product with `-SHARED` (GFD's default, renameByDefault: false); whole GPUs and MIG instances
+        (mixed strategy, which the mig resource names belong to) carry the product itself."""
+        suffix = SHARED_SUFFIX if self.mode == TIME_SLICING else ""
+        return tuple(f"{product}{suffix}" for product in self.products)
 
     @property
     def resource_name(self) -> str:

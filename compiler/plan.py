@@ -214,7 +214,7 @@ def _booking(component: ResolvedComponent) -> Booking:
         if ask is not None:
             gpus.append(GpuBooking(ask.resource_name, ask.count, component.replicas, ask.products))
             if len(ask.products) == 1:
-                node_selector[gpu.PRODUCT_LABEL] = ask.products[0]
+                node_selector[gpu.PRODUCT_LABEL] = ask.product_labels[0]
             tolerations.append({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
         elif trait.type == "node-placement":
             node_selector.update(trait.properties.get("nodeSelector") or {})

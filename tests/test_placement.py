@@ -255,6 +255,11 @@ def test_time_slicing_asks_use_time_sliced_gpus_only():
     assert chosen(result) == {"team/slices": ["a"]}  # 2 GPUs × 4 slots on a; b's GPUs are whole
     assert reasons(result, "team/slices")["b"] == "no A GPUs (time-slicing) on ready devices"
     assert decision(result).allocations["a"][0].pool == "A (time-slicing)"
+    # GPU Feature Discovery labels time-sliced nodes with the product and -SHARED: that is what pods select
+    release = result.files["clusters/a/workloads/team/slices/main.yaml"]
+    assert "nvidia.com/gpu.product: A-SHARED" in release, release
+    assert result.plans.clusters["a"].release("team/slices").bookings[0].node_selector == {
+        "nvidia.com/gpu.product": "A-SHARED"}
 
 
 def test_exclusive_asks_do_not_take_shared_or_partitioned_gpus():

@@ -108,11 +108,11 @@ def gpu(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
         "tolerations": [{"key": gpus.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
     }
     if len(ask.products) == 1:
-        pod["nodeSelector"] = {gpus.PRODUCT_LABEL: ask.products[0]}
+        pod["nodeSelector"] = {gpus.PRODUCT_LABEL: ask.product_labels[0]}
     elif ask.products:
         pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": gpus.PRODUCT_LABEL, "operator": "In",
-                                   "values": list(ask.products)}]}]}}}
+                                   "values": list(ask.product_labels)}]}]}}}
     return TraitOutput(patches=_pod_patches(pod), gpu=ask)
 
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .. import names, quantity
-from ..gpu import MIG_COUNT_LABEL
+from ..gpu import MIG_COUNT_LABEL, SHARED_SUFFIX
 
 NODE_ANNOTATION = "easel.dev/node"  # the node a Device was imported from
 
@@ -42,7 +42,7 @@ def _gpus(labels: dict[str, str], capacity: dict[str, Any]) -> list[dict[str, An
     if product or count or labels.get("feature.node.kubernetes.io/pci-10de.present") == "true":
         gpu: dict[str, Any] = {}
         if product:
-            gpu["product"] = product.removesuffix("-SHARED")
+            gpu["product"] = product.removesuffix(SHARED_SUFFIX)  # time-sliced: the product is the GPU
         memory = labels.get("nvidia.com/gpu.memory")
         if memory and memory.isdigit():
             gpu["memory"] = f"{memory}Mi"
