@@ -157,3 +157,17 @@ def test_a_name_shortened_below_the_hash_width_stays_within_its_limit():
 
     for limit in range(1, 20):
         assert 0 < len(names.shorten("a.very.long.node.name.example.internal", limit)) <= limit
+
+
+def test_a_node_with_some_gpus_in_mig_mode_keeps_its_whole_gpus(repo):
+    # eight A100s, one partitioned (MIG's mixed strategy): seven offered whole, two 3g.40gb instances
+    labels = {**gfd("NVIDIA-A100-SXM4-80GB", 8, 81920), "nvidia.com/mig.strategy": "mixed",
+              "nvidia.com/mig-3g.40gb.count": "2"}
+    _repo(repo, node_list(node("gpu-1", labels=labels, capacity={"nvidia.com/gpu": "7", "nvidia.com/mig-3g.40gb": "2"})))
+    assert easel("inventory", "import", "--cluster", "gpu-a", "nodes.json", cwd=repo).code == 0
+    assert _devices(repo)["gpu-1"]["spec"]["facts"]["gpus"] == [
+        {"product": "NVIDIA-A100-SXM4-80GB", "memory": "81920Mi", "count": 7},
+        {"product": "NVIDIA-A100-SXM4-80GB", "memory": "81920Mi", "count": 1, "mig": {"3g.40gb": 2}}]
+    cluster = json.loads(easel("explain", "--cluster", "gpu-a", "--format", "json", cwd=repo).out)
+    assert {(g["product"], g["sharing"]): g["total"] for g in cluster["capacity"]["gpus"]} == {
+        ("NVIDIA-A100-SXM4-80GB", "exclusive"): 7, ("NVIDIA-A100-SXM4-80GB", "mig-3g.40gb"): 2}

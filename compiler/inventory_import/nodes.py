@@ -52,9 +52,14 @@ def _gpus(labels: dict[str, str], capacity: dict[str, Any]) -> list[dict[str, An
         if replicas and replicas.isdigit() and int(replicas) > 1:
             gpu["timeSlicing"] = {"replicas": int(replicas)}
         mig = {m["profile"]: int(v) for k, v in labels.items() if (m := MIG_COUNT_LABEL.match(k)) and v.isdigit()}
-        if mig:
-            gpu["mig"] = dict(sorted(mig.items()))
-        return [gpu]
+        if not mig:
+            return [gpu]
+        whole = str(capacity.get("nvidia.com/gpu", ""))
+        partitioned = dict(gpu, mig=dict(sorted(mig.items())))
+        if whole.isdigit() and "count" in gpu and 0 < int(whole) < gpu["count"]:
+            # MIG's mixed strategy: the GPUs not partitioned are still offered whole (capacity nvidia.com/gpu)
+            return [dict(gpu, count=int(whole)), dict(partitioned, count=gpu["count"] - int(whole))]
+        return [partitioned]
     amd_count = capacity.get("amd.com/gpu")
     amd_product = labels.get("amd.com/gpu.product-name") or labels.get("amd.com/gpu.device-id")
     if amd_count or amd_product:
