@@ -224,11 +224,11 @@ CASES = [
          edit(SETTINGS, ("inputs: [profiles, environments, clusters, workloads]", "inputs: [.]")),
          "E303", f"{SETTINGS}:5:"),
     case("manifest-file-outside-repository",
-         manifests_component("[../../etc/passwd]"), "E106", f"{PROFILE}:27:"),
+         manifests_component("[../../etc/passwd]"), "E106", f"{PROFILE}:28:"),
     case("manifest-file-missing",
-         manifests_component("[profiles/hello/missing.yaml]"), "E306", f"{PROFILE}:27:"),
+         manifests_component("[profiles/hello/missing.yaml]"), "E306", f"{PROFILE}:28:"),
     case("manifest-file-from-a-parameter-missing",
-         manifests_component('["{{ params.message }}"]'), "E306", f"{PROFILE}:27:"),
+         manifests_component('["{{ params.message }}"]'), "E306", f"{PROFILE}:28:"),
 
     # --- document shape (E2xx) ----------------------------------------------------------------------------------
     case("missing-api-version",
@@ -270,7 +270,7 @@ CASES = [
     case("bad-quantity",
          edit(CLUSTER, ("memory: 32Gi", "memory: lots")), "E209", f"{CLUSTER}:14:"),
     case("bad-quantity-in-trait-properties",
-         edit(PROFILE, ("memory: 64Mi", "memory: lots")), "E407", f"{PROFILE}:23:",
+         edit(PROFILE, ("memory: 64Mi", "memory: lots")), "E407", f"{PROFILE}:24:",
          also=("not a Kubernetes quantity",)),
     case("bad-semver",
          edit(PROFILE, ("version: 1.0.0", 'version: "1.2"')), "E501", f"{PROFILE}:8:"),
@@ -310,7 +310,7 @@ CASES = [
     case("environment-names-unknown-project",
          edit(ENV, ("projects: [demo]", "projects: [demo, vision]")), "E302", f"{ENV}:13:"),
     case("unknown-trait-type",
-         edit(PROFILE, ("- type: resources", "- type: resource")), "E302", f"{PROFILE}:22:",
+         edit(PROFILE, ("- type: resources", "- type: resource")), "E302", f"{PROFILE}:23:",
          also=("did you mean 'resources'",)),
     case("unknown-component-type",
          edit(PROFILE, ("type: webservice", "type: web-service")), "E302", f"{PROFILE}:15:",
@@ -326,7 +326,7 @@ CASES = [
             - name: cache
               type: helm-chart
               properties: {repository: bitnamy, chart: redis, version: 19.0.0}
-            """, indent=4)}, "E302", f"{PROFILE}:26:", also=("did you mean 'bitnami'",)),
+            """, indent=4)}, "E302", f"{PROFILE}:27:", also=("did you mean 'bitnami'",)),
     case("duplicate-cluster",
          {"clusters/more.yaml": (INIT_REPO / CLUSTER).read_text()}, "E301", "clusters/more.yaml:5:",
          also=(f"note: {CLUSTER}:5:",)),
@@ -345,7 +345,7 @@ CASES = [
               type: webservice
               dependsOn: [a]
               properties: {image: ghcr.io/traefik/whoami:v1.10, port: 80}
-            """, indent=4), "E305", f"{PROFILE}:26:", also=("a -> b -> a",)),
+            """, indent=4), "E305", f"{PROFILE}:27:", also=("a -> b -> a",)),
 
     # --- parameters and templates (E4xx) ------------------------------------------------------------------------
     case("unknown-parameter",
@@ -362,7 +362,7 @@ CASES = [
          append(WORKLOAD, "replicas: 0\n", indent=4), "E404", f"{WORKLOAD}:12:", also=("minimum",)),
     case("template-undefined-variable",
          component_definition('"{{ nothere.value }}"'), "E405", "profiles/definitions.yaml:15:",
-         also=("'nothere' is undefined", f"note: {PROFILE}:24:")),
+         also=("'nothere' is undefined", f"note: {PROFILE}:25:")),
     case("sandbox-escape-via-mro",
          component_definition("\"{{ ''.__class__.__mro__[1].__subclasses__() }}\""), "E406",
          "profiles/definitions.yaml:15:"),
@@ -405,7 +405,7 @@ CASES = [
          gpu_repo(gpus=2, quota=3), "E704", f"{WORKLOAD}:8:", also=(f"note: {ENV}:6:", "quota of 3")),
     case("too-many-gpus-for-one-workload",
          gpu_repo(gpus=2, policy="    maxGPUsPerWorkload: 1\n"), "E703", f"{WORKLOAD}:10:",
-         also=(f"note: {PROFILE}:25:", f"note: {ENV}:25:")),
+         also=(f"note: {PROFILE}:26:", f"note: {ENV}:25:")),
     case("required-trait-missing",
          edit(ENV, ("requiredTraits: [security-context]", "requiredTraits: [security-context, labels]")),
          "E705", f"{PROFILE}:14:", also=("'labels'", f"note: {WORKLOAD}:5:")),

@@ -35,7 +35,14 @@ def test_init_creates_a_repository_that_compiles(tmp_path):
     deployment, service = list(yaml.safe_load_all(release.read_text()))
     assert deployment["kind"] == "Deployment" and service["kind"] == "Service"
     assert deployment["metadata"]["namespace"] == "demo-hello"
-    assert deployment["spec"]["template"]["spec"]["securityContext"] == {"runAsNonRoot": True}
+    # Pod Security "restricted": non-root (the image's user is root: the scaffold names one), RuntimeDefault
+    # seccomp, no privilege escalation, every capability dropped
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+                                      "runAsUser": 65532}
+    assert pod["containers"][0]["securityContext"] == {"allowPrivilegeEscalation": False,
+                                                       "capabilities": {"drop": ["ALL"]}}
+    assert pod["containers"][0]["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
 
 
 def test_init_refuses_to_overwrite(repo):

@@ -58,6 +58,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "command": array({"type": "string"}),
         "args": array({"type": "string"}),
         "resources": _RESOURCES,
+        "runAsUser": {"type": "integer", "minimum": 1, "description": (
+            "the user the container runs as, for images whose own user is root (the pod runs as non-root)")},
     }, ["image"]),
 }
 
@@ -65,7 +67,7 @@ DESCRIPTIONS = {
     "helm-chart": "a Helm chart from a Repository (Flux HelmRelease, or Argo CD Application with a Helm source)",
     "manifests": "plain Kubernetes objects, inline (`objects`) or from YAML files in the repository (`files`)",
     "kustomize": "a Kustomize folder in the repository (`path`), applied as it is",
-    "webservice": "a container image served by a Deployment and a Service",
+    "webservice": "a container image served by a Deployment and a Service, under Pod Security \"restricted\"",
 }
 
 
@@ -104,6 +106,11 @@ def resources_block(props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Pod Security "restricted" (https://kubernetes.io/docs/concepts/security/pod-security-standards/): easel's own
+# Deployment meets it; the security-context trait may still change any of it.
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
 def webservice(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     name = ctx.instance
     selector = {"app.kubernetes.io/name": ctx.component, "app.kubernetes.io/instance": name}
@@ -122,6 +129,10 @@ def webservice(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     resources = resources_block(props.get("resources") or {})
     if resources:
         container["resources"] = resources
+    container["securityContext"] = dict(RESTRICTED_CONTAINER)
+    pod_security: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    if "runAsUser" in props:
+        pod_security["runAsUser"] = props["runAsUser"]
     replicas = props.get("replicas", 1)
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -129,7 +140,8 @@ def webservice(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": dict(selector)},
-            "template": {"metadata": {"labels": dict(selector)}, "spec": {"containers": [container]}},
+            "template": {"metadata": {"labels": dict(selector)},
+                         "spec": {"securityContext": pod_security, "containers": [container]}},
         },
     }
     objects = [deployment]
