@@ -1,19 +1,47 @@
-"""Container image references: the one place that splits them and rewrites their registry."""
+"""Container image references: the one place that splits them and rewrites their registry.
+
+References are read as the container runtime reads them (docker/distribution's normalisation, through
+docker-image-py): `nginx`, `docker.io/nginx` and `index.docker.io/library/nginx` are one image,
+`docker.io/library/nginx`. A reference the library cannot read (a typo, an unfilled placeholder) is split the
+plain way, so that its check still says which image it is.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterator
+
+from docker_image import reference
 
 DEFAULT_REGISTRY = "docker.io"
 
 
+@lru_cache(maxsize=4096)
 def split(image: str) -> tuple[str, str]:
     """(registry, rest): "nginx:1.25" -> ("docker.io", "library/nginx:1.25")."""
+    try:
+        parsed = reference.Reference.parse_normalized_named(image)
+    except Exception:  # the library raises its own error classes, and some of Python's, on bad input
+        return _plain_split(image)
+    rest = parsed.repository["path"]
+    if parsed["tag"]:
+        rest += f":{parsed['tag']}"
+    if parsed["digest"]:
+        rest += f"@{parsed['digest']}"
+    return parsed.repository["domain"], rest
+
+
+def _plain_split(image: str) -> tuple[str, str]:
     first, _, remainder = image.partition("/")
     if remainder and ("." in first or ":" in first or first == "localhost"):
         return first, remainder
     rest = image if "/" in image else f"library/{image}"
     return DEFAULT_REGISTRY, rest
+
+
+def normalized(image: str) -> str:
+    """The image as the runtime names it: docker.io/library/nginx:1.25."""
+    return "/".join(split(image))
 
 
 def rewrite(image: str, mirror: str) -> str:
@@ -23,8 +51,7 @@ def rewrite(image: str, mirror: str) -> str:
 
 def allowed(image: str, registries: tuple[str, ...]) -> bool:
     """Whether image comes from one of registries (a host, or a host/path prefix)."""
-    registry, rest = split(image)
-    full = f"{registry}/{rest}"
+    full = normalized(image)
     return any(full == r.rstrip("/") or full.startswith(r.rstrip("/") + "/") for r in registries)
 
 

@@ -239,3 +239,26 @@ def test_the_writer_removes_what_is_no_longer_produced(tmp_path):
     assert changes.removed == ["clusters/b/k.yaml"] and changes.unchanged == 1
     assert not (out / "clusters/b").exists()
     assert Path(out / "clusters/a/k.yaml").read_text() == "a"
+
+
+# --- images ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image, full", [
+    ("nginx", "docker.io/library/nginx"), ("docker.io/nginx:1.25", "docker.io/library/nginx:1.25"),
+    ("index.docker.io/library/nginx", "docker.io/library/nginx"), ("library/nginx", "docker.io/library/nginx"),
+    ("ghcr.io/a/b:1", "ghcr.io/a/b:1"), ("localhost:5000/x@sha256:" + "a" * 64, "localhost:5000/x@sha256:" + "a" * 64),
+])
+def test_images_are_named_as_the_container_runtime_names_them(image, full):
+    from compiler import images
+
+    assert images.normalized(image) == full
+    assert images.allowed(image, (full.rsplit("/", 1)[0],))
+    assert images.rewrite(image, "mirror.example.com") == "mirror.example.com/" + full.split("/", 1)[1]
+
+
+def test_nginx_and_docker_io_nginx_are_one_image_for_policy_and_mirrors():
+    from compiler import images
+
+    assert images.allowed("docker.io/nginx", ("docker.io/library",)) and images.allowed("nginx", ("docker.io",))
+    assert images.rewrite("docker.io/nginx", "m.local") == images.rewrite("nginx", "m.local") == "m.local/library/nginx"
+    assert images.normalized("Not A Valid Ref") == "docker.io/library/Not A Valid Ref"  # read plainly, not a crash
