@@ -71,6 +71,9 @@ _ALL = [
          "network are out of reach"),
     Code("E407", "component or trait properties do not match the definition", None),
     Code("E408", "template rendered an invalid result", None),
+    Code("E409", "a trait reaches none of the objects it is meant for",
+         "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
+         "StatefulSet, DaemonSet, Job or CronJob), or leave the trait out"),
 
     # Versions
     Code("E501", "invalid version", "versions are semantic versions such as 1.3.0"),

@@ -13,6 +13,8 @@ from typing import Any, Iterator
 
 from docker_image import reference
 
+from .rendered import pod_templates
+
 DEFAULT_REGISTRY = "docker.io"
 
 
@@ -81,16 +83,9 @@ def rewrite_values(value: Any, mirror: str) -> Any:
 
 
 def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    if obj.get("kind") == "Pod":
-        yield spec
-    template = spec.get("template")
-    if obj.get("kind") == "CronJob":
-        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
-    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
-        yield template["spec"]
+    for template in pod_templates(obj):
+        if isinstance(template.get("spec"), dict):
+            yield template["spec"]
 
 
 def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:

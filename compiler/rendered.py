@@ -9,12 +9,47 @@ from .diagnostics import Location, Subject
 from .gpu import GpuAsk
 from .model import Definition
 
-# Kinds whose pod template sits at spec.template: where pod-level traits apply.
-POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+# Where each built-in pod-bearing kind keeps its pod template (a Pod is its own template): where pod-level traits
+# apply. Trait patches are written for spec.template, as on a Deployment, and moved to the kind's place.
+POD_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"), "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"), "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"), "Pod": (),
+}
+POD_KINDS = tuple(POD_TEMPLATES)
 # What a pod-level trait patch hits in a chart or folder whose component names no `target`: the long-running
 # workloads. (A chart's Jobs and DaemonSets are usually hooks and agents that must not get, say, GPUs.)
 DEFAULT_EXTERNAL_KINDS = ("Deployment", "StatefulSet")
-API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
+API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
+                "Job": "batch/v1", "CronJob": "batch/v1", "Pod": "v1"}
+
+
+def for_kind(body: dict[str, Any], kind: str | None) -> dict[str, Any]:
+    """A patch written for a Deployment (pod template at spec.template) as the kind needs it: the template moved
+    to where the kind keeps it (a CronJob's spec.jobTemplate.spec.template; a Pod's own metadata and spec)."""
+    path = POD_TEMPLATES.get(kind or "")
+    spec = body.get("spec")
+    if path is None or path == ("spec", "template") or not isinstance(spec, dict) or "template" not in spec:
+        return body
+    template = spec["template"]
+    rest = {k: v for k, v in spec.items() if k != "template"}
+    moved: dict[str, Any] = dict(template) if not path else {}
+    if path:
+        node = moved
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = template
+    if rest:
+        moved["spec"] = {**rest, **(moved.get("spec") or {})}
+    return {**{k: v for k, v in body.items() if k != "spec"}, **moved}
+
+
+def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod templates of an object of a built-in pod-bearing kind (a Pod: itself)."""
+    node: Any = obj
+    for key in POD_TEMPLATES.get(obj.get("kind") or "", ("-",)):
+        node = node.get(key) if isinstance(node, dict) else None
+    return [node] if isinstance(node, dict) else []
 ALL_CONTAINERS = "*"  # a container name in a trait patch that means "every container"
 
 
@@ -28,6 +63,13 @@ class Patch:
     name: str | None = None
     api_version: str | None = None
     kinds: tuple[str, ...] = POD_KINDS
+
+    def reaches(self, obj: dict[str, Any]) -> bool:
+        """Whether the patch is for this object (of easel's own)."""
+        if self.kind is None:
+            return obj.get("kind") in self.kinds
+        return obj.get("kind") == self.kind and (self.name is None
+                                                 or (obj.get("metadata") or {}).get("name") == self.name)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,10 @@ spec:
   components:
     - name: main
       type: manifests
-      properties: {objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}]}
+      properties:   # a Deployment: a gpu trait on a component without pods is an error (E409)
+        objects: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: x}, spec: {
+          selector: {matchLabels: {app: x}},
+          template: {metadata: {labels: {app: x}}, spec: {containers: [{name: app, image: app}]}}}}]
 """)}
     for index, (tier, product, devices) in enumerate(clusters):
         listed = "".join(f"    - {{name: d{d}, facts: {{gpus: [{{product: {product}, memory: 80Gi, count: {count}}}]}}}}\n"

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import images, smp, yamlio
 from ..plan import MANAGED_BY, NamespacePlan, Release
-from ..rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
+from ..rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch, for_kind
 from ..resolve import ResolvedComponent
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -42,12 +42,6 @@ def _with_labels(obj: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     return {**obj, "metadata": metadata}
 
 
-def _targets(patch: Patch, obj: dict[str, Any]) -> bool:
-    if patch.kind is None:
-        return obj.get("kind") in patch.kinds
-    return obj.get("kind") == patch.kind and (patch.name is None or obj["metadata"].get("name") == patch.name)
-
-
 def component_objects(release: Release, component: ResolvedComponent) -> list[dict[str, Any]]:
     """The component's own objects and its traits' objects, patched, labelled, in the workload's namespace."""
     objects = list(component.output.objects or [])
@@ -55,7 +49,7 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
         objects.extend(trait.output.objects)
     patches = [patch for trait in component.traits for patch in trait.output.patches]
     # as on a chart: the traits' patches for an object combined into one, which is then applied to it
-    objects = [_patched(obj, [p for p in patches if _targets(p, obj)]) for obj in objects]
+    objects = [_patched(obj, [p for p in patches if p.reaches(obj)]) for obj in objects]
     extra_labels: dict[str, str] = {}
     for trait in component.traits:
         extra_labels.update(trait.output.labels)
@@ -76,7 +70,8 @@ def _patched(obj: dict[str, Any], patches: list[Patch]) -> dict[str, Any]:
         return obj
     body: dict[str, Any] = {}
     for patch in patches:
-        body = smp.combine(body, patch.body, obj.get("apiVersion"), obj.get("kind"))
+        patch_body = patch.body if patch.kind else for_kind(patch.body, obj.get("kind"))
+        body = smp.combine(body, patch_body, obj.get("apiVersion"), obj.get("kind"))
     return smp.apply(obj, body)
 
 
@@ -120,7 +115,8 @@ def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
             for kind, name in _external_targets(patch, component):
                 api_version, body = combined.get((kind, name), (None, {}))
                 api_version = patch.api_version or api_version or API_VERSIONS.get(kind, "v1")
-                combined[(kind, name)] = (api_version, smp.combine(body, patch.body, api_version, kind))
+                patch_body = patch.body if patch.kind else for_kind(patch.body, kind)
+                combined[(kind, name)] = (api_version, smp.combine(body, patch_body, api_version, kind))
     entries = []
     for (kind, name), (api_version, body) in combined.items():
         if container is not None:

@@ -8,10 +8,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .. import builtins, definitions, graph, names, schemacheck, templating
+from .. import builtins, definitions, graph, names, schemacheck, smp, templating
 from ..diagnostics import Diagnostic, Location, Subject, error
 from ..model import Component, Definition, Model, TraitUse, WorkloadProfile
-from ..rendered import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
+from ..rendered import POD_KINDS, ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
 from ..source import PathOutsideRepository, normalize
 from . import chart_values
 from .types import ResolvedComponent, ResolvedTrait
@@ -107,6 +107,8 @@ class _Resolver:
         if output is None:
             return None
         traits = self._traits(component, ctx)
+        if output.objects is not None and output.cluster_template is None:
+            self._check_reach(component, output, traits)
         found = chart_values.apply(self.model, component, props, output, traits, self.owner.subject)
         self.problems.extend(found.problems)
         if found.output is None:
@@ -125,8 +127,29 @@ class _Resolver:
             props = _with_defaults(definition.parameters, props)
             output = self._run_trait(definition, props, ctx, use.loc)
             if output is not None:
-                traits.append(ResolvedTrait(use.type, props, output, use.loc))
+                traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin))
         return traits
+
+    def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait]) -> None:
+        """Every patch of every trait reaches an object of the component (but the pod labels of the labels
+        trait, whose object labels apply anyway): a trait is never skipped silently."""
+        objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
+        podless = all(o.get("kind") not in POD_KINDS and smp.type_of(o.get("apiVersion"), o.get("kind"))
+                      for o in objects)  # only built-in kinds without pods (a ConfigMap, a Service)
+        for trait in traits:
+            if trait.type == "labels" or trait.output.cluster_template is not None:
+                continue
+            if podless and trait.origin == "environment":
+                continue  # an environment's defaults go to every component: one without pods needs none
+            for patch in trait.output.patches:
+                if any(patch.reaches(obj) for obj in objects):
+                    continue
+                kinds = sorted({str(o.get("kind")) for o in objects}) or ["none"]
+                wanted = patch.kind or " or ".join(patch.kinds)
+                self._error("E409", f"trait {trait.type!r} of component {component.name!r} applies to {wanted}"
+                            + (f" {patch.name!r}" if patch.name else "") + f"; the component renders "
+                            f"{', '.join(kinds)}", trait.loc)
+                break
 
     def _manifest_files_found(self, component: Component, props: dict[str, Any]) -> bool:
         """Every `files` entry names a manifest file validate loaded. Literal paths were checked (and reported)

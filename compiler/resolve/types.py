@@ -22,6 +22,7 @@ class ResolvedTrait:
     properties: dict[str, Any]
     output: TraitOutput
     loc: Location
+    origin: str = "profile"  # who added it: profile | workload | environment (its defaults, for every component)
 
 
 @dataclass(frozen=True)
