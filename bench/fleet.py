@@ -59,6 +59,8 @@ def profiles():
                     "repository": "vllm",
                     "chart": "vllm-stack",
                     "version": chart_version,
+                    "target": {"kind": "Deployment", "name": ".*-deployment-vllm"},
+                    "container": "vllm",
                     "values": {"servingEngineSpec": {"modelSpec": [{
                         "name": "main",
                         "repository": "vllm/vllm-openai",
@@ -90,6 +92,8 @@ def profiles():
                 "repository": "jupyterhub",
                 "chart": "jupyterhub",
                 "version": "3.3.8",
+                "target": {"kind": "Deployment", "name": "hub"},
+                "container": "hub",
                 "values": {
                     "hub": {"config": {"JupyterHub": {"admin_access": False}}},
                     "singleuser": {
@@ -115,6 +119,7 @@ def profiles():
                 "repository": "kuberay",
                 "chart": "ray-cluster",
                 "version": "1.2.2",
+                "traitValues": {"gpu.count": 'worker.resources.limits["nvidia.com/gpu"]'},
                 "values": {
                     "image": {"repository": "rayproject/ray", "tag": "2.38.0-gpu"},
                     "worker": {

@@ -71,6 +71,12 @@ _ALL = [
          "network are out of reach"),
     Code("E407", "component or trait properties do not match the definition", None),
     Code("E408", "template rendered an invalid result", None),
+    Code("E410", "a chart or folder names a container but not the objects that have it",
+         "add `target: {kind: Deployment, name: <regular expression>}` naming the objects whose container it is: "
+         "without it, the patch goes to every Deployment and StatefulSet, and adds the container to those without"),
+    Code("E411", "a trait that placement or policy counts on has nowhere to go on a chart or folder",
+         "name the objects and their container (`target: {kind: Deployment, name: <regex>}` and `container: "
+         "<name>`), or map the trait to chart values (`traitValues: {<trait>.<property>: <values.path>}`)"),
     Code("E409", "a trait reaches none of the objects it is meant for",
          "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
          "StatefulSet, DaemonSet, Job or CronJob), or leave the trait out"),
@@ -112,8 +118,8 @@ _ALL = [
          "gather facts, or tag the device (`tags: {gpu.product: ..., gpu.count: ...}`); unknown GPUs never count"),
     Code("W102", "profile parameter unused", None),
     Code("W103", "trait settings a chart or folder cannot take",
-         "name the container in the component's `container`, or map the trait to chart values with "
-         "`traitValues: {<trait>.<property>: <values.path>}`"),
+         "name the objects and their container in the component's `target` and `container`, or map the trait to "
+         "chart values with `traitValues: {<trait>.<property>: <values.path>}`"),
     Code("W104", "a profile version that can never be deployed",
          "its requires.profiles names a range no published version satisfies"),
 ]

@@ -96,7 +96,7 @@ spec:
       traits:{TRAITS}
     - name: folder
       type: kustomize
-      properties: {{path: profiles/base, container: app}}
+      properties: {{path: profiles/base, target: {{kind: Deployment, name: app}}, container: app}}
       traits:{TRAITS}
 """,
     "workloads/w.yaml": """

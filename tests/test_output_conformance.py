@@ -112,7 +112,8 @@ LONGNAMES_FILES = {
                 repository: podinfo
                 chart: podinfo
                 version: "6.7.1"
-                container: podinfo  # the environment's security-context sets container fields
+                target: {{kind: Deployment}}  # the chart's one Deployment ...
+                container: podinfo  # ... whose container the environment's security-context sets fields of
         """,
     f"workloads/demo/{LONG_WORKLOAD}.yaml": f"""
         apiVersion: easel.dev/v1alpha1

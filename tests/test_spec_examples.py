@@ -62,6 +62,9 @@ SPEC_EXAMPLES = {
                 repository: vllm
                 chart: vllm-stack
                 version: 0.1.7
+                target: {kind: Deployment, name: ".*-deployment-vllm"}   # trait patches go to the engine ...
+                container: vllm                                          # ... and its container
+                traitValues: {replicas.count: "servingEngineSpec.modelSpec[0].replicaCount"}
                 values:
                   servingEngineSpec:
                     modelSpec: [{name: main, modelURL: "{{ params.model }}"}]
@@ -262,10 +265,13 @@ def test_the_spec_examples_compile_to_what_the_spec_implies(tmp_path):
     assert (out / "west-1/infrastructure/gpu-operator/operator.yaml").is_file()
     assert not (out / "edge-east-1/infrastructure").exists()  # its cluster profile provides gpu-operator 24.6.1
     assert gateway["spec"]["chartRef"]["kind"] == "OCIRepository"
-    # the chart's containers are unknown, so the gpu and resources traits patch only pod-level fields, and say so
-    assert "warning[W103]" in run.err
-    patch = yaml.safe_load(release["spec"]["postRenderers"][0]["kustomize"]["patches"][0]["patch"])
-    pod = patch["spec"]["template"]["spec"]
+    # the engine's Deployment and its vllm container get what was booked: 2 GPUs per replica, 2 replicas (values)
+    assert "W103" not in run.err
+    [entry] = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
+    assert entry["target"] == {"kind": "Deployment", "name": ".*-deployment-vllm"}
+    pod = yaml.safe_load(entry["patch"])["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
-    assert "containers" not in pod
-    assert patch["spec"]["replicas"] == 2
+    [container] = pod["containers"]
+    assert container["name"] == "vllm"
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": 2, "memory": "64Gi"}
+    assert release["spec"]["values"]["servingEngineSpec"]["modelSpec"][0]["replicaCount"] == 2

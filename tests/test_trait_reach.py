@@ -122,3 +122,54 @@ def test_an_environment_default_trait_is_not_needed_by_a_component_without_pods(
         'spec: {projects: ["*"], defaults: {traits: [{type: security-context, properties: {runAsNonRoot: true}}]}}')
     result = compile_files(files)
     assert codes(result) == [], [d.text for d in result.diagnostics]
+
+
+def _chart_files(properties: str, traits: str, required: str = "") -> dict[str, str]:
+    files = _files(CRONJOB)
+    files["profiles/app.yaml"] = docs(f"""
+kind: WorkloadProfile
+metadata: {{name: app}}
+spec:
+  version: 1.0.0
+  components:
+    - name: server
+      type: helm-chart
+      properties: {{repository: charts, chart: vllm-stack, version: 0.1.7{properties}}}
+      traits:{traits}
+""")
+    if required:
+        files["environments/env.yaml"] = files["environments/env.yaml"].replace(
+            'spec: {projects: ["*"]}', f'spec: {{projects: ["*"], policy: {{requiredTraits: [{required}]}}}}')
+    return files
+
+
+GPU = "\n        - {type: gpu, properties: {count: 2, product: A}}"
+SECURITY = "\n        - {type: security-context, properties: {allowPrivilegeEscalation: false}}"
+
+
+def test_a_gpu_trait_on_a_chart_without_container_or_values_is_an_error_that_says_what_to_add():
+    result = compile_files(_chart_files("", GPU))
+    assert codes(result) == ["E411"]
+    problem = next(d for d in result.diagnostics if d.code == "E411")
+    assert "trait 'gpu' cannot reach the containers of chart component 'server'" in problem.text
+    assert "target:" in problem.hint and "container:" in problem.hint and "traitValues:" in problem.hint
+
+
+def test_a_chart_gpu_trait_through_target_and_container_or_values_compiles():
+    with_patch = compile_files(_chart_files(', target: {kind: Deployment, name: ".*-engine"}, container: vllm', GPU))
+    assert codes(with_patch) == []
+    through_values = compile_files(_chart_files(', traitValues: {gpu.count: "engine.gpus"}', GPU))
+    assert codes(through_values) == []
+    assert "gpus: 2" in through_values.files["clusters/c/workloads/team/w/server.yaml"]
+
+
+def test_container_without_target_is_an_error():
+    result = compile_files(_chart_files(", container: vllm", GPU))
+    assert codes(result) == ["E410"]
+
+
+def test_an_optional_container_setting_only_warns_but_a_required_trait_must_reach_the_containers():
+    optional = compile_files(_chart_files("", SECURITY))
+    assert codes(optional) == [] and [d.code for d in optional.diagnostics] == ["W103"]
+    required = compile_files(_chart_files("", SECURITY, required="security-context"))
+    assert codes(required) == ["E411"]

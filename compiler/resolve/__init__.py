@@ -33,7 +33,8 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
         return None, problems
     namespace = namespace_for(workload, environment)
     owner = Owner(workload.meta.name, workload.project, workload.environment, namespace,
-                  Subject("workload", (workload.id,)), environment.traits, workload.traits)
+                  Subject("workload", (workload.id,)), environment.traits, workload.traits,
+                  environment.required_traits)
     component_names = [c.name for c in profile.components]
     for name in workload.traits:
         if name not in component_names:

@@ -24,12 +24,21 @@ class Applied:
     problems: list[Diagnostic]
 
 
+# Traits whose container-level part placement or policy counts on: on a chart it must go somewhere.
+COUNTED = ("gpu", "resources")
+
+
 def apply(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
-          traits: list[ResolvedTrait], subject: Subject) -> Applied:
+          traits: list[ResolvedTrait], subject: Subject, required: tuple[str, ...] = ()) -> Applied:
     """The component's output and traits once trait values are mapped, and the images it pulls."""
     problems: list[Diagnostic] = []
     if output.helm is not None or output.kustomize_path is not None:
-        output, traits = _external_traits(model, component, props, output, traits, subject, problems)
+        if props.get("container") and not props.get("target"):
+            problems.append(error("E410", f"component {component.name!r} names container {props['container']!r} "
+                                  "but no `target`", component.loc.at("properties", "container"), subject=subject))
+            return Applied(None, tuple(traits), (), problems)
+        output, traits = _external_traits(model, component, props, output, traits, subject, problems,
+                                          (*COUNTED, *required))
         if output is None:
             return Applied(None, tuple(traits), (), problems)
     output, found = _images(component, props, output, traits, subject, problems)
@@ -37,8 +46,8 @@ def apply(model: Model, component: Component, props: dict[str, Any], output: Com
 
 
 def _external_traits(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
-                     traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic]
-                     ) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
+                     traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic],
+                     counted: tuple[str, ...]) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
     """Traits on a chart or folder: through chart values where the profile maps them (`traitValues`), else
     as patches, which need the component's `container` when they change containers."""
     mapping = props.get("traitValues") or {}
@@ -67,7 +76,12 @@ def _external_traits(model: Model, component: Component, props: dict[str, Any], 
         kind = "chart" if output.helm is not None else "kustomize folder"
         kept = []
         for trait in traits:
-            if any(_names_every_container(p.body) for p in trait.output.patches):
+            if any(_names_every_container(p.body) for p in trait.output.patches) and trait.type in counted:
+                problems.append(error(
+                    "E411", f"trait {trait.type!r} cannot reach the containers of {kind} component "
+                    f"{component.name!r}: easel cannot see them", trait.loc, subject=subject))
+                ok = False
+            elif any(_names_every_container(p.body) for p in trait.output.patches):
                 # A patch naming a container the chart lacks would add a broken one: leave containers alone.
                 patches = [dataclasses.replace(p, body=_without_every_container(p.body)) for p in trait.output.patches]
                 trait = dataclasses.replace(trait, output=dataclasses.replace(

@@ -28,6 +28,7 @@ class Owner:
     subject: Subject  # named after the message of each problem found
     default_traits: tuple[TraitUse, ...] = ()  # the environment's, on every component
     added_traits: Mapping[str, tuple[TraitUse, ...]] = field(default_factory=dict)  # the workload's, by component
+    required_traits: tuple[str, ...] = ()  # the environment's policy: these must reach every pod
 
 
 def resolve_components(model: Model, owner: Owner, profile: WorkloadProfile, parameters: Mapping[str, Any]
@@ -109,7 +110,8 @@ class _Resolver:
         traits = self._traits(component, ctx)
         if output.objects is not None and output.cluster_template is None:
             self._check_reach(component, output, traits)
-        found = chart_values.apply(self.model, component, props, output, traits, self.owner.subject)
+        found = chart_values.apply(self.model, component, props, output, traits, self.owner.subject,
+                                   self.owner.required_traits)
         self.problems.extend(found.problems)
         if found.output is None:
             return None
