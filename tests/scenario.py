@@ -7,6 +7,8 @@ import textwrap
 from compiler.pipeline import Request, Result, compile_repository
 from compiler.source import MemorySource
 
+import fidelity
+
 HEADER = "apiVersion: easel.dev/v1alpha1\n"
 
 
@@ -42,7 +44,12 @@ def replaced(files: dict[str, str], path: str, old: str, new: str) -> dict[str, 
 
 
 def compile_files(files: dict[str, str], render: bool = True) -> Result:
-    return compile_repository(MemorySource(files), Request(render=render))
+    """Compile in memory; a compile that renders must request exactly what it booked (the fidelity check)."""
+    result = compile_repository(MemorySource(files), Request(render=render))
+    if result.files is not None:
+        problems = fidelity.check(result)
+        assert not problems, "what easel booked is not what the pods request:\n" + "\n".join(problems)
+    return result
 
 
 def codes(result: Result) -> list[str]:
