@@ -37,6 +37,18 @@ spec: {type: helm, url: https://charts.example.com}
 }
 
 
+def gpu_cluster(name: str = "c", labels: str = "{}") -> dict[str, str]:
+    """A BYOC cluster with one device of eight A GPUs (80Gi): room for the GPU scenarios."""
+    return {f"clusters/{name}.yaml": docs(f"""
+kind: Cluster
+metadata: {{name: {name}, labels: {labels}}}
+spec:
+  source: byoc
+  kubernetesVersion: "1.30.1"
+  devices: [{{name: {name}-gpu, facts: {{gpus: [{{product: A, memory: 80Gi, count: 8}}]}}}}]
+""")}
+
+
 def replaced(files: dict[str, str], path: str, old: str, new: str) -> dict[str, str]:
     """A copy of files with one exact piece of text in one file changed; fails loudly when the text is missing."""
     assert old in files[path], f"{old!r} not in {path}"

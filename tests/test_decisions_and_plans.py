@@ -18,7 +18,7 @@ from compiler.errors import BadArgument
 from compiler.graph import depths, first_cycle
 from compiler.pipeline import Request, compile_repository
 from compiler.source import MemorySource
-from scenario import TEAM_IN_DEV, docs, replaced
+from scenario import TEAM_IN_DEV, docs, gpu_cluster, replaced
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
 
@@ -42,16 +42,7 @@ spec:
 
 
 def _cluster(name: str, canary: bool) -> dict[str, str]:
-    labels = '{canary: "true"}' if canary else "{}"
-    return {f"clusters/{name}.yaml": docs(f"""
-kind: Cluster
-metadata: {{name: {name}, labels: {labels}}}
-spec:
-  source: byoc
-  kubernetesVersion: "1.30.1"
-  devices:
-    - {{name: {name}-gpu, facts: {{gpus: [{{product: A, memory: 80Gi, count: 8}}]}}}}
-""")}
+    return gpu_cluster(name, '{canary: "true"}' if canary else "{}")
 
 
 FILES = {

@@ -13,6 +13,7 @@ import yaml
 
 import merge_keys
 from conftest import easel, write_files
+from scenario import gpu_cluster
 
 OBJECT = """
 apiVersion: apps/v1
@@ -61,15 +62,7 @@ kind: Environment
 metadata: {name: dev}
 spec: {projects: ["*"]}
 """,
-    "clusters/c.yaml": """
-apiVersion: easel.dev/v1alpha1
-kind: Cluster
-metadata: {name: c}
-spec:
-  source: byoc
-  kubernetesVersion: "1.30.1"
-  devices: [{name: c-gpu, facts: {gpus: [{product: A, memory: 80Gi, count: 8}]}}]
-""",
+    **gpu_cluster(),
     "profiles/base/kustomization.yaml": "resources: [deployment.yaml]\n",
     "profiles/base/deployment.yaml": OBJECT.replace("NAME", "app"),
     "profiles/traits.yaml": """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from scenario import TEAM_IN_DEV, codes, compile_files, docs, gpu_cluster
 
 TRAITS = """
         - type: gpu
@@ -22,14 +22,7 @@ TRAITS = """
 def _files(objects: str, traits: str = TRAITS) -> dict[str, str]:
     return {
         **TEAM_IN_DEV,
-        "clusters/c.yaml": docs("""
-kind: Cluster
-metadata: {name: c}
-spec:
-  source: byoc
-  kubernetesVersion: "1.30.1"
-  devices: [{name: c-gpu, facts: {gpus: [{product: A, memory: 80Gi, count: 8}]}}]
-"""),
+        **gpu_cluster(),
         "profiles/defs.yaml": docs(f"""
 kind: ComponentDefinition
 metadata: {{name: nightly}}
