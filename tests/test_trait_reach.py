@@ -159,6 +159,10 @@ def test_a_chart_gpu_trait_through_target_and_container_or_values_compiles():
 def test_container_without_target_is_an_error():
     result = compile_files(_chart_files(", container: vllm", GPU))
     assert codes(result) == ["E410"]
+    own_container = "\n        - {type: gpu, properties: {count: 2, product: A, container: vllm}}"
+    result = compile_files(_chart_files("", own_container))  # the trait's own container: the same risk
+    assert codes(result) == ["E410"]
+    assert "trait 'gpu' names a container" in next(d.text for d in result.diagnostics if d.code == "E410")
 
 
 def test_an_optional_container_setting_only_warns_but_a_required_trait_must_reach_the_containers():

@@ -37,6 +37,13 @@ def apply(model: Model, component: Component, props: dict[str, Any], output: Com
             problems.append(error("E410", f"component {component.name!r} names container {props['container']!r} "
                                   "but no `target`", component.loc.at("properties", "container"), subject=subject))
             return Applied(None, tuple(traits), (), problems)
+        named = [t for t in traits if not props.get("target") and any(_names_a_container(p.body)
+                                                                       for p in t.output.patches)]
+        for trait in named:  # a trait's own `container` on a chart: the same risk as the component's
+            problems.append(error("E410", f"trait {trait.type!r} names a container of component "
+                                  f"{component.name!r}, which names no `target`", trait.loc, subject=subject))
+        if named:
+            return Applied(None, tuple(traits), (), problems)
         output, traits = _external_traits(model, component, props, output, traits, subject, problems,
                                           (*COUNTED, *required))
         if output is None:
@@ -144,6 +151,18 @@ def _has_content(body: Any) -> bool:
     if isinstance(body, dict):
         return any(_has_content(v) for v in body.values())
     return body not in ({}, [], None)
+
+
+def _names_a_container(body: Any) -> bool:
+    """Whether the patch names a container of its own (not "*", every container)."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                if any(isinstance(c, dict) and c.get("name") not in (None, ALL_CONTAINERS) for c in value):
+                    return True
+            elif _names_a_container(value):
+                return True
+    return False
 
 
 def _names_every_container(body: Any) -> bool:
