@@ -54,7 +54,7 @@ def step(previous: Decisions, model: Model, names: Sequence[str], everything: bo
     for workload_id in sorted(wanted):
         decision = workloads[workload_id]
         rollout = decision.rollout
-        workload = next(w for w in model.workloads.values() if w.id == workload_id)
+        workload = model.workloads[tuple(workload_id.split("/", 1))]
         total = len(model.environments[workload.environment].waves)
         if kind == "advance" and rollout.wave < total:
             workloads[workload_id] = replace(decision, rollout=replace(rollout, wave=rollout.wave + 1))
