@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pygit2
 import pytest
+import yaml
 
-from conftest import copy_init_repo, easel, tree, write_files
+from conftest import ROOT, copy_init_repo, easel, tree, write_files
 
 ENV = {"GIT_AUTHOR_NAME": "Easel Test", "GIT_AUTHOR_EMAIL": "test@example.com",
        "GIT_COMMITTER_NAME": "Easel Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
@@ -166,3 +168,24 @@ def test_a_config_repository_in_a_subfolder_reads_and_publishes_only_its_folder(
     rendered = handle.revparse_single("rendered").peel(pygit2.Tree)
     assert [entry.name for entry in rendered] == ["platform"]
     assert {entry.name for entry in rendered["platform/output"]} == {p.name for p in (config / "output").iterdir()}
+
+
+def test_diff_after_changing_gpus_shows_the_new_limits_on_every_cluster_it_runs_on(tmp_path):
+    repo = tmp_path / "example"
+    for part in ("profiles", "environments", "clusters", "workloads", "output"):
+        shutil.copytree(ROOT / part, repo / part)
+    for part in ("easel.yaml", "easel.lock"):
+        shutil.copy(ROOT / part, repo / part)
+    handle = pygit2.init_repository(str(repo), initial_head="main")
+    base = commit_all(handle, "the example")
+    runs_on = set(yaml.safe_load((repo / "easel.lock").read_text())["placements"]["nlp/support-bot"])
+    workload = repo / "workloads/nlp/support-bot.yaml"
+    workload.write_text(workload.read_text().replace("gpus: 2", "gpus: 1"))
+    assert easel("compile", cwd=repo).code == 0
+    assert set(yaml.safe_load((repo / "easel.lock").read_text())["placements"]["nlp/support-bot"]) == runs_on
+    report = {d["cluster"]: d for d in json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)}
+    assert runs_on and set(report) == runs_on
+    for cluster in runs_on:
+        changed = [line[:1] + line[1:].strip() for o in report[cluster]["objects"] if o["change"] == "changed"
+                   for line in o["diff"].splitlines()]
+        assert "-nvidia.com/gpu: 2" in changed and "+nvidia.com/gpu: 1" in changed, (cluster, changed)
