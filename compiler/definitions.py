@@ -57,7 +57,7 @@ def run_component(definition: Definition, props: dict[str, Any], ctx: RenderCont
                 "kind and metadata.name", definition.meta.loc.at("spec", "template"),
                 "a component template renders Kubernetes objects: a YAML list, or documents separated by '---'",
                 subject=subject)]
-    return ComponentOutput(objects=objects), []
+    return ComponentOutput(objects=objects, pod_templates=definition.pod_templates), []
 
 
 def run_trait(definition: Definition, props: dict[str, Any], ctx: RenderContext, subject: Subject, loc: Location,

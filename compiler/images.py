@@ -9,11 +9,12 @@ plain way, so that its check still says which image it is.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from docker_image import reference
 
-from .rendered import pod_templates
+from . import podtemplates
+from .model import PodTemplatePath
 
 DEFAULT_REGISTRY = "docker.io"
 
@@ -82,16 +83,8 @@ def rewrite_values(value: Any, mirror: str) -> Any:
     return value
 
 
-def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for template in pod_templates(obj):
-        if isinstance(template.get("spec"), dict):
-            yield template["spec"]
-
-
-def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for pod in pod_specs(obj):
-        for key in ("initContainers", "containers", "ephemeralContainers"):
-            for container in pod.get(key) or ():
-                if isinstance(container, dict):
-                    yield container
+def containers(obj: dict[str, Any], declared: Iterable[PodTemplatePath] = ()) -> Iterator[dict[str, Any]]:
+    """Every container of the object's pod templates (a custom kind's where its definition declares them)."""
+    for template in podtemplates.templates(obj, declared):
+        yield from podtemplates.containers(template.template)
 

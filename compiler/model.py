@@ -51,6 +51,16 @@ class Repository:
 
 
 @dataclass(frozen=True)
+class PodTemplatePath:
+    """Where objects of a custom kind keep pod templates, as a ComponentDefinition declares it: a path that may
+    hold `[*]` (every item), and the field beside each template that says how many pods it runs."""
+    kind: str
+    path: str  # e.g. spec.workerGroupSpecs[*].template
+    replicas: str | None = None  # e.g. replicas (a sibling of the template); None: one pod
+    api_version: str | None = None  # None: any
+
+
+@dataclass(frozen=True)
 class Definition:
     """A ComponentDefinition or TraitDefinition: built in (Python) or the user's (a Jinja2 template)."""
     meta: Meta
@@ -58,6 +68,7 @@ class Definition:
     parameters: dict[str, Any]  # JSON Schema of the properties
     template: str | None  # None for built-in definitions
     builtin: bool = False
+    pod_templates: tuple[PodTemplatePath, ...] = ()  # a ComponentDefinition's custom kinds: where their pods are
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import definitions, gpu, inventory
+from . import definitions, gpu, inventory, podtemplates
 from .decisions import Decisions
 from .diagnostics import Diagnostic, Diagnostics, Note, error
 from .inventory import ClusterFacts
 from .model import Model, Repository, Settings
-from .rendered import POD_KINDS
 from .resolve import STACKS, ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
@@ -204,7 +203,7 @@ def _labels(workload: ResolvedWorkload) -> dict[str, str]:
 def _pod_bearing(component: ResolvedComponent) -> bool:
     output = component.output
     return bool(output.helm or output.kustomize_path
-                or any(o.get("kind") in POD_KINDS for o in output.objects or ()))
+                or any(podtemplates.is_pod_bearing(o, output.pod_templates) for o in output.objects or ()))
 
 
 def _booking(component: ResolvedComponent) -> Booking:

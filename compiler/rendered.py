@@ -7,7 +7,7 @@ from typing import Any
 
 from .diagnostics import Location, Subject
 from .gpu import GpuAsk
-from .model import Definition
+from .model import Definition, PodTemplatePath
 
 # Where each built-in pod-bearing kind keeps its pod template (a Pod is its own template): where pod-level traits
 # apply. Trait patches are written for spec.template, as on a Deployment, and moved to the kind's place.
@@ -24,32 +24,6 @@ API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": 
                 "Job": "batch/v1", "CronJob": "batch/v1", "Pod": "v1"}
 
 
-def for_kind(body: dict[str, Any], kind: str | None) -> dict[str, Any]:
-    """A patch written for a Deployment (pod template at spec.template) as the kind needs it: the template moved
-    to where the kind keeps it (a CronJob's spec.jobTemplate.spec.template; a Pod's own metadata and spec)."""
-    path = POD_TEMPLATES.get(kind or "")
-    spec = body.get("spec")
-    if path is None or path == ("spec", "template") or not isinstance(spec, dict) or "template" not in spec:
-        return body
-    template = spec["template"]
-    rest = {k: v for k, v in spec.items() if k != "template"}
-    moved: dict[str, Any] = dict(template) if not path else {}
-    if path:
-        node = moved
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = template
-    if rest:
-        moved["spec"] = {**rest, **(moved.get("spec") or {})}
-    return {**{k: v for k, v in body.items() if k != "spec"}, **moved}
-
-
-def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pod templates of an object of a built-in pod-bearing kind (a Pod: itself)."""
-    node: Any = obj
-    for key in POD_TEMPLATES.get(obj.get("kind") or "", ("-",)):
-        node = node.get(key) if isinstance(node, dict) else None
-    return [node] if isinstance(node, dict) else []
 ALL_CONTAINERS = "*"  # a container name in a trait patch that means "every container"
 
 
@@ -57,19 +31,13 @@ ALL_CONTAINERS = "*"  # a container name in a trait patch that means "every cont
 class Patch:
     """A strategic-merge patch. With `kind`, for the objects of that kind (and `name`, when set); without, a
     pod-level patch for the component's workload objects: every object of `kinds` that easel renders, or the
-    component's `target` (by default Deployments and StatefulSets) in a chart or folder."""
+    component's `target` (by default Deployments and StatefulSets) in a chart or folder. (podtemplates.py says
+    which objects and templates a patch reaches.)"""
     body: dict[str, Any]
     kind: str | None = None
     name: str | None = None
     api_version: str | None = None
-    kinds: tuple[str, ...] = POD_KINDS
-
-    def reaches(self, obj: dict[str, Any]) -> bool:
-        """Whether the patch is for this object (of easel's own)."""
-        if self.kind is None:
-            return obj.get("kind") in self.kinds
-        return obj.get("kind") == self.kind and (self.name is None
-                                                 or (obj.get("metadata") or {}).get("name") == self.name)
+    kinds: tuple[str, ...] = POD_KINDS  # POD_KINDS: every pod-bearing kind, custom kinds with declared pods too
 
 
 @dataclass(frozen=True)
@@ -98,6 +66,7 @@ class HelmChart:
 class ComponentOutput:
     helm: HelmChart | None = None
     objects: list[dict[str, Any]] | None = None
+    pod_templates: tuple[PodTemplatePath, ...] = ()  # where the objects' custom kinds keep their pods
     kustomize_path: str | None = None
     replicas: int | None = None  # what the component itself runs (webservice), for GPU demand
     cluster_template: "ClusterTemplate | None" = None  # a user template that reads `cluster`: rendered per cluster

@@ -79,6 +79,16 @@ DEFINITION_SPEC = obj({
     "parameters": {"type": "object"},  # a JSON Schema of the definition's properties, checked in validate
     "template": NONEMPTY,
 }, ["template"])
+COMPONENT_DEFINITION_SPEC = {**DEFINITION_SPEC, "properties": {
+    **DEFINITION_SPEC["properties"],
+    # where custom kinds the template renders keep their pods, so that traits reach them (KubeVela's podSpecPath)
+    "podTemplates": array(obj({
+        "kind": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*$"},
+        "apiVersion": NONEMPTY,
+        "path": {"type": "string", "minLength": 1, "examples": ["spec.workerGroupSpecs[*].template"]},
+        "replicas": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$", "examples": ["replicas"]},
+    }, ["kind", "path"])),
+}}
 
 GPU_FACT = obj({
     "product": NONEMPTY,
@@ -132,7 +142,7 @@ SPECS: dict[str, dict[str, Any]] = {
         "url": NONEMPTY,
         "secretRef": NAME,
     }, ["type", "url"]),
-    "ComponentDefinition": DEFINITION_SPEC,
+    "ComponentDefinition": COMPONENT_DEFINITION_SPEC,
     "TraitDefinition": DEFINITION_SPEC,
     "WorkloadProfile": obj({
         "version": SEMVER,

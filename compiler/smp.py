@@ -52,6 +52,15 @@ def combine(first: Any, second: Any, api_version: str | None, kind: str | None) 
     return _merge(first, second, type_of(api_version, kind), wildcard=False, adding=True)
 
 
+def apply_as(obj: Any, patch: Any, type_name: str) -> Any:
+    """apply, for a part of an object of the given OpenAPI type (a pod template inside a custom kind)."""
+    return _merge(obj, patch, type_name, wildcard=True, adding=False)
+
+
+def combine_as(first: Any, second: Any, type_name: str) -> Any:
+    return _merge(first, second, type_name, wildcard=False, adding=True)
+
+
 def _text(obj: Any, key: str) -> str | None:
     value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None

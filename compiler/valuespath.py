@@ -1,11 +1,15 @@
-"""Paths into Helm values, as profiles write them in `traitValues`: `servingEngineSpec.modelSpec[0].requestGPU`."""
+"""Paths into YAML data: Helm values, as profiles write them in `traitValues`
+(`servingEngineSpec.modelSpec[0].requestGPU`), and where a custom kind keeps its pod templates, as a
+ComponentDefinition declares them (`spec.workerGroupSpecs[*].template`: `[*]` is every item of a list or every
+value of a mapping)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-_STEP = re.compile(r'\.?([^.\[\]"]+)|\[(\d+)\]|\["([^"]+)"\]')
+_STEP = re.compile(r'\.?([^.\[\]"]+)|\[(\d+|\*)\]|\["([^"]+)"\]')
+EVERY = "[*]"  # the step that stands for every item (or value)
 
 
 def parse(path: str) -> list[str | int]:
@@ -17,7 +21,10 @@ def parse(path: str) -> list[str | int]:
         if not match or (match.group(1) is not None and position > 0 and path[position] != "."):
             raise ValueError(path)
         name, index, quoted = match.groups()
-        steps.append(int(index) if index is not None else (quoted if quoted is not None else name))
+        if index == "*":
+            steps.append(EVERY)
+        else:
+            steps.append(int(index) if index is not None else (quoted if quoted is not None else name))
         position = match.end()
     if not steps or path.startswith("."):
         raise ValueError(path)
@@ -30,6 +37,24 @@ def is_path(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def holders(root: Any, path: str) -> list[tuple[dict[str, Any], str]]:
+    """Every (mapping, key) the path ends at where the mapping holds the key, in document order: a path with
+    `[*]` can end at many places."""
+    *steps, last = parse(path)
+    nodes = [root]
+    for step in steps:
+        found = []
+        for node in nodes:
+            if step == EVERY:
+                found += list(node.values()) if isinstance(node, dict) else list(node) if isinstance(node, list) else []
+            elif isinstance(step, int):
+                found += [node[step]] if isinstance(node, list) and step < len(node) else []
+            elif isinstance(node, dict) and step in node:
+                found.append(node[step])
+        nodes = found
+    return [(node, last) for node in nodes if isinstance(node, dict) and isinstance(last, str) and last in node]
 
 
 def get(values: Any, path: str) -> Any:
@@ -51,6 +76,8 @@ def put(values: dict[str, Any], path: str, value: Any) -> str | None:
         steps = parse(path)
     except ValueError:
         return f"{path!r} is not a values path"
+    if EVERY in steps:
+        return f"{path!r} names no one place ([*])"
     node: Any = values
     for index, step in enumerate(steps):
         last = index == len(steps) - 1

@@ -12,8 +12,6 @@ Returns the problems found, as text; an empty list is a pass.
 
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 
 from compiler import valuespath
@@ -21,24 +19,49 @@ from compiler import valuespath
 POD_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
              "DaemonSet": ("spec", "template"), "ReplicaSet": ("spec", "template"), "Job": ("spec", "template"),
              "CronJob": ("spec", "jobTemplate", "spec", "template"), "Pod": ()}
+# how many pods a template of a built-in kind runs (a DaemonSet: one per node, counted as one, as easel does)
+PODS = {"Deployment": ("spec", "replicas"), "StatefulSet": ("spec", "replicas"), "ReplicaSet": ("spec", "replicas"),
+        "Job": ("spec", "parallelism"), "CronJob": ("spec", "jobTemplate", "spec", "parallelism")}
+
+
+def _at(node, path):
+    for key in path:
+        node = (node or {}).get(key)
+    return node
 
 
 def _pod(obj: dict) -> dict | None:
-    node: Any = obj
-    for key in POD_PATHS[obj["kind"]]:
-        node = (node or {}).get(key)
-    return (node or {}).get("spec")
+    return (_at(obj, POD_PATHS[obj["kind"]]) or {}).get("spec")
+
+
+def _pods(obj: dict, declared) -> list[tuple[str, dict, int]]:
+    """(where, pod spec, pods it runs) of every pod template of an object: built-in kinds by their known paths,
+    custom kinds where their ComponentDefinition says (`podTemplates`)."""
+    if obj["kind"] in POD_PATHS:
+        count = _at(obj, PODS[obj["kind"]]) if obj["kind"] in PODS else 1
+        return [("", _pod(obj) or {}, 1 if count is None else count)]
+    found = []
+    for entry in declared:
+        if entry.kind == obj["kind"]:
+            for index, (holder, key) in enumerate(valuespath.holders(obj, entry.path)):
+                pods = holder.get(entry.replicas, 1) if entry.replicas else 1
+                found.append((f" {entry.path}#{index}", holder[key].get("spec") or {}, pods))
+    return found
 
 
 def _documents(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
 
+def _asked(pod: dict, resource: str) -> list:
+    return [c.get("resources", {}).get("limits", {}).get(resource) for c in pod.get("containers", [])]
+
+
 def _pod_problems(where: str, pod: dict, booking, gpus) -> list[str]:
     problems = [f"{where}: container {c.get('name')!r} has no image (a patch added it)"
                 for c in pod.get("containers", []) if not c.get("image")]
-    asked = [c.get("resources", {}).get("limits", {}).get(gpus.resource) for c in pod.get("containers", [])]
-    if gpus.per_replica not in asked:
+    asked = [a for a in _asked(pod, gpus.resource) if a is not None]
+    if asked != [gpus.per_replica]:
         problems.append(f"{where}: booked {gpus.per_replica} {gpus.resource} per replica; containers ask {asked}")
     selector = pod.get("nodeSelector") or {}
     for key, value in booking.node_selector.items():
@@ -50,17 +73,23 @@ def _pod_problems(where: str, pod: dict, booking, gpus) -> list[str]:
     return problems
 
 
-def _own_objects(where: str, documents: list[dict], booking, gpus) -> list[str]:
-    pods = [d for d in documents if d.get("kind") in POD_PATHS]
+def _own_objects(where: str, documents: list[dict], booking, gpus, declared=()) -> list[str]:
+    pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod, count)
+            for d in documents for at, pod, count in _pods(d, declared)]
     if not pods:
         return [f"{where}: booked {gpus.per_replica} {gpus.resource} × {gpus.replicas}, but no pod-bearing object"]
     problems = []
-    for obj in pods:
-        name = f"{where} {obj['kind']}/{obj['metadata']['name']}"
-        problems += _pod_problems(name, _pod(obj) or {}, booking, gpus)
-        replicas = (obj.get("spec") or {}).get("replicas", 1) if obj["kind"] in ("Deployment", "StatefulSet") else 1
-        if obj["kind"] in ("Deployment", "StatefulSet") and replicas != gpus.replicas:
-            problems.append(f"{name}: booked {gpus.replicas} replicas; it runs {replicas}")
+    requested = 0
+    for name, pod, count in pods:
+        if any(a is not None for a in _asked(pod, gpus.resource)):
+            problems += _pod_problems(name, pod, booking, gpus)
+            requested += count * sum(a for a in _asked(pod, gpus.resource) if isinstance(a, int))
+        else:
+            problems += [f"{name}: container {c.get('name')!r} has no image (a patch added it)"
+                         for c in pod.get("containers", []) if not c.get("image")]
+    if requested != gpus.per_replica * gpus.replicas:
+        problems.append(f"{where}: booked {gpus.per_replica} {gpus.resource} × {gpus.replicas} pods; the pods "
+                        f"request {requested} in all")
     return problems
 
 
@@ -102,7 +131,8 @@ def check(result) -> list[str]:
                             problems += _chart(where, component, hr["spec"].get("values") or {},
                                                post.get("patches") or [], gpus)
                         else:
-                            problems += _own_objects(where, documents, booking, gpus)
+                            problems += _own_objects(where, documents, booking, gpus,
+                                                     component.output.pod_templates)
                     elif component.output.helm:
                         wrapper = yaml.safe_load(files.get(f"{base}/kustomization.yaml", "{}")) or {}
                         chart = (wrapper.get("helmCharts") or [{}])[0]
@@ -116,5 +146,5 @@ def check(result) -> list[str]:
                         problems += _chart(where, component, values, wrapper.get("patches") or [], gpus)
                     else:
                         problems += _own_objects(where, _documents(files.get(f"{base}/objects.yaml", "")), booking,
-                                                 gpus)
+                                                 gpus, component.output.pod_templates)
     return problems

@@ -78,3 +78,11 @@ def test_it_catches_a_chart_value_that_does_not_match():
     result = compile_repository(MemorySource(_chart_files(', traitValues: {gpu.count: "engine.gpus"}', GPU)))
     path = "clusters/c/workloads/team/w/server.yaml"
     assert any("values engine.gpus is 3" in p for p in _broken(result, path, "gpus: 2", "gpus: 3"))
+
+
+def test_it_counts_the_pods_of_custom_kinds_where_their_definition_says():
+    from test_pod_templates import RAY, RAY_TEMPLATES, WORKER_GPU, _files as custom_files
+    result = compile_repository(MemorySource(custom_files(RAY, RAY_TEMPLATES, WORKER_GPU)))
+    path = "clusters/c/workloads/team/w/run.yaml"
+    assert any("booked 1 nvidia.com/gpu × 2 pods; the pods request 3 in all" in p
+               for p in _broken(result, path, "replicas: 2", "replicas: 3"))

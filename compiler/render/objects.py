@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .. import images, smp, yamlio
+from .. import images, podtemplates, smp, yamlio
 from ..plan import MANAGED_BY, NamespacePlan, Release
-from ..rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch, for_kind
+from ..podtemplates import for_kind
+from ..rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
 from ..resolve import ResolvedComponent
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -48,13 +49,13 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
     for trait in component.traits:
         objects.extend(trait.output.objects)
     patches = [patch for trait in component.traits for patch in trait.output.patches]
-    # as on a chart: the traits' patches for an object combined into one, which is then applied to it
-    objects = [_patched(obj, [p for p in patches if p.reaches(obj)]) for obj in objects]
+    declared = component.output.pod_templates
+    objects = [podtemplates.patched(obj, patches, declared) for obj in objects]
     extra_labels: dict[str, str] = {}
     for trait in component.traits:
         extra_labels.update(trait.output.labels)
         if trait.output.registry:
-            objects = [_rewrite_images(o, trait.output.registry) for o in objects]
+            objects = [_rewrite_images(o, trait.output.registry, declared) for o in objects]
     labels = {**extra_labels, **release.labels_for(component.name)}
     out = []
     for obj in objects:
@@ -63,16 +64,6 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
             obj["metadata"]["namespace"] = release.namespace.name
         out.append(_ordered(obj))
     return out
-
-
-def _patched(obj: dict[str, Any], patches: list[Patch]) -> dict[str, Any]:
-    if not patches:
-        return obj
-    body: dict[str, Any] = {}
-    for patch in patches:
-        patch_body = patch.body if patch.kind else for_kind(patch.body, obj.get("kind"))
-        body = smp.combine(body, patch_body, obj.get("apiVersion"), obj.get("kind"))
-    return smp.apply(obj, body)
 
 
 def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +76,9 @@ def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
     return {**head, **{k: v for k, v in obj.items() if k not in head}}
 
 
-def _rewrite_images(obj: dict[str, Any], registry: str) -> dict[str, Any]:
+def _rewrite_images(obj: dict[str, Any], registry: str, declared) -> dict[str, Any]:
     obj = copy.deepcopy(obj)
-    for container in images.containers(obj):
+    for container in images.containers(obj, declared):
         if isinstance(container.get("image"), str):
             container["image"] = images.rewrite(container["image"], registry)
     return obj

@@ -126,7 +126,7 @@ def _images(component: Component, props: dict[str, Any], output: ComponentOutput
         output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
     elif output.objects is not None:
         for obj in [*output.objects, *(o for t in traits for o in t.output.objects)]:
-            for container in images.containers(obj):
+            for container in images.containers(obj, output.pod_templates):
                 image = container.get("image")
                 if isinstance(image, str):
                     found.append((image, images.rewrite(image, mirror) if mirror else image))

@@ -8,10 +8,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .. import builtins, definitions, graph, names, schemacheck, smp, templating
+from .. import builtins, definitions, graph, names, podtemplates, schemacheck, smp, templating
 from ..diagnostics import Diagnostic, Location, Subject, error
 from ..model import Component, Definition, Model, TraitUse, WorkloadProfile
-from ..rendered import POD_KINDS, ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
+from ..rendered import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
 from ..source import PathOutsideRepository, normalize
 from . import chart_values
 from .types import ResolvedComponent, ResolvedTrait
@@ -116,7 +116,8 @@ class _Resolver:
         if found.output is None:
             return None
         return ResolvedComponent(component.name, component.type, instance, props, found.output, found.traits,
-                                 component.depends_on, wave, component.loc, found.images)
+                                 component.depends_on, wave, component.loc, found.images,
+                                 _gpu_pods(found.output, found.traits))
 
     def _traits(self, component: Component, ctx: RenderContext) -> list[ResolvedTrait]:
         traits = []
@@ -135,8 +136,9 @@ class _Resolver:
     def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait]) -> None:
         """Every patch of every trait reaches an object of the component (but the pod labels of the labels
         trait, whose object labels apply anyway): a trait is never skipped silently."""
+        declared = output.pod_templates
         objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
-        podless = all(o.get("kind") not in POD_KINDS and smp.type_of(o.get("apiVersion"), o.get("kind"))
+        podless = all(not podtemplates.is_pod_bearing(o, declared) and smp.type_of(o.get("apiVersion"), o.get("kind"))
                       for o in objects)  # only built-in kinds without pods (a ConfigMap, a Service)
         for trait in traits:
             if trait.type == "labels" or trait.output.cluster_template is not None:
@@ -144,13 +146,10 @@ class _Resolver:
             if podless and trait.origin == "environment":
                 continue  # an environment's defaults go to every component: one without pods needs none
             for patch in trait.output.patches:
-                if any(patch.reaches(obj) for obj in objects):
+                if any(podtemplates.reaches(patch, obj, declared) for obj in objects):
                     continue
-                kinds = sorted({str(o.get("kind")) for o in objects}) or ["none"]
-                wanted = patch.kind or " or ".join(patch.kinds)
-                self._error("E409", f"trait {trait.type!r} of component {component.name!r} applies to {wanted}"
-                            + (f" {patch.name!r}" if patch.name else "") + f"; the component renders "
-                            f"{', '.join(kinds)}", trait.loc)
+                self._error("E409", _not_reached(trait, patch, component, objects, declared), trait.loc,
+                            _reach_hint(patch, objects, declared))
                 break
 
     def _manifest_files_found(self, component: Component, props: dict[str, Any]) -> bool:
@@ -192,6 +191,43 @@ class _Resolver:
         output, problems = definitions.run_trait(definition, props, ctx, self.owner.subject, loc)
         self.problems.extend(problems)
         return output
+
+
+def _gpu_pods(output: ComponentOutput, traits: tuple[ResolvedTrait, ...]) -> int | None:
+    """How many pods of the component's own objects request its GPUs, counted on the objects as rendered (with
+    the replicas its traits set): what placement books. None for a chart or folder, and for objects rendered per
+    cluster: there the replicas trait (or one) is the count."""
+    gpu_patches = [p for t in traits if t.output.gpu is not None for p in t.output.patches]
+    if output.objects is None or output.cluster_template is not None or not gpu_patches:
+        return None
+    objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
+    patches = [p for t in traits for p in t.output.patches]
+    return podtemplates.pods_reached(objects, patches, gpu_patches[0], output.pod_templates)
+
+
+def _not_reached(trait: ResolvedTrait, patch, component: Component, objects: list[dict[str, Any]],
+                 declared) -> str:
+    kinds = sorted({str(o.get("kind")) for o in objects}) or ["none"]
+    names_ = sorted(podtemplates.named_containers(patch)) if patch.kind is None else []
+    if names_ and any(podtemplates.is_pod_bearing(o, declared) for o in objects):
+        ran = sorted({str(c.get("name")) for o in objects for t in podtemplates.templates(o, declared)
+                      for c in podtemplates.containers(t.template)})
+        return (f"trait {trait.type!r} of component {component.name!r} changes container "
+                f"{', '.join(map(repr, names_))}, which none of its pods runs (they run {', '.join(ran) or 'none'})")
+    wanted = patch.kind or " or ".join(patch.kinds)
+    return (f"trait {trait.type!r} of component {component.name!r} applies to {wanted}"
+            + (f" {patch.name!r}" if patch.name else "") + f"; the component renders {', '.join(kinds)}")
+
+
+def _reach_hint(patch, objects: list[dict[str, Any]], declared) -> str | None:
+    custom = sorted({str(o.get("kind")) for o in objects if not smp.type_of(o.get("apiVersion"), o.get("kind"))
+                     and not podtemplates.is_pod_bearing(o, declared)})
+    if custom and patch.kind is None:
+        return (f"if {', '.join(custom)} runs pods, say where it keeps their templates in the ComponentDefinition: "
+                f"`podTemplates: [{{kind: {custom[0]}, path: spec.<...>.template, replicas: replicas}}]`")
+    if patch.kind is None and podtemplates.named_containers(patch):
+        return "name a container the component's pods run in the trait's `container`, or leave `container` out"
+    return None
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -37,9 +37,13 @@ class ResolvedComponent:
     wave: int  # 0 for components without dependencies, else one more than the deepest dependency
     loc: Location
     images: tuple[tuple[str, str], ...] = ()  # (image as written, image as pulled)
+    gpu_pods: int | None = None  # pods of its own objects that request its GPUs (None: not counted there)
 
     @property
     def replicas(self) -> int:
+        """How many pods its GPU ask is booked for: counted on its own objects, else the replicas trait's."""
+        if self.gpu_pods is not None:
+            return self.gpu_pods
         counts = [t.output.replicas for t in self.traits if t.output.replicas is not None]
         if counts:
             return counts[-1]

@@ -7,14 +7,15 @@ from typing import Any, Iterable
 
 from jinja2 import TemplateSyntaxError
 
-from .. import lockfile, quantity, schemacheck, templating, versions
+from .. import lockfile, quantity, schemacheck, templating, valuespath, versions
 from ..diagnostics import Diagnostics, Location, Note
 from ..load import RawDocument
 from ..model import (
     AllowedProfile, Cluster, ClusterProfile, Component, Definition, Device, Environment, GpuFact, Layer, Meta, Model,
-    Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector, Taint, Toleration, TraitUse, Wave,
-    Workload, WorkloadProfile,
+    PodTemplatePath, Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector, Taint, Toleration,
+    TraitUse, Wave, Workload, WorkloadProfile,
 )
+from ..rendered import POD_TEMPLATES
 from ..schemas import API_VERSION, KINDS
 from .references import References
 from .schema import DOCUMENT_KINDS, validator
@@ -165,7 +166,29 @@ class Builder(References):
                                    loc.at("spec", "template").in_text(exc.lineno))
             self.broken.add((label, meta.name))
             return
-        self.model.definitions[(kind, meta.name)] = Definition(meta, kind, parameters, spec["template"])
+        pod_templates = self._pod_templates(spec.get("podTemplates") or [], loc)
+        if pod_templates is None:
+            self.broken.add((label, meta.name))
+            return
+        self.model.definitions[(kind, meta.name)] = Definition(meta, kind, parameters, spec["template"],
+                                                               pod_templates=pod_templates)
+
+    def _pod_templates(self, entries: list[dict[str, Any]], loc) -> tuple[PodTemplatePath, ...] | None:
+        found = []
+        for index, entry in enumerate(entries):
+            at = loc.at("spec", "podTemplates", index)
+            if entry["kind"] in POD_TEMPLATES:
+                self.diagnostics.error("E206", f"{entry['kind']} is a built-in kind: easel knows where it keeps its "
+                                       "pods", at.at("kind"), "list only custom kinds in `podTemplates`")
+                return None
+            steps = valuespath.parse(entry["path"]) if valuespath.is_path(entry["path"]) else []
+            if not steps or not isinstance(steps[-1], str) or steps[-1] == valuespath.EVERY:
+                self.diagnostics.error("E206", f"podTemplates path {entry['path']!r} is not a path to a field",
+                                       at.at("path"), "write it as `spec.workerGroupSpecs[*].template`: names, "
+                                       "`[N]` or `[*]` for list items, ending at the pod template's field")
+                return None
+            found.append(PodTemplatePath(entry["kind"], entry["path"], entry.get("replicas"), entry.get("apiVersion")))
+        return tuple(found)
 
     def _add_ComponentDefinition(self, data, meta, spec, loc):
         self._add_definition("component", data, meta, spec, loc)
