@@ -91,6 +91,9 @@ _ALL = [
     # Placement
     Code("E601", "workload cannot be placed", None),
     Code("E602", "fewer eligible clusters than asked", None),
+    Code("E603", "the nodes easel booked do not carry the labels the pods select",
+         "label the nodes (`kubectl label node NODE KEY=VALUE`) and record their labels in the Device's "
+         "`facts.nodeLabels` (or run `easel inventory import`), or change the trait that selects them"),
     # Policy
     Code("E701", "project not allowed in the environment", "add the project to the Environment's `spec.projects`"),
     Code("E702", "profile not allowed in the environment", "see the Environment's `spec.policy.allowedProfiles`"),

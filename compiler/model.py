@@ -179,6 +179,8 @@ class Device:
     memory: Fraction | None
     gpus: tuple[GpuFact, ...]
     loc: Location
+    node_labels: dict[str, str] | None = None  # the labels its node carries; None: not recorded
+    product_from_tags: bool = False  # its GPU product is known only from a manual tag
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import definitions, gpu, inventory, podtemplates
+from . import definitions, gpu, inventory, node_selection, podtemplates
 from .decisions import Decisions
 from .diagnostics import Diagnostic, Diagnostics, Note, error
 from .inventory import ClusterFacts
@@ -127,6 +127,9 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             if key not in planned:  # a workload planned alike on many clusters is one value
                 planned[key] = _workload_release(workload, waits, key[2])
             releases.append(planned[key])
+        for release in releases:
+            allocations = decisions.workload(release.id).allocations.get(name, ())
+            diagnostics.extend(node_selection.check(facts.cluster, release, allocations))
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
     return Plans(model.settings, model.repositories, clusters), diagnostics
 

@@ -107,6 +107,9 @@ DEVICE_FACTS = obj({
     "nics": array(obj({"name": STRING, "speed": STRING})),
     "region": NONEMPTY,
     "zone": NONEMPTY,
+    # the labels its node carries (as `kubectl get nodes` shows them): what node selectors are checked against
+    "nodeLabels": {"type": "object", "propertyNames": {"pattern": LABEL_KEY},
+                   "additionalProperties": {"type": "string", "pattern": LABEL_VALUE}},
 })
 
 DEVICE_TAGS = obj({

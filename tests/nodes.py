@@ -24,7 +24,8 @@ def node(name: str, labels: dict[str, str] | None = None, capacity: dict[str, st
 
 def gfd(product: str, count: int, memory_mib: int) -> dict[str, str]:
     return {"nvidia.com/gpu.product": product, "nvidia.com/gpu.count": str(count),
-            "nvidia.com/gpu.memory": str(memory_mib), "nvidia.com/gpu.present": "true"}
+            "nvidia.com/gpu.memory": str(memory_mib), "nvidia.com/gpu.present": "true",
+            "nvidia.com/gfd.timestamp": "1733011200", "feature.node.kubernetes.io/pci-10de.present": "true"}
 
 
 def node_list(*nodes: dict[str, Any]) -> str:

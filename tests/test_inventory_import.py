@@ -57,7 +57,12 @@ def test_import_writes_a_device_per_node_with_its_facts(repo):
         "cluster": "gpu-a", "role": "worker", "state": "ready",
         "facts": {"arch": "amd64", "cpu": {"cores": 64}, "memory": "527952012Ki",
                   "gpus": [{"product": "NVIDIA-A100-SXM4-80GB", "memory": "81920Mi", "count": 4}],
-                  "region": "us-east", "zone": "us-east-1a"}}
+                  "region": "us-east", "zone": "us-east-1a",
+                  # the node's labels, for checking selectors (NFD's feature labels and GFD's timestamp left out)
+                  "nodeLabels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": "gpu-1",
+                                 "nvidia.com/gpu.count": "4", "nvidia.com/gpu.memory": "81920",
+                                 "nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
+                                 "topology.kubernetes.io/region": "us-east", "topology.kubernetes.io/zone": "us-east-1a"}}}
     assert devices["gpu-2"]["spec"]["facts"]["gpus"] == [{"count": 2}]
     assert devices["gpu-3"]["spec"]["state"] == "cordoned"
     assert devices["gpu-4"]["spec"]["state"] == "unhealthy"
@@ -79,7 +84,8 @@ def test_reimport_changes_nothing_and_keeps_comments_and_manual_tags(repo):
     assert devices_file.read_text() == text
     # someone tags gpu-2 (GFD is not installed there) and comments on it
     text = text.replace("  name: gpu-2\n", "  name: gpu-2  # rack 7, no GFD yet\n").replace(
-        "    - count: 2\n", "    - count: 2\n  tags: {gpu.product: NVIDIA-L40S, gpu.memory: 48Gi}\n")
+        "      kubernetes.io/hostname: gpu-2\n",
+        "      kubernetes.io/hostname: gpu-2\n  tags: {gpu.product: NVIDIA-L40S, gpu.memory: 48Gi}\n")
     devices_file.write_text(text)
     changed = node_list(*[n for n in json.loads(NODES)["items"] if n["metadata"]["name"] != "gpu-3"])
     changed = changed.replace('"cpu": "64"', '"cpu": "96"')
@@ -104,7 +110,8 @@ def test_a_device_with_manual_tags_that_left_the_cluster_is_kept_as_unhealthy(re
     path = repo / "clusters/gpu-a-devices.yaml"
     text = path.read_text()
     assert "    zone: us-east-1a\n" in text
-    path.write_text(text.replace("    zone: us-east-1a\n", "    zone: us-east-1a\n  tags: {gpu.count: 4}\n"))
+    path.write_text(text.replace("      topology.kubernetes.io/zone: us-east-1a\n",
+                                 "      topology.kubernetes.io/zone: us-east-1a\n  tags: {gpu.count: 4}\n"))
     (repo / "nodes.json").write_text(node_list(node("gpu-2", capacity={"nvidia.com/gpu": "2"})))
     run = easel("inventory", "import", "--cluster", "gpu-a", "nodes.json", cwd=repo)
     assert run.code == 0, run.text

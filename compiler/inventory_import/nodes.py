@@ -22,6 +22,16 @@ class NodeListError(ValueError):
     pass
 
 
+# Labels not kept: Node Feature Discovery's hundreds of feature labels per node, and GFD's timestamp, which
+# changes on every run (an import of the same nodes must change nothing).
+_LEFT_OUT_PREFIXES = ("feature.node.kubernetes.io/",)
+_LEFT_OUT = frozenset({"nvidia.com/gfd.timestamp"})
+
+
+def _kept(label: str) -> bool:
+    return label not in _LEFT_OUT and not label.startswith(_LEFT_OUT_PREFIXES)
+
+
 def _quantity_text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
@@ -108,6 +118,9 @@ def device_from_node(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     for key, fact in (("topology.kubernetes.io/region", "region"), ("topology.kubernetes.io/zone", "zone")):
         if labels.get(key):
             facts[fact] = labels[key]
+    kept = {k: v for k, v in sorted(labels.items()) if _kept(k)}
+    if kept:
+        facts["nodeLabels"] = kept  # what node selectors are checked against
     return name, {"role": "controlPlane" if control_plane else "worker", "state": state, "facts": facts}
 
 

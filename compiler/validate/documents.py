@@ -76,7 +76,9 @@ def _device(spec: dict[str, Any], name: str, cluster: str, loc: Location) -> Dev
         arch=tags.get("arch", facts.get("arch")),
         cpu_cores=tags.get("cpu.cores", (facts.get("cpu") or {}).get("cores")),
         memory=quantity.parse(memory) if memory is not None else None,
-        gpus=_gpu_facts(facts, tags), loc=loc)
+        gpus=_gpu_facts(facts, tags), loc=loc,
+        node_labels=dict(facts["nodeLabels"]) if isinstance(facts.get("nodeLabels"), dict) else None,
+        product_from_tags="gpu.product" in tags and not any(g.get("product") for g in facts.get("gpus") or ()))
 
 
 class Builder(References):

@@ -1,0 +1,104 @@
+"""Node selection that real nodes satisfy: every node selector easel renders for a pod must match the labels of
+at least one device it booked capacity on, as those labels really are.
+
+A device's labels are the ones its node carries, when they are recorded (`facts.nodeLabels`, which
+`easel inventory import` keeps). Without them, a device whose GPUs were gathered is taken to carry GPU Feature
+Discovery's product label (`nvidia.com/gpu.product`, with `-SHARED` for time-slicing, GFD's default); a device
+whose GPU product is known only from a manual tag carries no label anyone has seen, so a selector on it is an
+error that says what to label. MIG instances are requested as the `mixed` strategy's resources, so a node
+labelled `nvidia.com/mig.strategy: single` does not offer them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+from . import gpu
+from .diagnostics import Diagnostic, Note, Subject, error
+from .model import Cluster, Device
+
+if TYPE_CHECKING:  # plan runs this check: it may not import plan
+    from .plan import Booking, Release
+
+MIG_STRATEGY_LABEL = "nvidia.com/mig.strategy"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    values: tuple[str, ...]  # one of them
+
+
+def _requirements(release: Release, booking: Booking) -> tuple[list[Requirement], gpu.GpuAsk | None]:
+    component = next(c for c in release.components if c.name == booking.component)
+    ask = next((t.output.gpu for t in component.traits if t.output.gpu is not None), None)
+    found = [Requirement(k, (v,)) for k, v in booking.node_selector.items()]
+    if ask is not None and len(ask.products) > 1:
+        found.append(Requirement(gpu.PRODUCT_LABEL, ask.product_labels))
+    return found, ask
+
+
+def _labels(device: Device, pool: gpu.GpuPool | None) -> tuple[dict[str, str], bool]:
+    """(the labels the device's node carries as far as easel knows, whether that is all of them)."""
+    if device.node_labels is not None:
+        return device.node_labels, True
+    if pool is None or device.product_from_tags:
+        return {}, False
+    suffix = gpu.SHARED_SUFFIX if pool.mode == gpu.TIME_SLICING else ""
+    return {gpu.PRODUCT_LABEL: pool.product + suffix}, False  # as gathered: GFD's labels
+
+
+def _problem(device: Device, pool: gpu.GpuPool | None, requirements: list[Requirement],
+             ask: gpu.GpuAsk | None) -> str | None:
+    """Why the device's node would not take the pods; None when it would."""
+    labels, complete = _labels(device, pool)
+    if ask is not None and ask.mode.startswith("mig-") and labels.get(MIG_STRATEGY_LABEL) == "single":
+        return (f"device {device.name!r} is labelled {MIG_STRATEGY_LABEL}=single, which offers MIG instances as "
+                f"nvidia.com/gpu, not {ask.resource_name}")
+    for requirement in requirements:
+        wanted = " or ".join(f"{requirement.key}={v}" for v in requirement.values)
+        if requirement.key in labels:
+            if labels[requirement.key] not in requirement.values:
+                return (f"the pods select {wanted}; device {device.name!r} is labelled "
+                        f"{requirement.key}={labels[requirement.key]}")
+        elif complete:
+            return f"the pods select {wanted}; device {device.name!r} has no {requirement.key} label"
+        elif requirement.key == gpu.PRODUCT_LABEL and pool is not None:
+            return (f"the pods select {wanted}, but the GPUs of device {device.name!r} are known only from its "
+                    "tags: no one has seen that label on its node")
+    return None
+
+
+def _device_pools(device: Device) -> dict[str, gpu.GpuPool]:
+    return gpu.pools(gpu.DeviceGpus(f.product, f.count, f.memory, device.arch, f.time_slicing, f.mig)
+                     for f in device.gpus if f.product is not None and f.count)
+
+
+def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation]) -> list[Diagnostic]:
+    """The release's bookings on this cluster whose node selection no booked device satisfies."""
+    ready = [d for d in cluster.devices if d.state == "ready"]
+    taken = list(allocations)
+    problems = []
+    for booking in release.bookings:
+        requirements, ask = _requirements(release, booking)
+        if not requirements and not (ask and ask.mode.startswith("mig-")):
+            continue
+        pools_taken = {a.pool for a in taken if a.component == booking.component}
+        if booking.gpus:
+            candidates = [(d, pool) for d in ready for key, pool in _device_pools(d).items() if key in pools_taken]
+        else:  # no GPUs: any worker; checked only when every worker's labels are known
+            workers = [d for d in ready if d.role == "worker"]
+            if not workers or any(d.node_labels is None for d in workers):
+                continue
+            candidates = [(d, None) for d in workers]
+        reasons = [_problem(d, pool, requirements, ask) for d, pool in candidates]
+        if not candidates or any(reason is None for reason in reasons):
+            continue
+        component = next(c for c in release.components if c.name == booking.component)
+        trait = next((t for t in component.traits if t.output.gpu is not None or t.type == "node-placement"), None)
+        problems.append(error(
+            "E603", f"component {booking.component!r}: no device it was booked on would run its pods: {reasons[0]}",
+            trait.loc if trait else component.loc, notes=[Note(f"device {d.name!r}", d.loc) for d, _ in candidates[:3]],
+            subject=Subject(release.kind, (release.id,), cluster.meta.name)))
+    return problems
