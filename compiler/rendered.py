@@ -38,6 +38,9 @@ class Patch:
     name: str | None = None
     api_version: str | None = None
     kinds: tuple[str, ...] = POD_KINDS  # POD_KINDS: every pod-bearing kind, custom kinds with declared pods too
+    # On a chart with a `target`: whether its pod-level part goes to every pod (a security context) or stays with
+    # its containers on the target (a GPU's node selector and toleration, a mount's volume).
+    pod_wide: bool = True
 
 
 @dataclass(frozen=True)

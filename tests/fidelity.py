@@ -12,9 +12,18 @@ Returns the problems found, as text; an empty list is a pass.
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import yaml
 
 from compiler import valuespath
+from compiler.builtins import traits
+from compiler.rendered import RenderContext
 
 POD_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
              "DaemonSet": ("spec", "template"), "ReplicaSet": ("spec", "template"), "Job": ("spec", "template"),
@@ -93,12 +102,99 @@ def _own_objects(where: str, documents: list[dict], booking, gpus, declared=()) 
     return problems
 
 
-def _chart(where: str, component, values: dict, patches: list[dict], gpus) -> list[str]:
-    mapping = component.properties.get("traitValues") or {}
-    if "gpu.count" in mapping:
-        found = valuespath.get(values, mapping["gpu.count"])
-        return [] if found == gpus.per_replica else [
-            f"{where}: booked {gpus.per_replica} GPUs per replica; values {mapping['gpu.count']} is {found!r}"]
+# Representative renderings of the charts the suite uses (`helm template` output, written from each chart's
+# templates): trait patches are applied to them with the real `kubectl kustomize`, as Flux's post-renderer and
+# the Argo CD wrapper apply them, to see which pods they really reach.
+CHARTS = Path(__file__).resolve().parent / "charts"
+_BUILT: dict[tuple[str, str], list[dict]] = {}
+
+
+def _kubectl() -> str | None:
+    return shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+
+
+def rendered_chart(chart: str, version: str, release: str, namespace: str, patches: list[dict]) -> list[dict] | None:
+    """The chart's representative rendering with the patches applied by `kubectl kustomize`; None when the suite
+    has no rendering of that chart and version (or no kubectl)."""
+    path = CHARTS / f"{chart}-{version}.yaml"
+    kubectl = _kubectl()
+    if not path.is_file() or kubectl is None:
+        return None
+    text = path.read_text().replace("RELEASE-NAME", release).replace("NAMESPACE", namespace)
+    key = (text, json.dumps(patches, sort_keys=True))
+    if key not in _BUILT:
+        with tempfile.TemporaryDirectory() as folder:
+            Path(folder, "chart.yaml").write_text(text)
+            Path(folder, "kustomization.yaml").write_text(yaml.safe_dump(
+                {"resources": ["chart.yaml"], **({"patches": patches} if patches else {})}))
+            built = subprocess.run([kubectl, "kustomize", folder], capture_output=True, text=True, timeout=60)
+        assert built.returncode == 0, built.stderr
+        _BUILT[key] = _documents(built.stdout)
+    return _BUILT[key]
+
+
+def _mapped(component, key: str) -> list[str]:
+    paths = (component.properties.get("traitValues") or {}).get(key)
+    return [] if paths is None else [paths] if isinstance(paths, str) else list(paths)
+
+
+def _values_problems(where: str, values: dict, paths: list[str], wanted, what: str) -> list[str]:
+    """Each values path holds what the trait wants there (a list: holds every item of it)."""
+    problems = []
+    for path in paths:
+        found = valuespath.get(values, path)
+        ok = all(item in (found or []) for item in wanted) if isinstance(wanted, (list, tuple)) else found == wanted
+        if not ok:
+            problems.append(f"{where}: booked {what} {wanted!r}; values {path} is {found!r}")
+    return problems
+
+
+def _chart(where: str, component, values: dict, patches: list[dict], booking, gpus, built) -> list[str]:
+    """A chart's GPUs, node selector and tolerations: through the values the profile maps, or through patches,
+    checked on the chart's rendering when the suite has one."""
+    problems = []
+    count_paths = _mapped(component, "gpu.count")
+    pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod, n)
+            for d in built or () for at, pod, n in _pods(d, ())]
+    gpu_pods = [(name, pod) for name, pod, _ in pods if any(a is not None for a in _asked(pod, gpus.resource))]
+    if count_paths:
+        problems += _values_problems(where, values, count_paths, gpus.per_replica, f"{gpus.resource} per replica")
+    elif built is not None:
+        if not gpu_pods:
+            problems.append(f"{where}: booked {gpus.per_replica} {gpus.resource} per replica; no pod of the chart "
+                            "requests it once the patches are applied (does `target` match the right object?)")
+        for name, pod in gpu_pods:
+            asked = [a for a in _asked(pod, gpus.resource) if a is not None]
+            if asked != [gpus.per_replica]:
+                problems.append(f"{name}: booked {gpus.per_replica} {gpus.resource} per replica; containers ask "
+                                f"{asked}")
+    else:
+        problems += _patched_container(where, component, patches, gpus)
+    for name, pod, _ in pods:
+        problems += [f"{name}: container {c.get('name')!r} has no image (a patch added it)"
+                     for c in pod.get("containers", []) if not c.get("image")]
+    if built is None:
+        return problems
+    # the pods that run the GPUs carry the node selector and tolerations they were booked with
+    toleration_paths = _mapped(component, "gpu.pod.tolerations")
+    selector_paths = _mapped(component, "gpu.pod.nodeSelector")
+    if toleration_paths:
+        problems += _values_problems(where, values, toleration_paths, list(booking.tolerations), "tolerations")
+    if selector_paths:
+        problems += _values_problems(where, values, selector_paths, booking.node_selector, "node selector")
+    for name, pod in gpu_pods if not count_paths else ():
+        if not toleration_paths:
+            problems += [f"{name}: booked toleration {t} is missing" for t in booking.tolerations
+                         if t not in (pod.get("tolerations") or [])]
+        if not selector_paths:
+            selector = pod.get("nodeSelector") or {}
+            problems += [f"{name}: booked nodes with {k}={v}; nodeSelector is {selector}"
+                         for k, v in booking.node_selector.items() if selector.get(k) != v]
+    return problems
+
+
+def _patched_container(where: str, component, patches: list[dict], gpus) -> list[str]:
+    """Without a rendering: a patch for the component's target sets the GPUs on its container."""
     container = component.properties.get("container")
     for entry in patches:
         patch = yaml.safe_load(entry["patch"])
@@ -111,40 +207,110 @@ def _chart(where: str, component, values: dict, patches: list[dict], gpus) -> li
             f"container {container!r} asks for it"]
 
 
+def _subset(wanted, found) -> bool:
+    if isinstance(wanted, dict):
+        return isinstance(found, dict) and all(_subset(v, found.get(k)) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(found, list) and all(any(_subset(w, f) for f in found) for w in wanted)
+    return wanted == found
+
+
+def _required_on_every_pod(where: str, component, built: list[dict], values: dict, required: tuple[str, ...],
+                           mapped_pod_parts) -> list[str]:
+    """Every pod of the chart carries the pod-level part of every trait its environment requires (or the
+    profile maps that part to values)."""
+    problems = []
+    pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod) for d in built for at, pod, _ in _pods(d, ())]
+    for trait_type, pod_part in mapped_pod_parts:
+        if trait_type not in required:
+            continue
+        for field, wanted in pod_part.items():
+            paths = _mapped(component, f"{trait_type}.pod.{field}")
+            if paths:
+                problems += _values_problems(where, values, paths, wanted, f"{trait_type} {field}")
+                continue
+            problems += [f"{name}: required trait {trait_type!r} sets {field} {wanted!r}; the pod has "
+                         f"{pod.get(field)!r}" for name, pod in pods if not _subset(wanted, pod.get(field))]
+    return problems
+
+
+def _required_traits(result, release) -> tuple[str, ...]:
+    if release.kind != "workload":
+        return ()
+    project, name = release.id.split("/")
+    workload = result.model.workloads[(project, name)]
+    return tuple(result.model.environments[workload.environment].required_traits)
+
+
+def _pod_parts(release, component) -> list[tuple[str, dict]]:
+    """(trait type, the pod-level fields it sets) for each of the component's traits, as the trait renders them
+    before any of it is mapped to chart values."""
+    context = RenderContext(release.name, release.group, "", release.namespace.name, component.name,
+                            component.instance)
+    parts = []
+    for trait in component.traits:
+        renderer = traits.RENDERERS.get(trait.type)
+        patches = renderer(trait.properties, context).patches if renderer else trait.output.patches
+        for patch in patches:
+            pod = _at(patch.body, ("spec", "template", "spec")) if patch.kind is None else None
+            fields = {k: v for k, v in (pod or {}).items() if k not in ("containers", "initContainers", "volumes")}
+            if fields:
+                parts.append((trait.type, fields))
+    return parts
+
+
+def _chart_source(files: dict, plan, release, component) -> tuple[dict, list[dict], str]:
+    """(values, patches, release name) of a chart component as the tree writes it."""
+    base = f"clusters/{plan.cluster}/{release.path}/{component.name}"
+    if plan.engine == "flux":
+        [hr] = [d for d in _documents(files.get(f"{base}.yaml", "")) if d["kind"] == "HelmRelease"]
+        post = (hr["spec"].get("postRenderers") or [{}])[0].get("kustomize") or {}
+        return hr["spec"].get("values") or {}, post.get("patches") or [], hr["spec"]["releaseName"]
+    wrapper = yaml.safe_load(files.get(f"{base}/kustomization.yaml", "{}")) or {}
+    chart = (wrapper.get("helmCharts") or [{}])[0]
+    app = next((d for p, t in files.items() if p.startswith(f"clusters/{plan.cluster}/apps/")
+                for d in _documents(t) if d["metadata"]["labels"].get("easel.dev/component") == component.name
+                and d["metadata"]["labels"].get("easel.dev/workload") == release.name), None)
+    values = chart.get("valuesInline") or (
+        ((app or {}).get("spec", {}).get("source", {}).get("helm") or {}).get("valuesObject") or {})
+    return values, wrapper.get("patches") or [], chart.get("releaseName") or component.instance
+
+
 def check(result) -> list[str]:
-    """Every booked GPU is requested by what the tree renders; the problems otherwise."""
+    """Every booked GPU is requested by what the tree renders, and every pod carries the traits its environment
+    requires; the problems otherwise."""
     problems: list[str] = []
     files = result.files or {}
     for cluster, plan in (result.plans.clusters.items() if result.plans else ()):
         for release in plan.releases:
             components = {c.name: c for c in release.components}
+            required = _required_traits(result, release)
             for booking in release.bookings:
                 component = components[booking.component]
                 base = f"clusters/{cluster}/{release.path}/{component.name}"
                 where = f"{cluster} {release.id} {component.name}"
+                if component.output.helm:
+                    values, patches, name = _chart_source(files, plan, release, component)
+                    chart = component.output.helm
+                    built = rendered_chart(chart.chart, chart.version, name, release.namespace.name, patches)
+                    for gpus in booking.gpus:
+                        problems += _chart(where, component, values, patches, booking, gpus, built)
+                    if built is not None:
+                        problems += _required_on_every_pod(where, component, built, values, required,
+                                                           _pod_parts(release, component))
+                    continue
+                if component.output.kustomize_path:
+                    continue  # a folder's objects are not known here
+                documents = _documents(files.get(f"{base}.yaml" if plan.engine == "flux" else f"{base}/objects.yaml",
+                                                 ""))
+                declared = component.output.pod_templates
                 for gpus in booking.gpus:
-                    if plan.engine == "flux":
-                        documents = _documents(files.get(f"{base}.yaml", ""))
-                        if component.output.helm:
-                            [hr] = [d for d in documents if d["kind"] == "HelmRelease"]
-                            post = (hr["spec"].get("postRenderers") or [{}])[0].get("kustomize") or {}
-                            problems += _chart(where, component, hr["spec"].get("values") or {},
-                                               post.get("patches") or [], gpus)
-                        else:
-                            problems += _own_objects(where, documents, booking, gpus,
-                                                     component.output.pod_templates)
-                    elif component.output.helm:
-                        wrapper = yaml.safe_load(files.get(f"{base}/kustomization.yaml", "{}")) or {}
-                        chart = (wrapper.get("helmCharts") or [{}])[0]
-                        app = next((d for p, t in files.items() if p.startswith(f"clusters/{cluster}/apps/")
-                                    for d in _documents(t) if d["metadata"]["labels"].get("easel.dev/component")
-                                    == component.name and d["metadata"]["labels"].get("easel.dev/workload")
-                                    == release.name), None)
-                        values = chart.get("valuesInline") or (
-                            ((app or {}).get("spec", {}).get("source", {}).get("helm") or {}).get("valuesObject")
-                            or {})
-                        problems += _chart(where, component, values, wrapper.get("patches") or [], gpus)
-                    else:
-                        problems += _own_objects(where, _documents(files.get(f"{base}/objects.yaml", "")), booking,
-                                                 gpus, component.output.pod_templates)
+                    problems += _own_objects(where, documents, booking, gpus, declared)
+                pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod)
+                        for d in documents for at, pod, _ in _pods(d, declared)]
+                for trait_type, fields in _pod_parts(release, component):
+                    if trait_type in required:
+                        problems += [f"{name}: required trait {trait_type!r} sets {field} {wanted!r}; the pod has "
+                                     f"{pod.get(field)!r}" for name, pod in pods for field, wanted in fields.items()
+                                     if not _subset(wanted, pod.get(field))]
     return problems

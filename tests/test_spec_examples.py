@@ -267,8 +267,10 @@ def test_the_spec_examples_compile_to_what_the_spec_implies(tmp_path):
     assert gateway["spec"]["chartRef"]["kind"] == "OCIRepository"
     # the engine's Deployment and its vllm container get what was booked: 2 GPUs per replica, 2 replicas (values)
     assert "W103" not in run.err
-    [entry] = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
-    assert entry["target"] == {"kind": "Deployment", "name": ".*-deployment-vllm"}
+    patches = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
+    [entry] = [p for p in patches if p["target"] == {"kind": "Deployment", "name": ".*-deployment-vllm"}]
+    for other in patches:  # what is for every pod (the router's too) goes to every Deployment and StatefulSet
+        assert other is entry or ("name" not in other["target"] and "containers" not in other["patch"])
     pod = yaml.safe_load(entry["patch"])["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
     [container] = pod["containers"]

@@ -170,3 +170,58 @@ def test_an_optional_container_setting_only_warns_but_a_required_trait_must_reac
     assert codes(optional) == [] and [d.code for d in optional.diagnostics] == ["W103"]
     required = compile_files(_chart_files("", SECURITY, required="security-context"))
     assert codes(required) == ["E411"]
+
+
+def _flux_patches(result) -> tuple[list[dict], dict]:
+    release = yaml.safe_load(result.files["clusters/c/workloads/team/w/server.yaml"])
+    post = release["spec"].get("postRenderers") or [{"kustomize": {"patches": []}}]
+    return post[0]["kustomize"]["patches"], release["spec"].get("values") or {}
+
+
+def test_chart_values_can_take_what_a_trait_sets_on_the_pod_and_the_rest_still_goes_by_patch():
+    mapped = compile_files(_chart_files(', traitValues: {gpu.count: "engine.gpus", gpu.pod.tolerations: '
+                                        'engine.tolerations, gpu.pod.nodeSelector: engine.nodeSelector}', GPU))
+    assert codes(mapped) == []
+    patches, values = _flux_patches(mapped)
+    assert values["engine"] == {"gpus": 2, "nodeSelector": {"nvidia.com/gpu.product": "A"},
+                                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists",
+                                                 "effect": "NoSchedule"}]}
+    assert patches == []  # nothing of the gpu trait is left for a patch
+    partly = compile_files(_chart_files(', traitValues: {gpu.count: "engine.gpus"}', GPU))
+    patches, values = _flux_patches(partly)
+    assert values["engine"] == {"gpus": 2}
+    for entry in patches:  # the node selector and toleration, booked with the GPUs, still reach the pods
+        pod = yaml.safe_load(entry["patch"])["spec"]["template"]["spec"]
+        assert set(pod) == {"nodeSelector", "tolerations"}
+
+
+def test_one_trait_part_may_go_to_several_values_paths():
+    files = _chart_files(', traitValues: {security-context.pod.securityContext: [head.podSecurityContext, '
+                         'worker.podSecurityContext]}', "\n        - {type: security-context, properties: "
+                         "{runAsNonRoot: true, runAsUser: 1000}}")
+    result = compile_files(files)
+    assert codes(result) == []
+    patches, values = _flux_patches(result)
+    assert values == {"head": {"podSecurityContext": {"runAsNonRoot": True, "runAsUser": 1000}},
+                      "worker": {"podSecurityContext": {"runAsNonRoot": True, "runAsUser": 1000}}}
+    assert patches == []
+
+
+def test_with_a_target_pod_wide_settings_reach_every_pod_and_gpus_only_the_target():
+    traits = GPU + "\n        - {type: security-context, properties: {runAsNonRoot: true, " \
+                   "allowPrivilegeEscalation: false}}"
+    result = compile_files(_chart_files(', target: {kind: Deployment, name: ".*-deployment-vllm"}, container: vllm',
+                                        traits))
+    assert codes(result) == []
+    patches, _ = _flux_patches(result)
+    by_target = {(p["target"]["kind"], p["target"].get("name")): yaml.safe_load(p["patch"])["spec"]["template"]["spec"]
+                 for p in patches}
+    assert set(by_target) == {("Deployment", None), ("StatefulSet", None), ("Deployment", ".*-deployment-vllm")}
+    for kind in ("Deployment", "StatefulSet"):  # every pod (the router too) runs as non-root
+        assert by_target[(kind, None)] == {"securityContext": {"runAsNonRoot": True}}
+    engine = by_target[("Deployment", ".*-deployment-vllm")]
+    assert engine["containers"] == [{"name": "vllm", "resources": {"limits": {"nvidia.com/gpu": 2}},
+                                     "securityContext": {"allowPrivilegeEscalation": False}}]
+    assert engine["nodeSelector"] == {"nvidia.com/gpu.product": "A"}
+    # kustomize applies patches in turn and a later one replaces lists: the target's, last, holds everything
+    assert engine["securityContext"] == {"runAsNonRoot": True} and patches[-1]["target"].get("name")

@@ -20,11 +20,15 @@ _TARGET = obj({"kind": {"enum": list(POD_KINDS)}, "name": {"type": "string", "mi
 
 _CONTAINER = {"type": "string", "minLength": 1,
               "description": "the container that container-level traits (gpu, resources, ...) patch"}
-# "<trait>.<property>": the values path that takes that trait property, instead of a patch (e.g.
-# `gpu.count: servingEngineSpec.modelSpec[0].requestGPU`). A trait with any entry here is applied through values.
+# "<trait>.<property>", "<trait>.pod.<field>", "<trait>.container.<field>": the values path(s) that take that trait
+# property, or what the trait sets on the pod or its container, instead of a patch (e.g. `gpu.count:
+# servingEngineSpec.modelSpec[0].requestGPU`, `gpu.pod.tolerations: worker.tolerations`). What no entry takes
+# over still goes by patch.
+_VALUES_PATH = {"type": "string", "format": "values-path"}
 _TRAIT_VALUES = {"type": "object",
-                 "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[A-Za-z_][A-Za-z0-9_]*$"},
-                 "additionalProperties": {"type": "string", "format": "values-path"}}
+                 "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.((pod|container)\.)?"
+                                              r"[A-Za-z_][A-Za-z0-9_]*$"},
+                 "additionalProperties": {"anyOf": [_VALUES_PATH, array(_VALUES_PATH, minItems=1)]}}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "helm-chart": obj({

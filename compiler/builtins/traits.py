@@ -93,8 +93,8 @@ DESCRIPTIONS = {
 }
 
 
-def _pod_patches(pod_spec: dict[str, Any], kinds: tuple[str, ...] = POD_KINDS) -> list[Patch]:
-    return [Patch({"spec": {"template": {"spec": pod_spec}}}, kinds=kinds)]
+def _pod_patches(pod_spec: dict[str, Any], kinds: tuple[str, ...] = POD_KINDS, pod_wide: bool = True) -> list[Patch]:
+    return [Patch({"spec": {"template": {"spec": pod_spec}}}, kinds=kinds, pod_wide=pod_wide)]
 
 
 def _container(props: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def gpu(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
         pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": gpus.PRODUCT_LABEL, "operator": "In",
                                    "values": list(ask.product_labels)}]}]}}}
-    return TraitOutput(patches=_pod_patches(pod), gpu=ask)
+    return TraitOutput(patches=_pod_patches(pod, pod_wide=False), gpu=ask)
 
 
 def resources(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
@@ -161,7 +161,7 @@ def storage(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
     pod = {"volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim}}],
            "containers": [_container(props, {"volumeMounts": [{"name": volume, "mountPath": props["mountPath"]}]})]}
     pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim}, "spec": pvc_spec}
-    return TraitOutput(patches=_pod_patches(pod, ("Deployment",)), objects=[pvc])
+    return TraitOutput(patches=_pod_patches(pod, ("Deployment",), pod_wide=False), objects=[pvc])
 
 
 def image_registry(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:

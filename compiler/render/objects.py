@@ -86,14 +86,35 @@ def _rewrite_images(obj: dict[str, Any], registry: str, declared) -> dict[str, A
 
 # --- patches for objects kustomize renders (charts, kustomize folders) -----------------------------------------
 
-def _external_targets(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str | None]]:
-    """(kind, name regex) pairs a patch hits in a chart or folder."""
+def _external_pieces(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(kind, name regex, body) of what a patch does in a chart or folder. With a `target`, a pod-wide patch is
+    split: its pod-level part (security context, labels, node placement) goes to every Deployment and
+    StatefulSet (and the target's kind), so that every pod gets it; its container-level part to the target, the
+    objects that run the component's `container`. A patch that is not pod-wide (gpu: the GPUs' node selector and
+    tolerations; storage: the volume of its mount) goes wholly to the target."""
     if patch.kind is not None:
-        return [(patch.kind, patch.name)]
+        return [(patch.kind, patch.name, patch.body)]
     target = component.properties.get("target")
-    if target:
-        return [(target["kind"], target.get("name"))] if target["kind"] in patch.kinds else []
-    return [(kind, None) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
+    if not target:
+        return [(kind, None, patch.body) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
+    if target["kind"] not in patch.kinds:
+        return []
+    wide = _pod_wide_part(patch.body) if patch.pod_wide else {}
+    kinds = dict.fromkeys((*DEFAULT_EXTERNAL_KINDS, target["kind"]))
+    # the target gets the whole patch too: kustomize applies the patches one by one, and a later one replaces
+    # lists (tolerations) an earlier one set, so the target's patch, applied last, must hold them all
+    return [(kind, None, wide) for kind in kinds if wide and kind in patch.kinds] + [
+        (target["kind"], target.get("name"), patch.body)]
+
+
+def _pod_wide_part(body: dict[str, Any]) -> dict[str, Any]:
+    """The pod-level part of a Deployment-form patch: its pod template without containers."""
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+    pod = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+    wide_pod = {k: v for k, v in pod.items() if k not in ("containers", "initContainers")}
+    wide = {**{k: v for k, v in template.items() if k != "spec"}, **({"spec": wide_pod} if wide_pod else {})}
+    return {"spec": {"template": wide}} if wide else {}
 
 
 def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
@@ -103,13 +124,14 @@ def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
     combined: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
     for trait in component.traits:
         for patch in trait.output.patches:
-            for kind, name in _external_targets(patch, component):
+            for kind, name, piece in _external_pieces(patch, component):
                 api_version, body = combined.get((kind, name), (None, {}))
                 api_version = patch.api_version or api_version or API_VERSIONS.get(kind, "v1")
-                patch_body = patch.body if patch.kind else for_kind(patch.body, kind)
+                patch_body = piece if patch.kind else for_kind(piece, kind)
                 combined[(kind, name)] = (api_version, smp.combine(body, patch_body, api_version, kind))
     entries = []
-    for (kind, name), (api_version, body) in combined.items():
+    # every Deployment's and StatefulSet's patch first, the target's after it (see _external_pieces)
+    for (kind, name), (api_version, body) in sorted(combined.items(), key=lambda item: item[0][1] is not None):
         if container is not None:
             body = _name_containers(body, container)
         document = {"apiVersion": api_version, "kind": kind, "metadata": {"name": PATCH_PLACEHOLDER_NAME}, **body}

@@ -62,22 +62,29 @@ def _external_traits(model: Model, component: Component, props: dict[str, Any], 
     ok = True
     if mapping and output.helm is not None:
         values = copy.deepcopy(output.helm.values)
-        for key, path in mapping.items():
-            trait_type, _, prop = key.partition(".")
+        covered: dict[str, Covered] = {}
+        for key, paths in mapping.items():
+            trait_type, _, rest = key.partition(".")
             if model.trait_definition(trait_type) is None:
                 problems.append(error("E302", f"traitValues names unknown trait {trait_type!r}", at.at(key).as_key()))
                 ok = False
                 continue
             trait = next((t for t in traits if t.type == trait_type), None)
-            if trait is None or prop not in trait.properties:
+            if trait is None:
                 continue  # the trait is not used here: the chart keeps its own value
-            problem = valuespath.put(values, path, trait.properties[prop])
-            if problem:
-                problems.append(error("E407", f"traitValues {key}: {problem}", at.at(key), subject=subject))
-                ok = False
-        mapped = {key.partition(".")[0] for key in mapping}
-        traits = [dataclasses.replace(t, output=dataclasses.replace(t.output, patches=[])) if t.type in mapped else t
-                  for t in traits]
+            part, _, field = rest.partition(".")
+            value = _rendered_part(trait, part, field) if part in PARTS and field else trait.properties.get(rest)
+            covered[trait_type] = covered.get(trait_type, Covered()).adding(part if part in PARTS else None,
+                                                                             field or rest)
+            if value is None:
+                continue  # the trait does not set it here
+            for index, path in enumerate([paths] if isinstance(paths, str) else paths):
+                problem = valuespath.put(values, path, value)
+                if problem:
+                    where = at.at(key) if isinstance(paths, str) else at.at(key, index)
+                    problems.append(error("E407", f"traitValues {key}: {problem}", where, subject=subject))
+                    ok = False
+        traits = [_without_covered(t, covered[t.type]) if t.type in covered else t for t in traits]
         output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
     if not props.get("container"):
         kind = "chart" if output.helm is not None else "kustomize folder"
@@ -131,6 +138,75 @@ def _images(component: Component, props: dict[str, Any], output: ComponentOutput
                 if isinstance(image, str):
                     found.append((image, images.rewrite(image, mirror) if mirror else image))
     return output, found
+
+
+PARTS = ("pod", "container")  # traitValues `<trait>.pod.<field>` / `<trait>.container.<field>`
+
+
+@dataclass(frozen=True)
+class Covered:
+    """What a trait's traitValues entries take over from its patches: a property (its container settings and the
+    object-level ones, such as spec.replicas, and the pod field of that name), pod fields, container fields."""
+    properties: frozenset[str] = frozenset()
+    pod: frozenset[str] = frozenset()
+    container: frozenset[str] = frozenset()
+
+    def adding(self, part: str | None, name: str) -> "Covered":
+        if part == "pod":
+            return dataclasses.replace(self, pod=self.pod | {name})
+        if part == "container":
+            return dataclasses.replace(self, container=self.container | {name})
+        return dataclasses.replace(self, properties=self.properties | {name})
+
+
+def _pod_spec(body: Any) -> dict[str, Any] | None:
+    spec = ((body.get("spec") or {}).get("template") or {}).get("spec") if isinstance(body, dict) else None
+    return spec if isinstance(spec, dict) else None
+
+
+def _rendered_part(trait: ResolvedTrait, part: str, field: str) -> Any:
+    """What the trait sets on the pod (`pod`) or on its container (`container`) for that field, if it sets it."""
+    for patch in trait.output.patches:
+        pod = _pod_spec(patch.body) if patch.kind is None else None
+        if pod is None:
+            continue
+        if part == "pod" and field in pod and field not in ("containers", "initContainers"):
+            return copy.deepcopy(pod[field])
+        if part == "container":
+            for container in pod.get("containers") or ():
+                if isinstance(container, dict) and field in container and field != "name":
+                    return copy.deepcopy(container[field])
+    return None
+
+
+def _without_covered(trait: ResolvedTrait, covered: Covered) -> ResolvedTrait:
+    """The trait with what its values take over left out of its patches; what is left still goes by patch."""
+    patches = []
+    for patch in trait.output.patches:
+        pod = _pod_spec(patch.body) if patch.kind is None else None
+        if pod is None:
+            if not covered.properties:
+                patches.append(patch)  # a patch of its own kind: only a property mapping takes it over
+            continue
+        kept_pod = {k: v for k, v in pod.items() if k not in covered.pod and k not in covered.properties
+                    and k not in ("containers", "initContainers")}
+        if not covered.properties:
+            for key in ("containers", "initContainers"):
+                entries = [{k: v for k, v in c.items() if k not in covered.container} if isinstance(c, dict) else c
+                           for c in pod.get(key) or ()]
+                entries = [c for c in entries if not (isinstance(c, dict) and set(c) <= {"name"})]
+                if entries:
+                    kept_pod[key] = entries
+        template = {k: v for k, v in patch.body["spec"]["template"].items() if k != "spec"}
+        if kept_pod:
+            template["spec"] = kept_pod
+        spec = {} if covered.properties else {k: v for k, v in patch.body["spec"].items() if k != "template"}
+        if template:
+            spec["template"] = template
+        body = {**{k: v for k, v in patch.body.items() if k != "spec"}, **({"spec": spec} if spec else {})}
+        if _has_content(body):
+            patches.append(dataclasses.replace(patch, body=body))
+    return dataclasses.replace(trait, output=dataclasses.replace(trait.output, patches=patches))
 
 
 def _without_every_container(body: Any) -> Any:
