@@ -23,6 +23,7 @@ import yaml
 
 from compiler import valuespath
 from compiler.builtins import traits
+from compiler.model import PodTemplatePath
 from compiler.rendered import RenderContext
 
 POD_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
@@ -63,7 +64,9 @@ def _documents(text: str) -> list[dict]:
 
 
 def _asked(pod: dict, resource: str) -> list:
-    return [c.get("resources", {}).get("limits", {}).get(resource) for c in pod.get("containers", [])]
+    """Each container's limit of the resource, as a number (a quantity may be written "2"), or None."""
+    limits = [c.get("resources", {}).get("limits", {}).get(resource) for c in pod.get("containers", [])]
+    return [int(a) if isinstance(a, str) and a.isdigit() else a for a in limits]
 
 
 def _pod_problems(where: str, pod: dict, booking, gpus) -> list[str]:
@@ -106,6 +109,9 @@ def _own_objects(where: str, documents: list[dict], booking, gpus, declared=()) 
 # templates): trait patches are applied to them with the real `kubectl kustomize`, as Flux's post-renderer and
 # the Argo CD wrapper apply them, to see which pods they really reach.
 CHARTS = Path(__file__).resolve().parent / "charts"
+# where the custom kinds of those charts keep their pods (as a ComponentDefinition would declare them)
+CHART_POD_TEMPLATES = (PodTemplatePath("RayCluster", "spec.headGroupSpec.template"),
+                       PodTemplatePath("RayCluster", "spec.workerGroupSpecs[*].template", "replicas"))
 _BUILT: dict[tuple[str, str], list[dict]] = {}
 
 
@@ -141,7 +147,7 @@ def _mapped(component, key: str) -> list[str]:
 def _values_problems(where: str, values: dict, paths: list[str], wanted, what: str) -> list[str]:
     """Each values path holds what the trait wants there (a list: holds every item of it)."""
     problems = []
-    for path in paths:
+    for path in paths if wanted not in ({}, [], ()) else ():
         found = valuespath.get(values, path)
         ok = all(item in (found or []) for item in wanted) if isinstance(wanted, (list, tuple)) else found == wanted
         if not ok:
@@ -155,8 +161,12 @@ def _chart(where: str, component, values: dict, patches: list[dict], booking, gp
     problems = []
     count_paths = _mapped(component, "gpu.count")
     pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod, n)
-            for d in built or () for at, pod, n in _pods(d, ())]
+            for d in built or () for at, pod, n in _pods(d, CHART_POD_TEMPLATES)]
     gpu_pods = [(name, pod) for name, pod, _ in pods if any(a is not None for a in _asked(pod, gpus.resource))]
+    # the pods that run the GPUs, also where the chart's own values ask for them (requests)
+    gpu_runners = [(name, pod) for name, pod, _ in pods if any(
+        gpus.resource in (c.get("resources") or {}).get(part, {}) for c in pod.get("containers", [])
+        for part in ("limits", "requests"))]
     if count_paths:
         problems += _values_problems(where, values, count_paths, gpus.per_replica, f"{gpus.resource} per replica")
     elif built is not None:
@@ -182,7 +192,7 @@ def _chart(where: str, component, values: dict, patches: list[dict], booking, gp
         problems += _values_problems(where, values, toleration_paths, list(booking.tolerations), "tolerations")
     if selector_paths:
         problems += _values_problems(where, values, selector_paths, booking.node_selector, "node selector")
-    for name, pod in gpu_pods if not count_paths else ():
+    for name, pod in gpu_runners:
         if not toleration_paths:
             problems += [f"{name}: booked toleration {t} is missing" for t in booking.tolerations
                          if t not in (pod.get("tolerations") or [])]
@@ -220,7 +230,8 @@ def _required_on_every_pod(where: str, component, built: list[dict], values: dic
     """Every pod of the chart carries the pod-level part of every trait its environment requires (or the
     profile maps that part to values)."""
     problems = []
-    pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod) for d in built for at, pod, _ in _pods(d, ())]
+    pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod)
+            for d in built for at, pod, _ in _pods(d, CHART_POD_TEMPLATES)]
     for trait_type, pod_part in mapped_pod_parts:
         if trait_type not in required:
             continue
@@ -229,9 +240,24 @@ def _required_on_every_pod(where: str, component, built: list[dict], values: dic
             if paths:
                 problems += _values_problems(where, values, paths, wanted, f"{trait_type} {field}")
                 continue
-            problems += [f"{name}: required trait {trait_type!r} sets {field} {wanted!r}; the pod has "
-                         f"{pod.get(field)!r}" for name, pod in pods if not _subset(wanted, pod.get(field))]
+            problems += [p for name, pod in pods for p in _missing(name, trait_type, pod, field, wanted)]
     return problems
+
+
+# what a container's own security context overrides of its pod's
+CONTAINER_OVERRIDES = ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
+
+
+def _missing(name: str, trait_type: str, pod: dict, field: str, wanted) -> list[str]:
+    """What a required trait's pod-level field lacks on this pod, in effect (a container may override it)."""
+    if not _subset(wanted, pod.get(field)):
+        return [f"{name}: required trait {trait_type!r} sets {field} {wanted!r}; the pod has {pod.get(field)!r}"]
+    if field != "securityContext":
+        return []
+    return [f"{name}: required trait {trait_type!r} sets {key} {wanted[key]!r}; container {c.get('name')!r} "
+            f"overrides it with {(c.get('securityContext') or {})[key]!r}"
+            for c in pod.get("containers", []) for key in CONTAINER_OVERRIDES
+            if key in wanted and key in (c.get("securityContext") or {}) and c["securityContext"][key] != wanted[key]]
 
 
 def _required_traits(result, release) -> tuple[str, ...]:
@@ -310,7 +336,6 @@ def check(result) -> list[str]:
                         for d in documents for at, pod, _ in _pods(d, declared)]
                 for trait_type, fields in _pod_parts(release, component):
                     if trait_type in required:
-                        problems += [f"{name}: required trait {trait_type!r} sets {field} {wanted!r}; the pod has "
-                                     f"{pod.get(field)!r}" for name, pod in pods for field, wanted in fields.items()
-                                     if not _subset(wanted, pod.get(field))]
+                        problems += [p for name, pod in pods for field, wanted in fields.items()
+                                     for p in _missing(name, trait_type, pod, field, wanted)]
     return problems

@@ -38,6 +38,7 @@ import pytest
 import yaml
 
 import k8s_schemas
+from compiler import names
 from conftest import ROOT, SHARED, Run, copy_init_repo, easel, easel_process, tree, write_files
 
 CRDS = SHARED / "crds"
@@ -685,6 +686,13 @@ def _label_errors(c: Compiled, doc: Doc) -> list[str]:
         path = c.output_path(((obj.get("spec") or {}).get("source") or {}).get("path", ""))
         if path is not None and path.is_relative_to(c.out):
             owner = _component_path(PurePosixPath(path.relative_to(c.out).as_posix()))
+        source = (obj.get("spec") or {}).get("source") or {}
+        if owner is None and source.get("chart") and "easel.dev/workload" in labels:
+            # a chart Argo CD renders itself (no patches: no wrapper folder): named after its cluster and owner
+            owner = (labels.get("easel.dev/project"), labels["easel.dev/workload"], labels.get("easel.dev/component"))
+            expected = names.join(rel.parts[1], owner[0], f"{owner[1]}-{owner[2]}")
+            if obj["metadata"]["name"] != expected:
+                errors.append(f"a chart Application named {obj['metadata']['name']!r}, not {expected!r}")
     if owner is not None:
         project, workload, component = owner
         errors += [f"missing label {k}" for k in COMPONENT_LABELS if k not in labels]

@@ -127,7 +127,7 @@ spec:
   components:
     - name: server
       type: helm-chart
-      properties: {{repository: charts, chart: vllm-stack, version: 0.1.7{properties}}}
+      properties: {{repository: charts, chart: vllm-stack, version: 0.1.9{properties}}}
       traits:{traits}
 """)
     if required:
@@ -149,7 +149,7 @@ def test_a_gpu_trait_on_a_chart_without_container_or_values_is_an_error_that_say
 
 
 def test_a_chart_gpu_trait_through_target_and_container_or_values_compiles():
-    with_patch = compile_files(_chart_files(', target: {kind: Deployment, name: ".*-engine"}, container: vllm', GPU))
+    with_patch = compile_files(_chart_files(', target: {kind: Deployment, name: ".*-deployment-vllm"}, container: vllm', GPU))
     assert codes(with_patch) == []
     through_values = compile_files(_chart_files(', traitValues: {gpu.count: "engine.gpus"}', GPU))
     assert codes(through_values) == []
