@@ -76,7 +76,8 @@ _ALL = [
          "without it, the patch goes to every Deployment and StatefulSet, and adds the container to those without"),
     Code("E411", "a trait that placement or policy counts on has nowhere to go on a chart or folder",
          "name the objects and their container (`target: {kind: Deployment, name: <regex>}` and `container: "
-         "<name>`), or map the trait to chart values (`traitValues: {<trait>.<property>: <values.path>}`)"),
+         "<name>`), or map the trait to chart values (`traitValues: {<trait>.<property>: <values.path>}`, or "
+         "`<trait>.container.<field>` for what it sets on the container)"),
     Code("E409", "a trait reaches none of the objects it is meant for",
          "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
          "StatefulSet, DaemonSet, Job or CronJob), or leave the trait out"),
