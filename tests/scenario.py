@@ -49,6 +49,26 @@ spec:
 """)}
 
 
+def one_component_app(component: str) -> dict[str, str]:
+    """A profile `app` 1.0.0 of one component (given as the YAML of its list item, indented for `components:`)
+    and a Workload `w` of project `team` in environment `dev` that runs it."""
+    return {
+        "profiles/app.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: app}}
+spec:
+  version: 1.0.0
+  components:
+{component}
+"""),
+        "workloads/w.yaml": docs("""
+kind: Workload
+metadata: {name: w}
+spec: {project: team, environment: dev, profile: {name: app}}
+"""),
+    }
+
+
 def replaced(files: dict[str, str], path: str, old: str, new: str) -> dict[str, str]:
     """A copy of files with one exact piece of text in one file changed; fails loudly when the text is missing."""
     assert old in files[path], f"{old!r} not in {path}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from conftest import easel, write_files
 from nodes import gfd, node, node_list
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from scenario import TEAM_IN_DEV, codes, compile_files, docs, one_component_app
 
 
 def _files(device: str, gpu: str) -> dict[str, str]:
@@ -20,23 +20,11 @@ spec:
   kubernetesVersion: "1.30.1"
   devices: [{device}]
 """),
-        "profiles/app.yaml": docs(f"""
-kind: WorkloadProfile
-metadata: {{name: app}}
-spec:
-  version: 1.0.0
-  components:
-    - name: web
+        **one_component_app(f"""    - name: web
       type: webservice
       properties: {{image: registry.example.com/app:1}}
       traits:
-        - {{type: gpu, properties: {gpu}}}
-"""),
-        "workloads/w.yaml": docs("""
-kind: Workload
-metadata: {name: w}
-spec: {project: team, environment: dev, profile: {name: app}}
-"""),
+        - {{type: gpu, properties: {gpu}}}"""),
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, decision, docs, gpu_cluster
+from scenario import TEAM_IN_DEV, codes, compile_files, decision, docs, gpu_cluster, one_component_app
 
 RAY = """    - apiVersion: ray.io/v1
       kind: RayCluster
@@ -64,21 +64,9 @@ spec:{pod_templates}
   template: |
 {objects}
 """),
-        "profiles/app.yaml": docs(f"""
-kind: WorkloadProfile
-metadata: {{name: app}}
-spec:
-  version: 1.0.0
-  components:
-    - name: run
+        **one_component_app(f"""    - name: run
       type: custom
-      traits:{traits}
-"""),
-        "workloads/w.yaml": docs("""
-kind: Workload
-metadata: {name: w}
-spec: {project: team, environment: dev, profile: {name: app}}
-"""),
+      traits:{traits}"""),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs, gpu_cluster
+from scenario import TEAM_IN_DEV, codes, compile_files, docs, gpu_cluster, one_component_app
 
 TRAITS = """
         - type: gpu
@@ -30,21 +30,9 @@ spec:
   template: |
 {objects}
 """),
-        "profiles/app.yaml": docs(f"""
-kind: WorkloadProfile
-metadata: {{name: app}}
-spec:
-  version: 1.0.0
-  components:
-    - name: job
+        **one_component_app(f"""    - name: job
       type: nightly
-      traits:{traits}
-"""),
-        "workloads/w.yaml": docs("""
-kind: Workload
-metadata: {name: w}
-spec: {project: team, environment: dev, profile: {name: app}}
-"""),
+      traits:{traits}"""),
     }
 
 
