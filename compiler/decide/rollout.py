@@ -2,8 +2,10 @@
 and `rollback` take, as pure functions over the decision record.
 
 Waves are cumulative: wave k covers the clusters of waves 1..k. A wave is a label selector over the
-workload's clusters, or a share of them (`percent`), picked by a hash of workload and cluster name, so the
-same clusters are picked every time and a cluster added later does not reshuffle the others.
+workload's clusters, or a share of them (`percent`): after it, that share of the placed clusters (rounded up)
+runs the new version, the earlier waves' clusters counted toward it; the clusters it adds are picked by a hash
+of workload and cluster name, so the same clusters are picked every time and a cluster added later does not
+reshuffle the others.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..decisions import Decisions, WaveClusters
 from ..errors import BadArgument
 from ..model import Model, Wave
 
+
 def _rank(workload: str, cluster: str) -> str:
     return hashlib.sha256(f"{workload}/{cluster}".encode()).hexdigest()
 
@@ -31,8 +34,9 @@ def wave_clusters(workload: str, clusters: Sequence[str], waves: tuple[Wave, ...
     for wave in waves:
         if wave.selector is not None:
             members = {c for c in clusters if selectors.matches(wave.selector, labels[c])}
-        else:
-            members = set(ranked[:math.ceil(len(clusters) * (wave.percent or 100) / 100)])
+        else:  # a share of all the placed clusters, counting the earlier waves' toward it
+            wanted = math.ceil(len(clusters) * (wave.percent or 100) / 100) - len(reached)
+            members = set([c for c in ranked if c not in reached][:max(wanted, 0)])
         added.append(WaveClusters(wave.name, tuple(sorted(members - reached))))
         reached |= members
     return tuple(added)
