@@ -101,6 +101,22 @@ class NoArchDevices(Reason):
         return f"no ready {self.arch} devices; the profile requires {self.arch}"
 
 
+@dataclass(frozen=True)
+class StackUnavailable(Reason):
+    """A stack the profile requires (`requires.profiles`) cannot be had there: the cluster profile provides it
+    out of range, or no published version fits."""
+    stack: str
+    wanted: str  # the range asked for
+    provided: str | None  # the version the cluster's ClusterProfile provides; None: easel would deploy it
+    kind = "stack"
+
+    def __str__(self) -> str:
+        if self.provided is not None:
+            return (f"its cluster profile provides {self.stack} {self.provided}; the profile requires "
+                    f"{self.stack} {self.wanted!r}")
+        return f"no published version of {self.stack} satisfies {self.wanted!r} (with what it requires)"
+
+
 # --- GPUs (see gpu.py) ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

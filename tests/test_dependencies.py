@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import yaml
 
+from conftest import easel, write_files
 from scenario import TEAM_IN_DEV, codes, compile_files, docs
 
 
@@ -124,22 +125,42 @@ def test_conflicting_ranges_name_every_requester():
     assert {"profiles/a.yaml", "profiles/b.yaml"} <= files_named
 
 
-def test_a_provided_stack_out_of_range_is_a_conflict():
-    files = {**BASE, **stack("base", "2.0.0"), **app("a", '{name: base, version: ">=2"}'), **workload("wa", "a"),
-             "profiles/cluster.yaml": docs("""
+EDGE = {"profiles/cluster.yaml": docs("""
 kind: ClusterProfile
 metadata: {name: edge}
 spec:
   version: 1.0.0
   layers: [{type: kubernetes, name: k8s, version: 1.30.2}, {type: addon, name: base, version: 1.4.0}]
-"""), "clusters/byoc.yaml": docs("""
+"""), "clusters/edge.yaml": docs("""
 kind: Cluster
-metadata: {name: byoc}
+metadata: {name: edge}
 spec: {source: palette, clusterProfile: {name: edge, version: 1.0.0}}
 """)}
+
+
+def test_a_cluster_whose_profile_provides_a_stack_out_of_range_is_not_eligible():
+    only_edge = {k: v for k, v in BASE.items() if k != "clusters/byoc.yaml"}
+    files = {**only_edge, **EDGE, **stack("base", "2.0.0"), **app("a", '{name: base, version: ">=2"}'),
+             **workload("wa", "a")}
     result = compile_files(files)
-    assert codes(result) == ["E505"]
-    assert "its cluster profile provides base 1.4.0" in next(d.message for d in result.diagnostics)
+    assert codes(result) == ["E601"]  # not placed where it would then conflict (E505)
+    problem = next(d for d in result.diagnostics if d.code == "E601")
+    assert [n.message for n in problem.notes] == ["edge: its cluster profile provides base 1.4.0; the profile "
+                                                  "requires base '>=2'"]
+
+
+def test_placement_moves_on_to_a_cluster_where_the_stack_can_be_deployed_and_explain_says_why(tmp_path):
+    # every eligible cluster is chosen: without the check, edge too, and the compile then failed with E505
+    files = {**BASE, **EDGE, **stack("base", "2.0.0"), **app("a", '{name: base, version: ">=2"}'),
+             **workload("wa", "a")}
+    result = compile_files(files)
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    assert list(result.decisions.workloads["team/wa"].clusters) == ["byoc"]
+    assert "clusters/byoc/infrastructure/base/chart.yaml" in result.files
+    write_files(tmp_path, files)
+    run = easel("explain", "wa", cwd=tmp_path)
+    assert run.code == 0, run.text
+    assert "edge" in run.out and "its cluster profile provides base 1.4.0" in run.out, run.out
 
 
 def test_the_lock_keeps_a_stack_version_until_updated():

@@ -37,7 +37,7 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         return Decisions(workloads=chosen), Resolutions(resolved, {}), diagnostics
     current = [resolved[(w, d.version)] for w, d in chosen.items()]
     recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
-    placements, problems = place(current, fleet, recorded)
+    placements, problems = place(current, fleet, recorded, model.profiles)
     diagnostics.extend(problems)
     stacks, problems = choose_stacks(model, fleet, [(w.id, w.profile, placements[w.id].clusters) for w in current],
                                      {cluster: d.stacks for cluster, d in previous.clusters.items()}, update)

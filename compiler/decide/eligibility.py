@@ -6,13 +6,17 @@ thousands of workloads shares a handful of answers and only free capacity is che
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from .. import gpu, selectors, versions
 from ..gpu import Allocation, FreeGpus, GpuPool
 from ..inventory import ClusterFacts
+from ..model import WorkloadProfile
 from ..reasons import (
     KubernetesMismatch, KubernetesUnknown, NoArchDevices, NotSelected, Reason, TaintNotTolerated,
 )
 from ..resolve import ResolvedWorkload
+from . import stacks
 
 
 def static_reason(workload: ResolvedWorkload, facts: ClusterFacts, keeping: bool = False) -> Reason | None:
@@ -43,16 +47,21 @@ class StaticIndex:
     workload's demands. Remembered per environment, profile requirements and demands, so thousands of workloads
     share a handful of answers and only free capacity is checked per workload."""
 
-    def __init__(self, fleet: dict[str, ClusterFacts]) -> None:
+    def __init__(self, fleet: Mapping[str, ClusterFacts],
+                 profiles: Mapping[str, Mapping[str, WorkloadProfile]] | None = None) -> None:
         self.fleet = fleet
+        self.profiles = profiles or {}
         self.known: dict[tuple, tuple[dict[str, list[list[GpuPool]]], dict[str, Reason]]] = {}
+        self.stacks: dict[tuple, Reason | None] = {}  # (requirements, what the cluster profile provides) -> why not
 
     def index(self, workload: ResolvedWorkload,
               keeping: bool = False) -> tuple[dict[str, list[list[GpuPool]]], dict[str, Reason]]:
         """(the clusters that could take the workload, in name order, with their viable pools per demand;
         the others -> why)."""
         demands = tuple((d.ask, d.replicas) for d in workload.gpu_demands)
-        key = (workload.environment.meta.name, workload.profile.kubernetes, workload.profile.arch, keeping, demands)
+        requires = tuple((d.name, d.range) for d in workload.profile.requires_profiles)
+        key = (workload.environment.meta.name, workload.profile.kubernetes, workload.profile.arch, keeping, demands,
+               requires)
         if key not in self.known and keeping:
             # the same as for new placements, but for clusters a NoSelectIfNew taint may have kept out
             passing, reasons = self.index(workload)
@@ -67,7 +76,7 @@ class StaticIndex:
         for name in names:
             facts = self.fleet[name]
             reasons.pop(name, None)
-            reason = static_reason(workload, facts, keeping)
+            reason = static_reason(workload, facts, keeping) or self._stacks(workload.profile, facts)
             viable: list[list[GpuPool]] | None = []
             if not reason and workload.gpu_demands:
                 viable, reason = gpu.viable_pools(workload.gpu_demands, facts.gpus, workload.profile.arch)
@@ -76,6 +85,13 @@ class StaticIndex:
             else:
                 passing[name] = viable
         return dict(sorted(passing.items())), reasons
+
+    def _stacks(self, profile: WorkloadProfile, facts: ClusterFacts) -> Reason | None:
+        """Whether the stacks the profile requires can be had there (SPEC §3.5: part of eligibility)."""
+        key = (tuple((d.name, d.range) for d in profile.requires_profiles), tuple(sorted(facts.addons.items())))
+        if key not in self.stacks:
+            self.stacks[key] = stacks.unavailable(self.profiles, profile, facts.addons)
+        return self.stacks[key]
 
 
 def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FreeGpus, static: StaticIndex,

@@ -19,7 +19,7 @@ from ..decisions import PlacementRecord
 from ..diagnostics import Diagnostics, Note, error
 from ..gpu import Allocation, FreeGpus
 from ..inventory import ClusterFacts
-from ..model import Prioritizer
+from ..model import Prioritizer, WorkloadProfile
 from ..reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
 from ..resolve import ResolvedWorkload
 from .eligibility import StaticIndex, first_reason
@@ -125,11 +125,13 @@ def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
 
 
 def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFacts],
-          previous: Mapping[str, tuple[str, ...]]) -> tuple[dict[str, Placement], Diagnostics]:
-    """previous: workload -> the clusters easel.lock records for it."""
+          previous: Mapping[str, tuple[str, ...]], profiles: Mapping[str, Mapping[str, WorkloadProfile]] | None = None
+          ) -> tuple[dict[str, Placement], Diagnostics]:
+    """previous: workload -> the clusters easel.lock records for it; profiles: every published profile version
+    (for the stacks a workload requires)."""
     diagnostics = Diagnostics()
     run = _Run(fleet, previous, FreeGpus.of({name: facts.gpus for name, facts in fleet.items()}),
-               policy.QuotaUsage(), StaticIndex(fleet), diagnostics)
+               policy.QuotaUsage(), StaticIndex(fleet, profiles), diagnostics)
     kept = _keep(workloads, run)
     return {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}, diagnostics
 

@@ -18,6 +18,7 @@ from .. import versions
 from ..diagnostics import Diagnostics, Location, Note
 from ..inventory import ClusterFacts
 from ..model import Model, WorkloadProfile
+from ..reasons import StackUnavailable
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ class ClusterStacks:
 
 
 class _Provider(AbstractProvider):
-    def __init__(self, model: Model, provided: Mapping[str, str], locked: Mapping[str, str]):
-        self.model = model
+    def __init__(self, profiles: Mapping[str, Mapping[str, WorkloadProfile]], provided: Mapping[str, str],
+                 locked: Mapping[str, str]):
+        self.profiles = profiles
         self.provided = provided
         self.locked = locked
 
@@ -67,7 +69,7 @@ class _Provider(AbstractProvider):
             version = self.provided[identifier]
             fits = version not in excluded and all(_satisfies(version, r) for r in ranges)
             return [Candidate(identifier, version, None)] if fits else []
-        available = self.model.profiles.get(identifier, {})
+        available = self.profiles.get(identifier, {})
         fitting = [v for v in available if v not in excluded and all(versions.satisfies(v, r) for r in ranges)]
         fitting.sort(key=versions.sort_key, reverse=True)  # the newest first,
         if self.locked.get(identifier) in fitting:  # but what the cluster runs now before any other
@@ -113,7 +115,7 @@ def choose_stacks(model: Model, fleet: Mapping[str, ClusterFacts],
         facts = fleet[cluster]
         keep = {name: version for name, version in locked.get(cluster, {}).items()
                 if update not in ("*", name)}
-        provider = _Provider(model, facts.addons, keep)
+        provider = _Provider(model.profiles, facts.addons, keep)
         needs = [need for workload_id, profile in workloads
                  for need in _needs(profile, f"{workload_id} ({profile.meta.name} {profile.version})")]
         try:
@@ -135,6 +137,23 @@ def choose_stacks(model: Model, fleet: Mapping[str, ClusterFacts],
             stacks.users[workload_id] = sorted(_closure(profile, resolution.mapping))
         result[cluster] = stacks
     return result, diagnostics
+
+
+def unavailable(profiles: Mapping[str, Mapping[str, WorkloadProfile]], profile: WorkloadProfile,
+                provided: Mapping[str, str]) -> StackUnavailable | None:
+    """Why the stacks the profile requires could not be had on a cluster whose cluster profile provides these
+    (stack -> version), by themselves (with other workloads' needs they may still conflict: E505); None when they
+    can."""
+    if not profile.requires_profiles:
+        return None
+    try:
+        Resolver(_Provider(profiles, provided, {}), BaseReporter()).resolve(_needs(profile, ""), max_rounds=200)
+    except ResolutionImpossible as exc:
+        need = exc.causes[0].requirement
+        return StackUnavailable(need.name, need.range, provided.get(need.name))
+    except ResolutionTooDeep:
+        return None  # undecided here; choose_stacks reports it
+    return None
 
 
 def _closure(profile: WorkloadProfile, mapping: Mapping[str, Candidate]) -> set[str]:
