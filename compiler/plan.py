@@ -65,6 +65,7 @@ class Release:
     waits_for: tuple[tuple[str, str], ...] = ()  # (name, namespace) of the stacks' HelmReleases it needs first
     bookings: tuple[Booking, ...] = ()
     key: tuple = ()  # the same on every cluster that renders it the same way (for rendering once)
+    requires: tuple[str, ...] = ()  # the stacks it needs first (a workload's, transitively; a stack's own)
 
     def labels_for(self, component: str | None) -> dict[str, str]:
         if self.kind == "stack" or component is None:  # a stack belongs to no team (SPEC §6)
@@ -123,9 +124,10 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
         releases = []
         for workload, specialized in workloads:
             waits = tuple(ref for stack in needs.get(workload.id, ()) for ref in refs.get(stack, ()))
-            key = (workload.id, workload.version, name if specialized else None, waits)
+            stacks_needed = tuple(needs.get(workload.id, ()))
+            key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed)
             if key not in planned:  # a workload planned alike on many clusters is one value
-                planned[key] = _workload_release(workload, waits, key[2])
+                planned[key] = _workload_release(workload, waits, key[2], stacks_needed)
             releases.append(planned[key])
         for release in releases:
             allocations = decisions.workload(release.id).allocations.get(name, ())
@@ -229,7 +231,7 @@ def _bookings(components: tuple[ResolvedComponent, ...]) -> tuple[Booking, ...]:
 
 
 def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
-                      specialized_for: str | None) -> Release:
+                      specialized_for: str | None, requires: tuple[str, ...] = ()) -> Release:
     environment = workload.environment
     labels = _labels(workload)
     if environment.namespace_strategy == "project":
@@ -243,11 +245,12 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
         NamespacePlan(workload.namespace, namespace_labels, dict(sorted(environment.namespace_quota.items())),
                       environment.isolation),
         labels, workload.components, waits_for, _bookings(workload.components),
-        key=("workload", workload.id, workload.version, specialized_for))
+        key=("workload", workload.id, workload.version, specialized_for), requires=requires)
 
 
 def _stack_release(stack: ResolvedStack) -> Release:
     labels = {**MANAGED_BY, "easel.dev/profile": stack.name, "easel.dev/profile-version": stack.version}
     return Release("stack", stack.name, STACKS, stack.name, stack.name, stack.version, stack.path,
                    NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
-                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version))
+                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version),
+                   requires=tuple(d.name for d in stack.profile.requires_profiles))

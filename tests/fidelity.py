@@ -289,7 +289,7 @@ def _chart_source(files: dict, plan, release, component) -> tuple[dict, list[dic
     """(values, patches, release name) of a chart component as the tree writes it."""
     base = f"clusters/{plan.cluster}/{release.path}/{component.name}"
     if plan.engine == "flux":
-        [hr] = [d for d in _documents(files.get(f"{base}.yaml", "")) if d["kind"] == "HelmRelease"]
+        [hr] = [d for d in _documents(files.get(f"{base}/objects.yaml", "")) if d["kind"] == "HelmRelease"]
         post = (hr["spec"].get("postRenderers") or [{}])[0].get("kustomize") or {}
         return hr["spec"].get("values") or {}, post.get("patches") or [], hr["spec"]["releaseName"]
     wrapper = yaml.safe_load(files.get(f"{base}/kustomization.yaml", "{}")) or {}
@@ -327,7 +327,7 @@ def check(result) -> list[str]:
                     continue
                 if component.output.kustomize_path:
                     continue  # a folder's objects are not known here
-                documents = _documents(files.get(f"{base}.yaml" if plan.engine == "flux" else f"{base}/objects.yaml",
+                documents = _documents(files.get(f"{base}/objects.yaml",
                                                  ""))
                 declared = component.output.pod_templates
                 for gpus in booking.gpus:

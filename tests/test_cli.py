@@ -31,7 +31,7 @@ def test_init_creates_a_repository_that_compiles(tmp_path):
     assert run.code == 0, run.text
     compiled = easel("-C", str(tmp_path / "fresh"), "compile")
     assert compiled.code == 0, compiled.text
-    release = tmp_path / "fresh/output/clusters/local/workloads/demo/hello/web.yaml"
+    release = tmp_path / "fresh/output/clusters/local/workloads/demo/hello/web/objects.yaml"
     deployment, service = list(yaml.safe_load_all(release.read_text()))
     assert deployment["kind"] == "Deployment" and service["kind"] == "Service"
     assert deployment["metadata"]["namespace"] == "demo-hello"
@@ -67,7 +67,7 @@ def test_compile_then_check_then_stale(repo):
     stale = easel("compile", "--check", cwd=repo)
     assert stale.code == 1
     assert "error[E803]" in stale.err
-    assert "changed  clusters/local/workloads/demo/hello/web.yaml" in stale.err
+    assert "changed  clusters/local/workloads/demo/hello/web/objects.yaml" in stale.err
 
 
 def test_recompile_with_nothing_changed_writes_nothing(repo):

@@ -91,8 +91,8 @@ def test_what_runs_on_a_cluster_is_one_lookup_in_its_plan_mid_rollout(mid_rollou
     assert on_rest.bookings[0].gpus[0].per_replica == 1
     assert result.plans.clusters["west"].release("team/other") is None
     # and the rendered tree says the same
-    assert "easel.dev/profile-version: 1.1.0" in result.files["clusters/east/workloads/team/w/server.yaml"]
-    assert "easel.dev/profile-version: 1.0.0" in result.files["clusters/west/workloads/team/w/server.yaml"]
+    assert "easel.dev/profile-version: 1.1.0" in result.files["clusters/east/workloads/team/w/server/objects.yaml"]
+    assert "easel.dev/profile-version: 1.0.0" in result.files["clusters/west/workloads/team/w/server/objects.yaml"]
 
 
 def test_the_decision_record_holds_the_rollout_its_waves_and_why(mid_rollout):

@@ -82,7 +82,7 @@ def test_user_component_and_trait_render_into_the_cluster_tree():
 """)}
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
-    [deployment] = objects(result, "workloads/team/w/cache.yaml")
+    [deployment] = objects(result, "workloads/team/w/cache/objects.yaml")
     assert deployment["metadata"]["name"] == "w-cache"
     assert deployment["metadata"]["namespace"] == "team-w"
     assert deployment["metadata"]["labels"]["easel.dev/component"] == "cache"
@@ -99,7 +99,7 @@ def test_user_trait_on_a_chart_becomes_a_post_renderer_patch():
 """)}
     result = compile_files(files)
     assert codes(result) == []
-    [release] = objects(result, "workloads/team/w/app.yaml")
+    [release] = objects(result, "workloads/team/w/app/objects.yaml")
     patches = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
     assert [p["target"] for p in patches] == [{"kind": "Deployment"}, {"kind": "StatefulSet"}]
     assert yaml.safe_load(patches[0]["patch"])["spec"]["template"]["spec"]["priorityClassName"] == "high"
@@ -124,7 +124,7 @@ def test_builtin_traits_on_a_chart_name_the_container_and_target():
         'kubernetesVersion: "1.30.0", devices: [{name: n1, facts: {gpus: [{product: NVIDIA-L4, count: 1}]}}]}')
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
-    [release] = objects(result, "workloads/team/w/app.yaml")
+    [release] = objects(result, "workloads/team/w/app/objects.yaml")
     [patch] = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
     assert patch["target"] == {"kind": "StatefulSet", "name": ".*-db"}
     body = yaml.safe_load(patch["patch"])
@@ -196,7 +196,7 @@ spec: {source: byoc, kubernetesVersion: "1.29.1"}
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
     for cluster, version in (("c", "1.30.0"), ("d", "1.29.1")):
-        first, second = yaml.safe_load_all(result.files[f"clusters/{cluster}/workloads/team/w/pool.yaml"])
+        first, second = yaml.safe_load_all(result.files[f"clusters/{cluster}/workloads/team/w/pool/objects.yaml"])
         assert first["metadata"]["name"] == f"pool-{cluster}"
         assert first["data"] == {"k8s": version, "gpus": "0"}
         assert second["metadata"]["name"] == "w-pool-static"
@@ -236,7 +236,7 @@ def test_builtin_traits_on_a_webservice():
 """)}
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
-    by_kind = {o["kind"]: o for o in objects(result, "workloads/team/w/web.yaml")}
+    by_kind = {o["kind"]: o for o in objects(result, "workloads/team/w/web/objects.yaml")}
     assert sorted(by_kind) == ["Deployment", "Ingress", "PersistentVolumeClaim", "Service"]
     deployment = by_kind["Deployment"]
     pod = deployment["spec"]["template"]["spec"]
@@ -295,6 +295,6 @@ def test_the_image_registry_trait_satisfies_the_policy_and_lists_images_for_mirr
         "docker.io/bitnami/app:2.0 registry.example.com/mirror/bitnami/app:2.0\n"
         "nginx:1.27 registry.example.com/mirror/library/nginx:1.27\n"
         "quay.io/org/sidecar:1 registry.example.com/mirror/org/sidecar:1\n")
-    [release] = objects(result, "workloads/team/w/app.yaml")
+    [release] = objects(result, "workloads/team/w/app/objects.yaml")
     assert release["spec"]["values"]["image"]["registry"] == "registry.example.com/mirror"
     assert release["spec"]["values"]["sidecar"]["image"] == "registry.example.com/mirror/org/sidecar:1"

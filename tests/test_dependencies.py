@@ -66,13 +66,13 @@ def test_a_needed_stack_is_deployed_once_and_waited_for():
              **app("b", '{name: base, version: ">=1.1"}'), **workload("wa", "a"), **workload("wb", "b")}
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
-    stack_release = release(result, "clusters/byoc/infrastructure/base/chart.yaml")
+    stack_release = release(result, "clusters/byoc/infrastructure/base/chart/objects.yaml")
     assert stack_release["metadata"]["namespace"] == "base"
     assert stack_release["spec"]["chart"]["spec"]["version"] == "1.1.0"  # the newest that satisfies both
     assert stack_release["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "easel",
                                                    "easel.dev/profile": "base", "easel.dev/profile-version": "1.1.0"}
     for name in ("wa", "wb"):
-        web = release(result, f"clusters/byoc/workloads/team/{name}/web.yaml")
+        web = release(result, f"clusters/byoc/workloads/team/{name}/web/objects.yaml")
         assert web["spec"]["dependsOn"] == [{"name": "base-chart", "namespace": "base"}]
     assert yaml.safe_load(result.lock_text)["infrastructure"] == {"byoc": {"base": "1.1.0"}}
     assert "clusters/byoc/namespaces/base.yaml" in result.files
@@ -86,7 +86,7 @@ def test_transitive_stacks_and_backtracking():
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
     assert yaml.safe_load(result.lock_text)["infrastructure"] == {"byoc": {"low": "1.5.0", "top": "1.0.0"}}
-    web = release(result, "clusters/byoc/workloads/team/wa/web.yaml")
+    web = release(result, "clusters/byoc/workloads/team/wa/web/objects.yaml")
     assert web["spec"]["dependsOn"] == [{"name": "low-chart", "namespace": "low"},
                                         {"name": "top-chart", "namespace": "top"}]
 
@@ -109,7 +109,7 @@ spec: {source: palette, clusterProfile: {name: edge, version: 1.0.0}}
     result = compile_files(files)
     assert codes(result) == []
     assert not [p for p in result.files if "/infrastructure/" in p]
-    assert "dependsOn" not in release(result, "clusters/byoc/workloads/team/wa/web.yaml")["spec"]
+    assert "dependsOn" not in release(result, "clusters/byoc/workloads/team/wa/web/objects.yaml")["spec"]
 
 
 def test_conflicting_ranges_name_every_requester():
@@ -156,7 +156,7 @@ def test_placement_moves_on_to_a_cluster_where_the_stack_can_be_deployed_and_exp
     result = compile_files(files)
     assert codes(result) == [], [d.text for d in result.diagnostics]
     assert list(result.decisions.workloads["team/wa"].clusters) == ["byoc"]
-    assert "clusters/byoc/infrastructure/base/chart.yaml" in result.files
+    assert "clusters/byoc/infrastructure/base/chart/objects.yaml" in result.files
     write_files(tmp_path, files)
     run = easel("explain", "wa", cwd=tmp_path)
     assert run.code == 0, run.text

@@ -95,7 +95,7 @@ def test_example_shows_a_rollout_in_progress_and_an_infrastructure_stack():
     assert (ray["workload"], ray["from"], ray["to"], ray["wave"]) == ("research/ray-sandbox", "1.0.0", "1.1.0", 1)
     assert ray["waves"][0] == {"name": "canary", "clusters": ["lab-east-1"], "version": "1.1.0"}
     out = ROOT / "output" / "clusters"
-    assert "ray-cluster\n    easel.dev/profile-version: 1.1.0" in (out / "lab-east-1/workloads/research/ray-sandbox/cluster.yaml").read_text()
+    assert "ray-cluster\n    easel.dev/profile-version: 1.1.0" in (out / "lab-east-1/workloads/research/ray-sandbox/cluster/objects.yaml").read_text()
     # edge-fra-1 is BYOC: the gpu-operator its GPU profiles require is deployed there, before them
     assert (out / "edge-fra-1/apps/edge-fra-1-infrastructure-gpu-operator-operator.yaml").is_file()
     assert not (out / "dc-east-1/infrastructure").exists()  # its cluster profile provides gpu-operator

@@ -53,14 +53,14 @@ def _broken(result, path: str, old: str, new: str):
 
 def test_it_catches_a_limit_that_does_not_match_the_booking():
     result = compile_repository(MemorySource(_files(CRONJOB)))
-    path = "clusters/c/workloads/team/w/job.yaml"
+    path = "clusters/c/workloads/team/w/job/objects.yaml"
     assert any("booked 2 nvidia.com/gpu per replica" in p for p in _broken(result, path, "nvidia.com/gpu: 2",
                                                                           "nvidia.com/gpu: 1"))
 
 
 def test_it_catches_a_missing_selector_and_toleration():
     result = compile_repository(MemorySource(_files(CRONJOB)))
-    path = "clusters/c/workloads/team/w/job.yaml"
+    path = "clusters/c/workloads/team/w/job/objects.yaml"
     problems = _broken(result, path, "nvidia.com/gpu.product: A", "nvidia.com/gpu.product: B")
     assert any("nodeSelector" in p for p in problems)
     problems = _broken(result, path, "key: nvidia.com/gpu\n", "key: something-else\n")
@@ -70,7 +70,7 @@ def test_it_catches_a_missing_selector_and_toleration():
 def test_it_catches_a_chart_patch_that_misses_the_container():
     files = _chart_files(', target: {kind: Deployment, name: ".*-deployment-vllm"}, container: vllm', GPU)
     result = compile_repository(MemorySource(files))
-    path = "clusters/c/workloads/team/w/server.yaml"
+    path = "clusters/c/workloads/team/w/server/objects.yaml"
     problems = _broken(result, path, "name: vllm", "name: router")
     if fidelity._kubectl() is None:  # without kubectl: the patch itself is read
         assert any("no values mapping or patch of container 'vllm'" in p for p in problems)
@@ -82,14 +82,14 @@ def test_it_catches_a_chart_patch_that_misses_the_container():
 
 def test_it_catches_a_chart_value_that_does_not_match():
     result = compile_repository(MemorySource(_chart_files(', traitValues: {gpu.count: "engine.gpus"}', GPU)))
-    path = "clusters/c/workloads/team/w/server.yaml"
+    path = "clusters/c/workloads/team/w/server/objects.yaml"
     assert any("values engine.gpus is 3" in p for p in _broken(result, path, "gpus: 2", "gpus: 3"))
 
 
 def test_it_counts_the_pods_of_custom_kinds_where_their_definition_says():
     from test_pod_templates import RAY, RAY_TEMPLATES, WORKER_GPU, _files as custom_files
     result = compile_repository(MemorySource(custom_files(RAY, RAY_TEMPLATES, WORKER_GPU)))
-    path = "clusters/c/workloads/team/w/run.yaml"
+    path = "clusters/c/workloads/team/w/run/objects.yaml"
     assert any("booked 1 nvidia.com/gpu × 2 pods; the pods request 3 in all" in p
                for p in _broken(result, path, "replicas: 2", "replicas: 3"))
 
@@ -109,7 +109,7 @@ def _fresh(result):
     return dataclasses.replace(result, files=dict(result.files))
 
 
-SUPPORT_BOT = "clusters/dc-east-1/workloads/nlp/support-bot/server.yaml"
+SUPPORT_BOT = "clusters/dc-east-1/workloads/nlp/support-bot/server/objects.yaml"
 
 
 @needs_kubectl
@@ -133,7 +133,7 @@ def test_a_required_trait_that_misses_the_charts_other_pods_is_caught(example):
 
 @needs_kubectl
 def test_a_gpu_toleration_the_charts_custom_kind_never_gets_is_caught(example):
-    path = "clusters/lab-east-1/workloads/research/ray-sandbox/cluster.yaml"
+    path = "clusters/lab-east-1/workloads/research/ray-sandbox/cluster/objects.yaml"
     problems = _broken(_fresh(example), path, "      tolerations:\n      - key: nvidia.com/gpu\n        operator: Exists\n"
                        "        effect: NoSchedule\n", "")
     assert any("booked tolerations" in p and "values worker.tolerations is None" in p for p in problems), problems

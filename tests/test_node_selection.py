@@ -55,7 +55,7 @@ def test_time_sliced_gpus_are_selected_by_the_product_label_their_nodes_carry():
     ask = "{count: 1, product: NVIDIA-L4, sharing: time-slicing}"
     result = compile_files(_files(SLICED % "", ask))  # gathered, labels not recorded: GFD's default, -SHARED
     assert codes(result) == []
-    assert "nvidia.com/gpu.product: NVIDIA-L4-SHARED" in result.files["clusters/c/workloads/team/w/web.yaml"]
+    assert "nvidia.com/gpu.product: NVIDIA-L4-SHARED" in result.files["clusters/c/workloads/team/w/web/objects.yaml"]
     shared = ", nodeLabels: {nvidia.com/gpu.product: NVIDIA-L4-SHARED, nvidia.com/gpu.replicas: '4'}"
     assert codes(compile_files(_files(SLICED % shared, ask))) == []
     renamed = ", nodeLabels: {nvidia.com/gpu.product: NVIDIA-L4, nvidia.com/gpu.replicas: '4'}"
@@ -92,7 +92,7 @@ def test_imported_time_sliced_nodes_compile_with_the_labels_they_carry(tmp_path)
     assert "nvidia.com/gpu.product: NVIDIA-L4-SHARED" in (tmp_path / "clusters/c-devices.yaml").read_text()
     run = easel("compile", cwd=tmp_path)
     assert run.code == 0, run.text
-    web = (tmp_path / "output/clusters/c/workloads/team/w/web.yaml").read_text()
+    web = (tmp_path / "output/clusters/c/workloads/team/w/web/objects.yaml").read_text()
     assert "nvidia.com/gpu.product: NVIDIA-L4-SHARED" in web
 
 

@@ -345,6 +345,8 @@ class Compiled:
 
     def objects_of_cluster(self, cluster: str) -> list[Obj]:
         prefix = f"clusters/{cluster}"
+        if self.engine_of(cluster) == "flux":  # its root lists every object; the layer folders, some of them again
+            return [o for o in self.objects().values() if o.origin == prefix]
         return [o for o in self.objects().values() if o.origin == prefix or o.origin.startswith(prefix + "/")]
 
     def output_path(self, published: str) -> Path | None:
@@ -682,6 +684,10 @@ def _label_errors(c: Compiled, doc: Doc) -> list[str]:
         errors.append(f"{MANAGED_BY}={labels.get(MANAGED_BY)!r}, not 'easel'")
 
     owner = _component_path(rel)
+    if owner is None and obj.get("kind") == "Kustomization" and rel.parts[2:4] == ("flux", "layers"):
+        path = c.output_path((obj.get("spec") or {}).get("path", ""))  # a Flux layer: whose folder it applies
+        if path is not None and path.is_relative_to(c.out):
+            owner = _component_path(PurePosixPath(path.relative_to(c.out).as_posix()) / "objects.yaml")
     if owner is None and obj.get("kind") == "Application" and rel.parts[2:3] == ("apps",):
         path = c.output_path(((obj.get("spec") or {}).get("source") or {}).get("path", ""))
         if path is not None and path.is_relative_to(c.out):
@@ -760,7 +766,8 @@ def test_support_bot_labels_match_its_workload_file(repos):
         assert {k: labels.get(k) for k in expected} == expected, doc.file
         if "easel.dev/component" in labels:
             components.add(labels["easel.dev/component"])
-            assert _component_path(PurePosixPath(doc.file)) is not None, doc.file
+            layer = doc.obj["kind"] == "Kustomization" and "/flux/layers/" in doc.file  # over the component's folder
+            assert layer or _component_path(PurePosixPath(doc.file)) is not None, doc.file
     assert components == {"server", "gateway", "upstream", "model-card"}
     releases = [d for d in mine if d.obj["kind"] == "HelmRelease"]
     assert {d.obj["metadata"]["labels"]["easel.dev/component"] for d in releases} == {"server", "gateway"}
@@ -926,6 +933,20 @@ def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
     reached = {f"{root}/kustomization.yaml"}
     _resources(c, root, reached)
     problems = []
+    if c.engine_of(cluster) == "flux":  # what Flux applies: flux/ (the bootstrap), and each layer's folder
+        reached.add(f"{root}/flux/kustomization.yaml")
+        _resources(c, f"{root}/flux", reached)
+        for doc in c.docs():
+            spec = doc.obj.get("spec") or {}
+            if doc.file.startswith(f"{root}/flux/layers/") and doc.obj.get("kind") == "Kustomization":
+                folder = c.output_path(spec.get("path", ""))
+                if folder is None or not (folder / "kustomization.yaml").is_file():
+                    problems.append(f"{doc.file}: spec.path {spec.get('path')!r} is no folder with a "
+                                    f"kustomization.yaml in the output")
+                    continue
+                sub = folder.relative_to(c.out).as_posix()
+                reached.add(f"{sub}/kustomization.yaml")
+                _resources(c, sub, reached)
     for doc in c.docs():
         if doc.file in reached and doc.obj.get("kind") == "Application":
             spec = doc.obj.get("spec") or {}
@@ -1006,7 +1027,8 @@ def test_bootstrap_covers_every_cluster(repo_case, repos):
             if not any(o.obj.get("kind") == ref.get("kind") and o.obj["metadata"]["name"] == ref.get("name")
                        and o.file == d.file for o in docs):
                 problems.append(f"{d.file}: sourceRef {ref} is not in the same file")
-    covered = sorted(p.name for p in flux_paths.values() if p is not None)
+    # each points at its cluster's flux/ folder (the sources and the layers)
+    covered = sorted(p.parent.name for p in flux_paths.values() if p is not None and p.name == "flux")
     if covered != flux:
         problems.append(f"Flux bootstrap covers {covered}, the Flux clusters are {flux}")
     listed = []

@@ -256,7 +256,7 @@ def test_time_slicing_asks_use_time_sliced_gpus_only():
     assert reasons(result, "team/slices")["b"] == "no A GPUs (time-slicing) on ready devices"
     assert decision(result).allocations["a"][0].pool == "A (time-slicing)"
     # GPU Feature Discovery labels time-sliced nodes with the product and -SHARED: that is what pods select
-    release = result.files["clusters/a/workloads/team/slices/main.yaml"]
+    release = result.files["clusters/a/workloads/team/slices/main/objects.yaml"]
     assert "nvidia.com/gpu.product: A-SHARED" in release, release
     assert result.plans.clusters["a"].release("team/slices").bookings[0].node_selector == {
         "nvidia.com/gpu.product": "A-SHARED"}
@@ -281,7 +281,7 @@ def test_mig_asks_need_instances_of_their_profile():
     assert codes(result) == [], result.diagnostics.items
     [allocation] = decision(result).allocations["a"]
     assert (allocation.pool, allocation.count) == ("A (mig-3g.40gb)", 2)
-    release = result.files["clusters/a/workloads/team/small/main.yaml"]
+    release = result.files["clusters/a/workloads/team/small/main/objects.yaml"]
     assert "nvidia.com/mig-3g.40gb: 2" in release
     too_big = _sharing_profile(original, '{count: 1, product: A, sharing: mig, migProfile: 1g.10gb, minMemory: 20Gi}')
     result = compile_files(too_big)

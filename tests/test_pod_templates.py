@@ -71,7 +71,7 @@ spec:{pod_templates}
 
 
 def _object(result) -> dict:
-    return yaml.safe_load(result.files["clusters/c/workloads/team/w/run.yaml"])
+    return yaml.safe_load(result.files["clusters/c/workloads/team/w/run/objects.yaml"])
 
 
 def _booked(result) -> int:

@@ -40,7 +40,7 @@ def _setup(repo):
 def _running(repo) -> dict[str, str]:
     versions = {}
     for index in range(1, 5):
-        path = repo / f"output/clusters/c{index}/workloads/demo/hello/web.yaml"
+        path = repo / f"output/clusters/c{index}/workloads/demo/hello/web/objects.yaml"
         deployment = next(yaml.safe_load_all(path.read_text()))
         versions[f"c{index}"] = deployment["metadata"]["labels"]["easel.dev/profile-version"]
     return versions

@@ -254,15 +254,15 @@ def test_the_spec_examples_compile_to_what_the_spec_implies(tmp_path):
     out = tmp_path / "output" / "clusters"
     # edge-east-1 is an Argo CD cluster, west-1 a Flux one (the easel.yaml default)
     assert (out / "edge-east-1" / "apps").is_dir()
-    release = yaml.safe_load((out / "west-1/workloads/nlp/support-bot/server.yaml").read_text())
+    release = yaml.safe_load((out / "west-1/workloads/nlp/support-bot/server/objects.yaml").read_text())
     assert release["kind"] == "HelmRelease"
     assert release["spec"]["values"]["servingEngineSpec"]["modelSpec"][0]["modelURL"] == \
         "meta-llama/Llama-3.1-8B-Instruct"
-    gateway = yaml.safe_load((out / "west-1/workloads/nlp/support-bot/gateway.yaml").read_text())
+    gateway = yaml.safe_load((out / "west-1/workloads/nlp/support-bot/gateway/objects.yaml").read_text())
     # west-1 is BYOC: the gpu-operator stack the profile requires is deployed there, and waited for
     assert gateway["spec"]["dependsOn"] == [{"name": "support-bot-server"},
                                             {"name": "gpu-operator-operator", "namespace": "gpu-operator"}]
-    assert (out / "west-1/infrastructure/gpu-operator/operator.yaml").is_file()
+    assert (out / "west-1/infrastructure/gpu-operator/operator/objects.yaml").is_file()
     assert not (out / "edge-east-1/infrastructure").exists()  # its cluster profile provides gpu-operator 24.6.1
     assert gateway["spec"]["chartRef"]["kind"] == "OCIRepository"
     # the engine's Deployment and its vllm container get what was booked: 2 GPUs per replica, 2 replicas (values)

@@ -61,7 +61,7 @@ CONFIGMAP = """    - apiVersion: v1
 
 
 def _rendered(result, kind: str) -> dict:
-    text = result.files["clusters/c/workloads/team/w/job.yaml"]
+    text = result.files["clusters/c/workloads/team/w/job/objects.yaml"]
     return next(d for d in yaml.safe_load_all(text) if d["kind"] == kind)
 
 
@@ -141,7 +141,7 @@ def test_a_chart_gpu_trait_through_target_and_container_or_values_compiles():
     assert codes(with_patch) == []
     through_values = compile_files(_chart_files(', traitValues: {gpu.count: "engine.gpus"}', GPU))
     assert codes(through_values) == []
-    assert "gpus: 2" in through_values.files["clusters/c/workloads/team/w/server.yaml"]
+    assert "gpus: 2" in through_values.files["clusters/c/workloads/team/w/server/objects.yaml"]
 
 
 def test_container_without_target_is_an_error():
@@ -161,7 +161,7 @@ def test_an_optional_container_setting_only_warns_but_a_required_trait_must_reac
 
 
 def _flux_patches(result) -> tuple[list[dict], dict]:
-    release = yaml.safe_load(result.files["clusters/c/workloads/team/w/server.yaml"])
+    release = yaml.safe_load(result.files["clusters/c/workloads/team/w/server/objects.yaml"])
     post = release["spec"].get("postRenderers") or [{"kustomize": {"patches": []}}]
     return post[0]["kustomize"]["patches"], release["spec"].get("values") or {}
 

@@ -30,7 +30,7 @@ def test_a_new_version_waits_for_lock_update(repo):
     assert run.code == 0, run.text
     assert "updated demo/hello: hello 1.0.0 -> hello 1.1.0" in run.out
     assert _versions(repo) == {"demo/hello": "hello 1.1.0"}
-    deployment = next(yaml.safe_load_all((repo / "output/clusters/local/workloads/demo/hello/web.yaml").read_text()))
+    deployment = next(yaml.safe_load_all((repo / "output/clusters/local/workloads/demo/hello/web/objects.yaml").read_text()))
     assert deployment["metadata"]["labels"]["easel.dev/profile-version"] == "1.1.0"
 
 

@@ -1,10 +1,19 @@
-"""Flux output: a cluster's tree that its own Flux applies (one Kustomization over clusters/<name>).
+"""Flux output: a cluster's tree that its own Flux applies, layer by layer, so that it applies in order on an
+empty cluster: the namespaces, then each infrastructure stack, then each workload's components in `dependsOn`
+order. Each layer is a Flux Kustomization (in flux/layers/) over one folder, `dependsOn` the layers it needs,
+and waits for its objects to be ready (`wait: true`) when a later layer needs them (a chart's CRDs, a
+dependency's readiness). The bootstrap Kustomization applies flux/: the sources and the layers.
 
-  kustomization.yaml                         every file below
-  namespaces/<namespace>.yaml                Namespace, ResourceQuota, NetworkPolicy
-  sources/<name>.yaml                        HelmRepository / OCIRepository (in flux-system)
-  workloads/<project>/<workload>/<component>.yaml
-                                             HelmRelease, Kustomization (kustomize folders) or plain objects
+  kustomization.yaml                         every object file below (`kustomize build` of the whole cluster)
+  flux/kustomization.yaml                    what the bootstrap applies: the sources and the layers
+  flux/sources/<name>.yaml                   HelmRepository / OCIRepository (in flux-system)
+  flux/layers/<layer>.yaml                   a Flux Kustomization per layer
+  namespaces/                                Namespace, ResourceQuota, NetworkPolicy (+ kustomization.yaml)
+  infrastructure/<stack>/<component>/        a stack's component: objects.yaml (+ kustomization.yaml)
+  workloads/<project>/<workload>/<component>/
+                                             a workload's component: objects.yaml holds its HelmRelease, its
+                                             Kustomization (kustomize folders) or its plain objects, and the
+                                             objects its traits add (+ kustomization.yaml)
 """
 
 from __future__ import annotations
@@ -115,11 +124,40 @@ def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponen
             "spec": spec}
 
 
-def release_files(plans: Plans, release: Release) -> dict[str, str]:
-    """The release's files on a Flux cluster (the same on every cluster with the same plan for it: built once)."""
+NAMESPACES_LAYER = "easel-namespaces"
+# In layer texts rendered once for many clusters, the cluster's name, filled in last: no cluster name (a DNS
+# label) has a "<", and the path it is in is written plain either way.
+CLUSTER = "<cluster>"
+
+
+def layer_name(release: Release, component: ResolvedComponent) -> str:
+    """easel-<project>-<workload>-<component>, easel-infrastructure-<stack>-<component>: unique on a cluster."""
+    return names.join("easel", release.group, component.instance)
+
+
+def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends: list[str],
+           wait: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": plans.settings.interval,
+        "path": f"./{plans.settings.output}/clusters/{CLUSTER}/{release.path}/{component.name}",
+        "prune": True, "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE},
+        "dependsOn": [{"name": name} for name in depends]}
+    if wait:
+        spec["wait"] = True
+    return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": layer_name(release, component), "namespace": FLUX_NAMESPACE,
+                         "labels": release.labels_for(component.name)},
+            "spec": spec}
+
+
+def release_files(plans: Plans, release: Release, stack_layers: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """The release's files on a Flux cluster, its layers with the cluster's name left to fill in (the same on
+    every cluster with the same plan for it: built once). stack_layers: the cluster's stacks -> their layers."""
     helm_instances = {c.name: c.instance for c in release.components if c.output.helm}
     folder_instances = {c.name: names.join(release.namespace.name, c.instance) for c in release.components
                         if c.output.kustomize_path}
+    needed = {d for c in release.components for d in c.depends_on}
+    before = [name for stack in release.requires for name in stack_layers.get(stack, ())]
     files = {}
     for component in release.components:
         if component.output.helm:
@@ -130,23 +168,41 @@ def release_files(plans: Plans, release: Release) -> dict[str, str]:
                          *trait_objects(release, component)]
         else:
             documents = component_objects(release, component)
-        if documents:
-            files[f"{release.path}/{component.name}.yaml"] = text_of(documents)
+        if not documents:
+            continue
+        folder = f"{release.path}/{component.name}"
+        files[f"{folder}/objects.yaml"] = text_of(documents)
+        files[f"{folder}/kustomization.yaml"] = text_of([kustomization(["objects.yaml"])])
+        depends = [NAMESPACES_LAYER, *before, *(layer_name(release, c) for c in release.components
+                                                if c.name in component.depends_on)]
+        wait = release.kind == "stack" or component.name in needed  # something waits for it
+        files[f"flux/layers/{layer_name(release, component)}.yaml"] = text_of(
+            [_layer(plans, release, component, depends, wait)])
     return files
+
+
+def _namespaces_layer(plans: Plans) -> dict[str, Any]:
+    return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": NAMESPACES_LAYER, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
+            "spec": {"interval": plans.settings.interval,
+                     "path": f"./{plans.settings.output}/clusters/{CLUSTER}/namespaces", "prune": True,
+                     "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE}, "wait": True}}
 
 
 def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str, str]:
     files: dict[str, str] = {}
-    sources: dict[str, str] = {}
+    namespaces: dict[str, str] = {}
+    stack_layers = {s.id: tuple(layer_name(s, c) for c in s.components) for s in cluster.stacks}
     for release in cluster.releases:
-        key = ("flux", release.key, release.waits_for)
+        key = ("flux", release.key, release.waits_for, release.requires,
+               tuple(stack_layers.get(s, ()) for s in release.requires))
         if key not in cache:
-            cache[key] = release_files(plans, release)
+            cache[key] = release_files(plans, release, stack_layers)
         files.update(cache[key])
         ns_key = ("namespace", release.key)
         if ns_key not in cache:
             cache[ns_key] = text_of(namespace_objects(release.namespace))
-        files.setdefault(f"namespaces/{release.namespace.name}.yaml", cache[ns_key])
+        namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
         for component in release.components:
             helm = component.output.helm
             if helm is None:
@@ -156,17 +212,31 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
             source_key = ("source", name)
             if source_key not in cache:
                 cache[source_key] = text_of([source_object(plans.settings, repository, helm.chart, helm.version)])
-            sources[f"sources/{name}.yaml"] = cache[source_key]
-    files.update(sources)
-    listing = tuple(sorted(files))
-    if ("kustomization", listing) not in cache:  # clusters that run the same workloads list the same files
-        cache[("kustomization", listing)] = text_of([kustomization(list(listing))])
-    files["kustomization.yaml"] = cache[("kustomization", listing)]
+            files[f"flux/sources/{name}.yaml"] = cache[source_key]
+    if namespaces:
+        if "namespaces-layer" not in cache:
+            cache["namespaces-layer"] = text_of([_namespaces_layer(plans)])
+        files[f"flux/layers/{NAMESPACES_LAYER}.yaml"] = cache["namespaces-layer"]
+        files.update({f"namespaces/{name}": text for name, text in namespaces.items()})
+        files["namespaces/kustomization.yaml"] = _listing(cache, tuple(sorted(namespaces)))
+    files = {path: text.replace(CLUSTER, cluster.cluster) if path.startswith("flux/layers/") else text
+             for path, text in files.items()}
+    flux = tuple(sorted(p[len("flux/"):] for p in files if p.startswith("flux/")))
+    files["flux/kustomization.yaml"] = _listing(cache, flux)
+    objects = tuple(sorted(p for p in files if not p.endswith("kustomization.yaml")))
+    files["kustomization.yaml"] = _listing(cache, objects)
     return dict(sorted(files.items()))
 
 
+def _listing(cache: dict, resources: tuple[str, ...]) -> str:
+    """A kustomization.yaml of these resources; clusters that run the same workloads list the same files."""
+    if ("kustomization", resources) not in cache:
+        cache[("kustomization", resources)] = text_of([kustomization(list(resources))])
+    return cache[("kustomization", resources)]
+
+
 def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
-    """Per cluster, what a person applies once: the Git source and a Kustomization over its tree."""
+    """Per cluster, what a person applies once: the Git source and a Kustomization over its layers (flux/)."""
     files = {}
     for cluster in clusters:
         git = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
@@ -174,7 +244,7 @@ def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
                "spec": {"interval": settings.interval, "url": settings.repo_url, "ref": {"branch": settings.branch}}}
         sync = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                 "metadata": {"name": GIT_SOURCE, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
-                "spec": {"interval": settings.interval, "path": f"./{settings.output}/clusters/{cluster}",
+                "spec": {"interval": settings.interval, "path": f"./{settings.output}/clusters/{cluster}/flux",
                          "prune": True, "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE}}}
         files[f"bootstrap/flux/{cluster}.yaml"] = text_of([git, sync])
     return files
