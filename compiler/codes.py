@@ -78,6 +78,7 @@ _ALL = [
          "name the objects and their container (`target: {kind: Deployment, name: <regex>}` and `container: "
          "<name>`), or map the trait to chart values (`traitValues: {<trait>.<property>: <values.path>}`, or "
          "`<trait>.container.<field>` for what it sets on the container)"),
+    Code("E412", "a custom resource whose CRD nothing installs before it", None),
     Code("E409", "a trait reaches none of the objects it is meant for",
          "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
          "StatefulSet, DaemonSet, Job or CronJob), or leave the trait out"),

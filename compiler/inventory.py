@@ -23,6 +23,7 @@ class ClusterFacts:
     memory: Fraction
     addons: dict[str, str] = field(default_factory=dict)  # cluster-profile layers by name -> version
     arches: frozenset[str] = frozenset()  # architectures of the ready devices
+    crds: frozenset[str] = frozenset()  # API groups whose CRDs it has (its own and its cluster profile's)
 
     @property
     def name(self) -> str:
@@ -83,7 +84,9 @@ def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | Non
     return ClusterFacts(
         cluster=cluster, engine=cluster.engine or model.settings.engine, kubernetes_version=k8s,
         labels=dict(sorted(labels.items())), gpus=gpus, cpu_cores=cores, memory=memory,
-        addons={layer.name: layer.version for layer in profile.layers} if profile else {}, arches=frozenset(arches))
+        addons={layer.name: layer.version for layer in profile.layers} if profile else {}, arches=frozenset(arches),
+        crds=frozenset(cluster.crds).union(*(layer.crds for layer in profile.layers)) if profile
+        else frozenset(cluster.crds))
 
 
 def template_context(facts: ClusterFacts) -> dict:

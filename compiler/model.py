@@ -118,6 +118,7 @@ class Layer:
     type: str
     name: str
     version: str
+    crds: tuple[str, ...] = ()  # API groups whose CRDs it installs
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class Cluster:
     engine: str | None  # None: the Settings default
     taints: tuple[Taint, ...]
     devices: tuple[Device, ...]
+    crds: tuple[str, ...] = ()  # API groups whose CRDs it already has, installed outside easel
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import definitions, gpu, inventory, node_selection, podtemplates
+from . import crds, definitions, gpu, inventory, node_selection, podtemplates
 from .decisions import Decisions
 from .diagnostics import Diagnostic, Diagnostics, Note, error
 from .inventory import ClusterFacts
@@ -133,6 +133,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             allocations = decisions.workload(release.id).allocations.get(name, ())
             diagnostics.extend(node_selection.check(facts.cluster, release, allocations))
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
+        diagnostics.extend(crds.check(clusters[name], facts.crds))
     return Plans(model.settings, model.repositories, clusters), diagnostics
 
 

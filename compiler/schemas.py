@@ -74,6 +74,11 @@ TRAIT_USE = obj({"type": NAME, "properties": FREE_OBJECT}, ["type"])
 PARAMETER_DECLARATIONS = {"type": "object", "propertyNames": {"pattern": PARAMETER_NAME},
                           "additionalProperties": {"type": "object"}}
 
+# API groups of CustomResourceDefinitions (`monitoring.coreos.com`): what a chart, a cluster-profile layer or a
+# cluster installs, so that custom resources are applied only after their CRD
+API_GROUPS = array({"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
+                    "examples": ["monitoring.coreos.com", "ray.io"]})
+
 DEFINITION_SPEC = obj({
     "description": STRING,
     "parameters": {"type": "object"},  # a JSON Schema of the definition's properties, checked in validate
@@ -170,6 +175,7 @@ SPECS: dict[str, dict[str, Any]] = {
             "type": {"enum": ["os", "kubernetes", "cni", "csi", "addon"]},
             "name": NONEMPTY,
             "version": {"type": "string", "minLength": 1},
+            "crds": API_GROUPS,  # the API groups whose CRDs the layer installs
         }, ["type", "name", "version"])),
     }, ["version"]),
     "Cluster": obj({
@@ -178,6 +184,7 @@ SPECS: dict[str, dict[str, Any]] = {
         "kubernetesVersion": {"type": "string", "minLength": 1},
         "gitops": obj({"engine": {"enum": ["flux", "argocd"]}}),
         "taints": array(TAINT),
+        "crds": API_GROUPS,  # API groups whose CRDs the cluster already has (installed outside easel)
         "devices": array(obj({"name": NAME, **_DEVICE_BODY}, ["name"])),
     }, ["source"], allOf=[
         {"if": {"properties": {"source": {"const": "palette"}}, "required": ["source"]},

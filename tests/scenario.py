@@ -8,6 +8,7 @@ from compiler.pipeline import Request, Result, compile_repository
 from compiler.source import MemorySource
 
 import fidelity
+import ordering
 
 HEADER = "apiVersion: easel.dev/v1alpha1\n"
 
@@ -37,14 +38,16 @@ spec: {type: helm, url: https://charts.example.com}
 }
 
 
-def gpu_cluster(name: str = "c", labels: str = "{}") -> dict[str, str]:
-    """A BYOC cluster with one device of eight A GPUs (80Gi): room for the GPU scenarios."""
+def gpu_cluster(name: str = "c", labels: str = "{}", crds: str = "[]") -> dict[str, str]:
+    """A BYOC cluster with one device of eight A GPUs (80Gi): room for the GPU scenarios. crds: the API groups
+    of the CRDs it already has."""
     return {f"clusters/{name}.yaml": docs(f"""
 kind: Cluster
 metadata: {{name: {name}, labels: {labels}}}
 spec:
   source: byoc
   kubernetesVersion: "1.30.1"
+  crds: {crds}
   devices: [{{name: {name}-gpu, facts: {{gpus: [{{product: A, memory: 80Gi, count: 8}}]}}}}]
 """)}
 
@@ -81,6 +84,8 @@ def compile_files(files: dict[str, str], render: bool = True) -> Result:
     if result.files is not None:
         problems = fidelity.check(result)
         assert not problems, "what easel booked is not what the pods request:\n" + "\n".join(problems)
+        problems = ordering.check(result)
+        assert not problems, "a tree does not apply in order on an empty cluster:\n" + "\n".join(problems)
     return result
 
 

@@ -54,7 +54,7 @@ PYTORCH_TEMPLATES = """
 def _files(objects: str, pod_templates: str, traits: str, policy: str = "") -> dict[str, str]:
     return {
         **TEAM_IN_DEV,
-        **gpu_cluster(),
+        **gpu_cluster(crds="[ray.io, kubeflow.org]"),  # KubeRay's and Kubeflow's operators are installed there
         "environments/env.yaml": TEAM_IN_DEV["environments/env.yaml"].replace(
             'spec: {projects: ["*"]}', f'spec: {{projects: ["*"]{policy}}}'),
         "profiles/defs.yaml": docs(f"""

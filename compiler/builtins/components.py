@@ -41,6 +41,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "container": _CONTAINER,
         "target": _TARGET,
         "traitValues": _TRAIT_VALUES,
+        "crds": array({"type": "string", "minLength": 1}, description=(
+            "API groups whose CustomResourceDefinitions the chart installs (e.g. monitoring.coreos.com): custom "
+            "resources of them are applied after it")),
         "imageValues": array({"type": "string", "format": "values-path"}, description=(
             "values paths that hold the chart's images: an image string, or a mapping with repository and tag "
             "(and registry); checked against allowedRegistries, rewritten by image-registry, listed in images.txt")),
@@ -49,8 +52,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "objects": array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
         "files": array({"type": "string", "minLength": 1}),
     }, anyOf=[{"required": ["objects"]}, {"required": ["files"]}]),
-    "kustomize": obj({"path": {"type": "string", "minLength": 1}, "container": _CONTAINER, "target": _TARGET},
-                     ["path"]),
+    "kustomize": obj({"path": {"type": "string", "minLength": 1}, "container": _CONTAINER, "target": _TARGET,
+                      "crds": array({"type": "string", "minLength": 1})}, ["path"]),
     "webservice": obj({
         "image": {"type": "string", "minLength": 1},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},

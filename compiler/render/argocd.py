@@ -17,7 +17,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from .. import names
+from .. import crds, names
 from ..model import Settings
 from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
 from ..resolve import ResolvedComponent
@@ -29,6 +29,8 @@ from .objects import (
 ARGOCD_NAMESPACE = "argocd"
 ARGOCD_PROJECT = "default"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
 IN_CLUSTER = "https://kubernetes.default.svc"
 NAMESPACES_WAVE = -20  # namespaces first,
 STACK_WAVE = -10  # then the infrastructure stacks (their own dependsOn on top), then workloads from wave 0
@@ -71,11 +73,24 @@ def _wrapper(release: Release, component: ResolvedComponent) -> dict[str, Any] |
     return {"body": body, "objects": extra}
 
 
+def _no_dry_run_before_crd(obj: dict[str, Any]) -> dict[str, Any]:
+    """A custom resource whose CRD may arrive in the same sync (a chart of an earlier wave installs it) would fail
+    Argo CD's dry run: it skips that when the CRD is missing (harmless where the CRD is there)."""
+    if not crds.is_custom(obj):
+        return obj
+    metadata = dict(obj["metadata"])
+    annotations = dict(metadata.get("annotations") or {})
+    options = [o for o in annotations.get(SYNC_OPTIONS, "").split(",") if o]
+    annotations[SYNC_OPTIONS] = ",".join([*options, SKIP_DRY_RUN] if SKIP_DRY_RUN not in options else options)
+    metadata["annotations"] = annotations
+    return {**obj, "metadata": metadata}
+
+
 def _component_folder(plans: Plans, release: Release, component: ResolvedComponent,
                       cluster_path: str) -> dict[str, str] | None:
     """Files of the folder an Application points at, or None when the Application needs none."""
     if component.output.helm is None and not component.output.kustomize_path:
-        objects = component_objects(release, component)
+        objects = [_no_dry_run_before_crd(o) for o in component_objects(release, component)]
         return {"objects.yaml": text_of(objects), "kustomization.yaml": text_of([kustomization(["objects.yaml"])])}
     wrapper = _wrapper(release, component)
     if wrapper is None:

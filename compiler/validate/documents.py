@@ -224,7 +224,8 @@ class Builder(References):
     def _add_ClusterProfile(self, data, meta, spec, loc):
         key = (meta.name, spec["version"])
         if self._unique(("ClusterProfile",) + key, loc, f"ClusterProfile {meta.name!r} version {spec['version']}"):
-            layers = tuple(Layer(l["type"], l["name"], l["version"]) for l in spec.get("layers") or ())
+            layers = tuple(Layer(l["type"], l["name"], l["version"], tuple(l.get("crds") or ()))
+                           for l in spec.get("layers") or ())
             profile = ClusterProfile(meta, spec["version"], layers)
             self.model.cluster_profiles[key] = profile
             k8s = profile.kubernetes_version
@@ -254,7 +255,7 @@ class Builder(References):
             cluster_profile=(profile["name"], profile["version"]) if profile else None,
             kubernetes_version=k8s, engine=(spec.get("gitops") or {}).get("engine"),
             taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in spec.get("taints") or ()),
-            devices=())
+            devices=(), crds=tuple(spec.get("crds") or ()))
 
     def _add_Device(self, data, meta, spec, loc):
         if self._unique(("Device", spec["cluster"], meta.name), loc,

@@ -4,6 +4,8 @@ clusters, and the manifest files `manifests` components use."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import posixpath
 from collections import defaultdict
 from typing import Iterable
@@ -11,7 +13,7 @@ from typing import Iterable
 from .. import builtins, graph, schemacheck, versions
 from ..diagnostics import Diagnostics, Location
 from ..load import RawDocument, RawRepo
-from ..model import Cluster, Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile
+from ..model import Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile
 from ..source import PathOutsideRepository, normalize
 
 
@@ -47,9 +49,7 @@ class References:
                                        schemacheck.did_you_mean(device.cluster, self.model.clusters))
         for name, devices in by_cluster.items():
             cluster = self.model.clusters[name]
-            self.model.clusters[name] = Cluster(
-                cluster.meta, cluster.source, cluster.cluster_profile, cluster.kubernetes_version, cluster.engine,
-                cluster.taints, tuple(sorted(devices, key=lambda d: d.name)))
+            self.model.clusters[name] = dataclasses.replace(cluster, devices=tuple(sorted(devices, key=lambda d: d.name)))
 
     def _unknown(self, what: str, kind: str, name: str, where: Location, choices: Iterable[str],
                  hint: str | None = None) -> None:

@@ -1,0 +1,100 @@
+"""Custom resources and their CRDs: a custom resource easel writes is applied only after its CRD exists.
+
+A kind's API group is built in (Kubernetes' own groups, as its OpenAPI schemas list them; the GitOps engine's on
+that engine's clusters), or the cluster has it (`Cluster.spec.crds`, a ClusterProfile layer's `crds`), or a
+release installs it: a chart or folder that declares it (`crds` in its properties), or a component whose own
+objects hold the CustomResourceDefinition. A custom resource of a group none of these installs before it (in
+a stack the release needs, or in a component it depends on) is an error that names the kind.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Iterable
+
+from .diagnostics import Diagnostic, Subject, error
+
+if TYPE_CHECKING:  # plan runs this check: it may not import plan
+    from .plan import ClusterPlan, Release
+    from .resolve import ResolvedComponent
+
+ENGINE_GROUPS = {
+    "flux": frozenset({"source.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io",
+                       "notification.toolkit.fluxcd.io", "image.toolkit.fluxcd.io"}),
+    "argocd": frozenset({"argoproj.io"}),
+}
+
+
+@lru_cache(maxsize=1)
+def kubernetes_groups() -> frozenset[str]:
+    """Kubernetes' own API groups ("" for the core group), from the schemas the merge table was made from."""
+    table = json.loads(resources.files(__package__).joinpath("data/merge-keys.json").read_text(encoding="utf-8"))
+    return frozenset(group_of(kind.rsplit("/", 1)[0]) for kind in table["kinds"])
+
+
+def group_of(api_version: str) -> str:
+    return api_version.rpartition("/")[0] if "/" in api_version else ""
+
+
+def is_custom(obj: dict) -> bool:
+    """Whether the object is a custom resource (its kind is not one of Kubernetes' own)."""
+    api_version = obj.get("apiVersion")
+    return isinstance(api_version, str) and group_of(api_version) not in kubernetes_groups()
+
+
+def own_objects(component: ResolvedComponent) -> list[dict]:
+    return [*(component.output.objects or ()), *(o for t in component.traits for o in t.output.objects)]
+
+
+def installed_by(component: ResolvedComponent) -> frozenset[str]:
+    """The API groups whose CRDs the component installs: declared (`crds`), or its own CRD objects."""
+    declared = component.properties.get("crds") or ()
+    defined = {((o.get("spec") or {}).get("group")) for o in own_objects(component)
+               if o.get("kind") == "CustomResourceDefinition"}
+    return frozenset(g for g in (*declared, *defined) if isinstance(g, str))
+
+
+def _before(release: Release, component: ResolvedComponent) -> set[str]:
+    """The components of the release this one depends on, transitively."""
+    by_name = {c.name: c for c in release.components}
+    found: set[str] = set()
+    pending = list(component.depends_on)
+    while pending:
+        name = pending.pop()
+        if name not in found and name in by_name:
+            found.add(name)
+            pending.extend(by_name[name].depends_on)
+    return found
+
+
+def check(plan: ClusterPlan, has: Iterable[str]) -> list[Diagnostic]:
+    """The custom resources on this cluster that nothing installs the CRD of before them. has: the groups the
+    cluster has (its own and its cluster profile's)."""
+    present = set(has) | ENGINE_GROUPS.get(plan.engine, frozenset())
+    stacks = {s.id: frozenset().union(*(installed_by(c) for c in s.components)) for s in plan.stacks}
+    problems = []
+    for release in plan.releases:
+        from_stacks = set().union(*(stacks.get(s, frozenset()) for s in release.requires))
+        for component in release.components:
+            earlier = _before(release, component)
+            ready = present | from_stacks | set().union(
+                *(installed_by(c) for c in release.components if c.name in earlier))
+            own = installed_by(component)
+            for obj in own_objects(component):
+                group = group_of(str(obj.get("apiVersion", "")))
+                if not is_custom(obj) or group in ready or group in own:
+                    continue
+                sibling = next((c.name for c in release.components if group in installed_by(c)), None)
+                hint = (f"make component {component.name!r} depend on {sibling!r}, which installs {group} "
+                        f"(`dependsOn: [{sibling}]`)" if sibling else
+                        f"require the stack that installs {group} (`requires.profiles`), list it in `crds` of the "
+                        f"chart that installs it, or say the cluster has it (`crds: [{group}]` on the Cluster or "
+                        "its ClusterProfile layer)")
+                problems.append(error(
+                    "E412", f"component {component.name!r} writes a {obj.get('kind')} ({obj.get('apiVersion')}), "
+                    f"but nothing installs the {group} CRDs before it on cluster {plan.cluster!r}", component.loc,
+                    hint, subject=Subject(release.kind, (release.id,), plan.cluster)))
+                break
+    return problems
