@@ -127,6 +127,8 @@ _ALL = [
          "chart values with `traitValues: {<trait>.<property>: <values.path>}`"),
     Code("W104", "a profile version that can never be deployed",
          "its requires.profiles names a range no published version satisfies"),
+    Code("W105", "strict isolation cuts something off",
+         "add the namespace of the ingress controller or of Prometheus to the Environment's `namespace.allowFrom`"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

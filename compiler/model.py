@@ -245,6 +245,11 @@ class Environment:
     allowed_registries: tuple[str, ...] | None
     rollout_strategy: str
     waves: tuple[Wave, ...]
+    allow_from: tuple[str, ...] = ()  # namespaces that may reach its workloads under strict isolation
+    egress: str = "open"  # open | restricted
+    egress_cidrs: tuple[str, ...] = ()  # restricted egress: where else pods may connect (DNS always)
+    egress_namespaces: tuple[str, ...] = ()
+    pod_security: tuple[tuple[str, str], ...] = ()  # (mode, level): Pod Security admission on its namespaces
 
     def admits(self, project: str) -> bool:
         return "*" in self.projects or project in self.projects

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from . import crds, definitions, gpu, inventory, node_selection, podtemplates
 from .decisions import Decisions
-from .diagnostics import Diagnostic, Diagnostics, Note, error
+from .diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
 from .inventory import ClusterFacts
 from .model import Model, Repository, Settings
 from .resolve import STACKS, ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
@@ -29,6 +29,11 @@ class NamespacePlan:
     labels: dict[str, str]
     quota: dict[str, str]  # a ResourceQuota's hard limits; {} for none
     isolation: str  # none | strict
+    allow_from: tuple[str, ...] = ()  # strict: the namespaces whose pods may reach it too
+    egress: str = "open"  # open | restricted
+    egress_cidrs: tuple[str, ...] = ()
+    egress_namespaces: tuple[str, ...] = ()
+    pod_security: tuple[tuple[str, str], ...] = ()  # (mode, level): Pod Security admission labels of the Namespace
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                 on[cluster].append(resolved)
     stacks: dict[tuple[str, str], Release] = {}
     planned: dict[tuple, Release] = {}
+    isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
     clusters = {}
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)
@@ -128,6 +134,9 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed)
             if key not in planned:  # a workload planned alike on many clusters is one value
                 planned[key] = _workload_release(workload, waits, key[2], stacks_needed)
+                if (workload.id, workload.version) not in isolated:
+                    isolated.add((workload.id, workload.version))
+                    diagnostics.extend(_cut_off(workload))
             releases.append(planned[key])
         for release in releases:
             allocations = decisions.workload(release.id).allocations.get(name, ())
@@ -186,13 +195,42 @@ def _check_namespaces(cluster: str, workloads: list[ResolvedWorkload], diagnosti
         if other is workload:
             continue
         a, b = other.environment, workload.environment
-        if (a.namespace_quota, a.isolation) != (b.namespace_quota, b.isolation):
+        if _namespace_settings(a) != _namespace_settings(b):
             diagnostics.add(error(
                 "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} is shared by {other.id} "
                 f"(environment {a.meta.name!r}) and {workload.id} (environment {b.meta.name!r}), whose namespace "
                 "settings differ", b.meta.loc.at("spec", "namespace"),
                 "give the environments the same namespace quota and isolation, or use `strategy: workload`",
                 notes=[Note("the other environment", a.meta.loc.at("spec"))]))
+
+
+# What strict isolation cuts off unless the environment lets other namespaces in (`allowFrom`): an Ingress (the
+# ingress controller's pods reach the Service), a ServiceMonitor or PodMonitor (Prometheus scrapes the pods).
+REACHED_FROM_OUTSIDE = {"Ingress": "the ingress controller", "ServiceMonitor": "Prometheus",
+                        "PodMonitor": "Prometheus"}
+
+
+def _cut_off(workload: ResolvedWorkload) -> list[Diagnostic]:
+    environment = workload.environment
+    if environment.isolation != "strict" or environment.allow_from:
+        return []
+    problems = []
+    for component in workload.components:
+        objects = [*(component.output.objects or ()), *(o for t in component.traits for o in t.output.objects)]
+        for obj in objects:
+            who = REACHED_FROM_OUTSIDE.get(str(obj.get("kind")))
+            if who:
+                problems.append(warning(
+                    "W105", f"{obj['kind']} {obj['metadata'].get('name')!r} of component {component.name!r}: under "
+                    f"strict isolation {who} cannot reach the workload's pods (no namespace.allowFrom)",
+                    environment.meta.loc.at("spec", "namespace", "isolation"),
+                    subject=Subject("workload", (workload.id,))))
+    return problems
+
+
+def _namespace_settings(environment) -> tuple:
+    return (environment.namespace_quota, environment.isolation, environment.allow_from, environment.egress,
+            environment.egress_cidrs, environment.egress_namespaces, environment.pod_security)
 
 
 def _labels(workload: ResolvedWorkload) -> dict[str, str]:
@@ -244,7 +282,8 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
         "workload", workload.id, workload.workload.project, workload.workload.meta.name, workload.profile.meta.name,
         workload.version, workload.path,
         NamespacePlan(workload.namespace, namespace_labels, dict(sorted(environment.namespace_quota.items())),
-                      environment.isolation),
+                      environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
+                      environment.egress_namespaces, environment.pod_security),
         labels, workload.components, waits_for, _bookings(workload.components),
         key=("workload", workload.id, workload.version, specialized_for), requires=requires)
 

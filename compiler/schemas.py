@@ -74,6 +74,8 @@ TRAIT_USE = obj({"type": NAME, "properties": FREE_OBJECT}, ["type"])
 PARAMETER_DECLARATIONS = {"type": "object", "propertyNames": {"pattern": PARAMETER_NAME},
                           "additionalProperties": {"type": "object"}}
 
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
+
 # API groups of CustomResourceDefinitions (`monitoring.coreos.com`): what a chart, a cluster-profile layer or a
 # cluster installs, so that custom resources are applied only after their CRD
 API_GROUPS = array({"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
@@ -217,6 +219,16 @@ SPECS: dict[str, dict[str, Any]] = {
             "strategy": {"enum": ["project", "workload"]},
             "quota": {"type": "object", "additionalProperties": QUANTITY},
             "isolation": {"enum": ["none", "strict"]},
+            # namespaces whose pods may reach the workloads under strict isolation (ingress controller, scrapers)
+            "allowFrom": array({"type": "string", "pattern": DNS_LABEL, "maxLength": 63}),
+            "egress": {"enum": ["open", "restricted"]},
+            "egressAllow": obj({
+                "cidrs": array({"type": "string", "pattern": r"^[0-9a-fA-F:.]+/[0-9]{1,3}$"}),
+                "namespaces": array({"type": "string", "pattern": DNS_LABEL, "maxLength": 63}),
+            }),
+            # Pod Security admission on the namespaces easel creates: one level for every mode, or per mode
+            "podSecurity": {"anyOf": [{"enum": list(POD_SECURITY_LEVELS)}, obj({
+                mode: {"enum": list(POD_SECURITY_LEVELS)} for mode in ("enforce", "warn", "audit")})]},
         }),
         "defaults": obj({"parameters": FREE_OBJECT, "traits": array(TRAIT_USE)}),
         "policy": obj({

@@ -188,27 +188,49 @@ def trait_objects(release: Release, component: ResolvedComponent) -> list[dict[s
 
 def namespace_objects(namespace: NamespacePlan) -> list[dict[str, Any]]:
     name, labels = namespace.name, namespace.labels
+    admission = {f"pod-security.kubernetes.io/{mode}": level for mode, level in namespace.pod_security}
     objects: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace",
-                                      "metadata": {"name": name, "labels": labels}}]
+                                      "metadata": {"name": name, "labels": {**labels, **admission}}}]
     if namespace.quota:
         objects.append({"apiVersion": "v1", "kind": "ResourceQuota",
                         "metadata": {"name": "easel-quota", "namespace": name, "labels": labels},
                         "spec": {"hard": dict(namespace.quota)}})
     if namespace.isolation == "strict":
-        objects.append(_isolation(name, labels))
+        objects.append(_isolation(namespace))
+    if namespace.egress == "restricted":
+        objects.append(_egress(namespace))
     return objects
 
 
-def _isolation(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
-    """Default deny, but the namespace's own traffic and DNS (cluster DNS runs as k8s-app=kube-dns)."""
+def _from_namespaces(names_: tuple[str, ...]) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names_)}]}}
+
+
+def _isolation(namespace: NamespacePlan) -> dict[str, Any]:
+    """Ingress only from the namespace itself and from the namespaces the environment allows (an ingress
+    controller, a Prometheus): what SPEC §2 calls strict. Egress is a setting of its own (_egress)."""
+    sources: list[dict[str, Any]] = [{"podSelector": {}}]
+    if namespace.allow_from:
+        sources.append(_from_namespaces(namespace.allow_from))
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "easel-isolation", "namespace": namespace.name, "labels": namespace.labels},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": sources}]}}
+
+
+def _egress(namespace: NamespacePlan) -> dict[str, Any]:
+    """Restricted egress: the namespace itself, cluster DNS (k8s-app=kube-dns), and what the environment allows."""
     dns = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+    rules: list[dict[str, Any]] = [{"to": [{"podSelector": {}}]}, dns]
+    if namespace.egress_namespaces:
+        rules.append({"to": [_from_namespaces(namespace.egress_namespaces)]})
+    if namespace.egress_cidrs:
+        rules.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in namespace.egress_cidrs]})
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "easel-isolation", "namespace": namespace, "labels": labels},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
-                     "ingress": [{"from": [{"podSelector": {}}]}],
-                     "egress": [{"to": [{"podSelector": {}}]}, dns]}}
+            "metadata": {"name": "easel-egress", "namespace": namespace.name, "labels": namespace.labels},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": rules}}
 
 
 def images_list(releases: tuple[Release, ...]) -> str:

@@ -67,6 +67,15 @@ def _gpu_facts(facts: dict[str, Any], tags: dict[str, Any]) -> tuple[GpuFact, ..
     ),)
 
 
+def _pod_security(setting: Any) -> tuple[tuple[str, str], ...]:
+    """(mode, level) pairs: one level says it for enforce, warn and audit alike."""
+    if setting is None:
+        return ()
+    if isinstance(setting, str):
+        return tuple((mode, setting) for mode in ("enforce", "warn", "audit"))
+    return tuple((mode, setting[mode]) for mode in ("enforce", "warn", "audit") if mode in setting)
+
+
 def _device(spec: dict[str, Any], name: str, cluster: str, loc: Location) -> Device:
     facts = spec.get("facts") or {}
     tags = spec.get("tags") or {}
@@ -305,6 +314,10 @@ class Builder(References):
             namespace_strategy=namespace.get("strategy", "workload"),
             namespace_quota={k: str(v) for k, v in (namespace.get("quota") or {}).items()},
             isolation=namespace.get("isolation", "none"),
+            allow_from=tuple(namespace.get("allowFrom") or ()), egress=namespace.get("egress", "open"),
+            egress_cidrs=tuple((namespace.get("egressAllow") or {}).get("cidrs") or ()),
+            egress_namespaces=tuple((namespace.get("egressAllow") or {}).get("namespaces") or ()),
+            pod_security=_pod_security(namespace.get("podSecurity")),
             parameters=parameter_settings(defaults.get("parameters") or {}, at.at("defaults", "parameters")),
             traits=_trait_uses(defaults.get("traits"), at.at("defaults", "traits"), "environment"),
             allowed_profiles=None if allowed is None else tuple(
