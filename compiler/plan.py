@@ -72,6 +72,12 @@ class Release:
     key: tuple = ()  # the same on every cluster that renders it the same way (for rendering once)
     requires: tuple[str, ...] = ()  # the stacks it needs first (a workload's, transitively; a stack's own)
 
+    @property
+    def uses_namespace(self) -> bool:
+        """Whether anything of it goes to its namespace (not when every component is a chart installed into a
+        namespace of its own, as an infrastructure chart may be)."""
+        return any(not (c.output.helm and c.output.helm.namespace) for c in self.components)
+
     def labels_for(self, component: str | None) -> dict[str, str]:
         if self.kind == "stack" or component is None:  # a stack belongs to no team (SPEC §6)
             return dict(self.labels)

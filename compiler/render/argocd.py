@@ -20,14 +20,16 @@ from typing import Any
 from .. import crds, names
 from ..model import Settings
 from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
-from ..resolve import ResolvedComponent
+from ..resolve import STACKS, ResolvedComponent
 from .objects import (
     chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches, namespace_objects, text_of,
     trait_labels, trait_objects,
 )
 
 ARGOCD_NAMESPACE = "argocd"
-ARGOCD_PROJECT = "default"
+ARGOCD_PROJECT = "default"  # the app-of-apps' own project, on the hub
+NAMESPACES_PROJECT = "namespaces"
+PROJECTS_WAVE = -30  # the AppProjects before the Applications that use them
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
@@ -37,15 +39,40 @@ STACK_WAVE = -10  # then the infrastructure stacks (their own dependsOn on top),
 
 
 def _application(name: str, labels: dict[str, str], wave: int, destination: dict[str, str],
-                 source: dict[str, Any], create_namespace: bool = False) -> dict[str, Any]:
+                 source: dict[str, Any], project: str, create_namespace: bool = False) -> dict[str, Any]:
     sync: dict[str, Any] = {"automated": {"prune": True, "selfHeal": True}}
     if create_namespace:
         sync["syncOptions"] = ["CreateNamespace=true"]
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
             "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE, "labels": labels,
                          "annotations": {SYNC_WAVE: str(wave)},
-                         "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
-            "spec": {"project": ARGOCD_PROJECT, "destination": destination, "source": source, "syncPolicy": sync}}
+                         # foreground cascading deletion, written domain-qualified (the API server warns otherwise)
+                         "finalizers": ["resources-finalizer.argocd.argoproj.io/foreground"]},
+            "spec": {"project": project, "destination": destination, "source": source, "syncPolicy": sync}}
+
+
+def project_name(cluster: str, group: str) -> str:
+    """The AppProject of an easel Project (or of the infrastructure) on one cluster."""
+    return names.join(cluster, group)
+
+
+def _app_project(name: str, cluster: str, group: str, sources: set[str], namespaces: set[str]) -> dict[str, Any]:
+    """Governance carried into Argo CD: a team's Applications may sync only from the repositories its workloads
+    use, only into the namespaces easel placed them in on that cluster, and create no cluster-scoped object but
+    CRDs (which operators in team workloads install); the infrastructure's may create cluster-scoped objects."""
+    infrastructure = group in (STACKS, NAMESPACES_PROJECT)
+    spec: dict[str, Any] = {
+        "description": f"easel: {'the infrastructure and namespaces' if infrastructure else 'project ' + group} "
+                       f"on {cluster}",
+        "sourceRepos": sorted(sources),
+        "destinations": [{"name": cluster, "namespace": n} for n in sorted(namespaces)],
+        "clusterResourceWhitelist": ([{"group": "*", "kind": "*"}] if infrastructure else
+                                     [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}]),
+    }
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+            "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE, "labels": dict(MANAGED_BY),
+                         "annotations": {SYNC_WAVE: str(PROJECTS_WAVE)}},
+            "spec": spec}
 
 
 def _git_source(settings: Settings, path: str) -> dict[str, Any]:
@@ -142,17 +169,33 @@ def release_files(plans: Plans, release: Release, cluster: str) -> dict[str, str
         wave = component.wave + (STACK_WAVE if release.kind == "stack" else 0)  # stacks before their users
         application = _application(app_name, release.labels_for(component.name), wave,
                                    {"name": cluster, "namespace": namespace}, source,
-                                   create_namespace=bool(helm and helm.namespace))
+                                   project_name(cluster, release.group), create_namespace=bool(helm and helm.namespace))
         files[f"apps/{app_name}.yaml"] = text_of([application])
     return files
+
+
+def _sources(plans: Plans, release: Release) -> set[str]:
+    """The repositories the release's Applications sync from: this one, and its charts' Helm repositories."""
+    found = {plans.settings.repo_url}
+    for component in release.components:
+        if component.output.helm:
+            found.add(_helm_repo_url(plans.repositories[component.output.helm.repository].url))
+    return found
 
 
 def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, str]:
     cluster = plan.cluster
     files: dict[str, str] = {}
     namespaces: dict[str, str] = {}
+    projects: dict[str, tuple[set[str], set[str]]] = {}  # group -> (its sources, its namespaces)
     for release in plan.releases:
         files.update(release_files(plans, release, cluster))
+        sources, where = projects.setdefault(release.group, (set(), set()))
+        sources |= _sources(plans, release)
+        where |= {(c.output.helm.namespace if c.output.helm and c.output.helm.namespace else release.namespace.name)
+                  for c in release.components}
+        if not release.uses_namespace:
+            continue  # every chart of it goes to a namespace of its own: nothing would use this one
         ns_key = ("namespace", release.key)
         if ns_key not in cache:
             cache[ns_key] = text_of(namespace_objects(release.namespace))
@@ -163,10 +206,15 @@ def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, st
         files["namespaces/kustomization.yaml"] = text_of([kustomization(list(namespaces))])
         app_name = names.join(cluster, "namespaces")
         source = _git_source(plans.settings, f"{plans.settings.output}/clusters/{cluster}/namespaces")
-        application = _application(app_name, dict(MANAGED_BY), NAMESPACES_WAVE, {"name": cluster}, source)
+        application = _application(app_name, dict(MANAGED_BY), NAMESPACES_WAVE, {"name": cluster}, source,
+                                   project_name(cluster, NAMESPACES_PROJECT))
         files[f"apps/{app_name}.yaml"] = text_of([application])
-    apps = [path for path in files if path.startswith("apps/")]
-    files["kustomization.yaml"] = text_of([kustomization(apps)])
+        projects[NAMESPACES_PROJECT] = ({plans.settings.repo_url}, {n.removesuffix(".yaml") for n in namespaces})
+    for group, (sources, where) in projects.items():
+        name = project_name(cluster, group)
+        files[f"projects/{name}.yaml"] = text_of([_app_project(name, cluster, group, sources, where)])
+    listed = [path for path in files if path.startswith(("apps/", "projects/"))]
+    files["kustomization.yaml"] = text_of([kustomization(listed)])
     return dict(sorted(files.items()))
 
 

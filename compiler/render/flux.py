@@ -202,7 +202,8 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
         ns_key = ("namespace", release.key)
         if ns_key not in cache:
             cache[ns_key] = text_of(namespace_objects(release.namespace))
-        namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
+        if release.uses_namespace:
+            namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
         for component in release.components:
             helm = component.output.helm
             if helm is None:

@@ -1,0 +1,82 @@
+"""Governance carried into Argo CD: an AppProject per easel Project and cluster (sources, destinations,
+cluster-scoped kinds), the domain-qualified deletion finalizer, and no namespace that nothing uses."""
+
+from __future__ import annotations
+
+import yaml
+
+from scenario import TEAM_IN_DEV, codes, compile_files, docs
+
+FILES = {
+    **TEAM_IN_DEV,
+    "clusters/c.yaml": docs("""
+kind: Cluster
+metadata: {name: c}
+spec: {source: byoc, kubernetesVersion: "1.30.1", gitops: {engine: argocd}}
+"""),
+    "profiles/stack.yaml": docs("""
+kind: WorkloadProfile
+metadata: {name: operator}
+spec:
+  version: 1.0.0
+  type: Infrastructure
+  components:
+    - name: chart
+      type: helm-chart
+      properties: {repository: charts, chart: operator, version: 1.0.0, namespace: operator-system}
+"""),
+    "profiles/app.yaml": docs("""
+kind: WorkloadProfile
+metadata: {name: app}
+spec:
+  version: 1.0.0
+  requires: {profiles: [{name: operator}]}
+  components:
+    - name: web
+      type: webservice
+      properties: {image: registry.example.com/web:1, port: 8080, runAsUser: 1000}
+    - name: api
+      type: helm-chart
+      properties: {repository: charts, chart: api, version: 2.0.0}
+"""),
+    "workloads/w.yaml": docs("""
+kind: Workload
+metadata: {name: w}
+spec: {project: team, environment: dev, profile: {name: app}}
+"""),
+}
+
+
+def _doc(result, path: str) -> dict:
+    return yaml.safe_load(result.files[path])
+
+
+def test_each_project_gets_an_appproject_that_restricts_sources_and_destinations():
+    result = compile_files(FILES)
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    team = _doc(result, "clusters/c/projects/c-team.yaml")
+    # the config repository (the folders Applications sync) and the Helm repositories of its charts
+    assert team["spec"]["sourceRepos"] == sorted({"https://charts.example.com", result.plans.settings.repo_url})
+    assert team["spec"]["destinations"] == [{"name": "c", "namespace": "team-w"}]
+    assert team["spec"]["clusterResourceWhitelist"] == [{"group": "apiextensions.k8s.io",
+                                                         "kind": "CustomResourceDefinition"}]
+    infrastructure = _doc(result, "clusters/c/projects/c-infrastructure.yaml")
+    assert infrastructure["spec"]["destinations"] == [{"name": "c", "namespace": "operator-system"}]
+    for path in (p for p in result.files if p.startswith("clusters/c/apps/")):
+        app = _doc(result, path)
+        group = app["metadata"]["labels"].get("easel.dev/project")
+        wanted = "c-team" if group else ("c-namespaces" if path.endswith("-namespaces.yaml") else "c-infrastructure")
+        assert app["spec"]["project"] == wanted, path  # the finding: every Application used `default`
+        assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io/foreground"]
+        assert int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) > int(
+            team["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+
+
+def test_no_namespace_that_nothing_uses():
+    # the stack's only chart installs into operator-system: its own namespace `operator` would stay empty
+    result = compile_files(FILES)
+    assert "clusters/c/namespaces/operator.yaml" not in result.files
+    assert "clusters/c/namespaces/team-w.yaml" in result.files
+    flux = {**FILES, "clusters/c.yaml": FILES["clusters/c.yaml"].replace("engine: argocd", "engine: flux")}
+    result = compile_files(flux)
+    assert "clusters/c/namespaces/operator.yaml" not in result.files
