@@ -80,6 +80,28 @@ class TraitUse:
 
 
 @dataclass(frozen=True)
+class ReleaseOptions:
+    """How a component is released: Flux HelmRelease settings, Argo CD sync settings. None: not set here."""
+    timeout: str | None = None  # Flux: how long an install or upgrade may take (Go duration)
+    retries: int | None = None  # Flux: install and upgrade remediation retries; Argo CD: sync retry limit
+    crds: str | None = None  # Flux: Skip | Create | CreateReplace (what an upgrade does with the chart's CRDs)
+    drift_detection: str | None = None  # Flux: enabled | warn | disabled
+    sync_options: tuple[str, ...] = ()  # Argo CD sync options, e.g. ServerSideApply=true
+
+    def over(self, base: "ReleaseOptions") -> "ReleaseOptions":
+        """These options, with what they leave unset taken from base."""
+        return ReleaseOptions(
+            self.timeout or base.timeout, self.retries if self.retries is not None else base.retries,
+            self.crds or base.crds, self.drift_detection or base.drift_detection,
+            tuple(dict.fromkeys((*base.sync_options, *self.sync_options))))
+
+
+# What a Flux or Argo CD maintainer would set when nothing says otherwise: retry a failed install or upgrade
+# (then roll it back), and keep a chart's CRDs current on upgrade (Helm itself never upgrades them).
+DEFAULT_RELEASE = ReleaseOptions(retries=3, crds="CreateReplace")
+
+
+@dataclass(frozen=True)
 class Component:
     name: str
     type: str
@@ -87,6 +109,7 @@ class Component:
     traits: tuple[TraitUse, ...]
     depends_on: tuple[str, ...]
     loc: Location
+    release: ReleaseOptions = ReleaseOptions()
 
 
 @dataclass(frozen=True)
@@ -250,6 +273,7 @@ class Environment:
     egress_cidrs: tuple[str, ...] = ()  # restricted egress: where else pods may connect (DNS always)
     egress_namespaces: tuple[str, ...] = ()
     pod_security: tuple[tuple[str, str], ...] = ()  # (mode, level): Pod Security admission on its namespaces
+    release: ReleaseOptions = ReleaseOptions()  # release options of its workloads' components (theirs win)
 
     def admits(self, project: str) -> bool:
         return "*" in self.projects or project in self.projects

@@ -76,6 +76,18 @@ PARAMETER_DECLARATIONS = {"type": "object", "propertyNames": {"pattern": PARAMET
 
 POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
 
+RELEASE_OPTIONS = obj({
+    "timeout": {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", "examples": ["10m", "1h30m"],
+                "description": "Flux: how long a Helm install or upgrade may take"},
+    "retries": {"type": "integer", "minimum": 0, "maximum": 100,
+                "description": "Flux: install and upgrade remediation retries; Argo CD: sync retry limit"},
+    "crds": {"enum": ["Skip", "Create", "CreateReplace"],
+             "description": "Flux: what a Helm upgrade does with the chart's CRDs (install creates them)"},
+    "driftDetection": {"enum": ["enabled", "warn", "disabled"], "description": "Flux: HelmRelease drift detection"},
+    "syncOptions": array({"type": "string", "pattern": r"^[A-Za-z]+=[A-Za-z0-9-]+$"},
+                         description="Argo CD sync options, e.g. ServerSideApply=true"),
+})
+
 # API groups of CustomResourceDefinitions (`monitoring.coreos.com`): what a chart, a cluster-profile layer or a
 # cluster installs, so that custom resources are applied only after their CRD
 API_GROUPS = array({"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
@@ -169,6 +181,7 @@ SPECS: dict[str, dict[str, Any]] = {
             "properties": FREE_OBJECT,
             "traits": array(TRAIT_USE),
             "dependsOn": array(NAME),
+            "release": RELEASE_OPTIONS,
         }, ["name", "type"]), minItems=1),
     }, ["version", "components"]),
     "ClusterProfile": obj({
@@ -230,7 +243,7 @@ SPECS: dict[str, dict[str, Any]] = {
             "podSecurity": {"anyOf": [{"enum": list(POD_SECURITY_LEVELS)}, obj({
                 mode: {"enum": list(POD_SECURITY_LEVELS)} for mode in ("enforce", "warn", "audit")})]},
         }),
-        "defaults": obj({"parameters": FREE_OBJECT, "traits": array(TRAIT_USE)}),
+        "defaults": obj({"parameters": FREE_OBJECT, "traits": array(TRAIT_USE), "release": RELEASE_OPTIONS}),
         "policy": obj({
             "allowedProfiles": array(obj({"name": NAME, "versions": RANGE}, ["name"])),
             "maxGPUsPerWorkload": {"type": "integer", "minimum": 0},

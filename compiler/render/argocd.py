@@ -18,7 +18,7 @@ import posixpath
 from typing import Any
 
 from .. import crds, names
-from ..model import Settings
+from ..model import DEFAULT_RELEASE, ReleaseOptions, Settings
 from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
 from ..resolve import STACKS, ResolvedComponent
 from .objects import (
@@ -39,10 +39,16 @@ STACK_WAVE = -10  # then the infrastructure stacks (their own dependsOn on top),
 
 
 def _application(name: str, labels: dict[str, str], wave: int, destination: dict[str, str],
-                 source: dict[str, Any], project: str, create_namespace: bool = False) -> dict[str, Any]:
+                 source: dict[str, Any], project: str, create_namespace: bool = False,
+                 options: ReleaseOptions = DEFAULT_RELEASE) -> dict[str, Any]:
     sync: dict[str, Any] = {"automated": {"prune": True, "selfHeal": True}}
-    if create_namespace:
-        sync["syncOptions"] = ["CreateNamespace=true"]
+    sync_options = [*(["CreateNamespace=true"] if create_namespace else []),
+                    *(o for o in options.sync_options if o != "CreateNamespace=true")]
+    if sync_options:
+        sync["syncOptions"] = sync_options
+    if options.retries:  # Argo CD's documented backoff: 5s, doubling, at most 3m
+        sync["retry"] = {"limit": options.retries,
+                         "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
             "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE, "labels": labels,
                          "annotations": {SYNC_WAVE: str(wave)},
@@ -169,7 +175,8 @@ def release_files(plans: Plans, release: Release, cluster: str) -> dict[str, str
         wave = component.wave + (STACK_WAVE if release.kind == "stack" else 0)  # stacks before their users
         application = _application(app_name, release.labels_for(component.name), wave,
                                    {"name": cluster, "namespace": namespace}, source,
-                                   project_name(cluster, release.group), create_namespace=bool(helm and helm.namespace))
+                                   project_name(cluster, release.group), create_namespace=bool(helm and helm.namespace),
+                                   options=component.release)
         files[f"apps/{app_name}.yaml"] = text_of([application])
     return files
 

@@ -73,11 +73,13 @@ def helm_release(plans: Plans, release: Release, component: ResolvedComponent,
                                                 "namespace": FLUX_NAMESPACE}}}
     if helm.namespace:
         spec["targetNamespace"] = helm.namespace
-        spec["install"] = {"createNamespace": True}
     depends = [{"name": helm_instances[d]} for d in component.depends_on if d in helm_instances]
     depends += [{"name": name, "namespace": namespace} for name, namespace in release.waits_for]  # stacks it needs
     if depends:
         spec["dependsOn"] = depends
+    spec.update(_helm_release_options(component))
+    if helm.namespace:
+        spec["install"] = {"createNamespace": True, **spec.get("install", {})}
     spec["commonMetadata"] = {"labels": chart_labels(release, component)}
     if helm.values:
         spec["values"] = helm.values
@@ -88,6 +90,29 @@ def helm_release(plans: Plans, release: Release, component: ResolvedComponent,
             "metadata": {"name": component.instance, "namespace": release.namespace.name,
                          "labels": release.labels_for(component.name)},
             "spec": spec}
+
+
+def _helm_release_options(component: ResolvedComponent) -> dict[str, Any]:
+    """timeout, install and upgrade (remediation retries, CRD policy), driftDetection, from the release options."""
+    options = component.release
+    spec: dict[str, Any] = {}
+    if options.timeout:
+        spec["timeout"] = options.timeout
+    install: dict[str, Any] = {}
+    upgrade: dict[str, Any] = {}
+    if options.retries is not None:
+        install["remediation"] = {"retries": options.retries}
+        upgrade["remediation"] = {"retries": options.retries, "remediateLastFailure": True}
+    if options.crds:
+        install["crds"] = "Skip" if options.crds == "Skip" else "Create"  # nothing to replace on install
+        upgrade["crds"] = options.crds
+    if install:
+        spec["install"] = install
+    if upgrade:
+        spec["upgrade"] = upgrade
+    if options.drift_detection:
+        spec["driftDetection"] = {"mode": options.drift_detection}
+    return spec
 
 
 def _post_renderer(component: ResolvedComponent) -> dict[str, Any]:
@@ -110,6 +135,8 @@ def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponen
     depends = [{"name": folder_instances[d]} for d in component.depends_on if d in folder_instances]
     if depends:
         spec["dependsOn"] = depends
+    if component.release.timeout:
+        spec["timeout"] = component.release.timeout
     post = _post_renderer(component)
     if post.get("patches"):
         spec["patches"] = post["patches"]

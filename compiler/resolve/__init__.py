@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Subject, error
 from ..gpu import GpuDemand
-from ..model import Environment, Model, Project, Workload, WorkloadProfile
+from ..model import DEFAULT_RELEASE, Environment, Model, Project, Workload, WorkloadProfile
 from .. import names, schemacheck
 from . import params
 from .components import Owner, resolve_components
@@ -34,7 +34,7 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
     namespace = namespace_for(workload, environment)
     owner = Owner(workload.meta.name, workload.project, workload.environment, namespace,
                   Subject("workload", (workload.id,)), environment.traits, workload.traits,
-                  environment.required_traits)
+                  environment.required_traits, environment.release.over(DEFAULT_RELEASE))
     component_names = [c.name for c in profile.components]
     for name in workload.traits:
         if name not in component_names:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from .. import builtins, definitions, graph, names, podtemplates, schemacheck, smp, templating
 from ..diagnostics import Diagnostic, Location, Subject, error
-from ..model import Component, Definition, Model, TraitUse, WorkloadProfile
+from ..model import DEFAULT_RELEASE, Component, Definition, Model, ReleaseOptions, TraitUse, WorkloadProfile
 from ..rendered import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
 from ..source import PathOutsideRepository, normalize
 from . import chart_values
@@ -29,6 +29,7 @@ class Owner:
     default_traits: tuple[TraitUse, ...] = ()  # the environment's, on every component
     added_traits: Mapping[str, tuple[TraitUse, ...]] = field(default_factory=dict)  # the workload's, by component
     required_traits: tuple[str, ...] = ()  # the environment's policy: these must reach every pod
+    release: ReleaseOptions = DEFAULT_RELEASE  # release options below the components' own (the environment's)
 
 
 def resolve_components(model: Model, owner: Owner, profile: WorkloadProfile, parameters: Mapping[str, Any]
@@ -117,7 +118,7 @@ class _Resolver:
             return None
         return ResolvedComponent(component.name, component.type, instance, props, found.output, found.traits,
                                  component.depends_on, wave, component.loc, found.images,
-                                 _gpu_pods(found.output, found.traits))
+                                 _gpu_pods(found.output, found.traits), component.release.over(self.owner.release))
 
     def _traits(self, component: Component, ctx: RenderContext) -> list[ResolvedTrait]:
         traits = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..diagnostics import Location
 from ..gpu import GpuDemand
-from ..model import Environment, Project, Workload, WorkloadProfile
+from ..model import DEFAULT_RELEASE, Environment, Project, ReleaseOptions, Workload, WorkloadProfile
 from ..rendered import ComponentOutput, TraitOutput
 from .params import EffectiveParameter
 
@@ -38,6 +38,7 @@ class ResolvedComponent:
     loc: Location
     images: tuple[tuple[str, str], ...] = ()  # (image as written, image as pulled)
     gpu_pods: int | None = None  # pods of its own objects that request its GPUs (None: not counted there)
+    release: ReleaseOptions = DEFAULT_RELEASE  # how the engine releases it: the component's, the environment's
 
     @property
     def replicas(self) -> int:

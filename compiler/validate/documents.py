@@ -12,8 +12,8 @@ from ..diagnostics import Diagnostics, Location, Note
 from ..load import RawDocument
 from ..model import (
     AllowedProfile, Cluster, ClusterProfile, Component, Definition, Device, Environment, GpuFact, Layer, Meta, Model,
-    PodTemplatePath, Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector, Taint, Toleration,
-    TraitUse, Wave, Workload, WorkloadProfile,
+    PodTemplatePath, Prioritizer, ProfileDependency, Project, ReleaseOptions, Repository, Requirement, Selector,
+    Taint, Toleration, TraitUse, Wave, Workload, WorkloadProfile,
 )
 from ..rendered import POD_TEMPLATES
 from ..schemas import API_VERSION, KINDS
@@ -65,6 +65,12 @@ def _gpu_facts(facts: dict[str, Any], tags: dict[str, Any]) -> tuple[GpuFact, ..
         memory=quantity.parse(tagged["gpu.memory"]) if "gpu.memory" in tagged else base.memory,
         count=tagged.get("gpu.count", base.count), time_slicing=base.time_slicing, mig=base.mig,
     ),)
+
+
+def release_options(options: dict[str, Any] | None) -> ReleaseOptions:
+    options = options or {}
+    return ReleaseOptions(options.get("timeout"), options.get("retries"), options.get("crds"),
+                          options.get("driftDetection"), tuple(options.get("syncOptions") or ()))
 
 
 def _pod_security(setting: Any) -> tuple[tuple[str, str], ...]:
@@ -216,7 +222,8 @@ class Builder(References):
         components = tuple(Component(
             name=c["name"], type=c["type"], properties=dict(c.get("properties") or {}),
             traits=_trait_uses(c.get("traits"), at.at("components", i, "traits"), "profile"),
-            depends_on=tuple(c.get("dependsOn") or ()), loc=at.at("components", i))
+            depends_on=tuple(c.get("dependsOn") or ()), loc=at.at("components", i),
+            release=release_options(c.get("release")))
             for i, c in enumerate(spec["components"]))
         requires = spec.get("requires") or {}
         profile = WorkloadProfile(
@@ -318,6 +325,7 @@ class Builder(References):
             egress_cidrs=tuple((namespace.get("egressAllow") or {}).get("cidrs") or ()),
             egress_namespaces=tuple((namespace.get("egressAllow") or {}).get("namespaces") or ()),
             pod_security=_pod_security(namespace.get("podSecurity")),
+            release=release_options(defaults.get("release")),
             parameters=parameter_settings(defaults.get("parameters") or {}, at.at("defaults", "parameters")),
             traits=_trait_uses(defaults.get("traits"), at.at("defaults", "traits"), "environment"),
             allowed_profiles=None if allowed is None else tuple(

@@ -1,0 +1,79 @@
+"""Release options, typed and validated: Flux HelmRelease timeout, remediation retries, CRD policy and drift
+detection; Argo CD sync options and retry. Defaults as a maintainer would set them; the environment's defaults
+below the profile component's own."""
+
+from __future__ import annotations
+
+import yaml
+
+from scenario import TEAM_IN_DEV, codes, compile_files, docs
+
+CHART = """    - name: stack
+      type: helm-chart{release}
+      properties: {{repository: charts, chart: kube-prometheus-stack, version: 65.1.0}}"""
+
+
+def _files(engine: str = "flux", component: str = "", environment: str = "") -> dict[str, str]:
+    release = f"\n      release: {component}" if component else ""
+    files = {
+        **TEAM_IN_DEV,
+        "clusters/c.yaml": docs(f"""
+kind: Cluster
+metadata: {{name: c}}
+spec: {{source: byoc, kubernetesVersion: "1.30.1", gitops: {{engine: {engine}}}}}
+"""),
+        "profiles/app.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: app}}
+spec:
+  version: 1.0.0
+  components:
+{CHART.format(release=release)}
+"""),
+        "workloads/w.yaml": docs("""
+kind: Workload
+metadata: {name: w}
+spec: {project: team, environment: dev, profile: {name: app}}
+"""),
+    }
+    if environment:
+        files["environments/env.yaml"] = files["environments/env.yaml"].replace(
+            'spec: {projects: ["*"]}', f'spec: {{projects: ["*"], defaults: {{release: {environment}}}}}')
+    return files
+
+
+def _helm_release(result) -> dict:
+    return yaml.safe_load(result.files["clusters/c/workloads/team/w/stack/objects.yaml"])["spec"]
+
+
+def test_flux_defaults_retry_and_keep_crds_current():
+    spec = _helm_release(compile_files(_files()))
+    assert spec["install"] == {"remediation": {"retries": 3}, "crds": "Create"}
+    assert spec["upgrade"] == {"remediation": {"retries": 3, "remediateLastFailure": True}, "crds": "CreateReplace"}
+    assert "timeout" not in spec and "driftDetection" not in spec  # Flux's own defaults (5m; disabled)
+
+
+def test_the_components_options_win_over_the_environments():
+    result = compile_files(_files(component="{timeout: 30m, crds: Skip}",
+                                  environment="{timeout: 10m, retries: 5, driftDetection: warn}"))
+    spec = _helm_release(result)
+    assert spec["timeout"] == "30m"
+    assert spec["install"] == {"remediation": {"retries": 5}, "crds": "Skip"}
+    assert spec["upgrade"]["crds"] == "Skip" and spec["driftDetection"] == {"mode": "warn"}
+
+
+def test_argocd_sync_options_and_retry():
+    result = compile_files(_files(engine="argocd", component="{syncOptions: [ServerSideApply=true], retries: 2}"))
+    [app] = yaml.safe_load_all(result.files["clusters/c/apps/c-team-w-stack.yaml"])
+    policy = app["spec"]["syncPolicy"]
+    assert policy["syncOptions"] == ["ServerSideApply=true"]  # large CRDs (kube-prometheus-stack) need it
+    assert policy["retry"] == {"limit": 2, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
+
+
+def test_bad_release_options_are_clear_errors():
+    for bad, words in (("{timeout: soon}", "timeout"), ("{crds: Replace}", "'Skip' or 'Create' or 'CreateReplace'"),
+                       ("{syncOptions: [Prune]}", "syncOptions")):
+        result = compile_files(_files(component=bad))
+        assert codes(result) == ["E206"], (bad, [d.text for d in result.diagnostics])
+        problem = next(d for d in result.diagnostics if d.code == "E206")
+        assert words in problem.text and problem.location.file == "profiles/app.yaml", problem.text
