@@ -82,9 +82,28 @@ class Removed(Change):
         return f"removed {self.workload} from {', '.join(self.clusters)}"
 
 
+@dataclass(frozen=True)
+class StackUpdated(Change):  # `workload` is the stack's name
+    before: str
+    after: str
+    clusters: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"updated stack {self.workload} on {', '.join(self.clusters)}: {self.before} -> {self.after}"
+
+
+@dataclass(frozen=True)
+class StackRolloutStep(Change):
+    text: str
+
+    def __str__(self) -> str:
+        return f"rollout of stack {self.workload} {self.text}"
+
+
 def changes(previous: Decisions, decisions: Decisions) -> list[Change]:
-    """Versions and rollouts first (per workload), then placements, then workloads that are gone."""
-    found: list[Change] = [*_versions(previous, decisions), *_placements(previous, decisions)]
+    """Versions and rollouts first (per workload, then per stack), then placements, then workloads that are gone."""
+    found: list[Change] = [*_versions(previous, decisions), *_stacks(previous, decisions),
+                           *_placements(previous, decisions)]
     placed = {w for w, d in decisions.workloads.items() if d.placement is not None}
     recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
     found += [Removed(w, recorded[w]) for w in sorted(set(recorded) - placed)]
@@ -106,6 +125,29 @@ def _versions(previous: Decisions, decisions: Decisions) -> list[Change]:
             found.append(RolloutAdvanced(workload, rollout.wave, len(now.waves)))
         elif was and not rollout:
             found.append(RolloutEnded(workload, now.version == was.to_version, now.version or ""))
+    return found
+
+
+def _stacks(previous: Decisions, decisions: Decisions) -> list[Change]:
+    """Every stack version that changes on some cluster, and where stack rollouts start, move and end."""
+    moved: dict[tuple[str, str, str], list[str]] = {}
+    for cluster, now in sorted(decisions.clusters.items()):
+        before = previous.clusters.get(cluster)
+        for name, version in sorted(now.stacks.items()):
+            was = before.stacks.get(name) if before else None
+            if was is not None and was != version:
+                moved.setdefault((name, was, version), []).append(cluster)
+    found: list[Change] = [StackUpdated(name, was, version, tuple(clusters))
+                           for (name, was, version), clusters in sorted(moved.items())]
+    for name in sorted(set(previous.stack_rollouts) | set(decisions.stack_rollouts)):
+        was, now = previous.stack_rollouts.get(name), decisions.stack_rollouts.get(name)
+        if now and (was is None or (was.from_version, was.to_version) != (now.from_version, now.to_version)):
+            found.append(StackRolloutStep(name, f"started: {now.from_version} -> {now.to_version}, wave 1 of "
+                                                f"{len(now.waves)}"))
+        elif now and was and was.wave != now.wave:
+            found.append(StackRolloutStep(name, f"at wave {now.wave} of {len(now.waves)}"))
+        elif was and not now:
+            found.append(StackRolloutStep(name, "ended"))
     return found
 
 

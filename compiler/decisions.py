@@ -90,10 +90,25 @@ class ClusterDecision:
 
 
 @dataclass(frozen=True)
+class StackRollout:
+    """An infrastructure stack moving to a new version across the clusters that run it, wave by wave (the waves
+    of the progressive environment whose workloads need it there): waves 1..wave run `to_version`."""
+    from_version: str
+    to_version: str
+    wave: int
+    waves: tuple[WaveClusters, ...] = ()  # worked out by a compile; () when read from easel.lock
+
+    @property
+    def reached(self) -> frozenset[str]:
+        return frozenset(c for wave in self.waves[:self.wave] for c in wave.clusters)
+
+
+@dataclass(frozen=True)
 class Decisions:
     workloads: Mapping[str, WorkloadDecision] = field(default_factory=dict)
     clusters: Mapping[str, ClusterDecision] = field(default_factory=dict)
     digests: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
+    stack_rollouts: Mapping[str, StackRollout] = field(default_factory=dict)  # stack -> its rollout
 
     def workload(self, workload_id: str) -> WorkloadDecision:
         return self.workloads.get(workload_id) or WorkloadDecision(workload_id)

@@ -10,6 +10,8 @@
       edge-fra-1: {gpu-operator: 24.9.0}
     rollouts:                   # workload -> a version on its way, wave by wave (environments with waves)
       nlp/support-bot: {from: 1.3.0, to: 1.4.0, wave: 1}
+    stackRollouts:              # stack -> a version on its way to the clusters that run it, wave by wave
+      gpu-operator: {from: 24.9.0, to: 24.9.2, wave: 1}
     profiles:                   # every profile version in use -> a digest of its content
       llm-serving 1.3.0: sha256:…
 
@@ -24,7 +26,7 @@ import json
 from typing import Any
 
 from . import yamlio
-from .decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision
+from .decisions import ClusterDecision, Decisions, Rollout, StackRollout, WorkloadDecision
 from .diagnostics import Diagnostic, Location, error
 from .schemas import API_VERSION
 
@@ -48,6 +50,11 @@ _SCHEMA = {
             "type": "object", "additionalProperties": False, "required": ["from", "to", "wave"],
             "properties": {"from": {"type": "string"}, "to": {"type": "string"},
                            "wave": {"type": "integer", "minimum": 1}}}},
+        "stackRollouts": {"type": "object", "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+                          "additionalProperties": {
+                              "type": "object", "additionalProperties": False, "required": ["from", "to", "wave"],
+                              "properties": {"from": {"type": "string"}, "to": {"type": "string"},
+                                             "wave": {"type": "integer", "minimum": 1}}}},
         "profiles": {"type": "object", "propertyNames": {"pattern": _PROFILE_VERSION},
                      "additionalProperties": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}},
     },
@@ -89,6 +96,8 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
         clusters={cluster: ClusterDecision(dict(stacks))
                   for cluster, stacks in (data.get("infrastructure") or {}).items()},
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
+        stack_rollouts={s: StackRollout(str(r["from"]), str(r["to"]), r["wave"])
+                        for s, r in (data.get("stackRollouts") or {}).items()},
     ), []
 
 
@@ -101,6 +110,9 @@ def dump(decisions: Decisions) -> str:
                               for cluster, d in sorted(decisions.clusters.items()) if d.stacks}
     data["rollouts"] = {w: {"from": d.rollout.from_version, "to": d.rollout.to_version, "wave": d.rollout.wave}
                         for w, d in workloads if d.rollout is not None}
+    if decisions.stack_rollouts:
+        data["stackRollouts"] = {s: {"from": r.from_version, "to": r.to_version, "wave": r.wave}
+                                 for s, r in sorted(decisions.stack_rollouts.items())}
     data["profiles"] = {f"{profile} {version}": value
                         for (profile, version), value in sorted(decisions.digests.items())}
     return HEADER + yamlio.dump(data)

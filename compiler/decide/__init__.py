@@ -12,10 +12,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 from .. import policy, resolve
-from ..decisions import ClusterDecision, Decisions, WorkloadDecision
+from ..decisions import ClusterDecision, Decisions, StackRollout, WorkloadDecision
 from ..diagnostics import Diagnostics, merge_subjects
 from ..inventory import ClusterFacts
 from ..model import Environment, Model, Project, Workload, WorkloadProfile
@@ -39,8 +40,8 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
     placements, problems = place(current, fleet, recorded, model.profiles)
     diagnostics.extend(problems)
-    stacks, problems = choose_stacks(model, fleet, [(w.id, w.profile, placements[w.id].clusters) for w in current],
-                                     {cluster: d.stacks for cluster, d in previous.clusters.items()}, update)
+    labels = {name: facts.labels for name, facts in fleet.items()}
+    stacks, stack_rollouts, problems = _stacks(model, fleet, current, placements, previous, update, labels)
     diagnostics.extend(problems)
     stack_resolutions: dict[tuple[str, str], ResolvedStack] = {}
     for cluster_stacks in stacks.values():
@@ -50,7 +51,6 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
                 diagnostics.extend(problems)
                 if found is not None:
                     stack_resolutions[profile.key] = found
-    labels = {name: facts.labels for name, facts in fleet.items()}
     workloads = {}
     for workload in current:
         decision, placement = chosen[workload.id], placements[workload.id]
@@ -65,7 +65,56 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         for cluster, s in stacks.items()}
     in_use = [*(r.profile for r in resolved.values()), *(s.profile for s in stack_resolutions.values())]
     digests = {profile.key: profile.digest for profile in in_use}
-    return Decisions(workloads, clusters, digests), Resolutions(resolved, stack_resolutions), diagnostics
+    return (Decisions(workloads, clusters, digests, stack_rollouts), Resolutions(resolved, stack_resolutions),
+            diagnostics)
+
+
+def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[ResolvedWorkload],
+            placements: Mapping, previous: Decisions, update: str | None, labels: Mapping[str, Mapping[str, str]]
+            ) -> tuple[dict, dict[str, StackRollout], Diagnostics]:
+    """Each cluster's stacks, with a stack's new version rolled out wave by wave where the workloads that need
+    it there are in a progressive environment (its waves over the clusters that change)."""
+    placed = [(w.id, w.profile, placements[w.id].clusters) for w in current]
+    locked = {cluster: dict(d.stacks) for cluster, d in previous.clusters.items()}
+    stacks, problems = choose_stacks(model, fleet, placed, locked, update)
+    pinned = {cluster: {name: p.version for name, p in s.releases.items()} for cluster, s in stacks.items()}
+    rollouts: dict[str, StackRollout] = {}
+    names_ = sorted({n for s in stacks.values() for n in s.releases} | set(previous.stack_rollouts))
+    for name in names_:
+        before = {c: v[name] for c, v in locked.items() if name in v}
+        after = {c: v[name] for c, v in pinned.items() if name in v}
+        rollout = previous.stack_rollouts.get(name)
+        if rollout is None:
+            changed = sorted(c for c in after if c in before and before[c] != after[c])
+            if not changed:
+                continue
+            rollout = StackRollout(before[changed[0]], after[changed[0]], 1)
+        rolling = sorted(c for c in after if before.get(c, rollout.from_version) in (rollout.from_version,
+                                                                                     rollout.to_version)
+                         and after[c] in (rollout.from_version, rollout.to_version))
+        environment = _governing(name, rolling, current, placements, stacks)
+        waves = wave_clusters(name, rolling, environment.waves, labels) if environment else ()
+        if not waves or rollout.wave > len(waves):  # nothing to roll out in waves, or past the last: done
+            for cluster in rolling:
+                pinned[cluster][name] = rollout.to_version
+            continue
+        rollout = dataclasses.replace(rollout, waves=waves)
+        rollouts[name] = rollout
+        for cluster in rolling:
+            pinned[cluster][name] = rollout.to_version if cluster in rollout.reached else rollout.from_version
+    if pinned != {cluster: {n: p.version for n, p in s.releases.items()} for cluster, s in stacks.items()}:
+        stacks, problems = choose_stacks(model, fleet, placed, pinned, None)  # the versions each cluster runs
+    return stacks, rollouts, problems
+
+
+def _governing(stack: str, clusters: list[str], current: list[ResolvedWorkload], placements: Mapping,
+               stacks: Mapping) -> Environment | None:
+    """The progressive environment (the first by name) of the workloads that need the stack on these clusters."""
+    found = sorted({w.environment.meta.name: w.environment for w in current
+                    if w.environment.rollout_strategy == "progressive" and w.environment.waves
+                    and any(stack in stacks[c].users.get(w.id, ()) for c in placements[w.id].clusters
+                            if c in clusters and c in stacks)}.items())
+    return found[0][1] if found else None
 
 
 def _versions(model: Model, previous: Decisions, update: str | None, diagnostics: Diagnostics

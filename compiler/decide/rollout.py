@@ -47,13 +47,18 @@ def step(previous: Decisions, model: Model, names: Sequence[str], everything: bo
     last wave the new version runs everywhere) or back to where they came from (kind "rollback")."""
     in_progress = {w for w, d in previous.workloads.items() if d.rollout is not None}
     wanted = set(in_progress) if everything else set()
+    stacks = set(previous.stack_rollouts) if everything else set()
     for name in names:
+        if name in previous.stack_rollouts:  # an infrastructure stack rolling out
+            stacks.add(name)
+            continue
         found, problem = model.find_workload(name)
         if found is None:
             raise BadArgument(problem, "WORKLOAD")
         if found.id not in in_progress:
             raise BadArgument(f"{found.id} has no rollout in progress", "WORKLOAD")
         wanted.add(found.id)
+    previous = _step_stacks(previous, sorted(stacks), kind)
     workloads = dict(previous.workloads)
     for workload_id in sorted(wanted):
         decision = workloads[workload_id]
@@ -66,3 +71,22 @@ def step(previous: Decisions, model: Model, names: Sequence[str], everything: bo
             version = rollout.to_version if kind == "advance" else rollout.from_version
             workloads[workload_id] = replace(decision, profile=workload.profile, version=version, rollout=None)
     return replace(previous, workloads=workloads)
+
+
+def _step_stacks(previous: Decisions, stacks: Sequence[str], kind: str) -> Decisions:
+    """Stack rollouts one wave on (decide completes one advanced past its last wave), or rolled back: every
+    cluster that runs the stack back to the version it came from."""
+    if not stacks:
+        return previous
+    rollouts = dict(previous.stack_rollouts)
+    clusters = dict(previous.clusters)
+    for name in stacks:
+        rollout = rollouts[name]
+        if kind == "advance":
+            rollouts[name] = replace(rollout, wave=rollout.wave + 1)
+            continue
+        del rollouts[name]
+        for cluster, decision in clusters.items():
+            if decision.stacks.get(name) == rollout.to_version:
+                clusters[cluster] = replace(decision, stacks={**decision.stacks, name: rollout.from_version})
+    return replace(previous, stack_rollouts=rollouts, clusters=clusters)

@@ -19,6 +19,12 @@ def rollout_rows(decisions: Decisions) -> list[dict[str, Any]]:
                          {"name": wave.name, "clusters": list(wave.clusters),
                           "version": rollout.to_version if index < rollout.wave else rollout.from_version}
                          for index, wave in enumerate(decision.waves)]})
+    for stack, rollout in sorted(decisions.stack_rollouts.items()):
+        rows.append({"stack": stack, "profile": stack, "from": rollout.from_version, "to": rollout.to_version,
+                     "wave": rollout.wave, "waves": [
+                         {"name": wave.name, "clusters": list(wave.clusters),
+                          "version": rollout.to_version if index < rollout.wave else rollout.from_version}
+                         for index, wave in enumerate(rollout.waves)]})
     return rows
 
 
@@ -27,7 +33,8 @@ def rollout_text(rows: list[dict[str, Any]]) -> str:
         return "no rollouts in progress"
     lines = []
     for row in rows:
-        lines.append(f"{row['workload']}: {row['profile']} {row['from']} -> {row['to']}, wave {row['wave']} of "
+        subject = row["workload"] if "workload" in row else f"stack {row['stack']}"
+        lines.append(f"{subject}: {row['profile']} {row['from']} -> {row['to']}, wave {row['wave']} of "
                      f"{len(row['waves'])}")
         for index, wave in enumerate(row["waves"], start=1):
             mark = "✓" if index <= row["wave"] else " "
