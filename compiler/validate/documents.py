@@ -12,14 +12,14 @@ from ..diagnostics import Diagnostics, Location, Note
 from ..load import RawDocument
 from ..model import (
     AllowedProfile, Cluster, ClusterProfile, Component, Definition, Device, Environment, GpuFact, Layer, Meta, Model,
-    PodTemplatePath, Prioritizer, ProfileDependency, Project, ReleaseOptions, Repository, Requirement, Selector,
+    PodTemplatePath, Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector,
     Taint, Toleration, TraitUse, Wave, Workload, WorkloadProfile,
 )
 from ..rendered import POD_TEMPLATES
 from ..schemas import API_VERSION, KINDS
 from .references import References
 from .schema import DOCUMENT_KINDS, validator
-from .settings import definition_schema, parameter_settings
+from .settings import definition_schema, parameter_settings, pod_security, release_options
 
 def _meta(data: dict[str, Any], loc: Location) -> Meta:
     metadata = data["metadata"]
@@ -65,21 +65,6 @@ def _gpu_facts(facts: dict[str, Any], tags: dict[str, Any]) -> tuple[GpuFact, ..
         memory=quantity.parse(tagged["gpu.memory"]) if "gpu.memory" in tagged else base.memory,
         count=tagged.get("gpu.count", base.count), time_slicing=base.time_slicing, mig=base.mig,
     ),)
-
-
-def release_options(options: dict[str, Any] | None) -> ReleaseOptions:
-    options = options or {}
-    return ReleaseOptions(options.get("timeout"), options.get("retries"), options.get("crds"),
-                          options.get("driftDetection"), tuple(options.get("syncOptions") or ()))
-
-
-def _pod_security(setting: Any) -> tuple[tuple[str, str], ...]:
-    """(mode, level) pairs: one level says it for enforce, warn and audit alike."""
-    if setting is None:
-        return ()
-    if isinstance(setting, str):
-        return tuple((mode, setting) for mode in ("enforce", "warn", "audit"))
-    return tuple((mode, setting[mode]) for mode in ("enforce", "warn", "audit") if mode in setting)
 
 
 def _device(spec: dict[str, Any], name: str, cluster: str, loc: Location) -> Device:
@@ -324,7 +309,7 @@ class Builder(References):
             allow_from=tuple(namespace.get("allowFrom") or ()), egress=namespace.get("egress", "open"),
             egress_cidrs=tuple((namespace.get("egressAllow") or {}).get("cidrs") or ()),
             egress_namespaces=tuple((namespace.get("egressAllow") or {}).get("namespaces") or ()),
-            pod_security=_pod_security(namespace.get("podSecurity")),
+            pod_security=pod_security(namespace.get("podSecurity")),
             release=release_options(defaults.get("release")),
             parameters=parameter_settings(defaults.get("parameters") or {}, at.at("defaults", "parameters")),
             traits=_trait_uses(defaults.get("traits"), at.at("defaults", "traits"), "environment"),

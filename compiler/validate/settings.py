@@ -7,7 +7,7 @@ from typing import Any
 from .. import schemacheck
 from ..diagnostics import Diagnostics, Location
 from ..load import SETTINGS_FILE, RawDocument
-from ..model import ParamSetting, Settings
+from ..model import ParamSetting, ReleaseOptions, Settings
 from ..schemas import API_VERSION
 from ..source import PathOutsideRepository, normalize
 from .schema import validator
@@ -84,3 +84,18 @@ def parameter_settings(values: dict[str, Any], loc: Location) -> dict[str, Param
         else:
             found[str(name)] = ParamSetting(value, False, loc.at(name))
     return found
+
+
+def release_options(options: dict[str, Any] | None) -> ReleaseOptions:
+    options = options or {}
+    return ReleaseOptions(options.get("timeout"), options.get("retries"), options.get("crds"),
+                          options.get("driftDetection"), tuple(options.get("syncOptions") or ()))
+
+
+def pod_security(setting: Any) -> tuple[tuple[str, str], ...]:
+    """(mode, level) pairs: one level says it for enforce, warn and audit alike."""
+    if setting is None:
+        return ()
+    if isinstance(setting, str):
+        return tuple((mode, setting) for mode in ("enforce", "warn", "audit"))
+    return tuple((mode, setting[mode]) for mode in ("enforce", "warn", "audit") if mode in setting)
