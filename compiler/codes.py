@@ -116,6 +116,8 @@ _ALL = [
     Code("E903", "git revision not found",
          "give a commit, branch or tag of the repository the folder is in (see `git log`, `git branch`)"),
     Code("E904", "git working tree not as needed", None),
+    Code("E905", "another easel run holds the repository",
+         "wait for it to finish (run without --no-wait to wait), or, if none is running, try again"),
     Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
          "set EASEL_DEBUG=1 to see the traceback"),
     # Warnings

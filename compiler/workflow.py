@@ -13,7 +13,7 @@ from .errors import BadArgument
 from .lockfile import LOCK_FILE
 from .pipeline import Request, Result, compile_repository
 from .source import Source
-from .write import Changes, diff, write, write_file
+from .write import Changes, diff, write
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,8 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
     out = _out(target, result)
     if check:
         return result, _check(result, out, stale and not target.preview)
-    changed = write(out, result.files, result.diagnostics)
-    if changed is not None and stale and not target.preview:  # previews leave the repository alone
-        if not write_file(target.root / LOCK_FILE, result.lock_text, result.diagnostics):
-            changed = None
+    also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
+    changed = write(out, result.files, result.diagnostics, target.root, also)  # one transaction, the lock in it
     if changed is None:
         return result, None
     return result, "\n".join([

@@ -1,9 +1,12 @@
-"""Stage 6, write: make the output folder hold exactly the rendered files. The only stage that writes.
+"""Stage 6, write: make the output folder hold exactly the rendered files, and easel.lock with them. The only
+stage that writes.
 
-Changed and new files are first written to a staging folder inside the output folder; only when all of them
-are on disk are they moved into place (each move atomic), and files no longer produced are removed. A failure
-while staging leaves the previous output as it was. Unchanged files are not touched, so a recompile with
-nothing changed writes nothing. Nothing is written outside the output folder.
+Changed and new files (and the lock) are first written to a staging folder inside the output folder; only when
+all of them are on disk, and the journal says so (transaction.py), are they moved into place (each move
+atomic), and files no longer produced are removed. A failure while staging leaves the previous output and lock
+as they were; a process killed after the journal's commit is completed by the next easel command. Unchanged
+files are not touched, so a recompile with nothing changed writes nothing. Nothing is written outside the
+output folder but easel.lock and easel's own `.easel-cache/`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import transaction
 from .diagnostics import Diagnostics
 from .source import PathOutsideRepository, normalize
 
@@ -85,8 +89,12 @@ def _looks_like_output(out: Path) -> bool:
     return not entries or any(e.name in _EASEL_MARKERS for e in entries)
 
 
-def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes | None:
-    """Make out hold exactly files; None (and an error) when that could not be done."""
+def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path | None = None,
+          also: dict[Path, str] | None = None) -> Changes | None:
+    """Make out hold exactly files, and write the `also` files (easel.lock) with them, as one transaction
+    (transaction.py) journalled in the repository at root; None (and an error) when that could not be done."""
+    root = root or out.parent
+    also = also or {}
     for path in files:
         try:
             if normalize(path) != path:
@@ -104,45 +112,44 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics) -> Changes
     for stale in out.glob(f"{STAGING_PREFIX}*") if out.is_dir() else ():
         shutil.rmtree(stale, ignore_errors=True)  # left behind by an interrupted run
     changes, folders = _compare(out, files)
-    if not changes.any:
+    if not changes.any and not also:
         return changes
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
     singles, subtrees = _plan(changes, folders)
+    moves: list[tuple[str, str]] = []
     try:
         os.makedirs(out, exist_ok=True)
+        transaction.begin(root, staging)
         os.mkdir(staging)
         made: set[str] = set()
         # A folder that is new as a whole (a new cluster; everything, the first time) is built in the staging
         # folder and moved in with one rename; other files are staged one by one, numbered, in a flat folder.
         for number, path in enumerate(singles):
             _write(os.path.join(staging, str(number)), files[path], made)
-        for path in subtrees.values():
-            for file in path:
+            moves.append((os.path.join(staging, str(number)), os.path.join(out, path)))
+        for folder, paths in subtrees.items():
+            for file in paths:
                 _write(os.path.join(staging, "tree", file), files[file], made)
+            moves.append((os.path.join(staging, "tree", folder), os.path.join(out, folder)))
+        for number, (path, text) in enumerate(sorted(also.items())):
+            _write(os.path.join(staging, f"also-{number}"), text, made)
+            moves.append((os.path.join(staging, f"also-{number}"), str(path)))
+        transaction.commit(root, staging, moves, [os.path.join(out, p) for p in changes.removed],
+                           [os.path.dirname(os.path.join(out, p)) for p in changes.removed], str(out))
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        transaction.finish(root, staging)
         diagnostics.error("E802", f"cannot write the output: {exc.strerror or exc} ({exc.filename or out}); "
                           "the previous output is unchanged")
         return None
     try:
-        made = set()
-        for folder in subtrees:
-            final = os.path.join(out, folder)
-            _make_parent(final, made)
-            os.rename(os.path.join(staging, "tree", folder), final)
-        for number, path in enumerate(singles):
-            final = os.path.join(out, path)
-            _make_parent(final, made)
-            os.replace(os.path.join(staging, str(number)), final)
-        for path in changes.removed:
-            os.unlink(os.path.join(out, path))
-        _remove_empty_dirs(out, changes.removed)
+        transaction.apply({"moves": moves, "deletes": [os.path.join(out, p) for p in changes.removed],
+                           "prune": [os.path.dirname(os.path.join(out, p)) for p in changes.removed],
+                           "out": str(out)})
     except OSError as exc:
         diagnostics.error("E802", f"cannot update the output: {exc.strerror or exc} ({exc.filename or out}); "
-                          "run the compile again")
+                          "the next easel command completes it")
         return None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    transaction.finish(root, staging)
     return changes
 
 
@@ -172,24 +179,3 @@ def _write(path: str, text: str, made: set[str]) -> None:
     _make_parent(path, made)
     with open(path, "wb") as handle:
         handle.write(text.encode())
-
-
-def write_file(path: Path, text: str, diagnostics: Diagnostics) -> bool:
-    """One file, atomically: a temporary file beside it, then a rename."""
-    temporary = path.with_name(f".{path.name}.easel-tmp-{os.getpid()}")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        diagnostics.error("E802", f"cannot write {path}: {exc.strerror or exc}")
-        return False
-    return True
-
-
-def _remove_empty_dirs(out: Path, removed: list[str]) -> None:
-    parents = sorted({(out / p).parent for p in removed}, key=lambda p: len(p.parts), reverse=True)
-    for folder in parents:
-        while folder != out and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-            folder = folder.parent

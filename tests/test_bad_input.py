@@ -558,5 +558,7 @@ def test_failed_compile_leaves_output_untouched(repo: Path, stage: str):
     assert run.code == 1 and "Traceback" not in run.text, run.text
     assert f"error[{code}]" in run.text, run.text
     assert tree(repo / "output") == before
-    assert sorted(p.name for p in repo.iterdir()) == ["clusters", "easel.lock", "easel.yaml", "environments",
-                                                      "output", "profiles", "workloads"]
+    # nothing but output/, easel.lock and easel's own cache (its lock and journal) is written
+    assert sorted(p.name for p in repo.iterdir()) == [".easel-cache", "clusters", "easel.lock", "easel.yaml",
+                                                      "environments", "output", "profiles", "workloads"]
+    assert {p.name for p in (repo / ".easel-cache").iterdir()} == {"lock"}  # no journal left behind

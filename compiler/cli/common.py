@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .. import __version__, report
+from .. import __version__, report, transaction
 from ..diagnostics import Diagnostics
 from ..errors import BadArgument, CommandError
 from ..pipeline import Request, Result, compile_repository
@@ -20,15 +20,37 @@ TEXT_OR_JSON = click.option("--format", "fmt", type=click.Choice(["text", "json"
 
 
 class State:
-    """What every command shares: the repository's folder (-C)."""
+    """What every command shares: the repository's folder (-C), and whether to wait for another easel on it."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, wait: bool = True):
         self.root = Path(directory).resolve()
+        self.wait = wait
+        self.held = False
+
+    def hold(self) -> None:
+        """Take the repository for this command: one easel at a time (transaction.py), and a write an
+        interrupted easel left completed or undone first."""
+        if self.held:
+            return
+        try:
+            click.get_current_context().with_resource(transaction.exclusive(
+                self.root, self.wait, lambda: click.echo("easel: waiting for another easel run on this repository …",
+                                                         err=True)))
+        except transaction.Busy as exc:
+            raise CommandError("E905", str(exc), hint=True) from None
+        self.held = True
+        try:
+            done = transaction.recover(self.root)
+        except OSError as exc:
+            raise CommandError("E802", f"cannot finish an interrupted write: {exc}") from None
+        if done:
+            click.echo(f"easel: {done}", err=True)
 
     def source(self, ref: str | None = None) -> Source:
         """The repository as it is on disk, or at a git revision (through libgit2, without a checkout)."""
         if not self.root.is_dir():
             raise click.UsageError(f"{self.root} is not a folder")
+        self.hold()
         if ref is None:
             return DirectorySource(self.root)
         from ..gitsource import GitSource, RevisionError
@@ -87,8 +109,9 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", default=".", metavar="DIR", help="Run as if easel was started in DIR.")
+@click.option("--no-wait", is_flag=True, help="Fail at once if another easel run holds the repository.")
 @click.version_option(__version__, prog_name="easel")
 @click.pass_context
-def cli(ctx: click.Context, directory: str) -> None:
+def cli(ctx: click.Context, directory: str, no_wait: bool) -> None:
     """easel: compile a GitOps config repository of AI/ML stacks into per-cluster Flux and Argo CD trees."""
-    ctx.obj = State(directory)
+    ctx.obj = State(directory, wait=not no_wait)
