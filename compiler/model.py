@@ -83,22 +83,34 @@ class TraitUse:
 class ReleaseOptions:
     """How a component is released: Flux HelmRelease settings, Argo CD sync settings. None: not set here."""
     timeout: str | None = None  # Flux: how long an install or upgrade may take (Go duration)
-    retries: int | None = None  # Flux: install and upgrade remediation retries; Argo CD: sync retry limit
+    retries: int | None = None  # Flux: install and upgrade remediation retries
     crds: str | None = None  # Flux: Skip | Create | CreateReplace (what an upgrade does with the chart's CRDs)
     drift_detection: str | None = None  # Flux: enabled | warn | disabled
     sync_options: tuple[str, ...] = ()  # Argo CD sync options, e.g. ServerSideApply=true
+    sync_retries: int | None = None  # Argo CD: how often a failed sync is retried
 
     def over(self, base: "ReleaseOptions") -> "ReleaseOptions":
         """These options, with what they leave unset taken from base."""
         return ReleaseOptions(
             self.timeout or base.timeout, self.retries if self.retries is not None else base.retries,
             self.crds or base.crds, self.drift_detection or base.drift_detection,
-            tuple(dict.fromkeys((*base.sync_options, *self.sync_options))))
+            _sync_options(base.sync_options, self.sync_options),
+            self.sync_retries if self.sync_retries is not None else base.sync_retries)
+
+
+def _sync_options(base: tuple[str, ...], over: tuple[str, ...]) -> tuple[str, ...]:
+    """Argo CD sync options: one per name, the later setting of a name winning (ServerSideApply=false over =true)."""
+    found = {option.partition("=")[0]: option for option in (*base, *over)}
+    return tuple(found.values())
 
 
 # What a Flux or Argo CD maintainer would set when nothing says otherwise: retry a failed install or upgrade
 # (then roll it back), and keep a chart's CRDs current on upgrade (Helm itself never upgrades them).
-DEFAULT_RELEASE = ReleaseOptions(retries=3, crds="CreateReplace")
+# On Argo CD: server-side apply (large CRDs, such as KubeRay's, exceed what client-side apply can annotate), and
+# a sync retried long enough to outlast a first sync's races (a CRD or namespace still arriving): after the last
+# retry, automated sync does not try the same revision again.
+DEFAULT_RELEASE = ReleaseOptions(retries=3, crds="CreateReplace", sync_options=("ServerSideApply=true",),
+                                 sync_retries=10)
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,15 @@ def _check_namespaces(cluster: str, workloads: list[ResolvedWorkload], diagnosti
         if other is workload:
             continue
         a, b = other.environment, workload.environment
+        if not (a.namespace_strategy == b.namespace_strategy == "project"
+                and other.workload.project == workload.workload.project):
+            # names that run together: project research + workload llm-eval, project research-llm + workload eval
+            diagnostics.add(error(
+                "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} would hold both {other.id} and "
+                f"{workload.id}, which are not meant to share one", workload.workload.meta.loc.at("metadata", "name"),
+                "rename one of the workloads (or projects): their namespaces, and the names of their objects, "
+                "run together", notes=[Note("the other workload", other.workload.meta.loc.at("metadata", "name"))]))
+            continue
         if _namespace_settings(a) != _namespace_settings(b):
             diagnostics.add(error(
                 "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} is shared by {other.id} "

@@ -77,6 +77,35 @@ def test_no_namespace_that_nothing_uses():
     result = compile_files(FILES)
     assert "clusters/c/namespaces/operator.yaml" not in result.files
     assert "clusters/c/namespaces/team-w.yaml" in result.files
+    # on Flux the stack's HelmRelease itself lives in `operator`: that namespace is used, and made first
     flux = {**FILES, "clusters/c.yaml": FILES["clusters/c.yaml"].replace("engine: argocd", "engine: flux")}
     result = compile_files(flux)
-    assert "clusters/c/namespaces/operator.yaml" not in result.files
+    assert yaml.safe_load(result.files["clusters/c/infrastructure/operator/chart/objects.yaml"])["metadata"][
+        "namespace"] == "operator"
+    assert "clusters/c/namespaces/operator.yaml" in result.files
+
+
+def test_the_namespaces_application_is_allowed_where_it_syncs():
+    result = compile_files(FILES)
+    project = _doc(result, "clusters/c/projects/c-namespaces.yaml")
+    app = _doc(result, "clusters/c/apps/c-namespaces.yaml")
+    assert "namespace" not in app["spec"]["destination"]  # Namespaces are cluster-scoped
+    assert project["spec"]["destinations"] == [{"name": "c", "namespace": "*"}]  # '' matches only a glob
+
+
+def test_workloads_whose_namespaces_run_together_are_an_error():
+    # team/w-x and team-w/x would both live in team-w-x, and fight over its objects
+    files = {**FILES, "profiles/more.yaml": docs("""
+kind: Project
+metadata: {name: team-w}
+spec: {}
+"""), "workloads/x.yaml": docs("""
+kind: Workload
+metadata: {name: x}
+spec: {project: team-w, environment: dev, profile: {name: app}}
+""")}
+    files["workloads/w.yaml"] = files["workloads/w.yaml"].replace("metadata: {name: w}", "metadata: {name: w-x}")
+    result = compile_files(files)
+    assert [d.code for d in result.diagnostics if d.is_error] == ["E801"], [d.text for d in result.diagnostics]
+    problem = next(d for d in result.diagnostics if d.code == "E801")
+    assert "namespace 'team-w-x' on cluster 'c' would hold both" in problem.text and "rename" in problem.hint

@@ -62,12 +62,36 @@ def test_the_components_options_win_over_the_environments():
     assert spec["upgrade"]["crds"] == "Skip" and spec["driftDetection"] == {"mode": "warn"}
 
 
-def test_argocd_sync_options_and_retry():
-    result = compile_files(_files(engine="argocd", component="{syncOptions: [ServerSideApply=true], retries: 2}"))
+def _app(result) -> dict:
     [app] = yaml.safe_load_all(result.files["clusters/c/apps/c-team-w-stack.yaml"])
-    policy = app["spec"]["syncPolicy"]
-    assert policy["syncOptions"] == ["ServerSideApply=true"]  # large CRDs (kube-prometheus-stack) need it
-    assert policy["retry"] == {"limit": 2, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
+    return app["spec"]["syncPolicy"]
+
+
+def test_argocd_defaults_apply_server_side_and_retry_long_enough():
+    policy = _app(compile_files(_files(engine="argocd")))
+    assert policy["syncOptions"] == ["ServerSideApply=true"]  # large CRDs (KubeRay's, kube-prometheus-stack's)
+    assert policy["retry"] == {"limit": 10, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
+
+
+def test_argocd_sync_options_and_retry():
+    result = compile_files(_files(engine="argocd", component="{syncOptions: [ServerSideApply=false, "
+                                                              "PruneLast=true], syncRetries: 2}"))
+    policy = _app(result)
+    assert policy["syncOptions"] == ["ServerSideApply=false", "PruneLast=true"]  # the component's own wins
+    assert policy["retry"]["limit"] == 2
+
+
+def test_a_flux_layer_waits_as_long_as_its_helm_release_may_take():
+    result = compile_files(_files(component="{timeout: 20m}") | {"profiles/app.yaml": _files(
+        component="{timeout: 20m}")["profiles/app.yaml"].replace("""      properties: {repository: charts, chart: kube-prometheus-stack, version: 65.1.0}""",
+        """      properties: {repository: charts, chart: kube-prometheus-stack, version: 65.1.0}
+    - name: after
+      type: webservice
+      dependsOn: [stack]
+      properties: {image: registry.example.com/a:1, port: 8080, runAsUser: 1000}""")})
+    layer = yaml.safe_load(result.files["clusters/c/flux/layers/easel-team-w-stack.yaml"])["spec"]
+    # the finding: the layer gave up after interval - 30s while the install may take 20m and retry 3 times
+    assert (layer["wait"], layer["timeout"], layer["retryInterval"]) == (True, "80m", "1m")
 
 
 def test_bad_release_options_are_clear_errors():

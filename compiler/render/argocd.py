@@ -46,8 +46,8 @@ def _application(name: str, labels: dict[str, str], wave: int, destination: dict
                     *(o for o in options.sync_options if o != "CreateNamespace=true")]
     if sync_options:
         sync["syncOptions"] = sync_options
-    if options.retries:  # Argo CD's documented backoff: 5s, doubling, at most 3m
-        sync["retry"] = {"limit": options.retries,
+    if options.sync_retries:  # Argo CD's documented backoff: 5s, doubling, at most 3m
+        sync["retry"] = {"limit": options.sync_retries,
                          "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
             "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE, "labels": labels,
@@ -68,10 +68,11 @@ def _app_project(name: str, cluster: str, group: str, sources: set[str], namespa
     CRDs (which operators in team workloads install); the infrastructure's may create cluster-scoped objects."""
     infrastructure = group in (STACKS, NAMESPACES_PROJECT)
     spec: dict[str, Any] = {
-        "description": f"easel: {'the infrastructure and namespaces' if infrastructure else 'project ' + group} "
-                       f"on {cluster}",
+        "description": f"easel: {'project ' + group if not infrastructure else group} on {cluster}",
         "sourceRepos": sorted(sources),
-        "destinations": [{"name": cluster, "namespace": n} for n in sorted(namespaces)],
+        # the namespaces Application has no destination namespace of its own (Namespaces are cluster-scoped)
+        "destinations": ([{"name": cluster, "namespace": "*"}] if group == NAMESPACES_PROJECT else
+                         [{"name": cluster, "namespace": n} for n in sorted(namespaces)]),
         "clusterResourceWhitelist": ([{"group": "*", "kind": "*"}] if infrastructure else
                                      [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}]),
     }
@@ -130,7 +131,7 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
         return None
     files = {}
     if wrapper["objects"]:
-        files["objects.yaml"] = text_of(wrapper["objects"])
+        files["objects.yaml"] = text_of([_no_dry_run_before_crd(o) for o in wrapper["objects"]])
     helm = component.output.helm
     if helm is not None:
         repository = plans.repositories[helm.repository]

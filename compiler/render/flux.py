@@ -18,6 +18,8 @@ dependency's readiness). The bootstrap Kustomization applies flux/: the sources 
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from .. import names
@@ -135,6 +137,7 @@ def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponen
     depends = [{"name": folder_instances[d]} for d in component.depends_on if d in folder_instances]
     if depends:
         spec["dependsOn"] = depends
+    spec["wait"] = True  # Ready once its objects are: the layer around it, and those after, wait for that
     if component.release.timeout:
         spec["timeout"] = component.release.timeout
     post = _post_renderer(component)
@@ -171,10 +174,28 @@ def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends
         "dependsOn": [{"name": name} for name in depends]}
     if wait:
         spec["wait"] = True
+        if component.output.helm:  # long enough for the HelmRelease's install and every retry of it
+            spec["timeout"] = _layer_timeout(component)
+            spec["retryInterval"] = "1m"
     return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": layer_name(release, component), "namespace": FLUX_NAMESPACE,
                          "labels": release.labels_for(component.name)},
             "spec": spec}
+
+
+HELM_TIMEOUT_MINUTES = 5  # helm-controller's default for an install or upgrade
+
+
+def _minutes(duration: str) -> float:
+    """A Go duration ("1h30m", "90s") in minutes."""
+    units = {"h": 60.0, "m": 1.0, "s": 1 / 60, "ms": 1 / 60000}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"([0-9.]+)(ms|h|m|s)", duration))
+
+
+def _layer_timeout(component: ResolvedComponent) -> str:
+    options = component.release
+    each = _minutes(options.timeout) if options.timeout else HELM_TIMEOUT_MINUTES
+    return f"{math.ceil(each * ((options.retries or 0) + 1))}m"
 
 
 def release_files(plans: Plans, release: Release, stack_layers: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -229,8 +250,8 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
         ns_key = ("namespace", release.key)
         if ns_key not in cache:
             cache[ns_key] = text_of(namespace_objects(release.namespace))
-        if release.uses_namespace:
-            namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
+        # (a HelmRelease lives in its release's namespace even when its chart installs elsewhere)
+        namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
         for component in release.components:
             helm = component.output.helm
             if helm is None:

@@ -89,7 +89,8 @@ def parameter_settings(values: dict[str, Any], loc: Location) -> dict[str, Param
 def release_options(options: dict[str, Any] | None) -> ReleaseOptions:
     options = options or {}
     return ReleaseOptions(options.get("timeout"), options.get("retries"), options.get("crds"),
-                          options.get("driftDetection"), tuple(options.get("syncOptions") or ()))
+                          options.get("driftDetection"), tuple(options.get("syncOptions") or ()),
+                          options.get("syncRetries"))
 
 
 def pod_security(setting: Any) -> tuple[tuple[str, str], ...]:
