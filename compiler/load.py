@@ -101,7 +101,14 @@ def load(source: Source) -> RawRepo:
             diagnostics.error("E106", f"input folder {folder!r} is outside the repository",
                               Location(SETTINGS_FILE, 0, ("spec", "inputs", index)))
             continue
-        for path in source.walk(folder):
+        try:
+            walked = source.walk(folder)
+        except PathOutsideRepository:
+            diagnostics.error("E106", f"input folder {folder!r} leads outside the repository (a symbolic link, or "
+                              "a loop of them)", Location(SETTINGS_FILE if settings else folder),
+                              "input folders are real folders inside the repository")
+            continue
+        for path in walked:
             if path in seen:  # overlapping input folders
                 continue
             seen.add(path)

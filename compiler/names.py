@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 DNS_LABEL_MAX = 63
 HELM_RELEASE_MAX = 53
@@ -25,3 +26,13 @@ def shorten(name: str, limit: int = DNS_LABEL_MAX) -> str:
 
 def join(*parts: str, limit: int = DNS_LABEL_MAX) -> str:
     return shorten("-".join(p for p in parts if p), limit)
+
+
+def slug(text: str, limit: int = DNS_LABEL_MAX) -> str:
+    """A DNS-label-like name for text taken from input (a chart name, a version) that must become part of a name
+    or a path: lowercase letters, digits and single dashes; when that changed anything but case and dots, a hash of
+    the text is added, so that different texts never give one slug."""
+    plain = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-") or "x"
+    if plain != text.lower().replace(".", "-").replace("+", "-"):
+        plain = f"{plain}-{digest(text)}"
+    return shorten(plain, limit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +18,10 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 class PathOutsideRepository(ValueError):
     pass
+
+
+class NotRegularFile(OSError):
+    """A FIFO, device or socket where a file was expected: never opened for reading (a FIFO would hang)."""
 
 
 def normalize(path: str) -> str:
@@ -57,8 +62,11 @@ class DirectorySource:
             return self.root
         folder, _, name = rel.rpartition("/")
         full = self._real_folder(folder) / name
-        if full.is_symlink():
-            full = full.resolve()
+        try:
+            if full.is_symlink():
+                full = full.resolve(strict=True)
+        except (OSError, RuntimeError):  # a dangling link, or a loop of links
+            raise PathOutsideRepository(path) from None
         if full != self.root and self.root not in full.parents:
             raise PathOutsideRepository(path)
         return full
@@ -67,10 +75,17 @@ class DirectorySource:
         """A folder's real path, remembered: a repository reads many files from few folders."""
         cache = self.__dict__.setdefault("_folders", {})
         if folder not in cache:
-            cache[folder] = (self.root / folder).resolve() if folder else self.root
+            try:
+                real = (self.root / folder).resolve() if folder else self.root
+            except (OSError, RuntimeError):  # a loop of links
+                raise PathOutsideRepository(folder) from None
+            if real != self.root and self.root not in real.parents:
+                raise PathOutsideRepository(folder)
+            cache[folder] = real
         return cache[folder]
 
     def walk(self, folder: str) -> list[str]:
+        """Raises PathOutsideRepository when the folder itself leads outside (a link, or a loop of links)."""
         base = self._real(folder)
         if not base.is_dir():
             return []
@@ -83,7 +98,8 @@ class DirectorySource:
                 full = Path(dirpath, name)
                 try:
                     real = full.resolve()
-                except OSError:
+                except (OSError, RuntimeError):  # a loop of links: read() says so
+                    found.append(full.relative_to(self.root).as_posix())
                     continue
                 rel = full.relative_to(self.root).as_posix()
                 if real != self.root and self.root not in real.parents:
@@ -94,7 +110,14 @@ class DirectorySource:
         return sorted(found)
 
     def read(self, path: str) -> bytes:
-        return self._real(path).read_bytes()
+        """The file's bytes; a FIFO, device or socket is refused before it is opened for reading."""
+        real = self._real(path)
+        mode = real.stat().st_mode
+        if not stat.S_ISREG(mode):
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(21, "Is a directory", path)
+            raise NotRegularFile(0, "not a regular file (a FIFO, device or socket)", path)
+        return real.read_bytes()
 
     def is_file(self, path: str) -> bool:
         try:

@@ -39,6 +39,15 @@ def _out(target: Target, result: Result) -> Path:
     return out if out.is_absolute() else target.root / out
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether path, every symbolic link on the way followed, lies inside root."""
+    try:
+        real, top = path.resolve(), root.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return real == top or top in real.parents
+
+
 def _counts(result: Result) -> str:
     placed = sum(len(d.clusters or ()) for d in result.decisions.workloads.values() if d.placement)
     return f"{placed} placements on {len(result.fleet)} clusters"
@@ -60,6 +69,11 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
                                      + "".join(f"\n  {line}" for line in moves(result))))
         return result, None
     out = _out(target, result)
+    if not target.out_dir and not _inside(out, target.root):
+        result.diagnostics.add(error(
+            "E802", f"the output folder {result.model.settings.output!r} leads outside the repository (through a "
+            f"symbolic link): {out.resolve()}", hint="the output folder is a real folder inside the repository"))
+        return result, None
     if check:
         return result, _check(result, out, stale and not target.preview)
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}

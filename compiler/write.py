@@ -36,6 +36,15 @@ class Changes:
         return bool(self.added or self.changed or self.removed)
 
 
+def symlinks(out: Path) -> list[str]:
+    """The symbolic links inside the output folder: easel writes only through real folders, never through one."""
+    found = []
+    for folder, dirnames, filenames in os.walk(out, followlinks=False):
+        found += [os.path.relpath(os.path.join(folder, n), out) for n in (*dirnames, *filenames)
+                  if os.path.islink(os.path.join(folder, n))]
+    return sorted(found)
+
+
 def _existing(out: Path) -> tuple[dict[str, int], set[str]]:
     """Every file under out (but staging folders), relative path -> size; and every folder."""
     found: dict[str, int] = {}
@@ -104,6 +113,11 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
             return None
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         diagnostics.error("E802", f"output {out} is not a folder")
+        return None
+    linked = symlinks(out) if out.is_dir() else []
+    if linked:
+        diagnostics.error("E802", f"refusing to write into {out}: {linked[0]} in it is a symbolic link",
+                          hint="easel writes only through real folders: remove the link")
         return None
     if not _looks_like_output(out):
         diagnostics.error("E802", f"refusing to write into {out}: it holds files easel did not write",

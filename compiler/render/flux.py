@@ -38,7 +38,7 @@ HELM_CHART_MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 def _source_name(repository: Repository, chart: str, version: str) -> str:
     if repository.type == "oci":  # an OCIRepository is one chart at one version
-        return names.join(repository.meta.name, chart, version.replace(".", "-").replace("+", "-").lower())
+        return names.join(repository.meta.name, names.slug(chart), names.slug(version))  # names are never paths
     return repository.meta.name
 
 
