@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import operator
 import re
 import signal
@@ -162,7 +163,8 @@ def _run(fn, path: tuple):
         raise TemplateProblem("E210", f"template syntax error: {_syntax(exc.message)}", path, exc.lineno) from None
     except TemplateError as exc:
         raise TemplateProblem("E405", f"template failed: {exc}", path, _template_line(exc)) from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError, MemoryError) as exc:
+    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError, MemoryError, NameError) as exc:
+        # (NameError: Jinja folds a constant such as 'nan'|float into code that cannot run)
         raise TemplateProblem("E405", f"template failed: {type(exc).__name__}: {exc}", path,
                               _template_line(exc)) from None
 
@@ -209,9 +211,46 @@ def render_string(text: str, variables: dict[str, Any], path: tuple = ()) -> Any
         if undefined is not None:
             raise TemplateProblem("E405", "template refers to something undefined: "
                                   f"{_undefined(undefined._undefined_message)}", path)
-        return value
+        problem = _not_plain(value, [0], 0)
+        if problem:
+            raise TemplateProblem("E405", f"`{{{{{expression.strip()[:60]}}}}}` gives {problem}: a lone "
+                                  "placeholder may give a string, number, boolean, null, or a list or mapping of "
+                                  "those", path)
+        return _plain(value)
     template = _run(lambda: compile_template(text), path)
     return _run(lambda: _render_bounded(template, variables), path)
+
+
+def _not_plain(value: Any, size: list[int], depth: int) -> str | None:
+    """What keeps a placeholder's value from being plain data (bounded like a rendering); None when it is."""
+    size[0] += 1
+    if size[0] > MAX_OUTPUT // 8 or depth > 64:
+        return "more data than a placeholder may give"
+    if value is None or isinstance(value, (bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value!r}, which is not a number JSON or YAML can carry"
+    if isinstance(value, str):
+        size[0] += len(value) // 8
+        return "more data than a placeholder may give" if size[0] > MAX_OUTPUT // 8 else None
+    if isinstance(value, (list, tuple)):
+        return next((p for p in (_not_plain(v, size, depth + 1) for v in value) if p), None)
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return "a mapping whose keys are not all strings"
+        return next((p for p in (_not_plain(v, size, depth + 1) for v in value.values()) if p), None)
+    return f"a {type(value).__name__}"
+
+
+def _plain(value: Any) -> Any:
+    """Plain Python data: Markup as str, tuples as lists."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def render_value(value: Any, variables: dict[str, Any], path: tuple = ()) -> Any:

@@ -108,21 +108,47 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             seen: set[tuple[str, str]] = set()
             for key_node, _ in node.value:
                 if key_node.tag != _MERGE_TAG and isinstance(key_node, yaml.ScalarNode):
+                    _string_key(key_node)
                     self.note_key(seen, key_node)
         return super().construct_mapping(node, deep=deep)
 
 
+def _string_key(key_node) -> None:
+    """Every key easel reads is a string (as in JSON, and as Kubernetes and Helm take them): `1:` or `true:` as a
+    key is a mistake to point at, not a value to sort or compare later."""
+    if key_node.tag != "tag:yaml.org,2002:str":
+        kind = key_node.tag.rsplit(":", 1)[-1]
+        kind = {"int": "a number", "float": "a number", "bool": "a boolean", "null": "null"}.get(kind, f"a {kind}")
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the mapping key {key_node.value!r} is {kind}, not a string: quote it ('{key_node.value}')",
+            key_node.start_mark)
+
+
+def _checked(construct, what: str):
+    """A scalar constructor that says where a value does not fit its tag (`!!float vision`, a 5,000-digit
+    number) instead of failing inside PyYAML."""
+    def build(loader, node):
+        try:
+            return construct(loader, node)
+        except yaml.constructor.ConstructorError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{_one_line(str(node.value))[:80]!r} is not {what}", node.start_mark) from None
+    return build
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+for _tag, _what in (("int", "an integer (or too long for one)"), ("float", "a number"), ("bool", "a boolean"),
+                    ("timestamp", "a date or time"), ("null", "null")):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}",
+                            _checked(_Loader.yaml_constructors[f"tag:yaml.org,2002:{_tag}"], _what))
 
 _resolve_scalars_once(_Loader, _BaseLoader)
 
 _STR = "tag:yaml.org,2002:str"
-_SCALARS = {
-    "tag:yaml.org,2002:int": _Loader.construct_yaml_int,
-    "tag:yaml.org,2002:float": _Loader.construct_yaml_float,
-    "tag:yaml.org,2002:bool": _Loader.construct_yaml_bool,
-    "tag:yaml.org,2002:null": _Loader.construct_yaml_null,
-}
+_SCALARS = {tag: _Loader.yaml_constructors[tag] for tag in (
+    "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null")}
 _PLAIN_MAP = "tag:yaml.org,2002:map"
 _PLAIN_SEQ = "tag:yaml.org,2002:seq"
 
@@ -155,6 +181,7 @@ def _fast(loader: _Loader, node, memo: dict[int, Any]) -> Any:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
                 raise _SlowPath
+            _string_key(key_node)
             loader.note_key(seen, key_node)
             mapping[_fast(loader, key_node, memo)] = _fast(loader, value_node, memo)
         return mapping
@@ -236,6 +263,8 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
         problem = exc.problem or str(exc)
         if "unhashable" in problem:  # `? [a, b]`: a complex key, which no easel field takes
             kind, problem = "syntax", "a mapping key must be a plain value, not a list or a mapping"
+        elif "the mapping key" in problem or " is not " in problem:
+            kind = "syntax"  # a key that is not a string, a value that does not fit its tag
         else:
             kind = "tag"
         problems.append(YamlProblem(kind, _one_line(problem), mark.line + 1 if mark else None,

@@ -204,6 +204,13 @@ class Builder(References):
                             f"WorkloadProfile {meta.name!r} version {version}"):
             return
         at = loc.at("spec")
+        for name, declared in (spec.get("parameters") or {}).items():  # each a JSON Schema: checked as one first
+            problem = schemacheck.schema_problem(declared) if isinstance(declared, dict) else None
+            if problem:
+                self.diagnostics.error("E206", f"parameter {name!r} is not a valid JSON Schema: {problem}",
+                                       at.at("parameters", name), "types are string, integer, number, boolean, "
+                                       "array, object (JSON Schema Draft 2020-12)")
+                return
         components = tuple(Component(
             name=c["name"], type=c["type"], properties=dict(c.get("properties") or {}),
             traits=_trait_uses(c.get("traits"), at.at("components", i, "traits"), "profile"),

@@ -1,0 +1,52 @@
+"""Realistic mistakes and hostile input give located errors (file:line:column, a code, a hint), never an
+internal error: each case below once ended in a traceback (or E999)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import copy_init_repo, easel
+
+HELLO = "profiles/hello/1.0.0.yaml"
+WORKLOAD = "workloads/demo/hello.yaml"
+CLUSTER = "clusters/local.yaml"
+
+CASES = {
+    # path, text to replace, replacement, (code, where, words)
+    "parameter type int": (HELLO, "replicas: {type: integer,", "replicas: {type: int,",
+                           ("E206", f"{HELLO}:12:", "int")),
+    "!!float on a word": (WORKLOAD, "project: demo", "project: !!float vision",
+                          ("E101", f"{WORKLOAD}:7:12", "'vision' is not a number")),
+    "!!bool on a word": (WORKLOAD, "project: demo", "project: !!bool maybe",
+                         ("E101", f"{WORKLOAD}:7:12", "'maybe' is not a boolean")),
+    "!!timestamp on a word": (WORKLOAD, "project: demo", "project: !!timestamp flux",
+                              ("E101", f"{WORKLOAD}:7:12", "'flux' is not a date or time")),
+    "a 5,000-digit integer": (CLUSTER, "kubernetesVersion", "x: " + "9" * 5000 + "\n  kubernetesVersion",
+                              ("E101", f"{CLUSTER}:9:6", "is not an integer")),
+    "a number as a label key": (CLUSTER, "labels: {", "labels: {1: x, ",
+                                ("E101", f"{CLUSTER}:6:12", "the mapping key '1' is a number, not a string")),
+    "true as a key": (CLUSTER, "labels: {", "labels: {true: x, ",
+                      ("E101", f"{CLUSTER}:6:12", "the mapping key 'true' is a boolean, not a string")),
+    "memory: .inf": (HELLO, "memory: 64Mi", "memory: .inf", ("E407", f"{HELLO}:24:", "not a Kubernetes quantity")),
+    "range() in a placeholder": (HELLO, '"{{ params.message }}"', '"{{ range(3) }}"',
+                                 ("E405", f"{HELLO}:21:", "gives a range")),
+    "nan in a placeholder": (HELLO, '"{{ params.message }}"', "\"{{ 'nan'|float }}\"",
+                             ("E405", f"{HELLO}:21:", "template failed")),
+    "a dict method in a placeholder": (HELLO, '"{{ params.message }}"', '"{{ params.items }}"',
+                                       ("E405", f"{HELLO}:21:", "gives a")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_mistake_is_a_located_error(case, tmp_path):
+    path, old, new, (code, where, words) = CASES[case]
+    repo = copy_init_repo(tmp_path / "repo")
+    text = (repo / path).read_text()
+    assert old in text
+    (repo / path).write_text(text.replace(old, new, 1))
+    run = easel("compile", cwd=repo)
+    assert run.code == 1 and "Traceback" not in run.text and "E999" not in run.text, run.text
+    line = next((line for line in run.err.splitlines() if f"error[{code}]" in line), "")
+    assert line.startswith(where) and words in line, run.err
+    assert "hint:" in run.err.split(line, 1)[1].splitlines()[0] or code in ("E101", "E407", "E405", "E206"), run.err
+    assert not (repo / "output").exists()
