@@ -30,16 +30,26 @@ def sort(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> list[tuple
     return placed
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f) if c != 0x0a}
+
+
+def _safe(message: str, indent: str = "    ") -> str:
+    """A message as one diagnostic's lines, whatever input it quotes: control characters (a terminal's escape
+    sequences, carriage returns) shown escaped, and every further line indented, so that nothing quoted from
+    input can pass for a line of its own (`error[E101]: ...`)."""
+    return message.translate(_CONTROL).replace("\n", "\n" + indent)
+
+
 def text(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
     lines = []
     for diagnostic, (file, line, column) in sort(diagnostics, texts):
         lines.append(f"{_prefix(file, line, column)}{diagnostic.severity.value}[{diagnostic.code}]: "
-                     f"{diagnostic.text}")
+                     f"{_safe(diagnostic.text, '  ')}")
         for note in diagnostic.notes:
             nfile, nline, ncolumn = _where(note.location, texts)
-            lines.append(f"  note: {_prefix(nfile, nline, ncolumn)}{note.message}")
+            lines.append(f"  note: {_prefix(nfile, nline, ncolumn)}{_safe(note.message)}")
         if diagnostic.hint:
-            lines.append(f"  hint: {diagnostic.hint}")
+            lines.append(f"  hint: {_safe(diagnostic.hint)}")
     return "\n".join(lines)
 
 

@@ -15,7 +15,10 @@ _COMMA = re.compile(r"\s*,\s*")
 
 @lru_cache(maxsize=4096)
 def parse_version(text: str):
-    """A nodesemver.SemVer, or None when text is not a strict semantic version."""
+    """A nodesemver.SemVer, or None when text is not a strict semantic version (written plainly: node-semver would
+    take " 1.3.0" or "v1.3.0", which then would not read back as written)."""
+    if not isinstance(text, str) or text != text.strip() or text[:1] in ("v", "V", "=") or " " in text:
+        return None
     try:
         return nodesemver.make_semver(text, loose=False)
     except (ValueError, TypeError):

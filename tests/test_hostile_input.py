@@ -50,3 +50,26 @@ def test_a_mistake_is_a_located_error(case, tmp_path):
     assert line.startswith(where) and words in line, run.err
     assert "hint:" in run.err.split(line, 1)[1].splitlines()[0] or code in ("E101", "E407", "E405", "E206"), run.err
     assert not (repo / "output").exists()
+
+
+def test_a_profile_version_is_written_plainly_or_refused(tmp_path):
+    # the finding: ' 1.3.0' was accepted, written to easel.lock, and the lock then refused by the next compile
+    repo = copy_init_repo(tmp_path / "repo")
+    path = repo / HELLO
+    for spelled in ("' 1.0.0'", "v1.0.0", "'1.0.0 '"):
+        path.write_text(path.read_text().replace("  version: 1.0.0", f"  version: {spelled}", 1))
+        run = easel("compile", cwd=repo)
+        assert run.code == 1 and "error[E501]" in run.err and "is not a semantic version" in run.err, run.text
+        assert not (repo / "easel.lock").exists()
+        path.write_text(path.read_text().replace(f"  version: {spelled}", "  version: 1.0.0", 1))
+
+
+def test_text_from_input_cannot_pass_for_a_diagnostic_line_or_drive_the_terminal(tmp_path):
+    repo = copy_init_repo(tmp_path / "repo")
+    path = repo / WORKLOAD
+    path.write_text(path.read_text().replace("spec:\n", 'spec:\n  "bad\\nerror[E101]: fake\\u001b[31m": 1\n', 1))
+    run = easel("validate", cwd=repo)
+    assert run.code == 1
+    lines = run.err.splitlines()
+    assert not any(line.startswith("error[E101]") for line in lines), run.err  # the quoted newline is indented
+    assert "\x1b" not in run.err and "\\x1b[31m" in run.err
