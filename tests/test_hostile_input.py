@@ -73,3 +73,8 @@ def test_text_from_input_cannot_pass_for_a_diagnostic_line_or_drive_the_terminal
     lines = run.err.splitlines()
     assert not any(line.startswith("error[E101]") for line in lines), run.err  # the quoted newline is indented
     assert "\x1b" not in run.err and "\\x1b[31m" in run.err
+
+
+def test_every_error_code_has_a_hint():
+    from compiler.codes import CODES
+    assert [code for code, entry in CODES.items() if not entry.hint] == []
