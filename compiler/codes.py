@@ -144,6 +144,8 @@ _ALL = [
          "commit or stash the changes, or run it in the repository's main working tree"),
     Code("E905", "another easel run holds the repository",
          "wait for it to finish (run without --no-wait to wait), or, if none is running, try again"),
+    Code("E906", "out of memory",
+         "something in the repository (a template, a huge file) asks for more memory than easel allows itself"),
     Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
          "set EASEL_DEBUG=1 to see the traceback"),
     # Warnings

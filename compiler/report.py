@@ -30,6 +30,7 @@ def sort(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> list[tuple
     return placed
 
 
+MAX_MESSAGE = 2_000  # characters of one message as printed
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f) if c != 0x0a}
 
 
@@ -37,6 +38,8 @@ def _safe(message: str, indent: str = "    ") -> str:
     """A message as one diagnostic's lines, whatever input it quotes: control characters (a terminal's escape
     sequences, carriage returns) shown escaped, and every further line indented, so that nothing quoted from
     input can pass for a line of its own (`error[E101]: ...`)."""
+    if len(message) > MAX_MESSAGE:  # a value quoted in full could be megabytes
+        message = f"{message[:MAX_MESSAGE]}… ({len(message):,} characters)"
     return message.translate(_CONTROL).replace("\n", "\n" + indent)
 
 

@@ -39,15 +39,34 @@ def _bounded(value: Any) -> None:
         raise SecurityError("format width too large for a template")
 
 
+def _weight(value: Any, budget: int) -> int:
+    """How many characters or items value holds, nested lists counted in full (but no further than budget)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        total = 0
+        for item in value:
+            total += max(_weight(item, budget - total), 1)
+            if total > budget:
+                break
+        return total
+    return 1
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**", "%"])
+    intercepted_binops = frozenset(["*", "**", "%", "+"])
 
     def call_binop(self, context, operator_name, left, right):
         if operator_name == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and times * max(len(seq), 1) > MAX_REPEAT:
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) \
+                        and times * max(_weight(seq, MAX_REPEAT), 1) > MAX_REPEAT:  # ['a' * 99999] * 99999 too
                     raise SecurityError("repetition too large for a template")
             return operator.mul(left, right)
+        if operator_name == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            if _weight(left, MAX_OUTPUT) + _weight(right, MAX_OUTPUT) > MAX_OUTPUT:
+                raise SecurityError("a value too large for a template")
+            return operator.add(left, right)
         if operator_name == "**":
             if isinstance(right, (int, float)) and abs(right) > 64:
                 raise SecurityError("power too large for a template")

@@ -21,6 +21,7 @@ except AttributeError:  # pragma: no cover
     _BaseDumper = yaml.SafeDumper  # type: ignore[misc]
 
 MAX_EXPANDED_NODES = 1_000_000
+MAX_DOCUMENTS = 10_000  # documents one file may hold
 _STR = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MEMO_LIMIT = 200_000  # scalar spellings remembered by a reader or writer before it starts afresh
@@ -197,11 +198,12 @@ def _construct(loader: _Loader, node) -> Any:
 
 
 def _expanded_size(node, memo: dict[int, int]) -> int:
-    """Number of nodes after expanding every alias; raises AliasBomb past the limit."""
+    """The size after expanding every alias, in nodes and 16-byte pieces of their text (so that a long string
+    aliased thousands of times counts as what it becomes); raises AliasBomb past the limit."""
     done = memo.get(id(node))
     if done is not None:
         return done
-    size = 1
+    size = 1 + (len(node.value) // 16 if isinstance(node, yaml.ScalarNode) else 0)
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             size += _expanded_size(k, memo) + _expanded_size(v, memo)
@@ -239,6 +241,11 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
     index = 0
     try:
         while loader.check_node():
+            if index >= MAX_DOCUMENTS:
+                mark = loader.peek_event().start_mark
+                problems.append(YamlProblem("syntax", f"more than {MAX_DOCUMENTS:,} documents in one file",
+                                            mark.line + 1, mark.column + 1, index))
+                return documents, problems
             node = loader.get_node()
             if node is None:
                 break
@@ -248,7 +255,8 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
                 except AliasBomb:
                     mark = node.start_mark
                     problems.append(YamlProblem(
-                        "alias", f"aliases in this document expand to more than {MAX_EXPANDED_NODES:,} nodes",
+                        "alias", f"aliases in this document expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                        f"(or {MAX_EXPANDED_NODES * 16 // 1_000_000} MB of text)",
                         mark.line + 1, mark.column + 1, index))
                     return documents, problems
             data = _construct(loader, node)

@@ -78,3 +78,43 @@ def test_text_from_input_cannot_pass_for_a_diagnostic_line_or_drive_the_terminal
 def test_every_error_code_has_a_hint():
     from compiler.codes import CODES
     assert [code for code, entry in CODES.items() if not entry.hint] == []
+
+
+BOUNDS = {
+    "a long string aliased thousands of times": (
+        CLUSTER, "  kubernetesVersion", "  x: &s " + "y" * 4000 + "\n  z: [" + ", ".join(["*s"] * 6000) + "]\n"
+        "  kubernetesVersion", ("E103", "aliases in this document expand to more than")),
+    "a list of big strings repeated": (HELLO, '"{{ params.message }}"', "\"{{ ['a' * 99999] * 99999 }}\"",
+                                       ("E406", "repetition too large")),
+    "a string doubled by +": (HELLO, '"{{ params.message }}"',
+                              "\"{% set s = 'x' * 90000 %}{{ s + s + s + s + s + s + s + s + s + s + s + s + s + s + s "
+                              "+ s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + "
+                              "s + s + s + s + s + s + s + s }}\"", ("E406", "too large")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOUNDS))
+def test_unbounded_asks_stop_at_a_bound_that_the_error_names(case, tmp_path):
+    path, old, new, (code, words) = BOUNDS[case]
+    repo = copy_init_repo(tmp_path / "repo")
+    text = (repo / path).read_text()
+    assert old in text
+    (repo / path).write_text(text.replace(old, new, 1))
+    run = easel("compile", cwd=repo)
+    assert run.code == 1 and f"error[{code}]" in run.err and words in run.err, run.err[:2000]
+    assert len(run.err) < 10_000  # no value quoted in full
+
+
+def test_twenty_thousand_documents_are_refused_quickly(tmp_path):
+    repo = copy_init_repo(tmp_path / "repo")
+    (repo / "clusters/many.yaml").write_text("---\n{}\n" * 20_000)
+    run = easel("validate", cwd=repo)
+    assert run.code == 1 and "more than 10,000 documents in one file" in run.err, run.err[:500]
+
+
+def test_a_message_quoting_a_huge_value_is_cut(tmp_path):
+    repo = copy_init_repo(tmp_path / "repo")
+    path = repo / WORKLOAD
+    path.write_text(path.read_text().replace("project: demo", "project: k" + "k" * 50_000, 1))
+    run = easel("validate", cwd=repo)
+    assert run.code == 1 and "characters)" in run.err and len(run.err) < 6_000

@@ -18,6 +18,7 @@ from ..errors import CommandError
 from . import build, inspect, repository  # noqa: F401  (the commands register themselves on `cli`)
 from .common import cli
 
+
 def _exit_status(argv: list[str] | None) -> int:
     try:
         status = cli.main(args=argv, prog_name="easel", standalone_mode=False)
@@ -41,13 +42,35 @@ def _exit_status(argv: list[str] | None) -> int:
     return status if isinstance(status, int) else 0
 
 
+MEMORY_LIMIT = 8 << 30  # bytes of address space the process may take: a runaway template stops at it
+
+
+def _bound_memory() -> None:
+    """A ceiling on the process's memory, so that input that asks for unbounded memory (a template doubling a
+    string) ends in MemoryError, which easel reports, and not in the machine swapping. Kept when lower."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        wanted = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
+        if soft == resource.RLIM_INFINITY or soft > wanted:
+            resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script; argv defaults to the process's arguments."""
+    _bound_memory()
     try:
         status = _exit_status(argv)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         status = 130
+    except MemoryError:
+        click.echo(f"error[E906]: more than {MEMORY_LIMIT >> 30} GiB of memory asked for: stopped", err=True)
+        click.echo(f"  hint: {CODES['E906'].hint}", err=True)
+        status = 1
     except Exception:  # a bug, not bad input: say so in one line
         if os.environ.get("EASEL_DEBUG"):
             traceback.print_exc()
