@@ -16,10 +16,15 @@ except AttributeError:  # pragma: no cover
 
 @lru_cache(maxsize=64)
 def _documents(text: str) -> tuple:
+    """The file's documents as nodes, up to the first that cannot be read (a syntax error further down does not
+    take the positions of the documents before it)."""
+    found = []
     try:
-        return tuple(yaml.compose_all(text, Loader=_Loader))
-    except yaml.YAMLError:
-        return ()
+        for node in yaml.compose_all(text, Loader=_Loader):
+            found.append(node)
+    except (yaml.YAMLError, RecursionError):
+        pass
+    return tuple(found)
 
 
 def _child(node, item, want_key: bool):

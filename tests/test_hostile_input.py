@@ -118,3 +118,13 @@ def test_a_message_quoting_a_huge_value_is_cut(tmp_path):
     path.write_text(path.read_text().replace("project: demo", "project: k" + "k" * 50_000, 1))
     run = easel("validate", cwd=repo)
     assert run.code == 1 and "characters)" in run.err and len(run.err) < 6_000
+
+
+def test_a_syntax_error_in_one_document_keeps_the_positions_of_the_others(tmp_path):
+    repo = copy_init_repo(tmp_path / "repo")
+    path = repo / WORKLOAD
+    path.write_text(path.read_text().replace("environment: dev", "enviroment: dev") + "---\nkey: [unclosed\n")
+    run = easel("validate", cwd=repo)
+    assert run.code == 1
+    assert f"{WORKLOAD}:8:3: error[E203]: unknown field 'enviroment'" in run.err, run.err
+    assert "error[E101]" in run.err
