@@ -129,25 +129,10 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
     if not changes.any and not also:
         return changes
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
-    singles, subtrees = _plan(changes, folders)
-    moves: list[tuple[str, str]] = []
     try:
         os.makedirs(out, exist_ok=True)
         transaction.begin(root, staging)
-        os.mkdir(staging)
-        made: set[str] = set()
-        # A folder that is new as a whole (a new cluster; everything, the first time) is built in the staging
-        # folder and moved in with one rename; other files are staged one by one, numbered, in a flat folder.
-        for number, path in enumerate(singles):
-            _write(os.path.join(staging, str(number)), files[path], made)
-            moves.append((os.path.join(staging, str(number)), os.path.join(out, path)))
-        for folder, paths in subtrees.items():
-            for file in paths:
-                _write(os.path.join(staging, "tree", file), files[file], made)
-            moves.append((os.path.join(staging, "tree", folder), os.path.join(out, folder)))
-        for number, (path, text) in enumerate(sorted(also.items())):
-            _write(os.path.join(staging, f"also-{number}"), text, made)
-            moves.append((os.path.join(staging, f"also-{number}"), str(path)))
+        moves = _stage(out, staging, files, also, *_plan(changes, folders))
         transaction.commit(root, staging, moves, [os.path.join(out, p) for p in changes.removed],
                            [os.path.dirname(os.path.join(out, p)) for p in changes.removed], str(out))
     except OSError as exc:
@@ -165,6 +150,27 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
         return None
     transaction.finish(root, staging)
     return changes
+
+
+def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str], singles: list[str],
+           subtrees: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Write what changes into the staging folder; the moves that put it in place. A folder that is new as a
+    whole (a new cluster; everything, the first time) is built there and moved in with one rename; other files
+    are staged one by one, numbered, in a flat folder."""
+    os.mkdir(staging)
+    made: set[str] = set()
+    moves: list[tuple[str, str]] = []
+    for number, path in enumerate(singles):
+        _write(os.path.join(staging, str(number)), files[path], made)
+        moves.append((os.path.join(staging, str(number)), os.path.join(out, path)))
+    for folder, paths in subtrees.items():
+        for file in paths:
+            _write(os.path.join(staging, "tree", file), files[file], made)
+        moves.append((os.path.join(staging, "tree", folder), os.path.join(out, folder)))
+    for number, (path, text) in enumerate(sorted(also.items())):
+        _write(os.path.join(staging, f"also-{number}"), text, made)
+        moves.append((os.path.join(staging, f"also-{number}"), str(path)))
+    return moves
 
 
 def _plan(changes: Changes, folders: set[str]) -> tuple[list[str], dict[str, list[str]]]:

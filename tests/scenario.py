@@ -52,6 +52,15 @@ spec:
 """)}
 
 
+def byoc_cluster(name: str = "c", engine: str = "flux") -> dict[str, str]:
+    """A BYOC cluster with no devices, synced by the given GitOps engine."""
+    return {f"clusters/{name}.yaml": docs(f"""
+kind: Cluster
+metadata: {{name: {name}}}
+spec: {{source: byoc, kubernetesVersion: "1.30.1", gitops: {{engine: {engine}}}}}
+""")}
+
+
 def one_component_app(component: str) -> dict[str, str]:
     """A profile `app` 1.0.0 of one component (given as the YAML of its list item, indented for `components:`)
     and a Workload `w` of project `team` in environment `dev` that runs it."""

@@ -17,7 +17,7 @@ import ordering
 from compiler.pipeline import compile_repository
 from compiler.source import DirectorySource
 from conftest import INIT_REPO, ROOT
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from scenario import TEAM_IN_DEV, byoc_cluster, codes, compile_files, docs
 
 SERVICE_MONITOR = """
           - apiVersion: monitoring.coreos.com/v1
@@ -33,11 +33,7 @@ def _files(engine: str = "flux", crds: str = "crds: [monitoring.coreos.com]", re
     requirement = "\n  requires:\n    profiles: [{name: monitoring}]" if requires else ""
     return {
         **TEAM_IN_DEV,
-        "clusters/c.yaml": docs(f"""
-kind: Cluster
-metadata: {{name: c}}
-spec: {{source: byoc, kubernetesVersion: "1.30.1", gitops: {{engine: {engine}}}}}
-"""),
+        **byoc_cluster(engine=engine),
         "profiles/monitoring.yaml": docs(f"""
 kind: WorkloadProfile
 metadata: {{name: monitoring}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from scenario import TEAM_IN_DEV, byoc_cluster, codes, compile_files, one_component_app
 
 CHART = """    - name: stack
       type: helm-chart{release}
@@ -15,27 +15,7 @@ CHART = """    - name: stack
 
 def _files(engine: str = "flux", component: str = "", environment: str = "") -> dict[str, str]:
     release = f"\n      release: {component}" if component else ""
-    files = {
-        **TEAM_IN_DEV,
-        "clusters/c.yaml": docs(f"""
-kind: Cluster
-metadata: {{name: c}}
-spec: {{source: byoc, kubernetesVersion: "1.30.1", gitops: {{engine: {engine}}}}}
-"""),
-        "profiles/app.yaml": docs(f"""
-kind: WorkloadProfile
-metadata: {{name: app}}
-spec:
-  version: 1.0.0
-  components:
-{CHART.format(release=release)}
-"""),
-        "workloads/w.yaml": docs("""
-kind: Workload
-metadata: {name: w}
-spec: {project: team, environment: dev, profile: {name: app}}
-"""),
-    }
+    files = {**TEAM_IN_DEV, **byoc_cluster(engine=engine), **one_component_app(CHART.format(release=release))}
     if environment:
         files["environments/env.yaml"] = files["environments/env.yaml"].replace(
             'spec: {projects: ["*"]}', f'spec: {{projects: ["*"], defaults: {{release: {environment}}}}}')
