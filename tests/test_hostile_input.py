@@ -27,6 +27,9 @@ CASES = {
                                 ("E101", f"{CLUSTER}:6:12", "the mapping key '1' is a number, not a string")),
     "true as a key": (CLUSTER, "labels: {", "labels: {true: x, ",
                       ("E101", f"{CLUSTER}:6:12", "the mapping key 'true' is a boolean, not a string")),
+    "files: 1": (HELLO, "    - name: web\n      type: webservice", "    - name: extra\n      type: manifests\n"
+                 "      properties: {files: 1}\n    - name: web\n      type: webservice",
+                 ("E407", f"{HELLO}:16:", "files must be a list, not the number 1")),
     "memory: .inf": (HELLO, "memory: 64Mi", "memory: .inf", ("E407", f"{HELLO}:24:", "not a Kubernetes quantity")),
     "range() in a placeholder": (HELLO, '"{{ params.message }}"', '"{{ range(3) }}"',
                                  ("E405", f"{HELLO}:21:", "gives a range")),

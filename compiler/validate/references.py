@@ -101,7 +101,8 @@ class References:
     def _check_component_paths(self, component: Component, raw: RawRepo) -> None:
         props = component.properties
         if component.type == "manifests":
-            for i, path in enumerate(props.get("files") or ()):
+            listed = props.get("files")
+            for i, path in enumerate(listed if isinstance(listed, list) else ()):  # not a list: the schema says so
                 if not isinstance(path, str) or "{{" in path:
                     continue
                 where = component.loc.at("properties", "files", i)
