@@ -75,9 +75,16 @@ def _device_pools(device: Device) -> dict[str, gpu.GpuPool]:
                      for f in device.gpus if f.product is not None and f.count)
 
 
-def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation]) -> list[Diagnostic]:
-    """The release's bookings on this cluster whose node selection no booked device satisfies."""
-    ready = [d for d in cluster.devices if d.state == "ready"]
+def ready_devices(cluster: Cluster) -> list[tuple[Device, dict[str, gpu.GpuPool]]]:
+    """The cluster's ready devices with their GPU pools: worked out once per cluster, for all its releases."""
+    return [(d, _device_pools(d)) for d in cluster.devices if d.state == "ready"]
+
+
+def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation],
+          devices: list[tuple[Device, dict[str, gpu.GpuPool]]]) -> list[Diagnostic]:
+    """The release's bookings on this cluster whose node selection no booked device satisfies. devices: the
+    cluster's ready devices and their pools (ready_devices)."""
+    ready = [d for d, _ in devices]
     taken = list(allocations)
     problems = []
     for booking in release.bookings:
@@ -86,7 +93,7 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
             continue
         pools_taken = {a.pool for a in taken if a.component == booking.component}
         if booking.gpus:
-            candidates = [(d, pool) for d in ready for key, pool in _device_pools(d).items() if key in pools_taken]
+            candidates = [(d, pool) for d, pools in devices for key, pool in pools.items() if key in pools_taken]
         else:  # no GPUs: any worker; checked only when every worker's labels are known
             workers = [d for d in ready if d.role == "worker"]
             if not workers or any(d.node_labels is None for d in workers):

@@ -144,9 +144,11 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                     isolated.add((workload.id, workload.version))
                     diagnostics.extend(_cut_off(workload))
             releases.append(planned[key])
+        devices = node_selection.ready_devices(facts.cluster) if any(r.bookings for r in releases) else []
         for release in releases:
-            allocations = decisions.workload(release.id).allocations.get(name, ())
-            diagnostics.extend(node_selection.check(facts.cluster, release, allocations))
+            if release.bookings:
+                allocations = decisions.workload(release.id).allocations.get(name, ())
+                diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices))
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
         diagnostics.extend(crds.check(clusters[name], facts.crds))
     return Plans(model.settings, model.repositories, clusters), diagnostics

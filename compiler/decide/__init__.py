@@ -77,7 +77,8 @@ def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[Resol
     placed = [(w.id, w.profile, placements[w.id].clusters) for w in current]
     locked = {cluster: dict(d.stacks) for cluster, d in previous.clusters.items()}
     stacks, problems = choose_stacks(model, fleet, placed, locked, update)
-    pinned = {cluster: {name: p.version for name, p in s.releases.items()} for cluster, s in stacks.items()}
+    chosen = {cluster: {name: p.version for name, p in s.releases.items()} for cluster, s in stacks.items()}
+    pinned = {cluster: dict(versions) for cluster, versions in chosen.items()}
     rollouts: dict[str, StackRollout] = {}
     names_ = sorted({n for s in stacks.values() for n in s.releases} | set(previous.stack_rollouts))
     for name in names_:
@@ -102,7 +103,7 @@ def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[Resol
         rollouts[name] = rollout
         for cluster in rolling:
             pinned[cluster][name] = rollout.to_version if cluster in rollout.reached else rollout.from_version
-    if pinned != {cluster: {n: p.version for n, p in s.releases.items()} for cluster, s in stacks.items()}:
+    if pinned != chosen:
         stacks, problems = choose_stacks(model, fleet, placed, pinned, None)  # the versions each cluster runs
     return stacks, rollouts, problems
 
