@@ -8,6 +8,20 @@ from dataclasses import dataclass
 from .decisions import Decisions
 from .reasons import Reason
 
+LISTED = 5  # clusters named in full in a change line; more are counted, with the first and the last
+
+
+def clusters_text(clusters: tuple[str, ...] | list[str]) -> str:
+    """A few clusters by name; many as a count with the first and the last, so a line stays a line at fleet
+    scale: `10,000 clusters (c00000 … c09999)`."""
+    if len(clusters) <= LISTED:
+        return ", ".join(clusters)
+    return f"{len(clusters):,} clusters ({clusters[0]} … {clusters[-1]})"
+
+
+def _details(workload: str, clusters: tuple[str, ...]) -> str:
+    return f"; details: easel explain {workload}" if len(clusters) > LISTED else ""
+
 
 @dataclass(frozen=True)
 class Change:
@@ -60,7 +74,8 @@ class Placed(Change):
     also: bool = False  # it ran elsewhere before and keeps that
 
     def __str__(self) -> str:
-        return f"{'also placed' if self.also else 'placed'} {self.workload} on {', '.join(self.clusters)}"
+        return (f"{'also placed' if self.also else 'placed'} {self.workload} on {clusters_text(self.clusters)}"
+                + _details(self.workload, self.clusters))
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,7 @@ class Moved(Change):
 
     def __str__(self) -> str:
         return (f"moved {self.workload} off {self.cluster} ({self.why})"
-                + (f"; now on {', '.join(self.now_on)}" if self.now_on else ""))
+                + (f"; now on {clusters_text(self.now_on)}" if self.now_on else ""))
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,7 @@ class Removed(Change):
     clusters: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"removed {self.workload} from {', '.join(self.clusters)}"
+        return f"removed {self.workload} from {clusters_text(self.clusters)}"
 
 
 @dataclass(frozen=True)
@@ -89,7 +104,7 @@ class StackUpdated(Change):  # `workload` is the stack's name
     clusters: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"updated stack {self.workload} on {', '.join(self.clusters)}: {self.before} -> {self.after}"
+        return f"updated stack {self.workload} on {clusters_text(self.clusters)}: {self.before} -> {self.after}"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import yamlio
+from .cache import DocumentMemo, ParsedFile, content_digest
 from .diagnostics import Diagnostics, Location
 from .lockfile import LOCK_FILE
 from .source import YAML_SUFFIXES, PathOutsideRepository, Source, normalize
@@ -25,6 +26,7 @@ class RawDocument:
     index: int
     data: Any
     loc: Location
+    checked: bool = False  # known (from the cache) to pass its kind's schema
 
 
 @dataclass
@@ -36,17 +38,45 @@ class RawRepo:
     inputs: tuple[str, ...]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     lock_text: str | None = None  # easel.lock, when there is one
+    digests: dict[str, str] = field(default_factory=dict)  # YAML file -> digest of its bytes
+    parsed: dict[str, ParsedFile] = field(default_factory=dict)  # digest -> its documents, for files read cleanly
 
 
-def _read_yaml(source: Source, path: str, texts: dict[str, str], diagnostics: Diagnostics) -> list[RawDocument]:
-    try:
-        data = source.read(path)
-    except PathOutsideRepository:
-        diagnostics.error("E106", f"{path} points outside the repository", Location(path))
-        return []
-    except OSError as exc:
-        diagnostics.error("E105", f"cannot read {path}: {exc.strerror or exc}", Location(path))
-        return []
+class _Reader:
+    """Reads YAML files, reusing the parsed documents of a file whose bytes are known (cache.py)."""
+
+    def __init__(self, source: Source, memo: DocumentMemo | None):
+        self.source, self.memo = source, memo
+        self.texts: dict[str, str] = {}
+        self.digests: dict[str, str] = {}
+        self.parsed: dict[str, ParsedFile] = {}
+        self.diagnostics = Diagnostics()
+
+    def read(self, path: str) -> list[RawDocument]:
+        before = len(self.diagnostics)
+        try:
+            data = self.source.read(path)
+        except PathOutsideRepository:
+            self.diagnostics.error("E106", f"{path} points outside the repository", Location(path))
+            return []
+        except OSError as exc:
+            self.diagnostics.error("E105", f"cannot read {path}: {exc.strerror or exc}", Location(path))
+            return []
+        digest = content_digest(data)
+        self.digests[path] = digest
+        known = self.memo.known.get(digest) if self.memo else None
+        if known is not None:
+            self.texts[path] = data.decode("utf-8-sig")
+            self.parsed[digest] = known
+            return [RawDocument(path, index, value, Location(path, index), index in known.checked)
+                    for index, value in known.documents]
+        documents = _read_yaml(path, data, self.texts, self.diagnostics)
+        if len(self.diagnostics) == before:
+            self.parsed[digest] = ParsedFile(tuple((d.index, d.data) for d in documents))
+        return documents
+
+
+def _read_yaml(path: str, data: bytes, texts: dict[str, str], diagnostics: Diagnostics) -> list[RawDocument]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -81,12 +111,13 @@ def _inputs_from(settings: RawDocument | None) -> tuple[str, ...]:
     return DEFAULT_INPUTS
 
 
-def load(source: Source) -> RawRepo:
-    diagnostics = Diagnostics()
-    texts: dict[str, str] = {}
+def load(source: Source, memo: DocumentMemo | None = None) -> RawRepo:
+    """memo: parsed files by digest, from the cache; every file is still read, to know its digest."""
+    reader = _Reader(source, memo)
+    diagnostics, texts = reader.diagnostics, reader.texts
     settings = None
     if source.is_file(SETTINGS_FILE):
-        found = _read_yaml(source, SETTINGS_FILE, texts, diagnostics)
+        found = reader.read(SETTINGS_FILE)
         settings = found[0] if found else None
     inputs = _inputs_from(settings)
     documents: list[RawDocument] = []
@@ -114,7 +145,7 @@ def load(source: Source) -> RawRepo:
             seen.add(path)
             files.append(path)
             if path.endswith(YAML_SUFFIXES):
-                documents.extend(_read_yaml(source, path, texts, diagnostics))
+                documents.extend(reader.read(path))
     lock_text = None
     if source.is_file(LOCK_FILE):
         try:
@@ -122,4 +153,5 @@ def load(source: Source) -> RawRepo:
             texts[LOCK_FILE] = lock_text
         except (OSError, UnicodeDecodeError) as exc:
             diagnostics.error("E108", f"cannot read {LOCK_FILE}: {exc}", Location(LOCK_FILE))
-    return RawRepo(settings, documents, texts, sorted(files), inputs, diagnostics, lock_text)
+    return RawRepo(settings, documents, texts, sorted(files), inputs, diagnostics, lock_text, reader.digests,
+                   reader.parsed)

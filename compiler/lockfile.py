@@ -21,14 +21,18 @@ profile version must not change: a digest that no longer matches is an error (ch
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import yamlio
 from .decisions import ClusterDecision, Decisions, Rollout, StackRollout, WorkloadDecision
 from .diagnostics import Diagnostic, Location, error
 from .schemas import API_VERSION
+
+if TYPE_CHECKING:
+    from .schemacheck import FastValidator
 
 LOCK_FILE = "easel.lock"
 HEADER = ("# Written by easel (compile, lock): commit it with output/. It keeps placements and versions stable "
@@ -67,6 +71,14 @@ def digest(document: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+@functools.cache
+def _validator() -> "FastValidator":
+    """The fast path the input documents use (fastjsonschema), jsonschema only to explain a failure."""
+    from . import schemacheck
+
+    return schemacheck.FastValidator(_SCHEMA)
+
+
 def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
     """The decisions easel.lock records (None: there is no lock yet)."""
     from . import schemacheck
@@ -81,7 +93,7 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
                                    Location(LOCK_FILE, line=problems[0].line if problems else None,
                                             column=problems[0].column if problems else None))]
     data: Any = documents[0].data
-    found = schemacheck.check(schemacheck.validator(_SCHEMA), data, where)
+    found = schemacheck.check(_validator(), data, where)
     if found:
         return Decisions(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
     placements = data.get("placements") or {}

@@ -15,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import inventory, load, lockfile, validate
+from .cache import DocumentMemo, ParsedFile
 from .decide import decide
 from .decide.rollout import step as rollout_step
 from .decisions import Decisions
 from .diagnostics import Diagnostics
 from .inventory import ClusterFacts
+from .load import RawRepo
 from .model import Model
 from .plan import Plans, plan
 from .render import render
@@ -54,18 +56,25 @@ class Result:
     plans: Plans | None = None
     files: dict[str, str] | None = None  # the output tree; None when there were errors
     lock_text: str | None = None  # easel.lock as this compile leaves it
+    parsed: dict[str, ParsedFile] = field(default_factory=dict)  # for the cache: files read cleanly, by digest
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics.has_errors
 
 
-def compile_repository(source: Source, request: Request = Request()) -> Result:
-    raw = load.load(source)
+def compile_repository(source: Source, request: Request = Request(), memo: DocumentMemo | None = None) -> Result:
+    return compile_loaded(load.load(source, memo), request)
+
+
+def compile_loaded(raw: RawRepo, request: Request = Request()) -> Result:
     diagnostics = raw.diagnostics
     result = Result(raw.texts, diagnostics)
-    model, problems = validate.validate(raw)
+    model, problems, checked = validate.validate(raw)
     diagnostics.extend(problems)
+    result.parsed = {digest: ParsedFile(parsed.documents, frozenset(i for i, _ in parsed.documents
+                                                                    if (path, i) in checked))
+                     for path, digest in raw.digests.items() if (parsed := raw.parsed.get(digest))}
     previous, problems = lockfile.parse(raw.lock_text)
     diagnostics.extend(problems)
     diagnostics.extend(validate.check_recorded_profiles(model, previous))

@@ -29,8 +29,22 @@ class Busy(Exception):
     """Another easel process holds the repository (and we were told not to wait)."""
 
 
+_IGNORE_ALL = "# Written by easel: this folder is its cache, never committed.\n*\n"
+
+
 def cache_dir(root: Path) -> Path:
     return root / CACHE
+
+
+def make_cache_dir(root: Path) -> Path:
+    """The folder, ignoring itself for Git (as pytest's and ruff's caches do), whatever the repository's
+    .gitignore says."""
+    folder = cache_dir(root)
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(_IGNORE_ALL, encoding="utf-8")
+    return folder
 
 
 @contextlib.contextmanager
@@ -38,9 +52,7 @@ def exclusive(root: Path, wait: bool = True, waiting: Callable[[], None] | None 
     """Hold the repository's lock for the block (waiting: called once when another run holds it). Without a
     writable repository (a read-only checkout) there is nothing to serialise: the block runs without it."""
     try:
-        folder = cache_dir(root)
-        folder.mkdir(exist_ok=True)
-        handle = open(folder / LOCK, "a+")
+        handle = open(make_cache_dir(root) / LOCK, "a+")
     except OSError:
         yield
         return
@@ -66,7 +78,7 @@ def _journal(root: Path) -> Path:
 def _record(root: Path, entry: dict) -> None:
     """The journal, replaced atomically and on disk before the caller goes on."""
     path = _journal(root)
-    path.parent.mkdir(exist_ok=True)
+    make_cache_dir(root)
     temporary = path.with_name(f".{JOURNAL}.{os.getpid()}")
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(entry, handle)

@@ -4,16 +4,21 @@ What they print is made here from the outcome; cli.py only hands it on."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import cache, load
+from .cache import Cache, DocumentMemo
 from .changes import changes
-from .diagnostics import error
+from .diagnostics import Diagnostics, error
 from .errors import BadArgument
 from .lockfile import LOCK_FILE
-from .pipeline import Request, Result, compile_repository
+from .pipeline import Request, Result, compile_loaded
 from .source import Source
-from .write import Changes, diff, write
+from .write import Changes, Manifest, diff, digest, listing, write
+
+RACY_NS = 50_000_000  # a file changed this soon after easel recorded it may keep its mtime: its content is checked
 
 
 @dataclass(frozen=True)
@@ -23,9 +28,16 @@ class Target:
     preview: bool = False  # --out or --ref: leave the working tree's easel.lock alone
 
 
+MOVES_SHOWN = 30  # change lines printed; the rest are counted, so a fleet-wide move stays a short report
+
+
 def moves(result: Result) -> list[str]:
     """What this compile changes in versions and in where workloads run, compared with easel.lock, and why."""
-    return [str(change) for change in changes(result.previous, result.decisions)]
+    found = [str(change) for change in changes(result.previous, result.decisions)]
+    if len(found) <= MOVES_SHOWN:
+        return found
+    return [*found[:MOVES_SHOWN], f"… and {len(found) - MOVES_SHOWN:,} more changes (easel explain WORKLOAD "
+                                  "tells one workload's placements; easel diff lists every file)"]
 
 
 def lock_is_stale(result: Result) -> bool:
@@ -48,16 +60,108 @@ def _inside(path: Path, root: Path) -> bool:
     return real == top or top in real.parents
 
 
-def _counts(result: Result) -> str:
-    placed = sum(len(d.clusters or ()) for d in result.decisions.workloads.values() if d.placement)
-    return f"{placed} placements on {len(result.fleet)} clusters"
+@dataclass(frozen=True)
+class Totals:
+    """The counts a summary gives: kept with a run in the cache, so a replayed run says the same."""
+    workloads: int
+    placements: int  # (workload, cluster) pairs
+    placed: int  # workloads placed on some cluster
+    clusters: int
+    files: int
+
+    @classmethod
+    def of(cls, result: Result) -> "Totals":
+        decided = result.decisions.workloads.values()
+        return cls(len(result.model.workloads) if result.model else 0,
+                   sum(len(d.clusters or ()) for d in decided if d.placement),
+                   sum(1 for d in decided if d.placement and d.placement.placed), len(result.fleet),
+                   len(result.files or {}))
+
+    def placements_text(self) -> str:
+        return f"{self.placements} placements on {self.clusters} clusters"
+
+
+def _compiled(totals: Totals, changed: Changes, out: Path, moved: list[str]) -> str:
+    return "\n".join([
+        f"compiled {totals.workloads} workloads into {totals.placements_text()}: {len(changed.added)} added, "
+        f"{len(changed.changed)} changed, {len(changed.removed)} removed, {changed.unchanged} unchanged ({out})",
+        *moved])
+
+
+def _up_to_date(totals: Totals) -> str:
+    return f"up to date: {totals.files} files for {totals.placements_text()}"
+
+
+def _runs(store: Cache) -> dict:
+    found = store.read(cache.RUNS)
+    return found if isinstance(found, dict) else {}
+
+
+def _keep_run(store: Cache, command: str, record: dict) -> None:
+    store.write(cache.RUNS, {**_runs(store), command: record})
+
+
+def _loaded(source: Source, store: Cache) -> tuple[load.RawRepo, DocumentMemo]:
+    memo = DocumentMemo.read(store)
+    return load.load(source, memo), memo
+
+
+def _compile_key(raw: load.RawRepo, lock_text: str | None, target: Target) -> str:
+    return cache.run_key("compile", raw.digests, raw.files, lock_text, target.out_dir)
+
+
+def _replay(store: Cache, key: str, raw: load.RawRepo, check: bool) -> tuple[Result, str] | None:
+    """The outcome of the recorded compile when nothing it read has changed since and the output folder still
+    holds exactly the files it left there (by size and mtime, a racily recent file by content)."""
+    record = _runs(store).get("compile")
+    if not isinstance(record, dict) or record.get("key") != key:
+        return None
+    try:
+        out, totals = Path(record["out"]), Totals(**record["totals"])
+        diagnostics = Diagnostics([cache.diagnostic_from(d) for d in record["diagnostics"]])
+        recorded = int(record["recorded"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    manifest = cache.read_manifest(store, out)
+    found = listing(out)
+    if found.links or len(found.files) != len(manifest) or len(manifest) != totals.files:
+        return None
+    for path, stat in found.files.items():
+        known = manifest.get(path)
+        if known is None or known[:2] != stat:
+            return None
+        if stat[1] >= recorded - RACY_NS:
+            with open(out / path, "rb") as handle:
+                if digest(handle.read()) != known[2]:
+                    return None
+    result = Result(raw.texts, diagnostics)
+    summary = _up_to_date(totals) if check else _compiled(totals, Changes(unchanged=totals.files), out, [])
+    return result, summary
+
+
+def _record(store: Cache, key: str, result: Result, out: Path, stats: dict[str, tuple[int, int]]) -> None:
+    """Keep this compile for the next one: the output folder now holds exactly result.files, and easel.lock
+    result.lock_text (under which a compile decides the same again: a fixed point the tests check)."""
+    entries: Manifest = {path: (*stats[path], digest(text.encode())) for path, text in (result.files or {}).items()}
+    recorded = time.time_ns()
+    cache.write_manifest(store, out, entries)
+    _keep_run(store, "compile", {"key": key, "out": str(out), "recorded": recorded,
+                                 "totals": Totals.of(result).__dict__,
+                                 "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})
 
 
 def compile_and_write(source: Source, target: Target, request: Request = Request(), check: bool = False,
-                      locked: bool = False) -> tuple[Result, str | None]:
+                      locked: bool = False, store: Cache = Cache(None)) -> tuple[Result, str | None]:
     """The result (with E803/E804 added when --check or --locked find something stale) and the summary to
     print on success."""
-    result = compile_repository(source, request)
+    raw, memo = _loaded(source, store)
+    replayable = request == Request() and not target.preview
+    if replayable:
+        replayed = _replay(store, _compile_key(raw, raw.lock_text, target), raw, check)
+        if replayed is not None:
+            return replayed
+    result = compile_loaded(raw, request)
+    memo.write(store, result.parsed)
     update = request.update
     if update not in (None, "*") and result.model and update not in result.model.profiles:
         raise BadArgument(f"no profile {update!r}", "--update")
@@ -74,20 +178,24 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
             "E802", f"the output folder {result.model.settings.output!r} leads outside the repository (through a "
             f"symbolic link): {out.resolve()}", hint="the output folder is a real folder inside the repository"))
         return result, None
+    manifest = cache.read_manifest(store, out) if not target.out_dir else {}
     if check:
-        return result, _check(result, out, stale and not target.preview)
+        summary, found = _check(result, out, stale and not target.preview, manifest)
+        if replayable and not result.diagnostics.has_errors:
+            _record(store, _compile_key(raw, result.lock_text, target), result, out, found.stats)
+        return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
-    changed = write(out, result.files, result.diagnostics, target.root, also)  # one transaction, the lock in it
+    # one transaction, the lock in it
+    changed = write(out, result.files, result.diagnostics, target.root, also, manifest)
     if changed is None:
         return result, None
-    return result, "\n".join([
-        f"compiled {len(result.model.workloads)} workloads into {_counts(result)}: {len(changed.added)} added, "
-        f"{len(changed.changed)} changed, {len(changed.removed)} removed, {changed.unchanged} unchanged ({out})",
-        *moves(result)])
+    if replayable:
+        _record(store, _compile_key(raw, result.lock_text, target), result, out, changed.stats)
+    return result, _compiled(Totals.of(result), changed, out, moves(result))
 
 
-def _check(result: Result, out: Path, lock_stale: bool) -> str:
-    found: Changes = diff(out, result.files or {})
+def _check(result: Result, out: Path, lock_stale: bool, manifest: Manifest) -> tuple[str, Changes]:
+    found: Changes = diff(out, result.files or {}, manifest)
     if lock_stale:
         result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides "
                                      + "".join(f"\n  {line}" for line in moves(result))))
@@ -98,10 +206,27 @@ def _check(result: Result, out: Path, lock_stale: bool) -> str:
             "E803", f"{out} is not up to date: {len(found.added)} to add, {len(found.changed)} to change, "
             f"{len(found.removed)} to remove\n" + "\n".join(listed[:20])
             + (f"\n  … and {len(listed) - 20} more" if len(listed) > 20 else "")))
-    return f"up to date: {len(result.files or {})} files for {_counts(result)}"
+    return _up_to_date(Totals.of(result)), found
 
 
-def validate_summary(result: Result) -> str:
-    placed = sum(1 for d in result.decisions.workloads.values() if d.placement and d.placement.placed)
-    return "\n".join([f"ok: {len(result.model.workloads)} workloads, {placed} placed on {len(result.fleet)} clusters",
-                      *moves(result)])
+def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, str]:
+    """`easel validate`: every stage but rendering; replayed from the cache when nothing it reads changed."""
+    raw, memo = _loaded(source, store)
+    key = cache.run_key("validate", raw.digests, raw.files, raw.lock_text)
+    record = _runs(store).get("validate")
+    if isinstance(record, dict) and record.get("key") == key:
+        try:
+            return Result(raw.texts, Diagnostics([cache.diagnostic_from(d) for d in record["diagnostics"]])), \
+                str(record["summary"])
+        except (KeyError, TypeError, ValueError):
+            pass
+    result = compile_loaded(raw, Request(render=False))
+    memo.write(store, result.parsed)
+    if result.diagnostics.has_errors:
+        return result, ""
+    totals = Totals.of(result)
+    summary = "\n".join([f"ok: {totals.workloads} workloads, {totals.placed} placed on {totals.clusters} clusters",
+                         *moves(result)])
+    _keep_run(store, "validate", {"key": key, "summary": summary,
+                                  "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})
+    return result, summary

@@ -11,6 +11,7 @@ output folder but easel.lock and easel's own `.easel-cache/`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -30,65 +31,84 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # every file the output holds afterwards: path -> (size, mtime_ns), for the cache's manifest (cache.py)
+    stats: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def any(self) -> bool:
         return bool(self.added or self.changed or self.removed)
 
 
-def symlinks(out: Path) -> list[str]:
-    """The symbolic links inside the output folder: easel writes only through real folders, never through one."""
-    found = []
-    for folder, dirnames, filenames in os.walk(out, followlinks=False):
-        found += [os.path.relpath(os.path.join(folder, n), out) for n in (*dirnames, *filenames)
-                  if os.path.islink(os.path.join(folder, n))]
-    return sorted(found)
+@dataclass
+class Listing:
+    """What the output folder holds, read in one walk: each file's size and mtime, every folder, and the
+    symbolic links (easel writes only through real folders, never through one)."""
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (size, mtime_ns)
+    folders: set[str] = field(default_factory=set)  # "" is the output folder itself
+    links: list[str] = field(default_factory=list)
 
 
-def _existing(out: Path) -> tuple[dict[str, int], set[str]]:
-    """Every file under out (but staging folders), relative path -> size; and every folder."""
-    found: dict[str, int] = {}
-    folders: set[str] = set()
+def listing(out: Path) -> Listing:
+    found = Listing()
     if not out.is_dir():
-        return found, folders
+        return found
     pending = [("", str(out))]
     while pending:
         prefix, folder = pending.pop()
-        folders.add(prefix.rstrip("/"))
+        found.folders.add(prefix.rstrip("/"))
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_symlink():
+                    found.links.append(prefix + entry.name)
+                elif entry.is_dir(follow_symlinks=False):
                     if not entry.name.startswith(STAGING_PREFIX):
                         pending.append((f"{prefix}{entry.name}/", entry.path))
                 else:
-                    found[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
-    return found, folders
+                    info = entry.stat(follow_symlinks=False)
+                    found.files[prefix + entry.name] = (info.st_size, info.st_mtime_ns)
+    found.links.sort()
+    return found
 
 
-def diff(out: Path, files: dict[str, str]) -> Changes:
+def digest(data: bytes) -> str:
+    """A file's content digest, as the cache's manifest records it."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+# path -> (size, mtime_ns, digest) of files as easel last wrote or found them (cache.py keeps it)
+Manifest = dict[str, tuple[int, int, str]]
+
+
+def diff(out: Path, files: dict[str, str], manifest: Manifest | None = None) -> Changes:
     """How the output folder differs from the rendered files."""
-    return _compare(out, files)[0]
+    return _compare(listing(out), str(out), files, manifest or {})
 
 
-def _compare(out: Path, files: dict[str, str]) -> tuple[Changes, set[str]]:
-    """The changes, and the folders the output has now ("" is its root)."""
+def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifest) -> Changes:
+    """A file whose size and mtime are still those the manifest recorded is compared by digest, as Git's index
+    does; any other is read back."""
     changes = Changes()
-    existing, folders = _existing(out)
-    root = str(out)
+    existing = found.files
     for path, text in files.items():
-        size = existing.get(path)
+        stat = existing.get(path)
         data = text.encode()
-        if size is None:
+        if stat is None:
             changes.added.append(path)
             continue
-        if size == len(data):
-            with open(os.path.join(root, path), "rb") as handle:
-                if handle.read() == data:
-                    changes.unchanged += 1
-                    continue
+        if stat[0] == len(data):
+            known = manifest.get(path)
+            if known is not None and known[:2] == stat:
+                same = known[2] == digest(data)
+            else:
+                with open(os.path.join(root, path), "rb") as handle:
+                    same = handle.read() == data
+            if same:
+                changes.unchanged += 1
+                changes.stats[path] = stat
+                continue
         changes.changed.append(path)
     changes.removed = sorted(set(existing) - set(files))
-    return changes, folders
+    return changes
 
 
 def _looks_like_output(out: Path) -> bool:
@@ -99,7 +119,7 @@ def _looks_like_output(out: Path) -> bool:
 
 
 def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path | None = None,
-          also: dict[Path, str] | None = None) -> Changes | None:
+          also: dict[Path, str] | None = None, manifest: Manifest | None = None) -> Changes | None:
     """Make out hold exactly files, and write the `also` files (easel.lock) with them, as one transaction
     (transaction.py) journalled in the repository at root; None (and an error) when that could not be done."""
     root = root or out.parent
@@ -114,9 +134,9 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         diagnostics.error("E802", f"output {out} is not a folder")
         return None
-    linked = symlinks(out) if out.is_dir() else []
-    if linked:
-        diagnostics.error("E802", f"refusing to write into {out}: {linked[0]} in it is a symbolic link",
+    found = listing(out)
+    if found.links:
+        diagnostics.error("E802", f"refusing to write into {out}: {found.links[0]} in it is a symbolic link",
                           hint="easel writes only through real folders: remove the link")
         return None
     if not _looks_like_output(out):
@@ -125,14 +145,15 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
         return None
     for stale in out.glob(f"{STAGING_PREFIX}*") if out.is_dir() else ():
         shutil.rmtree(stale, ignore_errors=True)  # left behind by an interrupted run
-    changes, folders = _compare(out, files)
+    changes = _compare(found, str(out), files, manifest or {})
+    folders = found.folders
     if not changes.any and not also:
         return changes
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
     try:
         os.makedirs(out, exist_ok=True)
         transaction.begin(root, staging)
-        moves = _stage(out, staging, files, also, *_plan(changes, folders))
+        moves = _stage(out, staging, files, also, changes.stats, *_plan(changes, folders))
         transaction.commit(root, staging, moves, [os.path.join(out, p) for p in changes.removed],
                            [os.path.dirname(os.path.join(out, p)) for p in changes.removed], str(out))
     except OSError as exc:
@@ -152,20 +173,21 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
     return changes
 
 
-def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str], singles: list[str],
-           subtrees: dict[str, list[str]]) -> list[tuple[str, str]]:
+def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str], stats: dict[str, tuple[int, int]],
+           singles: list[str], subtrees: dict[str, list[str]]) -> list[tuple[str, str]]:
     """Write what changes into the staging folder; the moves that put it in place. A folder that is new as a
     whole (a new cluster; everything, the first time) is built there and moved in with one rename; other files
-    are staged one by one, numbered, in a flat folder."""
+    are staged one by one, numbered, in a flat folder. Each file's size and mtime go into stats (a rename keeps
+    both)."""
     os.mkdir(staging)
     made: set[str] = set()
     moves: list[tuple[str, str]] = []
     for number, path in enumerate(singles):
-        _write(os.path.join(staging, str(number)), files[path], made)
+        stats[path] = _write(os.path.join(staging, str(number)), files[path], made)
         moves.append((os.path.join(staging, str(number)), os.path.join(out, path)))
     for folder, paths in subtrees.items():
         for file in paths:
-            _write(os.path.join(staging, "tree", file), files[file], made)
+            stats[file] = _write(os.path.join(staging, "tree", file), files[file], made)
         moves.append((os.path.join(staging, "tree", folder), os.path.join(out, folder)))
     for number, (path, text) in enumerate(sorted(also.items())):
         _write(os.path.join(staging, f"also-{number}"), text, made)
@@ -195,7 +217,11 @@ def _make_parent(path: str, made: set[str]) -> None:
         made.add(parent)
 
 
-def _write(path: str, text: str, made: set[str]) -> None:
+def _write(path: str, text: str, made: set[str]) -> tuple[int, int]:
     _make_parent(path, made)
-    with open(path, "wb") as handle:
-        handle.write(text.encode())
+    data = memoryview(text.encode())
+    with open(path, "wb", buffering=0) as handle:  # unbuffered: the data is in the file before fstat
+        while data:
+            data = data[handle.write(data):]
+        info = os.fstat(handle.fileno())
+    return info.st_size, info.st_mtime_ns

@@ -95,7 +95,17 @@ def compile_files(files: dict[str, str], render: bool = True) -> Result:
         assert not problems, "what easel booked is not what the pods request:\n" + "\n".join(problems)
         problems = ordering.check(result)
         assert not problems, "a tree does not apply in order on an empty cluster:\n" + "\n".join(problems)
+        _assert_fixed_point(files, result)
     return result
+
+
+def _assert_fixed_point(files: dict[str, str], result: Result) -> None:
+    """Compiling again with the easel.lock this compile wrote decides, warns and renders the same: what lets the
+    cache keep a run under the lock it leaves (cache.py)."""
+    again = compile_repository(MemorySource({**files, "easel.lock": result.lock_text}))
+    assert again.lock_text == result.lock_text
+    assert again.files == result.files
+    assert list(again.diagnostics) == list(result.diagnostics)
 
 
 def codes(result: Result) -> list[str]:

@@ -561,4 +561,6 @@ def test_failed_compile_leaves_output_untouched(repo: Path, stage: str):
     # nothing but output/, easel.lock and easel's own cache (its lock and journal) is written
     assert sorted(p.name for p in repo.iterdir()) == [".easel-cache", "clusters", "easel.lock", "easel.yaml",
                                                       "environments", "output", "profiles", "workloads"]
-    assert {p.name for p in (repo / ".easel-cache").iterdir()} == {"lock"}  # no journal left behind
+    # no journal left behind: the lock, and the cache's entries (cache.py)
+    assert {p.name for p in (repo / ".easel-cache").iterdir()} <= {".gitignore", "lock", "documents.json",
+                                                                   "runs.json", "manifest.json"}

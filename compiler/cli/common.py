@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .. import __version__, report, transaction
+from ..cache import Cache
 from ..diagnostics import Diagnostics
 from ..errors import BadArgument, CommandError
 from ..pipeline import Request, Result, compile_repository
@@ -22,10 +23,15 @@ TEXT_OR_JSON = click.option("--format", "fmt", type=click.Choice(["text", "json"
 class State:
     """What every command shares: the repository's folder (-C), and whether to wait for another easel on it."""
 
-    def __init__(self, directory: str, wait: bool = True):
+    def __init__(self, directory: str, wait: bool = True, use_cache: bool = True):
         self.root = Path(directory).resolve()
         self.wait = wait
+        self.use_cache = use_cache
         self.held = False
+
+    def cache(self) -> Cache:
+        """The repository's `.easel-cache/` (cache.py); none with --no-cache."""
+        return Cache.at(self.root, self.use_cache)
 
     def hold(self) -> None:
         """Take the repository for this command: one easel at a time (transaction.py), and a write an
@@ -110,8 +116,10 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", default=".", metavar="DIR", help="Run as if easel was started in DIR.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another easel run holds the repository.")
+@click.option("--no-cache", is_flag=True, envvar="EASEL_NO_CACHE",
+              help="Neither read nor write .easel-cache/ (the same output, slower; or set EASEL_NO_CACHE=1).")
 @click.version_option(__version__, prog_name="easel")
 @click.pass_context
-def cli(ctx: click.Context, directory: str, no_wait: bool) -> None:
+def cli(ctx: click.Context, directory: str, no_wait: bool, no_cache: bool) -> None:
     """easel: compile a GitOps config repository of AI/ML stacks into per-cluster Flux and Argo CD trees."""
-    ctx.obj = State(directory, wait=not no_wait)
+    ctx.obj = State(directory, wait=not no_wait, use_cache=not no_cache)

@@ -21,7 +21,8 @@ from .settings import definition_schema, parameter_settings, settings
 __all__ = ["check_recorded_profiles", "definition_schema", "parameter_settings", "validate"]
 
 
-def validate(raw: RawRepo) -> tuple[Model, Diagnostics]:
+def validate(raw: RawRepo) -> tuple[Model, Diagnostics, set[tuple[str, int]]]:
+    """The model, the problems, and the (file, index) of every document that passed its kind's schema."""
     diagnostics = Diagnostics()
     model = Model(settings=settings(raw.settings, diagnostics))
     builder = Builder(model, diagnostics)
@@ -29,7 +30,7 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics]:
     for doc in raw.documents:
         builder.add(doc, foreign)
     builder.finish(raw, foreign)
-    return model, diagnostics
+    return model, diagnostics, builder.checked
 
 
 def check_recorded_profiles(model: Model, previous: Decisions) -> Diagnostics:

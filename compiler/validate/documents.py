@@ -93,6 +93,7 @@ class Builder(References):
         self.definitions: list[Definition] = []
         self.profiles: list[WorkloadProfile] = []
         self.kustomize_folders: set[str] = set()
+        self.checked: set[tuple[str, int]] = set()  # (file, index) of documents that passed their schema
 
     # one document
 
@@ -115,7 +116,9 @@ class Builder(References):
                 message, hint = "Settings belong in easel.yaml at the repository root", None
             self.diagnostics.error("E202", message, where, hint)
             return
-        problems = schemacheck.check(validator(kind), data, doc.loc)
+        problems = [] if doc.checked else schemacheck.check(validator(kind), data, doc.loc)
+        if not problems:
+            self.checked.add((doc.file, doc.index))
         if problems:
             self.diagnostics.extend(problems)
             name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
