@@ -42,38 +42,49 @@ class RawRepo:
     parsed: dict[str, ParsedFile] = field(default_factory=dict)  # digest -> its documents, for files read cleanly
 
 
+@dataclass
+class Snapshot:
+    """Every input file's bytes, read before any is parsed: their digests say whether the cache holds the whole
+    outcome of a run (cache.py), and then nothing is parsed at all."""
+    settings: RawDocument | None
+    inputs: tuple[str, ...]
+    files: list[str]  # every file under the input folders (YAML or not), sorted
+    data: dict[str, bytes]  # YAML file -> bytes, in reading order (easel.yaml first)
+    digests: dict[str, str]  # YAML file -> digest of its bytes
+    texts: dict[str, str]
+    diagnostics: Diagnostics
+    lock_text: str | None = None
+
+
 class _Reader:
     """Reads YAML files, reusing the parsed documents of a file whose bytes are known (cache.py)."""
 
-    def __init__(self, source: Source, memo: DocumentMemo | None):
-        self.source, self.memo = source, memo
-        self.texts: dict[str, str] = {}
-        self.digests: dict[str, str] = {}
+    def __init__(self, texts: dict[str, str], diagnostics: Diagnostics, memo: DocumentMemo | None):
+        self.texts, self.diagnostics, self.memo = texts, diagnostics, memo
         self.parsed: dict[str, ParsedFile] = {}
-        self.diagnostics = Diagnostics()
 
-    def read(self, path: str) -> list[RawDocument]:
-        before = len(self.diagnostics)
-        try:
-            data = self.source.read(path)
-        except PathOutsideRepository:
-            self.diagnostics.error("E106", f"{path} points outside the repository", Location(path))
-            return []
-        except OSError as exc:
-            self.diagnostics.error("E105", f"cannot read {path}: {exc.strerror or exc}", Location(path))
-            return []
-        digest = content_digest(data)
-        self.digests[path] = digest
+    def parse(self, path: str, data: bytes, digest: str) -> list[RawDocument]:
         known = self.memo.known.get(digest) if self.memo else None
         if known is not None:
             self.texts[path] = data.decode("utf-8-sig")
             self.parsed[digest] = known
             return [RawDocument(path, index, value, Location(path, index), index in known.checked)
                     for index, value in known.documents]
+        before = len(self.diagnostics)
         documents = _read_yaml(path, data, self.texts, self.diagnostics)
         if len(self.diagnostics) == before:
             self.parsed[digest] = ParsedFile(tuple((d.index, d.data) for d in documents))
         return documents
+
+
+def _fetch(source: Source, path: str, diagnostics: Diagnostics) -> bytes | None:
+    try:
+        return source.read(path)
+    except PathOutsideRepository:
+        diagnostics.error("E106", f"{path} points outside the repository", Location(path))
+    except OSError as exc:
+        diagnostics.error("E105", f"cannot read {path}: {exc.strerror or exc}", Location(path))
+    return None
 
 
 def _read_yaml(path: str, data: bytes, texts: dict[str, str], diagnostics: Diagnostics) -> list[RawDocument]:
@@ -112,15 +123,23 @@ def _inputs_from(settings: RawDocument | None) -> tuple[str, ...]:
 
 
 def load(source: Source, memo: DocumentMemo | None = None) -> RawRepo:
-    """memo: parsed files by digest, from the cache; every file is still read, to know its digest."""
-    reader = _Reader(source, memo)
-    diagnostics, texts = reader.diagnostics, reader.texts
+    """memo: parsed files by digest, from the cache."""
+    return parse(read(source), memo)
+
+
+def read(source: Source) -> Snapshot:
+    """Read every input file (and easel.yaml, parsed: it names the input folders)."""
+    diagnostics = Diagnostics()
+    texts: dict[str, str] = {}
+    data: dict[str, bytes] = {}
     settings = None
     if source.is_file(SETTINGS_FILE):
-        found = reader.read(SETTINGS_FILE)
-        settings = found[0] if found else None
+        raw = _fetch(source, SETTINGS_FILE, diagnostics)
+        if raw is not None:
+            data[SETTINGS_FILE] = raw
+            found = _read_yaml(SETTINGS_FILE, raw, texts, diagnostics)
+            settings = found[0] if found else None
     inputs = _inputs_from(settings)
-    documents: list[RawDocument] = []
     files: list[str] = []
     seen: set[str] = set()
     for index, folder in enumerate(inputs):
@@ -145,7 +164,9 @@ def load(source: Source, memo: DocumentMemo | None = None) -> RawRepo:
             seen.add(path)
             files.append(path)
             if path.endswith(YAML_SUFFIXES):
-                documents.extend(reader.read(path))
+                raw = _fetch(source, path, diagnostics)
+                if raw is not None:
+                    data[path] = raw
     lock_text = None
     if source.is_file(LOCK_FILE):
         try:
@@ -153,5 +174,17 @@ def load(source: Source, memo: DocumentMemo | None = None) -> RawRepo:
             texts[LOCK_FILE] = lock_text
         except (OSError, UnicodeDecodeError) as exc:
             diagnostics.error("E108", f"cannot read {LOCK_FILE}: {exc}", Location(LOCK_FILE))
-    return RawRepo(settings, documents, texts, sorted(files), inputs, diagnostics, lock_text, reader.digests,
-                   reader.parsed)
+    digests = {path: content_digest(raw) for path, raw in data.items()}
+    return Snapshot(settings, inputs, sorted(files), data, digests, texts, diagnostics, lock_text)
+
+
+def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
+    """Every input document, parsed (or taken from memo, by the digest of the file's bytes)."""
+    texts, diagnostics = dict(snapshot.texts), Diagnostics(list(snapshot.diagnostics))
+    reader = _Reader(texts, diagnostics, memo)
+    documents: list[RawDocument] = []
+    for path, raw in snapshot.data.items():
+        if path != SETTINGS_FILE:
+            documents.extend(reader.parse(path, raw, snapshot.digests[path]))
+    return RawRepo(snapshot.settings, documents, texts, snapshot.files, snapshot.inputs, diagnostics,
+                   snapshot.lock_text, snapshot.digests, reader.parsed)

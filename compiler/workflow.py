@@ -101,16 +101,16 @@ def _keep_run(store: Cache, command: str, record: dict) -> None:
     store.write(cache.RUNS, {**_runs(store), command: record})
 
 
-def _loaded(source: Source, store: Cache) -> tuple[load.RawRepo, DocumentMemo]:
+def _parsed(snapshot: load.Snapshot, store: Cache) -> tuple[load.RawRepo, DocumentMemo]:
     memo = DocumentMemo.read(store)
-    return load.load(source, memo), memo
+    return load.parse(snapshot, memo), memo
 
 
-def _compile_key(raw: load.RawRepo, lock_text: str | None, target: Target) -> str:
+def _compile_key(raw: load.Snapshot | load.RawRepo, lock_text: str | None, target: Target) -> str:
     return cache.run_key("compile", raw.digests, raw.files, lock_text, target.out_dir)
 
 
-def _replay(store: Cache, key: str, raw: load.RawRepo, check: bool) -> tuple[Result, str] | None:
+def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Result, str] | None:
     """The outcome of the recorded compile when nothing it read has changed since and the output folder still
     holds exactly the files it left there (by size and mtime, a racily recent file by content)."""
     record = _runs(store).get("compile")
@@ -134,7 +134,8 @@ def _replay(store: Cache, key: str, raw: load.RawRepo, check: bool) -> tuple[Res
             with open(out / path, "rb") as handle:
                 if digest(handle.read()) != known[2]:
                     return None
-    result = Result(raw.texts, diagnostics)
+    texts = {path: data.decode("utf-8-sig") for path, data in raw.data.items()} if len(diagnostics) else {}
+    result = Result({**raw.texts, **texts}, diagnostics)
     summary = _up_to_date(totals) if check else _compiled(totals, Changes(unchanged=totals.files), out, [])
     return result, summary
 
@@ -154,12 +155,13 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
                       locked: bool = False, store: Cache = Cache(None)) -> tuple[Result, str | None]:
     """The result (with E803/E804 added when --check or --locked find something stale) and the summary to
     print on success."""
-    raw, memo = _loaded(source, store)
+    snapshot = load.read(source)
     replayable = request == Request() and not target.preview
     if replayable:
-        replayed = _replay(store, _compile_key(raw, raw.lock_text, target), raw, check)
+        replayed = _replay(store, _compile_key(snapshot, snapshot.lock_text, target), snapshot, check)
         if replayed is not None:
             return replayed
+    raw, memo = _parsed(snapshot, store)
     result = compile_loaded(raw, request)
     memo.write(store, result.parsed)
     update = request.update
@@ -211,15 +213,18 @@ def _check(result: Result, out: Path, lock_stale: bool, manifest: Manifest) -> t
 
 def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, str]:
     """`easel validate`: every stage but rendering; replayed from the cache when nothing it reads changed."""
-    raw, memo = _loaded(source, store)
-    key = cache.run_key("validate", raw.digests, raw.files, raw.lock_text)
+    snapshot = load.read(source)
+    key = cache.run_key("validate", snapshot.digests, snapshot.files, snapshot.lock_text)
     record = _runs(store).get("validate")
     if isinstance(record, dict) and record.get("key") == key:
         try:
-            return Result(raw.texts, Diagnostics([cache.diagnostic_from(d) for d in record["diagnostics"]])), \
+            texts = {path: data.decode("utf-8-sig") for path, data in snapshot.data.items()}
+            return Result({**snapshot.texts, **texts},
+                          Diagnostics([cache.diagnostic_from(d) for d in record["diagnostics"]])), \
                 str(record["summary"])
         except (KeyError, TypeError, ValueError):
             pass
+    raw, memo = _parsed(snapshot, store)
     result = compile_loaded(raw, Request(render=False))
     memo.write(store, result.parsed)
     if result.diagnostics.has_errors:

@@ -157,7 +157,8 @@ def _damage(folder: Path, rng: random.Random) -> str:
         if other.exists():
             path.write_bytes(other.read_bytes())
     else:  # intact framing around a body of the wrong shape
-        body = rng.choice([b"[]", b"{}", b'{"compile": 1}', b'{"out": 3, "folders": []}', b"null"])
+        body = rng.choice([b"[]", b"{}", b'{"compile": 1}', b'{"out": 3, "folders": []}', b"null",
+                           b'{"out": "x", "paths": "a", "sizes": [1], "mtimes": [], "digests": ""}'])
         path.write_bytes(f"easel-cache {cache.FORMAT} {cache.build()} {cache.content_digest(body)}\n".encode() + body)
     return f"{name}: {how}"
 
