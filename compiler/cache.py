@@ -173,10 +173,11 @@ def read_manifest(store: Cache, out: Path) -> dict[str, tuple[int, int, str]]:
             return {}
         paths = data["paths"].split("\n") if data["paths"] else []
         sizes, mtimes, digests = data["sizes"], data["mtimes"], data["digests"]
-        if not len(paths) == len(sizes) == len(mtimes) == len(digests) // _DIGEST_CHARS:
+        if not (len(paths) == len(sizes) == len(mtimes) == len(digests) // _DIGEST_CHARS and isinstance(digests, str)
+                and all(type(n) is int for n in sizes) and all(type(n) is int for n in mtimes)):
             return {}
-        return {path: (int(size), int(mtime), digests[i * _DIGEST_CHARS:(i + 1) * _DIGEST_CHARS])
-                for i, (path, size, mtime) in enumerate(zip(paths, sizes, mtimes))}
+        chunks = [digests[i:i + _DIGEST_CHARS] for i in range(0, len(digests), _DIGEST_CHARS)]
+        return dict(zip(paths, zip(sizes, mtimes, chunks)))
     except (KeyError, TypeError, ValueError, AttributeError):
         return {}
 

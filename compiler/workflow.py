@@ -16,7 +16,7 @@ from .errors import BadArgument
 from .lockfile import LOCK_FILE
 from .pipeline import Request, Result, compile_loaded
 from .source import Source
-from .write import Changes, Manifest, diff, digest, listing, write
+from .write import Changes, Manifest, diff, digest, holds_exactly, write
 
 RACY_NS = 50_000_000  # a file changed this soon after easel recorded it may keep its mtime: its content is checked
 
@@ -123,16 +123,12 @@ def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Re
     except (KeyError, TypeError, ValueError):
         return None
     manifest = cache.read_manifest(store, out)
-    found = listing(out)
-    if found.links or len(found.files) != len(manifest) or len(manifest) != totals.files:
+    if len(manifest) != totals.files or not holds_exactly(out, manifest):
         return None
-    for path, stat in found.files.items():
-        known = manifest.get(path)
-        if known is None or known[:2] != stat:
-            return None
-        if stat[1] >= recorded - RACY_NS:
+    for path, (_, mtime, known) in manifest.items():
+        if mtime >= recorded - RACY_NS:
             with open(out / path, "rb") as handle:
-                if digest(handle.read()) != known[2]:
+                if digest(handle.read()) != known:
                     return None
     texts = {path: data.decode("utf-8-sig") for path, data in raw.data.items()} if len(diagnostics) else {}
     result = Result({**raw.texts, **texts}, diagnostics)
