@@ -136,10 +136,9 @@ def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Re
     return result, summary
 
 
-def _record(store: Cache, key: str, result: Result, out: Path, stats: dict[str, tuple[int, int]]) -> None:
+def _record(store: Cache, key: str, result: Result, out: Path, entries: Manifest) -> None:
     """Keep this compile for the next one: the output folder now holds exactly result.files, and easel.lock
     result.lock_text (under which a compile decides the same again: a fixed point the tests check)."""
-    entries: Manifest = {path: (*stats[path], digest(text.encode())) for path, text in (result.files or {}).items()}
     recorded = time.time_ns()
     cache.write_manifest(store, out, entries)
     _keep_run(store, "compile", {"key": key, "out": str(out), "recorded": recorded,

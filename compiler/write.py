@@ -31,8 +31,8 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    # every file the output holds afterwards: path -> (size, mtime_ns), for the cache's manifest (cache.py)
-    stats: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # every file the output holds afterwards: path -> (size, mtime_ns, digest), the cache's manifest (cache.py)
+    stats: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
 
     @property
     def any(self) -> bool:
@@ -71,7 +71,7 @@ def listing(out: Path) -> Listing:
 
 
 # path -> (size, mtime_ns, digest) of files as easel last wrote or found them (cache.py keeps it)
-Manifest = dict[str, tuple[int, int, str]]
+Manifest = dict[str, tuple[int, int, bytes]]
 
 
 def holds_exactly(out: Path, expected: Manifest) -> bool:
@@ -137,9 +137,9 @@ def _match_level(folders: list[tuple[str, str]], expected: Manifest,
     return count
 
 
-def digest(data: bytes) -> str:
+def digest(data: bytes) -> bytes:
     """A file's content digest, as the cache's manifest records it."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def diff(out: Path, files: dict[str, str], manifest: Manifest | None = None) -> Changes:
@@ -160,14 +160,15 @@ def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifes
             continue
         if stat[0] == len(data):
             known = manifest.get(path)
+            mine = digest(data)
             if known is not None and known[:2] == stat:
-                same = known[2] == digest(data)
+                same = known[2] == mine
             else:
                 with open(os.path.join(root, path), "rb") as handle:
                     same = handle.read() == data
             if same:
                 changes.unchanged += 1
-                changes.stats[path] = stat
+                changes.stats[path] = (*stat, mine)
                 continue
         changes.changed.append(path)
     changes.removed = sorted(set(existing) - set(files))
@@ -236,7 +237,7 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
     return changes
 
 
-def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str], stats: dict[str, tuple[int, int]],
+def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str], stats: Manifest,
            singles: list[str], subtrees: dict[str, list[str]]) -> list[tuple[str, str]]:
     """Write what changes into the staging folder; the moves that put it in place. A folder that is new as a
     whole (a new cluster; everything, the first time) is built there and moved in with one rename; other files
@@ -280,11 +281,12 @@ def _make_parent(path: str, made: set[str]) -> None:
         made.add(parent)
 
 
-def _write(path: str, text: str, made: set[str]) -> tuple[int, int]:
+def _write(path: str, text: str, made: set[str]) -> tuple[int, int, bytes]:
     _make_parent(path, made)
-    data = memoryview(text.encode())
+    encoded = text.encode()
+    data = memoryview(encoded)
     with open(path, "wb", buffering=0) as handle:  # unbuffered: the data is in the file before fstat
         while data:
             data = data[handle.write(data):]
         info = os.fstat(handle.fileno())
-    return info.st_size, info.st_mtime_ns
+    return info.st_size, info.st_mtime_ns, digest(encoded)

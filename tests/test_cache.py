@@ -158,7 +158,7 @@ def _damage(folder: Path, rng: random.Random) -> str:
             path.write_bytes(other.read_bytes())
     else:  # intact framing around a body of the wrong shape
         body = rng.choice([b"[]", b"{}", b'{"compile": 1}', b'{"out": 3, "folders": []}', b"null",
-                           b'{"out": "x", "paths": "a", "sizes": [1], "mtimes": [], "digests": ""}'])
+                           b'{"out": "x", "count": 2, "paths": 3}\nabc', b'{"count": -1}\n'])
         path.write_bytes(f"easel-cache {cache.FORMAT} {cache.build()} {cache.content_digest(body)}\n".encode() + body)
     return f"{name}: {how}"
 
