@@ -26,6 +26,7 @@ from .model import Model
 from .plan import Plans, plan
 from .render import render
 from .resolve import Resolutions
+from .sharding import Shard
 from .source import Source
 
 
@@ -42,6 +43,7 @@ class Request:
     render: bool = True  # False: stop after deciding (`easel validate`)
     update: str | None = None  # "*" or a profile name: `easel lock --update [PROFILE]`
     rollout: RolloutStep | None = None
+    shard: Shard | None = None  # `compile --shard I/N`: decide for the fleet, render this shard's clusters
 
 
 @dataclass
@@ -91,6 +93,6 @@ def compile_loaded(raw: RawRepo, request: Request = Request()) -> Result:
     result.plans, problems = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(problems)
     if not diagnostics.has_errors:
-        result.files = render(result.plans)
+        result.files = render(result.plans, request.shard)
         result.lock_text = lockfile.dump(result.decisions)
     return result

@@ -5,6 +5,7 @@ What they print is made here from the outcome; cli.py only hands it on."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from .diagnostics import Diagnostics, error
 from .errors import BadArgument
 from .lockfile import LOCK_FILE
 from .pipeline import Request, Result, compile_loaded
+from .sharding import Shard
 from .source import Source
 from .write import Changes, Manifest, diff, digest, holds_exactly, write
 
@@ -81,9 +83,10 @@ class Totals:
         return f"{self.placements} placements on {self.clusters} clusters"
 
 
-def _compiled(totals: Totals, changed: Changes, out: Path, moved: list[str]) -> str:
+def _compiled(totals: Totals, changed: Changes, out: Path, moved: list[str], shard: Shard | None = None) -> str:
+    part = f" (shard {shard.index}/{shard.count}: {totals.files} files)" if shard else ""
     return "\n".join([
-        f"compiled {totals.workloads} workloads into {totals.placements_text()}: {len(changed.added)} added, "
+        f"compiled {totals.workloads} workloads into {totals.placements_text()}{part}: {len(changed.added)} added, "
         f"{len(changed.changed)} changed, {len(changed.removed)} removed, {changed.unchanged} unchanged ({out})",
         *moved])
 
@@ -176,23 +179,25 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
             f"symbolic link): {out.resolve()}", hint="the output folder is a real folder inside the repository"))
         return result, None
     manifest = cache.read_manifest(store, out) if not target.out_dir else {}
+    owns = request.shard.owns_path if request.shard else None
     if check:
-        summary, found = _check(result, out, stale and not target.preview, manifest)
+        summary, found = _check(result, out, stale and not target.preview, manifest, owns)
         if replayable and not result.diagnostics.has_errors:
             _record(store, _compile_key(raw, result.lock_text, target), result, out, found.stats)
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
-    changed = write(out, result.files, result.diagnostics, target.root, also, manifest)
+    changed = write(out, result.files, result.diagnostics, target.root, also, manifest, owns)
     if changed is None:
         return result, None
     if replayable:
         _record(store, _compile_key(raw, result.lock_text, target), result, out, changed.stats)
-    return result, _compiled(Totals.of(result), changed, out, moves(result))
+    return result, _compiled(Totals.of(result), changed, out, moves(result), request.shard)
 
 
-def _check(result: Result, out: Path, lock_stale: bool, manifest: Manifest) -> tuple[str, Changes]:
-    found: Changes = diff(out, result.files or {}, manifest)
+def _check(result: Result, out: Path, lock_stale: bool, manifest: Manifest,
+           owns: Callable[[str], bool] | None) -> tuple[str, Changes]:
+    found: Changes = diff(out, result.files or {}, manifest, owns)
     if lock_stale:
         result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides "
                                      + "".join(f"\n  {line}" for line in moves(result))))

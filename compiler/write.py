@@ -16,6 +16,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import transaction
 from .diagnostics import Diagnostics
@@ -48,7 +49,8 @@ class Listing:
     links: list[str] = field(default_factory=list)
 
 
-def listing(out: Path) -> Listing:
+def listing(out: Path, owns: Callable[[str], bool] | None = None) -> Listing:
+    """owns: which files count (a shard's, sharding.py); the others are as good as absent."""
     found = Listing()
     if not out.is_dir():
         return found
@@ -63,7 +65,7 @@ def listing(out: Path) -> Listing:
                 elif entry.is_dir(follow_symlinks=False):
                     if not entry.name.startswith(STAGING_PREFIX):
                         pending.append((f"{prefix}{entry.name}/", entry.path))
-                else:
+                elif owns is None or owns(prefix + entry.name):
                     info = entry.stat(follow_symlinks=False)
                     found.files[prefix + entry.name] = (info.st_size, info.st_mtime_ns)
     found.links.sort()
@@ -142,9 +144,10 @@ def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def diff(out: Path, files: dict[str, str], manifest: Manifest | None = None) -> Changes:
-    """How the output folder differs from the rendered files."""
-    return _compare(listing(out), str(out), files, manifest or {})
+def diff(out: Path, files: dict[str, str], manifest: Manifest | None = None,
+         owns: Callable[[str], bool] | None = None) -> Changes:
+    """How the output folder differs from the rendered files (of those paths owns says are in play)."""
+    return _compare(listing(out, owns), str(out), files, manifest or {})
 
 
 def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifest) -> Changes:
@@ -183,7 +186,8 @@ def _looks_like_output(out: Path) -> bool:
 
 
 def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path | None = None,
-          also: dict[Path, str] | None = None, manifest: Manifest | None = None) -> Changes | None:
+          also: dict[Path, str] | None = None, manifest: Manifest | None = None,
+          owns: Callable[[str], bool] | None = None) -> Changes | None:
     """Make out hold exactly files, and write the `also` files (easel.lock) with them, as one transaction
     (transaction.py) journalled in the repository at root; None (and an error) when that could not be done."""
     root = root or out.parent
@@ -198,7 +202,7 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         diagnostics.error("E802", f"output {out} is not a folder")
         return None
-    found = listing(out)
+    found = listing(out, owns)
     if found.links:
         diagnostics.error("E802", f"refusing to write into {out}: {found.links[0]} in it is a symbolic link",
                           hint="easel writes only through real folders: remove the link")

@@ -9,6 +9,7 @@ import click
 from .. import workflow
 from ..pipeline import Request, RolloutStep
 from ..reports.rollouts import rollout_rows, rollout_text
+from ..sharding import Shard
 from .common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, without_errors
 
 
@@ -34,12 +35,16 @@ def _compile_and_write(state: State, fmt: str, request: Request = Request(), che
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the output folder is not up to date.")
 @click.option("--locked", is_flag=True, help="Exit 1, writing nothing, when easel.lock would change (for CI).")
 @click.option("--out", "out_dir", metavar="DIR", help="Write here instead of the configured output folder.")
+@click.option("--shard", metavar="I/N", help="Decide for the whole fleet, render and write only the clusters of "
+              "shard I of N (stable by cluster name): for N parallel CI jobs.")
 @FORMAT
 @REF
 @click.pass_obj
-def compile_command(state: State, check: bool, locked: bool, out_dir: str | None, fmt: str, ref: str | None) -> int:
+def compile_command(state: State, check: bool, locked: bool, out_dir: str | None, shard: str | None, fmt: str,
+                    ref: str | None) -> int:
     """Compile the repository into its output folder."""
-    return _compile_and_write(state, fmt, check=check, locked=locked, out_dir=out_dir, ref=ref)
+    request = Request(shard=Shard.parse(shard)) if shard else Request()
+    return _compile_and_write(state, fmt, request, check=check, locked=locked, out_dir=out_dir, ref=ref)
 
 
 @cli.command()

@@ -11,23 +11,28 @@ from collections import defaultdict
 from typing import Any
 
 from ..plan import Plans
+from ..sharding import Shard
 from . import argocd, flux
 from .objects import images_list
 
 ENGINES = {"flux": flux, "argocd": argocd}
 
 
-def render(plans: Plans) -> dict[str, str]:
+def render(plans: Plans, shard: Shard | None = None) -> dict[str, str]:
+    """The whole tree; with a shard, only the files that shard owns (sharding.py)."""
     files: dict[str, str] = {}
     cache: dict[tuple, Any] = {}
     by_engine: dict[str, list[str]] = defaultdict(list)
     for name, cluster in plans.clusters.items():
+        by_engine[cluster.engine].append(name)
+        if shard is not None and not shard.owns_cluster(name):
+            continue
         for path, text in ENGINES[cluster.engine].render_cluster(plans, cluster, cache).items():
             files[f"clusters/{name}/{path}"] = text
         listing = images_list(cluster.releases)
         if listing:
             files[f"clusters/{name}/images.txt"] = listing
-        by_engine[cluster.engine].append(name)
     for engine, clusters in sorted(by_engine.items()):
-        files.update(ENGINES[engine].bootstrap(plans.settings, clusters))
+        files.update((path, text) for path, text in ENGINES[engine].bootstrap(plans.settings, clusters).items()
+                     if shard is None or shard.owns_path(path))
     return dict(sorted(files.items()))
