@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import inventory, load, lockfile, validate
+from . import inventory, load, lockfile, progress, validate
 from .cache import DocumentMemo, ParsedFile
 from .decide import decide
 from .decide.rollout import step as rollout_step
@@ -72,6 +72,7 @@ def compile_repository(source: Source, request: Request = Request(), memo: Docum
 def compile_loaded(raw: RawRepo, request: Request = Request()) -> Result:
     diagnostics = raw.diagnostics
     result = Result(raw.texts, diagnostics)
+    progress.phase("validating")
     model, problems, checked = validate.validate(raw)
     diagnostics.extend(problems)
     result.parsed = {digest: ParsedFile(parsed.documents, frozenset(i for i, _ in parsed.documents
@@ -85,11 +86,13 @@ def compile_loaded(raw: RawRepo, request: Request = Request()) -> Result:
         step = request.rollout
         previous = rollout_step(previous, model, step.workloads, step.everything, step.kind)
     result.fleet = inventory.fleet(model, diagnostics)
+    progress.phase("deciding")
     result.decisions, result.resolutions, problems = decide(model, result.fleet, previous, request.update,
                                                             earlier_errors=diagnostics.has_errors)
     diagnostics.extend(problems)
     if diagnostics.has_errors or not request.render:
         return result
+    progress.phase("planning")
     result.plans, problems = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(problems)
     if not diagnostics.has_errors:

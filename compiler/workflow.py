@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache, load
+from . import cache, load, progress
 from .cache import Cache, DocumentMemo
 from .changes import changes
 from .diagnostics import Diagnostics, error
@@ -125,6 +125,7 @@ def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Re
         recorded = int(record["recorded"])
     except (KeyError, TypeError, ValueError):
         return None
+    progress.phase("checking the output against the cache")
     manifest = cache.read_manifest(store, out)
     if len(manifest) != totals.files or not holds_exactly(out, manifest):
         return None
@@ -153,6 +154,7 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
                       locked: bool = False, store: Cache = Cache(None)) -> tuple[Result, str | None]:
     """The result (with E803/E804 added when --check or --locked find something stale) and the summary to
     print on success."""
+    progress.phase("reading the inputs")
     snapshot = load.read(source)
     replayable = request == Request() and not target.preview
     if replayable:

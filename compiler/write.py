@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import transaction
+from . import progress, transaction
 from .diagnostics import Diagnostics
 from .source import PathOutsideRepository, normalize
 
@@ -250,10 +250,14 @@ def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str]
     os.mkdir(staging)
     made: set[str] = set()
     moves: list[tuple[str, str]] = []
+    progress.phase("writing", len(singles) + sum(len(paths) for paths in subtrees.values()))
     for number, path in enumerate(singles):
+        if number % 1000 == 0:
+            progress.advance(min(1000, len(singles) - number))
         stats[path] = _write(os.path.join(staging, str(number)), files[path], made)
         moves.append((os.path.join(staging, str(number)), os.path.join(out, path)))
     for folder, paths in subtrees.items():
+        progress.advance(len(paths))
         for file in paths:
             stats[file] = _write(os.path.join(staging, "tree", file), files[file], made)
         moves.append((os.path.join(staging, "tree", folder), os.path.join(out, folder)))

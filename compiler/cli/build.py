@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .. import workflow
+from .. import progress, workflow
 from ..pipeline import Request, RolloutStep
 from ..reports.rollouts import rollout_rows, rollout_text
 from ..sharding import Shard
@@ -19,15 +19,17 @@ from .common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, without_error
 @click.pass_obj
 def validate(state: State, fmt: str, ref: str | None) -> int:
     """Check the repository (every stage but writing) and report every problem."""
-    result, summary = workflow.validate(state.source(ref), state.cache())
+    with progress.shown():
+        result, summary = workflow.validate(state.source(ref), state.cache())
     return finish(result, fmt, summary)
 
 
 def _compile_and_write(state: State, fmt: str, request: Request = Request(), check: bool = False,
                        locked: bool = False, out_dir: str | None = None, ref: str | None = None) -> int:
     target = workflow.Target(state.root, out_dir, preview=bool(out_dir or ref))
-    result, summary = workflow.compile_and_write(state.source(ref), target, request, check=check, locked=locked,
-                                                 store=state.cache())
+    with progress.shown():
+        result, summary = workflow.compile_and_write(state.source(ref), target, request, check=check,
+                                                     locked=locked, store=state.cache())
     return finish(result, fmt, summary)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from .. import progress
 from ..plan import Plans
 from ..sharding import Shard
 from . import argocd, flux
@@ -23,7 +24,9 @@ def render(plans: Plans, shard: Shard | None = None) -> dict[str, str]:
     files: dict[str, str] = {}
     cache: dict[tuple, Any] = {}
     by_engine: dict[str, list[str]] = defaultdict(list)
+    progress.phase("rendering", len(plans.clusters))
     for name, cluster in plans.clusters.items():
+        progress.advance()
         by_engine[cluster.engine].append(name)
         if shard is not None and not shard.owns_cluster(name):
             continue
