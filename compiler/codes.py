@@ -146,6 +146,9 @@ _ALL = [
          "wait for it to finish (run without --no-wait to wait), or, if none is running, try again"),
     Code("E906", "out of memory",
          "something in the repository (a template, a huge file) asks for more memory than easel allows itself"),
+    Code("E907", "the registry refused the artifact or cannot be reached",
+         "check the registry address and your login (`docker login`, or ~/.docker/config.json); for a registry "
+         "without TLS on your own machine, add --plain-http"),
     Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
          "set EASEL_DEBUG=1 to see the traceback"),
     # Warnings

@@ -81,3 +81,54 @@ def publish_output(root, result, branch: str, message: str | None) -> tuple[int,
         return len(files), publish(repo, branch, files, message or f"easel: output of {head}")
     except RevisionError as exc:
         raise CommandError("E904", str(exc)) from None
+
+
+def _revision(root) -> tuple[str, dict[str, str]]:
+    """The revision tag (the commit, shortened) and the annotations `flux push artifact` writes: the source (the
+    origin remote), the revision (`<branch>@sha1:<commit>`) and when it was created (the commit's time, so that
+    the same commit gives the same artifact)."""
+    import datetime
+
+    from .errors import CommandError
+    from .gitsource import open_repository
+
+    try:
+        repo = open_repository(root)
+        if repo.head_is_unborn:
+            raise RevisionError("the repository has no commit yet")
+        commit = repo.head.peel(pygit2.Commit)
+    except (RevisionError, pygit2.GitError) as exc:
+        raise CommandError("E904", f"publish --oci tags each artifact with the commit it comes from: {exc}") from None
+    branch = repo.head.shorthand if not repo.head_is_detached else "HEAD"
+    try:
+        source = repo.remotes["origin"].url
+    except (KeyError, ValueError):
+        source = ""
+    created = datetime.datetime.fromtimestamp(commit.commit_time, datetime.timezone.utc)
+    annotations = {"org.opencontainers.image.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   "org.opencontainers.image.revision": f"{branch}@sha1:{commit.id}"}
+    if source:
+        annotations["org.opencontainers.image.source"] = source
+    return str(commit.id)[:12], annotations
+
+
+def publish_oci(root, result, repository: str, moving_tag: str, plain_http: bool) -> list:
+    """Push each cluster's tree (which must be what output/ holds) as an OCI artifact; the clusters, pushed or
+    found unchanged, with their digests. Raises CommandError when it cannot."""
+    from . import oci
+    from .errors import CommandError
+    from .transaction import cache_dir
+    from .write import diff
+
+    out = root / result.model.settings.output
+    if diff(out, result.files).any:
+        raise CommandError("E904", f"{out} is not what the repository compiles to: run `easel compile` first")
+    revision, annotations = _revision(root)
+    try:
+        oci.check_reference(repository, (revision, moving_tag))
+        engines = {name: plan.engine for name, plan in result.plans.clusters.items()}
+        found = oci.artifacts(result.files, engines)
+        return oci.push(repository, found, (revision, moving_tag), annotations, plain_http,
+                        cache_dir(root) / "oci")
+    except oci.PublishError as exc:
+        raise CommandError("E907", str(exc), hint=True) from None

@@ -103,16 +103,34 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
 
 
 @cli.command(name="publish")
-@click.option("--branch", required=True, metavar="NAME", help="The branch to commit the output to.")
+@click.option("--branch", metavar="NAME", help="Commit the output to this branch (created when missing).")
+@click.option("--oci", "oci_repository", metavar="REGISTRY/REPO",
+              help="Push each cluster's tree as an OCI artifact REGISTRY/REPO/<cluster> instead.")
+@click.option("--tag", default="latest", show_default=True, metavar="TAG",
+              help="With --oci: the moving tag, beside the tag of the source revision.")
+@click.option("--plain-http", is_flag=True, help="With --oci: talk to the registry over HTTP, without TLS.")
 @click.option("--message", metavar="TEXT", help="The commit message.")
 @click.pass_obj
-def publish_command(state: State, branch: str, message: str | None) -> int:
-    """Commit output/ to a branch (created when missing) that Argo CD or Flux can follow."""
-    from ..publish import publish_output
+def publish_command(state: State, branch: str | None, oci_repository: str | None, tag: str, plain_http: bool,
+                    message: str | None) -> int:
+    """Commit output/ to a branch that Argo CD or Flux follow, or push each cluster's tree to an OCI registry."""
+    from ..publish import publish_oci, publish_output
 
+    if (branch is None) == (oci_repository is None):
+        raise click.UsageError("give --branch NAME or --oci REGISTRY/REPO")
     result = without_errors(state, render=True)
     if isinstance(result, int):
         return result
+    if oci_repository is not None:
+        pushed = publish_oci(state.root, result, oci_repository, tag, plain_http)
+        changed = [p for p in pushed if p.changed]
+        click.echo(f"pushed {len(changed)} of {len(pushed)} clusters to {oci_repository} "
+                   f"({len(pushed) - len(changed)} unchanged)")
+        for item in changed[:20]:
+            click.echo(f"  {item.reference}@{item.digest}")
+        if len(changed) > 20:
+            click.echo(f"  … and {len(changed) - 20} more")
+        return 0
     count, commit = publish_output(state.root, result, branch, message)
     if commit is None:
         click.echo(f"{branch} already holds this output: nothing to commit")
