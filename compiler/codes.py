@@ -133,6 +133,9 @@ _ALL = [
     Code("E803", "output is stale", "run `easel compile` and commit the result"),
     Code("E804", "easel.lock would change",
          "run `easel compile` (or `easel lock --update`) and commit easel.lock with output/"),
+    Code("E805", "not deliverable as an OCI artifact",
+         "make it a `manifests` component (its objects are then rendered into the cluster's tree), or keep "
+         "`gitops.delivery: git`"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),

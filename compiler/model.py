@@ -40,6 +40,10 @@ class Settings:
     repo_url: str = "https://git.example.com/platform/fleet.git"
     branch: str = "main"
     parameters: dict[str, ParamSetting] = field(default_factory=dict)
+    delivery: str = "git"  # git | oci: what each cluster's bootstrap source follows
+    oci_repository: str | None = None  # REGISTRY/REPO: cluster c follows oci://REGISTRY/REPO/c
+    oci_tag: str = "latest"
+    oci_insecure: bool = False  # a registry over plain HTTP
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                 if (workload.id, workload.version) not in isolated:
                     isolated.add((workload.id, workload.version))
                     diagnostics.extend(_cut_off(workload))
+                    diagnostics.extend(_outside_the_artifact(workload, model.settings))
             releases.append(planned[key])
         devices = node_selection.ready_devices(facts.cluster) if any(r.bookings for r in releases) else []
         for release in releases:
@@ -243,6 +244,17 @@ def _cut_off(workload: ResolvedWorkload) -> list[Diagnostic]:
                     environment.meta.loc.at("spec", "namespace", "isolation"),
                     subject=Subject("workload", (workload.id,))))
     return problems
+
+
+def _outside_the_artifact(workload: ResolvedWorkload, settings) -> list[Diagnostic]:
+    """With `delivery: oci` a cluster reads only its own tree: a kustomize folder elsewhere in this repository
+    cannot reach it."""
+    if settings.delivery != "oci":
+        return []
+    return [error("E805", f"component {c.name!r} is the kustomize folder {c.output.kustomize_path!r} of this "
+                  "repository, which a cluster's OCI artifact does not hold", c.loc,
+                  subject=Subject("workload", (workload.id,)))
+            for c in workload.components if c.output.kustomize_path]
 
 
 def _namespace_settings(environment) -> tuple:

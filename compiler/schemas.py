@@ -158,7 +158,15 @@ SPECS: dict[str, dict[str, Any]] = {
             "interval": DURATION,
             "repoURL": NONEMPTY,
             "branch": NONEMPTY,
-        }),
+            # git: clusters follow the rendered repository; oci: each its own artifact (`easel publish --oci`)
+            "delivery": {"enum": ["git", "oci"]},
+            "oci": obj({
+                "repository": {"type": "string", "pattern": r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$"},
+                "tag": {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"},
+                "insecure": {"type": "boolean"},
+            }, ["repository"]),
+        }, allOf=[{"if": {"properties": {"delivery": {"const": "oci"}}, "required": ["delivery"]},
+                   "then": {"required": ["oci"]}}]),
         "parameters": FREE_OBJECT,
     }),
     "Repository": obj({

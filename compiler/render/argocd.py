@@ -18,6 +18,7 @@ import posixpath
 from typing import Any
 
 from .. import crds, names
+from . import delivery
 from ..model import DEFAULT_RELEASE, ReleaseOptions, Settings
 from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
 from ..resolve import STACKS, ResolvedComponent
@@ -83,6 +84,7 @@ def _app_project(name: str, cluster: str, group: str, sources: set[str], namespa
 
 
 def _git_source(settings: Settings, path: str) -> dict[str, Any]:
+    """A folder of the config repository itself (a kustomize folder component's)."""
     return {"repoURL": settings.repo_url, "targetRevision": settings.branch, "path": path}
 
 
@@ -162,7 +164,7 @@ def release_files(plans: Plans, release: Release, cluster: str) -> dict[str, str
         if folder is not None:
             for name, text in folder.items():
                 files[f"{release.path}/{component.name}/{name}"] = text
-            source = _git_source(settings, folder_path)
+            source = delivery.argo_source(settings, cluster, f"{release.path}/{component.name}")
         elif helm is not None:
             repository = plans.repositories[helm.repository]
             source = {"repoURL": _helm_repo_url(repository.url), "chart": helm.chart, "targetRevision": helm.version,
@@ -182,9 +184,12 @@ def release_files(plans: Plans, release: Release, cluster: str) -> dict[str, str
     return files
 
 
-def _sources(plans: Plans, release: Release) -> set[str]:
-    """The repositories the release's Applications sync from: this one, and its charts' Helm repositories."""
-    found = {plans.settings.repo_url}
+def _sources(plans: Plans, release: Release, cluster: str) -> set[str]:
+    """The repositories the release's Applications sync from: the cluster's tree (the rendered repository, or
+    its artifact), this repository for kustomize folders, and its charts' Helm repositories."""
+    found = {delivery.argo_repo_url(plans.settings, cluster)}
+    if any(c.output.kustomize_path for c in release.components):
+        found.add(plans.settings.repo_url)
     for component in release.components:
         if component.output.helm:
             found.add(_helm_repo_url(plans.repositories[component.output.helm.repository].url))
@@ -199,7 +204,7 @@ def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, st
     for release in plan.releases:
         files.update(release_files(plans, release, cluster))
         sources, where = projects.setdefault(release.group, (set(), set()))
-        sources |= _sources(plans, release)
+        sources |= _sources(plans, release, cluster)
         where |= {(c.output.helm.namespace if c.output.helm and c.output.helm.namespace else release.namespace.name)
                   for c in release.components}
         if not release.uses_namespace:
@@ -213,11 +218,12 @@ def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, st
             files[f"namespaces/{name}"] = text
         files["namespaces/kustomization.yaml"] = text_of([kustomization(list(namespaces))])
         app_name = names.join(cluster, "namespaces")
-        source = _git_source(plans.settings, f"{plans.settings.output}/clusters/{cluster}/namespaces")
+        source = delivery.argo_source(plans.settings, cluster, "namespaces")
         application = _application(app_name, dict(MANAGED_BY), NAMESPACES_WAVE, {"name": cluster}, source,
                                    project_name(cluster, NAMESPACES_PROJECT))
         files[f"apps/{app_name}.yaml"] = text_of([application])
-        projects[NAMESPACES_PROJECT] = ({plans.settings.repo_url}, {n.removesuffix(".yaml") for n in namespaces})
+        projects[NAMESPACES_PROJECT] = ({delivery.argo_repo_url(plans.settings, cluster)},
+                                        {n.removesuffix(".yaml") for n in namespaces})
     for group, (sources, where) in projects.items():
         name = project_name(cluster, group)
         files[f"projects/{name}.yaml"] = text_of([_app_project(name, cluster, group, sources, where)])
@@ -239,8 +245,7 @@ def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
                 "metadata": {"name": "easel-{{ .cluster }}", "labels": dict(MANAGED_BY)},
                 "spec": {
                     "project": ARGOCD_PROJECT,
-                    "source": {"repoURL": settings.repo_url, "targetRevision": settings.branch,
-                               "path": f"{settings.output}/clusters/{{{{ .cluster }}}}"},
+                    "source": delivery.argo_source(settings, "{{ .cluster }}", ""),
                     "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
                     "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
                 },

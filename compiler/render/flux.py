@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from .. import names
+from . import delivery
 from ..model import Repository, Settings
 from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
 from ..resolve import ResolvedComponent
@@ -132,7 +133,7 @@ def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponen
                      folder_instances: dict[str, str]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": plans.settings.interval, "path": f"./{component.output.kustomize_path}", "prune": True,
-        "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE}, "targetNamespace": release.namespace.name,
+        "sourceRef": delivery.flux_source_ref(plans.settings), "targetNamespace": release.namespace.name,
     }
     depends = [{"name": folder_instances[d]} for d in component.depends_on if d in folder_instances]
     if depends:
@@ -169,8 +170,8 @@ def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends
            wait: bool) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": plans.settings.interval,
-        "path": f"./{plans.settings.output}/clusters/{CLUSTER}/{release.path}/{component.name}",
-        "prune": True, "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE},
+        "path": delivery.flux_path(plans.settings, CLUSTER, f"{release.path}/{component.name}"),
+        "prune": True, "sourceRef": delivery.flux_source_ref(plans.settings),
         "dependsOn": [{"name": name} for name in depends]}
     if wait:
         spec["wait"] = True
@@ -233,8 +234,8 @@ def _namespaces_layer(plans: Plans) -> dict[str, Any]:
     return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": NAMESPACES_LAYER, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
             "spec": {"interval": plans.settings.interval,
-                     "path": f"./{plans.settings.output}/clusters/{CLUSTER}/namespaces", "prune": True,
-                     "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE}, "wait": True}}
+                     "path": delivery.flux_path(plans.settings, CLUSTER, "namespaces"), "prune": True,
+                     "sourceRef": delivery.flux_source_ref(plans.settings), "wait": True}}
 
 
 def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str, str]:
@@ -288,12 +289,10 @@ def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
     """Per cluster, what a person applies once: the Git source and a Kustomization over its layers (flux/)."""
     files = {}
     for cluster in clusters:
-        git = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-               "metadata": {"name": GIT_SOURCE, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
-               "spec": {"interval": settings.interval, "url": settings.repo_url, "ref": {"branch": settings.branch}}}
+        source = delivery.flux_bootstrap_source(settings, cluster, FLUX_NAMESPACE, MANAGED_BY)
         sync = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                 "metadata": {"name": GIT_SOURCE, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
-                "spec": {"interval": settings.interval, "path": f"./{settings.output}/clusters/{cluster}/flux",
-                         "prune": True, "sourceRef": {"kind": "GitRepository", "name": GIT_SOURCE}}}
-        files[f"bootstrap/flux/{cluster}.yaml"] = text_of([git, sync])
+                "spec": {"interval": settings.interval, "path": delivery.flux_path(settings, cluster, "flux"),
+                         "prune": True, "sourceRef": delivery.flux_source_ref(settings)}}
+        files[f"bootstrap/flux/{cluster}.yaml"] = text_of([source, sync])
     return files

@@ -51,6 +51,9 @@ def settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
         engine=gitops.get("engine", defaults.engine), interval=gitops.get("interval", defaults.interval),
         repo_url=gitops.get("repoURL", defaults.repo_url), branch=gitops.get("branch", defaults.branch),
         parameters=parameter_settings(spec.get("parameters") or {}, doc.loc.at("spec", "parameters")),
+        delivery=gitops.get("delivery", defaults.delivery), oci_repository=(gitops.get("oci") or {}).get("repository"),
+        oci_tag=(gitops.get("oci") or {}).get("tag", defaults.oci_tag),
+        oci_insecure=(gitops.get("oci") or {}).get("insecure", defaults.oci_insecure),
     )
 
 
