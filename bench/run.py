@@ -109,23 +109,51 @@ def easel_command(arg):
     return None
 
 
+def edit_one_workload(repo, step):
+    """Change one Workload file as a person would: a parameter of the first notebook (its CPU limit), so the
+    output of that workload changes on every cluster it runs on."""
+    folder = os.path.join(repo, "workloads")
+    paths = sorted(os.path.join(d, f) for d, _, files in os.walk(folder) for f in files)
+    for path in paths:
+        with open(path) as f:
+            text = f.read()
+        if "cpuLimit:" in text:
+            head, _, rest = text.partition("cpuLimit:")
+            value, _, tail = rest.lstrip().partition("\n")
+            with open(path, "w") as f:
+                f.write(f"{head}cpuLimit: {(int(value) % 16) + 1 + step % 2}\n{tail}")
+            return
+    with open(paths[0], "a") as f:
+        f.write(f"# edited {step}\n")
+
+
+EASEL_LEGS = ("full", "nothing changed", "validate, one workload changed", "compile, one workload changed")
+
+
 def run_easel(args, repo, work):
-    """Legs (a) and (b). Returns (full, recompile, note); a leg is None when it did not run."""
+    """The easel legs: {leg: result}, and a note when one failed (the legs after it do not run)."""
     cmd = easel_command(args.easel)
     if cmd is None:
-        return None, None, "easel CLI not found (pip install -e . in the repo's venv, or pass --easel CMD)"
-    argv = cmd + ["-C", repo, "compile"]
+        return {}, "easel CLI not found (pip install -e . in the repo's venv, or pass --easel CMD)"
+    compile_argv = cmd + ["-C", repo, "compile"]
+    validate_argv = cmd + ["-C", repo, "validate"]
     log = os.path.join(work, "easel.log")
-    fulls, recs = [], []
-    for _ in range(args.repeat):
+    runs = {leg: [] for leg in EASEL_LEGS}
+    for step in range(args.repeat):
         clean_repo(repo)
-        fulls.append(measure(argv, repo, log))
-        if fulls[-1]["rc"] != 0:
-            return fulls[-1], None, f"easel compile failed (exit {fulls[-1]['rc']}):\n{why(fulls[-1], log)}"
-        recs.append(measure(argv, repo, log))  # same command again, nothing changed
-        if recs[-1]["rc"] != 0:
-            return best(fulls), recs[-1], f"easel recompile failed (exit {recs[-1]['rc']}):\n{why(recs[-1], log)}"
-    return best(fulls), best(recs), None
+        plan = [("full", compile_argv), ("nothing changed", compile_argv), ("edit", None),
+                ("validate, one workload changed", validate_argv), ("compile, one workload changed", compile_argv)]
+        for leg, argv in plan:
+            if argv is None:
+                edit_one_workload(repo, step)
+                continue
+            res = measure(argv, repo, log)
+            res["printed"] = os.path.getsize(log)
+            runs[leg].append(res)
+            if res["rc"] != 0:
+                return {k: best(v) for k, v in runs.items() if v}, f"easel {leg} failed (exit {res['rc']}):\n" \
+                    + why(res, log)
+    return {k: best(v) for k, v in runs.items()}, None
 
 
 def kapitan_python(arg):
@@ -174,13 +202,13 @@ def run_bare(files, work, repeat):
 
 def fmt_row(name, res, files=None):
     if res is None:
-        return f"  {name:<34} {'not run':>9} {'-':>10} {'-':>8} {'-':>9}"
+        return f"  {name:<38} {'not run':>9} {'-':>10} {'-':>8} {'-':>9}"
     if res["rc"] != 0:
-        return f"  {name:<34} {'failed':>9} {'-':>10} {'-':>8} {'-':>9}"
+        return f"  {name:<38} {'failed':>9} {'-':>10} {'-':>8} {'-':>9}"
     rss = f"{res['rss_kib'] / 1024:.0f}" if res["rss_kib"] else "n/a"
     nfiles = f"{len(files)}" if files is not None else ""
     size = f"{sum(s for _, s in files) / 2**20:.1f}" if files is not None else ""
-    return f"  {name:<34} {res['wall']:>9.2f} {rss:>10} {nfiles:>8} {size:>9}"
+    return f"  {name:<38} {res['wall']:>9.2f} {rss:>10} {nfiles:>8} {size:>9}"
 
 
 def ratio_line(label, num, den, target, ok):
@@ -217,13 +245,14 @@ def main(argv=None):
         repo = os.path.join(work, "easel-repo")
         fleetgen.write_easel_repo(model, repo)
 
-        full = rec = None
+        legs = {}
         if args.skip_easel:
             notes.append("easel: skipped (--skip-easel)")
         else:
-            full, rec, note = run_easel(args, repo, work)
+            legs, note = run_easel(args, repo, work)
             if note:
                 notes.append(note)
+        full, rec = legs.get("full"), legs.get("nothing changed")
 
         kap = None
         if args.skip_kapitan:
@@ -235,6 +264,9 @@ def main(argv=None):
 
         # The bare leg writes exactly what easel wrote; before easel exists, what Kapitan wrote.
         easel_out = os.path.join(repo, "output")
+        if full and full["rc"] == 0 and not args.skip_easel:  # the tree of the full compile, not of the edit
+            clean_repo(repo)
+            subprocess.run(easel_command(args.easel) + ["-C", repo, "compile"], capture_output=True)
         kap_out = os.path.join(work, "kapitan", "compiled")
         if full and full["rc"] == 0 and os.path.isdir(easel_out):
             files, mirror = tree(easel_out), "easel's output"
@@ -249,21 +281,32 @@ def main(argv=None):
         n, m = args.clusters, args.workloads
         print(f"\neasel benchmark: {n} clusters x {m} workloads = {n * m} placements"
               f"  (best of {args.repeat}; {os.cpu_count()} CPUs; Python {platform.python_version()})\n")
-        print(f"  {'leg':<34} {'wall s':>9} {'peak MiB':>10} {'files':>8} {'MiB out':>9}")
+        print(f"  {'leg':<38} {'wall s':>9} {'peak MiB':>10} {'files':>8} {'MiB out':>9}")
         print(fmt_row("(a) easel compile, full", full, easel_files))
         print(fmt_row("(b) easel compile, nothing changed", rec, easel_files if rec else None))
+        print(fmt_row("(e) easel validate, 1 workload edited", legs.get("validate, one workload changed")))
+        print(fmt_row("(f) easel compile, 1 workload edited", legs.get("compile, one workload changed")))
         print(fmt_row("(c) kapitan compile", kap, kap_files))
         print(fmt_row("(d) bare file writes", bare, files))
         print(f"\n  (d) writes the same paths and sizes as {mirror}, in-process (no interpreter start).")
-        print("  peak MiB: largest single process (ru_maxrss of the children).\n")
+        print("  peak MiB: largest single process (ru_maxrss of the children).")
+        printed = {leg: r.get("printed", 0) for leg, r in legs.items() if r}
+        if printed:
+            print("  bytes printed: " + ", ".join(f"{leg} {size:,}" for leg, size in printed.items()) + "\n")
         print(ratio_line("kapitan / easel", kap, full, ">= 3", lambda r: r >= 3))
-        print(ratio_line("easel / bare", full, bare, "<= 3", lambda r: r <= 3))
-        if full and full["rc"] == 0:
-            mib = full["rss_kib"] / 1024
-            print(f"  {'easel peak RSS (MiB)':<30} {mib:>8.0f}   target < 1024   {'meets' if mib < 1024 else 'MISSES'}")
+        print(ratio_line("easel / bare", full, bare, "<= 1.3", lambda r: r <= 1.3))
+        done = [r for r in legs.values() if r and r["rc"] == 0]
+        if done:
+            mib = max(r["rss_kib"] for r in done) / 1024
+            print(f"  {'easel peak RSS, any leg (MiB)':<30} {mib:>8.0f}   target < 1024  "
+                  f"{'meets' if mib < 1024 else 'MISSES'}")
         else:
             print(f"  {'easel peak RSS (MiB)':<30} {'n/a':>8}   target < 1024")
-        print(ratio_line("recompile / full", rec, full, "<= 0.25", lambda r: r <= 0.25))
+        print(ratio_line("nothing changed / full", rec, full, "<= 0.10", lambda r: r <= 0.10))
+        print(ratio_line("validate, 1 edited / full", legs.get("validate, one workload changed"), full, "<= 0.15",
+                         lambda r: r <= 0.15))
+        print(ratio_line("compile, 1 edited / full", legs.get("compile, one workload changed"), full, "<= 0.15",
+                         lambda r: r <= 0.15))
         for note in notes:
             print("\nnote: " + note.replace("\n", "\n      "))
     finally:
