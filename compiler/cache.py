@@ -23,7 +23,8 @@ import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from sys import intern  # one string per path for the tree, the listing and this (render/__init__.py)
+from typing import Any, Iterable
 
 from . import __version__
 from .diagnostics import Diagnostic, Location, Note, Severity, Subject
@@ -68,6 +69,10 @@ class Cache:
         except (ValueError, UnicodeDecodeError, RecursionError):
             return None
 
+    @staticmethod
+    def _header(checksum: str) -> bytes:
+        return f"easel-cache {FORMAT} {build()} {checksum}\n".encode()  # of a fixed width
+
     def read_bytes(self, name: str) -> bytes | None:
         if self.folder is None:
             return None
@@ -90,15 +95,23 @@ class Cache:
             return
         self.write_bytes(name, body)
 
-    def write_bytes(self, name: str, body: bytes) -> None:
+    def write_bytes(self, name: str, body: bytes | Iterable[bytes]) -> None:
+        """body: the bytes, or pieces of them (written as they come, so a large entry is never whole in memory;
+        the header, whose digest covers them all, is written last, in its place at the start)."""
         if self.folder is None:
             return
         temporary = self.folder / f".{name}.{os.getpid()}"
+        pieces = [body] if isinstance(body, bytes) else body
         try:
             make_cache_dir(self.folder.parent)
             with open(temporary, "wb") as handle:
-                handle.write(f"easel-cache {FORMAT} {build()} {content_digest(body)}\n".encode())
-                handle.write(body)
+                handle.write(self._header("0" * 64))
+                checksum = hashlib.sha256()
+                for piece in pieces:
+                    checksum.update(piece)
+                    handle.write(piece)
+                handle.seek(0)
+                handle.write(self._header(checksum.hexdigest()))
             os.replace(temporary, self.folder / name)
         except OSError:
             try:
@@ -179,6 +192,7 @@ def _location_from(data: list | None) -> Location | None:
 # the output manifest
 
 _DIGEST_BYTES = 16  # write.digest
+_PATHS_PER_PIECE = 10_000
 
 
 def read_manifest(store: Cache, out: Path) -> dict[str, tuple[int, int, bytes]]:
@@ -189,28 +203,33 @@ def read_manifest(store: Cache, out: Path) -> dict[str, tuple[int, int, bytes]]:
         header = json.loads(head)
         if header["out"] != str(out):
             return {}
-        count, size = int(header["count"]), int(header["paths"])
-        paths = rest[:size].decode().split("\n") if count else []
+        count = int(header["count"])
         numbers = array("q")
-        numbers.frombytes(rest[size:size + 16 * count])
-        digests = rest[size + 16 * count:]
-        if len(paths) != count or len(digests) != _DIGEST_BYTES * count:
+        numbers.frombytes(rest[:16 * count])
+        digests = rest[16 * count:(16 + _DIGEST_BYTES) * count]
+        paths = rest[(16 + _DIGEST_BYTES) * count:].decode().split("\n") if count else []
+        if len(paths) != count or len(numbers) != 2 * count or len(digests) != _DIGEST_BYTES * count:
             return {}
     except (AttributeError, KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError):
         return {}
     chunks = [digests[i:i + _DIGEST_BYTES] for i in range(0, len(digests), _DIGEST_BYTES)]
-    return dict(zip(paths, zip(numbers[:count], numbers[count:], chunks)))
+    return dict(zip(map(intern, paths), zip(numbers[:count], numbers[count:], chunks)))
 
 
 def write_manifest(store: Cache, out: Path, entries: dict[str, tuple[int, int, bytes]]) -> None:
-    """A line of JSON (the folder, the count), then the paths, the sizes and mtimes as 64-bit numbers, and the
-    digests: a fleet's manifest holds a million files, and this reads in a fraction of a second."""
+    """A line of JSON (the folder, the count), the sizes and mtimes as 64-bit numbers, the digests, and the paths
+    one per line: a fleet's manifest holds a million files, and this reads in a fraction of a second."""
     paths = sorted(entries)
     if any("\n" in path for path in paths):
         return
-    listed = "\n".join(paths).encode()
     numbers = array("q", [entries[p][0] for p in paths])
     numbers.extend(entries[p][1] for p in paths)
-    header = json.dumps({"out": str(out), "count": len(paths), "paths": len(listed)}).encode()
-    store.write_bytes(MANIFEST, b"".join([header, b"\n", listed, numbers.tobytes(),
-                                          b"".join(entries[p][2] for p in paths)]))
+
+    def pieces() -> Iterable[bytes]:
+        yield json.dumps({"out": str(out), "count": len(paths)}).encode() + b"\n"
+        yield numbers.tobytes()
+        yield b"".join(entries[p][2] for p in paths)
+        for start in range(0, len(paths), _PATHS_PER_PIECE):
+            yield ("\n" if start else "").encode() + "\n".join(paths[start:start + _PATHS_PER_PIECE]).encode()
+
+    store.write_bytes(MANIFEST, pieces())

@@ -190,6 +190,7 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
     changed = write(out, result.files, result.diagnostics, target.root, also, manifest, owns)
+    del manifest  # the new one is in changed.stats
     if changed is None:
         return result, None
     if replayable:

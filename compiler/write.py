@@ -16,6 +16,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern  # the same path strings as the rendered tree's (render/__init__.py)
 from typing import Callable
 
 from . import progress, transaction
@@ -67,7 +68,7 @@ def listing(out: Path, owns: Callable[[str], bool] | None = None) -> Listing:
                         pending.append((f"{prefix}{entry.name}/", entry.path))
                 elif owns is None or owns(prefix + entry.name):
                     info = entry.stat(follow_symlinks=False)
-                    found.files[prefix + entry.name] = (info.st_size, info.st_mtime_ns)
+                    found.files[intern(prefix + entry.name)] = (info.st_size, info.st_mtime_ns)
     found.links.sort()
     return found
 
@@ -152,17 +153,18 @@ def diff(out: Path, files: dict[str, str], manifest: Manifest | None = None,
 
 def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifest) -> Changes:
     """A file whose size and mtime are still those the manifest recorded is compared by digest, as Git's index
-    does; any other is read back."""
+    does; any other is read back. Consumes found.files and manifest as it goes (at fleet scale each holds a
+    million entries: they are let go while the new record grows); what found.files keeps is to be removed."""
     changes = Changes()
     existing = found.files
     for path, text in files.items():
-        stat = existing.get(path)
+        stat = existing.pop(path, None)
+        known = manifest.pop(path, None)
         data = text.encode()
         if stat is None:
             changes.added.append(path)
             continue
         if stat[0] == len(data):
-            known = manifest.get(path)
             mine = digest(data)
             if known is not None and known[:2] == stat:
                 same = known[2] == mine
@@ -174,7 +176,7 @@ def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifes
                 changes.stats[path] = (*stat, mine)
                 continue
         changes.changed.append(path)
-    changes.removed = sorted(set(existing) - set(files))
+    changes.removed = sorted(existing)
     return changes
 
 

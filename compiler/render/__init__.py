@@ -8,6 +8,7 @@ reused; that is most of the work at fleet scale.
 from __future__ import annotations
 
 from collections import defaultdict
+from sys import intern  # a path is held by the tree, the output's listing and the manifest: one string for all
 from typing import Any
 
 from .. import progress
@@ -31,10 +32,10 @@ def render(plans: Plans, shard: Shard | None = None) -> dict[str, str]:
         if shard is not None and not shard.owns_cluster(name):
             continue
         for path, text in ENGINES[cluster.engine].render_cluster(plans, cluster, cache).items():
-            files[f"clusters/{name}/{path}"] = text
+            files[intern(f"clusters/{name}/{path}")] = text
         listing = images_list(cluster.releases)
         if listing:
-            files[f"clusters/{name}/images.txt"] = listing
+            files[intern(f"clusters/{name}/images.txt")] = listing
     for engine, clusters in sorted(by_engine.items()):
         files.update((path, text) for path, text in ENGINES[engine].bootstrap(plans.settings, clusters).items()
                      if shard is None or shard.owns_path(path))
