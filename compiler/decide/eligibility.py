@@ -95,9 +95,10 @@ class StaticIndex:
 
 
 def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FreeGpus, static: StaticIndex,
-                 keeping: bool = False) -> tuple[Reason | None, list[Allocation]]:
-    """None and the GPUs it would take when the cluster is eligible; else the first reason it is not."""
-    passing, reasons = static.index(workload, keeping)
+                 keeping: bool = False, index: tuple | None = None) -> tuple[Reason | None, list[Allocation]]:
+    """None and the GPUs it would take when the cluster is eligible; else the first reason it is not. index:
+    static.index(workload, keeping), when the caller asks about many clusters for one workload."""
+    passing, reasons = index or static.index(workload, keeping)
     if facts.name not in passing:
         return reasons[facts.name], []
     allocations, reason = gpu.take(workload.gpu_demands, passing[facts.name], facts.name, state)

@@ -104,6 +104,7 @@ def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
     for workload in workloads:
         entry = kept[workload.id] = _Kept()
         wanted = workload.environment.number_of_clusters
+        index = run.static.index(workload, keeping=True) if workload.id in run.previous else None
         for name in sorted(run.previous.get(workload.id, ())):
             if name not in run.fleet:
                 entry.lost[name] = ClusterGone()
@@ -111,7 +112,8 @@ def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
             if wanted is not None and len(entry.allocations) >= wanted:
                 entry.lost[name] = FewerClustersWanted(wanted)
                 continue
-            reason, allocations = first_reason(workload, run.fleet[name], run.state, run.static, keeping=True)
+            reason, allocations = first_reason(workload, run.fleet[name], run.state, run.static, keeping=True,
+                                               index=index)
             if reason:
                 entry.lost[name] = reason
                 continue
