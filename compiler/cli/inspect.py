@@ -11,17 +11,20 @@ from .. import schemas
 from ..codes import CODES
 from ..errors import CommandError
 from ..reports import explain as explaining
-from ..reports.status import fleet_status, render_tables
+from ..reports.status import LISTED, fleet_status, render_tables
 from .common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
 
 
 @cli.command()
 @click.argument("workload", required=False)
 @click.option("--cluster", metavar="NAME", help="Explain a cluster: facts, labels, capacity, what runs there.")
+@click.option("--all", "every_cluster", is_flag=True,
+              help=f"List every cluster of the placement (past {explaining.LISTED} the rest are counted).")
 @TEXT_OR_JSON
 @REF
 @click.pass_obj
-def explain(state: State, workload: str | None, cluster: str | None, fmt: str, ref: str | None) -> int:
+def explain(state: State, workload: str | None, cluster: str | None, every_cluster: bool, fmt: str,
+            ref: str | None) -> int:
     """Explain a WORKLOAD (project/name, or name) or a --cluster."""
     if bool(workload) == bool(cluster):
         raise click.UsageError("give a WORKLOAD or --cluster NAME")
@@ -38,7 +41,7 @@ def explain(state: State, workload: str | None, cluster: str | None, fmt: str, r
         if found is None:
             raise CommandError("E901", problem)
         data = explaining.workload_report(result, found)
-        click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else explaining.workload_text(data))
+        click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else explaining.workload_text(data, every_cluster))
     if result.diagnostics.has_errors:
         errors = sum(1 for d in result.diagnostics if d.is_error)
         click.echo(f"easel: the repository has {errors} error(s); run `easel validate` to see them", err=True)
@@ -47,9 +50,11 @@ def explain(state: State, workload: str | None, cluster: str | None, fmt: str, r
 
 
 @cli.command()
+@click.option("--all", "every_cluster", is_flag=True,
+              help=f"List every cluster (past {LISTED} they are summed up per GPU product).")
 @TEXT_OR_JSON
 @click.pass_obj
-def status(state: State, fmt: str) -> int:
+def status(state: State, every_cluster: bool, fmt: str) -> int:
     """The fleet at a glance: GPUs per cluster and product, quotas per project."""
     from rich.console import Console
 
@@ -60,7 +65,7 @@ def status(state: State, fmt: str) -> int:
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:
-        render_tables(data, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
+        render_tables(data, Console(highlight=False, width=None if sys.stdout.isatty() else 120), every_cluster)
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import yamlio
+from ..changes import clusters_text
 from ..pipeline import Result
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
@@ -122,10 +123,14 @@ def _counts(d: ClusterDiff) -> dict[str, int]:
     return {change: sum(1 for o in d.objects if o.change == change) for change in ("added", "changed", "removed")}
 
 
+CLUSTERS_SHOWN = 20  # clusters shown in full in the text; past that the rest are named in one line
+TABLE_ROWS = 50  # rows of the Markdown summary table
+
+
 def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
     changed = [d for d in diffs if not d.empty]
     lines = [f"easel diff {base} -> {head}: {len(changed)} of {len(diffs)} clusters change"]
-    for d in changed:
+    for d in changed[:CLUSTERS_SHOWN]:
         counts = _counts(d)
         lines.append(f"\n{d.cluster}: {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
         lines += [f"  + {w} placed here" for w in d.arrived] + [f"  - {w} leaves" for w in d.left]
@@ -135,6 +140,10 @@ def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
             lines.append(f"  {mark} {o.kind} {o.name}")
             if o.change == "changed":
                 lines += ["      " + line for line in o.diff.rstrip("\n").splitlines()]
+    if len(changed) > CLUSTERS_SHOWN:
+        rest = tuple(d.cluster for d in changed[CLUSTERS_SHOWN:])
+        lines.append(f"\n… and {clusters_text(rest)} change too (`--name-only` lists them, `--format json` has "
+                     "every change)")
     return "\n".join(lines)
 
 
@@ -144,12 +153,14 @@ def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MAR
     if not changed:
         return "\n".join(out + ["No cluster's output changes."])
     out += ["| cluster | added | changed | removed | placements | versions |", "|---|---:|---:|---:|---|---|"]
-    for d in changed:
+    for d in changed[:TABLE_ROWS]:
         counts = _counts(d)
         moves = ", ".join([f"+{w}" for w in d.arrived] + [f"−{w}" for w in d.left]) or "–"
         versions = ", ".join(f"{w} {a}→{b}" for w, a, b in d.versions) or "–"
         out.append(f"| `{d.cluster}` | {counts['added']} | {counts['changed']} | {counts['removed']} | {moves} | "
                    f"{versions} |")
+    if len(changed) > TABLE_ROWS:
+        out.append(f"| … {len(changed) - TABLE_ROWS:,} more | | | | | |")
     out.append(f"\n{len(changed)} of {len(diffs)} clusters change.\n")
     left_out = 0
     for d in changed:

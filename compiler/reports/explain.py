@@ -112,13 +112,13 @@ def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
     return [f"{out}/{p}" for p in result.files if p.startswith(prefix)]
 
 
-def workload_text(report: dict[str, Any]) -> str:
+def workload_text(report: dict[str, Any], every_cluster: bool = False) -> str:
     lines = [f"workload {report['workload']}  ({report['file']})",
              f"  project {report['project']}, environment {report['environment']}", *_profile_lines(report["profile"])]
     if "status" in report:
         lines.append(f"  {report['status']}")
         return "\n".join(lines)
-    return "\n".join([*lines, *_resolved_lines(report), "", *_placement_lines(report["placement"])])
+    return "\n".join([*lines, *_resolved_lines(report), "", *_placement_lines(report["placement"], every_cluster)])
 
 
 def _profile_lines(profile: dict[str, Any]) -> list[str]:
@@ -158,24 +158,41 @@ def _resolved_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _placement_lines(placement: dict[str, Any]) -> list[str]:
+LISTED = 20  # clusters listed one by one without --all; past that the rest are counted (by reason)
+
+
+def _placement_lines(placement: dict[str, Any], every_cluster: bool = False) -> list[str]:
     count = placement["numberOfClusters"]
     prioritizers = ", ".join(f"{p['name']}×{p['weight']}" for p in placement["prioritizers"])
     lines = [f"placement ({'every eligible cluster' if count is None else f'{count} cluster(s)'}; "
              f"prioritizers {prioritizers}):"]
     if "status" in placement:
         lines.append(f"  {placement['status']}")
-    width = max((len(c["cluster"]) for c in placement["clusters"]), default=4)
-    for c in placement["clusters"]:
+    clusters = placement["clusters"]
+    shown = clusters if every_cluster or len(clusters) <= LISTED else clusters[:LISTED]
+    width = max((len(c["cluster"]) for c in shown), default=4)
+    for c in shown:
         if c["verdict"] == "chosen":
             gpus_taken = ", ".join(f"{g['count']} × {g.get('pool', g['product'])}" for g in c["gpus"])
             taken = f"; takes {gpus_taken}" if gpus_taken else ""
             why = "kept from easel.lock" if c.get("kept") else f"score {c['score']}"
             lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}){taken}")
-            lines += [f"      {path}" for path in c.get("output", [])]
+            if len(shown) == len(clusters):
+                lines += [f"      {path}" for path in c.get("output", [])]
         else:
             mark = "·" if c["verdict"] == "eligible" else "✗"
             lines.append(f"  {mark} {c['cluster']:<{width}}  {c['reason']}")
+    if len(shown) < len(clusters):
+        rest = clusters[len(shown):]
+        chosen = sum(1 for c in rest if c["verdict"] == "chosen")
+        reasons: dict[str, int] = {}
+        for c in rest:
+            if c["verdict"] != "chosen":
+                reasons[c["reason"]] = reasons.get(c["reason"], 0) + 1
+        lines.append(f"  … and {len(rest):,} more clusters: {chosen:,} chosen"
+                     + "".join(f"; {n:,} {why}" for why, n in sorted(reasons.items(), key=lambda r: -r[1])[:5])
+                     + (f"; {len(reasons) - 5} other reasons" if len(reasons) > 5 else ""))
+        lines.append("  (`--all` lists every cluster with its output files; `--format json` gives them all)")
     if not placement["placed"] and "status" not in placement:
         lines.append("  not placed")
     return lines

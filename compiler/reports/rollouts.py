@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..changes import clusters_text
 from ..decisions import Decisions
 
 
@@ -38,6 +39,6 @@ def rollout_text(rows: list[dict[str, Any]]) -> str:
                      f"{len(row['waves'])}")
         for index, wave in enumerate(row["waves"], start=1):
             mark = "✓" if index <= row["wave"] else " "
-            lines.append(f"  {mark} {index}. {wave['name']}: {', '.join(wave['clusters']) or '(no clusters)'}"
+            lines.append(f"  {mark} {index}. {wave['name']}: {clusters_text(tuple(wave['clusters'])) or '(no clusters)'}"
                          f" -> {wave['version']}")
     return "\n".join(lines)

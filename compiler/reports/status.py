@@ -40,23 +40,20 @@ def fleet_status(result: Result) -> dict[str, Any]:
     return {"clusters": clusters, "projects": projects}
 
 
-def render_tables(status: dict[str, Any], console) -> None:
-    """Print the status as two rich tables."""
+LISTED = 20  # clusters listed one by one without --all; a larger fleet is summed up per GPU product
+
+
+def render_tables(status: dict[str, Any], console, every_cluster: bool = False) -> None:
+    """Print the status as two rich tables (the first, for a large fleet, per GPU product unless asked for
+    every cluster)."""
     from rich.table import Table
 
-    fleet = Table(title="GPUs per cluster (ready devices)", title_justify="left")
-    for column, justify in (("cluster", "left"), ("engine", "left"), ("GPU product", "left"), ("total", "right"),
-                            ("allocated", "right"), ("free", "right"), ("workloads", "right")):
-        fleet.add_column(column, justify=justify)
-    for cluster in status["clusters"]:
-        rows = cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]
-        for index, gpu in enumerate(rows):
-            first = index == 0
-            product = pool_key(gpu["product"], gpu.get("sharing", EXCLUSIVE))
-            fleet.add_row(cluster["cluster"] if first else "", cluster["engine"] if first else "", product,
-                          str(gpu["total"]), str(gpu["allocated"]), str(gpu["free"]),
-                          str(len(cluster["workloads"])) if first else "")
-    console.print(fleet)
+    if len(status["clusters"]) > LISTED and not every_cluster:
+        console.print(_per_product(status["clusters"]))
+        console.print(f"{len(status['clusters']):,} clusters: `easel status --all` lists each one "
+                      "(`--format json` gives them all to tools)")
+    else:
+        console.print(_per_cluster(status["clusters"]))
     quotas = Table(title="GPU quotas per project (across the fleet)", title_justify="left")
     for column, justify in (("project", "left"), ("GPU product", "left"), ("quota", "right"), ("used", "right")):
         quotas.add_column(column, justify=justify)
@@ -65,6 +62,44 @@ def render_tables(status: dict[str, Any], console) -> None:
         for product in project["byProduct"]:
             quotas.add_row("", product["product"], _or_dash(product["quota"]), str(product["used"]))
     console.print(quotas)
+
+
+def _per_product(clusters: list[dict[str, Any]]):
+    from rich.table import Table
+
+    sums: dict[str, list[int]] = {}
+    for cluster in clusters:
+        for gpu in cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]:
+            row = sums.setdefault(pool_key(gpu["product"], gpu.get("sharing", EXCLUSIVE)), [0, 0, 0, 0])
+            row[0] += 1
+            row[1] += gpu["total"]
+            row[2] += gpu["allocated"]
+            row[3] += gpu["free"]
+    table = Table(title="GPUs per product (ready devices)", title_justify="left")
+    for column, justify in (("GPU product", "left"), ("clusters", "right"), ("total", "right"),
+                            ("allocated", "right"), ("free", "right")):
+        table.add_column(column, justify=justify)
+    for product, (count, total, allocated, free) in sorted(sums.items()):
+        table.add_row(product, f"{count:,}", f"{total:,}", f"{allocated:,}", f"{free:,}")
+    return table
+
+
+def _per_cluster(clusters: list[dict[str, Any]]):
+    from rich.table import Table
+
+    fleet = Table(title="GPUs per cluster (ready devices)", title_justify="left")
+    for column, justify in (("cluster", "left"), ("engine", "left"), ("GPU product", "left"), ("total", "right"),
+                            ("allocated", "right"), ("free", "right"), ("workloads", "right")):
+        fleet.add_column(column, justify=justify)
+    for cluster in clusters:
+        rows = cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]
+        for index, gpu in enumerate(rows):
+            first = index == 0
+            product = pool_key(gpu["product"], gpu.get("sharing", EXCLUSIVE))
+            fleet.add_row(cluster["cluster"] if first else "", cluster["engine"] if first else "", product,
+                          str(gpu["total"]), str(gpu["allocated"]), str(gpu["free"]),
+                          str(len(cluster["workloads"])) if first else "")
+    return fleet
 
 
 def _or_dash(value: int | None) -> str:
