@@ -45,8 +45,8 @@ class Changes:
 class Listing:
     """What the output folder holds, read in one walk: each file's size and mtime, every folder, and the
     symbolic links (easel writes only through real folders, never through one)."""
-    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (size, mtime_ns)
-    folders: set[str] = field(default_factory=set)  # "" is the output folder itself
+    # path -> size << 64 | mtime_ns: one number, as a fleet's output holds a million files (see stat_of)
+    files: dict[str, int] = field(default_factory=dict)
     links: list[str] = field(default_factory=list)
 
 
@@ -58,7 +58,6 @@ def listing(out: Path, owns: Callable[[str], bool] | None = None) -> Listing:
     pending = [("", str(out))]
     while pending:
         prefix, folder = pending.pop()
-        found.folders.add(prefix.rstrip("/"))
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_symlink():
@@ -68,7 +67,7 @@ def listing(out: Path, owns: Callable[[str], bool] | None = None) -> Listing:
                         pending.append((f"{prefix}{entry.name}/", entry.path))
                 elif owns is None or owns(prefix + entry.name):
                     info = entry.stat(follow_symlinks=False)
-                    found.files[intern(prefix + entry.name)] = (info.st_size, info.st_mtime_ns)
+                    found.files[intern(prefix + entry.name)] = info.st_size << 64 | info.st_mtime_ns
     found.links.sort()
     return found
 
@@ -151,6 +150,11 @@ def diff(out: Path, files: dict[str, str], manifest: Manifest | None = None,
     return _compare(listing(out, owns), str(out), files, manifest or {})
 
 
+def stat_of(packed: int) -> tuple[int, int]:
+    """(size, mtime_ns) of a Listing entry."""
+    return packed >> 64, packed & 0xFFFF_FFFF_FFFF_FFFF
+
+
 def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifest) -> Changes:
     """A file whose size and mtime are still those the manifest recorded is compared by digest, as Git's index
     does; any other is read back. Consumes found.files and manifest as it goes (at fleet scale each holds a
@@ -158,12 +162,13 @@ def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifes
     changes = Changes()
     existing = found.files
     for path, text in files.items():
-        stat = existing.pop(path, None)
+        packed = existing.pop(path, None)
         known = manifest.pop(path, None)
         data = text.encode()
-        if stat is None:
+        if packed is None:
             changes.added.append(path)
             continue
+        stat = stat_of(packed)
         if stat[0] == len(data):
             mine = digest(data)
             if known is not None and known[:2] == stat:
@@ -216,14 +221,13 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
     for stale in out.glob(f"{STAGING_PREFIX}*") if out.is_dir() else ():
         shutil.rmtree(stale, ignore_errors=True)  # left behind by an interrupted run
     changes = _compare(found, str(out), files, manifest or {})
-    folders = found.folders
     if not changes.any and not also:
         return changes
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
     try:
         os.makedirs(out, exist_ok=True)
         transaction.begin(root, staging)
-        moves = _stage(out, staging, files, also, changes.stats, *_plan(changes, folders))
+        moves = _stage(out, staging, files, also, changes.stats, *_plan(changes, out))
         transaction.commit(root, staging, moves, [os.path.join(out, p) for p in changes.removed],
                            [os.path.dirname(os.path.join(out, p)) for p in changes.removed], str(out))
     except OSError as exc:
@@ -269,14 +273,21 @@ def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str]
     return moves
 
 
-def _plan(changes: Changes, folders: set[str]) -> tuple[list[str], dict[str, list[str]]]:
+def _plan(changes: Changes, out: Path) -> tuple[list[str], dict[str, list[str]]]:
     """Files to stage one by one, and new folders (the topmost missing one of each file) with their files."""
+    known: dict[str, bool] = {}
+
+    def exists(folder: str) -> bool:
+        if folder not in known:
+            known[folder] = os.path.isdir(os.path.join(out, folder))
+        return known[folder]
+
     singles: list[str] = []
     subtrees: dict[str, list[str]] = {}
     for path in changes.added + changes.changed:
         parts = path.split("/")[:-1]
         new_root = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
-                         if "/".join(parts[:i]) not in folders), None)
+                         if not exists("/".join(parts[:i]))), None)
         if new_root is None:
             singles.append(path)
         else:
