@@ -6,12 +6,14 @@ code positions later. Nothing here knows the kinds; validate.py does.
 
 from __future__ import annotations
 
+import os
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import yamlio
 from .cache import DocumentMemo, ParsedFile, content_digest
-from .diagnostics import Diagnostics, Location
+from .diagnostics import Diagnostic, Diagnostics, Location
 from .lockfile import LOCK_FILE
 from .source import YAML_SUFFIXES, PathOutsideRepository, Source, normalize
 
@@ -63,18 +65,62 @@ class _Reader:
         self.texts, self.diagnostics, self.memo = texts, diagnostics, memo
         self.parsed: dict[str, ParsedFile] = {}
 
-    def parse(self, path: str, data: bytes, digest: str) -> list[RawDocument]:
+    def known(self, digest: str) -> bool:
+        return bool(self.memo) and digest in self.memo.known  # type: ignore[union-attr]
+
+    def parse(self, path: str, data: bytes, digest: str, ready: _Parsed | None = None) -> list[RawDocument]:
+        """ready: the file as parsed already (by the second process of a large load)."""
         known = self.memo.known.get(digest) if self.memo else None
         if known is not None:
             self.texts[path] = data.decode("utf-8-sig")
             self.parsed[digest] = known
             return [RawDocument(path, index, value, Location(path, index), index in known.checked)
                     for index, value in known.documents]
-        before = len(self.diagnostics)
-        documents = _read_yaml(path, data, self.texts, self.diagnostics)
-        if len(self.diagnostics) == before:
+        text, documents, problems = ready or _parse_file(path, data)
+        if text is not None:
+            self.texts[path] = text
+        self.diagnostics.extend(problems)
+        if not problems:
             self.parsed[digest] = ParsedFile(tuple((d.index, d.data) for d in documents))
         return documents
+
+
+_Parsed = tuple[str | None, list[RawDocument], list[Diagnostic]]  # the text, the documents, the problems
+PARALLEL_FILES = 2_000  # files to parse past which a second process parses half of them (where fork exists)
+
+
+def _parse_file(path: str, data: bytes) -> _Parsed:
+    texts: dict[str, str] = {}
+    diagnostics = Diagnostics()
+    documents = _read_yaml(path, data, texts, diagnostics)
+    return texts.get(path), documents, list(diagnostics)
+
+
+def _parse_in_two(files: list[tuple[str, bytes]]) -> dict[str, _Parsed]:
+    """Half of the files parsed by a forked process while this one parses nothing (the caller parses the other
+    half as usual): parsing is most of a cold load, and a fleet has thousands of files. Anything amiss in the
+    child (it died, it ran out of memory) leaves its half to be parsed here."""
+    theirs = files[1::2]
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(reader)
+            with os.fdopen(writer, "wb") as pipe:
+                pickle.dump({path: _parse_file(path, data) for path, data in theirs}, pipe,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            os._exit(0)
+    os.close(writer)
+    mine = {path: _parse_file(path, data) for path, data in files[0::2]}
+    try:
+        with os.fdopen(reader, "rb") as pipe:
+            found = pickle.load(pipe)  # our own child's: plain data and diagnostics
+    except (EOFError, pickle.UnpicklingError, MemoryError, OSError):
+        found = {}
+    finally:
+        os.waitpid(pid, 0)
+    return {**mine, **(found if isinstance(found, dict) else {})}
 
 
 def _fetch(source: Source, path: str, diagnostics: Diagnostics) -> bytes | None:
@@ -182,9 +228,12 @@ def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
     """Every input document, parsed (or taken from memo, by the digest of the file's bytes)."""
     texts, diagnostics = dict(snapshot.texts), Diagnostics(list(snapshot.diagnostics))
     reader = _Reader(texts, diagnostics, memo)
+    fresh = [(path, raw) for path, raw in snapshot.data.items()
+             if path != SETTINGS_FILE and not reader.known(snapshot.digests[path])]
+    ready = _parse_in_two(fresh) if len(fresh) >= PARALLEL_FILES and hasattr(os, "fork") else {}
     documents: list[RawDocument] = []
     for path, raw in snapshot.data.items():
         if path != SETTINGS_FILE:
-            documents.extend(reader.parse(path, raw, snapshot.digests[path]))
+            documents.extend(reader.parse(path, raw, snapshot.digests[path], ready.get(path)))
     return RawRepo(snapshot.settings, documents, texts, snapshot.files, snapshot.inputs, diagnostics,
                    snapshot.lock_text, snapshot.digests, reader.parsed)
