@@ -44,6 +44,7 @@ class Request:
     update: str | None = None  # "*" or a profile name: `easel lock --update [PROFILE]`
     rollout: RolloutStep | None = None
     shard: Shard | None = None  # `compile --shard I/N`: decide for the fleet, render this shard's clusters
+    later: bool = False  # stop after planning (the lock made): the caller renders, part by part (`compile`)
 
 
 @dataclass
@@ -96,6 +97,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request()) -> Result:
     result.plans, problems = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(problems)
     if not diagnostics.has_errors:
-        result.files = render(result.plans, request.shard)
         result.lock_text = lockfile.dump(result.decisions)
+        if not request.later:
+            result.files = render(result.plans, request.shard)
     return result

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import cache, load, progress
@@ -16,6 +16,7 @@ from .diagnostics import Diagnostics, error
 from .errors import BadArgument
 from .lockfile import LOCK_FILE
 from .pipeline import Request, Result, compile_loaded
+from .render import render_parts
 from .sharding import Shard
 from .source import Source
 from .write import Changes, Manifest, diff, digest, holds_exactly, write
@@ -72,12 +73,13 @@ class Totals:
     files: int
 
     @classmethod
-    def of(cls, result: Result) -> "Totals":
+    def of(cls, result: Result, files: int | None = None) -> "Totals":
+        """files: how many the output holds, when the tree was written part by part (result.files is None)."""
         decided = result.decisions.workloads.values()
         return cls(len(result.model.workloads) if result.model else 0,
                    sum(len(d.clusters or ()) for d in decided if d.placement),
                    sum(1 for d in decided if d.placement and d.placement.placed), len(result.fleet),
-                   len(result.files or {}))
+                   len(result.files or {}) if files is None else files)
 
     def placements_text(self) -> str:
         return f"{self.placements} placements on {self.clusters} clusters"
@@ -140,13 +142,13 @@ def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Re
     return result, summary
 
 
-def _record(store: Cache, key: str, result: Result, out: Path, entries: Manifest) -> None:
+def _record(store: Cache, key: str, result: Result, totals: Totals, out: Path, entries: Manifest) -> None:
     """Keep this compile for the next one: the output folder now holds exactly result.files, and easel.lock
     result.lock_text (under which a compile decides the same again: a fixed point the tests check)."""
     recorded = time.time_ns()
     cache.write_manifest(store, out, entries)
     _keep_run(store, "compile", {"key": key, "out": str(out), "recorded": recorded,
-                                 "totals": Totals.of(result).__dict__,
+                                 "totals": totals.__dict__,
                                  "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})
 
 
@@ -162,12 +164,12 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
         if replayed is not None:
             return replayed
     raw, memo = _parsed(snapshot, store)
-    result = compile_loaded(raw, request)
+    result = compile_loaded(raw, replace(request, later=not check))  # written as it is rendered
     memo.write(store, result.parsed)
     update = request.update
     if update not in (None, "*") and result.model and update not in result.model.profiles:
         raise BadArgument(f"no profile {update!r}", "--update")
-    if result.files is None:
+    if result.lock_text is None:  # errors
         return result, None
     stale = lock_is_stale(result)
     if locked and stale:
@@ -185,17 +187,20 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
     if check:
         summary, found = _check(result, out, stale and not target.preview, manifest, owns)
         if replayable and not result.diagnostics.has_errors:
-            _record(store, _compile_key(raw, result.lock_text, target), result, out, found.stats)
+            _record(store, _compile_key(raw, result.lock_text, target), result, Totals.of(result), out,
+                    found.stats)
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
-    changed = write(out, result.files, result.diagnostics, target.root, also, manifest, owns)
+    parts = render_parts(result.plans, request.shard)
+    changed = write(out, parts, result.diagnostics, target.root, also, manifest, owns)
     del manifest  # the new one is in changed.stats
     if changed is None:
         return result, None
+    totals = Totals.of(result, files=len(changed.stats))
     if replayable:
-        _record(store, _compile_key(raw, result.lock_text, target), result, out, changed.stats)
-    return result, _compiled(Totals.of(result), changed, out, moves(result), request.shard)
+        _record(store, _compile_key(raw, result.lock_text, target), result, totals, out, changed.stats)
+    return result, _compiled(totals, changed, out, moves(result), request.shard)
 
 
 def _check(result: Result, out: Path, lock_stale: bool, manifest: Manifest,

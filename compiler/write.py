@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern  # the same path strings as the rendered tree's (render/__init__.py)
-from typing import Callable
+from typing import Callable, Iterable
 
 from . import progress, transaction
 from .diagnostics import Diagnostics
@@ -192,20 +192,15 @@ def _looks_like_output(out: Path) -> bool:
     return not entries or any(e.name in _EASEL_MARKERS for e in entries)
 
 
-def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path | None = None,
-          also: dict[Path, str] | None = None, manifest: Manifest | None = None,
+def write(out: Path, files: dict[str, str] | Iterable[dict[str, str]], diagnostics: Diagnostics,
+          root: Path | None = None, also: dict[Path, str] | None = None, manifest: Manifest | None = None,
           owns: Callable[[str], bool] | None = None) -> Changes | None:
     """Make out hold exactly files, and write the `also` files (easel.lock) with them, as one transaction
-    (transaction.py) journalled in the repository at root; None (and an error) when that could not be done."""
+    (transaction.py) journalled in the repository at root; None (and an error) when that could not be done.
+    files: the tree, or the tree in parts (a cluster each, as render_parts gives it): each part is compared and
+    its changes staged as it comes, so a fleet's tree is never whole in memory."""
     root = root or out.parent
     also = also or {}
-    for path in files:
-        try:
-            if normalize(path) != path:
-                raise PathOutsideRepository(path)
-        except PathOutsideRepository:  # names are validated long before; this is the last line of defence
-            diagnostics.error("E802", f"refusing to write {path!r}: not a plain path inside the output folder")
-            return None
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         diagnostics.error("E802", f"output {out} is not a folder")
         return None
@@ -220,18 +215,31 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
         return None
     for stale in out.glob(f"{STAGING_PREFIX}*") if out.is_dir() else ():
         shutil.rmtree(stale, ignore_errors=True)  # left behind by an interrupted run
-    changes = _compare(found, str(out), files, manifest or {})
-    if not changes.any and not also:
-        return changes
-    staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
+    staging = _Staging(out, root)
+    changes = Changes()
+    progress.phase("writing the output")
     try:
-        os.makedirs(out, exist_ok=True)
-        transaction.begin(root, staging)
-        moves = _stage(out, staging, files, also, changes.stats, *_plan(changes, out))
-        transaction.commit(root, staging, moves, [os.path.join(out, p) for p in changes.removed],
+        for part in ([files] if isinstance(files, dict) else files):
+            bad = next((p for p in part if not _plain(p)), None)
+            if bad is not None:  # names are validated long before; this is the last line of defence
+                staging.abandon()
+                diagnostics.error("E802", f"refusing to write {bad!r}: not a plain path inside the output folder")
+                return None
+            found_here = _compare(found, str(out), part, manifest or {})
+            changes.added += found_here.added
+            changes.changed += found_here.changed
+            changes.unchanged += found_here.unchanged
+            changes.stats.update(found_here.stats)
+            staging.stage(part, found_here.added + found_here.changed, changes.stats)
+        changes.removed = sorted(found.files)
+        if not changes.any and not also:
+            staging.abandon()
+            return changes
+        moves = staging.finish_staging(also)
+        transaction.commit(root, staging.folder, moves, [os.path.join(out, p) for p in changes.removed],
                            [os.path.dirname(os.path.join(out, p)) for p in changes.removed], str(out))
     except OSError as exc:
-        transaction.finish(root, staging)
+        staging.abandon()
         diagnostics.error("E802", f"cannot write the output: {exc.strerror or exc} ({exc.filename or out}); "
                           "the previous output is unchanged")
         return None
@@ -243,56 +251,74 @@ def write(out: Path, files: dict[str, str], diagnostics: Diagnostics, root: Path
         diagnostics.error("E802", f"cannot update the output: {exc.strerror or exc} ({exc.filename or out}); "
                           "the next easel command completes it")
         return None
-    transaction.finish(root, staging)
+    transaction.finish(root, staging.folder)
     return changes
 
 
-def _stage(out: Path, staging: str, files: dict[str, str], also: dict[Path, str], stats: Manifest,
-           singles: list[str], subtrees: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """Write what changes into the staging folder; the moves that put it in place. A folder that is new as a
+def _plain(path: str) -> bool:
+    try:
+        return normalize(path) == path
+    except PathOutsideRepository:
+        return False
+
+
+class _Staging:
+    """The staging folder inside the output, begun (journalled) at the first change. A folder that is new as a
     whole (a new cluster; everything, the first time) is built there and moved in with one rename; other files
-    are staged one by one, numbered, in a flat folder. Each file's size and mtime go into stats (a rename keeps
-    both)."""
-    os.mkdir(staging)
-    made: set[str] = set()
-    moves: list[tuple[str, str]] = []
-    progress.phase("writing", len(singles) + sum(len(paths) for paths in subtrees.values()))
-    for number, path in enumerate(singles):
-        if number % 1000 == 0:
-            progress.advance(min(1000, len(singles) - number))
-        stats[path] = _write(os.path.join(staging, str(number)), files[path], made)
-        moves.append((os.path.join(staging, str(number)), os.path.join(out, path)))
-    for folder, paths in subtrees.items():
+    are staged one by one, numbered, in a flat folder. Each file's size, mtime and digest go into stats (a
+    rename keeps them)."""
+
+    def __init__(self, out: Path, root: Path):
+        self.out, self.root = out, root
+        self.folder = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
+        self.begun = False
+        self.made: set[str] = set()
+        self.singles: list[tuple[str, str]] = []  # (staged, final)
+        self.subtrees: dict[str, str] = {}  # new folder -> its staged copy
+        self.known: dict[str, bool] = {}  # folder -> whether the output has it
+
+    def _begin(self) -> None:
+        if not self.begun:
+            os.makedirs(self.out, exist_ok=True)
+            transaction.begin(self.root, self.folder)
+            os.mkdir(self.folder)
+            self.begun = True
+
+    def _exists(self, folder: str) -> bool:
+        if folder not in self.known:
+            self.known[folder] = os.path.isdir(os.path.join(self.out, folder))
+        return self.known[folder]
+
+    def stage(self, files: dict[str, str], paths: list[str], stats: Manifest) -> None:
+        if not paths:
+            return
+        self._begin()
         progress.advance(len(paths))
-        for file in paths:
-            stats[file] = _write(os.path.join(staging, "tree", file), files[file], made)
-        moves.append((os.path.join(staging, "tree", folder), os.path.join(out, folder)))
-    for number, (path, text) in enumerate(sorted(also.items())):
-        _write(os.path.join(staging, f"also-{number}"), text, made)
-        moves.append((os.path.join(staging, f"also-{number}"), str(path)))
-    return moves
+        for path in paths:
+            parts = path.split("/")[:-1]
+            new_root = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
+                             if not self._exists("/".join(parts[:i]))), None)
+            if new_root is None:
+                staged = os.path.join(self.folder, str(len(self.singles)))
+                self.singles.append((staged, os.path.join(self.out, path)))
+            else:
+                staged = os.path.join(self.folder, "tree", path)
+                self.subtrees.setdefault(new_root, os.path.join(self.folder, "tree", new_root))
+            stats[path] = _write(staged, files[path], self.made)
 
+    def finish_staging(self, also: dict[Path, str]) -> list[tuple[str, str]]:
+        """Stage the `also` files; every move that puts the staged files in place."""
+        self._begin()
+        moves = [*self.singles, *((staged, os.path.join(self.out, folder)) for folder, staged in self.subtrees.items())]
+        for number, (path, text) in enumerate(sorted(also.items())):
+            staged = os.path.join(self.folder, f"also-{number}")
+            _write(staged, text, self.made)
+            moves.append((staged, str(path)))
+        return moves
 
-def _plan(changes: Changes, out: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """Files to stage one by one, and new folders (the topmost missing one of each file) with their files."""
-    known: dict[str, bool] = {}
-
-    def exists(folder: str) -> bool:
-        if folder not in known:
-            known[folder] = os.path.isdir(os.path.join(out, folder))
-        return known[folder]
-
-    singles: list[str] = []
-    subtrees: dict[str, list[str]] = {}
-    for path in changes.added + changes.changed:
-        parts = path.split("/")[:-1]
-        new_root = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
-                         if not exists("/".join(parts[:i]))), None)
-        if new_root is None:
-            singles.append(path)
-        else:
-            subtrees.setdefault(new_root, []).append(path)
-    return singles, subtrees
+    def abandon(self) -> None:
+        if self.begun:
+            transaction.finish(self.root, self.folder)
 
 
 def _make_parent(path: str, made: set[str]) -> None:

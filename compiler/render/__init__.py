@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from sys import intern  # a path is held by the tree, the output's listing and the manifest: one string for all
-from typing import Any
+from typing import Any, Iterator
 
 from .. import progress
 from ..plan import Plans
@@ -23,6 +23,14 @@ ENGINES = {"flux": flux, "argocd": argocd}
 def render(plans: Plans, shard: Shard | None = None) -> dict[str, str]:
     """The whole tree; with a shard, only the files that shard owns (sharding.py)."""
     files: dict[str, str] = {}
+    for part in render_parts(plans, shard):
+        files.update(part)
+    return dict(sorted(files.items()))
+
+
+def render_parts(plans: Plans, shard: Shard | None = None) -> Iterator[dict[str, str]]:
+    """The same tree a cluster at a time, then the bootstrap: what `compile` writes as it renders, so that a
+    fleet's tree is never whole in memory."""
     cache: dict[tuple, Any] = {}
     by_engine: dict[str, list[str]] = defaultdict(list)
     progress.phase("rendering", len(plans.clusters))
@@ -31,12 +39,14 @@ def render(plans: Plans, shard: Shard | None = None) -> dict[str, str]:
         by_engine[cluster.engine].append(name)
         if shard is not None and not shard.owns_cluster(name):
             continue
-        for path, text in ENGINES[cluster.engine].render_cluster(plans, cluster, cache).items():
-            files[intern(f"clusters/{name}/{path}")] = text
+        files = {intern(f"clusters/{name}/{path}"): text
+                 for path, text in ENGINES[cluster.engine].render_cluster(plans, cluster, cache).items()}
         listing = images_list(cluster.releases)
         if listing:
             files[intern(f"clusters/{name}/images.txt")] = listing
+        yield dict(sorted(files.items()))
+    bootstrap: dict[str, str] = {}
     for engine, clusters in sorted(by_engine.items()):
-        files.update((path, text) for path, text in ENGINES[engine].bootstrap(plans.settings, clusters).items()
-                     if shard is None or shard.owns_path(path))
-    return dict(sorted(files.items()))
+        bootstrap.update((path, text) for path, text in ENGINES[engine].bootstrap(plans.settings, clusters).items()
+                         if shard is None or shard.owns_path(path))
+    yield dict(sorted(bootstrap.items()))
