@@ -147,7 +147,10 @@ def digest(data: bytes) -> bytes:
 def diff(out: Path, files: dict[str, str], manifest: Manifest | None = None,
          owns: Callable[[str], bool] | None = None) -> Changes:
     """How the output folder differs from the rendered files (of those paths owns says are in play)."""
-    return _compare(listing(out, owns), str(out), files, manifest or {})
+    found = listing(out, owns)
+    changes = _compare(found, str(out), files, manifest or {})
+    changes.removed = sorted(found.files)
+    return changes
 
 
 def stat_of(packed: int) -> tuple[int, int]:
@@ -158,7 +161,8 @@ def stat_of(packed: int) -> tuple[int, int]:
 def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifest) -> Changes:
     """A file whose size and mtime are still those the manifest recorded is compared by digest, as Git's index
     does; any other is read back. Consumes found.files and manifest as it goes (at fleet scale each holds a
-    million entries: they are let go while the new record grows); what found.files keeps is to be removed."""
+    million entries: they are let go while the new record grows); what found.files keeps after the last part
+    is to be removed (the caller says so: a part of the tree cannot)."""
     changes = Changes()
     existing = found.files
     for path, text in files.items():
@@ -181,7 +185,6 @@ def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifes
                 changes.stats[path] = (*stat, mine)
                 continue
         changes.changed.append(path)
-    changes.removed = sorted(existing)
     return changes
 
 
