@@ -143,8 +143,8 @@ def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Re
 
 
 def _record(store: Cache, key: str, result: Result, totals: Totals, out: Path, entries: Manifest) -> None:
-    """Keep this compile for the next one: the output folder now holds exactly result.files, and easel.lock
-    result.lock_text (under which a compile decides the same again: a fixed point the tests check)."""
+    """Keep this compile for the next one: the output folder now holds exactly the files of entries, and
+    easel.lock result.lock_text (under which a compile decides the same again: a fixed point the tests check)."""
     recorded = time.time_ns()
     cache.write_manifest(store, out, entries)
     _keep_run(store, "compile", {"key": key, "out": str(out), "recorded": recorded,
