@@ -6,12 +6,10 @@ code positions later. Nothing here knows the kinds; validate.py does.
 
 from __future__ import annotations
 
-import os
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import yamlio
+from . import forked, yamlio
 from .cache import DocumentMemo, ParsedFile, content_digest
 from .diagnostics import Diagnostic, Diagnostics, Location
 from .lockfile import LOCK_FILE
@@ -100,26 +98,9 @@ def _parse_in_two(files: list[tuple[str, bytes]]) -> dict[str, _Parsed]:
     """Half of the files parsed by a forked process while this one parses nothing (the caller parses the other
     half as usual): parsing is most of a cold load, and a fleet has thousands of files. Anything amiss in the
     child (it died, it ran out of memory) leaves its half to be parsed here."""
-    theirs = files[1::2]
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(reader)
-            with os.fdopen(writer, "wb") as pipe:
-                pickle.dump({path: _parse_file(path, data) for path, data in theirs}, pipe,
-                            protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            os._exit(0)
-    os.close(writer)
+    theirs = forked.Share(lambda: {path: _parse_file(path, data) for path, data in files[1::2]})
     mine = {path: _parse_file(path, data) for path, data in files[0::2]}
-    try:
-        with os.fdopen(reader, "rb") as pipe:
-            found = pickle.load(pipe)  # our own child's: plain data and diagnostics
-    except (EOFError, pickle.UnpicklingError, MemoryError, OSError):
-        found = {}
-    finally:
-        os.waitpid(pid, 0)
+    found = theirs.result()
     return {**mine, **(found if isinstance(found, dict) else {})}
 
 
@@ -230,7 +211,7 @@ def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
     reader = _Reader(texts, diagnostics, memo)
     fresh = [(path, raw) for path, raw in snapshot.data.items()
              if path != SETTINGS_FILE and not reader.known(snapshot.digests[path])]
-    ready = _parse_in_two(fresh) if len(fresh) >= PARALLEL_FILES and hasattr(os, "fork") else {}
+    ready = _parse_in_two(fresh) if len(fresh) >= PARALLEL_FILES and forked.AVAILABLE else {}
     documents: list[RawDocument] = []
     for path, raw in snapshot.data.items():
         if path != SETTINGS_FILE:

@@ -19,7 +19,7 @@ from pathlib import Path
 from sys import intern  # the same path strings as the rendered tree's (render/__init__.py)
 from typing import Callable, Iterable
 
-from . import progress, transaction
+from . import forked, progress, transaction
 from .diagnostics import Diagnostics
 from .source import PathOutsideRepository, normalize
 
@@ -86,27 +86,13 @@ def holds_exactly(out: Path, expected: Manifest) -> bool:
     matched = _match_level([("", str(out))], expected, units, depth=2)
     if matched < 0:
         return False
-    if len(units) < 64 or not hasattr(os, "fork"):
+    if len(units) < 64 or not forked.AVAILABLE:
         found = _match_level(units, expected, None)
         return found >= 0 and matched + found == len(expected)
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: count its half, say the number, and leave without running anything else
-        try:
-            os.close(reader)
-            os.write(writer, str(_match_level(units[1::2], expected, None)).encode())
-        finally:
-            os._exit(0)
-    os.close(writer)
+    share = forked.Share(lambda: _match_level(units[1::2], expected, None))
     mine = _match_level(units[0::2], expected, None)
-    with os.fdopen(reader, "rb") as pipe:
-        said = pipe.read()
-    os.waitpid(pid, 0)
-    try:
-        theirs = int(said)
-    except ValueError:
-        return False
-    return mine >= 0 and theirs >= 0 and matched + mine + theirs == len(expected)
+    theirs = share.result()
+    return isinstance(theirs, int) and mine >= 0 and theirs >= 0 and matched + mine + theirs == len(expected)
 
 
 def _match_level(folders: list[tuple[str, str]], expected: Manifest,
