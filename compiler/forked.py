@@ -10,9 +10,24 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Any, Callable
+import signal
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from . import progress
+
+T = TypeVar("T")
 
 AVAILABLE = hasattr(os, "fork")
+
+
+def while_parent_lives(items: Iterable[T]) -> Iterator[T]:
+    """items, in a child; the child exits as soon as its parent is gone (killed): it must not go on writing for
+    nobody (and it holds the repository's lock, inherited, until it exits)."""
+    parent = os.getppid()
+    for item in items:
+        if os.getppid() != parent:
+            os._exit(1)
+        yield item
 
 
 class Share:
@@ -23,12 +38,24 @@ class Share:
         self.pid = os.fork()
         if self.pid == 0:
             try:
+                progress.silence()
                 os.close(self.reader)
                 with os.fdopen(writer, "wb") as pipe:
                     pickle.dump(work(), pipe, protocol=pickle.HIGHEST_PROTOCOL)
             finally:
                 os._exit(0)
         os.close(writer)
+
+    def cancel(self) -> None:
+        """Stop the child, if it still runs, and forget its answer."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.close(self.reader)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
 
     def result(self) -> Any | None:
         """The child's answer; None when it gave none (it died, ran out of memory, or failed)."""
@@ -39,3 +66,4 @@ class Share:
             return None
         finally:
             os.waitpid(self.pid, 0)
+            self.pid = 0

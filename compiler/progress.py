@@ -69,6 +69,12 @@ def shown(stream: IO[str] | None = None, delay: float = DELAY, force: bool = Fal
         _BAR = None
 
 
+def silence() -> None:
+    """No bar from this process (a forked helper: its parent draws it)."""
+    global _BAR
+    _BAR = None
+
+
 def phase(name: str, total: int | None = None) -> None:
     if _BAR is not None:
         _BAR.phase(name, total)

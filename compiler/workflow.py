@@ -16,11 +16,12 @@ from .diagnostics import Diagnostics, error
 from .errors import BadArgument
 from .lockfile import LOCK_FILE
 from .pipeline import Request, Result, compile_loaded
-from .render import render_parts
+from .render import Tree
 from .sharding import Shard
 from .source import Source
-from .write import Changes, Manifest, diff, digest, holds_exactly, write
+from .write import Changes, EarlyListing, Manifest, diff, digest, holds_exactly, write
 
+EARLY_LISTING_FILES = 20_000  # an output of this many files is walked by a second process (_early_listing)
 RACY_NS = 50_000_000  # a file changed this soon after easel recorded it may keep its mtime: its content is checked
 
 
@@ -152,6 +153,20 @@ def _record(store: Cache, key: str, result: Result, totals: Totals, out: Path, e
                                  "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})
 
 
+def _early_listing(store: Cache, target: Target, request: Request) -> EarlyListing | None:
+    """The output folder the last compile wrote, walked by a second process while this one compiles: a fleet's
+    compile after an edit would otherwise spend a fifth of its time on it."""
+    record = _runs(store).get("compile")
+    try:
+        out, files = Path(record["out"]), int(record["totals"]["files"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if target.out_dir or files < EARLY_LISTING_FILES:
+        return None
+    owns = request.shard.owns_path if request.shard else None
+    return EarlyListing(out, lambda: cache.read_manifest(store, out), owns)
+
+
 def compile_and_write(source: Source, target: Target, request: Request = Request(), check: bool = False,
                       locked: bool = False, store: Cache = Cache(None)) -> tuple[Result, str | None]:
     """The result (with E803/E804 added when --check or --locked find something stale) and the summary to
@@ -163,6 +178,16 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
         replayed = _replay(store, _compile_key(snapshot, snapshot.lock_text, target), snapshot, check)
         if replayed is not None:
             return replayed
+    early = _early_listing(store, target, request) if not check else None
+    try:
+        return _compile(snapshot, target, request, check, locked, store, replayable, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: bool, locked: bool,
+             store: Cache, replayable: bool, early: EarlyListing | None) -> tuple[Result, str | None]:
     raw, memo = _parsed(snapshot, store)
     result = compile_loaded(raw, replace(request, later=not check))  # written as it is rendered
     memo.write(store, result.parsed)
@@ -192,8 +217,8 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
-    parts = render_parts(result.plans, request.shard)
-    changed = write(out, parts, result.diagnostics, target.root, also, manifest, owns)
+    changed = write(out, Tree(result.plans, request.shard), result.diagnostics, target.root, also, manifest, owns,
+                    early)
     del manifest  # the new one is in changed.stats
     if changed is None:
         return result, None

@@ -8,6 +8,7 @@ reused; that is most of the work at fleet scale.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from sys import intern  # a path is held by the tree, the output's listing and the manifest: one string for all
 from typing import Any, Iterator
 
@@ -28,15 +29,34 @@ def render(plans: Plans, shard: Shard | None = None) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def render_parts(plans: Plans, shard: Shard | None = None) -> Iterator[dict[str, str]]:
-    """The same tree a cluster at a time, then the bootstrap: what `compile` writes as it renders, so that a
-    fleet's tree is never whole in memory."""
+@dataclass(frozen=True)
+class Tree:
+    """The output tree still to be rendered, for `compile` to write as it renders it: in parts (a cluster
+    each, then the bootstrap), so that a fleet's tree is never whole in memory, and in lanes, which can be
+    rendered and written in separate processes (write.py)."""
+    plans: Plans
+    shard: Shard | None = None
+
+    @property
+    def clusters(self) -> int:
+        return len(self.plans.clusters)
+
+    def parts(self, lane: int = 0, lanes: int = 1) -> Iterator[dict[str, str]]:
+        """Lane `lane` of `lanes`: every lanes-th cluster from the lane-th on; the bootstrap goes with lane 0."""
+        return render_parts(self.plans, self.shard, lane, lanes)
+
+
+def render_parts(plans: Plans, shard: Shard | None = None, lane: int = 0, lanes: int = 1
+                 ) -> Iterator[dict[str, str]]:
+    """The same tree a cluster at a time, then the bootstrap (see Tree)."""
     cache: dict[tuple, Any] = {}
     by_engine: dict[str, list[str]] = defaultdict(list)
     progress.phase("rendering", len(plans.clusters))
-    for name, cluster in plans.clusters.items():
-        progress.advance()
+    for position, (name, cluster) in enumerate(plans.clusters.items()):
         by_engine[cluster.engine].append(name)
+        if position % lanes != lane:
+            continue
+        progress.advance(lanes)  # the other lanes go about as fast
         if shard is not None and not shard.owns_cluster(name):
             continue
         files = {intern(f"clusters/{name}/{path}"): text
@@ -45,6 +65,8 @@ def render_parts(plans: Plans, shard: Shard | None = None) -> Iterator[dict[str,
         if listing:
             files[intern(f"clusters/{name}/images.txt")] = listing
         yield dict(sorted(files.items()))
+    if lane != 0:
+        return
     bootstrap: dict[str, str] = {}
     for engine, clusters in sorted(by_engine.items()):
         bootstrap.update((path, text) for path, text in ENGINES[engine].bootstrap(plans.settings, clusters).items()
