@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .diagnostics import Diagnostic, Subject, error
 
@@ -69,32 +69,48 @@ def _before(release: Release, component: ResolvedComponent) -> set[str]:
     return found
 
 
-def check(plan: ClusterPlan, has: Iterable[str]) -> list[Diagnostic]:
+def check(plan: ClusterPlan, has: Iterable[str], memo: dict | None = None) -> list[Diagnostic]:
     """The custom resources on this cluster that nothing installs the CRD of before them. has: the groups the
-    cluster has (its own and its cluster profile's)."""
-    present = set(has) | ENGINE_GROUPS.get(plan.engine, frozenset())
+    cluster has (its own and its cluster profile's). memo: what a release planned alike lacks, given what the
+    cluster has, for clusters that run the same releases (a fleet's thousands of them)."""
+    memo = {} if memo is None else memo
+    present = frozenset(has) | ENGINE_GROUPS.get(plan.engine, frozenset())
     stacks = {s.id: frozenset().union(*(installed_by(c) for c in s.components)) for s in plan.stacks}
     problems = []
     for release in plan.releases:
-        from_stacks = set().union(*(stacks.get(s, frozenset()) for s in release.requires))
-        for component in release.components:
-            earlier = _before(release, component)
-            ready = present | from_stacks | set().union(
-                *(installed_by(c) for c in release.components if c.name in earlier))
-            own = installed_by(component)
-            for obj in own_objects(component):
-                group = group_of(str(obj.get("apiVersion", "")))
-                if not is_custom(obj) or group in ready or group in own:
-                    continue
-                sibling = next((c.name for c in release.components if group in installed_by(c)), None)
-                hint = (f"make component {component.name!r} depend on {sibling!r}, which installs {group} "
-                        f"(`dependsOn: [{sibling}]`)" if sibling else
-                        f"require the stack that installs {group} (`requires.profiles`), list it in `crds` of the "
-                        f"chart that installs it, or say the cluster has it (`crds: [{group}]` on the Cluster or "
-                        "its ClusterProfile layer)")
-                problems.append(error(
-                    "E412", f"component {component.name!r} writes a {obj.get('kind')} ({obj.get('apiVersion')}), "
-                    f"but nothing installs the {group} CRDs before it on cluster {plan.cluster!r}", component.loc,
-                    hint, subject=Subject(release.kind, (release.id,), plan.cluster)))
-                break
+        from_stacks = frozenset().union(*(stacks.get(s, frozenset()) for s in release.requires))
+        key = (release.key, present, from_stacks)
+        found = memo.get(key) if release.key else None
+        if found is None:
+            found = _lacking(release, present | from_stacks)
+            if release.key:
+                memo[key] = found
+        for component, obj, group, sibling in found:
+            hint = (f"make component {component.name!r} depend on {sibling!r}, which installs {group} "
+                    f"(`dependsOn: [{sibling}]`)" if sibling else
+                    f"require the stack that installs {group} (`requires.profiles`), list it in `crds` of the "
+                    f"chart that installs it, or say the cluster has it (`crds: [{group}]` on the Cluster or "
+                    "its ClusterProfile layer)")
+            problems.append(error(
+                "E412", f"component {component.name!r} writes a {obj.get('kind')} ({obj.get('apiVersion')}), "
+                f"but nothing installs the {group} CRDs before it on cluster {plan.cluster!r}", component.loc,
+                hint, subject=Subject(release.kind, (release.id,), plan.cluster)))
     return problems
+
+
+def _lacking(release: "Release", there: frozenset[str]) -> list[tuple[Any, dict, str, str | None]]:
+    """Per component of the release, the first custom object whose CRD nothing installs before it: (component,
+    object, group, the sibling component that installs it, if one does)."""
+    found = []
+    for component in release.components:
+        earlier = _before(release, component)
+        ready = there | set().union(*(installed_by(c) for c in release.components if c.name in earlier))
+        own = installed_by(component)
+        for obj in own_objects(component):
+            group = group_of(str(obj.get("apiVersion", "")))
+            if not is_custom(obj) or group in ready or group in own:
+                continue
+            sibling = next((c.name for c in release.components if group in installed_by(c)), None)
+            found.append((component, obj, group, sibling))
+            break
+    return found

@@ -119,6 +119,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     stacks: dict[tuple[str, str], Release] = {}
     planned: dict[tuple, Release] = {}
     isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
+    lacking: dict = {}  # crds.check's answers for releases planned alike
     clusters = {}
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)
@@ -151,7 +152,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                 allocations = decisions.workload(release.id).allocations.get(name, ())
                 diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices))
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
-        diagnostics.extend(crds.check(clusters[name], facts.crds))
+        diagnostics.extend(crds.check(clusters[name], facts.crds, lacking))
     return Plans(model.settings, model.repositories, clusters), diagnostics
 
 

@@ -286,13 +286,19 @@ def _listing(cache: dict, resources: tuple[str, ...]) -> str:
 
 
 def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
-    """Per cluster, what a person applies once: the Git source and a Kustomization over its layers (flux/)."""
-    files = {}
-    for cluster in clusters:
-        source = delivery.flux_bootstrap_source(settings, cluster, FLUX_NAMESPACE, MANAGED_BY)
-        sync = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                "metadata": {"name": GIT_SOURCE, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
-                "spec": {"interval": settings.interval, "path": delivery.flux_path(settings, cluster, "flux"),
-                         "prune": True, "sourceRef": delivery.flux_source_ref(settings)}}
-        files[f"bootstrap/flux/{cluster}.yaml"] = text_of([source, sync])
-    return files
+    """Per cluster, what a person applies once: the Git source and a Kustomization over its layers (flux/).
+    Written once with a stand-in for the cluster's name (which only ever sits inside a path or URL, so it
+    changes no quoting), unless a setting holds that stand-in itself."""
+    if any(CLUSTER in str(value) for value in vars(settings).values()):
+        return {f"bootstrap/flux/{cluster}.yaml": _bootstrap_text(settings, cluster) for cluster in clusters}
+    template = _bootstrap_text(settings, CLUSTER)
+    return {f"bootstrap/flux/{cluster}.yaml": template.replace(CLUSTER, cluster) for cluster in clusters}
+
+
+def _bootstrap_text(settings: Settings, cluster: str) -> str:
+    source = delivery.flux_bootstrap_source(settings, cluster, FLUX_NAMESPACE, MANAGED_BY)
+    sync = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": GIT_SOURCE, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
+            "spec": {"interval": settings.interval, "path": delivery.flux_path(settings, cluster, "flux"),
+                     "prune": True, "sourceRef": delivery.flux_source_ref(settings)}}
+    return text_of([source, sync])
