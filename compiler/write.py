@@ -199,29 +199,29 @@ def stat_of(packed: int) -> tuple[int, int]:
 
 
 def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifest,
-             digests: dict[str, tuple[bytes, bytes]] | None = None) -> Changes:
+             digests: "Digests | None" = None) -> Changes:
     """A file whose size and mtime are still those the manifest recorded is compared by digest, as Git's index
     does; any other is read back. Consumes found.files and manifest as it goes (at fleet scale each holds a
     million entries: they are let go while the new record grows); what found.files keeps after the last part
-    is to be removed (the caller says so: a part of the tree cannot). digests: text -> (bytes, digest), kept
-    across parts, as clusters share most of their texts."""
+    is to be removed (the caller says so: a part of the tree cannot). digests: kept across parts, as clusters share most
+    of their texts."""
     changes = Changes()
     existing = found.files
-    digests = {} if digests is None else digests
+    digests = Digests() if digests is None else digests
     for path, text in files.items():
         packed = existing.pop(path, None)
         known = manifest.pop(path, None)
         if packed is None:
             changes.added.append(path)
             continue
-        data, mine = encoded(text, digests)
+        size, mine = digests.of(text)
         stat = stat_of(packed)
-        if stat[0] == len(data):
+        if stat[0] == size:
             if known is not None and known[:2] == stat:
                 same = known[2] == mine
             else:
                 with open(os.path.join(root, path), "rb") as handle:
-                    same = handle.read() == data
+                    same = handle.read() == text.encode()
             if same:
                 changes.unchanged += 1
                 changes.stats[path] = (*stat, mine)
@@ -230,13 +230,22 @@ def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifes
     return changes
 
 
-def encoded(text: str, digests: dict[str, tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
-    """The text's bytes and digest, remembered in digests."""
-    found = digests.get(text)
-    if found is None:
-        data = text.encode()
-        found = digests[text] = (data, digest(data))
-    return found
+class Digests:
+    """Each text's size in bytes and digest, remembered for the texts many clusters share (the same string);
+    forgotten every so often, so that the texts of a single cluster are not all kept to the end."""
+    KEPT = 20_000
+
+    def __init__(self) -> None:
+        self.known: dict[str, tuple[int, bytes]] = {}
+
+    def of(self, text: str) -> tuple[int, bytes]:
+        found = self.known.get(text)
+        if found is None:
+            if len(self.known) >= self.KEPT:
+                self.known.clear()
+            data = text.encode()
+            found = self.known[text] = (len(data), digest(data))
+        return found
 
 
 def _looks_like_output(out: Path) -> bool:
@@ -346,7 +355,7 @@ def _lane(parts: Iterable[dict[str, str]], found: Listing, out: str, manifest: M
     """Compare and stage these parts; the first path that is not plain, if any. In the second process (a lane
     of staging) the answer is a _LaneDone, or the error's text (OSError is not sent whole)."""
     changes = Changes()
-    digests: dict[str, tuple[bytes, bytes]] = {}  # a text many clusters share is encoded and digested once
+    digests = Digests()  # a text many clusters share is encoded and digested once
     try:
         for part in parts:
             bad = next((p for p in part if not _plain(p)), None)
@@ -418,7 +427,7 @@ class _Staging:
         return self.known[folder]
 
     def stage(self, files: dict[str, str], paths: list[str], stats: Manifest,
-              digests: dict[str, tuple[bytes, bytes]]) -> None:
+              digests: Digests) -> None:
         if not paths:
             return
         self.begin()
@@ -432,7 +441,7 @@ class _Staging:
             else:
                 staged = os.path.join(self.folder, "tree", path)
                 self.subtrees.setdefault(new_root, os.path.join(self.folder, "tree", new_root))
-            stats[path] = _write(staged, encoded(files[path], digests), self.made)
+            stats[path] = _write(staged, files[path], self.made, digests)
 
     def finish_staging(self, also: dict[Path, str]) -> list[tuple[str, str]]:
         """Stage the `also` files; every move that puts the staged files in place."""
@@ -440,7 +449,7 @@ class _Staging:
         moves = [*self.singles, *((staged, os.path.join(self.out, folder)) for folder, staged in self.subtrees.items())]
         for number, (path, text) in enumerate(sorted(also.items())):
             staged = os.path.join(self.folder, f"also-{number}")
-            _write(staged, encoded(text, {}), self.made)
+            _write(staged, text, self.made, Digests())
             moves.append((staged, str(path)))
         return moves
 
@@ -456,10 +465,12 @@ def _make_parent(path: str, made: set[str]) -> None:
         made.add(parent)
 
 
-def _write(path: str, content: tuple[bytes, bytes], made: set[str]) -> tuple[int, int, bytes]:
-    """Write (bytes, digest) to path: (size, mtime_ns, digest) as the manifest keeps them."""
+def _write(path: str, text: str, made: set[str], digests: Digests) -> tuple[int, int, bytes]:
+    """(size, mtime_ns, digest) of the file written, as the manifest keeps them."""
     _make_parent(path, made)
-    encoded, known = content
+    encoded = text.encode()
+    remembered = digests.known.get(text)
+    known = remembered[1] if remembered else digest(encoded)
     data = memoryview(encoded)
     with open(path, "wb", buffering=0) as handle:  # unbuffered: the data is in the file before fstat
         while data:
