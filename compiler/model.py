@@ -206,6 +206,7 @@ class GpuFact:
     count: int | None  # None: unknown
     time_slicing: int | None = None  # replicas per GPU when the GPUs are shared by time-slicing
     mig: tuple[tuple[str, int], ...] = ()  # MIG profile -> instances, when the GPUs are partitioned
+    dra: tuple[tuple[str, str], ...] = ()  # published through DRA: ("driver", ...) and the driver's attributes
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,9 @@ GPU_FACT = obj({
     "timeSlicing": obj({"replicas": {"type": "integer", "minimum": 1}}, ["replicas"]),
     "mig": {"type": "object", "propertyNames": {"pattern": MIG_PROFILE_PATTERN},
             "additionalProperties": {"type": "integer", "minimum": 0}},
+    # published through Dynamic Resource Allocation: the DRA driver, and its device attributes as it wrote them
+    "dra": obj({"driver": NONEMPTY, "productName": NONEMPTY, "architecture": NONEMPTY,
+                "cudaComputeCapability": NONEMPTY, "driverVersion": NONEMPTY}, ["driver"]),
 })
 
 DEVICE_FACTS = obj({

@@ -37,16 +37,24 @@ _UNREADABLE = ("E101", "E102", "E103", "E104", "E105", "E107")  # files easel ca
 
 @inventory.command(name="import")
 @click.option("--cluster", required=True, metavar="NAME", help="The Cluster whose devices these nodes are.")
-@click.argument("nodes", type=click.File("r", encoding="utf-8"), metavar="NODES.json")
+@click.argument("reports", type=click.File("r", encoding="utf-8"), metavar="FILE.json...", nargs=-1, required=True)
 @click.pass_obj
-def inventory_import(state: State, cluster: str, nodes) -> int:
-    """Write the cluster's Device documents from `kubectl get nodes -o json` (NODES.json, or - for stdin)."""
+def inventory_import(state: State, cluster: str, reports) -> int:
+    """Write the cluster's Device documents from `kubectl get nodes -o json` and, on a cluster that hands out GPUs
+    through DRA, `kubectl get resourceslices -o json` (each a file, or - for stdin; one List may hold both)."""
     from .. import inventory_import as importer
 
+    texts = []
+    for report in reports:
+        try:
+            texts.append(report.read())
+            importer.read_reported([texts[-1]])
+        except (importer.NodeListError, UnicodeDecodeError) as exc:
+            raise CommandError("E105", f"{getattr(report, 'name', 'FILE.json')}: {exc}; nothing was written") from None
     try:
-        found = importer.read_nodes(nodes.read())
-    except (importer.NodeListError, UnicodeDecodeError) as exc:
-        raise CommandError("E105", f"{getattr(nodes, 'name', 'NODES.json')}: {exc}; nothing was written") from None
+        found = importer.read_reported(texts)
+    except importer.NodeListError as exc:
+        raise CommandError("E105", f"{exc}; nothing was written") from None
     result = state.compile(Request(render=False))
     if any(d.is_error and d.code in _UNREADABLE for d in result.diagnostics):
         return finish(result, "text", None)
@@ -57,7 +65,11 @@ def inventory_import(state: State, cluster: str, nodes) -> int:
         raise CommandError("E105", f"{exc}; nothing was written") from None
     if summary is None:
         return finish(Result(result.texts, diagnostics), "text", None)
-    click.echo(f"imported {len(found)} nodes of cluster {cluster}: {len(summary.added)} added, "
+    what = (f"{len(found.nodes)} node{'s' if len(found.nodes) != 1 else ''}" if found.nodes is not None else
+            f"the GPUs of {len(found.gpus)} node{'s' if len(found.gpus) != 1 else ''}")
+    if found.gpus:
+        what += f" ({found.gpu_count} GPUs from ResourceSlices)"
+    click.echo(f"imported {what} of cluster {cluster}: {len(summary.added)} added, "
                f"{len(summary.updated)} updated, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed"
                + (f", {len(summary.kept)} gone but kept for their manual tags (state: unhealthy)"
                   if summary.kept else "")

@@ -1,7 +1,12 @@
-"""`easel inventory import`: a cluster's Device documents from `kubectl get nodes -o json`.
+"""`easel inventory import`: a cluster's Device documents from `kubectl get nodes -o json` and, on a cluster that
+hands out GPUs through Dynamic Resource Allocation, `kubectl get resourceslices -o json`.
 
     nodes.py   what each node says (facts, state, role)
+    slices.py  what NVIDIA's DRA driver publishes of each node's GPUs
     files.py   editing the inventory's files, keeping what people wrote
+
+With ResourceSlices alone, only the GPU facts of the nodes they name are written (a device that is new gets the
+role `worker`); the other facts, and devices the slices do not name, stay as they are.
 
 What people wrote stays: manual `tags`, comments (files with comments are edited with ruamel.yaml's round trip),
 and devices that left the cluster but carry tags (kept, marked unhealthy).
@@ -18,9 +23,58 @@ from ..diagnostics import Diagnostics
 from ..model import Cluster
 from ..schemas import API_VERSION
 from .files import Doc, File, dump, load, write_all
-from .nodes import NODE_ANNOTATION, NodeListError, device_from_node, device_name, read_nodes
+from .nodes import NODE_ANNOTATION, NodeListError, device_from_node, device_name, read_items, read_nodes
+from .slices import gpu_facts, read_slices
 
-__all__ = ["ImportSummary", "NodeListError", "device_from_node", "import_nodes", "read_nodes"]
+__all__ = ["ImportSummary", "NodeListError", "Reported", "device_from_node", "import_nodes", "read_nodes",
+           "read_reported"]
+
+_FACT_ORDER = ("arch", "cpu", "memory", "gpus", "region", "zone", "nodeLabels")  # as device_from_node writes them
+
+
+@dataclass
+class Reported:
+    """What a cluster reported: its nodes (None when only ResourceSlices were given) and, per node, the GPU facts
+    its ResourceSlices give."""
+    nodes: list[tuple[str, dict[str, Any]]] | None
+    gpus: dict[str, list[dict[str, Any]]]
+
+    @property
+    def gpu_count(self) -> int:
+        return sum(fact["count"] for facts in self.gpus.values() for fact in facts)
+
+
+def read_reported(texts: list[str]) -> Reported:
+    """The Nodes and ResourceSlices of one or more `kubectl get … -o json` outputs."""
+    nodes: list[tuple[str, dict[str, Any]]] | None = None
+    slices: list[dict[str, Any]] = []
+    for text in texts:
+        found, more = read_items(text)
+        if found is not None:
+            nodes = [*(nodes or []), *found]
+        slices += more
+    if nodes is not None and len({n for n, _ in nodes}) != len(nodes):
+        raise NodeListError("the same node is listed twice")
+    return Reported(nodes, {node: gpu_facts(devices) for node, devices in sorted(read_slices(slices).items())})
+
+
+def _with_gpus(facts: dict[str, Any], gpus: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = {**facts, "gpus": gpus}
+    return {key: merged[key] for key in _FACT_ORDER if key in merged} | {
+        key: value for key, value in merged.items() if key not in _FACT_ORDER}
+
+
+def _specs(reported: Reported) -> list[tuple[str, dict[str, Any], bool]]:
+    """(node, the Device spec to write, whether only its GPU facts are known) for every node reported."""
+    if reported.nodes is None:
+        return [(node, {"role": "worker", "state": "ready", "facts": {"gpus": gpus}}, True)
+                for node, gpus in reported.gpus.items()]
+    specs = []
+    for node, spec in reported.nodes:
+        if node in reported.gpus:  # DRA's account of the GPUs wins: GPU Feature Discovery is off in DRA mode
+            spec = {**spec, "facts": _with_gpus(spec["facts"], reported.gpus[node])}
+        specs.append((node, spec, False))
+    return specs
 
 
 @dataclass
@@ -81,12 +135,13 @@ def _inventory(target: Cluster, files: _Files) -> _Inventory:
     return _Inventory(target.meta.name, cluster_doc, inline, existing, node_names, docs_file)
 
 
-def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any]]], summary: ImportSummary) -> set[str]:
-    """Each node's facts onto its device, or a new device for it; the devices seen."""
+def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any], bool]], summary: ImportSummary) -> set[str]:
+    """Each node's facts onto its device, or a new device for it; the devices seen. A node whose GPU facts only
+    are known (ResourceSlices alone) changes those only."""
     existing = inventory.existing
     taken = set(existing)
     seen: set[str] = set()
-    for node, spec in nodes:
+    for node, spec, gpus_only in nodes:
         name = inventory.node_names.get(node)
         if name is None:
             name = device_name(node, set())
@@ -95,8 +150,10 @@ def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any]]], summa
             seen.add(name)
             doc, current = existing[name]
             changed = False
+            if gpus_only:
+                spec = {"facts": _with_gpus(dict(current.get("facts") or {}), spec["facts"]["gpus"])}
             for key in ("role", "state", "facts"):
-                if current.get(key) != spec[key]:
+                if key in spec and current.get(key) != spec[key]:
                     current[key] = spec[key]
                     changed = True
             doc.dirty |= changed
@@ -136,9 +193,10 @@ def _retire(inventory: _Inventory, seen: set[str], summary: ImportSummary) -> No
             summary.removed.append(name)
 
 
-def import_nodes(root: Path, cluster: str, nodes: list[tuple[str, dict[str, Any]]], result,
+def import_nodes(root: Path, cluster: str, reported: Reported | list[tuple[str, dict[str, Any]]], result,
                  diagnostics: Diagnostics) -> ImportSummary | None:
-    """Write the cluster's Device documents (or inline devices) from nodes; None when nothing was written.
+    """Write the cluster's Device documents (or inline devices) from what it reported (or a node list); None
+    when nothing was written.
 
     Documents that did not change are written back as they were, byte for byte; one that changed and holds
     comments is edited with ruamel.yaml's round trip, so its comments stay."""
@@ -150,8 +208,11 @@ def import_nodes(root: Path, cluster: str, nodes: list[tuple[str, dict[str, Any]
     summary = ImportSummary()
     files = _Files(root)
     inventory = _inventory(target, files)
-    seen = _apply(inventory, nodes, summary)
-    _retire(inventory, seen, summary)
+    if not isinstance(reported, Reported):
+        reported = Reported(reported, {})
+    seen = _apply(inventory, _specs(reported), summary)
+    if reported.nodes is not None:  # ResourceSlices alone do not say which nodes are gone
+        _retire(inventory, seen, summary)
     texts = {f.path: dump(f) for f in files.files.values() if f.changed}
     if not write_all(root, texts, diagnostics):
         return None

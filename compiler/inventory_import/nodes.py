@@ -126,25 +126,39 @@ def device_from_node(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def read_nodes(text: str) -> list[tuple[str, dict[str, Any]]]:
     """The nodes of `kubectl get nodes -o json` (a List, or a single Node)."""
+    nodes, slices = read_items(text)
+    if slices or nodes is None:
+        raise NodeListError("expected the output of `kubectl get nodes -o json` (a List of Nodes)")
+    return nodes
+
+
+def read_items(text: str) -> tuple[list[tuple[str, dict[str, Any]]] | None, list[dict[str, Any]]]:
+    """(the Nodes, None when none are listed; the ResourceSlices) of `kubectl get nodes -o json`,
+    `kubectl get resourceslices -o json`, or both in one List (`kubectl get nodes,resourceslices -o json`)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NodeListError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    if isinstance(data, dict) and data.get("kind") == "Node":
+    if isinstance(data, dict) and data.get("kind") in ("Node", "ResourceSlice"):
         items = [data]
     elif isinstance(data, dict) and isinstance(data.get("items"), list):
         items = data["items"]
     else:
-        raise NodeListError("expected the output of `kubectl get nodes -o json` (a List of Nodes)")
-    nodes = []
+        raise NodeListError("expected the output of `kubectl get nodes -o json` or `kubectl get resourceslices "
+                            "-o json` (a List of Nodes or ResourceSlices)")
+    nodes, slices = [], []
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("kind", "Node") != "Node":
-            raise NodeListError(f"item {index} is not a Node")
-        nodes.append(device_from_node(item))
+        kind = item.get("kind", "Node") if isinstance(item, dict) else None
+        if kind == "Node":
+            nodes.append(device_from_node(item))
+        elif kind == "ResourceSlice":
+            slices.append(item)
+        else:
+            raise NodeListError(f"item {index} is neither a Node nor a ResourceSlice")
     names_seen = [n for n, _ in nodes]
     if len(set(names_seen)) != len(names_seen):
         raise NodeListError("the same node is listed twice")
-    return nodes
+    return (nodes if nodes or not slices else None), slices
 
 
 def device_name(node: str, taken: set[str]) -> str:

@@ -52,7 +52,8 @@ def _trait_uses(items: Iterable[dict[str, Any]], loc: Location, origin: str) -> 
 def _gpu_facts(facts: dict[str, Any], tags: dict[str, Any]) -> tuple[GpuFact, ...]:
     """GPU facts with manual tags applied: a tag wins over the gathered fact of the same key."""
     gathered = [GpuFact(g.get("product"), quantity.parse(g["memory"]) if "memory" in g else None, g.get("count"),
-                        (g.get("timeSlicing") or {}).get("replicas"), tuple(sorted((g.get("mig") or {}).items())))
+                        (g.get("timeSlicing") or {}).get("replicas"), tuple(sorted((g.get("mig") or {}).items())),
+                        tuple((g.get("dra") or {}).items()))
                 for g in facts.get("gpus") or ()]
     tagged = {k: tags[k] for k in ("gpu.product", "gpu.count", "gpu.memory") if k in tags}
     if not tagged:
@@ -63,7 +64,7 @@ def _gpu_facts(facts: dict[str, Any], tags: dict[str, Any]) -> tuple[GpuFact, ..
     return (GpuFact(
         product=tagged.get("gpu.product", base.product),
         memory=quantity.parse(tagged["gpu.memory"]) if "gpu.memory" in tagged else base.memory,
-        count=tagged.get("gpu.count", base.count), time_slicing=base.time_slicing, mig=base.mig,
+        count=tagged.get("gpu.count", base.count), time_slicing=base.time_slicing, mig=base.mig, dra=base.dra,
     ),)
 
 
