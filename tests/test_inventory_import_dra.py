@@ -139,3 +139,14 @@ def test_bad_slice_lists_write_nothing(repo):
         assert run.code == 1 and "E105" in run.err and "nothing was written" in run.err, run.text
         assert "Traceback" not in run.text
         assert tree(repo) == before
+
+
+def test_a_device_document_in_error_is_fixed_first_not_imported_again(repo):
+    _repo(repo, "mig.json")
+    assert easel("inventory", "import", "--cluster", "dra-a", "mig.json", cwd=repo).code == 0
+    path = repo / "clusters/dra-a-devices.yaml"
+    path.write_text(path.read_text().replace("  role: worker\n", "  role: worker\n  tags: {rack: r4}\n"))
+    before = tree(repo)
+    run = easel("inventory", "import", "--cluster", "dra-a", "mig.json", cwd=repo)
+    assert run.code == 1 and "E203" in run.err and "dra-a-devices.yaml" in run.err, run.text
+    assert tree(repo) == before  # not a second mig-node-1 beside the one it could not read

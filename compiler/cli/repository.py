@@ -35,6 +35,12 @@ def inventory() -> None:
 _UNREADABLE = ("E101", "E102", "E103", "E104", "E105", "E107")  # files easel cannot read back are not edited
 
 
+def _about(diagnostic, cluster: str, texts: dict[str, str]) -> bool:
+    """Whether the diagnostic is in a file that may hold the cluster's devices (one that names it)."""
+    where = diagnostic.location.file if diagnostic.location else ""
+    return bool(where) and cluster in texts.get(where, "")
+
+
 @inventory.command(name="import")
 @click.option("--cluster", required=True, metavar="NAME", help="The Cluster whose devices these nodes are.")
 @click.argument("reports", type=click.File("r", encoding="utf-8"), metavar="FILE.json...", nargs=-1, required=True)
@@ -56,7 +62,8 @@ def inventory_import(state: State, cluster: str, reports) -> int:
     except importer.NodeListError as exc:
         raise CommandError("E105", f"{exc}; nothing was written") from None
     result = state.compile(Request(render=False))
-    if any(d.is_error and d.code in _UNREADABLE for d in result.diagnostics):
+    if any(d.is_error and (d.code in _UNREADABLE or _about(d, cluster, result.texts)) for d in result.diagnostics):
+        # a document the model could not take in is not known to hold a device: the import would add it again
         return finish(result, "text", None)
     diagnostics = Diagnostics()
     try:
