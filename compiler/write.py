@@ -296,6 +296,7 @@ def write(out: Path, files: dict[str, str] | Iterable[dict[str, str]] | Tree, di
     staging = _Staging(out, root)
     progress.phase("writing the output")
     try:
+        # (into an empty folder: nothing to compare or remove, so the lanes share only the staging folder)
         if isinstance(files, Tree) and files.clusters >= LANE_MIN and not found.files and forked.AVAILABLE:
             staging.begin()  # before the fork: one journal for both
             share = forked.Share(lambda: _lane(forked.while_parent_lives(files.parts(1, 2)), found, str(out),
@@ -316,8 +317,6 @@ def write(out: Path, files: dict[str, str] | Iterable[dict[str, str]] | Tree, di
             staging.abandon()
             diagnostics.error("E802", f"refusing to write {changes!r}: not a plain path inside the output folder")
             return None
-        for path in changes.stats:
-            found.files.pop(path, None)  # (the second lane's were popped from its own copy)
         changes.removed = sorted(found.files)
         if not changes.any and not also:
             staging.abandon()
