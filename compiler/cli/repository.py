@@ -36,9 +36,18 @@ _UNREADABLE = ("E101", "E102", "E103", "E104", "E105", "E107")  # files easel ca
 
 
 def _about(diagnostic, cluster: str, texts: dict[str, str]) -> bool:
-    """Whether the diagnostic is in a file that may hold the cluster's devices (one that names it)."""
+    """Whether the diagnostic is in a file that holds the cluster's Cluster or one of its Device documents."""
+    from ..yamlio import parse
+
     where = diagnostic.location.file if diagnostic.location else ""
-    return bool(where) and cluster in texts.get(where, "")
+    parsed, problems = parse(texts.get(where, "")) if where else ([], [])
+    if problems:
+        return True
+    documents = [p.data for p in parsed]
+    return any(isinstance(d, dict) and (
+        (d.get("kind") == "Cluster" and (d.get("metadata") or {}).get("name") == cluster)
+        or (d.get("kind") == "Device" and isinstance(d.get("spec"), dict) and d["spec"].get("cluster") == cluster))
+        for d in documents)
 
 
 @inventory.command(name="import")
