@@ -117,6 +117,10 @@ _ALL = [
     Code("E603", "the nodes easel booked do not carry the labels the pods select",
          "label the nodes (`kubectl label node NODE KEY=VALUE`) and record their labels in the Device's "
          "`facts.nodeLabels` (or run `easel inventory import`), or change the trait that selects them"),
+    Code("E604", "the GPUs easel booked are handed out by Dynamic Resource Allocation",
+         "keep the workload off this cluster (its environment's cluster selector), or give the cluster GPUs "
+         "that the NVIDIA device plugin serves: easel writes device-plugin requests (`nvidia.com/gpu`), which "
+         "GPUs published through ResourceSlices never satisfy"),
     # Policy
     Code("E701", "project not allowed in the environment", "add the project to the Environment's `spec.projects`"),
     Code("E702", "profile not allowed in the environment", "see the Environment's `spec.policy.allowedProfiles`"),

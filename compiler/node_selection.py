@@ -88,6 +88,15 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
     taken = list(allocations)
     problems = []
     for booking in release.bookings:
+        through_dra = _through_dra(booking, taken, devices)
+        if through_dra:
+            problems.append(error(
+                "E604", f"component {booking.component!r}: the GPUs it was booked on cluster "
+                f"{cluster.meta.name!r} are published through DRA (ResourceSlices), so pods requesting "
+                f"{booking.gpus[0].resource} would never be scheduled", _gpu_trait_loc(release, booking),
+                notes=[Note(f"device {d.name!r}", d.loc) for d in through_dra[:3]],
+                subject=Subject(release.kind, (release.id,), cluster.meta.name)))
+            continue
         requirements, ask = _requirements(release, booking)
         if not requirements and not (ask and ask.mode.startswith("mig-")):
             continue
@@ -102,10 +111,25 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
         reasons = [_problem(d, pool, requirements, ask) for d, pool in candidates]
         if not candidates or any(reason is None for reason in reasons):
             continue
-        component = next(c for c in release.components if c.name == booking.component)
-        trait = next((t for t in component.traits if t.output.gpu is not None or t.type == "node-placement"), None)
         problems.append(error(
             "E603", f"component {booking.component!r}: no device it was booked on would run its pods: {reasons[0]}",
-            trait.loc if trait else component.loc, notes=[Note(f"device {d.name!r}", d.loc) for d, _ in candidates[:3]],
+            _gpu_trait_loc(release, booking), notes=[Note(f"device {d.name!r}", d.loc) for d, _ in candidates[:3]],
             subject=Subject(release.kind, (release.id,), cluster.meta.name)))
     return problems
+
+
+def _gpu_trait_loc(release: Release, booking):
+    component = next(c for c in release.components if c.name == booking.component)
+    trait = next((t for t in component.traits if t.output.gpu is not None or t.type == "node-placement"), None)
+    return trait.loc if trait else component.loc
+
+
+def _through_dra(booking, taken: list[gpu.Allocation], devices: list[tuple[Device, dict[str, gpu.GpuPool]]]
+                 ) -> list[Device]:
+    """The devices a booking's GPUs were taken on, when every one of them hands its GPUs out through DRA (their
+    GPU facts were imported from ResourceSlices); [] otherwise."""
+    if not booking.gpus:
+        return []
+    pools_taken = {a.pool for a in taken if a.component == booking.component}
+    on = [d for d, pools in devices if any(key in pools_taken for key in pools)]
+    return on if on and all(d.gpus and all(f.dra for f in d.gpus) for d in on) else []

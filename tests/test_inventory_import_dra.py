@@ -150,3 +150,21 @@ def test_a_device_document_in_error_is_fixed_first_not_imported_again(repo):
     run = easel("inventory", "import", "--cluster", "dra-a", "mig.json", cwd=repo)
     assert run.code == 1 and "E203" in run.err and "dra-a-devices.yaml" in run.err, run.text
     assert tree(repo) == before  # not a second mig-node-1 beside the one it could not read
+
+
+def test_gpus_handed_out_through_dra_are_never_booked_for_device_plugin_requests():
+    """Until a cluster's GPUs can be claimed through DRA, a pod asking for nvidia.com/gpu there would stay
+    Pending: the compile fails and says so, on a cluster imported from ResourceSlices."""
+    from compiler.inventory_import import read_reported
+    from scenario import codes, compile_files
+    from test_node_selection import _files
+
+    reported = read_reported([(SAMPLES / "whole-gpus.json").read_text()])
+    gpus = json.dumps(reported.gpus["gpu-node-a"])
+    for ask in ("{count: 1}", "{count: 1, product: NVIDIA-H100-80GB-HBM3}"):
+        result = compile_files(_files(f"{{name: gpu-node-a, facts: {{gpus: {gpus}}}}}", ask))
+        assert codes(result) == ["E604"], [d.text for d in result.diagnostics]
+        problem = next(d for d in result.diagnostics if d.code == "E604")
+        assert "published through DRA (ResourceSlices)" in problem.text and "nvidia.com/gpu" in problem.text
+    plugin = '{name: g, facts: {gpus: [{product: NVIDIA-H100-80GB-HBM3, count: 8}]}}'
+    assert codes(compile_files(_files(plugin, "{count: 1}"))) == []
