@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from . import gpu
-from .diagnostics import Diagnostic, Note, Subject, error
+from .diagnostics import Diagnostic, Location, Note, Subject, error
 from .model import Cluster, Device
 
 if TYPE_CHECKING:  # plan runs this check: it may not import plan
@@ -118,13 +118,14 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
     return problems
 
 
-def _gpu_trait_loc(release: Release, booking):
+def _gpu_trait_loc(release: Release, booking: Booking) -> Location:
+    """Where a booking's GPU or node-placement trait is written (its component, without one)."""
     component = next(c for c in release.components if c.name == booking.component)
     trait = next((t for t in component.traits if t.output.gpu is not None or t.type == "node-placement"), None)
     return trait.loc if trait else component.loc
 
 
-def _through_dra(booking, taken: list[gpu.Allocation], devices: list[tuple[Device, dict[str, gpu.GpuPool]]]
+def _through_dra(booking: Booking, taken: list[gpu.Allocation], devices: list[tuple[Device, dict[str, gpu.GpuPool]]]
                  ) -> list[Device]:
     """The devices a booking's GPUs were taken on, when every one of them hands its GPUs out through DRA (their
     GPU facts were imported from ResourceSlices); [] otherwise."""

@@ -155,12 +155,11 @@ def test_a_device_document_in_error_is_fixed_first_not_imported_again(repo):
 def test_gpus_handed_out_through_dra_are_never_booked_for_device_plugin_requests():
     """Until a cluster's GPUs can be claimed through DRA, a pod asking for nvidia.com/gpu there would stay
     Pending: the compile fails and says so, on a cluster imported from ResourceSlices."""
-    from compiler.inventory_import import read_reported
+    from compiler.inventory_import import read_items, reported
     from scenario import codes, compile_files
     from test_node_selection import _files
 
-    reported = read_reported([(SAMPLES / "whole-gpus.json").read_text()])
-    gpus = json.dumps(reported.gpus["gpu-node-a"])
+    gpus = json.dumps(reported([read_items((SAMPLES / "whole-gpus.json").read_text())]).gpus["gpu-node-a"])
     for ask in ("{count: 1}", "{count: 1, product: NVIDIA-H100-80GB-HBM3}"):
         result = compile_files(_files(f"{{name: gpu-node-a, facts: {{gpus: {gpus}}}}}", ask))
         assert codes(result) == ["E604"], [d.text for d in result.diagnostics]

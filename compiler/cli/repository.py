@@ -35,19 +35,20 @@ def inventory() -> None:
 _UNREADABLE = ("E101", "E102", "E103", "E104", "E105", "E107")  # files easel cannot read back are not edited
 
 
-def _about(diagnostic, cluster: str, texts: dict[str, str]) -> bool:
-    """Whether the diagnostic is in a file that holds the cluster's Cluster or one of its Device documents."""
+def _holding(cluster: str, texts: dict[str, str], files: set[str]) -> set[str]:
+    """Those of files that hold the cluster's Cluster or one of its Device documents (or cannot be read)."""
     from ..yamlio import parse
 
-    where = diagnostic.location.file if diagnostic.location else ""
-    parsed, problems = parse(texts.get(where, "")) if where else ([], [])
-    if problems:
-        return True
-    documents = [p.data for p in parsed]
-    return any(isinstance(d, dict) and (
-        (d.get("kind") == "Cluster" and (d.get("metadata") or {}).get("name") == cluster)
-        or (d.get("kind") == "Device" and isinstance(d.get("spec"), dict) and d["spec"].get("cluster") == cluster))
-        for d in documents)
+    found = set()
+    for path in files:
+        parsed, problems = parse(texts.get(path, ""))
+        if problems or any(isinstance(d, dict) and (
+                (d.get("kind") == "Cluster" and (d.get("metadata") or {}).get("name") == cluster)
+                or (d.get("kind") == "Device" and isinstance(d.get("spec"), dict)
+                    and d["spec"].get("cluster") == cluster))
+                for d in (p.data for p in parsed)):
+            found.add(path)
+    return found
 
 
 @inventory.command(name="import")
@@ -59,19 +60,21 @@ def inventory_import(state: State, cluster: str, reports) -> int:
     through DRA, `kubectl get resourceslices -o json` (each a file, or - for stdin; one List may hold both)."""
     from .. import inventory_import as importer
 
-    texts = []
+    outputs = []
     for report in reports:
         try:
-            texts.append(report.read())
-            importer.read_reported([texts[-1]])
+            outputs.append(importer.read_items(report.read()))
         except (importer.NodeListError, UnicodeDecodeError) as exc:
             raise CommandError("E105", f"{getattr(report, 'name', 'FILE.json')}: {exc}; nothing was written") from None
     try:
-        found = importer.read_reported(texts)
+        found = importer.reported(outputs)
     except importer.NodeListError as exc:
         raise CommandError("E105", f"{exc}; nothing was written") from None
     result = state.compile(Request(render=False))
-    if any(d.is_error and (d.code in _UNREADABLE or _about(d, cluster, result.texts)) for d in result.diagnostics):
+    holding = _holding(cluster, result.texts, {d.location.file for d in result.diagnostics
+                                               if d.is_error and d.location and d.location.file})
+    if any(d.is_error and (d.code in _UNREADABLE or (d.location and d.location.file in holding))
+           for d in result.diagnostics):
         # a document the model could not take in is not known to hold a device: the import would add it again
         return finish(result, "text", None)
     diagnostics = Diagnostics()

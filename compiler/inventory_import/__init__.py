@@ -23,11 +23,11 @@ from ..diagnostics import Diagnostics
 from ..model import Cluster
 from ..schemas import API_VERSION
 from .files import Doc, File, dump, load, write_all
-from .nodes import NODE_ANNOTATION, NodeListError, device_from_node, device_name, read_items, read_nodes
+from .nodes import NODE_ANNOTATION, NodeListError, device_from_node, device_name, read_items
 from .slices import gpu_facts, read_slices
 
-__all__ = ["ImportSummary", "NodeListError", "Reported", "device_from_node", "import_nodes", "read_nodes",
-           "read_reported"]
+__all__ = ["ImportSummary", "NodeListError", "Reported", "device_from_node", "import_nodes", "read_items",
+           "reported"]
 
 _FACT_ORDER = ("arch", "cpu", "memory", "gpus", "region", "zone", "nodeLabels")  # as device_from_node writes them
 
@@ -44,12 +44,11 @@ class Reported:
         return sum(fact["count"] for facts in self.gpus.values() for fact in facts)
 
 
-def read_reported(texts: list[str]) -> Reported:
-    """The Nodes and ResourceSlices of one or more `kubectl get … -o json` outputs."""
+def reported(outputs: list[tuple[list[tuple[str, dict[str, Any]]] | None, list[dict[str, Any]]]]) -> Reported:
+    """What one or more `kubectl get … -o json` outputs, each read by read_items, say together."""
     nodes: list[tuple[str, dict[str, Any]]] | None = None
     slices: list[dict[str, Any]] = []
-    for text in texts:
-        found, more = read_items(text)
+    for found, more in outputs:
         if found is not None:
             nodes = [*(nodes or []), *found]
         slices += more
@@ -193,10 +192,10 @@ def _retire(inventory: _Inventory, seen: set[str], summary: ImportSummary) -> No
             summary.removed.append(name)
 
 
-def import_nodes(root: Path, cluster: str, reported: Reported | list[tuple[str, dict[str, Any]]], result,
+def import_nodes(root: Path, cluster: str, reported: Reported, result,
                  diagnostics: Diagnostics) -> ImportSummary | None:
-    """Write the cluster's Device documents (or inline devices) from what it reported (or a node list); None
-    when nothing was written.
+    """Write the cluster's Device documents (or inline devices) from what it reported; None when nothing was
+    written.
 
     Documents that did not change are written back as they were, byte for byte; one that changed and holds
     comments is edited with ruamel.yaml's round trip, so its comments stay."""
@@ -208,8 +207,6 @@ def import_nodes(root: Path, cluster: str, reported: Reported | list[tuple[str, 
     summary = ImportSummary()
     files = _Files(root)
     inventory = _inventory(target, files)
-    if not isinstance(reported, Reported):
-        reported = Reported(reported, {})
     seen = _apply(inventory, _specs(reported), summary)
     if reported.nodes is not None:  # ResourceSlices alone do not say which nodes are gone
         _retire(inventory, seen, summary)

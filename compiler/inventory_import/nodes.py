@@ -124,14 +124,6 @@ def device_from_node(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, {"role": "controlPlane" if control_plane else "worker", "state": state, "facts": facts}
 
 
-def read_nodes(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """The nodes of `kubectl get nodes -o json` (a List, or a single Node)."""
-    nodes, slices = read_items(text)
-    if slices or nodes is None:
-        raise NodeListError("expected the output of `kubectl get nodes -o json` (a List of Nodes)")
-    return nodes
-
-
 def read_items(text: str) -> tuple[list[tuple[str, dict[str, Any]]] | None, list[dict[str, Any]]]:
     """(the Nodes, None when none are listed; the ResourceSlices) of `kubectl get nodes -o json`,
     `kubectl get resourceslices -o json`, or both in one List (`kubectl get nodes,resourceslices -o json`)."""
