@@ -118,9 +118,13 @@ _ALL = [
          "label the nodes (`kubectl label node NODE KEY=VALUE`) and record their labels in the Device's "
          "`facts.nodeLabels` (or run `easel inventory import`), or change the trait that selects them"),
     Code("E604", "the GPUs easel booked are handed out by Dynamic Resource Allocation",
-         "keep the workload off this cluster (its environment's cluster selector), or give the cluster GPUs "
-         "that the NVIDIA device plugin serves: easel writes device-plugin requests (`nvidia.com/gpu`), which "
-         "GPUs published through ResourceSlices never satisfy"),
+         "the cluster says `gpu.allocation: device-plugin`, but the GPUs booked there were imported from "
+         "ResourceSlices: remove that setting (a cluster whose GPUs all come from ResourceSlices allocates them "
+         "through DRA), or keep the workload off this cluster: device-plugin requests (`nvidia.com/gpu`) are "
+         "never satisfied by GPUs published through ResourceSlices"),
+    Code("E605", "a DRA claim would select a GPU product by a name its devices do not publish",
+         "import the cluster's ResourceSlices (`easel inventory import --cluster NAME slices.json`), so that "
+         "easel knows the `productName` NVIDIA's DRA driver gives the product"),
     # Policy
     Code("E701", "project not allowed in the environment", "add the project to the Environment's `spec.projects`"),
     Code("E702", "profile not allowed in the environment", "see the Environment's `spec.policy.allowedProfiles`"),

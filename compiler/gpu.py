@@ -29,6 +29,12 @@ MIG_PROFILE = r"[0-9]+g\.[0-9]+gb"
 MIG_PROFILE_PATTERN = f"^{MIG_PROFILE}$"  # for JSON Schemas (ECMA-262 and Python read it alike)
 MIG_COUNT_LABEL = re.compile(rf"^nvidia\.com/mig-(?P<profile>{MIG_PROFILE})\.count$")  # GPU Feature Discovery
 
+# How a cluster's pods get GPUs: the device plugin's extended resources, or Dynamic Resource Allocation claims
+# (resource.k8s.io/v1) served by NVIDIA's DRA driver.
+DEVICE_PLUGIN = "device-plugin"
+DRA = "dra"
+ALLOCATION_MODES = (DEVICE_PLUGIN, DRA)
+
 GPU_RESOURCE = "nvidia.com/gpu"  # the device plugin's resource, and the taint GPU nodes carry
 PRODUCT_LABEL = "nvidia.com/gpu.product"  # GPU Feature Discovery's node label
 SHARED_SUFFIX = "-SHARED"  # what GFD appends to the product label of time-sliced GPUs
@@ -94,6 +100,42 @@ def ask_from_properties(props: dict[str, Any]) -> GpuAsk:
     min_memory = quantity.parse(props["minMemory"]) if "minMemory" in props else None
     return GpuAsk(count=props.get("count", 1), products=products, min_memory=min_memory,
                   sharing=props.get("sharing", EXCLUSIVE), mig_profile=props.get("migProfile"))
+
+
+# --- what is asked, as a DRA claim (NVIDIA's DRA driver) -------------------------------------------------------
+
+DRA_DRIVER = "gpu.nvidia.com"  # the driver's name: also the domain of its device attributes and capacities
+GPU_DEVICE_CLASS = "gpu.nvidia.com"  # its DeviceClass of whole GPUs (device type gpu)
+MIG_DEVICE_CLASS = "mig.nvidia.com"  # its DeviceClass of MIG instances (device type mig)
+CLAIM = "gpu"  # the name of the claim in the pod, and of its one request
+
+
+def device_class(ask: GpuAsk) -> str:
+    return MIG_DEVICE_CLASS if ask.mode.startswith("mig-") else GPU_DEVICE_CLASS
+
+
+def cel_literal(text: str) -> str:
+    """A CEL string literal: single-quoted, with backslashes and quotes escaped."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def cel_selectors(ask: GpuAsk, product_names: dict[str, str]) -> tuple[str, ...]:
+    """The CEL expressions a device must satisfy to serve the ask: the products asked (as the driver names them
+    in its `productName` attribute: product_names maps each GPU Feature Discovery spelling to it), the MIG
+    profile, the minimum memory of a whole GPU. A MIG instance's memory is its profile's (placement checked it),
+    so no memory expression is written for one: the driver publishes a little less (40192Mi for 3g.40gb)."""
+    attributes = f"device.attributes[{cel_literal(DRA_DRIVER)}]"
+    found = []
+    if ask.products:
+        names = [cel_literal(product_names.get(p, p)) for p in ask.products]
+        found.append(f"{attributes}.productName == {names[0]}" if len(names) == 1
+                     else f"{attributes}.productName in [{', '.join(names)}]")
+    if ask.mode.startswith("mig-") and ask.mig_profile:
+        found.append(f"{attributes}.profile == {cel_literal(ask.mig_profile)}")
+    elif ask.min_memory is not None:
+        found.append(f"device.capacity[{cel_literal(DRA_DRIVER)}].memory.compareTo("
+                     f"quantity({cel_literal(quantity.canonical(ask.min_memory))})) >= 0")
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -200,8 +242,8 @@ def _pools_for(ask: GpuAsk, offered: dict[str, GpuPool]) -> list[GpuPool]:
     return [pool for pool in offered.values() if pool.mode == ask.mode]
 
 
-def viable_pools(demands: list[GpuDemand], offered: dict[str, GpuPool],
-                 arch: str | None = None) -> tuple[list[list[GpuPool]] | None, Reason | None]:
+def viable_pools(demands: list[GpuDemand], offered: dict[str, GpuPool], arch: str | None = None,
+                 allocation: str = DEVICE_PLUGIN) -> tuple[list[list[GpuPool]] | None, Reason | None]:
     """For each demand, the pools that could ever serve it on a cluster (product, sharing, architecture,
     memory, GPUs per device), in preference order; or the reason one has none. Free capacity aside."""
     viable: list[list[GpuPool]] = []
@@ -209,7 +251,7 @@ def viable_pools(demands: list[GpuDemand], offered: dict[str, GpuPool],
         ask = demand.ask
         candidates = _pools_for(ask, offered)
         if not candidates:
-            return None, NoGpus(ask.products, ask.mode)
+            return None, NoGpus(ask.products, ask.mode, ask.mode == TIME_SLICING and allocation == DRA)
         reason: Reason | None = None
         fitting = []
         for pool in candidates:

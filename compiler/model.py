@@ -234,6 +234,7 @@ class Cluster:
     taints: tuple[Taint, ...]
     devices: tuple[Device, ...]
     crds: tuple[str, ...] = ()  # API groups whose CRDs it already has, installed outside easel
+    gpu_allocation: str | None = None  # device-plugin | dra, as written; None: from its devices (inventory.py)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ labelled `nvidia.com/mig.strategy: single` does not offer them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from . import gpu
 from .diagnostics import Diagnostic, Location, Note, Subject, error
@@ -34,7 +34,7 @@ def _requirements(release: Release, booking: Booking) -> tuple[list[Requirement]
     component = next(c for c in release.components if c.name == booking.component)
     ask = next((t.output.gpu for t in component.traits if t.output.gpu is not None), None)
     found = [Requirement(k, (v,)) for k, v in booking.node_selector.items()]
-    if ask is not None and len(ask.products) > 1:
+    if ask is not None and len(ask.products) > 1 and release.gpu_allocation == gpu.DEVICE_PLUGIN:
         found.append(Requirement(gpu.PRODUCT_LABEL, ask.product_labels))
     return found, ask
 
@@ -50,10 +50,11 @@ def _labels(device: Device, pool: gpu.GpuPool | None) -> tuple[dict[str, str], b
 
 
 def _problem(device: Device, pool: gpu.GpuPool | None, requirements: list[Requirement],
-             ask: gpu.GpuAsk | None) -> str | None:
+             ask: gpu.GpuAsk | None, dra: bool = False) -> str | None:
     """Why the device's node would not take the pods; None when it would."""
     labels, complete = _labels(device, pool)
-    if ask is not None and ask.mode.startswith("mig-") and labels.get(MIG_STRATEGY_LABEL) == "single":
+    if ask is not None and ask.mode.startswith("mig-") and labels.get(MIG_STRATEGY_LABEL) == "single" \
+            and not dra:
         return (f"device {device.name!r} is labelled {MIG_STRATEGY_LABEL}=single, which offers MIG instances as "
                 f"nvidia.com/gpu, not {ask.resource_name}")
     for requirement in requirements:
@@ -81,14 +82,19 @@ def ready_devices(cluster: Cluster) -> list[tuple[Device, dict[str, gpu.GpuPool]
 
 
 def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation],
-          devices: list[tuple[Device, dict[str, gpu.GpuPool]]]) -> list[Diagnostic]:
+          devices: list[tuple[Device, dict[str, gpu.GpuPool]]],
+          dra_names: Mapping[str, str] | None = None) -> list[Diagnostic]:
     """The release's bookings on this cluster whose node selection no booked device satisfies. devices: the
-    cluster's ready devices and their pools (ready_devices)."""
+    cluster's ready devices and their pools (ready_devices); dra_names: the products' names under DRA
+    (inventory.dra_product_names), which the claims of a release under DRA select on."""
     ready = [d for d, _ in devices]
     taken = list(allocations)
     problems = []
+    dra = release.gpu_allocation == gpu.DRA
     for booking in release.bookings:
-        through_dra = _through_dra(booking, taken, devices)
+        if dra:
+            problems += _unnamed_under_dra(cluster, release, booking, taken, devices, dra_names)
+        through_dra = [] if dra else _through_dra(booking, taken, devices)
         if through_dra:
             problems.append(error(
                 "E604", f"component {booking.component!r}: the GPUs it was booked on cluster "
@@ -98,7 +104,7 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
                 subject=Subject(release.kind, (release.id,), cluster.meta.name)))
             continue
         requirements, ask = _requirements(release, booking)
-        if not requirements and not (ask and ask.mode.startswith("mig-")):
+        if not requirements and not (ask and ask.mode.startswith("mig-") and not dra):
             continue
         pools_taken = {a.pool for a in taken if a.component == booking.component}
         if booking.gpus:
@@ -108,7 +114,7 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
             if not workers or any(d.node_labels is None for d in workers):
                 continue
             candidates = [(d, None) for d in workers]
-        reasons = [_problem(d, pool, requirements, ask) for d, pool in candidates]
+        reasons = [_problem(d, pool, requirements, ask, dra) for d, pool in candidates]
         if not candidates or any(reason is None for reason in reasons):
             continue
         problems.append(error(
@@ -123,6 +129,32 @@ def _gpu_trait_loc(release: Release, booking: Booking) -> Location:
     component = next(c for c in release.components if c.name == booking.component)
     trait = next((t for t in component.traits if t.output.gpu is not None or t.type == "node-placement"), None)
     return trait.loc if trait else component.loc
+
+
+def _unnamed_under_dra(cluster: Cluster, release: Release, booking: Booking, taken: list[gpu.Allocation],
+                       devices: list[tuple[Device, dict[str, gpu.GpuPool]]], dra_names: Mapping[str, str] | None
+                       ) -> list[Diagnostic]:
+    """Under DRA a claim selects a product by the name the driver publishes, known only from imported
+    ResourceSlices: a booked product whose devices here do not publish that name would match no device."""
+    problems = []
+    for booking_gpus in booking.gpus:
+        for product in booking_gpus.products:
+            pools_taken = {a.pool for a in taken if a.component == booking.component and a.product == product}
+            on = [d for d, pools in devices if any(key in pools_taken for key in pools)]
+            name = (dra_names or {}).get(product)
+            if not on or all(name and dict(f.dra).get("productName") == name
+                             for d in on for f in d.gpus if f.product == product):
+                continue
+            problems.append(error(
+                "E605", f"component {booking.component!r}: cluster {cluster.meta.name!r} allocates GPUs through "
+                f"DRA, and the name NVIDIA's DRA driver publishes for {product} on device {on[0].name!r} is not "
+                "known, so its claim's selector would match no device", _gpu_trait_loc(release, booking),
+                f"import the cluster's ResourceSlices (`kubectl get resourceslices -o json > slices.json`, then "
+                f"`easel inventory import --cluster {cluster.meta.name} slices.json`), or set "
+                "`gpu.allocation: device-plugin` on the Cluster if its GPUs are not handed out through DRA",
+                notes=[Note(f"device {d.name!r}", d.loc) for d in on[:3]],
+                subject=Subject(release.kind, (release.id,), cluster.meta.name)))
+    return problems
 
 
 def _through_dra(booking: Booking, taken: list[gpu.Allocation], devices: list[tuple[Device, dict[str, gpu.GpuPool]]]

@@ -38,10 +38,14 @@ class NamespacePlan:
 
 @dataclass(frozen=True)
 class GpuBooking:
-    resource: str  # the GPU resource its containers request, e.g. nvidia.com/gpu, nvidia.com/mig-3g.40gb
+    # device-plugin: the resource its containers request (nvidia.com/gpu, nvidia.com/mig-3g.40gb); dra: the
+    # DeviceClass its pods' claims ask for (gpu.nvidia.com, mig.nvidia.com)
+    resource: str
     per_replica: int
     replicas: int
-    products: tuple[str, ...]  # the GPU products its pods must land on (a node selector or affinity); () = any
+    products: tuple[str, ...]  # the GPU products its pods must land on (a node selector, affinity or CEL); () = any
+    allocation: str = gpu.DEVICE_PLUGIN  # device-plugin | dra
+    claim_template: str | None = None  # dra: the ResourceClaimTemplate each pod's claim is made from
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Release:
     bookings: tuple[Booking, ...] = ()
     key: tuple = ()  # the same on every cluster that renders it the same way (for rendering once)
     requires: tuple[str, ...] = ()  # the stacks it needs first (a workload's, transitively; a stack's own)
+    gpu_allocation: str = gpu.DEVICE_PLUGIN  # how its GPUs are requested: device-plugin | dra (claims)
 
     @property
     def uses_namespace(self) -> bool:
@@ -113,13 +118,14 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     on: dict[str, list[ResolvedWorkload]] = {name: [] for name in fleet}
     for workload_id, decision in decisions.workloads.items():
         for cluster in decision.clusters or ():
-            resolved = resolutions.workload(workload_id, decision.version_on(cluster))
+            resolved = resolutions.workload(workload_id, decision.version_on(cluster), fleet[cluster].gpu_allocation)
             if resolved is not None:
                 on[cluster].append(resolved)
     stacks: dict[tuple[str, str], Release] = {}
     planned: dict[tuple, Release] = {}
     isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
     lacking: dict = {}  # crds.check's answers for releases planned alike
+    dra_names = dict(inventory.dra_product_names(fleet))
     clusters = {}
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)
@@ -138,9 +144,10 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
         for workload, specialized in workloads:
             waits = tuple(ref for stack in needs.get(workload.id, ()) for ref in refs.get(stack, ()))
             stacks_needed = tuple(needs.get(workload.id, ()))
-            key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed)
+            allocation = facts.gpu_allocation if workload.gpu_demands else gpu.DEVICE_PLUGIN
+            key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation)
             if key not in planned:  # a workload planned alike on many clusters is one value
-                planned[key] = _workload_release(workload, waits, key[2], stacks_needed)
+                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation)
                 if (workload.id, workload.version) not in isolated:
                     isolated.add((workload.id, workload.version))
                     diagnostics.extend(_cut_off(workload))
@@ -150,7 +157,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
         for release in releases:
             if release.bookings:
                 allocations = decisions.workload(release.id).allocations.get(name, ())
-                diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices))
+                diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices, dra_names))
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
         diagnostics.extend(crds.check(clusters[name], facts.crds, lacking))
     return Plans(model.settings, model.repositories, clusters), diagnostics
@@ -280,11 +287,16 @@ def _pod_bearing(component: ResolvedComponent) -> bool:
                 or any(podtemplates.is_pod_bearing(o, output.pod_templates) for o in output.objects or ()))
 
 
-def _booking(component: ResolvedComponent) -> Booking:
+def _booking(component: ResolvedComponent, allocation: str) -> Booking:
     gpus, node_selector, tolerations = [], {}, []
     for trait in component.traits:
         ask = trait.output.gpu
-        if ask is not None:
+        if ask is not None and allocation == gpu.DRA:
+            [template] = [o["metadata"]["name"] for o in trait.output.objects if o["kind"] == "ResourceClaimTemplate"]
+            gpus.append(GpuBooking(gpu.device_class(ask), ask.count, component.replicas, ask.products, gpu.DRA,
+                                   template))
+            tolerations.append({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+        elif ask is not None:
             gpus.append(GpuBooking(ask.resource_name, ask.count, component.replicas, ask.products))
             if len(ask.products) == 1:
                 node_selector[gpu.PRODUCT_LABEL] = ask.product_labels[0]
@@ -295,12 +307,14 @@ def _booking(component: ResolvedComponent) -> Booking:
     return Booking(component.name, tuple(gpus), node_selector, tuple(tolerations))
 
 
-def _bookings(components: tuple[ResolvedComponent, ...]) -> tuple[Booking, ...]:
-    return tuple(_booking(c) for c in components if _pod_bearing(c))
+def _bookings(components: tuple[ResolvedComponent, ...], allocation: str = gpu.DEVICE_PLUGIN
+              ) -> tuple[Booking, ...]:
+    return tuple(_booking(c, allocation) for c in components if _pod_bearing(c))
 
 
 def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
-                      specialized_for: str | None, requires: tuple[str, ...] = ()) -> Release:
+                      specialized_for: str | None, requires: tuple[str, ...] = (),
+                      allocation: str = gpu.DEVICE_PLUGIN) -> Release:
     environment = workload.environment
     labels = _labels(workload)
     if environment.namespace_strategy == "project":
@@ -314,8 +328,9 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
         NamespacePlan(workload.namespace, namespace_labels, dict(sorted(environment.namespace_quota.items())),
                       environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
                       environment.egress_namespaces, environment.pod_security),
-        labels, workload.components, waits_for, _bookings(workload.components),
-        key=("workload", workload.id, workload.version, specialized_for), requires=requires)
+        labels, workload.components, waits_for, _bookings(workload.components, allocation),
+        key=("workload", workload.id, workload.version, specialized_for, allocation), requires=requires,
+        gpu_allocation=allocation)
 
 
 def _stack_release(stack: ResolvedStack) -> Release:

@@ -56,3 +56,14 @@ def format_gi(value: Fraction) -> str:
     if gi.denominator == 1:
         return str(gi.numerator)
     return f"{float(gi):.1f}".rstrip("0").rstrip(".")
+
+
+def canonical(value: Fraction) -> str:
+    """A whole quantity written exactly, in the largest binary unit that divides it ("80Gi", "40192Mi"); a
+    fractional one is rounded up to a whole number (of bytes: for a minimum, the next one that qualifies)."""
+    whole = -(-value.numerator // value.denominator)
+    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
+        unit = _SUFFIX[suffix].numerator
+        if whole and whole % unit == 0:
+            return f"{whole // unit}{suffix}"
+    return str(whole)

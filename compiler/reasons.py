@@ -123,11 +123,15 @@ class StackUnavailable(Reason):
 class NoGpus(Reason):
     products: tuple[str, ...]  # () = any product
     mode: str  # the pool mode asked for (gpu.EXCLUSIVE, ...)
+    under_dra: bool = False  # time-slicing asked of a cluster that allocates GPUs through DRA
     kind = "gpu"
 
     def __str__(self) -> str:
         wanted = " or ".join(self.products) + " GPUs" if self.products else "GPUs"
         unit = "" if self.mode == "exclusive" else f" ({self.mode})"
+        if self.under_dra:
+            return f"no {wanted}{unit}: the cluster allocates GPUs through DRA, whose claims get whole GPUs or MIG " \
+                   "instances"
         return f"no {wanted}{unit} on ready devices"
 
 

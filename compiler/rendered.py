@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diagnostics import Location, Subject
-from .gpu import GpuAsk
+from .gpu import DEVICE_PLUGIN, GpuAsk
 from .model import Definition, PodTemplatePath
 
 # Where each built-in pod-bearing kind keeps its pod template (a Pod is its own template): where pod-level traits
@@ -86,6 +86,8 @@ class RenderContext:
     instance: str  # "<workload>-<component>", shortened: the name of the objects a component creates
     files: dict[str, Any] = field(default_factory=dict, compare=False)  # manifest files by path
     cluster: dict[str, Any] | None = None  # cluster facts, for templates that ask for them
+    gpu_allocation: str = DEVICE_PLUGIN  # how the clusters it is rendered for hand out GPUs: device-plugin | dra
+    dra_products: tuple[tuple[str, str], ...] = ()  # GPU product -> the name NVIDIA's DRA driver publishes
 
     def template_vars(self) -> dict[str, Any]:
         return {"workload": {"name": self.workload, "project": self.project, "environment": self.environment},

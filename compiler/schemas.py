@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .gpu import MIG_PROFILE_PATTERN
+from .gpu import ALLOCATION_MODES, MIG_PROFILE_PATTERN
 
 API_VERSION = "easel.dev/v1alpha1"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -211,6 +211,9 @@ SPECS: dict[str, dict[str, Any]] = {
         "clusterProfile": obj({"name": NAME, "version": SEMVER}, ["name", "version"]),
         "kubernetesVersion": {"type": "string", "minLength": 1},
         "gitops": obj({"engine": {"enum": ["flux", "argocd"]}}),
+        # how pods get GPUs: device-plugin limits (GPU Feature Discovery labels), or dra (resource.k8s.io/v1
+        # claims); by default dra when every GPU of its devices was imported from ResourceSlices
+        "gpu": obj({"allocation": {"enum": list(ALLOCATION_MODES)}}),
         "taints": array(TAINT),
         "crds": API_GROUPS,  # API groups whose CRDs the cluster already has (installed outside easel)
         "devices": array(obj({"name": NAME, **_DEVICE_BODY}, ["name"])),

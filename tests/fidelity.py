@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from compiler import valuespath
+from compiler import inventory, valuespath
 from compiler.builtins import traits
 from compiler.model import PodTemplatePath
 from compiler.rendered import RenderContext
@@ -63,16 +63,69 @@ def _documents(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
 
-def _asked(pod: dict, resource: str) -> list:
-    """Each container's limit of the resource, as a number (a quantity may be written "2"), or None."""
-    limits = [c.get("resources", {}).get("limits", {}).get(resource) for c in pod.get("containers", [])]
-    return [int(a) if isinstance(a, str) and a.isdigit() else a for a in limits]
+def _asked(pod: dict, gpus, templates: dict | None = None) -> list:
+    """What the pod asks for of the booked GPUs. Device plugin: each container's limit of the resource, as a
+    number (a quantity may be written "2"), or None. DRA: for each claim of the pod made from the booked
+    ResourceClaimTemplate that a container uses, the devices its template requests."""
+    if gpus.allocation != "dra":
+        limits = [c.get("resources", {}).get("limits", {}).get(gpus.resource) for c in pod.get("containers", [])]
+        return [int(a) if isinstance(a, str) and a.isdigit() else a for a in limits]
+    used = {claim.get("name") for c in pod.get("containers", []) for claim in (c.get("resources") or {}).get("claims")
+            or ()}
+    template = (templates or {}).get(gpus.claim_template) or {}
+    requests = _at(template, ("spec", "spec", "devices", "requests")) or []
+    devices = sum((r.get("exactly") or {}).get("count", 1) for r in requests)
+    return [devices for claim in pod.get("resourceClaims") or ()
+            if claim.get("resourceClaimTemplateName") == gpus.claim_template and claim.get("name") in used]
 
 
-def _pod_problems(where: str, pod: dict, booking, gpus) -> list[str]:
+def _templates(files: dict, cluster: str, release) -> dict[str, dict]:
+    """The ResourceClaimTemplates of a release's folder in the cluster's tree, by name."""
+    prefix = f"clusters/{cluster}/{release.path}/"
+    return {d["metadata"]["name"]: d for path, text in files.items() if path.startswith(prefix)
+            for d in _documents(text) if d.get("kind") == "ResourceClaimTemplate"}
+
+
+def _template_problems(where: str, gpus, templates: dict, dra_names: dict) -> list[str]:
+    """A booking under DRA: its ResourceClaimTemplate asks for the booked devices, of the booked class, and
+    selects the booked products by the names the driver publishes."""
+    if gpus.allocation != "dra":
+        return []
+    template = templates.get(gpus.claim_template)
+    if template is None:
+        return [f"{where}: ResourceClaimTemplate {gpus.claim_template!r} is not in the tree"]
+    problems = []
+    requests = _at(template, ("spec", "spec", "devices", "requests")) or []
+    for request in requests:
+        exactly = request.get("exactly") or {}
+        if exactly.get("deviceClassName") != gpus.resource:
+            problems.append(f"{where}: booked {gpus.resource}; the claim asks for {exactly.get('deviceClassName')}")
+        if exactly.get("allocationMode", "ExactCount") != "ExactCount":
+            problems.append(f"{where}: the claim asks for {exactly.get('allocationMode')} devices, not a count")
+        expressions = " && ".join(s["cel"]["expression"] for s in exactly.get("selectors") or ())
+        for product in gpus.products:
+            if repr(dra_names.get(product, "?")) not in expressions:
+                problems.append(f"{where}: booked {product}; the claim's selectors do not name it ({expressions})")
+    if len(requests) != 1:
+        problems.append(f"{where}: the claim has {len(requests)} requests, not one")
+    return problems
+
+
+def _device_plugin_limits(where: str, pod: dict) -> list[str]:
+    """Under DRA no container may ask for the device plugin's GPUs: no node offers them, the pod would stay
+    Pending."""
+    return [f"{where}: container {c.get('name')!r} asks for {resource} on a cluster without the device plugin"
+            for c in pod.get("containers", []) for part in ("limits", "requests")
+            for resource, value in ((c.get("resources") or {}).get(part) or {}).items()
+            if resource.startswith("nvidia.com/") and str(value) != "0"]
+
+
+def _pod_problems(where: str, pod: dict, booking, gpus, templates: dict | None = None) -> list[str]:
     problems = [f"{where}: container {c.get('name')!r} has no image (a patch added it)"
                 for c in pod.get("containers", []) if not c.get("image")]
-    asked = [a for a in _asked(pod, gpus.resource) if a is not None]
+    if gpus.allocation == "dra":
+        problems += _device_plugin_limits(where, pod)
+    asked = [a for a in _asked(pod, gpus, templates) if a is not None]
     if asked != [gpus.per_replica]:
         problems.append(f"{where}: booked {gpus.per_replica} {gpus.resource} per replica; containers ask {asked}")
     selector = pod.get("nodeSelector") or {}
@@ -85,7 +138,7 @@ def _pod_problems(where: str, pod: dict, booking, gpus) -> list[str]:
     return problems
 
 
-def _own_objects(where: str, documents: list[dict], booking, gpus, declared=()) -> list[str]:
+def _own_objects(where: str, documents: list[dict], booking, gpus, declared=(), templates=None) -> list[str]:
     pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod, count)
             for d in documents for at, pod, count in _pods(d, declared)]
     if not pods:
@@ -93,9 +146,9 @@ def _own_objects(where: str, documents: list[dict], booking, gpus, declared=()) 
     problems = []
     requested = 0
     for name, pod, count in pods:
-        if any(a is not None for a in _asked(pod, gpus.resource)):
-            problems += _pod_problems(name, pod, booking, gpus)
-            requested += count * sum(a for a in _asked(pod, gpus.resource) if isinstance(a, int))
+        if any(a is not None for a in _asked(pod, gpus, templates)):
+            problems += _pod_problems(name, pod, booking, gpus, templates)
+            requested += count * sum(a for a in _asked(pod, gpus, templates) if isinstance(a, int))
         else:
             problems += [f"{name}: container {c.get('name')!r} has no image (a patch added it)"
                          for c in pod.get("containers", []) if not c.get("image")]
@@ -155,18 +208,25 @@ def _values_problems(where: str, values: dict, paths: list[str], wanted, what: s
     return problems
 
 
-def _chart(where: str, component, values: dict, patches: list[dict], booking, gpus, built) -> list[str]:
+def _chart(where: str, component, values: dict, patches: list[dict], booking, gpus, built,
+           templates: dict | None = None) -> list[str]:
     """A chart's GPUs, node selector and tolerations: through the values the profile maps, or through patches,
-    checked on the chart's rendering when the suite has one."""
+    checked on the chart's rendering when the suite has one. Under DRA the claims always go by patch, and a
+    mapped GPU count is 0."""
     problems = []
-    count_paths = _mapped(component, "gpu.count")
+    dra = gpus.allocation == "dra"
+    count_paths = [] if dra else _mapped(component, "gpu.count")
+    if dra:
+        problems += _values_problems(where, values, _mapped(component, "gpu.count"), 0, "device-plugin GPUs")
     pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod, n)
             for d in built or () for at, pod, n in _pods(d, CHART_POD_TEMPLATES)]
-    gpu_pods = [(name, pod) for name, pod, _ in pods if any(a is not None for a in _asked(pod, gpus.resource))]
+    gpu_pods = [(name, pod) for name, pod, _ in pods if any(a is not None for a in _asked(pod, gpus, templates))]
     # the pods that run the GPUs, also where the chart's own values ask for them (requests)
-    gpu_runners = [(name, pod) for name, pod, _ in pods if any(
+    gpu_runners = gpu_pods if dra else [(name, pod) for name, pod, _ in pods if any(
         gpus.resource in (c.get("resources") or {}).get(part, {}) for c in pod.get("containers", [])
         for part in ("limits", "requests"))]
+    if dra:
+        problems += [p for name, pod, _ in pods for p in _device_plugin_limits(name, pod)]
     if count_paths:
         problems += _values_problems(where, values, count_paths, gpus.per_replica, f"{gpus.resource} per replica")
     elif built is not None:
@@ -174,12 +234,12 @@ def _chart(where: str, component, values: dict, patches: list[dict], booking, gp
             problems.append(f"{where}: booked {gpus.per_replica} {gpus.resource} per replica; no pod of the chart "
                             "requests it once the patches are applied (does `target` match the right object?)")
         for name, pod in gpu_pods:
-            asked = [a for a in _asked(pod, gpus.resource) if a is not None]
+            asked = [a for a in _asked(pod, gpus, templates) if a is not None]
             if asked != [gpus.per_replica]:
                 problems.append(f"{name}: booked {gpus.per_replica} {gpus.resource} per replica; containers ask "
                                 f"{asked}")
     else:
-        problems += _patched_container(where, component, patches, gpus)
+        problems += _patched_container(where, component, patches, gpus, templates)
     for name, pod, _ in pods:
         problems += [f"{name}: container {c.get('name')!r} has no image (a patch added it)"
                      for c in pod.get("containers", []) if not c.get("image")]
@@ -203,12 +263,18 @@ def _chart(where: str, component, values: dict, patches: list[dict], booking, gp
     return problems
 
 
-def _patched_container(where: str, component, patches: list[dict], gpus) -> list[str]:
+def _patched_container(where: str, component, patches: list[dict], gpus, templates: dict | None = None) -> list[str]:
     """Without a rendering: a patch for the component's target sets the GPUs on its container."""
     container = component.properties.get("container")
     for entry in patches:
         patch = yaml.safe_load(entry["patch"])
         pod = _pod({**patch, "kind": entry["target"]["kind"]}) if entry["target"]["kind"] in POD_PATHS else None
+        if gpus.allocation == "dra":
+            only = {**(pod or {}), "containers": [c for c in (pod or {}).get("containers", [])
+                                                  if c.get("name") == container]}
+            if sum(_asked(only, gpus, templates)) == gpus.per_replica:
+                return []
+            continue
         for c in (pod or {}).get("containers", []):
             if c.get("name") == container and \
                     c.get("resources", {}).get("limits", {}).get(gpus.resource) == gpus.per_replica:
@@ -307,10 +373,12 @@ def check(result) -> list[str]:
     requires; the problems otherwise."""
     problems: list[str] = []
     files = result.files or {}
+    dra_names = dict(inventory.dra_product_names(result.fleet)) if result.fleet else {}
     for cluster, plan in (result.plans.clusters.items() if result.plans else ()):
         for release in plan.releases:
             components = {c.name: c for c in release.components}
             required = _required_traits(result, release)
+            templates = _templates(files, cluster, release) if release.gpu_allocation == "dra" else {}
             for booking in release.bookings:
                 component = components[booking.component]
                 base = f"clusters/{cluster}/{release.path}/{component.name}"
@@ -320,7 +388,8 @@ def check(result) -> list[str]:
                     chart = component.output.helm
                     built = rendered_chart(chart.chart, chart.version, name, release.namespace.name, patches)
                     for gpus in booking.gpus:
-                        problems += _chart(where, component, values, patches, booking, gpus, built)
+                        problems += _chart(where, component, values, patches, booking, gpus, built, templates)
+                        problems += _template_problems(where, gpus, templates, dra_names)
                     if built is not None:
                         problems += _required_on_every_pod(where, component, built, values, required,
                                                            _pod_parts(release, component))
@@ -331,7 +400,8 @@ def check(result) -> list[str]:
                                                  ""))
                 declared = component.output.pod_templates
                 for gpus in booking.gpus:
-                    problems += _own_objects(where, documents, booking, gpus, declared)
+                    problems += _own_objects(where, documents, booking, gpus, declared, templates)
+                    problems += _template_problems(where, gpus, templates, dra_names)
                 pods = [(f"{where} {d['kind']}/{d['metadata']['name']}{at}", pod)
                         for d in documents for at, pod, _ in _pods(d, declared)]
                 for trait_type, fields in _pod_parts(release, component):

@@ -152,18 +152,30 @@ def test_a_device_document_in_error_is_fixed_first_not_imported_again(repo):
     assert tree(repo) == before  # not a second mig-node-1 beside the one it could not read
 
 
-def test_gpus_handed_out_through_dra_are_never_booked_for_device_plugin_requests():
-    """Until a cluster's GPUs can be claimed through DRA, a pod asking for nvidia.com/gpu there would stay
-    Pending: the compile fails and says so, on a cluster imported from ResourceSlices."""
+def _on_imported_gpus(ask: str, allocation: str | None = None) -> dict[str, str]:
+    """A cluster whose one device has the GPUs of tests/resourceslices/whole-gpus.json's first node, and a
+    workload asking for some."""
     from compiler.inventory_import import read_items, reported
-    from scenario import codes, compile_files
     from test_node_selection import _files
 
     gpus = json.dumps(reported([read_items((SAMPLES / "whole-gpus.json").read_text())]).gpus["gpu-node-a"])
+    files = _files(f"{{name: gpu-node-a, facts: {{gpus: {gpus}}}}}", ask)
+    if allocation:
+        files["clusters/c.yaml"] = files["clusters/c.yaml"].replace(
+            'kubernetesVersion: "1.30.1"', f'kubernetesVersion: "1.30.1"\n  gpu: {{allocation: {allocation}}}')
+    return files
+
+
+def test_gpus_handed_out_through_dra_are_never_booked_for_device_plugin_requests():
+    """A cluster that says its GPUs go through the device plugin, while they were imported from ResourceSlices:
+    a pod asking for nvidia.com/gpu there would stay Pending, so the compile fails and says so."""
+    from scenario import codes, compile_files
+
     for ask in ("{count: 1}", "{count: 1, product: NVIDIA-H100-80GB-HBM3}"):
-        result = compile_files(_files(f"{{name: gpu-node-a, facts: {{gpus: {gpus}}}}}", ask))
+        result = compile_files(_on_imported_gpus(ask, "device-plugin"))
         assert codes(result) == ["E604"], [d.text for d in result.diagnostics]
         problem = next(d for d in result.diagnostics if d.code == "E604")
         assert "published through DRA (ResourceSlices)" in problem.text and "nvidia.com/gpu" in problem.text
     plugin = '{name: g, facts: {gpus: [{product: NVIDIA-H100-80GB-HBM3, count: 8}]}}'
+    from test_node_selection import _files
     assert codes(compile_files(_files(plugin, "{count: 1}"))) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import gpu as gpus
+from .. import names
 from ..rendered import ALL_CONTAINERS, POD_KINDS, Patch, RenderContext, TraitOutput
 from ..schemas import LABEL_KEY, LABEL_VALUE, QUANTITY, array, obj
 from .components import _RESOURCES, resources_block
@@ -103,6 +104,8 @@ def _container(props: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 def gpu(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
     ask = gpus.ask_from_properties(props)
+    if ctx.gpu_allocation == gpus.DRA:
+        return _gpu_claim(props, ask, ctx)
     pod: dict[str, Any] = {
         "containers": [_container(props, {"resources": {"limits": {ask.resource_name: ask.count}}})],
         "tolerations": [{"key": gpus.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
@@ -114,6 +117,28 @@ def gpu(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
             {"matchExpressions": [{"key": gpus.PRODUCT_LABEL, "operator": "In",
                                    "values": list(ask.product_labels)}]}]}}}
     return TraitOutput(patches=_pod_patches(pod, pod_wide=False), gpu=ask)
+
+
+def _gpu_claim(props: dict[str, Any], ask: gpus.GpuAsk, ctx: RenderContext) -> TraitOutput:
+    """The ask on a cluster that allocates GPUs through DRA: a ResourceClaimTemplate (one claim per pod, of
+    `count` devices of the driver's class, selected by CEL on product, MIG profile and memory), the pod's claim
+    from it, and each container's use of that claim; no extended-resource limit and no GPU Feature Discovery
+    label, which the DRA driver's nodes do not have. The GPU nodes' taint is tolerated as with the device plugin."""
+    template = names.join(ctx.instance, gpus.CLAIM)
+    request: dict[str, Any] = {"deviceClassName": gpus.device_class(ask), "allocationMode": "ExactCount",
+                               "count": ask.count}
+    selectors = gpus.cel_selectors(ask, dict(ctx.dra_products))
+    if selectors:
+        request["selectors"] = [{"cel": {"expression": expression}} for expression in selectors]
+    claim_template = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate",
+                      "metadata": {"name": template},
+                      "spec": {"spec": {"devices": {"requests": [{"name": gpus.CLAIM, "exactly": request}]}}}}
+    pod: dict[str, Any] = {
+        "resourceClaims": [{"name": gpus.CLAIM, "resourceClaimTemplateName": template}],
+        "containers": [_container(props, {"resources": {"claims": [{"name": gpus.CLAIM}]}})],
+        "tolerations": [{"key": gpus.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
+    }
+    return TraitOutput(patches=_pod_patches(pod, pod_wide=False), objects=[claim_template], gpu=ask)
 
 
 def resources(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
-from .. import policy, resolve
+from .. import gpu, inventory, policy, resolve
 from ..decisions import ClusterDecision, Decisions, StackRollout, WorkloadDecision
 from ..diagnostics import Diagnostics, merge_subjects
 from ..inventory import ClusterFacts
@@ -65,8 +65,35 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         for cluster, s in stacks.items()}
     in_use = [*(r.profile for r in resolved.values()), *(s.profile for s in stack_resolutions.values())]
     digests = {profile.key: profile.digest for profile in in_use}
-    return (Decisions(workloads, clusters, digests, stack_rollouts), Resolutions(resolved, stack_resolutions),
-            diagnostics)
+    under_dra = _under_dra(model, fleet, resolved, workloads, diagnostics)
+    return (Decisions(workloads, clusters, digests, stack_rollouts),
+            Resolutions(resolved, stack_resolutions, under_dra), diagnostics)
+
+
+def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[tuple[str, str], ResolvedWorkload],
+               decisions: Mapping[str, WorkloadDecision], diagnostics: Diagnostics
+               ) -> dict[tuple[str, str], ResolvedWorkload]:
+    """The workloads with GPUs placed on a cluster that allocates them through DRA, resolved again for such
+    clusters (their `gpu` traits render claims). Problems the first resolution reported are not said twice."""
+    dra = {name for name, facts in fleet.items() if facts.gpu_allocation == gpu.DRA}
+    if not dra:
+        return {}
+    products = inventory.dra_product_names(fleet)
+    said = {(d.code, d.location, d.message) for d in diagnostics}
+    found: dict[tuple[str, str], ResolvedWorkload] = {}
+    problems = []
+    for key, workload in resolved.items():
+        decision = decisions.get(workload.id)
+        if not workload.gpu_demands or decision is None or not dra.intersection(decision.clusters or ()):
+            continue
+        run, more = resolve.resolve_workload(model, workload.workload, workload.environment, workload.project,
+                                             workload.profile, gpu.DRA, products)
+        problems += more
+        if run is not None:
+            problems += policy.check_workload(run)
+            found[key] = run
+    diagnostics.extend(merge_subjects(p for p in problems if (p.code, p.location, p.message) not in said))
+    return found
 
 
 def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[ResolvedWorkload],

@@ -79,7 +79,8 @@ class StaticIndex:
             reason = static_reason(workload, facts, keeping) or self._stacks(workload.profile, facts)
             viable: list[list[GpuPool]] | None = []
             if not reason and workload.gpu_demands:
-                viable, reason = gpu.viable_pools(workload.gpu_demands, facts.gpus, workload.profile.arch)
+                viable, reason = gpu.viable_pools(workload.gpu_demands, facts.gpus, workload.profile.arch,
+                                                  facts.gpu_allocation)
             if reason:
                 reasons[name] = reason
             else:

@@ -94,6 +94,7 @@ def _placement(result: Result, decision, resolved) -> dict[str, Any]:
             entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count,
                               **({"pool": a.pool} if a.pool != a.product else {})}
                              for a in decision.allocations.get(name, ())]
+            entry["gpuAllocation"] = result.fleet[name].gpu_allocation
             entry["output"] = _output_paths(result, name, resolved)
         else:
             entry["verdict"] = "eligible" if name in passed else "passed over"
@@ -174,7 +175,8 @@ def _placement_lines(placement: dict[str, Any], every_cluster: bool = False) -> 
     for c in shown:
         if c["verdict"] == "chosen":
             gpus_taken = ", ".join(f"{g['count']} × {g.get('pool', g['product'])}" for g in c["gpus"])
-            taken = f"; takes {gpus_taken}" if gpus_taken else ""
+            taken = f"; takes {gpus_taken}" + (" through DRA claims" if c.get("gpuAllocation") == "dra" else "") \
+                if gpus_taken else ""
             why = "kept from easel.lock" if c.get("kept") else f"score {c['score']}"
             lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}){taken}")
             if len(shown) == len(clusters):
@@ -218,7 +220,7 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
                      "largestDevice": pool.largest_device, "allocatedTo": holders.get(key, [])})
     return {
         "cluster": name, "file": _where(cluster.meta.loc, result), "source": cluster.source,
-        "engine": facts.engine, "kubernetesVersion": facts.kubernetes_version,
+        "engine": facts.engine, "kubernetesVersion": facts.kubernetes_version, "gpuAllocation": facts.gpu_allocation,
         "clusterProfile": "/".join(cluster.cluster_profile) if cluster.cluster_profile else None,
         "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in cluster.taints],
         "labels": facts.labels,
@@ -232,10 +234,15 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
     }
 
 
+_ALLOCATION = {"device-plugin": "the device plugin (nvidia.com/gpu limits)",
+               "dra": "DRA (resource.k8s.io/v1 claims)"}
+
+
 def cluster_text(report: dict[str, Any]) -> str:
     lines = [f"cluster {report['cluster']}  ({report['file']})",
              f"  {report['source']}, engine {report['engine']}, Kubernetes {report['kubernetesVersion'] or 'unknown'}"
-             + (f", cluster profile {report['clusterProfile']}" if report["clusterProfile"] else "")]
+             + (f", cluster profile {report['clusterProfile']}" if report["clusterProfile"] else ""),
+             f"  GPUs allocated through {_ALLOCATION[report['gpuAllocation']]}"]
     for taint in report["taints"]:
         value = f"={taint['value']}" if taint["value"] else ""
         lines.append(f"  taint {taint['key']}{value}:{taint['effect']}")

@@ -29,7 +29,8 @@ def fleet_status(result: Result) -> dict[str, Any]:
                  "total": pool.total, "allocated": allocated[(name, key)], "free": pool.total - allocated[(name, key)]}
                 for key, pool in facts.gpus.items()]
         clusters.append({"cluster": name, "engine": facts.engine, "source": facts.cluster.source,
-                         "kubernetesVersion": facts.kubernetes_version, "gpus": gpus,
+                         "kubernetesVersion": facts.kubernetes_version, "gpuAllocation": facts.gpu_allocation,
+                         "gpus": gpus,
                          "workloads": sorted(workloads[name])})
     projects = []
     for name, project in (result.model.projects.items() if result.model else ()):
@@ -88,7 +89,8 @@ def _per_cluster(clusters: list[dict[str, Any]]):
     from rich.table import Table
 
     fleet = Table(title="GPUs per cluster (ready devices)", title_justify="left")
-    for column, justify in (("cluster", "left"), ("engine", "left"), ("GPU product", "left"), ("total", "right"),
+    for column, justify in (("cluster", "left"), ("engine", "left"), ("GPUs by", "left"), ("GPU product", "left"),
+                            ("total", "right"),
                             ("allocated", "right"), ("free", "right"), ("workloads", "right")):
         fleet.add_column(column, justify=justify)
     for cluster in clusters:
@@ -96,7 +98,8 @@ def _per_cluster(clusters: list[dict[str, Any]]):
         for index, gpu in enumerate(rows):
             first = index == 0
             product = pool_key(gpu["product"], gpu.get("sharing", EXCLUSIVE))
-            fleet.add_row(cluster["cluster"] if first else "", cluster["engine"] if first else "", product,
+            fleet.add_row(cluster["cluster"] if first else "", cluster["engine"] if first else "",
+                          cluster["gpuAllocation"] if first else "", product,
                           str(gpu["total"]), str(gpu["allocated"]), str(gpu["free"]),
                           str(len(cluster["workloads"])) if first else "")
     return fleet

@@ -7,7 +7,7 @@ by version_choice.py, and policy checks the result in a step of its own (policy.
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Subject, error
-from ..gpu import GpuDemand
+from ..gpu import DEVICE_PLUGIN, GpuDemand
 from ..model import DEFAULT_RELEASE, Environment, Model, Project, Workload, WorkloadProfile
 from .. import names, schemacheck
 from . import params
@@ -26,7 +26,11 @@ def namespace_for(workload: Workload, environment: Environment) -> str:
 
 
 def resolve_workload(model: Model, workload: Workload, environment: Environment, project: Project,
-                     profile: WorkloadProfile) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+                     profile: WorkloadProfile, gpu_allocation: str = DEVICE_PLUGIN,
+                     dra_products: tuple[tuple[str, str], ...] = ()
+                     ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+    """gpu_allocation: how the clusters it is resolved for hand out GPUs (a workload with GPUs placed on clusters
+    of both kinds is resolved once for each); dra_products: under DRA, the names the driver gives the products."""
     effective, problems = params.effective(profile, model.settings, project, environment, workload.parameters,
                                            workload.asks_at)
     if problems:
@@ -34,7 +38,8 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
     namespace = namespace_for(workload, environment)
     owner = Owner(workload.meta.name, workload.project, workload.environment, namespace,
                   Subject("workload", (workload.id,)), environment.traits, workload.traits,
-                  environment.required_traits, environment.release.over(DEFAULT_RELEASE))
+                  environment.required_traits, environment.release.over(DEFAULT_RELEASE), gpu_allocation,
+                  dra_products)
     component_names = [c.name for c in profile.components]
     for name in workload.traits:
         if name not in component_names:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import images, valuespath
 from ..diagnostics import Diagnostic, Subject, error, warning
+from ..gpu import DEVICE_PLUGIN, DRA
 from ..model import Component, Model
 from ..rendered import ALL_CONTAINERS, ComponentOutput
 from .types import ResolvedTrait
@@ -29,7 +30,8 @@ COUNTED = ("gpu", "resources")
 
 
 def apply(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
-          traits: list[ResolvedTrait], subject: Subject, required: tuple[str, ...] = ()) -> Applied:
+          traits: list[ResolvedTrait], subject: Subject, required: tuple[str, ...] = (),
+          gpu_allocation: str = DEVICE_PLUGIN) -> Applied:
     """The component's output and traits once trait values are mapped, and the images it pulls."""
     problems: list[Diagnostic] = []
     if output.helm is not None or output.kustomize_path is not None:
@@ -45,7 +47,7 @@ def apply(model: Model, component: Component, props: dict[str, Any], output: Com
         if named:
             return Applied(None, tuple(traits), (), problems)
         output, traits = _external_traits(model, component, props, output, traits, subject, problems,
-                                          (*COUNTED, *required))
+                                          (*COUNTED, *required), gpu_allocation)
         if output is None:
             return Applied(None, tuple(traits), (), problems)
     output, found = _images(component, props, output, traits, subject, problems)
@@ -54,9 +56,13 @@ def apply(model: Model, component: Component, props: dict[str, Any], output: Com
 
 def _external_traits(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
                      traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic],
-                     counted: tuple[str, ...]) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
+                     counted: tuple[str, ...], gpu_allocation: str = DEVICE_PLUGIN
+                     ) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
     """Traits on a chart or folder: through chart values where the profile maps them (`traitValues`), else
-    as patches, which need the component's `container` when they change containers."""
+    as patches, which need the component's `container` when they change containers.
+
+    Under DRA a chart's GPU values would ask for the device plugin's resource: a mapped `gpu.count` is set to 0
+    there, and the claims go by patch (only the GPU toleration may still go through values)."""
     mapping = props.get("traitValues") or {}
     at = component.loc.at("properties", "traitValues")
     ok = True
@@ -73,6 +79,11 @@ def _external_traits(model: Model, component: Component, props: dict[str, Any], 
             if trait is None:
                 continue  # the trait is not used here: the chart keeps its own value
             part, _, field = rest.partition(".")
+            if trait_type == "gpu" and gpu_allocation == DRA and rest != "pod.tolerations":
+                if rest == "count":
+                    for path in [paths] if isinstance(paths, str) else paths:
+                        valuespath.put(values, path, 0)  # put worked for it under the device plugin too
+                continue
             value = _rendered_part(trait, part, field) if part in PARTS and field else trait.properties.get(rest)
             covered[trait_type] = covered.get(trait_type, Covered()).adding(part if part in PARTS else None,
                                                                              field or rest)
@@ -91,9 +102,14 @@ def _external_traits(model: Model, component: Component, props: dict[str, Any], 
         kept = []
         for trait in traits:
             if any(_names_every_container(p.body) for p in trait.output.patches) and trait.type in counted:
+                dra = trait.type == "gpu" and gpu_allocation == DRA
                 problems.append(error(
                     "E411", f"trait {trait.type!r} cannot reach the containers of {kind} component "
-                    f"{component.name!r}: easel cannot see them", trait.loc, subject=subject))
+                    f"{component.name!r}: easel cannot see them"
+                    + (" (on clusters that allocate GPUs through DRA, its claims go by patch, not values)"
+                       if dra else ""), trait.loc,
+                    "name the container that gets the GPU claims with `container` (and the object with `target`)"
+                    if dra else None, subject=subject))
                 ok = False
             elif any(_names_every_container(p.body) for p in trait.output.patches):
                 # A patch naming a container the chart lacks would add a broken one: leave containers alone.

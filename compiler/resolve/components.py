@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from .. import builtins, definitions, graph, names, podtemplates, schemacheck, smp, templating
 from ..diagnostics import Diagnostic, Location, Subject, error
+from ..gpu import DEVICE_PLUGIN
 from ..model import DEFAULT_RELEASE, Component, Definition, Model, ReleaseOptions, TraitUse, WorkloadProfile
 from ..rendered import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
 from ..source import PathOutsideRepository, normalize
@@ -30,6 +31,8 @@ class Owner:
     added_traits: Mapping[str, tuple[TraitUse, ...]] = field(default_factory=dict)  # the workload's, by component
     required_traits: tuple[str, ...] = ()  # the environment's policy: these must reach every pod
     release: ReleaseOptions = DEFAULT_RELEASE  # release options below the components' own (the environment's)
+    gpu_allocation: str = DEVICE_PLUGIN  # how the clusters it is resolved for hand out GPUs (device-plugin | dra)
+    dra_products: tuple[tuple[str, str], ...] = ()  # under DRA: GPU product -> the name the DRA driver publishes
 
 
 def resolve_components(model: Model, owner: Owner, profile: WorkloadProfile, parameters: Mapping[str, Any]
@@ -97,7 +100,8 @@ class _Resolver:
         instance = names.join(self.owner.name, component.name, limit=names.HELM_RELEASE_MAX)
         ctx = RenderContext(workload=self.owner.name, project=self.owner.project, environment=self.owner.environment,
                             namespace=self.owner.namespace, component=component.name, instance=instance,
-                            files=self.model.manifest_files)
+                            files=self.model.manifest_files, gpu_allocation=self.owner.gpu_allocation,
+                            dra_products=self.owner.dra_products)
         if component.type == "manifests" and not self._manifest_files_found(component, props):
             return None
         if component.type == "helm-chart" and props["repository"] not in self.model.repositories:
@@ -112,7 +116,7 @@ class _Resolver:
         if output.objects is not None and output.cluster_template is None:
             self._check_reach(component, output, traits)
         found = chart_values.apply(self.model, component, props, output, traits, self.owner.subject,
-                                   self.owner.required_traits)
+                                   self.owner.required_traits, self.owner.gpu_allocation)
         self.problems.extend(found.problems)
         if found.output is None:
             return None

@@ -4,11 +4,11 @@ kept as a ClusterTemplate for the plan stage to render per cluster."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import Location
-from ..gpu import GpuDemand
+from ..gpu import DEVICE_PLUGIN, DRA, GpuDemand
 from ..model import DEFAULT_RELEASE, Environment, Project, ReleaseOptions, Workload, WorkloadProfile
 from ..rendered import ComponentOutput, TraitOutput
 from .params import EffectiveParameter
@@ -116,6 +116,13 @@ class Resolutions:
     each infrastructure stack at each version some cluster runs."""
     workloads: dict[tuple[str, str], ResolvedWorkload]  # (workload id, version) -> resolved
     stacks: dict[tuple[str, str], ResolvedStack]  # (stack, version) -> resolved
+    # (workload id, version) -> resolved for clusters that allocate GPUs through DRA: only workloads with GPUs
+    # placed on such a cluster (the others render alike under both)
+    under_dra: dict[tuple[str, str], ResolvedWorkload] = field(default_factory=dict)
 
-    def workload(self, workload_id: str, version: str | None) -> ResolvedWorkload | None:
-        return self.workloads.get((workload_id, version or ""))
+    def workload(self, workload_id: str, version: str | None, gpu_allocation: str = DEVICE_PLUGIN
+                 ) -> ResolvedWorkload | None:
+        key = (workload_id, version or "")
+        if gpu_allocation == DRA and key in self.under_dra:
+            return self.under_dra[key]
+        return self.workloads.get(key)

@@ -267,7 +267,8 @@ class Builder(References):
             cluster_profile=(profile["name"], profile["version"]) if profile else None,
             kubernetes_version=k8s, engine=(spec.get("gitops") or {}).get("engine"),
             taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in spec.get("taints") or ()),
-            devices=(), crds=tuple(spec.get("crds") or ()))
+            devices=(), crds=tuple(spec.get("crds") or ()),
+            gpu_allocation=(spec.get("gpu") or {}).get("allocation"))
 
     def _add_Device(self, data, meta, spec, loc):
         if self._unique(("Device", spec["cluster"], meta.name), loc,
