@@ -144,7 +144,9 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
         for workload, specialized in workloads:
             waits = tuple(ref for stack in needs.get(workload.id, ()) for ref in refs.get(stack, ()))
             stacks_needed = tuple(needs.get(workload.id, ()))
-            allocation = facts.gpu_allocation if workload.gpu_demands else gpu.DEVICE_PLUGIN
+            # how its GPUs are requested and its namespace's GPU quota written: the cluster's way, when it matters
+            matters = workload.gpu_demands or _gpu_quota(workload.environment.namespace_quota)
+            allocation = facts.gpu_allocation if matters else gpu.DEVICE_PLUGIN
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation)
             if key not in planned:  # a workload planned alike on many clusters is one value
                 planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation)
@@ -325,12 +327,29 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
     return Release(
         "workload", workload.id, workload.workload.project, workload.workload.meta.name, workload.profile.meta.name,
         workload.version, workload.path,
-        NamespacePlan(workload.namespace, namespace_labels, dict(sorted(environment.namespace_quota.items())),
+        NamespacePlan(workload.namespace, namespace_labels, _quota(environment.namespace_quota, allocation),
                       environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
                       environment.egress_namespaces, environment.pod_security),
         labels, workload.components, waits_for, _bookings(workload.components, allocation),
         key=("workload", workload.id, workload.version, specialized_for, allocation), requires=requires,
         gpu_allocation=allocation)
+
+
+# Under DRA, GPUs are claimed, not requested as an extended resource: a namespace's quota on nvidia.com/gpu is
+# also written as Kubernetes' quota on the devices claimed from the driver's DeviceClass of whole GPUs.
+DRA_GPU_QUOTA = f"{gpu.GPU_DEVICE_CLASS}.deviceclass.resource.k8s.io/devices"
+_GPU_QUOTA_KEYS = (f"requests.{gpu.GPU_RESOURCE}", gpu.GPU_RESOURCE)
+
+
+def _gpu_quota(quota: Mapping[str, str]) -> str | None:
+    return next((quota[key] for key in _GPU_QUOTA_KEYS if key in quota), None)
+
+
+def _quota(quota: Mapping[str, str], allocation: str) -> dict[str, str]:
+    found = dict(quota)
+    if allocation == gpu.DRA and _gpu_quota(quota) is not None:
+        found.setdefault(DRA_GPU_QUOTA, str(_gpu_quota(quota)))
+    return dict(sorted(found.items()))
 
 
 def _stack_release(stack: ResolvedStack) -> Release:

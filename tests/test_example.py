@@ -32,6 +32,8 @@ def test_example_places_each_workload_where_the_rules_say(tmp_path):
         "vision/vision-notebooks": ["dev-east-1"],
         "research/research-tracking": ["dev-east-1"],
         "vision/doc-embed": ["dc-west-1"],  # a MIG 3g.40gb slice: only dc-west-1's gpu-03 is partitioned
+        "vision/catalog-embed": ["dc-north-1"],  # gpu-pilot: the clusters that allocate GPUs through DRA
+        "vision/caption-embed": ["dc-north-1"],
     }
     for workload, clusters in expected.items():
         run = easel("explain", workload, "--format", "json", cwd=ROOT)
@@ -52,8 +54,8 @@ def test_example_resolves_versions_within_workload_and_environment_ranges():
 def test_example_has_both_engines_and_bootstrap(tmp_path):
     out = ROOT / "output"
     assert (out / "bootstrap" / "argocd" / "applicationset.yaml").is_file()
-    assert sorted(p.stem for p in (out / "bootstrap" / "flux").glob("*.yaml")) == ["dc-east-1", "dev-east-1",
-                                                                                  "lab-east-1"]
+    assert sorted(p.stem for p in (out / "bootstrap" / "flux").glob("*.yaml")) == [
+        "dc-east-1", "dc-north-1", "dev-east-1", "lab-east-1"]
     assert list((out / "clusters" / "dc-west-1" / "apps").glob("*.yaml"))
     assert list((out / "clusters" / "dc-east-1" / "workloads").rglob("*.yaml"))
 
@@ -102,3 +104,29 @@ def test_example_shows_a_rollout_in_progress_and_an_infrastructure_stack():
     # edge-fra-1 is BYOC: the gpu-operator its GPU profiles require is deployed there, before them
     assert (out / "edge-fra-1/apps/edge-fra-1-infrastructure-gpu-operator-operator.yaml").is_file()
     assert not (out / "dc-east-1/infrastructure").exists()  # its cluster profile provides gpu-operator
+
+
+def test_the_dra_pilot_claims_a_whole_gpu_and_a_mig_slice_where_the_device_plugin_cluster_asks_for_limits():
+    """The example's DRA cluster (imported from tests/resourceslices/mixed*.json) beside its device-plugin ones:
+    the same embedding-api profile and `gpu` trait request a MIG slice as a limit on dc-west-1 and as a claim on
+    dc-north-1."""
+    import yaml
+
+    def objects(cluster: str, workload: str) -> dict:
+        path = ROOT / "output" / "clusters" / cluster / "workloads" / "vision" / workload / "api" / "objects.yaml"
+        return {d["kind"]: d for d in yaml.safe_load_all(path.read_text()) if d}
+
+    def request(found: dict) -> dict:
+        [only] = found["ResourceClaimTemplate"]["spec"]["spec"]["devices"]["requests"]
+        return only["exactly"]
+
+    assert request(objects("dc-north-1", "catalog-embed"))["deviceClassName"] == "gpu.nvidia.com"
+    mig = objects("dc-north-1", "caption-embed")
+    assert request(mig)["deviceClassName"] == "mig.nvidia.com"
+    assert "nvidia.com/mig-3g.40gb" not in json.dumps(mig["Deployment"])
+    plugin = objects("dc-west-1", "doc-embed")
+    assert "ResourceClaimTemplate" not in plugin
+    [container] = plugin["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/mig-3g.40gb"] == 1
+    report = json.loads(easel("status", "--format", "json", cwd=ROOT).out)
+    assert {c["cluster"]: c["gpuAllocation"] for c in report["clusters"]}["dc-north-1"] == "dra"

@@ -23,7 +23,7 @@ import k8s_schemas
 from compiler import quantity
 from compiler.inventory_import import read_items, reported
 from conftest import easel, write_files
-from scenario import TEAM_IN_DEV, codes, compile_files, docs, one_component_app
+from scenario import TEAM_IN_DEV, codes, compile_files, docs, one_component_app, replaced
 
 SAMPLES = Path(__file__).parent / "resourceslices"
 
@@ -298,3 +298,21 @@ def test_explain_and_status_say_how_each_cluster_allocates(fleet_repo):
     run = easel("status", "--format", "json", cwd=fleet_repo)
     assert {c["cluster"]: c["gpuAllocation"] for c in json.loads(run.out)["clusters"]} == {
         "dra": "dra", "plugin": "device-plugin"}
+
+
+def test_a_namespace_gpu_quota_also_counts_claimed_devices_under_dra():
+    """A ResourceQuota on nvidia.com/gpu counts nothing a claim takes: under DRA it is also written as the quota
+    on the devices claimed from the driver's class of whole GPUs."""
+    files = replaced(_fleet("{count: 1}"), "environments/env.yaml", 'spec: {projects: ["*"]}',
+                     'spec: {projects: ["*"], namespace: {quota: {requests.nvidia.com/gpu: "4"}}}')
+    result = compile_files(files)
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+
+    def quota(cluster: str) -> dict:
+        [found] = [d for path, text in result.files.items() if path.startswith(f"clusters/{cluster}/namespaces/")
+                   for d in yaml.safe_load_all(text) if d and d["kind"] == "ResourceQuota"]
+        assert k8s_schemas.validate_builtin(found) == []
+        return found["spec"]["hard"]
+
+    assert quota("plugin") == {"requests.nvidia.com/gpu": "4"}
+    assert quota("dra") == {"gpu.nvidia.com.deviceclass.resource.k8s.io/devices": "4", "requests.nvidia.com/gpu": "4"}
