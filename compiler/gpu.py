@@ -115,8 +115,12 @@ def device_class(ask: GpuAsk) -> str:
 
 
 def cel_literal(text: str) -> str:
-    """A CEL string literal: single-quoted, with backslashes and quotes escaped."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """A CEL string literal: single-quoted; backslashes, quotes and control characters escaped."""
+    def escaped(ch: str) -> str:
+        if ch in "\\'":
+            return "\\" + ch
+        return f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7f else ch
+    return "'" + "".join(escaped(ch) for ch in text) + "'"
 
 
 def cel_selectors(ask: GpuAsk, product_names: dict[str, str]) -> tuple[str, ...]:

@@ -18,9 +18,11 @@ import celpy
 import pytest
 import yaml
 from celpy import celtypes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import k8s_schemas
-from compiler import quantity
+from compiler import gpu, quantity
 from compiler.inventory_import import read_items, reported
 from conftest import easel, write_files
 from scenario import TEAM_IN_DEV, codes, compile_files, docs, one_component_app, replaced
@@ -32,8 +34,9 @@ def _gpus(sample: str, node: str) -> str:
     return json.dumps(reported([read_items((SAMPLES / f"{sample}.json").read_text())]).gpus[node])
 
 
-def _cluster(name: str, devices: list[str], allocation: str | None = None) -> dict[str, str]:
+def _cluster(name: str, devices: list[str], allocation: str | None = None, engine: str = "flux") -> dict[str, str]:
     setting = f"\n  gpu: {{allocation: {allocation}}}" if allocation else ""
+    setting += f"\n  gitops: {{engine: {engine}}}"
     return {f"clusters/{name}.yaml": docs(f"""
 kind: Cluster
 metadata: {{name: {name}}}
@@ -272,6 +275,24 @@ def test_a_chart_gets_its_claims_by_post_renderer_patch_and_asks_for_no_device_p
     assert k8s_schemas.validate_builtin_partial(patch) == []
 
 
+def test_under_argo_cd_the_wrapper_carries_the_claims_and_the_template():
+    argo = _cluster("dra", [f"{{name: gpu-node-a, facts: {{gpus: {_gpus('whole-gpus', 'gpu-node-a')}}}}}"],
+                    engine="argocd")
+    extra = ("container: server\n        target: {kind: Deployment, name: server}\n"
+             "        traitValues: {gpu.count: gpus}")
+    files = {**TEAM_IN_DEV, **one_component_app(CHART.format(extra=extra)), **argo}
+    result = compile_files(files)  # the fidelity check reads the wrapper's patches and objects
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    wrapper = yaml.safe_load(result.files["clusters/dra/workloads/team/w/llm/kustomization.yaml"])
+    assert wrapper["helmCharts"][0]["valuesInline"]["gpus"] == 0
+    [patch] = [yaml.safe_load(p["patch"]) for p in wrapper["patches"] if p["target"].get("name") == "server"]
+    assert patch["spec"]["template"]["spec"]["resourceClaims"] == [
+        {"name": "gpu", "resourceClaimTemplateName": "w-llm-gpu"}]
+    templates = [d for path, text in result.files.items() if path.startswith("clusters/dra/workloads/team/w/llm/")
+                 for d in yaml.safe_load_all(text) if d and d.get("kind") == "ResourceClaimTemplate"]
+    assert [t["metadata"]["name"] for t in templates] == ["w-llm-gpu"]
+
+
 def test_a_chart_whose_container_easel_cannot_see_fails_under_dra_and_says_how_to_fix_it():
     result = compile_files(_chart_fleet("traitValues: {gpu.count: gpus}"))
     assert codes(result) == ["E411"], [d.text for d in result.diagnostics]
@@ -316,3 +337,19 @@ def test_a_namespace_gpu_quota_also_counts_claimed_devices_under_dra():
 
     assert quota("plugin") == {"requests.nvidia.com/gpu": "4"}
     assert quota("dra") == {"gpu.nvidia.com.deviceclass.resource.k8s.io/devices": "4", "requests.nvidia.com/gpu": "4"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30))
+def test_a_product_name_is_written_as_a_cel_string_that_matches_exactly_that_name(name):
+    """Whatever a driver calls a product (quotes, backslashes, spaces), the selector parses and accepts that
+    device only."""
+    ask = gpu.ask_from_properties({"product": "P"})
+    [expression] = gpu.cel_selectors(ask, {"P": name})
+    program = CEL.program(CEL.compile(expression), functions=CEL_FUNCTIONS)
+
+    def accepts(product: str) -> bool:
+        return bool(program.evaluate({"device": celpy.json_to_cel(
+            {"attributes": {"gpu.nvidia.com": {"productName": product}}})}))
+
+    assert accepts(name) and not accepts(name + "x")

@@ -81,8 +81,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 DESCRIPTIONS = {
-    "gpu": "GPUs per replica (count, product, minMemory, sharing, migProfile): limits, node selector, toleration, "
-           "and the workload's GPU demand for placement",
+    "gpu": "GPUs per replica (count, product, minMemory, sharing, migProfile): device-plugin limits and node "
+           "selector, or a DRA claim (ResourceClaimTemplate), as each cluster allocates; a toleration; and the "
+           "workload's GPU demand for placement",
     "resources": "container CPU and memory requests and limits",
     "replicas": "the number of replicas of Deployments and StatefulSets",
     "node-placement": "nodeSelector, tolerations and affinity of pods",
