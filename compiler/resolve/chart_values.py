@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import images, valuespath
 from ..diagnostics import Diagnostic, Subject, error, warning
-from ..gpu import DEVICE_PLUGIN, DRA
+from ..gpu import DEVICE_PLUGIN, DRA, GPU_RESOURCE
 from ..model import Component, Model
 from ..rendered import ALL_CONTAINERS, ComponentOutput
 from .types import ResolvedTrait
@@ -97,6 +97,8 @@ def _external_traits(model: Model, component: Component, props: dict[str, Any], 
                     ok = False
         traits = [_without_covered(t, covered[t.type]) if t.type in covered else t for t in traits]
         output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
+    if gpu_allocation == DRA:
+        traits = [_without_device_plugin_gpus(t) if t.output.gpu is not None else t for t in traits]
     if not props.get("container"):
         kind = "chart" if output.helm is not None else "kustomize folder"
         kept = []
@@ -154,6 +156,25 @@ def _images(component: Component, props: dict[str, Any], output: ComponentOutput
                 if isinstance(image, str):
                     found.append((image, images.rewrite(image, mirror) if mirror else image))
     return output, found
+
+
+def _without_device_plugin_gpus(trait: ResolvedTrait) -> ResolvedTrait:
+    """A gpu trait's patch under DRA, for what easel cannot see: its container's limits and requests of the
+    device plugin's GPUs are deleted (null, as a strategic merge patch deletes a key), so that the chart's own
+    values cannot leave the pods waiting for a resource no node offers."""
+    assert trait.output.gpu is not None
+    names = dict.fromkeys((GPU_RESOURCE, trait.output.gpu.resource_name))
+    gone = {name: None for name in names}
+
+    def body(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ([{**c, "resources": {**c.get("resources", {}), "limits": gone, "requests": gone}}
+                         if isinstance(c, dict) and "claims" in (c.get("resources") or {}) else c for c in v]
+                        if k == "containers" and isinstance(v, list) else body(v)) for k, v in value.items()}
+        return value
+
+    patches = [dataclasses.replace(p, body=body(p.body)) for p in trait.output.patches]
+    return dataclasses.replace(trait, output=dataclasses.replace(trait.output, patches=patches))
 
 
 PARTS = ("pod", "container")  # traitValues `<trait>.pod.<field>` / `<trait>.container.<field>`
