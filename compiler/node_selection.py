@@ -100,6 +100,9 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
                 "E604", f"component {booking.component!r}: the GPUs it was booked on cluster "
                 f"{cluster.meta.name!r} are published through DRA (ResourceSlices), so pods requesting "
                 f"{booking.gpus[0].resource} would never be scheduled", _gpu_trait_loc(release, booking),
+                # an infrastructure stack is rendered once, for the device plugin, whatever the cluster says
+                "an infrastructure stack requests GPUs through the device plugin only: keep its GPU trait off "
+                "clusters that allocate GPUs through DRA" if release.kind == "stack" else None,
                 notes=[Note(f"device {d.name!r}", d.loc) for d in through_dra[:3]],
                 subject=Subject(release.kind, (release.id,), cluster.meta.name)))
             continue
