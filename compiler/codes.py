@@ -160,6 +160,9 @@ _ALL = [
     Code("E907", "the registry refused the artifact or cannot be reached",
          "check the registry address and your login (`docker login`, or ~/.docker/config.json); for a registry "
          "without TLS on your own machine, add --plain-http"),
+    Code("E908", "no rollout in progress",
+         "`easel rollout status` lists the rollouts in progress; a rollout starts when a workload moves to a new "
+         "profile version in an environment with `rollout.strategy: progressive`"),
     Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
          "set EASEL_DEBUG=1 to see the traceback"),
     # Warnings

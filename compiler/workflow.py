@@ -83,19 +83,24 @@ class Totals:
                    len(result.files or {}) if files is None else files)
 
     def placements_text(self) -> str:
-        return f"{self.placements} placements on {self.clusters} clusters"
+        return f"{counted(self.placements, 'placement')} on {counted(self.clusters, 'cluster')}"
+
+
+def counted(number: int, noun: str) -> str:
+    """ "1 cluster", "2 clusters" (the nouns easel counts take an s)."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _compiled(totals: Totals, changed: Changes, out: Path, moved: list[str], shard: Shard | None = None) -> str:
     part = f" (shard {shard.index}/{shard.count}: {totals.files} files)" if shard else ""
     return "\n".join([
-        f"compiled {totals.workloads} workloads into {totals.placements_text()}{part}: {len(changed.added)} added, "
-        f"{len(changed.changed)} changed, {len(changed.removed)} removed, {changed.unchanged} unchanged ({out})",
+        f"compiled {counted(totals.workloads, 'workload')} into {totals.placements_text()}{part}: "
+        f"{len(changed.added)} added, {len(changed.changed)} changed, {len(changed.removed)} removed, {changed.unchanged} unchanged ({out})",
         *moved])
 
 
 def _up_to_date(totals: Totals) -> str:
-    return f"up to date: {totals.files} files for {totals.placements_text()}"
+    return f"up to date: {counted(totals.files, 'file')} for {totals.placements_text()}"
 
 
 def _runs(store: Cache) -> dict:
@@ -263,7 +268,8 @@ def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, str]:
     if result.diagnostics.has_errors:
         return result, ""
     totals = Totals.of(result)
-    summary = "\n".join([f"ok: {totals.workloads} workloads, {totals.placed} placed on {totals.clusters} clusters",
+    summary = "\n".join([f"ok: {counted(totals.workloads, 'workload')}, {totals.placed:,} placed on "
+                         f"{counted(totals.clusters, 'cluster')}",
                          *moves(result)])
     _keep_run(store, "validate", {"key": key, "summary": summary,
                                   "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})

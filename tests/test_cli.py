@@ -21,7 +21,8 @@ def test_the_console_script_and_the_module_run_as_processes(repo):
     script = shutil.which("easel", path=str(Path(sys.executable).parent)) or shutil.which("easel")
     assert script, "the easel console script is not installed"
     proc = subprocess.run([script, "-C", str(repo), "validate"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.startswith("ok: 1 workloads"), proc.stdout + proc.stderr
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: 1 workload, 1 placed on 1 cluster"), \
+        proc.stdout + proc.stderr
     run = easel_process("compile", "--check", cwd=repo)
     assert run.code == 1 and "error[E803]" in run.err
 
@@ -55,7 +56,7 @@ def test_init_refuses_to_overwrite(repo):
 def test_validate_reports_success_without_writing(repo):
     run = easel("validate", cwd=repo)
     assert run.code == 0, run.text
-    assert "1 workloads, 1 placed" in run.out
+    assert "ok: 1 workload, 1 placed on 1 cluster" in run.out
     assert not (repo / "output").exists()
 
 
@@ -217,3 +218,21 @@ def test_compile_writes_the_lock_and_reports_moves(repo):
     run = easel("compile", cwd=repo)
     assert run.code == 0 and "moved demo/hello off local" in run.out
     assert easel("compile", "--check", cwd=repo).code == 0
+
+
+def test_version_is_a_command_too():
+    import json
+
+    from compiler import __version__
+
+    assert easel("version").out == f"easel {__version__}\n" and __version__ in easel("--version").out
+    report = json.loads(easel("version", "--format", "json").out)
+    assert report["apiVersion"] == "easel.dev/v1alpha1" and report["kind"] == "Version"
+    assert report["version"] == __version__
+
+
+def test_a_folder_that_is_no_config_repository_is_said_to_be_one_and_nothing_is_written(tmp_path):
+    for command in (["validate"], ["compile"], ["lock"], ["status"]):
+        run = easel(*command, cwd=tmp_path)
+        assert run.code == 1 and "error[E902]" in run.err and "is not a config repository" in run.err, run.text
+    assert list(tmp_path.iterdir()) == []  # no easel.lock, no .easel-cache

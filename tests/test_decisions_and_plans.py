@@ -14,7 +14,7 @@ import pytest
 from compiler import lockfile
 from compiler.changes import changes
 from compiler.decide.rollout import step
-from compiler.errors import BadArgument
+from compiler.errors import CommandError
 from compiler.graph import depths, first_cycle
 from compiler.pipeline import Request, compile_repository
 from compiler.source import MemorySource
@@ -134,7 +134,7 @@ def test_rollout_steps_are_pure_functions_of_the_record(mid_rollout):
     assert (done.workloads["team/w"].version, done.workloads["team/w"].rollout) == ("1.1.0", None)
     back = step(advanced, result.model, [], True, "rollback")
     assert (back.workloads["team/w"].version, back.workloads["team/w"].rollout) == ("1.0.0", None)
-    with pytest.raises(BadArgument, match="has no rollout in progress"):
+    with pytest.raises(CommandError, match="has no rollout in progress"):
         step(done, result.model, ["team/w"], False, "advance")
 
 

@@ -103,6 +103,8 @@ def test_diff_reports_a_workload_added_and_a_cluster_tainted(git_repo):
     assert all(o["change"] == "removed" for o in by_cluster["spare"]["objects"])
     names = easel("diff", "--base", base, "--name-only", cwd=repo).out.split()
     assert names == ["local", "spare"]
+    assert easel("diff", "--base", base, "--name-only", cwd=repo).code == 0  # changes are not a failure
+    assert easel("diff", "--base", base, "--name-only", "--exit-code", cwd=repo).code == 1  # unless asked
     markdown = easel("diff", "--base", base, "--format", "markdown", cwd=repo).out
     assert markdown.startswith("### easel diff")
     assert "| `local` | " in markdown and "<details><summary><code>spare</code>" in markdown
@@ -114,6 +116,7 @@ def test_diff_reports_a_version_bump(git_repo):
     (repo / "profiles/hello/1.1.0.yaml").write_text(source.replace("version: 1.0.0", "version: 1.1.0"))
     base = commit_all(handle, "publish 1.1.0")  # published, not yet used: the lock keeps 1.0.0
     assert easel("diff", "--base", base, "--name-only", cwd=repo).out.strip() == ""
+    assert easel("diff", "--base", base, "--exit-code", cwd=repo).code == 0  # nothing changes
     assert easel("lock", "--update", cwd=repo).code == 0
     report = json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)
     assert report[0]["versions"] == [{"workload": "demo/hello", "from": "1.0.0", "to": "1.1.0"}]

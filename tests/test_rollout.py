@@ -84,7 +84,10 @@ def test_a_rollback_returns_every_wave(repo):
     assert lock["versions"] == {"demo/hello": "hello 1.0.0"} and lock["rollouts"] == {}
     # an ordinary compile does not start it again; only the next `lock --update` does
     assert easel("compile", "--locked", cwd=repo).code == 0
-    assert easel("rollout", "rollback", "hello", cwd=repo).code == 2  # nothing to roll back
+    run = easel("rollout", "rollback", "hello", cwd=repo)  # nothing to roll back: exit 1, as SPEC §7 has it
+    assert run.code == 1 and "error[E908]: demo/hello has no rollout in progress" in run.err, run.text
+    run = easel("rollout", "advance", "nobody", cwd=repo)
+    assert run.code == 1 and "error[E901]" in run.err, run.text
 
 
 def test_strategy_all_moves_every_cluster_at_once(repo):

@@ -11,6 +11,7 @@ from .. import __version__, report, transaction
 from ..cache import Cache
 from ..diagnostics import Diagnostics
 from ..errors import BadArgument, CommandError
+from ..load import DEFAULT_INPUTS
 from ..pipeline import Request, Result, compile_repository
 from ..source import DirectorySource, Source
 
@@ -56,6 +57,9 @@ class State:
         """The repository as it is on disk, or at a git revision (through libgit2, without a checkout)."""
         if not self.root.is_dir():
             raise click.UsageError(f"{self.root} is not a folder")
+        if ref is None and not _is_config_repository(self.root):  # before anything is taken or written
+            raise CommandError("E902", f"{self.root} is not a config repository: it has no easel.yaml and none of "
+                               f"the folders {', '.join(DEFAULT_INPUTS)}; nothing was read or written", hint=True)
         self.hold()
         if ref is None:
             return DirectorySource(self.root)
@@ -68,6 +72,10 @@ class State:
 
     def compile(self, request: Request = Request(), ref: str | None = None) -> Result:
         return compile_repository(self.source(ref), request)
+
+
+def _is_config_repository(root: Path) -> bool:
+    return (root / "easel.yaml").is_file() or any((root / folder).is_dir() for folder in DEFAULT_INPUTS)
 
 
 def print_diagnostics(texts: dict[str, str], diagnostics: Diagnostics, fmt: str) -> None:

@@ -1,13 +1,14 @@
-"""The commands that show: explain, status, schema, codes."""
+"""The commands that show: explain, status, schema, version, codes."""
 
 from __future__ import annotations
 
 import json
+import platform
 import sys
 
 import click
 
-from .. import schemas
+from .. import __version__, schemas
 from ..codes import CODES
 from ..errors import CommandError
 from ..reports import explain as explaining
@@ -80,6 +81,18 @@ def schema(kind: str | None) -> int:
     if match is None:
         raise click.BadParameter(f"{kind!r}; kinds: {', '.join(schemas.KINDS)}", param_hint="KIND")
     click.echo(json.dumps(schemas.document_schema(match), indent=2))
+    return 0
+
+
+@cli.command()
+@TEXT_OR_JSON
+def version(fmt: str) -> int:
+    """easel's version (and, as JSON, the Python that runs it)."""
+    if fmt == "json":
+        click.echo(json.dumps({"apiVersion": "easel.dev/v1alpha1", "kind": "Version", "version": __version__,
+                               "python": platform.python_version()}, indent=2))
+    else:
+        click.echo(f"easel {__version__}")
     return 0
 
 

@@ -102,8 +102,9 @@ def inventory_import(state: State, cluster: str, reports) -> int:
 @click.option("--head", metavar="REV", help="Compare this revision (default: the working tree).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--name-only", is_flag=True, help="List only the clusters whose output changes.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes (as `git diff --exit-code`).")
 @click.pass_obj
-def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: bool) -> int:
+def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: bool, exit_code: bool) -> int:
     """What a change does to every cluster: objects added, removed and changed, placements, versions."""
     from ..gitsource import default_base, open_repository
     from ..reports import diff as differ
@@ -130,7 +131,7 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
         click.echo(differ.as_markdown(changes, base_name, head_name))
     else:
         click.echo(differ.as_text(changes, base_name, head_name))
-    return 0
+    return 1 if exit_code and any(not d.empty for d in changes) else 0
 
 
 @cli.command(name="publish")

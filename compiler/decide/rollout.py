@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 from .. import selectors
 from ..decisions import Decisions, WaveClusters
-from ..errors import BadArgument
+from ..errors import CommandError
 from ..model import Model, Wave
 
 
@@ -53,10 +53,10 @@ def step(previous: Decisions, model: Model, names: Sequence[str], everything: bo
             stacks.add(name)
             continue
         found, problem = model.find_workload(name)
-        if found is None:
-            raise BadArgument(problem, "WORKLOAD")
+        if found is None:  # the command cannot do what was asked (1), as `explain` of an unknown workload
+            raise CommandError("E901", problem, hint=True)
         if found.id not in in_progress:
-            raise BadArgument(f"{found.id} has no rollout in progress", "WORKLOAD")
+            raise CommandError("E908", f"{found.id} has no rollout in progress", hint=True)
         wanted.add(found.id)
     previous = _step_stacks(previous, sorted(stacks), kind)
     workloads = dict(previous.workloads)
