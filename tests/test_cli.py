@@ -236,3 +236,19 @@ def test_a_folder_that_is_no_config_repository_is_said_to_be_one_and_nothing_is_
         run = easel(*command, cwd=tmp_path)
         assert run.code == 1 and "error[E902]" in run.err and "is not a config repository" in run.err, run.text
     assert list(tmp_path.iterdir()) == []  # no easel.lock, no .easel-cache
+
+
+def test_compile_out_dash_is_bad_usage_not_a_folder_named_dash(repo):
+    run = easel("compile", "--out", "-", cwd=repo)
+    assert run.code == 2 and "standard output is not a folder" in run.err, run.text
+    assert not (repo / "-").exists()
+
+
+def test_global_options_may_follow_the_subcommand(repo):
+    from compiler.cli.common import globals_first
+
+    assert easel("validate", "-C", str(repo)).text == easel("-C", str(repo), "validate").text
+    assert easel("rollout", "status", "--no-wait", f"-C{repo}").code == 0
+    assert globals_first(["compile", "--out", "o", "-C", "r", "--no-cache"]) == [
+        "-C", "r", "--no-cache", "compile", "--out", "o"]
+    assert globals_first(["-C", "x", "diff", "--", "-C"]) == ["-C", "x", "diff", "--", "-C"]

@@ -45,6 +45,8 @@ def _compile_and_write(state: State, fmt: str, request: Request = Request(), che
 def compile_command(state: State, check: bool, locked: bool, out_dir: str | None, shard: str | None, fmt: str,
                     ref: str | None) -> int:
     """Compile the repository into its output folder."""
+    if out_dir == "-":  # not a folder named "-"
+        raise click.BadParameter("standard output is not a folder: give a folder", param_hint="--out")
     request = Request(shard=Shard.parse(shard)) if shard else Request()
     return _compile_and_write(state, fmt, request, check=check, locked=locked, out_dir=out_dir, ref=ref)
 

@@ -116,9 +116,45 @@ class _Command(click.Command):
             raise click.BadParameter(exc.message, ctx=ctx, param_hint=exc.param_hint) from None
 
 
+GLOBAL_FLAGS = ("--no-wait", "--no-cache")
+
+
+def globals_first(args: list[str]) -> list[str]:
+    """The arguments with easel's global options (-C DIR, --no-wait, --no-cache) written after the subcommand
+    moved before it, where click reads them: `easel compile -C repo` is `easel -C repo compile`."""
+    front: list[str] = []
+    rest: list[str] = []
+    command_seen = False
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            rest += args[index:]
+            break
+        if not command_seen:
+            rest.append(token)
+            if token == "-C" and index + 1 < len(args):
+                rest.append(args[index + 1])
+                index += 1
+            elif not token.startswith("-"):
+                command_seen = True
+        elif token in GLOBAL_FLAGS or (token.startswith("-C") and len(token) > 2):
+            front.append(token)
+        elif token == "-C" and index + 1 < len(args):
+            front += [token, args[index + 1]]
+            index += 1
+        else:
+            rest.append(token)
+        index += 1
+    return front + rest
+
+
 class _Group(click.Group):
     command_class = _Command
     group_class = type  # groups inside it are of this class too
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, globals_first(args) if ctx.parent is None else args)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
