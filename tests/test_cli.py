@@ -252,3 +252,26 @@ def test_global_options_may_follow_the_subcommand(repo):
     assert globals_first(["compile", "--out", "o", "-C", "r", "--no-cache"]) == [
         "-C", "r", "--no-cache", "compile", "--out", "o"]
     assert globals_first(["-C", "x", "diff", "--", "-C"]) == ["-C", "x", "diff", "--", "-C"]
+
+
+def test_completion_scripts_and_the_names_they_complete():
+    from click.shell_completion import ShellComplete
+
+    from compiler.cli.common import cli
+    from conftest import ROOT
+
+    for shell, marker in (("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files")):
+        run = easel("completion", shell)
+        assert run.code == 0 and marker in run.out and "_EASEL_COMPLETE" in run.out, shell
+    assert easel("completion", "tcsh").code == 2
+
+    def completed(args: list[str], incomplete: str) -> list[str]:
+        return [c.value for c in ShellComplete(cli, {}, "easel", "_EASEL_COMPLETE").get_completions(args, incomplete)]
+
+    example = ["-C", str(ROOT)]
+    assert completed([*example, "explain", "--cluster"], "dc-") == ["dc-east-1", "dc-north-1", "dc-west-1"]
+    assert completed([*example, "explain"], "vision/ca") == ["vision/caption-embed", "vision/catalog-embed"]
+    assert completed([*example, "rollout", "advance"], "nlp/s") == ["nlp/summarizer", "nlp/support-bot"]
+    assert completed(["inventory", "import", *example, "--cluster"], "lab") == ["lab-east-1"]  # -C after it
+    assert completed(["schema"], "Work") == ["Workload", "WorkloadProfile"]
+    assert "compile" in completed([], "co") and "completion" in completed([], "co")

@@ -10,6 +10,7 @@ from .. import progress, workflow
 from ..pipeline import Request, RolloutStep
 from ..reports.rollouts import rollout_rows, rollout_text
 from ..sharding import Shard
+from . import completion
 from .common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, without_errors
 
 
@@ -80,7 +81,7 @@ def rollout_status(state: State, fmt: str) -> int:
 
 
 @rollout.command(name="advance")
-@click.argument("workloads", nargs=-1)
+@click.argument("workloads", nargs=-1, shell_complete=completion.workloads)
 @click.option("--all", "everything", is_flag=True, help="Advance every rollout in progress.")
 @FORMAT
 @click.pass_obj
@@ -92,7 +93,7 @@ def rollout_advance(state: State, workloads: tuple[str, ...], everything: bool, 
 
 
 @rollout.command(name="rollback")
-@click.argument("workloads", nargs=-1, required=True)
+@click.argument("workloads", nargs=-1, required=True, shell_complete=completion.workloads)
 @FORMAT
 @click.pass_obj
 def rollout_rollback(state: State, workloads: tuple[str, ...], fmt: str) -> int:

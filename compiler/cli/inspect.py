@@ -13,12 +13,14 @@ from ..codes import CODES
 from ..errors import CommandError
 from ..reports import explain as explaining
 from ..reports.status import LISTED, fleet_status, render_tables
+from . import completion
 from .common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
 
 
 @cli.command()
-@click.argument("workload", required=False)
-@click.option("--cluster", metavar="NAME", help="Explain a cluster: facts, labels, capacity, what runs there.")
+@click.argument("workload", required=False, shell_complete=completion.workloads)
+@click.option("--cluster", metavar="NAME", help="Explain a cluster: facts, labels, capacity, what runs there.",
+              shell_complete=completion.clusters)
 @click.option("--all", "every_cluster", is_flag=True,
               help=f"List every cluster of the placement (past {explaining.LISTED} the rest are counted).")
 @TEXT_OR_JSON
@@ -71,7 +73,7 @@ def status(state: State, every_cluster: bool, fmt: str) -> int:
 
 
 @cli.command()
-@click.argument("kind", required=False)
+@click.argument("kind", required=False, shell_complete=completion.kinds)
 def schema(kind: str | None) -> int:
     """Print the JSON Schema of KIND, or of every kind (for editors such as yaml-language-server)."""
     if kind is None:

@@ -10,6 +10,7 @@ from .. import scaffold
 from ..diagnostics import Diagnostics
 from ..errors import CommandError
 from ..pipeline import Request, Result
+from . import completion
 from .common import State, cli, finish, without_errors
 
 
@@ -52,7 +53,8 @@ def _holding(cluster: str, texts: dict[str, str], files: set[str]) -> set[str]:
 
 
 @inventory.command(name="import")
-@click.option("--cluster", required=True, metavar="NAME", help="The Cluster whose devices these nodes are.")
+@click.option("--cluster", required=True, metavar="NAME", help="The Cluster whose devices these nodes are.",
+              shell_complete=completion.clusters)
 @click.argument("reports", type=click.File("r", encoding="utf-8"), metavar="FILE.json...", nargs=-1, required=True)
 @click.pass_obj
 def inventory_import(state: State, cluster: str, reports) -> int:

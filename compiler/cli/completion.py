@@ -1,0 +1,60 @@
+"""`easel completion bash|zsh|fish`: click's completion script for the shell, and the names it completes from
+the repository (workloads, clusters, kinds). Completing reads the input documents only (no compile), and
+quietly offers nothing in a folder that is no config repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.shell_completion import CompletionItem, get_completion_class
+
+from .common import cli
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def _names(ctx: click.Context, kinds: tuple[str, ...]) -> list[str]:
+    """The names of the repository's documents of these kinds (workloads as project/name)."""
+    from ..load import load
+    from ..source import DirectorySource
+
+    root = ctx.find_root()
+    directory = Path(root.params.get("directory") or ".")
+    try:
+        raw = load(DirectorySource(directory.resolve()))
+    except Exception:  # completion never fails loudly
+        return []
+    found = set()
+    for document in raw.documents:
+        data = document.data if isinstance(document.data, dict) else {}
+        name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
+        if data.get("kind") not in kinds or not isinstance(name, str):
+            continue
+        project = (data.get("spec") or {}).get("project") if isinstance(data.get("spec"), dict) else None
+        found.add(f"{project}/{name}" if data["kind"] == "Workload" and isinstance(project, str) else name)
+    return sorted(found)
+
+
+def workloads(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    return [CompletionItem(n) for n in _names(ctx, ("Workload",)) if n.startswith(incomplete)]
+
+
+def clusters(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    return [CompletionItem(n) for n in _names(ctx, ("Cluster",)) if n.startswith(incomplete)]
+
+
+def kinds(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    from .. import schemas
+
+    return [CompletionItem(k) for k in sorted(schemas.SPECS) if k.startswith(incomplete)]
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> int:
+    """Print the shell completion script: `eval "$(easel completion bash)"` (zsh alike), or
+    `easel completion fish | source`. It completes commands, options, workloads, clusters and kinds."""
+    script = get_completion_class(shell)(cli, {}, "easel", "_EASEL_COMPLETE")
+    click.echo(script.source())
+    return 0
