@@ -125,7 +125,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     planned: dict[tuple, Release] = {}
     isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
     lacking: dict = {}  # crds.check's answers for releases planned alike
-    dra_names = dict(inventory.dra_product_names(fleet))
+    dra_names = dict(resolutions.dra_products)
     clusters = {}
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)

@@ -27,13 +27,16 @@ def _names(ctx: click.Context, kinds: tuple[str, ...]) -> list[str]:
         return []
     found = set()
     for document in raw.documents:
-        data = document.data if isinstance(document.data, dict) else {}
-        name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
-        if data.get("kind") not in kinds or not isinstance(name, str):
-            continue
-        project = (data.get("spec") or {}).get("project") if isinstance(data.get("spec"), dict) else None
-        found.add(f"{project}/{name}" if data["kind"] == "Workload" and isinstance(project, str) else name)
+        data = _mapping(document.data)
+        name = _mapping(data.get("metadata")).get("name")
+        if data.get("kind") in kinds and isinstance(name, str):
+            project = _mapping(data.get("spec")).get("project")
+            found.add(f"{project}/{name}" if data["kind"] == "Workload" and isinstance(project, str) else name)
     return sorted(found)
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def workloads(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

@@ -91,7 +91,7 @@ def schema(kind: str | None) -> int:
 def version(fmt: str) -> int:
     """easel's version (and, as JSON, the Python that runs it)."""
     if fmt == "json":
-        click.echo(json.dumps({"apiVersion": "easel.dev/v1alpha1", "kind": "Version", "version": __version__,
+        click.echo(json.dumps({"apiVersion": schemas.API_VERSION, "kind": "Version", "version": __version__,
                                "python": platform.python_version()}, indent=2))
     else:
         click.echo(f"easel {__version__}")

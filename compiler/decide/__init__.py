@@ -65,20 +65,20 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         for cluster, s in stacks.items()}
     in_use = [*(r.profile for r in resolved.values()), *(s.profile for s in stack_resolutions.values())]
     digests = {profile.key: profile.digest for profile in in_use}
-    under_dra = _under_dra(model, fleet, resolved, workloads, diagnostics)
+    products = inventory.dra_product_names(fleet)
+    under_dra = _under_dra(model, fleet, resolved, workloads, products, diagnostics)
     return (Decisions(workloads, clusters, digests, stack_rollouts),
-            Resolutions(resolved, stack_resolutions, under_dra), diagnostics)
+            Resolutions(resolved, stack_resolutions, under_dra, products), diagnostics)
 
 
 def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[tuple[str, str], ResolvedWorkload],
-               decisions: Mapping[str, WorkloadDecision], diagnostics: Diagnostics
-               ) -> dict[tuple[str, str], ResolvedWorkload]:
+               decisions: Mapping[str, WorkloadDecision], products: tuple[tuple[str, str], ...],
+               diagnostics: Diagnostics) -> dict[tuple[str, str], ResolvedWorkload]:
     """The workloads with GPUs placed on a cluster that allocates them through DRA, resolved again for such
     clusters (their `gpu` traits render claims). Problems the first resolution reported are not said twice."""
     dra = {name for name, facts in fleet.items() if facts.gpu_allocation == gpu.DRA}
     if not dra:
         return {}
-    products = inventory.dra_product_names(fleet)
     said = {(d.code, d.location, d.message) for d in diagnostics}
     found: dict[tuple[str, str], ResolvedWorkload] = {}
     problems = []

@@ -119,6 +119,7 @@ class Resolutions:
     # (workload id, version) -> resolved for clusters that allocate GPUs through DRA: only workloads with GPUs
     # placed on such a cluster (the others render alike under both)
     under_dra: dict[tuple[str, str], ResolvedWorkload] = field(default_factory=dict)
+    dra_products: tuple[tuple[str, str], ...] = ()  # GPU product -> the name the DRA driver publishes (inventory.py)
 
     def workload(self, workload_id: str, version: str | None, gpu_allocation: str = DEVICE_PLUGIN
                  ) -> ResolvedWorkload | None:
