@@ -101,3 +101,48 @@ def github(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
 
 
 RENDERERS = {"text": text, "json": json_text, "github": github}
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SETTINGS_FILE = "easel.yaml"  # where a finding about the repository as a whole is placed (code scanning needs a file)
+
+
+def _sarif_location(file: str, line: int | None, column: int | None) -> dict:
+    region = {"startLine": line or 1, **({"startColumn": column} if column else {})}
+    return {"physicalLocation": {"artifactLocation": {"uri": file or SETTINGS_FILE, "uriBaseId": "%SRCROOT%"},
+                                 "region": region}}
+
+
+def sarif(diagnostics: Iterable[Diagnostic], texts: dict[str, str]) -> str:
+    """SARIF 2.1.0, as GitHub code scanning and other SARIF viewers read it: one run of the tool `easel`, a rule per
+    diagnostic code that occurs (its title, and its hint as help), a result per diagnostic with its file, line
+    and column relative to the repository, and its notes as related locations."""
+    from . import __version__
+    from .codes import CODES
+
+    placed = sort(diagnostics, texts)
+    codes = sorted({d.code for d, _ in placed})
+    rules = [{"id": code, "name": code, "shortDescription": {"text": CODES[code].title if code in CODES else code},
+              **({"help": {"text": CODES[code].hint}} if code in CODES and CODES[code].hint else {})}
+             for code in codes]
+    results = []
+    for diagnostic, (file, line, column) in placed:
+        message = diagnostic.text + (f"\nhint: {diagnostic.hint}" if diagnostic.hint else "")
+        result = {"ruleId": diagnostic.code, "ruleIndex": codes.index(diagnostic.code),
+                  "level": "error" if diagnostic.is_error else "warning", "message": {"text": message},
+                  "locations": [_sarif_location(file, line, column)]}
+        related = []
+        for number, note in enumerate(diagnostic.notes):
+            nfile, nline, ncolumn = _where(note.location, texts)
+            if nfile:
+                related.append({"id": number, "message": {"text": note.message},
+                                **_sarif_location(nfile, nline, ncolumn)})
+        if related:
+            result["relatedLocations"] = related
+        results.append(result)
+    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "easel", "version": __version__, "semanticVersion": __version__,
+                            "informationUri": "https://easel.dev", "rules": rules}},
+        "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the config repository's root"}}},
+        "columnKind": "unicodeCodePoints",
+        "results": results}]}, indent=2)

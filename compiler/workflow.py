@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import cache, load, progress
 from .cache import Cache, DocumentMemo
-from .changes import changes
+from .changes import Change, changes
 from .diagnostics import Diagnostics, error
 from .errors import BadArgument
 from .lockfile import LOCK_FILE
@@ -91,16 +91,62 @@ def counted(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def _compiled(totals: Totals, changed: Changes, out: Path, moved: list[str], shard: Shard | None = None) -> str:
+@dataclass(frozen=True)
+class Summary:
+    """What a run that succeeded reports: the lines it prints, and the same as data (`--format json`; the
+    fields are described in docs/reference/output.md)."""
+    text: str
+    data: dict
+
+
+def change_data(change: Change) -> dict:
+    """A change as data: its kind (the class: Placed, VersionUpdated, ...), its fields (camelCase, as every
+    report's), and its sentence."""
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    def plain(value):
+        if isinstance(value, tuple):
+            return list(value)
+        return value if isinstance(value, (str, int, bool)) or value is None else str(value)
+
+    return {"change": type(change).__name__, **{camel(k): plain(v) for k, v in vars(change).items()},
+            "message": str(change)}
+
+
+def _changes_data(result: Result | None) -> list[dict]:
+    return [change_data(c) for c in changes(result.previous, result.decisions)] if result is not None else []
+
+
+def _where(out: Path, root: Path) -> str:
+    """The output folder as reports give it: relative to the repository when inside it."""
+    try:
+        return out.relative_to(root).as_posix()
+    except ValueError:
+        return str(out)
+
+
+def _compiled(totals: Totals, changed: Changes, out: Path, root: Path, result: Result | None,
+              shard: Shard | None = None) -> Summary:
     part = f" (shard {shard.index}/{shard.count}: {totals.files} files)" if shard else ""
-    return "\n".join([
+    text = "\n".join([
         f"compiled {counted(totals.workloads, 'workload')} into {totals.placements_text()}{part}: "
         f"{len(changed.added)} added, {len(changed.changed)} changed, {len(changed.removed)} removed, {changed.unchanged} unchanged ({out})",
-        *moved])
+        *(moves(result) if result is not None else [])])
+    return Summary(text, {**vars(totals), "output": _where(out, root), "added": len(changed.added),
+                          "changed": len(changed.changed), "removed": len(changed.removed),
+                          "unchanged": changed.unchanged, "upToDate": not changed.any,
+                          "shard": f"{shard.index}/{shard.count}" if shard else None,
+                          "changes": _changes_data(result)})
 
 
-def _up_to_date(totals: Totals) -> str:
-    return f"up to date: {counted(totals.files, 'file')} for {totals.placements_text()}"
+def _up_to_date(totals: Totals, out: Path, root: Path, found: Changes | None = None) -> Summary:
+    found = found or Changes(unchanged=totals.files)
+    return Summary(f"up to date: {counted(totals.files, 'file')} for {totals.placements_text()}",
+                   {**vars(totals), "output": _where(out, root), "added": len(found.added),
+                    "changed": len(found.changed), "removed": len(found.removed), "unchanged": found.unchanged,
+                    "upToDate": not found.any, "shard": None, "changes": []})
 
 
 def _runs(store: Cache) -> dict:
@@ -121,7 +167,7 @@ def _compile_key(raw: load.Snapshot | load.RawRepo, lock_text: str | None, targe
     return cache.run_key("compile", raw.digests, raw.files, lock_text, target.out_dir)
 
 
-def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Result, str] | None:
+def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool, root: Path) -> tuple[Result, Summary] | None:
     """The outcome of the recorded compile when nothing it read has changed since and the output folder still
     holds exactly the files it left there (by size and mtime, a racily recent file by content)."""
     record = _runs(store).get("compile")
@@ -144,7 +190,8 @@ def _replay(store: Cache, key: str, raw: load.Snapshot, check: bool) -> tuple[Re
                     return None
     texts = {path: data.decode("utf-8-sig") for path, data in raw.data.items()} if len(diagnostics) else {}
     result = Result({**raw.texts, **texts}, diagnostics)
-    summary = _up_to_date(totals) if check else _compiled(totals, Changes(unchanged=totals.files), out, [])
+    summary = _up_to_date(totals, out, root) if check else _compiled(totals, Changes(unchanged=totals.files), out,
+                                                                      root, None)
     return result, summary
 
 
@@ -173,14 +220,14 @@ def _early_listing(store: Cache, target: Target, request: Request) -> EarlyListi
 
 
 def compile_and_write(source: Source, target: Target, request: Request = Request(), check: bool = False,
-                      locked: bool = False, store: Cache = Cache(None)) -> tuple[Result, str | None]:
+                      locked: bool = False, store: Cache = Cache(None)) -> tuple[Result, Summary | None]:
     """The result (with E803/E804 added when --check or --locked find something stale) and the summary to
     print on success."""
     progress.phase("reading the inputs")
     snapshot = load.read(source)
     replayable = request == Request() and not target.preview
     if replayable:
-        replayed = _replay(store, _compile_key(snapshot, snapshot.lock_text, target), snapshot, check)
+        replayed = _replay(store, _compile_key(snapshot, snapshot.lock_text, target), snapshot, check, target.root)
         if replayed is not None:
             return replayed
     early = _early_listing(store, target, request) if not check else None
@@ -192,7 +239,7 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
 
 
 def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: bool, locked: bool,
-             store: Cache, replayable: bool, early: EarlyListing | None) -> tuple[Result, str | None]:
+             store: Cache, replayable: bool, early: EarlyListing | None) -> tuple[Result, Summary | None]:
     raw, memo = _parsed(snapshot, store)
     result = compile_loaded(raw, replace(request, later=not check))  # written as it is rendered
     memo.write(store, result.parsed)
@@ -215,7 +262,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
     manifest = cache.read_manifest(store, out) if not target.out_dir else {}
     owns = request.shard.owns_path if request.shard else None
     if check:
-        summary, found = _check(result, out, stale and not target.preview, manifest, owns)
+        summary, found = _check(result, out, target.root, stale and not target.preview, manifest, owns)
         if replayable and not result.diagnostics.has_errors:
             _record(store, _compile_key(raw, result.lock_text, target), result, Totals.of(result), out,
                     found.stats)
@@ -230,11 +277,11 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
     totals = Totals.of(result, files=len(changed.stats))
     if replayable:
         _record(store, _compile_key(raw, result.lock_text, target), result, totals, out, changed.stats)
-    return result, _compiled(totals, changed, out, moves(result), request.shard)
+    return result, _compiled(totals, changed, out, target.root, result, request.shard)
 
 
-def _check(result: Result, out: Path, lock_stale: bool, manifest: Manifest,
-           owns: Callable[[str], bool] | None) -> tuple[str, Changes]:
+def _check(result: Result, out: Path, root: Path, lock_stale: bool, manifest: Manifest,
+           owns: Callable[[str], bool] | None) -> tuple[Summary, Changes]:
     found: Changes = diff(out, result.files or {}, manifest, owns)
     if lock_stale:
         result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides "
@@ -246,10 +293,10 @@ def _check(result: Result, out: Path, lock_stale: bool, manifest: Manifest,
             "E803", f"{out} is not up to date: {len(found.added)} to add, {len(found.changed)} to change, "
             f"{len(found.removed)} to remove\n" + "\n".join(listed[:20])
             + (f"\n  … and {len(listed) - 20} more" if len(listed) > 20 else "")))
-    return _up_to_date(Totals.of(result)), found
+    return _up_to_date(Totals.of(result), out, root, found), found
 
 
-def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, str]:
+def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, Summary | None]:
     """`easel validate`: every stage but rendering; replayed from the cache when nothing it reads changed."""
     snapshot = load.read(source)
     key = cache.run_key("validate", snapshot.digests, snapshot.files, snapshot.lock_text)
@@ -259,18 +306,21 @@ def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, str]:
             texts = {path: data.decode("utf-8-sig") for path, data in snapshot.data.items()}
             return Result({**snapshot.texts, **texts},
                           Diagnostics([cache.diagnostic_from(d) for d in record["diagnostics"]])), \
-                str(record["summary"])
+                Summary(str(record["summary"]), dict(record["data"]))
         except (KeyError, TypeError, ValueError):
             pass
     raw, memo = _parsed(snapshot, store)
     result = compile_loaded(raw, Request(render=False))
     memo.write(store, result.parsed)
     if result.diagnostics.has_errors:
-        return result, ""
+        return result, None
     totals = Totals.of(result)
-    summary = "\n".join([f"ok: {counted(totals.workloads, 'workload')}, {totals.placed:,} placed on "
-                         f"{counted(totals.clusters, 'cluster')}",
-                         *moves(result)])
-    _keep_run(store, "validate", {"key": key, "summary": summary,
+    text = "\n".join([f"ok: {counted(totals.workloads, 'workload')}, {totals.placed:,} placed on "
+                      f"{counted(totals.clusters, 'cluster')}",
+                      *moves(result)])
+    summary = Summary(text, {"workloads": totals.workloads, "placed": totals.placed,
+                             "placements": totals.placements, "clusters": totals.clusters,
+                             "changes": _changes_data(result)})
+    _keep_run(store, "validate", {"key": key, "summary": summary.text, "data": summary.data,
                                   "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})
     return result, summary

@@ -498,7 +498,9 @@ def test_json_format_lists_every_error(repo: Path):
     })
     run = easel("-C", str(repo), "validate", "--format", "json")
     assert run.code == 1 and "Traceback" not in run.text, run.text
-    found = json.loads(run.out)
+    report = json.loads(run.out)
+    assert (report["kind"], report["ok"], report["errors"], report["summary"]) == ("ValidationReport", False, 2, None)
+    found = report["diagnostics"]
     assert isinstance(found, list) and len(found) == 2
     for item in found:
         assert {"code", "file", "line", "column", "message", "hint"} <= set(item), item

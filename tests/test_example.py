@@ -95,7 +95,7 @@ def test_status_counts_gpus_per_cluster_and_project():
 
 
 def test_example_shows_a_rollout_in_progress_and_an_infrastructure_stack():
-    rollouts = json.loads(easel("rollout", "status", "--format", "json", cwd=ROOT).out)
+    rollouts = json.loads(easel("rollout", "status", "--format", "json", cwd=ROOT).out)["rollouts"]
     [ray] = rollouts
     assert (ray["workload"], ray["from"], ray["to"], ray["wave"]) == ("research/ray-sandbox", "1.0.0", "1.1.0", 1)
     assert ray["waves"][0] == {"name": "canary", "clusters": ["lab-east-1"], "version": "1.1.0"}

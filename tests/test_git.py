@@ -93,7 +93,7 @@ def test_diff_reports_a_workload_added_and_a_cluster_tainted(git_repo):
         spec: {project: demo, environment: dev, profile: {name: hello}}
     """, **_cluster("spare", ", taints: [{key: drain, effect: NoSelect}]")})
     assert easel("compile", cwd=repo).code == 0
-    report = json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)
+    report = json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)["clusters"]
     by_cluster = {d["cluster"]: d for d in report}
     assert set(by_cluster) == {"local", "spare"}
     assert by_cluster["local"]["arrived"] == ["demo/extra"]
@@ -118,7 +118,7 @@ def test_diff_reports_a_version_bump(git_repo):
     assert easel("diff", "--base", base, "--name-only", cwd=repo).out.strip() == ""
     assert easel("diff", "--base", base, "--exit-code", cwd=repo).code == 0  # nothing changes
     assert easel("lock", "--update", cwd=repo).code == 0
-    report = json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)
+    report = json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)["clusters"]
     assert report[0]["versions"] == [{"workload": "demo/hello", "from": "1.0.0", "to": "1.1.0"}]
     assert any("easel.dev/profile-version: 1.1.0" in o["diff"] for o in report[0]["objects"])
 
@@ -186,7 +186,7 @@ def test_diff_after_changing_gpus_shows_the_new_limits_on_every_cluster_it_runs_
     workload.write_text(workload.read_text().replace("gpus: 2", "gpus: 1"))
     assert easel("compile", cwd=repo).code == 0
     assert set(yaml.safe_load((repo / "easel.lock").read_text())["placements"]["nlp/support-bot"]) == runs_on
-    report = {d["cluster"]: d for d in json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)}
+    report = {d["cluster"]: d for d in json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)["clusters"]}
     assert runs_on and set(report) == runs_on
     for cluster in runs_on:
         changed = [line[:1] + line[1:].strip() for o in report[cluster]["objects"] if o["change"] == "changed"

@@ -52,7 +52,7 @@ def test_a_rollout_goes_wave_by_wave_and_completes(repo):
     assert run.code == 0, run.text
     assert "rollout of demo/hello started: 1.0.0 -> 1.1.0, wave 1 of 3" in run.out
     assert _running(repo) == {"c1": "1.1.0", "c2": "1.0.0", "c3": "1.0.0", "c4": "1.0.0"}
-    status = json.loads(easel("rollout", "status", "--format", "json", cwd=repo).out)
+    status = json.loads(easel("rollout", "status", "--format", "json", cwd=repo).out)["rollouts"]
     [row] = status
     assert (row["from"], row["to"], row["wave"]) == ("1.0.0", "1.1.0", 1)
     assert [w["name"] for w in row["waves"]] == ["canary", "half", "rest"]

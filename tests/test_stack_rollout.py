@@ -93,7 +93,7 @@ def test_a_stack_update_goes_wave_by_wave_and_completes(tmp_path):
     assert _running(repo) == {"c1": {"op": "1.1.0"}, "c2": {"op": "1.0.0"}}
     assert "op: 1.1.0" not in (repo / "output/clusters/c2/infrastructure/op/chart/objects.yaml").read_text() \
         and 'version: 1.0.0' in (repo / "output/clusters/c2/infrastructure/op/chart/objects.yaml").read_text()
-    [row] = json.loads(easel("rollout", "status", "--format", "json", cwd=repo).out)
+    [row] = json.loads(easel("rollout", "status", "--format", "json", cwd=repo).out)["rollouts"]
     assert (row["stack"], row["from"], row["to"], row["wave"]) == ("op", "1.0.0", "1.1.0", 1)
     assert [(w["name"], w["clusters"], w["version"]) for w in row["waves"]] == [
         ("canary", ["c1"], "1.1.0"), ("rest", ["c2"], "1.0.0")]

@@ -1,4 +1,4 @@
-"""The commands that compile: validate, compile, lock, and the rollout steps."""
+"""The commands that compile: validate, compile, build, lock, and the rollout steps."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import json
 
 import click
 
-from .. import progress, workflow
+from .. import kustomize, progress, workflow
+from ..errors import CommandError
 from ..pipeline import Request, RolloutStep
+from ..render import cluster_files
+from ..reports import envelope
 from ..reports.rollouts import rollout_rows, rollout_text
 from ..sharding import Shard
 from . import completion
@@ -22,7 +25,7 @@ def validate(state: State, fmt: str, ref: str | None) -> int:
     """Check the repository (every stage but writing) and report every problem."""
     with progress.shown():
         result, summary = workflow.validate(state.source(ref), state.cache())
-    return finish(result, fmt, summary)
+    return finish(result, fmt, summary, "ValidationReport")
 
 
 def _compile_and_write(state: State, fmt: str, request: Request = Request(), check: bool = False,
@@ -52,6 +55,26 @@ def compile_command(state: State, check: bool, locked: bool, out_dir: str | None
     return _compile_and_write(state, fmt, request, check=check, locked=locked, out_dir=out_dir, ref=ref)
 
 
+@cli.command(name="build")
+@click.argument("cluster", shell_complete=completion.clusters)
+@REF
+@click.pass_obj
+def build_command(state: State, cluster: str, ref: str | None) -> int:
+    """Print CLUSTER's objects on standard output, as `kustomize build` prints its tree; nothing is written."""
+    with progress.shown():
+        result = state.compile(Request(later=True), ref=ref)
+    if not result.ok or result.plans is None:
+        return finish(result, "text", None)
+    if cluster not in result.plans.clusters:
+        raise CommandError("E901", f"no cluster {cluster!r}")
+    try:
+        text = kustomize.build(cluster_files(result.plans, cluster), f"clusters/{cluster}")
+    except kustomize.UnsupportedTree as exc:  # easel wrote something it cannot read back: a bug
+        raise RuntimeError(str(exc)) from None
+    click.echo(text, nl=False)
+    return 0
+
+
 @cli.command()
 @click.option("--update", "update", is_flag=False, flag_value="*", default=None, metavar="[PROFILE]",
               help="Move workloads to the newest allowed profile versions (of PROFILE only, when named).")
@@ -76,7 +99,8 @@ def rollout_status(state: State, fmt: str) -> int:
     if isinstance(result, int):
         return result
     rows = rollout_rows(result.decisions)
-    click.echo(json.dumps(rows, indent=2) if fmt == "json" else rollout_text(rows))
+    click.echo(json.dumps(envelope("RolloutStatus", {"rollouts": rows}), indent=2) if fmt == "json"
+               else rollout_text(rows))
     return 0
 
 

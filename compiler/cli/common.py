@@ -3,22 +3,27 @@ commands, and printing diagnostics with the exit status they give."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from .. import __version__, report, transaction
+from ..reports import envelope
 from ..cache import Cache
 from ..diagnostics import Diagnostics
 from ..errors import BadArgument, CommandError
 from ..load import DEFAULT_INPUTS
 from ..pipeline import Request, Result, compile_repository
 from ..source import DirectorySource, Source
+from ..workflow import Summary
 
-FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-                      show_default=True, help="How to print diagnostics.")
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
+                      show_default=True, help="How to print the outcome: text; json (a report, for tools); github "
+                      "(GitHub Actions annotations); sarif (SARIF 2.1.0, for code scanning).")
 REF = click.option("--ref", metavar="REV", help="Read the repository as it is at this git commit, branch or tag.")
-TEXT_OR_JSON = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+TEXT_OR_JSON = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                            help="text for people; json a versioned report for tools (docs/reference/output.md).")
 
 
 class State:
@@ -79,25 +84,39 @@ def _is_config_repository(root: Path) -> bool:
 
 
 def print_diagnostics(texts: dict[str, str], diagnostics: Diagnostics, fmt: str) -> None:
-    if fmt == "json":
-        click.echo(report.json_text(diagnostics, texts))
+    if fmt == "sarif":
+        click.echo(report.sarif(diagnostics, texts))
         return
     if not len(diagnostics):
         return
     click.echo(report.RENDERERS[fmt](diagnostics, texts), err=fmt == "text")
 
 
-def finish(result: Result, fmt: str, summary: str | None) -> int:
-    """Print the diagnostics, and the summary when there are no errors; the exit status."""
+def finish(result: Result, fmt: str, summary: Summary | None, kind: str = "CompileReport") -> int:
+    """Print the diagnostics, and the summary when there are no errors (as json: one `kind` report holding
+    both); the exit status."""
+    errors = sum(1 for d in result.diagnostics if d.is_error)
+    if fmt == "json":
+        click.echo(json_report(result, summary if not errors else None, kind))
+        return 1 if errors else 0
     print_diagnostics(result.texts, result.diagnostics, fmt)
-    if result.diagnostics.has_errors:
-        errors = sum(1 for d in result.diagnostics if d.is_error)
+    if errors:
         if fmt == "text":
             click.echo(f"easel: {errors} error{'s' if errors != 1 else ''}", err=True)
         return 1
-    if summary and fmt != "json":
-        click.echo(summary, err=fmt == "github")
+    if summary and fmt != "sarif":
+        click.echo(summary.text, err=fmt == "github")
     return 0
+
+
+def json_report(result: Result, summary: Summary | None, kind: str) -> str:
+    """A ValidationReport or CompileReport (docs/reference/output.md): whether the run succeeded, what it did,
+    and every diagnostic."""
+    errors = sum(1 for d in result.diagnostics if d.is_error)
+    return json.dumps(envelope(kind, {
+        "ok": not errors, "errors": errors, "warnings": len(result.diagnostics) - errors,
+        "summary": summary.data if summary else None,
+        "diagnostics": report.as_json(result.diagnostics, result.texts)}), indent=2)
 
 
 def without_errors(state: State, render: bool = False) -> Result | int:

@@ -11,6 +11,7 @@ import click
 from .. import __version__, schemas
 from ..codes import CODES
 from ..errors import CommandError
+from ..reports import envelope
 from ..reports import explain as explaining
 from ..reports.status import LISTED, fleet_status, render_tables
 from . import completion
@@ -38,13 +39,15 @@ def explain(state: State, workload: str | None, cluster: str | None, every_clust
         if cluster not in result.fleet:
             raise CommandError("E901", f"no cluster {cluster!r}")
         data = explaining.cluster_report(result, cluster)
-        click.echo(json.dumps(data, indent=2) if fmt == "json" else explaining.cluster_text(data))
+        click.echo(json.dumps(envelope("ClusterExplanation", data), indent=2) if fmt == "json"
+                   else explaining.cluster_text(data))
     else:
         found, problem = result.model.find_workload(workload)
         if found is None:
             raise CommandError("E901", problem)
         data = explaining.workload_report(result, found)
-        click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else explaining.workload_text(data, every_cluster))
+        click.echo(json.dumps(envelope("WorkloadExplanation", data), indent=2, default=str) if fmt == "json"
+                   else explaining.workload_text(data, every_cluster))
     if result.diagnostics.has_errors:
         errors = sum(1 for d in result.diagnostics if d.is_error)
         click.echo(f"easel: the repository has {errors} error(s); run `easel validate` to see them", err=True)
@@ -66,7 +69,7 @@ def status(state: State, every_cluster: bool, fmt: str) -> int:
         return result
     data = fleet_status(result)
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(envelope("FleetStatus", data), indent=2))
     else:
         render_tables(data, Console(highlight=False, width=None if sys.stdout.isatty() else 120), every_cluster)
     return 0

@@ -6,10 +6,11 @@ import json
 
 import click
 
-from .. import scaffold
+from .. import report as diagnostics_report, scaffold
 from ..diagnostics import Diagnostics
 from ..errors import CommandError
 from ..pipeline import Request, Result
+from ..reports import envelope
 from . import completion
 from .common import State, cli, finish, without_errors
 
@@ -102,7 +103,8 @@ def inventory_import(state: State, cluster: str, reports) -> int:
 @click.option("--base", metavar="REV", help="Compare with this revision (default: the merge base with the default "
               "branch).")
 @click.option("--head", metavar="REV", help="Compare this revision (default: the working tree).")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text; markdown for a pull-request comment; json a Diff report for tools.")
 @click.option("--name-only", is_flag=True, help="List only the clusters whose output changes.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes (as `git diff --exit-code`).")
 @click.pass_obj
@@ -120,6 +122,11 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
     for rev in (base, head):
         result = state.compile(ref=rev)
         if result.files is None:
+            if fmt == "json":  # for a tool, the errors as a report too, where it reads the diff
+                click.echo(json.dumps(envelope("Diff", {"ok": False, "base": base, "head": head, "failed": rev,
+                                                        "summary": None, "clusters": [], "diagnostics": diagnostics_report.as_json(
+                                                            result.diagnostics, result.texts)}), indent=2))
+                return 1
             click.echo(f"easel: the repository at {rev or 'the working tree'} has errors:", err=True)
             return finish(result, "text", None)
         results.append(result)
@@ -128,7 +135,10 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
     if name_only:
         click.echo("\n".join(d.cluster for d in changes if not d.empty))
     elif fmt == "json":
-        click.echo(json.dumps(differ.as_json(changes), indent=2))
+        click.echo(json.dumps(envelope("Diff", {
+            "ok": True, "base": base, "head": head, "failed": None,
+            "summary": {"clusters": len(changes), "changed": sum(1 for d in changes if not d.empty)},
+            "clusters": differ.as_json(changes), "diagnostics": []}), indent=2))
     elif fmt == "markdown":
         click.echo(differ.as_markdown(changes, base_name, head_name))
     else:

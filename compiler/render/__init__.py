@@ -46,6 +46,18 @@ class Tree:
         return render_parts(self.plans, self.shard, lane, lanes)
 
 
+def cluster_files(plans: Plans, name: str, cache: dict[tuple, Any] | None = None) -> dict[str, str]:
+    """One cluster's tree (`clusters/<name>/...`), as `compile` writes it."""
+    cluster = plans.clusters[name]
+    files = {intern(f"clusters/{name}/{path}"): text
+             for path, text in ENGINES[cluster.engine].render_cluster(plans, cluster, {} if cache is None else cache
+                                                                     ).items()}
+    listing = images_list(cluster.releases)
+    if listing:
+        files[intern(f"clusters/{name}/images.txt")] = listing
+    return dict(sorted(files.items()))
+
+
 def render_parts(plans: Plans, shard: Shard | None = None, lane: int = 0, lanes: int = 1
                  ) -> Iterator[dict[str, str]]:
     """The same tree a cluster at a time, then the bootstrap (see Tree)."""
@@ -59,12 +71,7 @@ def render_parts(plans: Plans, shard: Shard | None = None, lane: int = 0, lanes:
         progress.advance(lanes)  # the other lanes go about as fast
         if shard is not None and not shard.owns_cluster(name):
             continue
-        files = {intern(f"clusters/{name}/{path}"): text
-                 for path, text in ENGINES[cluster.engine].render_cluster(plans, cluster, cache).items()}
-        listing = images_list(cluster.releases)
-        if listing:
-            files[intern(f"clusters/{name}/images.txt")] = listing
-        yield dict(sorted(files.items()))
+        yield cluster_files(plans, name, cache)
     if lane != 0:
         return
     bootstrap: dict[str, str] = {}
