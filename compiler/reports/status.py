@@ -1,5 +1,6 @@
 """`easel status`: the fleet at a glance. GPUs per cluster and product (total / allocated / free), workloads
-per cluster, and each project's GPUs against its quota. Plain data; cli.py prints it with rich or as JSON."""
+per cluster, and each project's GPUs against its quota (and, for `easel report`, the infrastructure stacks per
+cluster). Plain data; cli.py prints it with rich or as JSON."""
 
 from __future__ import annotations
 
@@ -39,6 +40,24 @@ def fleet_status(result: Result) -> dict[str, Any]:
                       for product in sorted(set(project.quota_by_product) | set(used_by_product[name]))]
         projects.append({"project": name, "quota": project.quota_gpus, "used": used[name], "byProduct": by_product})
     return {"clusters": clusters, "projects": projects}
+
+
+def cluster_stacks(result: Result) -> list[dict[str, Any]]:
+    """Per cluster, the infrastructure stacks it runs: those easel deploys there (with the workloads that wait
+    for them) and those its cluster profile already provides."""
+    rows = []
+    for name, facts in result.fleet.items():
+        decision = result.decisions.clusters.get(name)
+        stacks = []
+        if decision:
+            for stack, version in sorted(decision.stacks.items()):
+                waiting = sorted(w for w, needs in decision.needs.items() if stack in needs)
+                stacks.append({"stack": stack, "version": version, "by": "easel", "neededBy": waiting})
+            stacks += [{"stack": stack, "version": version, "by": "cluster profile", "neededBy": []}
+                       for stack, version in sorted(decision.provided.items())]
+        profile = facts.cluster.cluster_profile
+        rows.append({"cluster": name, "clusterProfile": "/".join(profile) if profile else None, "stacks": stacks})
+    return rows
 
 
 LISTED = 20  # clusters listed one by one without --all; a larger fleet is summed up per GPU product
