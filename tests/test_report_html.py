@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import zlib
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def test_gpus_and_quotas_are_those_easel_status_gives(example, page):
         expected.append(cluster["cluster"])
         for gpu in cluster["gpus"]:
             expected += [gpu["product"], *([gpu["sharing"]] if "sharing" in gpu else []),
-                         f"{gpu['allocated']} allocated · {gpu['free']} free · {gpu['total']} total"]
+                         f"{gpu['allocated']:,} allocated · {gpu['free']:,} free · {gpu['total']:,} total"]
         if not cluster["gpus"]:
             expected.append("no GPUs")
     in_order(page.by_id("gpus").text(), expected)
@@ -138,14 +139,14 @@ def test_gpus_and_quotas_are_those_easel_status_gives(example, page):
 
     expected = []
     for project in status["projects"]:
-        expected += [project["project"], f"{project['used']} / {project['quota']}"]
+        expected += [project["project"], f"{project['used']:,} / {project['quota']:,}"]
         for product in project["byProduct"]:
-            expected += [product["product"], f"{product['used']} / {product['quota']}"]
+            expected += [product["product"], f"{product['used']:,} / {product['quota']:,}"]
     in_order(page.by_id("quotas").text(), expected)
 
     whole = [gpu for cluster in status["clusters"] for gpu in cluster["gpus"] if "sharing" not in gpu]
     tiles = page.all("div", "tiles")[0].text()
-    assert f"{sum(g['allocated'] for g in whole)} / {sum(g['total'] for g in whole)} whole GPUs allocated" in tiles
+    assert f"{sum(g['allocated'] for g in whole):,} / {sum(g['total'] for g in whole):,} whole GPUs allocated" in tiles
 
 
 def test_the_placement_matrix_shows_where_each_workload_runs_and_why_not_elsewhere(example, page):
@@ -167,6 +168,31 @@ def test_the_placement_matrix_shows_where_each_workload_runs_and_why_not_elsewhe
         why = cells[(workload, entry["cluster"])].attrs["data-why"]
         assert why.startswith("chosen") if entry["verdict"] == "chosen" else why == entry["reason"]
     assert any(entry["verdict"] != "chosen" for entry in explained)
+
+
+def test_past_thirty_clusters_each_workloads_clusters_are_counted_by_reason(tmp_path):
+    copy = _copy_example(tmp_path / "example")
+    cluster = (copy / "clusters" / "dev-east-1.yaml").read_text()
+    for index in range(25):  # 31 clusters: one column each would not fit a screen
+        (copy / "clusters" / f"dev-east-1-{index}.yaml").write_text(cluster.replace("dev-east-1", f"dev-east-1-{index}"))
+    run = easel("-C", str(copy), "report", "--out", "report")
+    assert run.code == 0, run.text
+    page = parse((copy / "report" / "index.html").read_text(encoding="utf-8"))
+    status = _json(copy, "status")
+    assert len(status["clusters"]) == 31
+    table = page.all("table", "tally")[0]
+    assert not page.all("td", "passed")  # no matrix cells
+    for row in table.all("tbody")[0].all("tr"):
+        workload = row.all("td", "workload")[0].children[0].strip()
+        chips = [(int(chip.children[0].split()[-1].replace(",", "")), chip.attrs["data-why"])
+                 for chip in row.all("span", "key")]
+        chosen = sum(1 for cluster in status["clusters"] if workload in cluster["workloads"])
+        assert row.all("td", "chosen")[0].text() == f"✓ {chosen:,}"
+        assert sum(count for count, _ in chips) == 31 - chosen
+        explained = _json(copy, "explain", workload)["placement"]["clusters"]
+        reasons = Counter(entry["reason"] for entry in explained if entry["verdict"] != "chosen")
+        commonest, count = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[0]
+        assert any(why.startswith(f"{count:,} × {commonest}") for _, why in chips), (commonest, chips)
 
 
 def test_rollouts_and_stacks_are_shown(example, page):

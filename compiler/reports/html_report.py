@@ -18,10 +18,13 @@ from ..gpu import EXCLUSIVE
 from ..pipeline import Result
 from . import explain
 from .rollouts import rollout_rows
-from .status import cluster_stacks, fleet_status
+from .status import cluster_stacks, fleet_status, per_product
 
 TEMPLATE = "fleet-report.html.j2"
 CELLS_UP_TO = 48  # pools of at most this many devices are drawn one cell per device; larger ones as one bar
+MATRIX_UP_TO = 30  # clusters shown as the placement matrix's columns; past that, each workload's clusters counted
+OPEN_UP_TO = 50  # clusters listed open; past that the per-cluster tables are folded (a click opens them)
+REASONS_SHOWN = 3  # the commonest reasons a tally's tooltip quotes
 
 # a word or two for the matrix cell; the full reason is the cell's tooltip
 _REASON_LABELS = {"label": "labels", "not-selected": "selector", "taint": "taint", "kubernetes": "Kubernetes",
@@ -49,7 +52,10 @@ def report_data(result: Result) -> dict[str, Any]:
             "shared": _sums(shared) if shared else None,
             "rollouts": len(rollouts),
         },
+        "products": sorted(({**row, "percent": _percent(row["allocated"], row["total"])}
+                            for row in per_product(status["clusters"])), key=lambda row: not row["total"]),
         "clusters": [_cluster(cluster, cells) for cluster in status["clusters"]],
+        "folded": len(status["clusters"]) > OPEN_UP_TO,
         "projects": [_project(project) for project in status["projects"]],
         "matrix": matrix,
         "rollouts": rollouts,
@@ -62,8 +68,11 @@ def render(data: dict[str, Any]) -> str:
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("compiler.reports", "templates"), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    environment = Environment(loader=PackageLoader("compiler.reports", "templates"), autoescape=True,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    environment.filters["n"] = lambda number: f"{number:,}"  # 10,304 GPUs
+    return environment
 
 
 def _sums(pools: list[dict[str, Any]]) -> dict[str, Any]:
@@ -112,7 +121,32 @@ def placement_matrix(result: Result) -> dict[str, Any]:
             "cells": {} if problem else {entry["cluster"]: _cell(entry, reasons.get(entry["cluster"]), decision)
                                          for entry in placement["clusters"]},
         })
-    return {"clusters": list(result.fleet), "rows": rows}
+    full = len(result.fleet) <= MATRIX_UP_TO
+    if not full:
+        for row in rows:
+            row["tally"] = _tally(row["cells"].values())
+    return {"clusters": list(result.fleet), "rows": rows, "full": full}
+
+
+def _tally(cells) -> dict[str, Any]:
+    """A workload's clusters counted: chosen, and the others by kind of reason (the commonest first), each with
+    the reasons it stands for."""
+    chosen, kinds = 0, {}
+    for cell in cells:
+        if cell["verdict"] == "chosen":
+            chosen += 1
+            continue
+        reasons = kinds.setdefault((cell["verdict"], cell["label"]), {})
+        reasons[cell["why"]] = reasons.get(cell["why"], 0) + 1
+    others = []
+    for (verdict, label), reasons in kinds.items():
+        common = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+        why = "; ".join(f"{count:,} × {reason}" for reason, count in common[:REASONS_SHOWN])
+        if len(common) > REASONS_SHOWN:
+            why += f"; and {len(common) - REASONS_SHOWN:,} other reasons"
+        others.append({"verdict": verdict, "label": label or verdict, "count": sum(reasons.values()), "why": why})
+    others.sort(key=lambda other: (-other["count"], other["label"]))
+    return {"chosen": chosen, "others": others}
 
 
 def _cell(entry: dict[str, Any], reason, decision) -> dict[str, Any]:

@@ -84,9 +84,9 @@ def render_tables(status: dict[str, Any], console, every_cluster: bool = False) 
     console.print(quotas)
 
 
-def _per_product(clusters: list[dict[str, Any]]):
-    from rich.table import Table
-
+def per_product(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The clusters' GPUs summed up per product (and sharing mode), sorted: a large fleet at a glance. A
+    cluster without GPUs counts under "-"."""
     sums: dict[str, list[int]] = {}
     for cluster in clusters:
         for gpu in cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]:
@@ -95,12 +95,20 @@ def _per_product(clusters: list[dict[str, Any]]):
             row[1] += gpu["total"]
             row[2] += gpu["allocated"]
             row[3] += gpu["free"]
+    return [{"product": product, "clusters": count, "total": total, "allocated": allocated, "free": free}
+            for product, (count, total, allocated, free) in sorted(sums.items())]
+
+
+def _per_product(clusters: list[dict[str, Any]]):
+    from rich.table import Table
+
     table = Table(title="GPUs per product (ready devices)", title_justify="left")
     for column, justify in (("GPU product", "left"), ("clusters", "right"), ("total", "right"),
                             ("allocated", "right"), ("free", "right")):
         table.add_column(column, justify=justify)
-    for product, (count, total, allocated, free) in sorted(sums.items()):
-        table.add_row(product, f"{count:,}", f"{total:,}", f"{allocated:,}", f"{free:,}")
+    for row in per_product(clusters):
+        table.add_row(row["product"], f"{row['clusters']:,}", f"{row['total']:,}", f"{row['allocated']:,}",
+                      f"{row['free']:,}")
     return table
 
 
