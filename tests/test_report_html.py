@@ -262,6 +262,15 @@ def test_report_without_out_is_bad_usage(tmp_path):
     assert "--out" in run.err
 
 
+def test_a_page_that_cannot_be_written_is_an_error_that_names_it(tmp_path):
+    copy = _copy_example(tmp_path / "example")
+    (tmp_path / "out" / "index.html").mkdir(parents=True)
+    run = easel("-C", str(copy), "report", "--out", str(tmp_path / "out"))
+    assert (run.code, run.err.strip()) == (1, f"error[E802]: cannot write {tmp_path / 'out' / 'index.html'}: "
+                                              "Is a directory")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["index.html"]  # no temporary file left
+
+
 # --- what a browser makes of it --------------------------------------------------------------------------------
 
 def _chromium(page: Path, shot: Path, profile: Path) -> list[str]:

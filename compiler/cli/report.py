@@ -47,4 +47,4 @@ def _write(target: Path, text: str) -> None:
             os.unlink(temporary)
             raise
     except OSError as exc:
-        raise CommandError("E802", f"cannot write {exc.filename or target}: {exc.strerror or exc}") from None
+        raise CommandError("E802", f"cannot write {target}: {exc.strerror or exc}") from None
