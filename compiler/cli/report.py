@@ -30,7 +30,9 @@ def report(state: State, out_dir: str) -> int:
     out = Path(out_dir)
     target = (out if out.is_absolute() else state.root / out) / PAGE
     _write(target, page)
-    return finish(result, "text", f"wrote {target}")
+    status = finish(result, "text", None)  # the warnings, if any
+    click.echo(f"wrote {target}")
+    return status
 
 
 def _write(target: Path, text: str) -> None:
