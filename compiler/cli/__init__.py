@@ -15,7 +15,7 @@ import click
 
 from ..codes import CODES
 from ..errors import CommandError
-from . import build, completion, inspect, repository  # noqa: F401  (the commands register themselves on `cli`)
+from . import build, completion, inspect, repository, report  # noqa: F401  (the commands register themselves on `cli`)
 from .common import cli
 
 

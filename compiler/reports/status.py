@@ -1,5 +1,6 @@
 """`easel status`: the fleet at a glance. GPUs per cluster and product (total / allocated / free), workloads
-per cluster, and each project's GPUs against its quota. Plain data; cli.py prints it with rich or as JSON."""
+per cluster, and each project's GPUs against its quota (and, for `easel report`, the infrastructure stacks per
+cluster). Plain data; cli.py prints it with rich or as JSON."""
 
 from __future__ import annotations
 
@@ -41,6 +42,24 @@ def fleet_status(result: Result) -> dict[str, Any]:
     return {"clusters": clusters, "projects": projects}
 
 
+def cluster_stacks(result: Result) -> list[dict[str, Any]]:
+    """Per cluster, the infrastructure stacks it runs: those easel deploys there (with the workloads that wait
+    for them) and those its cluster profile already provides."""
+    rows = []
+    for name, facts in result.fleet.items():
+        decision = result.decisions.clusters.get(name)
+        stacks = []
+        if decision:
+            for stack, version in sorted(decision.stacks.items()):
+                waiting = sorted(w for w, needs in decision.needs.items() if stack in needs)
+                stacks.append({"stack": stack, "version": version, "by": "easel", "neededBy": waiting})
+            stacks += [{"stack": stack, "version": version, "by": "cluster profile", "neededBy": []}
+                       for stack, version in sorted(decision.provided.items())]
+        profile = facts.cluster.cluster_profile
+        rows.append({"cluster": name, "clusterProfile": "/".join(profile) if profile else None, "stacks": stacks})
+    return rows
+
+
 LISTED = 20  # clusters listed one by one without --all; a larger fleet is summed up per GPU product
 
 
@@ -65,9 +84,9 @@ def render_tables(status: dict[str, Any], console, every_cluster: bool = False) 
     console.print(quotas)
 
 
-def _per_product(clusters: list[dict[str, Any]]):
-    from rich.table import Table
-
+def per_product(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The clusters' GPUs summed up per product (and sharing mode), sorted: a large fleet at a glance. A
+    cluster without GPUs counts under "-"."""
     sums: dict[str, list[int]] = {}
     for cluster in clusters:
         for gpu in cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]:
@@ -76,12 +95,20 @@ def _per_product(clusters: list[dict[str, Any]]):
             row[1] += gpu["total"]
             row[2] += gpu["allocated"]
             row[3] += gpu["free"]
+    return [{"product": product, "clusters": count, "total": total, "allocated": allocated, "free": free}
+            for product, (count, total, allocated, free) in sorted(sums.items())]
+
+
+def _per_product(clusters: list[dict[str, Any]]):
+    from rich.table import Table
+
     table = Table(title="GPUs per product (ready devices)", title_justify="left")
     for column, justify in (("GPU product", "left"), ("clusters", "right"), ("total", "right"),
                             ("allocated", "right"), ("free", "right")):
         table.add_column(column, justify=justify)
-    for product, (count, total, allocated, free) in sorted(sums.items()):
-        table.add_row(product, f"{count:,}", f"{total:,}", f"{allocated:,}", f"{free:,}")
+    for row in per_product(clusters):
+        table.add_row(row["product"], f"{row['clusters']:,}", f"{row['total']:,}", f"{row['allocated']:,}",
+                      f"{row['free']:,}")
     return table
 
 
