@@ -196,8 +196,7 @@ def test_past_thirty_clusters_each_workloads_clusters_are_counted_by_reason(tmp_
 
 
 def test_rollouts_and_stacks_are_shown(example, page):
-    rollouts = _json(example, "rollout", "status")
-    rollouts = rollouts["rollouts"] if isinstance(rollouts, dict) else rollouts  # RolloutStatus, or the bare list
+    rollouts = _json(example, "rollout", "status")["rollouts"]
     assert rollouts, "the example has a rollout in progress"
     expected = []
     for rollout in rollouts:
