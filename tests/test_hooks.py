@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_init_repo, easel
+from conftest import ROOT, copy_init_repo, easel, git
 
 PRE_COMMIT = shutil.which("pre-commit") or str(Path(sys.executable).with_name("pre-commit"))
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=Easel Test", "-c", "user.email=test@example.com", *args], cwd=repo,
-                   check=True, capture_output=True)
 
 
 @pytest.mark.skipif(not Path(PRE_COMMIT).exists(), reason="pre-commit is not installed (pip install '.[test]')")
@@ -24,9 +19,9 @@ def _git(repo: Path, *args: str) -> None:
 def test_the_hooks_pass_on_a_good_repository_and_catch_stale_output_and_lock(tmp_path):
     repo = copy_init_repo(tmp_path / "config")
     assert easel("compile", cwd=repo).code == 0
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "a config repository")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a config repository")
     env = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
 
     def run_hooks(*options: str):  # without options: on the files staged, as `git commit` runs them
@@ -38,17 +33,17 @@ def test_the_hooks_pass_on_a_good_repository_and_catch_stale_output_and_lock(tmp
     assert "easel validate" in good.stdout and "easel compile --check" in good.stdout
     workload = repo / "workloads/demo/hello.yaml"
     workload.write_text(workload.read_text().replace("hello, world", "hello, stale"))
-    _git(repo, "commit", "-qam", "output not compiled")
+    git(repo, "commit", "-qam", "output not compiled")
     stale = run_hooks("--all-files")
     assert stale.returncode == 1
     assert "error[E803]" in stale.stdout
-    _git(repo, "reset", "-q", "--hard", "HEAD~1")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
     # A commit that touches easel.lock only (a hand-edited lock: the recorded digest of a profile) runs both hooks.
     lock = repo / "easel.lock"
     text = lock.read_text()
     digit = text.index("sha256:") + len("sha256:")
     lock.write_text(text[:digit] + ("1" if text[digit] == "0" else "0") + text[digit + 1:])
-    _git(repo, "add", "easel.lock")
+    git(repo, "add", "easel.lock")
     edited = run_hooks()
     assert edited.returncode == 1, edited.stdout + edited.stderr
     assert "Skipped" not in edited.stdout
