@@ -77,6 +77,12 @@ def copy_init_repo(root: Path) -> Path:
     return root
 
 
+def git(repo: Path, *args: str) -> str:
+    """Run git in repo, committing as a test author; what it prints."""
+    return subprocess.run(["git", "-c", "user.name=Easel Test", "-c", "user.email=test@example.com", *args],
+                          cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under root, by relative path: to compare output folders byte for byte."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
