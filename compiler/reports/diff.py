@@ -127,9 +127,15 @@ CLUSTERS_SHOWN = 20  # clusters shown in full in the text; past that the rest ar
 TABLE_ROWS = 50  # rows of the Markdown summary table
 
 
+def _of(changed: list[ClusterDiff], diffs: list[ClusterDiff]) -> str:
+    """ "1 of 1 cluster changes", "2 of 6 clusters change"."""
+    return (f"{len(changed):,} of {len(diffs):,} cluster{'' if len(diffs) == 1 else 's'} "
+            f"change{'s' if len(changed) == 1 else ''}")
+
+
 def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
     changed = [d for d in diffs if not d.empty]
-    lines = [f"easel diff {base} -> {head}: {len(changed)} of {len(diffs)} clusters change"]
+    lines = [f"easel diff {base} -> {head}: {_of(changed, diffs)}"]
     for d in changed[:CLUSTERS_SHOWN]:
         counts = _counts(d)
         lines.append(f"\n{d.cluster}: {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
@@ -161,7 +167,7 @@ def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MAR
                    f"{versions} |")
     if len(changed) > TABLE_ROWS:
         out.append(f"| … {len(changed) - TABLE_ROWS:,} more | | | | | |")
-    out.append(f"\n{len(changed)} of {len(diffs)} clusters change.\n")
+    out.append(f"\n{_of(changed, diffs)}.\n")
     left_out = 0
     for d in changed:
         counts = _counts(d)
