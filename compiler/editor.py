@@ -82,13 +82,18 @@ def catalog(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"$schema": "https://json.schemastore.org/schema-catalog.json", "version": 1, "schemas": entries}
 
 
+def schema_texts() -> dict[str, str]:
+    """schema_files() as the files' text."""
+    return {name: json.dumps(content, indent=2, ensure_ascii=False) + "\n" for name, content in schema_files().items()}
+
+
 def write_schemas(directory: Path) -> list[str]:
-    """Write schema_files() into directory (created when missing), each file replaced whole: a symbolic link in
+    """Write schema_texts() into directory (created when missing), each file replaced whole: a symbolic link in
     its place is replaced, never followed, so nothing is written outside directory."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in schema_files().items():
-        _replace(directory, name, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
+    for name, text in schema_texts().items():
+        _replace(directory, name, text)
         written.append(name)
     return written
 

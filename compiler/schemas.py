@@ -108,7 +108,7 @@ TAINT = obj({
     "key": described({"type": "string", "pattern": LABEL_KEY}, "The taint's key."),
     "value": described(STRING, "The taint's value (optional)."),
     "effect": described({"enum": TAINT_EFFECTS}, "NoSelect: only tolerating environments place here; "
-                        "NoSelectIfNew: keeps what runs here, admits nothing new; PreferNoSelect: no effect."),
+                        "NoSelectIfNew: keeps what runs here, admits nothing new; PreferNoSelect: excludes nothing."),
 }, ["key", "effect"])
 
 TOLERATION = obj({
@@ -201,7 +201,7 @@ DEVICE_FACTS = obj({
     "arch": described(NONEMPTY, "CPU architecture (e.g. amd64, arm64)."),
     "cpu": described(obj({"cores": described(COUNT, "CPU cores.")}), "The device's CPUs."),
     "memory": described(QUANTITY, "Memory (e.g. 512Gi)."),
-    "gpus": described(array(GPU_FACT), "The device's GPUs, one entry per product (unknown: the device offers none)."),
+    "gpus": described(array(GPU_FACT), "The device's GPUs (unknown and untagged: the device offers none)."),
     "nics": described(array(obj({"name": described(STRING, "The interface's name."),
                                  "speed": described(STRING, "The interface's speed (e.g. 100Gbps).")})),
                       "Network interfaces (informational)."),

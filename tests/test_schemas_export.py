@@ -279,6 +279,16 @@ def test_init_writes_the_schemas_and_the_vscode_settings_that_point_at_them(tmp_
     assert again.code == 1 and ".vscode/settings.json" in again.err
 
 
+def test_the_example_carries_its_editor_setup_and_current_schemas():
+    """This repository is a config repository too: opened in VS Code it is checked with the schemas it carries."""
+    folder = ROOT / editor.SCHEMA_FOLDER
+    committed = {p.name: p.read_text() for p in folder.iterdir()}
+    assert committed == editor.schema_texts(), f"{editor.SCHEMA_FOLDER} is stale; run `easel schema --out " \
+                                               f"{editor.SCHEMA_FOLDER}` and commit it"
+    for path, text in editor.editor_files().items():
+        assert (ROOT / path).read_text() == text, path
+
+
 # the reference docs
 
 def test_the_file_formats_reference_is_current():
