@@ -138,10 +138,13 @@ def _type(schema: dict[str, Any]) -> str:
         return text
     if "object" in kinds:
         return _object_type(schema)
-    text = " or ".join({"integer": "integer", "number": "number", "boolean": "boolean"}.get(k, k) for k in kinds)
+    text = " or ".join(kinds)
     if "anyOf" in schema:
-        text += " (" + " or ".join(_type(branch) for branch in schema["anyOf"]) + ")"
-    return (text or "any") + _constraints(schema)
+        text += " (either " + "; or ".join(_type(branch) for branch in schema["anyOf"]) + ")"
+    constraints = _constraints(schema)
+    if not text:  # a branch that only narrows its parent's type
+        return constraints.removeprefix(", ") or "any"
+    return text + constraints
 
 
 def _object_type(schema: dict[str, Any]) -> str:
