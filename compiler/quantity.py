@@ -6,7 +6,11 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
-_PATTERN = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+# What a quantity is written as: also the `pattern` editors get (ECMA-262 reads it as Python does): ASCII digits
+# only, as Kubernetes reads them, with blanks around allowed (easel reads " 64Gi" as 64Gi).
+PATTERN = (r"^[ \t\n\r\f\v]*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+           r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?[ \t\n\r\f\v]*$")
+_PATTERN = re.compile(PATTERN)
 _SUFFIX = {
     None: Fraction(1),
     "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
@@ -33,7 +37,7 @@ def parse(value: str | int | float) -> Fraction:
 
 @lru_cache(maxsize=4096)  # a fleet repeats a handful of spellings ("80Gi", "512Gi") thousands of times
 def _parse_text(value: str) -> Fraction:
-    match = _PATTERN.match(value.strip())
+    match = _PATTERN.match(value)
     if not match:
         raise ValueError(value)
     number, suffix = match.groups()

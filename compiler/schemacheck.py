@@ -16,16 +16,17 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
 from . import quantity, valuespath, versions
+from .schemas import DURATION_PATTERN, NAME_MARKER
 from .diagnostics import Diagnostic, Location, error
 
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+_DURATION = re.compile(DURATION_PATTERN)
 
 _FORMAT_FUNCTIONS = {
     "quantity": quantity.is_quantity,
     "semver": lambda v: not isinstance(v, str) or versions.is_version(v),
     "semver-range": lambda v: not isinstance(v, str) or versions.is_range(v),
     "values-path": lambda v: not isinstance(v, str) or valuespath.is_path(v),
-    "duration": lambda v: not isinstance(v, str) or bool(_DURATION.match(v)),
+    "duration": lambda v: not isinstance(v, str) or bool(_DURATION.fullmatch(v)),  # `$` alone admits "10m\n"
 }
 FORMATS = FormatChecker(formats=())
 for _name, _check in _FORMAT_FUNCTIONS.items():
@@ -52,7 +53,8 @@ class FastValidator:
     def __init__(self, schema: dict[str, Any]):
         self.full = validator(schema)
         draft7 = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-        self.fast = fastjsonschema.compile(draft7, formats={name: _FORMAT_FUNCTIONS[name] for name in _FORMAT_FUNCTIONS})
+        # use_default=False: a `default` documents the value easel takes; the input is never changed
+        self.fast = fastjsonschema.compile(draft7, formats=dict(_FORMAT_FUNCTIONS), use_default=False)
 
     def is_valid(self, instance: Any) -> bool:
         try:
@@ -205,7 +207,7 @@ def _translate(err: ValidationError, location: Location, what: str) -> list[Diag
     if kind == "propertyNames":
         return [error("E208" if "pattern" in err.validator_value else "E206",
                       f"{prefix}invalid key {err.instance!r} in {where}", location.at(*path, err.instance, key=True))]
-    if kind in ("pattern", "maxLength") and schema.get("x-easel-name"):
+    if kind in ("pattern", "maxLength") and schema.get(NAME_MARKER):
         return [error("E207", f"{prefix}invalid name {err.instance!r} in {where}", at)]
     if kind == "pattern" and isinstance(err.instance, str):
         label_like = "0,61" in str(err.validator_value)

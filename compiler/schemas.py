@@ -1,7 +1,10 @@
-"""JSON Schemas (Draft 2020-12) of every input kind. `easel schema [KIND]` prints them for editors.
+"""JSON Schemas (Draft 2020-12) of every input kind, each field with its description: the one source of what a
+field means, for validation, for editors (`easel schema`, hover docs) and for docs/reference/file-formats.md.
 
 Every object schema closes its properties (`additionalProperties: false`) so that a typo is an error. Custom
-formats (quantity, semver, semver-range, duration) are checked by formats.py.
+formats (quantity, semver, semver-range, duration, values-path) are checked by code (schemacheck.py), which gives
+the better message; the schemas given to editors (`exported`) also carry a `pattern` for each, since editors
+ignore formats they do not know.
 """
 
 from __future__ import annotations
@@ -9,16 +12,45 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import quantity
 from .gpu import ALLOCATION_MODES, MIG_PROFILE_PATTERN
 
 API_VERSION = "easel.dev/v1alpha1"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_BASE = "https://easel.dev/schemas/v1alpha1/"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 LABEL_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
              r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
 PARAMETER_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+# The patterns of the custom formats, for editors (ECMA-262 regular expressions, as JSON Schema says). quantity
+# is the parser's own; semver is strict semantic versioning as easel takes it (no `v`, no spaces); semver-range
+# admits every range node-semver reads (and Helm's commas), so an editor never flags a good one, and still
+# rejects words and sizes; duration is what easel writes into Flux (`10m`, `1h30m`, `500ms`).
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+_NUMBER = r"(0|[1-9][0-9]*)"
+_IDENTIFIERS = r"[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*"
+_PRERELEASE = r"(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+SEMVER_PATTERN = (rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}(-{_PRERELEASE}(\.{_PRERELEASE})*)?"
+                  rf"(\+{_IDENTIFIERS})?$")
+# a range: version cores (`1.2`, `1.x`, `*`, with prerelease and build) between runs of operators, blanks,
+# commas, `||` and `v`, and ` - ` of hyphen ranges; unambiguous, so that no input makes an editor backtrack long
+_CORE = r"[0-9xX*]+(\.[0-9xX*]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
+_BETWEEN = r"[\s,<>=~^|vV]"
+SEMVER_RANGE_PATTERN = (rf"^(?=[\s\S]*[0-9xX*|]){_BETWEEN}*({_CORE}({_BETWEEN}+(-[\s,vV]+)?{_CORE})*)?"
+                        rf"{_BETWEEN}*$")
+VALUES_PATH_PATTERN = (r'^([^.\[\]"]+|\[([0-9]+|\*)\]|\["[^"]+"\])'
+                       r'(\.[^.\[\]"]+|\[([0-9]+|\*)\]|\["[^"]+"\])*$')
+FORMAT_PATTERNS = {
+    "quantity": quantity.PATTERN,
+    "semver": SEMVER_PATTERN,
+    "semver-range": SEMVER_RANGE_PATTERN,
+    "duration": DURATION_PATTERN,
+    "values-path": VALUES_PATH_PATTERN,
+}
+NAME_MARKER = "x-easel-name"  # internal: schemacheck says "invalid name" (E207); never in exported schemas
 
 
 def obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
@@ -33,43 +65,65 @@ def array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"type": "array", "items": items, **extra}
 
 
-NAME = {"type": "string", "pattern": DNS_LABEL, "maxLength": 63, "x-easel-name": True}
+def described(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    """schema with its description (one sentence: what the field is, and its default)."""
+    return {**schema, "description": description, **extra}
+
+
+NAME = {"type": "string", "pattern": DNS_LABEL, "maxLength": 63, NAME_MARKER: True}
 STRING = {"type": "string"}
 NONEMPTY = {"type": "string", "minLength": 1}
+COUNT = {"type": "integer", "minimum": 0}
 QUANTITY = {"type": ["string", "number"], "format": "quantity"}
 SEMVER = {"type": "string", "format": "semver"}
 RANGE = {"type": "string", "format": "semver-range"}
 DURATION = {"type": "string", "format": "duration"}
 FREE_OBJECT = {"type": "object"}  # helm values, parameters: checked elsewhere, or free-form by nature
+NAMESPACE_NAME = {"type": "string", "pattern": DNS_LABEL, "maxLength": 63}
 LABELS = {"type": "object", "propertyNames": {"pattern": LABEL_KEY, "maxLength": 316},
           "additionalProperties": {"type": "string", "pattern": LABEL_VALUE}}
 ANNOTATIONS = {"type": "object", "additionalProperties": {"type": "string"}}
+PARAMETER_LAYER = "parameter values by name (`{value: X, locked: true}` locks one against higher layers)"
 
-METADATA = obj({"name": NAME, "labels": LABELS, "annotations": ANNOTATIONS, "description": STRING}, ["name"])
+METADATA = obj({
+    "name": described(NAME, "The document's name: a DNS-1123 label (lowercase letters, digits and `-`, at most "
+                            "63 characters)."),
+    "labels": described(LABELS, "Kubernetes-style labels; on a Cluster, what environments' selectors match."),
+    "annotations": described(ANNOTATIONS, "Free-form annotations, for people and tools; easel ignores them."),
+    "description": described(STRING, "What this document is, in a sentence."),
+}, ["name"])
 
 LABEL_SELECTOR = obj({
-    "matchLabels": LABELS,
-    "matchExpressions": array(obj({
-        "key": {"type": "string", "pattern": LABEL_KEY},
-        "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
-        "values": array({"type": "string"}),
-    }, ["key", "operator"])),
+    "matchLabels": described(LABELS, "Labels a cluster must carry, each with this value."),
+    "matchExpressions": described(array(obj({
+        "key": described({"type": "string", "pattern": LABEL_KEY}, "The label key."),
+        "operator": described({"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                              "How the label's value is compared with `values`."),
+        "values": described(array({"type": "string"}), "The values for `In` and `NotIn`."),
+    }, ["key", "operator"])), "Label requirements that must all hold, as in a Kubernetes label selector."),
 })
 
+TAINT_EFFECTS = ["NoSelect", "PreferNoSelect", "NoSelectIfNew"]
 TAINT = obj({
-    "key": {"type": "string", "pattern": LABEL_KEY},
-    "value": {"type": "string"},
-    "effect": {"enum": ["NoSelect", "PreferNoSelect", "NoSelectIfNew"]},
+    "key": described({"type": "string", "pattern": LABEL_KEY}, "The taint's key."),
+    "value": described(STRING, "The taint's value (optional)."),
+    "effect": described({"enum": TAINT_EFFECTS}, "NoSelect: only tolerating environments place here; "
+                        "NoSelectIfNew: keeps what runs here, admits nothing new; PreferNoSelect: excludes nothing."),
 }, ["key", "effect"])
 
 TOLERATION = obj({
-    "key": {"type": "string", "pattern": LABEL_KEY},
-    "operator": {"enum": ["Equal", "Exists"]},
-    "value": {"type": "string"},
-    "effect": {"enum": ["NoSelect", "PreferNoSelect", "NoSelectIfNew"]},
+    "key": described({"type": "string", "pattern": LABEL_KEY},
+                     "The taint key tolerated (omitted with `Exists`: every taint)."),
+    "operator": described({"enum": ["Equal", "Exists"], "default": "Equal"},
+                          "Equal matches the taint's value; Exists any value."),
+    "value": described(STRING, "The taint value tolerated (with `Equal`)."),
+    "effect": described({"enum": TAINT_EFFECTS}, "The taint effect tolerated (omitted: every effect)."),
 })
 
-TRAIT_USE = obj({"type": NAME, "properties": FREE_OBJECT}, ["type"])
+TRAIT_USE = obj({
+    "type": described(NAME, "The trait: a built-in one (gpu, resources, replicas, ...) or a TraitDefinition's name."),
+    "properties": described(FREE_OBJECT, "The trait's properties, checked against its definition's parameters."),
+}, ["type"])
 
 PARAMETER_DECLARATIONS = {"type": "object", "propertyNames": {"pattern": PARAMETER_NAME},
                           "additionalProperties": {"type": "object"}}
@@ -77,17 +131,17 @@ PARAMETER_DECLARATIONS = {"type": "object", "propertyNames": {"pattern": PARAMET
 POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
 
 RELEASE_OPTIONS = obj({
-    "timeout": {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", "examples": ["10m", "1h30m"],
-                "description": "Flux: how long a Helm install or upgrade may take"},
-    "retries": {"type": "integer", "minimum": 0, "maximum": 100,
-                "description": "Flux: install and upgrade remediation retries"},
-    "syncRetries": {"type": "integer", "minimum": 0, "maximum": 100,
-                    "description": "Argo CD: how often a failed sync is retried (backing off from 5s to 3m)"},
-    "crds": {"enum": ["Skip", "Create", "CreateReplace"],
-             "description": "Flux: what a Helm upgrade does with the chart's CRDs (install creates them)"},
-    "driftDetection": {"enum": ["enabled", "warn", "disabled"], "description": "Flux: HelmRelease drift detection"},
+    "timeout": described({"type": "string", "pattern": DURATION_PATTERN, "examples": ["10m", "1h30m"]},
+                         "Flux: how long a Helm install or upgrade may take (Flux's default: 5m)."),
+    "retries": described({"type": "integer", "minimum": 0, "maximum": 100},
+                         "Flux: install and upgrade remediation retries (default 3)."),
+    "syncRetries": described({"type": "integer", "minimum": 0, "maximum": 100},
+                             "Argo CD: how often a failed sync is retried, backing off from 5s to 3m (default 10)."),
+    "crds": described({"enum": ["Skip", "Create", "CreateReplace"]},
+                      "Flux: what a Helm upgrade does with the chart's CRDs (default CreateReplace)."),
+    "driftDetection": described({"enum": ["enabled", "warn", "disabled"]}, "Flux: HelmRelease drift detection."),
     "syncOptions": array({"type": "string", "pattern": r"^[A-Za-z]+=[A-Za-z0-9-]+$"},
-                         description="Argo CD sync options, e.g. ServerSideApply=true"),
+                         description="Argo CD sync options (default [ServerSideApply=true])."),
 })
 
 # API groups of CustomResourceDefinitions (`monitoring.coreos.com`): what a chart, a cluster-profile layer or a
@@ -96,225 +150,355 @@ API_GROUPS = array({"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])
                     "examples": ["monitoring.coreos.com", "ray.io"]})
 
 DEFINITION_SPEC = obj({
-    "description": STRING,
-    "parameters": {"type": "object"},  # a JSON Schema of the definition's properties, checked in validate
-    "template": NONEMPTY,
+    "description": described(STRING, "What the definition does, in a sentence."),
+    "parameters": described({"type": "object"}, "A JSON Schema of the properties, or a map of property name to "
+                            "schema (then a property without a default is required)."),
+    "template": described(NONEMPTY, "The Jinja2 template (sandboxed) that renders the definition's output."),
 }, ["template"])
 COMPONENT_DEFINITION_SPEC = {**DEFINITION_SPEC, "properties": {
     **DEFINITION_SPEC["properties"],
+    "template": described(NONEMPTY, "The Jinja2 template (sandboxed) that renders Kubernetes objects: a YAML list, "
+                                    "or documents separated by `---`."),
     # where custom kinds the template renders keep their pods, so that traits reach them (KubeVela's podSpecPath)
-    "podTemplates": array(obj({
-        "kind": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*$"},
-        "apiVersion": NONEMPTY,
-        "path": {"type": "string", "minLength": 1, "examples": ["spec.workerGroupSpecs[*].template"]},
-        "replicas": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$", "examples": ["replicas"]},
-    }, ["kind", "path"])),
+    "podTemplates": described(array(obj({
+        "kind": described({"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*$"},
+                          "The custom kind that runs pods (e.g. RayCluster)."),
+        "apiVersion": described(NONEMPTY, "Narrows the kind to this apiVersion (default: any)."),
+        "path": described({"type": "string", "minLength": 1, "examples": ["spec.workerGroupSpecs[*].template"]},
+                          "The pod template's field; `[*]` is every item of a list or value of a mapping."),
+        "replicas": described({"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$", "examples": ["replicas"]},
+                              "The field beside each template that says how many pods it runs (default: one)."),
+    }, ["kind", "path"])), "Where the custom kinds the template renders keep their pod templates, so that traits "
+                           "reach them."),
+}}
+TRAIT_DEFINITION_SPEC = {**DEFINITION_SPEC, "properties": {
+    **DEFINITION_SPEC["properties"],
+    "template": described(NONEMPTY, "The Jinja2 template (sandboxed) that renders `patches` "
+                                    "(`{target: {kind, name}, patch}`) and/or `objects`."),
 }}
 
 GPU_FACT = obj({
-    "product": NONEMPTY,
-    "memory": QUANTITY,
-    "count": {"type": "integer", "minimum": 0},
-    "timeSlicing": obj({"replicas": {"type": "integer", "minimum": 1}}, ["replicas"]),
-    "mig": {"type": "object", "propertyNames": {"pattern": MIG_PROFILE_PATTERN},
-            "additionalProperties": {"type": "integer", "minimum": 0}},
+    "product": described(NONEMPTY, "The GPU product, as GPU Feature Discovery names it (e.g. NVIDIA-A100-SXM4-80GB)."),
+    "memory": described(QUANTITY, "Memory per GPU (e.g. 80Gi)."),
+    "count": described(COUNT, "How many GPUs of this product the device has."),
+    "timeSlicing": described(obj({
+        "replicas": described({"type": "integer", "minimum": 1}, "Time-slicing slots per GPU."),
+    }, ["replicas"]), "Time-slicing: each GPU serves this many slots (`sharing: time-slicing`)."),
+    "mig": described({"type": "object", "propertyNames": {"pattern": MIG_PROFILE_PATTERN},
+                      "additionalProperties": {"type": "integer", "minimum": 0}},
+                     "MIG instances per profile (e.g. `{3g.40gb: 2}`): the GPUs serve `sharing: mig` asks."),
     # published through Dynamic Resource Allocation: the DRA driver, and its device attributes as it wrote them
-    "dra": obj({"driver": NONEMPTY, "productName": NONEMPTY, "architecture": NONEMPTY,
-                "cudaComputeCapability": NONEMPTY, "driverVersion": NONEMPTY}, ["driver"]),
+    "dra": described(obj({
+        "driver": described(NONEMPTY, "The DRA driver that publishes the GPUs (e.g. gpu.nvidia.com)."),
+        "productName": described(NONEMPTY, "The product name the driver publishes (what claims select on)."),
+        "architecture": described(NONEMPTY, "The GPU architecture the driver publishes."),
+        "cudaComputeCapability": described(NONEMPTY, "The CUDA compute capability the driver publishes."),
+        "driverVersion": described(NONEMPTY, "The driver version the driver publishes."),
+    }, ["driver"]), "Published through Dynamic Resource Allocation: what the driver's ResourceSlices said."),
 })
 
 DEVICE_FACTS = obj({
-    "arch": NONEMPTY,
-    "cpu": obj({"cores": {"type": "integer", "minimum": 0}}),
-    "memory": QUANTITY,
-    "gpus": array(GPU_FACT),
-    "nics": array(obj({"name": STRING, "speed": STRING})),
-    "region": NONEMPTY,
-    "zone": NONEMPTY,
+    "arch": described(NONEMPTY, "CPU architecture (e.g. amd64, arm64)."),
+    "cpu": described(obj({"cores": described(COUNT, "CPU cores.")}), "The device's CPUs."),
+    "memory": described(QUANTITY, "Memory (e.g. 512Gi)."),
+    "gpus": described(array(GPU_FACT), "The device's GPUs (unknown and untagged: the device offers none)."),
+    "nics": described(array(obj({"name": described(STRING, "The interface's name."),
+                                 "speed": described(STRING, "The interface's speed (e.g. 100Gbps).")})),
+                      "Network interfaces (informational)."),
+    "region": described(NONEMPTY, "The node's region (topology.kubernetes.io/region)."),
+    "zone": described(NONEMPTY, "The node's zone (topology.kubernetes.io/zone)."),
     # the labels its node carries (as `kubectl get nodes` shows them): what node selectors are checked against
-    "nodeLabels": {"type": "object", "propertyNames": {"pattern": LABEL_KEY},
-                   "additionalProperties": {"type": "string", "pattern": LABEL_VALUE}},
+    "nodeLabels": described({"type": "object", "propertyNames": {"pattern": LABEL_KEY},
+                             "additionalProperties": {"type": "string", "pattern": LABEL_VALUE}},
+                            "The labels the node carries: what rendered node selectors are checked against."),
 })
 
 DEVICE_TAGS = obj({
-    "arch": NONEMPTY,
-    "cpu.cores": {"type": "integer", "minimum": 0},
-    "memory": QUANTITY,
-    "gpu.product": NONEMPTY,
-    "gpu.count": {"type": "integer", "minimum": 0},
-    "gpu.memory": QUANTITY,
+    "arch": described(NONEMPTY, "Overrides facts.arch."),
+    "cpu.cores": described(COUNT, "Overrides facts.cpu.cores."),
+    "memory": described(QUANTITY, "Overrides facts.memory."),
+    "gpu.product": described(NONEMPTY, "Overrides the GPU product of facts.gpus."),
+    "gpu.count": described(COUNT, "Overrides the GPU count of facts.gpus."),
+    "gpu.memory": described(QUANTITY, "Overrides the per-GPU memory of facts.gpus."),
 })
 
 _DEVICE_BODY = {
-    "role": {"enum": ["controlPlane", "worker"]},
-    "state": {"enum": ["ready", "cordoned", "unhealthy"]},
-    "facts": DEVICE_FACTS,
-    "tags": DEVICE_TAGS,
+    "role": described({"enum": ["controlPlane", "worker"], "default": "worker"}, "The node's role."),
+    "state": described({"enum": ["ready", "cordoned", "unhealthy"], "default": "ready"},
+                       "Only ready devices count toward capacity."),
+    "facts": described(DEVICE_FACTS, "What was gathered about the device (by Palette, or `easel inventory import`)."),
+    "tags": described(DEVICE_TAGS, "Manual tags: fill in or correct facts; a tag wins over the fact of its key."),
 }
 
+SETTINGS = obj({
+    "inputs": described(array({"type": "string", "minLength": 1}), "The folders read, relative to the root.",
+                        default=["profiles", "environments", "clusters", "workloads"]),
+    "output": described({"type": "string", "minLength": 1}, "The folder the compiled trees are written to.",
+                        default="output"),
+    "gitops": described(obj({
+        "engine": described({"enum": ["flux", "argocd"], "default": "flux"},
+                            "The GitOps engine of clusters that do not say."),
+        "interval": described(DURATION, "The reconcile interval written into generated objects.", default="10m"),
+        "repoURL": described(NONEMPTY, "Where output/ is published (the bootstrap objects' source).",
+                             default="https://git.example.com/platform/fleet.git"),
+        "branch": described(NONEMPTY, "The branch of repoURL the clusters follow.", default="main"),
+        # git: clusters follow the rendered repository; oci: each its own artifact (`easel publish --oci`)
+        "delivery": described({"enum": ["git", "oci"], "default": "git"},
+                              "What clusters follow: git (repoURL), or oci (each cluster its own OCI artifact)."),
+        "oci": described(obj({
+            "repository": described(
+                {"type": "string", "pattern": r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$"},
+                "REGISTRY/REPO: cluster c follows oci://REGISTRY/REPO/c."),
+            "tag": described({"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"},
+                             "The tag the clusters follow.", default="latest"),
+            "insecure": described({"type": "boolean"}, "The registry speaks plain HTTP.", default=False),
+        }, ["repository"]), "The OCI repository of `delivery: oci` (required then)."),
+    }, allOf=[{"if": {"properties": {"delivery": {"const": "oci"}}, "required": ["delivery"]},
+               "then": {"required": ["oci"]}}]), "How the clusters' GitOps engines get the output."),
+    "parameters": described(FREE_OBJECT, "System-wide parameter defaults, the lowest layer: " + PARAMETER_LAYER + "."),
+})
+
 SPECS: dict[str, dict[str, Any]] = {
-    "Settings": obj({
-        "inputs": array({"type": "string", "minLength": 1}),
-        "output": {"type": "string", "minLength": 1},
-        "gitops": obj({
-            "engine": {"enum": ["flux", "argocd"]},
-            "interval": DURATION,
-            "repoURL": NONEMPTY,
-            "branch": NONEMPTY,
-            # git: clusters follow the rendered repository; oci: each its own artifact (`easel publish --oci`)
-            "delivery": {"enum": ["git", "oci"]},
-            "oci": obj({
-                "repository": {"type": "string", "pattern": r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$"},
-                "tag": {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"},
-                "insecure": {"type": "boolean"},
-            }, ["repository"]),
-        }, allOf=[{"if": {"properties": {"delivery": {"const": "oci"}}, "required": ["delivery"]},
-                   "then": {"required": ["oci"]}}]),
-        "parameters": FREE_OBJECT,
-    }),
+    "Settings": SETTINGS,
     "Repository": obj({
-        "type": {"enum": ["helm", "oci", "git"]},
-        "url": NONEMPTY,
-        "secretRef": NAME,
+        "type": described({"enum": ["helm", "oci", "git"]}, "The kind of repository: helm (an http(s) chart index), "
+                                                            "oci (an OCI registry) or git."),
+        "url": described(NONEMPTY, "The repository's URL (https:// for helm, oci:// for oci)."),
+        "secretRef": described(NAME, "The name of a Secret on the cluster with the credentials (never credentials "
+                                     "themselves)."),
     }, ["type", "url"]),
     "ComponentDefinition": COMPONENT_DEFINITION_SPEC,
-    "TraitDefinition": DEFINITION_SPEC,
+    "TraitDefinition": TRAIT_DEFINITION_SPEC,
     "WorkloadProfile": obj({
-        "version": SEMVER,
-        "type": {"enum": ["Application", "Model", "Infrastructure"]},
-        "parameters": PARAMETER_DECLARATIONS,
-        "requires": obj({
-            "kubernetes": RANGE,
-            "arch": {"type": "string", "pattern": "^[a-z0-9]+$", "examples": ["amd64", "arm64"]},
-            "profiles": array(obj({"name": NAME, "version": RANGE}, ["name"])),
-        }),
-        "components": array(obj({
-            "name": NAME,
-            "type": NAME,
-            "properties": FREE_OBJECT,
-            "traits": array(TRAIT_USE),
-            "dependsOn": array(NAME),
-            "release": RELEASE_OPTIONS,
-        }, ["name", "type"]), minItems=1),
+        "version": described(SEMVER, "This version of the profile: a semantic version (MAJOR.MINOR.PATCH)."),
+        "type": described({"enum": ["Application", "Model", "Infrastructure"], "default": "Application"},
+                          "What the stack is."),
+        "parameters": described(PARAMETER_DECLARATIONS, "What a Workload may set: a JSON Schema per parameter, with "
+                                                        "its default (without one, some layer must set it)."),
+        "requires": described(obj({
+            "kubernetes": described(RANGE, "The Kubernetes versions a cluster must run (e.g. \">=1.28\")."),
+            "arch": described({"type": "string", "pattern": "^[a-z0-9]+$", "examples": ["amd64", "arm64"]},
+                              "The CPU architecture the GPUs must sit on (default: any)."),
+            "profiles": described(array(obj({
+                "name": described(NAME, "The infrastructure profile needed."),
+                "version": described(RANGE, "Its versions, a semver range.", default="*"),
+            }, ["name"])), "Infrastructure stacks needed on the same cluster (deployed unless the cluster profile "
+                           "provides them)."),
+        }), "What a cluster must offer (checked at placement)."),
+        "components": described(array(obj({
+            "name": described(NAME, "The component's name, unique in the profile."),
+            "type": described(NAME, "Its definition: helm-chart, manifests, kustomize, webservice, or a "
+                                    "ComponentDefinition's name."),
+            "properties": described(FREE_OBJECT, "The definition's properties; `{{ params.x }}` fills in a "
+                                                 "parameter."),
+            "traits": described(array(TRAIT_USE), "Traits applied to the component."),
+            "dependsOn": described(array(NAME), "Components of this profile applied before this one."),
+            "release": described(RELEASE_OPTIONS, "How the GitOps engine releases it (over the environment's "
+                                                  "defaults.release)."),
+        }, ["name", "type"]), minItems=1), "The stack's components, at least one."),
     }, ["version", "components"]),
     "ClusterProfile": obj({
-        "version": SEMVER,
-        "layers": array(obj({
-            "type": {"enum": ["os", "kubernetes", "cni", "csi", "addon"]},
-            "name": NONEMPTY,
-            "version": {"type": "string", "minLength": 1},
-            "crds": API_GROUPS,  # the API groups whose CRDs the layer installs
-        }, ["type", "name", "version"])),
+        "version": described(SEMVER, "This version of the cluster profile: a semantic version."),
+        "layers": described(array(obj({
+            "type": described({"enum": ["os", "kubernetes", "cni", "csi", "addon"]}, "What the layer is."),
+            "name": described(NONEMPTY, "The layer's name; an addon satisfies a `requires.profiles` of that name."),
+            "version": described({"type": "string", "minLength": 1}, "The layer's version (of a kubernetes layer: "
+                                                                     "the clusters' Kubernetes version)."),
+            "crds": described(API_GROUPS, "API groups whose CRDs the layer installs."),
+        }, ["type", "name", "version"])), "What Palette installs and manages on the cluster (easel relies on it, "
+                                          "never deploys it)."),
     }, ["version"]),
     "Cluster": obj({
-        "source": {"enum": ["palette", "byoc"]},
-        "clusterProfile": obj({"name": NAME, "version": SEMVER}, ["name", "version"]),
-        "kubernetesVersion": {"type": "string", "minLength": 1},
-        "gitops": obj({"engine": {"enum": ["flux", "argocd"]}}),
+        "source": described({"enum": ["palette", "byoc"]}, "Where the cluster comes from: palette (provisioned by "
+                                                           "Palette) or byoc (enrolled, brownfield)."),
+        "clusterProfile": described(obj({
+            "name": described(NAME, "The ClusterProfile's name."),
+            "version": described(SEMVER, "The ClusterProfile's version."),
+        }, ["name", "version"]), "The cluster profile of a palette cluster (required then)."),
+        "kubernetesVersion": described({"type": "string", "minLength": 1},
+                                       "The Kubernetes version of a byoc cluster (required then), e.g. \"1.29.4\"."),
+        "gitops": described(obj({
+            "engine": described({"enum": ["flux", "argocd"]}, "This cluster's GitOps engine (default: easel.yaml's)."),
+        }), "Overrides of easel.yaml's gitops settings."),
         # how pods get GPUs: device-plugin limits (GPU Feature Discovery labels), or dra (resource.k8s.io/v1
         # claims); by default dra when every GPU of its devices was imported from ResourceSlices
-        "gpu": obj({"allocation": {"enum": list(ALLOCATION_MODES)}}),
-        "taints": array(TAINT),
-        "crds": API_GROUPS,  # API groups whose CRDs the cluster already has (installed outside easel)
-        "devices": array(obj({"name": NAME, **_DEVICE_BODY}, ["name"])),
+        "gpu": described(obj({
+            "allocation": described({"enum": list(ALLOCATION_MODES)}, "Device-plugin limits or DRA claims (default: "
+                                    "dra when every GPU was imported from ResourceSlices)."),
+        }), "How the cluster's pods get GPUs."),
+        "taints": described(array(TAINT), "Taints: only environments that tolerate them place here."),
+        "crds": described(API_GROUPS, "API groups whose CRDs the cluster already has (installed outside easel)."),
+        "devices": described(array(obj({"name": described(NAME, "The device's name, unique in the cluster."),
+                                        **_DEVICE_BODY}, ["name"])),
+                             "Devices listed inline: each a Device's spec without `cluster`, plus its name."),
     }, ["source"], allOf=[
         {"if": {"properties": {"source": {"const": "palette"}}, "required": ["source"]},
          "then": {"required": ["clusterProfile"]}},
         {"if": {"properties": {"source": {"const": "byoc"}}, "required": ["source"]},
          "then": {"required": ["kubernetesVersion"]}},
     ]),
-    "Device": obj({"cluster": NAME, **_DEVICE_BODY}, ["cluster"]),
+    "Device": obj({"cluster": described(NAME, "The Cluster the device belongs to."), **_DEVICE_BODY}, ["cluster"]),
     "Project": obj({
-        "quota": obj({
-            "gpus": {"type": "integer", "minimum": 0},
-            "gpusByProduct": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-        }),
-        "parameters": FREE_OBJECT,
+        "quota": described(obj({
+            "gpus": described(COUNT, "GPUs across the fleet, all of the project's workloads together (default: "
+                                     "no limit)."),
+            "gpusByProduct": described({"type": "object", "additionalProperties": COUNT},
+                                       "GPUs per product across the fleet."),
+        }), "The project's GPU quota."),
+        "parameters": described(FREE_OBJECT, "Project parameter defaults: " + PARAMETER_LAYER + "."),
     }),
     "Environment": obj({
-        "projects": array({"type": "string", "anyOf": [{"pattern": DNS_LABEL, "maxLength": 63}, {"const": "*"}]}),
-        "placement": obj({
-            "clusterSelector": LABEL_SELECTOR,
-            "numberOfClusters": {"type": "integer", "minimum": 1},
-            "prioritizers": array(obj({
-                "name": {"enum": ["MostFreeGPU", "LeastWorkloads", "Steady"]},
-                "weight": {"type": "integer", "minimum": 0, "maximum": 10},
-            }, ["name"])),
-            "tolerations": array(TOLERATION),
-            "spread": obj({"by": {"type": "string", "pattern": LABEL_KEY},
-                           "maxSkew": {"type": "integer", "minimum": 1, "default": 1}}, ["by"]),
-        }),
-        "namespace": obj({
-            "strategy": {"enum": ["project", "workload"]},
-            "quota": {"type": "object", "additionalProperties": QUANTITY},
-            "isolation": {"enum": ["none", "strict"]},
+        "projects": described(array({"type": "string", "anyOf": [{"pattern": DNS_LABEL, "maxLength": 63},
+                                                                {"const": "*"}]}),
+                              "Projects that may deploy here; [\"*\"] every project (default: none)."),
+        "placement": described(obj({
+            "clusterSelector": described(LABEL_SELECTOR, "Which clusters, by their labels and derived easel.dev/* "
+                                                         "labels (default: every cluster)."),
+            "numberOfClusters": described({"type": "integer", "minimum": 1},
+                                          "How many clusters each workload gets (default: every eligible one)."),
+            "prioritizers": described(array(obj({
+                "name": described({"enum": ["MostFreeGPU", "LeastWorkloads", "Steady"]}, "The prioritizer."),
+                "weight": described({"type": "integer", "minimum": 0, "maximum": 10}, "Its weight.", default=1),
+            }, ["name"])), "How eligible clusters are ranked (default: MostFreeGPU and LeastWorkloads, weight 1)."),
+            "tolerations": described(array(TOLERATION), "Cluster taints tolerated."),
+            "spread": described(obj({
+                "by": described({"type": "string", "pattern": LABEL_KEY}, "The cluster label spread over."),
+                "maxSkew": described({"type": "integer", "minimum": 1, "default": 1},
+                                     "The largest difference in clusters between two values."),
+            }, ["by"]), "Balance a workload's clusters over a label's values."),
+        }), "Where workloads of this environment go."),
+        "namespace": described(obj({
+            "strategy": described({"enum": ["project", "workload"], "default": "workload"},
+                                  "One namespace per project, or per workload (<project>-<workload>)."),
+            "quota": described({"type": "object", "additionalProperties": QUANTITY},
+                               "A ResourceQuota per namespace (e.g. `{requests.nvidia.com/gpu: \"8\"}`)."),
+            "isolation": described({"enum": ["none", "strict"], "default": "none"},
+                                   "Network isolation: strict admits ingress only from the namespace itself and "
+                                   "allowFrom."),
             # namespaces whose pods may reach the workloads under strict isolation (ingress controller, scrapers)
-            "allowFrom": array({"type": "string", "pattern": DNS_LABEL, "maxLength": 63}),
-            "egress": {"enum": ["open", "restricted"]},
-            "egressAllow": obj({
-                "cidrs": array({"type": "string", "pattern": r"^[0-9a-fA-F:.]+/[0-9]{1,3}$"}),
-                "namespaces": array({"type": "string", "pattern": DNS_LABEL, "maxLength": 63}),
-            }),
+            "allowFrom": described(array(NAMESPACE_NAME), "Namespaces that may reach the workloads under strict "
+                                                          "isolation (ingress controller, scrapers)."),
+            "egress": described({"enum": ["open", "restricted"], "default": "open"},
+                                "Egress: restricted allows only the namespace itself, DNS and egressAllow."),
+            "egressAllow": described(obj({
+                "cidrs": described(array({"type": "string", "pattern": r"^[0-9a-fA-F:.]+/[0-9]{1,3}$"}),
+                                   "Address ranges pods may reach."),
+                "namespaces": described(array(NAMESPACE_NAME), "Namespaces pods may reach."),
+            }), "What pods may reach under `egress: restricted`."),
             # Pod Security admission on the namespaces easel creates: one level for every mode, or per mode
-            "podSecurity": {"anyOf": [{"enum": list(POD_SECURITY_LEVELS)}, obj({
-                mode: {"enum": list(POD_SECURITY_LEVELS)} for mode in ("enforce", "warn", "audit")})]},
-        }),
-        "defaults": obj({"parameters": FREE_OBJECT, "traits": array(TRAIT_USE), "release": RELEASE_OPTIONS}),
-        "policy": obj({
-            "allowedProfiles": array(obj({"name": NAME, "versions": RANGE}, ["name"])),
-            "maxGPUsPerWorkload": {"type": "integer", "minimum": 0},
-            "requiredTraits": array(NAME),
-            "allowedRegistries": array(NONEMPTY),
-        }),
-        "rollout": obj({
-            "strategy": {"enum": ["all", "progressive"]},
-            "waves": array(obj({
-                "name": NAME,
-                "clusterSelector": LABEL_SELECTOR,
-                "percent": {"type": "integer", "minimum": 1, "maximum": 100},
-            }, ["name"])),
-        }),
+            "podSecurity": described({"anyOf": [{"enum": list(POD_SECURITY_LEVELS)}, obj({
+                mode: described({"enum": list(POD_SECURITY_LEVELS)}, f"The Pod Security level to {mode}.")
+                for mode in ("enforce", "warn", "audit")})]},
+                "The Pod Security admission level of the namespaces easel creates, or one per mode (default: "
+                "none set)."),
+        }), "The namespaces easel creates for the workloads."),
+        "defaults": described(obj({
+            "parameters": described(FREE_OBJECT, "Environment parameter defaults: " + PARAMETER_LAYER + "."),
+            "traits": described(array(TRAIT_USE), "Traits added to every component."),
+            "release": described(RELEASE_OPTIONS, "Release options of every component."),
+        }), "What every workload of the environment gets."),
+        "policy": described(obj({
+            "allowedProfiles": described(array(obj({
+                "name": described(NAME, "The profile allowed."),
+                "versions": described(RANGE, "Its versions allowed (default: every one)."),
+            }, ["name"])), "The profiles workloads may use (default: every one)."),
+            "maxGPUsPerWorkload": described(COUNT, "The most GPUs a workload may take on one cluster."),
+            "requiredTraits": described(array(NAME), "Traits every component must carry."),
+            "allowedRegistries": described(array(NONEMPTY), "Registries every image must come from (default: any)."),
+        }), "Guardrails checked at compile time."),
+        "rollout": described(obj({
+            "strategy": described({"enum": ["all", "progressive"], "default": "all"},
+                                  "How a new version reaches the clusters: all at once, or progressive (wave by "
+                                  "wave)."),
+            "waves": described(array(obj({
+                "name": described(NAME, "The wave's name."),
+                "clusterSelector": described(LABEL_SELECTOR, "The clusters of the wave, by label."),
+                "percent": described({"type": "integer", "minimum": 1, "maximum": 100},
+                                     "Or a cumulative share of the placed clusters, rounded up."),
+            }, ["name"])), "The waves, in order."),
+        }), "How a new profile version reaches the clusters."),
     }),
     "Workload": obj({
-        "project": NAME,
-        "environment": NAME,
-        "profile": obj({"name": NAME, "version": RANGE}, ["name"]),
-        "parameters": FREE_OBJECT,
-        "traits": {"type": "object", "propertyNames": {"pattern": DNS_LABEL},
-                   "additionalProperties": array(TRAIT_USE)},
+        "project": described(NAME, "The Project (team) the workload belongs to."),
+        "environment": described(NAME, "The Environment it deploys into."),
+        "profile": described(obj({
+            "name": described(NAME, "The WorkloadProfile's name."),
+            "version": described(RANGE, "A semver range (\"^1.2\", \">=1.2 <2\"); the highest allowed version wins.",
+                                 default="*"),
+        }, ["name"]), "The profile and the versions asked for."),
+        "parameters": described(FREE_OBJECT, "Values of the profile's parameters (the highest layer)."),
+        "traits": described({"type": "object", "propertyNames": {"pattern": DNS_LABEL},
+                             "additionalProperties": array(TRAIT_USE)},
+                            "Extra traits per component name."),
     }, ["project", "environment", "profile"]),
 }
 
 KINDS = tuple(SPECS)
+DOCUMENT_KINDS = tuple(k for k in KINDS if k != "Settings")  # what the input folders hold
+
+KIND_DESCRIPTIONS = {
+    "Settings": "easel.yaml: the input and output folders, the GitOps defaults and system-wide parameters.",
+    "Repository": "Where charts come from: a Helm index, an OCI registry or a Git repository.",
+    "ComponentDefinition": "A component type of your own: a Jinja2 template that renders Kubernetes objects.",
+    "TraitDefinition": "A trait of your own: a Jinja2 template that renders patches and objects.",
+    "WorkloadProfile": "One version of a reusable stack: parameters, requirements and components with traits.",
+    "ClusterProfile": "One version of what Palette installs on a cluster (Kubernetes, CNI, CSI, add-ons).",
+    "Cluster": "A cluster of the fleet: its source, labels, taints, GitOps engine and (optionally) devices.",
+    "Device": "A node of a cluster: its role, state, gathered facts and manual tags.",
+    "Project": "A team: its GPU quota and parameter defaults.",
+    "Environment": "Where projects may deploy, and under which rules: placement, namespaces, defaults, policy, "
+                   "rollout.",
+    "Workload": "A team's request: a profile and version range in an environment, with parameters and traits.",
+}
 
 
 def document_schema(kind: str) -> dict[str, Any]:
-    """The whole-document schema of a kind, standalone (for editors and for validation)."""
+    """The whole-document schema of a kind, standalone (for validation; `exported` for editors)."""
     settings = kind == "Settings"
     return {
         "$schema": DIALECT,
-        "$id": f"https://easel.dev/schemas/v1alpha1/{kind}.json",
+        "$id": f"{SCHEMA_BASE}{kind}.json",
         "title": kind,
+        "description": KIND_DESCRIPTIONS[kind],
         **obj({
-            "apiVersion": {"const": API_VERSION},
-            "kind": {"const": kind},
-            "metadata": METADATA,
-            "spec": copy.deepcopy(SPECS[kind]),
+            "apiVersion": described({"const": API_VERSION}, f"Always {API_VERSION}."),
+            "kind": described({"const": kind}, f"Always {kind}."),
+            "metadata": described(METADATA, "The document's name, labels, annotations and description."),
+            "spec": described(copy.deepcopy(SPECS[kind]), f"The {kind}'s content."),
         }, ["apiVersion", "kind"] if settings else ["apiVersion", "kind", "metadata", "spec"]),
     }
 
 
 def combined_schema() -> dict[str, Any]:
-    """One schema for every easel file: dispatches on `kind` (for editors)."""
-    defs = {kind: {k: v for k, v in document_schema(kind).items() if k not in ("$schema", "$id")} for kind in KINDS}
+    """One schema for every document of the input folders: an easel document by its `kind`; others (the plain
+    Kubernetes objects of `manifests` files) are left alone."""
+    defs = {kind: {k: v for k, v in document_schema(kind).items() if k not in ("$schema", "$id")}
+            for kind in DOCUMENT_KINDS}
+    easel_api = {"pattern": r"^easel\.dev/"}  # or no apiVersion yet: a document being written
     return {
         "$schema": DIALECT,
-        "$id": "https://easel.dev/schemas/v1alpha1/all.json",
+        "$id": f"{SCHEMA_BASE}easel.json",
         "title": "easel document",
+        "description": "Any document of an easel config repository's input folders, checked by its kind.",
         "type": "object",
-        "required": ["kind"],
-        "properties": {"kind": {"enum": list(KINDS)}},
-        "allOf": [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-                   "then": {"$ref": f"#/$defs/{kind}"}} for kind in KINDS],
+        "allOf": [{"if": {"properties": {"apiVersion": easel_api}, "required": ["apiVersion"]},
+                   "then": {"required": ["kind"], "properties": {"kind": described({"enum": list(DOCUMENT_KINDS)},
+                                                                             "The document's kind.")}}}]
+        + [{"if": {"properties": {"apiVersion": easel_api, "kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"$ref": f"#/$defs/{kind}"}} for kind in DOCUMENT_KINDS],
         "$defs": defs,
     }
+
+
+def exported(schema: dict[str, Any]) -> dict[str, Any]:
+    """schema as editors get it: only standard keywords (the internal name marker dropped), and a pattern beside
+    each custom format."""
+    if isinstance(schema, dict):
+        out = {k: exported(v) for k, v in schema.items() if k != NAME_MARKER}
+        pattern = FORMAT_PATTERNS.get(schema.get("format")) if isinstance(schema.get("format"), str) else None
+        if pattern and "pattern" not in out:
+            out["pattern"] = pattern
+        return out
+    if isinstance(schema, list):
+        return [exported(v) for v in schema]
+    return schema

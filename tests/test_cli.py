@@ -150,7 +150,7 @@ def test_explain_unknown_workload(repo):
 
 def test_schema_prints_json_schemas():
     one = json.loads(easel("schema", "Workload").out)
-    assert one["properties"]["kind"] == {"const": "Workload"}
+    assert one["properties"]["kind"]["const"] == "Workload"
     assert one["properties"]["spec"]["additionalProperties"] is False
     every = json.loads(easel("schema").out)
     assert set(every["$defs"]) >= {"Workload", "Cluster", "Device", "Environment", "WorkloadProfile"}

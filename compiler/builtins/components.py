@@ -6,67 +6,82 @@ import copy
 from typing import Any
 
 from ..rendered import POD_KINDS, ComponentOutput, HelmChart, RenderContext
-from ..schemas import NAME, QUANTITY, array, obj
+from ..schemas import NAME, QUANTITY, array, described, obj
 from ..source import normalize
 
-_RESOURCES = obj({"cpu": QUANTITY, "memory": QUANTITY,
-                  "requests": {"type": "object", "additionalProperties": QUANTITY},
-                  "limits": {"type": "object", "additionalProperties": QUANTITY}})
+_RESOURCES = obj({
+    "cpu": described(QUANTITY, "CPU request (e.g. 500m or 2)."),
+    "memory": described(QUANTITY, "Memory request and limit (e.g. 64Gi)."),
+    "requests": described({"type": "object", "additionalProperties": QUANTITY}, "Requests by resource name."),
+    "limits": described({"type": "object", "additionalProperties": QUANTITY}, "Limits by resource name."),
+})
 
 # Which rendered objects of a chart or folder pod-level traits patch (default: every Deployment and StatefulSet).
-_TARGET = obj({"kind": {"enum": list(POD_KINDS)}, "name": {"type": "string", "minLength": 1,
-                                                          "description": "a regular expression, as in kustomize"}},
-              ["kind"])
+_TARGET = described(obj({
+    "kind": described({"enum": list(POD_KINDS)}, "The kind of the objects patched."),
+    "name": described({"type": "string", "minLength": 1},
+                      "Their name, a regular expression as in kustomize (default: every object of the kind)."),
+}, ["kind"]), "Which rendered objects traits patch (default: every Deployment and StatefulSet).")
 
-_CONTAINER = {"type": "string", "minLength": 1,
-              "description": "the container that container-level traits (gpu, resources, ...) patch"}
+_CONTAINER = described({"type": "string", "minLength": 1},
+                       "The container that container-level traits (gpu, resources, ...) patch (with target).")
 # "<trait>.<property>", "<trait>.pod.<field>", "<trait>.container.<field>": the values path(s) that take that trait
 # property, or what the trait sets on the pod or its container, instead of a patch (e.g. `gpu.count:
 # servingEngineSpec.modelSpec[0].requestGPU`, `gpu.pod.tolerations: worker.tolerations`). What no entry takes
 # over still goes by patch.
 _VALUES_PATH = {"type": "string", "format": "values-path"}
-_TRAIT_VALUES = {"type": "object",
-                 "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.((pod|container)\.)?"
-                                              r"[A-Za-z_][A-Za-z0-9_]*$"},
-                 "additionalProperties": {"anyOf": [_VALUES_PATH, array(_VALUES_PATH, minItems=1)]}}
+_TRAIT_VALUES = described({
+    "type": "object",
+    "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.((pod|container)\.)?[A-Za-z_][A-Za-z0-9_]*$"},
+    "additionalProperties": {"anyOf": [_VALUES_PATH, array(_VALUES_PATH, minItems=1)]}},
+    "Chart values paths that take a trait's property, or what it sets on the pod or container, instead of a patch "
+    "(e.g. `{replicas.count: replicaCount}`).")
+_CRDS = array({"type": "string", "minLength": 1}, description=(
+    "API groups whose CustomResourceDefinitions it installs (e.g. monitoring.coreos.com): custom resources of them "
+    "are applied after it."))
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "helm-chart": obj({
-        "repository": NAME,
-        "chart": {"type": "string", "minLength": 1},
-        "version": {"type": "string", "minLength": 1},
-        "values": {"type": "object"},
-        "namespace": NAME,
-        "releaseName": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 53},
+        "repository": described(NAME, "The Repository the chart comes from."),
+        "chart": described({"type": "string", "minLength": 1}, "The chart's name in the repository."),
+        "version": described({"type": "string", "minLength": 1}, "The chart's version."),
+        "values": described({"type": "object"}, "The chart's values."),
+        "namespace": described(NAME, "The namespace the chart goes to (default: the workload's)."),
+        "releaseName": described({"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 53},
+                                 "The Helm release name (default: <workload>-<component>, shortened to 53 "
+                                 "characters)."),
         "container": _CONTAINER,
         "target": _TARGET,
         "traitValues": _TRAIT_VALUES,
-        "crds": array({"type": "string", "minLength": 1}, description=(
-            "API groups whose CustomResourceDefinitions the chart installs (e.g. monitoring.coreos.com): custom "
-            "resources of them are applied after it")),
+        "crds": _CRDS,
         "imageValues": array({"type": "string", "format": "values-path"}, description=(
-            "values paths that hold the chart's images: an image string, or a mapping with repository and tag "
-            "(and registry); checked against allowedRegistries, rewritten by image-registry, listed in images.txt")),
+            "Values paths that hold the chart's images: checked against allowedRegistries, rewritten by "
+            "image-registry, listed in images.txt.")),
     }, ["repository", "chart", "version"]),
     "manifests": obj({
-        "objects": array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
-        "files": array({"type": "string", "minLength": 1}),
+        "objects": described(array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
+                             "Kubernetes objects, inline."),
+        "files": described(array({"type": "string", "minLength": 1}),
+                           "YAML files of Kubernetes objects, in the input folders."),
     }, anyOf=[{"required": ["objects"]}, {"required": ["files"]}]),
-    "kustomize": obj({"path": {"type": "string", "minLength": 1}, "container": _CONTAINER, "target": _TARGET,
-                      "crds": array({"type": "string", "minLength": 1})}, ["path"]),
+    "kustomize": obj({"path": described({"type": "string", "minLength": 1},
+                                        "The Kustomize folder in the repository, applied as it is."),
+                      "container": _CONTAINER, "target": _TARGET, "crds": _CRDS}, ["path"]),
     "webservice": obj({
-        "image": {"type": "string", "minLength": 1},
-        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        "replicas": {"type": "integer", "minimum": 0},
-        "env": {"anyOf": [
+        "image": described({"type": "string", "minLength": 1}, "The container image."),
+        "port": described({"type": "integer", "minimum": 1, "maximum": 65535},
+                          "The port the container serves and the Service exposes."),
+        "replicas": described({"type": "integer", "minimum": 0}, "The Deployment's replicas (default 1)."),
+        "env": described({"anyOf": [
             {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
-            array(obj({"name": {"type": "string"}, "value": {"type": "string"}}, ["name"])),
-        ]},
-        "command": array({"type": "string"}),
-        "args": array({"type": "string"}),
-        "resources": _RESOURCES,
-        "runAsUser": {"type": "integer", "minimum": 1, "description": (
-            "the user the container runs as, for images whose own user is root (the pod runs as non-root)")},
+            array(obj({"name": described({"type": "string"}, "The variable's name."),
+                       "value": described({"type": "string"}, "Its value.")}, ["name"])),
+        ]}, "Environment variables: a mapping of name to value, or a list of {name, value}."),
+        "command": described(array({"type": "string"}), "The container's command (default: the image's)."),
+        "args": described(array({"type": "string"}), "The container's arguments."),
+        "resources": described(_RESOURCES, "The container's CPU and memory."),
+        "runAsUser": described({"type": "integer", "minimum": 1}, (
+            "The user the container runs as, for images whose own user is root (the pod runs as non-root).")),
     }, ["image"]),
 }
 

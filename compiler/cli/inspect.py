@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .. import __version__, schemas
+from .. import __version__, editor, schemas
 from ..codes import CODES
 from ..errors import CommandError
 from ..reports import envelope
@@ -75,17 +75,39 @@ def status(state: State, every_cluster: bool, fmt: str) -> int:
     return 0
 
 
-@cli.command()
-@click.argument("kind", required=False, shell_complete=completion.kinds)
-def schema(kind: str | None) -> int:
-    """Print the JSON Schema of KIND, or of every kind (for editors such as yaml-language-server)."""
-    if kind is None:
-        click.echo(json.dumps(schemas.combined_schema(), indent=2))
+def _schema_names() -> str:
+    builtin = editor.builtin_names()
+    return (f"kinds: {', '.join(schemas.KINDS)}; built-in components: {', '.join(builtin['component'])}; "
+            f"built-in traits: {', '.join(builtin['trait'])}")
+
+
+@cli.command(help="Print the JSON Schema of NAME, or of every document of the input folders (for editors such as "
+             "yaml-language-server); with --out, write every schema and a catalog into DIR.\n\nNAME is a kind "
+             f"(the whole document) or a built-in definition (its properties). {_schema_names()}.")
+@click.argument("name", metavar="[NAME]", required=False, shell_complete=completion.kinds)
+@click.option("--out", "out_dir", metavar="DIR", help="Write one file per kind and built-in definition, easel.json "
+              "(every document of the input folders) and catalog.json into DIR.")
+@click.pass_obj
+def schema(state: State, name: str | None, out_dir: str | None) -> int:
+    if out_dir is not None:
+        if name is not None:
+            raise click.UsageError("give a NAME or --out DIR, not both")
+        target = state.root / out_dir
+        try:
+            written = editor.write_schemas(target)
+        except OSError as exc:
+            raise CommandError("E802", f"cannot write the schemas into {target}: {exc}") from None
+        click.echo(f"wrote {len(written)} files into {target}")
         return 0
-    match = next((k for k in schemas.KINDS if k.lower() == kind.lower()), None)
-    if match is None:
-        raise click.BadParameter(f"{kind!r}; kinds: {', '.join(schemas.KINDS)}", param_hint="KIND")
-    click.echo(json.dumps(schemas.document_schema(match), indent=2))
+    if name is None:
+        found = editor.all_documents_schema()
+    elif (kind := next((k for k in schemas.KINDS if k.lower() == name.lower()), None)) is not None:
+        found = editor.kind_schema(kind)
+    elif (definition := editor.find_definition(name.lower())) is not None:
+        found = editor.definition_schema(*definition)
+    else:
+        raise click.BadParameter(f"{name!r}; {_schema_names()}", param_hint="NAME")
+    click.echo(json.dumps(found, indent=2))
     return 0
 
 
