@@ -7,9 +7,10 @@ from fractions import Fraction
 from functools import lru_cache
 
 # What a quantity is written as: also the `pattern` editors get (ECMA-262 reads it as Python does): ASCII digits
-# only, as Kubernetes reads them, with blanks around allowed (easel reads " 64Gi" as 64Gi).
+# only, as Kubernetes reads them, with blanks around allowed (easel reads " 64Gi" as 64Gi). A decimal exponent
+# is at most 100 (far past any real resource: E is 1e18), so that 1e9999999 is refused, not computed for minutes.
 PATTERN = (r"^[ \t\n\r\f\v]*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-           r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?[ \t\n\r\f\v]*$")
+           r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?0*(?:100|[1-9]?[0-9]))?[ \t\n\r\f\v]*$")
 _PATTERN = re.compile(PATTERN)
 _SUFFIX = {
     None: Fraction(1),

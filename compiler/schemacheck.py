@@ -51,6 +51,7 @@ class FastValidator:
     use nothing beyond what both libraries read the same way; a user's schemas go to jsonschema alone."""
 
     def __init__(self, schema: dict[str, Any]):
+        schema = _anchored_at_end(schema)
         self.full = validator(schema)
         draft7 = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
         # use_default=False: a `default` documents the value easel takes; the input is never changed
@@ -65,6 +66,17 @@ class FastValidator:
 
     def iter_errors(self, instance: Any):
         return self.full.iter_errors(instance)
+
+
+def _anchored_at_end(schema: Any) -> Any:
+    """The schema with each `pattern` that ends in `$` ending in `\\Z` instead: Python's `$` also matches before
+    a final newline, so "abc\\n" would pass for a DNS label. (ECMA-262's `$` does not: exported schemas keep it.)"""
+    if isinstance(schema, dict):
+        return {key: (value[:-1] + "\\Z" if key == "pattern" and isinstance(value, str) and value.endswith("$")
+                      and not value.endswith("\\$") else _anchored_at_end(value)) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_anchored_at_end(item) for item in schema]
+    return schema
 
 
 def schema_problem(schema: Any) -> str | None:

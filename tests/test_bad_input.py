@@ -245,6 +245,8 @@ CASES = [
          edit(WORKLOAD, ("  name: hello\n", "  name: a/b\n")), "E207", f"{WORKLOAD}:5:"),
     case("name-uppercase",
          edit(CLUSTER, ("  name: local\n", "  name: Local\n")), "E207", f"{CLUSTER}:5:"),
+    case("name-with-a-final-newline",  # Python's `$` matches before it; a label may not hold one
+         edit(WORKLOAD, ("  name: hello\n", '  name: "hello\\n"\n')), "E207", f"{WORKLOAD}:5:"),
     case("name-64-characters",
          edit(WORKLOAD, ("  name: hello\n", f"  name: {'a' * 64}\n")), "E207", f"{WORKLOAD}:5:"),
     case("unknown-field-did-you-mean",

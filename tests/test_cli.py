@@ -274,4 +274,6 @@ def test_completion_scripts_and_the_names_they_complete():
     assert completed([*example, "rollout", "advance"], "nlp/s") == ["nlp/summarizer", "nlp/support-bot"]
     assert completed(["inventory", "import", *example, "--cluster"], "lab") == ["lab-east-1"]  # -C after it
     assert completed(["schema"], "Work") == ["Workload", "WorkloadProfile"]
+    assert completed(["schema"], "helm") == ["helm-chart"]  # the built-in definitions too
+    assert completed([*example, "build"], "edge") == ["edge-fra-1"]
     assert "compile" in completed([], "co") and "completion" in completed([], "co")

@@ -53,6 +53,14 @@ def kinds(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[C
     return [CompletionItem(k) for k in sorted(schemas.SPECS) if k.startswith(incomplete)]
 
 
+def schema_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """What `easel schema` takes: the kinds, then the built-in components and traits."""
+    from ..editor import builtin_names
+
+    builtins = sorted(name for names in builtin_names().values() for name in names)
+    return [*kinds(ctx, param, incomplete), *(CompletionItem(n) for n in builtins if n.startswith(incomplete))]
+
+
 @cli.command()
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion(shell: str) -> int:

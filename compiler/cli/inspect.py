@@ -84,7 +84,7 @@ def _schema_names() -> str:
 @cli.command(help="Print the JSON Schema of NAME, or of every document of the input folders (for editors such as "
              "yaml-language-server); with --out, write every schema and a catalog into DIR.\n\nNAME is a kind "
              f"(the whole document) or a built-in definition (its properties). {_schema_names()}.")
-@click.argument("name", metavar="[NAME]", required=False, shell_complete=completion.kinds)
+@click.argument("name", metavar="[NAME]", required=False, shell_complete=completion.schema_names)
 @click.option("--out", "out_dir", metavar="DIR", help="Write one file per kind and built-in definition, easel.json "
               "(every document of the input folders) and catalog.json into DIR.")
 @click.pass_obj
