@@ -105,7 +105,7 @@ def rollout_status(state: State, fmt: str) -> int:
 
 
 @rollout.command(name="advance")
-@click.argument("workloads", nargs=-1, shell_complete=completion.workloads)
+@click.argument("workloads", nargs=-1, shell_complete=completion.rollouts)
 @click.option("--all", "everything", is_flag=True, help="Advance every rollout in progress.")
 @FORMAT
 @click.pass_obj
@@ -117,7 +117,7 @@ def rollout_advance(state: State, workloads: tuple[str, ...], everything: bool, 
 
 
 @rollout.command(name="rollback")
-@click.argument("workloads", nargs=-1, required=True, shell_complete=completion.workloads)
+@click.argument("workloads", nargs=-1, required=True, shell_complete=completion.rollouts)
 @FORMAT
 @click.pass_obj
 def rollout_rollback(state: State, workloads: tuple[str, ...], fmt: str) -> int:

@@ -1,5 +1,5 @@
 """`easel completion bash|zsh|fish`: click's completion script for the shell, and the names it completes from
-the repository (workloads, clusters, kinds). Completing reads the input documents only (no compile), and
+the repository (workloads, clusters, kinds, rollouts in progress). Completing reads the input documents only (no compile), and
 quietly offers nothing in a folder that is no config repository."""
 
 from __future__ import annotations
@@ -41,6 +41,19 @@ def _mapping(value: object) -> dict:
 
 def workloads(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     return [CompletionItem(n) for n in _names(ctx, ("Workload",)) if n.startswith(incomplete)]
+
+
+def rollouts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The workloads whose rollout is in progress, as easel.lock records them (what advance and rollback take)."""
+    from ..lockfile import LOCK_FILE, parse
+
+    directory = Path(ctx.find_root().params.get("directory") or ".")
+    try:
+        decisions, _ = parse((directory / LOCK_FILE).read_text(encoding="utf-8"))
+    except Exception:  # no lock, or an unreadable one: nothing to offer
+        return []
+    return [CompletionItem(w) for w, d in sorted(decisions.workloads.items())
+            if d.rollout is not None and w.startswith(incomplete)]
 
 
 def clusters(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
