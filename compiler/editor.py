@@ -5,12 +5,11 @@ files, through `write_schemas`."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import schemas
+from .files import replace_text
 from .builtins import components, traits
 from .load import DEFAULT_INPUTS, SETTINGS_FILE
 
@@ -90,10 +89,9 @@ def schema_texts() -> dict[str, str]:
 def write_schemas(directory: Path) -> list[str]:
     """Write schema_texts() into directory (created when missing), each file replaced whole: a symbolic link in
     its place is replaced, never followed, so nothing is written outside directory."""
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in schema_texts().items():
-        _replace(directory, name, text)
+        replace_text(directory / name, text)
         written.append(name)
     return written
 
@@ -112,18 +110,6 @@ def editor_files(inputs: tuple[str, ...] = DEFAULT_INPUTS) -> dict[str, str]:
     """What `easel init` writes for editors besides the schemas, by path in the repository."""
     return {".vscode/settings.json": json.dumps(vscode_settings(inputs=inputs), indent=2) + "\n",
             ".vscode/extensions.json": json.dumps(VSCODE_EXTENSIONS, indent=2) + "\n"}
-
-
-def _replace(directory: Path, name: str, text: str) -> None:
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep the schemas from everyone else
-        os.replace(temporary, directory / name)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _sentence(text: str) -> str:

@@ -278,3 +278,15 @@ def test_completion_scripts_and_the_names_they_complete():
     assert completed(["schema"], "helm") == ["helm-chart"]  # the built-in definitions too
     assert completed([*example, "build"], "edge") == ["edge-fra-1"]
     assert "compile" in completed([], "co") and "completion" in completed([], "co")
+
+
+def test_out_folders_of_report_and_schema_must_be_folders(repo):
+    (repo / "afile").write_text("keep me\n")
+    for command in (["report"], ["schema"]):
+        for bad in ("-", ""):
+            run = easel(*command, "--out", bad, cwd=repo)
+            assert run.code == 2 and "give a folder" in run.err, run.text
+        run = easel(*command, "--out", "afile", cwd=repo)
+        assert run.code == 1 and "error[E802]" in run.err and "afile is not a folder" in run.err, run.text
+    assert (repo / "afile").read_text() == "keep me\n"
+    assert not (repo / "-").exists() and not (repo / "index.html").exists()

@@ -11,6 +11,7 @@ import click
 from .. import __version__, editor, schemas
 from ..codes import CODES
 from ..errors import CommandError
+from ..files import out_folder
 from ..reports import envelope
 from ..reports import explain as explaining
 from ..reports.status import LISTED, fleet_status, render_tables
@@ -92,11 +93,8 @@ def schema(state: State, name: str | None, out_dir: str | None) -> int:
     if out_dir is not None:
         if name is not None:
             raise click.UsageError("give a NAME or --out DIR, not both")
-        target = state.root / out_dir
-        try:
-            written = editor.write_schemas(target)
-        except OSError as exc:
-            raise CommandError("E802", f"cannot write the schemas into {target}: {exc}") from None
+        target = out_folder(state.root, out_dir)
+        written = editor.write_schemas(target)
         click.echo(f"wrote {len(written)} files into {target}")
         return 0
     if name is None:
