@@ -73,6 +73,7 @@ def reports(tmp_path_factory) -> dict[str, dict]:
     run("validate-errors", "validate")
     run("compile-errors", "compile")
     run("diff-errors", "diff", "--base", base)
+    run("explain-errors", "explain", "demo/no-such-workload")  # stopped before a report: a Failure
     replacements = {base: "<base>", json.dumps(str(repo))[1:-1]: "<repo>"}
     reports = {}
     for name, (code, out) in found.items():
@@ -88,7 +89,7 @@ KINDS = {"validate": "ValidationReport", "validate-errors": "ValidationReport", 
          "compile-check": "CompileReport", "compile-errors": "CompileReport", "diff": "Diff", "diff-errors": "Diff",
          "explain-workload": "WorkloadExplanation", "explain-cluster": "ClusterExplanation", "version": "Version",
          "explain-gpu-workload": "WorkloadExplanation", "explain-gpu-cluster": "ClusterExplanation",
-         "status": "FleetStatus", "rollout-status": "RolloutStatus"}
+         "status": "FleetStatus", "rollout-status": "RolloutStatus", "explain-errors": "Failure"}
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
@@ -179,3 +180,24 @@ def test_sarif_is_what_code_scanning_reads(tmp_path):
     assert location["artifactLocation"]["uri"] == WORKLOAD and not location["artifactLocation"]["uri"].startswith("/")
     line, column = location["region"]["startLine"], location["region"]["startColumn"]
     assert workload.read_text().splitlines()[line - 1][column - 1:].startswith("dmo")
+
+
+def test_warnings_reach_every_report_and_build_keeps_them_off_standard_output(tmp_path):
+    """A repository with only a warning (W101: a device GPU of unknown product): exit 0 everywhere, and the
+    warning in the SARIF run, in the Diff report, and on build's standard error."""
+    repo = copy_init_repo(tmp_path / "repo")
+    handle = pygit2.init_repository(str(repo), initial_head="main")
+    base = commit_all(handle, "the scaffold")
+    cluster = repo / "clusters" / "local.yaml"
+    cluster.write_text(cluster.read_text() + "    - name: odd-gpu\n      role: worker\n"
+                       "      facts: {gpus: [{count: 2}]}\n")
+    sarif = easel("compile", "--format", "sarif", cwd=repo)
+    assert sarif.code == 0, sarif.text
+    [result] = json.loads(sarif.out)["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("W101", "warning")
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "clusters/local.yaml"
+    diff = easel("diff", "--base", base, "--format", "json", cwd=repo)
+    assert diff.code == 0 and [d["code"] for d in json.loads(diff.out)["diagnostics"]] == ["W101"], diff.text
+    built = easel("build", "local", cwd=repo)
+    assert built.code == 0 and "warning[W101]" in built.err and "W101" not in built.out, built.text
+    assert easel("diff", "--base", base, "--name-only", "--format", "json", cwd=repo).code == 2

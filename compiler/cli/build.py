@@ -14,7 +14,7 @@ from ..reports import envelope
 from ..reports.rollouts import rollout_rows, rollout_text
 from ..sharding import Shard
 from . import completion
-from .common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, without_errors
+from .common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, print_diagnostics, without_errors
 
 
 @cli.command()
@@ -71,6 +71,7 @@ def build_command(state: State, cluster: str, ref: str | None) -> int:
         text = kustomize.build(cluster_files(result.plans, cluster), f"clusters/{cluster}")
     except kustomize.UnsupportedTree as exc:  # easel wrote something it cannot read back: a bug
         raise RuntimeError(str(exc)) from None
+    print_diagnostics(result.texts, result.diagnostics, "text")  # the warnings, on standard error
     click.echo(text, nl=False)
     return 0
 

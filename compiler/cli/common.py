@@ -11,7 +11,7 @@ import click
 from .. import __version__, report, transaction
 from ..reports import envelope
 from ..cache import Cache
-from ..diagnostics import Diagnostics
+from ..diagnostics import Diagnostics, error
 from ..errors import BadArgument, CommandError
 from ..load import DEFAULT_INPUTS
 from ..pipeline import Request, Result, compile_repository
@@ -133,6 +133,20 @@ class _Command(click.Command):
             return super().invoke(ctx)
         except BadArgument as exc:  # shown as click shows a bad parameter, with this command's usage
             raise click.BadParameter(exc.message, ctx=ctx, param_hint=exc.param_hint) from None
+        except CommandError as exc:  # a tool that asked for a report gets one (main prints the text too)
+            if ctx.params.get("fmt") in ("json", "sarif"):
+                click.echo(failure_report(exc, ctx.params["fmt"]))
+            raise
+
+
+def failure_report(exc: CommandError, fmt: str) -> str:
+    """What `--format json|sarif` prints when the command stops before it has its report (E9xx: an unknown
+    workload or cluster, a bad --ref, a busy repository): a Failure holding the one error, or SARIF of it."""
+    found = Diagnostics([error(exc.code, exc.message)])  # with the code's hint
+    if fmt == "sarif":
+        return report.sarif(found, {})
+    return json.dumps(envelope("Failure", {"ok": False, "errors": 1, "warnings": 0, "summary": None,
+                                           "diagnostics": report.as_json(found, {})}), indent=2)
 
 
 GLOBAL_FLAGS = ("--no-wait", "--no-cache")

@@ -113,6 +113,9 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
     from ..gitsource import default_base, open_repository
     from ..reports import diff as differ
 
+    if name_only and fmt != "text":
+        raise click.UsageError("--name-only prints names: give it without --format (the json Diff lists the clusters)")
+
     if base is None:
         try:
             base = default_base(open_repository(state.root))
@@ -138,7 +141,8 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
         click.echo(json.dumps(envelope("Diff", {
             "ok": True, "base": base, "head": head, "failed": None,
             "summary": {"clusters": len(changes), "changed": sum(1 for d in changes if not d.empty)},
-            "clusters": differ.as_json(changes), "diagnostics": []}), indent=2))
+            "clusters": differ.as_json(changes),
+            "diagnostics": diagnostics_report.as_json(results[1].diagnostics, results[1].texts)}), indent=2))
     elif fmt == "markdown":
         click.echo(differ.as_markdown(changes, base_name, head_name))
     else:
