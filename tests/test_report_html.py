@@ -5,6 +5,7 @@ Chromium draws it without a console message."""
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import struct
@@ -19,7 +20,9 @@ import yaml
 
 from conftest import ROOT, easel, easel_process, tree
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium (.ci/run installs it), or another Chromium or Chrome: EASEL_CHROMIUM, then on PATH
+CHROMIUM = Path(os.environ.get("EASEL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+                or shutil.which("google-chrome") or "/usr/bin/chromium")
 EXAMPLE = ("easel.yaml", "easel.lock", "profiles", "environments", "clusters", "workloads")
 ALLOCATED_COLOUR = bytes((0x4F, 0x46, 0xE5))  # --used in the page's light scheme: the bars' allocated part
 
