@@ -143,6 +143,10 @@ class Diagnostics:
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.items)
 
+    @property
+    def error_count(self) -> int:
+        return sum(1 for d in self.items if d.is_error)
+
     def __iter__(self) -> Iterator[Diagnostic]:
         return iter(self.items)
 

@@ -95,7 +95,7 @@ def print_diagnostics(texts: dict[str, str], diagnostics: Diagnostics, fmt: str)
 def finish(result: Result, fmt: str, summary: Summary | None, kind: str = "CompileReport") -> int:
     """Print the diagnostics, and the summary when there are no errors (as json: one `kind` report holding
     both); the exit status."""
-    errors = sum(1 for d in result.diagnostics if d.is_error)
+    errors = result.diagnostics.error_count
     if fmt == "json":
         click.echo(json_report(result, summary if not errors else None, kind))
         return 1 if errors else 0
@@ -112,7 +112,7 @@ def finish(result: Result, fmt: str, summary: Summary | None, kind: str = "Compi
 def json_report(result: Result, summary: Summary | None, kind: str) -> str:
     """A ValidationReport or CompileReport (docs/reference/output.md): whether the run succeeded, what it did,
     and every diagnostic."""
-    errors = sum(1 for d in result.diagnostics if d.is_error)
+    errors = result.diagnostics.error_count
     return json.dumps(envelope(kind, {
         "ok": not errors, "errors": errors, "warnings": len(result.diagnostics) - errors,
         "summary": summary.data if summary else None,

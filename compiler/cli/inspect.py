@@ -50,7 +50,7 @@ def explain(state: State, workload: str | None, cluster: str | None, every_clust
         click.echo(json.dumps(envelope("WorkloadExplanation", data), indent=2, default=str) if fmt == "json"
                    else explaining.workload_text(data, every_cluster))
     if result.diagnostics.has_errors:
-        errors = sum(1 for d in result.diagnostics if d.is_error)
+        errors = result.diagnostics.error_count
         click.echo(f"easel: the repository has {errors} error(s); run `easel validate` to see them", err=True)
         return 1
     return 0
@@ -114,8 +114,8 @@ def schema(state: State, name: str | None, out_dir: str | None) -> int:
 def version(fmt: str) -> int:
     """easel's version (and, as JSON, the Python that runs it)."""
     if fmt == "json":
-        click.echo(json.dumps({"apiVersion": schemas.API_VERSION, "kind": "Version", "version": __version__,
-                               "python": platform.python_version()}, indent=2))
+        click.echo(json.dumps(envelope("Version", {"version": __version__, "python": platform.python_version()}),
+                              indent=2))
     else:
         click.echo(f"easel {__version__}")
     return 0

@@ -126,9 +126,7 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
         result = state.compile(ref=rev)
         if result.files is None:
             if fmt == "json":  # for a tool, the errors as a report too, where it reads the diff
-                click.echo(json.dumps(envelope("Diff", {"ok": False, "base": base, "head": head, "failed": rev,
-                                                        "summary": None, "clusters": [], "diagnostics": diagnostics_report.as_json(
-                                                            result.diagnostics, result.texts)}), indent=2))
+                click.echo(_diff_report(base, head, result, failed=rev))
                 return 1
             click.echo(f"easel: the repository at {rev or 'the working tree'} has errors:", err=True)
             return finish(result, "text", None)
@@ -138,16 +136,26 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
     if name_only:
         click.echo("\n".join(d.cluster for d in changes if not d.empty))
     elif fmt == "json":
-        click.echo(json.dumps(envelope("Diff", {
-            "ok": True, "base": base, "head": head, "failed": None,
-            "summary": {"clusters": len(changes), "changed": sum(1 for d in changes if not d.empty)},
-            "clusters": differ.as_json(changes),
-            "diagnostics": diagnostics_report.as_json(results[1].diagnostics, results[1].texts)}), indent=2))
+        click.echo(_diff_report(base, head, results[1], changes=changes))
     elif fmt == "markdown":
         click.echo(differ.as_markdown(changes, base_name, head_name))
     else:
         click.echo(differ.as_text(changes, base_name, head_name))
     return 1 if exit_code and any(not d.empty for d in changes) else 0
+
+
+def _diff_report(base: str, head: str | None, result: Result, changes: list | None = None,
+                 failed: str | None = None) -> str:
+    """The Diff report (docs/reference/output.md): the changes, or the errors of the revision that failed
+    (result is that revision's; else the head's, whose warnings it carries)."""
+    from ..reports import diff as differ
+
+    ok = changes is not None
+    return json.dumps(envelope("Diff", {
+        "ok": ok, "base": base, "head": head, "failed": failed,
+        "summary": {"clusters": len(changes), "changed": sum(1 for d in changes if not d.empty)} if ok else None,
+        "clusters": differ.as_json(changes) if ok else [],
+        "diagnostics": diagnostics_report.as_json(result.diagnostics, result.texts)}), indent=2)
 
 
 @cli.command(name="publish")
