@@ -96,7 +96,7 @@ def _cluster(cluster: dict[str, Any], cells: bool) -> dict[str, Any]:
 def _project(project: dict[str, Any]) -> dict[str, Any]:
     def bar(used: int, quota: int | None) -> dict[str, Any]:
         ratio = used / quota if quota else 0
-        return {"percent": _percent(used, quota) if quota else "0.00%",
+        return {"percent": _percent(used, quota),
                 "level": "full" if quota is not None and used >= quota else "high" if ratio >= 0.75 else "ok"}
 
     return {**project, "bar": bar(project["used"], project["quota"]),
