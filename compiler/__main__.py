@@ -1,3 +1,3 @@
-from .cli import main
+from compiler.cli import main
 
 main()

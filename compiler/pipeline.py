@@ -14,20 +14,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import inventory, load, lockfile, progress, validate
-from .cache import DocumentMemo, ParsedFile
-from .decide import decide
-from .decide.rollout import step as rollout_step
-from .decisions import Decisions
-from .diagnostics import Diagnostics
-from .inventory import ClusterFacts
-from .load import RawRepo
-from .model import Model
-from .plan import Plans, plan
-from .render import render
-from .resolve import Resolutions
-from .sharding import Shard
-from .source import Source
+from compiler.decide import inventory
+from compiler import load, validate
+from compiler.record import lockfile
+from compiler.decide import decide
+from compiler.decide.rollout import step as rollout_step
+from compiler.record.decisions import Decisions
+from compiler.diagnostics import Diagnostics
+from compiler.decide.inventory import ClusterFacts
+from compiler.load import RawRepo
+from compiler.model import Model
+from compiler.plan import Plans, plan
+from compiler.prove import prove
+from compiler.render import QUIET, Progress, render
+from compiler.decide.resolve import Resolutions
+from compiler.plan.shards import Shard
+from compiler.load.source import Source
 
 
 @dataclass(frozen=True)
@@ -59,26 +61,24 @@ class Result:
     plans: Plans | None = None
     files: dict[str, str] | None = None  # the output tree; None when there were errors
     lock_text: str | None = None  # easel.lock as this compile leaves it
-    parsed: dict[str, ParsedFile] = field(default_factory=dict)  # for the cache: files read cleanly, by digest
+    checked: frozenset[tuple[str, int]] = frozenset()  # (file, index) of the documents that passed their schema
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics.has_errors
 
 
-def compile_repository(source: Source, request: Request = Request(), memo: DocumentMemo | None = None) -> Result:
-    return compile_loaded(load.load(source, memo), request)
+def compile_repository(source: Source, request: Request = Request(), progress: Progress = QUIET) -> Result:
+    return compile_loaded(load.load(source), request, progress)
 
 
-def compile_loaded(raw: RawRepo, request: Request = Request()) -> Result:
+def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progress = QUIET) -> Result:
     diagnostics = raw.diagnostics
     result = Result(raw.texts, diagnostics)
     progress.phase("validating")
     model, problems, checked = validate.validate(raw)
     diagnostics.extend(problems)
-    result.parsed = {digest: ParsedFile(parsed.documents, frozenset(i for i, _ in parsed.documents
-                                                                    if (path, i) in checked))
-                     for path, digest in raw.digests.items() if (parsed := raw.parsed.get(digest))}
+    result.checked = frozenset(checked)
     previous, problems = lockfile.parse(raw.lock_text)
     diagnostics.extend(problems)
     diagnostics.extend(validate.check_recorded_profiles(model, previous))
@@ -96,8 +96,9 @@ def compile_loaded(raw: RawRepo, request: Request = Request()) -> Result:
     progress.phase("planning")
     result.plans, problems = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(problems)
+    diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products))
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
         if not request.later:
-            result.files = render(result.plans, request.shard)
+            result.files = render(result.plans, request.shard, progress)
     return result

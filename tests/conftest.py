@@ -18,7 +18,7 @@ from compiler.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-INIT_REPO = ROOT / "compiler" / "init_repo"
+INIT_REPO = ROOT / "compiler" / "commands" / "init_repo"
 
 
 @dataclass

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import yaml
 
-from compiler import inventory, valuespath
-from compiler.builtins import traits
+from compiler.decide import inventory
+from compiler.model import valuespath
+from compiler.definitions.builtins import traits
 from compiler.model import PodTemplatePath
-from compiler.rendered import RenderContext
+from compiler.model.parts import RenderContext
 
 POD_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
              "DaemonSet": ("spec", "template"), "ReplicaSet": ("spec", "template"), "Job": ("spec", "template"),

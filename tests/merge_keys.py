@@ -1,9 +1,9 @@
 """Kubernetes' strategic-merge rules, read from the OpenAPI schemas kubernetes-validate ships: which list fields
 merge by which key (`x-kubernetes-patch-merge-key`), which lists of plain values merge, and the types below each
-field. easel's own merge (compiler/smp.py) reads the table this writes to compiler/data/merge-keys.json; a test
+field. easel's own merge (compiler/kube/merge.py) reads the table this writes to compiler/kube/data/merge-keys.json; a test
 checks that the committed table is what the schemas say.
 
-    python tests/merge_keys.py      # rewrite compiler/data/merge-keys.json
+    python tests/merge_keys.py      # rewrite compiler/kube/data/merge-keys.json
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import kubernetes_validate
 
-TABLE = Path(__file__).resolve().parent.parent / "compiler" / "data" / "merge-keys.json"
+TABLE = Path(__file__).resolve().parent.parent / "compiler" / "kube" / "data" / "merge-keys.json"
 
 
 SCHEMAS = Path(os.path.dirname(kubernetes_validate.__file__)) / "kubernetes-json-schema"

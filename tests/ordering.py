@@ -15,7 +15,8 @@ import posixpath
 
 import yaml
 
-from compiler import crds
+from compiler.kube import api
+from compiler.prove import crds
 
 FLUX_LAYERS = "flux/layers/"
 SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
@@ -55,7 +56,7 @@ def _installs(objects: list[dict], charts: dict) -> set[str]:
 def _before_crd(where: str, objects: list[dict], available: set[str]) -> list[str]:
     here = {(o.get("spec") or {}).get("group") for o in objects if o.get("kind") == "CustomResourceDefinition"}
     return [f"{where}: {o['kind']} {o['metadata'].get('name')} ({o['apiVersion']}) is applied before its CRD"
-            for o in objects if crds.is_custom(o) and crds.group_of(o["apiVersion"]) not in available | here]
+            for o in objects if api.is_custom(o) and api.group_of(o["apiVersion"]) not in available | here]
 
 
 def _flux(files: dict, root: str, plan, has: set[str]) -> list[str]:
@@ -106,7 +107,7 @@ def _argocd(files: dict, root: str, plan, has: set[str]) -> list[str]:
             where = f"{root} Application {app['metadata']['name']} (wave {wave})"
             problems += _before_crd(where, objects, available)
             for o in objects:  # a custom resource whose CRD a release installs: no dry run before it is there
-                if crds.is_custom(o) and crds.group_of(o["apiVersion"]) not in has and SKIP_DRY_RUN not in (
+                if api.is_custom(o) and api.group_of(o["apiVersion"]) not in has and SKIP_DRY_RUN not in (
                         (o["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-options", "")):
                     problems.append(f"{where}: {o['kind']} {o['metadata']['name']} lacks {SKIP_DRY_RUN}")
             arriving |= _installs([app, *objects], charts)
@@ -120,7 +121,7 @@ def check(result) -> list[str]:
     files = {p: t for p, t in (result.files or {}).items() if p.endswith(".yaml")}
     for cluster, plan in (result.plans.clusters.items() if result.plans and result.files else ()):
         root = f"clusters/{cluster}"
-        has = set(crds.kubernetes_groups()) | crds.ENGINE_GROUPS.get(plan.engine, frozenset()) \
+        has = set(api.kubernetes_groups()) | crds.ENGINE_GROUPS.get(plan.engine, frozenset()) \
             | set(result.fleet[cluster].crds)
         problems += (_flux if plan.engine == "flux" else _argocd)(files, root, plan, has)
     return problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from compiler.pipeline import Request, Result, compile_repository
-from compiler.source import MemorySource
+from compiler.load.source import MemorySource
 
 import fidelity
 import ordering

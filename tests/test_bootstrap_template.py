@@ -9,7 +9,7 @@ from hypothesis import given, settings as run, strategies as st
 from compiler.diagnostics import Location
 from compiler.model import Settings
 from compiler.render import flux
-from compiler.yamlio import load_all
+from compiler.load.yamlio import load_all
 
 LABELS = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 KEYWORDS = st.sampled_from(["on", "off", "yes", "no", "y", "n", "true", "null", "123", "1e3", "0x1f", "2024-01-01"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler import kustomize
+from compiler.prove import kustomize
 from conftest import ROOT, easel, tree
 from test_output_conformance import kubectl_path
 

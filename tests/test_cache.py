@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler import cache, workflow
+from compiler.runtime import cache
+from compiler.commands import compiling as workflow
 from conftest import ROOT, easel, tree
 
 sys.path.insert(0, str(ROOT / "bench"))

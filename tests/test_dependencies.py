@@ -170,7 +170,7 @@ def test_the_lock_keeps_a_stack_version_until_updated():
     kept = compile_files({**files, "easel.lock": first.lock_text})
     assert yaml.safe_load(kept.lock_text)["infrastructure"] == {"byoc": {"base": "1.0.0"}}
     from compiler.pipeline import Request, compile_repository
-    from compiler.source import MemorySource
+    from compiler.load.source import MemorySource
 
     updated = compile_repository(MemorySource({**files, "easel.lock": first.lock_text}), Request(update="base"))
     assert yaml.safe_load(updated.lock_text)["infrastructure"] == {"byoc": {"base": "1.1.0"}}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler import editor
+from compiler.commands import editor
 from conftest import easel
 
 TIMEOUT = 30  # seconds for the whole conversation

@@ -12,7 +12,7 @@ import pytest
 
 import fidelity
 from compiler.pipeline import compile_repository
-from compiler.source import DirectorySource, MemorySource
+from compiler.load.source import DirectorySource, MemorySource
 from conftest import INIT_REPO, ROOT
 from test_trait_reach import CRONJOB, _chart_files, _files, GPU
 

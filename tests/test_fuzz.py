@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.pipeline import Request, compile_repository
-from compiler.source import DirectorySource, MemorySource
+from compiler.load.source import DirectorySource, MemorySource
 from conftest import INIT_REPO, ROOT
 
 BUDGET = int(os.environ.get("EASEL_FUZZ", "40"))

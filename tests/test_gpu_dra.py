@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 import fidelity
 import k8s_schemas
-from compiler import gpu, quantity
-from compiler.inventory_import import read_items, reported
+from compiler.model import gpu, quantity
+from compiler.commands.inventory_import import read_items, reported
 from conftest import easel, write_files
 from scenario import TEAM_IN_DEV, codes, compile_files, docs, one_component_app, replaced
 

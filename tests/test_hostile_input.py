@@ -79,7 +79,7 @@ def test_text_from_input_cannot_pass_for_a_diagnostic_line_or_drive_the_terminal
 
 
 def test_every_error_code_has_a_hint():
-    from compiler.codes import CODES
+    from compiler.diagnostics.codes import CODES
     assert [code for code, entry in CODES.items() if not entry.hint] == []
 
 

@@ -160,7 +160,7 @@ def test_nodes_whose_names_collide_get_valid_distinct_device_names(repo):
 
 
 def test_a_name_shortened_below_the_hash_width_stays_within_its_limit():
-    from compiler import names
+    from compiler.kube import names
 
     for limit in range(1, 20):
         assert 0 < len(names.shorten("a.very.long.node.name.example.internal", limit)) <= limit

@@ -155,7 +155,7 @@ def test_a_device_document_in_error_is_fixed_first_not_imported_again(repo):
 def _on_imported_gpus(ask: str, allocation: str | None = None) -> dict[str, str]:
     """A cluster whose one device has the GPUs of tests/resourceslices/whole-gpus.json's first node, and a
     workload asking for some."""
-    from compiler.inventory_import import read_items, reported
+    from compiler.commands.inventory_import import read_items, reported
     from test_node_selection import _files
 
     gpus = json.dumps(reported([read_items((SAMPLES / "whole-gpus.json").read_text())]).gpus["gpu-node-a"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler import oci
+from compiler.commands import oci
 from conftest import ROOT, easel, tree
 
 sys.path.insert(0, str(ROOT / "bench"))

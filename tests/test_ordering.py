@@ -15,7 +15,7 @@ import yaml
 
 import ordering
 from compiler.pipeline import compile_repository
-from compiler.source import DirectorySource
+from compiler.load.source import DirectorySource
 from conftest import INIT_REPO, ROOT
 from scenario import TEAM_IN_DEV, byoc_cluster, codes, compile_files, docs
 

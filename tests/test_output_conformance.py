@@ -38,7 +38,7 @@ import pytest
 import yaml
 
 import k8s_schemas
-from compiler import names
+from compiler.kube import names
 from conftest import ROOT, SHARED, Run, copy_init_repo, easel, easel_process, tree, write_files
 
 CRDS = SHARED / "crds"

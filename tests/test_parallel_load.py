@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from compiler import forked, load
-from compiler.source import MemorySource
+from compiler.runtime import parallel
+from compiler import load
+from compiler.load.source import MemorySource
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -40,6 +41,6 @@ def test_a_child_that_fails_leaves_its_half_to_the_parent(tmp_path, monkeypatch)
     snapshot = load.read(MemorySource(_files(tmp_path)))
     alone = load.parse(snapshot)
     monkeypatch.setattr(load, "PARALLEL_FILES", 2)
-    monkeypatch.setattr(forked.pickle, "dump", lambda *args, **kwargs: None)  # the child says nothing
+    monkeypatch.setattr(parallel.pickle, "dump", lambda *args, **kwargs: None)  # the child says nothing
     shared = load.parse(snapshot)
     assert shared.documents == alone.documents and list(shared.diagnostics) == list(alone.diagnostics)

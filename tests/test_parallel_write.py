@@ -9,13 +9,15 @@ import sys
 
 import pytest
 
-from compiler import forked, workflow, write
+from compiler.runtime import parallel
+from compiler.commands import compiling as workflow
+from compiler import write
 from conftest import ROOT, easel
 
 sys.path.insert(0, str(ROOT / "bench"))
 import fleet  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not forked.AVAILABLE, reason="the system cannot fork: one process writes")
+pytestmark = pytest.mark.skipif(not parallel.AVAILABLE, reason="the system cannot fork: one process writes")
 
 
 def _tree(root):
@@ -58,7 +60,7 @@ def test_two_lanes_write_exactly_what_one_does(repo, monkeypatch, tmp_path):
 
 def test_a_second_process_that_fails_changes_nothing(repo, monkeypatch):
     monkeypatch.setattr(write, "LANE_MIN", 2)
-    monkeypatch.setattr(forked.pickle, "dump", lambda *args, **kwargs: None)  # the child says nothing
+    monkeypatch.setattr(parallel.pickle, "dump", lambda *args, **kwargs: None)  # the child says nothing
     failed = easel("compile", cwd=repo)
     assert failed.code == 1
     assert "E802" in failed.err and "the previous output is unchanged" in failed.err, failed.err
@@ -122,7 +124,7 @@ def test_a_compile_that_stops_before_writing_lets_the_walk_go(compiled):
 
 def test_without_an_answer_from_the_walk_the_compile_walks_itself(compiled, monkeypatch, tmp_path):
     repo = compiled
-    monkeypatch.setattr(forked.pickle, "dump", lambda *args, **kwargs: None)
+    monkeypatch.setattr(parallel.pickle, "dump", lambda *args, **kwargs: None)
     files = sorted(p for p in (repo / "output" / "clusters").rglob("*.yaml"))
     files[0].write_text(files[0].read_text() + "# by hand\n")
     _edit_a_workload(repo)

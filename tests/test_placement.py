@@ -301,7 +301,7 @@ def test_a_profile_can_require_an_architecture():
 
 # --- sticky placement (easel.lock) -------------------------------------------------------------------------
 
-from compiler import lockfile  # noqa: E402
+from compiler.record import lockfile  # noqa: E402
 
 
 def _recompile(files: dict[str, str], previous) -> object:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import sys
 
-from compiler import progress
-from compiler.workflow import Target, compile_and_write
-from compiler.source import DirectorySource
+from compiler.runtime import progress
+from compiler.commands.compiling import Target, compile_and_write
+from compiler.load.source import DirectorySource
 from conftest import ROOT, easel
 
 sys.path.insert(0, str(ROOT / "bench"))

@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from compiler import editor, quantity, schemadocs, schemas, valuespath, versions
+from compiler.commands import editor, schemadocs
+from compiler.model import quantity, valuespath, versions
+from compiler import schemas
+from compiler.schemas import blocks
 from conftest import ROOT, easel
 
 # Draft 2020-12's vocabularies (core, applicator, unevaluated, validation, meta-data, format-annotation, content)
@@ -67,11 +70,11 @@ EXPORTED = {name: content for name, content in editor.schema_files().items() if 
 def test_each_exported_schema_is_standard_draft_2020_12(name):
     schema = EXPORTED[name]
     Draft202012Validator.check_schema(schema)
-    assert schema["$schema"] == schemas.DIALECT
+    assert schema["$schema"] == blocks.DIALECT
     unknown = [f"{path}: {key}" for path, sub in subschemas(schema) if isinstance(sub, dict)
                for key in sub if key not in KEYWORDS_2020_12]
     assert not unknown, f"{name} has keywords outside Draft 2020-12: {unknown}"
-    assert schemas.NAME_MARKER not in json.dumps(schema)
+    assert blocks.NAME_MARKER not in json.dumps(schema)
 
 
 @pytest.mark.parametrize("name", sorted(EXPORTED))
@@ -87,7 +90,7 @@ def test_every_field_has_a_short_description(name):
 def test_every_custom_format_has_its_pattern(name):
     for path, sub in subschemas(EXPORTED[name]):
         if isinstance(sub, dict) and "format" in sub:
-            assert sub.get("pattern") == schemas.FORMAT_PATTERNS[sub["format"]], path
+            assert sub.get("pattern") == blocks.FORMAT_PATTERNS[sub["format"]], path
 
 
 def _documents(root):
@@ -102,7 +105,7 @@ def test_the_example_and_the_scaffold_pass_the_exported_schemas():
     """The patterns editors check are never stricter than easel: every document of the example passes."""
     validator = Draft202012Validator(editor.all_documents_schema())
     checked = 0
-    for root in (ROOT, ROOT / "compiler" / "init_repo"):
+    for root in (ROOT, ROOT / "compiler" / "commands" / "init_repo"):
         for path, doc in _documents(root):
             errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
             assert not errors, f"{path}: {errors}"
@@ -113,9 +116,9 @@ def test_the_example_and_the_scaffold_pass_the_exported_schemas():
 
 
 def test_the_exported_schemas_catch_what_easel_catches():
-    workload = {"apiVersion": schemas.API_VERSION, "kind": "Workload", "metadata": {"name": "w"},
+    workload = {"apiVersion": blocks.API_VERSION, "kind": "Workload", "metadata": {"name": "w"},
                 "spec": {"projct": "x", "environment": "dev", "profile": {"name": "p", "version": "gigs"}}}
-    device = {"apiVersion": schemas.API_VERSION, "kind": "Device", "metadata": {"name": "d"},
+    device = {"apiVersion": blocks.API_VERSION, "kind": "Device", "metadata": {"name": "d"},
               "spec": {"cluster": "c", "facts": {"memory": "32 gigs"}}}
     validator = Draft202012Validator(editor.all_documents_schema())
     problems = {(tuple(e.absolute_path), e.validator) for e in validator.iter_errors(workload)}
@@ -137,7 +140,7 @@ def _matches(pattern: str, text: str) -> bool:
 @given(st.one_of(st.text(alphabet="0123456789.+-eEKMGTPimnuk \t٣\u00a0x", max_size=8),
                  st.from_regex(r"\A[+-]?[0-9]{0,4}(\.[0-9]{0,3})?(Ki|Mi|Gi|m|k|M|e[0-9]|E|Ei)?\Z")))
 def test_the_quantity_pattern_is_the_parser(text):
-    assert _matches(schemas.FORMAT_PATTERNS["quantity"], text) == quantity.is_quantity(text), repr(text)
+    assert _matches(blocks.FORMAT_PATTERNS["quantity"], text) == quantity.is_quantity(text), repr(text)
 
 
 @settings(max_examples=400, deadline=None)
@@ -145,7 +148,7 @@ def test_the_quantity_pattern_is_the_parser(text):
                  st.from_regex(r"\A(0|[1-9][0-9]?|0[0-9])\.[0-9]{1,2}\.[0-9]{1,2}(-[0-9a-z.-]{0,5})?"
                                r"(\+[0-9a-z.]{0,4})?\Z")))
 def test_the_semver_pattern_is_the_parser(text):
-    assert _matches(schemas.SEMVER_PATTERN, text) == versions.is_version(text), repr(text)
+    assert _matches(blocks.SEMVER_PATTERN, text) == versions.is_version(text), repr(text)
 
 
 RANGES = ["^1.2", "~1.3", ">=1.2 <2", ">=1.2, <2", "1.x", "*", "x", "X", "1.2.3 - 2.3", ">= 1.2", "> =1.2",
@@ -158,26 +161,26 @@ NOT_RANGES = ["", "latest", "gigs", "1.2.3.4", "a", "~", "^", ">", ">=", "!1", "
 @pytest.mark.parametrize("text", RANGES)
 def test_the_range_pattern_admits_what_node_semver_reads(text):
     assert versions.is_range(text), text
-    assert _matches(schemas.SEMVER_RANGE_PATTERN, text), text
+    assert _matches(blocks.SEMVER_RANGE_PATTERN, text), text
 
 
 @pytest.mark.parametrize("text", NOT_RANGES)
 def test_the_range_pattern_rejects_junk(text):
     assert not versions.is_range(text), text
-    assert not _matches(schemas.SEMVER_RANGE_PATTERN, text), text
+    assert not _matches(blocks.SEMVER_RANGE_PATTERN, text), text
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet="0129.xX*^~<>=|-+, av", max_size=12))
 def test_no_range_node_semver_reads_is_flagged_by_the_editor(text):
     if versions.is_range(text):
-        assert _matches(schemas.SEMVER_RANGE_PATTERN, text), repr(text)
+        assert _matches(blocks.SEMVER_RANGE_PATTERN, text), repr(text)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet='ab.[]0*"1 _-', max_size=10))
 def test_the_values_path_pattern_is_the_parser(text):
-    assert _matches(schemas.VALUES_PATH_PATTERN, text) == valuespath.is_path(text), repr(text)
+    assert _matches(blocks.VALUES_PATH_PATTERN, text) == valuespath.is_path(text), repr(text)
 
 
 def test_the_patterns_read_the_same_as_ecma_262():
@@ -186,7 +189,7 @@ def test_the_patterns_read_the_same_as_ecma_262():
     node = shutil.which("node")
     if node is None:
         pytest.skip("node not installed: the patterns are checked with Python's re only")
-    from compiler import schemacheck
+    from compiler.schemas import check as schemacheck
 
     patterns = sorted({sub["pattern"] for schema in EXPORTED.values() for _, sub in subschemas(schema)
                        if isinstance(sub, dict) and "pattern" in sub}
@@ -207,7 +210,7 @@ def test_the_patterns_read_the_same_as_ecma_262():
               " catch (e) { return p + ': ' + e.message; } }).filter(x => x);"
               "const answers = input.cases.map(([p, v]) => new RegExp(p, 'u').test(v));"
               "process.stdout.write(JSON.stringify({compiled, answers}));")
-    request = {"patterns": patterns, "cases": [[schemas.FORMAT_PATTERNS[f], v] for f, v in cases]}
+    request = {"patterns": patterns, "cases": [[blocks.FORMAT_PATTERNS[f], v] for f, v in cases]}
     run = subprocess.run([node, "-e", script], input=json.dumps(request), capture_output=True, text=True,
                          timeout=60, check=True)
     result = json.loads(run.stdout)

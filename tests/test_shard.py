@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from compiler.sharding import Shard
+from compiler.plan.shards import Shard
 from conftest import ROOT, easel, tree
 
 sys.path.insert(0, str(ROOT / "bench"))

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler import transaction
+from compiler.write import transaction
 from conftest import ROOT, copy_init_repo, easel, tree, write_files
 
 NEW_CLUSTERS = {f"clusters/extra-{i}.yaml": f"""

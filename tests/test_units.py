@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler import names, quantity, smp, templating, versions, write
+from compiler.kube import names, merge as smp
+from compiler.model import quantity, versions
+from compiler.definitions import templating
+from compiler import write
 from compiler.diagnostics import Diagnostics
 from scenario import codes, compile_files, docs
 
@@ -251,7 +254,7 @@ def test_the_writer_removes_what_is_no_longer_produced(tmp_path):
     ("ghcr.io/a/b:1", "ghcr.io/a/b:1"), ("localhost:5000/x@sha256:" + "a" * 64, "localhost:5000/x@sha256:" + "a" * 64),
 ])
 def test_images_are_named_as_the_container_runtime_names_them(image, full):
-    from compiler import images
+    from compiler.kube import images
 
     assert images.normalized(image) == full
     assert images.allowed(image, (full.rsplit("/", 1)[0],))
@@ -259,7 +262,7 @@ def test_images_are_named_as_the_container_runtime_names_them(image, full):
 
 
 def test_nginx_and_docker_io_nginx_are_one_image_for_policy_and_mirrors():
-    from compiler import images
+    from compiler.kube import images
 
     assert images.allowed("docker.io/nginx", ("docker.io/library",)) and images.allowed("nginx", ("docker.io",))
     assert images.rewrite("docker.io/nginx", "m.local") == images.rewrite("nginx", "m.local") == "m.local/library/nginx"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from compiler import yamlio
+from compiler.load import yamlio
 
 
 def _ruamel(version: tuple[int, int]):

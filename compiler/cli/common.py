@@ -8,15 +8,18 @@ from pathlib import Path
 
 import click
 
-from .. import __version__, report, transaction
-from ..reports import envelope
-from ..cache import Cache
-from ..diagnostics import Diagnostics, error
-from ..errors import BadArgument, CommandError
-from ..load import DEFAULT_INPUTS
-from ..pipeline import Request, Result, compile_repository
-from ..source import DirectorySource, Source
-from ..workflow import Summary
+from compiler import __version__
+from compiler.diagnostics import formats as report
+from compiler.write import transaction
+from compiler.reports import envelope
+from compiler.runtime import progress
+from compiler.runtime.cache import Cache
+from compiler.diagnostics import Diagnostics, error
+from compiler.diagnostics.errors import BadArgument, CommandError
+from compiler.load import DEFAULT_INPUTS
+from compiler.pipeline import Request, Result, compile_repository
+from compiler.load.source import DirectorySource, Source
+from compiler.commands.compiling import Summary
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
                       show_default=True, help="How to print the outcome: text; json (a report, for tools); github "
@@ -68,7 +71,7 @@ class State:
         self.hold()
         if ref is None:
             return DirectorySource(self.root)
-        from ..gitsource import GitSource, RevisionError
+        from compiler.load.gitsource import GitSource, RevisionError
 
         try:
             return GitSource(self.root, ref)
@@ -76,7 +79,7 @@ class State:
             raise CommandError("E903", str(exc), hint=True) from None
 
     def compile(self, request: Request = Request(), ref: str | None = None) -> Result:
-        return compile_repository(self.source(ref), request)
+        return compile_repository(self.source(ref), request, progress)
 
 
 def _is_config_repository(root: Path) -> bool:

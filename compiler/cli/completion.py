@@ -9,15 +9,15 @@ from pathlib import Path
 import click
 from click.shell_completion import CompletionItem, get_completion_class
 
-from .common import cli
+from compiler.cli.common import cli
 
 SHELLS = ("bash", "zsh", "fish")
 
 
 def _names(ctx: click.Context, kinds: tuple[str, ...]) -> list[str]:
     """The names of the repository's documents of these kinds (workloads as project/name)."""
-    from ..load import load
-    from ..source import DirectorySource
+    from compiler.load import load
+    from compiler.load.source import DirectorySource
 
     root = ctx.find_root()
     directory = Path(root.params.get("directory") or ".")
@@ -45,7 +45,7 @@ def workloads(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
 
 def rollouts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The workloads whose rollout is in progress, as easel.lock records them (what advance and rollback take)."""
-    from ..lockfile import LOCK_FILE, parse
+    from compiler.record.lockfile import LOCK_FILE, parse
 
     directory = Path(ctx.find_root().params.get("directory") or ".")
     try:
@@ -61,14 +61,14 @@ def clusters(ctx: click.Context, param: click.Parameter, incomplete: str) -> lis
 
 
 def kinds(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    from .. import schemas
+    from compiler import schemas
 
     return [CompletionItem(k) for k in sorted(schemas.SPECS) if k.startswith(incomplete)]
 
 
 def schema_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """What `easel schema` takes: the kinds, then the built-in components and traits."""
-    from ..editor import builtin_names
+    from compiler.commands.editor import builtin_names
 
     builtins = sorted(name for names in builtin_names().values() for name in names)
     return [*kinds(ctx, param, incomplete), *(CompletionItem(n) for n in builtins if n.startswith(incomplete))]

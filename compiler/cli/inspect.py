@@ -8,15 +8,16 @@ import sys
 
 import click
 
-from .. import __version__, editor, schemas
-from ..codes import CODES
-from ..errors import CommandError
-from ..files import out_folder
-from ..reports import envelope
-from ..reports import explain as explaining
-from ..reports.status import LISTED, fleet_status, render_tables
-from . import completion
-from .common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
+from compiler import __version__, schemas
+from compiler.commands import editor
+from compiler.diagnostics.codes import CODES
+from compiler.diagnostics.errors import CommandError
+from compiler.write.files import out_folder
+from compiler.reports import envelope
+from compiler.reports import explain as explaining
+from compiler.reports.status import LISTED, fleet_status, render_tables
+from compiler.cli import completion
+from compiler.cli.common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
 
 
 @cli.command()

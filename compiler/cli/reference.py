@@ -8,7 +8,7 @@ import inspect
 
 import click
 
-from . import cli
+from compiler.cli import cli
 
 HEADER = """# Command line reference
 

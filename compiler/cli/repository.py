@@ -6,13 +6,14 @@ import json
 
 import click
 
-from .. import report as diagnostics_report, scaffold
-from ..diagnostics import Diagnostics
-from ..errors import CommandError
-from ..pipeline import Request, Result
-from ..reports import envelope
-from . import completion
-from .common import State, cli, finish, without_errors
+from compiler.diagnostics import formats as diagnostics_report
+from compiler.commands import scaffold
+from compiler.diagnostics import Diagnostics
+from compiler.diagnostics.errors import CommandError
+from compiler.pipeline import Request, Result
+from compiler.reports import envelope
+from compiler.cli import completion
+from compiler.cli.common import State, cli, finish, without_errors
 
 
 @cli.command()
@@ -39,7 +40,7 @@ _UNREADABLE = ("E101", "E102", "E103", "E104", "E105", "E107")  # files easel ca
 
 def _holding(cluster: str, texts: dict[str, str], files: set[str]) -> set[str]:
     """Those of files that hold the cluster's Cluster or one of its Device documents (or cannot be read)."""
-    from ..yamlio import parse
+    from compiler.load.yamlio import parse
 
     found = set()
     for path in files:
@@ -61,7 +62,7 @@ def _holding(cluster: str, texts: dict[str, str], files: set[str]) -> set[str]:
 def inventory_import(state: State, cluster: str, reports) -> int:
     """Write the cluster's Device documents from `kubectl get nodes -o json` and, on a cluster that hands out GPUs
     through DRA, `kubectl get resourceslices -o json` (each a file, or - for stdin; one List may hold both)."""
-    from .. import inventory_import as importer
+    from compiler.commands import inventory_import as importer
 
     outputs = []
     for report in reports:
@@ -110,8 +111,8 @@ def inventory_import(state: State, cluster: str, reports) -> int:
 @click.pass_obj
 def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: bool, exit_code: bool) -> int:
     """What a change does to every cluster: objects added, removed and changed, placements, versions."""
-    from ..gitsource import default_base, open_repository
-    from ..reports import diff as differ
+    from compiler.load.gitsource import default_base, open_repository
+    from compiler.reports import diff as differ
 
     if name_only and fmt != "text":
         raise click.UsageError("--name-only prints names: give it without --format (the json Diff lists the clusters)")
@@ -148,7 +149,7 @@ def _diff_report(base: str, head: str | None, result: Result, changes: list | No
                  failed: str | None = None) -> str:
     """The Diff report (docs/reference/output.md): the changes, or the errors of the revision that failed
     (result is that revision's; else the head's, whose warnings it carries)."""
-    from ..reports import diff as differ
+    from compiler.reports import diff as differ
 
     ok = changes is not None
     return json.dumps(envelope("Diff", {
@@ -170,7 +171,7 @@ def _diff_report(base: str, head: str | None, result: Result, changes: list | No
 def publish_command(state: State, branch: str | None, oci_repository: str | None, tag: str, plain_http: bool,
                     message: str | None) -> int:
     """Commit output/ to a branch that Argo CD or Flux follow, or push each cluster's tree to an OCI registry."""
-    from ..publish import publish_oci, publish_output
+    from compiler.commands.publish import publish_oci, publish_output
 
     if (branch is None) == (oci_repository is None):
         raise click.UsageError("give --branch NAME or --oci REGISTRY/REPO")

@@ -15,16 +15,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
-from .. import gpu, inventory, policy, resolve
-from ..decisions import ClusterDecision, Decisions, StackRollout, WorkloadDecision
-from ..diagnostics import Diagnostics, merge_subjects
-from ..inventory import ClusterFacts
-from ..model import Environment, Model, Project, Workload, WorkloadProfile
-from ..resolve import ResolvedStack, ResolvedWorkload, Resolutions
-from ..resolve.version_choice import ModelVersions, choose
-from .place import place
-from .rollout import wave_clusters
-from .stacks import choose_stacks
+from compiler.model import gpu
+from compiler.decide import inventory, policy, resolve
+from compiler.record.decisions import ClusterDecision, Decisions, StackRollout, WorkloadDecision
+from compiler.diagnostics import Diagnostics, merge_subjects
+from compiler.decide.inventory import ClusterFacts
+from compiler.model import Environment, Model, Project, Workload, WorkloadProfile
+from compiler.decide.resolve import ResolvedStack, ResolvedWorkload, Resolutions
+from compiler.decide.version_choice import ModelVersions, choose
+from compiler.decide.place import place
+from compiler.decide.rollout import wave_clusters
+from compiler.decide.stacks import choose_stacks
 
 
 def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions, update: str | None = None,

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .. import gpu, selectors, versions
-from ..gpu import Allocation, FreeGpus, GpuPool
-from ..inventory import ClusterFacts
-from ..model import WorkloadProfile
-from ..reasons import (
+from compiler.model import gpu, selectors, versions
+from compiler.model.gpu import Allocation, FreeGpus, GpuPool
+from compiler.decide.inventory import ClusterFacts
+from compiler.model import WorkloadProfile
+from compiler.model.reasons import (
     KubernetesMismatch, KubernetesUnknown, NoArchDevices, NotSelected, Reason, TaintNotTolerated,
 )
-from ..resolve import ResolvedWorkload
-from . import stacks
+from compiler.decide.resolve import ResolvedWorkload
+from compiler.decide import stacks
 
 
 def static_reason(workload: ResolvedWorkload, facts: ClusterFacts, keeping: bool = False) -> Reason | None:

@@ -14,15 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
-from .. import gpu, policy
-from ..decisions import PlacementRecord
-from ..diagnostics import Diagnostics, Note, error
-from ..gpu import Allocation, FreeGpus
-from ..inventory import ClusterFacts
-from ..model import Prioritizer, WorkloadProfile
-from ..reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
-from ..resolve import ResolvedWorkload
-from .eligibility import StaticIndex, first_reason
+from compiler.model import gpu
+from compiler.decide import policy
+from compiler.record.decisions import PlacementRecord
+from compiler.diagnostics import Diagnostics, Note, error
+from compiler.model.gpu import Allocation, FreeGpus
+from compiler.decide.inventory import ClusterFacts
+from compiler.model import Prioritizer, WorkloadProfile
+from compiler.model.reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
+from compiler.decide.resolve import ResolvedWorkload
+from compiler.decide.eligibility import StaticIndex, first_reason
 
 DEFAULT_PRIORITIZERS = (Prioritizer("MostFreeGPU", 1), Prioritizer("LeastWorkloads", 1))
 RUNNERS_UP = 10  # eligible clusters not chosen whose scores explain keeps

@@ -15,10 +15,10 @@ import math
 from dataclasses import replace
 from typing import Mapping, Sequence
 
-from .. import selectors
-from ..decisions import Decisions, WaveClusters
-from ..errors import CommandError
-from ..model import Model, Wave
+from compiler.model import selectors
+from compiler.record.decisions import Decisions, WaveClusters
+from compiler.diagnostics.errors import CommandError
+from compiler.model import Model, Wave
 
 
 def _rank(workload: str, cluster: str) -> str:

@@ -14,11 +14,11 @@ from typing import Iterable, Iterator, Mapping, Sequence
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from .. import versions
-from ..diagnostics import Diagnostics, Location, Note
-from ..inventory import ClusterFacts
-from ..model import Model, WorkloadProfile
-from ..reasons import StackUnavailable
+from compiler.model import versions
+from compiler.diagnostics import Diagnostics, Location, Note
+from compiler.decide.inventory import ClusterFacts
+from compiler.model import Model, WorkloadProfile
+from compiler.model.reasons import StackUnavailable
 
 
 @dataclass(frozen=True)

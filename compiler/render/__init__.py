@@ -10,21 +10,37 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from sys import intern  # a path is held by the tree, the output's listing and the manifest: one string for all
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
-from .. import progress
-from ..plan import Plans
-from ..sharding import Shard
-from . import argocd, flux
-from .objects import images_list
+from compiler.plan import Plans
+from compiler.plan.shards import Shard
+from compiler.render import argocd, flux
+from compiler.render.objects import images_list
 
 ENGINES = {"flux": flux, "argocd": argocd}
 
 
-def render(plans: Plans, shard: Shard | None = None) -> dict[str, str]:
-    """The whole tree; with a shard, only the files that shard owns (sharding.py)."""
+class Progress(Protocol):
+    """Told how far rendering has come (the command line's progress bar is one); rendering never prints."""
+    def phase(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+
+
+class Quiet:
+    def phase(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+
+QUIET = Quiet()
+
+
+def render(plans: Plans, shard: Shard | None = None, progress: Progress = QUIET) -> dict[str, str]:
+    """The whole tree; with a shard, only the files that shard owns (plan/shards.py)."""
     files: dict[str, str] = {}
-    for part in render_parts(plans, shard):
+    for part in render_parts(plans, shard, progress=progress):
         files.update(part)
     return dict(sorted(files.items()))
 
@@ -36,6 +52,7 @@ class Tree:
     rendered and written in separate processes (write.py)."""
     plans: Plans
     shard: Shard | None = None
+    progress: Progress = QUIET
 
     @property
     def clusters(self) -> int:
@@ -43,7 +60,7 @@ class Tree:
 
     def parts(self, lane: int = 0, lanes: int = 1) -> Iterator[dict[str, str]]:
         """Lane `lane` of `lanes`: every lanes-th cluster from the lane-th on; the bootstrap goes with lane 0."""
-        return render_parts(self.plans, self.shard, lane, lanes)
+        return render_parts(self.plans, self.shard, lane, lanes, self.progress)
 
 
 def cluster_files(plans: Plans, name: str, cache: dict[tuple, Any] | None = None) -> dict[str, str]:
@@ -58,8 +75,8 @@ def cluster_files(plans: Plans, name: str, cache: dict[tuple, Any] | None = None
     return dict(sorted(files.items()))
 
 
-def render_parts(plans: Plans, shard: Shard | None = None, lane: int = 0, lanes: int = 1
-                 ) -> Iterator[dict[str, str]]:
+def render_parts(plans: Plans, shard: Shard | None = None, lane: int = 0, lanes: int = 1,
+                 progress: Progress = QUIET) -> Iterator[dict[str, str]]:
     """The same tree a cluster at a time, then the bootstrap (see Tree)."""
     cache: dict[tuple, Any] = {}
     by_engine: dict[str, list[str]] = defaultdict(list)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from .. import crds, names
-from . import delivery
-from ..model import DEFAULT_RELEASE, ReleaseOptions, Settings
-from ..plan import MANAGED_BY, ClusterPlan, Plans, Release
-from ..resolve import STACKS, ResolvedComponent
-from .objects import (
+from compiler.kube.api import is_custom
+from compiler.kube import names
+from compiler.render import delivery
+from compiler.model import DEFAULT_RELEASE, ReleaseOptions, Settings
+from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
+from compiler.decide.resolve import STACKS, ResolvedComponent
+from compiler.render.objects import (
     chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches, namespace_objects, text_of,
     trait_labels, trait_objects,
 )
@@ -112,7 +113,7 @@ def _wrapper(release: Release, component: ResolvedComponent) -> dict[str, Any] |
 def _no_dry_run_before_crd(obj: dict[str, Any]) -> dict[str, Any]:
     """A custom resource whose CRD may arrive in the same sync (a chart of an earlier wave installs it) would fail
     Argo CD's dry run: it skips that when the CRD is missing (harmless where the CRD is there)."""
-    if not crds.is_custom(obj):
+    if not is_custom(obj):
         return obj
     metadata = dict(obj["metadata"])
     annotations = dict(metadata.get("annotations") or {})

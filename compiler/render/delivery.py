@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Settings
+from compiler.model import Settings
 
 SOURCE = "easel"  # the Flux source (GitRepository or OCIRepository) each cluster's bootstrap creates
 

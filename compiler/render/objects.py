@@ -6,11 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .. import images, podtemplates, smp, yamlio
-from ..plan import MANAGED_BY, NamespacePlan, Release
-from ..podtemplates import for_kind
-from ..rendered import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
-from ..resolve import ResolvedComponent
+from compiler.kube import images, podtemplates, merge as smp
+from compiler.load import yamlio
+from compiler.plan import MANAGED_BY, NamespacePlan, Release
+from compiler.kube.podtemplates import for_kind
+from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
+from compiler.decide.resolve import ResolvedComponent
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 PATCH_PLACEHOLDER_NAME = "easel-patch"  # kustomize wants a name in a patch; the target decides what it hits

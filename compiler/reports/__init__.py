@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schemas import API_VERSION
+from compiler.schemas.blocks import API_VERSION
 
 
 def envelope(kind: str, body: dict[str, Any]) -> dict[str, Any]:

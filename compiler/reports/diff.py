@@ -8,9 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import yamlio
-from ..changes import clusters_text
-from ..pipeline import Result
+from compiler.load import yamlio
+from compiler.record.changes import clusters_text
+from compiler.pipeline import Result
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import positions, quantity, versions
-from ..decide.place import DEFAULT_PRIORITIZERS
-from ..diagnostics import Location
-from ..pipeline import Result
+from compiler.diagnostics import positions
+from compiler.model import quantity, versions
+from compiler.decide.place import DEFAULT_PRIORITIZERS
+from compiler.diagnostics import Location
+from compiler.pipeline import Result
 
 
 def _where(loc: Location | None, result: Result) -> str | None:

@@ -13,12 +13,12 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .. import __version__
-from ..gpu import EXCLUSIVE
-from ..pipeline import Result
-from . import explain
-from .rollouts import rollout_rows
-from .status import cluster_stacks, fleet_status, per_product
+from compiler import __version__
+from compiler.model.gpu import EXCLUSIVE
+from compiler.pipeline import Result
+from compiler.reports import explain
+from compiler.reports.rollouts import rollout_rows
+from compiler.reports.status import cluster_stacks, fleet_status, per_product
 
 TEMPLATE = "fleet-report.html.j2"
 CELLS_UP_TO = 48  # pools of at most this many devices are drawn one cell per device; larger ones as one bar

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..changes import clusters_text
-from ..decisions import Decisions
+from compiler.record.changes import clusters_text
+from compiler.record.decisions import Decisions
 
 
 def rollout_rows(decisions: Decisions) -> list[dict[str, Any]]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..gpu import EXCLUSIVE, pool_key
-from ..pipeline import Result
+from compiler.model.gpu import EXCLUSIVE, pool_key
+from compiler.pipeline import Result
 
 
 def fleet_status(result: Result) -> dict[str, Any]:

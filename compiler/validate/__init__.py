@@ -11,12 +11,12 @@ mistake gives one error.
 
 from __future__ import annotations
 
-from ..decisions import Decisions
-from ..diagnostics import Diagnostics
-from ..load import RawDocument, RawRepo
-from ..model import Model
-from .documents import Builder
-from .settings import definition_schema, parameter_settings, settings
+from compiler.record.decisions import Decisions
+from compiler.diagnostics import Diagnostics
+from compiler.load import RawDocument, RawRepo
+from compiler.model import Model
+from compiler.validate.documents import Builder
+from compiler.validate.settings import definition_schema, parameter_settings, settings
 
 __all__ = ["check_recorded_profiles", "definition_schema", "parameter_settings", "validate"]
 

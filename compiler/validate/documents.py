@@ -7,19 +7,23 @@ from typing import Any, Iterable
 
 from jinja2 import TemplateSyntaxError
 
-from .. import lockfile, quantity, schemacheck, templating, valuespath, versions
-from ..diagnostics import Diagnostics, Location, Note
-from ..load import RawDocument
-from ..model import (
+from compiler.record import lockfile
+from compiler.model import quantity, valuespath, versions
+from compiler.schemas import check as schemacheck
+from compiler.definitions import templating
+from compiler.diagnostics import Diagnostics, Location, Note
+from compiler.load import RawDocument
+from compiler.model import (
     AllowedProfile, Cluster, ClusterProfile, Component, Definition, Device, Environment, GpuFact, Layer, Meta, Model,
-    PodTemplatePath, Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector,
-    Taint, Toleration, TraitUse, Wave, Workload, WorkloadProfile,
+    PodTemplatePath, Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector, Taint, Toleration,
+    TraitUse, Wave, Workload, WorkloadProfile,
 )
-from ..rendered import POD_TEMPLATES
-from ..schemas import API_VERSION, KINDS
-from .references import References
-from .schema import DOCUMENT_KINDS, validator
-from .settings import definition_schema, parameter_settings, pod_security, release_options
+from compiler.model.parts import POD_TEMPLATES
+from compiler.schemas import KINDS
+from compiler.schemas.blocks import API_VERSION
+from compiler.validate.references import References
+from compiler.validate.schema import DOCUMENT_KINDS, validator
+from compiler.validate.settings import definition_schema, parameter_settings, pod_security, release_options
 
 def _meta(data: dict[str, Any], loc: Location) -> Meta:
     metadata = data["metadata"]

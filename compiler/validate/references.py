@@ -10,11 +10,13 @@ import posixpath
 from collections import defaultdict
 from typing import Iterable
 
-from .. import builtins, graph, schemacheck, versions
-from ..diagnostics import Diagnostics, Location
-from ..load import RawDocument, RawRepo
-from ..model import Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile
-from ..source import PathOutsideRepository, normalize
+from compiler.definitions import builtins
+from compiler.model import graph, versions
+from compiler.schemas import check as schemacheck
+from compiler.diagnostics import Diagnostics, Location
+from compiler.load import RawDocument, RawRepo
+from compiler.model import Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile
+from compiler.load.source import PathOutsideRepository, normalize
 
 
 class References:

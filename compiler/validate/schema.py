@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .. import schemacheck
-from ..schemas import KINDS, document_schema
+from compiler.schemas import check as schemacheck
+from compiler.schemas import KINDS, document_schema
 
 DOCUMENT_KINDS = tuple(k for k in KINDS if k != "Settings")
 

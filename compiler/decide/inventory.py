@@ -1,0 +1,136 @@
+"""The fleet as placement sees it: each cluster's Kubernetes version, labels (its own and derived), and GPU
+capacity from its ready devices. Unknown facts never count as capacity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Mapping
+
+from compiler.model import gpu, quantity, versions
+from compiler.diagnostics import Diagnostics
+from compiler.model.gpu import GpuPool
+from compiler.model import Cluster, Model
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    cluster: Cluster
+    engine: str
+    kubernetes_version: str | None  # normalised, e.g. "1.30.5"
+    labels: dict[str, str]  # the cluster's own labels and easel.dev/* derived labels
+    gpus: dict[str, GpuPool]  # pool key -> pool, sorted
+    cpu_cores: int
+    memory: Fraction
+    addons: dict[str, str] = field(default_factory=dict)  # cluster-profile layers by name -> version
+    arches: frozenset[str] = frozenset()  # architectures of the ready devices
+    crds: frozenset[str] = frozenset()  # API groups whose CRDs it has (its own and its cluster profile's)
+    gpu_allocation: str = gpu.DEVICE_PLUGIN  # how its pods get GPUs: device-plugin | dra (gpu_allocation)
+
+    @property
+    def name(self) -> str:
+        return self.cluster.meta.name
+
+
+def _kubernetes(cluster: Cluster, model: Model) -> str | None:
+    if cluster.cluster_profile:
+        profile = model.cluster_profiles.get(cluster.cluster_profile)
+        text = profile.kubernetes_version if profile else None
+    else:
+        text = cluster.kubernetes_version
+    return versions.kubernetes_version(text) if text else None
+
+
+def gpu_allocation(cluster: Cluster) -> str:
+    """How the cluster's pods get GPUs: as its Cluster says; else dra when every GPU fact of its devices was
+    imported from ResourceSlices (in the GPU Operator's DRA mode no device plugin runs), else device-plugin."""
+    if cluster.gpu_allocation:
+        return cluster.gpu_allocation
+    facts = [f for d in cluster.devices for f in d.gpus if f.count != 0]
+    return gpu.DRA if facts and all(f.dra for f in facts) else gpu.DEVICE_PLUGIN
+
+
+def _ready_gpus(cluster: Cluster, diagnostics: Diagnostics | None, allocation: str) -> list[gpu.DeviceGpus]:
+    """The GPUs of the cluster's ready devices whose product and count are known (unknown is never free). Under
+    DRA a claim gets whole GPUs or MIG instances: time-slicing replicas are a device plugin's, so not counted."""
+    found = []
+    for device in cluster.devices:
+        if device.state != "ready":
+            continue
+        for fact in device.gpus:
+            if fact.product is None or not fact.count:
+                if diagnostics is not None and fact.count != 0:
+                    diagnostics.warning("W101", f"device {device.name!r} has GPUs of unknown "
+                                        + ("product" if fact.product is None else "count") + "; they are not counted",
+                                        device.loc)
+                continue
+            time_slicing = fact.time_slicing if allocation == gpu.DEVICE_PLUGIN else None
+            found.append(gpu.DeviceGpus(fact.product, fact.count, fact.memory, device.arch, time_slicing, fact.mig))
+    return found
+
+
+def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | None = None) -> ClusterFacts:
+    ready = [d for d in cluster.devices if d.state == "ready"]
+    cores = sum(d.cpu_cores or 0 for d in ready)
+    memory = sum((d.memory or 0 for d in ready), Fraction(0))
+    arches = {d.arch for d in ready if d.arch}
+    allocation = gpu_allocation(cluster)
+    gpu_facts = _ready_gpus(cluster, diagnostics, allocation)
+    physical = sum(g.count for g in gpu_facts)
+    gpus = gpu.pools(gpu_facts)
+    k8s = _kubernetes(cluster, model)
+    profile = model.cluster_profiles.get(cluster.cluster_profile) if cluster.cluster_profile else None
+    labels = dict(cluster.meta.labels)
+    labels["easel.dev/source"] = cluster.source
+    if k8s:
+        labels["easel.dev/kubernetes-version"] = k8s
+    if arches:
+        labels["easel.dev/arch"] = next(iter(arches)) if len(arches) == 1 else "mixed"
+        for arch in sorted(arches):
+            labels[f"easel.dev/arch.{arch}"] = "true"
+    for product in sorted({pool.product for pool in gpus.values()}):
+        labels[f"easel.dev/gpu.product.{product}"] = "true"
+    labels["easel.dev/gpu.count"] = str(physical)
+    labels["easel.dev/gpu.allocation"] = allocation
+    memories = [p.memory for p in gpus.values() if p.memory is not None and not p.mode.startswith("mig-")]
+    if memories:
+        labels["easel.dev/gpu.memory"] = quantity.format_gi(max(memories))
+    return ClusterFacts(
+        cluster=cluster, engine=cluster.engine or model.settings.engine, kubernetes_version=k8s,
+        labels=dict(sorted(labels.items())), gpus=gpus, cpu_cores=cores, memory=memory,
+        addons={layer.name: layer.version for layer in profile.layers} if profile else {}, arches=frozenset(arches),
+        crds=frozenset(cluster.crds).union(*(layer.crds for layer in profile.layers)) if profile
+        else frozenset(cluster.crds), gpu_allocation=allocation)
+
+
+def dra_product_names(fleet: Mapping[str, ClusterFacts]) -> tuple[tuple[str, str], ...]:
+    """GPU product (GPU Feature Discovery's spelling, as placement knows it) -> the `productName` NVIDIA's DRA
+    driver publishes for it ("NVIDIA-H100-80GB-HBM3" -> "NVIDIA H100 80GB HBM3"), as imported from the fleet's
+    ResourceSlices; sorted."""
+    found: dict[str, str] = {}
+    for facts in fleet.values():
+        if facts.gpu_allocation != gpu.DRA:
+            continue
+        for device in facts.cluster.devices:
+            for fact in device.gpus:
+                name = dict(fact.dra).get("productName")
+                if fact.product and name:
+                    found.setdefault(fact.product, name)
+    return tuple(sorted(found.items()))
+
+
+def template_context(facts: ClusterFacts) -> dict:
+    """What a definition template sees as `cluster` (documented in the README)."""
+    return {
+        "name": facts.name, "labels": dict(facts.labels), "source": facts.cluster.source, "engine": facts.engine,
+        "kubernetesVersion": facts.kubernetes_version, "gpuAllocation": facts.gpu_allocation,
+        "cpuCores": facts.cpu_cores,
+        "memoryGi": quantity.format_gi(facts.memory),
+        "gpus": {p.key: {"product": p.product, "mode": p.mode, "count": p.total,
+                         "memoryGi": quantity.format_gi(p.memory) if p.memory else None}
+                 for p in facts.gpus.values()},
+    }
+
+
+def fleet(model: Model, diagnostics: Diagnostics | None = None) -> dict[str, ClusterFacts]:
+    return {name: cluster_facts(cluster, model, diagnostics) for name, cluster in model.clusters.items()}

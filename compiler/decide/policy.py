@@ -1,0 +1,113 @@
+"""Policy: the guardrails an Environment and a Project set (SPEC §3 step 6).
+
+Who may deploy where, before a version is chosen; which profiles and versions, while choosing one
+(resolve/version_choice.py); GPUs per workload, registries and required traits on each resolved workload; project
+GPU quotas while placing, since they add up across the fleet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from compiler.kube import images
+from compiler.diagnostics import Diagnostic, Note, error
+from compiler.model import AllowedProfile, Environment
+
+if TYPE_CHECKING:
+    from compiler.model.gpu import Allocation
+    from compiler.model import Workload
+    from compiler.decide.resolve import ResolvedWorkload
+
+
+def allowed_range(environment: Environment, profile: str) -> AllowedProfile | None | bool:
+    """None: every profile is allowed; False: this one is not; else its entry (which may limit versions)."""
+    if environment.allowed_profiles is None:
+        return None
+    return next((a for a in environment.allowed_profiles if a.name == profile), False)
+
+
+def check_admitted(workload: "Workload", environment: Environment) -> list[Diagnostic]:
+    """The project may deploy to the environment."""
+    if environment.admits(workload.project):
+        return []
+    return [error("E701", f"project {workload.project!r} may not deploy to environment {environment.meta.name!r}",
+                  workload.meta.loc.at("spec", "environment"),
+                  notes=[Note("projects allowed there", environment.meta.loc.at("spec", "projects")
+                              if environment.projects else environment.meta.loc.at("spec"))])]
+
+
+def check_workload(workload: "ResolvedWorkload") -> list[Diagnostic]:
+    problems = []
+    environment = workload.environment
+    policy_loc = environment.meta.loc.at("spec", "policy")
+    limit = environment.max_gpus_per_workload
+    if limit is not None and workload.total_gpus > limit:
+        asks = ", ".join(f"{d.component}: {d.ask.count} × {d.replicas} replica(s)" for d in workload.gpu_demands)
+        problems.append(error("E703", f"workload {workload.id} asks for {workload.total_gpus} GPUs per cluster "
+                              f"({asks}); environment {environment.meta.name!r} allows {limit}",
+                              workload.workload.asks_at,
+                              notes=[Note("GPUs asked here", d.loc) for d in workload.gpu_demands]
+                              + [Note("limit set here", policy_loc.at("maxGPUsPerWorkload"))]))
+    registries = environment.allowed_registries
+    for component in workload.components:
+        for written, pulled in component.images if registries is not None else ():
+            if not images.allowed(pulled, registries):
+                rewritten = f" (rewritten from {written!r})" if written != pulled else ""
+                problems.append(error(
+                    "E706", f"image {pulled!r}{rewritten} of component {component.name!r} (workload {workload.id}) "
+                    f"is not from an allowed registry: {', '.join(registries) or 'none is allowed'}",
+                    component.loc, notes=[Note("allowed registries set here", policy_loc.at("allowedRegistries"))],
+                    hint="pull from an allowed registry, or add the image-registry trait to rewrite the image to "
+                         "a mirror"))
+        present = {t.type for t in component.traits}
+        for required in environment.required_traits:
+            if required not in present:
+                problems.append(error(
+                    "E705", f"component {component.name!r} of workload {workload.id} lacks required trait "
+                    f"{required!r}", component.loc,
+                    notes=[Note("required here", policy_loc.at("requiredTraits")),
+                           Note("workload", workload.workload.meta.loc.at("metadata", "name"))]))
+    return problems
+
+
+class QuotaUsage:
+    """GPUs each project holds across the fleet, checked against its quota as workloads are placed."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, int] = defaultdict(int)
+        self.by_product: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.holders: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, workload: "ResolvedWorkload", allocations: dict[str, list["Allocation"]]) -> list[Diagnostic]:
+        project = workload.project
+        name = project.meta.name
+        added = sum(a.count for taken in allocations.values() for a in taken)
+        added_by_product: dict[str, int] = defaultdict(int)
+        for taken in allocations.values():
+            for a in taken:
+                added_by_product[a.product] += a.count
+        problems = []
+        quota_loc = project.meta.loc.at("spec", "quota")
+        others = ", ".join(self.holders[name]) or "no other workload"
+        where = workload.workload.meta.loc.at("spec", "environment")
+        if project.quota_gpus is not None and self.total[name] + added > project.quota_gpus:
+            problems.append(error(
+                "E704", f"workload {workload.id} would take {added} GPUs on {len(allocations)} cluster(s); project "
+                f"{name!r} already uses {self.total[name]} of its quota of {project.quota_gpus}", where,
+                notes=[Note(f"quota set here; used by {others}", quota_loc.at("gpus"))]))
+        for product, count in sorted(added_by_product.items()):
+            limit = project.quota_by_product.get(product)
+            if limit is not None and self.by_product[name][product] + count > limit:
+                problems.append(error(
+                    "E704", f"workload {workload.id} would take {count} × {product}; project {name!r} already uses "
+                    f"{self.by_product[name][product]} of its quota of {limit} for that product", where,
+                    notes=[Note(f"quota set here; used by {others}", quota_loc.at("gpusByProduct", product))]))
+        if problems:
+            return problems
+        self.total[name] += added
+        for product, count in added_by_product.items():
+            self.by_product[name][product] += count
+        if added:
+            self.holders[name].append(workload.id)
+        return []

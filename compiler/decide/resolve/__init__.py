@@ -1,0 +1,73 @@
+"""Resolve (a step of deciding): a workload (or an infrastructure stack) at one profile version, with its
+effective parameters (params.py), its components rendered with their traits (components.py; traits on charts
+through chart_values.py) and its GPU demand. Nothing here depends on the clusters; which version to resolve is chosen
+by version_choice.py, and policy checks the result in a step of its own (policy.py).
+"""
+
+from __future__ import annotations
+
+from compiler.diagnostics import Diagnostic, Subject, error
+from compiler.model.gpu import DEVICE_PLUGIN, GpuDemand
+from compiler.model import DEFAULT_RELEASE, Environment, Model, Project, Workload, WorkloadProfile
+from compiler.kube import names
+from compiler.schemas import check as schemacheck
+from compiler.decide.resolve import params
+from compiler.decide.resolve.components import Owner, resolve_components
+from compiler.decide.resolve.types import (
+    STACKS, ResolvedComponent, ResolvedStack, ResolvedTrait, ResolvedWorkload, Resolutions,
+)
+
+__all__ = ["STACKS", "ResolvedComponent", "ResolvedStack", "ResolvedTrait", "ResolvedWorkload", "Resolutions",
+           "namespace_for", "resolve_stack", "resolve_workload"]
+
+
+
+def namespace_for(workload: Workload, environment: Environment) -> str:
+    if environment.namespace_strategy == "project":
+        return workload.project
+    return names.join(workload.project, workload.meta.name)
+
+
+def resolve_workload(model: Model, workload: Workload, environment: Environment, project: Project,
+                     profile: WorkloadProfile, gpu_allocation: str = DEVICE_PLUGIN,
+                     dra_products: tuple[tuple[str, str], ...] = ()
+                     ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+    """gpu_allocation: how the clusters it is resolved for hand out GPUs (a workload with GPUs placed on clusters
+    of both kinds is resolved once for each); dra_products: under DRA, the names the driver gives the products."""
+    effective, problems = params.effective(profile, model.settings, project, environment, workload.parameters,
+                                           workload.asks_at)
+    if problems:
+        return None, problems
+    namespace = namespace_for(workload, environment)
+    owner = Owner(workload.meta.name, workload.project, workload.environment, namespace,
+                  Subject("workload", (workload.id,)), environment.traits, workload.traits,
+                  environment.required_traits, environment.release.over(DEFAULT_RELEASE), gpu_allocation,
+                  dra_products)
+    component_names = [c.name for c in profile.components]
+    for name in workload.traits:
+        if name not in component_names:
+            problems.append(error("E302", f"profile {profile.meta.name} {profile.version} has no component {name!r}",
+                                  workload.meta.loc.at("spec", "traits", name, key=True),
+                                  schemacheck.did_you_mean(name, component_names)))
+    components, found = resolve_components(model, owner, profile, {n: p.value for n, p in effective.items()})
+    problems.extend(found)
+    if components is None:
+        return None, problems
+    demands = tuple(GpuDemand(component.name, trait.output.gpu, component.replicas, trait.loc)
+                    for component in components for trait in component.traits if trait.output.gpu is not None)
+    return ResolvedWorkload(workload, environment, project, profile, effective, namespace, components,
+                            demands), problems
+
+
+def resolve_stack(model: Model, profile: WorkloadProfile) -> tuple[ResolvedStack | None, list[Diagnostic]]:
+    """A stack in a namespace of its own name, with its defaults and the easel.yaml parameters."""
+    name = profile.meta.name
+    effective, problems = params.effective(profile, model.settings, None, None, {},
+                                           profile.meta.loc.at("spec", "profile").as_key())
+    if problems:
+        return None, problems
+    owner = Owner(name, STACKS, STACKS, name, Subject("stack", (f"{name} {profile.version}",)))
+    components, problems = resolve_components(model, owner, profile, {n: p.value for n, p in effective.items()})
+    if components is None:
+        return None, problems
+    return ResolvedStack(profile, effective, components), problems

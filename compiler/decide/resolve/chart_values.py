@@ -1,0 +1,311 @@
+"""Traits and images on what easel cannot see inside, a chart or a kustomize folder: trait properties the profile
+maps to chart values (`traitValues`), patches that need the component's `container`, and the images a chart's
+values name (`imageValues`), rewritten for the image-registry trait."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.kube import images
+from compiler.model import valuespath
+from compiler.diagnostics import Diagnostic, Subject, error, warning
+from compiler.model.gpu import DEVICE_PLUGIN, DRA, GPU_RESOURCE
+from compiler.model import Component, Model
+from compiler.model.parts import ALL_CONTAINERS, ComponentOutput
+from compiler.decide.resolve.types import ResolvedTrait
+
+
+@dataclass(frozen=True)
+class Applied:
+    output: ComponentOutput | None  # None: an error stops the component
+    traits: tuple[ResolvedTrait, ...]
+    images: tuple[tuple[str, str], ...]  # (image as written, image as pulled)
+    problems: list[Diagnostic]
+
+
+# Traits whose container-level part placement or policy counts on: on a chart it must go somewhere.
+COUNTED = ("gpu", "resources")
+
+
+def apply(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
+          traits: list[ResolvedTrait], subject: Subject, required: tuple[str, ...] = (),
+          gpu_allocation: str = DEVICE_PLUGIN) -> Applied:
+    """The component's output and traits once trait values are mapped, and the images it pulls."""
+    problems: list[Diagnostic] = []
+    if output.helm is not None or output.kustomize_path is not None:
+        if props.get("container") and not props.get("target"):
+            problems.append(error("E410", f"component {component.name!r} names container {props['container']!r} "
+                                  "but no `target`", component.loc.at("properties", "container"), subject=subject))
+            return Applied(None, tuple(traits), (), problems)
+        named = [t for t in traits if not props.get("target") and any(_names_a_container(p.body)
+                                                                       for p in t.output.patches)]
+        for trait in named:  # a trait's own `container` on a chart: the same risk as the component's
+            problems.append(error("E410", f"trait {trait.type!r} names a container of component "
+                                  f"{component.name!r}, which names no `target`", trait.loc, subject=subject))
+        if named:
+            return Applied(None, tuple(traits), (), problems)
+        output, traits = _external_traits(model, component, props, output, traits, subject, problems,
+                                          (*COUNTED, *required), gpu_allocation)
+        if output is None:
+            return Applied(None, tuple(traits), (), problems)
+    output, found = _images(component, props, output, traits, subject, problems)
+    return Applied(output, tuple(traits), tuple(found), problems)
+
+
+def _external_traits(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
+                     traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic],
+                     counted: tuple[str, ...], gpu_allocation: str = DEVICE_PLUGIN
+                     ) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
+    """Traits on a chart or folder: through chart values where the profile maps them (`traitValues`), else
+    as patches, which need the component's `container` when they change containers.
+
+    Under DRA a chart's GPU values would ask for the device plugin's resource: a mapped `gpu.count` is set to 0
+    there, and the claims go by patch (only the GPU toleration may still go through values)."""
+    ok = True
+    if props.get("traitValues") and output.helm is not None:
+        output, traits, ok = _mapped_values(model, component, props["traitValues"], output, traits, subject,
+                                            problems, gpu_allocation)
+    if gpu_allocation == DRA:
+        traits = [_without_device_plugin_gpus(t) if t.output.gpu is not None else t for t in traits]
+    if not props.get("container"):
+        traits, reached = _without_container_settings(component, output, traits, subject, problems, counted,
+                                                      gpu_allocation)
+        ok = ok and reached
+    return (output if ok else None), traits
+
+
+def _mapped_values(model: Model, component: Component, mapping: dict[str, Any], output: ComponentOutput,
+                   traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic], gpu_allocation: str
+                   ) -> tuple[ComponentOutput, list[ResolvedTrait], bool]:
+    """The chart's values with the traits' properties put where `traitValues` maps them; the traits without
+    what the values now carry; and whether every mapping worked."""
+    assert output.helm is not None
+    at = component.loc.at("properties", "traitValues")
+    ok = True
+    values = copy.deepcopy(output.helm.values)
+    covered: dict[str, Covered] = {}
+    for key, paths in mapping.items():
+        trait_type, _, rest = key.partition(".")
+        if model.trait_definition(trait_type) is None:
+            problems.append(error("E302", f"traitValues names unknown trait {trait_type!r}", at.at(key).as_key()))
+            ok = False
+            continue
+        trait = next((t for t in traits if t.type == trait_type), None)
+        if trait is None:
+            continue  # the trait is not used here: the chart keeps its own value
+        part, _, field = rest.partition(".")
+        if trait_type == "gpu" and gpu_allocation == DRA and rest != "pod.tolerations":
+            if rest == "count":
+                for path in [paths] if isinstance(paths, str) else paths:
+                    valuespath.put(values, path, 0)  # put worked for it under the device plugin too
+            continue
+        value = _rendered_part(trait, part, field) if part in PARTS and field else trait.properties.get(rest)
+        covered[trait_type] = covered.get(trait_type, Covered()).adding(part if part in PARTS else None,
+                                                                         field or rest)
+        if value is None:
+            continue  # the trait does not set it here
+        for index, path in enumerate([paths] if isinstance(paths, str) else paths):
+            problem = valuespath.put(values, path, value)
+            if problem:
+                where = at.at(key) if isinstance(paths, str) else at.at(key, index)
+                problems.append(error("E407", f"traitValues {key}: {problem}", where, subject=subject))
+                ok = False
+    traits = [_without_covered(t, covered[t.type]) if t.type in covered else t for t in traits]
+    return dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values)), traits, ok
+
+
+def _without_container_settings(component: Component, output: ComponentOutput, traits: list[ResolvedTrait],
+                                subject: Subject, problems: list[Diagnostic], counted: tuple[str, ...],
+                                gpu_allocation: str) -> tuple[list[ResolvedTrait], bool]:
+    """On a chart or folder that names no `container`: a counted trait that must reach containers is an error;
+    another trait's container settings are dropped, with a warning. Whether no counted trait was lost."""
+    kind = "chart" if output.helm is not None else "kustomize folder"
+    kept = []
+    ok = True
+    for trait in traits:
+        if any(_names_every_container(p.body) for p in trait.output.patches) and trait.type in counted:
+            dra = trait.type == "gpu" and gpu_allocation == DRA
+            problems.append(error(
+                "E411", f"trait {trait.type!r} cannot reach the containers of {kind} component "
+                f"{component.name!r}: easel cannot see them"
+                + (" (on clusters that allocate GPUs through DRA, its claims go by patch, not values)"
+                   if dra else ""), trait.loc,
+                "name the container that gets the GPU claims with `container` (and the object with `target`)"
+                if dra else None, subject=subject))
+            ok = False
+        elif any(_names_every_container(p.body) for p in trait.output.patches):
+            # A patch naming a container the chart lacks would add a broken one: leave containers alone.
+            patches = [dataclasses.replace(p, body=_without_every_container(p.body)) for p in trait.output.patches]
+            trait = dataclasses.replace(trait, output=dataclasses.replace(
+                trait.output, patches=[p for p in patches if _has_content(p.body)]))
+            problems.append(warning(
+                "W103", f"trait {trait.type!r}: its container settings are not applied to {kind} component "
+                f"{component.name!r}, whose containers easel cannot see", trait.loc, subject=subject))
+        kept.append(trait)
+    return kept, ok
+
+
+def _images(component: Component, props: dict[str, Any], output: ComponentOutput, traits: list[ResolvedTrait],
+            subject: Subject, problems: list[Diagnostic]) -> tuple[ComponentOutput | None, list[tuple[str, str]]]:
+    """The component's images, as written and as pulled (after the image-registry trait): from the containers
+    of the objects easel renders, and from the chart values the profile names in `imageValues`. A chart's
+    values are rewritten here; easel's own objects when they are rendered."""
+    mirror = next((t.output.registry for t in reversed(traits) if t.output.registry), None)
+    found: list[tuple[str, str]] = []
+    if output.helm is not None and props.get("imageValues"):
+        values = copy.deepcopy(output.helm.values)
+        for index, path in enumerate(props["imageValues"]):
+            value = valuespath.get(values, path)
+            image = images.from_values(value)
+            if image is None:
+                problems.append(error("E407", f"imageValues {path!r}: no image there in the chart values",
+                                      component.loc.at("properties", "imageValues", index),
+                                      "the path names an image string, or a mapping with repository and tag",
+                                      subject=subject))
+                return None, []
+            if mirror:
+                value = images.rewrite_values(value, mirror)
+                valuespath.put(values, path, value)
+            found.append((image, images.from_values(value)))
+        output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
+    elif output.objects is not None:
+        for obj in [*output.objects, *(o for t in traits for o in t.output.objects)]:
+            for container in images.containers(obj, output.pod_templates):
+                image = container.get("image")
+                if isinstance(image, str):
+                    found.append((image, images.rewrite(image, mirror) if mirror else image))
+    return output, found
+
+
+def _without_device_plugin_gpus(trait: ResolvedTrait) -> ResolvedTrait:
+    """A gpu trait's patch under DRA, for what easel cannot see: its container's limits and requests of the
+    device plugin's GPUs are deleted (null, as a strategic merge patch deletes a key), so that the chart's own
+    values cannot leave the pods waiting for a resource no node offers."""
+    assert trait.output.gpu is not None
+    names = dict.fromkeys((GPU_RESOURCE, trait.output.gpu.resource_name))
+    gone = {name: None for name in names}
+
+    def body(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ([{**c, "resources": {**c.get("resources", {}), "limits": gone, "requests": gone}}
+                         if isinstance(c, dict) and "claims" in (c.get("resources") or {}) else c for c in v]
+                        if k == "containers" and isinstance(v, list) else body(v)) for k, v in value.items()}
+        return value
+
+    patches = [dataclasses.replace(p, body=body(p.body)) for p in trait.output.patches]
+    return dataclasses.replace(trait, output=dataclasses.replace(trait.output, patches=patches))
+
+
+PARTS = ("pod", "container")  # traitValues `<trait>.pod.<field>` / `<trait>.container.<field>`
+
+
+@dataclass(frozen=True)
+class Covered:
+    """What a trait's traitValues entries take over from its patches: a property (its container settings and the
+    object-level ones, such as spec.replicas, and the pod field of that name), pod fields, container fields."""
+    properties: frozenset[str] = frozenset()
+    pod: frozenset[str] = frozenset()
+    container: frozenset[str] = frozenset()
+
+    def adding(self, part: str | None, name: str) -> "Covered":
+        if part == "pod":
+            return dataclasses.replace(self, pod=self.pod | {name})
+        if part == "container":
+            return dataclasses.replace(self, container=self.container | {name})
+        return dataclasses.replace(self, properties=self.properties | {name})
+
+
+def _pod_spec(body: Any) -> dict[str, Any] | None:
+    spec = ((body.get("spec") or {}).get("template") or {}).get("spec") if isinstance(body, dict) else None
+    return spec if isinstance(spec, dict) else None
+
+
+def _rendered_part(trait: ResolvedTrait, part: str, field: str) -> Any:
+    """What the trait sets on the pod (`pod`) or on its container (`container`) for that field, if it sets it."""
+    for patch in trait.output.patches:
+        pod = _pod_spec(patch.body) if patch.kind is None else None
+        if pod is None:
+            continue
+        if part == "pod" and field in pod and field not in ("containers", "initContainers"):
+            return copy.deepcopy(pod[field])
+        if part == "container":
+            for container in pod.get("containers") or ():
+                if isinstance(container, dict) and field in container and field != "name":
+                    return copy.deepcopy(container[field])
+    return None
+
+
+def _without_covered(trait: ResolvedTrait, covered: Covered) -> ResolvedTrait:
+    """The trait with what its values take over left out of its patches; what is left still goes by patch."""
+    patches = []
+    for patch in trait.output.patches:
+        pod = _pod_spec(patch.body) if patch.kind is None else None
+        if pod is None:
+            if not covered.properties:
+                patches.append(patch)  # a patch of its own kind: only a property mapping takes it over
+            continue
+        kept_pod = {k: v for k, v in pod.items() if k not in covered.pod and k not in covered.properties
+                    and k not in ("containers", "initContainers")}
+        if not covered.properties:
+            for key in ("containers", "initContainers"):
+                entries = [{k: v for k, v in c.items() if k not in covered.container} if isinstance(c, dict) else c
+                           for c in pod.get(key) or ()]
+                entries = [c for c in entries if not (isinstance(c, dict) and set(c) <= {"name"})]
+                if entries:
+                    kept_pod[key] = entries
+        template = {k: v for k, v in patch.body["spec"]["template"].items() if k != "spec"}
+        if kept_pod:
+            template["spec"] = kept_pod
+        spec = {} if covered.properties else {k: v for k, v in patch.body["spec"].items() if k != "template"}
+        if template:
+            spec["template"] = template
+        body = {**{k: v for k, v in patch.body.items() if k != "spec"}, **({"spec": spec} if spec else {})}
+        if _has_content(body):
+            patches.append(dataclasses.replace(patch, body=body))
+    return dataclasses.replace(trait, output=dataclasses.replace(trait.output, patches=patches))
+
+
+def _without_every_container(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    out = {}
+    for key, value in body.items():
+        if key in ("containers", "initContainers") and isinstance(value, list):
+            value = [c for c in value if not (isinstance(c, dict) and c.get("name") == ALL_CONTAINERS)]
+            if value:
+                out[key] = value
+        else:
+            out[key] = _without_every_container(value)
+    return out
+
+
+def _has_content(body: Any) -> bool:
+    if isinstance(body, dict):
+        return any(_has_content(v) for v in body.values())
+    return body not in ({}, [], None)
+
+
+def _names_a_container(body: Any) -> bool:
+    """Whether the patch names a container of its own (not "*", every container)."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                if any(isinstance(c, dict) and c.get("name") not in (None, ALL_CONTAINERS) for c in value):
+                    return True
+            elif _names_a_container(value):
+                return True
+    return False
+
+
+def _names_every_container(body: Any) -> bool:
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                if any(isinstance(c, dict) and c.get("name") == ALL_CONTAINERS for c in value):
+                    return True
+            elif _names_every_container(value):
+                return True
+    return False

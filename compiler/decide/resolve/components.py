@@ -1,0 +1,268 @@
+"""Components and traits: each component of a profile rendered by its definition, with its traits (environment
+defaults < profile < workload; the same trait type merges its properties), properties checked against each
+definition's schema and `{{ params.x }}` placeholders filled in."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from compiler.definitions import builtins, templating
+from compiler import definitions
+from compiler.model import graph
+from compiler.kube import names, podtemplates, merge as smp
+from compiler.schemas import check as schemacheck
+from compiler.diagnostics import Diagnostic, Location, Subject, error
+from compiler.model.gpu import DEVICE_PLUGIN
+from compiler.model import DEFAULT_RELEASE, Component, Definition, Model, ReleaseOptions, TraitUse, WorkloadProfile
+from compiler.model.parts import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
+from compiler.load.source import PathOutsideRepository, normalize
+from compiler.decide.resolve import chart_values
+from compiler.decide.resolve.types import ResolvedComponent, ResolvedTrait
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose components are resolved: a workload, or an infrastructure stack (whose templates see the project and
+    environment "infrastructure")."""
+    name: str
+    project: str
+    environment: str
+    namespace: str
+    subject: Subject  # named after the message of each problem found
+    default_traits: tuple[TraitUse, ...] = ()  # the environment's, on every component
+    added_traits: Mapping[str, tuple[TraitUse, ...]] = field(default_factory=dict)  # the workload's, by component
+    required_traits: tuple[str, ...] = ()  # the environment's policy: these must reach every pod
+    release: ReleaseOptions = DEFAULT_RELEASE  # release options below the components' own (the environment's)
+    gpu_allocation: str = DEVICE_PLUGIN  # how the clusters it is resolved for hand out GPUs (device-plugin | dra)
+    dra_products: tuple[tuple[str, str], ...] = ()  # under DRA: GPU product -> the name the DRA driver publishes
+
+
+def resolve_components(model: Model, owner: Owner, profile: WorkloadProfile, parameters: Mapping[str, Any]
+                       ) -> tuple[tuple[ResolvedComponent, ...] | None, list[Diagnostic]]:
+    """The profile's components resolved; None (and the problems) when any has an error."""
+    resolver = _Resolver(model, owner, profile, parameters)
+    waves = graph.depths({c.name: c.depends_on for c in profile.components})
+    components = [resolver.component(c, waves[c.name]) for c in profile.components]
+    if any(p.is_error for p in resolver.problems) or any(c is None for c in components):
+        return None, resolver.problems
+    return tuple(c for c in components if c is not None), resolver.problems
+
+
+class _Resolver:
+    def __init__(self, model: Model, owner: Owner, profile: WorkloadProfile, parameters: Mapping[str, Any]):
+        self.model = model
+        self.owner = owner
+        self.problems: list[Diagnostic] = []
+        self.variables = {
+            "params": dict(parameters),
+            "workload": {"name": owner.name, "project": owner.project, "environment": owner.environment},
+            "namespace": owner.namespace,
+            "profile": {"name": profile.meta.name, "version": profile.version},
+        }
+
+    def _error(self, code: str, message: str, location: Location | None, hint: str | None = None) -> None:
+        self.problems.append(error(code, message, location, hint, subject=self.owner.subject))
+
+    def _render(self, value: Any, loc: Location) -> Any:
+        try:
+            return templating.render_value(value, self.variables)
+        except templating.TemplateProblem as problem:
+            self._error(problem.code, problem.message, loc.at(*problem.path))
+            return None
+
+    def _check(self, definition: Definition, props: dict[str, Any], loc: Location, what: str) -> bool:
+        found = schemacheck.check(_definition_validator(definition), props, loc, what=what)
+        for problem in found:
+            self._error("E407", problem.message, problem.location, problem.hint)
+        return not found
+
+    def _trait_properties(self, component: Component) -> list[tuple[TraitUse, dict[str, Any]]]:
+        """Environment defaults < profile < workload; the same trait type merges its properties."""
+        merged: dict[str, tuple[TraitUse, dict[str, Any]]] = {}
+        uses = [*self.owner.default_traits, *component.traits, *self.owner.added_traits.get(component.name, ())]
+        for use in uses:
+            props = self._render(use.properties, use.loc.at("properties"))
+            if props is None:
+                continue
+            if use.type in merged:
+                props = _deep_merge(merged[use.type][1], props)
+            merged[use.type] = (use, props)
+        return list(merged.values())
+
+    def component(self, component: Component, wave: int) -> ResolvedComponent | None:
+        definition = self.model.component_definition(component.type)
+        if definition is None:
+            return None
+        props = self._render(component.properties, component.loc.at("properties"))
+        if props is None:
+            return None
+        if not self._check(definition, props, component.loc.at("properties"), f"component {component.name!r}"):
+            return None
+        props = _with_defaults(definition.parameters, props)
+        instance = names.join(self.owner.name, component.name, limit=names.HELM_RELEASE_MAX)
+        ctx = RenderContext(workload=self.owner.name, project=self.owner.project, environment=self.owner.environment,
+                            namespace=self.owner.namespace, component=component.name, instance=instance,
+                            files=self.model.manifest_files, gpu_allocation=self.owner.gpu_allocation,
+                            dra_products=self.owner.dra_products)
+        if component.type == "manifests" and not self._manifest_files_found(component, props):
+            return None
+        if component.type == "helm-chart" and props["repository"] not in self.model.repositories:
+            self.problems.append(error("E302", f"unknown repository {props['repository']!r}",
+                                       component.loc.at("properties", "repository"),
+                                       schemacheck.did_you_mean(props["repository"], self.model.repositories)))
+            return None
+        output = self._run_component(definition, props, ctx, component.loc)
+        if output is None:
+            return None
+        traits = self._traits(component, ctx)
+        if output.objects is not None and output.cluster_template is None:
+            self._check_reach(component, output, traits)
+        found = chart_values.apply(self.model, component, props, output, traits, self.owner.subject,
+                                   self.owner.required_traits, self.owner.gpu_allocation)
+        self.problems.extend(found.problems)
+        if found.output is None:
+            return None
+        return ResolvedComponent(component.name, component.type, instance, props, found.output, found.traits,
+                                 component.depends_on, wave, component.loc, found.images,
+                                 _gpu_pods(found.output, found.traits), component.release.over(self.owner.release))
+
+    def _traits(self, component: Component, ctx: RenderContext) -> list[ResolvedTrait]:
+        traits = []
+        for use, props in self._trait_properties(component):
+            definition = self.model.trait_definition(use.type)
+            if definition is None:
+                continue
+            if not self._check(definition, props, use.loc.at("properties"), f"trait {use.type!r}"):
+                continue
+            props = _with_defaults(definition.parameters, props)
+            output = self._run_trait(definition, props, ctx, use.loc)
+            if output is not None:
+                traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin))
+        return traits
+
+    def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait]) -> None:
+        """Every patch of every trait reaches an object of the component (but the pod labels of the labels
+        trait, whose object labels apply anyway): a trait is never skipped silently."""
+        declared = output.pod_templates
+        objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
+        podless = all(not podtemplates.is_pod_bearing(o, declared) and smp.type_of(o.get("apiVersion"), o.get("kind"))
+                      for o in objects)  # only built-in kinds without pods (a ConfigMap, a Service)
+        for trait in traits:
+            if trait.type == "labels" or trait.output.cluster_template is not None:
+                continue
+            if podless and trait.origin == "environment":
+                continue  # an environment's defaults go to every component: one without pods needs none
+            for patch in trait.output.patches:
+                if any(podtemplates.reaches(patch, obj, declared) for obj in objects):
+                    continue
+                self._error("E409", _not_reached(trait, patch, component, objects, declared), trait.loc,
+                            _reach_hint(patch, objects, declared))
+                break
+
+    def _manifest_files_found(self, component: Component, props: dict[str, Any]) -> bool:
+        """Every `files` entry names a manifest file validate loaded. Literal paths were checked (and reported)
+        there; a path built from parameters is checked here."""
+        found = True
+        raw = component.properties.get("files") or []
+        for index, path in enumerate(props.get("files") or []):
+            try:
+                known = normalize(path) in self.model.manifest_files
+            except PathOutsideRepository:
+                known = False
+            if known:
+                continue
+            found = False
+            if index < len(raw) and isinstance(raw[index], str) and templating.has_template(raw[index]):
+                self._error("E306", f"manifest file {path!r} (from {raw[index]!r}) is not a loaded manifest file",
+                            component.loc.at("properties", "files", index),
+                            "manifest file paths are written out in the profile, not built from parameters")
+        return found
+
+    def _run_component(self, definition: Definition, props: dict[str, Any], ctx: RenderContext,
+                       loc: Location) -> ComponentOutput | None:
+        if definition.builtin:
+            return builtins.COMPONENT_RENDERERS[definition.meta.name](props, ctx)
+        if definitions.needs_cluster(definition):  # rendered per cluster, by the plan stage
+            return ComponentOutput(objects=[], cluster_template=ClusterTemplate(
+                definition, props, ctx, self.owner.subject, loc))
+        output, problems = definitions.run_component(definition, props, ctx, self.owner.subject, loc)
+        self.problems.extend(problems)
+        return output
+
+    def _run_trait(self, definition: Definition, props: dict[str, Any], ctx: RenderContext,
+                   loc: Location) -> TraitOutput | None:
+        if definition.builtin:
+            return builtins.TRAIT_RENDERERS[definition.meta.name](props, ctx)
+        if definitions.needs_cluster(definition):
+            return TraitOutput(cluster_template=ClusterTemplate(definition, props, ctx, self.owner.subject, loc))
+        output, problems = definitions.run_trait(definition, props, ctx, self.owner.subject, loc)
+        self.problems.extend(problems)
+        return output
+
+
+def _gpu_pods(output: ComponentOutput, traits: tuple[ResolvedTrait, ...]) -> int | None:
+    """How many pods of the component's own objects request its GPUs, counted on the objects as rendered (with
+    the replicas its traits set): what placement books. None for a chart or folder, and for objects rendered per
+    cluster: there the replicas trait (or one) is the count."""
+    gpu_patches = [p for t in traits if t.output.gpu is not None for p in t.output.patches]
+    if output.objects is None or output.cluster_template is not None or not gpu_patches:
+        return None
+    objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
+    patches = [p for t in traits for p in t.output.patches]
+    return podtemplates.pods_reached(objects, patches, gpu_patches[0], output.pod_templates)
+
+
+def _not_reached(trait: ResolvedTrait, patch, component: Component, objects: list[dict[str, Any]],
+                 declared) -> str:
+    kinds = sorted({str(o.get("kind")) for o in objects}) or ["none"]
+    names_ = sorted(podtemplates.named_containers(patch)) if patch.kind is None else []
+    if names_ and any(podtemplates.is_pod_bearing(o, declared) for o in objects):
+        ran = sorted({str(c.get("name")) for o in objects for t in podtemplates.templates(o, declared)
+                      for c in podtemplates.containers(t.template)})
+        return (f"trait {trait.type!r} of component {component.name!r} changes container "
+                f"{', '.join(map(repr, names_))}, which none of its pods runs (they run {', '.join(ran) or 'none'})")
+    wanted = patch.kind or " or ".join(patch.kinds)
+    return (f"trait {trait.type!r} of component {component.name!r} applies to {wanted}"
+            + (f" {patch.name!r}" if patch.name else "") + f"; the component renders {', '.join(kinds)}")
+
+
+def _reach_hint(patch, objects: list[dict[str, Any]], declared) -> str | None:
+    custom = sorted({str(o.get("kind")) for o in objects if not smp.type_of(o.get("apiVersion"), o.get("kind"))
+                     and not podtemplates.is_pod_bearing(o, declared)})
+    if custom and patch.kind is None:
+        return (f"if {', '.join(custom)} runs pods, say where it keeps their templates in the ComponentDefinition: "
+                f"`podTemplates: [{{kind: {custom[0]}, path: spec.<...>.template, replicas: replicas}}]`")
+    if patch.kind is None and podtemplates.named_containers(patch):
+        return "name a container the component's pods run in the trait's `container`, or leave `container` out"
+    return None
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _with_defaults(schema: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    """props with the definition's top-level defaults filled in."""
+    defaults = {name: copy.deepcopy(sub["default"]) for name, sub in (schema.get("properties") or {}).items()
+                if isinstance(sub, dict) and "default" in sub and name not in props}
+    return {**props, **defaults} if defaults else props
+
+
+_DEFINITION_VALIDATORS: dict[tuple[str, str], tuple[Definition, Any]] = {}
+
+
+def _definition_validator(definition: Definition):
+    key = (definition.kind, definition.meta.name)
+    cached = _DEFINITION_VALIDATORS.get(key)
+    if cached is None or cached[0] is not definition:
+        cached = (definition, schemacheck.validator(definition.parameters))
+        _DEFINITION_VALIDATORS[key] = cached
+    return cached[1]

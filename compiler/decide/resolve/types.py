@@ -1,0 +1,129 @@
+"""What resolving produces: a workload (or an infrastructure stack) at one profile version, with its effective
+parameters and every component rendered with its traits. Values only: a definition that reads `cluster` is
+kept as a ClusterTemplate for the plan stage to render per cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.diagnostics import Location
+from compiler.model.gpu import DEVICE_PLUGIN, DRA, GpuDemand
+from compiler.model import DEFAULT_RELEASE, Environment, Project, ReleaseOptions, Workload, WorkloadProfile
+from compiler.model.parts import ComponentOutput, TraitOutput
+from compiler.decide.resolve.params import EffectiveParameter
+
+STACKS = "infrastructure"  # a stack's group: what its templates see as project and environment, its folder
+
+
+@dataclass(frozen=True)
+class ResolvedTrait:
+    type: str
+    properties: dict[str, Any]
+    output: TraitOutput
+    loc: Location
+    origin: str = "profile"  # who added it: profile | workload | environment (its defaults, for every component)
+
+
+@dataclass(frozen=True)
+class ResolvedComponent:
+    name: str
+    type: str
+    instance: str  # "<workload>-<component>", at most 53 characters (a Helm release name)
+    properties: dict[str, Any]
+    output: ComponentOutput
+    traits: tuple[ResolvedTrait, ...]
+    depends_on: tuple[str, ...]
+    wave: int  # 0 for components without dependencies, else one more than the deepest dependency
+    loc: Location
+    images: tuple[tuple[str, str], ...] = ()  # (image as written, image as pulled)
+    gpu_pods: int | None = None  # pods of its own objects that request its GPUs (None: not counted there)
+    release: ReleaseOptions = DEFAULT_RELEASE  # how the engine releases it: the component's, the environment's
+
+    @property
+    def replicas(self) -> int:
+        """How many pods its GPU ask is booked for: counted on its own objects, else the replicas trait's."""
+        if self.gpu_pods is not None:
+            return self.gpu_pods
+        counts = [t.output.replicas for t in self.traits if t.output.replicas is not None]
+        if counts:
+            return counts[-1]
+        return self.output.replicas if self.output.replicas is not None else 1
+
+    @property
+    def cluster_specific(self) -> bool:
+        return self.output.cluster_template is not None or any(t.output.cluster_template for t in self.traits)
+
+
+@dataclass(frozen=True)
+class ResolvedWorkload:
+    """A team's Workload at one version of its profile."""
+    workload: Workload
+    environment: Environment
+    project: Project
+    profile: WorkloadProfile
+    parameters: dict[str, EffectiveParameter]
+    namespace: str
+    components: tuple[ResolvedComponent, ...]
+    gpu_demands: tuple[GpuDemand, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.workload.id
+
+    @property
+    def version(self) -> str:
+        return self.profile.version
+
+    @property
+    def path(self) -> str:
+        """Where its files go in a cluster's tree."""
+        return f"workloads/{self.workload.project}/{self.workload.meta.name}"
+
+    @property
+    def total_gpus(self) -> int:
+        return sum(d.total for d in self.gpu_demands)
+
+
+@dataclass(frozen=True)
+class ResolvedStack:
+    """An infrastructure stack (a profile named in `requires.profiles`) as clusters run it: in a namespace of
+    its own name, with its defaults and the easel.yaml parameters; no team, environment or policy."""
+    profile: WorkloadProfile
+    parameters: dict[str, EffectiveParameter]
+    components: tuple[ResolvedComponent, ...]
+
+    @property
+    def name(self) -> str:
+        return self.profile.meta.name
+
+    @property
+    def version(self) -> str:
+        return self.profile.version
+
+    @property
+    def namespace(self) -> str:
+        return self.profile.meta.name
+
+    @property
+    def path(self) -> str:
+        return f"{STACKS}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Resolutions:
+    """Everything resolved for a compile: each workload at each version it runs (the rollout's target too), and
+    each infrastructure stack at each version some cluster runs."""
+    workloads: dict[tuple[str, str], ResolvedWorkload]  # (workload id, version) -> resolved
+    stacks: dict[tuple[str, str], ResolvedStack]  # (stack, version) -> resolved
+    # (workload id, version) -> resolved for clusters that allocate GPUs through DRA: only workloads with GPUs
+    # placed on such a cluster (the others render alike under both)
+    under_dra: dict[tuple[str, str], ResolvedWorkload] = field(default_factory=dict)
+    dra_products: tuple[tuple[str, str], ...] = ()  # GPU product -> the name the DRA driver publishes (inventory.py)
+
+    def workload(self, workload_id: str, version: str | None, gpu_allocation: str = DEVICE_PLUGIN
+                 ) -> ResolvedWorkload | None:
+        key = (workload_id, version or "")
+        if gpu_allocation == DRA and key in self.under_dra:
+            return self.under_dra[key]
+        return self.workloads.get(key)

@@ -1,0 +1,33 @@
+"""Kubernetes' own API: its kinds and their OpenAPI types, as the schemas the merge table was made from list them
+(data/merge-keys.json, written by tests/merge_keys.py). The table is read once, here."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def openapi_table() -> dict[str, Any]:
+    """{"kinds": {"apiVersion/Kind": type}, "types": {type: {field: [type, merge key, strategy]}}}."""
+    text = resources.files(__package__).joinpath("data/merge-keys.json").read_text(encoding="utf-8")
+    table: dict[str, Any] = json.loads(text)
+    return table
+
+
+@cache
+def kubernetes_groups() -> frozenset[str]:
+    """Kubernetes' own API groups ("" for the core group)."""
+    return frozenset(group_of(kind.rsplit("/", 1)[0]) for kind in openapi_table()["kinds"])
+
+
+def group_of(api_version: str) -> str:
+    return api_version.rpartition("/")[0] if "/" in api_version else ""
+
+
+def is_custom(obj: dict[str, Any]) -> bool:
+    """Whether the object is a custom resource (its kind is not one of Kubernetes' own)."""
+    api_version = obj.get("apiVersion")
+    return isinstance(api_version, str) and group_of(api_version) not in kubernetes_groups()

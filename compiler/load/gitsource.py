@@ -1,0 +1,88 @@
+"""A Source for the config repository as it is at a git revision, read through libgit2 (pygit2) from the
+object database: no checkout, no temporary clone. Paths stay repository-relative, so diagnostics still name
+`file:line`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+
+from compiler.load.source import MemorySource, normalize
+
+_BLOB_MODES = (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
+
+
+class RevisionError(ValueError):
+    pass
+
+
+def open_repository(folder: Path) -> pygit2.Repository:
+    found = pygit2.discover_repository(str(folder))
+    if found is None:
+        raise RevisionError(f"{folder} is not inside a git repository")
+    return pygit2.Repository(found)
+
+
+def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
+    try:
+        return repo.revparse_single(rev).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+        raise RevisionError(f"no commit {rev!r} in {repo.workdir or repo.path}: {exc}") from None
+
+
+def folder_in_work_tree(repo: pygit2.Repository, folder: Path) -> str:
+    """The folder's path inside the repository's work tree ("" at its top, or for a bare repository)."""
+    workdir = Path(repo.workdir or folder).resolve()
+    prefix = Path(folder).resolve().relative_to(workdir).as_posix()
+    return "" if prefix == "." else prefix
+
+
+class GitSource(MemorySource):
+    """The files under `folder` (the config repository, inside a git work tree) at a commit: a MemorySource
+    whose contents stay in git's object database until they are read."""
+
+    def __init__(self, folder: Path, rev: str):
+        self.repo = open_repository(folder)
+        self.commit = resolve_commit(self.repo, rev)
+        self.name = f"{rev} ({str(self.commit.id)[:12]})"
+        prefix = folder_in_work_tree(self.repo, folder)
+        self.files: dict[str, pygit2.Oid] = {}  # type: ignore[assignment]
+        top: pygit2.Object | None = self.commit.tree
+        if prefix:  # only the config repository's folder is read
+            top = self.commit.tree[prefix] if prefix in self.commit.tree else None
+        if isinstance(top, pygit2.Tree):
+            self._collect(top, "")
+
+    def _collect(self, tree: pygit2.Tree, path: str) -> None:
+        for entry in tree:
+            full = f"{path}{entry.name}"
+            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                self._collect(self.repo[entry.id], full + "/")
+            elif entry.filemode in _BLOB_MODES:  # links and submodules are not followed
+                self.files[full] = entry.id
+
+    def read(self, path: str) -> bytes:
+        clean = normalize(path)
+        if clean not in self.files:
+            raise FileNotFoundError(2, f"not in {self.name}", path)
+        return self.repo[self.files[clean]].data
+
+
+def default_base(repo: pygit2.Repository) -> str:
+    """The merge base of HEAD with the default branch (origin's HEAD, else main or master)."""
+    candidates = []
+    try:
+        candidates.append(repo.references["refs/remotes/origin/HEAD"].resolve().name)
+    except (KeyError, pygit2.GitError):
+        pass
+    candidates += ["refs/remotes/origin/main", "refs/heads/main", "refs/remotes/origin/master", "refs/heads/master"]
+    head = repo.head.peel(pygit2.Commit).id
+    for name in candidates:
+        if name in repo.references:
+            other = repo.references[name].peel(pygit2.Commit).id
+            base = repo.merge_base(head, other)
+            if base is not None:
+                return str(base)
+    return "HEAD"
+

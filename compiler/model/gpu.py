@@ -1,0 +1,306 @@
+"""GPU capacity, in one place: what a `gpu` trait asks for, the pools a cluster's ready devices offer (whole
+GPUs, time-slicing slots, MIG instances), the Kubernetes resource names, and fitting and taking GPUs while
+placing. Pure: no files, no YAML.
+
+A GPU belongs to one pool: time-sliced or partitioned GPUs are not also counted whole. A pool is named by its
+key: the product, or "<product> (<mode>)", e.g. "NVIDIA-L4 (time-slicing)", "NVIDIA-H100-80GB-HBM3 (mig-3g.40gb)".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from typing import Any, Iterable, NamedTuple
+
+from compiler.model import quantity
+from compiler.diagnostics import Location
+from compiler.model.reasons import DeviceTooSmall, NoGpus, NotEnoughFree, PoolMemoryShort, PoolNotOnArch, Reason
+
+EXCLUSIVE = "exclusive"
+TIME_SLICING = "time-slicing"
+MIG = "mig"
+SHARING_MODES = (EXCLUSIVE, TIME_SLICING, MIG)
+
+# A MIG profile name, as NVIDIA writes it: <compute slices>g.<memory>gb, e.g. 3g.40gb.
+MIG_PROFILE = r"[0-9]+g\.[0-9]+gb"
+MIG_PROFILE_PATTERN = f"^{MIG_PROFILE}$"  # for JSON Schemas (ECMA-262 and Python read it alike)
+MIG_COUNT_LABEL = re.compile(rf"^nvidia\.com/mig-(?P<profile>{MIG_PROFILE})\.count$")  # GPU Feature Discovery
+
+# How a cluster's pods get GPUs: the device plugin's extended resources, or Dynamic Resource Allocation claims
+# (resource.k8s.io/v1) served by NVIDIA's DRA driver.
+DEVICE_PLUGIN = "device-plugin"
+DRA = "dra"
+ALLOCATION_MODES = (DEVICE_PLUGIN, DRA)
+
+GPU_RESOURCE = "nvidia.com/gpu"  # the device plugin's resource, and the taint GPU nodes carry
+PRODUCT_LABEL = "nvidia.com/gpu.product"  # GPU Feature Discovery's node label
+SHARED_SUFFIX = "-SHARED"  # what GFD appends to the product label of time-sliced GPUs
+
+
+def mig_mode(profile: str) -> str:
+    return f"mig-{profile}"
+
+
+def mig_memory(profile: str) -> Fraction | None:
+    """Memory of one MIG instance from its profile name: 3g.40gb -> 40 Gi."""
+    if not re.fullmatch(MIG_PROFILE, profile):
+        return None
+    return Fraction(int(profile.split(".")[1].removesuffix("gb"))) * quantity.GI
+
+
+def pool_key(product: str, mode: str) -> str:
+    return product if mode == EXCLUSIVE else f"{product} ({mode})"
+
+
+# --- what is asked ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GpuAsk:
+    count: int  # GPUs per replica
+    products: tuple[str, ...]  # () = any product
+    min_memory: Fraction | None
+    sharing: str
+    mig_profile: str | None
+
+    @cached_property
+    def mode(self) -> str:
+        """The pool mode that serves the ask."""
+        if self.sharing == MIG and self.mig_profile:
+            return mig_mode(self.mig_profile)
+        return TIME_SLICING if self.sharing == TIME_SLICING else EXCLUSIVE
+
+    @cached_property
+    def pool_keys(self) -> tuple[str, ...]:
+        """The pools of the pinned products, in the order asked."""
+        return tuple(pool_key(product, self.mode) for product in self.products)
+
+    @property
+    def product_labels(self) -> tuple[str, ...]:
+        """The values of GPU Feature Discovery's product label on the nodes that serve the ask: time-sliced GPUs
+        carry the product with `-SHARED` (GFD's default, renameByDefault: false); whole GPUs and MIG instances
+        (mixed strategy, which the mig resource names belong to) carry the product itself."""
+        suffix = SHARED_SUFFIX if self.mode == TIME_SLICING else ""
+        return tuple(f"{product}{suffix}" for product in self.products)
+
+    @property
+    def resource_name(self) -> str:
+        """The extended resource a container requests: the device plugin's, or its MIG resource."""
+        if self.sharing == MIG and self.mig_profile:
+            return f"nvidia.com/mig-{self.mig_profile}"
+        return GPU_RESOURCE
+
+
+def ask_from_properties(props: dict[str, Any]) -> GpuAsk:
+    """The ask of a `gpu` trait's properties (validated against its schema)."""
+    product = props.get("product")
+    products = tuple(product) if isinstance(product, list) else ((product,) if product else ())
+    min_memory = quantity.parse(props["minMemory"]) if "minMemory" in props else None
+    return GpuAsk(count=props.get("count", 1), products=products, min_memory=min_memory,
+                  sharing=props.get("sharing", EXCLUSIVE), mig_profile=props.get("migProfile"))
+
+
+# --- what is asked, as a DRA claim (NVIDIA's DRA driver) -------------------------------------------------------
+
+DRA_DRIVER = "gpu.nvidia.com"  # the driver's name: also the domain of its device attributes and capacities
+GPU_DEVICE_CLASS = "gpu.nvidia.com"  # its DeviceClass of whole GPUs (device type gpu)
+MIG_DEVICE_CLASS = "mig.nvidia.com"  # its DeviceClass of MIG instances (device type mig)
+CLAIM = "gpu"  # the name of the claim in the pod, and of its one request
+
+
+def device_class(ask: GpuAsk) -> str:
+    return MIG_DEVICE_CLASS if ask.mode.startswith("mig-") else GPU_DEVICE_CLASS
+
+
+def cel_literal(text: str) -> str:
+    """A CEL string literal: single-quoted; backslashes, quotes and control characters escaped."""
+    def escaped(ch: str) -> str:
+        if ch in "\\'":
+            return "\\" + ch
+        return f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7f else ch
+    return "'" + "".join(escaped(ch) for ch in text) + "'"
+
+
+def cel_selectors(ask: GpuAsk, product_names: dict[str, str]) -> tuple[str, ...]:
+    """The CEL expressions a device must satisfy to serve the ask: the products asked (as the driver names them
+    in its `productName` attribute: product_names maps each GPU Feature Discovery spelling to it), the MIG
+    profile, the minimum memory of a whole GPU. A MIG instance's memory is its profile's (placement checked it),
+    so no memory expression is written for one: the driver publishes a little less (40192Mi for 3g.40gb)."""
+    attributes = f"device.attributes[{cel_literal(DRA_DRIVER)}]"
+    found = []
+    if ask.products:
+        names = [cel_literal(product_names.get(p, p)) for p in ask.products]
+        found.append(f"{attributes}.productName == {names[0]}" if len(names) == 1
+                     else f"{attributes}.productName in [{', '.join(names)}]")
+    if ask.mode.startswith("mig-") and ask.mig_profile:
+        found.append(f"{attributes}.profile == {cel_literal(ask.mig_profile)}")
+    elif ask.min_memory is not None:
+        found.append(f"device.capacity[{cel_literal(DRA_DRIVER)}].memory.compareTo("
+                     f"quantity({cel_literal(quantity.canonical(ask.min_memory))})) >= 0")
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class GpuDemand:
+    """What one component of a workload takes on each cluster it runs on: the ask times its replicas."""
+    component: str
+    ask: GpuAsk
+    replicas: int
+    loc: Location
+
+    @property
+    def total(self) -> int:
+        return self.ask.count * self.replicas
+
+
+# --- what a cluster offers -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GpuPool:
+    """GPUs of one product, used one way: whole (exclusive), as time-slicing slots, or as instances of one MIG
+    profile."""
+    product: str
+    mode: str  # EXCLUSIVE, TIME_SLICING or mig-<profile>
+    memory: Fraction | None  # bytes per GPU, or per MIG instance (the smallest seen, when devices disagree)
+    total: int  # GPUs (slots, instances) on ready devices
+    largest_device: int  # most of them on one ready device: the most one replica can get
+    arches: frozenset[str]  # architectures of the devices they are on (unknown ones left out)
+    key: str = ""  # pool_key(product, mode)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", pool_key(self.product, self.mode))
+
+
+@dataclass(frozen=True)
+class DeviceGpus:
+    """GPUs of one product on one ready device, as its facts and tags say."""
+    product: str
+    count: int
+    memory: Fraction | None
+    arch: str | None
+    time_slicing: int | None = None  # replicas per GPU
+    mig: tuple[tuple[str, int], ...] = ()  # MIG profile -> instances
+
+
+def pools(gpus: Iterable[DeviceGpus]) -> dict[str, GpuPool]:
+    """The pools, by key (sorted), that these devices' GPUs make up."""
+    found: dict[tuple[str, str], dict] = {}
+
+    def add(product: str, mode: str, count: int, each: Fraction | None, arch: str | None) -> None:
+        pool = found.setdefault((product, mode), {"total": 0, "largest": 0, "memory": each, "arches": set()})
+        pool["total"] += count
+        pool["largest"] = max(pool["largest"], count)
+        if each is not None and (pool["memory"] is None or each < pool["memory"]):
+            pool["memory"] = each
+        if arch:
+            pool["arches"].add(arch)
+
+    for gpu in gpus:
+        if gpu.mig:
+            for profile, instances in gpu.mig:
+                add(gpu.product, mig_mode(profile), instances, mig_memory(profile), gpu.arch)
+        elif gpu.time_slicing:
+            add(gpu.product, TIME_SLICING, gpu.count * gpu.time_slicing, gpu.memory, gpu.arch)
+        else:
+            add(gpu.product, EXCLUSIVE, gpu.count, gpu.memory, gpu.arch)
+    made = [GpuPool(product, mode, p["memory"], p["total"], p["largest"], frozenset(p["arches"]))
+            for (product, mode), p in found.items()]
+    return {pool.key: pool for pool in sorted(made, key=lambda pool: pool.key)}
+
+
+# --- fitting and taking ----------------------------------------------------------------------------------------
+
+class Allocation(NamedTuple):  # a tuple: placement makes one per workload per cluster it could take
+    component: str
+    product: str
+    count: int
+    pool: str  # the GpuPool key
+
+
+@dataclass
+class FreeGpus:
+    """What earlier placements took: free GPUs per cluster and pool, and who holds them."""
+    free: dict[str, dict[str, int]]
+    holders: dict[str, list[tuple[str, str, int]]] = field(default_factory=lambda: defaultdict(list))
+    workloads: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @classmethod
+    def of(cls, pools_by_cluster: dict[str, dict[str, GpuPool]]) -> "FreeGpus":
+        return cls({name: {key: pool.total for key, pool in found.items()}
+                    for name, found in pools_by_cluster.items()})
+
+    def take(self, cluster: str, workload: str, allocations: list[Allocation]) -> None:
+        self.workloads[cluster] += 1
+        for allocation in allocations:
+            self.free[cluster][allocation.pool] -= allocation.count
+            self.holders[cluster].append((workload, allocation.pool, allocation.count))
+
+
+def _pools_for(ask: GpuAsk, offered: dict[str, GpuPool]) -> list[GpuPool]:
+    """The pools that could serve the ask: the asked products in the order asked, else all of its mode (by key;
+    take puts the freest first)."""
+    if ask.products:
+        return [offered[key] for key in ask.pool_keys if key in offered]
+    return [pool for pool in offered.values() if pool.mode == ask.mode]
+
+
+def viable_pools(demands: list[GpuDemand], offered: dict[str, GpuPool], arch: str | None = None,
+                 allocation: str = DEVICE_PLUGIN) -> tuple[list[list[GpuPool]] | None, Reason | None]:
+    """For each demand, the pools that could ever serve it on a cluster (product, sharing, architecture,
+    memory, GPUs per device), in preference order; or the reason one has none. Free capacity aside."""
+    viable: list[list[GpuPool]] = []
+    for demand in demands:
+        ask = demand.ask
+        candidates = _pools_for(ask, offered)
+        if not candidates:
+            return None, NoGpus(ask.products, ask.mode, ask.mode == TIME_SLICING and allocation == DRA)
+        reason: Reason | None = None
+        fitting = []
+        for pool in candidates:
+            if arch is not None and arch not in pool.arches:
+                reason = reason or PoolNotOnArch(pool.key, arch)
+            elif ask.min_memory is not None and (pool.memory is None or pool.memory < ask.min_memory):
+                reason = reason or PoolMemoryShort(pool.key, pool.memory, ask.min_memory)
+            elif pool.largest_device < ask.count:
+                reason = reason or DeviceTooSmall(pool.key, ask.count, pool.largest_device)
+            else:
+                fitting.append(pool)
+        if not fitting:
+            return None, reason
+        viable.append(fitting)
+    return viable, None
+
+
+def take(demands: list[GpuDemand], viable: list[list[GpuPool]], cluster: str,
+         state: FreeGpus) -> tuple[list[Allocation], Reason | None]:
+    """The GPUs the demands take from their viable pools given what is free now, or why they cannot.
+    (A hot path: it runs for every workload on every cluster that could serve it.)"""
+    free = state.free[cluster]
+    if len(demands) == 1 and len(viable[0]) == 1:  # the common case, without the bookkeeping below
+        demand, pool = demands[0], viable[0][0]
+        if free.get(pool.key, 0) >= demand.total:
+            return [Allocation(demand.component, pool.product, demand.total, pool.key)], None
+        return [], _not_enough(demand, pool, cluster, state, 0)
+    used: dict[str, int] = {}  # by this workload's earlier demands on this cluster
+    taken: list[Allocation] = []
+    for demand, choices in zip(demands, viable):
+        total = demand.total
+        if len(choices) > 1 and not demand.ask.products:  # any product will do: the one with most free first
+            choices = sorted(choices, key=lambda p: (-(free.get(p.key, 0) - used.get(p.key, 0)), p.key))
+        for pool in choices:
+            key = pool.key
+            if free.get(key, 0) - used.get(key, 0) >= total:
+                used[key] = used.get(key, 0) + total
+                taken.append(Allocation(demand.component, pool.product, total, key))
+                break
+        else:
+            return [], _not_enough(demand, choices[0], cluster, state, used.get(choices[0].key, 0))
+    return taken, None
+
+
+def _not_enough(demand: GpuDemand, pool: GpuPool, cluster: str, state: FreeGpus, pending: int) -> NotEnoughFree:
+    holders = tuple(sorted({w for w, key, _ in state.holders.get(cluster, ()) if key == pool.key}))
+    allocated = pool.total - state.free.get(cluster, {}).get(pool.key, 0)
+    return NotEnoughFree(pool.key, demand.total, pool.total, allocated, holders, pending)

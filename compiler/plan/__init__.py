@@ -1,0 +1,355 @@
+"""Stage 4, plan: for each cluster, exactly what it runs, as plain data that rendering only reads.
+
+A ClusterPlan holds the infrastructure stacks and the workloads on the cluster, each at the version that cluster
+runs (a rollout's waves are read here, once), with its components and traits rendered for that cluster (user
+templates that read `cluster` are run here), the stacks it waits for, its namespace, and what each of its
+pod-bearing components was booked: GPUs (resource, count per replica, replicas), node selector and tolerations.
+"What runs on cluster Y?" is one lookup: `plans.clusters["Y"].release("nlp/support-bot")`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from compiler import definitions
+from compiler.model import gpu
+from compiler.decide import inventory
+from compiler.kube import podtemplates
+from compiler.record.decisions import Decisions
+from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
+from compiler.decide.inventory import ClusterFacts
+from compiler.model import Model, Repository, Settings
+from compiler.decide.resolve import STACKS, ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
+
+
+@dataclass(frozen=True)
+class NamespacePlan:
+    name: str
+    labels: dict[str, str]
+    quota: dict[str, str]  # a ResourceQuota's hard limits; {} for none
+    isolation: str  # none | strict
+    allow_from: tuple[str, ...] = ()  # strict: the namespaces whose pods may reach it too
+    egress: str = "open"  # open | restricted
+    egress_cidrs: tuple[str, ...] = ()
+    egress_namespaces: tuple[str, ...] = ()
+    pod_security: tuple[tuple[str, str], ...] = ()  # (mode, level): Pod Security admission labels of the Namespace
+
+
+@dataclass(frozen=True)
+class GpuBooking:
+    # device-plugin: the resource its containers request (nvidia.com/gpu, nvidia.com/mig-3g.40gb); dra: the
+    # DeviceClass its pods' claims ask for (gpu.nvidia.com, mig.nvidia.com)
+    resource: str
+    per_replica: int
+    replicas: int
+    products: tuple[str, ...]  # the GPU products its pods must land on (a node selector, affinity or CEL); () = any
+    allocation: str = gpu.DEVICE_PLUGIN  # device-plugin | dra
+    claim_template: str | None = None  # dra: the ResourceClaimTemplate each pod's claim is made from
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What one pod-bearing component (a chart, a folder, or objects with a pod template) was booked, and so
+    what its pods must request and carry."""
+    component: str
+    gpus: tuple[GpuBooking, ...]
+    node_selector: dict[str, str]
+    tolerations: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Release:
+    """A workload or an infrastructure stack as one cluster runs it."""
+    kind: str  # "workload" | "stack"
+    id: str  # "project/name" for a workload, the stack's name for a stack
+    group: str  # the workload's project, or "infrastructure" for a stack
+    name: str
+    profile: str
+    version: str
+    path: str  # its folder in the cluster's tree
+    namespace: NamespacePlan
+    labels: dict[str, str]  # on every object it makes (components add easel.dev/component)
+    components: tuple[ResolvedComponent, ...]  # rendered for this cluster
+    waits_for: tuple[tuple[str, str], ...] = ()  # (name, namespace) of the stacks' HelmReleases it needs first
+    bookings: tuple[Booking, ...] = ()
+    key: tuple = ()  # the same on every cluster that renders it the same way (for rendering once)
+    requires: tuple[str, ...] = ()  # the stacks it needs first (a workload's, transitively; a stack's own)
+    gpu_allocation: str = gpu.DEVICE_PLUGIN  # how its GPUs are requested: device-plugin | dra (claims)
+
+    @property
+    def uses_namespace(self) -> bool:
+        """Whether anything of it goes to its namespace (not when every component is a chart installed into a
+        namespace of its own, as an infrastructure chart may be)."""
+        return any(not (c.output.helm and c.output.helm.namespace) for c in self.components)
+
+    def labels_for(self, component: str | None) -> dict[str, str]:
+        if self.kind == "stack" or component is None:  # a stack belongs to no team (SPEC §6)
+            return dict(self.labels)
+        return {**self.labels, "easel.dev/component": component}
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster: str
+    engine: str  # flux | argocd
+    stacks: tuple[Release, ...]
+    workloads: tuple[Release, ...]
+
+    @property
+    def releases(self) -> tuple[Release, ...]:
+        return (*self.stacks, *self.workloads)
+
+    def release(self, release_id: str) -> Release | None:
+        """What the cluster runs of a workload (by id) or a stack (by name); None when it runs none."""
+        return next((r for r in self.releases if r.id == release_id), None)
+
+
+@dataclass(frozen=True)
+class Plans:
+    settings: Settings  # interval, repository URL and branch, output folder
+    repositories: Mapping[str, Repository]
+    clusters: Mapping[str, ClusterPlan]
+
+
+def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
+         resolutions: Resolutions) -> tuple[Plans, Diagnostics]:
+    diagnostics = Diagnostics()
+    on: dict[str, list[ResolvedWorkload]] = {name: [] for name in fleet}
+    for workload_id, decision in decisions.workloads.items():
+        for cluster in decision.clusters or ():
+            resolved = resolutions.workload(workload_id, decision.version_on(cluster), fleet[cluster].gpu_allocation)
+            if resolved is not None:
+                on[cluster].append(resolved)
+    stacks: dict[tuple[str, str], Release] = {}
+    planned: dict[tuple, Release] = {}
+    isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
+    clusters = {}
+    for name, facts in fleet.items():
+        cluster_decision = decisions.clusters.get(name)
+        cluster_stacks = []
+        for stack, version in (cluster_decision.stacks.items() if cluster_decision else ()):
+            if (stack, version) in resolutions.stacks:
+                if (stack, version) not in stacks:
+                    stacks[(stack, version)] = _stack_release(resolutions.stacks[(stack, version)])
+                cluster_stacks.append(stacks[(stack, version)])
+        workloads = _for_cluster(on[name], facts, diagnostics)
+        _check_namespaces(name, [w for w, _ in workloads], diagnostics)
+        refs = {s.id: tuple((c.instance, s.namespace.name) for c in s.components if c.output.helm)
+                for s in cluster_stacks}
+        needs = cluster_decision.needs if cluster_decision else {}
+        releases = []
+        for workload, specialized in workloads:
+            waits = tuple(ref for stack in needs.get(workload.id, ()) for ref in refs.get(stack, ()))
+            stacks_needed = tuple(needs.get(workload.id, ()))
+            # how its GPUs are requested and its namespace's GPU quota written: the cluster's way, when it matters
+            matters = workload.gpu_demands or _gpu_quota(workload.environment.namespace_quota)
+            allocation = facts.gpu_allocation if matters else gpu.DEVICE_PLUGIN
+            key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation)
+            if key not in planned:  # a workload planned alike on many clusters is one value
+                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation)
+                if (workload.id, workload.version) not in isolated:
+                    isolated.add((workload.id, workload.version))
+                    diagnostics.extend(_cut_off(workload))
+                    diagnostics.extend(_outside_the_artifact(workload, model.settings))
+            releases.append(planned[key])
+        clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
+    return Plans(model.settings, model.repositories, clusters), diagnostics
+
+
+def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,
+                 diagnostics: Diagnostics) -> list[tuple[ResolvedWorkload, bool]]:
+    """The workloads with their templates that read `cluster` rendered for this one (and whether they had
+    any); a workload whose template fails there is left out (its error says so)."""
+    context = None
+    found = []
+    for workload in workloads:
+        specialized = any(c.cluster_specific for c in workload.components)
+        if specialized:
+            context = context or inventory.template_context(facts)
+            rendered, problems = _rendered_here(workload, context)
+            diagnostics.extend(problems)
+            if rendered is None:
+                continue
+            workload = rendered
+        found.append((workload, specialized))
+    return found
+
+
+def _rendered_here(workload: ResolvedWorkload, context: dict[str, Any]
+                   ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+    problems: list[Diagnostic] = []
+
+    def here(output, run):
+        template = output.cluster_template
+        if template is None:
+            return output
+        rendered, found = run(template.definition, template.properties, template.context, template.subject,
+                              template.loc, cluster=context)
+        problems.extend(found)
+        return rendered
+
+    components = tuple(dataclasses.replace(
+        component, output=here(component.output, definitions.run_component),
+        traits=tuple(dataclasses.replace(t, output=here(t.output, definitions.run_trait)) for t in component.traits))
+        for component in workload.components)
+    if any(p.is_error for p in problems):
+        return None, problems
+    return dataclasses.replace(workload, components=components), problems
+
+
+def _check_namespaces(cluster: str, workloads: list[ResolvedWorkload], diagnostics: Diagnostics) -> None:
+    """Two workloads sharing a namespace on one cluster must agree on its quota and isolation."""
+    first: dict[str, ResolvedWorkload] = {}
+    for workload in workloads:
+        other = first.setdefault(workload.namespace, workload)
+        if other is workload:
+            continue
+        a, b = other.environment, workload.environment
+        if not (a.namespace_strategy == b.namespace_strategy == "project"
+                and other.workload.project == workload.workload.project):
+            # names that run together: project research + workload llm-eval, project research-llm + workload eval
+            diagnostics.add(error(
+                "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} would hold both {other.id} and "
+                f"{workload.id}, which are not meant to share one", workload.workload.meta.loc.at("metadata", "name"),
+                "rename one of the workloads (or projects): their namespaces, and the names of their objects, "
+                "run together", notes=[Note("the other workload", other.workload.meta.loc.at("metadata", "name"))]))
+            continue
+        if _namespace_settings(a) != _namespace_settings(b):
+            diagnostics.add(error(
+                "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} is shared by {other.id} "
+                f"(environment {a.meta.name!r}) and {workload.id} (environment {b.meta.name!r}), whose namespace "
+                "settings differ", b.meta.loc.at("spec", "namespace"),
+                "give the environments the same namespace quota and isolation, or use `strategy: workload`",
+                notes=[Note("the other environment", a.meta.loc.at("spec"))]))
+
+
+# What strict isolation cuts off unless the environment lets other namespaces in (`allowFrom`): an Ingress (the
+# ingress controller's pods reach the Service), a ServiceMonitor or PodMonitor (Prometheus scrapes the pods).
+REACHED_FROM_OUTSIDE = {"Ingress": "the ingress controller", "ServiceMonitor": "Prometheus",
+                        "PodMonitor": "Prometheus"}
+
+
+def _cut_off(workload: ResolvedWorkload) -> list[Diagnostic]:
+    environment = workload.environment
+    if environment.isolation != "strict" or environment.allow_from:
+        return []
+    problems = []
+    for component in workload.components:
+        objects = [*(component.output.objects or ()), *(o for t in component.traits for o in t.output.objects)]
+        for obj in objects:
+            who = REACHED_FROM_OUTSIDE.get(str(obj.get("kind")))
+            if who:
+                problems.append(warning(
+                    "W105", f"{obj['kind']} {obj['metadata'].get('name')!r} of component {component.name!r}: under "
+                    f"strict isolation {who} cannot reach the workload's pods (no namespace.allowFrom)",
+                    environment.meta.loc.at("spec", "namespace", "isolation"),
+                    subject=Subject("workload", (workload.id,))))
+    return problems
+
+
+def _outside_the_artifact(workload: ResolvedWorkload, settings) -> list[Diagnostic]:
+    """With `delivery: oci` a cluster reads only its own tree: a kustomize folder elsewhere in this repository
+    cannot reach it."""
+    if settings.delivery != "oci":
+        return []
+    return [error("E805", f"component {c.name!r} is the kustomize folder {c.output.kustomize_path!r} of this "
+                  "repository, which a cluster's OCI artifact does not hold", c.loc,
+                  subject=Subject("workload", (workload.id,)))
+            for c in workload.components if c.output.kustomize_path]
+
+
+def _namespace_settings(environment) -> tuple:
+    return (environment.namespace_quota, environment.isolation, environment.allow_from, environment.egress,
+            environment.egress_cidrs, environment.egress_namespaces, environment.pod_security)
+
+
+def _labels(workload: ResolvedWorkload) -> dict[str, str]:
+    return {
+        **MANAGED_BY,
+        "easel.dev/project": workload.workload.project,
+        "easel.dev/workload": workload.workload.meta.name,
+        "easel.dev/environment": workload.environment.meta.name,
+        "easel.dev/profile": workload.profile.meta.name,
+        "easel.dev/profile-version": workload.profile.version,
+    }
+
+
+def _pod_bearing(component: ResolvedComponent) -> bool:
+    output = component.output
+    return bool(output.helm or output.kustomize_path
+                or any(podtemplates.is_pod_bearing(o, output.pod_templates) for o in output.objects or ()))
+
+
+def _booking(component: ResolvedComponent, allocation: str) -> Booking:
+    gpus, node_selector, tolerations = [], {}, []
+    for trait in component.traits:
+        ask = trait.output.gpu
+        if ask is not None and allocation == gpu.DRA:
+            [template] = [o["metadata"]["name"] for o in trait.output.objects if o["kind"] == "ResourceClaimTemplate"]
+            gpus.append(GpuBooking(gpu.device_class(ask), ask.count, component.replicas, ask.products, gpu.DRA,
+                                   template))
+            tolerations.append({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+        elif ask is not None:
+            gpus.append(GpuBooking(ask.resource_name, ask.count, component.replicas, ask.products))
+            if len(ask.products) == 1:
+                node_selector[gpu.PRODUCT_LABEL] = ask.product_labels[0]
+            tolerations.append({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+        elif trait.type == "node-placement":
+            node_selector.update(trait.properties.get("nodeSelector") or {})
+            tolerations += trait.properties.get("tolerations") or []
+    return Booking(component.name, tuple(gpus), node_selector, tuple(tolerations))
+
+
+def _bookings(components: tuple[ResolvedComponent, ...], allocation: str = gpu.DEVICE_PLUGIN
+              ) -> tuple[Booking, ...]:
+    return tuple(_booking(c, allocation) for c in components if _pod_bearing(c))
+
+
+def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
+                      specialized_for: str | None, requires: tuple[str, ...] = (),
+                      allocation: str = gpu.DEVICE_PLUGIN) -> Release:
+    environment = workload.environment
+    labels = _labels(workload)
+    if environment.namespace_strategy == "project":
+        namespace_labels = {**MANAGED_BY, "easel.dev/project": workload.workload.project,
+                            "easel.dev/environment": environment.meta.name}
+    else:
+        namespace_labels = labels
+    return Release(
+        "workload", workload.id, workload.workload.project, workload.workload.meta.name, workload.profile.meta.name,
+        workload.version, workload.path,
+        NamespacePlan(workload.namespace, namespace_labels, _quota(environment.namespace_quota, allocation),
+                      environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
+                      environment.egress_namespaces, environment.pod_security),
+        labels, workload.components, waits_for, _bookings(workload.components, allocation),
+        key=("workload", workload.id, workload.version, specialized_for, allocation), requires=requires,
+        gpu_allocation=allocation)
+
+
+# Under DRA, GPUs are claimed, not requested as an extended resource: a namespace's quota on nvidia.com/gpu is
+# also written as Kubernetes' quota on the devices claimed from the driver's DeviceClass of whole GPUs.
+DRA_GPU_QUOTA = f"{gpu.GPU_DEVICE_CLASS}.deviceclass.resource.k8s.io/devices"
+_GPU_QUOTA_KEYS = (f"requests.{gpu.GPU_RESOURCE}", gpu.GPU_RESOURCE)
+
+
+def _gpu_quota(quota: Mapping[str, str]) -> str | None:
+    return next((quota[key] for key in _GPU_QUOTA_KEYS if key in quota), None)
+
+
+def _quota(quota: Mapping[str, str], allocation: str) -> dict[str, str]:
+    found = dict(quota)
+    if allocation == gpu.DRA and _gpu_quota(quota) is not None:
+        found.setdefault(DRA_GPU_QUOTA, str(_gpu_quota(quota)))
+    return dict(sorted(found.items()))
+
+
+def _stack_release(stack: ResolvedStack) -> Release:
+    labels = {**MANAGED_BY, "easel.dev/profile": stack.name, "easel.dev/profile-version": stack.version}
+    return Release("stack", stack.name, STACKS, stack.name, stack.name, stack.version, stack.path,
+                   NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
+                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version),
+                   requires=tuple(d.name for d in stack.profile.requires_profiles))

@@ -1,0 +1,171 @@
+"""Node selection that real nodes satisfy: every node selector easel renders for a pod must match the labels of
+at least one device it booked capacity on, as those labels really are.
+
+A device's labels are the ones its node carries, when they are recorded (`facts.nodeLabels`, which
+`easel inventory import` keeps). Without them, a device whose GPUs were gathered is taken to carry GPU Feature
+Discovery's product label (`nvidia.com/gpu.product`, with `-SHARED` for time-slicing, GFD's default); a device
+whose GPU product is known only from a manual tag carries no label anyone has seen, so a selector on it is an
+error that says what to label. MIG instances are requested as the `mixed` strategy's resources, so a node
+labelled `nvidia.com/mig.strategy: single` does not offer them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from compiler.model import gpu
+from compiler.diagnostics import Diagnostic, Location, Note, Subject, error
+from compiler.model import Cluster, Device
+
+if TYPE_CHECKING:  # plan runs this check: it may not import plan
+    from compiler.plan import Booking, Release
+
+MIG_STRATEGY_LABEL = "nvidia.com/mig.strategy"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    values: tuple[str, ...]  # one of them
+
+
+def _requirements(release: Release, booking: Booking) -> tuple[list[Requirement], gpu.GpuAsk | None]:
+    component = next(c for c in release.components if c.name == booking.component)
+    ask = next((t.output.gpu for t in component.traits if t.output.gpu is not None), None)
+    found = [Requirement(k, (v,)) for k, v in booking.node_selector.items()]
+    if ask is not None and len(ask.products) > 1 and release.gpu_allocation == gpu.DEVICE_PLUGIN:
+        found.append(Requirement(gpu.PRODUCT_LABEL, ask.product_labels))
+    return found, ask
+
+
+def _labels(device: Device, pool: gpu.GpuPool | None) -> tuple[dict[str, str], bool]:
+    """(the labels the device's node carries as far as easel knows, whether that is all of them)."""
+    if device.node_labels is not None:
+        return device.node_labels, True
+    if pool is None or device.product_from_tags:
+        return {}, False
+    suffix = gpu.SHARED_SUFFIX if pool.mode == gpu.TIME_SLICING else ""
+    return {gpu.PRODUCT_LABEL: pool.product + suffix}, False  # as gathered: GFD's labels
+
+
+def _problem(device: Device, pool: gpu.GpuPool | None, requirements: list[Requirement],
+             ask: gpu.GpuAsk | None, dra: bool = False) -> str | None:
+    """Why the device's node would not take the pods; None when it would."""
+    labels, complete = _labels(device, pool)
+    if ask is not None and ask.mode.startswith("mig-") and labels.get(MIG_STRATEGY_LABEL) == "single" \
+            and not dra:
+        return (f"device {device.name!r} is labelled {MIG_STRATEGY_LABEL}=single, which offers MIG instances as "
+                f"nvidia.com/gpu, not {ask.resource_name}")
+    for requirement in requirements:
+        wanted = " or ".join(f"{requirement.key}={v}" for v in requirement.values)
+        if requirement.key in labels:
+            if labels[requirement.key] not in requirement.values:
+                return (f"the pods select {wanted}; device {device.name!r} is labelled "
+                        f"{requirement.key}={labels[requirement.key]}")
+        elif complete:
+            return f"the pods select {wanted}; device {device.name!r} has no {requirement.key} label"
+        elif requirement.key == gpu.PRODUCT_LABEL and pool is not None:
+            return (f"the pods select {wanted}, but the GPUs of device {device.name!r} are known only from its "
+                    "tags: no one has seen that label on its node")
+    return None
+
+
+def _device_pools(device: Device) -> dict[str, gpu.GpuPool]:
+    return gpu.pools(gpu.DeviceGpus(f.product, f.count, f.memory, device.arch, f.time_slicing, f.mig)
+                     for f in device.gpus if f.product is not None and f.count)
+
+
+def ready_devices(cluster: Cluster) -> list[tuple[Device, dict[str, gpu.GpuPool]]]:
+    """The cluster's ready devices with their GPU pools: worked out once per cluster, for all its releases."""
+    return [(d, _device_pools(d)) for d in cluster.devices if d.state == "ready"]
+
+
+def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation],
+          devices: list[tuple[Device, dict[str, gpu.GpuPool]]],
+          dra_names: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """The release's bookings on this cluster whose node selection no booked device satisfies. devices: the
+    cluster's ready devices and their pools (ready_devices); dra_names: the products' names under DRA
+    (inventory.dra_product_names), which the claims of a release under DRA select on."""
+    ready = [d for d, _ in devices]
+    taken = list(allocations)
+    problems = []
+    dra = release.gpu_allocation == gpu.DRA
+    for booking in release.bookings:
+        if dra:
+            problems += _unnamed_under_dra(cluster, release, booking, taken, devices, dra_names)
+        through_dra = [] if dra else _through_dra(booking, taken, devices)
+        if through_dra:
+            problems.append(error(
+                "E604", f"component {booking.component!r}: the GPUs it was booked on cluster "
+                f"{cluster.meta.name!r} are published through DRA (ResourceSlices), so pods requesting "
+                f"{booking.gpus[0].resource} would never be scheduled", _gpu_trait_loc(release, booking),
+                # an infrastructure stack is rendered once, for the device plugin, whatever the cluster says
+                "an infrastructure stack requests GPUs through the device plugin only: keep its GPU trait off "
+                "clusters that allocate GPUs through DRA" if release.kind == "stack" else None,
+                notes=[Note(f"device {d.name!r}", d.loc) for d in through_dra[:3]],
+                subject=Subject(release.kind, (release.id,), cluster.meta.name)))
+            continue
+        requirements, ask = _requirements(release, booking)
+        if not requirements and not (ask and ask.mode.startswith("mig-") and not dra):
+            continue
+        pools_taken = {a.pool for a in taken if a.component == booking.component}
+        if booking.gpus:
+            candidates = [(d, pool) for d, pools in devices for key, pool in pools.items() if key in pools_taken]
+        else:  # no GPUs: any worker; checked only when every worker's labels are known
+            workers = [d for d in ready if d.role == "worker"]
+            if not workers or any(d.node_labels is None for d in workers):
+                continue
+            candidates = [(d, None) for d in workers]
+        reasons = [_problem(d, pool, requirements, ask, dra) for d, pool in candidates]
+        if not candidates or any(reason is None for reason in reasons):
+            continue
+        problems.append(error(
+            "E603", f"component {booking.component!r}: no device it was booked on would run its pods: {reasons[0]}",
+            _gpu_trait_loc(release, booking), notes=[Note(f"device {d.name!r}", d.loc) for d, _ in candidates[:3]],
+            subject=Subject(release.kind, (release.id,), cluster.meta.name)))
+    return problems
+
+
+def _gpu_trait_loc(release: Release, booking: Booking) -> Location:
+    """Where a booking's GPU or node-placement trait is written (its component, without one)."""
+    component = next(c for c in release.components if c.name == booking.component)
+    trait = next((t for t in component.traits if t.output.gpu is not None or t.type == "node-placement"), None)
+    return trait.loc if trait else component.loc
+
+
+def _unnamed_under_dra(cluster: Cluster, release: Release, booking: Booking, taken: list[gpu.Allocation],
+                       devices: list[tuple[Device, dict[str, gpu.GpuPool]]], dra_names: Mapping[str, str] | None
+                       ) -> list[Diagnostic]:
+    """Under DRA a claim selects a product by the name the driver publishes, known only from imported
+    ResourceSlices: a booked product whose devices here do not publish that name would match no device."""
+    problems = []
+    for booking_gpus in booking.gpus:
+        for product in booking_gpus.products:
+            pools_taken = {a.pool for a in taken if a.component == booking.component and a.product == product}
+            on = [d for d, pools in devices if any(key in pools_taken for key in pools)]
+            name = (dra_names or {}).get(product)
+            if not on or all(name and dict(f.dra).get("productName") == name
+                             for d in on for f in d.gpus if f.product == product):
+                continue
+            problems.append(error(
+                "E605", f"component {booking.component!r}: cluster {cluster.meta.name!r} allocates GPUs through "
+                f"DRA, and the name NVIDIA's DRA driver publishes for {product} on device {on[0].name!r} is not "
+                "known, so its claim's selector would match no device", _gpu_trait_loc(release, booking),
+                f"import the cluster's ResourceSlices (`kubectl get resourceslices -o json > slices.json`, then "
+                f"`easel inventory import --cluster {cluster.meta.name} slices.json`), or set "
+                "`gpu.allocation: device-plugin` on the Cluster if its GPUs are not handed out through DRA",
+                notes=[Note(f"device {d.name!r}", d.loc) for d in on[:3]],
+                subject=Subject(release.kind, (release.id,), cluster.meta.name)))
+    return problems
+
+
+def _through_dra(booking: Booking, taken: list[gpu.Allocation], devices: list[tuple[Device, dict[str, gpu.GpuPool]]]
+                 ) -> list[Device]:
+    """The devices a booking's GPUs were taken on, when every one of them hands its GPUs out through DRA (their
+    GPU facts were imported from ResourceSlices); [] otherwise."""
+    if not booking.gpus:
+        return []
+    pools_taken = {a.pool for a in taken if a.component == booking.component}
+    on = [d for d, pools in devices if any(key in pools_taken for key in pools)]
+    return on if on and all(d.gpus and all(f.dra for f in d.gpus) for d in on) else []

@@ -1,0 +1,114 @@
+"""The decision record: what a compile decided, as one value. easel.lock is its serialisation (lockfile.py), so
+the lock as read (`previous`) and what a compile decides now are the same type, and "what changed" is a function
+of two of them (changes.py).
+
+Per workload: the profile version it runs, the rollout moving it on (each wave and its clusters), the clusters
+it is placed on with the GPUs it takes on each, and why (placement's structured reasons). Per cluster: the
+infrastructure stacks easel deploys there, and which workloads wait for which. A record read from easel.lock
+holds only what the lock keeps; the reasons are there when a compile made the decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from compiler.model.gpu import Allocation
+from compiler.model.reasons import Reason
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A workload moving from one profile version to another, wave by wave: waves 1..wave run `to_version`."""
+    from_version: str
+    to_version: str
+    wave: int
+
+
+@dataclass(frozen=True)
+class WaveClusters:
+    name: str
+    clusters: tuple[str, ...]  # the clusters this wave adds (waves are cumulative), sorted
+
+
+@dataclass(frozen=True)
+class PlacementRecord:
+    """Why a workload is where it is: who was chosen, kept or left, and why every other cluster was passed over.
+    The reasons are kept in parts so that a fleet of thousands costs little: `static` is shared by the
+    workloads of one environment and profile requirements."""
+    placed: bool  # False: it could not be placed (kept for `explain`)
+    scores: Mapping[str, float]  # the chosen clusters' and the best runners-up's prioritizer scores
+    kept: tuple[str, ...] = ()  # chosen clusters it already ran on (easel.lock)
+    left: Mapping[str, Reason] = field(default_factory=dict)  # clusters it ran on and leaves -> why
+    static: Mapping[str, Reason] = field(default_factory=dict)  # not for it, whatever the capacity
+    failures: Mapping[str, Reason] = field(default_factory=dict)  # eligible by labels, not by free GPUs
+    passed: tuple[str, ...] = ()  # eligible, not chosen
+    passed_reason: Reason | None = None
+    failed_reason: Reason | None = None  # when it could not be placed: what stopped the eligible ones
+    eligible_when_failed: tuple[str, ...] = ()
+
+    @property
+    def reasons(self) -> dict[str, Reason]:
+        """Every cluster not chosen (all of them when it could not be placed) -> the first reason."""
+        found = {**self.static, **self.failures, **{name: self.passed_reason for name in self.passed
+                                                     if self.passed_reason is not None}, **self.left}
+        if not self.placed and self.failed_reason is not None:
+            found.update({name: self.failed_reason for name in self.eligible_when_failed})
+        return found
+
+
+@dataclass(frozen=True)
+class WorkloadDecision:
+    workload: str  # "project/name"
+    profile: str | None = None  # None: easel.lock records no version for it
+    version: str | None = None  # the version it runs where no rollout wave has reached
+    clusters: tuple[str, ...] | None = None  # sorted; None: no placement recorded
+    rollout: Rollout | None = None
+    waves: tuple[WaveClusters, ...] = ()  # every wave of its environment, when a rollout is under way
+    allocations: Mapping[str, tuple[Allocation, ...]] = field(default_factory=dict)  # cluster -> GPUs taken
+    placement: PlacementRecord | None = None  # why; None when read from easel.lock
+
+    @property
+    def reached(self) -> frozenset[str]:
+        """The clusters the rollout's waves have reached (empty when nothing is rolling out)."""
+        if self.rollout is None:
+            return frozenset()
+        return frozenset(c for wave in self.waves[:self.rollout.wave] for c in wave.clusters)
+
+    def version_on(self, cluster: str) -> str | None:
+        """The profile version the workload runs on this cluster."""
+        if self.rollout is not None and cluster in self.reached:
+            return self.rollout.to_version
+        return self.version
+
+
+@dataclass(frozen=True)
+class ClusterDecision:
+    stacks: Mapping[str, str] = field(default_factory=dict)  # stack -> the version easel deploys there
+    provided: Mapping[str, str] = field(default_factory=dict)  # stack -> the version its cluster profile has
+    needs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # workload id -> the stacks it waits for
+
+
+@dataclass(frozen=True)
+class StackRollout:
+    """An infrastructure stack moving to a new version across the clusters that run it, wave by wave (the waves
+    of the progressive environment whose workloads need it there): waves 1..wave run `to_version`."""
+    from_version: str
+    to_version: str
+    wave: int
+    waves: tuple[WaveClusters, ...] = ()  # worked out by a compile; () when read from easel.lock
+
+    @property
+    def reached(self) -> frozenset[str]:
+        return frozenset(c for wave in self.waves[:self.wave] for c in wave.clusters)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    workloads: Mapping[str, WorkloadDecision] = field(default_factory=dict)
+    clusters: Mapping[str, ClusterDecision] = field(default_factory=dict)
+    digests: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
+    stack_rollouts: Mapping[str, StackRollout] = field(default_factory=dict)  # stack -> its rollout
+
+    def workload(self, workload_id: str) -> WorkloadDecision:
+        return self.workloads.get(workload_id) or WorkloadDecision(workload_id)

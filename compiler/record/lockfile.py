@@ -1,0 +1,130 @@
+"""easel.lock: the decisions a compile made, committed so that the next compile keeps them.
+
+    apiVersion: easel.dev/v1alpha1
+    kind: Lock
+    placements:                 # workload -> the clusters it runs on (sticky: kept while they stay eligible)
+      nlp/support-bot: [dc-east-1]
+    versions:                   # workload -> the profile version it runs (kept until `easel lock --update`)
+      nlp/support-bot: llm-serving 1.3.0
+    infrastructure:             # cluster -> the stacks easel deploys there for `requires.profiles`
+      edge-fra-1: {gpu-operator: 24.9.0}
+    rollouts:                   # workload -> a version on its way, wave by wave (environments with waves)
+      nlp/support-bot: {from: 1.3.0, to: 1.4.0, wave: 1}
+    stackRollouts:              # stack -> a version on its way to the clusters that run it, wave by wave
+      gpu-operator: {from: 24.9.0, to: 24.9.2, wave: 1}
+    profiles:                   # every profile version in use -> a digest of its content
+      llm-serving 1.3.0: sha256:…
+
+This module only parses, dumps and digests: the record itself is a Decisions value (decisions.py). A published
+profile version must not change: a digest that no longer matches is an error (checked by validate).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from compiler.load import yamlio
+from compiler.load.source import LOCK_FILE
+from compiler.record.decisions import ClusterDecision, Decisions, Rollout, StackRollout, WorkloadDecision
+from compiler.diagnostics import Diagnostic, Location, error
+from compiler.schemas.blocks import API_VERSION
+
+if TYPE_CHECKING:
+    from compiler.schemas.check import FastValidator
+
+HEADER = ("# Written by easel (compile, lock): commit it with output/. It keeps placements and versions stable "
+          "between compiles.\n")
+_WORKLOAD = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_PROFILE_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])? \S+$"
+_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind"],
+    "properties": {
+        "apiVersion": {"const": API_VERSION},
+        "kind": {"const": "Lock"},
+        "placements": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
+                       "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
+        "versions": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
+                     "additionalProperties": {"type": "string", "pattern": _PROFILE_VERSION}},
+        "infrastructure": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": "string"}}},
+        "rollouts": {"type": "object", "propertyNames": {"pattern": _WORKLOAD}, "additionalProperties": {
+            "type": "object", "additionalProperties": False, "required": ["from", "to", "wave"],
+            "properties": {"from": {"type": "string"}, "to": {"type": "string"},
+                           "wave": {"type": "integer", "minimum": 1}}}},
+        "stackRollouts": {"type": "object", "propertyNames": {"pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+                          "additionalProperties": {
+                              "type": "object", "additionalProperties": False, "required": ["from", "to", "wave"],
+                              "properties": {"from": {"type": "string"}, "to": {"type": "string"},
+                                             "wave": {"type": "integer", "minimum": 1}}}},
+        "profiles": {"type": "object", "propertyNames": {"pattern": _PROFILE_VERSION},
+                     "additionalProperties": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}},
+    },
+}
+
+
+def digest(document: Any) -> str:
+    """A profile version's content digest: of its data, so comments and formatting do not count."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def _validator() -> "FastValidator":
+    """The fast path the input documents use (fastjsonschema), jsonschema only to explain a failure."""
+    from compiler.schemas import check as schemacheck
+
+    return schemacheck.FastValidator(_SCHEMA)
+
+
+def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
+    """The decisions easel.lock records (None: there is no lock yet)."""
+    from compiler.schemas import check as schemacheck
+
+    if text is None:
+        return Decisions(), []
+    where = Location(LOCK_FILE)
+    documents, problems = yamlio.parse(text)
+    if problems or len(documents) != 1 or not isinstance(documents[0].data, dict):
+        return Decisions(), [error("E108", f"{LOCK_FILE} cannot be read"
+                                   + (f": {problems[0].message}" if problems else ""),
+                                   Location(LOCK_FILE, line=problems[0].line if problems else None,
+                                            column=problems[0].column if problems else None))]
+    data: Any = documents[0].data
+    found = schemacheck.check(_validator(), data, where)
+    if found:
+        return Decisions(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
+    placements = data.get("placements") or {}
+    versions = {w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()}
+    rollouts = {w: Rollout(str(r["from"]), str(r["to"]), r["wave"]) for w, r in (data.get("rollouts") or {}).items()}
+    workloads = {w: WorkloadDecision(w, *versions.get(w, (None, None)),
+                                     clusters=tuple(placements[w]) if w in placements else None,
+                                     rollout=rollouts.get(w))
+                 for w in sorted({*placements, *versions, *rollouts})}
+    return Decisions(
+        workloads=workloads,
+        clusters={cluster: ClusterDecision(dict(stacks))
+                  for cluster, stacks in (data.get("infrastructure") or {}).items()},
+        digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
+        stack_rollouts={s: StackRollout(str(r["from"]), str(r["to"]), r["wave"])
+                        for s, r in (data.get("stackRollouts") or {}).items()},
+    ), []
+
+
+def dump(decisions: Decisions) -> str:
+    data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Lock"}
+    workloads = sorted(decisions.workloads.items())
+    data["placements"] = {w: list(d.clusters) for w, d in workloads if d.clusters is not None}
+    data["versions"] = {w: f"{d.profile} {d.version}" for w, d in workloads if d.version is not None}
+    data["infrastructure"] = {cluster: dict(sorted(d.stacks.items()))
+                              for cluster, d in sorted(decisions.clusters.items()) if d.stacks}
+    data["rollouts"] = {w: {"from": d.rollout.from_version, "to": d.rollout.to_version, "wave": d.rollout.wave}
+                        for w, d in workloads if d.rollout is not None}
+    if decisions.stack_rollouts:
+        data["stackRollouts"] = {s: {"from": r.from_version, "to": r.to_version, "wave": r.wave}
+                                 for s, r in sorted(decisions.stack_rollouts.items())}
+    data["profiles"] = {f"{profile} {version}": value
+                        for (profile, version), value in sorted(decisions.digests.items())}
+    return HEADER + yamlio.dump(data)
