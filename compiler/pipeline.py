@@ -14,22 +14,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.decide import inventory
 from compiler import load, validate
-from compiler.record import lockfile
-from compiler.decide import decide
-from compiler.decide.rollout import step as rollout_step
-from compiler.record.decisions import Decisions
-from compiler.diagnostics import Diagnostics
+from compiler.decide import decide, inventory
 from compiler.decide.inventory import ClusterFacts
+from compiler.decide.resolve import Resolutions
+from compiler.decide.rollout import step as rollout_step
+from compiler.diagnostics import Diagnostics
 from compiler.load import RawRepo
+from compiler.load.source import Source
 from compiler.model import Model
 from compiler.plan import Plans, plan
-from compiler.prove import prove
-from compiler.render import QUIET, Progress, render
-from compiler.decide.resolve import Resolutions
 from compiler.plan.shards import Shard
-from compiler.load.source import Source
+from compiler.prove import prove
+from compiler.record import lockfile
+from compiler.record.decisions import Decisions
+from compiler.render import QUIET, Progress, render
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import traceback
 
 import click
 
+from compiler.cli import build, completion, inspect, report, repository  # noqa: F401  (the commands register themselves on `cli`)
+from compiler.cli.common import cli
 from compiler.diagnostics.codes import CODES
 from compiler.diagnostics.errors import CommandError
-from compiler.cli import build, completion, inspect, repository, report  # noqa: F401  (the commands register themselves on `cli`)
-from compiler.cli.common import cli
 
 
 def _exit_status(argv: list[str] | None) -> int:

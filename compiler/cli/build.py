@@ -6,17 +6,17 @@ import json
 
 import click
 
-from compiler.prove import kustomize
-from compiler.runtime import progress
+from compiler.cli import completion
+from compiler.cli.common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, print_diagnostics, without_errors
 from compiler.commands import compiling as workflow
 from compiler.diagnostics.errors import CommandError
 from compiler.pipeline import Request, RolloutStep
+from compiler.plan.shards import Shard
+from compiler.prove import kustomize
 from compiler.render import cluster_files
 from compiler.reports import envelope
 from compiler.reports.rollouts import rollout_rows, rollout_text
-from compiler.plan.shards import Shard
-from compiler.cli import completion
-from compiler.cli.common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, print_diagnostics, without_errors
+from compiler.runtime import progress
 
 
 @cli.command()

@@ -9,17 +9,17 @@ from pathlib import Path
 import click
 
 from compiler import __version__
+from compiler.commands.compiling import Summary
+from compiler.diagnostics import Diagnostics, error
 from compiler.diagnostics import formats as report
-from compiler.write import transaction
+from compiler.diagnostics.errors import BadArgument, CommandError
+from compiler.load import DEFAULT_INPUTS
+from compiler.load.source import DirectorySource, Source
+from compiler.pipeline import Request, Result, compile_repository
 from compiler.reports import envelope
 from compiler.runtime import progress
 from compiler.runtime.cache import Cache
-from compiler.diagnostics import Diagnostics, error
-from compiler.diagnostics.errors import BadArgument, CommandError
-from compiler.load import DEFAULT_INPUTS
-from compiler.pipeline import Request, Result, compile_repository
-from compiler.load.source import DirectorySource, Source
-from compiler.commands.compiling import Summary
+from compiler.write import transaction
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
                       show_default=True, help="How to print the outcome: text; json (a report, for tools); github "

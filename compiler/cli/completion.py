@@ -1,6 +1,6 @@
 """`easel completion bash|zsh|fish`: click's completion script for the shell, and the names it completes from
-the repository (workloads, clusters, kinds, rollouts in progress). Completing reads the input documents only (no compile), and
-quietly offers nothing in a folder that is no config repository."""
+the repository (workloads, clusters, kinds, rollouts in progress). Completing reads the input documents only (no
+compile), and quietly offers nothing in a folder that is no config repository."""
 
 from __future__ import annotations
 

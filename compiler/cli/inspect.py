@@ -9,15 +9,15 @@ import sys
 import click
 
 from compiler import __version__, schemas
+from compiler.cli import completion
+from compiler.cli.common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
 from compiler.commands import editor
 from compiler.diagnostics.codes import CODES
 from compiler.diagnostics.errors import CommandError
-from compiler.write.files import out_folder
 from compiler.reports import envelope
 from compiler.reports import explain as explaining
 from compiler.reports.status import LISTED, fleet_status, render_tables
-from compiler.cli import completion
-from compiler.cli.common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
+from compiler.write.files import out_folder
 
 
 @cli.command()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from compiler.write.files import out_folder, replace_text
-from compiler.reports import html_report
 from compiler.cli.common import State, cli, print_diagnostics, without_errors
+from compiler.reports import html_report
+from compiler.write.files import out_folder, replace_text
 
 PAGE = "index.html"  # the only file written: no name read from the repository becomes a path
 

@@ -6,14 +6,14 @@ import json
 
 import click
 
-from compiler.diagnostics import formats as diagnostics_report
+from compiler.cli import completion
+from compiler.cli.common import State, cli, finish, without_errors
 from compiler.commands import scaffold
 from compiler.diagnostics import Diagnostics
+from compiler.diagnostics import formats as diagnostics_report
 from compiler.diagnostics.errors import CommandError
 from compiler.pipeline import Request, Result
 from compiler.reports import envelope
-from compiler.cli import completion
-from compiler.cli.common import State, cli, finish, without_errors
 
 
 @cli.command()

@@ -9,17 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from compiler.runtime import cache, progress
 from compiler import load
-from compiler.runtime.cache import Cache, DocumentMemo, ParsedFile
-from compiler.record.changes import Change, changes
 from compiler.diagnostics import Diagnostics, error
 from compiler.diagnostics.errors import BadArgument
-from compiler.record.lockfile import LOCK_FILE
-from compiler.pipeline import Request, Result, compile_loaded
-from compiler.render import Tree
-from compiler.plan.shards import Shard
 from compiler.load.source import Source
+from compiler.pipeline import Request, Result, compile_loaded
+from compiler.plan.shards import Shard
+from compiler.record.changes import Change, changes
+from compiler.record.lockfile import LOCK_FILE
+from compiler.render import Tree
+from compiler.runtime import cache, progress
+from compiler.runtime.cache import Cache, DocumentMemo, ParsedFile
 from compiler.write import write
 from compiler.write.compare import Changes, EarlyListing, Manifest, diff, digest, holds_exactly
 
@@ -42,8 +42,8 @@ def moves(result: Result) -> list[str]:
     found = [str(change) for change in changes(result.previous, result.decisions)]
     if len(found) <= MOVES_SHOWN:
         return found
-    return [*found[:MOVES_SHOWN], f"… and {len(found) - MOVES_SHOWN:,} more changes (easel explain WORKLOAD "
-                                  "tells one workload's placements; easel diff lists every file)"]
+    return [*found[:MOVES_SHOWN], (f"… and {len(found) - MOVES_SHOWN:,} more changes (easel explain WORKLOAD "
+                                  "tells one workload's placements; easel diff lists every file)")]
 
 
 def lock_is_stale(result: Result) -> bool:
@@ -76,7 +76,7 @@ class Totals:
     files: int
 
     @classmethod
-    def of(cls, result: Result, files: int | None = None) -> "Totals":
+    def of(cls, result: Result, files: int | None = None) -> Totals:
         """files: how many the output holds, when the tree was written part by part (result.files is None)."""
         decided = result.decisions.workloads.values()
         return cls(len(result.model.workloads) if result.model else 0,
@@ -133,8 +133,9 @@ def _compiled(totals: Totals, changed: Changes, out: Path, root: Path, result: R
               shard: Shard | None = None) -> Summary:
     part = f" (shard {shard.index}/{shard.count}: {totals.files} files)" if shard else ""
     text = "\n".join([
-        f"compiled {counted(totals.workloads, 'workload')} into {totals.placements_text()}{part}: "
-        f"{len(changed.added)} added, {len(changed.changed)} changed, {len(changed.removed)} removed, {changed.unchanged} unchanged ({out})",
+        (f"compiled {counted(totals.workloads, 'workload')} into {totals.placements_text()}{part}: "
+        f"{len(changed.added)} added, {len(changed.changed)} changed, {len(changed.removed)} removed, "
+        f"{changed.unchanged} unchanged ({out})"),
         *(moves(result) if result is not None else [])])
     return Summary(text, {**vars(totals), "output": _where(out, root), "added": len(changed.added),
                           "changed": len(changed.changed), "removed": len(changed.removed),
@@ -271,8 +272,8 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
-    changed = write(out, Tree(result.plans, request.shard, progress), result.diagnostics, target.root, also, manifest, owns,
-                    early)
+    changed = write(out, Tree(result.plans, request.shard, progress), result.diagnostics, target.root, also,
+                    manifest, owns, early)
     del manifest  # the new one is in changed.stats
     if changed is None:
         return result, None
@@ -323,8 +324,8 @@ def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, Summar
     if result.diagnostics.has_errors:
         return result, None
     totals = Totals.of(result)
-    text = "\n".join([f"ok: {counted(totals.workloads, 'workload')}, {totals.placed:,} placed on "
-                      f"{counted(totals.clusters, 'cluster')}",
+    text = "\n".join([(f"ok: {counted(totals.workloads, 'workload')}, {totals.placed:,} placed on "
+                      f"{counted(totals.clusters, 'cluster')}"),
                       *moves(result)])
     summary = Summary(text, {"workloads": totals.workloads, "placed": totals.placed,
                              "placements": totals.placements, "clusters": totals.clusters,

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from compiler import schemas
-from compiler.schemas import blocks
-from compiler.write.files import replace_text
 from compiler.definitions.builtins import components, traits
 from compiler.load import DEFAULT_INPUTS, SETTINGS_FILE
+from compiler.schemas import blocks, editors
+from compiler.write.files import replace_text
 
 ALL_DOCUMENTS = "easel.json"  # the input folders' schema: any easel document, by its kind
 CATALOG = "catalog.json"
@@ -37,7 +37,7 @@ def definition_file(kind: str, name: str) -> str:
 def definition_schema(kind: str, name: str) -> dict[str, Any]:
     """The properties schema of a built-in definition, standalone, as editors get it."""
     module = DEFINITION_KINDS[kind]
-    return schemas.exported({
+    return editors.exported({
         "$schema": blocks.DIALECT,
         "$id": f"{blocks.SCHEMA_BASE}{definition_file(kind, name)}",
         "title": f"{name} ({kind} properties)",
@@ -47,11 +47,11 @@ def definition_schema(kind: str, name: str) -> dict[str, Any]:
 
 
 def kind_schema(kind: str) -> dict[str, Any]:
-    return schemas.exported(schemas.document_schema(kind))
+    return editors.exported(schemas.document_schema(kind))
 
 
 def all_documents_schema() -> dict[str, Any]:
-    return schemas.exported(schemas.combined_schema())
+    return editors.exported(editors.combined_schema())
 
 
 def input_globs(inputs: tuple[str, ...] = DEFAULT_INPUTS) -> list[str]:

@@ -11,6 +11,7 @@ ORAS project's Python client (credentials from the Docker config, as the `oras` 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -156,10 +157,8 @@ def push(repository: str, found: list[Artifact], tags: tuple[str, str], annotati
         raise PublishError(f"cannot reach the registry {host}: {exc}") from None
     finally:
         for leftover in ("layer.tar.gz", "config.json"):
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(workdir / leftover)
-            except OSError:
-                pass
     return done
 
 

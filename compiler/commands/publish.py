@@ -104,7 +104,7 @@ def _revision(root) -> tuple[str, dict[str, str]]:
         source = repo.remotes["origin"].url
     except (KeyError, ValueError):
         source = ""
-    created = datetime.datetime.fromtimestamp(commit.commit_time, datetime.timezone.utc)
+    created = datetime.datetime.fromtimestamp(commit.commit_time, datetime.UTC)
     annotations = {"org.opencontainers.image.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
                    "org.opencontainers.image.revision": f"{branch}@sha1:{commit.id}"}
     if source:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from compiler.commands import editor
 from compiler import schemas
-from compiler.schemas import blocks
+from compiler.commands import editor
+from compiler.schemas import blocks, editors
 
 COMMAND = "python -m compiler.schemadocs docs/reference/file-formats.md"
 # patterns that many fields share, named once in the Formats section
@@ -39,11 +40,11 @@ def render() -> str:
         "",
         f"<!-- Generated from easel's schemas by `{COMMAND}`: do not edit by hand. -->",
         "",
-        "Every document of a config repository has `apiVersion: easel.dev/v1alpha1`, a `kind`, `metadata` and a "
+        ("Every document of a config repository has `apiVersion: easel.dev/v1alpha1`, a `kind`, `metadata` and a "
         "`spec`; easel goes by the `kind`, not by the folder a file sits in. Unknown fields are errors. The same "
         "schemas, with these descriptions, are what editors get: `easel schema [NAME]` prints one, "
         "`easel schema --out DIR` writes them all (see the README's editor setup). A field marked required must be "
-        "there whenever the mapping that holds it is.",
+        "there whenever the mapping that holds it is."),
         "",
         "Kinds: " + ", ".join(f"[{kind}](#{kind.lower()})" for kind in schemas.KINDS) + ".",
         "Built-in components: " + ", ".join(f"[{n}](#component-{n})" for n in editor.builtin_names()["component"])
@@ -54,7 +55,7 @@ def render() -> str:
         "",
         "Every kind's `metadata` (`easel.yaml` may leave it out):",
         "",
-        *_table(_rows(schemas.exported(schemas.METADATA), "metadata")),
+        *_table(_rows(editors.exported(schemas.METADATA), "metadata")),
     ]
     for kind in schemas.KINDS:
         schema = editor.kind_schema(kind)

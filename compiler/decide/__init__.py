@@ -13,19 +13,18 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+from collections.abc import Mapping
 
-from compiler.model import gpu
 from compiler.decide import inventory, policy, resolve
-from compiler.record.decisions import ClusterDecision, Decisions, StackRollout, WorkloadDecision
-from compiler.diagnostics import Diagnostics, merge_subjects
 from compiler.decide.inventory import ClusterFacts
-from compiler.model import Environment, Model, Project, Workload, WorkloadProfile
-from compiler.decide.resolve import ResolvedStack, ResolvedWorkload, Resolutions
-from compiler.decide.version_choice import ModelVersions, choose
 from compiler.decide.place import place
+from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload
 from compiler.decide.rollout import wave_clusters
 from compiler.decide.stacks import choose_stacks
+from compiler.decide.version_choice import ModelVersions, choose
+from compiler.diagnostics import Diagnostics, merge_subjects
+from compiler.model import Environment, Model, Project, Workload, WorkloadProfile, gpu
+from compiler.record.decisions import ClusterDecision, Decisions, StackRollout, WorkloadDecision
 
 
 def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions, update: str | None = None,

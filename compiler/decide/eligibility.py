@@ -6,17 +6,21 @@ thousands of workloads shares a handful of answers and only free capacity is che
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from compiler.model import gpu, selectors, versions
-from compiler.model.gpu import Allocation, FreeGpus, GpuPool
-from compiler.decide.inventory import ClusterFacts
-from compiler.model import WorkloadProfile
-from compiler.model.reasons import (
-    KubernetesMismatch, KubernetesUnknown, NoArchDevices, NotSelected, Reason, TaintNotTolerated,
-)
-from compiler.decide.resolve import ResolvedWorkload
 from compiler.decide import stacks
+from compiler.decide.inventory import ClusterFacts
+from compiler.decide.resolve import ResolvedWorkload
+from compiler.model import WorkloadProfile, gpu, selectors, versions
+from compiler.model.gpu import Allocation, FreeGpus, GpuPool
+from compiler.model.reasons import (
+    KubernetesMismatch,
+    KubernetesUnknown,
+    NoArchDevices,
+    NotSelected,
+    Reason,
+    TaintNotTolerated,
+)
 
 
 def static_reason(workload: ResolvedWorkload, facts: ClusterFacts, keeping: bool = False) -> Reason | None:

@@ -3,14 +3,13 @@ capacity from its ready devices. Unknown facts never count as capacity."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Mapping
 
-from compiler.model import gpu, quantity, versions
 from compiler.diagnostics import Diagnostics
+from compiler.model import Cluster, Model, gpu, quantity, versions
 from compiler.model.gpu import GpuPool
-from compiler.model import Cluster, Model
 
 
 @dataclass(frozen=True)

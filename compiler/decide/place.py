@@ -11,19 +11,18 @@ the compile's report of moves, and for the error when a workload cannot be place
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
 
-from compiler.model import gpu
 from compiler.decide import policy
-from compiler.record.decisions import PlacementRecord
-from compiler.diagnostics import Diagnostics, Note, error
-from compiler.model.gpu import Allocation, FreeGpus
-from compiler.decide.inventory import ClusterFacts
-from compiler.model import Prioritizer, WorkloadProfile
-from compiler.model.reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
-from compiler.decide.resolve import ResolvedWorkload
 from compiler.decide.eligibility import StaticIndex, first_reason
+from compiler.decide.inventory import ClusterFacts
+from compiler.decide.resolve import ResolvedWorkload
+from compiler.diagnostics import Diagnostics, Note, error
+from compiler.model import Prioritizer, WorkloadProfile, gpu
+from compiler.model.gpu import Allocation, FreeGpus
+from compiler.model.reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
+from compiler.record.decisions import PlacementRecord
 
 DEFAULT_PRIORITIZERS = (Prioritizer("MostFreeGPU", 1), Prioritizer("LeastWorkloads", 1))
 RUNNERS_UP = 10  # eligible clusters not chosen whose scores explain keeps
@@ -41,7 +40,7 @@ def _scores(workload: ResolvedWorkload, options: dict[str, list[Allocation]], st
     """Weighted sum of the prioritizers, each scaled to 0..100 over the eligible clusters (options: each
     eligible cluster and the GPUs the workload would take there)."""
     prioritizers = workload.environment.prioritizers or DEFAULT_PRIORITIZERS
-    totals = {name: 0.0 for name in options}
+    totals = dict.fromkeys(options, 0.0)
     for prioritizer in prioritizers:
         if prioritizer.name == "MostFreeGPU":  # free GPUs of the pools the workload would draw on
             raw = {name: (state.free[name].get(taken[0].pool, 0) if len(taken) == 1 else
@@ -64,7 +63,7 @@ def _spread_pick(ranked: list[str], chosen: list[str], count: int, by: str, max_
     """Pick count more clusters in rank order, each keeping the clusters per value of label `by` within
     max_skew of each other (over the values the ranked clusters have); when none can, the least skewed."""
     domain = {name: fleet[name].labels.get(by, "") for name in [*ranked, *chosen]}
-    counts = {value: 0 for value in domain.values()}
+    counts = dict.fromkeys(domain.values(), 0)
     for name in chosen:
         counts[domain[name]] += 1
     picked: list[str] = []
@@ -188,7 +187,7 @@ def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:
 
 def _unplaced(record: PlacementRecord, why: Reason | None, eligible: list[str]) -> Placement:
     return Placement((), {}, replace(record, placed=False, passed=(), failed_reason=why,
-                                     eligible_when_failed=tuple([*eligible, *record.passed])))
+                                     eligible_when_failed=(*eligible, *record.passed)))
 
 
 def _failure(workload: ResolvedWorkload, chosen: list[str], wanted: int | None, record: PlacementRecord,

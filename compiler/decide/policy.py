@@ -10,24 +10,24 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from compiler.kube import images
 from compiler.diagnostics import Diagnostic, Note, error
+from compiler.kube import images
 from compiler.model import AllowedProfile, Environment
 
 if TYPE_CHECKING:
-    from compiler.model.gpu import Allocation
-    from compiler.model import Workload
     from compiler.decide.resolve import ResolvedWorkload
+    from compiler.model import Workload
+    from compiler.model.gpu import Allocation
 
 
-def allowed_range(environment: Environment, profile: str) -> AllowedProfile | None | bool:
+def allowed_range(environment: Environment, profile: str) -> AllowedProfile | bool | None:
     """None: every profile is allowed; False: this one is not; else its entry (which may limit versions)."""
     if environment.allowed_profiles is None:
         return None
     return next((a for a in environment.allowed_profiles if a.name == profile), False)
 
 
-def check_admitted(workload: "Workload", environment: Environment) -> list[Diagnostic]:
+def check_admitted(workload: Workload, environment: Environment) -> list[Diagnostic]:
     """The project may deploy to the environment."""
     if environment.admits(workload.project):
         return []
@@ -37,7 +37,7 @@ def check_admitted(workload: "Workload", environment: Environment) -> list[Diagn
                               if environment.projects else environment.meta.loc.at("spec"))])]
 
 
-def check_workload(workload: "ResolvedWorkload") -> list[Diagnostic]:
+def check_workload(workload: ResolvedWorkload) -> list[Diagnostic]:
     problems = []
     environment = workload.environment
     policy_loc = environment.meta.loc.at("spec", "policy")
@@ -79,7 +79,7 @@ class QuotaUsage:
         self.by_product: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.holders: dict[str, list[str]] = defaultdict(list)
 
-    def add(self, workload: "ResolvedWorkload", allocations: dict[str, list["Allocation"]]) -> list[Diagnostic]:
+    def add(self, workload: ResolvedWorkload, allocations: dict[str, list[Allocation]]) -> list[Diagnostic]:
         project = workload.project
         name = project.meta.name
         added = sum(a.count for taken in allocations.values() for a in taken)

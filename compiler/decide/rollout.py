@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence
 
-from compiler.model import selectors
-from compiler.record.decisions import Decisions, WaveClusters
 from compiler.diagnostics.errors import CommandError
-from compiler.model import Model, Wave
+from compiler.model import Model, Wave, selectors
+from compiler.record.decisions import Decisions, WaveClusters
 
 
 def _rank(workload: str, cluster: str) -> str:

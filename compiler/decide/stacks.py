@@ -8,16 +8,15 @@ The solver sees the model only through the provider; this module reads and write
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping, Sequence
 
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from compiler.model import versions
-from compiler.diagnostics import Diagnostics, Location, Note
 from compiler.decide.inventory import ClusterFacts
-from compiler.model import Model, WorkloadProfile
+from compiler.diagnostics import Diagnostics, Location, Note
+from compiler.model import Model, WorkloadProfile, versions
 from compiler.model.reasons import StackUnavailable
 
 

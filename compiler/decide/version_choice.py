@@ -7,14 +7,14 @@ provider. `ModelVersions` is the provider over a repository's model and its prev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from compiler.decide import policy
-from compiler.model import versions
-from compiler.record.decisions import Decisions, Rollout
 from compiler.diagnostics import Diagnostic, Note, error
-from compiler.model import AllowedProfile, Environment, Model, Workload, WorkloadProfile
+from compiler.model import AllowedProfile, Environment, Model, Workload, WorkloadProfile, versions
+from compiler.record.decisions import Decisions, Rollout
 
 
 class VersionProvider(Protocol):

@@ -4,7 +4,7 @@ sandbox and read what it rendered. A template that uses `cluster` is run once pe
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from compiler.definitions import templating
@@ -16,7 +16,7 @@ TRAIT_SHAPE = ("a trait template renders `patches: [{target: {kind, name}, patch
                "component's workloads) and/or `objects: [...]`")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _uses_cluster(template: str) -> bool:
     return templating.uses_variable(template, "cluster")
 

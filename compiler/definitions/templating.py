@@ -16,8 +16,9 @@ import operator
 import re
 import signal
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.exceptions import SecurityError, TemplateError
@@ -75,7 +76,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             _bounded(left)
         return super().call_binop(context, operator_name, left, right)
 
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
+    def call(__self, __context, __obj, *args, **kwargs):
         bound_to = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)  # "...".format(...)
         for value in (bound_to, *args, *kwargs.values()):
             _bounded(value)
@@ -277,9 +278,9 @@ def render_value(value: Any, variables: dict[str, Any], path: tuple = ()) -> Any
     if isinstance(value, str):
         return render_string(value, variables, path) if has_template(value) else value
     if isinstance(value, dict):
-        return {k: render_value(v, variables, path + (k,)) for k, v in value.items()}
+        return {k: render_value(v, variables, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, variables, path + (i,)) for i, v in enumerate(value)]
+        return [render_value(v, variables, (*path, i)) for i, v in enumerate(value)]
     return value
 
 

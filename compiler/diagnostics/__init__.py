@@ -7,8 +7,8 @@ turned into a line and column, from the file's text (see positions.py).
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
 
 from compiler.diagnostics.codes import CODES
 
@@ -25,14 +25,14 @@ class Location:
     column: int | None = None
     text_line: int | None = None  # 1-based line inside a multi-line string value (a template)
 
-    def at(self, *more: PathItem, key: bool = False) -> "Location":
+    def at(self, *more: PathItem, key: bool = False) -> Location:
         return Location(self.file, self.doc, self.path + tuple(more), key)
 
-    def as_key(self) -> "Location":
+    def as_key(self) -> Location:
         """The same place, pointing at the mapping key rather than its value."""
         return Location(self.file, self.doc, self.path, True)
 
-    def in_text(self, line: int | None) -> "Location":
+    def in_text(self, line: int | None) -> Location:
         """A line inside the string value here (a template's line), when known."""
         return Location(self.file, self.doc, self.path, self.key, text_line=line)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
-from compiler.diagnostics import positions
-from compiler.diagnostics import Diagnostic, Location
+from compiler.diagnostics import Diagnostic, Location, positions
 
 
 def _where(location: Location | None, texts: dict[str, str]) -> tuple[str, int | None, int | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 
 import yaml
@@ -18,12 +19,9 @@ except AttributeError:  # pragma: no cover
 def _documents(text: str) -> tuple:
     """The file's documents as nodes, up to the first that cannot be read (a syntax error further down does not
     take the positions of the documents before it)."""
-    found = []
-    try:
-        for node in yaml.compose_all(text, Loader=_Loader):
-            found.append(node)
-    except (yaml.YAMLError, RecursionError):
-        pass
+    found: list[yaml.Node] = []
+    with contextlib.suppress(yaml.YAMLError, RecursionError):
+        found.extend(yaml.compose_all(text, Loader=_Loader))
     return tuple(found)
 
 

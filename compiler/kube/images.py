@@ -8,8 +8,9 @@ plain way, so that its check still says which image it is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from docker_image import reference
 

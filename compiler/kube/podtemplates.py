@@ -10,12 +10,12 @@ patch that names a container goes only to the templates that run it: it never ad
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from compiler.kube import merge as smp
-from compiler.model import valuespath
-from compiler.model import PodTemplatePath
+from compiler.model import PodTemplatePath, valuespath
 from compiler.model.parts import ALL_CONTAINERS, POD_KINDS, POD_TEMPLATES, Patch
 
 POD_TEMPLATE_TYPE = "io.k8s.api.core.v1.PodTemplateSpec"

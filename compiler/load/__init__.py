@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.runtime import parallel
-from compiler.load import yamlio
-from compiler.runtime.cache import DocumentMemo, ParsedFile, content_digest
 from compiler.diagnostics import Diagnostic, Diagnostics, Location
+from compiler.load import yamlio
 from compiler.load.source import LOCK_FILE, YAML_SUFFIXES, PathOutsideRepository, Source, normalize
+from compiler.runtime import parallel
+from compiler.runtime.cache import DocumentMemo, ParsedFile, content_digest
 
 SETTINGS_FILE = "easel.yaml"
 DEFAULT_INPUTS = ("profiles", "environments", "clusters", "workloads")

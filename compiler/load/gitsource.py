@@ -4,6 +4,7 @@ object database: no checkout, no temporary clone. Paths stay repository-relative
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pygit2
@@ -50,7 +51,7 @@ class GitSource(MemorySource):
         self.files: dict[str, pygit2.Oid] = {}  # type: ignore[assignment]
         top: pygit2.Object | None = self.commit.tree
         if prefix:  # only the config repository's folder is read
-            top = self.commit.tree[prefix] if prefix in self.commit.tree else None
+            top = self.commit.tree[prefix] if prefix in self.commit.tree else None  # noqa: SIM401  (a Tree has no get)
         if isinstance(top, pygit2.Tree):
             self._collect(top, "")
 
@@ -72,10 +73,8 @@ class GitSource(MemorySource):
 def default_base(repo: pygit2.Repository) -> str:
     """The merge base of HEAD with the default branch (origin's HEAD, else main or master)."""
     candidates = []
-    try:
+    with contextlib.suppress(KeyError, pygit2.GitError):
         candidates.append(repo.references["refs/remotes/origin/HEAD"].resolve().name)
-    except (KeyError, pygit2.GitError):
-        pass
     candidates += ["refs/remotes/origin/main", "refs/heads/main", "refs/remotes/origin/master", "refs/heads/master"]
     head = repo.head.peel(pygit2.Commit).id
     for name in candidates:

@@ -104,7 +104,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             self.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
         seen.add(key)
 
-    def construct_mapping(self, node, deep=False):  # noqa: D401 - PyYAML hook
+    def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen: set[tuple[str, str]] = set()
             for key_node, _ in node.value:

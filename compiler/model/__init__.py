@@ -93,7 +93,7 @@ class ReleaseOptions:
     sync_options: tuple[str, ...] = ()  # Argo CD sync options, e.g. ServerSideApply=true
     sync_retries: int | None = None  # Argo CD: how often a failed sync is retried
 
-    def over(self, base: "ReleaseOptions") -> "ReleaseOptions":
+    def over(self, base: ReleaseOptions) -> ReleaseOptions:
         """These options, with what they leave unset taken from base."""
         return ReleaseOptions(
             self.timeout or base.timeout, self.retries if self.retries is not None else base.retries,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
-from compiler.model import quantity
 from compiler.diagnostics import Location
+from compiler.model import quantity
 from compiler.model.reasons import DeviceTooSmall, NoGpus, NotEnoughFree, PoolMemoryShort, PoolNotOnArch, Reason
 
 EXCLUSIVE = "exclusive"
@@ -227,7 +228,7 @@ class FreeGpus:
     workloads: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @classmethod
-    def of(cls, pools_by_cluster: dict[str, dict[str, GpuPool]]) -> "FreeGpus":
+    def of(cls, pools_by_cluster: dict[str, dict[str, GpuPool]]) -> FreeGpus:
         return cls({name: {key: pool.total for key, pool in found.items()}
                     for name, found in pools_by_cluster.items()})
 
@@ -285,7 +286,7 @@ def take(demands: list[GpuDemand], viable: list[list[GpuPool]], cluster: str,
         return [], _not_enough(demand, pool, cluster, state, 0)
     used: dict[str, int] = {}  # by this workload's earlier demands on this cluster
     taken: list[Allocation] = []
-    for demand, choices in zip(demands, viable):
+    for demand, choices in zip(demands, viable, strict=False):
         total = demand.total
         if len(choices) > 1 and not demand.ask.products:  # any product will do: the one with most free first
             choices = sorted(choices, key=lambda p: (-(free.get(p.key, 0) - used.get(p.key, 0)), p.key))

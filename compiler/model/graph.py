@@ -4,7 +4,7 @@ each node's depth, which becomes its wave (Flux dependsOn chains, Argo CD sync w
 from __future__ import annotations
 
 import graphlib
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 
 def _sorter(graph: Mapping[str, Sequence[str]], skip: frozenset[tuple[str, str]] = frozenset()

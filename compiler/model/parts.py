@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import Location, Subject
-from compiler.model.gpu import DEVICE_PLUGIN, GpuAsk
 from compiler.model import Definition, PodTemplatePath
+from compiler.model.gpu import DEVICE_PLUGIN, GpuAsk
 
 # Where each built-in pod-bearing kind keeps its pod template (a Pod is its own template): where pod-level traits
 # apply. Trait patches are written for spec.template, as on a Deployment, and moved to the kind's place.
@@ -52,7 +52,7 @@ class TraitOutput:
     labels: dict[str, str] = field(default_factory=dict)  # labels on every object of the component
     gpu: GpuAsk | None = None
     replicas: int | None = None
-    cluster_template: "ClusterTemplate | None" = None  # a user template that reads `cluster`: rendered per cluster
+    cluster_template: ClusterTemplate | None = None  # a user template that reads `cluster`: rendered per cluster
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class ComponentOutput:
     pod_templates: tuple[PodTemplatePath, ...] = ()  # where the objects' custom kinds keep their pods
     kustomize_path: str | None = None
     replicas: int | None = None  # what the component itself runs (webservice), for GPU demand
-    cluster_template: "ClusterTemplate | None" = None  # a user template that reads `cluster`: rendered per cluster
+    cluster_template: ClusterTemplate | None = None  # a user template that reads `cluster`: rendered per cluster
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,8 @@ class NoGpus(Reason):
         wanted = " or ".join(self.products) + " GPUs" if self.products else "GPUs"
         unit = "" if self.mode == "exclusive" else f" ({self.mode})"
         if self.under_dra:
-            return f"no {wanted}{unit}: the cluster allocates GPUs through DRA, whose claims get whole GPUs or MIG " \
-                   "instances"
+            return (f"no {wanted}{unit}: the cluster allocates GPUs through DRA, whose claims get whole GPUs or MIG "
+                    "instances")
         return f"no {wanted}{unit} on ready devices"
 
 

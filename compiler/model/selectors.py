@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from compiler.model import Requirement, Selector, Taint, Toleration
 from compiler.model.reasons import LabelMismatch

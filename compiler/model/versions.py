@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import nodesemver
 
@@ -67,7 +67,7 @@ class _Key:
     def __init__(self, version: str):
         self.semver = parse_version(version)
 
-    def __lt__(self, other: "_Key") -> bool:
+    def __lt__(self, other: _Key) -> bool:
         return self.semver.compare(other.semver) < 0
 
     def __eq__(self, other: object) -> bool:
@@ -78,9 +78,8 @@ def highest(versions: Iterable[str], *ranges: str) -> str | None:
     """The highest version that satisfies every range."""
     best = None
     for version in versions:
-        if all(satisfies(version, r) for r in ranges):
-            if best is None or sort_key(best) < sort_key(version):
-                best = version
+        if all(satisfies(version, r) for r in ranges) and (best is None or sort_key(best) < sort_key(version)):
+            best = version
     return best
 
 

@@ -10,18 +10,18 @@ pod-bearing components was booked: GPUs (resource, count per replica, replicas),
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from compiler import definitions
-from compiler.model import gpu
 from compiler.decide import inventory
-from compiler.kube import podtemplates
-from compiler.record.decisions import Decisions
-from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
 from compiler.decide.inventory import ClusterFacts
-from compiler.model import Model, Repository, Settings
-from compiler.decide.resolve import STACKS, ResolvedComponent, ResolvedStack, ResolvedWorkload, Resolutions
+from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, ResolvedStack, ResolvedWorkload
+from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
+from compiler.kube import podtemplates
+from compiler.model import Model, Repository, Settings, gpu
+from compiler.record.decisions import Decisions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
 

@@ -21,7 +21,7 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         match = _SPELLING.fullmatch(text.strip())
         if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
             raise BadArgument(f"{text!r} is not a shard: give I/N with 1 <= I <= N, such as 2/8", "--shard")

@@ -9,7 +9,8 @@ a stack the release needs, or in a component it depends on) is an error that nam
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic, Subject, error
 from compiler.kube.api import group_of, is_custom
@@ -79,7 +80,7 @@ def check(plan: ClusterPlan, has: Iterable[str], memo: dict | None = None) -> li
     return problems
 
 
-def _lacking(release: "Release", there: frozenset[str]) -> list[tuple[Any, dict, str, str | None]]:
+def _lacking(release: Release, there: frozenset[str]) -> list[tuple[Any, dict, str, str | None]]:
     """Per component of the release, the first custom object whose CRD nothing installs before it: (component,
     object, group, the sibling component that installs it, if one does)."""
     found = []

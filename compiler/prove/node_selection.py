@@ -11,12 +11,12 @@ labelled `nvidia.com/mig.strategy: single` does not offer them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from compiler.model import gpu
 from compiler.diagnostics import Diagnostic, Location, Note, Subject, error
-from compiler.model import Cluster, Device
+from compiler.model import Cluster, Device, gpu
 
 if TYPE_CHECKING:  # plan runs this check: it may not import plan
     from compiler.plan import Booking, Release

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.record.decisions import Decisions
 from compiler.model.reasons import Reason
+from compiler.record.decisions import Decisions
 
 LISTED = 5  # clusters named in full in a change line; more are counted, with the first and the last
 

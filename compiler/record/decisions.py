@@ -10,8 +10,8 @@ holds only what the lock keeps; the reasons are there when a compile made the de
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from compiler.model.gpu import Allocation
 from compiler.model.reasons import Reason
@@ -53,7 +53,7 @@ class PlacementRecord:
         found = {**self.static, **self.failures, **{name: self.passed_reason for name in self.passed
                                                      if self.passed_reason is not None}, **self.left}
         if not self.placed and self.failed_reason is not None:
-            found.update({name: self.failed_reason for name in self.eligible_when_failed})
+            found.update(dict.fromkeys(self.eligible_when_failed, self.failed_reason))
         return found
 
 

@@ -26,10 +26,10 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from compiler.diagnostics import Diagnostic, Location, error
 from compiler.load import yamlio
 from compiler.load.source import LOCK_FILE
 from compiler.record.decisions import ClusterDecision, Decisions, Rollout, StackRollout, WorkloadDecision
-from compiler.diagnostics import Diagnostic, Location, error
 from compiler.schemas.blocks import API_VERSION
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def digest(document: Any) -> str:
 
 
 @functools.cache
-def _validator() -> "FastValidator":
+def _validator() -> FastValidator:
     """The fast path the input documents use (fastjsonschema), jsonschema only to explain a failure."""
     from compiler.schemas import check as schemacheck
 

@@ -8,9 +8,10 @@ reused; that is most of the work at fleet scale.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from sys import intern  # a path is held by the tree, the output's listing and the manifest: one string for all
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from compiler.plan import Plans
 from compiler.plan.shards import Shard

@@ -17,15 +17,22 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from compiler.kube.api import is_custom
+from compiler.decide.resolve import STACKS, ResolvedComponent
 from compiler.kube import names
-from compiler.render import delivery
+from compiler.kube.api import is_custom
 from compiler.model import DEFAULT_RELEASE, ReleaseOptions, Settings
 from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
-from compiler.decide.resolve import STACKS, ResolvedComponent
+from compiler.render import delivery
 from compiler.render.objects import (
-    chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches, namespace_objects, text_of,
-    trait_labels, trait_objects,
+    chart_labels,
+    component_objects,
+    kustomization,
+    kustomize_images,
+    kustomize_patches,
+    namespace_objects,
+    text_of,
+    trait_labels,
+    trait_objects,
 )
 
 ARGOCD_NAMESPACE = "argocd"

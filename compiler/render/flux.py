@@ -22,14 +22,21 @@ import math
 import re
 from typing import Any
 
+from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import names
-from compiler.render import delivery
 from compiler.model import Repository, Settings
 from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
-from compiler.decide.resolve import ResolvedComponent
+from compiler.render import delivery
 from compiler.render.objects import (
-    chart_labels, component_objects, kustomization, kustomize_images, kustomize_patches, namespace_objects, text_of,
-    trait_labels, trait_objects,
+    chart_labels,
+    component_objects,
+    kustomization,
+    kustomize_images,
+    kustomize_patches,
+    namespace_objects,
+    text_of,
+    trait_labels,
+    trait_objects,
 )
 
 FLUX_NAMESPACE = "flux-system"

@@ -6,12 +6,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from compiler.kube import images, podtemplates, merge as smp
-from compiler.load import yamlio
-from compiler.plan import MANAGED_BY, NamespacePlan, Release
-from compiler.kube.podtemplates import for_kind
-from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
 from compiler.decide.resolve import ResolvedComponent
+from compiler.kube import images, podtemplates
+from compiler.kube import merge as smp
+from compiler.kube.podtemplates import for_kind
+from compiler.load import yamlio
+from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
+from compiler.plan import MANAGED_BY, NamespacePlan, Release
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 PATCH_PLACEHOLDER_NAME = "easel-patch"  # kustomize wants a name in a patch; the target decides what it hits

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.load import yamlio
-from compiler.record.changes import clusters_text
 from compiler.pipeline import Result
+from compiler.record.changes import clusters_text
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
@@ -40,7 +40,7 @@ def _by_cluster(files: dict[str, str]) -> dict[str, dict[str, str]]:
     """Each cluster's files, by their path inside the cluster's folder."""
     grouped: dict[str, dict[str, str]] = defaultdict(dict)
     for path, text in files.items():
-        top, cluster, inside = (path.split("/", 2) + ["", ""])[:3]
+        top, cluster, inside = ([*path.split("/", 2), "", ""])[:3]
         if top == "clusters" and inside:
             grouped[cluster][inside] = text
     return grouped
@@ -138,7 +138,8 @@ def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
     lines = [f"easel diff {base} -> {head}: {_of(changed, diffs)}"]
     for d in changed[:CLUSTERS_SHOWN]:
         counts = _counts(d)
-        lines.append(f"\n{d.cluster}: {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
+        lines.append(f"\n{d.cluster}: {counts['added']} added, {counts['changed']} changed, "
+                     f"{counts['removed']} removed")
         lines += [f"  + {w} placed here" for w in d.arrived] + [f"  - {w} leaves" for w in d.left]
         lines += [f"  ~ {w}: {a} -> {b}" for w, a, b in d.versions]
         for o in d.objects:
@@ -157,7 +158,7 @@ def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MAR
     changed = [d for d in diffs if not d.empty]
     out = [f"### easel diff: `{base}` → `{head}`", ""]
     if not changed:
-        return "\n".join(out + ["No cluster's output changes."])
+        return "\n".join([*out, "No cluster's output changes."])
     out += ["| cluster | added | changed | removed | placements | versions |", "|---|---:|---:|---:|---|---|"]
     for d in changed[:TABLE_ROWS]:
         counts = _counts(d)
@@ -171,8 +172,8 @@ def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MAR
     left_out = 0
     for d in changed:
         counts = _counts(d)
-        section = [f"<details><summary><code>{d.cluster}</code>: {counts['added']} added, {counts['changed']} "
-                   f"changed, {counts['removed']} removed</summary>", ""]
+        section = [(f"<details><summary><code>{d.cluster}</code>: {counts['added']} added, {counts['changed']} "
+                   f"changed, {counts['removed']} removed</summary>"), ""]
         for o in d.objects:
             section += [f"**{o.change}** `{o.kind}` `{o.name}`", "", "```diff", o.diff.rstrip("\n"), "```", ""]
         section.append("</details>")

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.diagnostics import positions
-from compiler.model import quantity, versions
 from compiler.decide.place import DEFAULT_PRIORITIZERS
-from compiler.diagnostics import Location
+from compiler.diagnostics import Location, positions
+from compiler.model import quantity, versions
 from compiler.pipeline import Result
 
 
@@ -166,8 +165,8 @@ LISTED = 20  # clusters listed one by one without --all; past that the rest are 
 def _placement_lines(placement: dict[str, Any], every_cluster: bool = False) -> list[str]:
     count = placement["numberOfClusters"]
     prioritizers = ", ".join(f"{p['name']}×{p['weight']}" for p in placement["prioritizers"])
-    lines = [f"placement ({'every eligible cluster' if count is None else f'{count} cluster(s)'}; "
-             f"prioritizers {prioritizers}):"]
+    lines = [(f"placement ({'every eligible cluster' if count is None else f'{count} cluster(s)'}; "
+             f"prioritizers {prioritizers}):")]
     if "status" in placement:
         lines.append(f"  {placement['status']}")
     clusters = placement["clusters"]

@@ -39,6 +39,6 @@ def rollout_text(rows: list[dict[str, Any]]) -> str:
                      f"{len(row['waves'])}")
         for index, wave in enumerate(row["waves"], start=1):
             mark = "✓" if index <= row["wave"] else " "
-            lines.append(f"  {mark} {index}. {wave['name']}: {clusters_text(tuple(wave['clusters'])) or '(no clusters)'}"
-                         f" -> {wave['version']}")
+            clusters = clusters_text(tuple(wave["clusters"])) or "(no clusters)"
+            lines.append(f"  {mark} {index}. {wave['name']}: {clusters} -> {wave['version']}")
     return "\n".join(lines)

@@ -16,15 +16,17 @@ Entries are JSON (safe to read whatever the folder holds), written to a temporar
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from array import array
 import os
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from sys import intern  # one string per path for the tree, the listing and this (render/__init__.py)
-from typing import Any, Iterable
+from typing import Any
 
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, Location, Note, Severity, Subject
@@ -56,7 +58,7 @@ class Cache:
     folder: Path | None  # None: no cache (--no-cache, or a folder that cannot be used)
 
     @classmethod
-    def at(cls, root: Path, enabled: bool = True) -> "Cache":
+    def at(cls, root: Path, enabled: bool = True) -> Cache:
         return cls(cache_dir(root) if enabled else None)
 
     def read(self, name: str) -> Any | None:
@@ -114,10 +116,8 @@ class Cache:
                 handle.write(self._header(checksum.hexdigest()))
             os.replace(temporary, self.folder / name)
         except OSError:
-            try:
+            with contextlib.suppress(OSError):
                 temporary.unlink()
-            except OSError:
-                pass
 
 
 # documents
@@ -135,7 +135,7 @@ class DocumentMemo:
     known: dict[str, ParsedFile] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, store: Cache) -> "DocumentMemo":
+    def read(cls, store: Cache) -> DocumentMemo:
         data = store.read(DOCUMENTS)
         known: dict[str, ParsedFile] = {}
         if isinstance(data, dict):
@@ -213,7 +213,7 @@ def read_manifest(store: Cache, out: Path) -> dict[str, tuple[int, int, bytes]]:
     except (AttributeError, KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError):
         return {}
     chunks = [digests[i:i + _DIGEST_BYTES] for i in range(0, len(digests), _DIGEST_BYTES)]
-    return dict(zip(map(intern, paths), zip(numbers[:count], numbers[count:], chunks)))
+    return dict(zip(map(intern, paths), zip(numbers[:count], numbers[count:], chunks, strict=False), strict=False))
 
 
 def write_manifest(store: Cache, out: Path, entries: dict[str, tuple[int, int, bytes]]) -> None:

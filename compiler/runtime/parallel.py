@@ -8,10 +8,12 @@ meanwhile and then collects the answer; a child that failed answers None, and th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from compiler.runtime import progress
 
@@ -49,10 +51,8 @@ class Share:
     def cancel(self) -> None:
         """Stop the child, if it still runs, and forget its answer."""
         if self.pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             os.close(self.reader)
             os.waitpid(self.pid, 0)
             self.pid = 0

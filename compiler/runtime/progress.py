@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 DELAY = 2.0  # seconds before a bar appears
 

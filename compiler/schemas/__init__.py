@@ -13,13 +13,32 @@ import copy
 from typing import Any
 
 from compiler.model.gpu import ALLOCATION_MODES
-
-from compiler.schemas.fleet import DEVICE_BODY
 from compiler.schemas.blocks import (
-    ANNOTATIONS, API_VERSION, COUNT, DIALECT, DNS_LABEL, DURATION, DURATION_PATTERN, FORMAT_PATTERNS, FREE_OBJECT,
-    LABELS, LABEL_KEY, NAME, NAMESPACE_NAME, NAME_MARKER, NONEMPTY, PARAMETER_LAYER, PARAMETER_NAME,
-    QUANTITY, RANGE, SCHEMA_BASE, SEMVER, STRING, array, described, obj,
+    ANNOTATIONS,
+    API_VERSION,
+    COUNT,
+    DIALECT,
+    DNS_LABEL,
+    DURATION,
+    DURATION_PATTERN,
+    FREE_OBJECT,
+    LABEL_KEY,
+    LABELS,
+    NAME,
+    NAMESPACE_NAME,
+    NONEMPTY,
+    PARAMETER_LAYER,
+    PARAMETER_NAME,
+    QUANTITY,
+    RANGE,
+    SCHEMA_BASE,
+    SEMVER,
+    STRING,
+    array,
+    described,
+    obj,
 )
+from compiler.schemas.fleet import DEVICE_BODY
 
 METADATA = obj({
     "name": described(NAME, "The document's name: a DNS-1123 label (lowercase letters, digits and `-`, at most "
@@ -350,38 +369,3 @@ def document_schema(kind: str) -> dict[str, Any]:
             "spec": described(copy.deepcopy(SPECS[kind]), f"The {kind}'s content."),
         }, ["apiVersion", "kind"] if settings else ["apiVersion", "kind", "metadata", "spec"]),
     }
-
-
-def combined_schema() -> dict[str, Any]:
-    """One schema for every document of the input folders: an easel document by its `kind`; others (the plain
-    Kubernetes objects of `manifests` files) are left alone."""
-    defs = {kind: {k: v for k, v in document_schema(kind).items() if k not in ("$schema", "$id")}
-            for kind in DOCUMENT_KINDS}
-    easel_api = {"pattern": r"^easel\.dev/"}  # or no apiVersion yet: a document being written
-    return {
-        "$schema": DIALECT,
-        "$id": f"{SCHEMA_BASE}easel.json",
-        "title": "easel document",
-        "description": "Any document of an easel config repository's input folders, checked by its kind.",
-        "type": "object",
-        "allOf": [{"if": {"properties": {"apiVersion": easel_api}, "required": ["apiVersion"]},
-                   "then": {"required": ["kind"], "properties": {"kind": described({"enum": list(DOCUMENT_KINDS)},
-                                                                             "The document's kind.")}}}]
-        + [{"if": {"properties": {"apiVersion": easel_api, "kind": {"const": kind}}, "required": ["kind"]},
-            "then": {"$ref": f"#/$defs/{kind}"}} for kind in DOCUMENT_KINDS],
-        "$defs": defs,
-    }
-
-
-def exported(schema: dict[str, Any]) -> dict[str, Any]:
-    """schema as editors get it: only standard keywords (the internal name marker dropped), and a pattern beside
-    each custom format."""
-    if isinstance(schema, dict):
-        out = {k: exported(v) for k, v in schema.items() if k != NAME_MARKER}
-        pattern = FORMAT_PATTERNS.get(schema.get("format")) if isinstance(schema.get("format"), str) else None
-        if pattern and "pattern" not in out:
-            out["pattern"] = pattern
-        return out
-    if isinstance(schema, list):
-        return [exported(v) for v in schema]
-    return schema

@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
+from compiler.diagnostics import Diagnostic, Location, error
 from compiler.model import quantity, valuespath, versions
 from compiler.schemas.blocks import DURATION_PATTERN, NAME_MARKER
-from compiler.diagnostics import Diagnostic, Location, error
 
 _DURATION = re.compile(DURATION_PATTERN)
 
@@ -88,7 +89,7 @@ def schema_problem(schema: Any) -> str | None:
     return None
 
 
-def check(validator: "Draft202012Validator | FastValidator", instance: Any, location: Location,
+def check(validator: Draft202012Validator | FastValidator, instance: Any, location: Location,
           what: str = "") -> list[Diagnostic]:
     """Every schema failure of instance, as diagnostics located inside the document at location."""
     if validator.is_valid(instance):

@@ -11,10 +11,10 @@ mistake gives one error.
 
 from __future__ import annotations
 
-from compiler.record.decisions import Decisions
 from compiler.diagnostics import Diagnostics
 from compiler.load import RawDocument, RawRepo
 from compiler.model import Model
+from compiler.record.decisions import Decisions
 from compiler.validate.documents import Builder
 from compiler.validate.settings import definition_schema, parameter_settings, settings
 

@@ -3,27 +3,52 @@ fails its schema is left out (and remembered as broken, so references to it are 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
-from compiler.record import lockfile
-from compiler.model import quantity, valuespath, versions
-from compiler.schemas import check as schemacheck
 from compiler.definitions import templating
 from compiler.diagnostics import Diagnostics, Location, Note
 from compiler.load import RawDocument
 from compiler.model import (
-    AllowedProfile, Cluster, ClusterProfile, Component, Definition, Device, Environment, GpuFact, Layer, Meta, Model,
-    PodTemplatePath, Prioritizer, ProfileDependency, Project, Repository, Requirement, Selector, Taint, Toleration,
-    TraitUse, Wave, Workload, WorkloadProfile,
+    AllowedProfile,
+    Cluster,
+    ClusterProfile,
+    Component,
+    Definition,
+    Device,
+    Environment,
+    GpuFact,
+    Layer,
+    Meta,
+    Model,
+    PodTemplatePath,
+    Prioritizer,
+    ProfileDependency,
+    Project,
+    Repository,
+    Requirement,
+    Selector,
+    Taint,
+    Toleration,
+    TraitUse,
+    Wave,
+    Workload,
+    WorkloadProfile,
+    quantity,
+    valuespath,
+    versions,
 )
 from compiler.model.parts import POD_TEMPLATES
+from compiler.record import lockfile
 from compiler.schemas import KINDS
+from compiler.schemas import check as schemacheck
 from compiler.schemas.blocks import API_VERSION
 from compiler.validate.references import References
 from compiler.validate.schema import DOCUMENT_KINDS, validator
 from compiler.validate.settings import definition_schema, parameter_settings, pod_security, release_options
+
 
 def _meta(data: dict[str, Any], loc: Location) -> Meta:
     metadata = data["metadata"]
@@ -239,14 +264,14 @@ class Builder(References):
 
     def _add_ClusterProfile(self, data, meta, spec, loc):
         key = (meta.name, spec["version"])
-        if self._unique(("ClusterProfile",) + key, loc, f"ClusterProfile {meta.name!r} version {spec['version']}"):
-            layers = tuple(Layer(l["type"], l["name"], l["version"], tuple(l.get("crds") or ()))
-                           for l in spec.get("layers") or ())
+        if self._unique(("ClusterProfile", *key), loc, f"ClusterProfile {meta.name!r} version {spec['version']}"):
+            layers = tuple(Layer(layer["type"], layer["name"], layer["version"], tuple(layer.get("crds") or ()))
+                           for layer in spec.get("layers") or ())
             profile = ClusterProfile(meta, spec["version"], layers)
             self.model.cluster_profiles[key] = profile
             k8s = profile.kubernetes_version
             if k8s is not None and versions.kubernetes_version(k8s) is None:
-                index = next(i for i, l in enumerate(layers) if l.type == "kubernetes")
+                index = next(i for i, layer in enumerate(layers) if layer.type == "kubernetes")
                 self.diagnostics.error("E501", f"kubernetes layer version {k8s!r} is not a Kubernetes version",
                                        loc.at("spec", "layers", index, "version"))
 
@@ -342,7 +367,7 @@ class Builder(References):
 
     def _add_Workload(self, data, meta, spec, loc):
         key = (spec["project"], meta.name)
-        if not self._unique(("Workload",) + key, loc, f"Workload {meta.name!r} in project {spec['project']!r}"):
+        if not self._unique(("Workload", *key), loc, f"Workload {meta.name!r} in project {spec['project']!r}"):
             return
         at = loc.at("spec")
         self.model.workloads[key] = Workload(

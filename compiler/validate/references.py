@@ -5,18 +5,16 @@ clusters, and the manifest files `manifests` components use."""
 from __future__ import annotations
 
 import dataclasses
-
 import posixpath
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from compiler.definitions import builtins
-from compiler.model import graph, versions
-from compiler.schemas import check as schemacheck
 from compiler.diagnostics import Diagnostics, Location
 from compiler.load import RawDocument, RawRepo
-from compiler.model import Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile
 from compiler.load.source import PathOutsideRepository, normalize
+from compiler.model import Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile, graph, versions
+from compiler.schemas import check as schemacheck
 
 
 class References:
@@ -51,7 +49,8 @@ class References:
                                        schemacheck.did_you_mean(device.cluster, self.model.clusters))
         for name, devices in by_cluster.items():
             cluster = self.model.clusters[name]
-            self.model.clusters[name] = dataclasses.replace(cluster, devices=tuple(sorted(devices, key=lambda d: d.name)))
+            self.model.clusters[name] = dataclasses.replace(cluster,
+                                                            devices=tuple(sorted(devices, key=lambda d: d.name)))
 
     def _unknown(self, what: str, kind: str, name: str, where: Location, choices: Iterable[str],
                  hint: str | None = None) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
-from compiler.schemas import check as schemacheck
 from compiler.schemas import KINDS, document_schema
+from compiler.schemas import check as schemacheck
 
 DOCUMENT_KINDS = tuple(k for k in KINDS if k != "Settings")
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(kind: str) -> schemacheck.FastValidator:
     return schemacheck.FastValidator(document_schema(kind))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.schemas import check as schemacheck
 from compiler.diagnostics import Diagnostics, Location
 from compiler.load import SETTINGS_FILE, RawDocument
-from compiler.model import ParamSetting, ReleaseOptions, Settings
-from compiler.schemas.blocks import API_VERSION
 from compiler.load.source import PathOutsideRepository, normalize
+from compiler.model import ParamSetting, ReleaseOptions, Settings
+from compiler.schemas import check as schemacheck
+from compiler.schemas.blocks import API_VERSION
 from compiler.validate.schema import validator
+
 
 def settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
     loc = Location(SETTINGS_FILE)

@@ -13,15 +13,26 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from compiler.runtime import parallel, progress
-from compiler.write import transaction
 from compiler.diagnostics import Diagnostics
 from compiler.load.source import PathOutsideRepository, normalize
-from compiler.write.compare import STAGING_PREFIX, Changes, Digests, EarlyListing, Listing, Manifest, _compare, digest, listing
+from compiler.runtime import parallel, progress
+from compiler.write import transaction
+from compiler.write.compare import (
+    STAGING_PREFIX,
+    Changes,
+    Digests,
+    EarlyListing,
+    Listing,
+    Manifest,
+    _compare,
+    digest,
+    listing,
+)
 
 _EASEL_MARKERS = ("clusters", "bootstrap")
 
@@ -149,7 +160,7 @@ class _LaneDone:
 
 
 def _lane(parts: Iterable[dict[str, str]], found: Listing, out: str, manifest: Manifest,
-          staging: "_Staging") -> Changes | str | _LaneDone:
+          staging: _Staging) -> Changes | str | _LaneDone:
     """Compare and stage these parts; the first path that is not plain, if any. In the second process (a lane
     of staging) the answer is a _LaneDone, or the error's text (OSError is not sent whole)."""
     changes = Changes()
@@ -195,7 +206,7 @@ class _Staging:
         self.subtrees: dict[str, str] = {}  # new folder -> its staged copy
         self.known: dict[str, bool] = {}  # folder -> whether the output has it
 
-    def lane(self, name: str) -> "_Staging":
+    def lane(self, name: str) -> _Staging:
         """This staging as the second process's lane (the parent's copy is not touched: it runs after a fork)."""
         self.name = name
         self.singles, self.subtrees = [], {}

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern  # the same path strings as the rendered tree's (render/__init__.py)
-from typing import Callable
 
 from compiler.runtime import parallel
 
@@ -187,7 +187,7 @@ def stat_of(packed: int) -> tuple[int, int]:
 
 
 def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifest,
-             digests: "Digests | None" = None) -> Changes:
+             digests: Digests | None = None) -> Changes:
     """A file whose size and mtime are still those the manifest recorded is compared by digest, as Git's index
     does; any other is read back. Consumes found.files and manifest as it goes (at fleet scale each holds a
     million entries: they are let go while the new record grows); what found.files keeps after the last part

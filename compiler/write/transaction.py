@@ -17,8 +17,8 @@ import fcntl
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from compiler.runtime.state import cache_dir, make_cache_dir
 
@@ -36,7 +36,7 @@ def exclusive(root: Path, wait: bool = True, waiting: Callable[[], None] | None 
     """Hold the repository's lock for the block (waiting: called once when another run holds it). Without a
     writable repository (a read-only checkout) there is nothing to serialise: the block runs without it."""
     try:
-        handle = open(make_cache_dir(root) / LOCK, "a+")
+        handle = open(make_cache_dir(root) / LOCK, "a+")  # noqa: SIM115  (held across the yield, closed below)
     except OSError:
         yield
         return

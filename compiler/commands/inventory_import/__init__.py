@@ -19,14 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.commands.inventory_import.files import Doc, File, dump, load, write_all
+from compiler.commands.inventory_import.nodes import (
+    NODE_ANNOTATION,
+    NodeListError,
+    device_from_node,
+    device_name,
+    read_items,
+)
+from compiler.commands.inventory_import.slices import gpu_facts, read_slices
 from compiler.diagnostics import Diagnostics
 from compiler.model import Cluster
 from compiler.schemas.blocks import API_VERSION
-from compiler.commands.inventory_import.files import Doc, File, dump, load, write_all
-from compiler.commands.inventory_import.nodes import (
-    NODE_ANNOTATION, NodeListError, device_from_node, device_name, read_items,
-)
-from compiler.commands.inventory_import.slices import gpu_facts, read_slices
 
 __all__ = ["ImportSummary", "NodeListError", "Reported", "device_from_node", "import_nodes", "read_items",
            "reported"]

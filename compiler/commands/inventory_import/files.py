@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compiler.load import yamlio
-from compiler.diagnostics import Diagnostics
 from compiler.commands.inventory_import.nodes import NodeListError
+from compiler.diagnostics import Diagnostics
+from compiler.load import yamlio
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _sync(target: Any, source: Any) -> Any:
             target[:] = [_sync(by_name[item["name"]], item) if item["name"] in by_name else item for item in source]
             return target
         if len(target) == len(source):
-            target[:] = [_sync(t, s) for t, s in zip(target, source)]
+            target[:] = [_sync(t, s) for t, s in zip(target, source, strict=False)]
             return target
     return source
 

@@ -102,7 +102,8 @@ def device_from_node(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         state = "unhealthy"
     else:
         state = "ready"
-    control_plane = any(k in labels for k in ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"))
+    control_plane = any(k in labels
+                        for k in ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"))
     facts: dict[str, Any] = {}
     arch = labels.get("kubernetes.io/arch") or (status.get("nodeInfo") or {}).get("architecture")
     if arch:

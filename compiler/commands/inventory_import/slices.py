@@ -20,8 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.model import quantity
 from compiler.commands.inventory_import.nodes import NodeListError
+from compiler.model import quantity
 
 DRIVER = "gpu.nvidia.com"  # NVIDIA's DRA driver for GPUs (its ComputeDomain driver is another)
 

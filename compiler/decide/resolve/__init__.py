@@ -6,19 +6,33 @@ by version_choice.py, and policy checks the result in a step of its own (policy.
 
 from __future__ import annotations
 
-from compiler.diagnostics import Diagnostic, Subject, error
-from compiler.model.gpu import DEVICE_PLUGIN, GpuDemand
-from compiler.model import DEFAULT_RELEASE, Environment, Model, Project, Workload, WorkloadProfile
-from compiler.kube import names
-from compiler.schemas import check as schemacheck
 from compiler.decide.resolve import params
 from compiler.decide.resolve.components import Owner, resolve_components
 from compiler.decide.resolve.types import (
-    STACKS, ResolvedComponent, ResolvedStack, ResolvedTrait, ResolvedWorkload, Resolutions,
+    STACKS,
+    Resolutions,
+    ResolvedComponent,
+    ResolvedStack,
+    ResolvedTrait,
+    ResolvedWorkload,
 )
+from compiler.diagnostics import Diagnostic, Subject, error
+from compiler.kube import names
+from compiler.model import DEFAULT_RELEASE, Environment, Model, Project, Workload, WorkloadProfile
+from compiler.model.gpu import DEVICE_PLUGIN, GpuDemand
+from compiler.schemas import check as schemacheck
 
-__all__ = ["STACKS", "ResolvedComponent", "ResolvedStack", "ResolvedTrait", "ResolvedWorkload", "Resolutions",
-           "namespace_for", "resolve_stack", "resolve_workload"]
+__all__ = [
+    "STACKS",
+    "Resolutions",
+    "ResolvedComponent",
+    "ResolvedStack",
+    "ResolvedTrait",
+    "ResolvedWorkload",
+    "namespace_for",
+    "resolve_stack",
+    "resolve_workload",
+]
 
 
 

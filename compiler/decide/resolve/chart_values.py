@@ -9,13 +9,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.kube import images
-from compiler.model import valuespath
-from compiler.diagnostics import Diagnostic, Subject, error, warning
-from compiler.model.gpu import DEVICE_PLUGIN, DRA, GPU_RESOURCE
-from compiler.model import Component, Model
-from compiler.model.parts import ALL_CONTAINERS, ComponentOutput
 from compiler.decide.resolve.types import ResolvedTrait
+from compiler.diagnostics import Diagnostic, Subject, error, warning
+from compiler.kube import images
+from compiler.model import Component, Model, valuespath
+from compiler.model.gpu import DEVICE_PLUGIN, DRA, GPU_RESOURCE
+from compiler.model.parts import ALL_CONTAINERS, ComponentOutput
 
 
 @dataclass(frozen=True)
@@ -186,7 +185,7 @@ def _without_device_plugin_gpus(trait: ResolvedTrait) -> ResolvedTrait:
     values cannot leave the pods waiting for a resource no node offers."""
     assert trait.output.gpu is not None
     names = dict.fromkeys((GPU_RESOURCE, trait.output.gpu.resource_name))
-    gone = {name: None for name in names}
+    gone = dict.fromkeys(names)
 
     def body(value: Any) -> Any:
         if isinstance(value, dict):
@@ -210,7 +209,7 @@ class Covered:
     pod: frozenset[str] = frozenset()
     container: frozenset[str] = frozenset()
 
-    def adding(self, part: str | None, name: str) -> "Covered":
+    def adding(self, part: str | None, name: str) -> Covered:
         if part == "pod":
             return dataclasses.replace(self, pod=self.pod | {name})
         if part == "container":

@@ -5,21 +5,31 @@ definition's schema and `{{ params.x }}` placeholders filled in."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-from compiler.definitions import builtins, templating
 from compiler import definitions
-from compiler.model import graph
-from compiler.kube import names, podtemplates, merge as smp
-from compiler.schemas import check as schemacheck
-from compiler.diagnostics import Diagnostic, Location, Subject, error
-from compiler.model.gpu import DEVICE_PLUGIN
-from compiler.model import DEFAULT_RELEASE, Component, Definition, Model, ReleaseOptions, TraitUse, WorkloadProfile
-from compiler.model.parts import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
-from compiler.load.source import PathOutsideRepository, normalize
 from compiler.decide.resolve import chart_values
 from compiler.decide.resolve.types import ResolvedComponent, ResolvedTrait
+from compiler.definitions import builtins, templating
+from compiler.diagnostics import Diagnostic, Location, Subject, error
+from compiler.kube import merge as smp
+from compiler.kube import names, podtemplates
+from compiler.load.source import PathOutsideRepository, normalize
+from compiler.model import (
+    DEFAULT_RELEASE,
+    Component,
+    Definition,
+    Model,
+    ReleaseOptions,
+    TraitUse,
+    WorkloadProfile,
+    graph,
+)
+from compiler.model.gpu import DEVICE_PLUGIN
+from compiler.model.parts import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
+from compiler.schemas import check as schemacheck
 
 
 @dataclass(frozen=True)

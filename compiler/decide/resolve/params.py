@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.schemas import check as schemacheck
 from compiler.diagnostics import Diagnostic, Location, Note, error
 from compiler.model import Environment, ParamSetting, Project, Settings, WorkloadProfile
+from compiler.schemas import check as schemacheck
+
 
 @dataclass(frozen=True)
 class EffectiveParameter:
@@ -23,7 +24,8 @@ class EffectiveParameter:
 
 
 def effective(profile: WorkloadProfile, settings: Settings, project: Project | None, environment: Environment | None,
-              asked: dict[str, ParamSetting], asks_at: Location) -> tuple[dict[str, EffectiveParameter], list[Diagnostic]]:
+              asked: dict[str, ParamSetting], asks_at: Location
+              ) -> tuple[dict[str, EffectiveParameter], list[Diagnostic]]:
     """asked: the workload's own parameters; asks_at: where a missing value is reported."""
     problems: list[Diagnostic] = []
     declared = profile.parameters

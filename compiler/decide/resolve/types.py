@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.diagnostics import Location
-from compiler.model.gpu import DEVICE_PLUGIN, DRA, GpuDemand
-from compiler.model import DEFAULT_RELEASE, Environment, Project, ReleaseOptions, Workload, WorkloadProfile
-from compiler.model.parts import ComponentOutput, TraitOutput
 from compiler.decide.resolve.params import EffectiveParameter
+from compiler.diagnostics import Location
+from compiler.model import DEFAULT_RELEASE, Environment, Project, ReleaseOptions, Workload, WorkloadProfile
+from compiler.model.gpu import DEVICE_PLUGIN, DRA, GpuDemand
+from compiler.model.parts import ComponentOutput, TraitOutput
 
 STACKS = "infrastructure"  # a stack's group: what its templates see as project and environment, its folder
 

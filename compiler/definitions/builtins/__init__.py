@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from compiler.definitions.builtins import components, traits
 from compiler.diagnostics import Location
 from compiler.model import Definition, Meta
-from compiler.definitions.builtins import components, traits
 
 _BUILTIN = Location("<built-in>")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from compiler.load.source import normalize
 from compiler.model.parts import POD_KINDS, ComponentOutput, HelmChart, RenderContext
 from compiler.schemas.blocks import NAME, QUANTITY, array, described, obj
-from compiler.load.source import normalize
 
 _RESOURCES = obj({
     "cpu": described(QUANTITY, "CPU request (e.g. 500m or 2)."),

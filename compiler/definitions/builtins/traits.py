@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.model import gpu as gpus
+from compiler.definitions.builtins.components import _RESOURCES, resources_block
 from compiler.kube import names
+from compiler.model import gpu as gpus
 from compiler.model.parts import ALL_CONTAINERS, POD_KINDS, Patch, RenderContext, TraitOutput
 from compiler.schemas.blocks import LABEL_KEY, LABEL_VALUE, QUANTITY, array, described, obj
-from compiler.definitions.builtins.components import _RESOURCES, resources_block
 
 _CONTAINER = described({"type": "string", "minLength": 1}, "The container to change (default: every one).")
 _K8S_TOLERATION = obj({
