@@ -72,14 +72,16 @@ def compile_repository(source: Source, request: Request = Request(), progress: P
 
 
 def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progress = QUIET) -> Result:
+    """The stages in order, each adding its diagnostics; a stage runs only when those before it found no error
+    that it would trip over (deciding still runs after some, so that one run reports as much as it can)."""
     diagnostics = raw.diagnostics
     result = Result(raw.texts, diagnostics)
     progress.phase("validating")
-    model, problems, checked = validate.validate(raw)
-    diagnostics.extend(problems)
+    model, invalid, checked = validate.validate(raw)
+    diagnostics.extend(invalid)
     result.checked = frozenset(checked)
-    previous, problems = lockfile.parse(raw.lock_text)
-    diagnostics.extend(problems)
+    previous, unreadable = lockfile.parse(raw.lock_text)  # easel.lock: the decisions of the last compile
+    diagnostics.extend(unreadable)
     diagnostics.extend(validate.check_recorded_profiles(model, previous))
     result.model, result.previous = model, previous
     if request.rollout is not None and not diagnostics.has_errors:
@@ -87,17 +89,17 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
         previous = rollout_step(previous, model, step.workloads, step.everything, step.kind)
     result.fleet = inventory.fleet(model, diagnostics)
     progress.phase("deciding")
-    result.decisions, result.resolutions, problems = decide(model, result.fleet, previous, request.update,
-                                                            earlier_errors=diagnostics.has_errors)
-    diagnostics.extend(problems)
+    result.decisions, result.resolutions, undecided = decide(model, result.fleet, previous, request.update,
+                                                             earlier_errors=diagnostics.has_errors)
+    diagnostics.extend(undecided)
     if diagnostics.has_errors or not request.render:
         return result
     progress.phase("planning")
-    result.plans, problems = plan(model, result.fleet, result.decisions, result.resolutions)
-    diagnostics.extend(problems)
+    result.plans, unplanned = plan(model, result.fleet, result.decisions, result.resolutions)
+    diagnostics.extend(unplanned)
     diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products))
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
-        if not request.later:
+        if not request.later:  # else the caller renders, a cluster at a time, as it writes
             result.files = render(result.plans, request.shard, progress)
     return result

@@ -79,6 +79,9 @@ def schema_names(ctx: click.Context, param: click.Parameter, incomplete: str) ->
 def completion(shell: str) -> int:
     """Print the shell completion script: `eval "$(easel completion bash)"` (zsh alike), or
     `easel completion fish | source`. It completes commands, options, workloads, clusters and kinds."""
-    script = get_completion_class(shell)(cli, {}, "easel", "_EASEL_COMPLETE")
+    kind = get_completion_class(shell)
+    if kind is None:  # pragma: no cover  (click.Choice admits only the shells click knows)
+        raise click.UsageError(f"no completion for {shell}")
+    script = kind(cli, {}, "easel", "_EASEL_COMPLETE")
     click.echo(script.source())
     return 0

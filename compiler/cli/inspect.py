@@ -43,10 +43,10 @@ def explain(state: State, workload: str | None, cluster: str | None, every_clust
         data = explaining.cluster_report(result, cluster)
         click.echo(json.dumps(envelope("ClusterExplanation", data), indent=2) if fmt == "json"
                    else explaining.cluster_text(data))
-    else:
+    elif workload is not None:
         found, problem = result.model.find_workload(workload)
         if found is None:
-            raise CommandError("E901", problem)
+            raise CommandError("E901", problem or f"no workload {workload!r}")
         data = explaining.workload_report(result, found)
         click.echo(json.dumps(envelope("WorkloadExplanation", data), indent=2, default=str) if fmt == "json"
                    else explaining.workload_text(data, every_cluster))

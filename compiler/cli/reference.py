@@ -58,7 +58,9 @@ def _section(command: click.Command, path: list[str], parent: click.Context | No
     lines.append("")
     if isinstance(command, click.Group):
         for name in sorted(command.list_commands(ctx)):
-            lines += _section(command.get_command(ctx, name), [*path, name], ctx)
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                lines += _section(sub, [*path, name], ctx)
     return lines
 
 

@@ -154,8 +154,9 @@ def _diff_report(base: str, head: str | None, result: Result, changes: list | No
     ok = changes is not None
     return json.dumps(envelope("Diff", {
         "ok": ok, "base": base, "head": head, "failed": failed,
-        "summary": {"clusters": len(changes), "changed": sum(1 for d in changes if not d.empty)} if ok else None,
-        "clusters": differ.as_json(changes) if ok else [],
+        "summary": {"clusters": len(changes), "changed": sum(not d.empty for d in changes)}
+        if changes is not None else None,
+        "clusters": differ.as_json(changes) if changes is not None else [],
         "diagnostics": diagnostics_report.as_json(result.diagnostics, result.texts)}), indent=2)
 
 
@@ -188,6 +189,7 @@ def publish_command(state: State, branch: str | None, oci_repository: str | None
         if len(changed) > 20:
             click.echo(f"  … and {len(changed) - 20} more")
         return 0
+    assert branch is not None  # one of the two, checked above
     count, commit = publish_output(state.root, result, branch, message)
     if commit is None:
         click.echo(f"{branch} already holds this output: nothing to commit")

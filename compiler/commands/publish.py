@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pygit2
 
@@ -24,7 +25,7 @@ def _signature(repo: pygit2.Repository, names: tuple[str, str]) -> pygit2.Signat
 
 def _tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Oid:
     """A tree of nested folders from path -> content."""
-    folders: dict[str, dict] = {}
+    folders: dict[str, Any] = {}
     for path, data in files.items():
         node = folders
         *parents, name = path.split("/")

@@ -59,7 +59,9 @@ class GitSource(MemorySource):
         for entry in tree:
             full = f"{path}{entry.name}"
             if entry.filemode == pygit2.GIT_FILEMODE_TREE:
-                self._collect(self.repo[entry.id], full + "/")
+                subtree = self.repo[entry.id]
+                if isinstance(subtree, pygit2.Tree):
+                    self._collect(subtree, full + "/")
             elif entry.filemode in _BLOB_MODES:  # links and submodules are not followed
                 self.files[full] = entry.id
 
@@ -67,7 +69,10 @@ class GitSource(MemorySource):
         clean = normalize(path)
         if clean not in self.files:
             raise FileNotFoundError(2, f"not in {self.name}", path)
-        return self.repo[self.files[clean]].data
+        blob = self.repo[self.files[clean]]
+        if not isinstance(blob, pygit2.Blob):
+            raise FileNotFoundError(2, f"not a file in {self.name}", path)
+        return blob.data
 
 
 def default_base(repo: pygit2.Repository) -> str:

@@ -8,17 +8,20 @@ text, only for the nodes a diagnostic points at.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+_BaseLoader: Any  # one of two classes, chosen at import
+_BaseDumper: Any
 try:  # the C implementations are much faster; fall back when PyYAML was built without libyaml
     _BaseLoader = yaml.CSafeLoader
     _BaseDumper = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover
-    _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
-    _BaseDumper = yaml.SafeDumper  # type: ignore[misc]
+    _BaseLoader = yaml.SafeLoader
+    _BaseDumper = yaml.SafeDumper
 
 MAX_EXPANDED_NODES = 1_000_000
 MAX_DOCUMENTS = 10_000  # documents one file may hold
@@ -54,7 +57,9 @@ def _read_as_other(value: str) -> bool:
     plain = value.replace("_", "")
     if not plain or plain[0] not in "+-0123456789.":
         return False
-    parsers = [lambda t: int(t, 0), float] + ([float.fromhex] if "x" in plain.lower() else [])
+    parsers: list[Callable[[str], object]] = [lambda t: int(t, 0), float]
+    if "x" in plain.lower():
+        parsers.append(float.fromhex)
     for parse in parsers:
         try:
             parse(plain)
@@ -91,7 +96,7 @@ class AliasBomb(Exception):
     pass
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     def __init__(self, stream):
         super().__init__(stream)
         self.duplicate_keys: list[tuple[Any, int, int]] = []  # (key, line, column), 1-based
@@ -307,7 +312,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+class _Dumper(_BaseDumper):
     def ignore_aliases(self, data):  # output repeats data rather than using anchors: easier to read and diff
         return True
 

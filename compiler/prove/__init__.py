@@ -7,7 +7,7 @@ cluster's tree as `kubectl kustomize` does (`easel build`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from compiler.decide.inventory import ClusterFacts
@@ -18,7 +18,7 @@ from compiler.record.decisions import Decisions
 
 
 def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
-          dra_products: Mapping[Any, str]) -> Diagnostics:
+          dra_products: Iterable[tuple[str, str]]) -> Diagnostics:
     """The problems a cluster would show with what is planned for it."""
     diagnostics = Diagnostics()
     lacking: dict[Any, Any] = {}  # crds.check's answers for releases planned alike

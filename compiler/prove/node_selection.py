@@ -110,6 +110,7 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
         if not requirements and not (ask and ask.mode.startswith("mig-") and not dra):
             continue
         pools_taken = {a.pool for a in taken if a.component == booking.component}
+        candidates: list[tuple[Device, gpu.GpuPool | None]]
         if booking.gpus:
             candidates = [(d, pool) for d, pools in devices for key, pool in pools.items() if key in pools_taken]
         else:  # no GPUs: any worker; checked only when every worker's labels are known

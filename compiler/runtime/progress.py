@@ -9,7 +9,10 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:  # rich is imported only once a bar is shown
+    from rich.progress import Progress, TaskID
 
 DELAY = 2.0  # seconds before a bar appears
 
@@ -18,9 +21,11 @@ class _Bar:
     def __init__(self, stream: IO[str], delay: float):
         self.stream, self.delay = stream, delay
         self.began = time.monotonic()
-        self.progress = None
-        self.task = None
-        self.name, self.total, self.done = "", None, 0
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+        self.name: str = ""
+        self.total: int | None = None
+        self.done = 0
 
     def phase(self, name: str, total: int | None) -> None:
         self.name, self.total, self.done = name, total, 0
@@ -39,12 +44,13 @@ class _Bar:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             console = Console(file=self.stream, force_terminal=True)
-            self.progress = Progress(TextColumn("easel: {task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=console, transient=True)
-            self.progress.start()
-            self.task = self.progress.add_task(self.name, total=self.total)
-        self.progress.update(self.task, description=self.name, total=self.total, completed=self.done,
-                             refresh=refresh)
+            bar = Progress(TextColumn("easel: {task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), console=console, transient=True)
+            bar.start()
+            self.progress, self.task = bar, bar.add_task(self.name, total=self.total)
+        if self.task is not None:
+            self.progress.update(self.task, description=self.name, total=self.total, completed=self.done,
+                                 refresh=refresh)
 
     def close(self) -> None:
         if self.progress is not None:

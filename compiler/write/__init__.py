@@ -144,10 +144,13 @@ def _stage(files: dict[str, str] | Iterable[dict[str, str]] | Tree, found: Listi
         theirs = share.result()
         if not isinstance(theirs, _LaneDone):
             raise OSError(f"the second process writing the output failed ({theirs or 'no answer'})")
+        if isinstance(changes, _LaneDone):  # pragma: no cover  (only the second process's lane answers so)
+            raise TypeError("the first lane answered as a second process")
         return changes if isinstance(changes, str) else staging.join(changes, theirs)
     parts = files.parts() if isinstance(files, Tree) else [files] if isinstance(files, dict) else files
     done = _lane(parts, found, str(out), manifest, staging)
-    assert not isinstance(done, _LaneDone)  # only a second process's lane answers so
+    if isinstance(done, _LaneDone):  # pragma: no cover  (only the second process's lane answers so)
+        raise TypeError("the first lane answered as a second process")
     return done
 
 

@@ -170,7 +170,7 @@ def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any], bool]],
         if inventory.inline:
             inventory.inline.append({"name": name, **spec})
             inventory.cluster_doc.dirty = True
-        else:
+        elif inventory.docs_file is not None:
             metadata: dict[str, Any] = {"name": name}
             if name != node:
                 metadata["annotations"] = {NODE_ANNOTATION: node}
@@ -189,7 +189,7 @@ def _retire(inventory: _Inventory, seen: set[str], summary: ImportSummary) -> No
                 spec["state"] = "unhealthy"
                 doc.dirty = True
             summary.kept.append(name)
-        elif doc is inventory.cluster_doc:
+        elif doc is inventory.cluster_doc and inventory.inline is not None:
             inventory.inline.remove(spec)
             doc.dirty = True
             summary.removed.append(name)

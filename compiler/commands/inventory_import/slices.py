@@ -72,7 +72,7 @@ def _device(node: str, device: Any, where: str) -> SliceDevice:
     uuid = found.get("uuid") or f"{node}/{device['name']}"
     return SliceDevice(node, device["name"], kind, uuid, found.get("parentUUID"), found.get("profile"),
                        found.get("productName"), str(memory) if memory is not None else None,
-                       tuple((key, found[key]) for key in _KEPT if found.get(key)))
+                       tuple((key, str(value)) for key in _KEPT if (value := found.get(key))))
 
 
 def read_slices(slices: list[dict[str, Any]]) -> dict[str, list[SliceDevice]]:
