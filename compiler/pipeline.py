@@ -1,12 +1,13 @@
 """The compiler, top to bottom:
 
-    load      load.py         the repository's files (the only stage that reads)
-    validate  validate.py     typed Model; easel.lock parsed into the previous Decisions (lockfile.py)
-    decide    decide/         versions, resolution, policy, placement, stacks, rollout waves: Decisions
-    plan      plan.py         per cluster, exactly what it runs: ClusterPlan
-    render    render/         per cluster and engine, the output tree as texts
+    load      load/       the repository's files (the only stage that reads)
+    validate  validate/   typed Model; easel.lock parsed into the previous Decisions (record/lockfile.py)
+    decide    decide/     versions, resolution, policy, placement, stacks, rollout waves: Decisions
+    plan      plan/       per cluster, exactly what it runs: ClusterPlan
+    prove     prove/      what a cluster would reject of it, before anything is written
+    render    render/     per cluster and engine, the output tree as texts
 
-Writing is the caller's last step (write.py), so that `validate`, `compile --check`, `explain` and `diff` run the
+Writing is the caller's last step (write/), so that `validate`, `compile --check`, `explain` and `diff` run the
 very same stages without touching disk.
 """
 

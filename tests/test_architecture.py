@@ -160,3 +160,26 @@ def test_functions_are_short_enough_to_read():
                 if size > MAX_FUNCTION_LINES:
                     long[f"{module.name}.{node.name}"] = size
     assert long == {}
+
+
+MODULE_MENTION = re.compile(r"(?<![\w./-])((?:[a-z_]+/)*[a-z_]+\.py)\b")
+
+
+def _exists(mention: str) -> bool:
+    """A mention names a module when some file under compiler/ (or the tests, for tests/...) ends with it."""
+    if mention.startswith("tests/"):
+        return (ROOT / mention).exists()
+    return any(str(path.relative_to(ROOT)).endswith(("/" + mention, mention)) and
+               (str(path.relative_to(ROOT)) == mention or str(path.relative_to(ROOT)).endswith("/" + mention))
+               for path in PACKAGE.rglob("*.py"))
+
+
+def test_no_docstring_comment_or_map_names_a_module_that_is_gone():
+    gone = []
+    for module in modules().values():
+        for number, line in enumerate(module.path.read_text(encoding="utf-8").splitlines(), start=1):
+            gone += [f"{module.path.relative_to(ROOT)}:{number}: {m}" for m in MODULE_MENTION.findall(line)
+                     if not _exists(m)]
+    for number, line in enumerate(ARCHITECTURE.read_text(encoding="utf-8").splitlines(), start=1):
+        gone += [f"docs/architecture.md:{number}: {m}" for m in MODULE_MENTION.findall(line) if not _exists(m)]
+    assert gone == []

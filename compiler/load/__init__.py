@@ -1,7 +1,7 @@
 """Stage 1, load: read easel.yaml and every YAML file under the input folders. The only stage that reads.
 
 Returns raw documents (plain data with their Location) and the text of each file, which is kept for printing
-code positions later. Nothing here knows the kinds; validate.py does.
+code positions later. Nothing here knows the kinds; validate/ does.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def render(plans: Plans, shard: Shard | None = None, progress: Progress = QUIET)
 class Tree:
     """The output tree still to be rendered, for `compile` to write as it renders it: in parts (a cluster
     each, then the bootstrap), so that a fleet's tree is never whole in memory, and in lanes, which can be
-    rendered and written in separate processes (write.py)."""
+    rendered and written in separate processes (write/__init__.py)."""
     plans: Plans
     shard: Shard | None = None
     progress: Progress = QUIET

@@ -40,7 +40,7 @@ class Listing:
 
 
 def listing(out: Path, owns: Callable[[str], bool] | None = None, unless: Manifest | None = None) -> Listing:
-    """owns: which files count (a shard's, sharding.py); the others are as good as absent. unless: leave out
+    """owns: which files count (a shard's, plan/shards.py); the others are as good as absent. unless: leave out
     the files whose size and mtime are those it records (counted in `matched`)."""
     found = Listing()
     if not out.is_dir():
