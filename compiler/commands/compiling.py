@@ -1,6 +1,6 @@
 """The commands that change the repository (`compile`, `lock`, `rollout advance|rollback`) and their checks
 (`compile --check`, `--locked`): compile, compare with easel.lock and output/, write both or say what is stale.
-What they print is made here from the outcome; cli.py only hands it on."""
+What they print is made here from the outcome; cli/ only hands it on."""
 
 from __future__ import annotations
 

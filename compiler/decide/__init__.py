@@ -1,6 +1,6 @@
 """Stage 3, decide: what runs, in which version, where, and with which infrastructure, as one Decisions value.
 
-    versions   resolve/version_choice.py   each workload's profile version, and the rollout moving it on
+    versions   version_choice.py           each workload's profile version, and the rollout moving it on
     resolve    resolve/                    each workload at each of those versions (parameters, components)
     policy     policy.py                   guardrails on each resolved workload
     place      place.py, eligibility.py    the clusters each workload runs on, and the GPUs it takes there

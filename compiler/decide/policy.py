@@ -1,7 +1,7 @@
 """Policy: the guardrails an Environment and a Project set (SPEC §3 step 6).
 
 Who may deploy where, before a version is chosen; which profiles and versions, while choosing one
-(resolve/version_choice.py); GPUs per workload, registries and required traits on each resolved workload; project
+(version_choice.py); GPUs per workload, registries and required traits on each resolved workload; project
 GPU quotas while placing, since they add up across the fleet.
 """
 

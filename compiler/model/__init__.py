@@ -1,4 +1,4 @@
-"""The typed model of a config repository, built once from YAML by validate.py.
+"""The typed model of a config repository, built once from YAML by validate/.
 
 Later stages read these objects only; none of them looks at raw YAML. Every object keeps the Location of its
 document so that any later stage can point a diagnostic at the right line.

@@ -121,7 +121,8 @@ def _pod_wide_part(body: dict[str, Any]) -> dict[str, Any]:
 
 def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
     """The component's trait patches, combined per target, as kustomize `patches` entries. Patches name
-    every container "*"; here they name the component's `container` (resolve.py makes sure there is one)."""
+    every container "*"; here they name the component's `container` (decide/resolve/chart_values.py makes sure
+    there is one)."""
     container = component.properties.get("container")
     combined: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
     for trait in component.traits:

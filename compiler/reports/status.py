@@ -1,6 +1,6 @@
 """`easel status`: the fleet at a glance. GPUs per cluster and product (total / allocated / free), workloads
 per cluster, and each project's GPUs against its quota (and, for `easel report`, the infrastructure stacks per
-cluster). Plain data; cli.py prints it with rich or as JSON."""
+cluster). Plain data; cli/ prints it with rich or as JSON."""
 
 from __future__ import annotations
 

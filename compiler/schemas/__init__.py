@@ -2,7 +2,7 @@
 field means, for validation, for editors (`easel schema`, hover docs) and for docs/reference/file-formats.md.
 
 Every object schema closes its properties (`additionalProperties: false`) so that a typo is an error. Custom
-formats (quantity, semver, semver-range, duration, values-path) are checked by code (schemacheck.py), which gives
+formats (quantity, semver, semver-range, duration, values-path) are checked by code (check.py), which gives
 the better message; the schemas given to editors (`exported`) also carry a `pattern` for each, since editors
 ignore formats they do not know.
 """

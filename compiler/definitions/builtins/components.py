@@ -102,7 +102,7 @@ def helm_chart(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
 
 def manifests(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     objects = [copy.deepcopy(o) for o in props.get("objects", [])]
-    for path in props.get("files", []):  # resolve.py checked each path names a loaded manifest file
+    for path in props.get("files", []):  # decide/resolve/components.py checked each path names a loaded manifest file
         objects.extend(copy.deepcopy(o) for o, _ in ctx.files[normalize(path)].objects)
     return ComponentOutput(objects=objects)
 
