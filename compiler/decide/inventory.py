@@ -71,7 +71,7 @@ def _ready_gpus(cluster: Cluster, diagnostics: Diagnostics | None, allocation: s
 def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | None = None) -> ClusterFacts:
     ready = [d for d in cluster.devices if d.state == "ready"]
     cores = sum(d.cpu_cores or 0 for d in ready)
-    memory = sum((d.memory or 0 for d in ready), Fraction(0))
+    memory = sum((d.memory or Fraction(0) for d in ready), Fraction(0))
     arches = {d.arch for d in ready if d.arch}
     allocation = gpu_allocation(cluster)
     gpu_facts = _ready_gpus(cluster, diagnostics, allocation)

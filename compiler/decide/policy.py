@@ -8,7 +8,7 @@ GPU quotas while placing, since they add up across the fleet.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from compiler.diagnostics import Diagnostic, Note, error
 from compiler.kube import images
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from compiler.model.gpu import Allocation
 
 
-def allowed_range(environment: Environment, profile: str) -> AllowedProfile | bool | None:
+def allowed_range(environment: Environment, profile: str) -> AllowedProfile | Literal[False] | None:
     """None: every profile is allowed; False: this one is not; else its entry (which may limit versions)."""
     if environment.allowed_profiles is None:
         return None
@@ -52,7 +52,7 @@ def check_workload(workload: ResolvedWorkload) -> list[Diagnostic]:
     registries = environment.allowed_registries
     for component in workload.components:
         for written, pulled in component.images if registries is not None else ():
-            if not images.allowed(pulled, registries):
+            if registries is not None and not images.allowed(pulled, registries):
                 rewritten = f" (rewritten from {written!r})" if written != pulled else ""
                 problems.append(error(
                     "E706", f"image {pulled!r}{rewritten} of component {component.name!r} (workload {workload.id}) "

@@ -92,7 +92,7 @@ def choose(workload: Workload, environment: Environment, provider: VersionProvid
     ranges = _ranges(workload, policy.allowed_range(environment, workload.profile) or None)
 
     def allowed(version: str | None) -> bool:
-        return version in available and all(versions.satisfies(version, r) for r in ranges)
+        return version is not None and version in available and all(versions.satisfies(version, r) for r in ranges)
 
     def at(version: str, rollout: Rollout | None = None) -> tuple[VersionChoice, list[Diagnostic]]:
         return VersionChoice(available[version], rollout), []
@@ -110,7 +110,7 @@ def choose(workload: Workload, environment: Environment, provider: VersionProvid
             return at(rollout.to_version)
         elif allowed(rollout.from_version):
             return at(rollout.from_version)
-    if not allowed(locked):
+    if locked is None or not allowed(locked):
         return at(best.version)
     if updating and best.version != locked:
         if environment.rollout_strategy == "progressive" and environment.waves:

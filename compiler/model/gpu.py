@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -216,7 +216,7 @@ def pools(gpus: Iterable[DeviceGpus]) -> dict[str, GpuPool]:
 class Allocation(NamedTuple):  # a tuple: placement makes one per workload per cluster it could take
     component: str
     product: str
-    count: int
+    count: int  # type: ignore[assignment]  # the field easel.lock names; shadows tuple.count, never called
     pool: str  # the GpuPool key
 
 
@@ -247,7 +247,7 @@ def _pools_for(ask: GpuAsk, offered: dict[str, GpuPool]) -> list[GpuPool]:
     return [pool for pool in offered.values() if pool.mode == ask.mode]
 
 
-def viable_pools(demands: list[GpuDemand], offered: dict[str, GpuPool], arch: str | None = None,
+def viable_pools(demands: Sequence[GpuDemand], offered: dict[str, GpuPool], arch: str | None = None,
                  allocation: str = DEVICE_PLUGIN) -> tuple[list[list[GpuPool]] | None, Reason | None]:
     """For each demand, the pools that could ever serve it on a cluster (product, sharing, architecture,
     memory, GPUs per device), in preference order; or the reason one has none. Free capacity aside."""
@@ -274,7 +274,7 @@ def viable_pools(demands: list[GpuDemand], offered: dict[str, GpuPool], arch: st
     return viable, None
 
 
-def take(demands: list[GpuDemand], viable: list[list[GpuPool]], cluster: str,
+def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str,
          state: FreeGpus) -> tuple[list[Allocation], Reason | None]:
     """The GPUs the demands take from their viable pools given what is free now, or why they cannot.
     (A hot path: it runs for every workload on every cluster that could serve it.)"""

@@ -30,12 +30,13 @@ def combined_schema() -> dict[str, Any]:
     }
 
 
-def exported(schema: dict[str, Any]) -> dict[str, Any]:
+def exported(schema: Any) -> Any:
     """schema as editors get it: only standard keywords (the internal name marker dropped), and a pattern beside
     each custom format."""
     if isinstance(schema, dict):
         out = {k: exported(v) for k, v in schema.items() if k != NAME_MARKER}
-        pattern = FORMAT_PATTERNS.get(schema.get("format")) if isinstance(schema.get("format"), str) else None
+        written = schema.get("format")
+        pattern = FORMAT_PATTERNS.get(written) if isinstance(written, str) else None
         if pattern and "pattern" not in out:
             out["pattern"] = pattern
         return out
