@@ -1,5 +1,7 @@
 """JSON Schemas (Draft 2020-12) of every input kind, each field with its description: the one source of what a
 field means, for validation, for editors (`easel schema`, hover docs) and for docs/reference/file-formats.md.
+A field's `default` is the value easel takes when a document leaves it out (validate fills it in); a mapping
+whose fields have defaults defaults to `{}` when its absence means the same as an empty one.
 
 Every object schema closes its properties (`additionalProperties: false`) so that a typo is an error. Custom
 formats (quantity, semver, semver-range, duration, values-path) are checked by code (schemacheck.py), which gives
