@@ -191,7 +191,8 @@ def _anchor(name: str) -> str:
 
 
 def _default(schema: dict[str, Any]) -> str:
-    if "default" not in schema:
+    # an empty mapping's default only says that its fields take theirs, which their own rows show
+    if "default" not in schema or (schema["default"] == {} and schema.get("properties")):
         return ""
     return _code(_flow(schema["default"]))
 

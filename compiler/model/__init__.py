@@ -32,6 +32,8 @@ class ParamSetting:
 
 @dataclass(frozen=True)
 class Settings:
+    """easel.yaml's settings. validate fills them in from the schema's defaults; these field defaults are for
+    Settings made by hand (tests), and a test keeps them equal to the schema's."""
     loc: Location
     inputs: tuple[str, ...] = ("profiles", "environments", "clusters", "workloads")
     output: str = "output"
@@ -286,8 +288,8 @@ class Environment:
     allowed_registries: tuple[str, ...] | None
     rollout_strategy: str
     waves: tuple[Wave, ...]
+    egress: str  # open | restricted
     allow_from: tuple[str, ...] = ()  # namespaces that may reach its workloads under strict isolation
-    egress: str = "open"  # open | restricted
     egress_cidrs: tuple[str, ...] = ()  # restricted egress: where else pods may connect (DNS always)
     egress_namespaces: tuple[str, ...] = ()
     pod_security: tuple[tuple[str, str], ...] = ()  # (mode, level): Pod Security admission on its namespaces

@@ -1,5 +1,7 @@
 """JSON Schemas (Draft 2020-12) of every input kind, each field with its description: the one source of what a
 field means, for validation, for editors (`easel schema`, hover docs) and for docs/reference/file-formats.md.
+A field's `default` is the value easel takes when a document leaves it out (validate fills it in); a mapping
+whose fields have defaults defaults to `{}` when its absence means the same as an empty one.
 
 Every object schema closes its properties (`additionalProperties: false`) so that a typo is an error. Custom
 formats (quantity, semver, semver-range, duration, values-path) are checked by code (check.py), which gives
@@ -12,6 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from compiler.model import DEFAULT_RELEASE
 from compiler.model.gpu import ALLOCATION_MODES
 from compiler.schemas.blocks import (
     ANNOTATIONS,
@@ -85,18 +88,21 @@ PARAMETER_DECLARATIONS = {"type": "object", "propertyNames": {"pattern": PARAMET
 
 POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
 
+# no `default` keywords: a component's release options fall back to its environment's `defaults.release`, and
+# only then to DEFAULT_RELEASE (what the descriptions name), which decide applies
 RELEASE_OPTIONS = obj({
     "timeout": described({"type": "string", "pattern": DURATION_PATTERN, "examples": ["10m", "1h30m"]},
                          "Flux: how long a Helm install or upgrade may take (Flux's default: 5m)."),
     "retries": described({"type": "integer", "minimum": 0, "maximum": 100},
-                         "Flux: install and upgrade remediation retries (default 3)."),
+                         f"Flux: install and upgrade remediation retries (default {DEFAULT_RELEASE.retries})."),
     "syncRetries": described({"type": "integer", "minimum": 0, "maximum": 100},
-                             "Argo CD: how often a failed sync is retried, backing off from 5s to 3m (default 10)."),
+                             "Argo CD: how often a failed sync is retried, backing off from 5s to 3m "
+                             f"(default {DEFAULT_RELEASE.sync_retries})."),
     "crds": described({"enum": ["Skip", "Create", "CreateReplace"]},
-                      "Flux: what a Helm upgrade does with the chart's CRDs (default CreateReplace)."),
+                      f"Flux: what a Helm upgrade does with the chart's CRDs (default {DEFAULT_RELEASE.crds})."),
     "driftDetection": described({"enum": ["enabled", "warn", "disabled"]}, "Flux: HelmRelease drift detection."),
     "syncOptions": array({"type": "string", "pattern": r"^[A-Za-z]+=[A-Za-z0-9-]+$"},
-                         description="Argo CD sync options (default [ServerSideApply=true])."),
+                         description=f"Argo CD sync options (default [{', '.join(DEFAULT_RELEASE.sync_options)}])."),
 })
 
 # API groups of CustomResourceDefinitions (`monitoring.coreos.com`): what a chart, a cluster-profile layer or a
@@ -156,7 +162,7 @@ SETTINGS = obj({
             "insecure": described({"type": "boolean"}, "The registry speaks plain HTTP.", default=False),
         }, ["repository"]), "The OCI repository of `delivery: oci` (required then)."),
     }, allOf=[{"if": {"properties": {"delivery": {"const": "oci"}}, "required": ["delivery"]},
-               "then": {"required": ["oci"]}}]), "How the clusters' GitOps engines get the output."),
+               "then": {"required": ["oci"]}}]), "How the clusters' GitOps engines get the output.", default={}),
     "parameters": described(FREE_OBJECT, "System-wide parameter defaults, the lowest layer: " + PARAMETER_LAYER + "."),
 })
 
@@ -293,7 +299,7 @@ SPECS: dict[str, dict[str, Any]] = {
                 for mode in ("enforce", "warn", "audit")})]},
                 "The Pod Security admission level of the namespaces easel creates, or one per mode (default: "
                 "none set)."),
-        }), "The namespaces easel creates for the workloads."),
+        }), "The namespaces easel creates for the workloads.", default={}),
         "defaults": described(obj({
             "parameters": described(FREE_OBJECT, "Environment parameter defaults: " + PARAMETER_LAYER + "."),
             "traits": described(array(TRAIT_USE), "Traits added to every component."),
@@ -318,7 +324,7 @@ SPECS: dict[str, dict[str, Any]] = {
                 "percent": described({"type": "integer", "minimum": 1, "maximum": 100},
                                      "Or a cumulative share of the placed clusters, rounded up."),
             }, ["name"])), "The waves, in order."),
-        }), "How a new profile version reaches the clusters."),
+        }), "How a new profile version reaches the clusters.", default={}),
     }),
     "Workload": obj({
         "project": described(NAME, "The Project (team) the workload belongs to."),

@@ -58,7 +58,8 @@ def array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def described(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
-    """schema with its description (one sentence: what the field is, and its default)."""
+    """schema with its description (one sentence: what the field is). A default goes in `default=` (or the
+    schema's own "default"): the one place it is written, which validate fills in and the docs show."""
     return {**schema, "description": description, **extra}
 
 

@@ -1,6 +1,8 @@
 """Stage 2, validate: check every raw document against its kind's schema, build the typed Model, and check the
 references between documents (unknown names, duplicates, missing files).
 
+    schema.py       each kind's schema and its compiled validator
+    defaults.py     the schema's defaults, filled into a document once it passed its schema
     settings.py     easel.yaml
     documents.py    each document of an easel kind, into the model
     references.py   what the documents name, once all are in

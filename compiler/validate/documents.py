@@ -45,8 +45,9 @@ from compiler.record import lockfile
 from compiler.schemas import KINDS
 from compiler.schemas import check as schemacheck
 from compiler.schemas.blocks import API_VERSION
+from compiler.validate.defaults import with_defaults
 from compiler.validate.references import References
-from compiler.validate.schema import DOCUMENT_KINDS, validator
+from compiler.validate.schema import DOCUMENT_KINDS, absent_defaults, schema, validator
 from compiler.validate.settings import definition_schema, parameter_settings, pod_security, release_options
 
 
@@ -102,7 +103,7 @@ def _device(spec: dict[str, Any], name: str, cluster: str, loc: Location) -> Dev
     tags = spec.get("tags") or {}
     memory = tags.get("memory", facts.get("memory"))
     return Device(
-        name=name, cluster=cluster, role=spec.get("role", "worker"), state=spec.get("state", "ready"),
+        name=name, cluster=cluster, role=spec["role"], state=spec["state"],
         arch=tags.get("arch", facts.get("arch")),
         cpu_cores=tags.get("cpu.cores", (facts.get("cpu") or {}).get("cores")),
         memory=quantity.parse(memory) if memory is not None else None,
@@ -155,7 +156,10 @@ class Builder(References):
             if isinstance(name, str):
                 self.broken.add((kind, name))
             return
-        getattr(self, f"_add_{kind}")(data, _meta(data, doc.loc), data["spec"], doc.loc)
+        # the builders read the spec with its defaults filled in; data stays the file's content (the cache's, and
+        # what a profile's digest is of)
+        spec = with_defaults(schema(kind), data)["spec"]
+        getattr(self, f"_add_{kind}")(data, _meta(data, doc.loc), spec, doc.loc)
 
     def _unique(self, identity: tuple, loc: Location, what: str, name_path: tuple = ("metadata", "name")) -> bool:
         """False (and an error naming the first definition) when identity was seen before."""
@@ -252,10 +256,10 @@ class Builder(References):
             for i, c in enumerate(spec["components"]))
         requires = spec.get("requires") or {}
         profile = WorkloadProfile(
-            meta=meta, version=version, type=spec.get("type", "Application"),
+            meta=meta, version=version, type=spec["type"],
             parameters={k: dict(v) for k, v in (spec.get("parameters") or {}).items()},
             kubernetes=requires.get("kubernetes"), arch=requires.get("arch"),
-            requires_profiles=tuple(ProfileDependency(p["name"], p.get("version", "*"),
+            requires_profiles=tuple(ProfileDependency(p["name"], p["version"],
                                                       at.at("requires", "profiles", i))
                                     for i, p in enumerate(requires.get("profiles") or ())),
             components=components, digest=lockfile.digest(data))
@@ -316,10 +320,11 @@ class Builder(References):
             return
         at = loc.at("spec")
         placement = spec.get("placement") or {}
-        namespace = spec.get("namespace") or {}
+        namespace = spec["namespace"]
         defaults = spec.get("defaults") or {}
         policy = spec.get("policy") or {}
-        rollout = spec.get("rollout") or {}
+        rollout = spec["rollout"]
+        spread = placement.get("spread") or absent_defaults("Environment", "placement", "spread")
         for message, where in _selector_problems(placement.get("clusterSelector"),
                                                  at.at("placement", "clusterSelector")):
             self.diagnostics.error("E212", message, where)
@@ -331,7 +336,7 @@ class Builder(References):
             if tol.get("operator") == "Exists" and "value" in tol:
                 self.diagnostics.error("E212", "a toleration with operator Exists takes no value",
                                        at.at("placement", "tolerations", i, "value"))
-            if tol.get("operator", "Equal") == "Equal" and "key" not in tol:
+            if tol["operator"] == "Equal" and "key" not in tol:
                 self.diagnostics.error("E212", "a toleration with operator Equal needs a key",
                                        at.at("placement", "tolerations", i))
         allowed = policy.get("allowedProfiles")
@@ -339,15 +344,14 @@ class Builder(References):
             meta=meta, projects=tuple(spec.get("projects") or ()),
             selector=_selector(placement.get("clusterSelector")),
             number_of_clusters=placement.get("numberOfClusters"),
-            prioritizers=tuple(Prioritizer(p["name"], p.get("weight", 1)) for p in placement.get("prioritizers") or ()),
-            tolerations=tuple(Toleration(t.get("key"), t.get("operator", "Equal"), t.get("value"), t.get("effect"))
+            prioritizers=tuple(Prioritizer(p["name"], p["weight"]) for p in placement.get("prioritizers") or ()),
+            tolerations=tuple(Toleration(t.get("key"), t["operator"], t.get("value"), t.get("effect"))
                               for t in placement.get("tolerations") or ()),
-            spread_by=(placement.get("spread") or {}).get("by"),
-            max_skew=(placement.get("spread") or {}).get("maxSkew", 1),
-            namespace_strategy=namespace.get("strategy", "workload"),
+            spread_by=spread.get("by"), max_skew=spread["maxSkew"],
+            namespace_strategy=namespace["strategy"],
             namespace_quota={k: str(v) for k, v in (namespace.get("quota") or {}).items()},
-            isolation=namespace.get("isolation", "none"),
-            allow_from=tuple(namespace.get("allowFrom") or ()), egress=namespace.get("egress", "open"),
+            isolation=namespace["isolation"],
+            allow_from=tuple(namespace.get("allowFrom") or ()), egress=namespace["egress"],
             egress_cidrs=tuple((namespace.get("egressAllow") or {}).get("cidrs") or ()),
             egress_namespaces=tuple((namespace.get("egressAllow") or {}).get("namespaces") or ()),
             pod_security=pod_security(namespace.get("podSecurity")),
@@ -360,7 +364,7 @@ class Builder(References):
             max_gpus_per_workload=policy.get("maxGPUsPerWorkload"),
             required_traits=tuple(policy.get("requiredTraits") or ()),
             allowed_registries=tuple(policy["allowedRegistries"]) if "allowedRegistries" in policy else None,
-            rollout_strategy=rollout.get("strategy", "all"),
+            rollout_strategy=rollout["strategy"],
             waves=tuple(Wave(w["name"], _selector(w["clusterSelector"]) if "clusterSelector" in w else None,
                              w.get("percent")) for w in rollout.get("waves") or ()),
         )
@@ -372,7 +376,7 @@ class Builder(References):
         at = loc.at("spec")
         self.model.workloads[key] = Workload(
             meta=meta, project=spec["project"], environment=spec["environment"], profile=spec["profile"]["name"],
-            version_range=spec["profile"].get("version", "*"),
+            version_range=spec["profile"]["version"],
             parameters=parameter_settings(spec.get("parameters") or {}, at.at("parameters")),
             traits={c: _trait_uses(t, at.at("traits", c), "workload") for c, t in (spec.get("traits") or {}).items()})
 

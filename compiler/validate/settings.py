@@ -10,34 +10,32 @@ from compiler.load.source import PathOutsideRepository, normalize
 from compiler.model import ParamSetting, ReleaseOptions, Settings
 from compiler.schemas import check as schemacheck
 from compiler.schemas.blocks import API_VERSION
-from compiler.validate.schema import validator
+from compiler.validate.defaults import with_defaults
+from compiler.validate.schema import absent_defaults, spec_schema, validator
 
 
 def settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
-    loc = Location(SETTINGS_FILE)
+    """easel.yaml's Settings, its defaults filled in from the schema; a missing or broken easel.yaml gives the
+    defaults alone."""
     if doc is None:
-        return Settings(loc=loc)
+        return _settings(with_defaults(spec_schema("Settings"), {}), Location(SETTINGS_FILE), diagnostics)
     problems = schemacheck.check(validator("Settings"), doc.data, doc.loc)
     if doc.data.get("apiVersion") == API_VERSION and doc.data.get("kind") != "Settings":
         problems = [p for p in problems if p.code != "E206"]
         diagnostics.error("E202", f"{SETTINGS_FILE} must hold a Settings document, not {doc.data.get('kind')!r}",
                           doc.loc.at("kind"))
     diagnostics.extend(problems)
-    if problems:
-        return Settings(loc=doc.loc)
-    spec = doc.data.get("spec") or {}
-    gitops = spec.get("gitops") or {}
-    defaults = Settings(loc=doc.loc)
-    output = spec.get("output", defaults.output)
-    inputs = tuple(spec.get("inputs", defaults.inputs))
-    try:
-        output = normalize(output)
-        if output == "" or output.split("/")[0].startswith("."):
-            raise PathOutsideRepository(output)
-    except PathOutsideRepository:
-        diagnostics.error("E106", f"output folder {output!r} must be a folder inside the repository",
-                          doc.loc.at("spec", "output"))
-        output = defaults.output
+    spec = None if problems else doc.data.get("spec")
+    return _settings(with_defaults(spec_schema("Settings"), spec if isinstance(spec, dict) else {}), doc.loc,
+                     diagnostics)
+
+
+def _settings(spec: dict[str, Any], loc: Location, diagnostics: Diagnostics) -> Settings:
+    """Settings of a valid spec with its defaults filled in."""
+    gitops = spec["gitops"]
+    oci = gitops.get("oci") or absent_defaults("Settings", "gitops", "oci")  # git delivery: no oci
+    output = _output_folder(spec["output"], loc, diagnostics)
+    inputs = tuple(spec["inputs"])
     for index, folder in enumerate(inputs):
         try:
             clean = normalize(folder)
@@ -45,17 +43,28 @@ def settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
             continue  # reported by load
         if clean == "" or _inside(output, clean) or _inside(clean, output):
             diagnostics.error("E303", f"input folder {folder!r} overlaps the output folder {output!r}",
-                              doc.loc.at("spec", "inputs", index),
+                              loc.at("spec", "inputs", index),
                               "inputs and output must be separate folders of the repository")
     return Settings(
-        loc=doc.loc, inputs=inputs, output=output,
-        engine=gitops.get("engine", defaults.engine), interval=gitops.get("interval", defaults.interval),
-        repo_url=gitops.get("repoURL", defaults.repo_url), branch=gitops.get("branch", defaults.branch),
-        parameters=parameter_settings(spec.get("parameters") or {}, doc.loc.at("spec", "parameters")),
-        delivery=gitops.get("delivery", defaults.delivery), oci_repository=(gitops.get("oci") or {}).get("repository"),
-        oci_tag=(gitops.get("oci") or {}).get("tag", defaults.oci_tag),
-        oci_insecure=(gitops.get("oci") or {}).get("insecure", defaults.oci_insecure),
+        loc=loc, inputs=inputs, output=output, engine=gitops["engine"], interval=gitops["interval"],
+        repo_url=gitops["repoURL"], branch=gitops["branch"],
+        parameters=parameter_settings(spec.get("parameters") or {}, loc.at("spec", "parameters")),
+        delivery=gitops["delivery"], oci_repository=oci.get("repository"), oci_tag=oci["tag"],
+        oci_insecure=oci["insecure"],
     )
+
+
+def _output_folder(output: str, loc: Location, diagnostics: Diagnostics) -> str:
+    """The output folder, normalized; one outside the repository is an error, and the default is used."""
+    try:
+        output = normalize(output)
+        if output == "" or output.split("/")[0].startswith("."):
+            raise PathOutsideRepository(output)
+    except PathOutsideRepository:
+        diagnostics.error("E106", f"output folder {output!r} must be a folder inside the repository",
+                          loc.at("spec", "output"))
+        output = spec_schema("Settings", "output")["default"]
+    return output
 
 
 _SCHEMA_KEYWORDS = {"type": (str, list), "properties": dict, "required": list, "$ref": str, "allOf": list,
