@@ -298,9 +298,9 @@ def _booking(component: ResolvedComponent, allocation: str) -> Booking:
             if len(ask.products) == 1:
                 node_selector[gpu.PRODUCT_LABEL] = ask.product_labels[0]
             tolerations.append({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
-        elif trait.type == "node-placement":
-            node_selector.update(trait.properties.get("nodeSelector") or {})
-            tolerations += trait.properties.get("tolerations") or []
+        elif trait.placement is not None:
+            node_selector.update(trait.placement.node_selector)
+            tolerations += trait.placement.tolerations
     return Booking(component.name, tuple(gpus), node_selector, tuple(tolerations))
 
 

@@ -96,17 +96,17 @@ def _external_pieces(patch: Patch, component: ResolvedComponent) -> list[tuple[s
     tolerations; storage: the volume of its mount) goes wholly to the target."""
     if patch.kind is not None:
         return [(patch.kind, patch.name, patch.body)]
-    target = component.properties.get("target")
-    if not target:
+    target = component.external.target if component.external is not None else None
+    if target is None:
         return [(kind, None, patch.body) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
-    if target["kind"] not in patch.kinds:
+    if target.kind not in patch.kinds:
         return []
     wide = _pod_wide_part(patch.body) if patch.pod_wide else {}
-    kinds = dict.fromkeys((*DEFAULT_EXTERNAL_KINDS, target["kind"]))
+    kinds = dict.fromkeys((*DEFAULT_EXTERNAL_KINDS, target.kind))
     # the target gets the whole patch too: kustomize applies the patches one by one, and a later one replaces
     # lists (tolerations) an earlier one set, so the target's patch, applied last, must hold them all
     return [(kind, None, wide) for kind in kinds if wide and kind in patch.kinds] + [
-        (target["kind"], target.get("name"), patch.body)]
+        (target.kind, target.name, patch.body)]
 
 
 def _pod_wide_part(body: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def _pod_wide_part(body: dict[str, Any]) -> dict[str, Any]:
 def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
     """The component's trait patches, combined per target, as kustomize `patches` entries. Patches name
     every container "*"; here they name the component's `container` (resolve.py makes sure there is one)."""
-    container = component.properties.get("container")
+    container = component.external.container if component.external is not None else None
     combined: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
     for trait in component.traits:
         for patch in trait.output.patches:

@@ -6,6 +6,7 @@ message a person can act on (did-you-mean for typos, "quote it" for YAML's surpr
 
 from __future__ import annotations
 
+import copy
 import datetime
 import difflib
 import re
@@ -40,6 +41,13 @@ _FORMAT_CODES = {
     "duration": ("E206", "is not a duration such as 10m, 1h or 30s"),
     "values-path": ("E206", 'is not a values path such as a.b[0].c or a.limits["nvidia.com/gpu"]'),
 }
+
+
+def with_defaults(schema: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    """props with the schema's top-level defaults filled in."""
+    defaults = {name: copy.deepcopy(sub["default"]) for name, sub in (schema.get("properties") or {}).items()
+                if isinstance(sub, dict) and "default" in sub and name not in props}
+    return {**props, **defaults} if defaults else props
 
 
 def validator(schema: dict[str, Any]) -> Draft202012Validator:
