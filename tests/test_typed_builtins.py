@@ -12,6 +12,7 @@ import yaml
 from compiler.definitions.builtins import components, traits, typed
 from compiler.model import gpu
 from compiler.model.parts import ChartTarget, ExternalSource, NodePlacement, ValuesMapping
+from compiler.plan.chart_patches import PatchTarget
 from scenario import TEAM_IN_DEV, codes, compile_files, docs
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
@@ -192,3 +193,25 @@ def test_templated_fields_are_typed_as_the_workload_fills_them_in():
     assert patches[-1]["target"] == {"kind": "StatefulSet"}
     containers = yaml.safe_load(patches[-1]["patch"])["spec"]["template"]["spec"]["containers"]
     assert containers == [{"name": "server", "resources": {"requests": {"cpu": "500m"}}}]
+
+
+def test_the_plan_holds_a_chart_s_trait_patches_as_data_the_engines_write():
+    result = compile_files(TEMPLATED)
+    release = result.plans.clusters["c"].release("team/w")
+    patches = release.patches_for("app")
+    # node placement is pod-wide: every Deployment and StatefulSet gets its node selector (its tolerations went to
+    # the values); the target (every StatefulSet) the resources too, on the component's container
+    assert [(p.target, p.api_version) for p in patches] == [(PatchTarget("Deployment"), "apps/v1"),
+                                                            (PatchTarget("StatefulSet"), "apps/v1")]
+    assert patches[0].body == {"spec": {"template": {"spec": {"nodeSelector": {"zone": "b"}}}}}
+    assert patches[1].body["spec"]["template"]["spec"]["containers"] == [
+        {"name": "server", "resources": {"requests": {"cpu": "500m"}}}]
+    [helm_release] = yaml.safe_load_all(next(text for path, text in result.files.items()
+                                             if path.endswith("workloads/team/w/app/objects.yaml")))
+    written = helm_release["spec"]["postRenderers"][0]["kustomize"]["patches"]
+    assert [w["target"] for w in written] == [
+        {"kind": p.target.kind, **({"name": p.target.name} if p.target.name else {})} for p in patches]
+    assert [yaml.safe_load(w["patch"]) for w in written] == [
+        {"apiVersion": p.api_version, "kind": p.target.kind, "metadata": {"name": "easel-patch"}, **p.body}
+        for p in patches]
+    assert release.patches_for("no-such-component") == ()
