@@ -19,7 +19,7 @@ STACKS = "infrastructure"  # a stack's group: what its templates see as project 
 @dataclass(frozen=True)
 class ResolvedTrait:
     type: str
-    properties: dict[str, Any]
+    properties: dict[str, Any]  # as rendered, free-form: a built-in's fields are read typed (placement)
     output: TraitOutput
     loc: Location
     origin: str = "profile"  # who added it: profile | workload | environment (its defaults, for every component)
@@ -31,7 +31,7 @@ class ResolvedComponent:
     name: str
     type: str
     instance: str  # "<workload>-<component>", at most 53 characters (a Helm release name)
-    properties: dict[str, Any]
+    properties: dict[str, Any]  # as rendered, free-form: a built-in's fields are read typed (external)
     output: ComponentOutput
     traits: tuple[ResolvedTrait, ...]
     depends_on: tuple[str, ...]
