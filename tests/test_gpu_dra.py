@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import fidelity
 import k8s_schemas
+from compiler.definitions.builtins.traits import gpu_ask
 from compiler.model import gpu, quantity
 from compiler.commands.inventory_import import read_items, reported
 from conftest import easel, write_files
@@ -347,7 +348,7 @@ def test_a_namespace_gpu_quota_also_counts_claimed_devices_under_dra():
 def test_a_product_name_is_written_as_a_cel_string_that_matches_exactly_that_name(name):
     """Whatever a driver calls a product (quotes, backslashes, spaces), the selector parses and accepts that
     device only."""
-    ask = gpu.ask_from_properties({"product": "P"})
+    ask = gpu_ask({"product": "P"})
     [expression] = gpu.cel_selectors(ask, {"P": name})
     program = CEL.program(CEL.compile(expression), functions=CEL_FUNCTIONS)
 

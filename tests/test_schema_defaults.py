@@ -15,7 +15,7 @@ from compiler.load import DEFAULT_INPUTS, SETTINGS_FILE
 from compiler.model import Settings
 from compiler.schemas import check as schemacheck
 from compiler.validate import schema as kind_schemas
-from compiler.validate.defaults import defaults_of, with_defaults
+from compiler.schemas.defaults import defaults_of, with_defaults
 from compiler.validate.settings import settings
 
 from scenario import TEAM_IN_DEV, byoc_cluster, compile_files, one_component_app

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from compiler.diagnostics import Location
 from compiler.model import quantity
@@ -92,15 +92,6 @@ class GpuAsk:
         if self.sharing == MIG and self.mig_profile:
             return f"nvidia.com/mig-{self.mig_profile}"
         return GPU_RESOURCE
-
-
-def ask_from_properties(props: dict[str, Any]) -> GpuAsk:
-    """The ask of a `gpu` trait's properties (validated against its schema)."""
-    product = props.get("product")
-    products = tuple(product) if isinstance(product, list) else ((product,) if product else ())
-    min_memory = quantity.parse(props["minMemory"]) if "minMemory" in props else None
-    return GpuAsk(count=props.get("count", 1), products=products, min_memory=min_memory,
-                  sharing=props.get("sharing", EXCLUSIVE), mig_profile=props.get("migProfile"))
 
 
 # --- what is asked, as a DRA claim (NVIDIA's DRA driver) -------------------------------------------------------

@@ -75,6 +75,44 @@ class ComponentOutput:
     cluster_template: ClusterTemplate | None = None  # a user template that reads `cluster`: rendered per cluster
 
 
+# --- built-ins' fields that later stages read, typed (built in definitions/builtins/typed.py) -------------------
+
+@dataclass(frozen=True)
+class ChartTarget:
+    """The objects of a chart or folder that pod-level traits patch: those of `kind`, and of `name` when it is set
+    (a regular expression, as kustomize matches names)."""
+    kind: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ValuesMapping:
+    """One `traitValues` entry: the chart values paths that take a trait's property (`<trait>.<property>`), or
+    what it sets on the pod or container (`<trait>.pod.<field>`, `<trait>.container.<field>`)."""
+    key: str
+    paths: tuple[str, ...]
+    listed: bool  # written as a list: a problem with a path is reported at its index
+
+
+@dataclass(frozen=True)
+class ExternalSource:
+    """The built-in fields of a component whose objects easel cannot see (helm-chart, kustomize): which of them
+    traits patch, the container their container-level part goes to, the API groups whose CRDs it installs, and
+    (charts) the values that take trait properties and that hold its images."""
+    target: ChartTarget | None = None  # None: every Deployment and StatefulSet (DEFAULT_EXTERNAL_KINDS)
+    container: str | None = None
+    crds: tuple[str, ...] = ()
+    trait_values: tuple[ValuesMapping, ...] = ()
+    image_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodePlacement:
+    """The node-placement trait's node selector and tolerations: what placement books its pods onto."""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
+
+
 @dataclass(frozen=True)
 class RenderContext:
     """What a definition sees besides its own properties (documented for template authors)."""

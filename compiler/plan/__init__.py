@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from compiler import definitions
@@ -21,6 +21,7 @@ from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, Reso
 from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
 from compiler.kube import podtemplates
 from compiler.model import Model, Repository, Settings, gpu
+from compiler.plan.chart_patches import ChartPatch, chart_patches
 from compiler.record.decisions import Decisions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
@@ -79,6 +80,11 @@ class Release:
     key: tuple = ()  # the same on every cluster that renders it the same way (for rendering once)
     requires: tuple[str, ...] = ()  # the stacks it needs first (a workload's, transitively; a stack's own)
     gpu_allocation: str = gpu.DEVICE_PLUGIN  # how its GPUs are requested: device-plugin | dra (claims)
+    # per chart or folder component (by name): its traits as the kustomize patches the engine applies
+    chart_patches: dict[str, tuple[ChartPatch, ...]] = field(default_factory=dict)
+
+    def patches_for(self, component: str) -> tuple[ChartPatch, ...]:
+        return self.chart_patches.get(component, ())
 
     @property
     def uses_namespace(self) -> bool:
@@ -298,9 +304,9 @@ def _booking(component: ResolvedComponent, allocation: str) -> Booking:
             if len(ask.products) == 1:
                 node_selector[gpu.PRODUCT_LABEL] = ask.product_labels[0]
             tolerations.append({"key": gpu.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
-        elif trait.type == "node-placement":
-            node_selector.update(trait.properties.get("nodeSelector") or {})
-            tolerations += trait.properties.get("tolerations") or []
+        elif trait.placement is not None:
+            node_selector.update(trait.placement.node_selector)
+            tolerations += trait.placement.tolerations
     return Booking(component.name, tuple(gpus), node_selector, tuple(tolerations))
 
 
@@ -327,7 +333,7 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
                       environment.egress_namespaces, environment.pod_security),
         labels, workload.components, waits_for, _bookings(workload.components, allocation),
         key=("workload", workload.id, workload.version, specialized_for, allocation), requires=requires,
-        gpu_allocation=allocation)
+        gpu_allocation=allocation, chart_patches=_chart_patches(workload.components))
 
 
 # Under DRA, GPUs are claimed, not requested as an extended resource: a namespace's quota on nvidia.com/gpu is
@@ -352,4 +358,10 @@ def _stack_release(stack: ResolvedStack) -> Release:
     return Release("stack", stack.name, STACKS, stack.name, stack.name, stack.version, stack.path,
                    NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
                    bookings=_bookings(stack.components), key=("stack", stack.name, stack.version),
-                   requires=tuple(d.name for d in stack.profile.requires_profiles))
+                   requires=tuple(d.name for d in stack.profile.requires_profiles),
+                   chart_patches=_chart_patches(stack.components))
+
+
+def _chart_patches(components: tuple[ResolvedComponent, ...]) -> dict[str, tuple[ChartPatch, ...]]:
+    """The patches of each component kustomize renders (a chart or folder): what its traits do there."""
+    return {c.name: chart_patches(c) for c in components if c.output.helm is not None or c.output.kustomize_path}

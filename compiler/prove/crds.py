@@ -32,7 +32,7 @@ def own_objects(component: ResolvedComponent) -> list[dict]:
 
 def installed_by(component: ResolvedComponent) -> frozenset[str]:
     """The API groups whose CRDs the component installs: declared (`crds`), or its own CRD objects."""
-    declared = component.properties.get("crds") or ()
+    declared = component.external.crds if component.external is not None else ()
     defined = {((o.get("spec") or {}).get("group")) for o in own_objects(component)
                if o.get("kind") == "CustomResourceDefinition"}
     return frozenset(g for g in (*declared, *defined) if isinstance(g, str))

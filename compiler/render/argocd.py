@@ -103,7 +103,7 @@ def _helm_repo_url(url: str) -> str:
 
 def _wrapper(release: Release, component: ResolvedComponent) -> dict[str, Any] | None:
     """The kustomization fields that carry a component's traits onto a chart or folder; None without any."""
-    patches = kustomize_patches(component)
+    patches = kustomize_patches(release, component)
     image_rewrites = kustomize_images(component)
     extra = trait_objects(release, component)
     if not (patches or image_rewrites or extra or trait_labels(component)):

@@ -93,7 +93,7 @@ def helm_release(plans: Plans, release: Release, component: ResolvedComponent,
     spec["commonMetadata"] = {"labels": chart_labels(release, component)}
     if helm.values:
         spec["values"] = helm.values
-    post = _post_renderer(component)
+    post = _post_renderer(release, component)
     if post:
         spec["postRenderers"] = [{"kustomize": post}]
     return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
@@ -125,9 +125,9 @@ def _helm_release_options(component: ResolvedComponent) -> dict[str, Any]:
     return spec
 
 
-def _post_renderer(component: ResolvedComponent) -> dict[str, Any]:
+def _post_renderer(release: Release, component: ResolvedComponent) -> dict[str, Any]:
     post: dict[str, Any] = {}
-    patches = kustomize_patches(component)
+    patches = kustomize_patches(release, component)
     if patches:
         post["patches"] = patches
     image_rewrites = kustomize_images(component)
@@ -148,7 +148,7 @@ def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponen
     spec["wait"] = True  # Ready once its objects are: the layer around it, and those after, wait for that
     if component.release.timeout:
         spec["timeout"] = component.release.timeout
-    post = _post_renderer(component)
+    post = _post_renderer(release, component)
     if post.get("patches"):
         spec["patches"] = post["patches"]
     if post.get("images"):

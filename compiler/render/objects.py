@@ -8,10 +8,7 @@ from typing import Any
 
 from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import images, podtemplates
-from compiler.kube import merge as smp
-from compiler.kube.podtemplates import for_kind
 from compiler.load import yamlio
-from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
 from compiler.plan import MANAGED_BY, NamespacePlan, Release
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -88,67 +85,12 @@ def _rewrite_images(obj: dict[str, Any], registry: str, declared) -> dict[str, A
 
 # --- patches for objects kustomize renders (charts, kustomize folders) -----------------------------------------
 
-def _external_pieces(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """(kind, name regex, body) of what a patch does in a chart or folder. With a `target`, a pod-wide patch is
-    split: its pod-level part (security context, labels, node placement) goes to every Deployment and
-    StatefulSet (and the target's kind), so that every pod gets it; its container-level part to the target, the
-    objects that run the component's `container`. A patch that is not pod-wide (gpu: the GPUs' node selector and
-    tolerations; storage: the volume of its mount) goes wholly to the target."""
-    if patch.kind is not None:
-        return [(patch.kind, patch.name, patch.body)]
-    target = component.properties.get("target")
-    if not target:
-        return [(kind, None, patch.body) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
-    if target["kind"] not in patch.kinds:
-        return []
-    wide = _pod_wide_part(patch.body) if patch.pod_wide else {}
-    kinds = dict.fromkeys((*DEFAULT_EXTERNAL_KINDS, target["kind"]))
-    # the target gets the whole patch too: kustomize applies the patches one by one, and a later one replaces
-    # lists (tolerations) an earlier one set, so the target's patch, applied last, must hold them all
-    return [(kind, None, wide) for kind in kinds if wide and kind in patch.kinds] + [
-        (target["kind"], target.get("name"), patch.body)]
-
-
-def _pod_wide_part(body: dict[str, Any]) -> dict[str, Any]:
-    """The pod-level part of a Deployment-form patch: its pod template without containers."""
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
-    pod = template.get("spec") if isinstance(template.get("spec"), dict) else {}
-    wide_pod = {k: v for k, v in pod.items() if k not in ("containers", "initContainers")}
-    wide = {**{k: v for k, v in template.items() if k != "spec"}, **({"spec": wide_pod} if wide_pod else {})}
-    return {"spec": {"template": wide}} if wide else {}
-
-
-def kustomize_patches(component: ResolvedComponent) -> list[dict[str, Any]]:
-    """The component's trait patches, combined per target, as kustomize `patches` entries. Patches name
-    every container "*"; here they name the component's `container` (decide/resolve/chart_values.py makes sure
-    there is one)."""
-    container = component.properties.get("container")
-    combined: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
-    for trait in component.traits:
-        for patch in trait.output.patches:
-            for kind, name, piece in _external_pieces(patch, component):
-                api_version, body = combined.get((kind, name), (None, {}))
-                api_version = patch.api_version or api_version or API_VERSIONS.get(kind, "v1")
-                patch_body = piece if patch.kind else for_kind(piece, kind)
-                combined[(kind, name)] = (api_version, smp.combine(body, patch_body, api_version, kind))
-    entries = []
-    # every Deployment's and StatefulSet's patch first, the target's after it (see _external_pieces)
-    for (kind, name), (api_version, body) in sorted(combined.items(), key=lambda item: item[0][1] is not None):
-        if container is not None:
-            body = _name_containers(body, container)
-        document = {"apiVersion": api_version, "kind": kind, "metadata": {"name": PATCH_PLACEHOLDER_NAME}, **body}
-        target = {"kind": kind, **({"name": name} if name else {})}
-        entries.append({"target": target, "patch": yamlio.dump(document)})
-    return entries
-
-
-def _name_containers(value: Any, container: str) -> Any:
-    if isinstance(value, dict):
-        return {k: ([{**c, "name": container} if isinstance(c, dict) and c.get("name") == ALL_CONTAINERS else c
-                     for c in v] if k in ("containers", "initContainers") and isinstance(v, list)
-                    else _name_containers(v, container)) for k, v in value.items()}
-    return value
+def kustomize_patches(release: Release, component: ResolvedComponent) -> list[dict[str, Any]]:
+    """The chart's or folder's patches the plan worked out, as kustomize `patches` entries."""
+    return [{"target": {"kind": p.target.kind, **({"name": p.target.name} if p.target.name else {})},
+             "patch": yamlio.dump({"apiVersion": p.api_version, "kind": p.target.kind,
+                                   "metadata": {"name": PATCH_PLACEHOLDER_NAME}, **p.body})}
+            for p in release.patches_for(component.name)]
 
 
 def kustomize_images(component: ResolvedComponent) -> list[dict[str, str]]:

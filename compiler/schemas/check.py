@@ -55,7 +55,7 @@ class FastValidator:
         schema = _anchored_at_end(schema)
         self.full = validator(schema)
         draft7 = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-        # use_default=False: the input is never changed here; validate fills defaults in on a copy (defaults.py)
+        # use_default=False: the input is never changed here; validate fills defaults in on a copy (schemas/defaults.py)
         self.fast = fastjsonschema.compile(draft7, formats=dict(_FORMAT_FUNCTIONS), use_default=False)
 
     def is_valid(self, instance: Any) -> bool:

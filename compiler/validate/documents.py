@@ -45,7 +45,7 @@ from compiler.record import lockfile
 from compiler.schemas import KINDS
 from compiler.schemas import check as schemacheck
 from compiler.schemas.blocks import API_VERSION
-from compiler.validate.defaults import with_defaults
+from compiler.schemas.defaults import with_defaults
 from compiler.validate.references import References
 from compiler.validate.schema import DOCUMENT_KINDS, absent_defaults, schema, validator
 from compiler.validate.settings import definition_schema, parameter_settings, pod_security, release_options

@@ -9,7 +9,7 @@ from typing import Any
 
 from compiler.schemas import KINDS, document_schema
 from compiler.schemas import check as schemacheck
-from compiler.validate.defaults import defaults_of
+from compiler.schemas.defaults import defaults_of
 
 DOCUMENT_KINDS = tuple(k for k in KINDS if k != "Settings")
 

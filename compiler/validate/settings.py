@@ -10,7 +10,7 @@ from compiler.load.source import PathOutsideRepository, normalize
 from compiler.model import ParamSetting, ReleaseOptions, Settings
 from compiler.schemas import check as schemacheck
 from compiler.schemas.blocks import API_VERSION
-from compiler.validate.defaults import with_defaults
+from compiler.schemas.defaults import with_defaults
 from compiler.validate.schema import absent_defaults, spec_schema, validator
 
 

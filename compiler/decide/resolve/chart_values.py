@@ -14,7 +14,7 @@ from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.kube import images
 from compiler.model import Component, Model, valuespath
 from compiler.model.gpu import DEVICE_PLUGIN, DRA, GPU_RESOURCE
-from compiler.model.parts import ALL_CONTAINERS, ComponentOutput
+from compiler.model.parts import ALL_CONTAINERS, ComponentOutput, ExternalSource, ValuesMapping
 
 
 @dataclass(frozen=True)
@@ -29,32 +29,33 @@ class Applied:
 COUNTED = ("gpu", "resources")
 
 
-def apply(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
+def apply(model: Model, component: Component, external: ExternalSource | None, output: ComponentOutput,
           traits: list[ResolvedTrait], subject: Subject, required: tuple[str, ...] = (),
           gpu_allocation: str = DEVICE_PLUGIN) -> Applied:
-    """The component's output and traits once trait values are mapped, and the images it pulls."""
+    """The component's output and traits once trait values are mapped, and the images it pulls. external: the
+    typed fields of a chart or folder (None for other components)."""
     problems: list[Diagnostic] = []
-    if output.helm is not None or output.kustomize_path is not None:
-        if props.get("container") and not props.get("target"):
-            problems.append(error("E410", f"component {component.name!r} names container {props['container']!r} "
+    if external is not None and (output.helm is not None or output.kustomize_path is not None):
+        if external.container and not external.target:
+            problems.append(error("E410", f"component {component.name!r} names container {external.container!r} "
                                   "but no `target`", component.loc.at("properties", "container"), subject=subject))
             return Applied(None, tuple(traits), (), problems)
-        named = [t for t in traits if not props.get("target") and any(_names_a_container(p.body)
-                                                                       for p in t.output.patches)]
+        named = [t for t in traits if not external.target and any(_names_a_container(p.body)
+                                                                   for p in t.output.patches)]
         for trait in named:  # a trait's own `container` on a chart: the same risk as the component's
             problems.append(error("E410", f"trait {trait.type!r} names a container of component "
                                   f"{component.name!r}, which names no `target`", trait.loc, subject=subject))
         if named:
             return Applied(None, tuple(traits), (), problems)
-        output, traits = _external_traits(model, component, props, output, traits, subject, problems,
+        output, traits = _external_traits(model, component, external, output, traits, subject, problems,
                                           (*COUNTED, *required), gpu_allocation)
         if output is None:
             return Applied(None, tuple(traits), (), problems)
-    output, found = _images(component, props, output, traits, subject, problems)
+    output, found = _images(component, external, output, traits, subject, problems)
     return Applied(output, tuple(traits), tuple(found), problems)
 
 
-def _external_traits(model: Model, component: Component, props: dict[str, Any], output: ComponentOutput,
+def _external_traits(model: Model, component: Component, external: ExternalSource, output: ComponentOutput,
                      traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic],
                      counted: tuple[str, ...], gpu_allocation: str = DEVICE_PLUGIN
                      ) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
@@ -64,19 +65,19 @@ def _external_traits(model: Model, component: Component, props: dict[str, Any], 
     Under DRA a chart's GPU values would ask for the device plugin's resource: a mapped `gpu.count` is set to 0
     there, and the claims go by patch (only the GPU toleration may still go through values)."""
     ok = True
-    if props.get("traitValues") and output.helm is not None:
-        output, traits, ok = _mapped_values(model, component, props["traitValues"], output, traits, subject,
+    if external.trait_values and output.helm is not None:
+        output, traits, ok = _mapped_values(model, component, external.trait_values, output, traits, subject,
                                             problems, gpu_allocation)
     if gpu_allocation == DRA:
         traits = [_without_device_plugin_gpus(t) if t.output.gpu is not None else t for t in traits]
-    if not props.get("container"):
+    if not external.container:
         traits, reached = _without_container_settings(component, output, traits, subject, problems, counted,
                                                       gpu_allocation)
         ok = ok and reached
     return (output if ok else None), traits
 
 
-def _mapped_values(model: Model, component: Component, mapping: dict[str, Any], output: ComponentOutput,
+def _mapped_values(model: Model, component: Component, mapping: tuple[ValuesMapping, ...], output: ComponentOutput,
                    traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic], gpu_allocation: str
                    ) -> tuple[ComponentOutput, list[ResolvedTrait], bool]:
     """The chart's values with the traits' properties put where `traitValues` maps them; the traits without
@@ -86,7 +87,8 @@ def _mapped_values(model: Model, component: Component, mapping: dict[str, Any], 
     ok = True
     values = copy.deepcopy(output.helm.values)
     covered: dict[str, Covered] = {}
-    for key, paths in mapping.items():
+    for entry in mapping:
+        key, paths = entry.key, entry.paths
         trait_type, _, rest = key.partition(".")
         if model.trait_definition(trait_type) is None:
             problems.append(error("E302", f"traitValues names unknown trait {trait_type!r}", at.at(key).as_key()))
@@ -98,7 +100,7 @@ def _mapped_values(model: Model, component: Component, mapping: dict[str, Any], 
         part, _, field = rest.partition(".")
         if trait_type == "gpu" and gpu_allocation == DRA and rest != "pod.tolerations":
             if rest == "count":
-                for path in [paths] if isinstance(paths, str) else paths:
+                for path in paths:
                     valuespath.put(values, path, 0)  # put worked for it under the device plugin too
             continue
         value = _rendered_part(trait, part, field) if part in PARTS and field else trait.properties.get(rest)
@@ -106,10 +108,10 @@ def _mapped_values(model: Model, component: Component, mapping: dict[str, Any], 
                                                                          field or rest)
         if value is None:
             continue  # the trait does not set it here
-        for index, path in enumerate([paths] if isinstance(paths, str) else paths):
+        for index, path in enumerate(paths):
             problem = valuespath.put(values, path, value)
             if problem:
-                where = at.at(key) if isinstance(paths, str) else at.at(key, index)
+                where = at.at(key, index) if entry.listed else at.at(key)
                 problems.append(error("E407", f"traitValues {key}: {problem}", where, subject=subject))
                 ok = False
     traits = [_without_covered(t, covered[t.type]) if t.type in covered else t for t in traits]
@@ -147,16 +149,16 @@ def _without_container_settings(component: Component, output: ComponentOutput, t
     return kept, ok
 
 
-def _images(component: Component, props: dict[str, Any], output: ComponentOutput, traits: list[ResolvedTrait],
+def _images(component: Component, external: ExternalSource | None, output: ComponentOutput, traits: list[ResolvedTrait],
             subject: Subject, problems: list[Diagnostic]) -> tuple[ComponentOutput | None, list[tuple[str, str]]]:
     """The component's images, as written and as pulled (after the image-registry trait): from the containers
     of the objects easel renders, and from the chart values the profile names in `imageValues`. A chart's
     values are rewritten here; easel's own objects when they are rendered."""
     mirror = next((t.output.registry for t in reversed(traits) if t.output.registry), None)
     found: list[tuple[str, str]] = []
-    if output.helm is not None and props.get("imageValues"):
+    if output.helm is not None and external is not None and external.image_values:
         values = copy.deepcopy(output.helm.values)
-        for index, path in enumerate(props["imageValues"]):
+        for index, path in enumerate(external.image_values):
             value = valuespath.get(values, path)
             image = images.from_values(value)
             if image is None:

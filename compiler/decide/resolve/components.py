@@ -4,7 +4,6 @@ definition's schema and `{{ params.x }}` placeholders filled in."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +12,7 @@ from compiler import definitions
 from compiler.decide.resolve import chart_values
 from compiler.decide.resolve.types import ResolvedComponent, ResolvedTrait
 from compiler.definitions import builtins, templating
+from compiler.definitions.builtins import typed
 from compiler.diagnostics import Diagnostic, Location, Subject, error
 from compiler.kube import merge as smp
 from compiler.kube import names, podtemplates
@@ -30,6 +30,7 @@ from compiler.model import (
 from compiler.model.gpu import DEVICE_PLUGIN
 from compiler.model.parts import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
 from compiler.schemas import check as schemacheck
+from compiler.schemas.defaults import with_defaults
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class _Resolver:
             return None
         if not self._check(definition, props, component.loc.at("properties"), f"component {component.name!r}"):
             return None
-        props = _with_defaults(definition.parameters, props)
+        props = with_defaults(definition.parameters, props)
         instance = names.join(self.owner.name, component.name, limit=names.HELM_RELEASE_MAX)
         ctx = RenderContext(workload=self.owner.name, project=self.owner.project, environment=self.owner.environment,
                             namespace=self.owner.namespace, component=component.name, instance=instance,
@@ -118,25 +119,32 @@ class _Resolver:
                             dra_products=self.owner.dra_products)
         if component.type == "manifests" and not self._manifest_files_found(component, props):
             return None
-        if component.type == "helm-chart" and props["repository"] not in self.model.repositories:
-            self.problems.append(error("E302", f"unknown repository {props['repository']!r}",
-                                       component.loc.at("properties", "repository"),
-                                       schemacheck.did_you_mean(props["repository"], self.model.repositories)))
-            return None
         output = self._run_component(definition, props, ctx, component.loc)
-        if output is None:
+        if output is None or not self._repository_known(component, output):
             return None
         traits = self._traits(component, ctx)
         if output.objects is not None and output.cluster_template is None:
             self._check_reach(component, output, traits)
-        found = chart_values.apply(self.model, component, props, output, traits, self.owner.subject,
+        external = typed.external_source(component.type, props) if definition.builtin else None
+        found = chart_values.apply(self.model, component, external, output, traits, self.owner.subject,
                                    self.owner.required_traits, self.owner.gpu_allocation)
         self.problems.extend(found.problems)
         if found.output is None:
             return None
         return ResolvedComponent(component.name, component.type, instance, props, found.output, found.traits,
                                  component.depends_on, wave, component.loc, found.images,
-                                 _gpu_pods(found.output, found.traits), component.release.over(self.owner.release))
+                                 _gpu_pods(found.output, found.traits), component.release.over(self.owner.release),
+                                 external)
+
+    def _repository_known(self, component: Component, output: ComponentOutput) -> bool:
+        """A chart's Repository is one the repository declares."""
+        if output.helm is None or output.helm.repository in self.model.repositories:
+            return True
+        repository = output.helm.repository
+        self.problems.append(error("E302", f"unknown repository {repository!r}",
+                                   component.loc.at("properties", "repository"),
+                                   schemacheck.did_you_mean(repository, self.model.repositories)))
+        return False
 
     def _traits(self, component: Component, ctx: RenderContext) -> list[ResolvedTrait]:
         traits = []
@@ -146,10 +154,11 @@ class _Resolver:
                 continue
             if not self._check(definition, props, use.loc.at("properties"), f"trait {use.type!r}"):
                 continue
-            props = _with_defaults(definition.parameters, props)
+            props = with_defaults(definition.parameters, props)
             output = self._run_trait(definition, props, ctx, use.loc)
             if output is not None:
-                traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin))
+                placement = typed.node_placement(use.type, props) if definition.builtin else None
+                traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin, placement))
         return traits
 
     def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait]) -> None:
@@ -175,8 +184,8 @@ class _Resolver:
         """Every `files` entry names a manifest file validate loaded. Literal paths were checked (and reported)
         there; a path built from parameters is checked here."""
         found = True
-        raw = component.properties.get("files") or []
-        for index, path in enumerate(props.get("files") or []):
+        raw = typed.manifest_files(component.properties)  # as written: a path built from parameters is reported
+        for index, path in enumerate(typed.manifest_files(props)):
             try:
                 known = normalize(path) in self.model.manifest_files
             except PathOutsideRepository:
@@ -257,13 +266,6 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def _with_defaults(schema: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
-    """props with the definition's top-level defaults filled in."""
-    defaults = {name: copy.deepcopy(sub["default"]) for name, sub in (schema.get("properties") or {}).items()
-                if isinstance(sub, dict) and "default" in sub and name not in props}
-    return {**props, **defaults} if defaults else props
 
 
 _DEFINITION_VALIDATORS: dict[tuple[str, str], tuple[Definition, Any]] = {}

@@ -11,7 +11,7 @@ from compiler.decide.resolve.params import EffectiveParameter
 from compiler.diagnostics import Location
 from compiler.model import DEFAULT_RELEASE, Environment, Project, ReleaseOptions, Workload, WorkloadProfile
 from compiler.model.gpu import DEVICE_PLUGIN, DRA, GpuDemand
-from compiler.model.parts import ComponentOutput, TraitOutput
+from compiler.model.parts import ComponentOutput, ExternalSource, NodePlacement, TraitOutput
 
 STACKS = "infrastructure"  # a stack's group: what its templates see as project and environment, its folder
 
@@ -19,10 +19,11 @@ STACKS = "infrastructure"  # a stack's group: what its templates see as project 
 @dataclass(frozen=True)
 class ResolvedTrait:
     type: str
-    properties: dict[str, Any]
+    properties: dict[str, Any]  # as rendered, free-form: a built-in's fields are read typed (placement)
     output: TraitOutput
     loc: Location
     origin: str = "profile"  # who added it: profile | workload | environment (its defaults, for every component)
+    placement: NodePlacement | None = None  # node-placement's fields, typed
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class ResolvedComponent:
     name: str
     type: str
     instance: str  # "<workload>-<component>", at most 53 characters (a Helm release name)
-    properties: dict[str, Any]
+    properties: dict[str, Any]  # as rendered, free-form: a built-in's fields are read typed (external)
     output: ComponentOutput
     traits: tuple[ResolvedTrait, ...]
     depends_on: tuple[str, ...]
@@ -39,6 +40,7 @@ class ResolvedComponent:
     images: tuple[tuple[str, str], ...] = ()  # (image as written, image as pulled)
     gpu_pods: int | None = None  # pods of its own objects that request its GPUs (None: not counted there)
     release: ReleaseOptions = DEFAULT_RELEASE  # how the engine releases it: the component's, the environment's
+    external: ExternalSource | None = None  # a chart's or kustomize folder's built-in fields, typed
 
     @property
     def replicas(self) -> int:

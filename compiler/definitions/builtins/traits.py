@@ -14,8 +14,10 @@ from typing import Any
 from compiler.definitions.builtins.components import _RESOURCES, resources_block
 from compiler.kube import names
 from compiler.model import gpu as gpus
+from compiler.model import quantity
 from compiler.model.parts import ALL_CONTAINERS, POD_KINDS, Patch, RenderContext, TraitOutput
 from compiler.schemas.blocks import LABEL_KEY, LABEL_VALUE, QUANTITY, array, described, obj
+from compiler.schemas.defaults import with_defaults
 
 _CONTAINER = described({"type": "string", "minLength": 1}, "The container to change (default: every one).")
 _K8S_TOLERATION = obj({
@@ -121,8 +123,18 @@ def _container(props: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return {"name": props.get("container", ALL_CONTAINERS), **body}
 
 
+def gpu_ask(props: dict[str, Any]) -> gpus.GpuAsk:
+    """The ask of a `gpu` trait's properties (checked against its schema), with the schema's defaults."""
+    props = with_defaults(SCHEMAS["gpu"], props)
+    product = props.get("product")
+    products = tuple(product) if isinstance(product, list) else ((product,) if product else ())
+    min_memory = quantity.parse(props["minMemory"]) if "minMemory" in props else None
+    return gpus.GpuAsk(count=props["count"], products=products, min_memory=min_memory, sharing=props["sharing"],
+                       mig_profile=props.get("migProfile"))
+
+
 def gpu(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
-    ask = gpus.ask_from_properties(props)
+    ask = gpu_ask(props)
     if ctx.gpu_allocation == gpus.DRA:
         return _gpu_claim(props, ask, ctx)
     pod: dict[str, Any] = {

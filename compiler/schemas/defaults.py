@@ -1,5 +1,7 @@
-"""A field's default is written once, as its schema's `default`; validate fills it into a document's data after
-the schema check passes, so that the builders read every defaulted field as present.
+"""A field's default is written once, as its schema's `default`, and filled in here, the one place: validate fills
+a document's data after the schema check passes, so that the builders read every defaulted field as present; the
+built-in definitions fill their properties from their own schemas, and a user definition's properties from its
+`parameters` schema, the same way.
 
 Only `properties`, `additionalProperties` and `items` are followed: what an `anyOf`, `oneOf` or `if` branch would
 default depends on which branch holds, so they fill nothing (nor does a `$ref`: easel's schemas use none). A

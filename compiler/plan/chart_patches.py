@@ -1,0 +1,90 @@
+"""Traits on what kustomize renders (a chart, a kustomize folder), as the patches it applies: worked out here,
+once, as data (which objects, the patch's body); the Flux post-renderer and Argo CD's kustomize wrapper only
+write them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.decide.resolve import ResolvedComponent
+from compiler.kube import merge as smp
+from compiler.kube.podtemplates import for_kind
+from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
+
+
+@dataclass(frozen=True)
+class PatchTarget:
+    """The objects a kustomize patch applies to: those of `kind`, and of `name` (a regular expression) if set."""
+    kind: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ChartPatch:
+    """One kustomize patch of a chart or folder: its target, and the patch (a strategic merge patch of an object
+    of the target's kind and `api_version`; its body is what follows apiVersion, kind and metadata)."""
+    target: PatchTarget
+    api_version: str
+    body: dict[str, Any]
+
+
+def chart_patches(component: ResolvedComponent) -> tuple[ChartPatch, ...]:
+    """The component's trait patches, combined per target: every Deployment's and StatefulSet's first, the
+    target's after them (see _pieces). Patches name every container "*"; here they name the component's
+    `container` (resolve made sure there is one where it matters)."""
+    container = component.external.container if component.external is not None else None
+    combined: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {}
+    for trait in component.traits:
+        for patch in trait.output.patches:
+            for kind, name, piece in _pieces(patch, component):
+                api_version, body = combined.get((kind, name), (None, {}))
+                api_version = patch.api_version or api_version or API_VERSIONS.get(kind, "v1")
+                patch_body = piece if patch.kind else for_kind(piece, kind)
+                combined[(kind, name)] = (api_version, smp.combine(body, patch_body, api_version, kind))
+    return tuple(ChartPatch(PatchTarget(kind, name), api_version,
+                            _name_containers(body, container) if container is not None else body)
+                 for (kind, name), (api_version, body) in sorted(combined.items(),
+                                                                 key=lambda item: item[0][1] is not None))
+
+
+def _pieces(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(kind, name regex, body) of what a patch does in a chart or folder. With a `target`, a pod-wide patch is
+    split: its pod-level part (security context, labels, node placement) goes to every Deployment and
+    StatefulSet (and the target's kind), so that every pod gets it; its container-level part to the target, the
+    objects that run the component's `container`. A patch that is not pod-wide (gpu: the GPUs' node selector and
+    tolerations; storage: the volume of its mount) goes wholly to the target."""
+    if patch.kind is not None:
+        return [(patch.kind, patch.name, patch.body)]
+    target = component.external.target if component.external is not None else None
+    if target is None:
+        return [(kind, None, patch.body) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
+    if target.kind not in patch.kinds:
+        return []
+    wide = _pod_wide_part(patch.body) if patch.pod_wide else {}
+    kinds = dict.fromkeys((*DEFAULT_EXTERNAL_KINDS, target.kind))
+    # the target gets the whole patch too: kustomize applies the patches one by one, and a later one replaces
+    # lists (tolerations) an earlier one set, so the target's patch, applied last, must hold them all
+    return [(kind, None, wide) for kind in kinds if wide and kind in patch.kinds] + [
+        (target.kind, target.name, patch.body)]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _pod_wide_part(body: dict[str, Any]) -> dict[str, Any]:
+    """The pod-level part of a Deployment-form patch: its pod template without containers."""
+    template = _mapping(_mapping(body.get("spec")).get("template"))
+    pod = _mapping(template.get("spec"))
+    wide_pod = {k: v for k, v in pod.items() if k not in ("containers", "initContainers")}
+    wide = {**{k: v for k, v in template.items() if k != "spec"}, **({"spec": wide_pod} if wide_pod else {})}
+    return {"spec": {"template": wide}} if wide else {}
+
+
+def _name_containers(value: Any, container: str) -> Any:
+    if isinstance(value, dict):
+        return {k: ([{**c, "name": container} if isinstance(c, dict) and c.get("name") == ALL_CONTAINERS else c
+                     for c in v] if k in ("containers", "initContainers") and isinstance(v, list)
+                    else _name_containers(v, container)) for k, v in value.items()}
+    return value
