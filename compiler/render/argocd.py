@@ -156,7 +156,10 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
     else:
         # a folder of the repository, referred to from the component's folder in output/
         body = {"namespace": release.namespace.name, **wrapper["body"]}
-        resources = [posixpath.relpath(component.output.kustomize_path, cluster_path), *files]
+        folder = component.output.kustomize_path
+        if folder is None:  # pragma: no cover  (a component here is a chart or a folder)
+            raise ValueError(f"component {component.name!r} is neither a chart nor a folder")
+        resources = [posixpath.relpath(folder, cluster_path), *files]
     files["kustomization.yaml"] = text_of([kustomization(resources, **body)])
     return files
 

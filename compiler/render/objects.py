@@ -67,7 +67,7 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
 
 def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
     """apiVersion, kind, metadata first (as people write them), then the rest as they came."""
-    head = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
+    head: dict[str, Any] = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
     metadata = head.get("metadata")
     if isinstance(metadata, dict):
         first = {k: metadata[k] for k in ("name", "namespace", "labels", "annotations") if k in metadata}

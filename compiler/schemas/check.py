@@ -110,8 +110,8 @@ def _one_error_per_typo(found: list[Diagnostic]) -> list[Diagnostic]:
     """`enviroment: dev` is one mistake: keep "unknown field, did you mean 'environment'?" and drop "missing
     required field 'environment'" beside it."""
     meant = {(d.location.file, d.location.doc, d.location.path[:-1], d.hint) for d in found
-             if d.code == "E203" and d.hint and d.hint.startswith("did you mean")}
-    return [d for d in found if not (d.code == "E204" and (
+             if d.code == "E203" and d.location and d.hint and d.hint.startswith("did you mean")}
+    return [d for d in found if not (d.code == "E204" and d.location and (
         d.location.file, d.location.doc, d.location.path, f"did you mean '{d.message.split(chr(39))[1]}'?") in meant)]
 
 
@@ -184,6 +184,7 @@ def _translate(err: ValidationError, location: Location, what: str) -> list[Diag
     where = dotted((*location.path, *path)) or "document"
     at = location.at(*path)
     kind = err.validator
+    expected_value: Any = err.validator_value  # what the failed keyword asked for
     schema = err.schema if isinstance(err.schema, dict) else {}
     prefix = f"{what}: " if what else ""
 
@@ -201,32 +202,33 @@ def _translate(err: ValidationError, location: Location, what: str) -> list[Diag
     if kind == "additionalProperties":  # schema of values (e.g. labels must be strings)
         return [error("E205", f"{prefix}{err.message}", at)]
     if kind == "required":
-        missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
+        missing = [r for r in expected_value if isinstance(err.instance, dict) and r not in err.instance]
         return [error("E204", f"{prefix}missing required field '{name}' in {where}", at.as_key() if at.path else at,
                       f"add `{name}:` to {where}") for name in missing]
     if kind == "type":
-        expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        expected = expected_value if isinstance(expected_value, list) else [expected_value]
         names = " or ".join({"object": "a mapping", "array": "a list", "integer": "an integer"}.get(t, f"a {t}")
                             for t in expected)
         return [error("E205", f"{prefix}{where} must be {names}, not {describe(err.instance)}", at,
                       _type_hint(err.instance, expected))]
     if kind in ("enum", "const"):
-        choices = [str(c) for c in (err.validator_value if kind == "enum" else [err.validator_value])]
+        choices = [str(c) for c in (expected_value if kind == "enum" else [expected_value])]
         code = "E206"
         if path and path[-1] == "apiVersion" and not location.path:
             code = "E201"
         return [error(code, f"{prefix}{where} is {describe(err.instance)}; expected "
                       + (" or ".join(repr(c) for c in choices)), at, did_you_mean(str(err.instance), choices))]
     if kind == "propertyNames":
-        return [error("E208" if "pattern" in err.validator_value else "E206",
-                      f"{prefix}invalid key {err.instance!r} in {where}", location.at(*path, err.instance, key=True))]
+        return [error("E208" if "pattern" in expected_value else "E206",
+                      f"{prefix}invalid key {err.instance!r} in {where}",
+                      location.at(*path, str(err.instance), key=True))]
     if kind in ("pattern", "maxLength") and schema.get(NAME_MARKER):
         return [error("E207", f"{prefix}invalid name {err.instance!r} in {where}", at)]
     if kind == "pattern" and isinstance(err.instance, str):
-        label_like = "0,61" in str(err.validator_value)
+        label_like = "0,61" in str(expected_value)
         return [error("E208" if label_like else "E206",
-                      f"{prefix}{where}: {err.instance!r} does not match {err.validator_value}", at)]
+                      f"{prefix}{where}: {err.instance!r} does not match {expected_value}", at)]
     if kind == "format":
-        code, text = _FORMAT_CODES.get(err.validator_value, ("E206", f"is not a valid {err.validator_value}"))
+        code, text = _FORMAT_CODES.get(expected_value, ("E206", f"is not a valid {expected_value}"))
         return [error(code, f"{prefix}{where}: {err.instance!r} {text}", at)]
     return [error("E206", f"{prefix}{where}: {err.message}", at)]

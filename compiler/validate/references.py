@@ -89,14 +89,15 @@ class References:
                 first = next(c for c in profile.components if c.name == cycle[0])
                 self.diagnostics.error("E305", "components depend on each other in a cycle: " + " -> ".join(cycle),
                                        first.loc.at("dependsOn"), "remove one of these dependsOn entries")
-            for dep in profile.requires_profiles:
-                available = model.profiles.get(dep.name)
+            for needed in profile.requires_profiles:
+                available = model.profiles.get(needed.name)
                 if available is None:
-                    self._unknown("profile", "WorkloadProfile", dep.name, dep.loc.at("name"), model.profiles)
-                elif versions.highest(available, dep.range) is None:
-                    self.diagnostics.warning("W104", f"no version of profile {dep.name!r} matches {dep.range!r}: "
-                                             f"{profile.meta.name} {profile.version} can never be deployed",
-                                             dep.loc.at("version"), "published: " + ", ".join(
+                    self._unknown("profile", "WorkloadProfile", needed.name, needed.loc.at("name"), model.profiles)
+                elif versions.highest(available, needed.range) is None:
+                    self.diagnostics.warning("W104", f"no version of profile {needed.name!r} matches "
+                                             f"{needed.range!r}: {profile.meta.name} {profile.version} can never "
+                                             "be deployed",
+                                             needed.loc.at("version"), "published: " + ", ".join(
                                                  sorted(available, key=versions.sort_key)))
 
     def _check_component_paths(self, component: Component, raw: RawRepo) -> None:

@@ -67,8 +67,9 @@ def _output_folder(output: str, loc: Location, diagnostics: Diagnostics) -> str:
     return output
 
 
-_SCHEMA_KEYWORDS = {"type": (str, list), "properties": dict, "required": list, "$ref": str, "allOf": list,
-                    "anyOf": list, "oneOf": list, "additionalProperties": (bool, dict), "$schema": str}
+_SCHEMA_KEYWORDS: dict[str, type | tuple[type, ...]] = {
+    "type": (str, list), "properties": dict, "required": list, "$ref": str, "allOf": list, "anyOf": list,
+    "oneOf": list, "additionalProperties": (bool, dict), "$schema": str}
 
 
 def definition_schema(parameters: dict[str, Any] | None) -> dict[str, Any]:

@@ -47,12 +47,13 @@ def apply(model: Model, component: Component, external: ExternalSource | None, o
                                   f"{component.name!r}, which names no `target`", trait.loc, subject=subject))
         if named:
             return Applied(None, tuple(traits), (), problems)
-        output, traits = _external_traits(model, component, external, output, traits, subject, problems,
+        mapped, traits = _external_traits(model, component, external, output, traits, subject, problems,
                                           (*COUNTED, *required), gpu_allocation)
-        if output is None:
+        if mapped is None:
             return Applied(None, tuple(traits), (), problems)
-    output, found = _images(component, external, output, traits, subject, problems)
-    return Applied(output, tuple(traits), tuple(found), problems)
+        output = mapped
+    pulling, found = _images(component, external, output, traits, subject, problems)
+    return Applied(pulling, tuple(traits), tuple(found), problems)
 
 
 def _external_traits(model: Model, component: Component, external: ExternalSource, output: ComponentOutput,
@@ -170,7 +171,7 @@ def _images(component: Component, external: ExternalSource | None, output: Compo
             if mirror:
                 value = images.rewrite_values(value, mirror)
                 valuespath.put(values, path, value)
-            found.append((image, images.from_values(value)))
+            found.append((image, images.from_values(value) or image))
         output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
     elif output.objects is not None:
         for obj in [*output.objects, *(o for t in traits for o in t.output.objects)]:

@@ -165,7 +165,7 @@ class _Resolver:
         """Every patch of every trait reaches an object of the component (but the pod labels of the labels
         trait, whose object labels apply anyway): a trait is never skipped silently."""
         declared = output.pod_templates
-        objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
+        objects = [*(output.objects or ()), *(o for t in traits for o in t.output.objects)]
         podless = all(not podtemplates.is_pod_bearing(o, declared) and smp.type_of(o.get("apiVersion"), o.get("kind"))
                       for o in objects)  # only built-in kinds without pods (a ConfigMap, a Service)
         for trait in traits:
