@@ -18,17 +18,30 @@ from compiler.model.reasons import Reason
 
 
 @dataclass(frozen=True)
-class Rollout:
-    """A workload moving from one profile version to another, wave by wave: waves 1..wave run `to_version`."""
-    from_version: str
-    to_version: str
-    wave: int
-
-
-@dataclass(frozen=True)
 class WaveClusters:
     name: str
     clusters: tuple[str, ...]  # the clusters this wave adds (waves are cumulative), sorted
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A new version on its way, wave by wave: waves 1..wave run `to_version`, the others `from_version`. Of a
+    workload (its profile version, over the clusters it is placed on) or of an infrastructure stack (over the
+    clusters that run it, in the waves of the progressive environment whose workloads need it there)."""
+    from_version: str
+    to_version: str
+    wave: int
+    # every wave, worked out by a compile from the placement and the environment; () when read from easel.lock,
+    # so not part of what makes two rollouts the same (the lock's rollout is the compiled one)
+    waves: tuple[WaveClusters, ...] = field(default=(), compare=False)
+
+    @property
+    def reached(self) -> frozenset[str]:
+        """The clusters waves 1..wave have reached."""
+        return frozenset(c for wave in self.waves[:self.wave] for c in wave.clusters)
+
+    def version_on(self, cluster: str) -> str:
+        return self.to_version if cluster in self.reached else self.from_version
 
 
 @dataclass(frozen=True)
@@ -64,20 +77,12 @@ class WorkloadDecision:
     version: str | None = None  # the version it runs where no rollout wave has reached
     clusters: tuple[str, ...] | None = None  # sorted; None: no placement recorded
     rollout: Rollout | None = None
-    waves: tuple[WaveClusters, ...] = ()  # every wave of its environment, when a rollout is under way
     allocations: Mapping[str, tuple[Allocation, ...]] = field(default_factory=dict)  # cluster -> GPUs taken
     placement: PlacementRecord | None = None  # why; None when read from easel.lock
 
-    @property
-    def reached(self) -> frozenset[str]:
-        """The clusters the rollout's waves have reached (empty when nothing is rolling out)."""
-        if self.rollout is None:
-            return frozenset()
-        return frozenset(c for wave in self.waves[:self.rollout.wave] for c in wave.clusters)
-
     def version_on(self, cluster: str) -> str | None:
         """The profile version the workload runs on this cluster."""
-        if self.rollout is not None and cluster in self.reached:
+        if self.rollout is not None and cluster in self.rollout.reached:
             return self.rollout.to_version
         return self.version
 
@@ -90,25 +95,11 @@ class ClusterDecision:
 
 
 @dataclass(frozen=True)
-class StackRollout:
-    """An infrastructure stack moving to a new version across the clusters that run it, wave by wave (the waves
-    of the progressive environment whose workloads need it there): waves 1..wave run `to_version`."""
-    from_version: str
-    to_version: str
-    wave: int
-    waves: tuple[WaveClusters, ...] = ()  # worked out by a compile; () when read from easel.lock
-
-    @property
-    def reached(self) -> frozenset[str]:
-        return frozenset(c for wave in self.waves[:self.wave] for c in wave.clusters)
-
-
-@dataclass(frozen=True)
 class Decisions:
     workloads: Mapping[str, WorkloadDecision] = field(default_factory=dict)
     clusters: Mapping[str, ClusterDecision] = field(default_factory=dict)
     digests: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
-    stack_rollouts: Mapping[str, StackRollout] = field(default_factory=dict)  # stack -> its rollout
+    stack_rollouts: Mapping[str, Rollout] = field(default_factory=dict)  # stack -> its rollout
 
     def workload(self, workload_id: str) -> WorkloadDecision:
         return self.workloads.get(workload_id) or WorkloadDecision(workload_id)
