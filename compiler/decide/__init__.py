@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from compiler.decide import inventory, policy, resolve
 from compiler.decide.inventory import ClusterFacts
-from compiler.decide.place import place
+from compiler.decide.place import place, placement_policy
 from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload
 from compiler.decide.rollout import wave_clusters
 from compiler.decide.stacks import choose_stacks
@@ -56,9 +56,9 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         decision, placement = chosen[workload.id], placements[workload.id]
         rollout = (dataclasses.replace(decision.rollout, waves=wave_clusters(
             workload.id, placement.clusters, workload.environment.waves, labels)) if decision.rollout else None)
-        workloads[workload.id] = WorkloadDecision(
-            workload.id, decision.profile, decision.version, placement.clusters, rollout, placement.allocations,
-            placement.record)
+        workloads[workload.id] = dataclasses.replace(
+            decision, clusters=placement.clusters, rollout=rollout, allocations=placement.allocations,
+            placement=placement.record)
     clusters = {cluster: ClusterDecision(
         stacks={name: profile.version for name, profile in s.releases.items()}, provided=dict(s.provided),
         needs={w: tuple(n for n in needs if n in s.releases) for w, needs in s.users.items()})
@@ -177,7 +177,7 @@ def _versions(model: Model, previous: Decisions, update: str | None, diagnostics
             continue
         resolved.update({(workload.id, r.version): r for r in runs})
         chosen[workload.id] = WorkloadDecision(workload.id, workload.profile, choice.profile.version,
-                                               rollout=choice.rollout)
+                                               rollout=choice.rollout, policy=placement_policy(environment))
     diagnostics.extend(merge_subjects(found))
     return chosen, resolved
 

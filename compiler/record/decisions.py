@@ -2,8 +2,9 @@
 the lock as read (`previous`) and what a compile decides now are the same type, and "what changed" is a function
 of two of them (changes.py).
 
-Per workload: the profile version it runs, the rollout moving it on (each wave and its clusters), the clusters
-it is placed on with the GPUs it takes on each, and why (placement's structured reasons). Per cluster: the
+Per workload: the profile version it runs, the rollout moving it on (each wave and its clusters), the placement
+policy it was placed by (its environment's, decide's defaults filled in), the clusters it is placed on with the
+GPUs it takes on each, and why (placement's structured reasons). Per cluster: the
 infrastructure stacks easel deploys there, and which workloads wait for which. A record read from easel.lock
 holds only what the lock keeps; the reasons are there when a compile made the decisions.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from compiler.model import Prioritizer
 from compiler.model.gpu import Allocation
 from compiler.model.reasons import Reason
 
@@ -42,6 +44,16 @@ class Rollout:
 
     def version_on(self, cluster: str) -> str:
         return self.to_version if cluster in self.reached else self.from_version
+
+
+@dataclass(frozen=True)
+class PlacementPolicy:
+    """The rules decide places a workload by: its environment's, with decide's defaults where it sets none, so
+    that reports say what was applied rather than work the defaults out again."""
+    number_of_clusters: int | None  # None: every eligible cluster
+    prioritizers: tuple[Prioritizer, ...]  # with their weights
+    spread_by: str | None = None  # a cluster label the chosen clusters spread over
+    max_skew: int = 1
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,7 @@ class WorkloadDecision:
     version: str | None = None  # the version it runs where no rollout wave has reached
     clusters: tuple[str, ...] | None = None  # sorted; None: no placement recorded
     rollout: Rollout | None = None
+    policy: PlacementPolicy | None = None  # what it is placed by; None when read from easel.lock
     allocations: Mapping[str, tuple[Allocation, ...]] = field(default_factory=dict)  # cluster -> GPUs taken
     placement: PlacementRecord | None = None  # why; None when read from easel.lock
 
