@@ -99,7 +99,7 @@ def test_the_decision_record_holds_the_rollout_its_waves_and_why(mid_rollout):
     _, result = mid_rollout
     decision = result.decisions.workloads["team/w"]
     assert (decision.version, decision.rollout.to_version, decision.rollout.wave) == ("1.0.0", "1.1.0", 1)
-    assert [(w.name, w.clusters) for w in decision.waves] == [("canary", ("east",)), ("rest", ("west",))]
+    assert [(w.name, w.clusters) for w in decision.rollout.waves] == [("canary", ("east",)), ("rest", ("west",))]
     assert {c: decision.version_on(c) for c in decision.clusters} == {"east": "1.1.0", "west": "1.0.0"}
     assert decision.placement.kept == ("east", "west")  # kept from the lock the first compile wrote
     assert {c: [(a.pool, a.count) for a in taken] for c, taken in decision.allocations.items()} == {

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from compiler.runtime import parallel
-from compiler.commands import compiling as workflow
+from compiler.commands import replay
 from compiler import write
 from conftest import ROOT, easel
 
@@ -70,7 +70,7 @@ def test_a_second_process_that_fails_changes_nothing(repo, monkeypatch):
 
 @pytest.fixture
 def compiled(repo, monkeypatch):
-    monkeypatch.setattr(workflow, "EARLY_LISTING_FILES", 1)
+    monkeypatch.setattr(replay, "EARLY_LISTING_FILES", 1)
     first = easel("compile", cwd=repo)
     assert first.code == 0, first.text
     return repo

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from compiler import __version__
-from compiler.commands.compiling import Summary
+from compiler.commands.summaries import Summary
 from compiler.diagnostics import Diagnostics, error
 from compiler.diagnostics import formats as report
 from compiler.diagnostics.errors import BadArgument, CommandError

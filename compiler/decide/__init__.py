@@ -17,14 +17,14 @@ from collections.abc import Mapping
 
 from compiler.decide import inventory, policy, resolve
 from compiler.decide.inventory import ClusterFacts
-from compiler.decide.place import place
+from compiler.decide.place import place, placement_policy
 from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload
 from compiler.decide.rollout import wave_clusters
 from compiler.decide.stacks import choose_stacks
 from compiler.decide.version_choice import ModelVersions, choose
 from compiler.diagnostics import Diagnostics, merge_subjects
 from compiler.model import Environment, Model, Project, Workload, WorkloadProfile, gpu
-from compiler.record.decisions import ClusterDecision, Decisions, StackRollout, WorkloadDecision
+from compiler.record.decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision
 
 
 def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions, update: str | None = None,
@@ -54,11 +54,11 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     workloads = {}
     for workload in current:
         decision, placement = chosen[workload.id], placements[workload.id]
-        waves = (wave_clusters(workload.id, placement.clusters, workload.environment.waves, labels)
-                 if decision.rollout else ())
-        workloads[workload.id] = WorkloadDecision(
-            workload.id, decision.profile, decision.version, placement.clusters, decision.rollout, waves,
-            placement.allocations, placement.record)
+        rollout = (dataclasses.replace(decision.rollout, waves=wave_clusters(
+            workload.id, placement.clusters, workload.environment.waves, labels)) if decision.rollout else None)
+        workloads[workload.id] = dataclasses.replace(
+            decision, clusters=placement.clusters, rollout=rollout, allocations=placement.allocations,
+            placement=placement.record)
     clusters = {cluster: ClusterDecision(
         stacks={name: profile.version for name, profile in s.releases.items()}, provided=dict(s.provided),
         needs={w: tuple(n for n in needs if n in s.releases) for w, needs in s.users.items()})
@@ -98,7 +98,7 @@ def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[t
 
 def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[ResolvedWorkload],
             placements: Mapping, previous: Decisions, update: str | None, labels: Mapping[str, Mapping[str, str]]
-            ) -> tuple[dict, dict[str, StackRollout], Diagnostics]:
+            ) -> tuple[dict, dict[str, Rollout], Diagnostics]:
     """Each cluster's stacks, with a stack's new version rolled out wave by wave where the workloads that need
     it there are in a progressive environment (its waves over the clusters that change)."""
     placed = [(w.id, w.profile, placements[w.id].clusters) for w in current]
@@ -106,7 +106,7 @@ def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[Resol
     stacks, problems = choose_stacks(model, fleet, placed, locked, update)
     chosen = {cluster: {name: p.version for name, p in s.releases.items()} for cluster, s in stacks.items()}
     pinned = {cluster: dict(versions) for cluster, versions in chosen.items()}
-    rollouts: dict[str, StackRollout] = {}
+    rollouts: dict[str, Rollout] = {}
     names_ = sorted({n for s in stacks.values() for n in s.releases} | set(previous.stack_rollouts))
     for name in names_:
         before = {c: v[name] for c, v in locked.items() if name in v}
@@ -116,7 +116,7 @@ def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[Resol
             changed = sorted(c for c in after if c in before and before[c] != after[c])
             if not changed:
                 continue
-            rollout = StackRollout(before[changed[0]], after[changed[0]], 1)
+            rollout = Rollout(before[changed[0]], after[changed[0]], 1)
         rolling = sorted(c for c in after if before.get(c, rollout.from_version) in (rollout.from_version,
                                                                                      rollout.to_version)
                          and after[c] in (rollout.from_version, rollout.to_version))
@@ -129,7 +129,7 @@ def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[Resol
         rollout = dataclasses.replace(rollout, waves=waves)
         rollouts[name] = rollout
         for cluster in rolling:
-            pinned[cluster][name] = rollout.to_version if cluster in rollout.reached else rollout.from_version
+            pinned[cluster][name] = rollout.version_on(cluster)
     if pinned != chosen:
         stacks, problems = choose_stacks(model, fleet, placed, pinned, None)  # the versions each cluster runs
     return stacks, rollouts, problems
@@ -177,7 +177,7 @@ def _versions(model: Model, previous: Decisions, update: str | None, diagnostics
             continue
         resolved.update({(workload.id, r.version): r for r in runs})
         chosen[workload.id] = WorkloadDecision(workload.id, workload.profile, choice.profile.version,
-                                               rollout=choice.rollout)
+                                               rollout=choice.rollout, policy=placement_policy(environment))
     diagnostics.extend(merge_subjects(found))
     return chosen, resolved
 

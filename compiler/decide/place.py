@@ -19,13 +19,20 @@ from compiler.decide.eligibility import StaticIndex, first_reason
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import ResolvedWorkload
 from compiler.diagnostics import Diagnostics, Note, error
-from compiler.model import Prioritizer, WorkloadProfile, gpu
+from compiler.model import Environment, Prioritizer, WorkloadProfile, gpu
 from compiler.model.gpu import Allocation, FreeGpus
 from compiler.model.reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
-from compiler.record.decisions import PlacementRecord
+from compiler.record.decisions import PlacementPolicy, PlacementRecord
 
 DEFAULT_PRIORITIZERS = (Prioritizer("MostFreeGPU", 1), Prioritizer("LeastWorkloads", 1))
 RUNNERS_UP = 10  # eligible clusters not chosen whose scores explain keeps
+
+
+def placement_policy(environment: Environment) -> PlacementPolicy:
+    """The rules its workloads are placed by: the environment's, the default prioritizers where it names none.
+    Placing uses this, and decide records it, so what a report shows is what was applied."""
+    return PlacementPolicy(environment.number_of_clusters, environment.prioritizers or DEFAULT_PRIORITIZERS,
+                           environment.spread_by, environment.max_skew)
 
 
 @dataclass(frozen=True)
@@ -35,11 +42,10 @@ class Placement:
     record: PlacementRecord  # why
 
 
-def _scores(workload: ResolvedWorkload, options: dict[str, list[Allocation]], state: FreeGpus,
+def _scores(prioritizers: tuple[Prioritizer, ...], options: dict[str, list[Allocation]], state: FreeGpus,
             previous: tuple[str, ...]) -> dict[str, float]:
     """Weighted sum of the prioritizers, each scaled to 0..100 over the eligible clusters (options: each
     eligible cluster and the GPUs the workload would take there)."""
-    prioritizers = workload.environment.prioritizers or DEFAULT_PRIORITIZERS
     totals = dict.fromkeys(options, 0.0)
     for prioritizer in prioritizers:
         if prioritizer.name == "MostFreeGPU":  # free GPUs of the pools the workload would draw on
@@ -103,7 +109,7 @@ def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
     kept: dict[str, _Kept] = {}
     for workload in workloads:
         entry = kept[workload.id] = _Kept()
-        wanted = workload.environment.number_of_clusters
+        wanted = placement_policy(workload.environment).number_of_clusters
         index = run.static.index(workload, keeping=True) if workload.id in run.previous else None
         for name in sorted(run.previous.get(workload.id, ())):
             if name not in run.fleet:
@@ -152,15 +158,14 @@ def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:
                 failures[name] = reason
                 continue
         candidates[name] = allocations
-    environment = workload.environment
+    rules = placement_policy(workload.environment)
     options = {**held.allocations, **candidates}
-    scores = _scores(workload, options, run.state, run.previous.get(workload.id, ())) if options else {}
+    scores = _scores(rules.prioritizers, options, run.state, run.previous.get(workload.id, ())) if options else {}
     ranked = sorted(candidates, key=lambda n: (-scores[n], n))
-    wanted = environment.number_of_clusters
+    wanted = rules.number_of_clusters
     room = len(ranked) if wanted is None else max(wanted - len(held.allocations), 0)
-    if environment.spread_by:
-        added = _spread_pick(ranked, list(held.allocations), room, environment.spread_by, environment.max_skew,
-                             run.fleet)
+    if rules.spread_by:
+        added = _spread_pick(ranked, list(held.allocations), room, rules.spread_by, rules.max_skew, run.fleet)
     else:
         added = ranked[:room]
     chosen = sorted([*held.allocations, *added])
@@ -170,7 +175,7 @@ def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:
         placed=True, scores={name: scores[name] for name in [*chosen, *passed[:RUNNERS_UP]]},
         kept=tuple(sorted(held.allocations)), left=dict(held.lost), static=static_reasons,
         failures={k: v for k, v in failures.items() if k not in held.lost}, passed=tuple(passed),
-        passed_reason=PassedOver(wanted, environment.spread_by))
+        passed_reason=PassedOver(wanted, rules.spread_by))
     failed = _failure(workload, chosen, wanted, record, run)
     if failed is not None:
         return failed

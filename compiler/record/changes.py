@@ -4,9 +4,10 @@ one. Each change is a value; `str()` says it the way `easel compile`, `lock` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from compiler.model.reasons import Reason
-from compiler.record.decisions import Decisions
+from compiler.record.decisions import Decisions, Rollout
 
 LISTED = 5  # clusters named in full in a change line; more are counted, with the first and the last
 
@@ -133,14 +134,23 @@ def _versions(previous: Decisions, decisions: Decisions) -> list[Change]:
             found.append(VersionUpdated(workload, (before.profile or "", before.version), (now.profile or "",
                                                                                           now.version or "")))
         was, rollout = before.rollout if before else None, now.rollout
-        if rollout and (was is None or (was.from_version, was.to_version) != (rollout.from_version,
-                                                                               rollout.to_version)):
-            found.append(RolloutStarted(workload, rollout.from_version, rollout.to_version, len(now.waves)))
-        elif rollout and was and was.wave != rollout.wave:
-            found.append(RolloutAdvanced(workload, rollout.wave, len(now.waves)))
-        elif was and not rollout:
+        step = _rollout_step(was, rollout)
+        if step == "started" and rollout:
+            found.append(RolloutStarted(workload, rollout.from_version, rollout.to_version, len(rollout.waves)))
+        elif step == "advanced" and rollout:
+            found.append(RolloutAdvanced(workload, rollout.wave, len(rollout.waves)))
+        elif step == "ended" and was:
             found.append(RolloutEnded(workload, now.version == was.to_version, now.version or ""))
     return found
+
+
+def _rollout_step(was: Rollout | None, now: Rollout | None) -> Literal["started", "advanced", "ended"] | None:
+    """What became of a workload's or a stack's rollout: "started", "advanced", "ended", or None (no change)."""
+    if now and (was is None or (was.from_version, was.to_version) != (now.from_version, now.to_version)):
+        return "started"
+    if now and was and was.wave != now.wave:
+        return "advanced"
+    return "ended" if was and not now else None
 
 
 def _stacks(previous: Decisions, decisions: Decisions) -> list[Change]:
@@ -155,13 +165,14 @@ def _stacks(previous: Decisions, decisions: Decisions) -> list[Change]:
     found: list[Change] = [StackUpdated(name, was, version, tuple(clusters))
                            for (name, was, version), clusters in sorted(moved.items())]
     for name in sorted(set(previous.stack_rollouts) | set(decisions.stack_rollouts)):
-        was, now = previous.stack_rollouts.get(name), decisions.stack_rollouts.get(name)
-        if now and (was is None or (was.from_version, was.to_version) != (now.from_version, now.to_version)):
-            found.append(StackRolloutStep(name, f"started: {now.from_version} -> {now.to_version}, wave 1 of "
-                                                f"{len(now.waves)}"))
-        elif now and was and was.wave != now.wave:
-            found.append(StackRolloutStep(name, f"at wave {now.wave} of {len(now.waves)}"))
-        elif was and not now:
+        rollout = decisions.stack_rollouts.get(name)
+        step = _rollout_step(previous.stack_rollouts.get(name), rollout)
+        if step == "started" and rollout:
+            found.append(StackRolloutStep(name, f"started: {rollout.from_version} -> {rollout.to_version}, wave 1 "
+                                                f"of {len(rollout.waves)}"))
+        elif step == "advanced" and rollout:
+            found.append(StackRolloutStep(name, f"at wave {rollout.wave} of {len(rollout.waves)}"))
+        elif step == "ended":
             found.append(StackRolloutStep(name, "ended"))
     return found
 

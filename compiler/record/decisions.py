@@ -2,8 +2,9 @@
 the lock as read (`previous`) and what a compile decides now are the same type, and "what changed" is a function
 of two of them (changes.py).
 
-Per workload: the profile version it runs, the rollout moving it on (each wave and its clusters), the clusters
-it is placed on with the GPUs it takes on each, and why (placement's structured reasons). Per cluster: the
+Per workload: the profile version it runs, the rollout moving it on (each wave and its clusters), the placement
+policy it was placed by (its environment's, decide's defaults filled in), the clusters it is placed on with the
+GPUs it takes on each, and why (placement's structured reasons). Per cluster: the
 infrastructure stacks easel deploys there, and which workloads wait for which. A record read from easel.lock
 holds only what the lock keeps; the reasons are there when a compile made the decisions.
 """
@@ -13,22 +14,46 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from compiler.model import Prioritizer
 from compiler.model.gpu import Allocation
 from compiler.model.reasons import Reason
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """A workload moving from one profile version to another, wave by wave: waves 1..wave run `to_version`."""
-    from_version: str
-    to_version: str
-    wave: int
 
 
 @dataclass(frozen=True)
 class WaveClusters:
     name: str
     clusters: tuple[str, ...]  # the clusters this wave adds (waves are cumulative), sorted
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A new version on its way, wave by wave: waves 1..wave run `to_version`, the others `from_version`. Of a
+    workload (its profile version, over the clusters it is placed on) or of an infrastructure stack (over the
+    clusters that run it, in the waves of the progressive environment whose workloads need it there)."""
+    from_version: str
+    to_version: str
+    wave: int
+    # every wave, worked out by a compile from the placement and the environment; () when read from easel.lock,
+    # so not part of what makes two rollouts the same (the lock's rollout is the compiled one)
+    waves: tuple[WaveClusters, ...] = field(default=(), compare=False)
+
+    @property
+    def reached(self) -> frozenset[str]:
+        """The clusters waves 1..wave have reached."""
+        return frozenset(c for wave in self.waves[:self.wave] for c in wave.clusters)
+
+    def version_on(self, cluster: str) -> str:
+        return self.to_version if cluster in self.reached else self.from_version
+
+
+@dataclass(frozen=True)
+class PlacementPolicy:
+    """The rules decide places a workload by: its environment's, with decide's defaults where it sets none, so
+    that reports say what was applied rather than work the defaults out again."""
+    number_of_clusters: int | None  # None: every eligible cluster
+    prioritizers: tuple[Prioritizer, ...]  # with their weights
+    spread_by: str | None = None  # a cluster label the chosen clusters spread over
+    max_skew: int = 1
 
 
 @dataclass(frozen=True)
@@ -64,20 +89,13 @@ class WorkloadDecision:
     version: str | None = None  # the version it runs where no rollout wave has reached
     clusters: tuple[str, ...] | None = None  # sorted; None: no placement recorded
     rollout: Rollout | None = None
-    waves: tuple[WaveClusters, ...] = ()  # every wave of its environment, when a rollout is under way
+    policy: PlacementPolicy | None = None  # what it is placed by; None when read from easel.lock
     allocations: Mapping[str, tuple[Allocation, ...]] = field(default_factory=dict)  # cluster -> GPUs taken
     placement: PlacementRecord | None = None  # why; None when read from easel.lock
 
-    @property
-    def reached(self) -> frozenset[str]:
-        """The clusters the rollout's waves have reached (empty when nothing is rolling out)."""
-        if self.rollout is None:
-            return frozenset()
-        return frozenset(c for wave in self.waves[:self.rollout.wave] for c in wave.clusters)
-
     def version_on(self, cluster: str) -> str | None:
         """The profile version the workload runs on this cluster."""
-        if self.rollout is not None and cluster in self.reached:
+        if self.rollout is not None and cluster in self.rollout.reached:
             return self.rollout.to_version
         return self.version
 
@@ -90,25 +108,11 @@ class ClusterDecision:
 
 
 @dataclass(frozen=True)
-class StackRollout:
-    """An infrastructure stack moving to a new version across the clusters that run it, wave by wave (the waves
-    of the progressive environment whose workloads need it there): waves 1..wave run `to_version`."""
-    from_version: str
-    to_version: str
-    wave: int
-    waves: tuple[WaveClusters, ...] = ()  # worked out by a compile; () when read from easel.lock
-
-    @property
-    def reached(self) -> frozenset[str]:
-        return frozenset(c for wave in self.waves[:self.wave] for c in wave.clusters)
-
-
-@dataclass(frozen=True)
 class Decisions:
     workloads: Mapping[str, WorkloadDecision] = field(default_factory=dict)
     clusters: Mapping[str, ClusterDecision] = field(default_factory=dict)
     digests: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
-    stack_rollouts: Mapping[str, StackRollout] = field(default_factory=dict)  # stack -> its rollout
+    stack_rollouts: Mapping[str, Rollout] = field(default_factory=dict)  # stack -> its rollout
 
     def workload(self, workload_id: str) -> WorkloadDecision:
         return self.workloads.get(workload_id) or WorkloadDecision(workload_id)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from compiler.diagnostics import Diagnostic, Location, error
 from compiler.load import yamlio
 from compiler.load.source import LOCK_FILE
-from compiler.record.decisions import ClusterDecision, Decisions, Rollout, StackRollout, WorkloadDecision
+from compiler.record.decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision
 from compiler.schemas.blocks import API_VERSION
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
         return Decisions(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
     placements = data.get("placements") or {}
     versions = {w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()}
-    rollouts = {w: Rollout(str(r["from"]), str(r["to"]), r["wave"]) for w, r in (data.get("rollouts") or {}).items()}
+    rollouts = {w: _rollout(r) for w, r in (data.get("rollouts") or {}).items()}
     workloads = {w: WorkloadDecision(w, *versions.get(w, (None, None)),
                                      clusters=tuple(placements[w]) if w in placements else None,
                                      rollout=rollouts.get(w))
@@ -108,8 +108,7 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
         clusters={cluster: ClusterDecision(dict(stacks))
                   for cluster, stacks in (data.get("infrastructure") or {}).items()},
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
-        stack_rollouts={s: StackRollout(str(r["from"]), str(r["to"]), r["wave"])
-                        for s, r in (data.get("stackRollouts") or {}).items()},
+        stack_rollouts={s: _rollout(r) for s, r in (data.get("stackRollouts") or {}).items()},
     ), []
 
 
@@ -120,11 +119,18 @@ def dump(decisions: Decisions) -> str:
     data["versions"] = {w: f"{d.profile} {d.version}" for w, d in workloads if d.version is not None}
     data["infrastructure"] = {cluster: dict(sorted(d.stacks.items()))
                               for cluster, d in sorted(decisions.clusters.items()) if d.stacks}
-    data["rollouts"] = {w: {"from": d.rollout.from_version, "to": d.rollout.to_version, "wave": d.rollout.wave}
-                        for w, d in workloads if d.rollout is not None}
+    data["rollouts"] = {w: _rollout_data(d.rollout) for w, d in workloads if d.rollout is not None}
     if decisions.stack_rollouts:
-        data["stackRollouts"] = {s: {"from": r.from_version, "to": r.to_version, "wave": r.wave}
-                                 for s, r in sorted(decisions.stack_rollouts.items())}
+        data["stackRollouts"] = {s: _rollout_data(r) for s, r in sorted(decisions.stack_rollouts.items())}
     data["profiles"] = {f"{profile} {version}": value
                         for (profile, version), value in sorted(decisions.digests.items())}
     return HEADER + yamlio.dump(data)
+
+
+def _rollout(data: dict[str, Any]) -> Rollout:
+    """A workload's or a stack's rollout as the lock keeps it: no waves (a compile works them out again)."""
+    return Rollout(str(data["from"]), str(data["to"]), data["wave"])
+
+
+def _rollout_data(rollout: Rollout) -> dict[str, Any]:
+    return {"from": rollout.from_version, "to": rollout.to_version, "wave": rollout.wave}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.decide.place import DEFAULT_PRIORITIZERS
 from compiler.diagnostics import Location, positions
 from compiler.model import quantity, versions
 from compiler.pipeline import Result
@@ -73,11 +72,10 @@ def _resolved(result: Result, resolved) -> dict[str, Any]:
 
 
 def _placement(result: Result, decision, resolved) -> dict[str, Any]:
-    env = resolved.environment
-    placement = decision.placement
+    placement, policy = decision.placement, decision.policy  # the policy as decide applied it, defaults and all
     found: dict[str, Any] = {
-        "numberOfClusters": env.number_of_clusters,
-        "prioritizers": [{"name": p.name, "weight": p.weight} for p in env.prioritizers or DEFAULT_PRIORITIZERS],
+        "numberOfClusters": policy.number_of_clusters if policy else None,
+        "prioritizers": [{"name": p.name, "weight": p.weight} for p in (policy.prioritizers if policy else ())],
         "placed": bool(placement and placement.placed),
         "clusters": [],
     }

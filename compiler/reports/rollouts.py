@@ -6,27 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.record.changes import clusters_text
-from compiler.record.decisions import Decisions
+from compiler.record.decisions import Decisions, Rollout
 
 
 def rollout_rows(decisions: Decisions) -> list[dict[str, Any]]:
-    rows = []
-    for workload, decision in decisions.workloads.items():
-        rollout = decision.rollout
-        if rollout is None:
-            continue
-        rows.append({"workload": workload, "profile": decision.profile, "from": rollout.from_version,
-                     "to": rollout.to_version, "wave": rollout.wave, "waves": [
-                         {"name": wave.name, "clusters": list(wave.clusters),
-                          "version": rollout.to_version if index < rollout.wave else rollout.from_version}
-                         for index, wave in enumerate(decision.waves)]})
-    for stack, rollout in sorted(decisions.stack_rollouts.items()):
-        rows.append({"stack": stack, "profile": stack, "from": rollout.from_version, "to": rollout.to_version,
-                     "wave": rollout.wave, "waves": [
-                         {"name": wave.name, "clusters": list(wave.clusters),
-                          "version": rollout.to_version if index < rollout.wave else rollout.from_version}
-                         for index, wave in enumerate(rollout.waves)]})
+    """Every rollout in progress: the workloads' first, then the infrastructure stacks' by name."""
+    rows = [{"workload": workload, "profile": decision.profile, **_rollout_data(decision.rollout)}
+            for workload, decision in decisions.workloads.items() if decision.rollout is not None]
+    rows += [{"stack": stack, "profile": stack, **_rollout_data(rollout)}
+             for stack, rollout in sorted(decisions.stack_rollouts.items())]
     return rows
+
+
+def _rollout_data(rollout: Rollout) -> dict[str, Any]:
+    return {"from": rollout.from_version, "to": rollout.to_version, "wave": rollout.wave, "waves": [
+        {"name": wave.name, "clusters": list(wave.clusters),
+         "version": rollout.to_version if index < rollout.wave else rollout.from_version}
+        for index, wave in enumerate(rollout.waves)]}
 
 
 def rollout_text(rows: list[dict[str, Any]]) -> str:
