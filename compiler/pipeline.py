@@ -67,6 +67,18 @@ class Result:
     def ok(self) -> bool:
         return not self.diagnostics.has_errors
 
+    def require_model(self) -> Model:
+        """The model, for what runs only once validate built one (reports, writing)."""
+        if self.model is None:
+            raise ValueError("the repository was not read into a model")
+        return self.model
+
+    def require_plans(self) -> Plans:
+        """The plans, for what runs only once a compile planned every cluster."""
+        if self.plans is None:
+            raise ValueError("the compile made no plans")
+        return self.plans
+
 
 def compile_repository(source: Source, request: Request = Request(), progress: Progress = QUIET) -> Result:
     return compile_loaded(load.load(source), request, progress)

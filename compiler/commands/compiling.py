@@ -38,7 +38,7 @@ def lock_is_stale(result: Result) -> bool:
 
 
 def _out(target: Target, result: Result) -> Path:
-    out = Path(target.out_dir) if target.out_dir else target.root / result.model.settings.output
+    out = Path(target.out_dir) if target.out_dir else target.root / result.require_model().settings.output
     return out if out.is_absolute() else target.root / out
 
 
@@ -89,7 +89,8 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
     out = _out(target, result)
     if not target.out_dir and not _inside(out, target.root):
         result.diagnostics.add(error(
-            "E802", f"the output folder {result.model.settings.output!r} leads outside the repository (through a "
+            "E802", f"the output folder {result.require_model().settings.output!r} leads outside the repository "
+            "(through a "
             f"symbolic link): {out.resolve()}", hint="the output folder is a real folder inside the repository"))
         return result, None
     manifest = cache.read_manifest(store, out) if not target.out_dir else {}
@@ -102,7 +103,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
-    changed = write(out, Tree(result.plans, request.shard, progress), result.diagnostics, target.root, also,
+    changed = write(out, Tree(result.require_plans(), request.shard, progress), result.diagnostics, target.root, also,
                     manifest, owns, early)
     del manifest  # the new one is in changed.stats
     if changed is None:

@@ -36,7 +36,7 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     chosen, resolved = _versions(model, previous, update, diagnostics)
     if earlier_errors or diagnostics.has_errors:
         return Decisions(workloads=chosen), Resolutions(resolved, {}), diagnostics
-    current = [resolved[(w, d.version)] for w, d in chosen.items()]
+    current = [resolved[(w, d.version)] for w, d in chosen.items() if d.version is not None]
     recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
     placements, problems = place(current, fleet, recorded, model.profiles)
     diagnostics.extend(problems)
@@ -47,8 +47,8 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     for cluster_stacks in stacks.values():
         for profile in cluster_stacks.releases.values():
             if profile.key not in stack_resolutions:
-                found, problems = resolve.resolve_stack(model, profile)
-                diagnostics.extend(problems)
+                found, unresolved = resolve.resolve_stack(model, profile)
+                diagnostics.extend(unresolved)
                 if found is not None:
                     stack_resolutions[profile.key] = found
     workloads = {}

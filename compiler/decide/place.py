@@ -151,13 +151,13 @@ def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:
     for name, viable in passing.items():
         if name in held.allocations:
             continue
-        allocations: list[Allocation] = []
+        taking: list[Allocation] = []
         if workload.gpu_demands:
-            allocations, reason = gpu.take(list(workload.gpu_demands), viable, name, run.state)
+            taking, reason = gpu.take(list(workload.gpu_demands), viable, name, run.state)
             if reason:
                 failures[name] = reason
                 continue
-        candidates[name] = allocations
+        candidates[name] = taking
     rules = placement_policy(workload.environment)
     options = {**held.allocations, **candidates}
     scores = _scores(rules.prioritizers, options, run.state, run.previous.get(workload.id, ())) if options else {}
@@ -209,7 +209,7 @@ def _failure(workload: ResolvedWorkload, chosen: list[str], wanted: int | None, 
             f"see why each cluster was passed over below, or run `easel explain {workload.id}`",
             notes=_notes(unplaced.record, run.fleet)))
         return unplaced
-    unplaced = _unplaced(record, TooFewEligible(len(chosen), wanted), chosen)
+    unplaced = _unplaced(record, TooFewEligible(len(chosen), wanted or len(chosen)), chosen)
     run.diagnostics.add(error(
         "E602", f"workload {workload.id} needs {wanted} clusters; only {len(chosen)} eligible ({', '.join(chosen)})",
         at, f"lower numberOfClusters in environment {workload.environment.meta.name!r}, or add capacity",

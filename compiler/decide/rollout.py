@@ -53,7 +53,7 @@ def step(previous: Decisions, model: Model, names: Sequence[str], everything: bo
             continue
         found, problem = model.find_workload(name)
         if found is None:  # the command cannot do what was asked (1), as `explain` of an unknown workload
-            raise CommandError("E901", problem, hint=True)
+            raise CommandError("E901", problem or f"no workload {name!r}", hint=True)
         if found.id not in in_progress:
             raise CommandError("E908", f"{found.id} has no rollout in progress", hint=True)
         wanted.add(found.id)
@@ -62,7 +62,10 @@ def step(previous: Decisions, model: Model, names: Sequence[str], everything: bo
     for workload_id in sorted(wanted):
         decision = workloads[workload_id]
         rollout = decision.rollout
-        workload = model.workloads[tuple(workload_id.split("/", 1))]
+        if rollout is None:  # pragma: no cover  (wanted holds only workloads with a rollout)
+            continue
+        project, _, name = workload_id.partition("/")
+        workload = model.workloads[(project, name)]
         total = len(model.environments[workload.environment].waves)
         if kind == "advance" and rollout.wave < total:
             workloads[workload_id] = replace(decision, rollout=replace(rollout, wave=rollout.wave + 1))

@@ -148,7 +148,7 @@ def unavailable(profiles: Mapping[str, Mapping[str, WorkloadProfile]], profile: 
     try:
         Resolver(_Provider(profiles, provided, {}), BaseReporter()).resolve(_needs(profile, ""), max_rounds=200)
     except ResolutionImpossible as exc:
-        need = exc.causes[0].requirement
+        need = next(iter(exc.causes)).requirement
         return StackUnavailable(need.name, need.range, provided.get(need.name))
     except ResolutionTooDeep:
         return None  # undecided here; choose_stacks reports it

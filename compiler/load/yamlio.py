@@ -97,7 +97,7 @@ class AliasBomb(Exception):
 
 
 class _Loader(_BaseLoader):
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicate_keys: list[tuple[Any, int, int]] = []  # (key, line, column), 1-based
 
@@ -109,7 +109,7 @@ class _Loader(_BaseLoader):
             self.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
         seen.add(key)
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: set[tuple[str, str]] = set()
             for key_node, _ in node.value:

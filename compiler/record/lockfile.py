@@ -97,7 +97,7 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
     if found:
         return Decisions(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
     placements = data.get("placements") or {}
-    versions = {w: tuple(text.split(" ", 1)) for w, text in (data.get("versions") or {}).items()}
+    versions = {w: _profile_version(text) for w, text in (data.get("versions") or {}).items()}
     rollouts = {w: _rollout(r) for w, r in (data.get("rollouts") or {}).items()}
     workloads = {w: WorkloadDecision(w, *versions.get(w, (None, None)),
                                      clusters=tuple(placements[w]) if w in placements else None,
@@ -125,6 +125,12 @@ def dump(decisions: Decisions) -> str:
     data["profiles"] = {f"{profile} {version}": value
                         for (profile, version), value in sorted(decisions.digests.items())}
     return HEADER + yamlio.dump(data)
+
+
+def _profile_version(text: str) -> tuple[str | None, str | None]:
+    """`versions: {w: "profile 1.2.0"}`: the profile and the version it runs."""
+    profile, _, version = text.partition(" ")
+    return profile, version or None
 
 
 def _rollout(data: dict[str, Any]) -> Rollout:

@@ -38,7 +38,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
 
 
 def _profile(result: Result, workload, decision, resolved) -> dict[str, Any]:
-    model = result.model
+    model = result.require_model()
     environment = model.environments.get(workload.environment)
     available = sorted(model.profiles.get(workload.profile, {}), key=versions.sort_key)
     allowed = None
@@ -107,7 +107,7 @@ def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
     if not result.files:
         return []
     prefix = f"clusters/{cluster}/{resolved.path}/"
-    out = result.model.settings.output
+    out = result.require_model().settings.output
     return [f"{out}/{p}" for p in result.files if p.startswith(prefix)]
 
 

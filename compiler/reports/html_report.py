@@ -43,7 +43,8 @@ def report_data(result: Result) -> dict[str, Any]:
     cells = max((gpu["total"] for gpu in pools), default=0) <= CELLS_UP_TO
     return {
         "version": __version__,
-        "repository": {"url": result.model.settings.repo_url, "branch": result.model.settings.branch},
+        "repository": {"url": result.require_model().settings.repo_url,
+                       "branch": result.require_model().settings.branch},
         "summary": {
             "clusters": len(status["clusters"]),
             "workloads": len(matrix["rows"]),
@@ -107,7 +108,7 @@ def placement_matrix(result: Result) -> dict[str, Any]:
     """Workloads × clusters: per cell, chosen (with the GPUs it takes there) or the reason it was not, from
     `easel explain`'s report of each workload."""
     rows = []
-    for workload in result.model.workloads.values():
+    for workload in result.require_model().workloads.values():
         report = explain.workload_report(result, workload)
         placement = report.get("placement", {})
         decision = result.decisions.workloads.get(workload.id)
@@ -131,16 +132,17 @@ def placement_matrix(result: Result) -> dict[str, Any]:
 def _tally(cells) -> dict[str, Any]:
     """A workload's clusters counted: chosen, and the others by kind of reason (the commonest first), each with
     the reasons it stands for."""
-    chosen, kinds = 0, {}
+    chosen = 0
+    kinds: dict[tuple[str, str], dict[str, int]] = {}  # (verdict, label) -> each reason's count
     for cell in cells:
         if cell["verdict"] == "chosen":
             chosen += 1
             continue
         reasons = kinds.setdefault((cell["verdict"], cell["label"]), {})
         reasons[cell["why"]] = reasons.get(cell["why"], 0) + 1
-    others = []
+    others: list[dict[str, Any]] = []
     for (verdict, label), reasons in kinds.items():
-        common = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+        common = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))  # the commonest first
         why = "; ".join(f"{count:,} × {reason}" for reason, count in common[:REASONS_SHOWN])
         if len(common) > REASONS_SHOWN:
             why += f"; and {len(common) - REASONS_SHOWN:,} other reasons"
@@ -161,4 +163,4 @@ def _cell(entry: dict[str, Any], reason, decision) -> dict[str, Any]:
     kind = getattr(reason, "kind", None)
     return {"verdict": "eligible" if entry["verdict"] == "eligible" else "passed",
             "mark": "○" if entry["verdict"] == "eligible" else "✗",
-            "label": _REASON_LABELS.get(kind, kind or ""), "why": entry["reason"] or entry["verdict"]}
+            "label": _REASON_LABELS.get(kind or "", kind or ""), "why": entry["reason"] or entry["verdict"]}

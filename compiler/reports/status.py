@@ -5,10 +5,13 @@ cluster). Plain data; cli/ prints it with rich or as JSON."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.model.gpu import EXCLUSIVE, pool_key
 from compiler.pipeline import Result
+
+if TYPE_CHECKING:
+    from rich.text import JustifyMethod
 
 
 def fleet_status(result: Result) -> dict[str, Any]:
@@ -34,11 +37,11 @@ def fleet_status(result: Result) -> dict[str, Any]:
                          "gpus": gpus,
                          "workloads": sorted(workloads[name])})
     projects = []
-    for name, project in (result.model.projects.items() if result.model else ()):
-        by_product = [{"product": product, "quota": project.quota_by_product.get(product),
+    for name, team in (result.model.projects.items() if result.model else ()):
+        by_product = [{"product": product, "quota": team.quota_by_product.get(product),
                        "used": used_by_product[name].get(product, 0)}
-                      for product in sorted(set(project.quota_by_product) | set(used_by_product[name]))]
-        projects.append({"project": name, "quota": project.quota_gpus, "used": used[name], "byProduct": by_product})
+                      for product in sorted(set(team.quota_by_product) | set(used_by_product[name]))]
+        projects.append({"project": name, "quota": team.quota_gpus, "used": used[name], "byProduct": by_product})
     return {"clusters": clusters, "projects": projects}
 
 
@@ -76,7 +79,7 @@ def render_tables(status: dict[str, Any], console, every_cluster: bool = False) 
         console.print(_per_cluster(status["clusters"]))
     quotas = Table(title="GPU quotas per project (across the fleet)", title_justify="left")
     for column, justify in (("project", "left"), ("GPU product", "left"), ("quota", "right"), ("used", "right")):
-        quotas.add_column(column, justify=justify)
+        quotas.add_column(column, justify=_justified(justify))
     for project in status["projects"]:
         quotas.add_row(project["project"], "all", _or_dash(project["quota"]), str(project["used"]))
         for product in project["byProduct"]:
@@ -105,7 +108,7 @@ def _per_product(clusters: list[dict[str, Any]]):
     table = Table(title="GPUs per product (ready devices)", title_justify="left")
     for column, justify in (("GPU product", "left"), ("clusters", "right"), ("total", "right"),
                             ("allocated", "right"), ("free", "right")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=_justified(justify))
     for row in per_product(clusters):
         table.add_row(row["product"], f"{row['clusters']:,}", f"{row['total']:,}", f"{row['allocated']:,}",
                       f"{row['free']:,}")
@@ -119,7 +122,7 @@ def _per_cluster(clusters: list[dict[str, Any]]):
     for column, justify in (("cluster", "left"), ("engine", "left"), ("GPUs by", "left"), ("GPU product", "left"),
                             ("total", "right"),
                             ("allocated", "right"), ("free", "right"), ("workloads", "right")):
-        fleet.add_column(column, justify=justify)
+        fleet.add_column(column, justify=_justified(justify))
     for cluster in clusters:
         rows = cluster["gpus"] or [{"product": "-", "total": 0, "allocated": 0, "free": 0}]
         for index, gpu in enumerate(rows):
@@ -134,3 +137,7 @@ def _per_cluster(clusters: list[dict[str, Any]]):
 
 def _or_dash(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+def _justified(side: str) -> JustifyMethod:
+    return "right" if side == "right" else "left"
