@@ -74,7 +74,7 @@ def _selector_problems(data: dict[str, Any] | None, loc: Location) -> Iterable[t
             yield f"operator {expr['operator']} takes no `values`", loc.at("matchExpressions", index, "values")
 
 
-def _trait_uses(items: Iterable[dict[str, Any]], loc: Location, origin: str) -> tuple[TraitUse, ...]:
+def _trait_uses(items: Iterable[dict[str, Any]] | None, loc: Location, origin: str) -> tuple[TraitUse, ...]:
     return tuple(TraitUse(t["type"], dict(t.get("properties") or {}), loc.at(i), origin)
                  for i, t in enumerate(items or ()))
 
