@@ -183,3 +183,22 @@ def test_no_docstring_comment_or_map_names_a_module_that_is_gone():
     for number, line in enumerate(ARCHITECTURE.read_text(encoding="utf-8").splitlines(), start=1):
         gone += [f"docs/architecture.md:{number}: {m}" for m in MODULE_MENTION.findall(line) if not _exists(m)]
     assert gone == []
+
+
+def test_packaging_follows_the_folders():
+    """A non-editable install (CI's) gets every module and data file: packages are found, not listed, and every
+    file beside the modules is declared as data of the package that reads it."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert "packages" not in config or "find" in config["packages"], "list no packages by hand"
+    found = set(find_packages(str(ROOT), include=config["packages"]["find"]["include"]))
+    folders = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("*.py")}
+    assert folders <= found
+    declared = {path for pkg, patterns in config["package-data"].items() for pattern in patterns
+                for path in (ROOT / pkg.replace(".", "/")).glob(pattern) if path.is_file()}
+    beside = {path for path in PACKAGE.rglob("*")
+              if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts}
+    assert sorted(str(p.relative_to(ROOT)) for p in beside - declared) == []
