@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from builders import docs
+from scenario import TEAM_IN_DEV, codes, compile_files
 
 FILES = {
     **TEAM_IN_DEV,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from builders import copy_example
 from conftest import copy_init_repo, easel, easel_process, tree, write_files
 
 
@@ -174,18 +175,12 @@ def _shuffled_copy(source: Path, target: Path, seed: int) -> None:
 
 @pytest.mark.parametrize("repository", ["init", "example"])
 def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
-    from conftest import ROOT
-
     source = tmp_path / "source"
     source.mkdir()
     if repository == "init":
         copy_init_repo(source)
     else:
-        for name in ("easel.yaml", "profiles", "environments", "clusters", "workloads"):
-            if (ROOT / name).is_dir():
-                shutil.copytree(ROOT / name, source / name)
-            else:
-                shutil.copy(ROOT / name, source / name)
+        copy_example(source, lock=False)
     outputs = []
     for seed, hashseed in ((1, "0"), (2, "12345")):
         copy = tmp_path / f"copy{seed}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs, replaced
+from builders import docs
+from scenario import TEAM_IN_DEV, codes, compile_files, replaced
 
 BASE = {
     **TEAM_IN_DEV,

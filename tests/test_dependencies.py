@@ -6,7 +6,8 @@ from __future__ import annotations
 import yaml
 
 from conftest import easel, write_files
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from builders import docs
+from scenario import TEAM_IN_DEV, codes, compile_files
 
 
 def stack(name: str, version: str, requires: str = "") -> dict[str, str]:

@@ -9,7 +9,7 @@ import json
 import yaml
 
 from conftest import easel, write_files
-from scenario import docs
+from builders import docs
 
 WAVES = """
   rollout:

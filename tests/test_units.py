@@ -13,7 +13,8 @@ from compiler.model import quantity, versions
 from compiler.definitions import templating
 from compiler import write
 from compiler.diagnostics import Diagnostics
-from scenario import codes, compile_files, docs
+from builders import docs
+from scenario import codes, compile_files
 
 
 # --- versions --------------------------------------------------------------------------------------------
