@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from builders import ROOT
 from compiler.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 INIT_REPO = ROOT / "compiler" / "commands" / "init_repo"
 

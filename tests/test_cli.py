@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builders import copy_example
+from builders import cluster_file, copy_example
 from conftest import copy_init_repo, easel, easel_process, tree, write_files
 
 
@@ -118,12 +118,7 @@ def test_bad_usage_exits_2(repo):
 
 
 def test_explain_text_names_layers_and_clusters(repo):
-    write_files(repo, {"clusters/far.yaml": """
-        apiVersion: easel.dev/v1alpha1
-        kind: Cluster
-        metadata: {name: far, labels: {tier: prod}}
-        spec: {source: byoc, kubernetesVersion: "1.30.1"}
-    """})
+    write_files(repo, cluster_file("far", "{tier: prod}"))
     run = easel("explain", "hello", cwd=repo)
     assert run.code == 0, run.text
     assert "profile hello 1.0.0" in run.out
@@ -195,12 +190,7 @@ def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
 def test_compile_writes_the_lock_and_reports_moves(repo):
     assert easel("compile", cwd=repo).code == 0
     assert "placements:\n  demo/hello:\n  - local\n" in (repo / "easel.lock").read_text()
-    write_files(repo, {"clusters/spare.yaml": """
-        apiVersion: easel.dev/v1alpha1
-        kind: Cluster
-        metadata: {name: spare, labels: {tier: dev}}
-        spec: {source: byoc, kubernetesVersion: "1.30.1"}
-    """})
+    write_files(repo, cluster_file("spare", "{tier: dev}"))
     # dev has no numberOfClusters: the workload also goes to the new cluster, and stays on local
     run = easel("compile", cwd=repo)
     assert "also placed demo/hello on spare" in run.out
