@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from builders import ROOT
 from click.testing import CliRunner
 
-from builders import ROOT
 from compiler.cli import main
 
 SHARED = ROOT.parent / "shared"

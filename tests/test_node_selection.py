@@ -4,9 +4,9 @@ E603 and says what to label."""
 
 from __future__ import annotations
 
+from builders import cluster_file
 from conftest import easel, write_files
 from nodes import gfd, node, node_list
-from builders import cluster_file
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, replaced
 
 

@@ -4,7 +4,8 @@ numberOfClusters, quotas, and the reason every cluster was passed over."""
 from __future__ import annotations
 
 import builders
-from builders import docs, gpu_device as device
+from builders import docs
+from builders import gpu_device as device
 from scenario import chosen, codes, compile_files, decision, replaced
 
 
@@ -128,8 +129,8 @@ def test_cordoned_devices_and_unknown_gpus_never_count():
 
 
 def test_manual_tags_win_over_gathered_facts():
-    gpus = ["{name: a-1, facts: {gpus: [{product: unknown-vendor-string, count: 1}]}, "
-            "tags: {gpu.product: A, gpu.count: 2, gpu.memory: 24Gi}}"]
+    gpus = [("{name: a-1, facts: {gpus: [{product: unknown-vendor-string, count: 1}]}, "
+             "tags: {gpu.product: A, gpu.count: 2, gpu.memory: 24Gi}}")]
     files = {**base(), **workload("w", gpus=2), "clusters/a.yaml": cluster("a", gpus=gpus)}
     result = compile_files(files)
     assert chosen(result) == {"team/w": ["a"]}
@@ -236,8 +237,8 @@ def _sharing_profile(files: dict[str, str], gpu_properties: str) -> dict[str, st
 
 
 def test_time_slicing_asks_use_time_sliced_gpus_only():
-    shared = ["{name: s-1, facts: {arch: amd64, gpus: [{product: A, memory: 80Gi, count: 2, "
-              "timeSlicing: {replicas: 4}}]}}"]
+    shared = [("{name: s-1, facts: {arch: amd64, gpus: [{product: A, memory: 80Gi, count: 2, "
+               "timeSlicing: {replicas: 4}}]}}")]
     files = {**base(), **workload("slices"), "clusters/a.yaml": cluster("a", gpus=shared),
              "clusters/b.yaml": cluster("b", gpus=[device("b-1", count=4)])}
     files = _sharing_profile(files, "{count: 3, product: A, sharing: time-slicing}")
