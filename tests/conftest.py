@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from builders import ROOT
 from click.testing import CliRunner
 
 from compiler.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 INIT_REPO = ROOT / "compiler" / "commands" / "init_repo"
 

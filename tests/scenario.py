@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from compiler.pipeline import Request, Result, compile_repository
 from compiler.load.source import MemorySource
 
 import fidelity
 import ordering
-
-HEADER = "apiVersion: easel.dev/v1alpha1\n"
-
-
-def docs(*documents: str) -> str:
-    """YAML documents given without the apiVersion line, joined into one file."""
-    return "---\n".join(HEADER + textwrap.dedent(d).strip() + "\n" for d in documents)
-
+from builders import docs
 
 # A project `team` that the environment `dev` admits with no placement rules, and a Helm repository `charts`:
 # the common ground of scenarios that test one feature on a single cluster.
@@ -36,29 +27,6 @@ metadata: {name: charts}
 spec: {type: helm, url: https://charts.example.com}
 """),
 }
-
-
-def gpu_cluster(name: str = "c", labels: str = "{}", crds: str = "[]") -> dict[str, str]:
-    """A BYOC cluster with one device of eight A GPUs (80Gi): room for the GPU scenarios. crds: the API groups
-    of the CRDs it already has."""
-    return {f"clusters/{name}.yaml": docs(f"""
-kind: Cluster
-metadata: {{name: {name}, labels: {labels}}}
-spec:
-  source: byoc
-  kubernetesVersion: "1.30.1"
-  crds: {crds}
-  devices: [{{name: {name}-gpu, facts: {{gpus: [{{product: A, memory: 80Gi, count: 8}}]}}}}]
-""")}
-
-
-def byoc_cluster(name: str = "c", engine: str = "flux") -> dict[str, str]:
-    """A BYOC cluster with no devices, synced by the given GitOps engine."""
-    return {f"clusters/{name}.yaml": docs(f"""
-kind: Cluster
-metadata: {{name: {name}}}
-spec: {{source: byoc, kubernetesVersion: "1.30.1", gitops: {{engine: {engine}}}}}
-""")}
 
 
 def one_component_app(component: str) -> dict[str, str]:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from builders import byoc_cluster, docs
+from scenario import TEAM_IN_DEV, codes, compile_files
 
 FILES = {
     **TEAM_IN_DEV,
-    "clusters/c.yaml": docs("""
-kind: Cluster
-metadata: {name: c}
-spec: {source: byoc, kubernetesVersion: "1.30.1", gitops: {engine: argocd}}
-"""),
+    **byoc_cluster("c", engine="argocd"),
     "profiles/stack.yaml": docs("""
 kind: WorkloadProfile
 metadata: {name: operator}
@@ -78,7 +75,7 @@ def test_no_namespace_that_nothing_uses():
     assert "clusters/c/namespaces/operator.yaml" not in result.files
     assert "clusters/c/namespaces/team-w.yaml" in result.files
     # on Flux the stack's HelmRelease itself lives in `operator`: that namespace is used, and made first
-    flux = {**FILES, "clusters/c.yaml": FILES["clusters/c.yaml"].replace("engine: argocd", "engine: flux")}
+    flux = {**FILES, **byoc_cluster("c", engine="flux")}
     result = compile_files(flux)
     assert yaml.safe_load(result.files["clusters/c/infrastructure/operator/chart/objects.yaml"])["metadata"][
         "namespace"] == "operator"

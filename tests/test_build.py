@@ -12,22 +12,15 @@ import pytest
 import yaml
 
 from compiler.prove import kustomize
+from builders import copy_example
 from conftest import ROOT, easel, tree
 from test_output_conformance import kubectl_path
 
-INPUTS = ("easel.yaml", "easel.lock", "profiles", "environments", "clusters", "workloads", "output")
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("example")
-    for name in INPUTS:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name)
-        else:
-            shutil.copy2(source, root / name)
-    return root
+    return copy_example(tmp_path_factory.mktemp("example"), output=True)
 
 
 def _clusters() -> list[str]:

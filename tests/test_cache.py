@@ -13,6 +13,7 @@ import pytest
 
 from compiler.runtime import cache
 from compiler.commands import compiling as workflow
+from builders import copy_example
 from conftest import ROOT, easel, tree
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -202,12 +203,7 @@ def test_a_damaged_cache_never_changes_the_output(tmp_path):
 def test_the_example_compiles_the_same_with_and_without_the_cache(tmp_path):
     copies = []
     for name in ("cached", "plain"):
-        copy = tmp_path / name
-        copy.mkdir()
-        for part in ("easel.yaml", "easel.lock", "profiles", "environments", "clusters", "workloads"):
-            source = ROOT / part
-            (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part)
-        copies.append(copy)
+        copies.append(copy_example(tmp_path / name))
     cached, plain = copies
     for _ in range(2):
         run, expected = easel("compile", cwd=cached), easel("--no-cache", "compile", cwd=plain)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from builders import cluster_file, copy_example
 from conftest import copy_init_repo, easel, easel_process, tree, write_files
 
 
@@ -117,12 +118,7 @@ def test_bad_usage_exits_2(repo):
 
 
 def test_explain_text_names_layers_and_clusters(repo):
-    write_files(repo, {"clusters/far.yaml": """
-        apiVersion: easel.dev/v1alpha1
-        kind: Cluster
-        metadata: {name: far, labels: {tier: prod}}
-        spec: {source: byoc, kubernetesVersion: "1.30.1"}
-    """})
+    write_files(repo, cluster_file("far", "{tier: prod}"))
     run = easel("explain", "hello", cwd=repo)
     assert run.code == 0, run.text
     assert "profile hello 1.0.0" in run.out
@@ -174,18 +170,12 @@ def _shuffled_copy(source: Path, target: Path, seed: int) -> None:
 
 @pytest.mark.parametrize("repository", ["init", "example"])
 def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
-    from conftest import ROOT
-
     source = tmp_path / "source"
     source.mkdir()
     if repository == "init":
         copy_init_repo(source)
     else:
-        for name in ("easel.yaml", "profiles", "environments", "clusters", "workloads"):
-            if (ROOT / name).is_dir():
-                shutil.copytree(ROOT / name, source / name)
-            else:
-                shutil.copy(ROOT / name, source / name)
+        copy_example(source, lock=False)
     outputs = []
     for seed, hashseed in ((1, "0"), (2, "12345")):
         copy = tmp_path / f"copy{seed}"
@@ -200,12 +190,7 @@ def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
 def test_compile_writes_the_lock_and_reports_moves(repo):
     assert easel("compile", cwd=repo).code == 0
     assert "placements:\n  demo/hello:\n  - local\n" in (repo / "easel.lock").read_text()
-    write_files(repo, {"clusters/spare.yaml": """
-        apiVersion: easel.dev/v1alpha1
-        kind: Cluster
-        metadata: {name: spare, labels: {tier: dev}}
-        spec: {source: byoc, kubernetesVersion: "1.30.1"}
-    """})
+    write_files(repo, cluster_file("spare", "{tier: dev}"))
     # dev has no numberOfClusters: the workload also goes to the new cluster, and stays on local
     run = easel("compile", cwd=repo)
     assert "also placed demo/hello on spare" in run.out

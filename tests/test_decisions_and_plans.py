@@ -18,7 +18,8 @@ from compiler.diagnostics.errors import CommandError
 from compiler.model.graph import depths, first_cycle
 from compiler.pipeline import Request, compile_repository
 from compiler.load.source import MemorySource
-from scenario import TEAM_IN_DEV, docs, gpu_cluster, replaced
+from builders import docs, gpu_cluster
+from scenario import TEAM_IN_DEV, replaced
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
 
@@ -41,10 +42,6 @@ spec:
 """)}
 
 
-def _cluster(name: str, canary: bool) -> dict[str, str]:
-    return gpu_cluster(name, '{canary: "true"}' if canary else "{}")
-
-
 FILES = {
     **replaced(TEAM_IN_DEV, "environments/env.yaml", 'spec: {projects: ["*"]}', """spec:
   projects: ["*"]
@@ -53,7 +50,7 @@ FILES = {
     waves:
       - {name: canary, clusterSelector: {matchLabels: {canary: "true"}}}
       - {name: rest, percent: 100}"""),
-    **_profile("1.0.0"), **_cluster("east", canary=True), **_cluster("west", canary=False),
+    **_profile("1.0.0"), **gpu_cluster("east", '{canary: "true"}'), **gpu_cluster("west"),
     "workloads/w.yaml": docs("""
 kind: Workload
 metadata: {name: w}

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs, replaced
+from builders import cluster_file, docs
+from scenario import TEAM_IN_DEV, codes, compile_files, replaced
 
 BASE = {
     **TEAM_IN_DEV,
-    "clusters/c.yaml": docs("""
-kind: Cluster
-metadata: {name: c}
-spec: {source: byoc, kubernetesVersion: "1.30.0"}
-"""),
+    **cluster_file("c", k8s="1.30.0"),
     "workloads/w.yaml": docs("""
 kind: Workload
 metadata: {name: w}
@@ -119,9 +116,8 @@ def test_builtin_traits_on_a_chart_name_the_container_and_target():
         - {type: resources, properties: {memory: 1Gi}}
         - {type: gpu, properties: {count: 1, product: NVIDIA-L4}}
 """)}
-    files["clusters/c.yaml"] = files["clusters/c.yaml"].replace(
-        'kubernetesVersion: "1.30.0"}',
-        'kubernetesVersion: "1.30.0", devices: [{name: n1, facts: {gpus: [{product: NVIDIA-L4, count: 1}]}}]}')
+    files.update(cluster_file("c", k8s="1.30.0",
+                              devices=["{name: n1, facts: {gpus: [{product: NVIDIA-L4, count: 1}]}}"]))
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
     [release] = objects(result, "workloads/team/w/app/objects.yaml")
@@ -188,11 +184,7 @@ spec:
     - name: pool
       type: pool
 """)}
-    files["clusters/d.yaml"] = docs("""
-kind: Cluster
-metadata: {name: d}
-spec: {source: byoc, kubernetesVersion: "1.29.1"}
-""")
+    files.update(cluster_file("d", k8s="1.29.1"))
     result = compile_files(files)
     assert codes(result) == [], result.diagnostics.items
     for cluster, version in (("c", "1.30.0"), ("d", "1.29.1")):

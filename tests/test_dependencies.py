@@ -6,7 +6,8 @@ from __future__ import annotations
 import yaml
 
 from conftest import easel, write_files
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from builders import cluster_file, docs
+from scenario import TEAM_IN_DEV, codes, compile_files
 
 
 def stack(name: str, version: str, requires: str = "") -> dict[str, str]:
@@ -49,11 +50,7 @@ spec: {{project: team, environment: dev, profile: {{name: {profile}}}}}
 
 BASE = {
     **TEAM_IN_DEV,
-    "clusters/byoc.yaml": docs("""
-kind: Cluster
-metadata: {name: byoc}
-spec: {source: byoc, kubernetesVersion: "1.30.0"}
-"""),
+    **cluster_file("byoc", k8s="1.30.0"),
 }
 
 
@@ -101,11 +98,7 @@ spec:
   layers:
     - {type: kubernetes, name: k8s, version: 1.30.2}
     - {type: addon, name: base, version: v1.2.0}
-"""), "clusters/byoc.yaml": docs("""
-kind: Cluster
-metadata: {name: byoc}
-spec: {source: palette, clusterProfile: {name: edge, version: 1.0.0}}
-""")}
+"""), **cluster_file("byoc", source="palette", k8s=None, spec="clusterProfile: {name: edge, version: 1.0.0}")}
     result = compile_files(files)
     assert codes(result) == []
     assert not [p for p in result.files if "/infrastructure/" in p]
@@ -131,11 +124,7 @@ metadata: {name: edge}
 spec:
   version: 1.0.0
   layers: [{type: kubernetes, name: k8s, version: 1.30.2}, {type: addon, name: base, version: 1.4.0}]
-"""), "clusters/edge.yaml": docs("""
-kind: Cluster
-metadata: {name: edge}
-spec: {source: palette, clusterProfile: {name: edge, version: 1.0.0}}
-""")}
+"""), **cluster_file("edge", source="palette", k8s=None, spec="clusterProfile: {name: edge, version: 1.0.0}")}
 
 
 def test_a_cluster_whose_profile_provides_a_stack_out_of_range_is_not_eligible():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 
+from builders import copy_example
 from conftest import ROOT, easel, tree
 
 
@@ -61,14 +61,7 @@ def test_example_has_both_engines_and_bootstrap(tmp_path):
 
 
 def test_compile_in_a_copy_of_the_example_writes_only_output_and_the_lock(tmp_path):
-    copy = tmp_path / "example"
-    for name in ("easel.yaml", "easel.lock", "profiles", "environments", "clusters", "workloads"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name)
-        else:
-            copy.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, copy / name)
+    copy = copy_example(tmp_path / "example")
     before = {p: b for p, b in tree(copy).items()}
     run = easel("compile", cwd=copy)
     assert run.code == 0, run.text

@@ -12,24 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.pipeline import Request, compile_repository
-from compiler.load.source import DirectorySource, MemorySource
+from compiler.load.source import MemorySource
+from builders import repository_files
 from conftest import INIT_REPO, ROOT
 
 BUDGET = int(os.environ.get("EASEL_FUZZ", "40"))
-
-
-def _repository(root) -> dict[str, str]:
-    source = DirectorySource(root)
-    files = {}
-    for folder in ("profiles", "environments", "clusters", "workloads"):
-        for path in source.walk(folder):
-            if path.endswith(".yaml"):
-                files[path] = source.read(path).decode()
-    files["easel.yaml"] = source.read("easel.yaml").decode()
-    return files
-
-
-BASES = {"init": _repository(INIT_REPO), "example": _repository(ROOT)}
+BASES = {"init": repository_files(INIT_REPO), "example": repository_files(ROOT)}
 ODD = ["", "~", "null", "true", "no", "0o17", "1e3", ".inf", "-.nan", "9" * 60, "'", "\"", "{", "[", "]", "}",
        "&a", "*a", "!!float x", "!!binary x", "!!python/object:os.system", "<<: *a", "\t", "\x00", "\x1b[31m",
        "\u202e", "é", "🚀", "a\nb", "- x", "? x", ": x", "%YAML 1.1", "---", "...", "{{ params }}",

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pygit2
 import pytest
 import yaml
 
-from conftest import ROOT, copy_init_repo, easel, tree, write_files
+from builders import cluster_file, copy_example
+from conftest import copy_init_repo, easel, tree, write_files
 
 ENV = {"GIT_AUTHOR_NAME": "Easel Test", "GIT_AUTHOR_EMAIL": "test@example.com",
        "GIT_COMMITTER_NAME": "Easel Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
@@ -32,15 +32,6 @@ def git_repo(repo: Path) -> tuple[Path, pygit2.Repository]:
     assert easel("compile", cwd=repo).code == 0
     commit_all(handle, "a config repository")
     return repo, handle
-
-
-def _cluster(name: str, extra: str = "") -> dict[str, str]:
-    return {f"clusters/{name}.yaml": f"""
-        apiVersion: easel.dev/v1alpha1
-        kind: Cluster
-        metadata: {{name: {name}, labels: {{tier: dev}}}}
-        spec: {{source: byoc, kubernetesVersion: "1.30.1"{extra}}}
-    """}
 
 
 def test_compile_at_a_ref_equals_compile_of_a_checkout(git_repo, tmp_path):
@@ -83,7 +74,7 @@ def test_bad_refs_are_clear_errors(git_repo, tmp_path):
 
 def test_diff_reports_a_workload_added_and_a_cluster_tainted(git_repo):
     repo, handle = git_repo
-    write_files(repo, _cluster("spare"))
+    write_files(repo, cluster_file("spare", "{tier: dev}"))
     assert easel("compile", cwd=repo).code == 0
     base = commit_all(handle, "a second cluster")
     write_files(repo, {"workloads/demo/extra.yaml": """
@@ -91,7 +82,7 @@ def test_diff_reports_a_workload_added_and_a_cluster_tainted(git_repo):
         kind: Workload
         metadata: {name: extra}
         spec: {project: demo, environment: dev, profile: {name: hello}}
-    """, **_cluster("spare", ", taints: [{key: drain, effect: NoSelect}]")})
+    """, **cluster_file("spare", "{tier: dev}", spec="taints: [{key: drain, effect: NoSelect}]")})
     assert easel("compile", cwd=repo).code == 0
     report = json.loads(easel("diff", "--base", base, "--format", "json", cwd=repo).out)["clusters"]
     by_cluster = {d["cluster"]: d for d in report}
@@ -174,11 +165,7 @@ def test_a_config_repository_in_a_subfolder_reads_and_publishes_only_its_folder(
 
 
 def test_diff_after_changing_gpus_shows_the_new_limits_on_every_cluster_it_runs_on(tmp_path):
-    repo = tmp_path / "example"
-    for part in ("profiles", "environments", "clusters", "workloads", "output"):
-        shutil.copytree(ROOT / part, repo / part)
-    for part in ("easel.yaml", "easel.lock"):
-        shutil.copy(ROOT / part, repo / part)
+    repo = copy_example(tmp_path / "example", output=True)
     handle = pygit2.init_repository(str(repo), initial_head="main")
     base = commit_all(handle, "the example")
     runs_on = set(yaml.safe_load((repo / "easel.lock").read_text())["placements"]["nlp/support-bot"])

@@ -27,7 +27,8 @@ from compiler.definitions.builtins.traits import gpu_ask
 from compiler.model import gpu, quantity
 from compiler.commands.inventory_import import read_items, reported
 from conftest import easel, write_files
-from scenario import TEAM_IN_DEV, codes, compile_files, docs, one_component_app, replaced
+from builders import cluster_file, example_files
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, replaced
 
 SAMPLES = Path(__file__).parent / "resourceslices"
 
@@ -37,16 +38,9 @@ def _gpus(sample: str, node: str) -> str:
 
 
 def _cluster(name: str, devices: list[str], allocation: str | None = None, engine: str = "flux") -> dict[str, str]:
-    setting = f"\n  gpu: {{allocation: {allocation}}}" if allocation else ""
-    setting += f"\n  gitops: {{engine: {engine}}}"
-    return {f"clusters/{name}.yaml": docs(f"""
-kind: Cluster
-metadata: {{name: {name}}}
-spec:
-  source: byoc
-  kubernetesVersion: "1.34.1"{setting}
-  devices: [{", ".join(devices)}]
-""")}
+    """A BYOC cluster of Kubernetes 1.34 with these devices (YAML flow mappings)."""
+    spec = (f"gpu: {{allocation: {allocation}}}\n" if allocation else "") + f"gitops: {{engine: {engine}}}"
+    return cluster_file(name, k8s="1.34.1", spec=spec, devices=devices)
 
 
 PLUGIN = _cluster("plugin", ["{name: p-1, facts: {gpus: [{product: NVIDIA-H100-80GB-HBM3, memory: 80Gi, count: 8}, "
@@ -361,11 +355,7 @@ def test_a_product_name_is_written_as_a_cel_string_that_matches_exactly_that_nam
 
 def _example_with_dra(*clusters: str) -> dict[str, str]:
     """The example repository, with the A100s of these clusters published through DRA."""
-    from conftest import ROOT
-
-    files = {str(p.relative_to(ROOT)): p.read_text() for folder in ("profiles", "environments", "clusters", "workloads")
-             for p in (ROOT / folder).rglob("*.yaml")}
-    files.update({name: (ROOT / name).read_text() for name in ("easel.yaml", "easel.lock")})
+    files = example_files()
     for cluster in clusters:
         files = replaced(files, f"clusters/{cluster}.yaml", "spec:\n  source: palette",
                          "spec:\n  gpu: {allocation: dra}\n  source: palette")

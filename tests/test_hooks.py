@@ -14,6 +14,7 @@ from conftest import ROOT, copy_init_repo, easel, git
 PRE_COMMIT = shutil.which("pre-commit") or str(Path(sys.executable).with_name("pre-commit"))
 
 
+@pytest.mark.slow  # pre-commit try-repo pip-installs easel into a fresh environment: about 20 s
 @pytest.mark.skipif(not Path(PRE_COMMIT).exists(), reason="pre-commit is not installed (pip install '.[test]')")
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="try-repo needs easel's own git repository")
 def test_the_hooks_pass_on_a_good_repository_and_catch_stale_output_and_lock(tmp_path):

@@ -10,6 +10,7 @@ import yaml
 
 from conftest import easel, tree, write_files
 from nodes import node, node_list
+from scenario import replaced
 
 SAMPLES = Path(__file__).parent / "resourceslices"
 
@@ -161,8 +162,8 @@ def _on_imported_gpus(ask: str, allocation: str | None = None) -> dict[str, str]
     gpus = json.dumps(reported([read_items((SAMPLES / "whole-gpus.json").read_text())]).gpus["gpu-node-a"])
     files = _files(f"{{name: gpu-node-a, facts: {{gpus: {gpus}}}}}", ask)
     if allocation:
-        files["clusters/c.yaml"] = files["clusters/c.yaml"].replace(
-            'kubernetesVersion: "1.30.1"', f'kubernetesVersion: "1.30.1"\n  gpu: {{allocation: {allocation}}}')
+        files = replaced(files, "clusters/c.yaml", 'kubernetesVersion: "1.30.1"',
+                         f'kubernetesVersion: "1.30.1"\n  gpu: {{allocation: {allocation}}}')
     return files
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, gpu_cluster, one_component_app
+from builders import gpu_cluster
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
 WEB = """    - name: web
       type: webservice

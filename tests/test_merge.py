@@ -13,7 +13,7 @@ import yaml
 
 import merge_keys
 from conftest import easel, write_files
-from scenario import gpu_cluster
+from builders import gpu_cluster
 
 OBJECT = """
 apiVersion: apps/v1

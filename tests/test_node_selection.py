@@ -4,22 +4,18 @@ E603 and says what to label."""
 
 from __future__ import annotations
 
+from builders import cluster_file
 from conftest import easel, write_files
 from nodes import gfd, node, node_list
-from scenario import TEAM_IN_DEV, codes, compile_files, docs, one_component_app
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, replaced
 
 
-def _files(device: str, gpu: str) -> dict[str, str]:
+def _files(devices: str | list[str] | None, gpu: str) -> dict[str, str]:
+    """A cluster `c` of these devices (YAML flow mappings; None: no devices field) and a workload whose web
+    component has the gpu trait."""
     return {
         **TEAM_IN_DEV,
-        "clusters/c.yaml": docs(f"""
-kind: Cluster
-metadata: {{name: c}}
-spec:
-  source: byoc
-  kubernetesVersion: "1.30.1"
-  devices: [{device}]
-"""),
+        **cluster_file("c", devices=[devices] if isinstance(devices, str) else devices),
         **one_component_app(f"""    - name: web
       type: webservice
       properties: {{image: registry.example.com/app:1}}
@@ -75,8 +71,8 @@ def test_mig_instances_need_the_mixed_strategy():
 
 
 def test_one_of_several_products_is_enough_and_a_missing_label_is_named():
-    two = ("{name: a, facts: {gpus: [{product: A, count: 1}], nodeLabels: {nvidia.com/gpu.product: A}}}, "
-           "{name: b, facts: {gpus: [{product: B, count: 1}], nodeLabels: {kubernetes.io/arch: amd64}}}")
+    two = ["{name: a, facts: {gpus: [{product: A, count: 1}], nodeLabels: {nvidia.com/gpu.product: A}}}",
+           "{name: b, facts: {gpus: [{product: B, count: 1}], nodeLabels: {kubernetes.io/arch: amd64}}}"]
     assert codes(compile_files(_files(two, "{count: 1, product: [A, B]}"))) == []
     text = _e603(compile_files(_files(two, "{count: 1, product: B}")))
     assert "the pods select nvidia.com/gpu.product=B; device 'b' has no nvidia.com/gpu.product label" in text
@@ -84,8 +80,7 @@ def test_one_of_several_products_is_enough_and_a_missing_label_is_named():
 
 def test_imported_time_sliced_nodes_compile_with_the_labels_they_carry(tmp_path):
     labels = {**gfd("NVIDIA-L4-SHARED", 1, 23034), "nvidia.com/gpu.replicas": "4"}
-    files = _files("", "{count: 1, product: NVIDIA-L4, sharing: time-slicing}")
-    files["clusters/c.yaml"] = files["clusters/c.yaml"].replace("  devices: []\n", "")
+    files = _files(None, "{count: 1, product: NVIDIA-L4, sharing: time-slicing}")
     write_files(tmp_path, {**files, "nodes.json": node_list(node("l4-1", labels=labels,
                                                                  capacity={"nvidia.com/gpu": "4"}))})
     assert easel("inventory", "import", "--cluster", "c", "nodes.json", cwd=tmp_path).code == 0
@@ -107,4 +102,4 @@ def test_a_node_selector_no_labelled_worker_carries_is_an_error_when_every_worke
 
 
 def replaced_device(files: dict[str, str], old: str, new: str) -> dict[str, str]:
-    return {**files, "clusters/c.yaml": files["clusters/c.yaml"].replace(old, new)}
+    return replaced(files, "clusters/c.yaml", old, new)

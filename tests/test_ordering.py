@@ -17,7 +17,8 @@ import ordering
 from compiler.pipeline import compile_repository
 from compiler.load.source import DirectorySource
 from conftest import INIT_REPO, ROOT
-from scenario import TEAM_IN_DEV, byoc_cluster, codes, compile_files, docs
+from builders import byoc_cluster, docs
+from scenario import TEAM_IN_DEV, codes, compile_files
 
 SERVICE_MONITOR = """
           - apiVersion: monitoring.coreos.com/v1

@@ -3,23 +3,16 @@ numberOfClusters, quotas, and the reason every cluster was passed over."""
 
 from __future__ import annotations
 
-from scenario import chosen, codes, compile_files, decision, docs, replaced
+import builders
+from builders import docs
+from builders import gpu_device as device
+from scenario import chosen, codes, compile_files, decision, replaced
 
 
-def cluster(name: str, tier: str = "prod", gpus: str = "", k8s: str = "1.30.1", extra: str = "") -> str:
-    devices = f"\n  devices:\n{gpus}" if gpus else ""
-    return docs(f"""
-kind: Cluster
-metadata: {{name: {name}, labels: {{tier: {tier}}}}}
-spec:
-  source: byoc
-  kubernetesVersion: "{k8s}"{extra}{devices}
-""")
-
-
-def device(name: str, product: str = "A", count: int = 4, memory: str = "80Gi", state: str = "ready") -> str:
-    return (f"    - name: {name}\n      state: {state}\n"
-            f"      facts: {{arch: amd64, gpus: [{{product: {product}, memory: {memory}, count: {count}}}]}}\n")
+def cluster(name: str, tier: str = "prod", gpus: list[str] | None = None, k8s: str = "1.30.1", spec: str = "",
+            labels: str | None = None) -> str:
+    """A cluster of the tier (its only label, unless labels are given) with the GPU devices."""
+    return builders.cluster(name, labels or f"{{tier: {tier}}}", k8s=k8s, spec=spec, devices=gpus)
 
 
 def base(environment: str = "", project_quota: str = "gpus: 100", profile_extra: str = "") -> dict[str, str]:
@@ -78,11 +71,11 @@ def reasons(result, workload_id: str) -> dict[str, str]:
 
 def test_selector_taints_and_versions_give_the_first_reason():
     files = {**base(), **workload("w", gpus=1),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
-             "clusters/dev.yaml": cluster("dev", tier="dev", gpus=device("dev-1")),
-             "clusters/tainted.yaml": cluster("tainted", gpus=device("t-1"),
-                                              extra="\n  taints: [{key: maintenance, effect: NoSelect}]"),
-             "clusters/old.yaml": cluster("old", k8s="1.27.3", gpus=device("o-1"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1")]),
+             "clusters/dev.yaml": cluster("dev", tier="dev", gpus=[device("dev-1")]),
+             "clusters/tainted.yaml": cluster("tainted", gpus=[device("t-1")],
+                                              spec="taints: [{key: maintenance, effect: NoSelect}]"),
+             "clusters/old.yaml": cluster("old", k8s="1.27.3", gpus=[device("o-1")])}
     files["profiles/app.yaml"] = files["profiles/app.yaml"].replace("  components:", "  requires: {kubernetes: \">=1.28\"}\n  components:")
     result = compile_files(files)
     assert codes(result) == []
@@ -96,15 +89,15 @@ def test_selector_taints_and_versions_give_the_first_reason():
 def test_toleration_admits_a_tainted_cluster():
     env = "    tolerations: [{key: maintenance, operator: Exists}]"
     files = {**base(env), **workload("w"),
-             "clusters/tainted.yaml": cluster("tainted", gpus=device("t-1"),
-                                              extra="\n  taints: [{key: maintenance, effect: NoSelect}]")}
+             "clusters/tainted.yaml": cluster("tainted", gpus=[device("t-1")],
+                                              spec="taints: [{key: maintenance, effect: NoSelect}]")}
     assert chosen(compile_files(files)) == {"team/w": ["tainted"]}
 
 
 def test_gpu_capacity_is_shared_in_workload_order():
     # a: 4 GPUs. w1 (first by name) takes 3; w2 asks 2 and no longer fits.
     files = {**base(), **workload("w1", gpus=3), **workload("w2", gpus=2),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", count=4)])}
     result = compile_files(files)
     assert codes(result) == ["E601"]
     assert reasons(result, "team/w2")["a"] == "needs 2 × A; 4 on ready devices, 3 allocated to team/w1"
@@ -112,7 +105,7 @@ def test_gpu_capacity_is_shared_in_workload_order():
 
 def test_replicas_multiply_the_gpu_demand():
     files = {**base(), **workload("w", gpus=2, replicas=3),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4) + device("a-2", count=4))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", count=4), device("a-2", count=4)])}
     result = compile_files(files)
     assert chosen(result) == {"team/w": ["a"]}
     assert [(a.product, a.count) for a in decision(result).allocations["a"]] == [("A", 6)]
@@ -120,15 +113,14 @@ def test_replicas_multiply_the_gpu_demand():
 
 def test_a_replica_must_fit_on_one_device():
     files = {**base(), **workload("w", gpus=6),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4) + device("a-2", count=4))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", count=4), device("a-2", count=4)])}
     result = compile_files(files)
     assert codes(result) == ["E601"]
     assert reasons(result, "team/w")["a"] == "a replica needs 6 × A on one device; the largest ready device has 4"
 
 
 def test_cordoned_devices_and_unknown_gpus_never_count():
-    gpus = (device("a-1", count=4, state="cordoned")
-            + "    - name: a-2\n      facts: {gpus: [{product: A}]}\n")  # count unknown
+    gpus = [device("a-1", count=4, state="cordoned"), "{name: a-2, facts: {gpus: [{product: A}]}}"]  # count unknown
     files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=gpus)}
     result = compile_files(files)
     assert codes(result) == ["E601"]
@@ -137,8 +129,8 @@ def test_cordoned_devices_and_unknown_gpus_never_count():
 
 
 def test_manual_tags_win_over_gathered_facts():
-    gpus = ("    - name: a-1\n      facts: {gpus: [{product: unknown-vendor-string, count: 1}]}\n"
-            "      tags: {gpu.product: A, gpu.count: 2, gpu.memory: 24Gi}\n")
+    gpus = [("{name: a-1, facts: {gpus: [{product: unknown-vendor-string, count: 1}]}, "
+             "tags: {gpu.product: A, gpu.count: 2, gpu.memory: 24Gi}}")]
     files = {**base(), **workload("w", gpus=2), "clusters/a.yaml": cluster("a", gpus=gpus)}
     result = compile_files(files)
     assert chosen(result) == {"team/w": ["a"]}
@@ -149,7 +141,7 @@ def test_manual_tags_win_over_gathered_facts():
 def test_min_memory_filters_gpu_products():
     extra = "    minMemory: {type: string, default: 48Gi}"
     files = {**base(profile_extra=extra), **workload("w", product="L4"),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="L4", memory="24Gi"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", product="L4", memory="24Gi")])}
     files["profiles/app.yaml"] = files["profiles/app.yaml"].replace(
         'product: "{{ params.product }}"}', 'product: "{{ params.product }}", minMemory: "{{ params.minMemory }}"}')
     result = compile_files(files)
@@ -160,9 +152,9 @@ def test_min_memory_filters_gpu_products():
 def test_most_free_gpu_prefers_the_emptiest_cluster_and_ties_go_to_the_name():
     env = "    numberOfClusters: 1\n    prioritizers: [{name: MostFreeGPU}]"
     files = {**base(env), **workload("w1", gpus=1), **workload("w2", gpus=1), **workload("w3", gpus=1),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=2)),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1", count=4)),
-             "clusters/c.yaml": cluster("c", gpus=device("c-1", count=3))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", count=2)]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1", count=4)]),
+             "clusters/c.yaml": cluster("c", gpus=[device("c-1", count=3)])}
     result = compile_files(files)
     # b (4 free) -> w1; then b 3, c 3: tie, name -> b for w2; then b 2, c 3 -> c for w3
     assert chosen(result) == {"team/w1": ["b"], "team/w2": ["b"], "team/w3": ["c"]}
@@ -171,25 +163,25 @@ def test_most_free_gpu_prefers_the_emptiest_cluster_and_ties_go_to_the_name():
 def test_least_workloads_spreads():
     env = "    numberOfClusters: 1\n    prioritizers: [{name: LeastWorkloads}]"
     files = {**base(env), **workload("w1"), **workload("w2"), **workload("w3"),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1")]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1")])}
     assert chosen(compile_files(files)) == {"team/w1": ["a"], "team/w2": ["b"], "team/w3": ["a"]}
 
 
 def test_without_number_of_clusters_every_eligible_cluster_is_chosen():
     files = {**base(), **workload("w"),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1")),
-             "clusters/c.yaml": cluster("c", tier="dev", gpus=device("c-1"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1")]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1")]),
+             "clusters/c.yaml": cluster("c", tier="dev", gpus=[device("c-1")])}
     assert chosen(compile_files(files)) == {"team/w": ["a", "b"]}
 
 
 def test_too_few_eligible_clusters_lists_every_cluster():
     env = "    numberOfClusters: 3"
     files = {**base(env), **workload("w", product="B"),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="B")),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1")),
-             "clusters/c.yaml": cluster("c", tier="dev", gpus=device("c-1", product="B"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", product="B")]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1")]),
+             "clusters/c.yaml": cluster("c", tier="dev", gpus=[device("c-1", product="B")])}
     result = compile_files(files)
     assert codes(result) == ["E602"]
     problem = next(d for d in result.diagnostics if d.code == "E602")
@@ -201,8 +193,8 @@ def test_too_few_eligible_clusters_lists_every_cluster():
 
 def test_project_quota_counts_every_placement():
     files = {**base(project_quota="gpus: 3"), **workload("w1", gpus=1), **workload("w2", gpus=1),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1")]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1")])}
     result = compile_files(files)
     # w1 lands on both clusters (2 GPUs); w2 would bring the project to 4 > 3
     assert codes(result) == ["E704"]
@@ -211,7 +203,7 @@ def test_project_quota_counts_every_placement():
 
 def test_project_quota_by_product():
     files = {**base(project_quota="gpus: 100, gpusByProduct: {A: 1}"), **workload("w", gpus=2),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1")])}
     result = compile_files(files)
     assert codes(result) == ["E704"]
     assert "2 × A" in next(d.message for d in result.diagnostics if d.code == "E704")
@@ -220,8 +212,8 @@ def test_project_quota_by_product():
 def test_derived_labels_can_be_selected():
     env = "    numberOfClusters: 1\n"
     files = {**base(env), **workload("w"),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="B")),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1", product="A"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", product="B")]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1", product="A")])}
     files["environments/env.yaml"] = files["environments/env.yaml"].replace(
         "clusterSelector: {matchLabels: {tier: prod}}",
         "clusterSelector: {matchExpressions: [{key: easel.dev/gpu.product.A, operator: Exists}]}")
@@ -232,8 +224,8 @@ def test_derived_labels_can_be_selected():
 
 def test_same_input_same_placement_whatever_the_file_order():
     files = {**base(), **workload("w1"), **workload("w2", gpus=2),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1")]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1")])}
     forward = chosen(compile_files(files))
     backward = chosen(compile_files(dict(reversed(list(files.items())))))
     assert forward == backward
@@ -245,10 +237,10 @@ def _sharing_profile(files: dict[str, str], gpu_properties: str) -> dict[str, st
 
 
 def test_time_slicing_asks_use_time_sliced_gpus_only():
-    shared = ("    - name: s-1\n      facts: {arch: amd64, gpus: [{product: A, memory: 80Gi, count: 2, "
-              "timeSlicing: {replicas: 4}}]}\n")
+    shared = [("{name: s-1, facts: {arch: amd64, gpus: [{product: A, memory: 80Gi, count: 2, "
+               "timeSlicing: {replicas: 4}}]}}")]
     files = {**base(), **workload("slices"), "clusters/a.yaml": cluster("a", gpus=shared),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1", count=4))}
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1", count=4)])}
     files = _sharing_profile(files, "{count: 3, product: A, sharing: time-slicing}")
     result = compile_files(files)
     assert codes(result) == []
@@ -263,8 +255,8 @@ def test_time_slicing_asks_use_time_sliced_gpus_only():
 
 
 def test_exclusive_asks_do_not_take_shared_or_partitioned_gpus():
-    gpus = ("    - name: s-1\n      facts: {gpus: [{product: A, count: 2, timeSlicing: {replicas: 4}}]}\n"
-            "    - name: m-1\n      facts: {gpus: [{product: A, count: 1, mig: {3g.40gb: 2}}]}\n")
+    gpus = ["{name: s-1, facts: {gpus: [{product: A, count: 2, timeSlicing: {replicas: 4}}]}}",
+            "{name: m-1, facts: {gpus: [{product: A, count: 1, mig: {3g.40gb: 2}}]}}"]
     files = {**base(), **workload("whole"), "clusters/a.yaml": cluster("a", gpus=gpus)}
     result = compile_files(files)
     assert codes(result) == ["E601"]
@@ -274,7 +266,7 @@ def test_exclusive_asks_do_not_take_shared_or_partitioned_gpus():
 
 
 def test_mig_asks_need_instances_of_their_profile():
-    gpus = "    - name: m-1\n      facts: {gpus: [{product: A, memory: 80Gi, count: 1, mig: {3g.40gb: 2, 1g.10gb: 3}}]}\n"
+    gpus = ["{name: m-1, facts: {gpus: [{product: A, memory: 80Gi, count: 1, mig: {3g.40gb: 2, 1g.10gb: 3}}]}}"]
     original = {**base(), **workload("small"), "clusters/a.yaml": cluster("a", gpus=gpus)}
     files = _sharing_profile(original, '{count: 2, product: A, sharing: mig, migProfile: 3g.40gb, minMemory: 32Gi}')
     result = compile_files(files)
@@ -289,9 +281,9 @@ def test_mig_asks_need_instances_of_their_profile():
 
 
 def test_a_profile_can_require_an_architecture():
-    arm = "    - name: g-1\n      facts: {arch: arm64, gpus: [{product: GH200, memory: 96Gi, count: 1}]}\n"
+    arm = ["{name: g-1, facts: {arch: arm64, gpus: [{product: GH200, memory: 96Gi, count: 1}]}}"]
     files = {**base(), **workload("on-arm", product="GH200"),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", product="GH200")),  # amd64
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", product="GH200")]),  # amd64
              "clusters/b.yaml": cluster("b", gpus=arm)}
     files["profiles/app.yaml"] = files["profiles/app.yaml"].replace("  components:", "  requires: {arch: arm64}\n  components:")
     result = compile_files(files)
@@ -311,10 +303,10 @@ def _recompile(files: dict[str, str], previous) -> object:
 
 def test_adding_a_cluster_moves_nothing():
     env = "    numberOfClusters: 1\n    prioritizers: [{name: MostFreeGPU}]"
-    files = {**base(env), **workload("w"), "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4))}
+    files = {**base(env), **workload("w"), "clusters/a.yaml": cluster("a", gpus=[device("a-1", count=4)])}
     first = compile_files(files)
     assert chosen(first) == {"team/w": ["a"]}
-    files["clusters/b.yaml"] = cluster("b", gpus=device("b-1", count=8))  # more free GPUs: would win anew
+    files["clusters/b.yaml"] = cluster("b", gpus=[device("b-1", count=8)])  # more free GPUs: would win anew
     assert chosen(compile_files(files)) == {"team/w": ["b"]}
     again = _recompile(files, first)
     assert chosen(again) == {"team/w": ["a"]}
@@ -324,8 +316,8 @@ def test_adding_a_cluster_moves_nothing():
 def test_adding_a_workload_moves_nothing():
     env = "    numberOfClusters: 1\n    prioritizers: [{name: MostFreeGPU}]"
     files = {**base(env), **workload("m", gpus=3),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1", count=4)),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1", count=3))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", count=4)]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1", count=3)])}
     first = compile_files(files)
     assert chosen(first) == {"team/m": ["a"]}
     # "a-new" sorts before "m": placed first from scratch, it would take a and push m to b
@@ -338,12 +330,12 @@ def test_adding_a_workload_moves_nothing():
 def test_a_cluster_that_stops_being_eligible_moves_only_its_workloads():
     env = "    numberOfClusters: 1\n    prioritizers: [{name: LeastWorkloads}]"
     files = {**base(env), **workload("w1"), **workload("w2"),
-             "clusters/a.yaml": cluster("a", gpus=device("a-1")),
-             "clusters/b.yaml": cluster("b", gpus=device("b-1")),
-             "clusters/c.yaml": cluster("c", gpus=device("c-1"))}
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1")]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1")]),
+             "clusters/c.yaml": cluster("c", gpus=[device("c-1")])}
     first = compile_files(files)
     assert chosen(first) == {"team/w1": ["a"], "team/w2": ["b"]}
-    files["clusters/a.yaml"] = cluster("a", gpus=device("a-1"), extra="\n  taints: [{key: drain, effect: NoSelect}]")
+    files["clusters/a.yaml"] = cluster("a", gpus=[device("a-1")], spec="taints: [{key: drain, effect: NoSelect}]")
     again = _recompile(files, first)
     assert chosen(again) == {"team/w1": ["c"], "team/w2": ["b"]}
     moved = decision(again, "team/w1").placement
@@ -353,12 +345,12 @@ def test_a_cluster_that_stops_being_eligible_moves_only_its_workloads():
 
 def test_no_select_if_new_keeps_what_runs_and_admits_nothing_new():
     env = "    numberOfClusters: 1"
-    files = {**base(env), **workload("old"), "clusters/a.yaml": cluster("a", gpus=device("a-1"))}
+    files = {**base(env), **workload("old"), "clusters/a.yaml": cluster("a", gpus=[device("a-1")])}
     first = compile_files(files)
-    files["clusters/a.yaml"] = cluster("a", gpus=device("a-1"),
-                                       extra="\n  taints: [{key: retiring, effect: NoSelectIfNew}]")
+    files["clusters/a.yaml"] = cluster("a", gpus=[device("a-1")],
+                                       spec="taints: [{key: retiring, effect: NoSelectIfNew}]")
     files.update(workload("young"))
-    files["clusters/b.yaml"] = cluster("b", gpus=device("b-1"))
+    files["clusters/b.yaml"] = cluster("b", gpus=[device("b-1")])
     again = _recompile(files, first)
     assert chosen(again) == {"team/old": ["a"], "team/young": ["b"]}
     assert reasons(again, "team/young")["a"].startswith("taint retiring:NoSelectIfNew")
@@ -369,15 +361,15 @@ def test_spread_balances_chosen_clusters_over_a_label():
     regions = {"a": "east", "b": "east", "c": "west"}
     files = {**base(env), **workload("w", gpus=1)}
     for name, region in regions.items():
-        files[f"clusters/{name}.yaml"] = cluster(name, gpus=device(f"{name}-1", count=8 if name != "c" else 1)) \
-            .replace("labels: {tier: prod}", f"labels: {{tier: prod, region: {region}}}")
+        files[f"clusters/{name}.yaml"] = cluster(name, gpus=[device(f"{name}-1", count=8 if name != "c" else 1)],
+                                                 labels=f"{{tier: prod, region: {region}}}")
     result = compile_files(files)
     # MostFreeGPU alone would pick a and b (both east); spread takes one east, one west
     assert chosen(result) == {"team/w": ["a", "c"]}
 
 
 def test_the_lock_is_deterministic_and_round_trips():
-    files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=device("a-1"))}
+    files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=[device("a-1")])}
     result = compile_files(files)
     parsed, problems = lockfile.parse(result.lock_text)
     assert problems == [] and {w: d.clusters for w, d in parsed.workloads.items()} == {"team/w": ("a",)}

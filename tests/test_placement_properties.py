@@ -9,7 +9,8 @@ from collections import defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scenario import compile_files, docs
+from builders import cluster_file, docs, gpu_device
+from scenario import compile_files
 
 PRODUCTS = ("A", "B")
 TIERS = ("prod", "dev")
@@ -51,15 +52,8 @@ spec:
           template: {metadata: {labels: {app: x}}, spec: {containers: [{name: app, image: app}]}}}}]
 """)}
     for index, (tier, product, devices) in enumerate(clusters):
-        listed = "".join(f"    - {{name: d{d}, facts: {{gpus: [{{product: {product}, memory: 80Gi, count: {count}}}]}}}}\n"
-                         for d, count in enumerate(devices))
-        files[f"clusters/c{index}.yaml"] = docs(f"""
-kind: Cluster
-metadata: {{name: c{index}, labels: {{tier: {tier}}}}}
-spec:
-  source: byoc
-  kubernetesVersion: "1.30.0"
-""") + (f"  devices:\n{listed}" if listed else "")
+        listed = [gpu_device(f"d{d}", product, count, state=None, arch=None) for d, count in enumerate(devices)]
+        files.update(cluster_file(f"c{index}", f"{{tier: {tier}}}", k8s="1.30.0", devices=listed or None))
     for index, (gpus, product, tier) in enumerate(workloads):
         files[f"workloads/w{index}.yaml"] = _workload(f"w{index}", gpus, product, tier)
     return files

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, decision, docs, gpu_cluster, one_component_app
+from builders import docs, gpu_cluster
+from scenario import TEAM_IN_DEV, codes, compile_files, decision, one_component_app
 
 RAY = """    - apiVersion: ray.io/v1
       kind: RayCluster

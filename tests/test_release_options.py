@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, byoc_cluster, codes, compile_files, one_component_app
+from builders import byoc_cluster
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
 CHART = """    - name: stack
       type: helm-chart{release}

@@ -18,26 +18,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, easel, easel_process, tree
+from builders import copy_example
+from conftest import easel, easel_process, tree
 
 # Debian's Chromium (.ci/run installs it), or another Chromium or Chrome: EASEL_CHROMIUM, then on PATH
 CHROMIUM = Path(os.environ.get("EASEL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
                 or shutil.which("google-chrome") or "/usr/bin/chromium")
-EXAMPLE = ("easel.yaml", "easel.lock", "profiles", "environments", "clusters", "workloads")
 ALLOCATED_COLOUR = bytes((0x4F, 0x46, 0xE5))  # --used in the page's light scheme: the bars' allocated part
-
-
-def _copy_example(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in EXAMPLE:
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, target / name)
-    return target
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> Path:
     """A copy of the example with its report written, once for the module."""
-    copy = _copy_example(tmp_path_factory.mktemp("report") / "example")
+    copy = copy_example(tmp_path_factory.mktemp("report") / "example")
     before = tree(copy)
     run = easel("-C", str(copy), "report", "--out", "fleet-report")
     assert run.code == 0, run.text
@@ -174,7 +167,7 @@ def test_the_placement_matrix_shows_where_each_workload_runs_and_why_not_elsewhe
 
 
 def test_past_thirty_clusters_each_workloads_clusters_are_counted_by_reason(tmp_path):
-    copy = _copy_example(tmp_path / "example")
+    copy = copy_example(tmp_path / "example")
     cluster = (copy / "clusters" / "dev-east-1.yaml").read_text()
     for index in range(25):  # 31 clusters: one column each would not fit a screen
         (copy / "clusters" / f"dev-east-1-{index}.yaml").write_text(cluster.replace("dev-east-1", f"dev-east-1-{index}"))
@@ -237,7 +230,7 @@ def test_the_page_refers_to_nothing_outside_itself(example, page):
 
 
 def test_names_from_the_repository_are_escaped(tmp_path):
-    copy = _copy_example(tmp_path / "example")
+    copy = copy_example(tmp_path / "example")
     settings = copy / "easel.yaml"
     hostile = 'https://git.example.com/a<script>alert(1)</script>"x'
     settings.write_text(settings.read_text().replace("https://git.example.com/platform/fleet.git",
@@ -250,7 +243,7 @@ def test_names_from_the_repository_are_escaped(tmp_path):
 
 
 def test_a_repository_with_errors_gets_its_diagnostics_and_no_report(tmp_path):
-    copy = _copy_example(tmp_path / "example")
+    copy = copy_example(tmp_path / "example")
     cluster = copy / "clusters" / "dc-east-1.yaml"
     cluster.write_text(cluster.read_text().replace("tier: prod", "tier: pr/od", 1))
     run = easel("-C", str(copy), "report", "--out", "out")
@@ -260,13 +253,13 @@ def test_a_repository_with_errors_gets_its_diagnostics_and_no_report(tmp_path):
 
 
 def test_report_without_out_is_bad_usage(tmp_path):
-    run = easel("-C", str(_copy_example(tmp_path / "example")), "report")
+    run = easel("-C", str(copy_example(tmp_path / "example")), "report")
     assert run.code == 2
     assert "--out" in run.err
 
 
 def test_a_page_that_cannot_be_written_is_an_error_that_names_it(tmp_path):
-    copy = _copy_example(tmp_path / "example")
+    copy = copy_example(tmp_path / "example")
     (tmp_path / "out" / "index.html").mkdir(parents=True)
     run = easel("-C", str(copy), "report", "--out", str(tmp_path / "out"))
     assert (run.code, run.err.strip()) == (1, f"error[E802]: cannot write {tmp_path / 'out' / 'index.html'}: "

@@ -7,6 +7,7 @@ import json
 
 import yaml
 
+from builders import cluster_file
 from conftest import easel, write_files
 
 WAVES = """
@@ -24,12 +25,7 @@ def _setup(repo):
     env.write_text(env.read_text().rstrip("\n") + "\n" + WAVES.lstrip("\n"))
     for index in range(1, 5):
         labels = "{tier: dev, canary: \"true\"}" if index == 1 else "{tier: dev}"
-        write_files(repo, {f"clusters/c{index}.yaml": f"""
-            apiVersion: easel.dev/v1alpha1
-            kind: Cluster
-            metadata: {{name: c{index}, labels: {labels}}}
-            spec: {{source: byoc, kubernetesVersion: "1.30.1"}}
-        """})
+        write_files(repo, cluster_file(f"c{index}", labels))
     (repo / "clusters/local.yaml").unlink()
     assert easel("compile", cwd=repo).code == 0
     source = (repo / "profiles/hello/1.0.0.yaml").read_text()

@@ -9,7 +9,7 @@ import json
 import yaml
 
 from conftest import easel, write_files
-from scenario import docs
+from builders import cluster_file, docs
 
 WAVES = """
   rollout:
@@ -69,11 +69,7 @@ spec: {project: team, environment: dev, profile: {name: app}}
         **_stack("1.0.0"),
     }
     for name, canary in (("c1", "true"), ("c2", "false")):
-        files[f"clusters/{name}.yaml"] = docs(f"""
-kind: Cluster
-metadata: {{name: {name}, labels: {{canary: "{canary}"}}}}
-spec: {{source: byoc, kubernetesVersion: "1.30.1"}}
-""")
+        files.update(cluster_file(name, f'{{canary: "{canary}"}}'))
     write_files(tmp_path, files)
     assert easel("compile", cwd=tmp_path).code == 0
     write_files(tmp_path, _stack("1.1.0"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import yaml
 
-from scenario import TEAM_IN_DEV, codes, compile_files, docs, gpu_cluster, one_component_app
+from builders import docs, gpu_cluster
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
 TRAITS = """
         - type: gpu

@@ -16,14 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.write import transaction
+from builders import cluster_file
 from conftest import ROOT, copy_init_repo, easel, tree, write_files
 
-NEW_CLUSTERS = {f"clusters/extra-{i}.yaml": f"""
-    apiVersion: easel.dev/v1alpha1
-    kind: Cluster
-    metadata: {{name: extra-{i}, labels: {{tier: dev}}}}
-    spec: {{source: byoc, kubernetesVersion: "1.30.1"}}
-""" for i in range(3)}
+NEW_CLUSTERS = {path: text for i in range(3) for path, text in cluster_file(f"extra-{i}", "{tier: dev}").items()}
 
 
 class Killed(BaseException):
@@ -97,7 +93,7 @@ def test_the_next_command_says_what_it_completed_or_undid(tmp_path):
     assert run.code == 0 and "completed a write of" in run.err and "that an interrupted easel run had " \
                                                                     "committed" in run.err
     assert _state(repo) == new
-    write_files(repo, {"clusters/extra-3.yaml": NEW_CLUSTERS["clusters/extra-0.yaml"].replace("extra-0", "extra-3")})
+    write_files(repo, cluster_file("extra-3", "{tier: dev}"))
     with pytest.MonkeyPatch.context() as patch:  # dies while staging: nothing was touched
         patch.setattr(transaction, "commit", lambda *a, **k: (_ for _ in ()).throw(Killed()))
         with pytest.raises(Killed):
@@ -141,8 +137,7 @@ def test_sigkill_during_a_real_compile_never_leaves_a_mixed_state(tmp_path):
                     "--workloads", "6"], check=True, capture_output=True)
     assert easel("compile", cwd=fleet).code == 0
     old = _state(fleet)
-    write_files(fleet, {f"clusters/zz-{i}.yaml": NEW_CLUSTERS["clusters/extra-0.yaml"].replace("extra-0", f"zz-{i}")
-                        for i in range(3)})
+    write_files(fleet, {path: text for i in range(3) for path, text in cluster_file(f"zz-{i}", "{tier: dev}").items()})
     seen = set()
     for delay in (0.45, 0.7):  # about when a compile of this fleet starts writing
         process = subprocess.Popen([sys.executable, "-m", "compiler", "compile"], cwd=fleet,

@@ -13,7 +13,8 @@ from compiler.model import quantity, versions
 from compiler.definitions import templating
 from compiler import write
 from compiler.diagnostics import Diagnostics
-from scenario import codes, compile_files, docs
+from builders import cluster_file, docs
+from scenario import codes, compile_files
 
 
 # --- versions --------------------------------------------------------------------------------------------
@@ -79,11 +80,7 @@ spec:
       properties:
         objects: [{{apiVersion: v1, kind: ConfigMap, metadata: {{name: x}}, data: {{a: "{{{{ params.a }}}}"}}}}]
 """),
-        "clusters/c.yaml": docs("""
-kind: Cluster
-metadata: {name: c}
-spec: {source: byoc, kubernetesVersion: "1.30.0"}
-"""),
+        **cluster_file("c", k8s="1.30.0"),
         "workloads/w.yaml": docs(f"""
 kind: Workload
 metadata: {{name: w}}

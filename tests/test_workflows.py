@@ -129,6 +129,7 @@ def _gh_stand_in(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # the step runs the console script as processes, four times over
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_the_example_push_job_opens_then_updates_a_pull_request_with_the_rendered_change(tmp_path):
     workflow = _load(EXAMPLE)
