@@ -8,7 +8,8 @@ import ast
 import dataclasses
 from pathlib import Path
 
-from scenario import TEAM_IN_DEV, byoc_cluster, compile_files, decision, one_component_app, replaced
+from builders import byoc_cluster
+from scenario import TEAM_IN_DEV, compile_files, decision, one_component_app, replaced
 
 from compiler.decide.place import DEFAULT_PRIORITIZERS
 from compiler.model import Prioritizer

@@ -18,7 +18,8 @@ from compiler.validate import schema as kind_schemas
 from compiler.schemas.defaults import defaults_of, with_defaults
 from compiler.validate.settings import settings
 
-from scenario import TEAM_IN_DEV, byoc_cluster, compile_files, one_component_app
+from builders import byoc_cluster
+from scenario import TEAM_IN_DEV, compile_files, one_component_app
 
 APP = {**TEAM_IN_DEV, **byoc_cluster(), **one_component_app("""    - name: web
       type: manifests

@@ -13,7 +13,8 @@ from compiler.definitions.builtins import components, traits, typed
 from compiler.model import gpu
 from compiler.model.parts import ChartTarget, ExternalSource, NodePlacement, ValuesMapping
 from compiler.plan.chart_patches import PatchTarget
-from scenario import TEAM_IN_DEV, codes, compile_files, docs
+from builders import docs
+from scenario import TEAM_IN_DEV, codes, compile_files
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
 # The stages that come after validate (docs/architecture.md: the order rule), and the pipeline between them.
