@@ -12,7 +12,6 @@ import yaml
 from compiler.definitions.builtins import components, traits, typed
 from compiler.model import gpu
 from compiler.model.parts import ChartTarget, ExternalSource, NodePlacement, ValuesMapping
-from compiler.plan.chart_patches import PatchTarget
 from builders import docs
 from scenario import TEAM_IN_DEV, codes, compile_files
 
@@ -202,8 +201,8 @@ def test_the_plan_holds_a_chart_s_trait_patches_as_data_the_engines_write():
     patches = release.patches_for("app")
     # node placement is pod-wide: every Deployment and StatefulSet gets its node selector (its tolerations went to
     # the values); the target (every StatefulSet) the resources too, on the component's container
-    assert [(p.target, p.api_version) for p in patches] == [(PatchTarget("Deployment"), "apps/v1"),
-                                                            (PatchTarget("StatefulSet"), "apps/v1")]
+    assert [(p.target, p.api_version) for p in patches] == [(ChartTarget("Deployment"), "apps/v1"),
+                                                            (ChartTarget("StatefulSet"), "apps/v1")]
     assert patches[0].body == {"spec": {"template": {"spec": {"nodeSelector": {"zone": "b"}}}}}
     assert patches[1].body["spec"]["template"]["spec"]["containers"] == [
         {"name": "server", "resources": {"requests": {"cpu": "500m"}}}]

@@ -79,8 +79,9 @@ class ComponentOutput:
 
 @dataclass(frozen=True)
 class ChartTarget:
-    """The objects of a chart or folder that pod-level traits patch: those of `kind`, and of `name` when it is set
-    (a regular expression, as kustomize matches names)."""
+    """Objects of a chart or folder, as a kustomize patch targets them: those of `kind`, and of `name` when it is
+    set (a regular expression, as kustomize matches names). A component's `target` is one: the objects that run
+    its `container`."""
     kind: str
     name: str | None = None
 

@@ -10,21 +10,14 @@ from typing import Any
 from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import merge as smp
 from compiler.kube.podtemplates import for_kind
-from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, Patch
-
-
-@dataclass(frozen=True)
-class PatchTarget:
-    """The objects a kustomize patch applies to: those of `kind`, and of `name` (a regular expression) if set."""
-    kind: str
-    name: str | None = None
+from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, ChartTarget, Patch
 
 
 @dataclass(frozen=True)
 class ChartPatch:
     """One kustomize patch of a chart or folder: its target, and the patch (a strategic merge patch of an object
     of the target's kind and `api_version`; its body is what follows apiVersion, kind and metadata)."""
-    target: PatchTarget
+    target: ChartTarget
     api_version: str
     body: dict[str, Any]
 
@@ -42,7 +35,7 @@ def chart_patches(component: ResolvedComponent) -> tuple[ChartPatch, ...]:
                 api_version = patch.api_version or api_version or API_VERSIONS.get(kind, "v1")
                 patch_body = piece if patch.kind else for_kind(piece, kind)
                 combined[(kind, name)] = (api_version, smp.combine(body, patch_body, api_version, kind))
-    return tuple(ChartPatch(PatchTarget(kind, name), api_version,
+    return tuple(ChartPatch(ChartTarget(kind, name), api_version,
                             _name_containers(body, container) if container is not None else body)
                  for (kind, name), (api_version, body) in sorted(combined.items(),
                                                                  key=lambda item: item[0][1] is not None))
