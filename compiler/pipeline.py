@@ -26,7 +26,7 @@ from compiler.load.source import Source
 from compiler.model import Model
 from compiler.plan import Plans, plan
 from compiler.plan.shards import Shard
-from compiler.prove import prove
+from compiler.prove import prove, prove_tree
 from compiler.record import lockfile
 from compiler.record.decisions import Decisions
 from compiler.render import QUIET, Progress, render
@@ -113,6 +113,11 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products))
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
-        if not request.later:  # else the caller renders, a cluster at a time, as it writes
-            result.files = render(result.plans, request.shard, progress)
+        if not request.later:  # else the caller renders (and proves), a cluster at a time, as it writes
+            files = render(result.plans, request.shard, progress)
+            diagnostics.extend(prove_tree(result.plans, model, files))
+            if diagnostics.has_errors:
+                result.lock_text = None  # a tree that fails its proof is written by no one
+            else:
+                result.files = files
     return result

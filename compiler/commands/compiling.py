@@ -16,6 +16,7 @@ from compiler.diagnostics import error
 from compiler.diagnostics.errors import BadArgument
 from compiler.load.source import Source
 from compiler.pipeline import Request, Result, compile_loaded
+from compiler.prove import ProvenTree
 from compiler.record.lockfile import LOCK_FILE
 from compiler.render import Tree
 from compiler.runtime import cache, progress
@@ -103,7 +104,8 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
-    changed = write(out, Tree(result.require_plans(), request.shard, progress), result.diagnostics, target.root, also,
+    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), result.require_model())
+    changed = write(out, tree, result.diagnostics, target.root, also,
                     manifest, owns, early)
     del manifest  # the new one is in changed.stats
     if changed is None:

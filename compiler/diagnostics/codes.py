@@ -144,6 +144,15 @@ _ALL = [
     Code("E805", "not deliverable as an OCI artifact",
          "make it a `manifests` component (its objects are then rendered into the cluster's tree), or keep "
          "`gitops.delivery: git`"),
+    # The proof of the rendered trees (prove/tree.py): a failure is a bug in easel or a definition, never noise
+    Code("E810", "the rendered pods do not request the GPUs easel booked",
+         "the component's definition or a trait sets GPU requests or replicas that easel does not count: check "
+         "the `gpu` and `replicas` traits against the definition's own `replicas` and resource limits"),
+    Code("E811", "a rendered object lacks the labels easel gives it",
+         "a definition's template or a patch replaced the object's labels: keep `metadata.labels` mergeable"),
+    Code("E812", "a rendered image is not listed for mirroring or not from an allowed registry",
+         "name images where easel can see them (a definition's containers, a chart's `imageValues`), and pull "
+         "them from a registry the environment allows, or use the `image-registry` trait to rewrite them"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),

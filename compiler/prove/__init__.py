@@ -1,20 +1,29 @@
-"""Stage prove: what was planned and rendered, checked against what a cluster has before anything is written.
+"""Stage prove: what was planned and rendered, checked against what a cluster has and will apply, before anything
+is written.
 
-Today's proofs: every node selector a pod gets matches the labels of a device it booked (node_selection.py,
-E603), and every custom resource comes after the CRD that defines it (crds.py, E412). `kustomize.py` builds a
-cluster's tree as `kubectl kustomize` does (`easel build`).
+- `prove(plans, ...)`: what the plans show already: every node selector a pod gets matches the labels of a device
+  it booked (node_selection.py, E603), and every custom resource comes after the CRD that defines it (crds.py,
+  E412).
+- `prove_tree(...)` and `ProvenTree`: each rendered cluster tree, read back as the cluster will apply it
+  (objects.py), holds what easel decided: labels, GPU requests against the bookings, images listed and allowed
+  (tree.py, E810-E812). `ProvenTree` proves a tree a cluster at a time as it is rendered and written, so a fleet's
+  tree is never whole in memory, and write refuses a tree with an error in it.
+- `kustomize.py` builds a cluster's tree as `kubectl kustomize` does (`easel build`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from compiler.decide.inventory import ClusterFacts
-from compiler.diagnostics import Diagnostics
+from compiler.diagnostics import Diagnostic, Diagnostics
+from compiler.model import Model
 from compiler.plan import Plans
 from compiler.prove import crds, node_selection
+from compiler.prove.tree import prove_cluster
 from compiler.record.decisions import Decisions
+from compiler.render import Tree
 
 
 def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
@@ -32,3 +41,52 @@ def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices, dra_names))
         diagnostics.extend(crds.check(cluster_plan, facts.crds, lacking))
     return diagnostics
+
+
+def allowed_registries(model: Model) -> dict[str, tuple[str, ...] | None]:
+    """Per workload id, the registries its environment allows (None: any)."""
+    found: dict[str, tuple[str, ...] | None] = {}
+    for (project, name), workload in model.workloads.items():
+        environment = model.environments.get(workload.environment)
+        found[f"{project}/{name}"] = environment.allowed_registries if environment else None
+    return found
+
+
+def _cluster_of(part: dict[str, str]) -> str | None:
+    first = next(iter(part), "")
+    return first.split("/", 2)[1] if first.startswith("clusters/") else None
+
+
+def prove_tree(plans: Plans, model: Model, files: dict[str, str]) -> list[Diagnostic]:
+    """The problems of every cluster tree among the rendered files."""
+    by_cluster: dict[str, dict[str, str]] = {}
+    for path, text in files.items():
+        if path.startswith("clusters/"):
+            by_cluster.setdefault(path.split("/", 2)[1], {})[path] = text
+    registries = allowed_registries(model)
+    return [problem for name, part in sorted(by_cluster.items()) if name in plans.clusters
+            for problem in prove_cluster(plans.clusters[name], part, registries)]
+
+
+class ProvenTree:
+    """A render.Tree whose parts are proven as they are rendered (the write stage's Tree): what the proof finds
+    is kept, per process, for write to refuse the tree by."""
+
+    def __init__(self, tree: Tree, model: Model):
+        self.tree = tree
+        self.registries = allowed_registries(model)
+        self.found: list[Diagnostic] = []
+
+    @property
+    def clusters(self) -> int:
+        return self.tree.clusters
+
+    def parts(self, lane: int = 0, lanes: int = 1) -> Iterator[dict[str, str]]:
+        for part in self.tree.parts(lane, lanes):
+            name = _cluster_of(part)
+            if name is not None and name in self.tree.plans.clusters:
+                self.found += prove_cluster(self.tree.plans.clusters[name], part, self.registries)
+            yield part
+
+    def problems(self) -> list[Diagnostic]:
+        return list(self.found)

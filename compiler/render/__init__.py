@@ -63,6 +63,9 @@ class Tree:
         """Lane `lane` of `lanes`: every lanes-th cluster from the lane-th on; the bootstrap goes with lane 0."""
         return render_parts(self.plans, self.shard, lane, lanes, self.progress)
 
+    def problems(self) -> list[Any]:
+        return []  # rendering finds none: the proof does (prove.ProvenTree)
+
 
 def cluster_files(plans: Plans, name: str, cache: dict[tuple, Any] | None = None) -> dict[str, str]:
     """One cluster's tree (`clusters/<name>/...`), as `compile` writes it."""

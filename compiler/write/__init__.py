@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from compiler.diagnostics import Diagnostics
+from compiler.diagnostics import Diagnostic, Diagnostics
 from compiler.load.source import PathOutsideRepository, normalize
 from compiler.runtime import parallel, progress
 from compiler.write import transaction
@@ -46,11 +46,14 @@ def _looks_like_output(out: Path) -> bool:
 
 @runtime_checkable
 class Tree(Protocol):
-    """A tree still to be rendered, in parts and in lanes (render.Tree)."""
+    """A tree still to be rendered, in parts and in lanes (render.Tree, prove.ProvenTree), and what was found
+    wrong with the parts it gave so far: a tree with an error in it is never written."""
     @property
     def clusters(self) -> int: ...
 
     def parts(self, lane: int = 0, lanes: int = 1) -> Iterator[dict[str, str]]: ...
+
+    def problems(self) -> list[Diagnostic]: ...
 
 
 LANE_MIN = 200  # clusters from which a first compile renders and writes half of them in a second process
@@ -83,6 +86,12 @@ def write(out: Path, files: dict[str, str] | Iterable[dict[str, str]] | Tree, di
             staging.abandon()
             diagnostics.error("E802", f"refusing to write {changes!r}: not a plain path inside the output folder")
             return None
+        if isinstance(files, Tree):  # what the tree's proof found, in either lane: nothing is written
+            diagnostics.extend(files.problems())
+            diagnostics.extend(staging.lane_problems)
+            if diagnostics.has_errors:
+                staging.abandon()
+                return None
         changes.removed = sorted(found.files)
         if not changes.any and not also:
             staging.abandon()
@@ -134,8 +143,7 @@ def _stage(files: dict[str, str] | Iterable[dict[str, str]] | Tree, found: Listi
     if isinstance(files, Tree) and files.clusters >= LANE_MIN and not found.files and parallel.AVAILABLE:
         staging.begin()  # before the fork: one journal for both
         tree = files
-        share = parallel.Share(lambda: _lane(parallel.while_parent_lives(tree.parts(1, 2)), found, str(out),
-                                             manifest, staging.lane("b")))
+        share = parallel.Share(lambda: _second_lane(tree, found, str(out), manifest, staging.lane("b")))
         try:
             changes = _lane(files.parts(0, 2), found, str(out), manifest, staging)
         except BaseException:
@@ -156,10 +164,20 @@ def _stage(files: dict[str, str] | Iterable[dict[str, str]] | Tree, found: Listi
 
 @dataclass
 class _LaneDone:
-    """What the second process's lane did: its changes and what it staged (the files are on disk)."""
+    """What the second process's lane did: its changes and what it staged (the files are on disk), and what
+    its tree's proof found in the parts it rendered."""
     changes: Changes
     singles: list[tuple[str, str]]
     subtrees: dict[str, str]
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+def _second_lane(tree: Tree, found: Listing, out: str, manifest: Manifest, staging: _Staging
+                 ) -> Changes | str | _LaneDone:
+    done = _lane(parallel.while_parent_lives(tree.parts(1, 2)), found, out, manifest, staging)
+    if isinstance(done, _LaneDone):
+        done.problems = tree.problems()
+    return done
 
 
 def _lane(parts: Iterable[dict[str, str]], found: Listing, out: str, manifest: Manifest,
@@ -208,6 +226,7 @@ class _Staging:
         self.singles: list[tuple[str, str]] = []  # (staged, final)
         self.subtrees: dict[str, str] = {}  # new folder -> its staged copy
         self.known: dict[str, bool] = {}  # folder -> whether the output has it
+        self.lane_problems: list[Diagnostic] = []  # what the second lane's tree found wrong
 
     def lane(self, name: str) -> _Staging:
         """This staging as the second process's lane (the parent's copy is not touched: it runs after a fork)."""
@@ -218,6 +237,7 @@ class _Staging:
     def join(self, mine: Changes, theirs: _LaneDone) -> Changes:
         """Both lanes' changes as one, and the second lane's staged files among the moves."""
         self.singles += theirs.singles
+        self.lane_problems += theirs.problems
         for folder, staged in theirs.subtrees.items():
             self.subtrees.setdefault(folder, staged)
         mine.added += theirs.changes.added

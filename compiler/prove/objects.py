@@ -1,0 +1,111 @@
+"""A cluster's objects as its engine will apply them, read back from the rendered tree, not from what the renderer
+meant to write: each component's folder built as kustomize builds it (its in-tree `resources`, then `namespace`,
+`labels` and `commonLabels`), then what the engine adds (a Flux Kustomization's `targetNamespace` and
+`commonMetadata`). What cannot be seen yet is said, not guessed: a chart (Helm renders it on the cluster) and a
+folder outside the tree are unproven.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.kube.api import is_custom
+from compiler.load import yamlio
+
+FLUX_KUSTOMIZATION = "kustomize.toolkit.fluxcd.io/"
+
+
+@dataclass
+class ComponentObjects:
+    """What one component's folder applies on the cluster."""
+    folder: str  # its folder in the rendered tree (clusters/<cluster>/<release>/<component>)
+    objects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (file, object) as applied
+    unproven: list[str] = field(default_factory=list)  # what the engine renders that cannot be seen here
+
+
+def _documents(files: dict[str, str], path: str) -> list[dict[str, Any]]:
+    return [doc for doc in yamlio.load_all(files[path]) if isinstance(doc, dict)]
+
+
+def flux_layers(files: dict[str, str], cluster: str) -> dict[str, dict[str, Any]]:
+    """The cluster's Flux Kustomizations by the tree folder they apply (`spec.path`, inside the output)."""
+    found: dict[str, dict[str, Any]] = {}
+    prefix = f"clusters/{cluster}/flux/layers/"
+    for path in files:
+        if not path.startswith(prefix):
+            continue
+        for doc in _documents(files, path):
+            where = str((doc.get("spec") or {}).get("path") or "")
+            if str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION) and f"/clusters/{cluster}/" in where:
+                found[where[where.index("clusters/"):].rstrip("/")] = doc
+    return found
+
+
+def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] | None) -> ComponentObjects:
+    """The objects the component's folder applies, as kustomize and then the engine make them."""
+    built = ComponentObjects(folder)
+    kustomization_path = posixpath.join(folder, "kustomization.yaml")
+    if kustomization_path not in files:
+        return built
+    kustomization = _documents(files, kustomization_path)[0]
+    if kustomization.get("helmCharts"):
+        built.unproven.append("a Helm chart (rendered by the engine on the cluster)")
+    for entry in kustomization.get("resources") or ():
+        target = posixpath.normpath(posixpath.join(folder, str(entry)))
+        if target in files:
+            built.objects += [(target, doc) for doc in _documents(files, target)]
+        else:
+            built.unproven.append(f"{entry} (outside the cluster's tree)")
+    if kustomization.get("patches") and not kustomization.get("helmCharts"):
+        built.unproven.append("patches on a folder outside the tree")
+    built.objects = [(path, _kustomized(obj, kustomization)) for path, obj in built.objects]
+    if layer is not None:
+        built.objects = [(path, _by_flux(obj, layer.get("spec") or {})) for path, obj in built.objects]
+    built.unproven += [f"the chart of HelmRelease {obj.get('metadata', {}).get('name')!r}"
+                       for _, obj in built.objects if obj.get("kind") == "HelmRelease"]
+    return built
+
+
+def _labelled(obj: dict[str, Any], labels: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.setdefault("metadata", {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
+    return obj
+
+
+def _namespaced(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    # kustomize and Flux set the namespace of namespaced objects only; easel's custom resources are namespaced
+    if obj.get("kind") not in _CLUSTER_SCOPED or is_custom(obj):
+        obj.setdefault("metadata", {})["namespace"] = namespace
+    return obj
+
+
+_CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+                             "PriorityClass", "StorageClass", "PersistentVolume", "IngressClass", "RuntimeClass",
+                             "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "DeviceClass"})
+
+
+def _kustomized(obj: dict[str, Any], kustomization: dict[str, Any]) -> dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    if kustomization.get("namespace"):
+        obj = _namespaced(obj, str(kustomization["namespace"]))
+    for entry in kustomization.get("labels") or ():
+        obj = _labelled(obj, dict(entry.get("pairs") or {}))
+    if kustomization.get("commonLabels"):
+        obj = _labelled(obj, dict(kustomization["commonLabels"]))
+    return obj
+
+
+def _by_flux(obj: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """What a Flux Kustomization changes on each object it applies."""
+    if spec.get("targetNamespace"):
+        obj = _namespaced(obj, str(spec["targetNamespace"]))
+    common = spec.get("commonMetadata") or {}
+    if common.get("labels"):
+        obj = _labelled(obj, dict(common["labels"]))
+    if common.get("annotations"):
+        metadata = obj.setdefault("metadata", {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **common["annotations"]}
+    return obj

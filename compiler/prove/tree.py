@@ -1,0 +1,164 @@
+"""The proof of a rendered cluster tree: read back as the cluster will apply it (objects.py), it must hold what
+easel decided. For each release and component, the objects the tree really applies:
+
+- carry the labels SPEC §6 gives a workload's component objects (the release's, and `easel.dev/component`);
+- request the GPUs easel booked on that cluster, no more and no fewer: per resource, the sum over every pod
+  template of the GPUs its containers ask for (or its DRA claims' devices) times the pods it runs, equal to the
+  booking's GPUs per replica times its replicas; and no GPU a booking does not name;
+- pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows.
+
+A failure is an error naming the cluster, the object, the field, what was expected and what was found, and the
+component whose input made it. What the tree leaves to the engine (a chart, a folder outside the tree) is not
+proven here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from compiler.diagnostics import Diagnostic, Subject, error
+from compiler.kube import images, podtemplates
+from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
+from compiler.prove.objects import ComponentObjects, component_objects, flux_layers
+
+GPU_RESOURCES = ("nvidia.com/",)  # the device plugin's resources: whole GPUs, shared GPUs, MIG instances
+
+
+def prove_cluster(plan: ClusterPlan, files: dict[str, str],
+                  allowed_registries: Mapping[str, tuple[str, ...] | None]) -> list[Diagnostic]:
+    """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). allowed_registries: per
+    workload id, the registries its environment allows (None: any)."""
+    layers = flux_layers(files, plan.cluster) if plan.engine == "flux" else {}
+    listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
+    problems: list[Diagnostic] = []
+    for release in plan.releases:
+        bookings = {b.component: b for b in release.bookings}
+        for component in release.components:
+            folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
+            built = component_objects(files, folder, layers.get(folder))
+            where = _Where(plan.cluster, release, component.name, component.loc)
+            if release.kind == "workload":
+                problems += _label_problems(where, built, {**release.labels, "easel.dev/component": component.name})
+            problems += _gpu_problems(where, built, bookings.get(component.name), component.output.pod_templates)
+            problems += _image_problems(where, built, listed, allowed_registries.get(release.id),
+                                        component.output.pod_templates)
+    return problems
+
+
+class _Where:
+    """The cluster, release and component a proof is about, and the input that made the component."""
+
+    def __init__(self, cluster: str, release: Release, component: str, loc: Any):
+        self.cluster, self.release, self.component, self.loc = cluster, release, component, loc
+
+    def problem(self, file: str, obj: dict[str, Any], field: str, message: str, code: str) -> Diagnostic:
+        name = (obj.get("metadata") or {}).get("name")
+        return error(code, f"cluster {self.cluster!r}: {obj.get('kind')} {name!r} ({file}), {field}: {message}",
+                     self.loc, subject=Subject(self.release.kind, (self.release.id,), self.cluster))
+
+
+def _label_problems(where: _Where, built: ComponentObjects, expected: dict[str, str]) -> list[Diagnostic]:
+    problems = []
+    for file, obj in built.objects:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        wrong = {key: value for key, value in expected.items() if labels.get(key) != value}
+        if wrong:
+            key, value = sorted(wrong.items())[0]
+            found = repr(labels[key]) if key in labels else "no such label"
+            problems.append(where.problem(file, obj, f"metadata.labels[{key!r}]",
+                                          f"expected {value!r}, found {found}"
+                                          + (f" ({len(wrong) - 1} more labels missing or wrong)"
+                                             if len(wrong) > 1 else ""), "E811"))
+    return problems
+
+
+def _gpus_asked(template: dict[str, Any], gpus: GpuBooking, claims: dict[str, int]) -> int:
+    """GPUs one pod of the template asks for of the booked resource: its containers' limits (device plugin), or
+    the devices of its claims made from the booked template that a container uses (DRA)."""
+    containers = podtemplates.containers(template)
+    if gpus.allocation != "dra":
+        return sum(_count(((c.get("resources") or {}).get("limits") or {}).get(gpus.resource)) for c in containers)
+    spec = template.get("spec") or {}
+    used = {claim.get("name") for c in containers for claim in ((c.get("resources") or {}).get("claims") or ())}
+    return sum(claims.get(str(claim.get("resourceClaimTemplateName")), 0)
+               for claim in spec.get("resourceClaims") or () if claim.get("name") in used)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else 0
+
+
+def _claim_devices(built: ComponentObjects) -> dict[str, int]:
+    """The devices each ResourceClaimTemplate of the component asks for, by name."""
+    found = {}
+    for _, obj in built.objects:
+        if obj.get("kind") == "ResourceClaimTemplate":
+            requests = (((obj.get("spec") or {}).get("spec") or {}).get("devices") or {}).get("requests") or ()
+            found[str((obj.get("metadata") or {}).get("name"))] = sum(
+                int((r.get("exactly") or {}).get("count", 1)) for r in requests if isinstance(r, dict))
+    return found
+
+
+def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | None,
+                  declared: Any) -> list[Diagnostic]:
+    pods = [(file, obj, t) for file, obj in built.objects for t in podtemplates.templates(obj, declared)]
+    if not pods:
+        return []
+    claims = _claim_devices(built)
+    problems = []
+    booked = booking.gpus if booking is not None else ()
+    for gpus in booked:
+        asked = sum(_gpus_asked(t.template, gpus, claims) * t.pods for _, _, t in pods)
+        wanted = gpus.per_replica * gpus.replicas
+        if asked != wanted:
+            file, obj, _ = pods[0]
+            what = "DRA claims' devices" if gpus.allocation == "dra" else f"resources.limits[{gpus.resource!r}]"
+            problems.append(where.problem(
+                file, obj, f"pod template {what}",
+                f"easel booked {gpus.per_replica} × {gpus.replicas} pod(s) = {wanted} of {gpus.resource}; the "
+                f"component's pods ask for {asked} ({_per_object(pods, gpus, claims)})", "E810"))
+    names = {g.resource for g in booked}
+    for file, obj, t in pods:
+        for container in podtemplates.containers(t.template):
+            for part in ("limits", "requests"):
+                for resource, value in ((container.get("resources") or {}).get(part) or {}).items():
+                    if resource.startswith(GPU_RESOURCES) and resource not in names and _count(value):
+                        problems.append(where.problem(
+                            file, obj, f"container {container.get('name')!r} resources.{part}[{resource!r}]",
+                            f"asks for {value} GPU(s) that easel did not book on this cluster", "E810"))
+    return problems
+
+
+def _per_object(pods: list, gpus: GpuBooking, claims: dict[str, int]) -> str:
+    return ", ".join(f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')!r}: "
+                     f"{_gpus_asked(t.template, gpus, claims)} × {t.pods}" for _, obj, t in pods)
+
+
+def _listed_images(text: str) -> set[str]:
+    """The images `images.txt` lists as pulled (a line is `IMAGE`, or `SOURCE MIRROR`: the mirror is pulled)."""
+    return {line.split()[-1] for line in text.splitlines() if line.strip()}
+
+
+def _image_problems(where: _Where, built: ComponentObjects, listed: set[str],
+                    registries: tuple[str, ...] | None, declared: Any) -> list[Diagnostic]:
+    problems = []
+    for file, obj in built.objects:
+        for template in podtemplates.templates(obj, declared):
+            for container in podtemplates.containers(template.template):
+                image = container.get("image")
+                if not isinstance(image, str):
+                    continue
+                field = f"container {container.get('name')!r} image"
+                if image not in listed:
+                    problems.append(where.problem(file, obj, field, f"{image!r} is not listed in images.txt, "
+                                                  "so a mirror would not have it", "E812"))
+                if registries is not None and not images.allowed(image, registries):
+                    problems.append(where.problem(file, obj, field, f"{image!r} is not from a registry the "
+                                                  f"environment allows ({', '.join(registries) or 'none'})",
+                                                  "E812"))
+    return problems
