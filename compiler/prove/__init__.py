@@ -21,6 +21,7 @@ from compiler.diagnostics import Diagnostic, Diagnostics
 from compiler.model import Model
 from compiler.plan import Plans
 from compiler.prove import crds, node_selection
+from compiler.prove.objects import Parsed
 from compiler.prove.tree import prove_cluster
 from compiler.record.decisions import Decisions
 from compiler.render import Tree
@@ -64,8 +65,9 @@ def prove_tree(plans: Plans, model: Model, files: dict[str, str]) -> list[Diagno
         if path.startswith("clusters/"):
             by_cluster.setdefault(path.split("/", 2)[1], {})[path] = text
     registries = allowed_registries(model)
+    parsed = Parsed()
     return [problem for name, part in sorted(by_cluster.items()) if name in plans.clusters
-            for problem in prove_cluster(plans.clusters[name], part, registries)]
+            for problem in prove_cluster(plans.clusters[name], part, registries, parsed)]
 
 
 class ProvenTree:
@@ -75,6 +77,7 @@ class ProvenTree:
     def __init__(self, tree: Tree, model: Model):
         self.tree = tree
         self.registries = allowed_registries(model)
+        self.parsed = Parsed()
         self.found: list[Diagnostic] = []
 
     @property
@@ -85,7 +88,7 @@ class ProvenTree:
         for part in self.tree.parts(lane, lanes):
             name = _cluster_of(part)
             if name is not None and name in self.tree.plans.clusters:
-                self.found += prove_cluster(self.tree.plans.clusters[name], part, self.registries)
+                self.found += prove_cluster(self.tree.plans.clusters[name], part, self.registries, self.parsed)
             yield part
 
     def problems(self) -> list[Diagnostic]:

@@ -26,37 +26,52 @@ class ComponentObjects:
     unproven: list[str] = field(default_factory=list)  # what the engine renders that cannot be seen here
 
 
-def _documents(files: dict[str, str], path: str) -> list[dict[str, Any]]:
-    return [doc for doc in yamlio.load_all(files[path]) if isinstance(doc, dict)]
+class Parsed:
+    """The documents of each distinct text, parsed once: a release planned alike on many clusters is rendered
+    once, so its files are the same texts on all of them. What is handed out is never changed (callers copy)."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, list[dict[str, Any]]] = {}
+
+    def documents(self, text: str) -> list[dict[str, Any]]:
+        found = self.known.get(text)
+        if found is None:
+            found = self.known[text] = [doc for doc in yamlio.load_all(text) if isinstance(doc, dict)]
+        return found
 
 
-def flux_layers(files: dict[str, str], cluster: str) -> dict[str, dict[str, Any]]:
+def _documents(files: dict[str, str], path: str, parsed: Parsed | None = None) -> list[dict[str, Any]]:
+    return (parsed or Parsed()).documents(files[path])
+
+
+def flux_layers(files: dict[str, str], cluster: str, parsed: Parsed | None = None) -> dict[str, dict[str, Any]]:
     """The cluster's Flux Kustomizations by the tree folder they apply (`spec.path`, inside the output)."""
     found: dict[str, dict[str, Any]] = {}
     prefix = f"clusters/{cluster}/flux/layers/"
     for path in files:
         if not path.startswith(prefix):
             continue
-        for doc in _documents(files, path):
+        for doc in _documents(files, path, parsed):
             where = str((doc.get("spec") or {}).get("path") or "")
             if str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION) and f"/clusters/{cluster}/" in where:
                 found[where[where.index("clusters/"):].rstrip("/")] = doc
     return found
 
 
-def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] | None) -> ComponentObjects:
+def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] | None,
+                      parsed: Parsed | None = None) -> ComponentObjects:
     """The objects the component's folder applies, as kustomize and then the engine make them."""
     built = ComponentObjects(folder)
     kustomization_path = posixpath.join(folder, "kustomization.yaml")
     if kustomization_path not in files:
         return built
-    kustomization = _documents(files, kustomization_path)[0]
+    kustomization = _documents(files, kustomization_path, parsed)[0]
     if kustomization.get("helmCharts"):
         built.unproven.append("a Helm chart (rendered by the engine on the cluster)")
     for entry in kustomization.get("resources") or ():
         target = posixpath.normpath(posixpath.join(folder, str(entry)))
         if target in files:
-            built.objects += [(target, doc) for doc in _documents(files, target)]
+            built.objects += [(target, doc) for doc in _documents(files, target, parsed)]
         else:
             built.unproven.append(f"{entry} (outside the cluster's tree)")
     if kustomization.get("patches") and not kustomization.get("helmCharts"):

@@ -20,23 +20,26 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, Subject, error
 from compiler.kube import images, podtemplates
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
-from compiler.prove.objects import ComponentObjects, component_objects, flux_layers
+from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 
 GPU_RESOURCES = ("nvidia.com/",)  # the device plugin's resources: whole GPUs, shared GPUs, MIG instances
 
 
 def prove_cluster(plan: ClusterPlan, files: dict[str, str],
-                  allowed_registries: Mapping[str, tuple[str, ...] | None]) -> list[Diagnostic]:
+                  allowed_registries: Mapping[str, tuple[str, ...] | None],
+                  parsed: Parsed | None = None) -> list[Diagnostic]:
     """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). allowed_registries: per
-    workload id, the registries its environment allows (None: any)."""
-    layers = flux_layers(files, plan.cluster) if plan.engine == "flux" else {}
+    workload id, the registries its environment allows (None: any). parsed: the texts parsed so far, shared by
+    the clusters of one tree."""
+    parsed = parsed or Parsed()
+    layers = flux_layers(files, plan.cluster, parsed) if plan.engine == "flux" else {}
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
     problems: list[Diagnostic] = []
     for release in plan.releases:
         bookings = {b.component: b for b in release.bookings}
         for component in release.components:
             folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
-            built = component_objects(files, folder, layers.get(folder))
+            built = component_objects(files, folder, layers.get(folder), parsed)
             where = _Where(plan.cluster, release, component.name, component.loc)
             if release.kind == "workload":
                 problems += _label_problems(where, built, {**release.labels, "easel.dev/component": component.name})
