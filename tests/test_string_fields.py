@@ -165,7 +165,7 @@ JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allo
                          st.text(max_size=20))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True), JSON_SCALARS, max_size=8))
 def test_every_value_of_a_config_map_comes_out_a_string_that_the_yaml_writer_keeps(data):
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
