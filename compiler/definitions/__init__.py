@@ -1,5 +1,7 @@
 """The platform team's own ComponentDefinitions and TraitDefinitions: run a definition's Jinja2 template in the
-sandbox and read what it rendered. A template that uses `cluster` is run once per cluster (by the plan stage)."""
+sandbox and read what it rendered. A template that uses `cluster` is run once per cluster (by the plan stage).
+The objects rendered have strings in their string fields (kube/strings.py): `nnodes: {{ params.nodes }}` in a
+ConfigMap's data is "2", as the API server wants it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 from compiler.definitions import templating
 from compiler.diagnostics import Diagnostic, Location, Note, Subject, error
+from compiler.kube.strings import with_string_fields
 from compiler.model import Definition
 from compiler.model.parts import ComponentOutput, Patch, RenderContext, TraitOutput
 
@@ -57,6 +60,7 @@ def run_component(definition: Definition, props: dict[str, Any], ctx: RenderCont
                 "kind and metadata.name", definition.meta.loc.at("spec", "template"),
                 "a component template renders Kubernetes objects: a YAML list, or documents separated by '---'",
                 subject=subject)]
+    objects = [with_string_fields(o) for o in objects]
     return ComponentOutput(objects=objects, pod_templates=definition.pod_templates), []
 
 
@@ -75,7 +79,8 @@ def run_trait(definition: Definition, props: dict[str, Any], ctx: RenderContext,
     for entry in document.get("patches") or ():
         target = entry.get("target") or {}
         patches.append(Patch(entry["patch"], target.get("kind"), target.get("name"), target.get("apiVersion")))
-    return TraitOutput(patches=patches, objects=list(document.get("objects") or ())), []
+    objects = [with_string_fields(o) for o in document.get("objects") or ()]
+    return TraitOutput(patches=patches, objects=objects), []
 
 
 def is_object(obj: Any) -> bool:
