@@ -186,3 +186,45 @@ def test_every_value_of_a_config_map_comes_out_a_string_that_the_yaml_writer_kee
         else:
             assert text == value
     assert yamlio.load_all(yamlio.dump({"data": out})) == [{"data": out}]
+
+
+def test_a_traits_patch_that_puts_a_number_in_a_string_field_is_written_as_a_string():
+    """A patch is merged into the object before it is written: the rule holds for what the patch brought, on
+    easel's own objects and in the kustomize patches that charts get."""
+    trait = docs("""
+kind: TraitDefinition
+metadata: {name: nodes-env}
+spec:
+  parameters: {type: object, properties: {nodes: {type: integer}}, required: [nodes]}
+  template: |
+    patches:
+      - patch:
+          metadata: {annotations: {example.com/nodes: {{ parameters.nodes }}}}
+          spec:
+            template:
+              spec:
+                containers:
+                  - name: "*"
+                    env: [{name: NNODES, value: {{ parameters.nodes }}}]
+""")
+    files = {**WORKLOAD, "profiles/traits.yaml": trait, "profiles/p.yaml": docs(f"""
+kind: WorkloadProfile
+metadata: {{name: p}}
+spec:
+  version: 1.0.0
+  parameters: {PARAMETERS}
+  components:
+    - name: app
+      type: manifests
+      properties:
+        objects:
+{DEPLOYMENT}
+      traits:
+        - type: nodes-env
+          properties: {{nodes: "{{{{ params.nodes }}}}"}}
+""")}
+    deployment = written(files)["Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "NNODES", "value": "2"} in container["env"]
+    assert deployment["metadata"]["annotations"]["example.com/nodes"] == "2"
+    assert validate_builtin(deployment) == []

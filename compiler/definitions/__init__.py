@@ -11,7 +11,6 @@ from typing import Any
 
 from compiler.definitions import templating
 from compiler.diagnostics import Diagnostic, Location, Note, Subject, error
-from compiler.kube.strings import with_string_fields
 from compiler.model import Definition
 from compiler.model.parts import ComponentOutput, Patch, RenderContext, TraitOutput
 
@@ -60,7 +59,6 @@ def run_component(definition: Definition, props: dict[str, Any], ctx: RenderCont
                 "kind and metadata.name", definition.meta.loc.at("spec", "template"),
                 "a component template renders Kubernetes objects: a YAML list, or documents separated by '---'",
                 subject=subject)]
-    objects = [with_string_fields(o) for o in objects]
     return ComponentOutput(objects=objects, pod_templates=definition.pod_templates), []
 
 
@@ -79,7 +77,7 @@ def run_trait(definition: Definition, props: dict[str, Any], ctx: RenderContext,
     for entry in document.get("patches") or ():
         target = entry.get("target") or {}
         patches.append(Patch(entry["patch"], target.get("kind"), target.get("name"), target.get("apiVersion")))
-    objects = [with_string_fields(o) for o in document.get("objects") or ()]
+    objects = list(document.get("objects") or ())
     return TraitOutput(patches=patches, objects=objects), []
 
 

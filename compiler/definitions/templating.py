@@ -4,7 +4,8 @@ Templates run in Jinja's immutable sandbox with StrictUndefined and no loader: n
 internals, no file or network access, no `include`. On top of the sandbox, a template cannot eat the machine:
 repetition, padding and widths are bounded, a rendering stops past MAX_OUTPUT characters, and (in the main
 thread) past TIME_LIMIT seconds. A string that is a single `{{ expression }}` keeps the expression's type, so
-`count: "{{ params.gpus }}"` stays an integer.
+`count: "{{ params.gpus }}"` stays an integer (where Kubernetes takes only a string, the object gets the string
+when it is written: kube/strings.py).
 """
 
 from __future__ import annotations

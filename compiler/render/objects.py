@@ -8,6 +8,7 @@ from typing import Any
 
 from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import images, podtemplates
+from compiler.kube.strings import with_string_fields
 from compiler.load import yamlio
 from compiler.plan import MANAGED_BY, NamespacePlan, Release
 
@@ -49,7 +50,8 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
         objects.extend(trait.output.objects)
     patches = [patch for trait in component.traits for patch in trait.output.patches]
     declared = component.output.pod_templates
-    objects = [podtemplates.patched(obj, patches, declared) for obj in objects]
+    # strings where Kubernetes takes only strings, whatever a placeholder or a trait's patch put there
+    objects = [with_string_fields(podtemplates.patched(obj, patches, declared)) for obj in objects]
     extra_labels: dict[str, str] = {}
     for trait in component.traits:
         extra_labels.update(trait.output.labels)
@@ -88,8 +90,8 @@ def _rewrite_images(obj: dict[str, Any], registry: str, declared) -> dict[str, A
 def kustomize_patches(release: Release, component: ResolvedComponent) -> list[dict[str, Any]]:
     """The chart's or folder's patches the plan worked out, as kustomize `patches` entries."""
     return [{"target": {"kind": p.target.kind, **({"name": p.target.name} if p.target.name else {})},
-             "patch": yamlio.dump({"apiVersion": p.api_version, "kind": p.target.kind,
-                                   "metadata": {"name": PATCH_PLACEHOLDER_NAME}, **p.body})}
+             "patch": yamlio.dump(with_string_fields({"apiVersion": p.api_version, "kind": p.target.kind,
+                                                      "metadata": {"name": PATCH_PLACEHOLDER_NAME}, **p.body}))}
             for p in release.patches_for(component.name)]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from compiler.kube.strings import with_string_fields
 from compiler.load.source import normalize
 from compiler.model.parts import POD_KINDS, ComponentOutput, HelmChart, RenderContext
 from compiler.schemas.blocks import NAME, QUANTITY, array, described, obj
@@ -106,7 +105,7 @@ def manifests(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     for path in props.get("files", []):  # decide/resolve/components.py checked each path names a loaded manifest file
         objects.extend(copy.deepcopy(o) for o, _ in ctx.files[normalize(path)].objects)
     # inline objects carry placeholders from the properties: strings where Kubernetes takes only strings
-    return ComponentOutput(objects=[with_string_fields(o) for o in objects])
+    return ComponentOutput(objects=objects)
 
 
 def kustomize(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
