@@ -11,7 +11,7 @@ import pytest
 from builders import docs, gpu_cluster
 from compiler.load.source import MemorySource
 from compiler.pipeline import Request, compile_repository
-from compiler.prove import allowed_registries
+from compiler.prove import workload_policies
 from compiler.prove.tree import prove_cluster
 from conftest import easel, tree, write_files
 from scenario import TEAM_IN_DEV, one_component_app
@@ -42,7 +42,7 @@ def _compiled(files: dict[str, str]):
 def _problems(result, cluster: str, edit) -> list:
     """The proof of one cluster's tree after `edit(path, text)` changed its files."""
     files = {p: edit(p, t) for p, t in (result.files or {}).items() if p.startswith(f"clusters/{cluster}/")}
-    return prove_cluster(result.plans.clusters[cluster], files, allowed_registries(result.model))
+    return prove_cluster(result.plans.clusters[cluster], files, workload_policies(result.model))
 
 
 def _in_objects(pattern: str, replacement: str):

@@ -153,6 +153,9 @@ _ALL = [
     Code("E812", "a rendered image is not listed for mirroring or not from an allowed registry",
          "name images where easel can see them (a definition's containers, a chart's `imageValues`), and pull "
          "them from a registry the environment allows, or use the `image-registry` trait to rewrite them"),
+    Code("E813", "a required trait did not reach a pod template",
+         "a definition's template or a later trait's patch overrides what the required trait sets: remove the "
+         "override, or make the component's objects keep the trait's settings"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),

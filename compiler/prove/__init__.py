@@ -5,9 +5,10 @@ is written.
   it booked (node_selection.py, E603), and every custom resource comes after the CRD that defines it (crds.py,
   E412).
 - `prove_tree(...)` and `ProvenTree`: each rendered cluster tree, read back as the cluster will apply it
-  (objects.py), holds what easel decided: labels, GPU requests against the bookings, images listed and allowed
-  (tree.py, E810-E812). `ProvenTree` proves a tree a cluster at a time as it is rendered and written, so a fleet's
-  tree is never whole in memory, and write refuses a tree with an error in it.
+  (objects.py), holds what easel decided: labels, GPU requests against the bookings, images listed and allowed,
+  required traits on every pod template (tree.py, E810-E813). `ProvenTree` proves a tree a cluster at a time as
+  it is rendered and written, so a fleet's tree is never whole in memory, and write refuses a tree with an error
+  in it.
 - `kustomize.py` builds a cluster's tree as `kubectl kustomize` does (`easel build`).
 """
 
@@ -22,7 +23,7 @@ from compiler.model import Model
 from compiler.plan import Plans
 from compiler.prove import crds, node_selection
 from compiler.prove.objects import Parsed
-from compiler.prove.tree import prove_cluster
+from compiler.prove.tree import WorkloadPolicy, prove_cluster
 from compiler.record.decisions import Decisions
 from compiler.render import Tree
 
@@ -44,12 +45,13 @@ def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     return diagnostics
 
 
-def allowed_registries(model: Model) -> dict[str, tuple[str, ...] | None]:
-    """Per workload id, the registries its environment allows (None: any)."""
-    found: dict[str, tuple[str, ...] | None] = {}
+def workload_policies(model: Model) -> dict[str, WorkloadPolicy]:
+    """Per workload id, what its environment demands of its objects."""
+    found: dict[str, WorkloadPolicy] = {}
     for (project, name), workload in model.workloads.items():
         environment = model.environments.get(workload.environment)
-        found[f"{project}/{name}"] = environment.allowed_registries if environment else None
+        if environment is not None:
+            found[f"{project}/{name}"] = WorkloadPolicy(environment.allowed_registries, environment.required_traits)
     return found
 
 
@@ -64,10 +66,10 @@ def prove_tree(plans: Plans, model: Model, files: dict[str, str]) -> list[Diagno
     for path, text in files.items():
         if path.startswith("clusters/"):
             by_cluster.setdefault(path.split("/", 2)[1], {})[path] = text
-    registries = allowed_registries(model)
+    policies = workload_policies(model)
     parsed = Parsed()
     return [problem for name, part in sorted(by_cluster.items()) if name in plans.clusters
-            for problem in prove_cluster(plans.clusters[name], part, registries, parsed)]
+            for problem in prove_cluster(plans.clusters[name], part, policies, parsed)]
 
 
 class ProvenTree:
@@ -76,7 +78,7 @@ class ProvenTree:
 
     def __init__(self, tree: Tree, model: Model):
         self.tree = tree
-        self.registries = allowed_registries(model)
+        self.policies = workload_policies(model)
         self.parsed = Parsed()
         self.found: list[Diagnostic] = []
 
@@ -88,7 +90,7 @@ class ProvenTree:
         for part in self.tree.parts(lane, lanes):
             name = _cluster_of(part)
             if name is not None and name in self.tree.plans.clusters:
-                self.found += prove_cluster(self.tree.plans.clusters[name], part, self.registries, self.parsed)
+                self.found += prove_cluster(self.tree.plans.clusters[name], part, self.policies, self.parsed)
             yield part
 
     def problems(self) -> list[Diagnostic]:

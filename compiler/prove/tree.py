@@ -5,7 +5,9 @@ easel decided. For each release and component, the objects the tree really appli
 - request the GPUs easel booked on that cluster, no more and no fewer: per resource, the sum over every pod
   template of the GPUs its containers ask for (or its DRA claims' devices) times the pods it runs, equal to the
   booking's GPUs per replica times its replicas; and no GPU a booking does not name;
-- pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows.
+- pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows;
+- hold, in every pod template, what each trait the environment requires patches in: applying the trait again
+  changes nothing.
 
 A failure is an error naming the cluster, the object, the field, what was expected and what was found, and the
 component whose input made it. What the tree leaves to the engine (a chart, a folder outside the tree) is not
@@ -15,22 +17,30 @@ proven here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from compiler.decide.resolve import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Subject, error
 from compiler.kube import images, podtemplates
+from compiler.kube.strings import with_string_fields
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 
 GPU_RESOURCES = ("nvidia.com/",)  # the device plugin's resources: whole GPUs, shared GPUs, MIG instances
 
 
-def prove_cluster(plan: ClusterPlan, files: dict[str, str],
-                  allowed_registries: Mapping[str, tuple[str, ...] | None],
+@dataclass(frozen=True)
+class WorkloadPolicy:
+    """What a workload's environment demands of its objects."""
+    registries: tuple[str, ...] | None = None  # the registries images may come from; None: any
+    required_traits: tuple[str, ...] = ()
+
+
+def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[str, WorkloadPolicy],
                   parsed: Parsed | None = None) -> list[Diagnostic]:
-    """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). allowed_registries: per
-    workload id, the registries its environment allows (None: any). parsed: the texts parsed so far, shared by
-    the clusters of one tree."""
+    """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). policies: per workload
+    id, what its environment demands. parsed: the texts parsed so far, shared by the clusters of one tree."""
     parsed = parsed or Parsed()
     layers = flux_layers(files, plan.cluster, parsed) if plan.engine == "flux" else {}
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
@@ -44,7 +54,10 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str],
             if release.kind == "workload":
                 problems += _label_problems(where, built, {**release.labels, "easel.dev/component": component.name})
             problems += _gpu_problems(where, built, bookings.get(component.name), component.output.pod_templates)
-            problems += _image_problems(where, built, listed, allowed_registries.get(release.id),
+            policy = policies.get(release.id, WorkloadPolicy())
+            problems += _image_problems(where, built, listed, policy.registries, component.output.pod_templates)
+            problems += _trait_problems(where, built, [t for t in component.traits
+                                                       if t.type in policy.required_traits],
                                         component.output.pod_templates)
     return problems
 
@@ -165,3 +178,34 @@ def _image_problems(where: _Where, built: ComponentObjects, listed: set[str],
                                                   f"environment allows ({', '.join(registries) or 'none'})",
                                                   "E812"))
     return problems
+
+
+def _trait_problems(where: _Where, built: ComponentObjects, required: list[ResolvedTrait],
+                    declared: Any) -> list[Diagnostic]:
+    """A required trait reached a pod-bearing object when applying its patches once more changes nothing."""
+    problems = []
+    for trait in required:
+        for file, obj in built.objects:
+            if not podtemplates.is_pod_bearing(obj, declared):
+                continue
+            again = with_string_fields(podtemplates.patched(obj, list(trait.output.patches), declared))
+            differs = _first_difference(obj, again)
+            if differs is not None:
+                problems.append(where.problem(file, obj, differs, f"the environment requires trait {trait.type!r}, "
+                                              "and what it sets is not there", "E813"))
+    return problems
+
+
+def _first_difference(found: Any, wanted: Any, path: str = "") -> str | None:
+    """The first field path where two objects differ (None: they are equal)."""
+    if isinstance(found, dict) and isinstance(wanted, dict):
+        for key in sorted(set(found) | set(wanted), key=str):
+            if found.get(key) != wanted.get(key):
+                return _first_difference(found.get(key), wanted.get(key), f"{path}.{key}" if path else str(key))
+        return None
+    if isinstance(found, list) and isinstance(wanted, list) and len(found) == len(wanted):
+        for index, (a, b) in enumerate(zip(found, wanted, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}[{index}]")
+        return None
+    return None if found == wanted else path or "(the object)"
