@@ -98,7 +98,8 @@ _ALL = [
          "`requires.profiles`, or `crds:` on the Cluster or its ClusterProfile layer"),
     Code("E409", "a trait reaches none of the objects it is meant for",
          "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
-         "StatefulSet, DaemonSet, Job or CronJob), or leave the trait out"),
+         "StatefulSet, DaemonSet, Job or CronJob, or a custom kind its `podTemplates` declares), or leave the "
+         "trait out"),
 
     # Versions
     Code("E501", "invalid version", "versions are semantic versions such as 1.3.0"),

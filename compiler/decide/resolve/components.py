@@ -15,7 +15,7 @@ from compiler.definitions import builtins, templating
 from compiler.definitions.builtins import typed
 from compiler.diagnostics import Diagnostic, Location, Subject, error
 from compiler.kube import merge as smp
-from compiler.kube import names, podtemplates
+from compiler.kube import names, podless, podtemplates
 from compiler.load.source import PathOutsideRepository, normalize
 from compiler.model import (
     DEFAULT_RELEASE,
@@ -117,14 +117,16 @@ class _Resolver:
                             namespace=self.owner.namespace, component=component.name, instance=instance,
                             files=self.model.manifest_files, gpu_allocation=self.owner.gpu_allocation,
                             dra_products=self.owner.dra_products)
-        if component.type == "manifests" and not self._manifest_files_found(component, props):
+        if component.type == "manifests" and not (self._manifest_files_found(component, props)
+                                                  and self._pod_templates_valid(component, props)):
             return None
         output = self._run_component(definition, props, ctx, component.loc)
         if output is None or not self._repository_known(component, output):
             return None
         traits = self._traits(component, ctx)
         if output.objects is not None and output.cluster_template is None:
-            self._check_reach(component, output, traits)
+            pods_declared = definition.pods_declared or (component.type == "manifests" and "podTemplates" in props)
+            self._check_reach(component, output, traits, pods_declared)
         external = typed.external_source(component.type, props) if definition.builtin else None
         found = chart_values.apply(self.model, component, external, output, traits, self.owner.subject,
                                    self.owner.required_traits, self.owner.gpu_allocation)
@@ -161,24 +163,36 @@ class _Resolver:
                 traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin, placement))
         return traits
 
-    def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait]) -> None:
+    def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait],
+                     pods_declared: bool) -> None:
         """Every patch of every trait reaches an object of the component (but the pod labels of the labels
-        trait, whose object labels apply anyway): a trait is never skipped silently."""
+        trait, whose object labels apply anyway): a trait is never skipped silently. pods_declared: the component
+        says where all its custom kinds' pods are (`podTemplates`, `[]` too)."""
         declared = output.pod_templates
         objects = [*(output.objects or ()), *(o for t in traits for o in t.output.objects)]
-        podless = all(not podtemplates.is_pod_bearing(o, declared) and smp.type_of(o.get("apiVersion"), o.get("kind"))
-                      for o in objects)  # only built-in kinds without pods (a ConfigMap, a Service)
+        unknown = _unknown_custom_kinds(objects, declared, pods_declared)
+        podless = not unknown and not any(podtemplates.is_pod_bearing(o, declared) for o in objects)
         for trait in traits:
             if trait.type == "labels" or trait.output.cluster_template is not None:
                 continue
-            if podless and trait.origin == "environment":
-                continue  # an environment's defaults go to every component: one without pods needs none
+            if podless and (trait.origin == "environment" or trait.type in self.owner.required_traits):
+                continue  # an environment's defaults and requirements go to every component: one without pods
             for patch in trait.output.patches:
                 if any(podtemplates.reaches(patch, obj, declared) for obj in objects):
                     continue
                 self._error("E409", _not_reached(trait, patch, component, objects, declared), trait.loc,
-                            _reach_hint(patch, objects, declared))
+                            _reach_hint(patch, unknown, component.type == "manifests"))
                 break
+
+    def _pod_templates_valid(self, component: Component, props: dict[str, Any]) -> bool:
+        """Every `podTemplates` entry of a manifests component names a custom kind and a path to a field."""
+        for index, entry in enumerate(props.get("podTemplates", ())):
+            problem = podtemplates.declared_problem(entry)
+            if problem is not None:
+                field_, message, hint = problem
+                self._error("E407", message, component.loc.at("properties", "podTemplates", index, field_), hint)
+                return False
+        return True
 
     def _manifest_files_found(self, component: Component, props: dict[str, Any]) -> bool:
         """Every `files` entry names a manifest file validate loaded. Literal paths were checked (and reported)
@@ -247,12 +261,24 @@ def _not_reached(trait: ResolvedTrait, patch, component: Component, objects: lis
             + (f" {patch.name!r}" if patch.name else "") + f"; the component renders {', '.join(kinds)}")
 
 
-def _reach_hint(patch, objects: list[dict[str, Any]], declared) -> str | None:
-    custom = sorted({str(o.get("kind")) for o in objects if not smp.type_of(o.get("apiVersion"), o.get("kind"))
-                     and not podtemplates.is_pod_bearing(o, declared)})
-    if custom and patch.kind is None:
-        return (f"if {', '.join(custom)} runs pods, say where it keeps their templates in the ComponentDefinition: "
-                f"`podTemplates: [{{kind: {custom[0]}, path: spec.<...>.template, replicas: replicas}}]`")
+def _unknown_custom_kinds(objects: list[dict[str, Any]], declared, pods_declared: bool) -> list[str]:
+    """The custom kinds among the objects that easel cannot tell run pods or not: not declared in
+    `podTemplates`, not known to run none (kube/podless.py), and the component did not say where all its pods
+    are."""
+    if pods_declared:
+        return []
+    known = podless.kinds_without_pods(objects)
+    return sorted({str(o.get("kind")) for o in objects if not smp.type_of(o.get("apiVersion"), o.get("kind"))
+                   and not podtemplates.is_pod_bearing(o, declared) and not podless.runs_no_pods(o, known)})
+
+
+def _reach_hint(patch, unknown: list[str], manifests: bool) -> str | None:
+    if unknown and patch.kind is None:
+        where = "the component's properties" if manifests else "the ComponentDefinition"
+        return (f"easel cannot tell whether {', '.join(unknown)} runs pods: if not, write `podTemplates: []` in "
+                f"{where} (pod-level traits of the environment then pass over it); if it does, say where it "
+                f"keeps their templates there: "
+                f"`podTemplates: [{{kind: {unknown[0]}, path: spec.<...>.template, replicas: replicas}}]`")
     if patch.kind is None and podtemplates.named_containers(patch):
         return "name a container the component's pods run in the trait's `container`, or leave `container` out"
     return None
