@@ -96,9 +96,13 @@ _ALL = [
     Code("E412", "a custom resource whose CRD nothing installs before it",
          "declare where the CRD comes from: `crds:` on the chart that installs it (and depend on it), a stack in "
          "`requires.profiles`, or `crds:` on the Cluster or its ClusterProfile layer"),
+    Code("E413", "a trait's claim template would replace a StatefulSet's own",
+         "add the claim to the StatefulSet's own `volumeClaimTemplates` and its `volumeMounts` to the container, "
+         "and leave the trait out"),
     Code("E409", "a trait reaches none of the objects it is meant for",
          "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
-         "StatefulSet, DaemonSet, Job or CronJob), or leave the trait out"),
+         "StatefulSet, DaemonSet, Job or CronJob, or a custom kind its `podTemplates` declares), or leave the "
+         "trait out"),
 
     # Versions
     Code("E501", "invalid version", "versions are semantic versions such as 1.3.0"),

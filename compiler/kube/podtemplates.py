@@ -1,10 +1,11 @@
 """Where an object keeps its pods, and trait patches applied there.
 
 Built-in pod-bearing kinds keep one pod template at a known place (`rendered.POD_TEMPLATES`); a custom kind
-keeps its templates where its ComponentDefinition declares (`podTemplates`: a RayCluster's head and each worker
-group, a PyTorchJob's replica specs). A pod-level trait patch is written as for a Deployment (`spec.template`)
-and goes to every template of every object it is meant for, merged as kustomize merges a PodTemplateSpec. A
-patch that names a container goes only to the templates that run it: it never adds a container.
+keeps its templates where its ComponentDefinition (or manifests component) declares (`podTemplates`: a
+RayCluster's head and each worker group, a PyTorchJob's replica specs; custom kinds without pods: podless.py).
+A pod-level trait patch is written as for a Deployment (`spec.template`) and goes to every template of every
+object it is meant for, merged as kustomize merges a PodTemplateSpec. A patch that names a container goes only
+to the templates that run it: it never adds a container.
 """
 
 from __future__ import annotations
@@ -30,6 +31,25 @@ _REPLICAS = {"Deployment": (("spec", "replicas"), 1), "StatefulSet": (("spec", "
 class PodTemplate:
     template: dict[str, Any]  # metadata and spec of the pods (a Pod: the Pod itself)
     pods: int  # how many pods it runs
+
+
+def declared_problem(entry: dict[str, Any]) -> tuple[str, str, str] | None:
+    """What is wrong with one `podTemplates` entry (checked against its schema): (its field, the message, a
+    hint), or None."""
+    if entry["kind"] in POD_TEMPLATES:
+        return ("kind", f"{entry['kind']} is a built-in kind: easel knows where it keeps its pods",
+                "list only custom kinds in `podTemplates`")
+    steps = valuespath.parse(entry["path"]) if valuespath.is_path(entry["path"]) else []
+    if not steps or not isinstance(steps[-1], str) or steps[-1] == valuespath.EVERY:
+        return ("path", f"podTemplates path {entry['path']!r} is not a path to a field",
+                ("write it as `spec.workerGroupSpecs[*].template`: names, `[N]` or `[*]` for list items, ending "
+                 "at the pod template's field"))
+    return None
+
+
+def declared_paths(entries: Iterable[dict[str, Any]]) -> tuple[PodTemplatePath, ...]:
+    """`podTemplates` entries (each without a problem) as the paths they declare."""
+    return tuple(PodTemplatePath(e["kind"], e["path"], e.get("replicas"), e.get("apiVersion")) for e in entries)
 
 
 def declared_for(obj: dict[str, Any], declared: Iterable[PodTemplatePath]) -> list[PodTemplatePath]:

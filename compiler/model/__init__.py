@@ -75,6 +75,7 @@ class Definition:
     template: str | None  # None for built-in definitions
     builtin: bool = False
     pod_templates: tuple[PodTemplatePath, ...] = ()  # a ComponentDefinition's custom kinds: where their pods are
+    pods_declared: bool = False  # podTemplates is written (`[]` too): a custom kind it leaves out runs no pods
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from compiler.schemas.blocks import (
     NONEMPTY,
     PARAMETER_LAYER,
     PARAMETER_NAME,
+    POD_TEMPLATE_PATHS,
     QUANTITY,
     RANGE,
     SCHEMA_BASE,
@@ -120,17 +121,7 @@ COMPONENT_DEFINITION_SPEC = {**DEFINITION_SPEC, "properties": {
     **DEFINITION_SPEC["properties"],
     "template": described(NONEMPTY, "The Jinja2 template (sandboxed) that renders Kubernetes objects: a YAML list, "
                                     "or documents separated by `---`."),
-    # where custom kinds the template renders keep their pods, so that traits reach them (KubeVela's podSpecPath)
-    "podTemplates": described(array(obj({
-        "kind": described({"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*$"},
-                          "The custom kind that runs pods (e.g. RayCluster)."),
-        "apiVersion": described(NONEMPTY, "Narrows the kind to this apiVersion (default: any)."),
-        "path": described({"type": "string", "minLength": 1, "examples": ["spec.workerGroupSpecs[*].template"]},
-                          "The pod template's field; `[*]` is every item of a list or value of a mapping."),
-        "replicas": described({"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$", "examples": ["replicas"]},
-                              "The field beside each template that says how many pods it runs (default: one)."),
-    }, ["kind", "path"])), "Where the custom kinds the template renders keep their pod templates, so that traits "
-                           "reach them."),
+    "podTemplates": POD_TEMPLATE_PATHS,
 }}
 TRAIT_DEFINITION_SPEC = {**DEFINITION_SPEC, "properties": {
     **DEFINITION_SPEC["properties"],

@@ -77,3 +77,16 @@ LABELS = {"type": "object", "propertyNames": {"pattern": LABEL_KEY, "maxLength":
           "additionalProperties": {"type": "string", "pattern": LABEL_VALUE}}
 ANNOTATIONS = {"type": "object", "additionalProperties": {"type": "string"}}
 PARAMETER_LAYER = "parameter values by name (`{value: X, locked: true}` locks one against higher layers)"
+
+# Where custom kinds keep their pods, so that traits reach them (KubeVela's podSpecPath): a ComponentDefinition's
+# and a manifests component's. Written, even as [], it lists every custom kind that runs pods.
+POD_TEMPLATE_PATHS = described(array(obj({
+    "kind": described({"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*$"},
+                      "The custom kind that runs pods (e.g. RayCluster)."),
+    "apiVersion": described(NONEMPTY, "Narrows the kind to this apiVersion (default: any)."),
+    "path": described({"type": "string", "minLength": 1, "examples": ["spec.workerGroupSpecs[*].template"]},
+                      "The pod template's field; `[*]` is every item of a list or value of a mapping."),
+    "replicas": described({"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$", "examples": ["replicas"]},
+                          "The field beside each template that says how many pods it runs (default: one)."),
+}, ["kind", "path"])), "Where the custom kinds of the objects keep their pod templates, so that traits reach "
+                       "them. Once written (`[]` too), a custom kind it leaves out runs no pods.")

@@ -10,6 +10,7 @@ from jinja2 import TemplateSyntaxError
 
 from compiler.definitions import templating
 from compiler.diagnostics import Diagnostics, Location, Note
+from compiler.kube import podtemplates
 from compiler.load import RawDocument
 from compiler.model import (
     AllowedProfile,
@@ -37,10 +38,8 @@ from compiler.model import (
     Workload,
     WorkloadProfile,
     quantity,
-    valuespath,
     versions,
 )
-from compiler.model.parts import POD_TEMPLATES
 from compiler.record import lockfile
 from compiler.schemas import KINDS
 from compiler.schemas import check as schemacheck
@@ -210,24 +209,17 @@ class Builder(References):
             self.broken.add((label, meta.name))
             return
         self.model.definitions[(kind, meta.name)] = Definition(meta, kind, parameters, spec["template"],
-                                                               pod_templates=pod_templates)
+                                                               pod_templates=pod_templates,
+                                                               pods_declared="podTemplates" in spec)
 
     def _pod_templates(self, entries: list[dict[str, Any]], loc) -> tuple[PodTemplatePath, ...] | None:
-        found = []
         for index, entry in enumerate(entries):
-            at = loc.at("spec", "podTemplates", index)
-            if entry["kind"] in POD_TEMPLATES:
-                self.diagnostics.error("E206", f"{entry['kind']} is a built-in kind: easel knows where it keeps its "
-                                       "pods", at.at("kind"), "list only custom kinds in `podTemplates`")
+            problem = podtemplates.declared_problem(entry)
+            if problem is not None:
+                field, message, hint = problem
+                self.diagnostics.error("E206", message, loc.at("spec", "podTemplates", index, field), hint)
                 return None
-            steps = valuespath.parse(entry["path"]) if valuespath.is_path(entry["path"]) else []
-            if not steps or not isinstance(steps[-1], str) or steps[-1] == valuespath.EVERY:
-                self.diagnostics.error("E206", f"podTemplates path {entry['path']!r} is not a path to a field",
-                                       at.at("path"), "write it as `spec.workerGroupSpecs[*].template`: names, "
-                                       "`[N]` or `[*]` for list items, ending at the pod template's field")
-                return None
-            found.append(PodTemplatePath(entry["kind"], entry["path"], entry.get("replicas"), entry.get("apiVersion")))
-        return tuple(found)
+        return podtemplates.declared_paths(entries)
 
     def _add_ComponentDefinition(self, data, meta, spec, loc):
         self._add_definition("component", data, meta, spec, loc)

@@ -4,6 +4,7 @@ definition's schema and `{{ params.x }}` placeholders filled in."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +15,8 @@ from compiler.decide.resolve.types import ResolvedComponent, ResolvedTrait
 from compiler.definitions import builtins, templating
 from compiler.definitions.builtins import typed
 from compiler.diagnostics import Diagnostic, Location, Subject, error
+from compiler.kube import claims, names, podless, podtemplates
 from compiler.kube import merge as smp
-from compiler.kube import names, podtemplates
 from compiler.load.source import PathOutsideRepository, normalize
 from compiler.model import (
     DEFAULT_RELEASE,
@@ -28,7 +29,15 @@ from compiler.model import (
     graph,
 )
 from compiler.model.gpu import DEVICE_PLUGIN
-from compiler.model.parts import ClusterTemplate, ComponentOutput, RenderContext, TraitOutput
+from compiler.model.parts import (
+    DEFAULT_EXTERNAL_KINDS,
+    ClusterTemplate,
+    ComponentOutput,
+    ExternalSource,
+    Patch,
+    RenderContext,
+    TraitOutput,
+)
 from compiler.schemas import check as schemacheck
 from compiler.schemas.defaults import with_defaults
 
@@ -117,15 +126,19 @@ class _Resolver:
                             namespace=self.owner.namespace, component=component.name, instance=instance,
                             files=self.model.manifest_files, gpu_allocation=self.owner.gpu_allocation,
                             dra_products=self.owner.dra_products)
-        if component.type == "manifests" and not self._manifest_files_found(component, props):
+        if component.type == "manifests" and not (self._manifest_files_found(component, props)
+                                                  and self._pod_templates_valid(component, props)):
             return None
         output = self._run_component(definition, props, ctx, component.loc)
         if output is None or not self._repository_known(component, output):
             return None
         traits = self._traits(component, ctx)
-        if output.objects is not None and output.cluster_template is None:
-            self._check_reach(component, output, traits)
         external = typed.external_source(component.type, props) if definition.builtin else None
+        if output.objects is not None and output.cluster_template is None:
+            pods_declared = definition.pods_declared or (component.type == "manifests" and "podTemplates" in props)
+            self._check_reach(component, output, traits, pods_declared)
+            self._check_claim_templates(component, output, traits)
+        traits = _claims_where_mounted(output, external, traits)
         found = chart_values.apply(self.model, component, external, output, traits, self.owner.subject,
                                    self.owner.required_traits, self.owner.gpu_allocation)
         self.problems.extend(found.problems)
@@ -161,24 +174,52 @@ class _Resolver:
                 traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin, placement))
         return traits
 
-    def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait]) -> None:
+    def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait],
+                     pods_declared: bool) -> None:
         """Every patch of every trait reaches an object of the component (but the pod labels of the labels
-        trait, whose object labels apply anyway): a trait is never skipped silently."""
+        trait, whose object labels apply anyway): a trait is never skipped silently. pods_declared: the component
+        says where all its custom kinds' pods are (`podTemplates`, `[]` too)."""
         declared = output.pod_templates
         objects = [*(output.objects or ()), *(o for t in traits for o in t.output.objects)]
-        podless = all(not podtemplates.is_pod_bearing(o, declared) and smp.type_of(o.get("apiVersion"), o.get("kind"))
-                      for o in objects)  # only built-in kinds without pods (a ConfigMap, a Service)
+        unknown = _unknown_custom_kinds(objects, declared, pods_declared)
+        podless = not unknown and not any(podtemplates.is_pod_bearing(o, declared) for o in objects)
         for trait in traits:
             if trait.type == "labels" or trait.output.cluster_template is not None:
                 continue
-            if podless and trait.origin == "environment":
-                continue  # an environment's defaults go to every component: one without pods needs none
-            for patch in trait.output.patches:
-                if any(podtemplates.reaches(patch, obj, declared) for obj in objects):
-                    continue
+            if podless and (trait.origin == "environment" or trait.type in self.owner.required_traits):
+                continue  # an environment's defaults and requirements go to every component: one without pods
+            patches = trait.output.patches
+            reached = [any(podtemplates.reaches(p, obj, declared) for obj in objects) for p in patches]
+            hits = list(zip(patches, reached, strict=True))
+            for patch, hit in hits:
+                if hit or any(h and _for_other_kinds(patch, other) for other, h in hits):
+                    continue  # one of a trait's pod-level patches for other kinds (storage's) reaches
                 self._error("E409", _not_reached(trait, patch, component, objects, declared), trait.loc,
-                            _reach_hint(patch, objects, declared))
+                            _reach_hint(patch, unknown, component.type == "manifests"))
                 break
+
+    def _check_claim_templates(self, component: Component, output: ComponentOutput,
+                               traits: list[ResolvedTrait]) -> None:
+        """A trait's claim template goes only to StatefulSets without claim templates of their own: the patch
+        would replace them (Kubernetes merges the list whole)."""
+        for obj in output.objects or ():
+            own = claims.own_claim_templates(obj)
+            for trait in traits if own else ():
+                if any(claims.sets_claim_templates(p) and podtemplates.reaches(p, obj, output.pod_templates)
+                       for p in trait.output.patches):
+                    self._error("E413", f"trait {trait.type!r} of component {component.name!r} gives StatefulSet "
+                                f"{(obj.get('metadata') or {}).get('name')!r} a claim template, which would replace "
+                                f"its own volumeClaimTemplates ({', '.join(own)})", trait.loc)
+
+    def _pod_templates_valid(self, component: Component, props: dict[str, Any]) -> bool:
+        """Every `podTemplates` entry of a manifests component names a custom kind and a path to a field."""
+        for index, entry in enumerate(props.get("podTemplates", ())):
+            problem = podtemplates.declared_problem(entry)
+            if problem is not None:
+                field_, message, hint = problem
+                self._error("E407", message, component.loc.at("properties", "podTemplates", index, field_), hint)
+                return False
+        return True
 
     def _manifest_files_found(self, component: Component, props: dict[str, Any]) -> bool:
         """Every `files` entry names a manifest file validate loaded. Literal paths were checked (and reported)
@@ -221,6 +262,46 @@ class _Resolver:
         return output
 
 
+def _for_other_kinds(patch: Patch, other: Patch) -> bool:
+    """Whether two pod-level patches of one trait are for different kinds: alternatives, one per kind."""
+    return patch.kind is None and other.kind is None and not set(patch.kinds) & set(other.kinds)
+
+
+def _claims_where_mounted(output: ComponentOutput, external: ExternalSource | None,
+                          traits: list[ResolvedTrait]) -> list[ResolvedTrait]:
+    """The traits, with the claims they bring only where a pod mounts them: a storage trait's shared claim
+    only with a Deployment to mount it (a StatefulSet gets claim templates instead). On a chart or folder,
+    whose StatefulSets easel cannot see, a claim template goes only to a StatefulSet `target`."""
+    if output.cluster_template is not None:
+        return traits  # its objects are rendered per cluster: every claim stays
+    if output.objects is not None:
+        mounted = claims.claims_mounted(output.objects, [p for t in traits for p in t.output.patches],
+                                        output.pod_templates)
+    else:
+        target = external.target if external is not None else None
+        to_statefulset = target is not None and target.kind == "StatefulSet"
+        traits = [_with_patches(t, [p for p in t.output.patches
+                                    if to_statefulset or not claims.sets_claim_templates(p)]) for t in traits]
+        mounted = claims.claims_named(p for t in traits for p in t.output.patches
+                                      if (target.kind in p.kinds if target is not None
+                                          else set(p.kinds) & set(DEFAULT_EXTERNAL_KINDS)))
+    return [_without_claims(t, claims.claims_named(t.output.patches) - mounted) for t in traits]
+
+
+def _with_patches(trait: ResolvedTrait, patches: list[Patch]) -> ResolvedTrait:
+    if len(patches) == len(trait.output.patches):
+        return trait
+    return dataclasses.replace(trait, output=dataclasses.replace(trait.output, patches=patches))
+
+
+def _without_claims(trait: ResolvedTrait, unmounted: set[str]) -> ResolvedTrait:
+    objects = [o for o in trait.output.objects if not (o.get("kind") == "PersistentVolumeClaim"
+                                                       and (o.get("metadata") or {}).get("name") in unmounted)]
+    if len(objects) == len(trait.output.objects):
+        return trait
+    return dataclasses.replace(trait, output=dataclasses.replace(trait.output, objects=objects))
+
+
 def _gpu_pods(output: ComponentOutput, traits: tuple[ResolvedTrait, ...]) -> int | None:
     """How many pods of the component's own objects request its GPUs, counted on the objects as rendered (with
     the replicas its traits set): what placement books. None for a chart or folder, and for objects rendered per
@@ -242,17 +323,30 @@ def _not_reached(trait: ResolvedTrait, patch, component: Component, objects: lis
                       for c in podtemplates.containers(t.template)})
         return (f"trait {trait.type!r} of component {component.name!r} changes container "
                 f"{', '.join(map(repr, names_))}, which none of its pods runs (they run {', '.join(ran) or 'none'})")
-    wanted = patch.kind or " or ".join(patch.kinds)
+    wanted = patch.kind or " or ".join(dict.fromkeys(k for p in trait.output.patches if p.kind is None
+                                                     for k in p.kinds))  # storage: a Deployment or a StatefulSet
     return (f"trait {trait.type!r} of component {component.name!r} applies to {wanted}"
             + (f" {patch.name!r}" if patch.name else "") + f"; the component renders {', '.join(kinds)}")
 
 
-def _reach_hint(patch, objects: list[dict[str, Any]], declared) -> str | None:
-    custom = sorted({str(o.get("kind")) for o in objects if not smp.type_of(o.get("apiVersion"), o.get("kind"))
-                     and not podtemplates.is_pod_bearing(o, declared)})
-    if custom and patch.kind is None:
-        return (f"if {', '.join(custom)} runs pods, say where it keeps their templates in the ComponentDefinition: "
-                f"`podTemplates: [{{kind: {custom[0]}, path: spec.<...>.template, replicas: replicas}}]`")
+def _unknown_custom_kinds(objects: list[dict[str, Any]], declared, pods_declared: bool) -> list[str]:
+    """The custom kinds among the objects that easel cannot tell run pods or not: not declared in
+    `podTemplates`, not known to run none (kube/podless.py), and the component did not say where all its pods
+    are."""
+    if pods_declared:
+        return []
+    known = podless.kinds_without_pods(objects)
+    return sorted({str(o.get("kind")) for o in objects if not smp.type_of(o.get("apiVersion"), o.get("kind"))
+                   and not podtemplates.is_pod_bearing(o, declared) and not podless.runs_no_pods(o, known)})
+
+
+def _reach_hint(patch, unknown: list[str], manifests: bool) -> str | None:
+    if unknown and patch.kind is None:
+        where = "the component's properties" if manifests else "the ComponentDefinition"
+        return (f"easel cannot tell whether {', '.join(unknown)} runs pods: if not, write `podTemplates: []` in "
+                f"{where} (pod-level traits of the environment then pass over it); if it does, say where it "
+                f"keeps their templates there: "
+                f"`podTemplates: [{{kind: {unknown[0]}, path: spec.<...>.template, replicas: replicas}}]`")
     if patch.kind is None and podtemplates.named_containers(patch):
         return "name a container the component's pods run in the trait's `container`, or leave `container` out"
     return None

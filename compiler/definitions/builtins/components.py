@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from compiler.kube import podtemplates
 from compiler.load.source import normalize
 from compiler.model.parts import POD_KINDS, ComponentOutput, HelmChart, RenderContext
-from compiler.schemas.blocks import NAME, QUANTITY, array, described, obj
+from compiler.schemas.blocks import NAME, POD_TEMPLATE_PATHS, QUANTITY, array, described, obj
 
 _RESOURCES = obj({
     "cpu": described(QUANTITY, "CPU request (e.g. 500m or 2)."),
@@ -63,6 +64,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                              "Kubernetes objects, inline."),
         "files": described(array({"type": "string", "minLength": 1}),
                            "YAML files of Kubernetes objects, in the input folders."),
+        "podTemplates": POD_TEMPLATE_PATHS,
     }, anyOf=[{"required": ["objects"]}, {"required": ["files"]}]),
     "kustomize": obj({"path": described({"type": "string", "minLength": 1},
                                         "The Kustomize folder in the repository, applied as it is."),
@@ -104,8 +106,8 @@ def manifests(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     objects = [copy.deepcopy(o) for o in props.get("objects", [])]
     for path in props.get("files", []):  # decide/resolve/components.py checked each path names a loaded manifest file
         objects.extend(copy.deepcopy(o) for o, _ in ctx.files[normalize(path)].objects)
-    # inline objects carry placeholders from the properties: strings where Kubernetes takes only strings
-    return ComponentOutput(objects=objects)
+    # decide/resolve/components.py checked each podTemplates entry
+    return ComponentOutput(objects=objects, pod_templates=podtemplates.declared_paths(props.get("podTemplates", ())))
 
 
 def kustomize(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:

@@ -66,7 +66,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     }, ["host"]),
     "storage": obj({
         "name": described({"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "default": "data"},
-                          "The volume's name (the claim is <instance>-<name>)."),
+                          "The volume's name (a Deployment's claim is <instance>-<name>; a StatefulSet's claim "
+                          "template is <name>, its claims <name>-<pod>)."),
         "size": described(QUANTITY, "The claim's size (e.g. 100Gi)."),
         "storageClass": described({"type": "string"}, "The StorageClass (default: the cluster's default)."),
         "mountPath": described({"type": "string", "pattern": "^/"}, "Where the volume is mounted."),
@@ -108,7 +109,8 @@ DESCRIPTIONS = {
     "replicas": "the number of replicas of Deployments and StatefulSets",
     "node-placement": "nodeSelector, tolerations and affinity of pods",
     "ingress": "an Ingress in front of the component's Service",
-    "storage": "a PersistentVolumeClaim mounted into the containers",
+    "storage": "a volume mounted into the containers: a Deployment's PersistentVolumeClaim, a StatefulSet's "
+               "claim template (one claim per replica)",
     "image-registry": "rewrite image registries to a mirror (air-gapped sites)",
     "labels": "labels on every object and pod",
     "security-context": "pod and container security contexts",
@@ -214,10 +216,17 @@ def storage(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
                                 "resources": {"requests": {"storage": str(props["size"])}}}
     if props.get("storageClass"):
         pvc_spec["storageClassName"] = props["storageClass"]
-    pod = {"volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim}}],
-           "containers": [_container(props, {"volumeMounts": [{"name": volume, "mountPath": props["mountPath"]}]})]}
+    mount = _container(props, {"volumeMounts": [{"name": volume, "mountPath": props["mountPath"]}]})
+    # A Deployment's replicas share one claim; a StatefulSet gets a claim per replica from a claim template (the
+    # list is replaced whole: decide/resolve/components.py keeps it off StatefulSets that have their own).
+    # The claim object stays only where a Deployment mounts it (components.py, _without_unmounted_claims).
+    shared = {"volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim}}], "containers": [mount]}
+    per_replica = Patch({"spec": {"volumeClaimTemplates": [{"metadata": {"name": volume}, "spec": pvc_spec}],
+                                  "template": {"spec": {"containers": [mount]}}}}, kinds=("StatefulSet",),
+                        pod_wide=False)
     pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim}, "spec": pvc_spec}
-    return TraitOutput(patches=_pod_patches(pod, ("Deployment",), pod_wide=False), objects=[pvc])
+    return TraitOutput(patches=[*_pod_patches(shared, ("Deployment",), pod_wide=False), per_replica],
+                       objects=[pvc])
 
 
 def image_registry(props: dict[str, Any], ctx: RenderContext) -> TraitOutput:
