@@ -159,3 +159,31 @@ def test_both_lanes_of_a_first_compile_prove_their_clusters_and_nothing_is_writt
     assert sorted(set(re.findall(r"cluster '(c\d)'", run.err))) == ["c0", "c1", "c2", "c3"]
     assert not (repo / "output").exists() or tree(repo / "output") == {}
     assert not (repo / "easel.lock").exists()
+
+
+def test_a_required_trait_that_did_not_reach_a_pod_template_is_named():
+    required = """
+kind: Environment
+metadata: {name: dev}
+spec:
+  projects: ["*"]
+  policy: {requiredTraits: [security-context]}
+"""
+    files = {**TEAM_IN_DEV, "environments/env.yaml": docs("""
+kind: Project
+metadata: {name: team}
+spec: {}
+""", required), **gpu_cluster("c"), **one_component_app("""
+    - name: api
+      type: webservice
+      properties: {image: registry.example.com/api:1.0, port: 8080}
+      traits:
+      - type: security-context
+        properties: {runAsNonRoot: true, runAsUser: 1000}
+""")}
+    result = _compiled(files)
+    assert _problems(result, "c", lambda p, t: t) == []
+    problems = _problems(result, "c", _in_objects(r"runAsUser: 1000", "runAsUser: 0"))
+    assert [p.code for p in problems] == ["E813"]
+    assert "runAsUser" in problems[0].message and "'security-context'" in problems[0].message
+    assert "cluster 'c': Deployment 'w-api'" in problems[0].message
