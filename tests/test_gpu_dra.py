@@ -12,6 +12,7 @@ sample slices publish, as the scheduler would.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import celpy
@@ -354,11 +355,15 @@ def test_a_product_name_is_written_as_a_cel_string_that_matches_exactly_that_nam
 
 
 def _example_with_dra(*clusters: str) -> dict[str, str]:
-    """The example repository, with the A100s of these clusters published through DRA."""
+    """The example repository, with the A100s of these clusters published through DRA (on the DRA cluster
+    profile: resource.k8s.io/v1 needs Kubernetes 1.34)."""
     files = example_files()
     for cluster in clusters:
         files = replaced(files, f"clusters/{cluster}.yaml", "spec:\n  source: palette",
                          "spec:\n  gpu: {allocation: dra}\n  source: palette")
+        files[f"clusters/{cluster}.yaml"] = re.sub(r"clusterProfile: \{name: gpu-datacenter, version: \"[0-9.]+\"\}",
+                                                   'clusterProfile: {name: gpu-dra, version: "1.0.0"}',
+                                                   files[f"clusters/{cluster}.yaml"])
         files[f"clusters/{cluster}.yaml"] = files[f"clusters/{cluster}.yaml"].replace(
             "memory: 80Gi, count: 4}]", "memory: 80Gi, count: 4, dra: {driver: gpu.nvidia.com, "
             "productName: NVIDIA A100-SXM4-80GB}}]")

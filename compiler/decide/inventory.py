@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from compiler.diagnostics import Diagnostics
+from compiler.diagnostics import Diagnostics, Location, Note
 from compiler.model import Cluster, Model, gpu, quantity, versions
 from compiler.model.gpu import GpuPool
+
+DRA_KUBERNETES = ">=1.34.0"  # the first Kubernetes that serves resource.k8s.io/v1 (DRA's GA API)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,30 @@ def _kubernetes(cluster: Cluster, model: Model) -> str | None:
     else:
         text = cluster.kubernetes_version
     return versions.kubernetes_version(text) if text else None
+
+
+def _kubernetes_location(cluster: Cluster, model: Model) -> Location:
+    """Where the cluster's Kubernetes version is said: its own `kubernetesVersion`, or its cluster profile's
+    kubernetes layer."""
+    profile = model.cluster_profiles.get(cluster.cluster_profile) if cluster.cluster_profile else None
+    if profile is None:
+        return cluster.meta.loc.at("spec", "kubernetesVersion")
+    index = next(i for i, layer in enumerate(profile.layers) if layer.type == "kubernetes")
+    return profile.meta.loc.at("spec", "layers", index, "version")
+
+
+def _check_dra_kubernetes(cluster: Cluster, model: Model, k8s: str | None, diagnostics: Diagnostics) -> None:
+    """easel writes DRA claims as resource.k8s.io/v1, which Kubernetes serves from 1.34 on (SPEC §2). A cluster
+    whose version is unknown is left alone: placement already keeps workloads that require a version off it."""
+    if k8s is None or versions.satisfies(k8s, DRA_KUBERNETES):
+        return
+    said = "says `gpu.allocation: dra`" if cluster.gpu_allocation else \
+        "allocates GPUs through DRA (every GPU of its devices was imported from ResourceSlices)"
+    notes = [Note("the cluster asks for DRA here", cluster.meta.loc.at("spec", "gpu", "allocation"))] \
+        if cluster.gpu_allocation else []
+    diagnostics.error("E606", f"cluster {cluster.meta.name!r} {said}, but runs Kubernetes {k8s}: "
+                      f"resource.k8s.io/v1 is served from Kubernetes 1.34 on",
+                      _kubernetes_location(cluster, model), notes=notes)
 
 
 def gpu_allocation(cluster: Cluster) -> str:
@@ -78,6 +104,8 @@ def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | Non
     physical = sum(g.count for g in gpu_facts)
     gpus = gpu.pools(gpu_facts)
     k8s = _kubernetes(cluster, model)
+    if allocation == gpu.DRA and diagnostics is not None:
+        _check_dra_kubernetes(cluster, model, k8s, diagnostics)
     profile = model.cluster_profiles.get(cluster.cluster_profile) if cluster.cluster_profile else None
     labels = dict(cluster.meta.labels)
     labels["easel.dev/source"] = cluster.source

@@ -129,6 +129,10 @@ _ALL = [
     Code("E605", "a DRA claim would select a GPU product by a name its devices do not publish",
          "import the cluster's ResourceSlices (`easel inventory import --cluster NAME slices.json`), so that "
          "easel knows the `productName` NVIDIA's DRA driver gives the product"),
+    Code("E606", "Dynamic Resource Allocation on a cluster whose Kubernetes is older than 1.34",
+         "easel writes `resource.k8s.io/v1` claims, which Kubernetes serves from 1.34 on: upgrade the cluster "
+         "(its `kubernetesVersion`, or its cluster profile's kubernetes layer), or set `gpu.allocation: "
+         "device-plugin`"),
     # Policy
     Code("E701", "project not allowed in the environment", "add the project to the Environment's `spec.projects`"),
     Code("E702", "profile not allowed in the environment", "see the Environment's `spec.policy.allowedProfiles`"),

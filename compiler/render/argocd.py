@@ -26,6 +26,7 @@ from compiler.render import delivery
 from compiler.render.objects import (
     chart_labels,
     component_objects,
+    folder_labels,
     kustomization,
     kustomize_images,
     kustomize_patches,
@@ -91,25 +92,25 @@ def _app_project(name: str, cluster: str, group: str, sources: set[str], namespa
             "spec": spec}
 
 
-def _git_source(settings: Settings, path: str) -> dict[str, Any]:
-    """A folder of the config repository itself (a kustomize folder component's)."""
-    return {"repoURL": settings.repo_url, "targetRevision": settings.branch, "path": path}
-
-
 def _helm_repo_url(url: str) -> str:
     # Argo CD names Helm OCI registries without the scheme (the repository is registered with enableOCI)
     return url[len("oci://"):] if url.startswith("oci://") else url
 
 
 def _wrapper(release: Release, component: ResolvedComponent) -> dict[str, Any] | None:
-    """The kustomization fields that carry a component's traits onto a chart or folder; None without any."""
+    """The kustomization fields that carry a component's traits onto a chart or folder; None for a chart without
+    any. A folder always has one: its objects carry the workload's labels (SPEC §6). `labels` without selectors,
+    not `commonLabels`: that would add them to selectors too, and a selector is immutable, so a version bump
+    (easel.dev/profile-version) could not be applied."""
     patches = kustomize_patches(release, component)
     image_rewrites = kustomize_images(component)
     extra = trait_objects(release, component)
-    if not (patches or image_rewrites or extra or trait_labels(component)):
+    folder = component.output.kustomize_path is not None
+    if not (folder or patches or image_rewrites or extra or trait_labels(component)):
         return None
     # the workload's labels ride along, as Flux's commonMetadata does
-    body: dict[str, Any] = {"labels": [{"pairs": chart_labels(release, component), "includeSelectors": False}]}
+    labels = folder_labels(release, component) if folder else chart_labels(release, component)
+    body: dict[str, Any] = {"labels": [{"pairs": labels, "includeSelectors": False}]}
     if patches:
         body["patches"] = patches
     if image_rewrites:
@@ -176,15 +177,13 @@ def release_files(plans: Plans, release: Release, cluster: str) -> dict[str, str
             for name, text in folder.items():
                 files[f"{release.path}/{component.name}/{name}"] = text
             source = delivery.argo_source(settings, cluster, f"{release.path}/{component.name}")
-        elif helm is not None:
+        else:  # a chart without traits (a folder always has its kustomization: _wrapper)
+            assert helm is not None
             repository = plans.repositories[helm.repository]
             source = {"repoURL": _helm_repo_url(repository.url), "chart": helm.chart, "targetRevision": helm.version,
                       "helm": {"releaseName": helm.release_name or component.instance}}
             if helm.values:
                 source["helm"]["valuesObject"] = helm.values
-        else:  # a kustomize folder without traits: Argo CD builds it from the repository directly
-            source = {**_git_source(settings, component.output.kustomize_path or ""),
-                      "kustomize": {"namespace": release.namespace.name}}
         app_name = names.join(cluster, release.group, component.instance)
         wave = component.wave + (STACK_WAVE if release.kind == "stack" else 0)  # stacks before their users
         application = _application(app_name, release.labels_for(component.name), wave,

@@ -30,12 +30,12 @@ from compiler.render import delivery
 from compiler.render.objects import (
     chart_labels,
     component_objects,
+    folder_labels,
     kustomization,
     kustomize_images,
     kustomize_patches,
     namespace_objects,
     text_of,
-    trait_labels,
     trait_objects,
 )
 
@@ -153,9 +153,7 @@ def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponen
         spec["patches"] = post["patches"]
     if post.get("images"):
         spec["images"] = post["images"]
-    labels = trait_labels(component)
-    if labels:
-        spec["commonMetadata"] = {"labels": labels}
+    spec["commonMetadata"] = {"labels": folder_labels(release, component)}  # every object Flux applies from it
     return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": folder_instances[component.name], "namespace": FLUX_NAMESPACE,
                          "labels": release.labels_for(component.name)},

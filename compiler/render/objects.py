@@ -119,6 +119,12 @@ def chart_labels(release: Release, component: ResolvedComponent) -> dict[str, st
     return {**trait_labels(component), **own}
 
 
+def folder_labels(release: Release, component: ResolvedComponent) -> dict[str, str]:
+    """Labels for every object of a kustomize folder: its traits' and the workload's, managed-by included (SPEC
+    §6: unlike a chart's, a folder's objects have no tool of their own to name)."""
+    return {**trait_labels(component), **release.labels_for(component.name)}
+
+
 def trait_objects(release: Release, component: ResolvedComponent) -> list[dict[str, Any]]:
     """Objects traits add beside a chart or folder (Ingress, PVC), labelled, in the workload's namespace."""
     objects = [o for t in component.traits for o in t.output.objects]

@@ -11,7 +11,7 @@ from typing import Any
 
 from compiler.decide.resolve.types import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Subject, error, warning
-from compiler.kube import images
+from compiler.kube import images, podtemplates
 from compiler.model import Component, Model, valuespath
 from compiler.model.gpu import DEVICE_PLUGIN, DRA, GPU_RESOURCE
 from compiler.model.parts import ALL_CONTAINERS, ComponentOutput, ExternalSource, ValuesMapping
@@ -173,13 +173,56 @@ def _images(component: Component, external: ExternalSource | None, output: Compo
                 valuespath.put(values, path, value)
             found.append((image, images.from_values(value) or image))
         output = dataclasses.replace(output, helm=dataclasses.replace(output.helm, values=values))
+    if external is not None and (output.helm is not None or output.kustomize_path is not None):
+        found.extend(_external_images(output, traits))
     elif output.objects is not None:
-        for obj in [*output.objects, *(o for t in traits for o in t.output.objects)]:
+        objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
+        patches = [p for t in traits for p in t.output.patches]
+        if any(_sets_an_image(p.body) for p in patches):  # a trait (a user's) may change or add an image
+            objects = [podtemplates.patched(obj, patches, output.pod_templates) for obj in objects]
+        for obj in objects:
             for container in images.containers(obj, output.pod_templates):
                 image = container.get("image")
                 if isinstance(image, str):
                     found.append((image, images.rewrite(image, mirror) if mirror else image))
-    return output, found
+    return output, list(dict.fromkeys(found))  # an image two containers pull is one image
+
+
+def _external_images(output: ComponentOutput, traits: list[ResolvedTrait]) -> list[tuple[str, str]]:
+    """What easel knows a chart or folder pulls besides its `imageValues`: the images its traits' patches set on
+    its containers, and, for a folder, the images the image-registry trait names (a folder's own files are
+    kustomize's, not in the model). As pulled: rewritten where an image-registry trait names the image."""
+    mirrors = {_image_name(image): t.output.registry for t in traits if t.output.registry
+               for image in t.output.helm_images}
+    written = [image for t in traits for p in t.output.patches for image in _patch_images(p.body)]
+    if output.kustomize_path is not None:
+        written += [image for t in traits if t.output.registry for image in t.output.helm_images]
+    return [(image, images.rewrite(image, mirrors[_image_name(image)]) if _image_name(image) in mirrors else image)
+            for image in dict.fromkeys(written)]
+
+
+def _image_name(image: str) -> str:
+    """An image without its tag or digest: what a kustomize `images` entry matches (render/objects.py)."""
+    return image.split("@")[0].rsplit(":", 1)[0] if "/" in image or ":" in image else image
+
+
+def _patch_images(body: Any) -> list[str]:
+    """The images a patch sets on containers."""
+    if not isinstance(body, dict):
+        return []
+    found = []
+    for key, value in body.items():
+        if key in ("containers", "initContainers") and isinstance(value, list):
+            found += [c["image"] for c in value if isinstance(c, dict) and isinstance(c.get("image"), str)]
+        else:
+            found += _patch_images(value)
+    return found
+
+
+def _sets_an_image(body: Any) -> bool:
+    if isinstance(body, dict):
+        return "image" in body or any(_sets_an_image(v) for v in body.values())
+    return isinstance(body, list) and any(_sets_an_image(v) for v in body)
 
 
 def _without_device_plugin_gpus(trait: ResolvedTrait) -> ResolvedTrait:
