@@ -115,7 +115,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
         result.lock_text = lockfile.dump(result.decisions)
         if not request.later:  # else the caller renders (and proves), a cluster at a time, as it writes
             files = render(result.plans, request.shard, progress)
-            diagnostics.extend(prove_tree(result.plans, model, files))
+            diagnostics.extend(prove_tree(result.plans, model, result.decisions, files))
             if diagnostics.has_errors:
                 result.lock_text = None  # a tree that fails its proof is written by no one
             else:

@@ -99,8 +99,9 @@ def test_the_decision_record_holds_the_rollout_its_waves_and_why(mid_rollout):
     assert [(w.name, w.clusters) for w in decision.rollout.waves] == [("canary", ("east",)), ("rest", ("west",))]
     assert {c: decision.version_on(c) for c in decision.clusters} == {"east": "1.1.0", "west": "1.0.0"}
     assert decision.placement.kept == ("east", "west")  # kept from the lock the first compile wrote
+    # each cluster books the version it runs: the canary 1.1.0's 2 GPUs × 2 replicas, the rest 1.0.0's 1 × 2
     assert {c: [(a.pool, a.count) for a in taken] for c, taken in decision.allocations.items()} == {
-        "east": [("A", 2)], "west": [("A", 2)]}
+        "east": [("A", 4)], "west": [("A", 2)]}
 
 
 def test_easel_lock_is_the_record_serialised(mid_rollout):

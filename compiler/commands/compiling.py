@@ -104,7 +104,8 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
-    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), result.require_model())
+    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), result.require_model(),
+                      result.decisions)
     changed = write(out, tree, result.diagnostics, target.root, also,
                     manifest, owns, early)
     del manifest  # the new one is in changed.stats

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from compiler.decide import inventory, policy, resolve
 from compiler.decide.inventory import ClusterFacts
-from compiler.decide.place import place, placement_policy
+from compiler.decide.place import RolloutTarget, place, placement_policy
 from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload
 from compiler.decide.rollout import wave_clusters
 from compiler.decide.stacks import choose_stacks
@@ -38,7 +38,9 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         return Decisions(workloads=chosen), Resolutions(resolved, {}), diagnostics
     current = [resolved[(w, d.version)] for w, d in chosen.items() if d.version is not None]
     recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
-    placements, problems = place(current, fleet, recorded, model.profiles)
+    rollouts = {w: RolloutTarget(resolved[(w, d.rollout.to_version)], d.rollout.wave)
+                for w, d in chosen.items() if d.rollout is not None and (w, d.rollout.to_version) in resolved}
+    placements, problems = place(current, fleet, recorded, model.profiles, rollouts)
     diagnostics.extend(problems)
     labels = {name: facts.labels for name, facts in fleet.items()}
     stacks, stack_rollouts, problems = _stacks(model, fleet, current, placements, previous, update, labels)

@@ -18,6 +18,7 @@ from compiler.decide import policy
 from compiler.decide.eligibility import StaticIndex, first_reason
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import ResolvedWorkload
+from compiler.decide.rollout import wave_clusters
 from compiler.diagnostics import Diagnostics, Note, error
 from compiler.model import Environment, Prioritizer, WorkloadProfile, gpu
 from compiler.model.gpu import Allocation, FreeGpus
@@ -132,16 +133,57 @@ def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
     return kept
 
 
+@dataclass(frozen=True)
+class RolloutTarget:
+    """Where a workload's rollout stands: its new version, resolved, and the waves that run it so far."""
+    workload: ResolvedWorkload
+    wave: int
+
+
 def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFacts],
-          previous: Mapping[str, tuple[str, ...]], profiles: Mapping[str, Mapping[str, WorkloadProfile]] | None = None
-          ) -> tuple[dict[str, Placement], Diagnostics]:
+          previous: Mapping[str, tuple[str, ...]], profiles: Mapping[str, Mapping[str, WorkloadProfile]] | None = None,
+          rollouts: Mapping[str, RolloutTarget] | None = None) -> tuple[dict[str, Placement], Diagnostics]:
     """previous: workload -> the clusters easel.lock records for it; profiles: every published profile version
-    (for the stacks a workload requires)."""
+    (for the stacks a workload requires); rollouts: the workloads in a rollout, whose reached clusters book
+    the GPUs of the version they run."""
     diagnostics = Diagnostics()
     run = _Run(fleet, previous, FreeGpus.of({name: facts.gpus for name, facts in fleet.items()}),
                policy.QuotaUsage(), StaticIndex(fleet, profiles), diagnostics)
     kept = _keep(workloads, run)
-    return {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}, diagnostics
+    placements = {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}
+    for workload in workloads:  # last: a rollout's new version takes its capacity from what the fleet has left
+        target = (rollouts or {}).get(workload.id)
+        if target is not None and target.workload.gpu_demands != workload.gpu_demands:
+            placements[workload.id] = _rebook(workload, target, placements[workload.id], run)
+    return placements, diagnostics
+
+
+def _rebook(workload: ResolvedWorkload, target: RolloutTarget, placement: Placement, run: _Run) -> Placement:
+    """The placement with each cluster a wave reached booking the new version's GPUs instead of the old's; a
+    cluster where they do not fit (capacity, quota) is an error that names it and why."""
+    labels = {name: facts.labels for name, facts in run.fleet.items()}
+    waves = wave_clusters(workload.id, placement.clusters, workload.environment.waves, labels)
+    reached = sorted({c for wave in waves[:target.wave] for c in wave.clusters})
+    allocations = dict(placement.allocations)
+    for name in reached:
+        old = allocations.get(name, ())
+        run.state.give_back(name, workload.id, old)
+        run.usage.remove(workload, {name: old})
+        reason, new = first_reason(target.workload, run.fleet[name], run.state, run.static, keeping=True)
+        problems = [] if reason else run.usage.add(target.workload, {name: new})
+        if reason or problems:
+            run.state.take(name, workload.id, list(old))
+            run.usage.add(workload, {name: list(old)})
+            run.diagnostics.add(error(
+                "E607", f"the rollout of {workload.id} to {target.workload.version} cannot go on "
+                f"on cluster {name!r}: " + (str(reason) if reason else problems[0].message),
+                workload.workload.meta.loc.at("spec", "profile"),
+                f"make room on {name}, lower the GPUs version {target.workload.version} asks for, or roll back "
+                f"(`easel rollout rollback {workload.id}`)"))
+            continue
+        run.state.take(name, workload.id, new)
+        allocations[name] = tuple(new)
+    return replace(placement, allocations=allocations)
 
 
 def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:

@@ -8,6 +8,7 @@ GPU quotas while placing, since they add up across the fleet.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from compiler.diagnostics import Diagnostic, Note, error
@@ -111,3 +112,11 @@ class QuotaUsage:
         if added:
             self.holders[name].append(workload.id)
         return []
+
+    def remove(self, workload: ResolvedWorkload, allocations: Mapping[str, Sequence[Allocation]]) -> None:
+        """Undo `add` for these allocations (a rollout books its new version in place of the old)."""
+        name = workload.project.meta.name
+        for taken in allocations.values():
+            for a in taken:
+                self.total[name] -= a.count
+                self.by_product[name][a.product] -= a.count

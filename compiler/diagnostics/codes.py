@@ -133,6 +133,9 @@ _ALL = [
          "easel writes `resource.k8s.io/v1` claims, which Kubernetes serves from 1.34 on: upgrade the cluster "
          "(its `kubernetesVersion`, or its cluster profile's kubernetes layer), or set `gpu.allocation: "
          "device-plugin`"),
+    Code("E607", "a rollout's new version does not fit where its wave reaches",
+         "a cluster a wave reached books the GPUs of the version it runs: make room there, lower the new "
+         "version's GPU ask, or `easel rollout rollback WORKLOAD`"),
     # Policy
     Code("E701", "project not allowed in the environment", "add the project to the Environment's `spec.projects`"),
     Code("E702", "profile not allowed in the environment", "see the Environment's `spec.policy.allowedProfiles`"),

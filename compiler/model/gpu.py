@@ -229,6 +229,13 @@ class FreeGpus:
             self.free[cluster][allocation.pool] -= allocation.count
             self.holders[cluster].append((workload, allocation.pool, allocation.count))
 
+    def give_back(self, cluster: str, workload: str, allocations: Sequence[Allocation]) -> None:
+        """Undo `take` (a rollout books its new version in place of the old)."""
+        self.workloads[cluster] -= 1
+        for allocation in allocations:
+            self.free[cluster][allocation.pool] += allocation.count
+            self.holders[cluster].remove((workload, allocation.pool, allocation.count))
+
 
 def _pools_for(ask: GpuAsk, offered: dict[str, GpuPool]) -> list[GpuPool]:
     """The pools that could serve the ask: the asked products in the order asked, else all of its mode (by key;

@@ -60,7 +60,17 @@ def _cluster_of(part: dict[str, str]) -> str | None:
     return first.split("/", 2)[1] if first.startswith("clusters/") else None
 
 
-def prove_tree(plans: Plans, model: Model, files: dict[str, str]) -> list[Diagnostic]:
+def gpus_taken(decisions: Decisions, cluster: str) -> dict[str, dict[str, int]]:
+    """Per workload id and component, the GPUs placement took on the cluster."""
+    found: dict[str, dict[str, int]] = {}
+    for workload_id, decision in decisions.workloads.items():
+        for allocation in decision.allocations.get(cluster, ()):
+            per_component = found.setdefault(workload_id, {})
+            per_component[allocation.component] = per_component.get(allocation.component, 0) + allocation.count
+    return found
+
+
+def prove_tree(plans: Plans, model: Model, decisions: Decisions, files: dict[str, str]) -> list[Diagnostic]:
     """The problems of every cluster tree among the rendered files."""
     by_cluster: dict[str, dict[str, str]] = {}
     for path, text in files.items():
@@ -69,15 +79,15 @@ def prove_tree(plans: Plans, model: Model, files: dict[str, str]) -> list[Diagno
     policies = workload_policies(model)
     parsed = Parsed()
     return [problem for name, part in sorted(by_cluster.items()) if name in plans.clusters
-            for problem in prove_cluster(plans.clusters[name], part, policies, parsed)]
+            for problem in prove_cluster(plans.clusters[name], part, policies, gpus_taken(decisions, name), parsed)]
 
 
 class ProvenTree:
     """A render.Tree whose parts are proven as they are rendered (the write stage's Tree): what the proof finds
     is kept, per process, for write to refuse the tree by."""
 
-    def __init__(self, tree: Tree, model: Model):
-        self.tree = tree
+    def __init__(self, tree: Tree, model: Model, decisions: Decisions):
+        self.tree, self.decisions = tree, decisions
         self.policies = workload_policies(model)
         self.parsed = Parsed()
         self.found: list[Diagnostic] = []
@@ -90,7 +100,8 @@ class ProvenTree:
         for part in self.tree.parts(lane, lanes):
             name = _cluster_of(part)
             if name is not None and name in self.tree.plans.clusters:
-                self.found += prove_cluster(self.tree.plans.clusters[name], part, self.policies, self.parsed)
+                self.found += prove_cluster(self.tree.plans.clusters[name], part, self.policies,
+                                            gpus_taken(self.decisions, name), self.parsed)
             yield part
 
     def problems(self) -> list[Diagnostic]:

@@ -4,7 +4,8 @@ easel decided. For each release and component, the objects the tree really appli
 - carry the labels SPEC §6 gives a workload's component objects (the release's, and `easel.dev/component`);
 - request the GPUs easel booked on that cluster, no more and no fewer: per resource, the sum over every pod
   template of the GPUs its containers ask for (or its DRA claims' devices) times the pods it runs, equal to the
-  booking's GPUs per replica times its replicas; and no GPU a booking does not name;
+  booking's GPUs per replica times its replicas, and in all equal to what placement took there (what the
+  cluster's capacity and the project's quota were counted against); and no GPU a booking does not name;
 - pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows;
 - hold, in every pod template, what each trait the environment requires patches in: applying the trait again
   changes nothing.
@@ -38,9 +39,12 @@ class WorkloadPolicy:
 
 
 def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[str, WorkloadPolicy],
+                  taken: Mapping[str, Mapping[str, int]] | None = None,
                   parsed: Parsed | None = None) -> list[Diagnostic]:
     """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). policies: per workload
-    id, what its environment demands. parsed: the texts parsed so far, shared by the clusters of one tree."""
+    id, what its environment demands. taken: per workload id, the GPUs placement took on this cluster for each
+    component (None: not known, as in a tree proven alone). parsed: the texts parsed so far, shared by the
+    clusters of one tree."""
     parsed = parsed or Parsed()
     layers = flux_layers(files, plan.cluster, parsed) if plan.engine == "flux" else {}
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
@@ -53,7 +57,9 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
             where = _Where(plan.cluster, release, component.name, component.loc)
             if release.kind == "workload":
                 problems += _label_problems(where, built, {**release.labels, "easel.dev/component": component.name})
-            problems += _gpu_problems(where, built, bookings.get(component.name), component.output.pod_templates)
+            took = (taken or {}).get(release.id, {}).get(component.name) if taken is not None else None
+            problems += _gpu_problems(where, built, bookings.get(component.name), component.output.pod_templates,
+                                      took)
             policy = policies.get(release.id, WorkloadPolicy())
             problems += _image_problems(where, built, listed, policy.registries, component.output.pod_templates)
             problems += _trait_problems(where, built, [t for t in component.traits
@@ -121,15 +127,17 @@ def _claim_devices(built: ComponentObjects) -> dict[str, int]:
 
 
 def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | None,
-                  declared: Any) -> list[Diagnostic]:
+                  declared: Any, took: int | None = None) -> list[Diagnostic]:
     pods = [(file, obj, t) for file, obj in built.objects for t in podtemplates.templates(obj, declared)]
     if not pods:
         return []
     claims = _claim_devices(built)
     problems = []
     booked = booking.gpus if booking is not None else ()
+    all_asked = 0
     for gpus in booked:
         asked = sum(_gpus_asked(t.template, gpus, claims) * t.pods for _, _, t in pods)
+        all_asked += asked
         wanted = gpus.per_replica * gpus.replicas
         if asked != wanted:
             file, obj, _ = pods[0]
@@ -138,6 +146,11 @@ def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | Non
                 file, obj, f"pod template {what}",
                 f"easel booked {gpus.per_replica} × {gpus.replicas} pod(s) = {wanted} of {gpus.resource}; the "
                 f"component's pods ask for {asked} ({_per_object(pods, gpus, claims)})", "E810"))
+    if booked and took is not None and took != all_asked:
+        file, obj, _ = pods[0]
+        problems.append(where.problem(
+            file, obj, "pod templates' GPUs", f"placement took {took} GPU(s) for the component on this cluster (what "
+            f"its capacity and the project's quota were counted against); the pods ask for {all_asked}", "E810"))
     names = {g.resource for g in booked}
     for file, obj, t in pods:
         for container in podtemplates.containers(t.template):
