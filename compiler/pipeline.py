@@ -14,6 +14,7 @@ very same stages without touching disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from compiler import load, validate
 from compiler.decide import decide, inventory
@@ -40,13 +41,18 @@ class RolloutStep:
     everything: bool = False
 
 
+# How far a run goes: "decide" for what needs only the decisions (`status`, `report`, `inventory import`);
+# "prove" for every stage that can reject the repository, the lock made (`validate`; `compile` and `build`,
+# which render a cluster at a time themselves); "render" for the whole tree in memory.
+LastStage = Literal["decide", "prove", "render"]
+
+
 @dataclass(frozen=True)
 class Request:
-    render: bool = True  # False: stop after deciding (`easel validate`)
+    last_stage: LastStage = "render"
     update: str | None = None  # "*" or a profile name: `easel lock --update [PROFILE]`
     rollout: RolloutStep | None = None
     shard: Shard | None = None  # `compile --shard I/N`: decide for the fleet, render this shard's clusters
-    later: bool = False  # stop after planning (the lock made): the caller renders, part by part (`compile`)
 
 
 @dataclass
@@ -105,7 +111,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     result.decisions, result.resolutions, undecided = decide(model, result.fleet, previous, request.update,
                                                              earlier_errors=diagnostics.has_errors)
     diagnostics.extend(undecided)
-    if diagnostics.has_errors or not request.render:
+    if diagnostics.has_errors or request.last_stage == "decide":
         return result
     progress.phase("planning")
     result.plans, unplanned = plan(model, result.fleet, result.decisions, result.resolutions)
@@ -113,6 +119,6 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products))
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
-        if not request.later:  # else the caller renders, a cluster at a time, as it writes
+        if request.last_stage == "render":  # rendering reports nothing: `validate` need not run it
             result.files = render(result.plans, request.shard, progress)
     return result
