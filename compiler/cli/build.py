@@ -24,7 +24,7 @@ from compiler.runtime import progress
 @REF
 @click.pass_obj
 def validate(state: State, fmt: str, ref: str | None) -> int:
-    """Check the repository (every stage but writing) and report every problem."""
+    """Check the repository as `compile` does, writing nothing, and report every problem it would."""
     with progress.shown():
         result, summary = workflow.validate(state.source(ref), state.cache(), state.root)
     return finish(result, fmt, summary, "ValidationReport")
