@@ -14,6 +14,7 @@ very same stages without touching disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from compiler import load, validate
 from compiler.decide import decide, inventory
@@ -26,10 +27,10 @@ from compiler.load.source import Source
 from compiler.model import Model
 from compiler.plan import Plans, plan
 from compiler.plan.shards import Shard
-from compiler.prove import prove, prove_tree
+from compiler.prove import ProvenTree, prove
 from compiler.record import lockfile
 from compiler.record.decisions import Decisions
-from compiler.render import QUIET, Progress, render
+from compiler.render import QUIET, Progress, Tree
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,19 @@ class RolloutStep:
     everything: bool = False
 
 
+# How far a run goes: "decide" for what needs only the decisions (`status`, `report`, `inventory import`);
+# "plan" for the plans, proven, and the lock (`compile` and `build`, which render and prove a cluster at a time
+# themselves, as they write or print it); "prove" for every stage that can reject the repository, each
+# cluster's tree rendered, proven and dropped (`validate`); "render" for the whole tree in memory, proven.
+LastStage = Literal["decide", "plan", "prove", "render"]
+
+
 @dataclass(frozen=True)
 class Request:
-    render: bool = True  # False: stop after deciding (`easel validate`)
+    last_stage: LastStage = "render"
     update: str | None = None  # "*" or a profile name: `easel lock --update [PROFILE]`
     rollout: RolloutStep | None = None
     shard: Shard | None = None  # `compile --shard I/N`: decide for the fleet, render this shard's clusters
-    later: bool = False  # stop after planning (the lock made): the caller renders, part by part (`compile`)
 
 
 @dataclass
@@ -105,7 +112,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     result.decisions, result.resolutions, undecided = decide(model, result.fleet, previous, request.update,
                                                              earlier_errors=diagnostics.has_errors)
     diagnostics.extend(undecided)
-    if diagnostics.has_errors or not request.render:
+    if diagnostics.has_errors or request.last_stage == "decide":
         return result
     progress.phase("planning")
     result.plans, unplanned = plan(model, result.fleet, result.decisions, result.resolutions)
@@ -113,11 +120,21 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products))
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
-        if not request.later:  # else the caller renders (and proves), a cluster at a time, as it writes
-            files = render(result.plans, request.shard, progress)
-            diagnostics.extend(prove_tree(result.plans, model, result.decisions, files))
-            if diagnostics.has_errors:
-                result.lock_text = None  # a tree that fails its proof is written by no one
-            else:
-                result.files = files
+        if request.last_stage in ("prove", "render"):
+            result.files = _proven_tree(result, request, model, progress)
     return result
+
+
+def _proven_tree(result: Result, request: Request, model: Model, progress: Progress) -> dict[str, str] | None:
+    """Every cluster's tree rendered and proven, a cluster at a time; the whole tree when the request keeps it
+    (None when the proof found an error: such a tree is written by no one, and the lock with it)."""
+    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), model, result.decisions)
+    files: dict[str, str] = {}
+    for part in tree.parts():
+        if request.last_stage == "render":
+            files.update(part)
+    result.diagnostics.extend(tree.problems())
+    if result.diagnostics.has_errors:
+        result.lock_text = None
+        return None
+    return dict(sorted(files.items())) if request.last_stage == "render" else None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from compiler.pipeline import Request, Result, compile_repository
-from compiler.load.source import MemorySource
-
 import fidelity
 import ordering
 from builders import docs
+
+from compiler.commands.compiling import validate
+from compiler.load.source import MemorySource
+from compiler.pipeline import Request, Result, compile_repository
 
 # A project `team` that the environment `dev` admits with no placement rules, and a Helm repository `charts`:
 # the common ground of scenarios that test one feature on a single cluster.
@@ -56,8 +57,11 @@ def replaced(files: dict[str, str], path: str, old: str, new: str) -> dict[str, 
 
 
 def compile_files(files: dict[str, str], render: bool = True) -> Result:
-    """Compile in memory; a compile that renders must request exactly what it booked (the fidelity check)."""
-    result = compile_repository(MemorySource(files), Request(render=render))
+    """Compile in memory; a compile that renders must request exactly what it booked (the fidelity check), and
+    `easel validate` must say what it says of a repository with problems (SPEC §3)."""
+    result = compile_repository(MemorySource(files), Request(last_stage="render" if render else "decide"))
+    if render:
+        _assert_validate_agrees(files, result)
     if result.files is not None:
         problems = fidelity.check(result)
         assert not problems, "what easel booked is not what the pods request:\n" + "\n".join(problems)
@@ -65,6 +69,14 @@ def compile_files(files: dict[str, str], render: bool = True) -> Result:
         assert not problems, "a tree does not apply in order on an empty cluster:\n" + "\n".join(problems)
         _assert_fixed_point(files, result)
     return result
+
+
+def _assert_validate_agrees(files: dict[str, str], compiled: Result) -> None:
+    """`easel validate` reports exactly the diagnostics of the compile: whatever compile rejects, validate
+    rejects; and it warns alike."""
+    validated, summary = validate(MemorySource(files))
+    assert list(validated.diagnostics) == list(compiled.diagnostics), "validate and compile disagree"
+    assert (summary is None) == compiled.diagnostics.has_errors
 
 
 def _assert_fixed_point(files: dict[str, str], result: Result) -> None:

@@ -24,9 +24,9 @@ from compiler.runtime import progress
 @REF
 @click.pass_obj
 def validate(state: State, fmt: str, ref: str | None) -> int:
-    """Check the repository (every stage but writing) and report every problem."""
+    """Check the repository as `compile` does, writing nothing, and report every problem it would."""
     with progress.shown():
-        result, summary = workflow.validate(state.source(ref), state.cache())
+        result, summary = workflow.validate(state.source(ref), state.cache(), state.root)
     return finish(result, fmt, summary, "ValidationReport")
 
 
@@ -64,7 +64,7 @@ def compile_command(state: State, check: bool, locked: bool, out_dir: str | None
 def build_command(state: State, cluster: str, ref: str | None) -> int:
     """Print CLUSTER's objects on standard output, as `kustomize build` prints its tree; nothing is written."""
     with progress.shown():
-        result = state.compile(Request(later=True), ref=ref)
+        result = state.compile(Request(last_stage="plan"), ref=ref)
     if not result.ok or result.plans is None:
         return finish(result, "text", None)
     if cluster not in result.plans.clusters:

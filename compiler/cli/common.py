@@ -15,7 +15,7 @@ from compiler.diagnostics import formats as report
 from compiler.diagnostics.errors import BadArgument, CommandError
 from compiler.load import DEFAULT_INPUTS
 from compiler.load.source import DirectorySource, Source
-from compiler.pipeline import Request, Result, compile_repository
+from compiler.pipeline import LastStage, Request, Result, compile_repository
 from compiler.reports import envelope
 from compiler.runtime import progress
 from compiler.runtime.cache import Cache
@@ -122,9 +122,10 @@ def json_report(result: Result, summary: Summary | None, kind: str) -> str:
         "diagnostics": report.as_json(result.diagnostics, result.texts)}), indent=2)
 
 
-def without_errors(state: State, render: bool = False) -> Result | int:
-    """The compile result; or, when the repository has errors, the exit status after printing them."""
-    result = state.compile(Request(render=render))
+def without_errors(state: State, last_stage: LastStage = "decide") -> Result | int:
+    """The compile result, up to last_stage; or, when the repository has errors, the exit status after printing
+    them."""
+    result = state.compile(Request(last_stage=last_stage))
     if result.diagnostics.has_errors:
         return finish(result, "text", None)
     return result

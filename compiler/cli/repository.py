@@ -74,7 +74,7 @@ def inventory_import(state: State, cluster: str, reports) -> int:
         found = importer.reported(outputs)
     except importer.NodeListError as exc:
         raise CommandError("E105", f"{exc}; nothing was written") from None
-    result = state.compile(Request(render=False))
+    result = state.compile(Request(last_stage="decide"))
     holding = _holding(cluster, result.texts, {d.location.file for d in result.diagnostics
                                                if d.is_error and d.location and d.location.file})
     if any(d.is_error and (d.code in _UNREADABLE or (d.location and d.location.file in holding))
@@ -176,7 +176,7 @@ def publish_command(state: State, branch: str | None, oci_repository: str | None
 
     if (branch is None) == (oci_repository is None):
         raise click.UsageError("give --branch NAME or --oci REGISTRY/REPO")
-    result = without_errors(state, render=True)
+    result = without_errors(state, last_stage="render")
     if isinstance(result, int):
         return result
     if oci_repository is not None:

@@ -52,6 +52,18 @@ def _inside(path: Path, root: Path) -> bool:
     return real == top or top in real.parents
 
 
+def _leaves_repository(result: Result, root: Path) -> bool:
+    """Whether the configured output folder leads outside the repository through a symbolic link (an error
+    says so): a fact of the repository (its easel.yaml and its links), so `validate` checks it as `compile` does."""
+    output = result.require_model().settings.output
+    if _inside(root / output, root):
+        return False
+    result.diagnostics.add(error(
+        "E802", f"the output folder {output!r} leads outside the repository (through a symbolic link): "
+        f"{(root / output).resolve()}", hint="the output folder is a real folder inside the repository"))
+    return True
+
+
 def compile_and_write(source: Source, target: Target, request: Request = Request(), check: bool = False,
                       locked: bool = False, store: Cache = Cache(None)) -> tuple[Result, Summary | None]:
     """The result (with E803/E804 added when --check or --locked find something stale) and the summary to
@@ -75,7 +87,8 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
 def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: bool, locked: bool,
              store: Cache, replayable: bool, early: EarlyListing | None) -> tuple[Result, Summary | None]:
     raw, memo = replay.parsed(snapshot, store)
-    result = compile_loaded(raw, replace(request, later=not check), progress)  # written as it is rendered
+    # rendered as it is written (a --check compares the whole tree)
+    result = compile_loaded(raw, replace(request, last_stage="render" if check else "plan"), progress)
     memo.write(store, replay.for_the_cache(raw, result.checked))
     update = request.update
     if update not in (None, "*") and result.model and update not in result.model.profiles:
@@ -88,11 +101,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
                                      + "".join(f"\n  {line}" for line in moves(result))))
         return result, None
     out = _out(target, result)
-    if not target.out_dir and not _inside(out, target.root):
-        result.diagnostics.add(error(
-            "E802", f"the output folder {result.require_model().settings.output!r} leads outside the repository "
-            "(through a "
-            f"symbolic link): {out.resolve()}", hint="the output folder is a real folder inside the repository"))
+    if not target.out_dir and _leaves_repository(result, target.root):
         return result, None
     manifest = cache.read_manifest(store, out) if not target.out_dir else {}
     owns = request.shard.owns_path if request.shard else None
@@ -134,17 +143,20 @@ def _check(result: Result, out: Path, root: Path, lock_stale: bool, manifest: Ma
     return summaries.up_to_date(Totals.of(result), out, root, found), found
 
 
-def validate(source: Source, store: Cache = Cache(None)) -> tuple[Result, Summary | None]:
-    """`easel validate`: every stage but rendering; replayed from the cache when nothing it reads changed."""
+def validate(source: Source, store: Cache = Cache(None), root: Path | None = None) -> tuple[Result, Summary | None]:
+    """`easel validate`: every stage that can reject the repository, as `compile` runs them, and the output
+    folder's place (given the repository's folder, root), writing nothing; rendering, which reports nothing,
+    is left out. Replayed from the cache when nothing it reads has changed."""
     snapshot = load.read(source)
     key = replay.validate_key(snapshot)
-    replayed = replay.replay_validate(store, key, snapshot)
+    replayed = replay.replay_validate(store, key, snapshot,
+                                      lambda output: root is None or _inside(root / output, root))
     if replayed is not None:
         return replayed
     raw, memo = replay.parsed(snapshot, store)
-    result = compile_loaded(raw, Request(render=False), progress)
+    result = compile_loaded(raw, Request(last_stage="prove"), progress)
     memo.write(store, replay.for_the_cache(raw, result.checked))
-    if result.diagnostics.has_errors:
+    if result.diagnostics.has_errors or (root is not None and _leaves_repository(result, root)):
         return result, None
     summary = summaries.validated(result)
     replay.record_validate(store, key, result, summary)

@@ -7,6 +7,7 @@ compiled again."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from compiler import load
@@ -106,12 +107,16 @@ def validate_key(snapshot: load.Snapshot) -> str:
     return cache.run_key("validate", snapshot.digests, snapshot.files, snapshot.lock_text)
 
 
-def replay_validate(store: Cache, key: str, snapshot: load.Snapshot) -> tuple[Result, Summary] | None:
-    """The outcome of the recorded validate when nothing it read has changed since."""
+def replay_validate(store: Cache, key: str, snapshot: load.Snapshot, output_inside: Callable[[str], bool]
+                    ) -> tuple[Result, Summary] | None:
+    """The outcome of the recorded validate when nothing it read has changed since and its output folder still
+    lies inside the repository (output_inside: a symbolic link on its way is no input, so the key cannot say)."""
     record = _runs(store).get("validate")
     if not isinstance(record, dict) or record.get("key") != key:
         return None
     try:
+        if not output_inside(str(record["output"])):
+            return None
         texts = {path: data.decode("utf-8-sig") for path, data in snapshot.data.items()}
         return (Result({**snapshot.texts, **texts},
                        Diagnostics([cache.diagnostic_from(d) for d in record["diagnostics"]])),
@@ -122,4 +127,5 @@ def replay_validate(store: Cache, key: str, snapshot: load.Snapshot) -> tuple[Re
 
 def record_validate(store: Cache, key: str, result: Result, summary: Summary) -> None:
     _keep_run(store, "validate", {"key": key, "summary": summary.text, "data": summary.data,
+                                  "output": result.require_model().settings.output,
                                   "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})
