@@ -32,6 +32,8 @@ class Parsed:
 
     def __init__(self) -> None:
         self.known: dict[str, list[dict[str, Any]]] = {}
+        # a component folder built, by what it is built from: its texts and what its engine adds
+        self.built: dict[tuple, tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
 
     def documents(self, text: str) -> list[dict[str, Any]]:
         found = self.known.get(text)
@@ -44,32 +46,59 @@ def _documents(files: dict[str, str], path: str, parsed: Parsed | None = None) -
     return (parsed or Parsed()).documents(files[path])
 
 
+# A layer's text names its cluster in its path; read with this in its place, the same layer of every cluster is
+# one text, parsed once. No cluster can have this name (a cluster's name is a lowercase DNS label).
+_ANY_CLUSTER = "ANY_CLUSTER"
+
+
 def flux_layers(files: dict[str, str], cluster: str, parsed: Parsed | None = None) -> dict[str, dict[str, Any]]:
-    """The cluster's Flux Kustomizations by the tree folder they apply (`spec.path`, inside the output)."""
+    """The cluster's Flux Kustomizations by the tree folder they apply (`spec.path`, inside the output). What is
+    handed out is shared: read it, never change it."""
+    parsed = parsed or Parsed()
     found: dict[str, dict[str, Any]] = {}
     prefix = f"clusters/{cluster}/flux/layers/"
-    for path in files:
+    named = f"/clusters/{cluster}/"
+    for path, text in files.items():
         if not path.startswith(prefix):
             continue
-        for doc in _documents(files, path, parsed):
+        for doc in parsed.documents(text.replace(named, f"/clusters/{_ANY_CLUSTER}/")):
             where = str((doc.get("spec") or {}).get("path") or "")
-            if str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION) and f"/clusters/{cluster}/" in where:
-                found[where[where.index("clusters/"):].rstrip("/")] = doc
+            marker = f"/clusters/{_ANY_CLUSTER}/"
+            if str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION) and marker in where:
+                found[f"clusters/{cluster}/" + where[where.index(marker) + len(marker):].rstrip("/")] = doc
     return found
 
 
 def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] | None,
                       parsed: Parsed | None = None) -> ComponentObjects:
-    """The objects the component's folder applies, as kustomize and then the engine make them."""
-    built = ComponentObjects(folder)
+    """The objects the component's folder applies, as kustomize and then the engine make them. A folder built
+    from the same texts on another cluster is built once (the objects are shared: read them, never change
+    them)."""
+    parsed = parsed or Parsed()
     kustomization_path = posixpath.join(folder, "kustomization.yaml")
     if kustomization_path not in files:
-        return built
+        return ComponentObjects(folder)
     kustomization = _documents(files, kustomization_path, parsed)[0]
+    entries = [str(entry) for entry in kustomization.get("resources") or ()]
+    spec = (layer or {}).get("spec") or {}
+    key = (files[kustomization_path],
+           tuple(files.get(posixpath.normpath(posixpath.join(folder, entry))) for entry in entries),
+           repr((spec.get("targetNamespace"), spec.get("commonMetadata"))) if layer is not None else None)
+    if key not in parsed.built:
+        relative = _built(files, folder, kustomization, entries, layer, parsed)
+        parsed.built[key] = ([(posixpath.relpath(path, folder), obj) for path, obj in relative.objects],
+                             relative.unproven)
+    objects, unproven = parsed.built[key]
+    return ComponentObjects(folder, [(posixpath.join(folder, path), obj) for path, obj in objects], list(unproven))
+
+
+def _built(files: dict[str, str], folder: str, kustomization: dict[str, Any], entries: list[str],
+           layer: dict[str, Any] | None, parsed: Parsed) -> ComponentObjects:
+    built = ComponentObjects(folder)
     if kustomization.get("helmCharts"):
         built.unproven.append("a Helm chart (rendered by the engine on the cluster)")
-    for entry in kustomization.get("resources") or ():
-        target = posixpath.normpath(posixpath.join(folder, str(entry)))
+    for entry in entries:
+        target = posixpath.normpath(posixpath.join(folder, entry))
         if target in files:
             built.objects += [(target, doc) for doc in _documents(files, target, parsed)]
         else:
