@@ -165,12 +165,22 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
     return files
 
 
-def release_files(plans: Plans, release: Release, cluster: str) -> dict[str, str]:
+def release_files(plans: Plans, release: Release, cluster: str, cache: dict | None = None) -> dict[str, str]:
+    """The release's component folders and Applications on the cluster. A component's folder is the same on
+    every cluster that plans the release alike (its path is as deep on each), so it is rendered once (cache);
+    the Applications name their cluster."""
     files: dict[str, str] = {}
     settings = plans.settings
+    cache = {} if cache is None else cache
     for component in release.components:
         folder_path = f"{settings.output}/clusters/{cluster}/{release.path}/{component.name}"
-        folder = _component_folder(plans, release, component, folder_path)
+        key = ("argocd-folder", release.key, component.name)
+        if release.key and key in cache:
+            folder = cache[key]
+        else:
+            folder = _component_folder(plans, release, component, folder_path)
+            if release.key:
+                cache[key] = folder
         helm = component.output.helm
         namespace = (helm.namespace if helm and helm.namespace else None) or release.namespace.name
         if folder is not None:
@@ -212,7 +222,7 @@ def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, st
     namespaces: dict[str, str] = {}
     projects: dict[str, tuple[set[str], set[str]]] = {}  # group -> (its sources, its namespaces)
     for release in plan.releases:
-        files.update(release_files(plans, release, cluster))
+        files.update(release_files(plans, release, cluster, cache))
         sources, where = projects.setdefault(release.group, (set(), set()))
         sources |= _sources(plans, release, cluster)
         where |= {(c.output.helm.namespace if c.output.helm and c.output.helm.namespace else release.namespace.name)
