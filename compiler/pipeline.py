@@ -128,7 +128,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
 def _proven_tree(result: Result, request: Request, model: Model, progress: Progress) -> dict[str, str] | None:
     """Every cluster's tree rendered and proven, a cluster at a time; the whole tree when the request keeps it
     (None when the proof found an error: such a tree is written by no one, and the lock with it)."""
-    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), model, result.decisions)
+    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), model, result.decisions, result.fleet)
     files: dict[str, str] = {}
     for part in tree.parts():
         if request.last_stage == "render":

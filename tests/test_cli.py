@@ -14,6 +14,7 @@ from builders import cluster_file, copy_example
 from conftest import copy_init_repo, easel, easel_process, tree, write_files
 
 
+@pytest.mark.slow  # starts Python processes
 def test_the_console_script_and_the_module_run_as_processes(repo):
     """Smoke test of what the tests run in process: the installed `easel` script and `python -m compiler`."""
     import subprocess

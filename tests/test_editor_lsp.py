@@ -120,6 +120,7 @@ def _line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines()) if text in line)
 
 
+@pytest.mark.slow  # starts yaml-language-server (Node.js)
 def test_yaml_language_server_reports_typos_and_bad_quantities_and_shows_descriptions(tmp_path):
     command = _server()
     assert easel("-C", str(tmp_path), "init", "repo").code == 0

@@ -330,6 +330,7 @@ needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not
 
 
 @needs_chromium
+@pytest.mark.slow  # starts Chromium
 def test_chromium_draws_the_report_without_a_console_message(example, tmp_path):
     shot = tmp_path / "report.png"
     assert _chromium(example / "fleet-report" / "index.html", shot, tmp_path / "profile") == []
@@ -341,6 +342,7 @@ def test_chromium_draws_the_report_without_a_console_message(example, tmp_path):
 
 
 @needs_chromium
+@pytest.mark.slow  # starts Chromium
 def test_the_console_check_sees_a_reference_outside_the_page(example, tmp_path):
     page = tmp_path / "outside.html"
     text = (example / "fleet-report" / "index.html").read_text(encoding="utf-8")

@@ -130,6 +130,7 @@ def test_two_easel_runs_take_turns_and_no_wait_fails_clearly(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@pytest.mark.slow  # starts and kills real easel processes
 def test_sigkill_during_a_real_compile_never_leaves_a_mixed_state(tmp_path):
     """The real thing, a few times: easel in its own process, killed at a random moment of a compile."""
     fleet = tmp_path / "fleet"

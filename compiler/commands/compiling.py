@@ -114,7 +114,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
     tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), result.require_model(),
-                      result.decisions)
+                      result.decisions, result.fleet)
     changed = write(out, tree, result.diagnostics, target.root, also,
                     manifest, owns, early)
     del manifest  # the new one is in changed.stats

@@ -167,6 +167,9 @@ _ALL = [
     Code("E813", "a required trait did not reach a pod template",
          "a definition's template or a later trait's patch overrides what the required trait sets: remove the "
          "override, or make the component's objects keep the trait's settings"),
+    Code("E814", "the cluster's API server would reject a rendered object",
+         "a definition's template or a trait writes a field Kubernetes does not have at the cluster's version, or a "
+         "value of the wrong type there: fix the template, or the version the cluster is said to run"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),
@@ -200,6 +203,9 @@ _ALL = [
          "its requires.profiles names a range no published version satisfies"),
     Code("W105", "strict isolation cuts something off",
          "add the namespace of the ingress controller or of Prometheus to the Environment's `namespace.allowFrom`"),
+    Code("W106", "a cluster older than the Kubernetes schemas easel has",
+         "its objects are checked against the oldest schemas easel ships; upgrade the cluster, or check its "
+         "objects against its own version by hand"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -70,26 +70,28 @@ def gpus_taken(decisions: Decisions, cluster: str) -> dict[str, dict[str, int]]:
     return found
 
 
-def prove_tree(plans: Plans, model: Model, decisions: Decisions, files: dict[str, str]) -> list[Diagnostic]:
+def prove_tree(plans: Plans, model: Model, decisions: Decisions, files: dict[str, str],
+               fleet: Mapping[str, ClusterFacts] | None = None) -> list[Diagnostic]:
     """The problems of every cluster tree among the rendered files."""
     by_cluster: dict[str, dict[str, str]] = {}
     for path, text in files.items():
         if path.startswith("clusters/"):
             by_cluster.setdefault(path.split("/", 2)[1], {})[path] = text
     policies = workload_policies(model)
-    parsed = Parsed()
+    parsed = Parsed.shared()
     return [problem for name, part in sorted(by_cluster.items()) if name in plans.clusters
-            for problem in prove_cluster(plans.clusters[name], part, policies, gpus_taken(decisions, name), parsed)]
+            for problem in prove_cluster(plans.clusters[name], part, policies, gpus_taken(decisions, name), parsed,
+                                         (fleet or {}).get(name))]
 
 
 class ProvenTree:
     """A render.Tree whose parts are proven as they are rendered (the write stage's Tree): what the proof finds
     is kept, per process, for write to refuse the tree by."""
 
-    def __init__(self, tree: Tree, model: Model, decisions: Decisions):
-        self.tree, self.decisions = tree, decisions
+    def __init__(self, tree: Tree, model: Model, decisions: Decisions, fleet: Mapping[str, ClusterFacts]):
+        self.tree, self.decisions, self.fleet = tree, decisions, fleet
         self.policies = workload_policies(model)
-        self.parsed = Parsed()
+        self.parsed = Parsed.shared()
         self.found: list[Diagnostic] = []
 
     @property
@@ -101,7 +103,7 @@ class ProvenTree:
             name = _cluster_of(part)
             if name is not None and name in self.tree.plans.clusters:
                 self.found += prove_cluster(self.tree.plans.clusters[name], part, self.policies,
-                                            gpus_taken(self.decisions, name), self.parsed)
+                                            gpus_taken(self.decisions, name), self.parsed, self.fleet.get(name))
             yield part
 
     def problems(self) -> list[Diagnostic]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from compiler.kube.api import is_custom
 from compiler.load import yamlio
+from compiler.prove.schemas import SchemaMemo
 
 FLUX_KUSTOMIZATION = "kustomize.toolkit.fluxcd.io/"
 
@@ -28,18 +29,33 @@ class ComponentObjects:
 
 class Parsed:
     """The documents of each distinct text, parsed once: a release planned alike on many clusters is rendered
-    once, so its files are the same texts on all of them. What is handed out is never changed (callers copy)."""
+    once, so its files are the same texts on all of them. What is handed out is never changed (callers copy).
+    `shared()` is the one a process keeps, so that a tree proven again (validate, then compile) is not parsed,
+    built or checked again; it forgets everything past LIMIT entries, so it never grows with a fleet."""
+
+    LIMIT = 50_000
 
     def __init__(self) -> None:
         self.known: dict[str, list[dict[str, Any]]] = {}
         # a component folder built, by what it is built from: its texts and what its engine adds
         self.built: dict[tuple, tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
+        self.schemas = SchemaMemo()  # each distinct object's verdict against Kubernetes' schemas
+
+    @classmethod
+    def shared(cls) -> Parsed:
+        global _SHARED
+        if _SHARED is None or len(_SHARED.known) + len(_SHARED.built) + len(_SHARED.schemas.verdicts) > cls.LIMIT:
+            _SHARED = cls()  # the objects the verdicts were keyed by go with them: no id is reused
+        return _SHARED
 
     def documents(self, text: str) -> list[dict[str, Any]]:
         found = self.known.get(text)
         if found is None:
             found = self.known[text] = [doc for doc in yamlio.load_all(text) if isinstance(doc, dict)]
         return found
+
+
+_SHARED: Parsed | None = None
 
 
 def _documents(files: dict[str, str], path: str, parsed: Parsed | None = None) -> list[dict[str, Any]]:

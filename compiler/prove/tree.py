@@ -8,7 +8,9 @@ easel decided. For each release and component, the objects the tree really appli
   cluster's capacity and the project's quota were counted against); and no GPU a booking does not name;
 - pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows;
 - hold, in every pod template, what each trait the environment requires patches in: applying the trait again
-  changes nothing.
+  changes nothing;
+- be objects the cluster's API server accepts: built-in kinds against Kubernetes' schemas for its version,
+  strictly, in an API version it serves (schemas.py).
 
 A failure is an error naming the cluster, the object, the field, what was expected and what was found, and the
 component whose input made it. What the tree leaves to the engine (a chart, a folder outside the tree) is not
@@ -21,12 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import ResolvedTrait
-from compiler.diagnostics import Diagnostic, Subject, error
+from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
+from compiler.prove.schemas import rejection, schema_version
 
 GPU_RESOURCES = ("nvidia.com/",)  # the device plugin's resources: whole GPUs, shared GPUs, MIG instances
 
@@ -40,15 +44,18 @@ class WorkloadPolicy:
 
 def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[str, WorkloadPolicy],
                   taken: Mapping[str, Mapping[str, int]] | None = None,
-                  parsed: Parsed | None = None) -> list[Diagnostic]:
+                  parsed: Parsed | None = None, facts: ClusterFacts | None = None) -> list[Diagnostic]:
     """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). policies: per workload
     id, what its environment demands. taken: per workload id, the GPUs placement took on this cluster for each
     component (None: not known, as in a tree proven alone). parsed: the texts parsed so far, shared by the
-    clusters of one tree."""
+    clusters of one tree. facts: the cluster's, for its Kubernetes version (None: the newest schemas)."""
     parsed = parsed or Parsed()
+    version, note = schema_version(facts.kubernetes_version if facts is not None else None)
+    problems: list[Diagnostic] = []
+    if note is not None and facts is not None:
+        problems.append(warning("W106", f"cluster {plan.cluster!r}: {note}", facts.cluster.meta.loc))
     layers = flux_layers(files, plan.cluster, parsed) if plan.engine == "flux" else {}
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
-    problems: list[Diagnostic] = []
     for release in plan.releases:
         bookings = {b.component: b for b in release.bookings}
         for component in release.components:
@@ -62,6 +69,9 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
                                       took)
             policy = policies.get(release.id, WorkloadPolicy())
             problems += _image_problems(where, built, listed, policy.registries, component.output.pod_templates)
+            problems += [where.problem(file, obj, "the object", f"the API server would reject it: {why}", "E814")
+                         for file, obj in built.objects
+                         if (why := rejection(obj, version, parsed.schemas)) is not None]
             problems += _trait_problems(where, built, [t for t in component.traits
                                                        if t.type in policy.required_traits],
                                         component.output.pod_templates)
