@@ -187,3 +187,26 @@ spec: {}
     assert [p.code for p in problems] == ["E813"]
     assert "runAsUser" in problems[0].message and "'security-context'" in problems[0].message
     assert "cluster 'c': Deployment 'w-api'" in problems[0].message
+
+
+def test_an_object_the_api_server_would_reject_is_named_with_the_field(gpu_result):
+    problems = _problems(gpu_result, "c", _in_objects(r"\nspec:\n", "\nspec:\n  paused: maybe\n"))
+    rejected = [p for p in problems if p.code == "E814"]
+    assert rejected and "spec.paused" in rejected[0].message and "Deployment 'w-api'" in rejected[0].message
+    unknown = _problems(gpu_result, "c", _in_objects(r"\nspec:\n", "\nspec:\n  replicaz: 2\n"))
+    assert [p.code for p in unknown] == ["E814"] and "replicaz" in unknown[0].message
+
+
+def test_a_cluster_older_than_the_schemas_easel_has_is_checked_against_the_oldest_with_a_warning():
+    from builders import cluster_file
+    from compiler.prove import workload_policies as policies
+    result = _compiled({**TEAM_IN_DEV, **cluster_file("old", k8s="1.20.4"), **one_component_app("""
+    - name: api
+      type: webservice
+      properties: {image: registry.example.com/api:1.0, port: 8080}
+""")})
+    files = {p: t for p, t in result.files.items() if p.startswith("clusters/old/")}
+    found = prove_cluster(result.plans.clusters["old"], files, policies(result.model), facts=result.fleet["old"])
+    assert [(p.code, p.severity.name) for p in found] == [("W106", "WARNING")]
+    assert "1.20.4" in found[0].message and found[0].location.file == "clusters/old.yaml"
+    assert any(d.code == "W106" for d in result.diagnostics)  # and the compile says it too
