@@ -117,14 +117,22 @@ spec:
 """)
 
 
-def test_a_trait_that_asks_for_unbooked_gpus_fails_the_proof_and_nothing_is_written(tmp_path):
-    files = {**TEAM_IN_DEV, **gpu_cluster("c"), "profiles/defs.yaml": GREEDY, **one_component_app("""
+def greedy_files(*clusters: str) -> dict[str, str]:
+    """A repository whose one workload carries the greedy trait, placed on every one of these GPU clusters."""
+    found = {**TEAM_IN_DEV, "profiles/defs.yaml": GREEDY, **one_component_app("""
     - name: api
       type: webservice
       properties: {image: registry.example.com/api:1.0, port: 8080}
       traits:
       - type: greedy
 """)}
+    for name in clusters:
+        found.update(gpu_cluster(name))
+    return found
+
+
+def test_a_trait_that_asks_for_unbooked_gpus_fails_the_proof_and_nothing_is_written(tmp_path):
+    files = greedy_files("c")
     result = compile_repository(MemorySource(files), Request())
     assert [d.code for d in result.diagnostics] == ["E810"]
     problem = next(iter(result.diagnostics))
@@ -143,14 +151,7 @@ def test_both_lanes_of_a_first_compile_prove_their_clusters_and_nothing_is_writt
     from compiler.runtime import parallel
     if not parallel.AVAILABLE:
         pytest.skip("the system cannot fork: one process writes")
-    clusters = {k: v for name in ("c0", "c1", "c2", "c3") for k, v in gpu_cluster(name).items()}
-    files = {**TEAM_IN_DEV, **clusters, "profiles/defs.yaml": GREEDY, **one_component_app("""
-    - name: api
-      type: webservice
-      properties: {image: registry.example.com/api:1.0, port: 8080}
-      traits:
-      - type: greedy
-""")}
+    files = greedy_files("c0", "c1", "c2", "c3")
     repo = tmp_path / "repo"
     write_files(repo, {"easel.yaml": docs("kind: Settings\nspec: {}\n"), **files})
     monkeypatch.setattr(write, "LANE_MIN", 2)  # a "fleet" of four: the second process renders c1 and c3

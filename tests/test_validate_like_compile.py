@@ -138,17 +138,8 @@ def test_a_clean_repository_passes_both(repo: Path):
 def test_a_tree_that_fails_its_proof_fails_validate_as_it_fails_compile(tmp_path):
     """validate renders each cluster's tree and proves it, as compile does when it writes: a trait that asks for
     GPUs no booking counts is E810 for both."""
-    from test_prove_tree import GREEDY
-
-    from builders import gpu_cluster
-    from scenario import TEAM_IN_DEV, one_component_app
-    files = {**TEAM_IN_DEV, **gpu_cluster("c"), "profiles/defs.yaml": GREEDY, **one_component_app("""
-    - name: api
-      type: webservice
-      properties: {image: registry.example.com/api:1.0, port: 8080}
-      traits:
-      - type: greedy
-""")}
+    from test_prove_tree import greedy_files
+    files = greedy_files("c")
     repo = tmp_path / "repo"
     write_files(repo, {"easel.yaml": "apiVersion: easel.dev/v1alpha1\nkind: Settings\nspec: {}\n", **files})
     compiled, validated = easel("compile", cwd=repo), easel("validate", cwd=repo)
