@@ -4,11 +4,11 @@ is written.
 - `prove(plans, ...)`: what the plans show already: every node selector a pod gets matches the labels of a device
   it booked (node_selection.py, E603), and every custom resource comes after the CRD that defines it (crds.py,
   E412).
-- `prove_tree(...)` and `ProvenTree`: each rendered cluster tree, read back as the cluster will apply it
-  (objects.py), holds what easel decided: labels, GPU requests against the bookings, images listed and allowed,
-  required traits on every pod template (tree.py, E810-E813). `ProvenTree` proves a tree a cluster at a time as
-  it is rendered and written, so a fleet's tree is never whole in memory, and write refuses a tree with an error
-  in it.
+- `ProvenTree`: each rendered cluster tree, read back as the cluster will apply it (objects.py), holds what
+  easel decided: labels, GPU requests against the bookings, images listed and allowed, required traits on every
+  pod template, and objects the API server accepts at the cluster's version (tree.py, schemas.py; E810-E814); a
+  cluster at a time as it is rendered and written (for `validate`: proven and dropped), so a fleet's tree is
+  never whole in memory, and write refuses a tree with an error in it.
 - `kustomize.py` builds a cluster's tree as `kubectl kustomize` does (`easel build`).
 """
 
@@ -68,20 +68,6 @@ def gpus_taken(decisions: Decisions, cluster: str) -> dict[str, dict[str, int]]:
             per_component = found.setdefault(workload_id, {})
             per_component[allocation.component] = per_component.get(allocation.component, 0) + allocation.count
     return found
-
-
-def prove_tree(plans: Plans, model: Model, decisions: Decisions, files: dict[str, str],
-               fleet: Mapping[str, ClusterFacts] | None = None) -> list[Diagnostic]:
-    """The problems of every cluster tree among the rendered files."""
-    by_cluster: dict[str, dict[str, str]] = {}
-    for path, text in files.items():
-        if path.startswith("clusters/"):
-            by_cluster.setdefault(path.split("/", 2)[1], {})[path] = text
-    policies = workload_policies(model)
-    parsed = Parsed.shared()
-    return [problem for name, part in sorted(by_cluster.items()) if name in plans.clusters
-            for problem in prove_cluster(plans.clusters[name], part, policies, gpus_taken(decisions, name), parsed,
-                                         (fleet or {}).get(name))]
 
 
 class ProvenTree:
