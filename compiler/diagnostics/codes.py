@@ -170,6 +170,9 @@ _ALL = [
     Code("E814", "the cluster's API server would reject a rendered object",
          "a definition's template or a trait writes a field Kubernetes does not have at the cluster's version, or a "
          "value of the wrong type there: fix the template, or the version the cluster is said to run"),
+    Code("E815", "the rendered pods can land on GPUs easel did not book for them",
+         "a template or a trait replaced the GPU product selector the `gpu` trait writes: keep the node selector "
+         "or affinity on nvidia.com/gpu.product, narrowed to the products booked"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),

@@ -22,6 +22,7 @@ from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, 
 from compiler.kube import podtemplates
 from compiler.model import Model, Repository, Settings, gpu
 from compiler.plan.chart_patches import ChartPatch, chart_patches
+from compiler.plan.pinning import pinned
 from compiler.record.decisions import Decisions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
@@ -154,9 +155,13 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             # how its GPUs are requested and its namespace's GPU quota written: the cluster's way, when it matters
             matters = workload.gpu_demands or _gpu_quota(workload.environment.namespace_quota)
             allocation = facts.gpu_allocation if matters else gpu.DEVICE_PLUGIN
-            key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation)
+            # a list of GPU products, pinned to those placement took here
+            workload, narrowed = pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
+                                        allocation)
+            key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation,
+                   narrowed)
             if key not in planned:  # a workload planned alike on many clusters is one value
-                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation)
+                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation, narrowed)
                 if (workload.id, workload.version) not in isolated:
                     isolated.add((workload.id, workload.version))
                     diagnostics.extend(_cut_off(workload))
@@ -317,7 +322,7 @@ def _bookings(components: tuple[ResolvedComponent, ...], allocation: str = gpu.D
 
 def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
                       specialized_for: str | None, requires: tuple[str, ...] = (),
-                      allocation: str = gpu.DEVICE_PLUGIN) -> Release:
+                      allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = ()) -> Release:
     environment = workload.environment
     labels = _labels(workload)
     if environment.namespace_strategy == "project":
@@ -332,7 +337,7 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
                       environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
                       environment.egress_namespaces, environment.pod_security),
         labels, workload.components, waits_for, _bookings(workload.components, allocation),
-        key=("workload", workload.id, workload.version, specialized_for, allocation), requires=requires,
+        key=("workload", workload.id, workload.version, specialized_for, allocation, pinned_to), requires=requires,
         gpu_allocation=allocation, chart_patches=_chart_patches(workload.components))
 
 

@@ -28,6 +28,7 @@ from compiler.decide.resolve import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
+from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
@@ -161,6 +162,8 @@ def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | Non
         problems.append(where.problem(
             file, obj, "pod templates' GPUs", f"placement took {took} GPU(s) for the component on this cluster (what "
             f"its capacity and the project's quota were counted against); the pods ask for {all_asked}", "E810"))
+    for gpus in booked:
+        problems += _landing_problems(where, pods, gpus, claims)
     names = {g.resource for g in booked}
     for file, obj, t in pods:
         for container in podtemplates.containers(t.template):
@@ -232,3 +235,48 @@ def _first_difference(found: Any, wanted: Any, path: str = "") -> str | None:
                 return _first_difference(a, b, f"{path}[{index}]")
         return None
     return None if found == wanted else path or "(the object)"
+
+
+def _landing_problems(where: _Where, pods: list, gpus: GpuBooking, claims: dict[str, int]) -> list[Diagnostic]:
+    """A booking of named products: every pod that asks for its GPUs can land only on nodes of those products
+    (its node selector or required affinity on GPU Feature Discovery's product label), never on GPUs easel
+    counts as free. (Under DRA, the claim's selectors say which devices.)"""
+    if not gpus.products or gpus.allocation == "dra":
+        return []
+    problems = []
+    for file, obj, template in pods:
+        if not _gpus_asked(template.template, gpus, claims):
+            continue
+        admitted = _products_admitted(template.template)
+        outside = sorted(admitted - set(gpus.products)) if admitted is not None else None
+        if outside is None or outside:
+            found = "any product" if outside is None else ", ".join(outside)
+            problems.append(where.problem(
+                file, obj, f"pod template nodeSelector/affinity[{PRODUCT_LABEL!r}]",
+                f"easel booked {', '.join(gpus.products)}; the pods can also land on {found}", "E815"))
+    return problems
+
+
+def _products_admitted(template: dict[str, Any]) -> set[str] | None:
+    """The GPU products a pod may land on by its node selector and required node affinity (time-sliced ones by
+    their product); None when nothing narrows them."""
+    spec = template.get("spec") or {}
+    admitted: set[str] | None = None
+    selected = (spec.get("nodeSelector") or {}).get(PRODUCT_LABEL)
+    if isinstance(selected, str):
+        admitted = {selected.removesuffix(SHARED_SUFFIX)}
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = required.get("nodeSelectorTerms") or []
+    per_term: list[set[str] | None] = []
+    for term in terms:  # a node may match any term: the products are those of every term together
+        values: set[str] | None = None
+        for expression in term.get("matchExpressions") or ():
+            if expression.get("key") == PRODUCT_LABEL and expression.get("operator") == "In":
+                found = {str(v).removesuffix(SHARED_SUFFIX) for v in expression.get("values") or ()}
+                values = found if values is None else values & found
+        per_term.append(values)
+    if per_term and all(v is not None for v in per_term):
+        by_affinity = set().union(*(v for v in per_term if v is not None))
+        admitted = by_affinity if admitted is None else admitted & by_affinity
+    return admitted
