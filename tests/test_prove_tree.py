@@ -211,3 +211,53 @@ def test_a_cluster_older_than_the_schemas_easel_has_is_checked_against_the_oldes
     assert [(p.code, p.severity.name) for p in found] == [("W106", "WARNING")]
     assert "1.20.4" in found[0].message and found[0].location.file == "clusters/old.yaml"
     assert any(d.code == "W106" for d in result.diagnostics)  # and the compile says it too
+
+
+# A user ComponentDefinition whose objects run several pods, by a templated `replicas` and a Job's `parallelism`:
+# the booking counts them all (3 + 2 pods), and the tree's proof agrees with what placement took.
+PAIR = docs("""
+kind: ComponentDefinition
+metadata: {name: pair}
+spec:
+  parameters: {type: object, properties: {replicas: {type: integer}}}
+  template: |
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: {{ component.instance }}}
+    spec:
+      replicas: {{ params.replicas }}
+      selector: {matchLabels: {app: pair}}
+      template:
+        metadata: {labels: {app: pair}}
+        spec:
+          containers:
+          - {name: main, image: registry.example.com/pair:1}
+    ---
+    apiVersion: batch/v1
+    kind: Job
+    metadata: {name: {{ component.instance }}-warm}
+    spec:
+      parallelism: 2
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - {name: warm, image: registry.example.com/pair:1}
+""")
+
+
+def test_a_user_definitions_pods_are_all_booked_and_proven():
+    result = _compiled({**TEAM_IN_DEV, **gpu_cluster("c"), "profiles/defs.yaml": PAIR, **one_component_app("""
+    - name: pair
+      type: pair
+      properties: {replicas: 3}
+      traits:
+      - type: gpu
+        properties: {count: 1}
+""")})
+    [booking] = result.plans.clusters["c"].workloads[0].bookings
+    assert (booking.gpus[0].per_replica, booking.gpus[0].replicas) == (1, 5)
+    assert sum(a.count for a in result.decisions.workloads["team/w"].allocations["c"]) == 5
+    assert _problems(result, "c", lambda p, t: t) == []
+    problems = _problems(result, "c", lambda p, t: t.replace("parallelism: 2", "parallelism: 4"))
+    assert [p.code for p in problems] == ["E810"] and "ask for 7" in problems[0].message
