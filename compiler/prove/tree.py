@@ -65,7 +65,9 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
             where = _Where(plan.cluster, release, component.name, component.loc)
             if release.kind == "workload":
                 problems += _label_problems(where, built, {**release.labels, "easel.dev/component": component.name})
-            took = (taken or {}).get(release.id, {}).get(component.name) if taken is not None else None
+            # a workload's GPUs were placed (none taken is 0); a stack's are not placed by capacity
+            took = (taken.get(release.id, {}).get(component.name, 0)
+                    if taken is not None and release.kind == "workload" else None)
             problems += _gpu_problems(where, built, bookings.get(component.name), component.output.pod_templates,
                                       took)
             policy = policies.get(release.id, WorkloadPolicy())
