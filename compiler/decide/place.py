@@ -161,6 +161,8 @@ def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFact
 def _rebook(workload: ResolvedWorkload, target: RolloutTarget, placement: Placement, run: _Run) -> Placement:
     """The placement with each cluster a wave reached booking the new version's GPUs instead of the old's; a
     cluster where they do not fit (capacity, quota) is an error that names it and why."""
+    if not run.usage.holds(workload):  # its GPUs broke the quota already (E704): nothing counted to move
+        return placement
     labels = {name: facts.labels for name, facts in run.fleet.items()}
     waves = wave_clusters(workload.id, placement.clusters, workload.environment.waves, labels)
     reached = sorted({c for wave in waves[:target.wave] for c in wave.clusters})

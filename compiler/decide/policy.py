@@ -120,3 +120,9 @@ class QuotaUsage:
             for a in taken:
                 self.total[name] -= a.count
                 self.by_product[name][a.product] -= a.count
+        if workload.id in self.holders[name]:
+            self.holders[name].remove(workload.id)
+
+    def holds(self, workload: ResolvedWorkload) -> bool:
+        """Whether the workload's GPUs are counted (its add was within the quota)."""
+        return workload.id in self.holders[workload.project.meta.name]

@@ -86,6 +86,7 @@ class ProvenTree:
 
     def parts(self, lane: int = 0, lanes: int = 1) -> Iterator[dict[str, str]]:
         for part in self.tree.parts(lane, lanes):
+            self.parsed = Parsed.shared()  # per cluster: what the process keeps stays bounded within a tree too
             name = _cluster_of(part)
             if name is not None and name in self.tree.plans.clusters:
                 self.found += prove_cluster(self.tree.plans.clusters[name], part, self.policies,
