@@ -144,3 +144,17 @@ def test_oci_delivery_needs_a_repository(tmp_path):
     write_files(repo, {"easel.yaml": SETTINGS.replace(f"    oci: {{repository: {REGISTRY}, tag: stable}}\n", "")})
     run = easel("validate", cwd=repo)
     assert run.code == 1 and "oci" in run.text and "easel.yaml:" in run.text, run.text
+
+
+def test_the_proof_reads_the_flux_layers_of_an_artifact_as_it_reads_those_of_the_repository(oci_repo):
+    """Under OCI delivery a layer's path is `./<folder>` inside the cluster's artifact: the proof still finds the
+    Flux Kustomization that applies each component folder (what it adds to the objects is proven too)."""
+    from compiler.prove.objects import flux_layers
+    tree = {p.relative_to(oci_repo / "output").as_posix(): p.read_text()
+            for p in (oci_repo / "output" / "clusters" / "local").rglob("*.yaml")}
+    layers = flux_layers(tree, "local")
+    components = {p.rsplit("/", 1)[0] for p in tree if p.startswith("clusters/local/workloads/")
+                  and p.endswith("/kustomization.yaml")}
+    assert components and components <= set(layers)
+    assert all(doc["spec"]["path"].startswith("./") and "/clusters/" not in doc["spec"]["path"]
+               for doc in layers.values())

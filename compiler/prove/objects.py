@@ -80,8 +80,12 @@ def flux_layers(files: dict[str, str], cluster: str, parsed: Parsed | None = Non
         for doc in parsed.documents(text.replace(named, f"/clusters/{_ANY_CLUSTER}/")):
             where = str((doc.get("spec") or {}).get("path") or "")
             marker = f"/clusters/{_ANY_CLUSTER}/"
-            if str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION) and marker in where:
+            if not str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION):
+                continue
+            if marker in where:  # in the repository: ./<output>/clusters/<cluster>/<folder>
                 found[f"clusters/{cluster}/" + where[where.index(marker) + len(marker):].rstrip("/")] = doc
+            elif where.startswith("./") and "/clusters/" not in where:  # in the cluster's OCI artifact: ./<folder>
+                found[f"clusters/{cluster}/" + where[2:].rstrip("/")] = doc
     return found
 
 
