@@ -26,7 +26,7 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fleet as fleetgen  # noqa: E402  (a sibling script, not a package)
+import fleet as fleetgen
 
 # Reclass lists from several classes are concatenated, so each workload class can append its own
 # compile entry to parameters.kapitan.compile. input_params tells the shared template which workload.

@@ -22,9 +22,8 @@ from pathlib import Path
 import yaml
 
 from compiler.decide import inventory
-from compiler.model import valuespath
 from compiler.definitions.builtins import traits
-from compiler.model import PodTemplatePath
+from compiler.model import PodTemplatePath, valuespath
 from compiler.model.parts import RenderContext
 
 POD_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
@@ -280,8 +279,8 @@ def _patched_container(where: str, component, patches: list[dict], gpus, templat
             if c.get("name") == container and \
                     c.get("resources", {}).get("limits", {}).get(gpus.resource) == gpus.per_replica:
                 return []
-    return [f"{where}: booked {gpus.per_replica} {gpus.resource} per replica; no values mapping or patch of "
-            f"container {container!r} asks for it"]
+    return [(f"{where}: booked {gpus.per_replica} {gpus.resource} per replica; no values mapping or patch of "
+            f"container {container!r} asks for it")]
 
 
 def _subset(wanted, found) -> bool:

@@ -20,9 +20,10 @@ import copy
 import functools
 import json
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -141,7 +142,7 @@ def strict_openapi(schema: dict) -> dict:
     return schema
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd_validator(path: Path, api_version: str, kind: str) -> jsonschema.protocols.Validator:
     with open(path, "rb") as f:
         crd = yaml.load(f, Loader=_Loader)
@@ -180,7 +181,7 @@ def validate_custom(obj: dict, crds_dir: Path) -> list[str]:
 # Built-in kinds (kubernetes-validate)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kubernetes_version() -> str:
     """The newest Kubernetes version kubernetes-validate ships schemas for, e.g. '1.37.0'."""
     return kubernetes_validate.utils.latest_version()
@@ -224,7 +225,7 @@ def _definitions(partial: bool) -> Registry:
     return Resource.from_contents(defs) @ Registry()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_validator(api_version: str, kind: str, partial: bool) -> jsonschema.protocols.Validator:
     ref = _schema_dir().joinpath(_api_file(api_version, kind))
     if not ref.is_file():

@@ -4,7 +4,6 @@ cluster-scoped kinds), the domain-qualified deletion finalizer, and no namespace
 from __future__ import annotations
 
 import yaml
-
 from builders import byoc_cluster, docs
 from scenario import TEAM_IN_DEV, codes, compile_files
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import INIT_REPO, easel, tree, write_files
 
 # The files of the init repository, as named in the cases below.
@@ -99,12 +98,12 @@ GPU_CLUSTERS = {"clusters/gpu.yaml": """
 GPU_PROFILE = edit(
     PROFILE,
     ("    replicas: {type: integer, minimum: 1, default: 1}\n",
-     "    replicas: {type: integer, minimum: 1, default: 1}\n"
-     "    gpus: {type: integer, minimum: 0, default: 1}\n"),
+     ("    replicas: {type: integer, minimum: 1, default: 1}\n"
+     "    gpus: {type: integer, minimum: 0, default: 1}\n")),
     ("          properties: {cpu: 100m, memory: 64Mi}\n",
-     "          properties: {cpu: 100m, memory: 64Mi}\n"
+     ("          properties: {cpu: 100m, memory: 64Mi}\n"
      "        - type: gpu\n"
-     "          properties: {count: \"{{ params.gpus }}\"}\n"))
+     "          properties: {count: \"{{ params.gpus }}\"}\n")))
 
 
 def gpu_repo(gpus: int, quota: int = 100, placement: str = "", policy: str = "") -> dict[str, str]:
@@ -357,8 +356,8 @@ CASES = [
           **edit(WORKLOAD, ("  parameters:\n    message: hello, world\n", ""))},
          "E402", f"{WORKLOAD}:9:", also=("'message'",)),
     case("locked-parameter-overridden",
-         edit(ENV, ("  defaults:\n", "  defaults:\n    parameters:\n"
-                                     "      message: {value: hello from dev, locked: true}\n")),
+         edit(ENV, ("  defaults:\n", ("  defaults:\n    parameters:\n"
+                                     "      message: {value: hello from dev, locked: true}\n"))),
          "E403", f"{WORKLOAD}:11:", also=(f"note: {ENV}:21:", "locked by the environment layer")),
     case("parameter-fails-its-schema",
          append(WORKLOAD, "replicas: 0\n", indent=4), "E404", f"{WORKLOAD}:12:", also=("minimum",)),

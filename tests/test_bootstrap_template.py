@@ -4,12 +4,14 @@ cluster directly, and Go's YAML reader reads the name back as written."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings as run, strategies as st
+from hypothesis import given
+from hypothesis import settings as run
+from hypothesis import strategies as st
 
 from compiler.diagnostics import Location
+from compiler.load.yamlio import load_all
 from compiler.model import Settings
 from compiler.render import flux
-from compiler.load.yamlio import load_all
 
 LABELS = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 KEYWORDS = st.sampled_from(["on", "off", "yes", "no", "y", "n", "true", "null", "123", "1e3", "0x1f", "2024-01-01"])

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from compiler.prove import kustomize
 from builders import copy_example
 from conftest import ROOT, easel, tree
 from test_output_conformance import kubectl_path
 
+from compiler.prove import kustomize
 
 
 @pytest.fixture(scope="module")

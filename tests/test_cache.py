@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from compiler.runtime import cache
-from compiler.commands import compiling as workflow
 from builders import copy_example
 from conftest import ROOT, easel, tree
 
+from compiler.commands import compiling as workflow
+from compiler.runtime import cache
+
 sys.path.insert(0, str(ROOT / "bench"))
-import fleet  # noqa: E402  (the benchmark's generator: a real fleet, small)
+import fleet
 
 
 def _fleet(root: Path, clusters: int = 12, workloads: int = 6, argocd_half: bool = True) -> Path:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from builders import cluster_file, copy_example
 from conftest import copy_init_repo, easel, easel_process, tree, write_files
 
@@ -242,9 +241,9 @@ def test_global_options_may_follow_the_subcommand(repo):
 
 def test_completion_scripts_and_the_names_they_complete():
     from click.shell_completion import ShellComplete
+    from conftest import ROOT
 
     from compiler.cli.common import cli
-    from conftest import ROOT
 
     for shell, marker in (("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files")):
         run = easel("completion", shell)

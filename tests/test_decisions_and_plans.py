@@ -3,23 +3,22 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import types
 from functools import partial
 from pathlib import Path
 
 import pytest
-
-from compiler.record import lockfile
-from compiler.record.changes import changes
-from compiler.decide.rollout import step
-from compiler.diagnostics.errors import CommandError
-from compiler.model.graph import depths, first_cycle
-from compiler.pipeline import Request, compile_repository
-from compiler.load.source import MemorySource
 from builders import docs, gpu_cluster
 from scenario import TEAM_IN_DEV, replaced
+
+from compiler.decide.rollout import step
+from compiler.diagnostics.errors import CommandError
+from compiler.load.source import MemorySource
+from compiler.model.graph import depths, first_cycle
+from compiler.pipeline import Request, compile_repository
+from compiler.record import lockfile
+from compiler.record.changes import changes
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import yaml
-
 from builders import cluster_file, docs
 from scenario import TEAM_IN_DEV, codes, compile_files, replaced
 

@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import k8s_schemas
 import pytest
 import yaml
-
-import k8s_schemas
 from conftest import SHARED, copy_init_repo, easel, write_files
 
 REGISTRY = "registry.example.com/platform/fleet"

@@ -4,9 +4,8 @@ that need it, resolved with backtracking; provided by a cluster profile; conflic
 from __future__ import annotations
 
 import yaml
-
-from conftest import easel, write_files
 from builders import cluster_file, docs
+from conftest import easel, write_files
 from scenario import TEAM_IN_DEV, codes, compile_files
 
 
@@ -134,8 +133,8 @@ def test_a_cluster_whose_profile_provides_a_stack_out_of_range_is_not_eligible()
     result = compile_files(files)
     assert codes(result) == ["E601"]  # not placed where it would then conflict (E505)
     problem = next(d for d in result.diagnostics if d.code == "E601")
-    assert [n.message for n in problem.notes] == ["edge: its cluster profile provides base 1.4.0; the profile "
-                                                  "requires base '>=2'"]
+    assert [n.message for n in problem.notes] == [("edge: its cluster profile provides base 1.4.0; the profile "
+                                                  "requires base '>=2'")]
 
 
 def test_placement_moves_on_to_a_cluster_where_the_stack_can_be_deployed_and_explain_says_why(tmp_path):
@@ -158,8 +157,8 @@ def test_the_lock_keeps_a_stack_version_until_updated():
     files.update(stack("base", "1.1.0"))
     kept = compile_files({**files, "easel.lock": first.lock_text})
     assert yaml.safe_load(kept.lock_text)["infrastructure"] == {"byoc": {"base": "1.0.0"}}
-    from compiler.pipeline import Request, compile_repository
     from compiler.load.source import MemorySource
+    from compiler.pipeline import Request, compile_repository
 
     updated = compile_repository(MemorySource({**files, "easel.lock": first.lock_text}), Request(update="base"))
     assert yaml.safe_load(updated.lock_text)["infrastructure"] == {"byoc": {"base": "1.1.0"}}

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import easel
 
 from compiler.commands import editor
-from conftest import easel
 
 TIMEOUT = 30  # seconds for the whole conversation
 

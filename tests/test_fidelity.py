@@ -8,13 +8,13 @@ import dataclasses
 import subprocess
 import sys
 
-import pytest
-
 import fidelity
-from compiler.pipeline import compile_repository
-from compiler.load.source import DirectorySource, MemorySource
+import pytest
 from conftest import INIT_REPO, ROOT
-from test_trait_reach import CRONJOB, _chart_files, _files, GPU
+from test_trait_reach import CRONJOB, GPU, _chart_files, _files
+
+from compiler.load.source import DirectorySource, MemorySource
+from compiler.pipeline import compile_repository
 
 BENCH = ROOT / "bench" / "fleet.py"
 
@@ -87,7 +87,8 @@ def test_it_catches_a_chart_value_that_does_not_match():
 
 
 def test_it_counts_the_pods_of_custom_kinds_where_their_definition_says():
-    from test_pod_templates import RAY, RAY_TEMPLATES, WORKER_GPU, _files as custom_files
+    from test_pod_templates import RAY, RAY_TEMPLATES, WORKER_GPU
+    from test_pod_templates import _files as custom_files
     result = compile_repository(MemorySource(custom_files(RAY, RAY_TEMPLATES, WORKER_GPU)))
     path = "clusters/c/workloads/team/w/run/objects.yaml"
     assert any("booked 1 nvidia.com/gpu × 2 pods; the pods request 3 in all" in p

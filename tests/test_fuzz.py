@@ -8,13 +8,13 @@ import os
 import time
 
 import yaml
+from builders import repository_files
+from conftest import INIT_REPO, ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.pipeline import Request, compile_repository
 from compiler.load.source import MemorySource
-from builders import repository_files
-from conftest import INIT_REPO, ROOT
+from compiler.pipeline import Request, compile_repository
 
 BUDGET = int(os.environ.get("EASEL_FUZZ", "40"))
 BASES = {"init": repository_files(INIT_REPO), "example": repository_files(ROOT)}

@@ -9,7 +9,6 @@ from pathlib import Path
 import pygit2
 import pytest
 import yaml
-
 from builders import cluster_file, copy_example
 from conftest import copy_init_repo, easel, tree, write_files
 

@@ -16,20 +16,20 @@ import re
 from pathlib import Path
 
 import celpy
-import pytest
-import yaml
-from celpy import celtypes
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 import fidelity
 import k8s_schemas
+import pytest
+import yaml
+from builders import cluster_file, example_files
+from celpy import celtypes
+from conftest import easel, write_files
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, replaced
+
+from compiler.commands.inventory_import import read_items, reported
 from compiler.definitions.builtins.traits import gpu_ask
 from compiler.model import gpu, quantity
-from compiler.commands.inventory_import import read_items, reported
-from conftest import easel, write_files
-from builders import cluster_file, example_files
-from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, replaced
 
 SAMPLES = Path(__file__).parent / "resourceslices"
 
@@ -44,8 +44,8 @@ def _cluster(name: str, devices: list[str], allocation: str | None = None, engin
     return cluster_file(name, k8s="1.34.1", spec=spec, devices=devices)
 
 
-PLUGIN = _cluster("plugin", ["{name: p-1, facts: {gpus: [{product: NVIDIA-H100-80GB-HBM3, memory: 80Gi, count: 8}, "
-                             "{product: NVIDIA-A100-SXM4-80GB, count: 4, mig: {3g.40gb: 8}}]}}"])
+PLUGIN = _cluster("plugin", [("{name: p-1, facts: {gpus: [{product: NVIDIA-H100-80GB-HBM3, memory: 80Gi, count: 8}, "
+                             "{product: NVIDIA-A100-SXM4-80GB, count: 4, mig: {3g.40gb: 8}}]}}")])
 DRA = _cluster("dra", [f"{{name: gpu-node-a, facts: {{gpus: {_gpus('whole-gpus', 'gpu-node-a')}}}}}",
                        f"{{name: mig-node-1, facts: {{gpus: {_gpus('mig', 'mig-node-1')}}}}}"])
 

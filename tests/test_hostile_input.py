@@ -4,7 +4,6 @@ internal error: each case below once ended in a traceback (or E999)."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import copy_init_repo, easel
 
 HELLO = "profiles/hello/1.0.0.yaml"
@@ -27,8 +26,8 @@ CASES = {
                                 ("E101", f"{CLUSTER}:6:12", "the mapping key '1' is a number, not a string")),
     "true as a key": (CLUSTER, "labels: {", "labels: {true: x, ",
                       ("E101", f"{CLUSTER}:6:12", "the mapping key 'true' is a boolean, not a string")),
-    "files: 1": (HELLO, "    - name: web\n      type: webservice", "    - name: extra\n      type: manifests\n"
-                 "      properties: {files: 1}\n    - name: web\n      type: webservice",
+    "files: 1": (HELLO, "    - name: web\n      type: webservice", ("    - name: extra\n      type: manifests\n"
+                 "      properties: {files: 1}\n    - name: web\n      type: webservice"),
                  ("E407", f"{HELLO}:16:", "files must be a list, not the number 1")),
     "memory: .inf": (HELLO, "memory: 64Mi", "memory: .inf", ("E407", f"{HELLO}:24:", "not a Kubernetes quantity")),
     "range() in a placeholder": (HELLO, '"{{ params.message }}"', '"{{ range(3) }}"',
@@ -90,9 +89,9 @@ BOUNDS = {
     "a list of big strings repeated": (HELLO, '"{{ params.message }}"', "\"{{ ['a' * 99999] * 99999 }}\"",
                                        ("E406", "repetition too large")),
     "a string doubled by +": (HELLO, '"{{ params.message }}"',
-                              "\"{% set s = 'x' * 90000 %}{{ s + s + s + s + s + s + s + s + s + s + s + s + s + s + s "
+                              ("\"{% set s = 'x' * 90000 %}{{ s + s + s + s + s + s + s + s + s + s + s + s + s + s + s "
                               "+ s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + s + "
-                              "s + s + s + s + s + s + s + s }}\"", ("E406", "too large")),
+                              "s + s + s + s + s + s + s + s }}\""), ("E406", "too large")),
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import yaml
-
 from conftest import easel, tree, write_files
 from nodes import gfd, node, node_list
 

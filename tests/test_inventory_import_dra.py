@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import yaml
-
 from conftest import easel, tree, write_files
 from nodes import node, node_list
 from scenario import replaced
@@ -156,8 +155,9 @@ def test_a_device_document_in_error_is_fixed_first_not_imported_again(repo):
 def _on_imported_gpus(ask: str, allocation: str | None = None) -> dict[str, str]:
     """A cluster whose one device has the GPUs of tests/resourceslices/whole-gpus.json's first node, and a
     workload asking for some."""
-    from compiler.commands.inventory_import import read_items, reported
     from test_node_selection import _files
+
+    from compiler.commands.inventory_import import read_items, reported
 
     gpus = json.dumps(reported([read_items((SAMPLES / "whole-gpus.json").read_text())]).gpus["gpu-node-a"])
     files = _files(f"{{name: gpu-node-a, facts: {{gpus: {gpus}}}}}", ask)

@@ -5,7 +5,6 @@ Pod Security admission labels go on the namespaces easel creates."""
 from __future__ import annotations
 
 import yaml
-
 from builders import gpu_cluster
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 

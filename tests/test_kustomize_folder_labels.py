@@ -12,10 +12,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import k8s_schemas
 import pytest
 import yaml
-
-import k8s_schemas
 from builders import byoc_cluster
 from conftest import write_files
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app

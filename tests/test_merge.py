@@ -8,12 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import merge_keys
 import pytest
 import yaml
-
-import merge_keys
-from conftest import easel, write_files
 from builders import gpu_cluster
+from conftest import easel, write_files
 
 OBJECT = """
 apiVersion: apps/v1

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from compiler.commands import oci
 from conftest import ROOT, easel, tree
 
+from compiler.commands import oci
+
 sys.path.insert(0, str(ROOT / "bench"))
-import fleet  # noqa: E402
+import fleet
 
 REGISTRY = shutil.which("docker-registry") or shutil.which("registry")
 

@@ -10,15 +10,15 @@ import dataclasses
 import subprocess
 import sys
 
+import ordering
 import pytest
 import yaml
-
-import ordering
-from compiler.pipeline import compile_repository
-from compiler.load.source import DirectorySource
-from conftest import INIT_REPO, ROOT
 from builders import byoc_cluster, docs
+from conftest import INIT_REPO, ROOT
 from scenario import TEAM_IN_DEV, codes, compile_files
+
+from compiler.load.source import DirectorySource
+from compiler.pipeline import compile_repository
 
 SERVICE_MONITOR = """
           - apiVersion: monitoring.coreos.com/v1

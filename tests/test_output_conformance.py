@@ -33,13 +33,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import k8s_schemas
 import nodesemver
 import pytest
 import yaml
-
-import k8s_schemas
-from compiler.kube import names
 from conftest import ROOT, SHARED, Run, copy_init_repo, easel, easel_process, tree, write_files
+
+from compiler.kube import names
 
 CRDS = SHARED / "crds"
 REPOS = ("example", "init", "longnames")
@@ -152,7 +152,7 @@ class RepoModel:
     engines: dict[str, str]                           # cluster -> flux | argocd
 
     @classmethod
-    def read(cls, repo: Path) -> "RepoModel":
+    def read(cls, repo: Path) -> RepoModel:
         settings = (_yaml_docs(repo / "easel.yaml") or [{}])[0].get("spec") or {}
         inputs = settings.get("inputs") or ["profiles", "environments", "clusters", "workloads"]
         default_engine = (settings.get("gitops") or {}).get("engine", "flux")
@@ -253,7 +253,7 @@ class Compiled:
     def ok(self) -> bool:
         return self.run.code == 0 and (self.out / "clusters").is_dir()
 
-    def require(self) -> "Compiled":
+    def require(self) -> Compiled:
         if not self.ok:
             pytest.fail(f"easel compile of {self.label} ({self.repo}) failed, exit {self.run.code}:\n{self.run.text}")
         return self
@@ -831,7 +831,7 @@ def name_errors(c: Compiled) -> list[str]:
             template = ((spec.get("template") or {}).get("metadata") or {}).get("name", "")
             for generator in spec.get("generators") or []:
                 for element in (generator.get("list") or {}).get("elements") or []:
-                    rendered = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: str(element.get(m.group(1), "")), template)
+                    rendered = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: str(element.get(m.group(1), "")), template)  # noqa: B023  (used at once)
                     if (problem := k8s_schemas.dns_label_error(rendered)):
                         errors.append(f"{what}: generated Application name {rendered!r} {problem}")
         pod = ((spec.get("template") or {}).get("spec") or {}) if kind in (

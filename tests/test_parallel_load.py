@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 
-from compiler.runtime import parallel
-from compiler import load
-from compiler.load.source import MemorySource
 from conftest import ROOT
 
+from compiler import load
+from compiler.load.source import MemorySource
+from compiler.runtime import parallel
+
 sys.path.insert(0, str(ROOT / "bench"))
-import fleet  # noqa: E402
+import fleet
 
 
 def _files(tmp_path):

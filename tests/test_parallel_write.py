@@ -8,14 +8,14 @@ import os
 import sys
 
 import pytest
-
-from compiler.runtime import parallel
-from compiler.commands import replay
-from compiler import write
 from conftest import ROOT, easel
 
+from compiler import write
+from compiler.commands import replay
+from compiler.runtime import parallel
+
 sys.path.insert(0, str(ROOT / "bench"))
-import fleet  # noqa: E402
+import fleet
 
 pytestmark = pytest.mark.skipif(not parallel.AVAILABLE, reason="the system cannot fork: one process writes")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import yaml
-
 from conftest import copy_init_repo, easel, tree, write_files
 
 

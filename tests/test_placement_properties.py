@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from builders import cluster_file, docs, gpu_device
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from builders import cluster_file, docs, gpu_device
 from scenario import compile_files
 
 PRODUCTS = ("A", "B")

@@ -5,7 +5,6 @@ placement books is what those pods request, counted pod by pod. (compile_files r
 from __future__ import annotations
 
 import yaml
-
 from builders import docs, gpu_cluster
 from scenario import TEAM_IN_DEV, codes, compile_files, decision, one_component_app
 

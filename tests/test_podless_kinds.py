@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import yaml
-
 from builders import docs, gpu_cluster, repository_files
 from conftest import copy_init_repo
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, replaced

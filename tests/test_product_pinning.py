@@ -5,7 +5,6 @@ is narrowed, per cluster, to the products booked there; for one product, a node 
 from __future__ import annotations
 
 import yaml
-
 from builders import cluster_file, gpu_device
 from scenario import TEAM_IN_DEV, compile_files, one_component_app
 

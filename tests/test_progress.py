@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import sys
 
-from compiler.runtime import progress
-from compiler.commands.compiling import Target, compile_and_write
-from compiler.load.source import DirectorySource
 from conftest import ROOT, easel
 
+from compiler.commands.compiling import Target, compile_and_write
+from compiler.load.source import DirectorySource
+from compiler.runtime import progress
+
 sys.path.insert(0, str(ROOT / "bench"))
-import fleet  # noqa: E402
+import fleet
 
 
 class _Terminal(io.StringIO):

@@ -7,14 +7,14 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from builders import docs, gpu_cluster
+from conftest import easel, tree, write_files
+from scenario import TEAM_IN_DEV, one_component_app
+
 from compiler.load.source import MemorySource
 from compiler.pipeline import Request, compile_repository
 from compiler.prove import workload_policies
 from compiler.prove.tree import prove_cluster
-from conftest import easel, tree, write_files
-from scenario import TEAM_IN_DEV, one_component_app
 
 GPU_APP = one_component_app("""
     - name: api
@@ -200,6 +200,7 @@ def test_an_object_the_api_server_would_reject_is_named_with_the_field(gpu_resul
 
 def test_a_cluster_older_than_the_schemas_easel_has_is_checked_against_the_oldest_with_a_warning():
     from builders import cluster_file
+
     from compiler.prove import workload_policies as policies
     result = _compiled({**TEAM_IN_DEV, **cluster_file("old", k8s="1.20.4"), **one_component_app("""
     - name: api

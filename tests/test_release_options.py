@@ -5,7 +5,6 @@ below the profile component's own."""
 from __future__ import annotations
 
 import yaml
-
 from builders import byoc_cluster
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 

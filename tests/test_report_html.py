@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from builders import copy_example
 from conftest import easel, easel_process, tree
 
@@ -66,10 +65,10 @@ class Node:
                 yield child
                 yield from child.walk()
 
-    def all(self, tag: str, cls: str | None = None) -> list["Node"]:
+    def all(self, tag: str, cls: str | None = None) -> list[Node]:
         return [n for n in self.walk() if n.tag == tag and (cls is None or cls in n.classes)]
 
-    def by_id(self, wanted: str) -> "Node":
+    def by_id(self, wanted: str) -> Node:
         return next(n for n in self.walk() if n.attrs.get("id") == wanted)
 
 
@@ -262,8 +261,8 @@ def test_a_page_that_cannot_be_written_is_an_error_that_names_it(tmp_path):
     copy = copy_example(tmp_path / "example")
     (tmp_path / "out" / "index.html").mkdir(parents=True)
     run = easel("-C", str(copy), "report", "--out", str(tmp_path / "out"))
-    assert (run.code, run.err.strip()) == (1, f"error[E802]: cannot write {tmp_path / 'out' / 'index.html'}: "
-                                              "Is a directory")
+    assert (run.code, run.err.strip()) == (1, (f"error[E802]: cannot write {tmp_path / 'out' / 'index.html'}: "
+                                              "Is a directory"))
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["index.html"]  # no temporary file left
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pygit2
 import pytest
-
 from conftest import ROOT, copy_init_repo, easel
 from test_git import commit_all
 

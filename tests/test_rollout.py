@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import yaml
-
 from builders import cluster_file
 from conftest import easel, write_files
 

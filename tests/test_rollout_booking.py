@@ -6,9 +6,10 @@ the pods request equal to what placement took."""
 from __future__ import annotations
 
 from builders import docs, gpu_cluster
+from scenario import TEAM_IN_DEV
+
 from compiler.load.source import MemorySource
 from compiler.pipeline import Request, compile_repository
-from scenario import TEAM_IN_DEV
 
 WAVES = """
 kind: Environment

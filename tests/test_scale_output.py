@@ -7,11 +7,10 @@ import json
 import sys
 
 import pytest
-
 from conftest import ROOT, easel
 
 sys.path.insert(0, str(ROOT / "bench"))
-import fleet  # noqa: E402
+import fleet
 
 CLUSTERS = 60
 

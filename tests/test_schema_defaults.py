@@ -8,18 +8,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from builders import byoc_cluster
+from scenario import TEAM_IN_DEV, compile_files, one_component_app
 
 from compiler import schemas
 from compiler.diagnostics import Diagnostics, Location
 from compiler.load import DEFAULT_INPUTS, SETTINGS_FILE
 from compiler.model import Settings
 from compiler.schemas import check as schemacheck
-from compiler.validate import schema as kind_schemas
 from compiler.schemas.defaults import defaults_of, with_defaults
+from compiler.validate import schema as kind_schemas
 from compiler.validate.settings import settings
-
-from builders import byoc_cluster
-from scenario import TEAM_IN_DEV, compile_files, one_component_app
 
 APP = {**TEAM_IN_DEV, **byoc_cluster(), **one_component_app("""    - name: web
       type: manifests
@@ -87,7 +86,7 @@ def test_settings_made_by_hand_and_the_load_stage_take_the_schemas_defaults() ->
     """Two copies the stage order leaves: a Settings made without easel.yaml's schema (tests), and the input
     folders load reads before any schema is known."""
     assert settings(None, Diagnostics()) == Settings(loc=Location(SETTINGS_FILE))
-    assert DEFAULT_INPUTS == tuple(schemas.SPECS["Settings"]["properties"]["inputs"]["default"])
+    assert tuple(schemas.SPECS["Settings"]["properties"]["inputs"]["default"]) == DEFAULT_INPUTS
 
 
 SCHEMA = {

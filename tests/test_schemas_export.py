@@ -11,15 +11,15 @@ import subprocess
 
 import pytest
 import yaml
+from conftest import ROOT, easel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from compiler import schemas
 from compiler.commands import editor, schemadocs
 from compiler.model import quantity, valuespath, versions
-from compiler import schemas
 from compiler.schemas import blocks
-from conftest import ROOT, easel
 
 # Draft 2020-12's vocabularies (core, applicator, unevaluated, validation, meta-data, format-annotation, content)
 KEYWORDS_2020_12 = {

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from compiler.plan.shards import Shard
 from conftest import ROOT, easel, tree
 
+from compiler.plan.shards import Shard
+
 sys.path.insert(0, str(ROOT / "bench"))
-import fleet  # noqa: E402
+import fleet
 
 
 def test_the_shards_together_are_the_whole_tree(tmp_path):

@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 
 import yaml
-
-from conftest import easel, write_files
 from builders import cluster_file, docs
+from conftest import easel, write_files
 
 WAVES = """
   rollout:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from builders import gpu_cluster
 from k8s_schemas import validate_builtin
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app

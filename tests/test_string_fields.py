@@ -5,14 +5,14 @@ integer fields keep their integers; custom kinds are left as they are."""
 from __future__ import annotations
 
 import yaml
+from builders import cluster_file, docs
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from builders import cluster_file, docs
-from compiler.kube.strings import with_string_fields
-from compiler.load import yamlio
 from k8s_schemas import validate_builtin
 from scenario import TEAM_IN_DEV, codes, compile_files
+
+from compiler.kube.strings import with_string_fields
+from compiler.load import yamlio
 
 PARAMETERS = "{nodes: {type: integer}, debug: {type: boolean}, ratio: {type: number}, port: {type: integer}}"
 WORKLOAD = {

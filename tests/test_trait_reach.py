@@ -4,7 +4,6 @@ CronJob's job template and a bare Pod too), or the compile fails and says why.""
 from __future__ import annotations
 
 import yaml
-
 from builders import docs, gpu_cluster
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 

@@ -12,12 +12,12 @@ import threading
 import time
 
 import pytest
+from builders import cluster_file
+from conftest import ROOT, copy_init_repo, easel, tree, write_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.write import transaction
-from builders import cluster_file
-from conftest import ROOT, copy_init_repo, easel, tree, write_files
 
 NEW_CLUSTERS = {path: text for i in range(3) for path, text in cluster_file(f"extra-{i}", "{tier: dev}").items()}
 

@@ -8,12 +8,12 @@ import ast
 from pathlib import Path
 
 import yaml
+from builders import docs
+from scenario import TEAM_IN_DEV, codes, compile_files
 
 from compiler.definitions.builtins import components, traits, typed
 from compiler.model import gpu
 from compiler.model.parts import ChartTarget, ExternalSource, NodePlacement, ValuesMapping
-from builders import docs
-from scenario import TEAM_IN_DEV, codes, compile_files
 
 PACKAGE = Path(__file__).resolve().parent.parent / "compiler"
 # The stages that come after validate (docs/architecture.md: the order rule), and the pipeline between them.

@@ -7,15 +7,15 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-
-from compiler.kube import names, merge as smp
-from compiler.model import quantity, versions
-from compiler.definitions import templating
-from compiler import write
-from compiler.diagnostics import Diagnostics
 from builders import cluster_file, docs
 from scenario import codes, compile_files
 
+from compiler import write
+from compiler.definitions import templating
+from compiler.diagnostics import Diagnostics
+from compiler.kube import merge as smp
+from compiler.kube import names
+from compiler.model import quantity, versions
 
 # --- versions --------------------------------------------------------------------------------------------
 

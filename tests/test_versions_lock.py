@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import yaml
-
 from conftest import easel, write_files
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, copy_init_repo, easel, git
 
 EXAMPLE = ROOT / "docs" / "config-repo-workflow.yml"
