@@ -66,7 +66,8 @@ WIDGET = """
 """
 
 
-def profile(objects: str) -> dict[str, str]:
+def profile(objects: str, traits: str = "") -> dict[str, str]:
+    """A profile of one `manifests` component of these objects (and traits: YAML lines under `traits:`)."""
     return {"profiles/p.yaml": docs(f"""
 kind: WorkloadProfile
 metadata: {{name: p}}
@@ -79,7 +80,7 @@ spec:
       properties:
         objects:
 {objects}
-""")}
+""" + (f"      traits:\n{traits}" if traits else ""))}
 
 
 def written(files: dict[str, str], component: str = "app") -> dict[str, dict]:
@@ -207,21 +208,9 @@ spec:
                   - name: "*"
                     env: [{name: NNODES, value: {{ parameters.nodes }}}]
 """)
-    files = {**WORKLOAD, "profiles/traits.yaml": trait, "profiles/p.yaml": docs(f"""
-kind: WorkloadProfile
-metadata: {{name: p}}
-spec:
-  version: 1.0.0
-  parameters: {PARAMETERS}
-  components:
-    - name: app
-      type: manifests
-      properties:
-        objects:
-{DEPLOYMENT}
-      traits:
+    files = {**WORKLOAD, "profiles/traits.yaml": trait, **profile(DEPLOYMENT, """
         - type: nodes-env
-          properties: {{nodes: "{{{{ params.nodes }}}}"}}
+          properties: {nodes: "{{ params.nodes }}"}
 """)}
     deployment = written(files)["Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
