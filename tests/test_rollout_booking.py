@@ -78,3 +78,26 @@ def test_a_hungrier_version_that_exceeds_the_projects_quota_is_an_error_naming_t
     errors = [d for d in result.diagnostics if d.code == "E607"]
     assert len(errors) == 1 and "cluster 'c1'" in errors[0].message and "quota of 9" in errors[0].message
     assert result.files is None
+
+
+def test_explain_and_status_show_each_clusters_version_and_the_devices_its_booking_holds():
+    from compiler.reports import explain, html_report, status
+
+    result = _rolled_out(4)
+    workload = result.require_model().workloads[("team", "w")]
+    report = explain.workload_report(result, workload)
+    chosen = {c["cluster"]: c for c in report["placement"]["clusters"] if c["verdict"] == "chosen"}
+    assert {name: c["version"] for name, c in chosen.items()} == {"c1": "1.1.0", "c2": "1.0.0"}
+    # gpu_cluster's one device of 8: both replicas' GPUs on it, at the version each cluster runs
+    assert chosen["c1"]["gpus"][0]["devices"] == [{"device": "c1-gpu", "count": 8}]
+    assert chosen["c2"]["gpus"][0]["devices"] == [{"device": "c2-gpu", "count": 2}]
+    text = explain.workload_text(report)
+    assert "runs 1.1.0; takes 8 × A (8 on device 'c1-gpu')" in text
+    assert "runs 1.0.0; takes 2 × A (2 on device 'c2-gpu')" in text
+    devices = {c["cluster"]: c["devices"] for c in status.fleet_status(result)["clusters"]}
+    assert devices["c1"] == [{"device": "c1-gpu", "product": "A", "total": 8, "allocated": 8, "free": 0, "holders": [
+        {"workload": "team/w", "component": "api", "count": 8, "version": "1.1.0"}]}]
+    assert devices["c2"][0]["holders"] == [{"workload": "team/w", "component": "api", "count": 2, "version": "1.0.0"}]
+    cells = {c: cell["why"] for row in html_report.placement_matrix(result)["rows"]
+             for c, cell in row["cells"].items()}
+    assert "runs app 1.1.0; takes 8 × A (8 on device 'c1-gpu')" in cells["c1"]

@@ -247,9 +247,13 @@ def test_the_spec_examples_compile_to_what_the_spec_implies(tmp_path):
         "gpuProduct": ("NVIDIA-A100-SXM4-80GB", "environment"), "gpus": (2, "workload"),
         "model": ("meta-llama/Llama-3.1-8B-Instruct", "workload")}
     chosen = {c["cluster"]: c["gpus"] for c in report["placement"]["clusters"] if c["verdict"] == "chosen"}
-    # numberOfClusters 2; the tainted edge-east-1 is tolerated; 2 GPUs × 2 replicas of A100 on each
-    assert chosen == {"edge-east-1": [{"component": "server", "product": "NVIDIA-A100-SXM4-80GB", "count": 4}],
-                      "west-1": [{"component": "server", "product": "NVIDIA-A100-SXM4-80GB", "count": 4}]}
+    # numberOfClusters 2; the tainted edge-east-1 is tolerated; 2 GPUs × 2 replicas of A100 on each, both pods
+    # packed on the one device that has them
+    assert chosen == {
+        "edge-east-1": [{"component": "server", "product": "NVIDIA-A100-SXM4-80GB", "count": 4,
+                         "devices": [{"device": "edge-east-1-gpu-03", "count": 4}]}],
+        "west-1": [{"component": "server", "product": "NVIDIA-A100-SXM4-80GB", "count": 4,
+                    "devices": [{"device": "west-1-gpu-01", "count": 4}]}]}
     out = tmp_path / "output" / "clusters"
     # edge-east-1 is an Argo CD cluster, west-1 a Flux one (the easel.yaml default)
     assert (out / "edge-east-1" / "apps").is_dir()

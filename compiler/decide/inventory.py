@@ -27,6 +27,7 @@ class ClusterFacts:
     arches: frozenset[str] = frozenset()  # architectures of the ready devices
     crds: frozenset[str] = frozenset()  # API groups whose CRDs it has (its own and its cluster profile's)
     gpu_allocation: str = gpu.DEVICE_PLUGIN  # how its pods get GPUs: device-plugin | dra (gpu_allocation)
+    devices: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)  # gpu.device_capacity
 
     @property
     def name(self) -> str:
@@ -77,9 +78,11 @@ def gpu_allocation(cluster: Cluster) -> str:
 
 def _ready_gpus(cluster: Cluster, diagnostics: Diagnostics | None, allocation: str) -> list[gpu.DeviceGpus]:
     """The GPUs of the cluster's ready devices whose product and count are known (unknown is never free). Under
-    DRA a claim gets whole GPUs or MIG instances: time-slicing replicas are a device plugin's, so not counted."""
+    DRA a claim gets whole GPUs or MIG instances: time-slicing replicas are a device plugin's, so not counted.
+    Devices whose GPUs were gathered come first, those known only from tags last: placement packs pods onto
+    devices in this order, and only a gathered device's node is known to carry the labels pods select on."""
     found = []
-    for device in cluster.devices:
+    for device in sorted(cluster.devices, key=lambda d: d.product_from_tags):
         if device.state != "ready":
             continue
         for fact in device.gpus:
@@ -90,7 +93,8 @@ def _ready_gpus(cluster: Cluster, diagnostics: Diagnostics | None, allocation: s
                                         device.loc)
                 continue
             time_slicing = fact.time_slicing if allocation == gpu.DEVICE_PLUGIN else None
-            found.append(gpu.DeviceGpus(fact.product, fact.count, fact.memory, device.arch, time_slicing, fact.mig))
+            found.append(gpu.DeviceGpus(fact.product, fact.count, fact.memory, device.arch, time_slicing, fact.mig,
+                                        device.name))
     return found
 
 
@@ -127,7 +131,7 @@ def cluster_facts(cluster: Cluster, model: Model, diagnostics: Diagnostics | Non
         labels=dict(sorted(labels.items())), gpus=gpus, cpu_cores=cores, memory=memory,
         addons={layer.name: layer.version for layer in profile.layers} if profile else {}, arches=frozenset(arches),
         crds=frozenset(cluster.crds).union(*(layer.crds for layer in profile.layers)) if profile
-        else frozenset(cluster.crds), gpu_allocation=allocation)
+        else frozenset(cluster.crds), gpu_allocation=allocation, devices=gpu.device_capacity(gpu_facts))
 
 
 def dra_product_names(fleet: Mapping[str, ClusterFacts]) -> tuple[tuple[str, str], ...]:

@@ -147,7 +147,8 @@ def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFact
     (for the stacks a workload requires); rollouts: the workloads in a rollout, whose reached clusters book
     the GPUs of the version they run."""
     diagnostics = Diagnostics()
-    run = _Run(fleet, previous, FreeGpus.of({name: facts.gpus for name, facts in fleet.items()}),
+    run = _Run(fleet, previous, FreeGpus.of({name: facts.gpus for name, facts in fleet.items()},
+                                             {name: facts.devices for name, facts in fleet.items()}),
                policy.QuotaUsage(), StaticIndex(fleet, profiles), diagnostics)
     kept = _keep(workloads, run)
     placements = {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -18,7 +18,15 @@ from typing import NamedTuple
 
 from compiler.diagnostics import Location
 from compiler.model import quantity
-from compiler.model.reasons import DeviceTooSmall, NoGpus, NotEnoughFree, PoolMemoryShort, PoolNotOnArch, Reason
+from compiler.model.reasons import (
+    DeviceTooSmall,
+    NoDeviceFits,
+    NoGpus,
+    NotEnoughFree,
+    PoolMemoryShort,
+    PoolNotOnArch,
+    Reason,
+)
 
 EXCLUSIVE = "exclusive"
 TIME_SLICING = "time-slicing"
@@ -174,6 +182,27 @@ class DeviceGpus:
     arch: str | None
     time_slicing: int | None = None  # replicas per GPU
     mig: tuple[tuple[str, int], ...] = ()  # MIG profile -> instances
+    device: str = ""  # the device's name
+
+
+def _served(gpu: DeviceGpus) -> list[tuple[str, int]]:
+    """The pools (key, GPUs, slots or instances) one device's GPUs of a product serve."""
+    if gpu.mig:
+        return [(pool_key(gpu.product, mig_mode(profile)), instances) for profile, instances in gpu.mig]
+    if gpu.time_slicing:
+        return [(pool_key(gpu.product, TIME_SLICING), gpu.count * gpu.time_slicing)]
+    return [(gpu.product, gpu.count)]
+
+
+def device_capacity(gpus: Iterable[DeviceGpus]) -> dict[str, tuple[tuple[str, int], ...]]:
+    """Per pool key, the devices that serve it and how many of its GPUs (slots, instances) each has, in the order
+    given: a pod gets its GPUs on one node, so placement packs a booking's pods onto these."""
+    found: dict[str, dict[str, int]] = {}
+    for gpu in gpus:
+        for key, count in _served(gpu):
+            on = found.setdefault(key, {})
+            on[gpu.device] = on.get(gpu.device, 0) + count
+    return {key: tuple(on.items()) for key, on in sorted(found.items())}
 
 
 def pools(gpus: Iterable[DeviceGpus]) -> dict[str, GpuPool]:
@@ -209,32 +238,68 @@ class Allocation(NamedTuple):  # a tuple: placement makes one per workload per c
     product: str
     count: int  # type: ignore[assignment]  # the field easel.lock names; shadows tuple.count, never called
     pool: str  # the GpuPool key
+    devices: tuple[tuple[str, int], ...] = ()  # the devices its pods are packed on, and the GPUs taken on each
 
 
 @dataclass
 class FreeGpus:
-    """What earlier placements took: free GPUs per cluster and pool, and who holds them."""
+    """What earlier placements took: free GPUs per cluster and pool, on each device, and who holds them."""
     free: dict[str, dict[str, int]]
+    capacity: Mapping[str, Mapping[str, tuple[tuple[str, int], ...]]] = field(default_factory=dict)
+    used: dict[str, dict[tuple[str, str], int]] = field(default_factory=lambda: defaultdict(dict))  # (pool, device)
     holders: dict[str, list[tuple[str, str, int]]] = field(default_factory=lambda: defaultdict(list))
     workloads: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @classmethod
-    def of(cls, pools_by_cluster: dict[str, dict[str, GpuPool]]) -> FreeGpus:
-        return cls({name: {key: pool.total for key, pool in found.items()}
+    def of(cls, pools_by_cluster: Mapping[str, dict[str, GpuPool]],
+           devices_by_cluster: Mapping[str, Mapping[str, tuple[tuple[str, int], ...]]] | None = None) -> FreeGpus:
+        """devices_by_cluster: each cluster's device_capacity (without it, a pool is taken as one device)."""
+        return cls({name: {key: pool.total for key, pool in found.items()} for name, found in pools_by_cluster.items()},
+                   devices_by_cluster if devices_by_cluster is not None else
+                   {name: {key: (("", pool.total),) for key, pool in found.items()}
                     for name, found in pools_by_cluster.items()})
 
-    def take(self, cluster: str, workload: str, allocations: list[Allocation]) -> None:
+    def take(self, cluster: str, workload: str, allocations: Sequence[Allocation]) -> None:
         self.workloads[cluster] += 1
+        used = self.used[cluster]
         for allocation in allocations:
             self.free[cluster][allocation.pool] -= allocation.count
             self.holders[cluster].append((workload, allocation.pool, allocation.count))
+            for device, count in allocation.devices:
+                used[allocation.pool, device] = used.get((allocation.pool, device), 0) + count
 
     def give_back(self, cluster: str, workload: str, allocations: Sequence[Allocation]) -> None:
         """Undo `take` (a rollout books its new version in place of the old)."""
         self.workloads[cluster] -= 1
+        used = self.used[cluster]
         for allocation in allocations:
             self.free[cluster][allocation.pool] += allocation.count
             self.holders[cluster].remove((workload, allocation.pool, allocation.count))
+            for device, count in allocation.devices:
+                used[allocation.pool, device] -= count
+
+    def pack(self, cluster: str, pool: str, per_pod: int, pods: int,
+             pending: Mapping[tuple[str, str], int] | None = None) -> tuple[tuple[str, int], ...] | None:
+        """The devices the pods get their GPUs on, each pod all of its per_pod GPUs on one device (a pod runs on
+        one node), first fit in the devices' order; None when they do not fit. pending: (pool, device) -> GPUs
+        this workload's other components take."""
+        used = self.used.get(cluster, {})
+        packed = []
+        left = pods
+        for device, capacity in self.capacity.get(cluster, {}).get(pool, ()):
+            if not left:
+                break
+            free = capacity - used.get((pool, device), 0) - (pending or {}).get((pool, device), 0)
+            fit = min(left, free // per_pod) if per_pod else left
+            if fit > 0:
+                packed.append((device, fit * per_pod))
+                left -= fit
+        return tuple(packed) if not left else None
+
+    def free_on_devices(self, cluster: str, pool: str) -> tuple[tuple[str, int], ...]:
+        used = self.used.get(cluster, {})
+        return tuple((device, capacity - used.get((pool, device), 0))
+                     for device, capacity in self.capacity.get(cluster, {}).get(pool, ()))
 
 
 def _pools_for(ask: GpuAsk, offered: dict[str, GpuPool]) -> list[GpuPool]:
@@ -274,29 +339,48 @@ def viable_pools(demands: Sequence[GpuDemand], offered: dict[str, GpuPool], arch
 
 def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str,
          state: FreeGpus) -> tuple[list[Allocation], Reason | None]:
-    """The GPUs the demands take from their viable pools given what is free now, or why they cannot.
-    (A hot path: it runs for every workload on every cluster that could serve it.)"""
+    """The GPUs the demands take from their viable pools given what is free now, packed onto devices, or why
+    they cannot. (A hot path: it runs for every workload on every cluster that could serve it.)"""
     free = state.free[cluster]
     if len(demands) == 1 and len(viable[0]) == 1:  # the common case, without the bookkeeping below
         demand, pool = demands[0], viable[0][0]
-        if free.get(pool.key, 0) >= demand.total:
-            return [Allocation(demand.component, pool.product, demand.total, pool.key)], None
-        return [], _not_enough(demand, pool, cluster, state, 0)
+        if free.get(pool.key, 0) < demand.total:
+            return [], _not_enough(demand, pool, cluster, state, 0)
+        packed = state.pack(cluster, pool.key, demand.ask.count, demand.replicas)
+        if packed is None:
+            return [], _scattered(demand, pool, cluster, state)
+        return [Allocation(demand.component, pool.product, demand.total, pool.key, packed)], None
     used: dict[str, int] = {}  # by this workload's earlier demands on this cluster
+    pending: dict[tuple[str, str], int] = {}  # the same, per device
     taken: list[Allocation] = []
     for demand, choices in zip(demands, viable, strict=False):
         total = demand.total
         if len(choices) > 1 and not demand.ask.products:  # any product will do: the one with most free first
             choices = sorted(choices, key=lambda p: (-(free.get(p.key, 0) - used.get(p.key, 0)), p.key))
+        scattered: GpuPool | None = None
         for pool in choices:
             key = pool.key
-            if free.get(key, 0) - used.get(key, 0) >= total:
-                used[key] = used.get(key, 0) + total
-                taken.append(Allocation(demand.component, pool.product, total, key))
-                break
+            if free.get(key, 0) - used.get(key, 0) < total:
+                continue
+            packed = state.pack(cluster, key, demand.ask.count, demand.replicas, pending)
+            if packed is None:
+                scattered = scattered or pool
+                continue
+            used[key] = used.get(key, 0) + total
+            for device, count in packed:
+                pending[key, device] = pending.get((key, device), 0) + count
+            taken.append(Allocation(demand.component, pool.product, total, key, packed))
+            break
         else:
+            if scattered is not None:
+                return [], _scattered(demand, scattered, cluster, state)
             return [], _not_enough(demand, choices[0], cluster, state, used.get(choices[0].key, 0))
     return taken, None
+
+
+def _scattered(demand: GpuDemand, pool: GpuPool, cluster: str, state: FreeGpus) -> NoDeviceFits:
+    return NoDeviceFits(pool.key, demand.ask.count, demand.replicas,
+                        tuple((d, n) for d, n in state.free_on_devices(cluster, pool.key) if n > 0))
 
 
 def _not_enough(demand: GpuDemand, pool: GpuPool, cluster: str, state: FreeGpus, pending: int) -> NotEnoughFree:

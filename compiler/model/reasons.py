@@ -188,6 +188,22 @@ class NotEnoughFree(Reason):
         return text
 
 
+@dataclass(frozen=True)
+class NoDeviceFits(Reason):
+    """Enough GPUs are free in the pool, but not on one device for each pod: a pod gets all its GPUs on one
+    node."""
+    pool: str
+    per_pod: int
+    pods: int
+    free: tuple[tuple[str, int], ...]  # device -> GPUs free on it
+    kind = "capacity"
+
+    def __str__(self) -> str:
+        on = ", ".join(f"{n} on {d!r}" for d, n in self.free[:5]) or "none"
+        return (f"needs {self.pods} pods × {self.per_pod} × {self.pool}, each pod's on one device; "
+                f"free: {on}{', …' if len(self.free) > 5 else ''}")
+
+
 # --- choosing among eligible clusters, and keeping what easel.lock recorded ------------------------------------
 
 @dataclass(frozen=True)

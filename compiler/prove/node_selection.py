@@ -1,5 +1,6 @@
 """Node selection that real nodes satisfy: every node selector easel renders for a pod must match the labels of
-at least one device it booked capacity on, as those labels really are.
+every device placement packed its pods on (the scheduler may put a pod on any of them), as those labels really
+are.
 
 A device's labels are the ones its node carries, when they are recorded (`facts.nodeLabels`, which
 `easel inventory import` keeps). Without them, a device whose GPUs were gathered is taken to carry GPU Feature
@@ -84,9 +85,9 @@ def ready_devices(cluster: Cluster) -> list[tuple[Device, dict[str, gpu.GpuPool]
 def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation],
           devices: list[tuple[Device, dict[str, gpu.GpuPool]]],
           dra_names: Mapping[str, str] | None = None) -> list[Diagnostic]:
-    """The release's bookings on this cluster whose node selection no booked device satisfies. devices: the
-    cluster's ready devices and their pools (ready_devices); dra_names: the products' names under DRA
-    (inventory.dra_product_names), which the claims of a release under DRA select on."""
+    """The release's bookings on this cluster whose node selection a device they were booked on does not
+    satisfy. devices: the cluster's ready devices and their pools (ready_devices); dra_names: the products'
+    names under DRA (inventory.dra_product_names), which the claims of a release under DRA select on."""
     ready = [d for d, _ in devices]
     taken = list(allocations)
     problems = []
@@ -109,23 +110,42 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
         requirements, ask = _requirements(release, booking)
         if not requirements and not (ask and ask.mode.startswith("mig-") and not dra):
             continue
-        pools_taken = {a.pool for a in taken if a.component == booking.component}
-        candidates: list[tuple[Device, gpu.GpuPool | None]]
         if booking.gpus:
-            candidates = [(d, pool) for d, pools in devices for key, pool in pools.items() if key in pools_taken]
-        else:  # no GPUs: any worker; checked only when every worker's labels are known
+            candidates = _booked_devices(booking, taken, devices)
+            failing = [(d, reason) for d, pool in candidates
+                       if (reason := _problem(d, pool, requirements, ask, dra)) is not None]
+        else:  # no GPUs: the pods may run on any worker; checked only when every worker's labels are known
             workers = [d for d in ready if d.role == "worker"]
             if not workers or any(d.node_labels is None for d in workers):
                 continue
-            candidates = [(d, None) for d in workers]
-        reasons = [_problem(d, pool, requirements, ask, dra) for d, pool in candidates]
-        if not candidates or any(reason is None for reason in reasons):
+            reasons = [(d, _problem(d, None, requirements, ask, dra)) for d in workers]
+            failing = [(d, reason) for d, reason in reasons if reason is not None]
+            if len(failing) < len(workers):
+                continue
+        if not failing:
             continue
+        device, reason = failing[0]
         problems.append(error(
-            "E603", f"component {booking.component!r}: no device it was booked on would run its pods: {reasons[0]}",
-            _gpu_trait_loc(release, booking), notes=[Note(f"device {d.name!r}", d.loc) for d, _ in candidates[:3]],
+            "E603", f"component {booking.component!r}: device {device.name!r}, where its pods were booked GPUs, "
+            f"would not run them: {reason}" if booking.gpus else
+            f"component {booking.component!r}: no device would run its pods: {reason}",
+            _gpu_trait_loc(release, booking), notes=[Note(f"device {d.name!r}", d.loc) for d, _ in failing[:3]],
             subject=Subject(release.kind, (release.id,), cluster.meta.name)))
     return problems
+
+
+def _booked_devices(booking: Booking, taken: list[gpu.Allocation],
+                    devices: list[tuple[Device, dict[str, gpu.GpuPool]]]) -> list[tuple[Device, gpu.GpuPool]]:
+    """The devices placement packed the booking's pods on, each with the pool it took there: every one of them
+    must run the pods, since the scheduler may put a pod on any of them."""
+    found = []
+    for allocation in (a for a in taken if a.component == booking.component):
+        names = {name for name, count in allocation.devices if count}
+        for device, pools in devices:
+            pool = pools.get(allocation.pool)
+            if pool is not None and (device.name in names or not allocation.devices):
+                found.append((device, pool))
+    return found
 
 
 def _gpu_trait_loc(release: Release, booking: Booking) -> Location:
@@ -143,8 +163,8 @@ def _unnamed_under_dra(cluster: Cluster, release: Release, booking: Booking, tak
     problems = []
     for booking_gpus in booking.gpus:
         for product in booking_gpus.products:
-            pools_taken = {a.pool for a in taken if a.component == booking.component and a.product == product}
-            on = [d for d, pools in devices if any(key in pools_taken for key in pools)]
+            on = list({d.name: d for d, pool in _booked_devices(booking, taken, devices)
+                       if pool.product == product}.values())
             name = (dra_names or {}).get(product)
             if not on or all(name and dict(f.dra).get("productName") == name
                              for d in on for f in d.gpus if f.product == product):
@@ -167,6 +187,5 @@ def _through_dra(booking: Booking, taken: list[gpu.Allocation], devices: list[tu
     GPU facts were imported from ResourceSlices); [] otherwise."""
     if not booking.gpus:
         return []
-    pools_taken = {a.pool for a in taken if a.component == booking.component}
-    on = [d for d, pools in devices if any(key in pools_taken for key in pools)]
+    on = list({d.name: d for d, _ in _booked_devices(booking, taken, devices)}.values())
     return on if on and all(d.gpus and all(f.dra for f in d.gpus) for d in on) else []

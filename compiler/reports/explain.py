@@ -89,8 +89,10 @@ def _placement(result: Result, decision, resolved) -> dict[str, Any]:
             entry["verdict"] = "chosen"
             entry["kept"] = name in placement.kept  # it already ran there (easel.lock)
             entry["score"] = placement.scores.get(name)
+            entry["version"] = decision.version_on(name)  # mid-rollout, what this cluster runs and books
             entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count,
-                              **({"pool": a.pool} if a.pool != a.product else {})}
+                              **({"pool": a.pool} if a.pool != a.product else {}),
+                              "devices": [{"device": device, "count": count} for device, count in a.devices]}
                              for a in decision.allocations.get(name, ())]
             entry["gpuAllocation"] = result.fleet[name].gpu_allocation
             entry["output"] = _output_paths(result, name, resolved)
@@ -101,6 +103,18 @@ def _placement(result: Result, decision, resolved) -> dict[str, Any]:
             entry["reason"] = str(reasons[name]) if name in reasons else None
         found["clusters"].append(entry)
     return found
+
+
+def taken_text(gpus: list[dict[str, Any]]) -> str:
+    """The GPUs a workload takes on a cluster, and the devices its pods were packed on: "2 × NVIDIA-T4 (1 on
+    device 'a', 1 on 'b')"."""
+    def on(devices: list[dict[str, Any]]) -> str:
+        if not devices:
+            return ""
+        first, *rest = devices
+        return (f" ({first['count']} on device {first['device']!r}"
+                + "".join(f", {d['count']} on {d['device']!r}" for d in rest) + ")")
+    return ", ".join(f"{g['count']} × {g.get('pool', g['product'])}{on(g.get('devices', []))}" for g in gpus)
 
 
 def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
@@ -172,11 +186,11 @@ def _placement_lines(placement: dict[str, Any], every_cluster: bool = False) -> 
     width = max((len(c["cluster"]) for c in shown), default=4)
     for c in shown:
         if c["verdict"] == "chosen":
-            gpus_taken = ", ".join(f"{g['count']} × {g.get('pool', g['product'])}" for g in c["gpus"])
+            gpus_taken = taken_text(c["gpus"])
             taken = f"; takes {gpus_taken}" + (" through DRA claims" if c.get("gpuAllocation") == "dra" else "") \
                 if gpus_taken else ""
             why = "kept from easel.lock" if c.get("kept") else f"score {c['score']}"
-            lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}){taken}")
+            lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}); runs {c['version']}{taken}")
             if len(shown) == len(clusters):
                 lines += [f"      {path}" for path in c.get("output", [])]
         else:

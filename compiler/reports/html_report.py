@@ -154,7 +154,7 @@ def _tally(cells) -> dict[str, Any]:
 def _cell(entry: dict[str, Any], reason, decision) -> dict[str, Any]:
     if entry["verdict"] == "chosen":
         count = sum(gpu["count"] for gpu in entry["gpus"])
-        takes = ", ".join(f"{gpu['count']} × {gpu.get('pool', gpu['product'])}" for gpu in entry["gpus"])
+        takes = explain.taken_text(entry["gpus"])
         why = ("chosen: kept from easel.lock" if entry.get("kept") else f"chosen: score {entry['score']}")
         why += f"; runs {decision.profile} {decision.version_on(entry['cluster'])}"
         why += f"; takes {takes}" if takes else "; takes no GPUs"

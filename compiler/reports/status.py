@@ -19,11 +19,16 @@ def fleet_status(result: Result) -> dict[str, Any]:
     workloads: dict[str, list[str]] = defaultdict(list)
     used: dict[str, int] = defaultdict(int)
     used_by_product: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    holders: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)  # (cluster, pool, device)
     for workload_id, decision in result.decisions.workloads.items():
         project = workload_id.partition("/")[0]
         for cluster in decision.clusters or ():
             workloads[cluster].append(workload_id)
             for allocation in decision.allocations.get(cluster, ()):
+                for device, count in allocation.devices:
+                    holders[(cluster, allocation.pool, device)].append(
+                        {"workload": workload_id, "component": allocation.component, "count": count,
+                         "version": decision.version_on(cluster)})
                 allocated[(cluster, allocation.pool)] += allocation.count
                 used[project] += allocation.count
                 used_by_product[project][allocation.product] += allocation.count
@@ -34,7 +39,7 @@ def fleet_status(result: Result) -> dict[str, Any]:
                 for key, pool in facts.gpus.items()]
         clusters.append({"cluster": name, "engine": facts.engine, "source": facts.cluster.source,
                          "kubernetesVersion": facts.kubernetes_version, "gpuAllocation": facts.gpu_allocation,
-                         "gpus": gpus,
+                         "gpus": gpus, "devices": _devices(name, facts.devices, facts.gpus, holders),
                          "workloads": sorted(workloads[name])})
     projects = []
     for name, team in (result.model.projects.items() if result.model else ()):
@@ -43,6 +48,22 @@ def fleet_status(result: Result) -> dict[str, Any]:
                       for product in sorted(set(team.quota_by_product) | set(used_by_product[name]))]
         projects.append({"project": name, "quota": team.quota_gpus, "used": used[name], "byProduct": by_product})
     return {"clusters": clusters, "projects": projects}
+
+
+def _devices(cluster: str, capacity: dict[str, tuple[tuple[str, int], ...]], pools: dict[str, Any],
+             holders: dict[tuple[str, str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per device and pool, by device name: its GPUs (slots, instances), and who holds how many of them at
+    which version (placement packs each pod's GPUs onto one device)."""
+    rows = []
+    for key, on in capacity.items():
+        pool = pools[key]
+        for device, total in on:
+            held = holders.get((cluster, key, device), [])
+            allocated = sum(h["count"] for h in held)
+            rows.append({"device": device, "product": pool.product,
+                         **({"sharing": pool.mode} if pool.mode != EXCLUSIVE else {}),
+                         "total": total, "allocated": allocated, "free": total - allocated, "holders": held})
+    return sorted(rows, key=lambda row: (row["device"], row["product"], row.get("sharing", "")))
 
 
 def cluster_stacks(result: Result) -> list[dict[str, Any]]:
@@ -77,6 +98,8 @@ def render_tables(status: dict[str, Any], console, every_cluster: bool = False) 
                       "(`--format json` gives them all to tools)")
     else:
         console.print(_per_cluster(status["clusters"]))
+        if any(device["allocated"] for cluster in status["clusters"] for device in cluster["devices"]):
+            console.print(_per_device(status["clusters"]))
     quotas = Table(title="GPU quotas per project (across the fleet)", title_justify="left")
     for column, justify in (("project", "left"), ("GPU product", "left"), ("quota", "right"), ("used", "right")):
         quotas.add_column(column, justify=_justified(justify))
@@ -133,6 +156,24 @@ def _per_cluster(clusters: list[dict[str, Any]]):
                           str(gpu["total"]), str(gpu["allocated"]), str(gpu["free"]),
                           str(len(cluster["workloads"])) if first else "")
     return fleet
+
+
+def _per_device(clusters: list[dict[str, Any]]):
+    from rich.table import Table
+
+    table = Table(title="GPUs per device (where placement packed each workload's pods)", title_justify="left")
+    for column, justify in (("cluster", "left"), ("device", "left"), ("GPU product", "left"), ("allocated", "right"),
+                            ("total", "right"), ("held by (GPUs, version)", "left")):
+        table.add_column(column, justify=_justified(justify))
+    for cluster in clusters:
+        for device in cluster["devices"]:
+            if device["allocated"]:
+                held = ", ".join(f"{h['workload']} {h['component']} ×{h['count']} @{h['version']}"
+                                 for h in device["holders"])
+                table.add_row(cluster["cluster"], device["device"],
+                              pool_key(device["product"], device.get("sharing", EXCLUSIVE)),
+                              str(device["allocated"]), str(device["total"]), held)
+    return table
 
 
 def _or_dash(value: int | None) -> str:
