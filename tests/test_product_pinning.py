@@ -1,6 +1,7 @@
 """A GPU ask that lists several products is booked on the product placement took, and its pods are pinned to
 it: the affinity that admitted every product in the list (so that pods could land on GPUs easel counts as free)
-is narrowed, per cluster, to the products booked there; for one product, a node selector."""
+is narrowed, per cluster, to the products booked there; for one product, a node selector. An ask for any product
+is pinned too where the cluster offers the same GPU resource in a product placement did not take."""
 
 from __future__ import annotations
 
@@ -73,3 +74,39 @@ def test_the_proof_refuses_pods_that_can_land_on_products_not_booked():
                                  workload_policies(result.model))
         assert [p.code for p in problems] == ["E815"], [p.message for p in problems]
         assert f"easel booked L40S; the pods can also land on {found}" in problems[0].message
+
+
+def _any_product_files(*devices: str) -> dict[str, str]:
+    return {**TEAM_IN_DEV, **one_component_app("""
+    - name: api
+      type: webservice
+      properties: {image: registry.example.com/api:1.0, port: 8080, replicas: 2}
+      traits:
+      - type: gpu
+        properties: {count: 1, minMemory: 40Gi}
+"""), **cluster_file("c", devices=list(devices))}
+
+
+def test_an_ask_for_any_product_is_pinned_where_the_cluster_offers_its_gpus_in_another_product_too():
+    # H100 has the most free, so placement takes it; without a selector the pods could land on the L40S node
+    result = compile_files(_any_product_files(gpu_device("n1", "L40S", 2, memory="48Gi"),
+                                              gpu_device("n2", "H100", 8)))
+    assert not result.diagnostics.has_errors, [d.message for d in result.diagnostics]
+    assert {a.product for a in result.decisions.workloads["team/w"].allocations["c"]} == {"H100"}
+    assert _pod(result, "c")["nodeSelector"] == {"nvidia.com/gpu.product": "H100"}
+    [booking] = result.plans.clusters["c"].release("team/w").bookings
+    assert booking.gpus[0].products == ("H100",)
+
+
+def test_an_ask_for_any_product_is_not_pinned_where_the_product_taken_is_all_there_is():
+    result = compile_files(_any_product_files(gpu_device("n1", "H100", 8)))
+    assert not result.diagnostics.has_errors, [d.message for d in result.diagnostics]
+    assert "nodeSelector" not in _pod(result, "c")
+
+
+def test_an_ask_for_whole_gpus_is_pinned_away_from_time_sliced_nodes_of_the_same_resource():
+    sliced = "{name: n2, facts: {gpus: [{product: H100, count: 1, memory: 80Gi, timeSlicing: {replicas: 4}}]}}"
+    result = compile_files(_any_product_files(gpu_device("n1", "H100", 8), sliced))
+    assert not result.diagnostics.has_errors, [d.message for d in result.diagnostics]
+    # both serve nvidia.com/gpu: the whole-GPU pods select H100, not the time-sliced H100-SHARED nodes
+    assert _pod(result, "c")["nodeSelector"] == {"nvidia.com/gpu.product": "H100"}

@@ -157,7 +157,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             allocation = facts.gpu_allocation if matters else gpu.DEVICE_PLUGIN
             # a list of GPU products, pinned to those placement took here
             workload, narrowed = pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
-                                        allocation)
+                                        allocation, facts.gpus)
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation,
                    narrowed)
             if key not in planned:  # a workload planned alike on many clusters is one value
