@@ -29,9 +29,10 @@ from compiler.model.parts import RenderContext
 POD_PATHS = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
              "DaemonSet": ("spec", "template"), "ReplicaSet": ("spec", "template"), "Job": ("spec", "template"),
              "CronJob": ("spec", "jobTemplate", "spec", "template"), "Pod": ()}
-# how many pods a template of a built-in kind runs (a DaemonSet: one per node, counted as one, as easel does)
+# how many pods a template of a built-in kind runs at once: replicas, or a Job's (one run of a CronJob's)
+# parallelism, never more than its completions (a DaemonSet's GPUs are refused: one pod is what's left to count)
 PODS = {"Deployment": ("spec", "replicas"), "StatefulSet": ("spec", "replicas"), "ReplicaSet": ("spec", "replicas"),
-        "Job": ("spec", "parallelism"), "CronJob": ("spec", "jobTemplate", "spec", "parallelism")}
+        "Job": ("spec",), "CronJob": ("spec", "jobTemplate", "spec")}
 
 
 def _at(node, path):
@@ -49,6 +50,9 @@ def _pods(obj: dict, declared) -> list[tuple[str, dict, int]]:
     custom kinds where their ComponentDefinition says (`podTemplates`)."""
     if obj["kind"] in POD_PATHS:
         count = _at(obj, PODS[obj["kind"]]) if obj["kind"] in PODS else 1
+        if obj["kind"] in ("Job", "CronJob"):
+            job = count or {}
+            count = min(job.get("parallelism", 1), job.get("completions", job.get("parallelism", 1)))
         return [("", _pod(obj) or {}, 1 if count is None else count)]
     found = []
     for entry in declared:

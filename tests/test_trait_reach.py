@@ -41,6 +41,7 @@ CRONJOB = """    - apiVersion: batch/v1
       metadata: {name: "{{ component.instance }}"}
       spec:
         schedule: "0 3 * * *"
+        concurrencyPolicy: Forbid  # one run at a time, so that its GPUs can be booked (E414)
         jobTemplate:
           spec:
             template:

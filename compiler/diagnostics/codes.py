@@ -99,6 +99,12 @@ _ALL = [
     Code("E413", "a trait's claim template would replace a StatefulSet's own",
          "add the claim to the StatefulSet's own `volumeClaimTemplates` and its `volumeMounts` to the container, "
          "and leave the trait out"),
+    Code("E414", "GPUs asked for a CronJob whose runs may overlap",
+         "set the CronJob's `concurrencyPolicy: Forbid` (a run due while the last one runs is skipped) or "
+         "`Replace` (the last one is stopped first): easel then books one run's pods"),
+    Code("E415", "GPUs asked for a DaemonSet, whose pods are one per node it selects",
+         "run the GPU pods as a Deployment or StatefulSet (with the `replicas` trait): easel books each one; a "
+         "per-node agent that needs the GPUs belongs to the cluster's stack, without the `gpu` trait"),
     Code("E409", "a trait reaches none of the objects it is meant for",
          "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
          "StatefulSet, DaemonSet, Job or CronJob, or a custom kind its `podTemplates` declares), or leave the "

@@ -6,6 +6,11 @@ RayCluster's head and each worker group, a PyTorchJob's replica specs; custom ki
 A pod-level trait patch is written as for a Deployment (`spec.template`) and goes to every template of every
 object it is meant for, merged as kustomize merges a PodTemplateSpec. A patch that names a container goes only
 to the templates that run it: it never adds a container.
+
+How many pods a template runs at once is what GPUs are booked for (README, "GPUs are booked for every pod"): a
+Deployment's, StatefulSet's or ReplicaSet's replicas, a Job's parallelism capped by its completions, a CronJob's
+job template alike while its runs cannot overlap; a DaemonSet's and an overlapping CronJob's cannot be counted
+ahead, and asking GPUs for them is an error (unbookable).
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from compiler.model import PodTemplatePath, valuespath
 from compiler.model.parts import ALL_CONTAINERS, POD_KINDS, POD_TEMPLATES, Patch
 
 POD_TEMPLATE_TYPE = "io.k8s.api.core.v1.PodTemplateSpec"
-# How many pods one template of a built-in kind runs, read from the object: (path, default). A DaemonSet runs
-# one per node it selects, which easel does not know: it counts as one.
+# How many pods one template of a replicated built-in kind runs: (path to the count, default)
 _REPLICAS = {"Deployment": (("spec", "replicas"), 1), "StatefulSet": (("spec", "replicas"), 1),
-             "ReplicaSet": (("spec", "replicas"), 1), "Job": (("spec", "parallelism"), 1),
-             "CronJob": (("spec", "jobTemplate", "spec", "parallelism"), 1)}
+             "ReplicaSet": (("spec", "replicas"), 1)}
+# A CronJob's runs may not overlap under these: a run due while the last one runs is skipped (Forbid), or the
+# last one is stopped first (Replace; its pods free their GPUs before the new ones can start on them)
+_ONE_RUN_AT_A_TIME = ("Forbid", "Replace")
 
 
 @dataclass(frozen=True)
@@ -71,14 +77,48 @@ def _count(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
 
+def _job_pods(spec: Any) -> int:
+    """The pods a Job's spec runs at once: `parallelism` (default 1), never more than `completions` when set, as
+    the Job controller starts no more pods than completions remain (indexed Jobs alike)."""
+    parallelism = _count(_get(spec, ("parallelism",)), 1)
+    completions = _get(spec, ("completions",))
+    return min(parallelism, _count(completions, parallelism))
+
+
+def _pods(obj: dict[str, Any]) -> int:
+    """How many pods the template of a built-in kind runs at once. A CronJob: one run's (see unbookable); a
+    DaemonSet: one per node it selects, which the object does not say: one here (see unbookable); a Pod: one."""
+    kind = obj.get("kind")
+    if kind == "Job":
+        return _job_pods(_get(obj, ("spec",)))
+    if kind == "CronJob":
+        return _job_pods(_get(obj, ("spec", "jobTemplate", "spec")))
+    path, default = _REPLICAS.get(str(kind), ((), 1))
+    return _count(_get(obj, path), default) if path else 1
+
+
+def unbookable(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """Why GPUs cannot be booked ahead for the pods of a built-in object, whose number at once the object does
+    not state, as (code, why; codes.py has the hint), or None. A CronJob whose runs may overlap
+    (concurrencyPolicy Allow, the default) runs as many runs' pods at once as runs outlast its schedule; a
+    DaemonSet runs a pod on every node it selects, nodes that join later too, whatever easel booked there."""
+    kind = obj.get("kind")
+    if kind == "CronJob" and _get(obj, ("spec", "concurrencyPolicy")) not in _ONE_RUN_AT_A_TIME:
+        policy = _get(obj, ("spec", "concurrencyPolicy"))
+        return ("E414", (f"its runs may overlap (concurrencyPolicy {policy or 'Allow, the default'}), each "
+                         "running its pods, so how many ask for GPUs at once depends on how long a run lasts"))
+    if kind == "DaemonSet":
+        return ("E415", ("it runs a pod on every node it selects, nodes that join the cluster later too, and "
+                         "its pods land there whatever GPUs easel booked on those nodes for others"))
+    return None
+
+
 def templates(obj: dict[str, Any], declared: Iterable[PodTemplatePath] = ()) -> list[PodTemplate]:
     """The pod templates of an object, with the pods each runs; [] for an object without pods."""
     kind = obj.get("kind")
     if kind in POD_TEMPLATES:
         template = _get(obj, POD_TEMPLATES[kind])
-        path, default = _REPLICAS.get(kind, ((), 1))
-        pods = _count(_get(obj, path), default) if path else 1
-        return [PodTemplate(template, pods)] if isinstance(template, dict) else []
+        return [PodTemplate(template, _pods(obj))] if isinstance(template, dict) else []
     found = []
     for where in declared_for(obj, declared):
         for holder, key in valuespath.holders(obj, where.path):
@@ -188,3 +228,20 @@ def pods_reached(objects: list[dict[str, Any]], patches: list[Patch], patch: Pat
     names = named_containers(patch) if patch.kind is None else set()
     return sum(t.pods for obj in objects if reaches(patch, obj, declared)
                for t in templates(patched(obj, patches, declared), declared) if _runs(t.template, names))
+
+
+def unbookable_reached(objects: list[dict[str, Any]], patches: list[Patch], patch: Patch,
+                       declared: Iterable[PodTemplatePath] = ()) -> list[tuple[dict[str, Any], tuple[str, str]]]:
+    """The objects one patch (the gpu trait's) reaches, once every patch is applied, whose pods cannot be
+    booked (unbookable), each with why."""
+    declared = tuple(declared)
+    names = named_containers(patch) if patch.kind is None else set()
+    found = []
+    for obj in objects:
+        if not reaches(patch, obj, declared):
+            continue
+        done = patched(obj, patches, declared)
+        problem = unbookable(done)
+        if problem is not None and any(_runs(t.template, names) for t in templates(done, declared)):
+            found.append((done, problem))
+    return found

@@ -138,6 +138,7 @@ class _Resolver:
             pods_declared = definition.pods_declared or (component.type == "manifests" and "podTemplates" in props)
             self._check_reach(component, output, traits, pods_declared)
             self._check_claim_templates(component, output, traits)
+            self._check_gpu_pods(component, output, traits)
         traits = _claims_where_mounted(output, external, traits)
         found = chart_values.apply(self.model, component, external, output, traits, self.owner.subject,
                                    self.owner.required_traits, self.owner.gpu_allocation)
@@ -210,6 +211,19 @@ class _Resolver:
                     self._error("E413", f"trait {trait.type!r} of component {component.name!r} gives StatefulSet "
                                 f"{(obj.get('metadata') or {}).get('name')!r} a claim template, which would replace "
                                 f"its own volumeClaimTemplates ({', '.join(own)})", trait.loc)
+
+    def _check_gpu_pods(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait]) -> None:
+        """GPUs are asked only for pods whose number at once the objects state (podtemplates.unbookable)."""
+        objects = [*(output.objects or ()), *(o for t in traits for o in t.output.objects)]
+        patches = [p for t in traits for p in t.output.patches]
+        for trait in traits:
+            if trait.output.gpu is None or not trait.output.patches:
+                continue
+            reached = podtemplates.unbookable_reached(objects, patches, trait.output.patches[0], output.pod_templates)
+            for obj, (code, why) in reached:
+                self._error(code, f"trait {trait.type!r} of component {component.name!r} asks for GPUs for the pods "
+                            f"of {obj.get('kind')} {(obj.get('metadata') or {}).get('name')!r}, which easel cannot "
+                            f"book: {why}", trait.loc)
 
     def _pod_templates_valid(self, component: Component, props: dict[str, Any]) -> bool:
         """Every `podTemplates` entry of a manifests component names a custom kind and a path to a field."""
