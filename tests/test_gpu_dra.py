@@ -172,12 +172,14 @@ def test_a_mig_slice_is_claimed_from_the_drivers_mig_class_by_its_profile():
     assert k8s_schemas.validate_builtin(template) == []
 
 
-def test_several_products_are_one_selector_and_any_product_none():
+def test_several_products_are_narrowed_to_the_one_booked_and_any_product_none():
     product = "[NVIDIA-H100-80GB-HBM3, NVIDIA-A100-SXM4-80GB]"
     result = compile_files(_fleet(f"{{count: 1, product: {product}}}", DRA))
     [request] = _kind(_objects(result, "dra"), "ResourceClaimTemplate")["spec"]["spec"]["devices"]["requests"]
+    # placement took H100s there: the claim may be allocated only those, as the device plugin's pods are pinned
+    assert {a.product for a in result.decisions.workloads["team/w"].allocations["dra"]} == {"NVIDIA-H100-80GB-HBM3"}
     assert [s["cel"]["expression"] for s in request["exactly"]["selectors"]] == [
-        "device.attributes['gpu.nvidia.com'].productName in ['NVIDIA H100 80GB HBM3', 'NVIDIA A100-SXM4-80GB']"]
+        "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'"]
     result = compile_files(_fleet("{count: 1}", DRA))
     [request] = _kind(_objects(result, "dra"), "ResourceClaimTemplate")["spec"]["spec"]["devices"]["requests"]
     assert "selectors" not in request["exactly"]
@@ -397,3 +399,18 @@ def test_a_chart_only_values_can_reach_fails_under_dra_rather_than_asking_for_th
     result = compile_files(_example_with_dra("lab-east-1"))
     assert "E411" in codes(result)
     assert any("ray-sandbox" in d.text and "DRA" in d.text for d in result.diagnostics if d.code == "E411")
+
+
+def test_an_ask_for_any_product_is_narrowed_to_the_product_booked_where_the_class_offers_another():
+    # whole H100s on one node, whole A100s beside MIG instances on another: H100 has the most free, so placement
+    # takes it, and the claim may then be allocated only H100s
+    two = _cluster("dra", [f"{{name: gpu-node-a, facts: {{gpus: {_gpus('whole-gpus', 'gpu-node-a')}}}}}",
+                           f"{{name: mixed-node-1, facts: {{gpus: {_gpus('mixed', 'mixed-node-1')}}}}}"])
+    result = compile_files(_fleet("{count: 1}", two))
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    assert {a.product for a in result.decisions.workloads["team/w"].allocations["dra"]} == {"NVIDIA-H100-80GB-HBM3"}
+    [request] = _kind(_objects(result, "dra"), "ResourceClaimTemplate")["spec"]["spec"]["devices"]["requests"]
+    assert [s["cel"]["expression"] for s in request["exactly"]["selectors"]] == [
+        "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'"]
+    assert _matching(request, _published("mixed")) == []
+    assert len(_matching(request, _published("whole-gpus"))) == 16

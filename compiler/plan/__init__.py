@@ -131,6 +131,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             resolved = resolutions.workload(workload_id, decision.version_on(cluster), fleet[cluster].gpu_allocation)
             if resolved is not None:
                 on[cluster].append(resolved)
+    dra_names = dict(resolutions.dra_products)
     stacks: dict[tuple[str, str], Release] = {}
     planned: dict[tuple, Release] = {}
     isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
@@ -157,7 +158,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             allocation = facts.gpu_allocation if matters else gpu.DEVICE_PLUGIN
             # a list of GPU products, pinned to those placement took here
             workload, narrowed = pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
-                                        allocation, facts.gpus)
+                                        allocation, facts.gpus, dra_names)
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation,
                    narrowed)
             if key not in planned:  # a workload planned alike on many clusters is one value

@@ -5,8 +5,10 @@ one product) is narrowed to it, and so is the booking plan writes. An ask for an
 the cluster offers its GPU resource in another product too (a pod asking for nvidia.com/gpu may land on any node
 that has it, time-sliced ones included); where the taken product is all there is, nothing narrows.
 
-Under DRA the ask's products are in a claim template's CEL selectors, written before placement: not narrowed
-here yet.
+Under DRA the products are in the claim template's CEL selectors: the template is written again from the
+narrowed ask (the driver's names for the products, as imported), so a claim can be allocated only a device of a
+product booked. The same rule keys on the DeviceClass a claim asks for instead of the resource a container
+requests.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from compiler.decide.resolve import ResolvedComponent, ResolvedTrait, ResolvedWorkload
@@ -21,22 +24,32 @@ from compiler.model import gpu
 from compiler.model.gpu import Allocation
 
 
+@dataclass(frozen=True)
+class _Cluster:
+    """What pinning needs of the cluster: per resource (DRA: DeviceClass), the product labels (DRA: product
+    names) it is offered in, and under DRA the driver's names of the products."""
+    dra: bool
+    labels: Mapping[str, set[str]]
+    dra_names: Mapping[str, str]
+
+
 def pinned(workload: ResolvedWorkload, taken: Sequence[Allocation], allocation: str,
-           offered: Mapping[str, gpu.GpuPool] | None = None
+           offered: Mapping[str, gpu.GpuPool] | None = None, dra_names: Mapping[str, str] | None = None
            ) -> tuple[ResolvedWorkload, tuple[tuple[str, tuple[str, ...]], ...]]:
     """The workload with each multi-product or any-product GPU ask narrowed to the products taken for its
     component on this cluster, and what was narrowed ((component, products)...: part of what makes two clusters
-    plan it alike). offered: the cluster's GPU pools."""
-    if allocation == gpu.DRA or not taken:
+    plan it alike). offered: the cluster's GPU pools; dra_names: GPU product -> the DRA driver's name for it."""
+    if not taken:
         return workload, ()
-    labels = _labels_by_resource(offered or {})
+    dra = allocation == gpu.DRA
+    cluster = _Cluster(dra, _labels_by_resource(offered or {}, dra), dra_names or {})
     products: dict[str, set[str]] = {}
     for allocated in taken:
         products.setdefault(allocated.component, set()).add(allocated.product)
     narrowed: list[tuple[str, tuple[str, ...]]] = []
     components = []
     for component in workload.components:
-        traits = tuple(_trait(trait, products.get(component.name, set()), component, narrowed, labels)
+        traits = tuple(_trait(trait, products.get(component.name, set()), component, narrowed, cluster)
                        for trait in component.traits)
         components.append(component if traits == component.traits else dataclasses.replace(component, traits=traits))
     if not narrowed:
@@ -44,19 +57,28 @@ def pinned(workload: ResolvedWorkload, taken: Sequence[Allocation], allocation: 
     return dataclasses.replace(workload, components=tuple(components)), tuple(narrowed)
 
 
-def _labels_by_resource(offered: Mapping[str, gpu.GpuPool]) -> dict[str, set[str]]:
-    """Per resource a container requests, the product labels of the nodes that offer it on the cluster."""
+def _labels_by_resource(offered: Mapping[str, gpu.GpuPool], dra: bool) -> dict[str, set[str]]:
+    """Per resource a container requests (DRA: DeviceClass a claim asks for), the product labels of the nodes
+    that offer it on the cluster (DRA: the products)."""
     found: dict[str, set[str]] = {}
     for pool in offered.values():
         ask = gpu.GpuAsk(1, (pool.product,), None, gpu.MIG if pool.mode.startswith("mig-") else
                          gpu.TIME_SLICING if pool.mode == gpu.TIME_SLICING else gpu.EXCLUSIVE,
                          pool.mode.removeprefix("mig-") if pool.mode.startswith("mig-") else None)
-        found.setdefault(ask.resource_name, set()).update(ask.product_labels)
+        found.setdefault(_resource(ask, dra), set()).update(_labels(ask, dra))
     return found
 
 
+def _resource(ask: gpu.GpuAsk, dra: bool) -> str:
+    return gpu.device_class(ask) if dra else ask.resource_name
+
+
+def _labels(ask: gpu.GpuAsk, dra: bool) -> tuple[str, ...]:
+    return ask.products if dra else ask.product_labels
+
+
 def _trait(trait: ResolvedTrait, products: set[str], component: ResolvedComponent,
-           narrowed: list[tuple[str, tuple[str, ...]]], labels: Mapping[str, set[str]]) -> ResolvedTrait:
+           narrowed: list[tuple[str, tuple[str, ...]]], cluster: _Cluster) -> ResolvedTrait:
     ask = trait.output.gpu
     if ask is None or not products:
         return trait
@@ -66,13 +88,28 @@ def _trait(trait: ResolvedTrait, products: set[str], component: ResolvedComponen
         keep = tuple(p for p in ask.products if p in products)
     else:
         keep = tuple(sorted(products))
-        if not labels.get(ask.resource_name, set()) - set(dataclasses.replace(ask, products=keep).product_labels):
+        kept = set(_labels(dataclasses.replace(ask, products=keep), cluster.dra))
+        if not cluster.labels.get(_resource(ask, cluster.dra), set()) - kept:
             return trait  # the products taken are all the cluster offers this resource in
     pin = dataclasses.replace(ask, products=keep)
+    narrowed.append((component.name, keep))
+    if cluster.dra:
+        objects = [_claim_pinned(o, pin, cluster.dra_names) for o in trait.output.objects]
+        return dataclasses.replace(trait, output=dataclasses.replace(trait.output, gpu=pin, objects=objects))
     patches = [dataclasses.replace(p, body=_pod_pinned(p.body, ask.product_labels, pin.product_labels))
                for p in trait.output.patches]
-    narrowed.append((component.name, keep))
     return dataclasses.replace(trait, output=dataclasses.replace(trait.output, gpu=pin, patches=patches))
+
+
+def _claim_pinned(obj: dict[str, Any], pin: gpu.GpuAsk, dra_names: Mapping[str, str]) -> dict[str, Any]:
+    """A gpu trait's ResourceClaimTemplate with its request's CEL selectors written for the narrowed ask."""
+    if obj.get("kind") != "ResourceClaimTemplate":
+        return obj
+    obj = copy.deepcopy(obj)
+    for request in obj["spec"]["spec"]["devices"]["requests"]:
+        request["exactly"]["selectors"] = [{"cel": {"expression": expression}}
+                                           for expression in gpu.cel_selectors(pin, dict(dra_names))]
+    return obj
 
 
 def _pod_pinned(body: dict[str, Any], asked: tuple[str, ...], booked: tuple[str, ...]) -> dict[str, Any]:
