@@ -1,7 +1,7 @@
 """docs/reference/file-formats.md, written from the schemas editors get (editor.py): every kind and built-in
 definition, each field with its type, whether it is required, its default and its description.
 
-Run `python -m compiler.schemadocs docs/reference/file-formats.md` after changing a schema; a test fails while
+Run `python -m compiler.commands.schemadocs docs/reference/file-formats.md` after changing a schema; a test fails while
 the committed file is stale.
 """
 
@@ -17,7 +17,7 @@ from compiler import schemas
 from compiler.commands import editor
 from compiler.schemas import blocks, editors
 
-COMMAND = "python -m compiler.schemadocs docs/reference/file-formats.md"
+COMMAND = "python -m compiler.commands.schemadocs docs/reference/file-formats.md"
 # patterns that many fields share, named once in the Formats section
 NAMED_PATTERNS = {
     blocks.DNS_LABEL: "DNS label",

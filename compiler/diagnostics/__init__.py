@@ -92,11 +92,11 @@ def error(code: str, message: str, location: Location | None = None, hint: str |
 
 
 def warning(code: str, message: str, location: Location | None = None, hint: str | None = None,
-            subject: Subject | None = None) -> Diagnostic:
+            subject: Subject | None = None, notes: Iterable[Note] = ()) -> Diagnostic:
     if code not in CODES:
         raise KeyError(f"undocumented diagnostic code {code}")
     return Diagnostic(code, message, location, hint if hint is not None else CODES[code].hint, Severity.WARNING,
-                      subject=subject)
+                      notes=tuple(notes), subject=subject)
 
 
 def merge_subjects(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

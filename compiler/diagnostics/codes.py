@@ -179,6 +179,9 @@ _ALL = [
     Code("E815", "the rendered pods can land on GPUs easel did not book for them",
          "a template or a trait replaced the GPU product selector the `gpu` trait writes: keep the node selector "
          "or affinity on nvidia.com/gpu.product, narrowed to the products booked"),
+    Code("E816", "a chart easel has not proven, where easel.yaml requires proof",
+         "easel does not render charts yet: use objects or a folder easel can prove, or set `charts.proof: warn` "
+         "in easel.yaml to take the chart on trust"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),
@@ -215,6 +218,9 @@ _ALL = [
     Code("W106", "a cluster older than the Kubernetes schemas easel has",
          "its objects are checked against the oldest schemas easel ships; upgrade the cluster, or check its "
          "objects against its own version by hand"),
+    Code("W107", "a chart easel has not proven",
+         "easel does not render charts yet, so a chart's objects are taken on trust from its values and patch "
+         "mapping; `charts.proof: required` in easel.yaml makes this an error"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -46,6 +46,7 @@ class Settings:
     oci_repository: str | None = None  # REGISTRY/REPO: cluster c follows oci://REGISTRY/REPO/c
     oci_tag: str = "latest"
     oci_insecure: bool = False  # a registry over plain HTTP
+    chart_proof: str = "warn"  # warn | required: what a chart easel has not proven is (charts.proof)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ is written.
 
 - `prove(plans, ...)`: what the plans show already: every node selector a pod gets matches the labels of a device
   it booked (node_selection.py, E603), and every custom resource comes after the CRD that defines it (crds.py,
-  E412).
+  E412), and which charts it could not prove (charts.py, W107, or E816 when easel.yaml requires proof).
 - `ProvenTree`: each rendered cluster tree, read back as the cluster will apply it (objects.py), holds what
   easel decided: labels, GPU requests against the bookings, images listed and allowed, required traits on every
   pod template, and objects the API server accepts at the cluster's version (tree.py, schemas.py; E810-E814); a
@@ -21,7 +21,7 @@ from compiler.decide.inventory import ClusterFacts
 from compiler.diagnostics import Diagnostic, Diagnostics
 from compiler.model import Model
 from compiler.plan import Plans
-from compiler.prove import crds, node_selection
+from compiler.prove import charts, crds, node_selection
 from compiler.prove.objects import Parsed
 from compiler.prove.tree import WorkloadPolicy, prove_cluster
 from compiler.record.decisions import Decisions
@@ -42,6 +42,7 @@ def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             allocations = decisions.workload(release.id).allocations.get(name, ())
             diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices, dra_names))
         diagnostics.extend(crds.check(cluster_plan, facts.crds, lacking))
+    diagnostics.extend(charts.unproven(plans))
     return diagnostics
 
 

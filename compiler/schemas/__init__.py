@@ -154,6 +154,10 @@ SETTINGS = obj({
         }, ["repository"]), "The OCI repository of `delivery: oci` (required then)."),
     }, allOf=[{"if": {"properties": {"delivery": {"const": "oci"}}, "required": ["delivery"]},
                "then": {"required": ["oci"]}}]), "How the clusters' GitOps engines get the output.", default={}),
+    "charts": described(obj({
+        "proof": described({"enum": ["warn", "required"], "default": "warn"},
+                           "What a chart easel has not rendered and proven is: a warning, or an error."),
+    }), "Helm charts: how far easel vouches for them.", default={}),
     "parameters": described(FREE_OBJECT, "System-wide parameter defaults, the lowest layer: " + PARAMETER_LAYER + "."),
 })
 

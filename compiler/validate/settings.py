@@ -50,7 +50,7 @@ def _settings(spec: dict[str, Any], loc: Location, diagnostics: Diagnostics) -> 
         repo_url=gitops["repoURL"], branch=gitops["branch"],
         parameters=parameter_settings(spec.get("parameters") or {}, loc.at("spec", "parameters")),
         delivery=gitops["delivery"], oci_repository=oci.get("repository"), oci_tag=oci["tag"],
-        oci_insecure=oci["insecure"],
+        oci_insecure=oci["insecure"], chart_proof=spec["charts"]["proof"],
     )
 
 
