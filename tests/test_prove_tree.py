@@ -262,3 +262,24 @@ def test_a_user_definitions_pods_are_all_booked_and_proven():
     assert _problems(result, "c", lambda p, t: t) == []
     problems = _problems(result, "c", lambda p, t: t.replace("parallelism: 2", "parallelism: 4"))
     assert [p.code for p in problems] == ["E810"] and "ask for 7" in problems[0].message
+
+
+@pytest.mark.parametrize(("kind", "spec"), [
+    ("DaemonSet", "{selector: {matchLabels: {app: agent}}, template: %s}"),
+    ("CronJob", "{schedule: '*/5 * * * *', jobTemplate: {spec: {template: %s}}}"),
+])
+def test_gpu_pods_whose_number_cannot_be_booked_are_refused_by_the_proof(gpu_result, kind, spec):
+    """A DaemonSet or an overlapping CronJob in the tree (as a folder or a template could write one) that asks for
+    the booked GPUs: counted as one pod or one run, it could request more than easel booked."""
+    pod = ("{metadata: {labels: {app: agent}}, spec: {restartPolicy: OnFailure, containers: [{name: agent, "
+           "image: registry.example.com/api:1.0, resources: {limits: {nvidia.com/gpu: 2}}}]}}")
+    def edit(path: str, text: str) -> str:
+        if not path.endswith("/api/objects.yaml"):
+            return text
+        text = text.replace("nvidia.com/gpu: 2", "nvidia.com/gpu: 0")  # the Deployment gives its GPUs up
+        return text + f"---\napiVersion: {'apps/v1' if kind == 'DaemonSet' else 'batch/v1'}\nkind: {kind}\n" \
+            f"metadata: {{name: agent, namespace: team-w, labels: {{easel.dev/component: api}}}}\n" \
+            f"spec: {spec % pod}\n"
+    problems = [p for p in _problems(gpu_result, "c", edit) if "cannot be booked" in p.message]
+    assert [p.code for p in problems] == ["E810"], [p.message for p in _problems(gpu_result, "c", edit)]
+    assert f"{kind} 'agent'" in problems[0].message and "cluster 'c'" in problems[0].message

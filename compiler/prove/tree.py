@@ -5,7 +5,8 @@ easel decided. For each release and component, the objects the tree really appli
 - request the GPUs easel booked on that cluster, no more and no fewer: per resource, the sum over every pod
   template of the GPUs its containers ask for (or its DRA claims' devices) times the pods it runs, equal to the
   booking's GPUs per replica times its replicas, and in all equal to what placement took there (what the
-  cluster's capacity and the project's quota were counted against); and no GPU a booking does not name;
+  cluster's capacity and the project's quota were counted against); no GPU a booking does not name; and none
+  in objects whose pods at once cannot be counted ahead (a DaemonSet, a CronJob whose runs may overlap);
 - pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows;
 - hold, in every pod template, what each trait the environment requires patches in: applying the trait again
   changes nothing;
@@ -166,6 +167,7 @@ def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | Non
             f"its capacity and the project's quota were counted against); the pods ask for {all_asked}", "E810"))
     for gpus in booked:
         problems += _landing_problems(where, pods, gpus, claims)
+    problems += _unbookable_problems(where, pods, booked, claims)
     names = {g.resource for g in booked}
     for file, obj, t in pods:
         for container in podtemplates.containers(t.template):
@@ -175,6 +177,19 @@ def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | Non
                         problems.append(where.problem(
                             file, obj, f"container {container.get('name')!r} resources.{part}[{resource!r}]",
                             f"asks for {value} GPU(s) that easel did not book on this cluster", "E810"))
+    return problems
+
+
+def _unbookable_problems(where: _Where, pods: list, booked: tuple[GpuBooking, ...],
+                         claims: dict[str, int]) -> list[Diagnostic]:
+    """Pods that ask for GPUs in objects whose number of pods at once cannot be booked ahead (a CronJob whose
+    runs may overlap, a DaemonSet): counted as one run or one pod, they may request more than easel booked."""
+    problems = []
+    for file, obj, template in pods:
+        why = podtemplates.unbookable(obj)
+        if why is not None and any(_gpus_asked(template.template, gpus, claims) for gpus in booked):
+            problems.append(where.problem(file, obj, "the object's pods",
+                                          f"they ask for GPUs, which cannot be booked for them: {why[1]}", "E810"))
     return problems
 
 
