@@ -47,6 +47,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 WORKLOAD_LABELS = ("easel.dev/project", "easel.dev/workload", "easel.dev/environment", "easel.dev/profile",
                    "easel.dev/profile-version")
 COMPONENT_LABELS = (*WORKLOAD_LABELS, "easel.dev/component")
+GROUPING_ABSENT = ("easel.dev/profile-version", "easel.dev/component")  # a version bump does not touch them
 
 # (test family, case predicate) -> reason: cases of a family that fail because of a known defect of easel.
 KNOWN_DEFECTS: dict[str, tuple] = {}
@@ -657,7 +658,10 @@ def _component_path(rel: PurePosixPath) -> tuple[str, str, str] | None:
     return None
 
 
-def _workload_label_errors(c: Compiled, labels: dict, project: str, workload: str) -> list[str]:
+def _workload_label_errors(c: Compiled, labels: dict, project: str, workload: str,
+                           versioned: bool = True) -> list[str]:
+    """versioned: a component object's labels (with the profile version); else what groups a workload (its
+    namespace's objects, its Flux layers), which carries neither the version nor a component (SPEC §6)."""
     spec = c.model.workloads.get((project, workload))
     if spec is None:
         return [f"no Workload {project}/{workload} in the repository"]
@@ -666,6 +670,8 @@ def _workload_label_errors(c: Compiled, labels: dict, project: str, workload: st
                 "easel.dev/environment": spec.get("environment"), "easel.dev/profile": profile.get("name")}
     errors = [f"{k}={labels.get(k)!r}, the workload file says {v!r}" for k, v in expected.items()
               if labels.get(k) != v]
+    if not versioned:
+        return errors + [f"{k}={labels[k]!r} on what groups a workload" for k in GROUPING_ABSENT if k in labels]
     version = labels.get("easel.dev/profile-version")
     published = c.model.profiles.get(profile.get("name"), {})
     if version not in published:
@@ -686,8 +692,11 @@ def _label_errors(c: Compiled, doc: Doc) -> list[str]:
     owner = _component_path(rel)
     if owner is None and obj.get("kind") == "Kustomization" and rel.parts[2:4] == ("flux", "layers"):
         path = c.output_path((obj.get("spec") or {}).get("path", ""))  # a Flux layer: whose folder it applies
-        if path is not None and path.is_relative_to(c.out):
-            owner = _component_path(PurePosixPath(path.relative_to(c.out).as_posix()) / "objects.yaml")
+        layer_of = (_component_path(PurePosixPath(path.relative_to(c.out).as_posix()) / "objects.yaml")
+                    if path is not None and path.is_relative_to(c.out) else None)
+        if layer_of is not None:  # what groups a workload: its labels less the version and the component
+            project, workload, _ = layer_of
+            return errors + _workload_label_errors(c, labels, project, workload, versioned=False)
     if owner is None and obj.get("kind") == "Application" and rel.parts[2:3] == ("apps",):
         path = c.output_path(((obj.get("spec") or {}).get("source") or {}).get("path", ""))
         if path is not None and path.is_relative_to(c.out):
@@ -715,8 +724,11 @@ def _label_errors(c: Compiled, doc: Doc) -> list[str]:
     if rel.parts[2:3] == ("namespaces",) and not infrastructure:
         errors += [f"missing label {k}" for k in ("easel.dev/project", "easel.dev/environment") if k not in labels]
         if "easel.dev/workload" in labels:
-            errors += _workload_label_errors(c, labels, labels.get("easel.dev/project"), labels["easel.dev/workload"])
-        else:
+            errors += _workload_label_errors(c, labels, labels.get("easel.dev/project"), labels["easel.dev/workload"],
+                                             versioned=False)
+        else:  # a project's namespace, shared by its workloads: it names none of them, nor a version
+            errors += [f"{k}={labels[k]!r} on a project's namespace" for k in (*GROUPING_ABSENT, "easel.dev/profile")
+                       if k in labels]
             envs = {s.get("environment") for (p, _), s in c.model.workloads.items()
                     if p == labels.get("easel.dev/project")}
             if labels.get("easel.dev/environment") not in envs:
@@ -731,6 +743,8 @@ def _label_errors(c: Compiled, doc: Doc) -> list[str]:
     if "easel.dev/workload" in labels:
         errors += _workload_label_errors(c, labels, labels.get("easel.dev/project"), labels["easel.dev/workload"])
     elif "easel.dev/profile" in labels:  # an infrastructure release pulled in by requires.profiles
+        errors += [f"{k}={labels[k]!r} on an infrastructure release, which belongs to no team" for k in
+                   ("easel.dev/project", "easel.dev/environment") if k in labels]
         versions = c.model.profiles.get(labels["easel.dev/profile"], {})
         if labels.get("easel.dev/profile-version") not in versions:
             errors.append(f"easel.dev/profile-version={labels.get('easel.dev/profile-version')!r} is not a "
@@ -761,13 +775,17 @@ def test_support_bot_labels_match_its_workload_file(repos):
             == "support-bot"]
     assert mine, "no object of nlp/support-bot in the output"
     components = set()
+    grouping = {k: v for k, v in expected.items() if k not in GROUPING_ABSENT}
     for doc in mine:
         labels = doc.obj["metadata"]["labels"]
+        # its namespace's objects and its Flux layers group it: no version, no component (SPEC §6)
+        if "/namespaces/" in doc.file or "/flux/layers/" in doc.file:
+            assert {k: labels.get(k) for k in (*grouping, *GROUPING_ABSENT)} == grouping | dict.fromkeys(
+                GROUPING_ABSENT), doc.file
+            continue
         assert {k: labels.get(k) for k in expected} == expected, doc.file
-        if "easel.dev/component" in labels:
-            components.add(labels["easel.dev/component"])
-            layer = doc.obj["kind"] == "Kustomization" and "/flux/layers/" in doc.file  # over the component's folder
-            assert layer or _component_path(PurePosixPath(doc.file)) is not None, doc.file
+        components.add(labels["easel.dev/component"])
+        assert _component_path(PurePosixPath(doc.file)) is not None, doc.file
     assert components == {"server", "gateway", "upstream", "model-card"}
     releases = [d for d in mine if d.obj["kind"] == "HelmRelease"]
     assert {d.obj["metadata"]["labels"]["easel.dev/component"] for d in releases} == {"server", "gateway"}

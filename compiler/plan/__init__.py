@@ -26,6 +26,10 @@ from compiler.plan.pinning import pinned
 from compiler.record.decisions import Decisions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
+# SPEC §6: the labels only a workload's component objects carry; what groups a workload (its namespace's objects,
+# its Flux layers) goes without them, so that a version bump does not touch it
+PROFILE_VERSION = "easel.dev/profile-version"
+COMPONENT = "easel.dev/component"
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class Release:
     version: str
     path: str  # its folder in the cluster's tree
     namespace: NamespacePlan
-    labels: dict[str, str]  # on every object it makes (components add easel.dev/component)
+    labels: dict[str, str]  # its component objects' (labels_for adds easel.dev/component; grouping_labels)
     components: tuple[ResolvedComponent, ...]  # rendered for this cluster
     waits_for: tuple[tuple[str, str], ...] = ()  # (name, namespace) of the stacks' HelmReleases it needs first
     bookings: tuple[Booking, ...] = ()
@@ -94,9 +98,19 @@ class Release:
         return any(not (c.output.helm and c.output.helm.namespace) for c in self.components)
 
     def labels_for(self, component: str | None) -> dict[str, str]:
-        if self.kind == "stack" or component is None:  # a stack belongs to no team (SPEC §6)
+        """A component's objects' labels (SPEC §6); a stack's are its profile and version only (it belongs to no
+        team, and is one thing at one version)."""
+        if self.kind == "stack" or component is None:
             return dict(self.labels)
-        return {**self.labels, "easel.dev/component": component}
+        return {**self.labels, COMPONENT: component}
+
+    @property
+    def grouping_labels(self) -> dict[str, str]:
+        """The labels of what groups the release on a cluster (its Flux layers): a workload's less its version
+        (SPEC §6: a version bump does not touch them); a stack's, all of them."""
+        if self.kind == "stack":
+            return dict(self.labels)
+        return {key: value for key, value in self.labels.items() if key not in (PROFILE_VERSION, COMPONENT)}
 
 
 @dataclass(frozen=True)
@@ -286,7 +300,7 @@ def _labels(workload: ResolvedWorkload) -> dict[str, str]:
         "easel.dev/workload": workload.workload.meta.name,
         "easel.dev/environment": workload.environment.meta.name,
         "easel.dev/profile": workload.profile.meta.name,
-        "easel.dev/profile-version": workload.profile.version,
+        PROFILE_VERSION: workload.profile.version,
     }
 
 
@@ -326,11 +340,11 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
                       allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = ()) -> Release:
     environment = workload.environment
     labels = _labels(workload)
-    if environment.namespace_strategy == "project":
+    if environment.namespace_strategy == "project":  # shared by the project's workloads: what is true of all
         namespace_labels = {**MANAGED_BY, "easel.dev/project": workload.workload.project,
                             "easel.dev/environment": environment.meta.name}
-    else:
-        namespace_labels = labels
+    else:  # SPEC §6: the workload's labels less its version, which a version bump would change
+        namespace_labels = {key: value for key, value in labels.items() if key != PROFILE_VERSION}
     return Release(
         "workload", workload.id, workload.workload.project, workload.workload.meta.name, workload.profile.meta.name,
         workload.version, workload.path,

@@ -1,7 +1,7 @@
 """The proof of a rendered cluster tree: read back as the cluster will apply it (objects.py), it must hold what
 easel decided. For each release and component, the objects the tree really applies:
 
-- carry the labels SPEC §6 gives a workload's component objects (the release's, and `easel.dev/component`);
+- carry the labels SPEC §6 gives their kind of object, as do their namespace, layers and Applications (labels.py);
 - request the GPUs easel booked on that cluster, no more and no fewer: per resource, the sum over every pod
   template of the GPUs its containers ask for (or its DRA claims' devices) times the pods it runs, equal to the
   booking's GPUs per replica times its replicas, and in all equal to what placement took there (what the
@@ -31,6 +31,7 @@ from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
+from compiler.prove import labels
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
 
@@ -64,8 +65,7 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
             folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
             built = component_objects(files, folder, layers.get(folder), parsed)
             where = _Where(plan.cluster, release, component.name, component.loc)
-            if release.kind == "workload":
-                problems += _label_problems(where, built, {**release.labels, "easel.dev/component": component.name})
+            problems += labels.component_problems(where, built, release, component.name)
             # a workload's GPUs were placed (none taken is 0); a stack's are not placed by capacity
             took = (taken.get(release.id, {}).get(component.name, 0)
                     if taken is not None and release.kind == "workload" else None)
@@ -79,6 +79,7 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
             problems += _trait_problems(where, built, [t for t in component.traits
                                                        if t.type in policy.required_traits],
                                         component.output.pod_templates)
+    problems += labels.release_problems(plan, files, layers, parsed)
     return problems
 
 
@@ -92,21 +93,6 @@ class _Where:
         name = (obj.get("metadata") or {}).get("name")
         return error(code, f"cluster {self.cluster!r}: {obj.get('kind')} {name!r} ({file}), {field}: {message}",
                      self.loc, subject=Subject(self.release.kind, (self.release.id,), self.cluster))
-
-
-def _label_problems(where: _Where, built: ComponentObjects, expected: dict[str, str]) -> list[Diagnostic]:
-    problems = []
-    for file, obj in built.objects:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        wrong = {key: value for key, value in expected.items() if labels.get(key) != value}
-        if wrong:
-            key, value = sorted(wrong.items())[0]
-            found = repr(labels[key]) if key in labels else "no such label"
-            problems.append(where.problem(file, obj, f"metadata.labels[{key!r}]",
-                                          f"expected {value!r}, found {found}"
-                                          + (f" ({len(wrong) - 1} more labels missing or wrong)"
-                                             if len(wrong) > 1 else ""), "E811"))
-    return problems
 
 
 def _gpus_asked(template: dict[str, Any], gpus: GpuBooking, claims: dict[str, int]) -> int:

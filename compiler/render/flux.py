@@ -183,9 +183,10 @@ def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends
         if component.output.helm:  # long enough for the HelmRelease's install and every retry of it
             spec["timeout"] = _layer_timeout(component)
             spec["retryInterval"] = "1m"
+    # what groups the release (SPEC §6): not its version, so a version bump leaves the layers alone
     return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": layer_name(release, component), "namespace": FLUX_NAMESPACE,
-                         "labels": release.labels_for(component.name)},
+                         "labels": release.grouping_labels},
             "spec": spec}
 
 
