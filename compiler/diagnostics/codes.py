@@ -165,8 +165,9 @@ _ALL = [
     Code("E810", "the rendered pods do not request the GPUs easel booked",
          "the component's definition or a trait sets GPU requests or replicas that easel does not count: check "
          "the `gpu` and `replicas` traits against the definition's own `replicas` and resource limits"),
-    Code("E811", "a rendered object lacks the labels easel gives it",
-         "a definition's template or a patch replaced the object's labels: keep `metadata.labels` mergeable"),
+    Code("E811", "a rendered object lacks a label SPEC §6 gives its kind, or carries one it must not",
+         "a definition's template or a patch replaced the object's labels: keep `metadata.labels` mergeable, and "
+         "leave the version and component labels off namespace-wide objects"),
     Code("E812", "a rendered image is not listed for mirroring or not from an allowed registry",
          "name images where easel can see them (a definition's containers, a chart's `imageValues`), and pull "
          "them from a registry the environment allows, or use the `image-registry` trait to rewrite them"),

@@ -1,12 +1,13 @@
 """Stage prove: what was planned and rendered, checked against what a cluster has and will apply, before anything
 is written.
 
-- `prove(plans, ...)`: what the plans show already: every node selector a pod gets matches the labels of a device
-  it booked (node_selection.py, E603), and every custom resource comes after the CRD that defines it (crds.py,
-  E412), and which charts it could not prove (charts.py, W107, or E816 when easel.yaml requires proof).
+- `prove(plans, ...)`: what the plans show already: every node selector a pod gets matches the labels of every
+  device its booking spans (node_selection.py, E603), every custom resource comes after the CRD that defines it
+  (crds.py, E412), and which charts it could not prove (charts.py, W107, or E816 when easel.yaml requires proof).
 - `ProvenTree`: each rendered cluster tree, read back as the cluster will apply it (objects.py), holds what
-  easel decided: labels, GPU requests against the bookings, images listed and allowed, required traits on every
-  pod template, and objects the API server accepts at the cluster's version (tree.py, schemas.py; E810-E814); a
+  easel decided: the labels of each kind of object (labels.py), GPU requests against the bookings, images listed
+  and allowed, required traits on every pod template, and objects the API server accepts at the cluster's
+  version (tree.py, schemas.py; E810-E815); a
   cluster at a time as it is rendered and written (for `validate`: proven and dropped), so a fleet's tree is
   never whole in memory, and write refuses a tree with an error in it.
 - `kustomize.py` builds a cluster's tree as `kubectl kustomize` does (`easel build`).
