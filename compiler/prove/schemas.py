@@ -2,7 +2,7 @@
 one the cluster's API server accepts (strict: no unknown field), of an API version that Kubernetes serves. The
 schemas are those kubernetes-validate ships, one set per minor version (a pinned runtime dependency, read from its
 package: no network), each compiled once. A cluster older than the oldest set is checked against the oldest, and
-says so; custom resources are not checked here.
+says so. Custom resources are checked against the CRDs of the tree (custom_schemas.py).
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ def schema_version(kubernetes: str | None) -> tuple[str, str | None]:
 @dataclass
 class SchemaMemo:
     """The verdict on each distinct object (they are shared between the clusters that plan a release alike) at
-    each Kubernetes version: checked once."""
-    verdicts: dict[tuple[int, str], tuple[Any, str | None]] = field(default_factory=dict)
+    each Kubernetes version, or under each set of CRDs (custom_schemas.py): checked once."""
+    verdicts: dict[tuple[int, Any], tuple[Any, str | None]] = field(default_factory=dict)
+    # each CRD object's schema at a version, compiled (custom_schemas.py), the CRD kept with it
+    compiled: dict[tuple[int, str], tuple[Any, Any]] = field(default_factory=dict)
 
 
 def rejection(obj: dict[str, Any], version: str, memo: SchemaMemo) -> str | None:

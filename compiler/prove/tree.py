@@ -11,7 +11,9 @@ easel decided. For each release and component, the objects the tree really appli
 - hold, in every pod template, what each trait the environment requires patches in: applying the trait again
   changes nothing;
 - be objects the cluster's API server accepts: built-in kinds against Kubernetes' schemas for its version,
-  strictly, in an API version it serves (schemas.py).
+  strictly, in an API version it serves (schemas.py); custom resources against the CRD the tree installs for
+  their kind, in a version it serves (custom_schemas.py; a kind whose CRD the tree does not hold is taken on
+  trust).
 
 A failure is an error naming the cluster, the object, the field, what was expected and what was found, and the
 component whose input made it. What the tree leaves to the engine (a chart, a folder outside the tree) is not
@@ -31,7 +33,7 @@ from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
-from compiler.prove import labels
+from compiler.prove import custom_schemas, labels
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
 
@@ -58,6 +60,7 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
     if note is not None and facts is not None:
         problems.append(warning("W106", f"cluster {plan.cluster!r}: {note}", facts.cluster.meta.loc))
     layers = flux_layers(files, plan.cluster, parsed) if plan.engine == "flux" else {}
+    crds = custom_schemas.installed(plan, files, layers, parsed)
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
     for release in plan.releases:
         bookings = {b.component: b for b in release.bookings}
@@ -75,7 +78,8 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
             problems += _image_problems(where, built, listed, policy.registries, component.output.pod_templates)
             problems += [where.problem(file, obj, "the object", f"the API server would reject it: {why}", "E814")
                          for file, obj in built.objects
-                         if (why := rejection(obj, version, parsed.schemas)) is not None]
+                         if (why := rejection(obj, version, parsed.schemas)
+                             or custom_schemas.rejection(obj, crds, parsed.schemas)) is not None]
             problems += _trait_problems(where, built, [t for t in component.traits
                                                        if t.type in policy.required_traits],
                                         component.output.pod_templates)
