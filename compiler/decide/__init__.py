@@ -18,13 +18,27 @@ from collections.abc import Mapping
 from compiler.decide import inventory, policy, resolve
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.place import RolloutTarget, place, placement_policy
-from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload
+from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload, specialize
 from compiler.decide.rollout import wave_clusters
 from compiler.decide.stacks import choose_stacks
 from compiler.decide.version_choice import ModelVersions, choose
 from compiler.diagnostics import Diagnostics, merge_subjects
 from compiler.model import Environment, Model, Project, Workload, WorkloadProfile, gpu
 from compiler.record.decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision
+
+
+def _per_cluster(workload: ResolvedWorkload, fleet: Mapping[str, ClusterFacts]) -> ResolvedWorkload:
+    """A workload with GPUs whose templates read `cluster`, with what it asks of each cluster's GPUs where that
+    differs (its pods counted on the objects rendered there), so placement books what each cluster will run. A
+    template that fails on a cluster keeps the general demands there: plan reports the failure."""
+    if not workload.gpu_demands or not any(c.cluster_specific for c in workload.components):
+        return workload
+    found = {}
+    for name, facts in fleet.items():
+        specialized, _ = specialize.for_cluster(workload, inventory.template_context(facts))
+        if specialized is not None and specialized.gpu_demands != workload.gpu_demands:
+            found[name] = specialized.gpu_demands
+    return dataclasses.replace(workload, cluster_demands=found) if found else workload
 
 
 def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions, update: str | None = None,
@@ -36,9 +50,9 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     chosen, resolved = _versions(model, previous, update, diagnostics)
     if earlier_errors or diagnostics.has_errors:
         return Decisions(workloads=chosen), Resolutions(resolved, {}), diagnostics
-    current = [resolved[(w, d.version)] for w, d in chosen.items() if d.version is not None]
+    current = [_per_cluster(resolved[(w, d.version)], fleet) for w, d in chosen.items() if d.version is not None]
     recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
-    rollouts = {w: RolloutTarget(resolved[(w, d.rollout.to_version)], d.rollout.wave)
+    rollouts = {w: RolloutTarget(_per_cluster(resolved[(w, d.rollout.to_version)], fleet), d.rollout.wave)
                 for w, d in chosen.items() if d.rollout is not None and (w, d.rollout.to_version) in resolved}
     placements, problems = place(current, fleet, recorded, model.profiles, rollouts)
     diagnostics.extend(problems)

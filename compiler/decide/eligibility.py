@@ -106,5 +106,5 @@ def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FreeGpu
     passing, reasons = index or static.index(workload, keeping)
     if facts.name not in passing:
         return reasons[facts.name], []
-    allocations, reason = gpu.take(workload.gpu_demands, passing[facts.name], facts.name, state)
+    allocations, reason = gpu.take(workload.demands_on(facts.name), passing[facts.name], facts.name, state)
     return (reason, []) if reason else (None, allocations)

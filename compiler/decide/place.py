@@ -154,7 +154,8 @@ def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFact
     placements = {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}
     for workload in workloads:  # last: a rollout's new version takes its capacity from what the fleet has left
         target = (rollouts or {}).get(workload.id)
-        if target is not None and target.workload.gpu_demands != workload.gpu_demands:
+        if target is not None and (target.workload.gpu_demands != workload.gpu_demands
+                                   or target.workload.cluster_demands != workload.cluster_demands):
             placements[workload.id] = _rebook(workload, target, placements[workload.id], run)
     return placements, diagnostics
 
@@ -198,7 +199,7 @@ def _place_one(workload: ResolvedWorkload, held: _Kept, run: _Run) -> Placement:
             continue
         taking: list[Allocation] = []
         if workload.gpu_demands:
-            taking, reason = gpu.take(list(workload.gpu_demands), viable, name, run.state)
+            taking, reason = gpu.take(list(workload.demands_on(name)), viable, name, run.state)
             if reason:
                 failures[name] = reason
                 continue

@@ -9,15 +9,13 @@ pod-bearing components was booked: GPUs (resource, count per replica, replicas),
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler import definitions
 from compiler.decide import inventory
 from compiler.decide.inventory import ClusterFacts
-from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, ResolvedStack, ResolvedWorkload
+from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, ResolvedStack, ResolvedWorkload, specialize
 from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
 from compiler.kube import podtemplates
 from compiler.model import Model, Repository, Settings, gpu
@@ -196,35 +194,13 @@ def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,
         specialized = any(c.cluster_specific for c in workload.components)
         if specialized:
             context = context or inventory.template_context(facts)
-            rendered, problems = _rendered_here(workload, context)
+            rendered, problems = specialize.for_cluster(workload, context)
             diagnostics.extend(problems)
             if rendered is None:
                 continue
             workload = rendered
         found.append((workload, specialized))
     return found
-
-
-def _rendered_here(workload: ResolvedWorkload, context: dict[str, Any]
-                   ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
-    problems: list[Diagnostic] = []
-
-    def here(output, run):
-        template = output.cluster_template
-        if template is None:
-            return output
-        rendered, found = run(template.definition, template.properties, template.context, template.subject,
-                              template.loc, cluster=context)
-        problems.extend(found)
-        return rendered
-
-    components = tuple(dataclasses.replace(
-        component, output=here(component.output, definitions.run_component),
-        traits=tuple(dataclasses.replace(t, output=here(t.output, definitions.run_trait)) for t in component.traits))
-        for component in workload.components)
-    if any(p.is_error for p in problems):
-        return None, problems
-    return dataclasses.replace(workload, components=components), problems
 
 
 def _check_namespaces(cluster: str, workloads: list[ResolvedWorkload], diagnostics: Diagnostics) -> None:

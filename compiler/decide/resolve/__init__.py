@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from compiler.decide.resolve import params
 from compiler.decide.resolve.components import Owner, resolve_components
+from compiler.decide.resolve.specialize import demands_of
 from compiler.decide.resolve.types import (
     STACKS,
     Resolutions,
@@ -19,7 +20,7 @@ from compiler.decide.resolve.types import (
 from compiler.diagnostics import Diagnostic, Subject, error
 from compiler.kube import names
 from compiler.model import DEFAULT_RELEASE, Environment, Model, Project, Workload, WorkloadProfile
-from compiler.model.gpu import DEVICE_PLUGIN, GpuDemand
+from compiler.model.gpu import DEVICE_PLUGIN
 from compiler.schemas import check as schemacheck
 
 __all__ = [
@@ -67,10 +68,8 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
     problems.extend(found)
     if components is None:
         return None, problems
-    demands = tuple(GpuDemand(component.name, trait.output.gpu, component.replicas, trait.loc)
-                    for component in components for trait in component.traits if trait.output.gpu is not None)
     return ResolvedWorkload(workload, environment, project, profile, effective, namespace, components,
-                            demands), problems
+                            demands_of(components)), problems
 
 
 def resolve_stack(model: Model, profile: WorkloadProfile) -> tuple[ResolvedStack | None, list[Diagnostic]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,16 +177,25 @@ def _images(component: Component, external: ExternalSource | None, output: Compo
     if external is not None and (output.helm is not None or output.kustomize_path is not None):
         found.extend(_external_images(output, traits))
     elif output.objects is not None:
-        objects = [*output.objects, *(o for t in traits for o in t.output.objects)]
-        patches = [p for t in traits for p in t.output.patches]
-        if any(_sets_an_image(p.body) for p in patches):  # a trait (a user's) may change or add an image
-            objects = [podtemplates.patched(obj, patches, output.pod_templates) for obj in objects]
-        for obj in objects:
-            for container in images.containers(obj, output.pod_templates):
-                image = container.get("image")
-                if isinstance(image, str):
-                    found.append((image, images.rewrite(image, mirror) if mirror else image))
+        found.extend(object_images(output, traits))
     return output, list(dict.fromkeys(found))  # an image two containers pull is one image
+
+
+def object_images(output: ComponentOutput, traits: Sequence[ResolvedTrait]) -> list[tuple[str, str]]:
+    """The images of the objects easel renders for a component, once its traits are applied, as written and as
+    pulled (after the image-registry trait)."""
+    mirror = next((t.output.registry for t in reversed(traits) if t.output.registry), None)
+    objects = [*(output.objects or ()), *(o for t in traits for o in t.output.objects)]
+    patches = [p for t in traits for p in t.output.patches]
+    if any(_sets_an_image(p.body) for p in patches):  # a trait (a user's) may change or add an image
+        objects = [podtemplates.patched(obj, patches, output.pod_templates) for obj in objects]
+    found = []
+    for obj in objects:
+        for container in images.containers(obj, output.pod_templates):
+            image = container.get("image")
+            if isinstance(image, str):
+                found.append((image, images.rewrite(image, mirror) if mirror else image))
+    return list(dict.fromkeys(found))
 
 
 def _external_images(output: ComponentOutput, traits: list[ResolvedTrait]) -> list[tuple[str, str]]:

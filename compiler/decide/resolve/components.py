@@ -147,7 +147,7 @@ class _Resolver:
             return None
         return ResolvedComponent(component.name, component.type, instance, props, found.output, found.traits,
                                  component.depends_on, wave, component.loc, found.images,
-                                 _gpu_pods(found.output, found.traits), component.release.over(self.owner.release),
+                                 gpu_pods(found.output, found.traits), component.release.over(self.owner.release),
                                  external)
 
     def _repository_known(self, component: Component, output: ComponentOutput) -> bool:
@@ -316,10 +316,10 @@ def _without_claims(trait: ResolvedTrait, unmounted: set[str]) -> ResolvedTrait:
     return dataclasses.replace(trait, output=dataclasses.replace(trait.output, objects=objects))
 
 
-def _gpu_pods(output: ComponentOutput, traits: tuple[ResolvedTrait, ...]) -> int | None:
+def gpu_pods(output: ComponentOutput, traits: tuple[ResolvedTrait, ...]) -> int | None:
     """How many pods of the component's own objects request its GPUs, counted on the objects as rendered (with
-    the replicas its traits set): what placement books. None for a chart or folder, and for objects rendered per
-    cluster: there the replicas trait (or one) is the count."""
+    the replicas its traits set): what placement books. None for a chart or folder, and for objects not rendered
+    yet because their template reads `cluster` (specialize.py counts them on each cluster)."""
     gpu_patches = [p for t in traits if t.output.gpu is not None for p in t.output.patches]
     if output.objects is None or output.cluster_template is not None or not gpu_patches:
         return None

@@ -4,6 +4,7 @@ kept as a ClusterTemplate for the plan stage to render per cluster."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,12 @@ class ResolvedWorkload:
     namespace: str
     components: tuple[ResolvedComponent, ...]
     gpu_demands: tuple[GpuDemand, ...] = ()
+    # where a template that reads `cluster` makes its pods differ: cluster -> the demands there (specialize.py)
+    cluster_demands: Mapping[str, tuple[GpuDemand, ...]] = field(default_factory=dict, compare=False, hash=False)
+
+    def demands_on(self, cluster: str) -> tuple[GpuDemand, ...]:
+        """What it asks of that cluster's GPUs."""
+        return self.cluster_demands.get(cluster, self.gpu_demands)
 
     @property
     def id(self) -> str:
