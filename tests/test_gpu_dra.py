@@ -414,3 +414,47 @@ def test_an_ask_for_any_product_is_narrowed_to_the_product_booked_where_the_clas
         "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'"]
     assert _matching(request, _published("mixed")) == []
     assert len(_matching(request, _published("whole-gpus"))) == 16
+
+
+def test_the_proof_refuses_claims_whose_selectors_admit_products_not_booked():
+    from compiler.prove import gpus_taken, workload_policies
+    from compiler.prove.tree import prove_cluster
+
+    product = "[NVIDIA-H100-80GB-HBM3, NVIDIA-A100-SXM4-80GB]"
+    result = compile_files(_fleet(f"{{count: 1, product: {product}}}", DRA))
+    assert codes(result) == []
+    files = {p: t for p, t in result.files.items() if p.startswith("clusters/dra/")}
+
+    def proven(selectors) -> list:
+        """The proof after the claim template's request got these selectors (None: as rendered)."""
+        def edit(text: str) -> str:
+            documents = list(yaml.safe_load_all(text))
+            for document in documents:
+                if selectors is not None and document["kind"] == "ResourceClaimTemplate":
+                    request = document["spec"]["spec"]["devices"]["requests"][0]["exactly"]
+                    request.pop("selectors", None)
+                    request.update({"selectors": selectors} if selectors else {})
+            return yaml.safe_dump_all(documents, sort_keys=False)
+        edited = {p: edit(t) if p.endswith("/web/objects.yaml") else t for p, t in files.items()}
+        return prove_cluster(result.plans.clusters["dra"], edited, workload_policies(result.model),
+                             gpus_taken(result.decisions, "dra"), facts=result.fleet["dra"])
+
+    assert proven(None) == []
+    names = "['NVIDIA H100 80GB HBM3', 'NVIDIA A100-SXM4-80GB']"
+    widened = proven([{"cel": {"expression": f"device.attributes['gpu.nvidia.com'].productName in {names}"}}])
+    assert [p.code for p in widened] == ["E815"]
+    assert "ResourceClaimTemplate 'w-web-gpu'" in widened[0].message and "cluster 'dra'" in widened[0].message
+    assert "can also be allocated NVIDIA A100-SXM4-80GB" in widened[0].message
+    unselected = proven([])
+    assert [p.code for p in unselected] == ["E815"] and "any product" in unselected[0].message
+
+
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=3, unique=True))
+@settings(max_examples=60, deadline=None)
+def test_the_proof_reads_back_the_product_names_a_claim_selector_is_written_with(names):
+    from compiler.prove.claims import admitted
+
+    products = tuple(f"P{i}" for i in range(len(names)))
+    ask = gpu.GpuAsk(1, products, None, gpu.EXCLUSIVE, None)
+    request = {"selectors": [{"cel": {"expression": e}} for e in gpu.cel_selectors(ask, dict(zip(products, names)))]}
+    assert admitted(request) == set(names)

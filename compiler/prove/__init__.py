@@ -6,10 +6,11 @@ is written.
   (crds.py, E412), and which charts it could not prove (charts.py, W107, or E816 when easel.yaml requires proof).
 - `ProvenTree`: each rendered cluster tree, read back as the cluster will apply it (objects.py), holds what
   easel decided: the labels of each kind of object (labels.py), GPU requests against the bookings, images listed
-  and allowed, required traits on every pod template, and objects the API server accepts at the cluster's
-  version (tree.py, schemas.py; E810-E815); a
-  cluster at a time as it is rendered and written (for `validate`: proven and dropped), so a fleet's tree is
-  never whole in memory, and write refuses a tree with an error in it.
+  and allowed, required traits on every pod template, pods and DRA claims that can get only the GPU products
+  booked (claims.py), and objects the API server accepts at the cluster's version, custom resources against
+  their CRDs (tree.py, schemas.py, custom_schemas.py; E810-E815); a cluster at a time as it is rendered and
+  written (for `validate`: proven and dropped), so a fleet's tree is never whole in memory, and write refuses a
+  tree with an error in it.
 - `kustomize.py` builds a cluster's tree as `kubectl kustomize` does (`easel build`).
 """
 

@@ -33,7 +33,7 @@ from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
-from compiler.prove import custom_schemas, labels
+from compiler.prove import claims, custom_schemas, labels
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
 
@@ -74,6 +74,7 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
                     if taken is not None and release.kind == "workload" else None)
             problems += _gpu_problems(where, built, bookings.get(component.name), component.output.pod_templates,
                                       took)
+            problems += claims.landing_problems(where, built, bookings.get(component.name), facts)
             policy = policies.get(release.id, WorkloadPolicy())
             problems += _image_problems(where, built, listed, policy.registries, component.output.pod_templates)
             problems += [where.problem(file, obj, "the object", f"the API server would reject it: {why}", "E814")
