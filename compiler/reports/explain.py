@@ -216,6 +216,7 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
     facts = result.fleet[name]
     cluster = facts.cluster
     holders: dict[str, list[dict[str, Any]]] = {}
+    booked: dict[str, list[dict[str, Any]]] = {}  # device -> what placement packed on it
     workloads = []
     for workload_id, decision in result.decisions.workloads.items():
         if decision.placement is not None and name in (decision.clusters or ()):
@@ -223,6 +224,10 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
             for allocation in decision.allocations.get(name, ()):
                 holders.setdefault(allocation.pool, []).append(
                     {"workload": workload_id, "component": allocation.component, "count": allocation.count})
+                for device, count in allocation.devices:
+                    booked.setdefault(device, []).append(
+                        {"workload": workload_id, "component": allocation.component, "pool": allocation.pool,
+                         "count": count, "version": decision.version_on(name)})
     gpus = []
     for key, pool in facts.gpus.items():
         used = sum(h["count"] for h in holders.get(key, []))
@@ -239,7 +244,8 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
         "devices": [{"name": d.name, "role": d.role, "state": d.state, "arch": d.arch, "cpuCores": d.cpu_cores,
                      "memoryGi": quantity.format_gi(d.memory) if d.memory is not None else None,
                      "gpus": [{"product": g.product, "count": g.count,
-                               "memoryGi": quantity.format_gi(g.memory) if g.memory else None} for g in d.gpus]}
+                               "memoryGi": quantity.format_gi(g.memory) if g.memory else None} for g in d.gpus],
+                     "booked": booked.get(d.name, [])}
                     for d in cluster.devices],
         "capacity": {"cpuCores": facts.cpu_cores, "memoryGi": quantity.format_gi(facts.memory), "gpus": gpus},
         "workloads": workloads,
@@ -267,6 +273,9 @@ def cluster_text(report: dict[str, Any]) -> str:
                          for g in d["gpus"]) or "no GPUs"
         lines.append(f"  {d['name']} ({d['role']}, {d['state']}): {d['arch'] or '?'} {d['cpuCores'] or '?'} cores, "
                      f"{d['memoryGi'] or '?'}Gi, {gpus}")
+        if d["booked"]:
+            lines.append("    booked: " + ", ".join(f"{b['count']} × {b['pool']} to {b['workload']} {b['component']} "
+                                                    f"(at {b['version']})" for b in d["booked"]))
     capacity = report["capacity"]
     lines.append(f"capacity (ready devices): {capacity['cpuCores']} cores, {capacity['memoryGi']}Gi memory")
     for g in capacity["gpus"]:
