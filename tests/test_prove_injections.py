@@ -20,6 +20,7 @@ import pytest
 import yaml
 from builders import cluster_file, docs, gpu_cluster, gpu_device
 from scenario import TEAM_IN_DEV, one_component_app
+from test_rollout_booking import _profile as _versioned
 
 from compiler.load.source import MemorySource
 from compiler.pipeline import Request, Result, compile_repository
@@ -52,23 +53,6 @@ spec:
     waves:
       - {name: canary, clusterSelector: {matchLabels: {canary: "true"}}}
       - {name: rest, percent: 100}
-""")
-
-
-def _versioned(version: str, gpus: int) -> str:
-    return docs(f"""
-kind: WorkloadProfile
-metadata: {{name: app}}
-spec:
-  version: {version}
-  parameters: {{gpus: {{type: integer, default: {gpus}}}}}
-  components:
-    - name: api
-      type: webservice
-      properties: {{image: registry.example.com/api:1.0, port: 8080, replicas: 2}}
-      traits:
-      - type: gpu
-        properties: {{count: "{{{{ params.gpus }}}}"}}
 """)
 
 
