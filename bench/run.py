@@ -3,9 +3,10 @@
 
     python bench/run.py [--clusters 1000] [--workloads 20] [--repeat 1] [--skip-easel] [--skip-kapitan]
 
-Legs: (a) easel full compile into an empty output dir, (b) easel recompile with nothing changed,
-(c) `kapitan compile` of the same fleet as a Kapitan project, (d) bare file writes of the same tree.
-Prints a table and the ratios against the targets; the ratios are reported, never asserted.
+Legs: (a) easel full compile into an empty output dir, (b) easel recompile with nothing changed, (e) easel
+validate and (f) easel compile after one Workload edit, (c) `kapitan compile` of the same fleet as a Kapitan
+project, (d) bare file writes of the same tree. Each command's wall time, largest process and all its processes'
+memory together (measure.py). Prints a table and the ratios against the targets; reported, never asserted.
 """
 
 import argparse
@@ -24,27 +25,17 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import fleet as fleetgen  # noqa: E402
 import kapitan_fleet  # noqa: E402
-
-# Runs one command in a fresh interpreter so that RUSAGE_CHILDREN holds that command's processes
-# only (ru_maxrss is the largest single descendant, in KiB on Linux), and times it from inside.
-WRAPPER = r"""
-import json, resource, subprocess, sys, time
-cwd, log, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-with open(log, "wb") as out:
-    t0 = time.perf_counter()
-    rc = subprocess.call(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"rc": rc, "wall": wall, "rss_kib": rss}))
-"""
+from measure import INTERVAL  # noqa: E402
 
 GENERATED = {"easel.yaml", "profiles", "environments", "clusters", "workloads"}
 
 
 def measure(argv, cwd, log):
-    """Run argv in cwd under the wrapper: {"rc", "wall" (s), "rss_kib"}; output goes to log."""
+    """Run argv in cwd under measure.py, in a fresh interpreter (so that its RUSAGE_CHILDREN is this command's):
+    {"rc", "wall" (s), "rss_kib" (the largest process), "pss_kib" (the peak of all its processes' PSS summed),
+    "pss_at_peak_kib" (each process's then), "processes"}; output goes to log."""
     try:
-        out = subprocess.run([sys.executable, "-c", WRAPPER, cwd, log, *argv],
+        out = subprocess.run([sys.executable, os.path.join(HERE, "measure.py"), cwd, log, *argv],
                              check=True, capture_output=True, text=True).stdout
         return json.loads(out)
     except (subprocess.CalledProcessError, ValueError) as e:  # e.g. the command does not exist
@@ -131,14 +122,16 @@ EASEL_LEGS = ("full", "nothing changed", "validate, one workload changed", "comp
 
 
 def run_easel(args, repo, work):
-    """The easel legs: {leg: result}, and a note when one failed (the legs after it do not run)."""
+    """The easel legs: {leg: result}, the files the full compile wrote ([(path, size)], for the bare leg), and a
+    note when one failed (the legs after it do not run)."""
     cmd = easel_command(args.easel)
     if cmd is None:
-        return {}, "easel CLI not found (pip install -e . in the repo's venv, or pass --easel CMD)"
+        return {}, None, "easel CLI not found (pip install -e . in the repo's venv, or pass --easel CMD)"
     compile_argv = cmd + ["-C", repo, "compile"]
     validate_argv = cmd + ["-C", repo, "validate"]
     log = os.path.join(work, "easel.log")
     runs = {leg: [] for leg in EASEL_LEGS}
+    written = None
     for step in range(args.repeat):
         clean_repo(repo)
         plan = [("full", compile_argv), ("nothing changed", compile_argv), ("edit", None),
@@ -151,9 +144,11 @@ def run_easel(args, repo, work):
             res["printed"] = os.path.getsize(log)
             runs[leg].append(res)
             if res["rc"] != 0:
-                return {k: best(v) for k, v in runs.items() if v}, f"easel {leg} failed (exit {res['rc']}):\n" \
-                    + why(res, log)
-    return {k: best(v) for k, v in runs.items()}, None
+                return ({k: best(v) for k, v in runs.items() if v}, written,
+                        f"easel {leg} failed (exit {res['rc']}):\n" + why(res, log))
+            if leg == "full" and written is None:  # the tree of a full compile, before the edit changes it
+                written = tree(os.path.join(repo, "output"))
+    return {k: best(v) for k, v in runs.items()}, written, None
 
 
 def kapitan_python(arg):
@@ -197,18 +192,20 @@ def run_bare(files, work, repeat):
                 f.write(payload[:size])
         walls.append(time.perf_counter() - t0)
         shutil.rmtree(root)
-    return {"rc": 0, "wall": min(walls), "rss_kib": 0}
+    return {"rc": 0, "wall": min(walls), "cpu": None, "rss_kib": 0}
 
 
 def fmt_row(name, res, files=None):
-    if res is None:
-        return f"  {name:<38} {'not run':>9} {'-':>10} {'-':>8} {'-':>9}"
-    if res["rc"] != 0:
-        return f"  {name:<38} {'failed':>9} {'-':>10} {'-':>8} {'-':>9}"
+    if res is None or res["rc"] != 0:
+        word = "not run" if res is None else "failed"
+        return f"  {name:<38} {word:>8} {'-':>7} {'-':>8} {'-':>12} {'-':>8} {'-':>8}"
+    cpu = f"{res['cpu']:.2f}" if res.get("cpu") is not None else "n/a"
     rss = f"{res['rss_kib'] / 1024:.0f}" if res["rss_kib"] else "n/a"
+    pss = res.get("pss_kib")
+    pss = f"{pss / 1024:.0f} ({len(res['pss_at_peak_kib'])})" if pss else "n/a"
     nfiles = f"{len(files)}" if files is not None else ""
     size = f"{sum(s for _, s in files) / 2**20:.1f}" if files is not None else ""
-    return f"  {name:<38} {res['wall']:>9.2f} {rss:>10} {nfiles:>8} {size:>9}"
+    return f"  {name:<38} {res['wall']:>8.2f} {cpu:>7} {rss:>8} {pss:>12} {nfiles:>8} {size:>8}"
 
 
 def ratio_line(label, num, den, target, ok):
@@ -216,6 +213,44 @@ def ratio_line(label, num, den, target, ok):
         return f"  {label:<30} {'n/a':>8}   target {target}"
     r = num["wall"] / den["wall"]
     return f"  {label:<30} {r:>8.2f}   target {target:<7} {'meets' if ok(r) else 'MISSES'}"
+
+
+def report(args, legs, kap, bare, easel_files, kap_files, files, mirror):
+    """The table of legs, then the ratios and the memory against their targets."""
+    full, rec = legs.get("full"), legs.get("nothing changed")
+    validate, edited = legs.get("validate, one workload changed"), legs.get("compile, one workload changed")
+    n, m = args.clusters, args.workloads
+    print(f"\neasel benchmark: {n} clusters x {m} workloads = {n * m} placements"
+          f"  (best of {args.repeat}; {os.cpu_count()} CPUs; Python {platform.python_version()})\n")
+    print(f"  {'leg':<38} {'wall s':>8} {'CPU s':>7} {'RSS MiB':>8} {'PSS sum MiB':>12} {'files':>8} {'MiB out':>8}")
+    print(fmt_row("(a) easel compile, full", full, easel_files))
+    print(fmt_row("(b) easel compile, nothing changed", rec, easel_files if rec else None))
+    print(fmt_row("(e) easel validate, 1 workload edited", validate))
+    print(fmt_row("(f) easel compile, 1 workload edited", edited))
+    print(fmt_row("(c) kapitan compile", kap, kap_files))
+    print(fmt_row("(d) bare file writes", bare, files))
+    print(f"\n  (d) writes the same paths and sizes as {mirror}, in-process (no interpreter start, no logic).")
+    print("  CPU s: user + system time of all the command's processes (steadier than wall time on a shared machine).")
+    print("  RSS MiB: the largest single process (ru_maxrss of the children).")
+    print(f"  PSS sum MiB: the peak, over samples every {INTERVAL * 1000:.0f} ms, of the proportional set sizes"
+          " of all the command's processes summed (how many there were then).")
+    printed = {leg: r.get("printed", 0) for leg, r in legs.items() if r}
+    if printed:
+        print("  bytes printed: " + ", ".join(f"{leg} {size:,}" for leg, size in printed.items()))
+    print()
+    print(ratio_line("kapitan / easel", kap, full, ">= 3", lambda r: r >= 3))
+    print(ratio_line("easel full / bare", full, bare, "<= 1.2", lambda r: r <= 1.2))
+    print(ratio_line("nothing changed / full", rec, full, "<= 0.10", lambda r: r <= 0.10))
+    print(ratio_line("validate, 1 edited / full", validate, full, "<= 0.15", lambda r: r <= 0.15))
+    print(ratio_line("compile, 1 edited / full", edited, full, "<= 0.15", lambda r: r <= 0.15))
+    done = [r for r in legs.values() if r and r["rc"] == 0]
+    for label, key in (("largest process (RSS MiB)", "rss_kib"), ("all processes (PSS sum MiB)", "pss_kib")):
+        known = [r[key] for r in done if r.get(key)]
+        if known:
+            mib = max(known) / 1024
+            print(f"  {label:<30} {mib:>8.0f}   target < 1024  {'meets' if mib < 1024 else 'MISSES'}  (any leg)")
+        else:
+            print(f"  {label:<30} {'n/a':>8}   target < 1024")
 
 
 def main(argv=None):
@@ -245,14 +280,13 @@ def main(argv=None):
         repo = os.path.join(work, "easel-repo")
         fleetgen.write_easel_repo(model, repo)
 
-        legs = {}
+        legs, easel_files = {}, None
         if args.skip_easel:
             notes.append("easel: skipped (--skip-easel)")
         else:
-            legs, note = run_easel(args, repo, work)
+            legs, easel_files, note = run_easel(args, repo, work)
             if note:
                 notes.append(note)
-        full, rec = legs.get("full"), legs.get("nothing changed")
 
         kap = None
         if args.skip_kapitan:
@@ -263,50 +297,17 @@ def main(argv=None):
                 notes.append(note)
 
         # The bare leg writes exactly what easel wrote; before easel exists, what Kapitan wrote.
-        easel_out = os.path.join(repo, "output")
-        if full and full["rc"] == 0 and not args.skip_easel:  # the tree of the full compile, not of the edit
-            clean_repo(repo)
-            subprocess.run(easel_command(args.easel) + ["-C", repo, "compile"], capture_output=True)
         kap_out = os.path.join(work, "kapitan", "compiled")
-        if full and full["rc"] == 0 and os.path.isdir(easel_out):
-            files, mirror = tree(easel_out), "easel's output"
-        elif kap and kap["rc"] == 0 and os.path.isdir(kap_out):
-            files, mirror = tree(kap_out), "Kapitan's output"
+        kap_files = tree(kap_out) if kap and kap["rc"] == 0 else None
+        if easel_files:
+            files, mirror = easel_files, "easel's output"
+        elif kap_files:
+            files, mirror = kap_files, "Kapitan's output"
         else:
             files, mirror = synthetic_tree(model), "a synthetic estimate"
-        easel_files = tree(easel_out) if full and full["rc"] == 0 else None
-        kap_files = tree(kap_out) if kap and kap["rc"] == 0 else None
         bare = run_bare(files, work, args.repeat)
 
-        n, m = args.clusters, args.workloads
-        print(f"\neasel benchmark: {n} clusters x {m} workloads = {n * m} placements"
-              f"  (best of {args.repeat}; {os.cpu_count()} CPUs; Python {platform.python_version()})\n")
-        print(f"  {'leg':<38} {'wall s':>9} {'peak MiB':>10} {'files':>8} {'MiB out':>9}")
-        print(fmt_row("(a) easel compile, full", full, easel_files))
-        print(fmt_row("(b) easel compile, nothing changed", rec, easel_files if rec else None))
-        print(fmt_row("(e) easel validate, 1 workload edited", legs.get("validate, one workload changed")))
-        print(fmt_row("(f) easel compile, 1 workload edited", legs.get("compile, one workload changed")))
-        print(fmt_row("(c) kapitan compile", kap, kap_files))
-        print(fmt_row("(d) bare file writes", bare, files))
-        print(f"\n  (d) writes the same paths and sizes as {mirror}, in-process (no interpreter start).")
-        print("  peak MiB: largest single process (ru_maxrss of the children).")
-        printed = {leg: r.get("printed", 0) for leg, r in legs.items() if r}
-        if printed:
-            print("  bytes printed: " + ", ".join(f"{leg} {size:,}" for leg, size in printed.items()) + "\n")
-        print(ratio_line("kapitan / easel", kap, full, ">= 3", lambda r: r >= 3))
-        print(ratio_line("easel / bare", full, bare, "<= 1.3", lambda r: r <= 1.3))
-        done = [r for r in legs.values() if r and r["rc"] == 0]
-        if done:
-            mib = max(r["rss_kib"] for r in done) / 1024
-            print(f"  {'easel peak RSS, any leg (MiB)':<30} {mib:>8.0f}   target < 1024  "
-                  f"{'meets' if mib < 1024 else 'MISSES'}")
-        else:
-            print(f"  {'easel peak RSS (MiB)':<30} {'n/a':>8}   target < 1024")
-        print(ratio_line("nothing changed / full", rec, full, "<= 0.10", lambda r: r <= 0.10))
-        print(ratio_line("validate, 1 edited / full", legs.get("validate, one workload changed"), full, "<= 0.15",
-                         lambda r: r <= 0.15))
-        print(ratio_line("compile, 1 edited / full", legs.get("compile, one workload changed"), full, "<= 0.15",
-                         lambda r: r <= 0.15))
+        report(args, legs, kap, bare, easel_files, kap_files, files, mirror)
         for note in notes:
             print("\nnote: " + note.replace("\n", "\n      "))
     finally:

@@ -17,7 +17,7 @@ from compiler.diagnostics import Diagnostics
 from compiler.pipeline import Request, Result
 from compiler.runtime import cache, progress
 from compiler.runtime.cache import Cache, DocumentMemo, ParsedFile
-from compiler.write.compare import Changes, EarlyListing, Manifest, digest, holds_exactly
+from compiler.write.compare import Changes, EarlyListing, Stats, digest, holds_exactly
 
 EARLY_LISTING_FILES = 20_000  # an output of this many files is walked by a second process (early_listing)
 RACY_NS = 50_000_000  # a file changed this soon after easel recorded it may keep its mtime: its content is checked
@@ -77,11 +77,11 @@ def replay_compile(store: Cache, key: str, raw: load.Snapshot, check: bool, root
     return result, summary
 
 
-def record_compile(store: Cache, key: str, result: Result, totals: Totals, out: Path, entries: Manifest) -> None:
+def record_compile(store: Cache, key: str, result: Result, totals: Totals, out: Path, entries: Stats) -> None:
     """Keep this compile for the next one: the output folder now holds exactly the files of entries, and
     easel.lock result.lock_text (under which a compile decides the same again: a fixed point the tests check)."""
     recorded = time.time_ns()
-    cache.write_manifest(store, out, entries)
+    cache.write_manifest(store, out, entries, entries.packed)
     _keep_run(store, "compile", {"key": key, "out": str(out), "recorded": recorded,
                                  "totals": totals.__dict__,
                                  "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})

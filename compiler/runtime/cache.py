@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
-from array import array
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -115,7 +115,7 @@ class Cache:
                 handle.seek(0)
                 handle.write(self._header(checksum.hexdigest()))
             os.replace(temporary, self.folder / name)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a piece its producer could not make (no entry then)
             with contextlib.suppress(OSError):
                 temporary.unlink()
 
@@ -191,7 +191,8 @@ def _location_from(data: list | None) -> Location | None:
 
 # the output manifest
 
-_DIGEST_BYTES = 16  # write.digest
+# a file's size, mtime_ns and digest (write's, 16 bytes), as the manifest keeps them and a write records them
+RECORD = struct.Struct("<qq16s")
 _PATHS_PER_PIECE = 10_000
 
 
@@ -204,32 +205,34 @@ def read_manifest(store: Cache, out: Path) -> dict[str, tuple[int, int, bytes]]:
         if header["out"] != str(out):
             return {}
         count = int(header["count"])
-        numbers = array("q")
-        numbers.frombytes(rest[:16 * count])
-        digests = rest[16 * count:(16 + _DIGEST_BYTES) * count]
-        paths = rest[(16 + _DIGEST_BYTES) * count:].decode().split("\n") if count else []
-        if len(paths) != count or len(numbers) != 2 * count or len(digests) != _DIGEST_BYTES * count:
+        records = rest[:RECORD.size * count]
+        paths = rest[RECORD.size * count:].decode().split("\n") if count else []
+        if len(paths) != count or len(records) != RECORD.size * count:
             return {}
     except (AttributeError, KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError):
         return {}
-    chunks = [digests[i:i + _DIGEST_BYTES] for i in range(0, len(digests), _DIGEST_BYTES)]
-    return dict(zip(map(intern, paths), zip(numbers[:count], numbers[count:], chunks, strict=False), strict=False))
+    return dict(zip(map(intern, paths), RECORD.iter_unpack(records), strict=True))
 
 
-def write_manifest(store: Cache, out: Path, entries: dict[str, tuple[int, int, bytes]]) -> None:
-    """A line of JSON (the folder, the count), the sizes and mtimes as 64-bit numbers, the digests, and the paths
-    one per line: a fleet's manifest holds a million files, and this reads in a fraction of a second."""
-    paths = sorted(entries)
-    if any("\n" in path for path in paths):
-        return
-    numbers = array("q", [entries[p][0] for p in paths])
-    numbers.extend(entries[p][1] for p in paths)
+def write_manifest(store: Cache, out: Path, paths: Iterable[str], records: bytes | bytearray) -> None:
+    """A line of JSON (the folder, the count), each file's RECORD (in the order of paths), and the paths one per
+    line: a fleet's manifest holds a million files, and this reads in a fraction of a second. records: the files'
+    RECORDs packed, as write.Stats keeps them (never a million tuples)."""
+    count = len(records) // RECORD.size
 
     def pieces() -> Iterable[bytes]:
-        yield json.dumps({"out": str(out), "count": len(paths)}).encode() + b"\n"
-        yield numbers.tobytes()
-        yield b"".join(entries[p][2] for p in paths)
-        for start in range(0, len(paths), _PATHS_PER_PIECE):
-            yield ("\n" if start else "").encode() + "\n".join(paths[start:start + _PATHS_PER_PIECE]).encode()
+        yield json.dumps({"out": str(out), "count": count}).encode() + b"\n"
+        yield bytes(records)
+        chunk: list[str] = []
+        first = True
+        for path in paths:
+            if "\n" in path:  # cannot be listed one per line: no manifest (the next compile reads the files)
+                raise ValueError(path)
+            chunk.append(path)
+            if len(chunk) == _PATHS_PER_PIECE:
+                yield ("" if first else "\n").encode() + "\n".join(chunk).encode()
+                chunk, first = [], False
+        if chunk:
+            yield ("" if first else "\n").encode() + "\n".join(chunk).encode()
 
     store.write_bytes(MANIFEST, pieces())

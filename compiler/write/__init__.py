@@ -29,6 +29,7 @@ from compiler.write.compare import (
     EarlyListing,
     Listing,
     Manifest,
+    Stats,
     _compare,
     digest,
     listing,
@@ -196,7 +197,7 @@ def _lane(parts: Iterable[dict[str, str]], found: Listing, out: str, manifest: M
             changes.changed += found_here.changed
             changes.unchanged += found_here.unchanged
             changes.stats.update(found_here.stats)
-            staging.stage(part, found_here.added + found_here.changed, changes.stats, digests)
+            staging.stage(part, [*found_here.added, *found_here.changed], changes.stats, digests)
     except OSError as exc:
         if staging.name is None:
             raise
@@ -258,11 +259,11 @@ class _Staging:
             self.known[folder] = os.path.isdir(os.path.join(self.out, folder))
         return self.known[folder]
 
-    def stage(self, files: dict[str, str], paths: list[str], stats: Manifest,
-              digests: Digests) -> None:
+    def stage(self, files: dict[str, str], paths: list[str], stats: Stats, digests: Digests) -> None:
         if not paths:
             return
         self.begin()
+        self.made.clear()  # a part's folders are its own: kept for all, a fleet's first compile holds half a million
         for path in paths:
             parts = path.split("/")[:-1]
             new_root = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
@@ -273,7 +274,7 @@ class _Staging:
             else:
                 staged = os.path.join(self.folder, "tree", path)
                 self.subtrees.setdefault(new_root, os.path.join(self.folder, "tree", new_root))
-            stats[path] = _write(staged, files[path], self.made, digests)
+            stats.add(path, *_write(staged, files[path], self.made, digests))
 
     def finish_staging(self, also: dict[Path, str]) -> list[tuple[str, str]]:
         """Stage the `also` files; every move that puts the staged files in place."""

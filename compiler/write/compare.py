@@ -6,23 +6,92 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern  # the same path strings as the rendered tree's (render/__init__.py)
 
 from compiler.runtime import parallel
+from compiler.runtime.cache import RECORD
 
 STAGING_PREFIX = ".easel-staging-"  # the staging folders inside the output folder (write/__init__.py)
 
+
+class Paths:
+    """Paths in the order added, kept compactly: a fleet's first compile adds a million, and a path string each
+    would be most of what its memory grows by while it writes. Stored by their first two folders
+    (`clusters/<cluster>/`, once per run of paths that share them) and the rest of the path, one string that
+    every cluster with that file shares (interned): a path costs a pointer."""
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self.prefixes: list[str] = []  # one per run of paths with the same first two folders
+        self.starts: list[int] = []  # where each run begins in names
+        self.names: list[str] = []
+        for path in paths:
+            self.append(path)
+
+    def append(self, path: str) -> None:
+        cut = path.find("/", path.find("/") + 1) + 1  # after the second "/" (0: the path has fewer)
+        prefix = path[:cut]
+        if not self.prefixes or self.prefixes[-1] != prefix:
+            self.prefixes.append(prefix)
+            self.starts.append(len(self.names))
+        self.names.append(intern(path[cut:]))
+
+    def extend(self, paths: Iterable[str]) -> None:
+        if not isinstance(paths, Paths):
+            for path in paths:
+                self.append(path)
+            return
+        offset = len(self.names)
+        self.prefixes += paths.prefixes
+        self.starts += [start + offset for start in paths.starts]
+        self.names += paths.names
+
+    def __iadd__(self, paths: Iterable[str]) -> Paths:
+        self.extend(paths)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[str]:
+        ends = [*self.starts[1:], len(self.names)] if self.starts else []
+        for prefix, start, end in zip(self.prefixes, self.starts, ends, strict=True):
+            for index in range(start, end):
+                yield prefix + self.names[index]
+
+    def __repr__(self) -> str:
+        return f"Paths({list(self)!r})"
+
+
+class Stats(Paths):
+    """Each file's size, mtime_ns and digest, with its path, in the order added: what the output holds after a
+    write, for the cache's manifest (cache.py). The paths as Paths keeps them, the numbers packed (cache.RECORD):
+    a million files take tens of MiB, not the hundreds a dict of tuples would, and a second process sends its
+    share as a few large objects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.packed = bytearray()
+
+    def add(self, path: str, size: int, mtime_ns: int, known: bytes) -> None:
+        self.append(path)
+        self.packed += RECORD.pack(size, mtime_ns, known)
+
+    def update(self, other: Stats) -> None:
+        self.extend(other)
+        self.packed += other.packed
+
+
 @dataclass
 class Changes:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
+    added: Paths = field(default_factory=Paths)
+    changed: Paths = field(default_factory=Paths)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    # every file the output holds afterwards: path -> (size, mtime_ns, digest), the cache's manifest (cache.py)
-    stats: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
+    # every file the output holds afterwards, the cache's manifest (cache.py)
+    stats: Stats = field(default_factory=Stats)
 
     @property
     def any(self) -> bool:
@@ -212,7 +281,7 @@ def _compare(found: Listing, root: str, files: dict[str, str], manifest: Manifes
                     same = handle.read() == text.encode()
             if same:
                 changes.unchanged += 1
-                changes.stats[path] = (*stat, mine)
+                changes.stats.add(path, *stat, mine)
                 continue
         changes.changed.append(path)
     return changes
