@@ -19,8 +19,8 @@ from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, Reso
 from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
 from compiler.kube import podtemplates
 from compiler.model import Model, Repository, Settings, gpu
+from compiler.plan import pinning
 from compiler.plan.chart_patches import ChartPatch, chart_patches
-from compiler.plan.pinning import pinned
 from compiler.record.decisions import Decisions
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "easel"}
@@ -162,15 +162,18 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                 for s in cluster_stacks}
         needs = cluster_decision.needs if cluster_decision else {}
         releases = []
+        offers: dict[str, pinning.ClusterOffer] = {}  # by how its workloads get GPUs there
         for workload, specialized in workloads:
             waits = tuple(ref for stack in needs.get(workload.id, ()) for ref in refs.get(stack, ()))
             stacks_needed = tuple(needs.get(workload.id, ()))
             # how its GPUs are requested and its namespace's GPU quota written: the cluster's way, when it matters
             matters = workload.gpu_demands or _gpu_quota(workload.environment.namespace_quota)
             allocation = facts.gpu_allocation if matters else gpu.DEVICE_PLUGIN
-            # a list of GPU products, pinned to those placement took here
-            workload, narrowed = pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
-                                        allocation, facts.gpus, dra_names)
+            # a list of GPU products, or any, pinned to those placement took here
+            if allocation not in offers:
+                offers[allocation] = pinning.cluster_offer(facts.gpus, allocation, dra_names)
+            workload, narrowed = pinning.pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
+                                                offers[allocation])
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation,
                    narrowed)
             if key not in planned:  # a workload planned alike on many clusters is one value

@@ -25,24 +25,28 @@ from compiler.model.gpu import Allocation
 
 
 @dataclass(frozen=True)
-class _Cluster:
-    """What pinning needs of the cluster: per resource (DRA: DeviceClass), the product labels (DRA: product
-    names) it is offered in, and under DRA the driver's names of the products."""
+class ClusterOffer:
+    """What pinning needs of a cluster, worked out once for all its workloads: per resource (DRA: DeviceClass),
+    the product labels (DRA: product names) it is offered in, and under DRA the driver's names of the products."""
     dra: bool
     labels: Mapping[str, set[str]]
     dra_names: Mapping[str, str]
 
 
-def pinned(workload: ResolvedWorkload, taken: Sequence[Allocation], allocation: str,
-           offered: Mapping[str, gpu.GpuPool] | None = None, dra_names: Mapping[str, str] | None = None
+def cluster_offer(offered: Mapping[str, gpu.GpuPool], allocation: str,
+                  dra_names: Mapping[str, str] | None = None) -> ClusterOffer:
+    """offered: the cluster's GPU pools; dra_names: GPU product -> the DRA driver's name for it."""
+    dra = allocation == gpu.DRA
+    return ClusterOffer(dra, _labels_by_resource(offered, dra), dra_names or {})
+
+
+def pinned(workload: ResolvedWorkload, taken: Sequence[Allocation], cluster: ClusterOffer
            ) -> tuple[ResolvedWorkload, tuple[tuple[str, tuple[str, ...]], ...]]:
     """The workload with each multi-product or any-product GPU ask narrowed to the products taken for its
     component on this cluster, and what was narrowed ((component, products)...: part of what makes two clusters
-    plan it alike). offered: the cluster's GPU pools; dra_names: GPU product -> the DRA driver's name for it."""
+    plan it alike)."""
     if not taken:
         return workload, ()
-    dra = allocation == gpu.DRA
-    cluster = _Cluster(dra, _labels_by_resource(offered or {}, dra), dra_names or {})
     products: dict[str, set[str]] = {}
     for allocated in taken:
         products.setdefault(allocated.component, set()).add(allocated.product)
@@ -78,7 +82,7 @@ def _labels(ask: gpu.GpuAsk, dra: bool) -> tuple[str, ...]:
 
 
 def _trait(trait: ResolvedTrait, products: set[str], component: ResolvedComponent,
-           narrowed: list[tuple[str, tuple[str, ...]]], cluster: _Cluster) -> ResolvedTrait:
+           narrowed: list[tuple[str, tuple[str, ...]]], cluster: ClusterOffer) -> ResolvedTrait:
     ask = trait.output.gpu
     if ask is None or not products:
         return trait
@@ -88,7 +92,8 @@ def _trait(trait: ResolvedTrait, products: set[str], component: ResolvedComponen
         keep = tuple(p for p in ask.products if p in products)
     else:
         keep = tuple(sorted(products))
-        kept = set(_labels(dataclasses.replace(ask, products=keep), cluster.dra))
+        suffix = gpu.SHARED_SUFFIX if ask.mode == gpu.TIME_SLICING and not cluster.dra else ""
+        kept = {product + suffix for product in keep}
         if not cluster.labels.get(_resource(ask, cluster.dra), set()) - kept:
             return trait  # the products taken are all the cluster offers this resource in
     pin = dataclasses.replace(ask, products=keep)
