@@ -22,7 +22,7 @@ DELIVERIES = st.sampled_from([
 ])
 
 
-@run(max_examples=200, deadline=None)
+@run(max_examples=80, deadline=None)
 @given(st.lists(LABELS | KEYWORDS, min_size=1, max_size=5, unique=True), DELIVERIES)
 def test_the_template_writes_what_each_cluster_gets_directly(names, delivery):
     written = flux.bootstrap(delivery, names)

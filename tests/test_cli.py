@@ -168,6 +168,7 @@ def _shuffled_copy(source: Path, target: Path, seed: int) -> None:
         shutil.copy(path, destination)
 
 
+@pytest.mark.slow  # four real compile processes, each with its own hash seed
 @pytest.mark.parametrize("repository", ["init", "example"])
 def test_output_is_byte_for_byte_deterministic(tmp_path, repository):
     source = tmp_path / "source"

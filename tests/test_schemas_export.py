@@ -136,14 +136,14 @@ def _matches(pattern: str, text: str) -> bool:
     return re.search(pattern, text) is not None
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(alphabet="0123456789.+-eEKMGTPimnuk \t٣\u00a0x", max_size=8),
                  st.from_regex(r"\A[+-]?[0-9]{0,4}(\.[0-9]{0,3})?(Ki|Mi|Gi|m|k|M|e[0-9]|E|Ei)?\Z")))
 def test_the_quantity_pattern_is_the_parser(text):
     assert _matches(blocks.FORMAT_PATTERNS["quantity"], text) == quantity.is_quantity(text), repr(text)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(alphabet="0123.+-abzAZ_v ", max_size=12),
                  st.from_regex(r"\A(0|[1-9][0-9]?|0[0-9])\.[0-9]{1,2}\.[0-9]{1,2}(-[0-9a-z.-]{0,5})?"
                                r"(\+[0-9a-z.]{0,4})?\Z")))
@@ -170,14 +170,14 @@ def test_the_range_pattern_rejects_junk(text):
     assert not _matches(blocks.SEMVER_RANGE_PATTERN, text), text
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="0129.xX*^~<>=|-+, av", max_size=12))
 def test_no_range_node_semver_reads_is_flagged_by_the_editor(text):
     if versions.is_range(text):
         assert _matches(blocks.SEMVER_RANGE_PATTERN, text), repr(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet='ab.[]0*"1 _-', max_size=10))
 def test_the_values_path_pattern_is_the_parser(text):
     assert _matches(blocks.VALUES_PATH_PATTERN, text) == valuespath.is_path(text), repr(text)

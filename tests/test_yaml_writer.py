@@ -43,7 +43,7 @@ def test_plain_strings_stay_plain(value):
     assert yamlio.dump({"k": value}) == f"k: {value}\n"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(max_size=12),
                  st.from_regex(r"[-+]?[0-9._:eExXoObB]{1,8}", fullmatch=True),
                  st.sampled_from(AMBIGUOUS)))
