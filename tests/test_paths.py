@@ -56,7 +56,7 @@ def test_names_from_input_are_slugs_in_paths(tmp_path):
     - name: web""", """components:
     - name: extra
       type: helm-chart
-      properties: {repository: registry, chart: "../../etc", version: "1.0/../../y", target: {kind: Deployment},
+      properties: {repository: registry, chart: "Etc..x", version: "v1.0.0+y", target: {kind: Deployment},
                    container: app}
     - name: web""")})
     run = easel("compile", cwd=repo)
@@ -65,8 +65,11 @@ def test_names_from_input_are_slugs_in_paths(tmp_path):
     assert written and all(".." not in p and p.count("/") == 4 for p in written), written
     [source] = [p for p in written if p.startswith("clusters/local/flux/sources/registry-")]
     oci = yaml.safe_load((repo / "output" / source).read_text())
-    assert oci["spec"]["url"] == "oci://ghcr.io/example/charts/../../etc"  # the value itself is left as written
-    assert not (tmp_path / "y.yaml").exists() and not (repo / "y.yaml").exists()
+    assert oci["spec"]["url"] == "oci://ghcr.io/example/charts/Etc..x"  # the value itself is left as written
+    # a name or version that is a path is refused where it is written (tests/test_chart_names.py)
+    write_files(repo, {"profiles/hello/1.0.0.yaml": profile.read_text().replace('"Etc..x"', '"../../etc"')})
+    refused = easel("compile", cwd=repo)
+    assert refused.code == 1 and "is not a chart name" in refused.err and "profiles/hello/1.0.0.yaml:" in refused.err
 
 
 def test_fifos_links_outside_and_loops_are_located_errors_not_hangs(tmp_path):

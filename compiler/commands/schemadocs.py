@@ -30,6 +30,8 @@ FORMAT_EXAMPLES = {
     "semver-range": "an npm/Helm-style range: `1.2.0`, `^1.2`, `~1.3`, `>=1.2 <2`, `>=1.2, <2`, `1.x`, `*`",
     "duration": "a duration: `10m`, `1h30m`, `30s`, `500ms`",
     "values-path": 'a path into chart values: `a.b[0].c`, `a.limits["nvidia.com/gpu"]`, `a.list[*].b`',
+    "chart-name": "a chart's name in its repository, never a path: `vllm-stack`, `gpu-operator`",
+    "chart-version": "one chart version as published, a semantic version with an optional `v`: `0.1.9`, `v24.9.0`",
 }
 Row = tuple[str, dict[str, Any], str]  # field path, its schema, when it is required ("" never, "yes" always, ...)
 

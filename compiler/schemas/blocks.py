@@ -33,6 +33,10 @@ _CORE = r"[0-9xX*]+(\.[0-9xX*]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
 _BETWEEN = r"[\s,<>=~^|vV]"
 SEMVER_RANGE_PATTERN = (rf"^(?=[\s\S]*[0-9xX*|]){_BETWEEN}*({_CORE}({_BETWEEN}+(-[\s,vV]+)?{_CORE})*)?"
                         rf"{_BETWEEN}*$")
+# a chart's name and version as a repository serves them; never a path (no `/`, no leading `.`): an archive is
+# stored and looked up by them. Helm's versions are SemVer 2, NVIDIA's charts write a leading `v`.
+CHART_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$"
+CHART_VERSION_PATTERN = "^v?" + SEMVER_PATTERN.removeprefix("^")
 VALUES_PATH_PATTERN = (r'^([^.\[\]"]+|\[([0-9]+|\*)\]|\["[^"]+"\])'
                        r'(\.[^.\[\]"]+|\[([0-9]+|\*)\]|\["[^"]+"\])*$')
 FORMAT_PATTERNS = {
@@ -41,6 +45,8 @@ FORMAT_PATTERNS = {
     "semver-range": SEMVER_RANGE_PATTERN,
     "duration": DURATION_PATTERN,
     "values-path": VALUES_PATH_PATTERN,
+    "chart-name": CHART_NAME_PATTERN,
+    "chart-version": CHART_VERSION_PATTERN,
 }
 NAME_MARKER = "x-easel-name"  # internal: schemacheck says "invalid name" (E207); never in exported schemas
 

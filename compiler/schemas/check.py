@@ -18,9 +18,10 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from compiler.diagnostics import Diagnostic, Location, error
 from compiler.model import quantity, valuespath, versions
-from compiler.schemas.blocks import DURATION_PATTERN, NAME_MARKER
+from compiler.schemas.blocks import CHART_NAME_PATTERN, DURATION_PATTERN, NAME_MARKER
 
 _DURATION = re.compile(DURATION_PATTERN)
+_CHART_NAME = re.compile(CHART_NAME_PATTERN)
 
 _FORMAT_FUNCTIONS = {
     "quantity": quantity.is_quantity,
@@ -28,6 +29,8 @@ _FORMAT_FUNCTIONS = {
     "semver-range": lambda v: not isinstance(v, str) or versions.is_range(v),
     "values-path": lambda v: not isinstance(v, str) or valuespath.is_path(v),
     "duration": lambda v: not isinstance(v, str) or bool(_DURATION.fullmatch(v)),  # `$` alone admits "10m\n"
+    "chart-name": lambda v: not isinstance(v, str) or bool(_CHART_NAME.fullmatch(v)),
+    "chart-version": lambda v: not isinstance(v, str) or versions.is_version(v.removeprefix("v")),
 }
 FORMATS = FormatChecker(formats=())
 for _name, _check in _FORMAT_FUNCTIONS.items():
@@ -39,6 +42,8 @@ _FORMAT_CODES = {
     "semver-range": ("E502", "is not a version range"),
     "duration": ("E206", "is not a duration such as 10m, 1h or 30s"),
     "values-path": ("E206", 'is not a values path such as a.b[0].c or a.limits["nvidia.com/gpu"]'),
+    "chart-name": ("E206", "is not a chart name: letters, digits, '.', '_' and '-', from a letter or digit (no path)"),
+    "chart-version": ("E501", "is not a chart version: a semantic version (MAJOR.MINOR.PATCH), a leading v allowed"),
 }
 
 

@@ -44,8 +44,9 @@ _CRDS = array({"type": "string", "minLength": 1}, description=(
 SCHEMAS: dict[str, dict[str, Any]] = {
     "helm-chart": obj({
         "repository": described(NAME, "The Repository the chart comes from."),
-        "chart": described({"type": "string", "minLength": 1}, "The chart's name in the repository."),
-        "version": described({"type": "string", "minLength": 1}, "The chart's version."),
+        "chart": described({"type": "string", "format": "chart-name"}, "The chart's name in the repository."),
+        "version": described({"type": "string", "format": "chart-version"},
+                             "The chart's version: exactly one, as the repository publishes it (e.g. 1.4.2, v24.9.0)."),
         "values": described({"type": "object"}, "The chart's values."),
         "namespace": described(NAME, "The namespace the chart goes to (default: the workload's)."),
         "releaseName": described({"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 53},
