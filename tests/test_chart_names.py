@@ -26,6 +26,7 @@ def test_a_chart_name_or_version_that_is_not_one_is_refused_where_it_is_written(
         assert run.code == 1, run.text
         assert "error[E407]" in run.err and "profiles/app.yaml:9:" in run.err and said in run.err, run.err
         assert f"properties.{field}" in run.err
+        assert "hint: write the chart's name" in run.err or "hint: pin one version" in run.err
         assert "Traceback" not in run.text
     assert not (tmp_path / "output").exists()
 

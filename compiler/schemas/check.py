@@ -47,6 +47,12 @@ _FORMAT_CODES = {
 }
 
 
+_FORMAT_HINTS = {
+    "chart-name": "write the chart's name as its repository lists it (`helm search repo`), without a path",
+    "chart-version": "pin one version as the repository publishes it, e.g. 1.4.2 or v24.9.0 (not a range)",
+}
+
+
 def validator(schema: dict[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FORMATS)
 
@@ -235,5 +241,5 @@ def _translate(err: ValidationError, location: Location, what: str) -> list[Diag
                       f"{prefix}{where}: {err.instance!r} does not match {expected_value}", at)]
     if kind == "format":
         code, text = _FORMAT_CODES.get(expected_value, ("E206", f"is not a valid {expected_value}"))
-        return [error(code, f"{prefix}{where}: {err.instance!r} {text}", at)]
+        return [error(code, f"{prefix}{where}: {err.instance!r} {text}", at, _FORMAT_HINTS.get(expected_value))]
     return [error("E206", f"{prefix}{where}: {err.message}", at)]
