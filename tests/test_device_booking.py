@@ -75,3 +75,11 @@ def test_replicas_are_packed_across_devices_when_one_cannot_hold_them_all():
     result = compile_files(files)
     assert codes(result) == [], [d.text for d in result.diagnostics]
     assert decision(result, "team/w1").allocations["c"][0].devices == (("a", 2), ("b", 1))
+
+
+def test_two_facts_of_one_product_on_a_device_make_one_device_for_a_pod():
+    two_facts = "{name: d1, facts: {gpus: [{product: NVIDIA-T4, count: 4, memory: 16Gi}, " \
+                "{product: NVIDIA-T4, count: 4, memory: 16Gi}]}}"
+    result = compile_files(_files([two_facts], 8))
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    assert decision(result, "team/w1").allocations["c"][0].devices == (("d1", 8),)

@@ -458,3 +458,29 @@ def test_the_proof_reads_back_the_product_names_a_claim_selector_is_written_with
     ask = gpu.GpuAsk(1, products, None, gpu.EXCLUSIVE, None)
     request = {"selectors": [{"cel": {"expression": e}} for e in gpu.cel_selectors(ask, dict(zip(products, names)))]}
     assert admitted(request) == set(names)
+
+
+H100 = "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'"
+
+
+@pytest.mark.parametrize(("expression", "names"), [
+    (H100, {"NVIDIA H100 80GB HBM3"}),
+    ('device.attributes["gpu.nvidia.com"].productName == "NVIDIA H100 80GB HBM3"', {"NVIDIA H100 80GB HBM3"}),
+    (H100 + " && device.attributes['gpu.nvidia.com'].architecture == 'Hopper'", {"NVIDIA H100 80GB HBM3"}),
+    ("device.attributes['gpu.nvidia.com'].productName in ['A', \"B\"]", {"A", "B"}),
+    (H100 + " || true", "unreadable"),
+    ("device.attributes['gpu.nvidia.com'].productName != 'A'", "unreadable"),
+    ("device.attributes['gpu.nvidia.com'].productName.startsWith('NVIDIA')", "unreadable"),
+    ("device.attributes['gpu.nvidia.com'].architecture == 'Hopper'", None),
+])
+def test_the_proof_reads_a_claims_product_selector_or_says_it_cannot(expression, names):
+    from compiler.prove.claims import admitted
+
+    assert admitted({"selectors": [{"cel": {"expression": expression}}]}) == names
+
+
+def test_time_sliced_gpus_under_dra_are_checked_for_a_published_name():
+    """Under DRA time-slicing is not counted (a claim gets whole GPUs): the device is still the one booked."""
+    device = "{name: d1, facts: {gpus: [{product: NVIDIA-T4, count: 2, memory: 16Gi, timeSlicing: {replicas: 4}}]}}"
+    result = compile_files(_fleet("{count: 1, product: NVIDIA-T4}", _cluster("c", [device], allocation="dra")))
+    assert "E605" in codes(result)

@@ -209,24 +209,25 @@ def pools(gpus: Iterable[DeviceGpus]) -> dict[str, GpuPool]:
     """The pools, by key (sorted), that these devices' GPUs make up."""
     found: dict[tuple[str, str], dict] = {}
 
-    def add(product: str, mode: str, count: int, each: Fraction | None, arch: str | None) -> None:
-        pool = found.setdefault((product, mode), {"total": 0, "largest": 0, "memory": each, "arches": set()})
+    def add(product: str, mode: str, count: int, each: Fraction | None, arch: str | None, device: str) -> None:
+        pool = found.setdefault((product, mode), {"total": 0, "on": {}, "memory": each, "arches": set()})
         pool["total"] += count
-        pool["largest"] = max(pool["largest"], count)
+        pool["on"][device] = pool["on"].get(device, 0) + count  # two facts of one product on a device add up
         if each is not None and (pool["memory"] is None or each < pool["memory"]):
             pool["memory"] = each
         if arch:
             pool["arches"].add(arch)
 
-    for gpu in gpus:
+    for index, gpu in enumerate(gpus):
+        device = gpu.device or f"#{index}"  # facts without a device name: each its own device
         if gpu.mig:
             for profile, instances in gpu.mig:
-                add(gpu.product, mig_mode(profile), instances, mig_memory(profile), gpu.arch)
+                add(gpu.product, mig_mode(profile), instances, mig_memory(profile), gpu.arch, device)
         elif gpu.time_slicing:
-            add(gpu.product, TIME_SLICING, gpu.count * gpu.time_slicing, gpu.memory, gpu.arch)
+            add(gpu.product, TIME_SLICING, gpu.count * gpu.time_slicing, gpu.memory, gpu.arch, device)
         else:
-            add(gpu.product, EXCLUSIVE, gpu.count, gpu.memory, gpu.arch)
-    made = [GpuPool(product, mode, p["memory"], p["total"], p["largest"], frozenset(p["arches"]))
+            add(gpu.product, EXCLUSIVE, gpu.count, gpu.memory, gpu.arch, device)
+    made = [GpuPool(product, mode, p["memory"], p["total"], max(p["on"].values()), frozenset(p["arches"]))
             for (product, mode), p in found.items()]
     return {pool.key: pool for pool in sorted(made, key=lambda pool: pool.key)}
 

@@ -14,26 +14,62 @@ from compiler.model.gpu import DRA, DRA_DRIVER
 from compiler.plan import Booking
 from compiler.prove.objects import ComponentObjects
 
-_PRODUCT = re.compile(r"^device\.attributes\[\s*'" + re.escape(DRA_DRIVER) + r"'\s*\]\.productName\s*(==|in)\s*(.*)$",
-                      re.DOTALL)
-_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_QUOTED = r"'(?:[^'\\]|\\.)*'" + "|" + r'"(?:[^"\\]|\\.)*"'  # a CEL string literal, either quote
+_ATTRIBUTES = r"device\.attributes\[\s*(?:'" + re.escape(DRA_DRIVER) + r"'|\"" + re.escape(DRA_DRIVER) + r"\")\s*\]"
+_PRODUCT = re.compile(rf"{_ATTRIBUTES}\.productName\s*(?:==\s*(?P<one>{_QUOTED})|in\s*\[\s*(?P<list>(?:{_QUOTED})"
+                      rf"(?:\s*,\s*(?:{_QUOTED}))*)\s*\])", re.DOTALL)
+_LITERAL = re.compile(_QUOTED)
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+UNREADABLE = "unreadable"  # a selector on the product that the proof cannot read as a set of names
 
 
 def _unquoted(text: str) -> str:
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 5 else m.group(1), text)
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 5 else m.group(1), text[1:-1])
 
 
-def admitted(request: dict[str, Any]) -> set[str] | None:
-    """The product names a claim request's selectors admit (they all hold at once); None when none names one."""
+def _terms(expression: str) -> list[str] | None:
+    """The expression's top-level `&&` terms (outside strings, brackets and parentheses); None when it has a
+    top-level `||` or `?` (a choice the proof does not follow)."""
+    terms, depth, start, index, quote = [], 0, 0, 0, ""
+    while index < len(expression):
+        ch = expression[index]
+        if quote:
+            index += 2 if ch == "\\" else 1
+            quote = "" if ch == quote else quote
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and expression.startswith(("||", "?"), index):
+            return None
+        elif depth == 0 and expression.startswith("&&", index):
+            terms.append(expression[start:index])
+            start, index = index + 2, index + 1
+        index += 1
+    return [*terms, expression[start:]]
+
+
+def admitted(request: dict[str, Any]) -> set[str] | str | None:
+    """The product names a claim request's selectors admit (they all hold at once); None when none names the
+    product; UNREADABLE when one does in a form the proof cannot read (`||`, `!=`, a function call)."""
     found: set[str] | None = None
     for selector in request.get("selectors") or ():
-        expression = str(((selector or {}).get("cel") or {}).get("expression", "")).strip()
-        match = _PRODUCT.match(expression)
-        if match is None:
+        expression = str(((selector or {}).get("cel") or {}).get("expression", ""))
+        if "productName" not in expression:
             continue
-        names = {_unquoted(text) for text in _LITERAL.findall(match.group(2))}
-        found = names if found is None else found & names
+        terms = _terms(expression)
+        if terms is None:
+            return UNREADABLE
+        for term in (t.strip() for t in terms if "productName" in t):
+            match = _PRODUCT.fullmatch(term)
+            if match is None:
+                return UNREADABLE
+            names = {_unquoted(match.group("one"))} if match.group("one") else \
+                {_unquoted(text) for text in _LITERAL.findall(match.group("list"))}
+            found = names if found is None else found & names
     return found
 
 
@@ -63,9 +99,11 @@ def landing_problems(where: Any, built: ComponentObjects, booking: Booking | Non
             requests = (((obj.get("spec") or {}).get("spec") or {}).get("devices") or {}).get("requests") or ()
             for index, request in enumerate(requests):
                 names = admitted((request or {}).get("exactly") or {})
-                if names is not None and names <= booked:
+                if isinstance(names, set) and names <= booked:
                     continue
-                found = "any product" if names is None else ", ".join(sorted(names - booked))
+                found = ("any product" if names is None else
+                         "products the proof cannot tell (a selector on productName it cannot read)"
+                         if names == UNREADABLE else ", ".join(sorted(set(names) - booked)))
                 problems.append(where.problem(
                     file, obj, f"spec.spec.devices.requests[{index}].exactly.selectors (productName)",
                     f"easel booked {', '.join(sorted(booked))}; the claims can also be allocated {found}", "E815"))

@@ -72,14 +72,18 @@ def _problem(device: Device, pool: gpu.GpuPool | None, requirements: list[Requir
     return None
 
 
-def _device_pools(device: Device) -> dict[str, gpu.GpuPool]:
-    return gpu.pools(gpu.DeviceGpus(f.product, f.count, f.memory, device.arch, f.time_slicing, f.mig)
+def _device_pools(device: Device, allocation: str) -> dict[str, gpu.GpuPool]:
+    """The device's pools as placement counts them: under DRA no time-slicing (inventory.py)."""
+    return gpu.pools(gpu.DeviceGpus(f.product, f.count, f.memory, device.arch,
+                                    f.time_slicing if allocation == gpu.DEVICE_PLUGIN else None, f.mig, device.name)
                      for f in device.gpus if f.product is not None and f.count)
 
 
-def ready_devices(cluster: Cluster) -> list[tuple[Device, dict[str, gpu.GpuPool]]]:
-    """The cluster's ready devices with their GPU pools: worked out once per cluster, for all its releases."""
-    return [(d, _device_pools(d)) for d in cluster.devices if d.state == "ready"]
+def ready_devices(cluster: Cluster, allocation: str = gpu.DEVICE_PLUGIN
+                  ) -> list[tuple[Device, dict[str, gpu.GpuPool]]]:
+    """The cluster's ready devices with their GPU pools: worked out once per cluster, for all its releases.
+    allocation: how the cluster hands GPUs out (inventory.gpu_allocation)."""
+    return [(d, _device_pools(d, allocation)) for d in cluster.devices if d.state == "ready"]
 
 
 def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation],
