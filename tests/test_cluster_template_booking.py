@@ -66,3 +66,13 @@ def test_the_images_each_cluster_renders_are_listed_for_mirroring():
     assert codes(result) == []
     for cluster in ("big", "small"):
         assert "registry.example.com/t:1.30.1\n" in result.files[f"clusters/{cluster}/images.txt"]
+
+
+def test_max_gpus_per_workload_holds_on_each_cluster_as_its_templates_render():
+    files = _files()
+    files["environments/env.yaml"] = files["environments/env.yaml"].replace(
+        'spec: {projects: ["*"]}', 'spec: {projects: ["*"], policy: {maxGPUsPerWorkload: 4}}')
+    result = compile_files(files)
+    assert codes(result) == ["E703"], [d.text for d in result.diagnostics]
+    problem = next(d for d in result.diagnostics if d.code == "E703")
+    assert "asks for 6 GPUs on cluster 'big'" in problem.message and problem.subject.cluster == "big"

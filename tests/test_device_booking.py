@@ -83,3 +83,40 @@ def test_two_facts_of_one_product_on_a_device_make_one_device_for_a_pod():
     result = compile_files(_files([two_facts], 8))
     assert codes(result) == [], [d.text for d in result.diagnostics]
     assert decision(result, "team/w1").allocations["c"][0].devices == (("d1", 8),)
+
+
+def _labelled(name: str, pool: str) -> str:
+    return (f"{{name: {name}, facts: {{gpus: [{{product: NVIDIA-T4, count: 2, memory: 16Gi}}], "
+            f"nodeLabels: {{nvidia.com/gpu.product: NVIDIA-T4, pool: {pool}}}}}}}")
+
+
+def _selecting(files: dict[str, str], pool: str) -> dict[str, str]:
+    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace(
+        "        - {type: gpu,", f"        - {{type: node-placement, properties: {{nodeSelector: {{pool: {pool}}}}}}}\n"
+        "        - {type: gpu,")
+    return files
+
+
+def test_pods_are_packed_only_on_devices_whose_nodes_their_selector_admits():
+    result = compile_files(_selecting(_files([_labelled("d1", "a"), _labelled("d2", "b")], 1), "b"))
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    assert decision(result, "team/w1").allocations["c"][0].devices == (("d2", 1),)
+
+
+def test_no_device_whose_node_the_selector_admits_has_room_says_so():
+    result = compile_files(_selecting(_files([_labelled("d1", "a"), _labelled("d2", "b")], 1, 2), "b"))
+    assert codes(result) == ["E601"], [d.text for d in result.diagnostics]
+    problem = next(d for d in result.diagnostics if d.code == "E601")
+    assert any("each pod's on one device whose node has pool=b; free: 1 on 'd2'" in n.message for n in problem.notes), \
+        [n.message for n in problem.notes]
+
+
+def test_a_device_whose_recorded_product_label_differs_is_used_last():
+    mislabelled = ("{name: d1, facts: {gpus: [{product: NVIDIA-T4, count: 2, memory: 16Gi}], "
+                   "nodeLabels: {nvidia.com/gpu.product: Tesla-T4}}}")
+    result = compile_files(_files([mislabelled, _labelled("d2", "a")], 1))
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    assert decision(result, "team/w1").allocations["c"][0].devices == (("d2", 1),)
+    # when it is all there is, the proof names the label its node lacks
+    text = next(d.text for d in compile_files(_files([mislabelled], 1)).diagnostics if d.code == "E603")
+    assert "device 'd1' is labelled nvidia.com/gpu.product=Tesla-T4" in text

@@ -29,6 +29,7 @@ from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, repla
 
 from compiler.commands.inventory_import import read_items, reported
 from compiler.definitions.builtins.traits import gpu_ask
+from compiler.kube import cel
 from compiler.model import gpu, quantity
 
 SAMPLES = Path(__file__).parent / "resourceslices"
@@ -346,7 +347,7 @@ def test_a_product_name_is_written_as_a_cel_string_that_matches_exactly_that_nam
     """Whatever a driver calls a product (quotes, backslashes, spaces), the selector parses and accepts that
     device only."""
     ask = gpu_ask({"product": "P"})
-    [expression] = gpu.cel_selectors(ask, {"P": name})
+    [expression] = cel.cel_selectors(ask, {"P": name})
     program = CEL.program(CEL.compile(expression), functions=CEL_FUNCTIONS)
 
     def accepts(product: str) -> bool:
@@ -456,7 +457,7 @@ def test_the_proof_reads_back_the_product_names_a_claim_selector_is_written_with
 
     products = tuple(f"P{i}" for i in range(len(names)))
     ask = gpu.GpuAsk(1, products, None, gpu.EXCLUSIVE, None)
-    request = {"selectors": [{"cel": {"expression": e}} for e in gpu.cel_selectors(ask, dict(zip(products, names)))]}
+    request = {"selectors": [{"cel": {"expression": e}} for e in cel.cel_selectors(ask, dict(zip(products, names)))]}
     assert admitted(request) == set(names)
 
 

@@ -56,6 +56,9 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
                 for w, d in chosen.items() if d.rollout is not None and (w, d.rollout.to_version) in resolved}
     placements, problems = place(current, fleet, recorded, model.profiles, rollouts)
     diagnostics.extend(problems)
+    for workload in current:  # where a template makes a cluster's share differ, the limit holds there too
+        if workload.cluster_demands:
+            diagnostics.extend(policy.check_on_clusters(workload, placements[workload.id].clusters))
     labels = {name: facts.labels for name, facts in fleet.items()}
     stacks, stack_rollouts, problems = _stacks(model, fleet, current, placements, previous, update, labels)
     diagnostics.extend(problems)

@@ -62,7 +62,7 @@ class StaticIndex:
               keeping: bool = False) -> tuple[dict[str, list[list[GpuPool]]], dict[str, Reason]]:
         """(the clusters that could take the workload, in name order, with their viable pools per demand;
         the others -> why)."""
-        demands = tuple((d.ask, d.replicas) for d in workload.gpu_demands)
+        demands = tuple((d.ask, d.replicas, d.node_selector) for d in workload.gpu_demands)
         requires = tuple((d.name, d.range) for d in workload.profile.requires_profiles)
         key = (workload.environment.meta.name, workload.profile.kubernetes, workload.profile.arch, keeping, demands,
                requires)

@@ -147,8 +147,11 @@ def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFact
     (for the stacks a workload requires); rollouts: the workloads in a rollout, whose reached clusters book
     the GPUs of the version they run."""
     diagnostics = Diagnostics()
-    run = _Run(fleet, previous, FreeGpus.of({name: facts.gpus for name, facts in fleet.items()},
-                                             {name: facts.devices for name, facts in fleet.items()}),
+    free = FreeGpus.of({name: facts.gpus for name, facts in fleet.items()},
+                       {name: facts.devices for name, facts in fleet.items()},
+                       {name: {d.name: d.node_labels for d in facts.cluster.devices} for name, facts in fleet.items()},
+                       frozenset(name for name, facts in fleet.items() if facts.gpu_allocation == gpu.DRA))
+    run = _Run(fleet, previous, free,
                policy.QuotaUsage(), StaticIndex(fleet, profiles), diagnostics)
     kept = _keep(workloads, run)
     placements = {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}

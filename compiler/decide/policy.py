@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from compiler.diagnostics import Diagnostic, Note, error
+from compiler.diagnostics import Diagnostic, Note, Subject, error
 from compiler.kube import images
 from compiler.model import AllowedProfile, Environment
 
@@ -36,6 +36,25 @@ def check_admitted(workload: Workload, environment: Environment) -> list[Diagnos
                   workload.meta.loc.at("spec", "environment"),
                   notes=[Note("projects allowed there", environment.meta.loc.at("spec", "projects")
                               if environment.projects else environment.meta.loc.at("spec"))])]
+
+
+def check_on_clusters(workload: ResolvedWorkload, clusters: tuple[str, ...]) -> list[Diagnostic]:
+    """maxGPUsPerWorkload on each cluster a workload whose templates read `cluster` runs on, where its pods
+    there ask for more than the limit (what check_workload has not already said of every cluster)."""
+    limit = workload.environment.max_gpus_per_workload
+    problems = []
+    for cluster in clusters if limit is not None else ():
+        demands = workload.demands_on(cluster)
+        total = sum(d.total for d in demands)
+        if limit is not None and total > limit and workload.total_gpus <= limit:
+            asks = ", ".join(f"{d.component}: {d.ask.count} × {d.replicas} pod(s)" for d in demands)
+            problems.append(error(
+                "E703", f"workload {workload.id} asks for {total} GPUs on cluster {cluster!r} ({asks}: its templates "
+                f"render them so there); environment {workload.environment.meta.name!r} allows {limit}",
+                workload.workload.asks_at, notes=[Note("GPUs asked here", d.loc) for d in demands]
+                + [Note("limit set here", workload.environment.meta.loc.at("spec", "policy", "maxGPUsPerWorkload"))],
+                subject=Subject("workload", (workload.id,), cluster)))
+    return problems
 
 
 def check_workload(workload: ResolvedWorkload) -> list[Diagnostic]:

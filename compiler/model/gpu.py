@@ -102,7 +102,7 @@ class GpuAsk:
         return GPU_RESOURCE
 
 
-# --- what is asked, as a DRA claim (NVIDIA's DRA driver) -------------------------------------------------------
+# --- what is asked, as a DRA claim (NVIDIA's DRA driver; its CEL selectors: kube/cel.py) -------------------------
 
 DRA_DRIVER = "gpu.nvidia.com"  # the driver's name: also the domain of its device attributes and capacities
 GPU_DEVICE_CLASS = "gpu.nvidia.com"  # its DeviceClass of whole GPUs (device type gpu)
@@ -114,34 +114,6 @@ def device_class(ask: GpuAsk) -> str:
     return MIG_DEVICE_CLASS if ask.mode.startswith("mig-") else GPU_DEVICE_CLASS
 
 
-def cel_literal(text: str) -> str:
-    """A CEL string literal: single-quoted; backslashes, quotes and control characters escaped."""
-    def escaped(ch: str) -> str:
-        if ch in "\\'":
-            return "\\" + ch
-        return f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7f else ch
-    return "'" + "".join(escaped(ch) for ch in text) + "'"
-
-
-def cel_selectors(ask: GpuAsk, product_names: dict[str, str]) -> tuple[str, ...]:
-    """The CEL expressions a device must satisfy to serve the ask: the products asked (as the driver names them
-    in its `productName` attribute: product_names maps each GPU Feature Discovery spelling to it), the MIG
-    profile, the minimum memory of a whole GPU. A MIG instance's memory is its profile's (placement checked it),
-    so no memory expression is written for one: the driver publishes a little less (40192Mi for 3g.40gb)."""
-    attributes = f"device.attributes[{cel_literal(DRA_DRIVER)}]"
-    found = []
-    if ask.products:
-        names = [cel_literal(product_names.get(p, p)) for p in ask.products]
-        found.append(f"{attributes}.productName == {names[0]}" if len(names) == 1
-                     else f"{attributes}.productName in [{', '.join(names)}]")
-    if ask.mode.startswith("mig-") and ask.mig_profile:
-        found.append(f"{attributes}.profile == {cel_literal(ask.mig_profile)}")
-    elif ask.min_memory is not None:
-        found.append(f"device.capacity[{cel_literal(DRA_DRIVER)}].memory.compareTo("
-                     f"quantity({cel_literal(quantity.canonical(ask.min_memory))})) >= 0")
-    return tuple(found)
-
-
 @dataclass(frozen=True)
 class GpuDemand:
     """What one component of a workload takes on each cluster it runs on: the ask times its replicas."""
@@ -149,6 +121,7 @@ class GpuDemand:
     ask: GpuAsk
     replicas: int
     loc: Location
+    node_selector: tuple[tuple[str, str], ...] = ()  # the node labels its pods select (the node-placement trait)
 
     @property
     def total(self) -> int:
@@ -234,6 +207,9 @@ def pools(gpus: Iterable[DeviceGpus]) -> dict[str, GpuPool]:
 
 # --- fitting and taking ----------------------------------------------------------------------------------------
 
+Requirements = tuple[tuple[str, tuple[str, ...]], ...]  # node label -> the values it may have
+
+
 class Allocation(NamedTuple):  # a tuple: placement makes one per workload per cluster it could take
     component: str
     product: str
@@ -250,15 +226,37 @@ class FreeGpus:
     used: dict[str, dict[tuple[str, str], int]] = field(default_factory=lambda: defaultdict(dict))  # (pool, device)
     holders: dict[str, list[tuple[str, str, int]]] = field(default_factory=lambda: defaultdict(list))
     workloads: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # per cluster, the labels each device's node carries where they are recorded (None: not known)
+    labels: Mapping[str, Mapping[str, Mapping[str, str] | None]] = field(default_factory=dict)
+    dra: frozenset[str] = frozenset()  # the clusters whose pods get GPUs by DRA claims, not node labels
 
     @classmethod
     def of(cls, pools_by_cluster: Mapping[str, dict[str, GpuPool]],
-           devices_by_cluster: Mapping[str, Mapping[str, tuple[tuple[str, int], ...]]] | None = None) -> FreeGpus:
-        """devices_by_cluster: each cluster's device_capacity (without it, a pool is taken as one device)."""
+           devices_by_cluster: Mapping[str, Mapping[str, tuple[tuple[str, int], ...]]],
+           labels: Mapping[str, Mapping[str, Mapping[str, str] | None]], dra: frozenset[str]) -> FreeGpus:
+        """devices_by_cluster: each cluster's device_capacity; labels: its devices' recorded node labels."""
         return cls({name: {key: pool.total for key, pool in found.items()} for name, found in pools_by_cluster.items()},
-                   devices_by_cluster if devices_by_cluster is not None else
-                   {name: {key: (("", pool.total),) for key, pool in found.items()}
-                    for name, found in pools_by_cluster.items()})
+                   devices_by_cluster, labels=labels, dra=dra)
+
+    def requirements(self, cluster: str, demand: GpuDemand) -> tuple[Requirements, Requirements]:
+        """The node labels (and their allowed values) the demand's pods select: (the node-placement trait's, a
+        device whose recorded labels miss them is not used; the products' label, not under DRA, a device whose
+        recorded one differs used last, so that the proof says which label its node lacks)."""
+        selected = tuple((key, (value,)) for key, value in demand.node_selector)
+        products = ((PRODUCT_LABEL, demand.ask.product_labels),) \
+            if demand.ask.products and cluster not in self.dra else ()
+        return selected, products
+
+    def _devices(self, cluster: str, pool: str, requirements: tuple[Requirements, Requirements]
+                 ) -> list[tuple[str, int]]:
+        """The pool's devices on the cluster the pods may be packed on, in the order they are tried."""
+        devices = self.capacity.get(cluster, {}).get(pool, ())
+        selected, products = requirements
+        if not selected and not products:
+            return list(devices)
+        known = self.labels.get(cluster, {})
+        admitted = [(device, capacity) for device, capacity in devices if _admits(known.get(device), selected)]
+        return sorted(admitted, key=lambda item: not _admits(known.get(item[0]), products))
 
     def take(self, cluster: str, workload: str, allocations: Sequence[Allocation]) -> None:
         self.workloads[cluster] += 1
@@ -280,14 +278,15 @@ class FreeGpus:
                 used[allocation.pool, device] -= count
 
     def pack(self, cluster: str, pool: str, per_pod: int, pods: int,
-             pending: Mapping[tuple[str, str], int] | None = None) -> tuple[tuple[str, int], ...] | None:
+             pending: Mapping[tuple[str, str], int] | None = None,
+             requirements: tuple[Requirements, Requirements] = ((), ())) -> tuple[tuple[str, int], ...] | None:
         """The devices the pods get their GPUs on, each pod all of its per_pod GPUs on one device (a pod runs on
-        one node), first fit in the devices' order; None when they do not fit. pending: (pool, device) -> GPUs
-        this workload's other components take."""
+        one node), first fit in the devices' order (requirements: what the pods select, see `requirements`);
+        None when they do not fit. pending: (pool, device) -> GPUs this workload's other components take."""
         used = self.used.get(cluster, {})
         packed = []
         left = pods
-        for device, capacity in self.capacity.get(cluster, {}).get(pool, ()):
+        for device, capacity in self._devices(cluster, pool, requirements):
             if not left:
                 break
             free = capacity - used.get((pool, device), 0) - (pending or {}).get((pool, device), 0)
@@ -347,7 +346,8 @@ def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str
         demand, pool = demands[0], viable[0][0]
         if free.get(pool.key, 0) < demand.total:
             return [], _not_enough(demand, pool, cluster, state, 0)
-        packed = state.pack(cluster, pool.key, demand.ask.count, demand.replicas)
+        packed = state.pack(cluster, pool.key, demand.ask.count, demand.replicas,
+                            requirements=state.requirements(cluster, demand))
         if packed is None:
             return [], _scattered(demand, pool, cluster, state)
         return [Allocation(demand.component, pool.product, demand.total, pool.key, packed)], None
@@ -363,7 +363,8 @@ def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str
             key = pool.key
             if free.get(key, 0) - used.get(key, 0) < total:
                 continue
-            packed = state.pack(cluster, key, demand.ask.count, demand.replicas, pending)
+            packed = state.pack(cluster, key, demand.ask.count, demand.replicas, pending,
+                                state.requirements(cluster, demand))
             if packed is None:
                 scattered = scattered or pool
                 continue
@@ -379,9 +380,18 @@ def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str
     return taken, None
 
 
+def _admits(labels: Mapping[str, str] | None, requirements: Requirements) -> bool:
+    """Whether a device's node, by its recorded labels, takes pods that select these (unknown labels: it may)."""
+    return labels is None or all(labels.get(key) in values for key, values in requirements)
+
+
 def _scattered(demand: GpuDemand, pool: GpuPool, cluster: str, state: FreeGpus) -> NoDeviceFits:
+    selected, _ = state.requirements(cluster, demand)
+    known = state.labels.get(cluster, {})
+    selects = " and ".join(f"{key}={'|'.join(values)}" for key, values in selected)
     return NoDeviceFits(pool.key, demand.ask.count, demand.replicas,
-                        tuple((d, n) for d, n in state.free_on_devices(cluster, pool.key) if n > 0))
+                        tuple((d, n) for d, n in state.free_on_devices(cluster, pool.key)
+                              if n > 0 and _admits(known.get(d), selected)), selects)
 
 
 def _not_enough(demand: GpuDemand, pool: GpuPool, cluster: str, state: FreeGpus, pending: int) -> NotEnoughFree:

@@ -195,12 +195,14 @@ class NoDeviceFits(Reason):
     pool: str
     per_pod: int
     pods: int
-    free: tuple[tuple[str, int], ...]  # device -> GPUs free on it
+    free: tuple[tuple[str, int], ...]  # device -> GPUs free on it (of those whose nodes the pods select)
+    selects: str = ""  # the node labels the pods select, where they narrow the devices
     kind = "capacity"
 
     def __str__(self) -> str:
         on = ", ".join(f"{n} on {d!r}" for d, n in self.free[:5]) or "none"
-        return (f"needs {self.pods} pods × {self.per_pod} × {self.pool}, each pod's on one device; "
+        where = f" whose node has {self.selects}" if self.selects else ""
+        return (f"needs {self.pods} pods × {self.per_pod} × {self.pool}, each pod's on one device{where}; "
                 f"free: {on}{', …' if len(self.free) > 5 else ''}")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.decide.resolve import ResolvedComponent, ResolvedTrait, ResolvedWorkload
+from compiler.kube import cel
 from compiler.model import gpu
 from compiler.model.gpu import Allocation
 
@@ -113,7 +114,7 @@ def _claim_pinned(obj: dict[str, Any], pin: gpu.GpuAsk, dra_names: Mapping[str, 
     obj = copy.deepcopy(obj)
     for request in obj["spec"]["spec"]["devices"]["requests"]:
         request["exactly"]["selectors"] = [{"cel": {"expression": expression}}
-                                           for expression in gpu.cel_selectors(pin, dict(dra_names))]
+                                           for expression in cel.cel_selectors(pin, dict(dra_names))]
     return obj
 
 

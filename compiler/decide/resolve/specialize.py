@@ -21,8 +21,17 @@ from compiler.model.gpu import GpuDemand
 
 def demands_of(components: tuple[ResolvedComponent, ...]) -> tuple[GpuDemand, ...]:
     """What the components' `gpu` traits ask for, times the pods each component runs."""
-    return tuple(GpuDemand(component.name, trait.output.gpu, component.replicas, trait.loc)
+    return tuple(GpuDemand(component.name, trait.output.gpu, component.replicas, trait.loc, _selected(component))
                  for component in components for trait in component.traits if trait.output.gpu is not None)
+
+
+def _selected(component: ResolvedComponent) -> tuple[tuple[str, str], ...]:
+    """The node labels the component's node-placement traits select, the last one's value for a key."""
+    found: dict[str, str] = {}
+    for trait in component.traits:
+        if trait.placement is not None:
+            found.update(trait.placement.node_selector)
+    return tuple(sorted(found.items()))
 
 
 def for_cluster(workload: ResolvedWorkload, context: Mapping[str, Any]

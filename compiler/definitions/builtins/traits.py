@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.definitions.builtins.components import _RESOURCES, resources_block
-from compiler.kube import names
+from compiler.kube import cel, names
 from compiler.model import gpu as gpus
 from compiler.model import quantity
 from compiler.model.parts import ALL_CONTAINERS, POD_KINDS, Patch, RenderContext, TraitOutput
@@ -160,7 +160,7 @@ def _gpu_claim(props: dict[str, Any], ask: gpus.GpuAsk, ctx: RenderContext) -> T
     template = names.join(ctx.instance, gpus.CLAIM)
     request: dict[str, Any] = {"deviceClassName": gpus.device_class(ask), "allocationMode": "ExactCount",
                                "count": ask.count}
-    selectors = gpus.cel_selectors(ask, dict(ctx.dra_products))
+    selectors = cel.cel_selectors(ask, dict(ctx.dra_products))
     if selectors:
         request["selectors"] = [{"cel": {"expression": expression}} for expression in selectors]
     claim_template = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate",
