@@ -20,6 +20,7 @@ import pytest
 import yaml
 from builders import cluster_file, docs, gpu_cluster, gpu_device
 from scenario import TEAM_IN_DEV, one_component_app
+from test_rollout_booking import WAVES as ROLLOUT_ENVIRONMENT
 from test_rollout_booking import _profile as _versioned
 
 from compiler.load.source import MemorySource
@@ -39,21 +40,7 @@ def _environment(spec: str) -> str:
 
 # 1. mid-rollout: 1.0.0 books 1 GPU a replica; 1.1.0, 4 a replica, reaches the canary c1 first (as
 # tests/test_rollout_booking.py)
-WAVES = docs("""
-kind: Project
-metadata: {name: team}
-spec: {}
-""", """
-kind: Environment
-metadata: {name: dev}
-spec:
-  projects: ["*"]
-  rollout:
-    strategy: progressive
-    waves:
-      - {name: canary, clusterSelector: {matchLabels: {canary: "true"}}}
-      - {name: rest, percent: 100}
-""")
+WAVES = docs("kind: Project\nmetadata: {name: team}\nspec: {}\n", ROLLOUT_ENVIRONMENT)
 
 
 def _rollout() -> Result:
