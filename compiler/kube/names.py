@@ -1,4 +1,5 @@
-"""The one name shortener: names longer than Kubernetes or Helm allow get a deterministic hash suffix."""
+"""Names: the one name shortener (names longer than Kubernetes or Helm allow get a deterministic hash suffix), and
+what a chart's name may be."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import re
 
 DNS_LABEL_MAX = 63
 HELM_RELEASE_MAX = 53
+
+# a chart's name as a repository serves it, never a path (no `/`, no leading `.`): archives are stored and looked
+# up by it (the schemas' chart-name format, and an in-house chart's Chart.yaml)
+CHART_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$"
 
 
 def digest(text: str, length: int = 8) -> str:

@@ -47,6 +47,9 @@ class Source(Protocol):
 
     def is_dir(self, path: str) -> bool: ...
 
+    def is_link(self, path: str) -> bool:
+        """Whether the file is a symbolic link (read() follows one that stays inside the repository)."""
+
     def describe(self) -> str: ...
 
 
@@ -121,6 +124,10 @@ class DirectorySource:
         except PathOutsideRepository:
             return False
 
+    def is_link(self, path: str) -> bool:
+        folder, _, name = normalize(path).rpartition("/")
+        return (self._real_folder(folder) / name).is_symlink()
+
 
 class MemorySource:
     """A repository held in memory (path -> bytes): for tests, and for revisions read from git."""
@@ -155,3 +162,6 @@ class MemorySource:
         except PathOutsideRepository:
             return False
         return any(p.startswith(prefix) for p in self.files)
+
+    def is_link(self, path: str) -> bool:
+        return False  # memory holds no links; git's are not listed (gitsource.py)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.kube.names import CHART_NAME_PATTERN
 from compiler.model import quantity
 
 API_VERSION = "easel.dev/v1alpha1"
@@ -33,9 +34,8 @@ _CORE = r"[0-9xX*]+(\.[0-9xX*]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
 _BETWEEN = r"[\s,<>=~^|vV]"
 SEMVER_RANGE_PATTERN = (rf"^(?=[\s\S]*[0-9xX*|]){_BETWEEN}*({_CORE}({_BETWEEN}+(-[\s,vV]+)?{_CORE})*)?"
                         rf"{_BETWEEN}*$")
-# a chart's name and version as a repository serves them; never a path (no `/`, no leading `.`): an archive is
-# stored and looked up by them. Helm's versions are SemVer 2, NVIDIA's charts write a leading `v`.
-CHART_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$"
+# a chart's version as a repository serves it; never a path: an archive is stored and looked up by it. Helm's
+# versions are SemVer 2, NVIDIA's charts write a leading `v`. (The name's pattern: kube/names.py.)
 CHART_VERSION_PATTERN = "^v?" + SEMVER_PATTERN.removeprefix("^")
 VALUES_PATH_PATTERN = (r'^([^.\[\]"]+|\[([0-9]+|\*)\]|\["[^"]+"\])'
                        r'(\.[^.\[\]"]+|\[([0-9]+|\*)\]|\["[^"]+"\])*$')
