@@ -158,13 +158,13 @@ class DeviceGpus:
     device: str = ""  # the device's name
 
 
-def _served(gpu: DeviceGpus) -> list[tuple[str, int]]:
-    """The pools (key, GPUs, slots or instances) one device's GPUs of a product serve."""
+def _served(gpu: DeviceGpus) -> list[tuple[str, int, Fraction | None]]:
+    """The pools one device's GPUs of a product serve: (mode, GPUs, slots or instances, memory of each)."""
     if gpu.mig:
-        return [(pool_key(gpu.product, mig_mode(profile)), instances) for profile, instances in gpu.mig]
+        return [(mig_mode(profile), instances, mig_memory(profile)) for profile, instances in gpu.mig]
     if gpu.time_slicing:
-        return [(pool_key(gpu.product, TIME_SLICING), gpu.count * gpu.time_slicing)]
-    return [(gpu.product, gpu.count)]
+        return [(TIME_SLICING, gpu.count * gpu.time_slicing, gpu.memory)]
+    return [(EXCLUSIVE, gpu.count, gpu.memory)]
 
 
 def device_capacity(gpus: Iterable[DeviceGpus]) -> dict[str, tuple[tuple[str, int], ...]]:
@@ -172,8 +172,8 @@ def device_capacity(gpus: Iterable[DeviceGpus]) -> dict[str, tuple[tuple[str, in
     given: a pod gets its GPUs on one node, so placement packs a booking's pods onto these."""
     found: dict[str, dict[str, int]] = {}
     for gpu in gpus:
-        for key, count in _served(gpu):
-            on = found.setdefault(key, {})
+        for mode, count, _ in _served(gpu):
+            on = found.setdefault(pool_key(gpu.product, mode), {})
             on[gpu.device] = on.get(gpu.device, 0) + count
     return {key: tuple(on.items()) for key, on in sorted(found.items())}
 
@@ -182,24 +182,16 @@ def pools(gpus: Iterable[DeviceGpus]) -> dict[str, GpuPool]:
     """The pools, by key (sorted), that these devices' GPUs make up."""
     found: dict[tuple[str, str], dict] = {}
 
-    def add(product: str, mode: str, count: int, each: Fraction | None, arch: str | None, device: str) -> None:
-        pool = found.setdefault((product, mode), {"total": 0, "on": {}, "memory": each, "arches": set()})
-        pool["total"] += count
-        pool["on"][device] = pool["on"].get(device, 0) + count  # two facts of one product on a device add up
-        if each is not None and (pool["memory"] is None or each < pool["memory"]):
-            pool["memory"] = each
-        if arch:
-            pool["arches"].add(arch)
-
     for index, gpu in enumerate(gpus):
         device = gpu.device or f"#{index}"  # facts without a device name: each its own device
-        if gpu.mig:
-            for profile, instances in gpu.mig:
-                add(gpu.product, mig_mode(profile), instances, mig_memory(profile), gpu.arch, device)
-        elif gpu.time_slicing:
-            add(gpu.product, TIME_SLICING, gpu.count * gpu.time_slicing, gpu.memory, gpu.arch, device)
-        else:
-            add(gpu.product, EXCLUSIVE, gpu.count, gpu.memory, gpu.arch, device)
+        for mode, count, each in _served(gpu):
+            pool = found.setdefault((gpu.product, mode), {"total": 0, "on": {}, "memory": each, "arches": set()})
+            pool["total"] += count
+            pool["on"][device] = pool["on"].get(device, 0) + count  # two facts of one product on a device add up
+            if each is not None and (pool["memory"] is None or each < pool["memory"]):
+                pool["memory"] = each
+            if gpu.arch:
+                pool["arches"].add(gpu.arch)
     made = [GpuPool(product, mode, p["memory"], p["total"], max(p["on"].values()), frozenset(p["arches"]))
             for (product, mode), p in found.items()]
     return {pool.key: pool for pool in sorted(made, key=lambda pool: pool.key)}

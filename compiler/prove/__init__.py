@@ -39,7 +39,7 @@ def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     for name, cluster_plan in plans.clusters.items():
         facts = fleet[name]
         booked = [release for release in cluster_plan.workloads if release.bookings]
-        devices = node_selection.ready_devices(facts.cluster, facts.gpu_allocation) if booked else []
+        devices = node_selection.ready_devices(facts.cluster, facts.gpus)
         for release in booked:
             allocations = decisions.workload(release.id).allocations.get(name, ())
             diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices, dra_names))

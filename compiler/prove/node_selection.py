@@ -72,27 +72,25 @@ def _problem(device: Device, pool: gpu.GpuPool | None, requirements: list[Requir
     return None
 
 
-def _device_pools(device: Device, allocation: str) -> dict[str, gpu.GpuPool]:
-    """The device's pools as placement counts them: under DRA no time-slicing (inventory.py)."""
-    return gpu.pools(gpu.DeviceGpus(f.product, f.count, f.memory, device.arch,
-                                    f.time_slicing if allocation == gpu.DEVICE_PLUGIN else None, f.mig, device.name)
-                     for f in device.gpus if f.product is not None and f.count)
+@dataclass(frozen=True)
+class ReadyDevices:
+    """A cluster's ready devices by name, and its GPU pools as placement counted them (inventory.py): worked out
+    once per cluster, for all its releases."""
+    by_name: dict[str, Device]
+    pools: Mapping[str, gpu.GpuPool]
 
 
-def ready_devices(cluster: Cluster, allocation: str = gpu.DEVICE_PLUGIN
-                  ) -> list[tuple[Device, dict[str, gpu.GpuPool]]]:
-    """The cluster's ready devices with their GPU pools: worked out once per cluster, for all its releases.
-    allocation: how the cluster hands GPUs out (inventory.gpu_allocation)."""
-    return [(d, _device_pools(d, allocation)) for d in cluster.devices if d.state == "ready"]
+def ready_devices(cluster: Cluster, pools: Mapping[str, gpu.GpuPool]) -> ReadyDevices:
+    """pools: the cluster's GPU pools (ClusterFacts.gpus)."""
+    return ReadyDevices({d.name: d for d in cluster.devices if d.state == "ready"}, pools)
 
 
-def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation],
-          devices: list[tuple[Device, dict[str, gpu.GpuPool]]],
+def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocation], devices: ReadyDevices,
           dra_names: Mapping[str, str] | None = None) -> list[Diagnostic]:
     """The release's bookings on this cluster whose node selection a device they were booked on does not
-    satisfy. devices: the cluster's ready devices and their pools (ready_devices); dra_names: the products'
+    satisfy. devices: the cluster's ready devices and its pools (ready_devices); dra_names: the products'
     names under DRA (inventory.dra_product_names), which the claims of a release under DRA select on."""
-    ready = [d for d, _ in devices]
+    ready = list(devices.by_name.values())
     taken = list(allocations)
     problems = []
     dra = release.gpu_allocation == gpu.DRA
@@ -139,17 +137,13 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
 
 
 def _booked_devices(booking: Booking, taken: list[gpu.Allocation],
-                    devices: list[tuple[Device, dict[str, gpu.GpuPool]]]) -> list[tuple[Device, gpu.GpuPool]]:
+                    devices: ReadyDevices) -> list[tuple[Device, gpu.GpuPool]]:
     """The devices placement packed the booking's pods on, each with the pool it took there: every one of them
     must run the pods, since the scheduler may put a pod on any of them."""
-    found = []
-    for allocation in (a for a in taken if a.component == booking.component):
-        names = {name for name, count in allocation.devices if count}
-        for device, pools in devices:
-            pool = pools.get(allocation.pool)
-            if pool is not None and (device.name in names or not allocation.devices):
-                found.append((device, pool))
-    return found
+    return [(devices.by_name[name], devices.pools[allocation.pool])
+            for allocation in taken if allocation.component == booking.component
+            for name, count in allocation.devices
+            if count and name in devices.by_name and allocation.pool in devices.pools]
 
 
 def _gpu_trait_loc(release: Release, booking: Booking) -> Location:
@@ -160,7 +154,7 @@ def _gpu_trait_loc(release: Release, booking: Booking) -> Location:
 
 
 def _unnamed_under_dra(cluster: Cluster, release: Release, booking: Booking, taken: list[gpu.Allocation],
-                       devices: list[tuple[Device, dict[str, gpu.GpuPool]]], dra_names: Mapping[str, str] | None
+                       devices: ReadyDevices, dra_names: Mapping[str, str] | None
                        ) -> list[Diagnostic]:
     """Under DRA a claim selects a product by the name the driver publishes, known only from imported
     ResourceSlices: a booked product whose devices here do not publish that name would match no device."""
@@ -185,7 +179,7 @@ def _unnamed_under_dra(cluster: Cluster, release: Release, booking: Booking, tak
     return problems
 
 
-def _through_dra(booking: Booking, taken: list[gpu.Allocation], devices: list[tuple[Device, dict[str, gpu.GpuPool]]]
+def _through_dra(booking: Booking, taken: list[gpu.Allocation], devices: ReadyDevices
                  ) -> list[Device]:
     """The devices a booking's GPUs were taken on, when every one of them hands its GPUs out through DRA (their
     GPU facts were imported from ResourceSlices); [] otherwise."""
