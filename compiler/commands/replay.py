@@ -15,7 +15,7 @@ from compiler.commands import summaries
 from compiler.commands.summaries import Summary, Totals
 from compiler.diagnostics import Diagnostics
 from compiler.pipeline import Request, Result
-from compiler.runtime import cache, progress
+from compiler.runtime import cache, helm, progress
 from compiler.runtime.cache import Cache, DocumentMemo, ParsedFile
 from compiler.write.compare import Changes, EarlyListing, Stats, digest, holds_exactly
 
@@ -45,7 +45,10 @@ def for_the_cache(raw: load.RawRepo, checked: frozenset[tuple[str, int]]) -> dic
 
 
 def compile_key(raw: load.Snapshot | load.RawRepo, lock_text: str | None, out_dir: str | None) -> str:
-    return cache.run_key("compile", raw.digests, raw.files, lock_text, out_dir)
+    # the chart archives, and whether Helm's engine is there to prove them, decide the outcome too
+    charts = ({path: "sha256:" + cache.content_digest(data) for path, data in raw.charts.items()}
+              if isinstance(raw, load.Snapshot) else {archive.file: archive.digest for archive in raw.charts})
+    return cache.run_key("compile", {**raw.digests, **charts}, raw.files, lock_text, out_dir, helm.available())
 
 
 def replay_compile(store: Cache, key: str, raw: load.Snapshot, check: bool, root: Path

@@ -31,6 +31,12 @@ _ALL = [
          "paths are relative to the repository root and must stay inside it (no '..', no absolute paths, "
          "no symbolic links that point outside)"),
     Code("E107", "YAML tag not allowed", "only plain YAML is read: remove the '!tag'"),
+    Code("E109", "a chart archive cannot be read",
+         "fetch it again with `easel charts pull`: an archive is a gzipped tar of one chart's folder, its files "
+         "regular files (no links), within Helm's sizes"),
+    Code("E110", "a chart archive is not the one easel.lock pins",
+         "a published chart version never changes: fetch the pinned bytes again with `easel charts pull`, or, if "
+         "the new archive is meant, pin it with `easel charts pull --update` and review the change"),
     Code("E108", "easel.lock cannot be read",
          "easel.lock is written by easel: restore it from git, or delete it to place every workload anew"),
     # Document shape
@@ -181,8 +187,18 @@ _ALL = [
          "a template or a trait replaced the GPU product selector the `gpu` trait writes: keep the node selector "
          "or affinity on nvidia.com/gpu.product, narrowed to the products booked"),
     Code("E816", "a chart easel has not proven, where easel.yaml requires proof",
-         "easel does not render charts yet: use objects or a folder easel can prove, or set `charts.proof: warn` "
-         "in easel.yaml to take the chart on trust"),
+         "fetch and pin its archive with `easel charts pull` (and install easel's `helm` extra, Helm's engine), "
+         "or set `charts.proof: warn` in easel.yaml to take the chart on trust"),
+    Code("E817", "a chart's patch target or container is not among the chart's rendered objects",
+         "set the component's `target` (kind and name regex) and `container` to objects and a container the chart "
+         "renders with these values: the error lists the chart's pod objects and their containers"),
+    Code("E818", "Helm's engine cannot render the chart",
+         "fix the chart's values (or the chart); a chart that loops or needs more memory than easel allows its "
+         "engine is refused, as is one whose output is not YAML"),
+    Code("E819", "a chart's values do not match its values.schema.json",
+         "give the values the chart's schema asks for, at the path shown"),
+    Code("E820", "a chart does not support the cluster's Kubernetes version",
+         "use a chart version whose `kubeVersion` includes the cluster's, or place the workload elsewhere"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),
@@ -220,8 +236,11 @@ _ALL = [
          "its objects are checked against the oldest schemas easel ships; upgrade the cluster, or check its "
          "objects against its own version by hand"),
     Code("W107", "a chart easel has not proven",
-         "easel does not render charts yet, so a chart's objects are taken on trust from its values and patch "
-         "mapping; `charts.proof: required` in easel.yaml makes this an error"),
+         "run `easel charts pull` to fetch and pin its archive (and install easel's `helm` extra, Helm's engine): "
+         "until then its objects are taken on trust; `charts.proof: required` in easel.yaml makes this an error"),
+    Code("W108", "a chart's objects depend on the live cluster",
+         "the chart calls `lookup` or renders differently each time (random values, timestamps): what easel proved "
+         "may differ from what the cluster renders; set the values that make it stable"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

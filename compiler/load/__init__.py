@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Diagnostics, Location
-from compiler.load import yamlio
+from compiler.load import charts, yamlio
 from compiler.load.source import LOCK_FILE, YAML_SUFFIXES, PathOutsideRepository, Source, normalize
+from compiler.model.charts import ChartArchive
 from compiler.runtime import parallel
 from compiler.runtime.cache import DocumentMemo, ParsedFile, content_digest
+from compiler.runtime.state import CACHE
 
 SETTINGS_FILE = "easel.yaml"
 DEFAULT_INPUTS = ("profiles", "environments", "clusters", "workloads")
@@ -40,6 +42,8 @@ class RawRepo:
     lock_text: str | None = None  # easel.lock, when there is one
     digests: dict[str, str] = field(default_factory=dict)  # YAML file -> digest of its bytes
     parsed: dict[str, ParsedFile] = field(default_factory=dict)  # digest -> its documents, for files read cleanly
+    charts: list[ChartArchive] = field(default_factory=list)  # the chart archives read cleanly
+    charts_folder: str = "charts"  # where they were read: charts.path, or easel's cache with `charts.commit: false`
 
 
 @dataclass
@@ -54,6 +58,8 @@ class Snapshot:
     texts: dict[str, str]
     diagnostics: Diagnostics
     lock_text: str | None = None
+    charts: dict[str, bytes] = field(default_factory=dict)  # chart archive -> its bytes
+    charts_folder: str = "charts"  # where they were read: charts.path, or easel's cache with `charts.commit: false`
 
 
 class _Reader:
@@ -202,7 +208,52 @@ def read(source: Source) -> Snapshot:
         except (OSError, UnicodeDecodeError) as exc:
             diagnostics.error("E108", f"cannot read {LOCK_FILE}: {exc}", Location(LOCK_FILE))
     digests = {path: content_digest(raw) for path, raw in data.items()}
-    return Snapshot(settings, inputs, sorted(files), data, digests, texts, diagnostics, lock_text)
+    folder = charts_folder(settings)
+    return Snapshot(settings, inputs, sorted(files), data, digests, texts, diagnostics, lock_text,
+                    _chart_archives(source, folder, diagnostics), folder)
+
+
+def charts_folder(settings: RawDocument | None) -> str:
+    """Where chart archives are kept: charts.path, or easel's cache with `charts.commit: false`."""
+    spec = settings.data.get("spec") if settings else None
+    charts = spec.get("charts") if isinstance(spec, dict) else None
+    charts = charts if isinstance(charts, dict) else {}
+    if charts.get("commit") is False:
+        return f"{CACHE}/charts"
+    try:
+        return normalize(charts["path"]) if isinstance(charts.get("path"), str) else "charts"
+    except PathOutsideRepository:
+        return "charts"  # validate reports it
+
+
+def _chart_archives(source: Source, folder: str, diagnostics: Diagnostics) -> dict[str, bytes]:
+    """Every `.tgz` under the folder, read as it is: a link among them is refused, as everywhere in a chart."""
+    try:
+        walked = source.walk(folder) if folder else []
+    except PathOutsideRepository:
+        return {}
+    found = {}
+    for path in walked:
+        if path.endswith(".tgz"):
+            if source.is_link(path):
+                diagnostics.error("E109", f"{path} is a symbolic link: chart archives are read as they are",
+                                  Location(path))
+                continue
+            raw = _fetch(source, path, diagnostics)
+            if raw is not None:
+                found[path] = raw
+    return found
+
+
+def read_charts(snapshot: Snapshot, diagnostics: Diagnostics) -> list[ChartArchive]:
+    """The archives, each read in memory (load/charts.py); one that cannot be read is an error at its file."""
+    found = []
+    for path, data in sorted(snapshot.charts.items()):
+        try:
+            found.append(charts.read_archive(path, data))
+        except charts.ChartArchiveError as problem:
+            diagnostics.error("E109", f"{path}: {problem}", Location(path))
+    return found
 
 
 def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
@@ -216,5 +267,6 @@ def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
     for path, raw in snapshot.data.items():
         if path != SETTINGS_FILE:
             documents.extend(reader.parse(path, raw, snapshot.digests[path], ready.get(path)))
+    archives = read_charts(snapshot, diagnostics)
     return RawRepo(snapshot.settings, documents, texts, snapshot.files, snapshot.inputs, diagnostics,
-                   snapshot.lock_text, snapshot.digests, reader.parsed)
+                   snapshot.lock_text, snapshot.digests, reader.parsed, archives, snapshot.charts_folder)

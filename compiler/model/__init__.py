@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from compiler.diagnostics import Location
+from compiler.model.charts import ChartArchive
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Settings:
     oci_tag: str = "latest"
     oci_insecure: bool = False  # a registry over plain HTTP
     chart_proof: str = "warn"  # warn | required: what a chart easel has not proven is (charts.proof)
+    charts_path: str = "charts"  # where `easel charts pull` keeps archives (charts.path)
+    charts_commit: bool = True  # False: archives kept in easel's cache (charts.commit)
 
 
 @dataclass(frozen=True)
@@ -346,6 +349,7 @@ class Model:
     workloads: dict[tuple[str, str], Workload] = field(default_factory=dict)  # (project, name), sorted
     manifest_files: dict[str, ManifestFile] = field(default_factory=dict)
     folders: frozenset[str] = frozenset()  # every folder under the inputs, for `kustomize` components
+    charts: dict[tuple[str, str, str], ChartArchive] = field(default_factory=dict)  # (repository, chart, version)
 
     def component_definition(self, name: str) -> Definition | None:
         return self.definitions.get(("component", name))

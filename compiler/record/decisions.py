@@ -113,6 +113,9 @@ class Decisions:
     clusters: Mapping[str, ClusterDecision] = field(default_factory=dict)
     digests: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (profile, version) -> "sha256:…"
     stack_rollouts: Mapping[str, Rollout] = field(default_factory=dict)  # stack -> its rollout
+    # (repository, chart, version) -> "sha256:…" of the archive `easel charts pull` stored: written by pull only,
+    # carried over by every compile
+    charts: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
     def workload(self, workload_id: str) -> WorkloadDecision:
         return self.workloads.get(workload_id) or WorkloadDecision(workload_id)

@@ -14,6 +14,8 @@
       gpu-operator: {from: 24.9.0, to: 24.9.2, wave: 1}
     profiles:                   # every profile version in use -> a digest of its content
       llm-serving 1.3.0: sha256:…
+    charts:                     # every chart archive `easel charts pull` stored -> the digest of its bytes
+      vllm/vllm-stack 0.1.7: sha256:…
 
 This module only parses, dumps and digests: the record itself is a Decisions value (decisions.py). A published
 profile version must not change: a digest that no longer matches is an error (checked by validate).
@@ -39,6 +41,8 @@ HEADER = ("# Written by easel (compile, lock): commit it with output/. It keeps 
           "between compiles.\n")
 _WORKLOAD = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _PROFILE_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])? \S+$"
+_CHART_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[^/\s]+ [^/\s]+$"
+_DIGEST = {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}
 _SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind"],
     "properties": {
@@ -60,7 +64,8 @@ _SCHEMA = {
                               "properties": {"from": {"type": "string"}, "to": {"type": "string"},
                                              "wave": {"type": "integer", "minimum": 1}}}},
         "profiles": {"type": "object", "propertyNames": {"pattern": _PROFILE_VERSION},
-                     "additionalProperties": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}},
+                     "additionalProperties": _DIGEST},
+        "charts": {"type": "object", "propertyNames": {"pattern": _CHART_VERSION}, "additionalProperties": _DIGEST},
     },
 }
 
@@ -109,7 +114,19 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
                   for cluster, stacks in (data.get("infrastructure") or {}).items()},
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
         stack_rollouts={s: _rollout(r) for s, r in (data.get("stackRollouts") or {}).items()},
+        charts={chart_key(key): value for key, value in (data.get("charts") or {}).items()},
     ), []
+
+
+def chart_key(text: str) -> tuple[str, str, str]:
+    """(repository, chart, version) of a `charts` key, `<repository>/<chart> <version>`."""
+    name, _, version = text.partition(" ")
+    repository, _, chart = name.partition("/")
+    return repository, chart, version
+
+
+def chart_text(key: tuple[str, str, str]) -> str:
+    return f"{key[0]}/{key[1]} {key[2]}"
 
 
 def dump(decisions: Decisions) -> str:

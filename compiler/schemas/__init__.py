@@ -155,9 +155,15 @@ SETTINGS = obj({
     }, allOf=[{"if": {"properties": {"delivery": {"const": "oci"}}, "required": ["delivery"]},
                "then": {"required": ["oci"]}}]), "How the clusters' GitOps engines get the output.", default={}),
     "charts": described(obj({
+        "path": described({"type": "string", "minLength": 1, "default": "charts"}, (
+            "Where `easel charts pull` keeps chart archives (`<path>/<repository>/<chart>-<version>.tgz`, "
+            "committed), relative to the repository's root.")),
+        "commit": described({"type": "boolean", "default": True}, (
+            "Whether the archives are committed under `path` (false: kept in easel's cache, .easel-cache/charts; "
+            "easel.lock pins their digests either way).")),
         "proof": described({"enum": ["warn", "required"], "default": "warn"},
                            "What a chart easel has not rendered and proven is: a warning, or an error."),
-    }), "Helm charts: how far easel vouches for them.", default={}),
+    }), "Helm charts: where their archives are kept, and how far easel vouches for them.", default={}),
     "parameters": described(FREE_OBJECT, "System-wide parameter defaults, the lowest layer: " + PARAMETER_LAYER + "."),
 })
 

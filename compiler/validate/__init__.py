@@ -17,6 +17,7 @@ from compiler.diagnostics import Diagnostics
 from compiler.load import RawDocument, RawRepo
 from compiler.model import Model
 from compiler.record.decisions import Decisions
+from compiler.validate import charts
 from compiler.validate.documents import Builder
 from compiler.validate.settings import definition_schema, parameter_settings, settings
 
@@ -32,12 +33,14 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics, set[tuple[str, int]]]:
     for doc in raw.documents:
         builder.add(doc, foreign)
     builder.finish(raw, foreign)
+    model.charts = charts.archives(raw.charts_folder, raw.charts, diagnostics)
     return model, diagnostics, builder.checked
 
 
 def check_recorded_profiles(model: Model, previous: Decisions) -> Diagnostics:
-    """A published profile version must not change: its digest must still be the one easel.lock recorded."""
-    diagnostics = Diagnostics()
+    """A published profile version must not change: its digest must still be the one easel.lock recorded; nor
+    may a chart archive (validate/charts.py)."""
+    diagnostics = charts.check_pins(model, previous)
     for (name, version), recorded in sorted(previous.digests.items()):
         profile = model.profiles.get(name, {}).get(version)
         if profile is not None and profile.digest != recorded:

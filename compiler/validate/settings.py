@@ -51,6 +51,7 @@ def _settings(spec: dict[str, Any], loc: Location, diagnostics: Diagnostics) -> 
         parameters=parameter_settings(spec.get("parameters") or {}, loc.at("spec", "parameters")),
         delivery=gitops["delivery"], oci_repository=oci.get("repository"), oci_tag=oci["tag"],
         oci_insecure=oci["insecure"], chart_proof=spec["charts"]["proof"],
+        charts_path=spec["charts"]["path"], charts_commit=spec["charts"]["commit"],
     )
 
 

@@ -1,0 +1,40 @@
+"""The chart archives read (load/charts.py), each under the name `easel charts pull` stores it by, and each the
+one easel.lock pins: a published chart version never changes, so an archive that differs is always an error."""
+
+from __future__ import annotations
+
+from compiler.diagnostics import Diagnostics, Location
+from compiler.model import Model
+from compiler.model.charts import ChartArchive, archive_path
+from compiler.record.decisions import Decisions
+from compiler.record.lockfile import chart_text
+
+
+def archives(folder: str, found: list[ChartArchive], diagnostics: Diagnostics) -> dict[tuple[str, str, str],
+                                                                                        ChartArchive]:
+    """The archives read from folder by (repository, chart, version), from where each lies:
+    `<folder>/<repository>/<chart>-<version>.tgz`, its own Chart.yaml agreeing."""
+    known: dict[tuple[str, str, str], ChartArchive] = {}
+    for archive in found:
+        repository = archive.file[len(folder) + 1:].split("/", 1)[0]
+        expected = archive_path(folder, repository, archive.name, archive.version)
+        if archive.file != expected:
+            diagnostics.error("E109", f"{archive.file} holds chart {archive.name} {archive.version}, which is kept "
+                              f"as {expected}", Location(archive.file))
+            continue
+        known[(repository, archive.name, archive.version)] = archive
+    return dict(sorted(known.items()))
+
+
+def check_pins(model: Model, previous: Decisions) -> Diagnostics:
+    """Every archive is the one easel.lock pins."""
+    diagnostics = Diagnostics()
+    for key, archive in model.charts.items():
+        pinned = previous.charts.get(key)
+        if pinned is None:
+            diagnostics.error("E110", f"{archive.file}: chart {chart_text(key)} is not pinned in easel.lock",
+                              Location(archive.file), "run `easel charts pull` to pin the archives it fetched")
+        elif pinned != archive.digest:
+            diagnostics.error("E110", f"{archive.file} is not the archive easel.lock pins for chart "
+                              f"{chart_text(key)}: {archive.digest}, pinned {pinned}", Location(archive.file))
+    return diagnostics
