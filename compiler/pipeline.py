@@ -28,9 +28,11 @@ from compiler.model import Model
 from compiler.plan import Plans, plan
 from compiler.plan.shards import Shard
 from compiler.prove import ProvenTree, prove
+from compiler.prove.chart_objects import ChartProof, ChartRendering, ChartRequest
 from compiler.record import lockfile
 from compiler.record.decisions import Decisions
 from compiler.render import QUIET, Progress, Tree
+from compiler.runtime import helm
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,33 @@ class Result:
         return self.plans
 
 
+class HelmCharts:
+    """The proof's chart engine: Helm's own (runtime/helm.py, in a spawned worker started on the first render),
+    one render per distinct request (prove/chart_objects.py's key: the archive's digest, the values, the release,
+    the namespace, the cluster's Kubernetes version and API versions)."""
+
+    def __init__(self) -> None:
+        self.engine = helm.Engine()
+        self.known: dict[str, ChartRendering] = {}
+
+    def render(self, request: ChartRequest) -> ChartRendering:
+        key = request.key()
+        if key not in self.known:
+            found = self.engine.render(helm.RenderRequest(
+                request.archive.data, request.values, request.release, request.namespace, request.kube_version,
+                request.api_versions))
+            self.known[key] = ChartRendering(found.manifests, found.failure, found.message)
+        return self.known[key]
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def chart_proof(model: Model) -> ChartProof | None:
+    """What the proof needs to see inside charts: the pinned archives and Helm's engine (None: neither is there)."""
+    return ChartProof(model.charts, HelmCharts()) if model.charts and helm.available() else None
+
+
 def compile_repository(source: Source, request: Request = Request(), progress: Progress = QUIET) -> Result:
     return compile_loaded(load.load(source), request, progress)
 
@@ -117,7 +146,8 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     progress.phase("planning")
     result.plans, unplanned = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(unplanned)
-    diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products))
+    diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products,
+                             model.charts, helm.available()))
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
         if request.last_stage in ("prove", "render"):
@@ -128,7 +158,8 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
 def _proven_tree(result: Result, request: Request, model: Model, progress: Progress) -> dict[str, str] | None:
     """Every cluster's tree rendered and proven, a cluster at a time; the whole tree when the request keeps it
     (None when the proof found an error: such a tree is written by no one, and the lock with it)."""
-    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), model, result.decisions, result.fleet)
+    tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), model, result.decisions, result.fleet,
+                      chart_proof(model))
     files: dict[str, str] = {}
     for part in tree.parts():
         if request.last_stage == "render":

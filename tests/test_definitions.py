@@ -97,8 +97,12 @@ def test_user_trait_on_a_chart_becomes_a_post_renderer_patch():
     assert codes(result) == []
     [release] = objects(result, "workloads/team/w/app/objects.yaml")
     patches = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
-    assert [p["target"] for p in patches] == [{"kind": "Deployment"}, {"kind": "StatefulSet"}]
+    # a pod-level setting reaches every pod-bearing kind a chart renders
+    assert [p["target"] for p in patches] == [{"kind": kind} for kind in ("Deployment", "StatefulSet", "DaemonSet",
+                                                                          "Job", "CronJob", "Pod")]
     assert yaml.safe_load(patches[0]["patch"])["spec"]["template"]["spec"]["priorityClassName"] == "high"
+    assert yaml.safe_load(patches[4]["patch"])["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+        "priorityClassName"] == "high"
 
 
 def test_builtin_traits_on_a_chart_name_the_container_and_target():

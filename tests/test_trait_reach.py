@@ -7,6 +7,8 @@ import yaml
 from builders import docs, gpu_cluster
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
+from compiler.model.parts import POD_TEMPLATES
+
 TRAITS = """
         - type: gpu
           properties: {count: 2, product: A}
@@ -196,6 +198,14 @@ def test_one_trait_part_may_go_to_several_values_paths():
     assert patches == []
 
 
+def _pod_spec(patch: dict, kind: str) -> dict:
+    """The pod spec a patch of this kind sets (where the kind keeps its pod template)."""
+    node = patch
+    for key in (*POD_TEMPLATES[kind], "spec"):
+        node = node[key]
+    return node
+
+
 def test_with_a_target_pod_wide_settings_reach_every_pod_and_gpus_only_the_target():
     traits = GPU + "\n        - {type: security-context, properties: {runAsNonRoot: true, " \
                    "allowPrivilegeEscalation: false}}"
@@ -203,11 +213,12 @@ def test_with_a_target_pod_wide_settings_reach_every_pod_and_gpus_only_the_targe
                                         traits))
     assert codes(result) == []
     patches, _ = _flux_patches(result)
-    by_target = {(p["target"]["kind"], p["target"].get("name")): yaml.safe_load(p["patch"])["spec"]["template"]["spec"]
-                 for p in patches}
-    assert set(by_target) == {("Deployment", None), ("StatefulSet", None), ("Deployment", ".*-deployment-vllm")}
-    for kind in ("Deployment", "StatefulSet"):  # every pod (the router too) runs as non-root
-        assert by_target[(kind, None)] == {"securityContext": {"runAsNonRoot": True}}
+    by_target = {(p["target"]["kind"], p["target"].get("name")): yaml.safe_load(p["patch"]) for p in patches}
+    wide_kinds = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
+    assert set(by_target) == {*((kind, None) for kind in wide_kinds), ("Deployment", ".*-deployment-vllm")}
+    for kind in wide_kinds:  # every pod (the router, a chart's Jobs, CronJobs, DaemonSets, hook pods) runs as non-root
+        assert _pod_spec(by_target[(kind, None)], kind) == {"securityContext": {"runAsNonRoot": True}}
+    by_target = {key: _pod_spec(value, key[0]) for key, value in by_target.items()}
     engine = by_target[("Deployment", ".*-deployment-vllm")]
     assert engine["containers"] == [{"name": "vllm", "resources": {"limits": {"nvidia.com/gpu": 2}},
                                      "securityContext": {"allowPrivilegeEscalation": False}}]

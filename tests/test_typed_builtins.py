@@ -190,8 +190,8 @@ def test_templated_fields_are_typed_as_the_workload_fills_them_in():
                                         if path.endswith("workloads/team/w/app/objects.yaml")))
     assert release["spec"]["values"]["server"]["tolerations"] == [{"key": "b", "operator": "Exists"}]
     patches = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
-    assert patches[-1]["target"] == {"kind": "StatefulSet"}
-    containers = yaml.safe_load(patches[-1]["patch"])["spec"]["template"]["spec"]["containers"]
+    [target] = [p for p in patches if p["target"] == {"kind": "StatefulSet"}]
+    containers = yaml.safe_load(target["patch"])["spec"]["template"]["spec"]["containers"]
     assert containers == [{"name": "server", "resources": {"requests": {"cpu": "500m"}}}]
 
 
@@ -199,19 +199,23 @@ def test_the_plan_holds_a_chart_s_trait_patches_as_data_the_engines_write():
     result = compile_files(TEMPLATED)
     release = result.plans.clusters["c"].release("team/w")
     patches = release.patches_for("app")
-    # node placement is pod-wide: every Deployment and StatefulSet gets its node selector (its tolerations went to
-    # the values); the target (every StatefulSet) the resources too, on the component's container
-    assert [(p.target, p.api_version) for p in patches] == [(ChartTarget("Deployment"), "apps/v1"),
-                                                            (ChartTarget("StatefulSet"), "apps/v1")]
+    # node placement is pod-wide: every pod-bearing kind a chart renders gets its node selector (its tolerations
+    # went to the values); the target (every StatefulSet) the resources too, on the component's container
+    assert [(p.target, p.api_version) for p in patches] == [
+        (ChartTarget("Deployment"), "apps/v1"), (ChartTarget("StatefulSet"), "apps/v1"),
+        (ChartTarget("DaemonSet"), "apps/v1"), (ChartTarget("Job"), "batch/v1"), (ChartTarget("CronJob"), "batch/v1"),
+        (ChartTarget("Pod"), "v1")]
     assert patches[0].body == {"spec": {"template": {"spec": {"nodeSelector": {"zone": "b"}}}}}
     assert patches[1].body["spec"]["template"]["spec"]["containers"] == [
         {"name": "server", "resources": {"requests": {"cpu": "500m"}}}]
+    assert patches[4].body == {"spec": {"jobTemplate": {"spec": {"template": {"spec": {"nodeSelector": {"zone": "b"}}}}}}}
+    assert patches[5].body == {"spec": {"nodeSelector": {"zone": "b"}}}  # a Pod is its own template
     [helm_release] = yaml.safe_load_all(next(text for path, text in result.files.items()
                                              if path.endswith("workloads/team/w/app/objects.yaml")))
     written = helm_release["spec"]["postRenderers"][0]["kustomize"]["patches"]
     assert [w["target"] for w in written] == [
         {"kind": p.target.kind, **({"name": p.target.name} if p.target.name else {})} for p in patches]
     assert [yaml.safe_load(w["patch"]) for w in written] == [
-        {"apiVersion": p.api_version, "kind": p.target.kind, "metadata": {"name": "easel-patch"}, **p.body}
-        for p in patches]
+        {"apiVersion": p.api_version, "kind": p.target.kind, **p.body,
+         "metadata": {"name": "easel-patch", **p.body.get("metadata", {})}} for p in patches]
     assert release.patches_for("no-such-component") == ()

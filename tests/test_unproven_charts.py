@@ -20,7 +20,8 @@ def test_the_charts_the_example_runs_are_said_to_be_unproven_in_one_warning():
     [unproven] = [d for d in result.diagnostics if d.code == "W107"]  # however many clusters and versions run them
     assert "kuberay/ray-cluster 1.4.2" in unproven.message and "not proven" in unproven.message
     notes = [note.message for note in unproven.notes]
-    assert "chart clearml/clearml 7.14.4 (component 'server' of profile clearml 1.0.0)" in notes
+    assert ("chart clearml/clearml 7.14.4 (component 'server' of profile clearml 1.0.0; its archive is not pulled)"
+            in notes)
     assert len(notes) == len(set(notes)) and all(note.location.file.startswith("profiles/") for note in unproven.notes)
     assert result.files is not None  # a warning writes
 

@@ -15,7 +15,7 @@ from compiler.commands.summaries import Summary, Totals, moves
 from compiler.diagnostics import error
 from compiler.diagnostics.errors import BadArgument
 from compiler.load.source import Source
-from compiler.pipeline import Request, Result, compile_loaded
+from compiler.pipeline import Request, Result, chart_proof, compile_loaded
 from compiler.prove import ProvenTree
 from compiler.record.lockfile import LOCK_FILE
 from compiler.render import Tree
@@ -114,7 +114,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
     tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), result.require_model(),
-                      result.decisions, result.fleet)
+                      result.decisions, result.fleet, chart_proof(result.require_model()))
     changed = write(out, tree, result.diagnostics, target.root, also,
                     manifest, owns, early)
     del manifest  # the new one is in changed.stats

@@ -41,6 +41,12 @@ def apply(obj: Any, patch: Any) -> Any:
     return _merge(obj, patch, type_of(_text(obj, "apiVersion"), _text(obj, "kind")), wildcard=True, adding=False)
 
 
+def apply_literally(obj: Any, patch: Any) -> Any:
+    """apply, with "*" a container name like any other, as kustomize itself applies a patch (a chart's
+    post-renderer patches, read back from the tree)."""
+    return _merge(obj, patch, type_of(_text(obj, "apiVersion"), _text(obj, "kind")), wildcard=False, adding=False)
+
+
 def combine(first: Any, second: Any, api_version: str | None, kind: str | None) -> Any:
     """One patch that does what first and then second do to an object of this kind (tolerations added up)."""
     return _merge(first, second, type_of(api_version, kind), wildcard=False, adding=True)

@@ -12,6 +12,11 @@ from compiler.kube import merge as smp
 from compiler.kube.podtemplates import for_kind
 from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, ChartTarget, Patch
 
+# The pod-bearing kinds charts render besides Deployments and StatefulSets (ReplicaSets they leave to
+# Deployments): a pod-wide trait's pod-level part reaches them too. A patch whose target matches nothing in a
+# chart is one kustomize skips.
+CHART_POD_KINDS = ("DaemonSet", "Job", "CronJob", "Pod")
+
 
 @dataclass(frozen=True)
 class ChartPatch:
@@ -42,20 +47,23 @@ def chart_patches(component: ResolvedComponent) -> tuple[ChartPatch, ...]:
 
 
 def _pieces(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """(kind, name regex, body) of what a patch does in a chart or folder. With a `target`, a pod-wide patch is
-    split: its pod-level part (security context, labels, node placement) goes to every Deployment and
-    StatefulSet (and the target's kind), so that every pod gets it; its container-level part to the target, the
-    objects that run the component's `container`. A patch that is not pod-wide (gpu: the GPUs' node selector and
-    tolerations; storage: the volume of its mount) goes wholly to the target."""
+    """(kind, name regex, body) of what a patch does in a chart or folder. A pod-wide patch (security context,
+    labels, node placement) is split: its pod-level part goes to every pod-bearing kind a chart renders (Jobs,
+    CronJobs, DaemonSets and hook pods too: Helm 4's post-renderer reaches hooks, and a required security context
+    must reach every pod), its container-level part to the target, the objects that run the component's
+    `container` (by default every Deployment and StatefulSet). A patch that is not pod-wide (gpu: the GPUs' node
+    selector and tolerations; storage: the volume of its mount) goes wholly to the target."""
     if patch.kind is not None:
         return [(patch.kind, patch.name, patch.body)]
     target = component.external.target if component.external is not None else None
+    wide = _pod_wide_part(patch.body) if patch.pod_wide else {}
     if target is None:
-        return [(kind, None, patch.body) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds]
+        return [(kind, None, patch.body) for kind in DEFAULT_EXTERNAL_KINDS if kind in patch.kinds] + [
+            (kind, None, wide) for kind in CHART_POD_KINDS
+            if wide and kind in patch.kinds and kind not in DEFAULT_EXTERNAL_KINDS]
     if target.kind not in patch.kinds:
         return []
-    wide = _pod_wide_part(patch.body) if patch.pod_wide else {}
-    kinds = dict.fromkeys((*DEFAULT_EXTERNAL_KINDS, target.kind))
+    kinds = dict.fromkeys((*DEFAULT_EXTERNAL_KINDS, *CHART_POD_KINDS, target.kind))
     # the target gets the whole patch too: kustomize applies the patches one by one, and a later one replaces
     # lists (tolerations) an earlier one set, so the target's patch, applied last, must hold them all
     return [(kind, None, wide) for kind in kinds if wide and kind in patch.kinds] + [

@@ -24,6 +24,7 @@ from compiler.diagnostics import Diagnostic, Diagnostics
 from compiler.model import Model
 from compiler.plan import Plans
 from compiler.prove import charts, crds, node_selection
+from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import Parsed
 from compiler.prove.tree import WorkloadPolicy, prove_cluster
 from compiler.record.decisions import Decisions
@@ -31,7 +32,8 @@ from compiler.render import Tree
 
 
 def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
-          dra_products: Iterable[tuple[str, str]]) -> Diagnostics:
+          dra_products: Iterable[tuple[str, str]], archives: Mapping[tuple[str, str, str], Any] | None = None,
+          engine: bool = False) -> Diagnostics:
     """The problems a cluster would show with what is planned for it."""
     diagnostics = Diagnostics()
     lacking: dict[Any, Any] = {}  # crds.check's answers for releases planned alike
@@ -44,7 +46,8 @@ def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             allocations = decisions.workload(release.id).allocations.get(name, ())
             diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices, dra_names))
         diagnostics.extend(crds.check(cluster_plan, facts.crds, lacking))
-    diagnostics.extend(charts.unproven(plans))
+    diagnostics.extend(charts.unproven(plans, archives or {}, engine))
+    diagnostics.extend(charts.cluster_problems(plans, fleet, archives or {}))
     return diagnostics
 
 
@@ -77,8 +80,9 @@ class ProvenTree:
     """A render.Tree whose parts are proven as they are rendered (the write stage's Tree): what the proof finds
     is kept, per process, for write to refuse the tree by."""
 
-    def __init__(self, tree: Tree, model: Model, decisions: Decisions, fleet: Mapping[str, ClusterFacts]):
-        self.tree, self.decisions, self.fleet = tree, decisions, fleet
+    def __init__(self, tree: Tree, model: Model, decisions: Decisions, fleet: Mapping[str, ClusterFacts],
+                 charts: ChartProof | None = None):
+        self.tree, self.decisions, self.fleet, self.charts = tree, decisions, fleet, charts
         self.policies = workload_policies(model)
         self.parsed = Parsed.shared()
         self.found: list[Diagnostic] = []
@@ -88,13 +92,33 @@ class ProvenTree:
         return self.tree.clusters
 
     def parts(self, lane: int = 0, lanes: int = 1) -> Iterator[dict[str, str]]:
+        try:
+            yield from self._proven_parts(lane, lanes)
+        finally:
+            if self.charts is not None:
+                self.charts.engine.close()
+
+    def _proven_parts(self, lane: int, lanes: int) -> Iterator[dict[str, str]]:
         for part in self.tree.parts(lane, lanes):
             self.parsed = Parsed.shared()  # per cluster: what the process keeps stays bounded within a tree too
             name = _cluster_of(part)
             if name is not None and name in self.tree.plans.clusters:
                 self.found += prove_cluster(self.tree.plans.clusters[name], part, self.policies,
-                                            gpus_taken(self.decisions, name), self.parsed, self.fleet.get(name))
+                                            gpus_taken(self.decisions, name), self.parsed, self.fleet.get(name),
+                                            self.charts)
+                part = self._with_chart_images(part, name)
             yield part
+
+    def _with_chart_images(self, part: dict[str, str], cluster: str) -> dict[str, str]:
+        """images.txt with the images the cluster's charts pull, as their rendered pods name them."""
+        shipped = self.charts.images.pop(cluster, set()) if self.charts is not None else set()
+        path = f"clusters/{cluster}/images.txt"
+        lines = set(part.get(path, "").splitlines())
+        listed = {line.split()[-1] for line in lines if line.strip()}
+        if not shipped - listed:
+            return part
+        lines |= shipped - listed
+        return {**part, path: "".join(f"{line}\n" for line in sorted(lines))}
 
     def problems(self) -> list[Diagnostic]:
         return list(self.found)

@@ -139,10 +139,13 @@ def _labelled(obj: dict[str, Any], labels: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def _namespaced(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
-    # kustomize and Flux set the namespace of namespaced objects only; easel's custom resources are namespaced
+def namespaced(obj: dict[str, Any], namespace: str, keep: bool = False) -> dict[str, Any]:
+    """The object in the namespace, if its kind is namespaced (kustomize and Flux set it on those only; easel's
+    custom resources are namespaced). keep: a namespace the object names stays (as Helm installs it)."""
     if obj.get("kind") not in _CLUSTER_SCOPED or is_custom(obj):
-        obj.setdefault("metadata", {})["namespace"] = namespace
+        metadata = obj.setdefault("metadata", {})
+        if not (keep and metadata.get("namespace")):
+            metadata["namespace"] = namespace
     return obj
 
 
@@ -154,7 +157,7 @@ _CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "
 def _kustomized(obj: dict[str, Any], kustomization: dict[str, Any]) -> dict[str, Any]:
     obj = copy.deepcopy(obj)
     if kustomization.get("namespace"):
-        obj = _namespaced(obj, str(kustomization["namespace"]))
+        obj = namespaced(obj, str(kustomization["namespace"]))
     for entry in kustomization.get("labels") or ():
         obj = _labelled(obj, dict(entry.get("pairs") or {}))
     if kustomization.get("commonLabels"):
@@ -165,7 +168,7 @@ def _kustomized(obj: dict[str, Any], kustomization: dict[str, Any]) -> dict[str,
 def _by_flux(obj: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """What a Flux Kustomization changes on each object it applies."""
     if spec.get("targetNamespace"):
-        obj = _namespaced(obj, str(spec["targetNamespace"]))
+        obj = namespaced(obj, str(spec["targetNamespace"]))
     common = spec.get("commonMetadata") or {}
     if common.get("labels"):
         obj = _labelled(obj, dict(common["labels"]))

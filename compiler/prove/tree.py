@@ -31,9 +31,11 @@ from compiler.decide.resolve import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
+from compiler.model.charts import ChartArchive
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
-from compiler.prove import claims, custom_schemas, labels
+from compiler.prove import chart_objects, claims, custom_schemas, labels
+from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
 
@@ -49,11 +51,13 @@ class WorkloadPolicy:
 
 def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[str, WorkloadPolicy],
                   taken: Mapping[str, Mapping[str, int]] | None = None,
-                  parsed: Parsed | None = None, facts: ClusterFacts | None = None) -> list[Diagnostic]:
+                  parsed: Parsed | None = None, facts: ClusterFacts | None = None,
+                  charts: ChartProof | None = None) -> list[Diagnostic]:
     """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). policies: per workload
     id, what its environment demands. taken: per workload id, the GPUs placement took on this cluster for each
     component (None: not known, as in a tree proven alone). parsed: the texts parsed so far, shared by the
-    clusters of one tree. facts: the cluster's, for its Kubernetes version (None: the newest schemas)."""
+    clusters of one tree. facts: the cluster's, for its Kubernetes version (None: the newest schemas). charts: the
+    archives and Helm's engine, to prove charts on their rendered objects (None: charts are not proven here)."""
     parsed = parsed or Parsed()
     version, note = schema_version(facts.kubernetes_version if facts is not None else None)
     problems: list[Diagnostic] = []
@@ -62,13 +66,20 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
     layers = flux_layers(files, plan.cluster, parsed) if plan.engine == "flux" else {}
     crds = custom_schemas.installed(plan, files, layers, parsed)
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
+    capabilities = chart_objects.api_versions(crds, _archives(plan, charts)) if charts else ()
     for release in plan.releases:
         bookings = {b.component: b for b in release.bookings}
         for component in release.components:
             folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
-            built = component_objects(files, folder, layers.get(folder), parsed)
+            own = component_objects(files, folder, layers.get(folder), parsed)
             where = _Where(plan.cluster, release, component.name, component.loc)
-            problems += labels.component_problems(where, built, release, component.name)
+            problems += labels.component_problems(where, own, release, component.name)
+            built, found = _with_chart(own, component, files, parsed, facts, charts, capabilities)
+            problems += [where.problem(*problem) for problem in found]
+            if charts is not None and built is not own:
+                shipped = chart_objects.chart_images(built.objects[len(own.objects):])
+                charts.images.setdefault(plan.cluster, set()).update(shipped)
+                listed = listed | set(shipped)
             # a workload's GPUs were placed (none taken is 0); a stack's are not placed by capacity
             took = (taken.get(release.id, {}).get(component.name, 0)
                     if taken is not None and release.kind == "workload" else None)
@@ -86,6 +97,41 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
                                         component.output.pod_templates)
     problems += labels.release_problems(plan, files, layers, parsed)
     return problems
+
+
+def _archive(component: Any, charts: ChartProof | None) -> ChartArchive | None:
+    helm = component.output.helm
+    return charts.archives.get((helm.repository, helm.chart, helm.version)) if charts and helm else None
+
+
+def _archives(plan: ClusterPlan, charts: ChartProof | None) -> list[ChartArchive]:
+    return [a for release in plan.releases for c in release.components if (a := _archive(c, charts)) is not None]
+
+
+def _shipped(component: Any, charts: ChartProof | None) -> dict[tuple[str, str], tuple[dict[str, Any], ...]]:
+    """The CRDs the component's chart ships in crds/, by the kind they define."""
+    archive = _archive(component, charts)
+    return {(str((c.get("spec") or {}).get("group")), str(((c.get("spec") or {}).get("names") or {}).get("kind"))):
+            (c,) for c in (archive.crds if archive else ())}
+
+
+def _with_chart(own: ComponentObjects, component: Any, files: dict[str, str], parsed: Parsed,
+                facts: ClusterFacts | None, charts: ChartProof | None, capabilities: tuple[str, ...]
+                ) -> tuple[ComponentObjects, list[chart_objects.Problem]]:
+    """The component's objects, its chart's rendered and patched objects after its own (when easel has the
+    chart's archive and its engine), and what went wrong getting them."""
+    archive = _archive(component, charts)
+    use = chart_objects.chart_use(own, files, parsed) if archive is not None else None
+    if charts is None or archive is None or use is None:
+        return own, []
+    request = chart_objects.ChartRequest(archive, use.values, use.release, use.namespace,
+                                         facts.kubernetes_version if facts else None, capabilities)
+    rendering = charts.engine.render(request)
+    if rendering.failure == "unavailable":
+        return own, []  # said once, for every chart (prove/charts.py)
+    objects, found = chart_objects.rendered_objects(use, rendering, f"chart {archive.name} {archive.version} "
+                                                    f"({archive.file})")
+    return ComponentObjects(own.folder, [*own.objects, *objects], own.unproven), found
 
 
 class _Where:

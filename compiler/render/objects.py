@@ -90,8 +90,11 @@ def _rewrite_images(obj: dict[str, Any], registry: str, declared) -> dict[str, A
 def kustomize_patches(release: Release, component: ResolvedComponent) -> list[dict[str, Any]]:
     """The chart's or folder's patches the plan worked out, as kustomize `patches` entries."""
     return [{"target": {"kind": p.target.kind, **({"name": p.target.name} if p.target.name else {})},
-             "patch": yamlio.dump(with_string_fields({"apiVersion": p.api_version, "kind": p.target.kind,
-                                                      "metadata": {"name": PATCH_PLACEHOLDER_NAME}, **p.body}))}
+             "patch": yamlio.dump(with_string_fields({
+                 "apiVersion": p.api_version, "kind": p.target.kind,
+                 # kustomize needs a name in a patch (the target selects); a Pod's patch has its own metadata
+                 "metadata": {"name": PATCH_PLACEHOLDER_NAME, **(p.body.get("metadata") or {})},
+                 **{k: v for k, v in p.body.items() if k != "metadata"}}))}
             for p in release.patches_for(component.name)]
 
 

@@ -1,0 +1,305 @@
+"""A chart's objects as the cluster will apply them: what the tree gives the engine (a Flux HelmRelease's values,
+release name, namespace, post-renderer patches and common labels; an Argo CD wrapper's `helmCharts` entry,
+`patches`, `images` and `labels`), read back from the rendered tree, the chart rendered by Helm's own engine from
+the archive easel.lock pins, then easel's patches applied as kustomize applies them (its strategic merge, "*" a
+name like any other, a target's name a regular expression matched whole).
+
+Before the patches go on, each must find its objects: a target that matches nothing is a patch kustomize drops
+without a word (the GPUs booked are never requested), and a container a target lacks is one kustomize adds with
+no image. Both are errors that list the chart's pod objects.
+
+Helm's engine runs outside the proof (pipeline.py hands a ChartEngine in): here everything is values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from compiler.kube import merge, podtemplates
+from compiler.load import yamlio
+from compiler.model.charts import ChartArchive
+from compiler.prove.objects import ComponentObjects, Parsed, namespaced
+
+HELM_HOOK = "helm.sh/hook"
+# Hooks Helm runs only on `helm test`: never applied by an install or an upgrade
+TEST_HOOKS = ("test", "test-success", "test-failure")
+
+
+@dataclass(frozen=True)
+class ChartRequest:
+    """One render: the archive, and what the tree gives the engine with it."""
+    archive: ChartArchive
+    values: Mapping[str, Any]
+    release: str
+    namespace: str
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+
+    def key(self) -> str:
+        """The render's identity: the same key, the same objects."""
+        text = json.dumps([self.archive.digest, self.values, self.release, self.namespace, self.kube_version,
+                           list(self.api_versions)], sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChartRendering:
+    """The engine's answer: the manifests by template path, or why there are none (a render error, "timeout",
+    "crash", "unavailable")."""
+    manifests: Mapping[str, str] | None = None
+    failure: str | None = None
+    message: str = ""
+
+
+class ChartEngine(Protocol):
+    def render(self, request: ChartRequest) -> ChartRendering: ...
+
+    def close(self) -> None:
+        """Stop what the engine runs (before a fork, and when a tree is done)."""
+
+
+@dataclass
+class ChartProof:
+    """What proving charts takes (the archives easel.lock pins, the engine) and what it found on the way: the
+    images each cluster's chart pods pull, for its images.txt."""
+    archives: Mapping[tuple[str, str, str], ChartArchive]
+    engine: ChartEngine
+    images: dict[str, set[str]] = field(default_factory=dict)
+
+
+def api_versions(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]],
+                 archives: list[ChartArchive]) -> tuple[str, ...]:
+    """What `.Capabilities.APIVersions` holds beyond the built-ins: every served version of the CRDs the tree
+    installs and the cluster's charts ship, as group/version and group/version/Kind."""
+    found: set[str] = set()
+    shipped = [crd for archive in archives for crd in archive.crds]
+    for crd in [*shipped, *(crd for same in crds.values() for crd in same)]:
+        spec = crd.get("spec") or {}
+        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+        for version in spec.get("versions") or ():
+            if isinstance(version, dict) and version.get("served", True) and group and kind:
+                found |= {f"{group}/{version.get('name')}", f"{group}/{version.get('name')}/{kind}"}
+    return tuple(sorted(found))
+
+
+@dataclass(frozen=True)
+class ChartUse:
+    """What the tree gives the engine for one chart, and what kustomize then does to its objects."""
+    file: str  # where the tree says it
+    holder: dict[str, Any]  # the object that says it (the HelmRelease, or the wrapper's kustomization)
+    values: dict[str, Any]
+    release: str
+    namespace: str
+    patches: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = ()  # (target, patch object)
+    images: tuple[dict[str, Any], ...] = ()  # kustomize `images` entries
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+Problem = tuple[str, dict[str, Any], str, str, str]  # file, object, field, message, code
+
+
+def chart_use(built: ComponentObjects, files: Mapping[str, str], parsed: Parsed) -> ChartUse | None:
+    """The chart the component's folder hands its engine, as written (None: no chart there)."""
+    for file, obj in built.objects:
+        if obj.get("kind") == "HelmRelease":
+            return _from_helm_release(file, obj)
+    path = posixpath.join(built.folder, "kustomization.yaml")
+    if path in files:
+        kustomization = parsed.documents(files[path])[0]
+        charts = kustomization.get("helmCharts") or ()
+        if charts and isinstance(charts[0], dict):
+            return _from_wrapper(path, kustomization, charts[0])
+    return None
+
+
+def _from_helm_release(file: str, obj: dict[str, Any]) -> ChartUse:
+    spec = obj.get("spec") or {}
+    metadata = obj.get("metadata") or {}
+    namespace = str(spec.get("targetNamespace") or metadata.get("namespace") or "default")
+    # helm-controller's default release name: <targetNamespace>-<name>, or the name
+    release = spec.get("releaseName") or (f"{spec['targetNamespace']}-{metadata.get('name')}"
+                                          if spec.get("targetNamespace") else metadata.get("name"))
+    patches: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    rewrites: list[dict[str, Any]] = []
+    for renderer in spec.get("postRenderers") or ():
+        kustomize = (renderer or {}).get("kustomize") or {}
+        patches += _patches(kustomize.get("patches") or ())
+        rewrites += list(kustomize.get("images") or ())
+    labels = ((spec.get("commonMetadata") or {}).get("labels")) or {}
+    return ChartUse(file, obj, dict(spec.get("values") or {}), str(release), namespace, tuple(patches),
+                    tuple(rewrites), {str(k): str(v) for k, v in labels.items()})
+
+
+def _from_wrapper(file: str, kustomization: dict[str, Any], chart: dict[str, Any]) -> ChartUse:
+    labels: dict[str, str] = {}
+    for entry in kustomization.get("labels") or ():
+        labels.update({str(k): str(v) for k, v in (entry.get("pairs") or {}).items()})
+    namespace = str(chart.get("namespace") or kustomization.get("namespace") or "default")
+    return ChartUse(file, kustomization, dict(chart.get("valuesInline") or {}), str(chart.get("releaseName")),
+                    namespace, tuple(_patches(kustomization.get("patches") or ())),
+                    tuple(kustomization.get("images") or ()), labels)
+
+
+def _patches(entries: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    found = []
+    for entry in entries:
+        text = entry.get("patch") if isinstance(entry, dict) else None
+        documents = yamlio.load_all(text) if isinstance(text, str) else []
+        if documents and isinstance(documents[0], dict):
+            found.append((dict(entry.get("target") or {}), documents[0]))
+    return found
+
+
+def rendered_objects(use: ChartUse, rendering: ChartRendering, where: str
+                     ) -> tuple[list[tuple[str, dict[str, Any]]], list[Problem]]:
+    """The chart's objects as the cluster applies them, and what is wrong on the way there. where: how the
+    objects are named in messages (the chart, and its archive)."""
+    if rendering.manifests is None:
+        schema = "specifications of the schema" in rendering.message  # Helm checks values.schema.json first
+        return [], [(use.file, use.holder, "the chart's values" if schema else "the chart",
+                     f"Helm's engine cannot render {where}: {rendering.message.strip()}",
+                     "E819" if schema else "E818")]
+    objects, problems = _parsed(use, rendering.manifests, where)
+    problems += _unmatched(use, objects)
+    patched = [(file, _patched(obj, use)) for file, obj in objects]
+    return patched, problems
+
+
+def _parsed(use: ChartUse, manifests: Mapping[str, str], where: str
+            ) -> tuple[list[tuple[str, dict[str, Any]]], list[Problem]]:
+    objects: list[tuple[str, dict[str, Any]]] = []
+    problems: list[Problem] = []
+    for template, text in sorted(manifests.items()):
+        if template.endswith("NOTES.txt") or not text.strip():
+            continue
+        documents, bad = yamlio.parse(text)
+        if bad:
+            problems.append((use.file, use.holder, f"the chart's {template}",
+                             f"{where} renders what is not YAML (line {bad[0].line}): {bad[0].message}", "E818"))
+            continue
+        for document in documents:
+            obj = document.data
+            if not isinstance(obj, dict):
+                if obj is not None:
+                    problems.append((use.file, use.holder, f"the chart's {template}",
+                                     f"{where} renders a document that is not an object", "E818"))
+                continue
+            hook = str(((obj.get("metadata") or {}).get("annotations") or {}).get(HELM_HOOK, ""))
+            if any(part.strip() in TEST_HOOKS for part in hook.split(",")):
+                continue
+            objects.append((f"{where}: {template}", namespaced(obj, use.namespace, keep=True)))
+    return objects, problems
+
+
+def _matches(target: dict[str, Any], obj: dict[str, Any]) -> bool:
+    """kustomize's selector: kind, group, version equal; name and namespace regular expressions matched whole."""
+    group, _, version = str(obj.get("apiVersion") or "").rpartition("/")
+    metadata = obj.get("metadata") or {}
+    for key, found in (("kind", obj.get("kind")), ("group", group), ("version", version)):
+        if target.get(key) and target[key] != found:
+            return False
+    for key, found in (("name", metadata.get("name")), ("namespace", metadata.get("namespace"))):
+        if target.get(key) and not _whole(str(target[key]), str(found or "")):
+            return False
+    return True
+
+
+def _whole(pattern: str, text: str) -> bool:
+    try:
+        return re.fullmatch(pattern, text) is not None
+    except re.error:
+        return pattern == text
+
+
+def _unmatched(use: ChartUse, objects: list[tuple[str, dict[str, Any]]]) -> list[Problem]:
+    """Patches kustomize would drop (a target matching nothing: the component's `target`, or any patch that sets
+    containers) or that would add a container with no image (a container the target's pods do not run). A
+    pod-wide part for a kind the chart does not render is no loss."""
+    problems: list[Problem] = []
+    for target, patch in use.patches:
+        matched = [(file, obj) for file, obj in objects if _matches(target, obj)]
+        said = ", ".join(f"{k}={v}" for k, v in sorted(target.items()))
+        if not matched and (target.get("name") or _patch_containers(patch)):  # a pod-wide part for a kind
+            problems.append((use.file, use.holder, f"post-renderer patch target ({said})",
+                             f"matches none of the chart's objects; its pod objects are: {_pod_objects(objects)}",
+                             "E817"))
+            continue
+        wanted = _patch_containers(patch)
+        for file, obj in matched:
+            running = {str(c.get("name")) for t in podtemplates.templates(obj)
+                       for c in podtemplates.containers(t.template)}
+            for name in sorted(wanted - running):
+                message = (f"the object runs no such container (its containers: {', '.join(sorted(running))}), so "
+                           f"kustomize would add one with no image; the chart's pod objects are: "
+                           f"{_pod_objects(objects)}")
+                problems.append((file, obj, f"post-renderer patch ({said}) container {name!r}", message, "E817"))
+    return problems
+
+
+def _patch_containers(patch: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for template in podtemplates.templates(patch):
+        found |= {str(c.get("name")) for c in podtemplates.containers(template.template) if isinstance(c, dict)}
+    return found
+
+
+def _pod_objects(objects: list[tuple[str, dict[str, Any]]]) -> str:
+    listed = [f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')!r} ("
+              + ", ".join(str(c.get("name")) for t in podtemplates.templates(obj)
+                          for c in podtemplates.containers(t.template)) + ")"
+              for _, obj in objects if podtemplates.templates(obj)]
+    return "; ".join(listed) or "none"
+
+
+def _patched(obj: dict[str, Any], use: ChartUse) -> dict[str, Any]:
+    for target, patch in use.patches:
+        if _matches(target, obj):
+            body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind", "metadata")}
+            obj = merge.apply_literally(obj, body)
+    if use.images:
+        obj = _images_rewritten(obj, use.images)
+    if use.labels:
+        metadata = obj.setdefault("metadata", {})
+        metadata["labels"] = {**(metadata.get("labels") or {}), **use.labels}
+    return obj
+
+
+def _images_rewritten(obj: dict[str, Any], entries: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """kustomize's images transformer: a container whose image name is an entry's `name` gets its newName,
+    newTag or digest."""
+    for template in podtemplates.templates(obj):
+        for container in podtemplates.containers(template.template):
+            image = container.get("image")
+            if not isinstance(image, str):
+                continue
+            name, tail = _name_and_tag(image)
+            for entry in entries:
+                if entry.get("name") == name:
+                    tag = f"@{entry['digest']}" if entry.get("digest") else (
+                        f":{entry['newTag']}" if entry.get("newTag") else tail)
+                    container["image"] = str(entry.get("newName") or name) + tag
+    return obj
+
+
+def _name_and_tag(image: str) -> tuple[str, str]:
+    """An image's name as written, and its ":tag" or "@digest" (kustomize matches entries by the name)."""
+    if "@" in image:
+        name, _, digest = image.partition("@")
+        return name, "@" + digest
+    head, _, last = image.rpartition("/")
+    if ":" in last:
+        last, _, tag = last.partition(":")
+        return f"{head}/{last}" if head else last, ":" + tag
+    return image, ""
+
+
+def chart_images(objects: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The images the chart's pods pull."""
+    return sorted({str(c["image"]) for _, obj in objects for t in podtemplates.templates(obj)
+                   for c in podtemplates.containers(t.template) if isinstance(c.get("image"), str)})

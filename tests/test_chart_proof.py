@@ -1,0 +1,135 @@
+"""Charts proven on their rendered objects (SPEC §3 step 8, §6 Charts): the archive easel.lock pins rendered by
+Helm's own engine with the values, release and namespace the tree gives it, easel's post-renderer patches
+applied as kustomize applies them, and every check the tree's own objects get: the GPUs booked, the patch
+targets and containers found, required traits on every pod template, images listed and allowed, values against
+the chart's schema."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from builders import gpu_cluster
+from helm_servers import pack_folder
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
+
+from compiler.runtime import helm
+
+pytestmark = pytest.mark.skipif(not helm.available(), reason="helm-python-sdk (the `helm` extra) is not installed")
+
+CHARTS = Path(__file__).resolve().parent / "helm_charts"
+
+
+def _archive(name: str) -> tuple[str, str, bytes]:
+    return pack_folder(CHARTS / name)
+
+
+def _repository(component: str, chart: str = "llm-serving", environment: str = "spec: {projects: [\"*\"]}",
+                pin: bool = True, archive: bytes | None = None) -> dict:
+    name, version, data = _archive(chart)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    files: dict = {**TEAM_IN_DEV, **one_component_app(component), **gpu_cluster("c"),
+                   f"charts/charts/{name}-{version}.tgz": archive if archive is not None else data,
+                   "easel.lock": "apiVersion: easel.dev/v1alpha1\nkind: Lock\n"
+                                 + (f"charts:\n  charts/{name} {version}: {digest}\n" if pin else "")}
+    files["environments/env.yaml"] = files["environments/env.yaml"].replace('spec: {projects: ["*"]}', environment)
+    return files
+
+
+def _serving(properties: str = 'target: {kind: Deployment, name: ".*-engine"}, container: engine',
+             values: str = "{engine: {model: m}}", traits: str = "[{type: gpu, properties: {count: 1, product: A}}]"
+             ) -> str:
+    return f"""    - name: llm
+      type: helm-chart
+      properties: {{repository: charts, chart: llm-serving, version: 0.3.0, {properties}, values: {values}}}
+      traits: {traits}"""
+
+
+def _errors(result, code: str) -> list[str]:
+    return [d.message for d in result.diagnostics if d.code == code]
+
+
+def test_a_chart_is_rendered_patched_and_proven_and_its_images_are_listed():
+    result = compile_files(_repository(_serving()))
+    assert codes(result) == [] and not _errors(result, "W107")
+    assert result.files is not None
+    assert result.files["clusters/c/images.txt"].splitlines() == ["lmcache/lmstack-router:0.1.0",
+                                                                  "vllm/vllm-openai:v0.8.5"]
+
+
+def test_a_target_that_matches_nothing_fails_naming_the_charts_pod_objects():
+    result = compile_files(_repository(_serving('target: {kind: Deployment, name: ".*-vllm"}, container: engine')))
+    [message] = _errors(result, "E817")
+    assert "matches none of the chart's objects" in message
+    assert "Deployment 'w-llm-engine' (engine); Deployment 'w-llm-router' (router)" in message
+    assert "E810" in codes(result) and result.files is None  # and the GPUs booked are not requested
+
+
+def test_a_container_the_target_does_not_run_fails_before_kustomize_adds_one_without_an_image():
+    result = compile_files(_repository(_serving('target: {kind: Deployment, name: ".*-engine"}, container: vllm')))
+    [message] = _errors(result, "E817")
+    assert "container 'vllm'" in message and "its containers: engine" in message
+    assert result.files is None
+
+
+def test_a_gpu_mapped_to_a_values_path_the_chart_ignores_fails():
+    component = _serving('target: {kind: Deployment, name: ".*-engine"}, container: engine, '
+                         "traitValues: {gpu.count: engine.gpuCount}")
+    result = compile_files(_repository(component))
+    assert "E810" in codes(result)
+    assert any("ask for 0" in message for message in _errors(result, "E810"))
+
+
+def test_replicas_the_chart_runs_are_counted_and_a_replicas_trait_mapped_to_its_values_books_them():
+    unbooked = compile_files(_repository(_serving(values="{engine: {model: m, replicaCount: 2}}")))
+    assert any("easel booked 1 × 1" in m and "ask for 2" in m for m in _errors(unbooked, "E810"))
+    mapped = _serving('target: {kind: Deployment, name: ".*-engine"}, container: engine, '
+                      "traitValues: {replicas.count: engine.replicaCount}",
+                      traits="[{type: gpu, properties: {count: 1, product: A}}, "
+                             "{type: replicas, properties: {count: 2}}]")
+    booked = compile_files(_repository(mapped))
+    assert codes(booked) == []
+    [booking] = booked.plans.clusters["c"].release("team/w").bookings
+    assert [(g.per_replica, g.replicas) for g in booking.gpus] == [(1, 2)]
+
+
+def test_values_the_charts_schema_refuses_fail_at_the_component():
+    result = compile_files(_repository(_serving(values="{engine: {model: m, replicaCount: -1}}")))
+    [problem] = [d for d in result.diagnostics if d.code == "E819"]
+    assert "/engine/replicaCount" in problem.message and problem.location.file == "profiles/app.yaml"
+
+
+def test_an_archive_that_is_not_the_pinned_one_or_not_pinned_is_refused():
+    _, _, other = _archive("batch-tools")
+    changed = compile_files(_repository(_serving(), archive=other))
+    assert "E109" in codes(changed)  # it holds another chart than its name says
+    _, _, data = _archive("llm-serving")
+    tampered = _repository(_serving())
+    tampered["easel.lock"] = tampered["easel.lock"].replace("sha256:", "sha256:0") [:-2] + "\n"
+    assert "E108" in codes(compile_files(tampered)) or "E110" in codes(compile_files(tampered))
+    repinned = _repository(_serving())
+    repinned["easel.lock"] = repinned["easel.lock"].rsplit(" ", 1)[0] + " sha256:" + "0" * 64 + "\n"
+    assert _errors(compile_files(repinned), "E110")
+    unpinned = compile_files(_repository(_serving(), pin=False))
+    assert any("not pinned" in m for m in _errors(unpinned, "E110"))
+
+
+def test_a_broken_archive_is_an_error_at_its_file():
+    result = compile_files(_repository(_serving(), archive=b"not a tar"))
+    [problem] = [d for d in result.diagnostics if d.code == "E109"]
+    assert problem.location.file == "charts/charts/llm-serving-0.3.0.tgz"
+
+
+REQUIRED = 'spec: {projects: ["*"], policy: {requiredTraits: [security-context]}}'
+BATCH = """    - name: tools
+      type: helm-chart
+      properties: {repository: charts, chart: batch-tools, version: 1.2.0, crds: [tools.example.com]}
+      traits: [{type: security-context, properties: {runAsNonRoot: true, runAsUser: 1000}}]"""
+
+
+def test_a_required_pod_security_context_reaches_the_charts_jobs_cronjobs_daemonsets_and_hooks():
+    result = compile_files(_repository(BATCH, chart="batch-tools", environment=REQUIRED))
+    assert codes(result) == [], [d.message for d in result.diagnostics]
+    images = result.files["clusters/c/images.txt"].splitlines()
+    assert len(images) >= 4  # the hook's, the CronJob's, the DaemonSet's, the Job's and the Deployment's images
