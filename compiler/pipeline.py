@@ -32,7 +32,8 @@ from compiler.prove.chart_objects import ChartProof, ChartRendering, ChartReques
 from compiler.record import lockfile
 from compiler.record.decisions import Decisions
 from compiler.render import QUIET, Progress, Tree
-from compiler.runtime import helm
+from compiler.runtime import cache, helm
+from compiler.runtime.cache import Cache
 
 
 @dataclass(frozen=True)
@@ -94,33 +95,45 @@ class HelmCharts:
     one render per distinct request (prove/chart_objects.py's key: the archive's digest, the values, the release,
     the namespace, the cluster's Kubernetes version and API versions)."""
 
-    def __init__(self) -> None:
-        self.engine = helm.Engine()
+    def __init__(self, store: Cache) -> None:
+        self.engine, self.store = helm.Engine(), store
         self.known: dict[str, ChartRendering] = {}
 
     def render(self, request: ChartRequest) -> ChartRendering:
+        """From this run's renders, else easel's cache (renders are deterministic: a render error is kept too,
+        never a timeout or a crash), else the engine."""
         key = request.key()
         if key not in self.known:
+            entry = f"render-{cache.content_digest(f'{key} {helm.version()}'.encode())}.json"
+            kept = self.store.read(entry)
+            if isinstance(kept, dict) and kept.get("failure") in (None, "render"):
+                self.known[key] = ChartRendering(kept.get("manifests"), kept.get("failure"), kept.get("message", ""))
+                return self.known[key]
             found = self.engine.render(helm.RenderRequest(
                 request.archive.data, request.values, request.release, request.namespace, request.kube_version,
                 request.api_versions))
             self.known[key] = ChartRendering(found.manifests, found.failure, found.message)
+            if found.failure in (None, "render"):
+                self.store.write(entry, {"manifests": found.manifests, "failure": found.failure,
+                                         "message": found.message})
         return self.known[key]
 
     def close(self) -> None:
         self.engine.close()
 
 
-def chart_proof(model: Model) -> ChartProof | None:
-    """What the proof needs to see inside charts: the pinned archives and Helm's engine (None: neither is there)."""
-    return ChartProof(model.charts, HelmCharts()) if model.charts and helm.available() else None
+def chart_proof(model: Model, store: Cache = Cache(None)) -> ChartProof | None:
+    """What the proof needs to see inside charts: the pinned archives and Helm's engine (None: neither is there).
+    store: easel's cache, which keeps renders between runs."""
+    return ChartProof(model.charts, HelmCharts(store)) if model.charts and helm.available() else None
 
 
 def compile_repository(source: Source, request: Request = Request(), progress: Progress = QUIET) -> Result:
     return compile_loaded(load.load(source), request, progress)
 
 
-def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progress = QUIET) -> Result:
+def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progress = QUIET,
+                   store: Cache = Cache(None)) -> Result:
     """The stages in order, each adding its diagnostics; a stage runs only when those before it found no error
     that it would trip over (deciding still runs after some, so that one run reports as much as it can)."""
     diagnostics = raw.diagnostics
@@ -151,15 +164,16 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
         if request.last_stage in ("prove", "render"):
-            result.files = _proven_tree(result, request, model, progress)
+            result.files = _proven_tree(result, request, model, progress, store)
     return result
 
 
-def _proven_tree(result: Result, request: Request, model: Model, progress: Progress) -> dict[str, str] | None:
+def _proven_tree(result: Result, request: Request, model: Model, progress: Progress,
+                 store: Cache) -> dict[str, str] | None:
     """Every cluster's tree rendered and proven, a cluster at a time; the whole tree when the request keeps it
     (None when the proof found an error: such a tree is written by no one, and the lock with it)."""
     tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), model, result.decisions, result.fleet,
-                      chart_proof(model))
+                      chart_proof(model, store))
     files: dict[str, str] = {}
     for part in tree.parts():
         if request.last_stage == "render":

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from builders import gpu_cluster
+from conftest import easel
 from helm_servers import pack_folder
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
@@ -133,3 +134,43 @@ def test_a_required_pod_security_context_reaches_the_charts_jobs_cronjobs_daemon
     assert codes(result) == [], [d.message for d in result.diagnostics]
     images = result.files["clusters/c/images.txt"].splitlines()
     assert len(images) >= 4  # the hook's, the CronJob's, the DaemonSet's, the Job's and the Deployment's images
+
+
+def _tool(chart: str, version: str) -> str:
+    return f"""    - name: tools
+      type: helm-chart
+      properties: {{repository: charts, chart: {chart}, version: {version}}}"""
+
+
+def test_a_chart_that_calls_lookup_is_flagged():
+    result = compile_files(_repository(_tool("tools-with-lookup", "0.1.0"), chart="tools-with-lookup"))
+    assert codes(result) == []
+    [flagged] = [d for d in result.diagnostics if d.code == "W108"]
+    assert "calls `lookup`" in flagged.message and flagged.location.file == "profiles/app.yaml"
+
+
+@pytest.mark.slow  # waits out the engine's deadline
+def test_a_runaway_chart_ends_in_an_error_at_the_deadline_not_a_hang(monkeypatch):
+    monkeypatch.setattr(helm, "DEADLINE", 2.0)
+    result = compile_files(_repository(_tool("runaway", "0.1.0"), chart="runaway"))
+    [problem] = [d for d in result.diagnostics if d.code == "E818"]
+    assert "did not render within 2 s" in problem.message and result.files is None
+
+
+def test_renders_are_kept_in_easels_cache_and_used_again(tmp_path, monkeypatch):
+    files = _repository(_serving())
+    for path, content in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert easel("compile", cwd=tmp_path).code == 0
+    assert list((tmp_path / ".easel-cache").glob("render-*.json"))
+    # a change elsewhere (a label on the workload) is a new compile; the chart's render is the same one
+    workload = tmp_path / "workloads/w.yaml"
+    workload.write_text(workload.read_text().replace("metadata: {name: w}", "metadata: {name: w, labels: {a: b}}"))
+
+    def no_engine(self, request):
+        raise AssertionError("the engine was asked again")
+
+    monkeypatch.setattr(helm.Engine, "render", no_engine)
+    run = easel("compile", cwd=tmp_path)
+    assert run.code == 0, run.out + run.err

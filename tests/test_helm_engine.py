@@ -108,6 +108,15 @@ def test_what_is_not_a_chart_or_does_not_render_is_said(engine, data, failure):
     assert rendered.failure == failure and rendered.message
 
 
+def test_a_render_larger_than_easel_reads_is_refused_before_it_crosses_the_pipe():
+    chart = {**CHART, "templates/big.yaml": "{{ range until 3000 }}---\napiVersion: v1\nkind: ConfigMap\n"
+                                             "metadata: {name: c{{ . }}}\ndata: {x: {{ repeat 500 \"x\" | quote }}}\n"
+                                             "{{ end }}"}
+    with helm.Engine(deadline=10.0, max_output=2**20) as small:
+        rendered = small.render(helm.RenderRequest(archive(chart)))
+    assert rendered.failure == "render" and "over the 1.0 MiB easel reads" in rendered.message
+
+
 def test_a_spawned_worker_does_not_run_easels_command_line_again():
     """A spawned worker imports the parent's main module as __mp_main__: `python -m compiler` must not start a
     second command there."""

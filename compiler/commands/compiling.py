@@ -88,7 +88,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
              store: Cache, replayable: bool, early: EarlyListing | None) -> tuple[Result, Summary | None]:
     raw, memo = replay.parsed(snapshot, store)
     # rendered as it is written (a --check compares the whole tree)
-    result = compile_loaded(raw, replace(request, last_stage="render" if check else "plan"), progress)
+    result = compile_loaded(raw, replace(request, last_stage="render" if check else "plan"), progress, store)
     memo.write(store, replay.for_the_cache(raw, result.checked))
     update = request.update
     if update not in (None, "*") and result.model and update not in result.model.profiles:
@@ -114,7 +114,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
     tree = ProvenTree(Tree(result.require_plans(), request.shard, progress), result.require_model(),
-                      result.decisions, result.fleet, chart_proof(result.require_model()))
+                      result.decisions, result.fleet, chart_proof(result.require_model(), store))
     changed = write(out, tree, result.diagnostics, target.root, also,
                     manifest, owns, early)
     del manifest  # the new one is in changed.stats
@@ -154,7 +154,7 @@ def validate(source: Source, store: Cache = Cache(None), root: Path | None = Non
     if replayed is not None:
         return replayed
     raw, memo = replay.parsed(snapshot, store)
-    result = compile_loaded(raw, Request(last_stage="prove"), progress)
+    result = compile_loaded(raw, Request(last_stage="prove"), progress, store)
     memo.write(store, replay.for_the_cache(raw, result.checked))
     if result.diagnostics.has_errors or (root is not None and _leaves_repository(result, root)):
         return result, None

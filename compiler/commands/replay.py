@@ -45,10 +45,14 @@ def for_the_cache(raw: load.RawRepo, checked: frozenset[tuple[str, int]]) -> dic
 
 
 def compile_key(raw: load.Snapshot | load.RawRepo, lock_text: str | None, out_dir: str | None) -> str:
-    # the chart archives, and whether Helm's engine is there to prove them, decide the outcome too
-    charts = ({path: "sha256:" + cache.content_digest(data) for path, data in raw.charts.items()}
-              if isinstance(raw, load.Snapshot) else {archive.file: archive.digest for archive in raw.charts})
-    return cache.run_key("compile", {**raw.digests, **charts}, raw.files, lock_text, out_dir, helm.available())
+    return cache.run_key("compile", {**raw.digests, **_charts(raw)}, raw.files, lock_text, out_dir, helm.version())
+
+
+def _charts(raw: load.Snapshot | load.RawRepo) -> dict[str, str]:
+    """The chart archives' digests: they, and which Helm engine is there to prove them, decide a run too."""
+    if isinstance(raw, load.Snapshot):
+        return {path: "sha256:" + cache.content_digest(data) for path, data in raw.charts.items()}
+    return {archive.file: archive.digest for archive in raw.charts}
 
 
 def replay_compile(store: Cache, key: str, raw: load.Snapshot, check: bool, root: Path
@@ -107,7 +111,8 @@ def early_listing(store: Cache, out_dir: str | None, request: Request) -> EarlyL
 
 
 def validate_key(snapshot: load.Snapshot) -> str:
-    return cache.run_key("validate", snapshot.digests, snapshot.files, snapshot.lock_text)
+    return cache.run_key("validate", {**snapshot.digests, **_charts(snapshot)}, snapshot.files, snapshot.lock_text,
+                         helm.version())
 
 
 def replay_validate(store: Cache, key: str, snapshot: load.Snapshot, output_inside: Callable[[str], bool]

@@ -18,6 +18,7 @@ fork.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import multiprocessing
@@ -29,8 +30,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 ENGINE_MODULE = "helm_python"
+DISTRIBUTION = "helm-python-sdk"
 DEADLINE = 20.0  # seconds a render may take
 MEMORY_LIMIT = 2 * 2**30  # bytes of address space a worker may map (Go needs about 1 GiB to start)
+MAX_OUTPUT = 100 * 2**20  # bytes of manifests a render may give (Helm's own limit on a chart, unpacked)
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,21 @@ def available() -> bool:
     return importlib.util.find_spec(ENGINE_MODULE) is not None
 
 
+def version() -> str | None:
+    """The installed engine's version (from its package's metadata, without importing it)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 class Engine:
     """Renders charts in one spawned worker process at a time, started on the first render."""
 
-    def __init__(self, deadline: float = DEADLINE, memory_limit: int | None = MEMORY_LIMIT):
-        self.deadline, self.memory_limit = deadline, memory_limit
+    def __init__(self, deadline: float | None = None, memory_limit: int | None = MEMORY_LIMIT,
+                 max_output: int = MAX_OUTPUT):
+        self.deadline = DEADLINE if deadline is None else deadline
+        self.memory_limit, self.max_output = memory_limit, max_output
         self._context = multiprocessing.get_context("spawn")
         self._worker: Any = None
         self._connection: Connection | None = None
@@ -115,8 +128,8 @@ class Engine:
         if self._connection is None or self._worker is None or not self._worker.is_alive():
             self.close()
             mine, theirs = self._context.Pipe()
-            self._worker = self._context.Process(target=_serve, args=(theirs, self.memory_limit), daemon=True,
-                                                 name="easel-helm")
+            self._worker = self._context.Process(target=_serve, args=(theirs, self.memory_limit, self.max_output),
+                                                 daemon=True, name="easel-helm")
             self._worker.start()
             theirs.close()
             self._connection = mine
@@ -125,7 +138,7 @@ class Engine:
 
 # --- in the worker process ---------------------------------------------------------------------------------------
 
-def _serve(connection: Connection, memory_limit: int | None) -> None:
+def _serve(connection: Connection, memory_limit: int | None, max_output: int = MAX_OUTPUT) -> None:
     """The worker's loop: one request in, one answer out, until the pipe closes. Go's own report of a crash (a
     dump of every goroutine) is not for easel's users: the worker's standard error goes nowhere."""
     null = os.open(os.devnull, os.O_WRONLY)
@@ -143,10 +156,10 @@ def _serve(connection: Connection, memory_limit: int | None) -> None:
             request = connection.recv()
         except EOFError:
             return
-        connection.send(_render(request))
+        connection.send(_render(request, max_output))
 
 
-def _render(request: RenderRequest) -> tuple[str, Any]:
+def _render(request: RenderRequest, max_output: int = MAX_OUTPUT) -> tuple[str, Any]:
     import helm_python
     from helm_python import _native
 
@@ -163,6 +176,10 @@ def _render(request: RenderRequest) -> tuple[str, Any]:
         # the public Chart.render takes no Kubernetes version: the engine's own render options do
         rendered = _native.call_string("helm_render", chart._raw(), json.dumps(dict(request.values)),
                                        json.dumps(options))
+        if len(rendered) > max_output:  # before it crosses the pipe, and before easel parses it
+            too_large = (f"the chart renders {len(rendered) / 2**20:.1f} MiB of manifests, over the "
+                         f"{max_output / 2**20:.1f} MiB easel reads")
+            return ("render", too_large)
         return ("ok", json.loads(rendered))
     except helm_python.HelmError as problem:
         return ("render", str(problem))
