@@ -141,6 +141,8 @@ def dump(decisions: Decisions) -> str:
         data["stackRollouts"] = {s: _rollout_data(r) for s, r in sorted(decisions.stack_rollouts.items())}
     data["profiles"] = {f"{profile} {version}": value
                         for (profile, version), value in sorted(decisions.digests.items())}
+    if decisions.charts:
+        data["charts"] = {chart_text(key): value for key, value in sorted(decisions.charts.items())}
     return HEADER + yamlio.dump(data)
 
 
