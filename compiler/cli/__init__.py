@@ -13,7 +13,7 @@ import traceback
 
 import click
 
-from compiler.cli import build, completion, inspect, report, repository  # noqa: F401  (the commands register themselves on `cli`)
+from compiler.cli import build, charts, completion, inspect, report, repository  # noqa: F401  (the commands register themselves on `cli`)
 from compiler.cli.common import cli
 from compiler.diagnostics.codes import CODES
 from compiler.diagnostics.errors import CommandError

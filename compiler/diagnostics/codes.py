@@ -218,6 +218,17 @@ _ALL = [
     Code("E908", "no rollout in progress",
          "`easel rollout status` lists the rollouts in progress; a rollout starts when a workload moves to a new "
          "profile version in an environment with `rollout.strategy: progressive`"),
+    Code("E909", "a chart cannot be fetched",
+         "check the Repository's url, and that the chart and version are published there; an OCI registry that "
+         "asks for credentials gets those of `docker login` (~/.docker/config.json), an HTTP Helm repository none; "
+         "for an OCI registry without TLS, add --plain-http. Nothing was written"),
+    Code("E910", "a fetched chart archive is not what its repository says",
+         "the repository serves an archive whose digest differs from its index or manifest, or one that is not a "
+         "chart archive of the chart and version asked for: report it to the chart's publisher. Nothing was "
+         "written"),
+    Code("E911", "charts.path cannot hold chart archives",
+         "set `charts.path` in easel.yaml to a folder inside the repository, neither its root nor inside the "
+         "output folder (or `charts.commit: false` to keep them in easel's cache)"),
     Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
          "set EASEL_DEBUG=1 to see the traceback"),
     # Warnings
@@ -241,6 +252,9 @@ _ALL = [
     Code("W108", "a chart's objects depend on the live cluster",
          "the chart calls `lookup` or renders differently each time (random values, timestamps): what easel proved "
          "may differ from what the cluster renders; set the values that make it stable"),
+    Code("W109", "a chart from a Git repository is not fetched",
+         "`easel charts pull` fetches charts from Helm (index.yaml) and OCI repositories; easel does not render "
+         "charts from Git repositories yet (issue 25), so this chart's objects are taken on trust"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

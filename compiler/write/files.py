@@ -1,5 +1,6 @@
-"""The few files easel writes outside output/'s transaction (a report page, exported schemas): each written
-whole, into a folder named on the command line."""
+"""The few files easel writes outside output/'s transaction: a report page and exported schemas, each written
+whole into a folder named on the command line; and the chart archives `easel charts pull` fetched with easel.lock,
+written together in a transaction of their own."""
 
 from __future__ import annotations
 
@@ -38,3 +39,40 @@ def replace_text(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise CommandError("E802", f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def replace_together(root: Path, files: dict[Path, bytes], deletes: list[Path], out: Path) -> None:
+    """Write files whole and remove deletes as one journalled transaction (transaction.py), as compile writes
+    output/ and easel.lock: each file is staged in easel's own folder first, and nothing is moved into place
+    until every one is; an easel killed at any point leaves the old files or a journal that the next easel
+    command completes. out: the folder they are in (the one named when an interrupted write is completed), below
+    which folders left empty are removed. Failing before the commit, nothing was changed, and an E802 says so."""
+    from compiler.runtime.state import make_cache_dir
+    from compiler.write import transaction
+
+    staging = str(make_cache_dir(root) / f"staging-{os.getpid()}")
+    try:
+        transaction.begin(root, staging)
+        os.mkdir(staging)
+        moves = []
+        for number, (path, data) in enumerate(sorted(files.items())):
+            staged = os.path.join(staging, str(number))
+            with open(staged, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(staged, 0o644)
+            moves.append((staged, str(path)))
+        removed = [str(path) for path in deletes]
+        transaction.commit(root, staging, moves, removed, [os.path.dirname(p) for p in removed], str(out))
+    except OSError as exc:
+        transaction.finish(root, staging)
+        raise CommandError("E802", f"cannot write {exc.filename or out}: {exc.strerror or exc}; nothing was "
+                           "changed") from None
+    try:
+        transaction.apply({"moves": moves, "deletes": removed, "prune": [os.path.dirname(p) for p in removed],
+                           "out": str(out)})
+    except OSError as exc:
+        raise CommandError("E802", f"cannot write {exc.filename or out}: {exc.strerror or exc}; the next easel "
+                           "command completes the write") from None
+    transaction.finish(root, staging)
