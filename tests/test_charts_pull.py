@@ -105,6 +105,7 @@ def test_a_second_pull_fetches_nothing_and_compiling_needs_no_network(tmp_path):
     validated = easel("-C", str(root), "validate")
     assert validated.code == 0 and not {"E109", "E110"} & set(re.findall(r"\[(E\d+)\]", validated.text)), \
         validated.text
+    assert "W107" not in validated.text  # the chart is proven, offline, from the archive the lock pins
     result = compile_repository(DirectorySource(root), Request(last_stage="decide"))
     assert {key: found.digest for key, found in result.require_model().charts.items()} == pins(root)
     assert easel("-C", str(root), "compile").code == 0
