@@ -14,7 +14,7 @@ very same stages without touching disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from compiler import load, validate
 from compiler.decide import decide, inventory
@@ -25,6 +25,7 @@ from compiler.diagnostics import Diagnostics
 from compiler.load import RawRepo
 from compiler.load.source import Source
 from compiler.model import Model
+from compiler.model.charts import ChartArchive
 from compiler.plan import Plans, plan
 from compiler.plan.shards import Shard
 from compiler.prove import ProvenTree, prove
@@ -95,14 +96,23 @@ class HelmCharts:
     one render per distinct request (prove/chart_objects.py's key: the archive's digest, the values, the release,
     the namespace, the cluster's Kubernetes version and API versions)."""
 
+    # renders this process made, shared by its compiles (validate then compile, a test suite's many): a render is
+    # a pure function of its key; forgotten past LIMIT entries, so it never grows with a fleet
+    known: ClassVar[dict[str, ChartRendering]] = {}
+    LIMIT = 5_000
+
     def __init__(self, store: Cache) -> None:
         self.engine, self.store = helm.Engine(), store
-        self.known: dict[str, ChartRendering] = {}
+        self.failed: dict[str, ChartRendering] = {}  # timeouts and crashes: for this run only, never kept
+        if len(self.known) > self.LIMIT:
+            HelmCharts.known = {}
 
     def render(self, request: ChartRequest) -> ChartRendering:
         """From this run's renders, else easel's cache (renders are deterministic: a render error is kept too,
         never a timeout or a crash), else the engine."""
         key = request.key()
+        if key in self.failed:
+            return self.failed[key]
         if key not in self.known:
             entry = f"render-{cache.content_digest(f'{key} {helm.version()}'.encode())}.json"
             kept = self.store.read(entry)
@@ -112,10 +122,12 @@ class HelmCharts:
             found = self.engine.render(helm.RenderRequest(
                 request.archive.data, request.values, request.release, request.namespace, request.kube_version,
                 request.api_versions))
-            self.known[key] = ChartRendering(found.manifests, found.failure, found.message)
-            if found.failure in (None, "render"):
-                self.store.write(entry, {"manifests": found.manifests, "failure": found.failure,
-                                         "message": found.message})
+            rendering = ChartRendering(found.manifests, found.failure, found.message)
+            if found.failure not in (None, "render"):  # a timeout or a crash: this run's answer only
+                self.failed[key] = rendering
+                return rendering
+            self.known[key] = rendering
+            self.store.write(entry, {"manifests": found.manifests, "failure": found.failure, "message": found.message})
         return self.known[key]
 
     def close(self) -> None:
@@ -125,7 +137,14 @@ class HelmCharts:
 def chart_proof(model: Model, store: Cache = Cache(None)) -> ChartProof | None:
     """What the proof needs to see inside charts: the pinned archives and Helm's engine (None: neither is there).
     store: easel's cache, which keeps renders between runs."""
-    return ChartProof(model.charts, HelmCharts(store)) if model.charts and helm.available() else None
+    archives = proof_archives(model)
+    return ChartProof(archives, HelmCharts(store)) if archives and helm.available() else None
+
+
+def proof_archives(model: Model) -> dict[tuple[str, str, str], ChartArchive]:
+    """Every chart easel can render, by (repository, chart, version): the archives easel.lock pins, and the
+    in-house charts (repository "")."""
+    return {**model.charts, **{("", archive.name, archive.version): archive for archive in model.in_house.values()}}
 
 
 def compile_repository(source: Source, request: Request = Request(), progress: Progress = QUIET) -> Result:
@@ -160,7 +179,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     result.plans, unplanned = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(unplanned)
     diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products,
-                             model.charts, helm.available()))
+                             proof_archives(model), helm.available()))
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
         if request.last_stage in ("prove", "render"):

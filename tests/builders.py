@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADER = "apiVersion: easel.dev/v1alpha1\n"
 
 # The example's inputs at the repository root (output/ is what compiling them writes).
-EXAMPLE_INPUTS = ("easel.yaml", "easel.lock", "profiles", "environments", "clusters", "workloads")
+EXAMPLE_INPUTS = ("easel.yaml", "easel.lock", "profiles", "environments", "clusters", "workloads", "charts")
 INPUT_FOLDERS = ("profiles", "environments", "clusters", "workloads")
 
 
@@ -80,10 +80,12 @@ def copy_example(target: Path, *, lock: bool = True, output: bool = False) -> Pa
 
 
 def repository_files(root: Path, *, lock: bool = False) -> dict[str, str]:
-    """A config repository's inputs as files in memory: the YAML files of its input folders and easel.yaml
-    (and easel.lock when lock is true)."""
+    """A config repository's inputs as files in memory: the YAML files of its input folders, its charts (archives
+    and in-house chart folders) and easel.yaml (and easel.lock when lock is true)."""
     files = {p.relative_to(root).as_posix(): p.read_text() for folder in INPUT_FOLDERS
              for p in sorted((root / folder).rglob("*.yaml"))}
+    files |= {p.relative_to(root).as_posix(): (p.read_bytes() if p.suffix == ".tgz" else p.read_text())
+              for p in sorted((root / "charts").rglob("*")) if p.is_file()}
     for name in ("easel.yaml", *(("easel.lock",) if lock else ())):
         files[name] = (root / name).read_text()
     return files

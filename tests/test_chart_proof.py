@@ -10,11 +10,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import yaml
 from builders import gpu_cluster
 from conftest import easel
 from helm_servers import pack_folder
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
+from compiler.pipeline import HelmCharts
 from compiler.runtime import helm
 
 pytestmark = pytest.mark.skipif(not helm.available(), reason="helm-python-sdk (the `helm` extra) is not installed")
@@ -158,6 +160,7 @@ def test_a_runaway_chart_ends_in_an_error_at_the_deadline_not_a_hang(monkeypatch
 
 
 def test_renders_are_kept_in_easels_cache_and_used_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(HelmCharts, "known", {})  # what this process rendered before is not this test's
     files = _repository(_serving())
     for path, content in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -172,5 +175,52 @@ def test_renders_are_kept_in_easels_cache_and_used_again(tmp_path, monkeypatch):
         raise AssertionError("the engine was asked again")
 
     monkeypatch.setattr(helm.Engine, "render", no_engine)
+    monkeypatch.setattr(HelmCharts, "known", {})  # what this process rendered is forgotten: only the cache holds it
     run = easel("compile", cwd=tmp_path)
     assert run.code == 0, run.out + run.err
+
+
+# --- in-house charts: a folder of the config repository -----------------------------------------------------------
+
+def _in_house(engine: str = "flux", chart: str = "llm-serving") -> dict:
+    files: dict = {**TEAM_IN_DEV, **one_component_app(_serving().replace(
+        "repository: charts, chart: llm-serving, version: 0.3.0", f"path: charts/{chart}")),
+        **gpu_cluster("c")}
+    if engine == "argocd":
+        files["clusters/c.yaml"] = files["clusters/c.yaml"].replace("spec:\n", "spec:\n  gitops: {engine: argocd}\n")
+    for path in sorted((CHARTS / "llm-serving").rglob("*")):
+        if path.is_file():
+            files[f"charts/{chart}/{path.relative_to(CHARTS / 'llm-serving')}"] = path.read_text()
+    return files
+
+
+def test_an_in_house_chart_is_proven_and_written_into_the_tree_for_flux():
+    result = compile_files(_in_house())
+    assert codes(result) == [] and not _errors(result, "W107")
+    folder = "clusters/c/workloads/team/w/llm"
+    assert result.files[f"{folder}/charts/llm-serving/Chart.yaml"] == (CHARTS / "llm-serving/Chart.yaml").read_text()
+    assert f"{folder}/charts/llm-serving/templates/engine-deployment.yaml" in result.files
+    [release] = yaml.safe_load_all(result.files[f"{folder}/objects.yaml"])
+    assert release["spec"]["chart"]["spec"]["chart"] == f"./output/{folder}/charts/llm-serving"
+    assert release["spec"]["chart"]["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "easel",
+                                                           "namespace": "flux-system"}
+    assert not any(path.startswith("clusters/c/flux/sources/") for path in result.files)
+    assert "vllm/vllm-openai:v0.8.5" in result.files["clusters/c/images.txt"]
+
+
+def test_an_in_house_chart_on_argocd_is_inflated_by_kustomize_from_beside_its_wrapper():
+    result = compile_files(_in_house("argocd"))
+    assert codes(result) == []
+    folder = "clusters/c/workloads/team/w/llm"
+    wrapper = yaml.safe_load(result.files[f"{folder}/kustomization.yaml"])
+    [chart] = wrapper["helmCharts"]
+    assert chart["name"] == "llm-serving" and "repo" not in chart
+    assert f"{folder}/charts/llm-serving/values.schema.json" in result.files
+
+
+def test_an_in_house_chart_folder_easel_did_not_find_is_an_error():
+    files = _in_house()
+    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace("path: charts/llm-serving", "path: charts/nope")
+    result = compile_files(files)
+    [problem] = [d for d in result.diagnostics if d.code == "E302"]
+    assert "charts/nope" in problem.message and "charts/llm-serving" in (problem.hint or "")

@@ -138,6 +138,12 @@ def make_longnames_repo(root: Path) -> Path:
 # The config repository, as the tests need it
 
 
+def _in_chart(path: Path) -> bool:
+    """Whether the file is part of an in-house chart written into the tree (a folder under charts/ holding
+    Chart.yaml)."""
+    return any(folder.parent.name == "charts" and (folder / "Chart.yaml").is_file() for folder in path.parents)
+
+
 def _yaml_docs(path: Path) -> list:
     try:
         return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
@@ -278,8 +284,8 @@ class Compiled:
         if self._docs is None:
             self._docs = []
             for path in sorted(self.out.rglob("*.yaml")):
-                if path.name == "kustomization.yaml":
-                    continue
+                if path.name == "kustomization.yaml" or _in_chart(path):
+                    continue  # an in-house chart's files are templates for the engine, not objects
                 rel = path.relative_to(self.out).as_posix()
                 for i, doc in enumerate(_yaml_docs(path)):
                     self._docs.append(Doc(rel, i, doc))
@@ -943,6 +949,28 @@ def _resources(c: Compiled, rel: str, seen: set[str]) -> None:
             seen.add(target.relative_to(c.out.resolve()).as_posix())
 
 
+def _charts_reached(c: Compiled, root: str, reached: set[str]) -> set[str]:
+    """The files of in-house charts the cluster's engine renders: a HelmRelease's chart path in its Git source,
+    an Application's chart folder, a wrapper's local helmCharts entry (charts/<name> beside it)."""
+    folders = []
+    for doc in c.docs():
+        if doc.file not in reached:
+            continue
+        spec = doc.obj.get("spec") or {}
+        if doc.obj.get("kind") == "HelmRelease":
+            chart = ((spec.get("chart") or {}).get("spec") or {})
+            if (chart.get("sourceRef") or {}).get("kind") == "GitRepository":
+                folders.append(c.output_path(chart.get("chart", "")))
+        elif doc.obj.get("kind") == "Application" and (spec.get("source") or {}).get("path"):
+            folders.append(c.output_path(spec["source"]["path"]))
+    for listed in [f for f in reached if f.endswith("kustomization.yaml")]:
+        for chart in c.kustomization(listed.rsplit("/", 1)[0]).get("helmCharts") or []:
+            if not chart.get("repo"):
+                folders.append(c.out / listed.rsplit("/", 1)[0] / "charts" / chart["name"])
+    return {p.relative_to(c.out).as_posix() for folder in folders
+            if folder is not None and (folder / "Chart.yaml").is_file() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
     """Every file under clusters/<c> is reached from its root kustomization, or from a folder an Argo CD
     Application of that cluster points to; every Application points to a folder with a kustomization."""
@@ -972,6 +1000,8 @@ def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
             if source.get("chart"):  # a Helm chart straight from its repository: no folder in the output
                 continue
             folder = c.output_path(source.get("path", ""))
+            if folder is not None and (folder / "Chart.yaml").is_file():  # an in-house chart, rendered by Helm
+                continue
             if folder is None or not (folder / "kustomization.yaml").is_file():
                 problems.append(f"{doc.file}: spec.source.path {source.get('path')!r} is no folder with a "
                                 f"kustomization.yaml in the output")
@@ -981,6 +1011,7 @@ def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
             sub = folder.relative_to(c.out).as_posix()
             reached.add(f"{sub}/kustomization.yaml")
             _resources(c, sub, reached)
+    reached |= _charts_reached(c, root, reached)
     # images.txt is the cluster's image list for mirroring, not something to deploy
     files = {p.relative_to(c.out).as_posix() for p in (c.out / root).rglob("*")
              if p.is_file() and p.name != "images.txt"}
@@ -1016,6 +1047,8 @@ def test_flux_references_resolve(cluster_case, repos):
         refs += [((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")] if "chart" in spec else []
         for ref in refs:
             key = (ref.get("kind"), ref.get("namespace", meta.get("namespace")), ref.get("name"))
+            if key == ("GitRepository", "flux-system", "easel"):  # the bootstrap's source: this repository
+                continue
             if key not in index:
                 problems.append(f"HelmRelease {meta['name']}: source {key} is not in the tree")
         for dep in spec.get("dependsOn") or []:

@@ -52,7 +52,7 @@ def _charts(raw: load.Snapshot | load.RawRepo) -> dict[str, str]:
     """The chart archives' digests: they, and which Helm engine is there to prove them, decide a run too."""
     if isinstance(raw, load.Snapshot):
         return {path: "sha256:" + cache.content_digest(data) for path, data in raw.charts.items()}
-    return {archive.file: archive.digest for archive in raw.charts}
+    return {archive.file: archive.digest for archive in raw.charts}  # in-house charts packed: their folders count
 
 
 def replay_compile(store: Cache, key: str, raw: load.Snapshot, check: bool, root: Path

@@ -6,6 +6,7 @@ code positions later. Nothing here knows the kinds; validate/ does.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,8 +59,9 @@ class Snapshot:
     texts: dict[str, str]
     diagnostics: Diagnostics
     lock_text: str | None = None
-    charts: dict[str, bytes] = field(default_factory=dict)  # chart archive -> its bytes
+    charts: dict[str, bytes] = field(default_factory=dict)  # chart archive (or in-house chart folder) -> its bytes
     charts_folder: str = "charts"  # where they were read: charts.path, or easel's cache with `charts.commit: false`
+    in_house: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # in-house chart -> its texts
 
 
 class _Reader:
@@ -209,8 +211,9 @@ def read(source: Source) -> Snapshot:
             diagnostics.error("E108", f"cannot read {LOCK_FILE}: {exc}", Location(LOCK_FILE))
     digests = {path: content_digest(raw) for path, raw in data.items()}
     folder = charts_folder(settings)
-    return Snapshot(settings, inputs, sorted(files), data, digests, texts, diagnostics, lock_text,
-                    _chart_archives(source, folder, diagnostics), folder)
+    archives, in_house = _chart_archives(source, folder, diagnostics)
+    return Snapshot(settings, inputs, sorted(files), data, digests, texts, diagnostics, lock_text, archives, folder,
+                    in_house)
 
 
 def charts_folder(settings: RawDocument | None) -> str:
@@ -226,15 +229,21 @@ def charts_folder(settings: RawDocument | None) -> str:
         return "charts"  # validate reports it
 
 
-def _chart_archives(source: Source, folder: str, diagnostics: Diagnostics) -> dict[str, bytes]:
-    """Every `.tgz` under the folder, read as it is: a link among them is refused, as everywhere in a chart."""
+def _chart_archives(source: Source, folder: str, diagnostics: Diagnostics
+                    ) -> tuple[dict[str, bytes], dict[str, tuple[tuple[str, str], ...]]]:
+    """Every `.tgz` under the folder, read as it is (a link among them is refused, as everywhere in a chart), and
+    every in-house chart (a folder with a Chart.yaml, not inside another chart) packed in memory, by its folder,
+    with its files' texts (written into the trees that run it)."""
     try:
         walked = source.walk(folder) if folder else []
     except PathOutsideRepository:
-        return {}
-    found = {}
+        return {}, {}
+    found: dict[str, bytes] = {}
+    texts: dict[str, tuple[tuple[str, str], ...]] = {}
+    charts_at = sorted(path[: -len("/Chart.yaml")] for path in walked if path.endswith("/Chart.yaml"))
+    top = [f for f in charts_at if not any(f.startswith(other + "/") for other in charts_at)]
     for path in walked:
-        if path.endswith(".tgz"):
+        if path.endswith(".tgz") and not any(path.startswith(f + "/") for f in top):
             if source.is_link(path):
                 diagnostics.error("E109", f"{path} is a symbolic link: chart archives are read as they are",
                                   Location(path))
@@ -242,7 +251,14 @@ def _chart_archives(source: Source, folder: str, diagnostics: Diagnostics) -> di
             raw = _fetch(source, path, diagnostics)
             if raw is not None:
                 found[path] = raw
-    return found
+    for chart in top:
+        try:
+            _, found[chart] = charts.pack(source, chart)
+            texts[chart] = charts.texts(source, chart)
+        except charts.ChartFolderError as problem:
+            found.pop(chart, None)
+            diagnostics.error("E109", f"in-house chart {chart}: {problem}", Location(f"{chart}/Chart.yaml"))
+    return found, texts
 
 
 def read_charts(snapshot: Snapshot, diagnostics: Diagnostics) -> list[ChartArchive]:
@@ -250,9 +266,13 @@ def read_charts(snapshot: Snapshot, diagnostics: Diagnostics) -> list[ChartArchi
     found = []
     for path, data in sorted(snapshot.charts.items()):
         try:
-            found.append(charts.read_archive(path, data))
+            archive = charts.read_archive(path, data)
         except charts.ChartArchiveError as problem:
-            diagnostics.error("E109", f"{path}: {problem}", Location(path))
+            where = f"{path}/Chart.yaml" if path in snapshot.in_house else path
+            diagnostics.error("E109", f"{path}: {problem}", Location(where))
+            continue
+        found.append(dataclasses.replace(archive, sources=snapshot.in_house[path]) if path in snapshot.in_house
+                     else archive)
     return found
 
 

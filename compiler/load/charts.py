@@ -60,6 +60,18 @@ def pack(source: Source, folder: str) -> tuple[str, bytes]:
     return name, buffer.getvalue()
 
 
+def texts(source: Source, folder: str) -> tuple[tuple[str, str], ...]:
+    """The chart folder's files as text (path inside the chart, text): what a tree that runs it holds of it."""
+    found = []
+    for path in source.walk(folder):
+        try:
+            found.append((path[len(folder) + 1:], _read(source, path).decode("utf-8")))
+        except UnicodeDecodeError:
+            raise ChartFolderError(f"{path} is not UTF-8 text: an in-house chart's files are written into each "
+                                   "cluster's tree as text") from None
+    return tuple(found)
+
+
 def _read(source: Source, path: str) -> bytes:
     try:
         if source.is_link(path):

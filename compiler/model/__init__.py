@@ -350,6 +350,7 @@ class Model:
     manifest_files: dict[str, ManifestFile] = field(default_factory=dict)
     folders: frozenset[str] = frozenset()  # every folder under the inputs, for `kustomize` components
     charts: dict[tuple[str, str, str], ChartArchive] = field(default_factory=dict)  # (repository, chart, version)
+    in_house: dict[str, ChartArchive] = field(default_factory=dict)  # folder -> the in-house chart it holds
 
     def component_definition(self, name: str) -> Definition | None:
         return self.definitions.get(("component", name))

@@ -20,6 +20,8 @@ class ChartArchive:
     crds: tuple[dict[str, Any], ...] = field(default=(), compare=False)  # the CRDs in crds/, its subcharts' too
     calls_lookup: bool = False  # a template calls `lookup` (the cluster renders it against its live objects)
     problems: tuple[str, ...] = ()  # why it cannot be rendered as it is (a dependency it lacks)
+    # an in-house chart: its folder's files (path inside the chart, text), written into each tree that runs it
+    sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 def archive_path(folder: str, repository: str, chart: str, version: str) -> str:

@@ -57,12 +57,13 @@ class TraitOutput:
 
 @dataclass(frozen=True)
 class HelmChart:
-    repository: str  # a Repository name
+    repository: str  # a Repository name ("" for an in-house chart)
     chart: str
     version: str
     values: dict[str, Any]
     release_name: str | None
     namespace: str | None
+    path: str | None = None  # an in-house chart: its folder in the config repository (under charts.path)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class RenderContext:
     cluster: dict[str, Any] | None = None  # cluster facts, for templates that ask for them
     gpu_allocation: str = DEVICE_PLUGIN  # how the clusters it is rendered for hand out GPUs: device-plugin | dra
     dra_products: tuple[tuple[str, str], ...] = ()  # GPU product -> the name NVIDIA's DRA driver publishes
+    charts: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)  # in-house: folder -> name, version
 
     def template_vars(self) -> dict[str, Any]:
         return {"workload": {"name": self.workload, "project": self.project, "environment": self.environment},

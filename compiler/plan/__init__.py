@@ -19,6 +19,7 @@ from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, Reso
 from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
 from compiler.kube import podtemplates
 from compiler.model import Model, Repository, Settings, gpu
+from compiler.model.charts import ChartArchive
 from compiler.plan import pinning
 from compiler.plan.chart_patches import ChartPatch, chart_patches
 from compiler.record.decisions import Decisions
@@ -132,6 +133,7 @@ class Plans:
     settings: Settings  # interval, repository URL and branch, output folder
     repositories: Mapping[str, Repository]
     clusters: Mapping[str, ClusterPlan]
+    in_house: Mapping[str, ChartArchive] = field(default_factory=dict)  # in-house charts by folder (their files)
 
 
 def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
@@ -184,7 +186,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                     diagnostics.extend(_outside_the_artifact(workload, model.settings))
             releases.append(planned[key])
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
-    return Plans(model.settings, model.repositories, clusters), diagnostics
+    return Plans(model.settings, model.repositories, clusters, model.in_house), diagnostics
 
 
 def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,
@@ -261,10 +263,16 @@ def _outside_the_artifact(workload: ResolvedWorkload, settings) -> list[Diagnost
     cannot reach it."""
     if settings.delivery != "oci":
         return []
-    return [error("E805", f"component {c.name!r} is the kustomize folder {c.output.kustomize_path!r} of this "
-                  "repository, which a cluster's OCI artifact does not hold", c.loc,
-                  subject=Subject("workload", (workload.id,)))
-            for c in workload.components if c.output.kustomize_path]
+    problems = [error("E805", f"component {c.name!r} is the kustomize folder {c.output.kustomize_path!r} of this "
+                      "repository, which a cluster's OCI artifact does not hold", c.loc,
+                      subject=Subject("workload", (workload.id,)))
+                for c in workload.components if c.output.kustomize_path]
+    # Flux builds a chart from a GitRepository or Bucket, never from a folder of an OCIRepository's artifact
+    return problems + [error("E805", f"component {c.name!r} is the in-house chart {c.output.helm.path!r}, which Flux "
+                             "cannot build from a cluster's OCI artifact", c.loc,
+                             subject=Subject("workload", (workload.id,)))
+                       for c in workload.components if c.output.helm is not None and c.output.helm.path is not None
+                       and settings.engine == "flux"]
 
 
 def _namespace_settings(environment) -> tuple:

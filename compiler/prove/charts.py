@@ -47,7 +47,7 @@ def _components(plans: Plans) -> dict[tuple[str, str, str], Any]:
 
 def _key(component: Any) -> tuple[str, str, str]:
     helm = component.output.helm
-    return helm.repository, helm.chart, helm.version
+    return ("" if helm.path is not None else helm.repository), helm.chart, helm.version
 
 
 def unproven(plans: Plans, archives: Archives, engine: bool) -> list[Diagnostic]:
@@ -96,4 +96,4 @@ def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: 
 
 def _chart(component: Any) -> str:
     helm = component.output.helm
-    return f"{helm.repository}/{helm.chart} {helm.version}"
+    return f"{helm.path or helm.repository + '/' + helm.chart} {helm.version}"

@@ -101,7 +101,9 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
 
 def _archive(component: Any, charts: ChartProof | None) -> ChartArchive | None:
     helm = component.output.helm
-    return charts.archives.get((helm.repository, helm.chart, helm.version)) if charts and helm else None
+    if charts is None or helm is None:
+        return None
+    return charts.archives.get(("" if helm.path is not None else helm.repository, helm.chart, helm.version))
 
 
 def _archives(plan: ClusterPlan, charts: ChartProof | None) -> list[ChartArchive]:

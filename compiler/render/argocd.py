@@ -27,6 +27,7 @@ from compiler.render.objects import (
     chart_labels,
     component_objects,
     folder_labels,
+    in_house_folder,
     kustomization,
     kustomize_images,
     kustomize_patches,
@@ -145,9 +146,11 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
         files["objects.yaml"] = text_of([_no_dry_run_before_crd(o) for o in wrapper["objects"]])
     helm = component.output.helm
     if helm is not None:
-        repository = plans.repositories[helm.repository]
         namespace = helm.namespace or release.namespace.name
-        chart: dict[str, Any] = {"name": helm.chart, "repo": repository.url, "version": helm.version,
+        # an in-house chart: no repo, so kustomize takes it from charts/<name> beside the kustomization
+        source = ({"repo": plans.repositories[helm.repository].url, "version": helm.version}
+                  if helm.path is None else {})
+        chart: dict[str, Any] = {"name": helm.chart, **source,
                                  "releaseName": helm.release_name or component.instance, "namespace": namespace,
                                  "includeCRDs": True}
         if helm.values:
@@ -187,6 +190,11 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
             for name, text in folder.items():
                 files[f"{release.path}/{component.name}/{name}"] = text
             source = delivery.argo_source(settings, cluster, f"{release.path}/{component.name}")
+        elif helm is not None and helm.path is not None:  # an in-house chart without traits: its folder
+            source = {**delivery.argo_source(settings, cluster, in_house_folder(release, component)),
+                      "helm": {"releaseName": helm.release_name or component.instance}}
+            if helm.values:
+                source["helm"]["valuesObject"] = helm.values
         else:  # a chart without traits (a folder always has its kustomization: _wrapper)
             assert helm is not None
             repository = plans.repositories[helm.repository]
@@ -211,7 +219,7 @@ def _sources(plans: Plans, release: Release, cluster: str) -> set[str]:
     if any(c.output.kustomize_path for c in release.components):
         found.add(plans.settings.repo_url)
     for component in release.components:
-        if component.output.helm:
+        if component.output.helm and component.output.helm.path is None:
             found.add(_helm_repo_url(plans.repositories[component.output.helm.repository].url))
     return found
 

@@ -31,6 +31,7 @@ from compiler.render.objects import (
     chart_labels,
     component_objects,
     folder_labels,
+    in_house_folder,
     kustomization,
     kustomize_images,
     kustomize_patches,
@@ -71,10 +72,15 @@ def helm_release(plans: Plans, release: Release, component: ResolvedComponent,
                  helm_instances: dict[str, str]) -> dict[str, Any]:
     helm = component.output.helm
     assert helm is not None
-    repository = plans.repositories[helm.repository]
     interval = plans.settings.interval
     spec: dict[str, Any] = {"interval": interval, "releaseName": helm.release_name or component.instance}
-    if repository.type == "oci":
+    repository = plans.repositories.get(helm.repository)
+    if helm.path is not None or repository is None:  # an in-house chart: its folder in the cluster's tree
+        spec["chart"] = {"spec": {
+            "chart": delivery.flux_path(plans.settings, CLUSTER, in_house_folder(release, component)),
+            "interval": interval, "reconcileStrategy": "Revision",
+            "sourceRef": {**delivery.flux_source_ref(plans.settings), "namespace": FLUX_NAMESPACE}}}
+    elif repository.type == "oci":
         spec["chartRef"] = {"kind": "OCIRepository", "name": _source_name(repository, helm.chart, helm.version),
                             "namespace": FLUX_NAMESPACE}
     else:
@@ -261,7 +267,7 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
         namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
         for component in release.components:
             helm = component.output.helm
-            if helm is None:
+            if helm is None or helm.path is not None:
                 continue
             repository = plans.repositories[helm.repository]
             name = _source_name(repository, helm.chart, helm.version)
@@ -275,7 +281,10 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
         files[f"flux/layers/{NAMESPACES_LAYER}.yaml"] = cache["namespaces-layer"]
         files.update({f"namespaces/{name}": text for name, text in namespaces.items()})
         files["namespaces/kustomization.yaml"] = _listing(cache, tuple(sorted(namespaces)))
-    files = {path: text.replace(CLUSTER, cluster.cluster) if path.startswith("flux/layers/") else text
+    # layers, and the HelmReleases of in-house charts, name the cluster's folder
+    named = {f"{r.path}/{c.name}/objects.yaml" for r in cluster.releases for c in r.components
+             if c.output.helm is not None and c.output.helm.path is not None}
+    files = {path: text.replace(CLUSTER, cluster.cluster) if path.startswith("flux/layers/") or path in named else text
              for path, text in files.items()}
     flux = tuple(sorted(p[len("flux/"):] for p in files if p.startswith("flux/")))
     files["flux/kustomization.yaml"] = _listing(cache, flux)

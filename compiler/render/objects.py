@@ -4,12 +4,14 @@ trait patches for what kustomize renders (charts, folders), namespaces, kustomiz
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
 from compiler.load import yamlio
+from compiler.model.charts import ChartArchive
 from compiler.plan import MANAGED_BY, NamespacePlan, Release
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -187,6 +189,35 @@ def _egress(namespace: NamespacePlan) -> dict[str, Any]:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "easel-egress", "namespace": namespace.name, "labels": namespace.labels},
             "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": rules}}
+
+
+def in_house_folder(release: Release, component: ResolvedComponent) -> str:
+    """Where an in-house chart's files are in the cluster's tree: in its component's folder, under charts/<name>
+    (where kustomize's helmCharts finds a chart without a repo, and what a Flux HelmRelease's chart path names)."""
+    helm = component.output.helm
+    assert helm is not None
+    return f"{release.path}/{component.name}/charts/{helm.chart}"
+
+
+def in_house_files(in_house: Mapping[str, ChartArchive], releases: tuple[Release, ...]) -> dict[str, str]:
+    """The files of every in-house chart the releases run, by their path in the cluster's tree (not resources of
+    any kustomization: the engine renders them)."""
+    files = {}
+    for release in releases:
+        for component in release.components:
+            helm = component.output.helm
+            if helm is not None and helm.path is not None and helm.path in in_house:
+                folder = in_house_folder(release, component)
+                files.update({f"{folder}/{path}": text for path, text in in_house[helm.path].sources})
+    return files
+
+
+def in_house_chart_files(paths: Iterable[str]) -> set[str]:
+    """Those of a tree's paths that are files of an in-house chart (a folder `.../charts/<name>` holding
+    Chart.yaml): templates for the engine to render, not objects."""
+    paths = list(paths)
+    folders = {path[: -len("/Chart.yaml")] for path in paths if path.endswith("/Chart.yaml") and "/charts/" in path}
+    return {path for path in paths if any(path.startswith(folder + "/") for folder in folders)} if folders else set()
 
 
 def images_list(releases: tuple[Release, ...]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from compiler.load import yamlio
 from compiler.pipeline import Result
 from compiler.record.changes import clusters_text
+from compiler.render.objects import in_house_chart_files
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
@@ -49,9 +50,12 @@ def _by_cluster(files: dict[str, str]) -> dict[str, dict[str, str]]:
 def _objects(files: dict[str, str]) -> dict[tuple[str, str], str]:
     """A cluster's output as (kind, namespace/name) -> YAML text; files that are not objects by their path."""
     found: dict[tuple[str, str], str] = {}
+    charts = in_house_chart_files(files)
     for path, text in files.items():
         documents: list[Any] = []
-        if path.endswith("kustomization.yaml"):
+        if path in charts:  # an in-house chart's template: its text is what changes
+            pass
+        elif path.endswith("kustomization.yaml"):
             listing = yamlio.load_all(text)[0]
             if isinstance(listing, dict) and set(listing) <= {"apiVersion", "kind", "resources"}:
                 continue  # a list of the files beside it: their own changes say it all

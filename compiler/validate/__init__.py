@@ -34,6 +34,7 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics, set[tuple[str, int]]]:
         builder.add(doc, foreign)
     builder.finish(raw, foreign)
     model.charts = charts.archives(raw.charts_folder, raw.charts, diagnostics)
+    model.in_house = charts.in_house(raw.charts, diagnostics)
     return model, diagnostics, builder.checked
 
 

@@ -16,6 +16,8 @@ def archives(folder: str, found: list[ChartArchive], diagnostics: Diagnostics) -
     `<folder>/<repository>/<chart>-<version>.tgz`, its own Chart.yaml agreeing."""
     known: dict[tuple[str, str, str], ChartArchive] = {}
     for archive in found:
+        if archive.sources:  # an in-house chart (in_house)
+            continue
         repository = archive.file[len(folder) + 1:].split("/", 1)[0]
         expected = archive_path(folder, repository, archive.name, archive.version)
         if archive.file != expected:
@@ -24,6 +26,22 @@ def archives(folder: str, found: list[ChartArchive], diagnostics: Diagnostics) -
             continue
         known[(repository, archive.name, archive.version)] = archive
     return dict(sorted(known.items()))
+
+
+def in_house(found: list[ChartArchive], diagnostics: Diagnostics) -> dict[str, ChartArchive]:
+    """The in-house charts by their folder; two of one name and version would be one chart to the engines."""
+    known: dict[str, ChartArchive] = {}
+    seen: dict[tuple[str, str], str] = {}
+    for archive in sorted(found, key=lambda a: a.file):
+        if not archive.sources:
+            continue
+        other = seen.setdefault((archive.name, archive.version), archive.file)
+        if other != archive.file:
+            diagnostics.error("E109", f"{archive.file} and {other} are both chart {archive.name} {archive.version}",
+                              Location(f"{archive.file}/Chart.yaml"), "give each in-house chart its own name")
+            continue
+        known[archive.file] = archive
+    return known
 
 
 def check_pins(model: Model, previous: Decisions) -> Diagnostics:

@@ -125,7 +125,8 @@ class _Resolver:
         ctx = RenderContext(workload=self.owner.name, project=self.owner.project, environment=self.owner.environment,
                             namespace=self.owner.namespace, component=component.name, instance=instance,
                             files=self.model.manifest_files, gpu_allocation=self.owner.gpu_allocation,
-                            dra_products=self.owner.dra_products)
+                            dra_products=self.owner.dra_products,
+                            charts={folder: (a.name, a.version) for folder, a in self.model.in_house.items()})
         if component.type == "manifests" and not (self._manifest_files_found(component, props)
                                                   and self._pod_templates_valid(component, props)):
             return None
@@ -151,7 +152,15 @@ class _Resolver:
                                  external)
 
     def _repository_known(self, component: Component, output: ComponentOutput) -> bool:
-        """A chart's Repository is one the repository declares."""
+        """A chart's Repository is one the repository declares; an in-house chart's folder is one easel read."""
+        if output.helm is not None and output.helm.path is not None:
+            if output.helm.path in self.model.in_house:
+                return True
+            self.problems.append(error(
+                "E302", f"no in-house chart at {output.helm.path!r}", component.loc.at("properties", "path"),
+                f"an in-house chart is a folder holding Chart.yaml under charts.path ({self.model.settings.charts_path}"
+                f"); easel found: {', '.join(self.model.in_house) or 'none'}"))
+            return False
         if output.helm is None or output.helm.repository in self.model.repositories:
             return True
         repository = output.helm.repository

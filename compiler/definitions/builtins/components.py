@@ -43,6 +43,9 @@ _CRDS = array({"type": "string", "minLength": 1}, description=(
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "helm-chart": obj({
+        "path": described({"type": "string", "minLength": 1}, (
+            "An in-house chart instead: its folder in the config repository (under charts.path, e.g. "
+            "charts/model-gateway), written into each cluster's tree that runs it.")),
         "repository": described(NAME, "The Repository the chart comes from."),
         "chart": described({"type": "string", "format": "chart-name"}, "The chart's name in the repository."),
         "version": described({"type": "string", "format": "chart-version"},
@@ -59,7 +62,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "imageValues": array({"type": "string", "format": "values-path"}, description=(
             "Values paths that hold the chart's images: checked against allowedRegistries, rewritten by "
             "image-registry, listed in images.txt.")),
-    }, ["repository", "chart", "version"]),
+    }, oneOf=[{"required": ["repository", "chart", "version"], "not": {"required": ["path"]}},
+              {"required": ["path"], "not": {"anyOf": [{"required": [key]} for key in ("repository", "chart",
+                                                                                      "version")]}}]),
     "manifests": obj({
         "objects": described(array({"type": "object", "required": ["apiVersion", "kind", "metadata"]}),
                              "Kubernetes objects, inline."),
@@ -97,10 +102,15 @@ DESCRIPTIONS = {
 
 
 def helm_chart(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
+    values = copy.deepcopy(props.get("values") or {})
+    if "path" in props:  # an in-house chart: its name and version from its own Chart.yaml (resolve checks it is one)
+        folder = props["path"].strip("/")
+        name, version = ctx.charts.get(folder, (folder.rsplit("/", 1)[-1], ""))
+        return ComponentOutput(helm=HelmChart("", name, version, values, props.get("releaseName"),
+                                              props.get("namespace"), path=folder))
     return ComponentOutput(helm=HelmChart(
         repository=props["repository"], chart=props["chart"], version=str(props["version"]),
-        values=copy.deepcopy(props.get("values") or {}), release_name=props.get("releaseName"),
-        namespace=props.get("namespace")))
+        values=values, release_name=props.get("releaseName"), namespace=props.get("namespace")))
 
 
 def manifests(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
