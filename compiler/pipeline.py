@@ -117,17 +117,22 @@ class HelmCharts:
             entry = f"render-{cache.content_digest(f'{key} {helm.version()}'.encode())}.json"
             kept = self.store.read(entry)
             if isinstance(kept, dict) and kept.get("failure") in (None, "render"):
-                self.known[key] = ChartRendering(kept.get("manifests"), kept.get("failure"), kept.get("message", ""))
+                self.known[key] = ChartRendering(kept.get("manifests"), kept.get("failure"), kept.get("message", ""),
+                                                 kept.get("stable") is not False)
                 return self.known[key]
-            found = self.engine.render(helm.RenderRequest(
-                request.archive.data, request.values, request.release, request.namespace, request.kube_version,
-                request.api_versions))
-            rendering = ChartRendering(found.manifests, found.failure, found.message)
+            asked = helm.RenderRequest(request.archive.data, request.values, request.release, request.namespace,
+                                       request.kube_version, request.api_versions)
+            found = self.engine.render(asked)
+            # rendered twice: a chart whose templates use random values or the time renders differently each time
+            again = self.engine.render(asked) if found.failure is None else found
+            rendering = ChartRendering(found.manifests, found.failure, found.message,
+                                       again.manifests == found.manifests)
             if found.failure not in (None, "render"):  # a timeout or a crash: this run's answer only
                 self.failed[key] = rendering
                 return rendering
             self.known[key] = rendering
-            self.store.write(entry, {"manifests": found.manifests, "failure": found.failure, "message": found.message})
+            self.store.write(entry, {"manifests": found.manifests, "failure": found.failure, "message": found.message,
+                                     "stable": rendering.stable})
         return self.known[key]
 
     def close(self) -> None:

@@ -16,7 +16,8 @@ from conftest import easel
 from helm_servers import pack_folder
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
-from compiler.pipeline import HelmCharts
+from compiler.load.source import MemorySource
+from compiler.pipeline import HelmCharts, Request, compile_repository
 from compiler.runtime import helm
 
 pytestmark = pytest.mark.skipif(not helm.available(), reason="helm-python-sdk (the `helm` extra) is not installed")
@@ -77,11 +78,15 @@ def test_a_container_the_target_does_not_run_fails_before_kustomize_adds_one_wit
 
 
 def test_a_gpu_mapped_to_a_values_path_the_chart_ignores_fails():
-    component = _serving('target: {kind: Deployment, name: ".*-engine"}, container: engine, '
-                         "traitValues: {gpu.count: engine.gpuCount}")
-    result = compile_files(_repository(component))
-    assert "E810" in codes(result)
-    assert any("ask for 0" in message for message in _errors(result, "E810"))
+    unknown = compile_files(_repository(_serving(
+        'target: {kind: Deployment, name: ".*-engine"}, container: engine, traitValues: {gpu.count: engine.gpuCount}')))
+    [problem] = [d for d in unknown.diagnostics if d.code == "E817"]
+    assert "'engine.gpuCount'" in problem.message and problem.location.path[-2:] == ("traitValues", "gpu.count")
+    # a path the chart knows, but whose value never becomes a GPU request: the rendered pods show it
+    ignored = compile_files(_repository(_serving(
+        'target: {kind: Deployment, name: ".*-engine"}, container: engine, '
+        "traitValues: {gpu.count: router.replicaCount}")))
+    assert any("ask for 0" in message for message in _errors(ignored, "E810"))
 
 
 def test_replicas_the_chart_runs_are_counted_and_a_replicas_trait_mapped_to_its_values_books_them():
@@ -224,3 +229,35 @@ def test_an_in_house_chart_folder_easel_did_not_find_is_an_error():
     result = compile_files(files)
     [problem] = [d for d in result.diagnostics if d.code == "E302"]
     assert "charts/nope" in problem.message and "charts/llm-serving" in (problem.hint or "")
+
+
+def test_a_chart_an_argocd_application_renders_straight_from_its_source_is_proven_too():
+    # no trait patches (the chart's own replicas through its values): the Application names the chart itself
+    component = """    - name: llm
+      type: helm-chart
+      properties: {repository: charts, chart: llm-serving, version: 0.3.0,
+                   values: {engine: {model: m, resources: {limits: {nvidia.com/gpu: 1}}}}}"""
+    files = _repository(component)
+    files["clusters/c.yaml"] = files["clusters/c.yaml"].replace("spec:\n", "spec:\n  gitops: {engine: argocd}\n")
+    result = compile_files(files)
+    assert "clusters/c/workloads/team/w/llm/kustomization.yaml" not in (result.files or {})
+    # the chart's engine asks for a GPU that nothing booked: found in the rendered objects
+    assert any("asks for 1 GPU(s) that easel did not book" in m for m in _errors(result, "E810")), \
+        [d.message for d in result.diagnostics]
+
+
+def test_a_chart_that_renders_differently_each_time_is_flagged_once():
+    files: dict = {**TEAM_IN_DEV, **one_component_app("""    - name: token
+      type: helm-chart
+      properties: {path: charts/token}"""), **gpu_cluster("c"),
+        "charts/token/Chart.yaml": "apiVersion: v2\nname: token\nversion: 0.1.0\n",
+        "charts/token/templates/secret.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: token}\n"
+                                              "data: {value: {{ randAlphaNum 16 | quote }}}\n"}
+    result = compile_repository_in_memory(files)
+    [flagged] = [d for d in result.diagnostics if d.code == "W108"]
+    assert "renders differently each time" in flagged.message and codes(result) == []
+
+
+def compile_repository_in_memory(files: dict):
+    """Compiled as it is, without the scenario's checks (compile_files)."""
+    return compile_repository(MemorySource(files), Request(last_stage="render"))

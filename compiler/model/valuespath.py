@@ -98,3 +98,17 @@ def put(values: dict[str, Any], path: str, value: Any) -> str | None:
                 node[step] = {} if not isinstance(steps[index + 1], int) else node.get(step)
             node = node[step]
     return None
+
+
+def unknown_step(defaults: Any, path: str) -> str | None:
+    """Where a values path leaves what a chart's own values.yaml knows: the first key a non-empty mapping of its
+    defaults does not hold (None: the chart knows the path, or leaves that part open: an empty mapping, a list, no
+    value)."""
+    node = defaults
+    for index, step in enumerate(parse(path)):
+        if not isinstance(node, dict) or not node or step == EVERY or isinstance(step, int):
+            return None
+        if step not in node:
+            return ".".join(map(str, parse(path)[: index + 1]))
+        node = node[step]
+    return None

@@ -55,6 +55,7 @@ class ChartRendering:
     manifests: Mapping[str, str] | None = None
     failure: str | None = None
     message: str = ""
+    stable: bool = True  # rendered twice, the same both times (no random values, no timestamps)
 
 
 class ChartEngine(Protocol):
@@ -71,6 +72,7 @@ class ChartProof:
     archives: Mapping[tuple[str, str, str], ChartArchive]
     engine: ChartEngine
     images: dict[str, set[str]] = field(default_factory=dict)
+    unstable: set[str] = field(default_factory=set)  # the archives (by digest) said to render differently twice
 
 
 def api_versions(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]],
@@ -115,6 +117,21 @@ def chart_use(built: ComponentObjects, files: Mapping[str, str], parsed: Parsed)
         charts = kustomization.get("helmCharts") or ()
         if charts and isinstance(charts[0], dict):
             return _from_wrapper(path, kustomization, charts[0])
+    return None
+
+
+def application_use(files: Mapping[str, str], path: str, parsed: Parsed) -> ChartUse | None:
+    """The chart an Argo CD Application renders straight from its source (no wrapper): its Helm release name,
+    values and destination namespace (None: the file holds no such Application)."""
+    if path not in files:
+        return None
+    for obj in parsed.documents(files[path]):
+        spec = obj.get("spec") or {}
+        source, helm = spec.get("source") or {}, (spec.get("source") or {}).get("helm") or {}
+        if obj.get("kind") == "Application" and (source.get("chart") or source.get("path")):
+            namespace = str((spec.get("destination") or {}).get("namespace") or "default")
+            return ChartUse(path, obj, dict(helm.get("valuesObject") or {}),
+                            str(helm.get("releaseName") or (obj.get("metadata") or {}).get("name")), namespace)
     return None
 
 
@@ -167,6 +184,8 @@ def rendered_objects(use: ChartUse, rendering: ChartRendering, where: str
                      "E819" if schema else "E818")]
     objects, problems = _parsed(use, rendering.manifests, where)
     problems += _unmatched(use, objects)
+    if not rendering.stable:  # said as a warning, once per chart (tree.py)
+        problems.append((use.file, use.holder, "the chart", "renders differently each time", "W108"))
     patched = [(file, _patched(obj, use)) for file, obj in objects]
     return patched, problems
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from compiler.decide.inventory import ClusterFacts
 from compiler.diagnostics import Diagnostic, Note, Subject, error, warning
-from compiler.model import versions
+from compiler.model import valuespath, versions
 from compiler.model.charts import ChartArchive
 from compiler.plan import Plans
 
@@ -74,6 +74,7 @@ def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: 
     """Charts whose kubeVersion excludes a cluster they are planned for; charts that call `lookup`."""
     problems: list[Diagnostic] = []
     lookups: dict[tuple[str, str, str], Any] = {}
+    mapped: dict[tuple[str, str, str], Any] = {}  # (profile, version, component) -> its component, once each
     for name, cluster in plans.clusters.items():
         kube = fleet[name].kubernetes_version if name in fleet else None
         for release in (*cluster.stacks, *cluster.workloads):
@@ -83,6 +84,9 @@ def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: 
                     continue
                 if archive.calls_lookup:
                     lookups.setdefault(_key(component), component)
+                if (release.profile, release.version, component.name) not in mapped:
+                    mapped[(release.profile, release.version, component.name)] = component
+                    problems += _unknown_values(component, archive)
                 if kube and archive.kube_version and not versions.satisfies(kube, archive.kube_version):
                     problems.append(error(
                         "E820", f"cluster {name!r}: chart {_chart(component)} needs Kubernetes "
@@ -91,6 +95,21 @@ def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: 
     problems += [warning("W108", f"chart {_chart(component)} calls `lookup`: on the cluster its templates read live "
                          "objects easel cannot see, so what easel proved may differ from what the cluster renders",
                          component.loc) for component in lookups.values()]
+    return problems
+
+
+def _unknown_values(component: Any, archive: ChartArchive) -> list[Diagnostic]:
+    """`traitValues` paths the chart's values.yaml does not know: a trait mapped there would do nothing."""
+    problems = []
+    for mapping in component.external.trait_values if component.external is not None else ():
+        for index, path in enumerate(mapping.paths):
+            step = valuespath.unknown_step(archive.values, path)
+            if step is not None:
+                where = ("properties", "traitValues", mapping.key, *((index,) if mapping.listed else ()))
+                problems.append(error(
+                    "E817", f"chart {_chart(component)}: traitValues {mapping.key} maps to {path!r}, but the "
+                    f"chart's values have no {step!r} (its values.yaml), so the trait would change nothing",
+                    component.loc.at(*where)))
     return problems
 
 

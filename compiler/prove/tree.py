@@ -38,6 +38,7 @@ from compiler.prove import chart_objects, claims, custom_schemas, labels
 from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
+from compiler.render.argocd import application_name
 
 GPU_RESOURCES = ("nvidia.com/",)  # the device plugin's resources: whole GPUs, shared GPUs, MIG instances
 
@@ -74,7 +75,12 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
             own = component_objects(files, folder, layers.get(folder), parsed)
             where = _Where(plan.cluster, release, component.name, component.loc)
             problems += labels.component_problems(where, own, release, component.name)
-            built, found = _with_chart(own, component, files, parsed, facts, charts, capabilities)
+            application = (f"clusters/{plan.cluster}/apps/{application_name(plan.cluster, release, component)}.yaml"
+                           if plan.engine == "argocd" else None)
+            built, found = _with_chart(own, component, files, parsed, facts, charts, capabilities, application)
+            if any(problem[4] == "W108" for problem in found):
+                problems += _unstable(component, charts)
+                found = [problem for problem in found if problem[4] != "W108"]
             problems += [where.problem(*problem) for problem in found]
             if charts is not None and built is not own:
                 shipped = chart_objects.chart_images(built.objects[len(own.objects):])
@@ -118,12 +124,14 @@ def _shipped(component: Any, charts: ChartProof | None) -> dict[tuple[str, str],
 
 
 def _with_chart(own: ComponentObjects, component: Any, files: dict[str, str], parsed: Parsed,
-                facts: ClusterFacts | None, charts: ChartProof | None, capabilities: tuple[str, ...]
-                ) -> tuple[ComponentObjects, list[chart_objects.Problem]]:
+                facts: ClusterFacts | None, charts: ChartProof | None, capabilities: tuple[str, ...],
+                application: str | None = None) -> tuple[ComponentObjects, list[chart_objects.Problem]]:
     """The component's objects, its chart's rendered and patched objects after its own (when easel has the
     chart's archive and its engine), and what went wrong getting them."""
     archive = _archive(component, charts)
     use = chart_objects.chart_use(own, files, parsed) if archive is not None else None
+    if use is None and archive is not None and application is not None:  # Argo CD, a chart without a wrapper
+        use = chart_objects.application_use(files, application, parsed)
     if charts is None or archive is None or use is None:
         return own, []
     request = chart_objects.ChartRequest(archive, use.values, use.release, use.namespace,
@@ -134,6 +142,17 @@ def _with_chart(own: ComponentObjects, component: Any, files: dict[str, str], pa
     objects, found = chart_objects.rendered_objects(use, rendering, f"chart {archive.name} {archive.version} "
                                                     f"({archive.file})")
     return ComponentObjects(own.folder, [*own.objects, *objects], own.unproven), found
+
+
+def _unstable(component: Any, charts: ChartProof | None) -> list[Diagnostic]:
+    """A chart that rendered differently twice with the same input (random values, timestamps): said once."""
+    archive = _archive(component, charts)
+    if charts is None or archive is None or archive.digest in charts.unstable:
+        return []
+    charts.unstable.add(archive.digest)
+    return [warning("W108", f"chart {archive.name} {archive.version} ({archive.file}) renders differently each "
+                    "time with the same values (random values or timestamps in its templates): every sync changes "
+                    "its objects, and what easel proved is one render of many", component.loc)]
 
 
 class _Where:

@@ -68,6 +68,11 @@ def _application(name: str, labels: dict[str, str], wave: int, destination: dict
             "spec": {"project": project, "destination": destination, "source": source, "syncPolicy": sync}}
 
 
+def application_name(cluster: str, release: Release, component: ResolvedComponent) -> str:
+    """The Application of a component on a cluster (its file: apps/<name>.yaml)."""
+    return names.join(cluster, release.group, component.instance)
+
+
 def project_name(cluster: str, group: str) -> str:
     """The AppProject of an easel Project (or of the infrastructure) on one cluster."""
     return names.join(cluster, group)
@@ -202,7 +207,7 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
                       "helm": {"releaseName": helm.release_name or component.instance}}
             if helm.values:
                 source["helm"]["valuesObject"] = helm.values
-        app_name = names.join(cluster, release.group, component.instance)
+        app_name = application_name(cluster, release, component)
         wave = component.wave + (STACK_WAVE if release.kind == "stack" else 0)  # stacks before their users
         application = _application(app_name, release.labels_for(component.name), wave,
                                    {"name": cluster, "namespace": namespace}, source,
