@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from builders import cluster_file, docs
 from conftest import easel, tree, write_files
 from helm_servers import chart_manifest, free_port, http_helm_repository, oci_registry, pack_folder, push_chart
@@ -115,13 +116,19 @@ def test_a_second_pull_fetches_nothing_and_compiling_needs_no_network(tmp_path):
 
 def test_pull_from_an_oci_registry(tmp_path):
     with oci_registry(tmp_path) as registry:
-        push_chart(registry, "team/charts", "batch-tools", "1.2.0", archive("batch-tools"))
+        manifest = push_chart(registry, "team/charts", "batch-tools", "1.2.0", archive("batch-tools"))
         root = config_repository(tmp_path / "repo", {"registry": f"{{type: oci, url: 'oci://{registry}/team/charts'}}"},
                                  [BATCH])
         run = easel("-C", str(root), "charts", "pull")
     assert run.code == 0, run.text
     assert (root / "charts" / "registry" / "batch-tools-1.2.0.tgz").read_bytes() == archive("batch-tools")
     assert pins(root) == {BATCH: digest(archive("batch-tools"))}
+    # the manifest it was pulled by is pinned too, and Flux pulls the chart by that digest, not by its tag
+    decisions, _ = lockfile.parse((root / "easel.lock").read_text())
+    assert dict(decisions.chart_manifests) == {BATCH: manifest}
+    assert easel("-C", str(root), "compile").code == 0
+    [source] = [yaml.safe_load(p.read_text()) for p in (root / "output/clusters/c/flux/sources").glob("*.yaml")]
+    assert source["kind"] == "OCIRepository" and source["spec"]["ref"] == {"digest": manifest}
 
 
 def test_a_missing_pinned_archive_is_fetched_again_as_the_pinned_bytes(tmp_path):

@@ -86,7 +86,7 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     digests = {profile.key: profile.digest for profile in in_use}
     products = inventory.dra_product_names(fleet)
     under_dra = _under_dra(model, fleet, resolved, workloads, products, diagnostics)
-    return (Decisions(workloads, clusters, digests, stack_rollouts, previous.charts),
+    return (Decisions(workloads, clusters, digests, stack_rollouts, previous.charts, previous.chart_manifests),
             Resolutions(resolved, stack_resolutions, under_dra, products), diagnostics)
 
 

@@ -134,6 +134,8 @@ class Plans:
     repositories: Mapping[str, Repository]
     clusters: Mapping[str, ClusterPlan]
     in_house: Mapping[str, ChartArchive] = field(default_factory=dict)  # in-house charts by folder (their files)
+    # (repository, chart, version) -> the OCI manifest digest easel.lock pins: what Flux's OCIRepository pulls
+    chart_manifests: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
@@ -186,7 +188,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                     diagnostics.extend(_outside_the_artifact(workload, model.settings))
             releases.append(planned[key])
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
-    return Plans(model.settings, model.repositories, clusters, model.in_house), diagnostics
+    return Plans(model.settings, model.repositories, clusters, model.in_house, decisions.chart_manifests), diagnostics
 
 
 def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,

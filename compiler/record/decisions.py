@@ -116,6 +116,8 @@ class Decisions:
     # (repository, chart, version) -> "sha256:…" of the archive `easel charts pull` stored: written by pull only,
     # carried over by every compile
     charts: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    # the same, for charts from OCI registries: the digest of the manifest pulled, which Flux's OCIRepository pins
+    chart_manifests: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
     def workload(self, workload_id: str) -> WorkloadDecision:
         return self.workloads.get(workload_id) or WorkloadDecision(workload_id)

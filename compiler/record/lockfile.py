@@ -16,6 +16,8 @@
       llm-serving 1.3.0: sha256:…
     charts:                     # every chart archive `easel charts pull` stored -> the digest of its bytes
       vllm/vllm-stack 0.1.7: sha256:…
+    chartManifests:             # charts from OCI registries -> the digest of the manifest pulled (Flux pins it)
+      nvidia/gpu-operator v24.9.0: sha256:…
 
 This module only parses, dumps and digests: the record itself is a Decisions value (decisions.py). A published
 profile version must not change: a digest that no longer matches is an error (checked by validate).
@@ -66,6 +68,8 @@ _SCHEMA = {
         "profiles": {"type": "object", "propertyNames": {"pattern": _PROFILE_VERSION},
                      "additionalProperties": _DIGEST},
         "charts": {"type": "object", "propertyNames": {"pattern": _CHART_VERSION}, "additionalProperties": _DIGEST},
+        "chartManifests": {"type": "object", "propertyNames": {"pattern": _CHART_VERSION},
+                           "additionalProperties": _DIGEST},
     },
 }
 
@@ -115,6 +119,7 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
         stack_rollouts={s: _rollout(r) for s, r in (data.get("stackRollouts") or {}).items()},
         charts={chart_key(key): value for key, value in (data.get("charts") or {}).items()},
+        chart_manifests={chart_key(key): value for key, value in (data.get("chartManifests") or {}).items()},
     ), []
 
 
@@ -143,6 +148,8 @@ def dump(decisions: Decisions) -> str:
                         for (profile, version), value in sorted(decisions.digests.items())}
     if decisions.charts:
         data["charts"] = {chart_text(key): value for key, value in sorted(decisions.charts.items())}
+    if decisions.chart_manifests:
+        data["chartManifests"] = {chart_text(key): value for key, value in sorted(decisions.chart_manifests.items())}
     return HEADER + yamlio.dump(data)
 
 

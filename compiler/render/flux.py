@@ -51,13 +51,16 @@ def _source_name(repository: Repository, chart: str, version: str) -> str:
     return repository.meta.name
 
 
-def source_object(settings: Settings, repository: Repository, chart: str, version: str) -> dict[str, Any]:
+def source_object(settings: Settings, repository: Repository, chart: str, version: str,
+                  digest: str | None = None) -> dict[str, Any]:
+    """A chart's Flux source. An OCI chart whose manifest easel.lock pins (digest) is pulled by that digest: the
+    bytes easel proved, whatever the tag points at later."""
     interval = settings.interval
     name = _source_name(repository, chart, version)
     metadata = {"name": name, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)}
     if repository.type == "oci":
         spec: dict[str, Any] = {"interval": interval, "url": f"{repository.url.rstrip('/')}/{chart}",
-                                "ref": {"tag": version},
+                                "ref": {"digest": digest} if digest else {"tag": version},
                                 "layerSelector": {"mediaType": HELM_CHART_MEDIA_TYPE, "operation": "copy"}}
         kind = "OCIRepository"
     else:
@@ -273,7 +276,9 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
             name = _source_name(repository, helm.chart, helm.version)
             source_key = ("source", name)
             if source_key not in cache:
-                cache[source_key] = text_of([source_object(plans.settings, repository, helm.chart, helm.version)])
+                digest = plans.chart_manifests.get((helm.repository, helm.chart, helm.version))
+                cache[source_key] = text_of([source_object(plans.settings, repository, helm.chart, helm.version,
+                                                           digest)])
             files[f"flux/sources/{name}.yaml"] = cache[source_key]
     if namespaces:
         if "namespaces-layer" not in cache:

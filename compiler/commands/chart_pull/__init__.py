@@ -66,6 +66,7 @@ class _Run:
     kept: list[Key] = field(default_factory=list)  # there and pinned: not fetched
     skipped: list[Key] = field(default_factory=list)  # from Git repositories: not fetched yet
     lines: list[str] = field(default_factory=list)
+    manifests: dict[Key, str] = field(default_factory=dict)  # OCI charts fetched: their manifests' digests
 
 
 def pull(root: Path, source: Source, update: bool = False, plain_http: bool = False,
@@ -80,7 +81,9 @@ def pull(root: Path, source: Source, update: bool = False, plain_http: bool = Fa
     model = result.require_model()
     run = _Run(model, result.previous, dict(result.previous.charts), chart_uses(model, result.resolutions),
                _folder(model, raw), update)
-    _fetch_all(run, fetcher or fetch.Fetcher(plain_http))
+    fetcher = fetcher or fetch.Fetcher(plain_http)
+    _fetch_all(run, fetcher)
+    run.manifests = {key: digest for key, digest in fetcher.manifests.items() if key in run.fetched}
     if run.diagnostics.has_errors:
         return Pulled(result.texts, run.diagnostics)
     prune = not any(d.is_error and d.code not in REPAIRED for d in result.diagnostics)
@@ -143,7 +146,9 @@ def _fetch_all(run: _Run, fetcher: fetch.Fetcher) -> None:
             run.skipped.append(key)
             continue
         local, pin = run.model.charts.get(key), run.previous.get(key)
-        if not run.update and pin is not None and local is not None and local.digest == pin:
+        unpinned_manifest = repository.type == "oci" and key not in run.record.chart_manifests
+        if not run.update and pin is not None and local is not None and local.digest == pin \
+                and not unpinned_manifest:
             run.kept.append(key)
             continue
         try:
@@ -236,8 +241,11 @@ def _write(root: Path, run: _Run, pins: dict[Key, str], removed: list[Key], no_l
             files[_target(root, run.folder, key)] = archive.data
     deletes = [path for path in (_target(root, run.folder, key) for key in removed)
                if path.is_file() or path.is_symlink()]
-    if pins != run.previous or (no_lock and pins):
-        files[root / LOCK_FILE] = lockfile.dump(dataclasses.replace(run.record, charts=pins)).encode()
+    manifests = {key: digest for key, digest in {**run.record.chart_manifests, **run.manifests}.items()
+                 if key in pins}
+    if pins != run.previous or manifests != dict(run.record.chart_manifests) or (no_lock and pins):
+        files[root / LOCK_FILE] = lockfile.dump(dataclasses.replace(
+            run.record, charts=pins, chart_manifests=dict(sorted(manifests.items())))).encode()
     if files or deletes:
         replace_together(root, files, deletes, root / run.folder)
 

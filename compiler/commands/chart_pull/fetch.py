@@ -36,6 +36,8 @@ class Fetcher:
         self.plain_http = plain_http
         self.session = session or Session()
         self.indexes: dict[str, dict[str, Any] | FetchError] = {}
+        # (repository, chart, version) -> the digest of the OCI manifest a chart was pulled by (what Flux pins)
+        self.manifests: dict[tuple[str, str, str], str] = {}
 
     def fetch(self, repository: Repository, chart: str, version: str) -> bytes:
         """The archive's bytes; FetchError when they cannot be had, or are not what the repository says."""
@@ -100,6 +102,7 @@ class Fetcher:
         if response.status != 200:
             raise status_error(response, f"the manifest of {reference}")
         layer = _chart_layer(response.body, reference)
+        self.manifests[(repository.meta.name, chart, version)] = "sha256:" + hashlib.sha256(response.body).hexdigest()
         digest = layer["digest"]
         blob = self.session.registry_get(host, name, f"{base}/blobs/{digest}", MAX_CHART)
         if blob.status != 200:
