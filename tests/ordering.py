@@ -16,6 +16,7 @@ import posixpath
 import yaml
 
 from compiler.kube import api
+from compiler.pipeline import proof_archives
 from compiler.prove import crds
 
 FLUX_LAYERS = "flux/layers/"
@@ -26,9 +27,10 @@ def _documents(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
 
-def _chart_groups(plan) -> dict[tuple[str, str], frozenset[str]]:
-    """(namespace, HelmRelease or release name) -> the API groups its chart installs (as the profile declares)."""
-    return {(release.namespace.name, component.instance): crds.installed_by(component)
+def _chart_groups(plan, archives=None) -> dict[tuple[str, str], frozenset[str]]:
+    """(namespace, HelmRelease or release name) -> the API groups its chart installs (as the profile declares, and
+    as its archive's crds/ ships)."""
+    return {(release.namespace.name, component.instance): crds.installed_by(component, archives)
             for release in plan.releases for component in release.components if component.output.helm}
 
 
@@ -59,7 +61,7 @@ def _before_crd(where: str, objects: list[dict], available: set[str]) -> list[st
             for o in objects if api.is_custom(o) and api.group_of(o["apiVersion"]) not in available | here]
 
 
-def _flux(files: dict, root: str, plan, has: set[str]) -> list[str]:
+def _flux(files: dict, root: str, plan, has: set[str], archives=None) -> list[str]:
     layers = {}
     for path, text in files.items():
         if path.startswith(f"{root}/{FLUX_LAYERS}"):
@@ -76,7 +78,7 @@ def _flux(files: dict, root: str, plan, has: set[str]) -> list[str]:
         order = list(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
         return problems + [f"{root}: the layers depend on one another in a cycle: {exc.args[1]}"]
-    charts = _chart_groups(plan)
+    charts = _chart_groups(plan, archives)
     ready: dict[str, set[str]] = {}  # layer -> the groups there once it is Ready (with wait: its charts' too)
     for name in order:
         layer = layers[name]
@@ -90,9 +92,9 @@ def _flux(files: dict, root: str, plan, has: set[str]) -> list[str]:
     return problems
 
 
-def _argocd(files: dict, root: str, plan, has: set[str]) -> list[str]:
+def _argocd(files: dict, root: str, plan, has: set[str], archives=None) -> list[str]:
     apps = [d for path, text in files.items() if path.startswith(f"{root}/apps/") for d in _documents(text)]
-    charts = _chart_groups(plan)
+    charts = _chart_groups(plan, archives)
     problems = []
     available = set(has)
     by_wave: dict[int, list[dict]] = {}
@@ -119,9 +121,10 @@ def check(result) -> list[str]:
     """Every cluster tree of the result applies in order; the problems otherwise."""
     problems: list[str] = []
     files = {p: t for p, t in (result.files or {}).items() if p.endswith(".yaml")}
+    archives = proof_archives(result.model) if result.model is not None else {}
     for cluster, plan in (result.plans.clusters.items() if result.plans and result.files else ()):
         root = f"clusters/{cluster}"
         has = set(api.kubernetes_groups()) | crds.ENGINE_GROUPS.get(plan.engine, frozenset()) \
             | set(result.fleet[cluster].crds)
-        problems += (_flux if plan.engine == "flux" else _argocd)(files, root, plan, has)
+        problems += (_flux if plan.engine == "flux" else _argocd)(files, root, plan, has, archives)
     return problems

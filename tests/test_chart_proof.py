@@ -261,3 +261,28 @@ def test_a_chart_that_renders_differently_each_time_is_flagged_once():
 def compile_repository_in_memory(files: dict):
     """Compiled as it is, without the scenario's checks (compile_files)."""
     return compile_repository(MemorySource(files), Request(last_stage="render"))
+
+
+def test_a_chart_without_a_dependency_it_declares_is_an_error():
+    files: dict = {**TEAM_IN_DEV, **one_component_app("""    - name: app
+      type: helm-chart
+      properties: {path: charts/app}"""), **gpu_cluster("c"),
+        "charts/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n"
+                                 "dependencies: [{name: redis, version: 18.0.0, repository: oci://example.com/c}]\n",
+        "charts/app/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n"}
+    result = compile_files(files)
+    [problem] = [d for d in result.diagnostics if d.code == "E818"]
+    assert "'redis'" in problem.message and "helm dependency build" in problem.message
+
+
+def test_a_custom_resource_of_a_crd_a_chart_ships_may_follow_that_chart():
+    files = _repository(BATCH.replace(", crds: [tools.example.com]", "") + """
+      release: {}
+    - name: sweep
+      type: manifests
+      dependsOn: [tools]
+      properties:
+        objects: [{apiVersion: tools.example.com/v1, kind: Sweep, metadata: {name: nightly}, spec: {size: 3}}]""",
+                        chart="batch-tools")
+    result = compile_files(files)
+    assert "E412" not in codes(result), [d.message for d in result.diagnostics if d.code == "E412"]

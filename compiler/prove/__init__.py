@@ -45,7 +45,7 @@ def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
         for release in booked:
             allocations = decisions.workload(release.id).allocations.get(name, ())
             diagnostics.extend(node_selection.check(facts.cluster, release, allocations, devices, dra_names))
-        diagnostics.extend(crds.check(cluster_plan, facts.crds, lacking))
+        diagnostics.extend(crds.check(cluster_plan, facts.crds, lacking, archives))
     diagnostics.extend(charts.unproven(plans, archives or {}, engine))
     diagnostics.extend(charts.cluster_problems(plans, fleet, archives or {}))
     return diagnostics

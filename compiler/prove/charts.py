@@ -6,7 +6,9 @@
   `charts.proof: required`;
 - a chart whose `kubeVersion` excludes a cluster it is planned for (Helm refuses to install it there, E820);
 - a chart whose templates call `lookup` (W108): the engine on the cluster renders it against live objects, which
-  easel cannot see.
+  easel cannot see;
+- a chart that lacks a dependency its Chart.yaml declares (E818: Helm's engine would render it without it), and
+  `traitValues` paths its values.yaml does not know (E817).
 
 The charts easel can prove are proven on their rendered objects, a cluster at a time (chart_objects.py, tree.py).
 """
@@ -87,6 +89,8 @@ def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: 
                 if (release.profile, release.version, component.name) not in mapped:
                     mapped[(release.profile, release.version, component.name)] = component
                     problems += _unknown_values(component, archive)
+                    problems += [error("E818", f"chart {_chart(component)} ({archive.file}) cannot be rendered as "
+                                       f"it is: {why}", component.loc) for why in archive.problems]
                 if kube and archive.kube_version and not versions.satisfies(kube, archive.kube_version):
                     problems.append(error(
                         "E820", f"cluster {name!r}: chart {_chart(component)} needs Kubernetes "

@@ -2,14 +2,15 @@
 
 A kind's API group is built in (Kubernetes' own groups, as its OpenAPI schemas list them; the GitOps engine's on
 that engine's clusters), or the cluster has it (`Cluster.spec.crds`, a ClusterProfile layer's `crds`), or a
-release installs it: a chart or folder that declares it (`crds` in its properties), or a component whose own
-objects hold the CustomResourceDefinition. A custom resource of a group none of these installs before it (in
+release installs it: a chart or folder that declares it (`crds` in its properties), a chart whose archive ships
+it (its crds/ folder, which Helm installs before the chart's objects), or a component whose own objects hold the
+CustomResourceDefinition. A custom resource of a group none of these installs before it (in
 a stack the release needs, or in a component it depends on) is an error that names the kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic, Subject, error
@@ -17,7 +18,10 @@ from compiler.kube.api import group_of, is_custom
 
 if TYPE_CHECKING:
     from compiler.decide.resolve import ResolvedComponent
+    from compiler.model.charts import ChartArchive
     from compiler.plan import ClusterPlan, Release
+
+    Archives = Mapping[tuple[str, str, str], ChartArchive]
 
 ENGINE_GROUPS = {
     "flux": frozenset({"source.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io",
@@ -30,12 +34,17 @@ def own_objects(component: ResolvedComponent) -> list[dict]:
     return [*(component.output.objects or ()), *(o for t in component.traits for o in t.output.objects)]
 
 
-def installed_by(component: ResolvedComponent) -> frozenset[str]:
-    """The API groups whose CRDs the component installs: declared (`crds`), or its own CRD objects."""
+def installed_by(component: ResolvedComponent, archives: Archives | None = None) -> frozenset[str]:
+    """The API groups whose CRDs the component installs: declared (`crds`), its own CRD objects, or the crds/ of
+    its chart's archive (archives: those easel has, by (repository, chart, version); "" for in-house charts)."""
     declared = component.external.crds if component.external is not None else ()
     defined = {((o.get("spec") or {}).get("group")) for o in own_objects(component)
                if o.get("kind") == "CustomResourceDefinition"}
-    return frozenset(g for g in (*declared, *defined) if isinstance(g, str))
+    helm = component.output.helm
+    archive = (archives or {}).get(("" if helm.path is not None else helm.repository, helm.chart, helm.version)) \
+        if helm is not None else None
+    shipped = {(crd.get("spec") or {}).get("group") for crd in (archive.crds if archive is not None else ())}
+    return frozenset(g for g in (*declared, *defined, *shipped) if isinstance(g, str))
 
 
 def _before(release: Release, component: ResolvedComponent) -> set[str]:
@@ -51,20 +60,21 @@ def _before(release: Release, component: ResolvedComponent) -> set[str]:
     return found
 
 
-def check(plan: ClusterPlan, has: Iterable[str], memo: dict | None = None) -> list[Diagnostic]:
+def check(plan: ClusterPlan, has: Iterable[str], memo: dict | None = None,
+          archives: Archives | None = None) -> list[Diagnostic]:
     """The custom resources on this cluster that nothing installs the CRD of before them. has: the groups the
     cluster has (its own and its cluster profile's). memo: what a release planned alike lacks, given what the
     cluster has, for clusters that run the same releases (a fleet's thousands of them)."""
     memo = {} if memo is None else memo
     present = frozenset(has) | ENGINE_GROUPS.get(plan.engine, frozenset())
-    stacks = {s.id: frozenset().union(*(installed_by(c) for c in s.components)) for s in plan.stacks}
+    stacks = {s.id: frozenset().union(*(installed_by(c, archives) for c in s.components)) for s in plan.stacks}
     problems = []
     for release in plan.releases:
         from_stacks = frozenset().union(*(stacks.get(s, frozenset()) for s in release.requires))
         key = (release.key, present, from_stacks)
         found = memo.get(key) if release.key else None
         if found is None:
-            found = _lacking(release, present | from_stacks)
+            found = _lacking(release, present | from_stacks, archives)
             if release.key:
                 memo[key] = found
         for component, obj, group, sibling in found:
@@ -80,19 +90,20 @@ def check(plan: ClusterPlan, has: Iterable[str], memo: dict | None = None) -> li
     return problems
 
 
-def _lacking(release: Release, there: frozenset[str]) -> list[tuple[Any, dict, str, str | None]]:
+def _lacking(release: Release, there: frozenset[str], archives: Archives | None
+             ) -> list[tuple[Any, dict, str, str | None]]:
     """Per component of the release, the first custom object whose CRD nothing installs before it: (component,
     object, group, the sibling component that installs it, if one does)."""
     found = []
     for component in release.components:
         earlier = _before(release, component)
-        ready = there | set().union(*(installed_by(c) for c in release.components if c.name in earlier))
-        own = installed_by(component)
+        ready = there | set().union(*(installed_by(c, archives) for c in release.components if c.name in earlier))
+        own = installed_by(component, archives)
         for obj in own_objects(component):
             group = group_of(str(obj.get("apiVersion", "")))
             if not is_custom(obj) or group in ready or group in own:
                 continue
-            sibling = next((c.name for c in release.components if group in installed_by(c)), None)
+            sibling = next((c.name for c in release.components if group in installed_by(c, archives)), None)
             found.append((component, obj, group, sibling))
             break
     return found
