@@ -137,10 +137,19 @@ BATCH = """    - name: tools
 
 
 def test_a_required_pod_security_context_reaches_the_charts_jobs_cronjobs_daemonsets_and_hooks():
-    result = compile_files(_repository(BATCH, chart="batch-tools", environment=REQUIRED))
+    files = _repository(BATCH, chart="batch-tools", environment=REQUIRED)
+    files["clusters/c.yaml"] = files["clusters/c.yaml"].replace("spec:\n", "spec:\n  gitops: {engine: argocd}\n")
+    result = compile_files(files)  # Argo CD: kustomize inflates the chart, hooks as plain objects, and patches all
     assert codes(result) == [], [d.message for d in result.diagnostics]
     images = result.files["clusters/c/images.txt"].splitlines()
     assert len(images) >= 4  # the hook's, the CronJob's, the DaemonSet's, the Job's and the Deployment's images
+
+
+def test_on_flux_a_hook_the_post_renderer_may_not_reach_is_said_to_lack_a_required_trait():
+    result = compile_files(_repository(BATCH, chart="batch-tools", environment=REQUIRED))
+    [problem] = [d for d in result.diagnostics if d.code == "E813"]
+    assert "Job 'w-tools-migrate'" in problem.message and "a Helm hook" in problem.message
+    assert "traitValues" in problem.message  # what to do about it
 
 
 def _tool(chart: str, version: str) -> str:
@@ -286,3 +295,33 @@ def test_a_custom_resource_of_a_crd_a_chart_ships_may_follow_that_chart():
                         chart="batch-tools")
     result = compile_files(files)
     assert "E412" not in codes(result), [d.message for d in result.diagnostics if d.code == "E412"]
+
+
+def test_an_autoscaler_that_may_scale_gpu_pods_past_the_booking_fails():
+    result = compile_files(_repository(_serving(
+        values="{engine: {model: m, autoscaling: {enabled: true, minReplicas: 1, maxReplicas: 8}}}")))
+    assert any("HorizontalPodAutoscaler 'w-llm-engine' may run up to 8" in m for m in _errors(result, "E810"))
+
+
+def test_gpus_written_as_quantities_are_counted_as_kubernetes_reads_them():
+    result = compile_files(_repository(_serving(values="{engine: {model: m, resources: {limits: "
+                                                       "{nvidia.com/gpu: 2000m}}}}")))
+    # the chart's own limit (2, written 2000m) is merged with the trait's patch (1): the patch wins, one GPU
+    assert codes(result) == []
+    unbooked = compile_files(_repository(_serving(values="{engine: {model: m, resources: {limits: "
+                                                         "{nvidia.com/gpu: 2e0}}}}", traits="[]")))
+    assert any("asks for 2e0 GPU(s) that easel did not book" in m for m in _errors(unbooked, "E810"))
+
+
+def test_gpus_asked_in_a_custom_resource_a_chart_renders_are_not_taken_on_trust():
+    files: dict = {**TEAM_IN_DEV, **one_component_app("""    - name: ray
+      type: helm-chart
+      properties: {path: charts/ray}"""), **gpu_cluster("c", crds="[ray.io]"),
+        "charts/ray/Chart.yaml": "apiVersion: v2\nname: ray\nversion: 0.1.0\n",
+        "charts/ray/templates/cluster.yaml": (
+            "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: r}\nspec:\n  headGroupSpec:\n    template:\n"
+            "      spec:\n        containers:\n        - name: head\n          image: rayproject/ray:2.9.0\n"
+            "          resources: {limits: {nvidia.com/gpu: 8}}\n")}
+    result = compile_files(files)
+    [problem] = [d for d in result.diagnostics if d.code == "E810"]
+    assert "RayCluster 'r'" in problem.message and "spec.headGroupSpec.template.spec.containers[0]" in problem.message

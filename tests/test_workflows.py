@@ -108,7 +108,9 @@ def test_the_example_checks_a_pull_request_and_comments_the_diff():
     check = jobs["check"]
     assert check["if"] == "github.event_name == 'pull_request'"
     commands = [step["run"].split(" >")[0] for step in check["steps"] if step.get("run", "").startswith("easel ")]
-    assert commands == ["easel validate --format github", "easel compile --check --locked --format github",
+    # the chart archives first (fetched where not committed): the proof renders them
+    assert commands == ["easel charts pull", "easel validate --format github",
+                        "easel compile --check --locked --format github",
                         'easel diff --base "origin/$BASE_REF" --format markdown', "easel report --out report"]
     comment = next(step for step in check["steps"] if "sticky-pull-request-comment" in step.get("uses", ""))
     assert comment["with"] == {"path": "diff.md"}

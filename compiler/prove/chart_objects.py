@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from compiler.kube import merge, podtemplates
+from compiler.kube.api import is_custom
 from compiler.load import yamlio
 from compiler.model.charts import ChartArchive
 from compiler.prove.objects import ComponentObjects, Parsed, namespaced
@@ -75,6 +76,10 @@ class ChartProof:
     unstable: set[str] = field(default_factory=set)  # the archives (by digest) said to render differently twice
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def api_versions(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]],
                  archives: list[ChartArchive]) -> tuple[str, ...]:
     """What `.Capabilities.APIVersions` holds beyond the built-ins: every served version of the CRDs the tree
@@ -82,9 +87,10 @@ def api_versions(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]],
     found: set[str] = set()
     shipped = [crd for archive in archives for crd in archive.crds]
     for crd in [*shipped, *(crd for same in crds.values() for crd in same)]:
-        spec = crd.get("spec") or {}
-        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
-        for version in spec.get("versions") or ():
+        spec = _mapping(crd.get("spec"))
+        group, kind = spec.get("group"), _mapping(spec.get("names")).get("kind")
+        versions = spec.get("versions")
+        for version in versions if isinstance(versions, list) else ():
             if isinstance(version, dict) and version.get("served", True) and group and kind:
                 found |= {f"{group}/{version.get('name')}", f"{group}/{version.get('name')}/{kind}"}
     return tuple(sorted(found))
@@ -101,6 +107,11 @@ class ChartUse:
     patches: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = ()  # (target, patch object)
     images: tuple[dict[str, Any], ...] = ()  # kustomize `images` entries
     labels: dict[str, str] = field(default_factory=dict)
+    # kustomize applies what Helm renders, hooks as plain objects, and its `namespace` moves every namespaced
+    # object (an Argo CD wrapper); Flux's helm-controller post-renders the release and installs each object where
+    # it says, and its hooks only where its Helm post-renders hooks (Helm 4, or 3.21 on): not counted on here
+    moves_namespace: bool = False
+    patches_hooks: bool = False
 
 
 Problem = tuple[str, dict[str, Any], str, str, str]  # file, object, field, message, code
@@ -131,7 +142,8 @@ def application_use(files: Mapping[str, str], path: str, parsed: Parsed) -> Char
         if obj.get("kind") == "Application" and (source.get("chart") or source.get("path")):
             namespace = str((spec.get("destination") or {}).get("namespace") or "default")
             return ChartUse(path, obj, dict(helm.get("valuesObject") or {}),
-                            str(helm.get("releaseName") or (obj.get("metadata") or {}).get("name")), namespace)
+                            str(helm.get("releaseName") or (obj.get("metadata") or {}).get("name")), namespace,
+                            patches_hooks=True)
     return None
 
 
@@ -160,7 +172,8 @@ def _from_wrapper(file: str, kustomization: dict[str, Any], chart: dict[str, Any
     namespace = str(chart.get("namespace") or kustomization.get("namespace") or "default")
     return ChartUse(file, kustomization, dict(chart.get("valuesInline") or {}), str(chart.get("releaseName")),
                     namespace, tuple(_patches(kustomization.get("patches") or ())),
-                    tuple(kustomization.get("images") or ()), labels)
+                    tuple(kustomization.get("images") or ()), labels,
+                    moves_namespace=bool(kustomization.get("namespace")), patches_hooks=True)
 
 
 def _patches(entries: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -184,6 +197,10 @@ def rendered_objects(use: ChartUse, rendering: ChartRendering, where: str
                      "E819" if schema else "E818")]
     objects, problems = _parsed(use, rendering.manifests, where)
     problems += _unmatched(use, objects)
+    hidden = ("a custom resource whose pods easel cannot count asks for GPUs here: they cannot be booked or proven; "
+              "run it as a component whose definition declares its `podTemplates`")
+    problems += [(file, obj, path, hidden, "E810") for file, obj in objects
+                 if not podtemplates.templates(obj) and is_custom(obj) and (path := _gpu_request(obj)) is not None]
     if not rendering.stable:  # said as a warning, once per chart (tree.py)
         problems.append((use.file, use.holder, "the chart", "renders differently each time", "W108"))
     patched = [(file, _patched(obj, use)) for file, obj in objects]
@@ -202,18 +219,52 @@ def _parsed(use: ChartUse, manifests: Mapping[str, str], where: str
             problems.append((use.file, use.holder, f"the chart's {template}",
                              f"{where} renders what is not YAML (line {bad[0].line}): {bad[0].message}", "E818"))
             continue
-        for document in documents:
-            obj = document.data
-            if not isinstance(obj, dict):
-                if obj is not None:
-                    problems.append((use.file, use.holder, f"the chart's {template}",
-                                     f"{where} renders a document that is not an object", "E818"))
+        for obj in _items([document.data for document in documents if document.data is not None]):
+            if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict) \
+                    or not isinstance(obj.get("metadata", {}).get("annotations") or {}, dict):
+                problems.append((use.file, use.holder, f"the chart's {template}",
+                                 f"{where} renders a document that is not an object Kubernetes reads", "E818"))
                 continue
             hook = str(((obj.get("metadata") or {}).get("annotations") or {}).get(HELM_HOOK, ""))
             if any(part.strip() in TEST_HOOKS for part in hook.split(",")):
                 continue
-            objects.append((f"{where}: {template}", namespaced(obj, use.namespace, keep=True)))
+            # Helm installs an object in the namespace it names; kustomize's namespace (a wrapper's) moves it
+            objects.append((f"{where}: {template}", namespaced(obj, use.namespace, keep=not use.moves_namespace)))
     return objects, problems
+
+
+def _items(documents: list[Any]) -> list[Any]:
+    """Documents with every List (`v1 List`, `*List`) unpacked into its items, as Helm and kustomize apply them."""
+    found: list[Any] = []
+    for document in documents:
+        if isinstance(document, dict) and str(document.get("kind", "")).endswith("List") \
+                and isinstance(document.get("items"), list):
+            found += _items(document["items"])
+        else:
+            found.append(document)
+    return found
+
+
+def _gpu_request(node: Any, path: str = "") -> str | None:
+    """The first place below node that requests or limits a GPU resource (None: none does)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("limits", "requests") and isinstance(value, dict) and any(
+                    str(name).startswith("nvidia.com/") and value[name] not in (0, "0") for name in value):
+                return f"{path}.{key}".lstrip(".")
+            found = _gpu_request(value, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found = _gpu_request(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def is_hook(obj: dict[str, Any]) -> bool:
+    return bool(((obj.get("metadata") or {}).get("annotations") or {}).get(HELM_HOOK))
 
 
 def _matches(target: dict[str, Any], obj: dict[str, Any]) -> bool:
@@ -277,8 +328,9 @@ def _pod_objects(objects: list[tuple[str, dict[str, Any]]]) -> str:
 
 
 def _patched(obj: dict[str, Any], use: ChartUse) -> dict[str, Any]:
+    hooked = is_hook(obj) and not use.patches_hooks  # a hook the engine may install without easel's patches
     for target, patch in use.patches:
-        if _matches(target, obj):
+        if _matches(target, obj) and not hooked:
             body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind", "metadata")}
             obj = merge.apply_literally(obj, body)
     if use.images:
@@ -290,32 +342,33 @@ def _patched(obj: dict[str, Any], use: ChartUse) -> dict[str, Any]:
 
 
 def _images_rewritten(obj: dict[str, Any], entries: tuple[dict[str, Any], ...]) -> dict[str, Any]:
-    """kustomize's images transformer: a container whose image name is an entry's `name` gets its newName,
-    newTag or digest."""
+    """kustomize's images transformer: a container whose image name is an entry's `name` gets its newName, and
+    newTag (which drops a digest) or digest (which replaces tag and digest)."""
     for template in podtemplates.templates(obj):
         for container in podtemplates.containers(template.template):
             image = container.get("image")
             if not isinstance(image, str):
                 continue
-            name, tail = _name_and_tag(image)
+            name, tag, digest = _split_image(image)
             for entry in entries:
-                if entry.get("name") == name:
-                    tag = f"@{entry['digest']}" if entry.get("digest") else (
-                        f":{entry['newTag']}" if entry.get("newTag") else tail)
-                    container["image"] = str(entry.get("newName") or name) + tag
+                if entry.get("name") != name:
+                    continue
+                if entry.get("digest"):
+                    tail = f"@{entry['digest']}"
+                elif entry.get("newTag"):
+                    tail = f":{entry['newTag']}"
+                else:
+                    tail = (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+                container["image"] = str(entry.get("newName") or name) + tail
     return obj
 
 
-def _name_and_tag(image: str) -> tuple[str, str]:
-    """An image's name as written, and its ":tag" or "@digest" (kustomize matches entries by the name)."""
-    if "@" in image:
-        name, _, digest = image.partition("@")
-        return name, "@" + digest
-    head, _, last = image.rpartition("/")
-    if ":" in last:
-        last, _, tag = last.partition(":")
-        return f"{head}/{last}" if head else last, ":" + tag
-    return image, ""
+def _split_image(image: str) -> tuple[str, str, str]:
+    """An image's name as written, its tag and its digest ("" when absent), as kustomize splits them."""
+    rest, _, digest = image.partition("@")
+    head, _, last = rest.rpartition("/")
+    last, _, tag = last.partition(":")
+    return (f"{head}/{last}" if head else last), tag, digest
 
 
 def chart_images(objects: list[tuple[str, dict[str, Any]]]) -> list[str]:

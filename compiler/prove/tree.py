@@ -22,6 +22,7 @@ proven here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,15 +32,15 @@ from compiler.decide.resolve import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
-from compiler.model.charts import ChartArchive
+from compiler.model import quantity
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
-from compiler.prove import chart_objects, claims, custom_schemas, labels
+from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, labels
 from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
-from compiler.render.argocd import application_name
 
+AUTOSCALERS = ("HorizontalPodAutoscaler", "ScaledObject")  # Kubernetes' own, KEDA's: they set an object's replicas
 GPU_RESOURCES = ("nvidia.com/",)  # the device plugin's resources: whole GPUs, shared GPUs, MIG instances
 
 
@@ -67,99 +68,57 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
     layers = flux_layers(files, plan.cluster, parsed) if plan.engine == "flux" else {}
     crds = custom_schemas.installed(plan, files, layers, parsed)
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
-    capabilities = chart_objects.api_versions(crds, _archives(plan, charts)) if charts else ()
+    capabilities = chart_objects.api_versions(crds, chart_tree.archives_of(plan, charts)) if charts else ()
     for release in plan.releases:
         bookings = {b.component: b for b in release.bookings}
         for component in release.components:
             folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
             own = component_objects(files, folder, layers.get(folder), parsed)
-            where = _Where(plan.cluster, release, component.name, component.loc)
+            where = _Where(plan.cluster, release, component.name, component.loc, plan.engine)
             problems += labels.component_problems(where, own, release, component.name)
-            application = (f"clusters/{plan.cluster}/apps/{application_name(plan.cluster, release, component)}.yaml"
-                           if plan.engine == "argocd" else None)
-            built, found = _with_chart(own, component, files, parsed, facts, charts, capabilities, application)
-            if any(problem[4] == "W108" for problem in found):
-                problems += _unstable(component, charts)
-                found = [problem for problem in found if problem[4] != "W108"]
-            problems += [where.problem(*problem) for problem in found]
-            if charts is not None and built is not own:
-                shipped = chart_objects.chart_images(built.objects[len(own.objects):])
-                charts.images.setdefault(plan.cluster, set()).update(shipped)
-                listed = listed | set(shipped)
-            # a workload's GPUs were placed (none taken is 0); a stack's are not placed by capacity
-            took = (taken.get(release.id, {}).get(component.name, 0)
-                    if taken is not None and release.kind == "workload" else None)
-            problems += _gpu_problems(where, built, bookings.get(component.name), component.output.pod_templates,
-                                      took)
-            problems += claims.landing_problems(where, built, bookings.get(component.name), facts)
-            policy = policies.get(release.id, WorkloadPolicy())
-            problems += _image_problems(where, built, listed, policy.registries, component.output.pod_templates)
+            built, found, said = chart_tree.joined(plan, release, component, own, files, parsed, facts, charts,
+                                                   capabilities)
+            problems += said + [where.problem(*problem) for problem in found]
+            listed = listed | charts.images.get(plan.cluster, set()) if charts is not None else listed
+            # an object the API server rejects is said so, and checked no further (its fields may not even be
+            # of the types the checks read: a chart renders what its templates print)
+            rejected = [(file, obj, why) for file, obj in built.objects
+                        if (why := rejection(obj, version, parsed.schemas) or custom_schemas.rejection(
+                            obj, {**crds, **chart_tree.shipped_crds(component, charts)}, parsed.schemas)) is not None]
             problems += [where.problem(file, obj, "the object", f"the API server would reject it: {why}", "E814")
-                         for file, obj in built.objects
-                         if (why := rejection(obj, version, parsed.schemas)
-                             or custom_schemas.rejection(obj, crds, parsed.schemas)) is not None]
-            problems += _trait_problems(where, built, [t for t in component.traits
-                                                       if t.type in policy.required_traits],
-                                        component.output.pod_templates)
+                         for file, obj, why in rejected]
+            if rejected:
+                refused = {id(obj) for _, obj, _ in rejected}
+                built = ComponentObjects(built.folder, [(f, o) for f, o in built.objects if id(o) not in refused],
+                                         built.unproven)
+            problems += _checked(where, built, bookings.get(component.name), component, facts, listed,
+                                 policies.get(release.id, WorkloadPolicy()),
+                                 taken.get(release.id, {}).get(component.name, 0)
+                                 if taken is not None and release.kind == "workload" else None)
     problems += labels.release_problems(plan, files, layers, parsed)
     return problems
 
 
-def _archive(component: Any, charts: ChartProof | None) -> ChartArchive | None:
-    helm = component.output.helm
-    if charts is None or helm is None:
-        return None
-    return charts.archives.get(("" if helm.path is not None else helm.repository, helm.chart, helm.version))
-
-
-def _archives(plan: ClusterPlan, charts: ChartProof | None) -> list[ChartArchive]:
-    return [a for release in plan.releases for c in release.components if (a := _archive(c, charts)) is not None]
-
-
-def _shipped(component: Any, charts: ChartProof | None) -> dict[tuple[str, str], tuple[dict[str, Any], ...]]:
-    """The CRDs the component's chart ships in crds/, by the kind they define."""
-    archive = _archive(component, charts)
-    return {(str((c.get("spec") or {}).get("group")), str(((c.get("spec") or {}).get("names") or {}).get("kind"))):
-            (c,) for c in (archive.crds if archive else ())}
-
-
-def _with_chart(own: ComponentObjects, component: Any, files: dict[str, str], parsed: Parsed,
-                facts: ClusterFacts | None, charts: ChartProof | None, capabilities: tuple[str, ...],
-                application: str | None = None) -> tuple[ComponentObjects, list[chart_objects.Problem]]:
-    """The component's objects, its chart's rendered and patched objects after its own (when easel has the
-    chart's archive and its engine), and what went wrong getting them."""
-    archive = _archive(component, charts)
-    use = chart_objects.chart_use(own, files, parsed) if archive is not None else None
-    if use is None and archive is not None and application is not None:  # Argo CD, a chart without a wrapper
-        use = chart_objects.application_use(files, application, parsed)
-    if charts is None or archive is None or use is None:
-        return own, []
-    request = chart_objects.ChartRequest(archive, use.values, use.release, use.namespace,
-                                         facts.kubernetes_version if facts else None, capabilities)
-    rendering = charts.engine.render(request)
-    if rendering.failure == "unavailable":
-        return own, []  # said once, for every chart (prove/charts.py)
-    objects, found = chart_objects.rendered_objects(use, rendering, f"chart {archive.name} {archive.version} "
-                                                    f"({archive.file})")
-    return ComponentObjects(own.folder, [*own.objects, *objects], own.unproven), found
-
-
-def _unstable(component: Any, charts: ChartProof | None) -> list[Diagnostic]:
-    """A chart that rendered differently twice with the same input (random values, timestamps): said once."""
-    archive = _archive(component, charts)
-    if charts is None or archive is None or archive.digest in charts.unstable:
-        return []
-    charts.unstable.add(archive.digest)
-    return [warning("W108", f"chart {archive.name} {archive.version} ({archive.file}) renders differently each "
-                    "time with the same values (random values or timestamps in its templates): every sync changes "
-                    "its objects, and what easel proved is one render of many", component.loc)]
+def _checked(where: _Where, built: ComponentObjects, booking: Booking | None, component: Any,
+             facts: ClusterFacts | None, listed: set[str], policy: WorkloadPolicy, took: int | None
+             ) -> list[Diagnostic]:
+    """What the component's objects must hold: the GPUs booked (took: what placement took for it on the cluster;
+    None for a stack, whose GPUs are not placed by capacity), where its pods can land, its images, the traits
+    its environment requires."""
+    declared = component.output.pod_templates
+    return [*_gpu_problems(where, built, booking, declared, took),
+            *claims.landing_problems(where, built, booking, facts),
+            *_image_problems(where, built, listed, policy.registries, declared),
+            *_trait_problems(where, built, [t for t in component.traits if t.type in policy.required_traits],
+                             declared)]
 
 
 class _Where:
     """The cluster, release and component a proof is about, and the input that made the component."""
 
-    def __init__(self, cluster: str, release: Release, component: str, loc: Any):
+    def __init__(self, cluster: str, release: Release, component: str, loc: Any, engine: str = "flux"):
         self.cluster, self.release, self.component, self.loc = cluster, release, component, loc
+        self.release_engine = engine
 
     def problem(self, file: str, obj: dict[str, Any], field: str, message: str, code: str) -> Diagnostic:
         name = (obj.get("metadata") or {}).get("name")
@@ -180,11 +139,14 @@ def _gpus_asked(template: dict[str, Any], gpus: GpuBooking, claims: dict[str, in
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool):
+    """A GPU count as Kubernetes reads the quantity ("2", 2, "2000m", "2e0" are two); a fraction of one, which the
+    API server refuses for an extended resource, counts as the next whole GPU, so it never matches a booking."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return 0
-    if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.isdigit() else 0
+    try:
+        return math.ceil(quantity.parse(value))
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return 0
 
 
 def _claim_devices(built: ComponentObjects) -> dict[str, int]:
@@ -225,7 +187,8 @@ def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | Non
             f"its capacity and the project's quota were counted against); the pods ask for {all_asked}", "E810"))
     for gpus in booked:
         problems += _landing_problems(where, pods, gpus, claims)
-    problems += _unbookable_problems(where, pods, booked, claims)
+    scalers = [obj for _, obj in built.objects if obj.get("kind") in AUTOSCALERS]
+    problems += _unbookable_problems(where, pods, booked, claims, scalers)
     names = {g.resource for g in booked}
     for file, obj, t in pods:
         for container in podtemplates.containers(t.template):
@@ -239,16 +202,41 @@ def _gpu_problems(where: _Where, built: ComponentObjects, booking: Booking | Non
 
 
 def _unbookable_problems(where: _Where, pods: list, booked: tuple[GpuBooking, ...],
-                         claims: dict[str, int]) -> list[Diagnostic]:
+                         claims: dict[str, int], scalers: list[dict[str, Any]]) -> list[Diagnostic]:
     """Pods that ask for GPUs in objects whose number of pods at once cannot be booked ahead (a CronJob whose
-    runs may overlap, a DaemonSet): counted as one run or one pod, they may request more than easel booked."""
+    runs may overlap, a DaemonSet), or that an autoscaler may scale past what easel booked: counted as one run,
+    one pod or their replicas, they may request more than easel booked."""
     problems = []
+    scaled = _autoscaled([obj for _, obj, _ in pods], scalers)
     for file, obj, template in pods:
         why = podtemplates.unbookable(obj)
-        if why is not None and any(_gpus_asked(template.template, gpus, claims) for gpus in booked):
+        asks = any(_gpus_asked(template.template, gpus, claims) for gpus in booked)
+        if why is not None and asks:
             problems.append(where.problem(file, obj, "the object's pods",
                                           f"they ask for GPUs, which cannot be booked for them: {why[1]}", "E810"))
+        most, scaler = scaled.get(id(obj), (0, ""))
+        if asks and most > template.pods:
+            problems.append(where.problem(
+                file, obj, "the object's pods", f"{scaler} may run up to {most} of them, each asking for GPUs; easel "
+                f"booked {template.pods}: cap its replicas at those booked, or book them (the `replicas` trait)",
+                "E810"))
     return problems
+
+
+def _autoscaled(objects: list[dict[str, Any]], scalers: list[dict[str, Any]]) -> dict[int, tuple[int, str]]:
+    """Per object (by id) an autoscaler scales (a HorizontalPodAutoscaler, a KEDA ScaledObject): the most pods it
+    may run, and which autoscaler it is."""
+    targets: dict[tuple[str, str], tuple[int, str]] = {}
+    for scaler in scalers:
+        spec: dict[str, Any] = scaler["spec"] if isinstance(scaler.get("spec"), dict) else {}
+        ref: dict[str, Any] = spec["scaleTargetRef"] if isinstance(spec.get("scaleTargetRef"), dict) else {}
+        most = spec.get("maxReplicas") if scaler.get("kind") == "HorizontalPodAutoscaler" else spec.get(
+            "maxReplicaCount", 100)  # KEDA's default
+        name = f"{scaler.get('kind')} {(scaler.get('metadata') or {}).get('name')!r}"
+        targets[(str(ref.get("kind") or "Deployment"), str(ref.get("name")))] = (
+            most if isinstance(most, int) and not isinstance(most, bool) else 0, name)
+    return {id(obj): targets[key] for obj in objects
+            if (key := (str(obj.get("kind")), str((obj.get("metadata") or {}).get("name")))) in targets}
 
 
 def _per_object(pods: list, gpus: GpuBooking, claims: dict[str, int]) -> str:
@@ -292,8 +280,11 @@ def _trait_problems(where: _Where, built: ComponentObjects, required: list[Resol
             again = with_string_fields(podtemplates.patched(obj, list(trait.output.patches), declared))
             differs = _first_difference(obj, again)
             if differs is not None:
+                why = (" (a Helm hook: Flux's post-renderer reaches hooks only on a helm-controller built on Helm 4 "
+                       "or 3.21 and later, which easel does not count on; set it through the chart's values with "
+                       "`traitValues`)" if chart_objects.is_hook(obj) and where.release_engine == "flux" else "")
                 problems.append(where.problem(file, obj, differs, f"the environment requires trait {trait.type!r}, "
-                                              "and what it sets is not there", "E813"))
+                                              f"and what it sets is not there{why}", "E813"))
     return problems
 
 

@@ -119,7 +119,7 @@ class Engine:
         """Stop the worker, if one runs (it is started again on the next render)."""
         if self._connection is not None:
             self._connection.close()
-        if self._worker is not None:
+        if self._worker is not None and self._worker.pid is not None:  # started (a failed start has no process)
             self._worker.kill()
             self._worker.join()
         self._worker, self._connection = None, None
