@@ -229,6 +229,7 @@ def test_an_in_house_chart_on_argocd_is_inflated_by_kustomize_from_beside_its_wr
     wrapper = yaml.safe_load(result.files[f"{folder}/kustomization.yaml"])
     [chart] = wrapper["helmCharts"]
     assert chart["name"] == "llm-serving" and "repo" not in chart
+    assert chart["kubeVersion"] == "1.30.1"  # kustomize renders for the cluster's version, as the proof did
     assert f"{folder}/charts/llm-serving/values.schema.json" in result.files
 
 

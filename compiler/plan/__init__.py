@@ -118,6 +118,7 @@ class ClusterPlan:
     engine: str  # flux | argocd
     stacks: tuple[Release, ...]
     workloads: tuple[Release, ...]
+    kubernetes_version: str | None = None  # what its templates and charts are rendered for
 
     @property
     def releases(self) -> tuple[Release, ...]:
@@ -187,7 +188,8 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                     diagnostics.extend(_cut_off(workload))
                     diagnostics.extend(_outside_the_artifact(workload, model.settings))
             releases.append(planned[key])
-        clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases))
+        clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases),
+                                     facts.kubernetes_version)
     return Plans(model.settings, model.repositories, clusters, model.in_house, decisions.chart_manifests), diagnostics
 
 

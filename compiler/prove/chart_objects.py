@@ -112,6 +112,9 @@ class ChartUse:
     # it says, and its hooks only where its Helm post-renders hooks (Helm 4, or 3.21 on): not counted on here
     moves_namespace: bool = False
     patches_hooks: bool = False
+    # what the engine renders the chart for, when the tree says it (a wrapper's helmCharts entry: kustomize renders
+    # for Helm's defaults otherwise); None: the cluster's own (Flux and Argo CD ask the cluster)
+    capabilities: tuple[str | None, tuple[str, ...]] | None = None
 
 
 Problem = tuple[str, dict[str, Any], str, str, str]  # file, object, field, message, code
@@ -173,7 +176,9 @@ def _from_wrapper(file: str, kustomization: dict[str, Any], chart: dict[str, Any
     return ChartUse(file, kustomization, dict(chart.get("valuesInline") or {}), str(chart.get("releaseName")),
                     namespace, tuple(_patches(kustomization.get("patches") or ())),
                     tuple(kustomization.get("images") or ()), labels,
-                    moves_namespace=bool(kustomization.get("namespace")), patches_hooks=True)
+                    moves_namespace=bool(kustomization.get("namespace")), patches_hooks=True,
+                    capabilities=(str(chart["kubeVersion"]) if chart.get("kubeVersion") else None,
+                                  tuple(str(v) for v in chart.get("apiVersions") or ())))
 
 
 def _patches(entries: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -46,8 +46,8 @@ def with_chart(own: ComponentObjects, component: Any, files: dict[str, str], par
         use = chart_objects.application_use(files, application, parsed)
     if charts is None or archive is None or use is None:
         return own, []
-    request = chart_objects.ChartRequest(archive, use.values, use.release, use.namespace,
-                                         facts.kubernetes_version if facts else None, capabilities)
+    kube, apis = use.capabilities or (facts.kubernetes_version if facts else None, capabilities)
+    request = chart_objects.ChartRequest(archive, use.values, use.release, use.namespace, kube, apis)
     rendering = charts.engine.render(request)
     if rendering.failure == "unavailable":
         return own, []  # said once, for every chart (prove/charts.py)

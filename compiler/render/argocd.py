@@ -138,7 +138,7 @@ def _no_dry_run_before_crd(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _component_folder(plans: Plans, release: Release, component: ResolvedComponent,
-                      cluster_path: str) -> dict[str, str] | None:
+                      cluster_path: str, kube_version: str | None = None) -> dict[str, str] | None:
     """Files of the folder an Application points at, or None when the Application needs none."""
     if component.output.helm is None and not component.output.kustomize_path:
         objects = [_no_dry_run_before_crd(o) for o in component_objects(release, component)]
@@ -158,6 +158,8 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
         chart: dict[str, Any] = {"name": helm.chart, **source,
                                  "releaseName": helm.release_name or component.instance, "namespace": namespace,
                                  "includeCRDs": True}
+        if kube_version:  # kustomize renders for Helm's default Kubernetes version unless told the cluster's
+            chart["kubeVersion"] = kube_version
         if helm.values:
             chart["valuesInline"] = helm.values
         body = {"namespace": namespace, "helmCharts": [chart], **wrapper["body"]}
@@ -182,11 +184,12 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
     cache = {} if cache is None else cache
     for component in release.components:
         folder_path = f"{settings.output}/clusters/{cluster}/{release.path}/{component.name}"
-        key = ("argocd-folder", release.key, component.name)
+        version = plans.clusters[cluster].kubernetes_version if cluster in plans.clusters else None
+        key = ("argocd-folder", release.key, component.name, version)
         if release.key and key in cache:
             folder = cache[key]
         else:
-            folder = _component_folder(plans, release, component, folder_path)
+            folder = _component_folder(plans, release, component, folder_path, version)
             if release.key:
                 cache[key] = folder
         helm = component.output.helm
