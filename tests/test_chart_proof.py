@@ -326,3 +326,19 @@ def test_gpus_asked_in_a_custom_resource_a_chart_renders_are_not_taken_on_trust(
     result = compile_files(files)
     [problem] = [d for d in result.diagnostics if d.code == "E810"]
     assert "RayCluster 'r'" in problem.message and "spec.headGroupSpec.template.spec.containers[0]" in problem.message
+
+
+def test_an_init_container_s_gpus_count_as_the_scheduler_counts_them():
+    # init containers run one at a time before the others: a pod asks for the most of them and its containers
+    files: dict = {**TEAM_IN_DEV, **one_component_app("""    - name: app
+      type: helm-chart
+      properties: {path: charts/warm, target: {kind: Deployment}, container: main}
+      traits: [{type: gpu, properties: {count: 1, product: A}}]"""), **gpu_cluster("c"),
+        "charts/warm/Chart.yaml": "apiVersion: v2\nname: warm\nversion: 0.1.0\n",
+        "charts/warm/templates/app.yaml": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  selector: {matchLabels: {a: b}}\n"
+            "  template:\n    metadata: {labels: {a: b}}\n    spec:\n      initContainers:\n      - name: warm\n"
+            "        image: busybox:1.36\n        resources: {limits: {nvidia.com/gpu: 1}}\n      containers:\n"
+            "      - name: main\n        image: busybox:1.36\n")}
+    result = compile_files(files)
+    assert codes(result) == [], [d.message for d in result.diagnostics]

@@ -130,9 +130,15 @@ def _gpus_asked(template: dict[str, Any], gpus: GpuBooking, claims: dict[str, in
     """GPUs one pod of the template asks for of the booked resource: its containers' limits (device plugin), or
     the devices of its claims made from the booked template that a container uses (DRA)."""
     containers = podtemplates.containers(template)
-    if gpus.allocation != "dra":
-        return sum(_count(((c.get("resources") or {}).get("limits") or {}).get(gpus.resource)) for c in containers)
     spec = template.get("spec") or {}
+    if gpus.allocation != "dra":  # as the scheduler counts a pod: its containers and sidecars together, or its
+        # largest init container (init containers run one at a time, before the others), whichever is more
+        def limit(c: dict[str, Any]) -> int:
+            return _count(((c.get("resources") or {}).get("limits") or {}).get(gpus.resource))
+        inits = [c for c in spec.get("initContainers") or () if isinstance(c, dict)]
+        sidecars = [c for c in inits if c.get("restartPolicy") == "Always"]
+        running = sum(limit(c) for c in (*(c for c in spec.get("containers") or () if isinstance(c, dict)), *sidecars))
+        return max([running, *(limit(c) for c in inits if c.get("restartPolicy") != "Always")])
     used = {claim.get("name") for c in containers for claim in ((c.get("resources") or {}).get("claims") or ())}
     return sum(claims.get(str(claim.get("resourceClaimTemplateName")), 0)
                for claim in spec.get("resourceClaims") or () if claim.get("name") in used)
