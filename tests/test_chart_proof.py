@@ -342,3 +342,15 @@ def test_an_init_container_s_gpus_count_as_the_scheduler_counts_them():
             "      - name: main\n        image: busybox:1.36\n")}
     result = compile_files(files)
     assert codes(result) == [], [d.message for d in result.diagnostics]
+
+
+def test_an_in_house_chart_folder_holding_a_link_is_refused_through_the_command_line(tmp_path):
+    files = _in_house()
+    for path, content in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(content)
+    (tmp_path / "secret.txt").write_text("not for the chart\n")
+    (tmp_path / "charts/llm-serving/templates/leak.yaml").symlink_to(tmp_path / "secret.txt")
+    run = easel("validate", cwd=tmp_path)
+    assert run.code == 1 and "error[E109]" in run.out + run.err
+    assert "is a symbolic link" in run.out + run.err and "Traceback" not in run.out + run.err
