@@ -65,8 +65,9 @@ def _resolved(result: Result, resolved) -> dict[str, Any]:
              "sharing": d.ask.sharing} for d in resolved.gpu_demands]},
         "components": [{
             "name": c.name, "type": c.type, "instance": c.instance, "wave": c.wave, "dependsOn": list(c.depends_on),
-            **({"chart": {"repository": c.output.helm.repository, "chart": c.output.helm.chart,
-                          "version": c.output.helm.version}} if c.output.helm else {}),
+            **({"chart": {"repository": c.output.helm.repository or None, "chart": c.output.helm.chart,
+                          "version": c.output.helm.version,
+                          **({"path": c.output.helm.path} if c.output.helm.path else {})}} if c.output.helm else {}),
             "traits": [t.type for t in c.traits]} for c in resolved.components],
     }
 
@@ -158,7 +159,10 @@ def _resolved_lines(report: dict[str, Any]) -> list[str]:
         lines.append("  (none)")
     lines += ["", "components:"]
     for c in report["components"]:
-        chart = f" {c['chart']['repository']}/{c['chart']['chart']} {c['chart']['version']}" if "chart" in c else ""
+        named = c.get("chart") or {}
+        chart = "" if not named else (
+            f" {named['path']}: in-house chart {named['chart']} {named['version']}" if "path" in named
+            else f" {named['repository']}/{named['chart']} {named['version']}")
         after = f", after {', '.join(c['dependsOn'])}" if c["dependsOn"] else ""
         traits = ", ".join(c["traits"]) or "no traits"
         lines.append(f"  {c['name']} ({c['type']}{chart}{after}): {traits}")
