@@ -2,6 +2,7 @@
 """Synthetic fleet generator for the easel benchmark.
 
     python bench/fleet.py OUTDIR --clusters 1000 --workloads 20 [--argocd-half] [--seed 42]
+                          [--charts | --charts-unpinned]
 
 writes a complete easel config repository (SPEC.md §1-§2) in which every workload is placed on every
 cluster: environments have no `numberOfClusters`, selectors that match the whole fleet, generous project
@@ -10,10 +11,18 @@ quotas, and every cluster carries enough ready GPUs for all M workloads at once.
 Each profile has exactly one `helm-chart` component, so the fleet compiles to one release per
 placement (N x M), the unit the Kapitan peer in kapitan_fleet.py writes too.
 
-Pure standard library + PyYAML, and deterministic: the same arguments give the same bytes.
+With --charts, the profiles' components use the test charts of tests/helm_charts/ instead (llm-serving,
+packed twice as 0.3.0 and 0.3.1, and batch-tools 1.2.0, all from one Helm repository `bench`), whose archives
+are packed as easel packs a chart folder (compiler.load.charts.pack) into charts/bench/<chart>-<version>.tgz and
+pinned in easel.lock's `charts:` section, so that the compile renders them with Helm's engine and proves them.
+--charts-unpinned writes the same profiles without the archives or the pins (the charts are then unproven, W107).
+
+Pure standard library + PyYAML (and, with --charts, easel's own packer), and deterministic: the same arguments
+give the same bytes.
 """
 
 import argparse
+import hashlib
 import math
 import os
 import random
@@ -22,6 +31,9 @@ import sys
 
 import yaml
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TEST_CHARTS = os.path.join(ROOT, "tests", "helm_charts")
 API = "easel.dev/v1alpha1"
 REGIONS = ["us-east", "us-west", "eu-central", "ap-south"]
 # (product, per-GPU memory): one product per cluster, so clusters differ but all can host anything.
@@ -38,6 +50,13 @@ REPOSITORIES = [
     ("jupyterhub", "https://hub.jupyter.org/helm-chart/"),
     ("kuberay", "https://ray-project.github.io/kuberay-helm/"),
 ]
+CHART_REPOSITORY = ("bench", "https://charts.example.com/bench")
+# (repository, chart, version) -> (folder under tests/helm_charts, the version its Chart.yaml is given when packed)
+CHARTS = {
+    ("bench", "llm-serving", "0.3.0"): ("llm-serving", "0.3.0"),
+    ("bench", "llm-serving", "0.3.1"): ("llm-serving", "0.3.1"),  # the same chart, repacked as a second version
+    ("bench", "batch-tools", "1.2.0"): ("batch-tools", "1.2.0"),
+}
 
 
 def profiles():
@@ -139,6 +158,122 @@ def profiles():
     }
 
 
+def chart_profiles():
+    """The same profiles and parameters, their components on the test charts (CHARTS): llm-serving's engine
+    Deployment gets the GPUs (easel's patch) for the two llm-serving versions and the notebook, batch-tools' api
+    Deployment for batch-training."""
+    def engine(model_value, extra=None):
+        return {"engine": {"model": model_value, **(extra or {})}}
+
+    def llm(version, chart_version):
+        return {
+            "version": version,
+            "type": "Model",
+            "parameters": {
+                "model": {"type": "string"},
+                "gpus": {"type": "integer", "minimum": 1, "default": 1},
+                "maxModelLen": {"type": "integer", "default": 8192},
+            },
+            "requires": {"kubernetes": ">=1.28"},
+            "components": [{
+                "name": "server",
+                "type": "helm-chart",
+                "properties": {
+                    "repository": "bench",
+                    "chart": "llm-serving",
+                    "version": chart_version,
+                    "target": {"kind": "Deployment", "name": ".*-engine"},
+                    "container": "engine",
+                    "traitValues": {"replicas.count": "engine.replicaCount"},
+                    "values": engine("{{ params.model }}", {
+                        "image": {"repository": "vllm/vllm-openai", "tag": "v0.6.3"},
+                        "port": 8000}),
+                },
+                "traits": [
+                    {"type": "gpu", "properties": {"count": "{{ params.gpus }}"}},
+                    {"type": "resources", "properties": {"memory": "64Gi"}},
+                ],
+            }],
+        }
+
+    notebook = {
+        "version": "1.0.0",
+        "type": "Application",
+        "parameters": {
+            "imageTag": {"type": "string", "default": "cuda12-2024-10-07"},
+            "cpuLimit": {"type": "integer", "default": 4},
+        },
+        "components": [{
+            "name": "hub",
+            "type": "helm-chart",
+            "properties": {
+                "repository": "bench",
+                "chart": "llm-serving",
+                "version": "0.3.0",
+                "target": {"kind": "Deployment", "name": ".*-engine"},
+                "container": "engine",
+                "values": engine("notebook", {
+                    "image": {"repository": "quay.io/jupyter/pytorch-notebook", "tag": "{{ params.imageTag }}"},
+                    "resources": {"limits": {"cpu": "{{ params.cpuLimit }}"}}}),
+            },
+            "traits": [{"type": "gpu", "properties": {"count": 1}}],
+        }],
+    }
+    training = {
+        "version": "0.4.0",
+        "type": "Application",
+        "parameters": {
+            "workers": {"type": "integer", "minimum": 1, "default": 2},
+            "gpusPerWorker": {"type": "integer", "minimum": 1, "default": 1},
+        },
+        "components": [{
+            "name": "ray",
+            "type": "helm-chart",
+            "properties": {
+                "repository": "bench",
+                "chart": "batch-tools",
+                "version": "1.2.0",
+                "crds": ["tools.example.com"],
+                "target": {"kind": "Deployment", "name": ".*-api"},
+                "container": "api",
+                "values": {"api": {"replicaCount": 1}, "sweep": {"size": "{{ params.workers }}"}},
+            },
+            "traits": [{"type": "gpu", "properties": {"count": "{{ params.gpusPerWorker }}"}}],
+        }],
+    }
+    return {
+        ("llm-serving", "1.2.0"): llm("1.2.0", "0.3.0"),
+        ("llm-serving", "1.3.0"): llm("1.3.0", "0.3.1"),
+        ("notebook", "1.0.0"): notebook,
+        ("batch-training", "0.4.0"): training,
+    }
+
+
+def chart_archives():
+    """{(repository, chart, version): archive bytes} of CHARTS, packed as easel packs a chart folder (sorted, no
+    times, owners or modes: the same bytes every time); a second version is the folder with its Chart.yaml's
+    `version` changed."""
+    sys.path.insert(0, ROOT)
+    from compiler.load.charts import pack
+    from compiler.load.source import MemorySource
+
+    out = {}
+    for key, (folder, version) in CHARTS.items():
+        base = os.path.join(TEST_CHARTS, folder)
+        files = {}
+        for d, _, names in os.walk(base):
+            for name in names:
+                path = os.path.join(d, name)
+                with open(path, "rb") as f:
+                    files[os.path.relpath(path, TEST_CHARTS).replace(os.sep, "/")] = f.read()
+        meta = f"{folder}/Chart.yaml"
+        files[meta] = re.sub(rb"(?m)^version: .*$", f"version: {version}".encode(), files[meta], count=1)
+        name, data = pack(MemorySource(files), folder)
+        assert name == key[1], (name, key)
+        out[key] = data
+    return out
+
+
 def environments():
     """Environment specs: one open to every project, one explicit and strict; none limit the count."""
     allowed = [{"name": "llm-serving", "versions": ">=1.2 <2"}, {"name": "notebook"}, {"name": "batch-training"}]
@@ -216,8 +351,11 @@ def clusters(n, demand, rng, argocd_half):
     return out
 
 
-def fleet(n, m, seed=42, argocd_half=False):
-    """The whole fleet as plain data; kapitan_fleet.py renders the same model for Kapitan."""
+def fleet(n, m, seed=42, argocd_half=False, charts=None):
+    """The whole fleet as plain data; kapitan_fleet.py renders the same model for Kapitan.
+
+    charts: None (the profiles name public charts easel has no archive of), "pinned" (the test charts, their
+    archives packed and pinned), "unpinned" (the test charts' names, no archives)."""
     rng = random.Random(seed)
     wls = workloads(m, rng)
     demand = sum(g for _, _, g in wls)
@@ -228,8 +366,10 @@ def fleet(n, m, seed=42, argocd_half=False):
                      "gitops": {"engine": "flux", "interval": "10m",
                                 "repoURL": "https://git.example.com/platform/fleet.git", "branch": "main"},
                      "parameters": {}},
-        "repositories": {name: {"type": "helm", "url": url} for name, url in REPOSITORIES},
-        "profiles": profiles(),
+        "repositories": {name: {"type": "helm", "url": url}
+                         for name, url in ([CHART_REPOSITORY] if charts else REPOSITORIES)},
+        "profiles": chart_profiles() if charts else profiles(),
+        "charts": chart_archives() if charts == "pinned" else {},
         "projects": {p: {"quota": {"gpus": quota}, "parameters": {}} for p in PROJECTS},
         "environments": environments(),
         "clusters": clusters(n, demand, rng, argocd_half),
@@ -303,6 +443,23 @@ def write_easel_repo(model, outdir):
         dump(os.path.join(outdir, "clusters", f"{name}.yaml"), [doc("Cluster", name, spec, labels)])
     for name, spec, _ in model["workloads"]:
         dump(os.path.join(outdir, "workloads", spec["project"], f"{name}.yaml"), [doc("Workload", name, spec)])
+    if model.get("charts"):
+        for (repository, chart, version), data in model["charts"].items():
+            os.makedirs(os.path.join(outdir, "charts", repository), exist_ok=True)
+            with open(os.path.join(outdir, "charts", repository, f"{chart}-{version}.tgz"), "wb") as f:
+                f.write(data)
+        with open(os.path.join(outdir, "easel.lock"), "w") as f:
+            f.write(lock_text(model))
+
+
+def lock_text(model):
+    """easel.lock with only its `charts:` section: every archive pinned by the sha256 of its bytes ("" when the
+    fleet has no archives)."""
+    if not model.get("charts"):
+        return ""
+    pins = "".join(f"  {repository}/{chart} {version}: sha256:{hashlib.sha256(data).hexdigest()}\n"
+                   for (repository, chart, version), data in sorted(model["charts"].items()))
+    return f"apiVersion: {API}\nkind: Lock\ncharts:\n{pins}"
 
 
 def add_fleet_arguments(ap):
@@ -314,13 +471,23 @@ def add_fleet_arguments(ap):
     ap.add_argument("--argocd-half", action="store_true", help="every other cluster uses gitops.engine argocd")
 
 
+def add_chart_arguments(ap):
+    """--charts / --charts-unpinned (fleet.py and run.py)."""
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--charts", action="store_const", const="pinned", dest="charts",
+                       help="profiles on the test charts, their archives packed into charts/ and pinned in easel.lock")
+    group.add_argument("--charts-unpinned", action="store_const", const="unpinned", dest="charts",
+                       help="the same profiles, without the archives (charts unproven)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_fleet_arguments(ap)
+    add_chart_arguments(ap)
     args = ap.parse_args(argv)
     if os.path.exists(args.outdir) and os.listdir(args.outdir):
         ap.error(f"{args.outdir} is not empty")
-    model = fleet(args.clusters, args.workloads, args.seed, args.argocd_half)
+    model = fleet(args.clusters, args.workloads, args.seed, args.argocd_half, args.charts)
     write_easel_repo(model, args.outdir)
     print(f"wrote {args.clusters} clusters x {args.workloads} workloads to {args.outdir}", file=sys.stderr)
 
