@@ -236,6 +236,9 @@ def chart_profiles():
                 "crds": ["tools.example.com"],
                 "target": {"kind": "Deployment", "name": ".*-api"},
                 "container": "api",
+                # the pod security context through the chart's values: it reaches the chart's hook Job too, which
+                # Flux's post-renderer may not (easel's proof holds it to that)
+                "traitValues": {"security-context.pod.securityContext": "podSecurityContext"},
                 "values": {"api": {"replicaCount": 1}, "sweep": {"size": "{{ params.workers }}"}},
             },
             "traits": [{"type": "gpu", "properties": {"count": "{{ params.gpusPerWorker }}"}}],

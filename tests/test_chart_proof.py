@@ -18,6 +18,7 @@ from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
 from compiler.load.source import MemorySource
 from compiler.pipeline import HelmCharts, Request, compile_repository
+from compiler.prove import objects as prove_objects
 from compiler.runtime import helm
 
 pytestmark = pytest.mark.skipif(not helm.available(), reason="helm-python-sdk (the `helm` extra) is not installed")
@@ -150,6 +151,10 @@ def test_on_flux_a_hook_the_post_renderer_may_not_reach_is_said_to_lack_a_requir
     [problem] = [d for d in result.diagnostics if d.code == "E813"]
     assert "Job 'w-tools-migrate'" in problem.message and "a Helm hook" in problem.message
     assert "traitValues" in problem.message  # what to do about it
+    # ... which reaches the hook through the chart's own values
+    mapped = BATCH.replace("crds: [tools.example.com]", "crds: [tools.example.com], "
+                           "traitValues: {security-context.pod.securityContext: podSecurityContext}")
+    assert codes(compile_files(_repository(mapped, chart="batch-tools", environment=REQUIRED))) == []
 
 
 def _tool(chart: str, version: str) -> str:
@@ -174,7 +179,8 @@ def test_a_runaway_chart_ends_in_an_error_at_the_deadline_not_a_hang(monkeypatch
 
 
 def test_renders_are_kept_in_easels_cache_and_used_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(HelmCharts, "known", {})  # what this process rendered before is not this test's
+    monkeypatch.setattr(HelmCharts, "known", {})  # what this process rendered before is not this test's,
+    monkeypatch.setattr(prove_objects, "_SHARED", None)  # nor the charts' objects it proved
     files = _repository(_serving())
     for path, content in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +196,7 @@ def test_renders_are_kept_in_easels_cache_and_used_again(tmp_path, monkeypatch):
 
     monkeypatch.setattr(helm.Engine, "render", no_engine)
     monkeypatch.setattr(HelmCharts, "known", {})  # what this process rendered is forgotten: only the cache holds it
+    monkeypatch.setattr(prove_objects, "_SHARED", None)
     run = easel("compile", cwd=tmp_path)
     assert run.code == 0, run.out + run.err
 

@@ -13,11 +13,12 @@ Helm's engine runs outside the proof (pipeline.py hands a ChartEngine in): here 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -122,16 +123,27 @@ Problem = tuple[str, dict[str, Any], str, str, str]  # file, object, field, mess
 
 def chart_use(built: ComponentObjects, files: Mapping[str, str], parsed: Parsed) -> ChartUse | None:
     """The chart the component's folder hands its engine, as written (None: no chart there)."""
-    for file, obj in built.objects:
-        if obj.get("kind") == "HelmRelease":
-            return _from_helm_release(file, obj)
+    release = next(((file, obj) for file, obj in built.objects if obj.get("kind") == "HelmRelease"), None)
+    if release is not None:
+        return _once(parsed, release[0], release[1], _from_helm_release)
     path = posixpath.join(built.folder, "kustomization.yaml")
     if path in files:
         kustomization = parsed.documents(files[path])[0]
         charts = kustomization.get("helmCharts") or ()
         if charts and isinstance(charts[0], dict):
-            return _from_wrapper(path, kustomization, charts[0])
+            return _once(parsed, path, kustomization, _from_wrapper)
     return None
+
+
+def _once(parsed: Parsed, file: str, holder: dict[str, Any], read: Callable[[str, dict[str, Any]], ChartUse]
+          ) -> ChartUse:
+    """What one object of the tree gives the engine, read (its patches parsed) once however many clusters hold it,
+    named by this cluster's file."""
+    key = ("use", id(holder))
+    if key not in parsed.charts:
+        parsed.charts[key] = (holder, read(file, holder))
+    found: ChartUse = parsed.charts[key][1]
+    return found if found.file == file else dataclasses.replace(found, file=file)
 
 
 def application_use(files: Mapping[str, str], path: str, parsed: Parsed) -> ChartUse | None:
@@ -168,7 +180,8 @@ def _from_helm_release(file: str, obj: dict[str, Any]) -> ChartUse:
                     tuple(rewrites), {str(k): str(v) for k, v in labels.items()})
 
 
-def _from_wrapper(file: str, kustomization: dict[str, Any], chart: dict[str, Any]) -> ChartUse:
+def _from_wrapper(file: str, kustomization: dict[str, Any]) -> ChartUse:
+    chart = kustomization["helmCharts"][0]
     labels: dict[str, str] = {}
     for entry in kustomization.get("labels") or ():
         labels.update({str(k): str(v) for k, v in (entry.get("pairs") or {}).items()})

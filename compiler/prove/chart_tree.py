@@ -48,11 +48,18 @@ def with_chart(own: ComponentObjects, component: Any, files: dict[str, str], par
         return own, []
     kube, apis = use.capabilities or (facts.kubernetes_version if facts else None, capabilities)
     request = chart_objects.ChartRequest(archive, use.values, use.release, use.namespace, kube, apis)
-    rendering = charts.engine.render(request)
-    if rendering.failure == "unavailable":
-        return own, []  # said once, for every chart (prove/charts.py)
-    objects, found = chart_objects.rendered_objects(use, rendering, f"chart {archive.name} {archive.version} "
-                                                    f"({archive.file})")
+    # rendered, parsed and patched once for every cluster whose tree gives the engine the same (the holder is
+    # one object for one text: Parsed), so the schema verdicts on the objects are shared too
+    key = ("chart", id(use.holder), request.key())
+    if key not in parsed.charts:
+        rendering = charts.engine.render(request)
+        if rendering.failure == "unavailable":
+            return own, []  # said once, for every chart (prove/charts.py)
+        parsed.charts[key] = (use.holder, use.file, *chart_objects.rendered_objects(
+            use, rendering, f"chart {archive.name} {archive.version} ({archive.file})"))
+    _, first, objects, found = parsed.charts[key]
+    # what is said of the holder names this cluster's file (the chart's own objects name the chart's templates)
+    found = [(use.file if problem[0] == first else problem[0], *problem[1:]) for problem in found]
     return ComponentObjects(own.folder, [*own.objects, *objects], own.unproven), found
 
 

@@ -39,12 +39,16 @@ class Parsed:
         self.known: dict[str, list[dict[str, Any]]] = {}
         # a component folder built, by what it is built from: its texts and what its engine adds
         self.built: dict[tuple, tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
+        # a chart's objects as the cluster applies them, by what the tree gives the engine (the object that says
+        # it, held here too) and the render: the same on every cluster that runs the release alike
+        self.charts: dict[tuple, Any] = {}
         self.schemas = SchemaMemo()  # each distinct object's verdict against Kubernetes' schemas
 
     @classmethod
     def shared(cls) -> Parsed:
         global _SHARED
-        if _SHARED is None or len(_SHARED.known) + len(_SHARED.built) + len(_SHARED.schemas.verdicts) > cls.LIMIT:
+        if _SHARED is None or len(_SHARED.known) + len(_SHARED.built) + len(_SHARED.schemas.verdicts) \
+                + len(_SHARED.charts) > cls.LIMIT:
             _SHARED = cls()  # the objects the verdicts were keyed by go with them: no id is reused
         return _SHARED
 
