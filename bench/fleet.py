@@ -159,97 +159,39 @@ def profiles():
 
 
 def chart_profiles():
-    """The same profiles and parameters, their components on the test charts (CHARTS): llm-serving's engine
-    Deployment gets the GPUs (easel's patch) for the two llm-serving versions and the notebook, batch-tools' api
-    Deployment for batch-training."""
+    """The same profiles and parameters (profiles()), their components on the test charts (CHARTS): llm-serving's
+    engine Deployment gets the GPUs (easel's patch) for the two llm-serving versions and the notebook,
+    batch-tools' api Deployment for batch-training."""
     def engine(model_value, extra=None):
         return {"engine": {"model": model_value, **(extra or {})}}
 
-    def llm(version, chart_version):
-        return {
-            "version": version,
-            "type": "Model",
-            "parameters": {
-                "model": {"type": "string"},
-                "gpus": {"type": "integer", "minimum": 1, "default": 1},
-                "maxModelLen": {"type": "integer", "default": 8192},
-            },
-            "requires": {"kubernetes": ">=1.28"},
-            "components": [{
-                "name": "server",
-                "type": "helm-chart",
-                "properties": {
-                    "repository": "bench",
-                    "chart": "llm-serving",
-                    "version": chart_version,
-                    "target": {"kind": "Deployment", "name": ".*-engine"},
-                    "container": "engine",
-                    "traitValues": {"replicas.count": "engine.replicaCount"},
-                    "values": engine("{{ params.model }}", {
-                        "image": {"repository": "vllm/vllm-openai", "tag": "v0.6.3"},
-                        "port": 8000}),
-                },
-                "traits": [
-                    {"type": "gpu", "properties": {"count": "{{ params.gpus }}"}},
-                    {"type": "resources", "properties": {"memory": "64Gi"}},
-                ],
-            }],
-        }
+    def on_engine(chart_version, values):
+        return {"repository": "bench", "chart": "llm-serving", "version": chart_version,
+                "target": {"kind": "Deployment", "name": ".*-engine"}, "container": "engine", "values": values}
 
-    notebook = {
-        "version": "1.0.0",
-        "type": "Application",
-        "parameters": {
-            "imageTag": {"type": "string", "default": "cuda12-2024-10-07"},
-            "cpuLimit": {"type": "integer", "default": 4},
-        },
-        "components": [{
-            "name": "hub",
-            "type": "helm-chart",
-            "properties": {
-                "repository": "bench",
-                "chart": "llm-serving",
-                "version": "0.3.0",
-                "target": {"kind": "Deployment", "name": ".*-engine"},
-                "container": "engine",
-                "values": engine("notebook", {
-                    "image": {"repository": "quay.io/jupyter/pytorch-notebook", "tag": "{{ params.imageTag }}"},
-                    "resources": {"limits": {"cpu": "{{ params.cpuLimit }}"}}}),
-            },
-            "traits": [{"type": "gpu", "properties": {"count": 1}}],
-        }],
-    }
-    training = {
-        "version": "0.4.0",
-        "type": "Application",
-        "parameters": {
-            "workers": {"type": "integer", "minimum": 1, "default": 2},
-            "gpusPerWorker": {"type": "integer", "minimum": 1, "default": 1},
-        },
-        "components": [{
-            "name": "ray",
-            "type": "helm-chart",
-            "properties": {
-                "repository": "bench",
-                "chart": "batch-tools",
-                "version": "1.2.0",
-                "crds": ["tools.example.com"],
-                "target": {"kind": "Deployment", "name": ".*-api"},
-                "container": "api",
-                # the pod security context through the chart's values: it reaches the chart's hook Job too, which
-                # Flux's post-renderer may not (easel's proof holds it to that)
-                "traitValues": {"security-context.pod.securityContext": "podSecurityContext"},
-                "values": {"api": {"replicaCount": 1}, "sweep": {"size": "{{ params.workers }}"}},
-            },
-            "traits": [{"type": "gpu", "properties": {"count": "{{ params.gpusPerWorker }}"}}],
-        }],
-    }
-    return {
-        ("llm-serving", "1.2.0"): llm("1.2.0", "0.3.0"),
-        ("llm-serving", "1.3.0"): llm("1.3.0", "0.3.1"),
-        ("notebook", "1.0.0"): notebook,
-        ("batch-training", "0.4.0"): training,
-    }
+    def server(chart_version):
+        return {"name": "server", "type": "helm-chart", "properties": {
+            **on_engine(chart_version, engine("{{ params.model }}", {
+                "image": {"repository": "vllm/vllm-openai", "tag": "v0.6.3"}, "port": 8000})),
+            "traitValues": {"replicas.count": "engine.replicaCount"}},
+            "traits": [{"type": "gpu", "properties": {"count": "{{ params.gpus }}"}},
+                       {"type": "resources", "properties": {"memory": "64Gi"}}]}
+
+    hub = {"name": "hub", "type": "helm-chart", "properties": on_engine("0.3.0", engine("notebook", {
+        "image": {"repository": "quay.io/jupyter/pytorch-notebook", "tag": "{{ params.imageTag }}"},
+        "resources": {"limits": {"cpu": "{{ params.cpuLimit }}"}}})),
+        "traits": [{"type": "gpu", "properties": {"count": 1}}]}
+    ray = {"name": "ray", "type": "helm-chart", "properties": {
+        "repository": "bench", "chart": "batch-tools", "version": "1.2.0", "crds": ["tools.example.com"],
+        "target": {"kind": "Deployment", "name": ".*-api"}, "container": "api",
+        # the pod security context through the chart's values: it reaches the chart's hook Job too, which Flux's
+        # post-renderer may not (easel's proof holds it to that)
+        "traitValues": {"security-context.pod.securityContext": "podSecurityContext"},
+        "values": {"api": {"replicaCount": 1}, "sweep": {"size": "{{ params.workers }}"}}},
+        "traits": [{"type": "gpu", "properties": {"count": "{{ params.gpusPerWorker }}"}}]}
+    components = {("llm-serving", "1.2.0"): [server("0.3.0")], ("llm-serving", "1.3.0"): [server("0.3.1")],
+                  ("notebook", "1.0.0"): [hub], ("batch-training", "0.4.0"): [ray]}
+    return {key: {**profile, "components": components[key]} for key, profile in profiles().items()}
 
 
 def chart_archives():

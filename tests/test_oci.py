@@ -3,56 +3,25 @@ docker-registry, started here on loopback) and pulled back."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import ROOT, easel, tree
+from helm_servers import free_port, oci_registry
 
 from compiler.commands import oci
 
 sys.path.insert(0, str(ROOT / "bench"))
 import fleet
 
-REGISTRY = shutil.which("docker-registry") or shutil.which("registry")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    if REGISTRY is None:
-        pytest.skip("no OCI registry to test against: install Debian's docker-registry (.ci/run does)")
-    folder = tmp_path_factory.mktemp("registry")
-    port = _free_port()
-    config = folder / "config.yml"
-    config.write_text(yaml.safe_dump({"version": 0.1, "log": {"level": "error"},
-                                      "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
-                                      "http": {"addr": f"127.0.0.1:{port}"}}))
-    server = subprocess.Popen([REGISTRY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the registry did not start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
+    """Debian's docker-registry on loopback for the module (tests/helm_servers.py starts it, or skips saying why)."""
+    with oci_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -111,7 +80,7 @@ def test_only_the_clusters_whose_tree_changed_are_pushed_again(tmp_path, registr
 
 def test_an_unreachable_registry_is_an_error_not_a_traceback(tmp_path):
     repo = _published_repo(tmp_path)
-    run = easel("publish", "--oci", f"127.0.0.1:{_free_port()}/fleet", "--plain-http", cwd=repo)
+    run = easel("publish", "--oci", f"127.0.0.1:{free_port()}/fleet", "--plain-http", cwd=repo)
     assert run.code == 1 and "error[E907]" in run.text and "Traceback" not in run.text, run.text
     bad = easel("publish", "--oci", "Not A Registry", cwd=repo)
     assert bad.code == 1 and "error[E907]" in bad.text
