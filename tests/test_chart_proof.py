@@ -361,3 +361,13 @@ def test_an_in_house_chart_folder_holding_a_link_is_refused_through_the_command_
     run = easel("validate", cwd=tmp_path)
     assert run.code == 1 and "error[E109]" in run.out + run.err
     assert "is a symbolic link" in run.out + run.err and "Traceback" not in run.out + run.err
+
+
+def test_on_flux_a_target_that_matches_only_hooks_says_the_post_renderer_may_not_reach_them():
+    component = BATCH.replace("crds: [tools.example.com]}", "crds: [tools.example.com], "
+                              "target: {kind: Job, name: .*-migrate}, container: migrate}").replace(
+        "traits: [{type: security-context, properties: {runAsNonRoot: true, runAsUser: 1000}}]",
+        "traits: [{type: gpu, properties: {count: 1, product: A}}]")
+    result = compile_files(_repository(component, chart="batch-tools"))
+    [problem] = _errors(result, "E817")
+    assert "matches only Helm hooks (Job 'w-tools-migrate')" in problem and "traitValues" in problem

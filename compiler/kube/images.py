@@ -89,3 +89,31 @@ def containers(obj: dict[str, Any], declared: Iterable[PodTemplatePath] = ()) ->
     for template in podtemplates.templates(obj, declared):
         yield from podtemplates.containers(template.template)
 
+
+def kustomize_rewritten(obj: dict[str, Any], entries: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """kustomize's images transformer, in place: a container whose image name is an entry's `name` gets its
+    newName, and newTag (which drops a digest) or digest (which replaces tag and digest)."""
+    for container in containers(obj):
+        image = container.get("image")
+        if not isinstance(image, str):
+            continue
+        name, tag, digest = split_written(image)
+        for entry in entries:
+            if entry.get("name") != name:
+                continue
+            if entry.get("digest"):
+                tail = f"@{entry['digest']}"
+            elif entry.get("newTag"):
+                tail = f":{entry['newTag']}"
+            else:
+                tail = (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+            container["image"] = str(entry.get("newName") or name) + tail
+    return obj
+
+
+def split_written(image: str) -> tuple[str, str, str]:
+    """An image's name as written, its tag and its digest ("" when absent), as kustomize splits them."""
+    rest, _, digest = image.partition("@")
+    head, _, last = rest.rpartition("/")
+    last, _, tag = last.partition(":")
+    return (f"{head}/{last}" if head else last), tag, digest

@@ -207,7 +207,8 @@ def patched(obj: dict[str, Any], patches: list[Patch], declared: Iterable[PodTem
     for patch in mine:
         if patch.kind is not None:
             whole = smp.combine(whole, patch.body, api_version, kind)
-    obj = smp.apply(obj, whole) if whole else copy.deepcopy(obj)
+    # a copy all the way down: the templates below are changed in place, and the object handed in is shared
+    obj = copy.deepcopy(smp.apply(obj, whole) if whole else obj)
     for where in declared_for(obj, declared):
         for holder, key in valuespath.holders(obj, where.path):
             body = {}

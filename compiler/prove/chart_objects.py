@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from compiler.kube import merge, podtemplates
+from compiler.kube import images, merge, podtemplates
 from compiler.kube.api import is_custom
 from compiler.load import yamlio
 from compiler.model.charts import ChartArchive
@@ -311,12 +311,16 @@ def _unmatched(use: ChartUse, objects: list[tuple[str, dict[str, Any]]]) -> list
     pod-wide part for a kind the chart does not render is no loss."""
     problems: list[Problem] = []
     for target, patch in use.patches:
-        matched = [(file, obj) for file, obj in objects if _matches(target, obj)]
+        every = [(file, obj) for file, obj in objects if _matches(target, obj)]
+        matched = [(file, obj) for file, obj in every if use.patches_hooks or not is_hook(obj)]
         said = ", ".join(f"{k}={v}" for k, v in sorted(target.items()))
         if not matched and (target.get("name") or _patch_containers(patch)):  # a pod-wide part for a kind
+            what = (f"matches only Helm hooks ({', '.join(_named(obj) for _, obj in every)}), which Flux's "
+                    "post-renderer reaches only on a helm-controller built on Helm 4 or 3.21 and later, which easel "
+                    "does not count on: set it through the chart's values (`traitValues`)" if every else
+                    "matches none of the chart's objects")
             problems.append((use.file, use.holder, f"post-renderer patch target ({said})",
-                             f"matches none of the chart's objects; its pod objects are: {_pod_objects(objects)}",
-                             "E817"))
+                             f"{what}; its pod objects are: {_pod_objects(objects)}", "E817"))
             continue
         wanted = _patch_containers(patch)
         for file, obj in matched:
@@ -328,6 +332,10 @@ def _unmatched(use: ChartUse, objects: list[tuple[str, dict[str, Any]]]) -> list
                            f"{_pod_objects(objects)}")
                 problems.append((file, obj, f"post-renderer patch ({said}) container {name!r}", message, "E817"))
     return problems
+
+
+def _named(obj: dict[str, Any]) -> str:
+    return f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')!r}"
 
 
 def _patch_containers(patch: dict[str, Any]) -> set[str]:
@@ -346,47 +354,18 @@ def _pod_objects(objects: list[tuple[str, dict[str, Any]]]) -> str:
 
 
 def _patched(obj: dict[str, Any], use: ChartUse) -> dict[str, Any]:
-    hooked = is_hook(obj) and not use.patches_hooks  # a hook the engine may install without easel's patches
+    if is_hook(obj) and not use.patches_hooks:  # a hook the engine may install without the post-renderer at all:
+        return obj  # no patch, no image rewrite, no common label
     for target, patch in use.patches:
-        if _matches(target, obj) and not hooked:
+        if _matches(target, obj):
             body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind", "metadata")}
             obj = merge.apply_literally(obj, body)
     if use.images:
-        obj = _images_rewritten(obj, use.images)
+        obj = images.kustomize_rewritten(obj, use.images)
     if use.labels:
         metadata = obj.setdefault("metadata", {})
         metadata["labels"] = {**(metadata.get("labels") or {}), **use.labels}
     return obj
-
-
-def _images_rewritten(obj: dict[str, Any], entries: tuple[dict[str, Any], ...]) -> dict[str, Any]:
-    """kustomize's images transformer: a container whose image name is an entry's `name` gets its newName, and
-    newTag (which drops a digest) or digest (which replaces tag and digest)."""
-    for template in podtemplates.templates(obj):
-        for container in podtemplates.containers(template.template):
-            image = container.get("image")
-            if not isinstance(image, str):
-                continue
-            name, tag, digest = _split_image(image)
-            for entry in entries:
-                if entry.get("name") != name:
-                    continue
-                if entry.get("digest"):
-                    tail = f"@{entry['digest']}"
-                elif entry.get("newTag"):
-                    tail = f":{entry['newTag']}"
-                else:
-                    tail = (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
-                container["image"] = str(entry.get("newName") or name) + tail
-    return obj
-
-
-def _split_image(image: str) -> tuple[str, str, str]:
-    """An image's name as written, its tag and its digest ("" when absent), as kustomize splits them."""
-    rest, _, digest = image.partition("@")
-    head, _, last = rest.rpartition("/")
-    last, _, tag = last.partition(":")
-    return (f"{head}/{last}" if head else last), tag, digest
 
 
 def chart_images(objects: list[tuple[str, dict[str, Any]]]) -> list[str]:

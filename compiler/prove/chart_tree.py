@@ -55,9 +55,17 @@ def with_chart(own: ComponentObjects, component: Any, files: dict[str, str], par
         rendering = charts.engine.render(request)
         if rendering.failure == "unavailable":
             return own, []  # said once, for every chart (prove/charts.py)
-        parsed.charts[key] = (use.holder, use.file, *chart_objects.rendered_objects(
+        made = (use.holder, use.file, *chart_objects.rendered_objects(
             use, rendering, f"chart {archive.name} {archive.version} ({archive.file})"))
-    _, first, objects, found = parsed.charts[key]
+        if rendering.failure not in (None, "render"):  # a timeout or a crash: this run's answer only
+            return _joined(own, use, made)
+        parsed.charts[key] = made
+    return _joined(own, use, parsed.charts[key])
+
+
+def _joined(own: ComponentObjects, use: chart_objects.ChartUse, made: tuple
+            ) -> tuple[ComponentObjects, list[chart_objects.Problem]]:
+    _, first, objects, found = made
     # what is said of the holder names this cluster's file (the chart's own objects name the chart's templates)
     found = [(use.file if problem[0] == first else problem[0], *problem[1:]) for problem in found]
     return ComponentObjects(own.folder, [*own.objects, *objects], own.unproven), found
