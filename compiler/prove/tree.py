@@ -120,6 +120,14 @@ class _Where:
         self.cluster, self.release, self.component, self.loc = cluster, release, component, loc
         self.release_engine = engine
 
+    def hook_reason(self, obj: dict[str, Any]) -> str:
+        """Why a Helm hook lacks what easel's post-renderer sets, on Flux; "" for any other object."""
+        if not (chart_objects.is_hook(obj) and self.release_engine == "flux"):
+            return ""
+        return (" (a Helm hook: Flux's post-renderer reaches hooks only on a helm-controller built on Helm 4 or "
+                "3.21 and later, which easel does not count on; set it through the chart's values with "
+                "`traitValues`, or an image through `imageValues`)")
+
     def problem(self, file: str, obj: dict[str, Any], field: str, message: str, code: str) -> Diagnostic:
         name = (obj.get("metadata") or {}).get("name")
         return error(code, f"cluster {self.cluster!r}: {obj.get('kind')} {name!r} ({file}), {field}: {message}",
@@ -270,8 +278,8 @@ def _image_problems(where: _Where, built: ComponentObjects, listed: set[str],
                                                   "so a mirror would not have it", "E812"))
                 if registries is not None and not images.allowed(image, registries):
                     problems.append(where.problem(file, obj, field, f"{image!r} is not from a registry the "
-                                                  f"environment allows ({', '.join(registries) or 'none'})",
-                                                  "E812"))
+                                                  f"environment allows ({', '.join(registries) or 'none'})"
+                                                  f"{where.hook_reason(obj)}", "E812"))
     return problems
 
 
@@ -286,11 +294,8 @@ def _trait_problems(where: _Where, built: ComponentObjects, required: list[Resol
             again = with_string_fields(podtemplates.patched(obj, list(trait.output.patches), declared))
             differs = _first_difference(obj, again)
             if differs is not None:
-                why = (" (a Helm hook: Flux's post-renderer reaches hooks only on a helm-controller built on Helm 4 "
-                       "or 3.21 and later, which easel does not count on; set it through the chart's values with "
-                       "`traitValues`)" if chart_objects.is_hook(obj) and where.release_engine == "flux" else "")
                 problems.append(where.problem(file, obj, differs, f"the environment requires trait {trait.type!r}, "
-                                              f"and what it sets is not there{why}", "E813"))
+                                              f"and what it sets is not there{where.hook_reason(obj)}", "E813"))
     return problems
 
 
