@@ -49,10 +49,10 @@ def chart_patches(component: ResolvedComponent) -> tuple[ChartPatch, ...]:
 def _pieces(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str | None, dict[str, Any]]]:
     """(kind, name regex, body) of what a patch does in a chart or folder. A pod-wide patch (security context,
     labels, node placement) is split: its pod-level part goes to every pod-bearing kind a chart renders (Jobs,
-    CronJobs, DaemonSets and hook pods too: Helm 4's post-renderer reaches hooks, and a required security context
-    must reach every pod), its container-level part to the target, the objects that run the component's
-    `container` (by default every Deployment and StatefulSet). A patch that is not pod-wide (gpu: the GPUs' node
-    selector and tolerations; storage: the volume of its mount) goes wholly to the target."""
+    CronJobs, DaemonSets and hook pods too, where kustomize's inflation or Helm 4's post-renderer reaches hooks: a
+    required security context must reach every pod), its container-level part to the target, the objects that run
+    the component's `container` (by default every Deployment and StatefulSet). A patch that is not pod-wide (gpu:
+    the GPUs' node selector and tolerations; storage: the volume of its mount) goes wholly to the target."""
     if patch.kind is not None:
         return [(patch.kind, patch.name, patch.body)]
     target = component.external.target if component.external is not None else None
