@@ -41,6 +41,7 @@ class Settings:
     engine: str = "flux"
     interval: str = "10m"
     repo_url: str = "https://git.example.com/platform/fleet.git"
+    git_secret_ref: str | None = None  # the Secret Flux reads repoURL (or the OCI artifacts) with (gitops.secretRef)
     branch: str = "main"
     parameters: dict[str, ParamSetting] = field(default_factory=dict)
     delivery: str = "git"  # git | oci: what each cluster's bootstrap source follows

@@ -38,13 +38,17 @@ def argo_source(settings: Settings, cluster: str, folder: str) -> dict[str, Any]
 
 
 def flux_bootstrap_source(settings: Settings, cluster: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The source each Flux cluster's bootstrap creates: the rendered repository, or the cluster's own OCI
+    artifact, read with `gitops.secretRef` when the settings name one (a Secret in flux-system)."""
     metadata = {"name": SOURCE, "namespace": namespace, "labels": dict(labels)}
+    credentials = {"secretRef": {"name": settings.git_secret_ref}} if settings.git_secret_ref else {}
     if is_oci(settings):
         spec: dict[str, Any] = {"interval": settings.interval, "url": argo_repo_url(settings, cluster),
-                                "ref": {"tag": settings.oci_tag}}
+                                "ref": {"tag": settings.oci_tag}, **credentials}
         if settings.oci_insecure:
             spec["insecure"] = True
         return {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository", "metadata": metadata,
                 "spec": spec}
     return {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": metadata,
-            "spec": {"interval": settings.interval, "url": settings.repo_url, "ref": {"branch": settings.branch}}}
+            "spec": {"interval": settings.interval, "url": settings.repo_url, "ref": {"branch": settings.branch},
+                     **credentials}}

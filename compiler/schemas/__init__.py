@@ -141,6 +141,9 @@ SETTINGS = obj({
         "repoURL": described(NONEMPTY, "Where output/ is published (the bootstrap objects' source).",
                              default="https://git.example.com/platform/fleet.git"),
         "branch": described(NONEMPTY, "The branch of repoURL the clusters follow.", default="main"),
+        "secretRef": described(NAME, (
+            "The name of the Secret in flux-system with which Flux reads repoURL (or the OCI artifacts); never "
+            "credentials themselves. Argo CD finds its repository credentials by the URL instead.")),
         # git: clusters follow the rendered repository; oci: each its own artifact (`easel publish --oci`)
         "delivery": described({"enum": ["git", "oci"], "default": "git"},
                               "What clusters follow: git (repoURL), or oci (each cluster its own OCI artifact)."),
