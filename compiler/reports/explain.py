@@ -67,7 +67,9 @@ def _resolved(result: Result, resolved) -> dict[str, Any]:
             "name": c.name, "type": c.type, "instance": c.instance, "wave": c.wave, "dependsOn": list(c.depends_on),
             **({"chart": {"repository": c.output.helm.repository or None, "chart": c.output.helm.chart,
                           "version": c.output.helm.version,
-                          **({"path": c.output.helm.path} if c.output.helm.path else {})}} if c.output.helm else {}),
+                          **({"path": c.output.helm.path} if c.output.helm.path else {}),
+                          # what an upgrade does with the chart's CRDs on Flux (Argo CD applies them every sync)
+                          "crds": c.release.crds or "Create"}} if c.output.helm else {}),
             "traits": [t.type for t in c.traits]} for c in resolved.components],
     }
 
@@ -162,7 +164,8 @@ def _resolved_lines(report: dict[str, Any]) -> list[str]:
         named = c.get("chart") or {}
         chart = "" if not named else (
             f" {named['path']}: in-house chart {named['chart']} {named['version']}" if "path" in named
-            else f" {named['repository']}/{named['chart']} {named['version']}")
+            else f" {named['repository']}/{named['chart']} {named['version']}") + (
+            f"; its CRDs on upgrade: {named['crds']} (Flux), applied every sync (Argo CD)" if named else "")
         after = f", after {', '.join(c['dependsOn'])}" if c["dependsOn"] else ""
         traits = ", ".join(c["traits"]) or "no traits"
         lines.append(f"  {c['name']} ({c['type']}{chart}{after}): {traits}")
