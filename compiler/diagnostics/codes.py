@@ -197,6 +197,10 @@ _ALL = [
          "engine is refused, as is one whose output is not YAML"),
     Code("E819", "a chart's values do not match its values.schema.json",
          "give the values the chart's schema asks for, at the path shown"),
+    Code("E821", "a pod its namespace's quota would refuse",
+         "the environment's namespace quota constrains a compute resource (requests.cpu, limits.memory, ...): set "
+         "it on every container with the `resources` trait (on a chart, through `traitValues` or its values), or "
+         "drop that key from the quota"),
     Code("E820", "a chart does not support the cluster's Kubernetes version",
          "use a chart version whose `kubeVersion` includes the cluster's, or place the workload elsewhere"),
     # Command line

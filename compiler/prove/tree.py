@@ -36,6 +36,7 @@ from compiler.model import quantity
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
 from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, labels
+from compiler.prove import quota as quota_rules
 from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
 from compiler.prove.schemas import rejection, schema_version
@@ -106,7 +107,11 @@ def _checked(where: _Where, built: ComponentObjects, booking: Booking | None, co
     None for a stack, whose GPUs are not placed by capacity), where its pods can land, its images, the traits
     its environment requires."""
     declared = component.output.pod_templates
-    return [*_gpu_problems(where, built, booking, declared, took),
+    quota = where.release.namespace.quota
+    unadmitted = [where.problem(file, obj, field, why, "E821") for file, obj in built.objects
+                  if (obj.get("metadata") or {}).get("namespace") in (None, where.release.namespace.name)
+                  for field, why in quota_rules.unmet(obj, quota, declared)] if quota else []
+    return [*unadmitted, *_gpu_problems(where, built, booking, declared, took),
             *claims.landing_problems(where, built, booking, facts),
             *_image_problems(where, built, listed, policy.registries, declared),
             *_trait_problems(where, built, [t for t in component.traits if t.type in policy.required_traits],
