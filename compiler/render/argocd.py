@@ -24,6 +24,7 @@ from compiler.model import DEFAULT_RELEASE, ReleaseOptions, Settings
 from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
 from compiler.render import delivery
 from compiler.render.objects import (
+    IMMUTABLE_TEMPLATES,
     chart_labels,
     component_objects,
     folder_labels,
@@ -43,6 +44,7 @@ NAMESPACES_PROJECT = "namespaces"
 PROJECTS_WAVE = -30  # the AppProjects before the Applications that use them
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+RECREATE = ("Force=true", "Replace=true")  # Argo CD deletes and creates the object again
 SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
 IN_CLUSTER = "https://kubernetes.default.svc"
 NAMESPACES_WAVE = -20  # namespaces first,
@@ -126,13 +128,15 @@ def _wrapper(release: Release, component: ResolvedComponent) -> dict[str, Any] |
 
 def _no_dry_run_before_crd(obj: dict[str, Any]) -> dict[str, Any]:
     """A custom resource whose CRD may arrive in the same sync (a chart of an earlier wave installs it) would fail
-    Argo CD's dry run: it skips that when the CRD is missing (harmless where the CRD is there)."""
-    if not is_custom(obj):
+    Argo CD's dry run: it skips that when the CRD is missing (harmless where the CRD is there). A Job, whose pod
+    template cannot change in place, is replaced (deleted and created again) when a new version changes it."""
+    wanted = [SKIP_DRY_RUN] if is_custom(obj) else list(RECREATE) if obj.get("kind") in IMMUTABLE_TEMPLATES else []
+    if not wanted:
         return obj
     metadata = dict(obj["metadata"])
     annotations = dict(metadata.get("annotations") or {})
     options = [o for o in annotations.get(SYNC_OPTIONS, "").split(",") if o]
-    annotations[SYNC_OPTIONS] = ",".join([*options, SKIP_DRY_RUN] if SKIP_DRY_RUN not in options else options)
+    annotations[SYNC_OPTIONS] = ",".join([*options, *(o for o in wanted if o not in options)])
     metadata["annotations"] = annotations
     return {**obj, "metadata": metadata}
 

@@ -31,6 +31,7 @@ from compiler.render.objects import (
     chart_labels,
     component_objects,
     folder_labels,
+    has_jobs,
     in_house_folder,
     kustomization,
     kustomize_images,
@@ -187,6 +188,8 @@ def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends
         "path": delivery.flux_path(plans.settings, CLUSTER, f"{release.path}/{component.name}"),
         "prune": True, "sourceRef": delivery.flux_source_ref(plans.settings),
         "dependsOn": [{"name": name} for name in depends]}
+    if has_jobs(component):  # a Job's pod template cannot change in place: Flux recreates what it cannot patch
+        spec["force"] = True
     if wait:
         spec["wait"] = True
         if component.output.helm:  # long enough for the HelmRelease's install and every retry of it

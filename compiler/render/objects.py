@@ -191,6 +191,16 @@ def _egress(namespace: NamespacePlan) -> dict[str, Any]:
             "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": rules}}
 
 
+# Kinds whose pod template Kubernetes refuses to change in place: a new profile version that changes one is applied
+# by recreating the object (Flux `force`, Argo CD `Force=true,Replace=true`)
+IMMUTABLE_TEMPLATES = ("Job",)
+
+
+def has_jobs(component: ResolvedComponent) -> bool:
+    """Whether the component's own objects hold a kind whose pod template cannot be changed in place."""
+    return any(obj.get("kind") in IMMUTABLE_TEMPLATES for obj in component.output.objects or ())
+
+
 def in_house_folder(release: Release, component: ResolvedComponent) -> str:
     """Where an in-house chart's files are in the cluster's tree: in its component's folder, under charts/<name>
     (where kustomize's helmCharts finds a chart without a repo, and what a Flux HelmRelease's chart path names)."""
