@@ -31,3 +31,16 @@ def is_custom(obj: dict[str, Any]) -> bool:
     """Whether the object is a custom resource (its kind is not one of Kubernetes' own)."""
     api_version = obj.get("apiVersion")
     return isinstance(api_version, str) and group_of(api_version) not in kubernetes_groups()
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """value when it is a mapping, else an empty one: for reading objects whose fields may be of any type (a chart
+    renders what its templates print)."""
+    return value if isinstance(value, dict) else {}
+
+
+def crd_defines(crd: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(API group, kind) a CustomResourceDefinition defines; None for what it does not say as a string."""
+    spec = mapping(crd.get("spec"))
+    group, kind = spec.get("group"), mapping(spec.get("names")).get("kind")
+    return (group if isinstance(group, str) else None), (kind if isinstance(kind, str) else None)

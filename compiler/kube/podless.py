@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from compiler.kube.api import crd_defines
+
 # (API group, kind) of custom kinds that run no pods. Each configures something that runs elsewhere.
 KINDS_WITHOUT_PODS: frozenset[tuple[str, str]] = frozenset({
     # Prometheus operator (prometheus-operator.dev, group monitoring.coreos.com): what Prometheus and
@@ -84,9 +86,8 @@ def kinds_without_pods(objects: Iterable[dict[str, Any]]) -> frozenset[tuple[str
     seen = set(KINDS_WITHOUT_PODS)
     for obj in objects:
         if obj.get("kind") == "CustomResourceDefinition" and group_of(obj.get("apiVersion")) == CRD_API_GROUP:
-            spec = obj.get("spec") or {}
-            group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
-            if isinstance(group, str) and isinstance(kind, str) and _crd_runs_no_pods(obj):
+            group, kind = crd_defines(obj)
+            if group is not None and kind is not None and _crd_runs_no_pods(obj):
                 seen.add((group, kind))
     return frozenset(seen)
 

@@ -65,6 +65,11 @@ class HelmChart:
     namespace: str | None
     path: str | None = None  # an in-house chart: its folder in the config repository (under charts.path)
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(repository, chart, version): how easel.lock pins its archive (repository "" for an in-house chart)."""
+        return self.repository, self.chart, self.version
+
 
 @dataclass(frozen=True)
 class ComponentOutput:

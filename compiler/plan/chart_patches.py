@@ -9,6 +9,7 @@ from typing import Any
 
 from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import merge as smp
+from compiler.kube.api import mapping
 from compiler.kube.podtemplates import for_kind
 from compiler.model.parts import ALL_CONTAINERS, API_VERSIONS, DEFAULT_EXTERNAL_KINDS, ChartTarget, Patch
 
@@ -70,14 +71,10 @@ def _pieces(patch: Patch, component: ResolvedComponent) -> list[tuple[str, str |
         (target.kind, target.name, patch.body)]
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _pod_wide_part(body: dict[str, Any]) -> dict[str, Any]:
     """The pod-level part of a Deployment-form patch: its pod template without containers."""
-    template = _mapping(_mapping(body.get("spec")).get("template"))
-    pod = _mapping(template.get("spec"))
+    template = mapping(mapping(body.get("spec")).get("template"))
+    pod = mapping(template.get("spec"))
     wide_pod = {k: v for k, v in pod.items() if k not in ("containers", "initContainers")}
     wide = {**{k: v for k, v in template.items() if k != "spec"}, **({"spec": wide_pod} if wide_pod else {})}
     return {"spec": {"template": wide}} if wide else {}

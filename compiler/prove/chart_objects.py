@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from compiler.kube import images, merge, podtemplates
-from compiler.kube.api import is_custom
+from compiler.kube.api import crd_defines, is_custom, mapping
 from compiler.load import yamlio
 from compiler.model.charts import ChartArchive
 from compiler.prove.objects import ComponentObjects, Parsed, namespaced
@@ -77,10 +77,6 @@ class ChartProof:
     unstable: set[str] = field(default_factory=set)  # the archives (by digest) said to render differently twice
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def api_versions(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]],
                  archives: list[ChartArchive]) -> tuple[str, ...]:
     """What `.Capabilities.APIVersions` holds beyond the built-ins: every served version of the CRDs the tree
@@ -88,8 +84,8 @@ def api_versions(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]],
     found: set[str] = set()
     shipped = [crd for archive in archives for crd in archive.crds]
     for crd in [*shipped, *(crd for same in crds.values() for crd in same)]:
-        spec = _mapping(crd.get("spec"))
-        group, kind = spec.get("group"), _mapping(spec.get("names")).get("kind")
+        spec = mapping(crd.get("spec"))
+        group, kind = crd_defines(crd)
         versions = spec.get("versions")
         for version in versions if isinstance(versions, list) else ():
             if isinstance(version, dict) and version.get("served", True) and group and kind:

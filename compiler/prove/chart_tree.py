@@ -9,6 +9,7 @@ from typing import Any
 
 from compiler.decide.inventory import ClusterFacts
 from compiler.diagnostics import Diagnostic, warning
+from compiler.kube.api import crd_defines
 from compiler.model.charts import ChartArchive
 from compiler.plan import ClusterPlan, Release
 from compiler.prove import chart_objects
@@ -21,7 +22,7 @@ def archive_of(component: Any, charts: ChartProof | None) -> ChartArchive | None
     helm = component.output.helm
     if charts is None or helm is None:
         return None
-    return charts.archives.get(("" if helm.path is not None else helm.repository, helm.chart, helm.version))
+    return charts.archives.get(helm.key)
 
 
 def archives_of(plan: ClusterPlan, charts: ChartProof | None) -> list[ChartArchive]:
@@ -31,8 +32,8 @@ def archives_of(plan: ClusterPlan, charts: ChartProof | None) -> list[ChartArchi
 def shipped_crds(component: Any, charts: ChartProof | None) -> dict[tuple[str, str], tuple[dict[str, Any], ...]]:
     """The CRDs the component's chart ships in crds/, by the kind they define."""
     archive = archive_of(component, charts)
-    return {(str((c.get("spec") or {}).get("group")), str(((c.get("spec") or {}).get("names") or {}).get("kind"))):
-            (c,) for c in (archive.crds if archive else ())}
+    return {(str(group), str(kind)): (crd,) for crd in (archive.crds if archive else ())
+            for group, kind in [crd_defines(crd)]}
 
 
 def with_chart(own: ComponentObjects, component: Any, files: dict[str, str], parsed: Parsed,

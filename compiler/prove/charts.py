@@ -48,8 +48,7 @@ def _components(plans: Plans) -> dict[tuple[str, str, str], Any]:
 
 
 def _key(component: Any) -> tuple[str, str, str]:
-    helm = component.output.helm
-    return ("" if helm.path is not None else helm.repository), helm.chart, helm.version
+    return component.output.helm.key
 
 
 def unproven(plans: Plans, archives: Archives, engine: bool) -> list[Diagnostic]:

@@ -41,8 +41,7 @@ def installed_by(component: ResolvedComponent, archives: Archives | None = None)
     defined = {((o.get("spec") or {}).get("group")) for o in own_objects(component)
                if o.get("kind") == "CustomResourceDefinition"}
     helm = component.output.helm
-    archive = (archives or {}).get(("" if helm.path is not None else helm.repository, helm.chart, helm.version)) \
-        if helm is not None else None
+    archive = (archives or {}).get(helm.key) if helm is not None else None
     shipped = {(crd.get("spec") or {}).get("group") for crd in (archive.crds if archive is not None else ())}
     return frozenset(g for g in (*declared, *defined, *shipped) if isinstance(g, str))
 

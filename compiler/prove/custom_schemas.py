@@ -28,7 +28,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from compiler.kube.api import group_of, is_custom
+from compiler.kube.api import crd_defines, group_of, is_custom
 from compiler.plan import ClusterPlan
 from compiler.prove.objects import Parsed, component_objects
 from compiler.prove.schemas import SchemaMemo
@@ -52,9 +52,8 @@ def installed(plan: ClusterPlan, files: dict[str, str], layers: Mapping[str, dic
             folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
             for _, obj in component_objects(files, folder, layers.get(folder), parsed).objects:
                 if obj.get("kind") == CRD_KIND and obj.get("apiVersion") == CRD_API_VERSION:
-                    spec = obj.get("spec") or {}
-                    group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
-                    if isinstance(group, str) and isinstance(kind, str):
+                    group, kind = crd_defines(obj)
+                    if group is not None and kind is not None:
                         same = found.setdefault((group, kind), [])
                         same += [] if any(crd is obj for crd in same) else [obj]
     return {key: tuple(crds) for key, crds in found.items()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.kube import podtemplates
+from compiler.kube.api import mapping
 
 # the resources whose quota admission requires every container to state (extended resources, GPUs among them,
 # are required only of the pods that ask for them)
@@ -36,12 +37,12 @@ def unmet(obj: dict[str, Any], quota: dict[str, str], declared: Any = ()
         return []
     found = []
     for template in podtemplates.templates(obj, declared):
-        spec = _mapping(template.template.get("spec"))
+        spec = mapping(template.template.get("spec"))
         for list_name in ("initContainers", "containers"):
             for container in spec.get(list_name) or ():
                 if not isinstance(container, dict):
                     continue
-                resources = _mapping(container.get("resources"))
+                resources = mapping(container.get("resources"))
                 for key, part, resource in wanted:
                     if not _sets(resources, part, resource):
                         why = (f"the namespace's quota constrains {key}, and admission refuses a pod whose containers "
@@ -50,10 +51,6 @@ def unmet(obj: dict[str, Any], quota: dict[str, str], declared: Any = ()
     return found
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _sets(resources: dict[str, Any], part: str, resource: str) -> bool:
-    limits, requests = _mapping(resources.get("limits")), _mapping(resources.get("requests"))
+    limits, requests = mapping(resources.get("limits")), mapping(resources.get("requests"))
     return resource in limits if part == "limits" else (resource in requests or resource in limits)
