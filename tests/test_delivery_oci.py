@@ -115,27 +115,70 @@ def test_every_cluster_tree_builds_from_its_own_root(oci_repo):
         assert run.returncode == 0, run.stderr
 
 
-def test_a_kustomize_folder_of_the_repository_cannot_be_delivered_as_an_artifact(tmp_path):
-    repo = copy_init_repo(tmp_path / "repo")
-    write_files(repo, {"easel.yaml": SETTINGS, "profiles/base/kustomization.yaml": "resources: []\n",
-                       "profiles/folder/1.0.0.yaml": """
+FOLDER_PROFILE = """
         apiVersion: easel.dev/v1alpha1
         kind: WorkloadProfile
         metadata: {name: folder}
         spec:
           version: 1.0.0
           components:
-            - name: base
+            - name: site
               type: kustomize
-              properties: {path: profiles/base, target: {kind: Deployment, name: app}, container: app}
-        """, "workloads/demo/folder.yaml": """
+              properties: {path: profiles/site/overlay, target: {kind: Deployment, name: site}, container: site}
+        """
+FOLDER_FILES = {
+    "profiles/site/base/kustomization.yaml": "resources: [deployment.yaml]\n",
+    "profiles/site/base/deployment.yaml": """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: site}
+        spec:
+          selector: {matchLabels: {app: site}}
+          template:
+            metadata: {labels: {app: site}}
+            spec: {containers: [{name: site, image: registry.example.com/site:1}]}
+        """,
+    "profiles/site/overlay/kustomization.yaml": "resources: [../base]\nconfigMapGenerator:\n"
+                                                "  - {name: site, envs: [site.env]}\n",
+    "profiles/site/overlay/site.env": "GREETING=hello\n",
+    "profiles/folder/1.0.0.yaml": FOLDER_PROFILE,
+    "workloads/demo/folder.yaml": """
         apiVersion: easel.dev/v1alpha1
         kind: Workload
         metadata: {name: folder}
         spec: {project: demo, environment: dev, profile: {name: folder}}
-        """})
+        """}
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_a_kustomize_folder_travels_in_the_clusters_artifact(tmp_path, engine):
+    """The folder, the folder it builds on and its generator's file are in the cluster's tree, which alone (the
+    artifact's root) builds the folder with its objects."""
+    repo = copy_init_repo(tmp_path / "repo")
+    write_files(repo, {**FOLDER_FILES, "easel.yaml": SETTINGS.replace("engine: flux", f"engine: {engine}")})
     run = easel("compile", cwd=repo)
-    assert run.code == 1 and "error[E805]" in run.text and "profiles/folder/1.0.0.yaml:" in run.text, run.text
+    assert run.code == 0, run.text
+    [tree] = [t for t in (repo / "output/clusters").iterdir() if (t / "workloads/demo/folder").is_dir()]
+    for path in ("base/kustomization.yaml", "base/deployment.yaml", "overlay/kustomization.yaml", "overlay/site.env"):
+        assert (tree / "repository/profiles/site" / path).is_file(), path
+    if engine == "flux":
+        [folder] = [o for o in _documents(tree / "workloads/demo/folder/site/objects.yaml")
+                    if o["kind"] == "Kustomization"]
+        assert folder["spec"]["path"] == "./repository/profiles/site/overlay"
+        assert folder["spec"]["sourceRef"]["kind"] == "OCIRepository"
+        built_from = tree / folder["spec"]["path"]
+    else:
+        built_from = tree / "workloads/demo/folder/site"
+    kubectl = _kubectl()
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (pip install '.[test]')")
+    artifact = tmp_path / "artifact"  # the tree alone, as `easel publish --oci` pushes it
+    shutil.copytree(tree, artifact)
+    built = subprocess.run([kubectl, "kustomize", str(artifact / built_from.relative_to(tree))],
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    kinds = sorted(d["kind"] for d in yaml.safe_load_all(built.stdout) if d)
+    assert kinds == ["ConfigMap", "Deployment"]
 
 
 def test_oci_delivery_needs_a_repository(tmp_path):
@@ -157,3 +200,16 @@ def test_the_proof_reads_the_flux_layers_of_an_artifact_as_it_reads_those_of_the
     assert components and components <= set(layers)
     assert all(doc["spec"]["path"].startswith("./") and "/clusters/" not in doc["spec"]["path"]
                for doc in layers.values())
+
+
+def test_a_changed_file_of_a_carried_folder_is_compiled_again_not_replayed(tmp_path):
+    """A generator's file is no YAML, yet it is an input: the cache that replays a compile must see it change."""
+    repo = copy_init_repo(tmp_path / "repo")
+    write_files(repo, {**FOLDER_FILES, "easel.yaml": SETTINGS})
+    assert easel("compile", cwd=repo).code == 0
+    [carried] = list((repo / "output/clusters").glob("*/repository/profiles/site/overlay/site.env"))
+    assert carried.read_text() == "GREETING=hello\n"
+    (repo / "profiles/site/overlay/site.env").write_text("GREETING=again\n")
+    run = easel("compile", cwd=repo)
+    assert run.code == 0, run.text
+    assert carried.read_text() == "GREETING=again\n"

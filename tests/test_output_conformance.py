@@ -140,8 +140,9 @@ def make_longnames_repo(root: Path) -> Path:
 
 def _in_chart(path: Path) -> bool:
     """Whether the file is part of an in-house chart written into the tree (a folder under charts/ holding
-    Chart.yaml)."""
-    return any(folder.parent.name == "charts" and (folder / "Chart.yaml").is_file() for folder in path.parents)
+    Chart.yaml), or of a kustomize folder of the repository the tree carries (clusters/<c>/repository/...)."""
+    return any(folder.parent.name == "charts" and (folder / "Chart.yaml").is_file() for folder in path.parents) \
+        or any(folder.name == "repository" and folder.parent.parent.name == "clusters" for folder in path.parents)
 
 
 def _yaml_docs(path: Path) -> list:
@@ -993,6 +994,15 @@ def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
                 sub = folder.relative_to(c.out).as_posix()
                 reached.add(f"{sub}/kustomization.yaml")
                 _resources(c, sub, reached)
+        for doc in c.docs():  # a kustomize folder the tree carries, applied by a Flux Kustomization of a layer
+            spec = doc.obj.get("spec") or {}
+            if doc.file in reached and doc.obj.get("kind") == "Kustomization" and spec.get("path"):
+                folder = c.output_path(spec["path"])
+                if folder is None or not (folder / "kustomization.yaml").is_file():
+                    problems.append(f"{doc.file}: spec.path {spec['path']!r} is no folder with a kustomization.yaml")
+                    continue
+                reached.add(f"{folder.relative_to(c.out).as_posix()}/kustomization.yaml")
+                _resources(c, folder.relative_to(c.out).as_posix(), reached)
     for doc in c.docs():
         if doc.file in reached and doc.obj.get("kind") == "Application":
             spec = doc.obj.get("spec") or {}
@@ -1012,6 +1022,11 @@ def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
             reached.add(f"{sub}/kustomization.yaml")
             _resources(c, sub, reached)
     reached |= _charts_reached(c, root, reached)
+    # a carried kustomize folder reached is reached whole: its generators' and patches' files too
+    carried = [f.rsplit("/", 1)[0] for f in reached if f.startswith(f"{root}/repository/")
+               and f.endswith("/kustomization.yaml")]
+    reached |= {p.relative_to(c.out).as_posix() for folder in carried for p in (c.out / folder).rglob("*")
+                if p.is_file()}
     # images.txt is the cluster's image list for mirroring, not something to deploy
     files = {p.relative_to(c.out).as_posix() for p in (c.out / root).rglob("*")
              if p.is_file() and p.name != "images.txt"}

@@ -3,8 +3,8 @@ only the containers as a component's template wrote them:
 
 - on objects easel renders (a user's ComponentDefinition), the images a trait's patch sets (a user's
   TraitDefinition may set a container's image or add an init container);
-- on a kustomize folder, the images its traits' patches set and the images the image-registry trait names (the
-  folder's own files are kustomize's: easel does not read their objects into the model).
+- on a kustomize folder, the images its traits' patches set and the images the image-registry trait names, and
+  (the proof builds the folder the cluster's tree carries) the images of the folder's own objects.
 """
 
 from __future__ import annotations
@@ -79,18 +79,27 @@ def test_an_image_a_trait_patch_sets_on_a_kustomize_folder_must_come_from_an_all
                             "profiles/defs.yaml": PINNED})
     assert codes(result) == ["E706"], [d.text for d in result.diagnostics]
     assert "'evil.example.org/site:2'" in next(d for d in result.diagnostics if d.code == "E706").message
-    allowed = compile_files({**_folder('[{type: pinned, properties: {image: "registry.example.com/site:2"}}]'),
-                             "profiles/defs.yaml": PINNED})
+    pinned = {**_folder('[{type: pinned, properties: {image: "registry.example.com/site:2"}}]'),
+              "profiles/defs.yaml": PINNED}
+    # the folder's own Deployment still pulls from Docker Hub: the proof sees it in the folder the tree carries
+    [own] = compile_files(pinned).diagnostics
+    assert own.code == "E812" and "'docker.io/library/nginx:1.27' is not from a registry" in own.message, own.text
+    assert "clusters/c/repository/profiles/site/deployment.yaml" in own.message
+    moved = {**pinned, "profiles/site/deployment.yaml": pinned["profiles/site/deployment.yaml"].replace(
+        "docker.io/library/nginx:1.27", "registry.example.com/site:1")}
+    allowed = compile_files(moved)
     assert codes(allowed) == [], [d.text for d in allowed.diagnostics]
-    assert allowed.files["clusters/c/images.txt"] == "registry.example.com/site:2\n"
+    assert allowed.files["clusters/c/images.txt"] == "registry.example.com/site:1\nregistry.example.com/site:2\n"
 
 
 def test_the_images_an_image_registry_trait_names_on_a_folder_are_checked_as_pulled_and_listed():
     mirrored = compile_files(_folder("[{type: image-registry, properties: {registry: registry.example.com/mirror, "
                                      "images: [docker.io/library/nginx]}}]"))
     assert codes(mirrored) == [], [d.text for d in mirrored.diagnostics]
-    assert mirrored.files["clusters/c/images.txt"] == \
+    # the trait's own line, and the tag the folder's Deployment pulls, from its source to the mirror
+    assert mirrored.files["clusters/c/images.txt"] == (
         "docker.io/library/nginx registry.example.com/mirror/library/nginx\n"
+        "docker.io/library/nginx:1.27 registry.example.com/mirror/library/nginx:1.27\n")
     elsewhere = compile_files(_folder("[{type: image-registry, properties: {registry: mirror.elsewhere.org, "
                                       "images: [docker.io/library/nginx]}}]"))
     assert codes(elsewhere) == ["E706"], [d.text for d in elsewhere.diagnostics]

@@ -1,5 +1,5 @@
 """`easel validate` rejects whatever `easel compile` rejects (SPEC §3): on repositories that only the later
-stages find fault with (planning, proving: E412, E603, E604, E605, E801, E805, W105) and on an output folder
+stages find fault with (planning, proving: E306, E412, E603, E604, E605, E801, W105) and on an output folder
 that leads outside the repository (E802), the two commands print the same diagnostics, at the same places, and
 exit alike. tests/scenario.py's compile_files compares the two on every scenario of the suite, in memory; here
 they run as the command line runs them, cache replay included."""
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import test_argocd_governance
 import test_bad_input
-import test_delivery_oci
 import test_gpu_dra
 import test_inventory_import_dra
 import test_isolation
@@ -48,17 +47,17 @@ spec: {project: team-w, environment: dev, profile: {name: app}}
     return files
 
 
-FOLDER_OVER_OCI = {"easel.yaml": test_delivery_oci.SETTINGS, "profiles/base/kustomization.yaml": "resources: []\n",
-                   "profiles/folder/1.0.0.yaml": """
+FOLDER_FROM_PARAMETER = {"profiles/base/kustomization.yaml": "resources: []\n", "profiles/folder/1.0.0.yaml": """
         apiVersion: easel.dev/v1alpha1
         kind: WorkloadProfile
         metadata: {name: folder}
         spec:
           version: 1.0.0
+          parameters: {folder: {type: string, default: profiles/elsewhere}}
           components:
             - name: base
               type: kustomize
-              properties: {path: profiles/base, target: {kind: Deployment, name: app}, container: app}
+              properties: {path: "{{ params.folder }}", target: {kind: Deployment, name: app}, container: app}
         """, "workloads/demo/folder.yaml": """
         apiVersion: easel.dev/v1alpha1
         kind: Workload
@@ -81,7 +80,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Path], Path]]] = {
         "E605", _scenario(test_gpu_dra._fleet("{count: 1, product: NVIDIA-L4}", DRA_SAID))),
     "E801-shared-namespace-two-isolations": ("E801", _init_repo_with(test_bad_input.SHARED_NAMESPACE)),
     "E801-governed-namespace-clash": ("E801", _scenario(_governed_namespace_clash())),
-    "E805-folder-not-in-the-oci-artifact": ("E805", _init_repo_with(FOLDER_OVER_OCI)),
+    "E306-a-folder-a-parameter-names-is-not-there": ("E306", _init_repo_with(FOLDER_FROM_PARAMETER)),
     "W105-strict-isolation-cuts-the-ingress-off": (
         "W105", _scenario(test_isolation._files("{isolation: strict}"))),
     "E302-an-early-stage-too": ("E302", _init_repo_with(test_bad_input.edit(test_bad_input.WORKLOAD,

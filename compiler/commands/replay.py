@@ -49,10 +49,13 @@ def compile_key(raw: load.Snapshot | load.RawRepo, lock_text: str | None, out_di
 
 
 def _charts(raw: load.Snapshot | load.RawRepo) -> dict[str, str]:
-    """The chart archives' digests: they, and which Helm engine is there to prove them, decide a run too."""
+    """The digests of the chart archives and of kustomize folders' other files: they, and which Helm engine is there
+    to prove them, decide a run too."""
+    folders = {path: "sha256:" + cache.content_digest(data) for path, data in raw.folder_files.items()}
     if isinstance(raw, load.Snapshot):
-        return {path: "sha256:" + cache.content_digest(data) for path, data in raw.charts.items()}
-    return {archive.file: archive.digest for archive in raw.charts}  # in-house charts packed: their folders count
+        return {**folders, **{path: "sha256:" + cache.content_digest(data) for path, data in raw.charts.items()}}
+    # in-house charts packed: their folders count
+    return {**folders, **{archive.file: archive.digest for archive in raw.charts}}
 
 
 def replay_compile(store: Cache, key: str, raw: load.Snapshot, check: bool, root: Path

@@ -14,6 +14,7 @@ from compiler.diagnostics import Diagnostic, Diagnostics, Location
 from compiler.load import charts, yamlio
 from compiler.load.source import LOCK_FILE, YAML_SUFFIXES, PathOutsideRepository, Source, normalize
 from compiler.model.charts import ChartArchive
+from compiler.model.folders import KUSTOMIZATION_FILES
 from compiler.runtime import parallel
 from compiler.runtime.cache import DocumentMemo, ParsedFile, content_digest
 from compiler.runtime.state import CACHE
@@ -45,6 +46,7 @@ class RawRepo:
     parsed: dict[str, ParsedFile] = field(default_factory=dict)  # digest -> its documents, for files read cleanly
     charts: list[ChartArchive] = field(default_factory=list)  # the chart archives read cleanly
     charts_folder: str = "charts"  # where they were read: charts.path, or easel's cache with `charts.commit: false`
+    folder_files: dict[str, bytes] = field(default_factory=dict)  # kustomize folders' files that are not YAML
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Snapshot:
     charts: dict[str, bytes] = field(default_factory=dict)  # chart archive (or in-house chart folder) -> its bytes
     charts_folder: str = "charts"  # where they were read: charts.path, or easel's cache with `charts.commit: false`
     in_house: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # in-house chart -> its texts
+    # the files below a folder holding a kustomization that are not YAML (a generator's .env, a JSON patch): a
+    # cluster's tree carries the folder (model/folders.py), so they are read too
+    folder_files: dict[str, bytes] = field(default_factory=dict)
 
 
 class _Reader:
@@ -213,7 +218,21 @@ def read(source: Source) -> Snapshot:
     folder = charts_folder(settings)
     archives, in_house = _chart_archives(source, folder, diagnostics)
     return Snapshot(settings, inputs, sorted(files), data, digests, texts, diagnostics, lock_text, archives, folder,
-                    in_house)
+                    in_house, _folder_files(source, files, diagnostics))
+
+
+def _folder_files(source: Source, files: list[str], diagnostics: Diagnostics) -> dict[str, bytes]:
+    """The files that are not YAML below every folder that holds a kustomization."""
+    folders = {path.rpartition("/")[0] for path in files if path.rpartition("/")[2] in KUSTOMIZATION_FILES}
+    if not folders:
+        return {}
+    found = {}
+    for path in files:
+        if not path.endswith(YAML_SUFFIXES) and any(path.startswith(f"{folder}/") for folder in folders):
+            raw = _fetch(source, path, diagnostics)
+            if raw is not None:
+                found[path] = raw
+    return found
 
 
 def charts_folder(settings: RawDocument | None) -> str:
@@ -289,4 +308,5 @@ def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
             documents.extend(reader.parse(path, raw, snapshot.digests[path], ready.get(path)))
     archives = read_charts(snapshot, diagnostics)
     return RawRepo(snapshot.settings, documents, texts, snapshot.files, snapshot.inputs, diagnostics,
-                   snapshot.lock_text, snapshot.digests, reader.parsed, archives, snapshot.charts_folder)
+                   snapshot.lock_text, snapshot.digests, reader.parsed, archives, snapshot.charts_folder,
+                   snapshot.folder_files)

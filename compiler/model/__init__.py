@@ -12,6 +12,7 @@ from typing import Any
 
 from compiler.diagnostics import Location
 from compiler.model.charts import ChartArchive
+from compiler.model.folders import KustomizeFolder
 
 
 @dataclass(frozen=True)
@@ -349,7 +350,7 @@ class Model:
     environments: dict[str, Environment] = field(default_factory=dict)
     workloads: dict[tuple[str, str], Workload] = field(default_factory=dict)  # (project, name), sorted
     manifest_files: dict[str, ManifestFile] = field(default_factory=dict)
-    folders: frozenset[str] = frozenset()  # every folder under the inputs, for `kustomize` components
+    kustomize_folders: dict[str, KustomizeFolder] = field(default_factory=dict)  # by path: what trees carry
     charts: dict[tuple[str, str, str], ChartArchive] = field(default_factory=dict)  # (repository, chart, version)
     in_house: dict[str, ChartArchive] = field(default_factory=dict)  # folder -> the in-house chart it holds
 

@@ -20,6 +20,7 @@ from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, 
 from compiler.kube import podtemplates
 from compiler.model import Model, Repository, Settings, gpu
 from compiler.model.charts import ChartArchive
+from compiler.model.folders import KustomizeFolder
 from compiler.plan import pinning
 from compiler.plan.chart_patches import ChartPatch, chart_patches
 from compiler.record.decisions import Decisions
@@ -137,6 +138,7 @@ class Plans:
     in_house: Mapping[str, ChartArchive] = field(default_factory=dict)  # in-house charts by folder (their files)
     # (repository, chart, version) -> the OCI manifest digest easel.lock pins: what Flux's OCIRepository pulls
     chart_manifests: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    folders: Mapping[str, KustomizeFolder] = field(default_factory=dict)  # kustomize folders by path (their files)
 
 
 def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
@@ -186,11 +188,12 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                 if (workload.id, workload.version) not in isolated:
                     isolated.add((workload.id, workload.version))
                     diagnostics.extend(_cut_off(workload))
-                    diagnostics.extend(_outside_the_artifact(workload, model.settings))
+                    diagnostics.extend(_outside_the_artifact(workload, model.settings, model.kustomize_folders))
             releases.append(planned[key])
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases),
                                      facts.kubernetes_version)
-    return Plans(model.settings, model.repositories, clusters, model.in_house, decisions.chart_manifests), diagnostics
+    return (Plans(model.settings, model.repositories, clusters, model.in_house, decisions.chart_manifests,
+                  model.kustomize_folders), diagnostics)
 
 
 def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,
@@ -262,15 +265,16 @@ def _cut_off(workload: ResolvedWorkload) -> list[Diagnostic]:
     return problems
 
 
-def _outside_the_artifact(workload: ResolvedWorkload, settings) -> list[Diagnostic]:
-    """With `delivery: oci` a cluster reads only its own tree: a kustomize folder elsewhere in this repository
-    cannot reach it."""
-    if settings.delivery != "oci":
-        return []
-    problems = [error("E805", f"component {c.name!r} is the kustomize folder {c.output.kustomize_path!r} of this "
-                      "repository, which a cluster's OCI artifact does not hold", c.loc,
+def _outside_the_artifact(workload: ResolvedWorkload, settings, folders: Mapping[str, KustomizeFolder]
+                          ) -> list[Diagnostic]:
+    """What a cluster's tree cannot carry: a kustomize folder the repository does not hold (a path templated from
+    parameters is known only now), and, with `delivery: oci`, an in-house chart on Flux."""
+    problems = [error("E306", f"component {c.name!r}: no kustomization in folder {c.output.kustomize_path!r}", c.loc,
+                      "the folder must be under an input folder and hold a kustomization.yaml",
                       subject=Subject("workload", (workload.id,)))
-                for c in workload.components if c.output.kustomize_path]
+                for c in workload.components if c.output.kustomize_path and c.output.kustomize_path not in folders]
+    if settings.delivery != "oci":
+        return problems
     # Flux builds a chart from a GitRepository or Bucket, never from a folder of an OCIRepository's artifact
     return problems + [error("E805", f"component {c.name!r} is the in-house chart {c.output.helm.path!r}, which Flux "
                              "cannot build from a cluster's OCI artifact", c.loc,

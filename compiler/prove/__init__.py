@@ -21,6 +21,7 @@ from typing import Any
 
 from compiler.decide.inventory import ClusterFacts
 from compiler.diagnostics import Diagnostic, Diagnostics
+from compiler.kube import images
 from compiler.model import Model
 from compiler.plan import Plans
 from compiler.prove import charts, crds, node_selection
@@ -103,21 +104,27 @@ class ProvenTree:
             self.parsed = Parsed.shared()  # per cluster: what the process keeps stays bounded within a tree too
             name = _cluster_of(part)
             if name is not None and name in self.tree.plans.clusters:
+                pulled: set[str] = set()
                 self.found += prove_cluster(self.tree.plans.clusters[name], part, self.policies,
                                             gpus_taken(self.decisions, name), self.parsed, self.fleet.get(name),
-                                            self.charts)
-                part = self._with_chart_images(part, name)
+                                            self.charts, pulled)
+                part = self._with_images_seen(part, name, pulled)
             yield part
 
-    def _with_chart_images(self, part: dict[str, str], cluster: str) -> dict[str, str]:
-        """images.txt with the images the cluster's charts pull, as their rendered pods name them."""
-        shipped = self.charts.images.pop(cluster, set()) if self.charts is not None else set()
+    def _with_images_seen(self, part: dict[str, str], cluster: str, pulled: set[str]) -> dict[str, str]:
+        """images.txt with the images the cluster's charts and kustomize folders pull, as the proof built their
+        pods (easel sees them only there). One pulled from a mirror a trait names (a `SOURCE MIRROR` line of
+        repositories) is listed with its source, as the trait's own images are."""
+        shipped = pulled | (self.charts.images.pop(cluster, set()) if self.charts is not None else set())
         path = f"clusters/{cluster}/images.txt"
         lines = set(part.get(path, "").splitlines())
         listed = {line.split()[-1] for line in lines if line.strip()}
         if not shipped - listed:
             return part
-        lines |= shipped - listed
+        sources = {line.split()[1]: line.split()[0] for line in lines if len(line.split()) == 2}
+        for image in shipped - listed:
+            name = images.split_written(image)[0]
+            lines.add(f"{sources[name]}{image[len(name):]} {image}" if name in sources else image)
         return {**part, path: "".join(f"{line}\n" for line in sorted(lines))}
 
     def problems(self) -> list[Diagnostic]:

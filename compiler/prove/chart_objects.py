@@ -17,15 +17,15 @@ import dataclasses
 import hashlib
 import json
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from compiler.kube import images, merge, podtemplates
+from compiler.kube import podtemplates
 from compiler.kube.api import crd_defines, is_custom, mapping
 from compiler.load import yamlio
 from compiler.model.charts import ChartArchive
+from compiler.prove import patching
 from compiler.prove.objects import ComponentObjects, Parsed, namespaced
 
 HELM_HOOK = "helm.sh/hook"
@@ -169,7 +169,7 @@ def _from_helm_release(file: str, obj: dict[str, Any]) -> ChartUse:
     rewrites: list[dict[str, Any]] = []
     for renderer in spec.get("postRenderers") or ():
         kustomize = (renderer or {}).get("kustomize") or {}
-        patches += _patches(kustomize.get("patches") or ())
+        patches += patching.patches_of(kustomize.get("patches"))
         rewrites += list(kustomize.get("images") or ())
     labels = ((spec.get("commonMetadata") or {}).get("labels")) or {}
     return ChartUse(file, obj, dict(spec.get("values") or {}), str(release), namespace, tuple(patches),
@@ -183,21 +183,11 @@ def _from_wrapper(file: str, kustomization: dict[str, Any]) -> ChartUse:
         labels.update({str(k): str(v) for k, v in (entry.get("pairs") or {}).items()})
     namespace = str(chart.get("namespace") or kustomization.get("namespace") or "default")
     return ChartUse(file, kustomization, dict(chart.get("valuesInline") or {}), str(chart.get("releaseName")),
-                    namespace, tuple(_patches(kustomization.get("patches") or ())),
+                    namespace, tuple(patching.patches_of(kustomization.get("patches"))),
                     tuple(kustomization.get("images") or ()), labels,
                     moves_namespace=bool(kustomization.get("namespace")), patches_hooks=True,
                     capabilities=(str(chart["kubeVersion"]) if chart.get("kubeVersion") else None,
                                   tuple(str(v) for v in chart.get("apiVersions") or ())))
-
-
-def _patches(entries: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    found = []
-    for entry in entries:
-        text = entry.get("patch") if isinstance(entry, dict) else None
-        documents = yamlio.load_all(text) if isinstance(text, str) else []
-        if documents and isinstance(documents[0], dict):
-            found.append((dict(entry.get("target") or {}), documents[0]))
-    return found
 
 
 def rendered_objects(use: ChartUse, rendering: ChartRendering, where: str
@@ -281,33 +271,13 @@ def is_hook(obj: dict[str, Any]) -> bool:
     return bool(((obj.get("metadata") or {}).get("annotations") or {}).get(HELM_HOOK))
 
 
-def _matches(target: dict[str, Any], obj: dict[str, Any]) -> bool:
-    """kustomize's selector: kind, group, version equal; name and namespace regular expressions matched whole."""
-    group, _, version = str(obj.get("apiVersion") or "").rpartition("/")
-    metadata = obj.get("metadata") or {}
-    for key, found in (("kind", obj.get("kind")), ("group", group), ("version", version)):
-        if target.get(key) and target[key] != found:
-            return False
-    for key, found in (("name", metadata.get("name")), ("namespace", metadata.get("namespace"))):
-        if target.get(key) and not _whole(str(target[key]), str(found or "")):
-            return False
-    return True
-
-
-def _whole(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(pattern, text) is not None
-    except re.error:
-        return pattern == text
-
-
 def _unmatched(use: ChartUse, objects: list[tuple[str, dict[str, Any]]]) -> list[Problem]:
     """Patches kustomize would drop (a target matching nothing: the component's `target`, or any patch that sets
     containers) or that would add a container with no image (a container the target's pods do not run). A
     pod-wide part for a kind the chart does not render is no loss."""
     problems: list[Problem] = []
     for target, patch in use.patches:
-        every = [(file, obj) for file, obj in objects if _matches(target, obj)]
+        every = [(file, obj) for file, obj in objects if patching.matches(target, obj)]
         matched = [(file, obj) for file, obj in every if use.patches_hooks or not is_hook(obj)]
         said = ", ".join(f"{k}={v}" for k, v in sorted(target.items()))
         if not matched and (target.get("name") or _patch_containers(patch)):  # a pod-wide part for a kind
@@ -352,19 +322,14 @@ def _pod_objects(objects: list[tuple[str, dict[str, Any]]]) -> str:
 def _patched(obj: dict[str, Any], use: ChartUse) -> dict[str, Any]:
     if is_hook(obj) and not use.patches_hooks:  # a hook the engine may install without the post-renderer at all:
         return obj  # no patch, no image rewrite, no common label
-    for target, patch in use.patches:
-        if _matches(target, obj):
-            body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind", "metadata")}
-            obj = merge.apply_literally(obj, body)
-    if use.images:
-        obj = images.kustomize_rewritten(obj, use.images)
+    obj = patching.patched(obj, use.patches, use.images)
     if use.labels:
         metadata = obj.setdefault("metadata", {})
         metadata["labels"] = {**(metadata.get("labels") or {}), **use.labels}
     return obj
 
 
-def chart_images(objects: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """The images the chart's pods pull."""
+def pulled_images(objects: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The images the objects' pods pull."""
     return sorted({str(c["image"]) for _, obj in objects for t in podtemplates.templates(obj)
                    for c in podtemplates.containers(t.template) if isinstance(c.get("image"), str)})

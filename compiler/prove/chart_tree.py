@@ -95,5 +95,5 @@ def joined(plan: ClusterPlan, release: Release, component: Any, own: ComponentOb
     said = unstable(component, charts) if any(problem[4] == "W108" for problem in found) else []
     if charts is not None and built is not own:
         charts.images.setdefault(plan.cluster, set()).update(
-            chart_objects.chart_images(built.objects[len(own.objects):]))
+            chart_objects.pulled_images(built.objects[len(own.objects):]))
     return built, [problem for problem in found if problem[4] != "W108"], said

@@ -14,7 +14,9 @@ from typing import Any
 
 from compiler.kube.api import is_custom
 from compiler.load import yamlio
+from compiler.prove import patching
 from compiler.prove.schemas import SchemaMemo
+from compiler.render.objects import REPOSITORY_COPY
 
 FLUX_KUSTOMIZATION = "kustomize.toolkit.fluxcd.io/"
 
@@ -82,15 +84,23 @@ def flux_layers(files: dict[str, str], cluster: str, parsed: Parsed | None = Non
         if not path.startswith(prefix):
             continue
         for doc in parsed.documents(text.replace(named, f"/clusters/{_ANY_CLUSTER}/")):
-            where = str((doc.get("spec") or {}).get("path") or "")
-            marker = f"/clusters/{_ANY_CLUSTER}/"
             if not str(doc.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION):
                 continue
-            if marker in where:  # in the repository: ./<output>/clusters/<cluster>/<folder>
-                found[f"clusters/{cluster}/" + where[where.index(marker) + len(marker):].rstrip("/")] = doc
-            elif where.startswith("./") and "/clusters/" not in where:  # in the cluster's OCI artifact: ./<folder>
-                found[f"clusters/{cluster}/" + where[2:].rstrip("/")] = doc
+            inside = _tree_folder(str((doc.get("spec") or {}).get("path") or ""), _ANY_CLUSTER)
+            if inside is not None:
+                found[f"clusters/{cluster}/{inside}"] = doc
     return found
+
+
+def _tree_folder(path: str, cluster: str) -> str | None:
+    """The folder of the cluster's tree a Flux Kustomization's path names: ./<output>/clusters/<cluster>/<folder>
+    in the repository, ./<folder> in the cluster's OCI artifact (None: neither)."""
+    marker = f"/clusters/{cluster}/"
+    if marker in path:
+        return path[path.index(marker) + len(marker):].rstrip("/")
+    if path.startswith("./") and "/clusters/" not in path:
+        return path[2:].rstrip("/")
+    return None
 
 
 def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] | None,
@@ -105,36 +115,102 @@ def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] 
     kustomization = _documents(files, kustomization_path, parsed)[0]
     entries = [str(entry) for entry in kustomization.get("resources") or ()]
     spec = (layer or {}).get("spec") or {}
-    key = (files[kustomization_path],
-           tuple(files.get(posixpath.normpath(posixpath.join(folder, entry))) for entry in entries),
-           repr((spec.get("targetNamespace"), spec.get("commonMetadata"))) if layer is not None else None)
+    texts = (files[kustomization_path], tuple(_entry_text(files, folder, entry) for entry in entries))
+    key = (*texts, repr((spec.get("targetNamespace"), spec.get("commonMetadata"))) if layer is not None else None,
+           _carried_texts(files, folder) if CARRIED in repr(texts) else None)
     if key not in parsed.built:
-        relative = _built(files, folder, kustomization, entries, layer, parsed)
+        relative = _built(files, folder, kustomization, layer, parsed)
         parsed.built[key] = ([(posixpath.relpath(path, folder), obj) for path, obj in relative.objects],
                              relative.unproven)
     objects, unproven = parsed.built[key]
-    return ComponentObjects(folder, [(posixpath.join(folder, path), obj) for path, obj in objects], list(unproven))
+    return ComponentObjects(folder, [(posixpath.normpath(posixpath.join(folder, path)), obj) for path, obj in objects],
+                            list(unproven))
 
 
-def _built(files: dict[str, str], folder: str, kustomization: dict[str, Any], entries: list[str],
-           layer: dict[str, Any] | None, parsed: Parsed) -> ComponentObjects:
+CARRIED = f"{REPOSITORY_COPY}/"  # where a cluster's tree carries the repository's kustomize folders
+
+
+def _carried_texts(files: dict[str, str], folder: str) -> tuple[tuple[str, str], ...]:
+    """Every file of the kustomize folders the cluster's tree carries: a folder built from them is built again
+    when any of them changes."""
+    prefix = "/".join(folder.split("/")[:2]) + "/" + CARRIED
+    return tuple((path, text) for path, text in files.items() if path.startswith(prefix))
+
+
+def _entry_text(files: dict[str, str], folder: str, entry: str) -> str | None:
+    """What a resource entry stands for: a file's text, or a folder's kustomization (a folder the tree carries
+    is the same on every cluster that carries it)."""
+    target = posixpath.normpath(posixpath.join(folder, entry))
+    return files.get(target, files.get(posixpath.join(target, "kustomization.yaml")))
+
+
+# what the proof builds of a kustomization as kustomize does; a folder using more is proven without that part
+_BUILT_FIELDS = frozenset({"apiVersion", "kind", "resources", "namespace", "labels", "commonLabels", "patches",
+                           "images", "helmCharts"})
+_DEPTH = 20  # folders building on folders: kustomize refuses a cycle, the proof stops at this depth
+
+
+def _built(files: dict[str, str], folder: str, kustomization: dict[str, Any], layer: dict[str, Any] | None,
+           parsed: Parsed, depth: int = 0) -> ComponentObjects:
+    """The folder's objects as kustomize builds them: its resources (files, and folders built the same way), its
+    patches and images, namespace and labels; then what the Flux Kustomization applying it adds (layer), and the
+    objects of the tree's folders that Flux Kustomizations among its objects apply."""
     built = ComponentObjects(folder)
     if kustomization.get("helmCharts"):
         built.unproven.append("a Helm chart (rendered by the engine on the cluster)")
-    for entry in entries:
+    unbuilt = sorted(set(kustomization) - _BUILT_FIELDS)
+    if unbuilt:
+        built.unproven.append(f"{folder}: {', '.join(unbuilt)} (kustomize builds them on the cluster)")
+    for entry in (str(entry) for entry in kustomization.get("resources") or ()):
         target = posixpath.normpath(posixpath.join(folder, entry))
+        below = posixpath.join(target, "kustomization.yaml")
         if target in files:
-            built.objects += [(target, doc) for doc in _documents(files, target, parsed)]
+            built.objects += [(target, copy.deepcopy(doc)) for doc in _documents(files, target, parsed)]
+        elif below in files and depth < _DEPTH:
+            inner = _built(files, target, _documents(files, below, parsed)[0], None, parsed, depth + 1)
+            built.objects += inner.objects
+            built.unproven += inner.unproven
         else:
             built.unproven.append(f"{entry} (outside the cluster's tree)")
-    if kustomization.get("patches") and not kustomization.get("helmCharts"):
-        built.unproven.append("patches on a folder outside the tree")
+    if not kustomization.get("helmCharts"):  # a wrapper's patches are the chart's (chart_objects.py)
+        patches = patching.patches_of(kustomization.get("patches"),
+                                      lambda path: files.get(posixpath.normpath(posixpath.join(folder, path))))
+        built.objects = [(path, patching.patched(obj, patches, kustomization.get("images")))
+                         for path, obj in built.objects]
     built.objects = [(path, _kustomized(obj, kustomization)) for path, obj in built.objects]
     if layer is not None:
         built.objects = [(path, _by_flux(obj, layer.get("spec") or {})) for path, obj in built.objects]
+    for _, obj in list(built.objects):
+        applied = _applied_by_flux(files, folder, obj, parsed, depth) if depth < _DEPTH else None
+        if applied is not None:
+            built.objects += applied.objects
+            built.unproven += applied.unproven
     built.unproven += [f"the chart of HelmRelease {obj.get('metadata', {}).get('name')!r}"
                        for _, obj in built.objects if obj.get("kind") == "HelmRelease"]
     return built
+
+
+def _applied_by_flux(files: dict[str, str], folder: str, obj: dict[str, Any], parsed: Parsed, depth: int
+                     ) -> ComponentObjects | None:
+    """The objects a Flux Kustomization among a folder's objects applies from a folder of the same tree (a
+    kustomize folder the tree carries), with its patches, images, namespace and common metadata; None for any
+    other object."""
+    if obj.get("kind") != "Kustomization" or not str(obj.get("apiVersion", "")).startswith(FLUX_KUSTOMIZATION):
+        return None
+    spec = obj.get("spec") or {}
+    cluster = folder.split("/")[1]
+    inside = _tree_folder(str(spec.get("path") or ""), cluster)
+    target = f"clusters/{cluster}/{inside}"
+    below = posixpath.join(target, "kustomization.yaml")
+    if inside is None or below not in files:
+        name = (obj.get("metadata") or {}).get("name")
+        why = f"the folder {spec.get('path')!r} of Flux Kustomization {name!r} (outside the tree)"
+        return ComponentObjects(folder, [], [why])
+    inner = _built(files, target, _documents(files, below, parsed)[0], None, parsed, depth + 1)
+    patches = patching.patches_of(spec.get("patches"))
+    inner.objects = [(path, _by_flux(patching.patched(found, patches, spec.get("images")), spec))
+                     for path, found in inner.objects]
+    return inner
 
 
 def _labelled(obj: dict[str, Any], labels: dict[str, Any]) -> dict[str, Any]:

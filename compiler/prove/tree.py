@@ -55,12 +55,13 @@ class WorkloadPolicy:
 def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[str, WorkloadPolicy],
                   taken: Mapping[str, Mapping[str, int]] | None = None,
                   parsed: Parsed | None = None, facts: ClusterFacts | None = None,
-                  charts: ChartProof | None = None) -> list[Diagnostic]:
+                  charts: ChartProof | None = None, pulled: set[str] | None = None) -> list[Diagnostic]:
     """The problems of one cluster's rendered tree (its files, `clusters/<cluster>/...`). policies: per workload
     id, what its environment demands. taken: per workload id, the GPUs placement took on this cluster for each
     component (None: not known, as in a tree proven alone). parsed: the texts parsed so far, shared by the
     clusters of one tree. facts: the cluster's, for its Kubernetes version (None: the newest schemas). charts: the
-    archives and Helm's engine, to prove charts on their rendered objects (None: charts are not proven here)."""
+    archives and Helm's engine, to prove charts on their rendered objects (None: charts are not proven here).
+    pulled: filled with the images the pods of the kustomize folders the tree carries pull (for images.txt)."""
     parsed = parsed or Parsed()
     version, note = schema_version(facts.kubernetes_version if facts is not None else None)
     problems: list[Diagnostic] = []
@@ -81,6 +82,11 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
                                                    capabilities)
             problems += said + [where.problem(*problem) for problem in found]
             listed = listed | charts.images.get(plan.cluster, set()) if charts is not None else listed
+            if component.output.kustomize_path:  # what easel saw only now, in the folder the tree carries
+                found_images = set(chart_objects.pulled_images(built.objects))
+                listed = listed | found_images
+                if pulled is not None:
+                    pulled |= found_images
             # an object the API server rejects is said so, and checked no further (its fields may not even be
             # of the types the checks read: a chart renders what its templates print)
             rejected = [(file, obj, why) for file, obj in built.objects

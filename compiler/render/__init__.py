@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from compiler.plan import Plans
 from compiler.plan.shards import Shard
 from compiler.render import argocd, flux
-from compiler.render.objects import images_list, in_house_files
+from compiler.render.objects import folder_files, images_list, in_house_files
 
 ENGINES = {"flux": flux, "argocd": argocd}
 
@@ -76,8 +76,8 @@ def cluster_files(plans: Plans, name: str, cache: dict[tuple, Any] | None = None
     listing = images_list(cluster.releases)
     if listing:
         files[intern(f"clusters/{name}/images.txt")] = listing
-    files.update({f"clusters/{name}/{path}": text for path, text in in_house_files(plans.in_house,
-                                                                                   cluster.releases).items()})
+    carried = {**in_house_files(plans.in_house, cluster.releases), **folder_files(plans.folders, cluster.releases)}
+    files.update({f"clusters/{name}/{path}": text for path, text in carried.items()})
     return dict(sorted(files.items()))
 
 

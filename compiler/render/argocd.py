@@ -7,7 +7,10 @@ cluster registered under that name.
   workloads/<project>/<workload>/<component>/
                                              a Kustomize folder an Application points at: plain objects, or a
                                              chart with trait patches (`helmCharts`, needs
-                                             `kustomize.buildOptions: --enable-helm` in argocd-cm)
+                                             `kustomize.buildOptions: --enable-helm` in argocd-cm), or a
+                                             kustomize folder with the workload's labels and trait patches
+  repository/<path>/                         the repository's kustomize folders those build on, copied (a tree is
+                                             self-contained: a published branch alone is enough)
 Ordering: sync waves: namespaces first (-20), infrastructure stacks (-10 and up), then each workload component
 at the depth of its dependsOn (0 and up).
 """
@@ -25,6 +28,7 @@ from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
 from compiler.render import delivery
 from compiler.render.objects import (
     IMMUTABLE_TEMPLATES,
+    carried_folder,
     chart_labels,
     component_objects,
     folder_labels,
@@ -142,7 +146,7 @@ def _no_dry_run_before_crd(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _component_folder(plans: Plans, release: Release, component: ResolvedComponent,
-                      cluster_path: str, kube_version: str | None = None) -> dict[str, str] | None:
+                      kube_version: str | None = None) -> dict[str, str] | None:
     """Files of the folder an Application points at, or None when the Application needs none."""
     if component.output.helm is None and not component.output.kustomize_path:
         objects = [_no_dry_run_before_crd(o) for o in component_objects(release, component)]
@@ -169,12 +173,12 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
         body = {"namespace": namespace, "helmCharts": [chart], **wrapper["body"]}
         resources = list(files)
     else:
-        # a folder of the repository, referred to from the component's folder in output/
+        # a folder of the repository, as the cluster's tree carries it
         body = {"namespace": release.namespace.name, **wrapper["body"]}
         folder = component.output.kustomize_path
         if folder is None:  # pragma: no cover  (a component here is a chart or a folder)
             raise ValueError(f"component {component.name!r} is neither a chart nor a folder")
-        resources = [posixpath.relpath(folder, cluster_path), *files]
+        resources = [posixpath.relpath(carried_folder(folder), f"{release.path}/{component.name}"), *files]
     files["kustomization.yaml"] = text_of([kustomization(resources, **body)])
     return files
 
@@ -187,13 +191,12 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
     settings = plans.settings
     cache = {} if cache is None else cache
     for component in release.components:
-        folder_path = f"{settings.output}/clusters/{cluster}/{release.path}/{component.name}"
         version = plans.clusters[cluster].kubernetes_version if cluster in plans.clusters else None
         key = ("argocd-folder", release.key, component.name, version)
         if release.key and key in cache:
             folder = cache[key]
         else:
-            folder = _component_folder(plans, release, component, folder_path, version)
+            folder = _component_folder(plans, release, component, version)
             if release.key:
                 cache[key] = folder
         helm = component.output.helm
@@ -226,10 +229,8 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
 
 def _sources(plans: Plans, release: Release, cluster: str) -> set[str]:
     """The repositories the release's Applications sync from: the cluster's tree (the rendered repository, or
-    its artifact), this repository for kustomize folders, and its charts' Helm repositories."""
+    its artifact; kustomize folders are copied into it), and its charts' Helm repositories."""
     found = {delivery.argo_repo_url(plans.settings, cluster)}
-    if any(c.output.kustomize_path for c in release.components):
-        found.add(plans.settings.repo_url)
     for component in release.components:
         if component.output.helm and component.output.helm.path is None:
             found.add(_helm_repo_url(plans.repositories[component.output.helm.repository].url))

@@ -14,6 +14,8 @@ dependency's readiness). The bootstrap Kustomization applies flux/: the sources 
                                              a workload's component: objects.yaml holds its HelmRelease, its
                                              Kustomization (kustomize folders) or its plain objects, and the
                                              objects its traits add (+ kustomization.yaml)
+  repository/<path>/                         the repository's kustomize folders its components build, copied
+                                             (a tree is self-contained: a published branch alone is enough)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from compiler.model import Repository, Settings
 from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
 from compiler.render import delivery
 from compiler.render.objects import (
+    carried_folder,
     chart_labels,
     component_objects,
     folder_labels,
@@ -149,7 +152,8 @@ def _post_renderer(release: Release, component: ResolvedComponent) -> dict[str, 
 def kustomize_folder(plans: Plans, release: Release, component: ResolvedComponent,
                      folder_instances: dict[str, str]) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "interval": plans.settings.interval, "path": f"./{component.output.kustomize_path}", "prune": True,
+        "interval": plans.settings.interval, "prune": True,
+        "path": delivery.flux_path(plans.settings, CLUSTER, carried_folder(str(component.output.kustomize_path))),
         "sourceRef": delivery.flux_source_ref(plans.settings), "targetNamespace": release.namespace.name,
     }
     depends = [{"name": folder_instances[d]} for d in component.depends_on if d in folder_instances]
@@ -289,9 +293,9 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
         files[f"flux/layers/{NAMESPACES_LAYER}.yaml"] = cache["namespaces-layer"]
         files.update({f"namespaces/{name}": text for name, text in namespaces.items()})
         files["namespaces/kustomization.yaml"] = _listing(cache, tuple(sorted(namespaces)))
-    # layers, and the HelmReleases of in-house charts, name the cluster's folder
+    # layers, the HelmReleases of in-house charts and the Kustomizations of kustomize folders name the cluster's folder
     named = {f"{r.path}/{c.name}/objects.yaml" for r in cluster.releases for c in r.components
-             if c.output.helm is not None and c.output.helm.path is not None}
+             if (c.output.helm is not None and c.output.helm.path is not None) or c.output.kustomize_path}
     files = {path: text.replace(CLUSTER, cluster.cluster) if path.startswith("flux/layers/") or path in named else text
              for path, text in files.items()}
     flux = tuple(sorted(p[len("flux/"):] for p in files if p.startswith("flux/")))

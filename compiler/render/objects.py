@@ -12,6 +12,7 @@ from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
 from compiler.load import yamlio
 from compiler.model.charts import ChartArchive
+from compiler.model.folders import KustomizeFolder, closure
 from compiler.plan import MANAGED_BY, NamespacePlan, Release
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -220,6 +221,34 @@ def in_house_files(in_house: Mapping[str, ChartArchive], releases: tuple[Release
                 folder = in_house_folder(release, component)
                 files.update({f"{folder}/{path}": text for path, text in in_house[helm.path].sources})
     return files
+
+
+# where a cluster's tree carries the repository's kustomize folders its components use, each at its path in the
+# repository (so that one folder's `../base` still finds the other)
+REPOSITORY_COPY = "repository"
+
+
+def carried_folder(path: str) -> str:
+    """Where a kustomize folder of the repository is in the cluster's tree."""
+    return f"{REPOSITORY_COPY}/{path}"
+
+
+def folder_files(folders: Mapping[str, KustomizeFolder], releases: tuple[Release, ...]) -> dict[str, str]:
+    """The files of every kustomize folder the releases' components build, and of the folders those build on, by
+    their path in the cluster's tree (not resources of the cluster's kustomization: the engine builds them)."""
+    wanted = {path for release in releases for component in release.components
+              if (path := component.output.kustomize_path)}
+    files = {}
+    for path in sorted({used for start in wanted for used in closure(folders, start)}):
+        files.update({f"{carried_folder(path)}/{name}": text for name, text in folders[path].files})
+    return files
+
+
+def source_files(paths: Iterable[str]) -> set[str]:
+    """Those of a cluster tree's paths (inside the cluster's folder) that are sources its engine renders, not
+    objects: the files of an in-house chart and of the repository's kustomize folders it carries."""
+    paths = list(paths)
+    return in_house_chart_files(paths) | {path for path in paths if path.startswith(f"{REPOSITORY_COPY}/")}
 
 
 def in_house_chart_files(paths: Iterable[str]) -> set[str]:

@@ -122,7 +122,6 @@ class Builder(References):
         self.devices: list[Device] = []
         self.definitions: list[Definition] = []
         self.profiles: list[WorkloadProfile] = []
-        self.kustomize_folders: set[str] = set()
         self.checked: set[tuple[str, int]] = set()  # (file, index) of documents that passed their schema
 
     # one document

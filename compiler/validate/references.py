@@ -5,7 +5,6 @@ clusters, and the manifest files `manifests` components use."""
 from __future__ import annotations
 
 import dataclasses
-import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -15,6 +14,7 @@ from compiler.load import RawDocument, RawRepo
 from compiler.load.source import PathOutsideRepository, normalize
 from compiler.model import Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile, graph, versions
 from compiler.schemas import check as schemacheck
+from compiler.validate import folders
 
 
 class References:
@@ -23,7 +23,6 @@ class References:
     broken: set[tuple[str, str]]
     devices: list[Device]
     profiles: list[WorkloadProfile]
-    kustomize_folders: set[str]  # the folders `kustomize` components name
 
     def finish(self, raw: RawRepo, foreign: list[RawDocument]) -> None:
         model = self.model
@@ -31,7 +30,7 @@ class References:
         self._attach_devices()
         model.clusters = dict(sorted(model.clusters.items()))
         model.workloads = dict(sorted(model.workloads.items()))
-        model.folders = frozenset(posixpath.dirname(f) for f in raw.files)
+        model.kustomize_folders = folders.kustomize_folders(raw, self.diagnostics)
         self._check_profiles(raw)
         self._check_clusters()
         self._check_environments()
@@ -128,13 +127,9 @@ class References:
                 except PathOutsideRepository:
                     self.diagnostics.error("E106", f"kustomize path {path!r} is outside the repository", where)
                     return
-                has_kustomization = any(f"{clean}/{n}" in raw.files for n in
-                                        ("kustomization.yaml", "kustomization.yml", "Kustomization"))
-                if not has_kustomization:
+                if clean not in self.model.kustomize_folders:
                     self.diagnostics.error("E306", f"no kustomization.yaml in folder {path!r}", where,
                                            "the folder must be under an input folder and hold a kustomization.yaml")
-                else:
-                    self.kustomize_folders.add(clean)  # its YAML is kustomize's, not easel's
 
     def _check_clusters(self) -> None:
         model = self.model
@@ -185,8 +180,8 @@ class References:
     def _manifest_files(self, foreign: list[RawDocument]) -> None:
         by_file: dict[str, list[tuple[dict, Location]]] = defaultdict(list)
         for doc in foreign:
-            if any(doc.file.startswith(f"{folder}/") for folder in self.kustomize_folders):
-                continue  # a kustomize component's folder: kustomize reads it
+            if any(doc.file.startswith(f"{folder}/") for folder in self.model.kustomize_folders):
+                continue  # a kustomize folder (a component names it, maybe through a parameter): kustomize reads it
             if doc.file in self.model.manifest_files:
                 if not isinstance(doc.data.get("kind"), str) or not isinstance(doc.data.get("metadata"), dict):
                     self.diagnostics.error("E206", "a Kubernetes object needs apiVersion, kind and metadata",
