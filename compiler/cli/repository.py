@@ -110,7 +110,13 @@ def inventory_import(state: State, cluster: str, reports) -> int:
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes (as `git diff --exit-code`).")
 @click.pass_obj
 def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: bool, exit_code: bool) -> int:
-    """What a change does to every cluster: objects added, removed and changed, placements, versions."""
+    """What a change does to every cluster: objects added, removed and changed, placements, versions.
+
+    A change to a field Kubernetes does not update in place (a StatefulSet's volumeClaimTemplates or selector, a
+    Deployment's selector, a PersistentVolumeClaim's storageClassName, a Service's clusterIP, the data of an
+    immutable ConfigMap or Secret) is warned of as W110, naming cluster, object and field: the cluster would
+    refuse the update; a Job's is replaced instead. Objects of Helm charts are not seen yet (only their
+    HelmRelease or Application). Warnings leave the exit status alone."""
     from compiler.load.gitsource import default_base, open_repository
     from compiler.reports import diff as differ
 
@@ -148,7 +154,7 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
 def _diff_report(base: str, head: str | None, result: Result, changes: list | None = None,
                  failed: str | None = None) -> str:
     """The Diff report (docs/reference/output.md): the changes, or the errors of the revision that failed
-    (result is that revision's; else the head's, whose warnings it carries)."""
+    (result is that revision's; else the head's, whose warnings it carries, with the change's own: W110)."""
     from compiler.reports import diff as differ
 
     ok = changes is not None
@@ -157,7 +163,8 @@ def _diff_report(base: str, head: str | None, result: Result, changes: list | No
         "summary": {"clusters": len(changes), "changed": sum(not d.empty for d in changes)}
         if changes is not None else None,
         "clusters": differ.as_json(changes) if changes is not None else [],
-        "diagnostics": diagnostics_report.as_json(result.diagnostics, result.texts)}), indent=2)
+        "diagnostics": diagnostics_report.as_json([*result.diagnostics, *differ.warnings(changes or [])],
+                                                  result.texts)}), indent=2)
 
 
 @cli.command(name="publish")

@@ -259,6 +259,10 @@ _ALL = [
     Code("W109", "a chart from a Git repository is not fetched",
          "`easel charts pull` fetches charts from Helm (index.yaml) and OCI repositories; easel does not render "
          "charts from Git repositories yet (issue 25), so this chart's objects are taken on trust"),
+    Code("W110", "a change the cluster cannot make in place",
+         "the update of this field is refused, and the engine retries it in vain: give the object a new name (a new "
+         "PersistentVolumeClaim name for other storage), or delete it in the cluster and let the engine create it "
+         "again (a StatefulSet: `kubectl delete statefulset NAME --cascade=orphan` keeps its pods and claims)"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -4,14 +4,17 @@ compared object by object, with the placements that moved and the versions that 
 from __future__ import annotations
 
 import difflib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.diagnostics import Diagnostic, formats, warning
+from compiler.kube.immutable import ImmutableChange, immutable_changes
 from compiler.load import yamlio
 from compiler.pipeline import Result
 from compiler.record.changes import clusters_text
-from compiler.render.objects import in_house_chart_files
+from compiler.render.objects import IMMUTABLE_TEMPLATES, in_house_chart_files
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
@@ -22,6 +25,7 @@ class ObjectChange:
     kind: str
     name: str  # namespace/name, or the file for files that are not objects
     diff: str = ""
+    immutable: tuple[ImmutableChange, ...] = ()  # what changes in fields the cluster does not update in place
 
 
 @dataclass
@@ -94,7 +98,8 @@ def compare(base: Result, head: Result) -> list[ClusterDiff]:
             elif key not in after:
                 entry.objects.append(ObjectChange("removed", kind, name, _unified(before[key], "", name)))
             elif before[key] != after[key]:
-                entry.objects.append(ObjectChange("changed", kind, name, _unified(before[key], after[key], name)))
+                entry.objects.append(ObjectChange("changed", kind, name, _unified(before[key], after[key], name),
+                                                  _immutable(kind, before[key], after[key])))
         for workload in sorted(set(base_places) | set(head_places)):
             was, now = cluster in base_places.get(workload, ()), cluster in head_places.get(workload, ())
             if now and not was:
@@ -110,10 +115,60 @@ def compare(base: Result, head: Result) -> list[ClusterDiff]:
     return found
 
 
+def _immutable(kind: str, before: str, after: str) -> tuple[ImmutableChange, ...]:
+    if kind == "file":
+        return ()
+    [old], [new] = yamlio.load_all(before), yamlio.load_all(after)
+    return tuple(immutable_changes(old, new))
+
+
 def _versions(result: Result) -> dict[tuple[str, str], str]:
     """(workload, cluster) -> the profile version the workload runs there (a rollout's waves run the new one)."""
     return {(workload, cluster): decision.version_on(cluster) or ""
             for workload, decision in result.decisions.workloads.items() for cluster in decision.clusters or ()}
+
+
+FIELDS_SHOWN = 3  # values a warning names; the object's diff shows every one
+REPLACED_HINT = ("nothing to do if the Job may run again: easel applies a Job by recreating what cannot be patched "
+                 "(Flux `force: true`, Argo CD `Force=true,Replace=true`)")
+
+
+def warnings(diffs: list[ClusterDiff]) -> list[Diagnostic]:
+    """W110 for each changed object whose update touches a field the cluster does not change in place: an update
+    the cluster refuses, or, for the kinds easel applies by recreating them (Jobs), one that replaces the object."""
+    found = []
+    for d in diffs:
+        for o in d.objects:
+            if not o.immutable:
+                continue
+            fields = _fields_text(o.immutable)
+            if o.kind in IMMUTABLE_TEMPLATES:
+                found.append(warning("W110", f"{o.kind} {o.name} on cluster {d.cluster} will be replaced (deleted and "
+                                             f"created again, so it runs again): {fields} cannot change in place",
+                                     hint=REPLACED_HINT))
+            else:
+                found.append(warning("W110", f"{o.kind} {o.name} on cluster {d.cluster}: {fields} cannot change in "
+                                             "place, so the cluster will refuse the update"))
+    return found
+
+
+def _fields_text(changes: tuple[ImmutableChange, ...]) -> str:
+    """ "`spec.volumeClaimTemplates[0].spec.resources.requests.storage` (`1Gi` → `2Gi`)", the first few of them."""
+    named = [f"`{change.path}{below}`" + (f" ({_scalar(old)} → {_scalar(new)})" if _is_scalar(old, new) else "")
+             for change in changes for below, old, new in change.leaves()]
+    more = len(named) - FIELDS_SHOWN
+    return ", ".join(named[:FIELDS_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
+def _is_scalar(*values: Any) -> bool:
+    return all(value is None or isinstance(value, str | int | float | bool) for value in values)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "unset"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return f"`{text if len(text) <= 40 else text[:39] + '…'}`"
 
 
 def as_json(diffs: list[ClusterDiff]) -> list[dict[str, Any]]:
@@ -129,6 +184,7 @@ def _counts(d: ClusterDiff) -> dict[str, int]:
 
 CLUSTERS_SHOWN = 20  # clusters shown in full in the text; past that the rest are named in one line
 TABLE_ROWS = 50  # rows of the Markdown summary table
+WARNINGS_SHOWN = 20  # W110 warnings the Markdown names; the text and the json have them all
 
 
 def _of(changed: list[ClusterDiff], diffs: list[ClusterDiff]) -> str:
@@ -155,6 +211,9 @@ def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
         rest = tuple(d.cluster for d in changed[CLUSTERS_SHOWN:])
         lines.append(f"\n… and {clusters_text(rest)} change too (`--name-only` lists them, `--format json` has "
                      "every change)")
+    found = warnings(diffs)  # after every cluster's section, and never left out with one
+    if found:
+        lines += ["", formats.text(found, {})]
     return "\n".join(lines)
 
 
@@ -173,6 +232,13 @@ def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MAR
     if len(changed) > TABLE_ROWS:
         out.append(f"| … {len(changed) - TABLE_ROWS:,} more | | | | | |")
     out.append(f"\n{_of(changed, diffs)}.\n")
+    found = warnings(diffs)  # before the sections the size cap may leave out
+    if found:
+        out += ["**Changes the cluster cannot make in place** (W110):", ""]
+        out += [f"- {w.text}<br>_hint: {w.hint}_" for w in found[:WARNINGS_SHOWN]]
+        if len(found) > WARNINGS_SHOWN:
+            out.append(f"- … and {len(found) - WARNINGS_SHOWN:,} more: `easel diff --base {base}` lists them all")
+        out.append("")
     left_out = 0
     for d in changed:
         counts = _counts(d)
