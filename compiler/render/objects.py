@@ -246,17 +246,12 @@ def folder_files(folders: Mapping[str, KustomizeFolder], releases: tuple[Release
 
 def source_files(paths: Iterable[str]) -> set[str]:
     """Those of a cluster tree's paths (inside the cluster's folder) that are sources its engine renders, not
-    objects: the files of an in-house chart and of the repository's kustomize folders it carries."""
+    objects: the files of an in-house chart (a folder `.../charts/<name>` holding Chart.yaml) and of the
+    repository's kustomize folders it carries."""
     paths = list(paths)
-    return in_house_chart_files(paths) | {path for path in paths if path.startswith(f"{REPOSITORY_COPY}/")}
-
-
-def in_house_chart_files(paths: Iterable[str]) -> set[str]:
-    """Those of a tree's paths that are files of an in-house chart (a folder `.../charts/<name>` holding
-    Chart.yaml): templates for the engine to render, not objects."""
-    paths = list(paths)
-    folders = {path[: -len("/Chart.yaml")] for path in paths if path.endswith("/Chart.yaml") and "/charts/" in path}
-    return {path for path in paths if any(path.startswith(folder + "/") for folder in folders)} if folders else set()
+    charts = {path[: -len("/Chart.yaml")] for path in paths if path.endswith("/Chart.yaml") and "/charts/" in path}
+    return {path for path in paths if path.startswith(f"{REPOSITORY_COPY}/")
+            or any(path.startswith(folder + "/") for folder in charts)}
 
 
 def images_list(releases: tuple[Release, ...]) -> str:

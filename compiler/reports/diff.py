@@ -14,7 +14,7 @@ from compiler.kube.immutable import ImmutableChange, immutable_changes
 from compiler.load import yamlio
 from compiler.pipeline import Result
 from compiler.record.changes import clusters_text
-from compiler.render.objects import IMMUTABLE_TEMPLATES, in_house_chart_files
+from compiler.render.objects import IMMUTABLE_TEMPLATES, source_files
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
@@ -54,10 +54,10 @@ def _by_cluster(files: dict[str, str]) -> dict[str, dict[str, str]]:
 def _objects(files: dict[str, str]) -> dict[tuple[str, str], str]:
     """A cluster's output as (kind, namespace/name) -> YAML text; files that are not objects by their path."""
     found: dict[tuple[str, str], str] = {}
-    charts = in_house_chart_files(files)
+    sources = source_files(files)
     for path, text in files.items():
         documents: list[Any] = []
-        if path in charts:  # an in-house chart's template: its text is what changes
+        if path in sources:  # an in-house chart's template, a carried kustomize folder's file: its text changes
             pass
         elif path.endswith("kustomization.yaml"):
             listing = yamlio.load_all(text)[0]
