@@ -167,6 +167,11 @@ _ALL = [
     Code("E805", "not deliverable as an OCI artifact",
          "make it a `manifests` component (its objects are then rendered into the cluster's tree), or keep "
          "`gitops.delivery: git`"),
+    Code("E806", "a private chart Argo CD would inflate through kustomize, which gets no credentials",
+         "map the trait to chart values with `traitValues: {<trait>.<property>: <values.path>}` so that no patch is "
+         "needed and Argo CD's own Helm source, which gets the repository's credentials, renders the chart; or run "
+         "the cluster with Flux (`gitops: {engine: flux}`), whose HelmRelease reads the Repository's secretRef; "
+         "or, once easel writes hydrated output (`gitops.render: hydrated`), that"),
     # The proof of the rendered trees (prove/tree.py): a failure is a bug in easel or a definition, never noise
     Code("E810", "the rendered pods do not request the GPUs easel booked",
          "the component's definition or a trait sets GPU requests or replicas that easel does not count: check "
@@ -259,6 +264,7 @@ _ALL = [
     Code("W109", "a chart from a Git repository is not fetched",
          "`easel charts pull` fetches charts from Helm (index.yaml) and OCI repositories; easel does not render "
          "charts from Git repositories yet (issue 25), so this chart's objects are taken on trust"),
+    Code("W111", "gitops.repoURL is a placeholder", "set gitops.repoURL to the repository your clusters read"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}
