@@ -502,12 +502,14 @@ def test_json_format_lists_every_error(repo: Path):
     report = json.loads(run.out)
     assert (report["kind"], report["ok"], report["errors"], report["summary"]) == ("ValidationReport", False, 2, None)
     found = report["diagnostics"]
-    assert isinstance(found, list) and len(found) == 2
+    assert isinstance(found, list) and len(found) == 3
     for item in found:
         assert {"code", "file", "line", "column", "message", "hint"} <= set(item), item
         assert isinstance(item["line"], int) and isinstance(item["column"], int) and item["message"]
-    assert [(d["code"], d["file"], d["line"]) for d in found] == [("E205", CLUSTER, 6), ("E302", WORKLOAD, 9)]
-    assert found[1]["hint"] == "did you mean 'hello'?"
+    # the scaffold's placeholder repoURL (W111) is listed too, in its place among the errors
+    assert [(d["code"], d["file"], d["line"]) for d in found] == [("E205", CLUSTER, 6), ("W111", "easel.yaml", 10),
+                                                                  ("E302", WORKLOAD, 9)]
+    assert found[2]["hint"] == "did you mean 'hello'?"
 
 
 def test_github_format_prints_annotations(repo: Path):
@@ -518,10 +520,11 @@ def test_github_format_prints_annotations(repo: Path):
     run = easel("-C", str(repo), "validate", "--format", "github")
     assert run.code == 1 and "Traceback" not in run.text, run.text
     annotations = [line for line in run.out.splitlines() if line.startswith("::")]
-    assert len(annotations) == 2, run.text
+    assert len(annotations) == 3, run.text
     assert annotations[0].startswith(f"::error file={CLUSTER},line=6,"), annotations
-    assert annotations[1].startswith(f"::error file={WORKLOAD},line=9,"), annotations
-    assert "E302" in annotations[1] and "did you mean 'hello'" in annotations[1]
+    assert annotations[1].startswith("::warning file=easel.yaml,line=10,"), annotations  # the placeholder repoURL
+    assert annotations[2].startswith(f"::error file={WORKLOAD},line=9,"), annotations
+    assert "E302" in annotations[2] and "did you mean 'hello'" in annotations[2]
 
 
 # Breaks found by different stages: reading, checking references, placing, and rendering (two environments

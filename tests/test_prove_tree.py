@@ -134,8 +134,8 @@ def greedy_files(*clusters: str) -> dict[str, str]:
 def test_a_trait_that_asks_for_unbooked_gpus_fails_the_proof_and_nothing_is_written(tmp_path):
     files = greedy_files("c")
     result = compile_repository(MemorySource(files), Request())
-    assert [d.code for d in result.diagnostics] == ["E810"]
-    problem = next(iter(result.diagnostics))
+    assert [d.code for d in result.diagnostics] == ["W111", "E810"]  # W111: no easel.yaml, so no repoURL
+    problem = next(d for d in result.diagnostics if d.code == "E810")
     assert "cluster 'c': Deployment 'w-api'" in problem.message and "did not book" in problem.message
     assert result.files is None and result.lock_text is None
     repo = tmp_path / "repo"

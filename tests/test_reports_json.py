@@ -24,6 +24,13 @@ UPDATE = bool(os.environ.get("EASEL_UPDATE_SNAPSHOTS"))
 WORKLOAD = "workloads/demo/hello.yaml"
 
 
+def _configured(repo: Path) -> Path:
+    """The scaffold with its repoURL set, as a user sets it first: without its one warning (W111)."""
+    settings = repo / "easel.yaml"
+    settings.write_text(settings.read_text().replace("git.example.com", "git.acme.internal"))
+    return repo
+
+
 def _normalized(text: str, replacements: dict[str, str]) -> dict:
     for old, new in replacements.items():
         text = text.replace(old, new)
@@ -46,7 +53,7 @@ def _matches_snapshot(name: str, report: dict) -> None:
 def reports(tmp_path_factory) -> dict[str, dict]:
     """Each command's JSON report on the scaffold of `easel init` (small and stable), one after another as a
     platform engineer would run them; and on the example for what the scaffold lacks (GPUs, rollouts)."""
-    repo = copy_init_repo(tmp_path_factory.mktemp("reports") / "repo")
+    repo = _configured(copy_init_repo(tmp_path_factory.mktemp("reports") / "repo"))
     handle = pygit2.init_repository(str(repo), initial_head="main")
     found: dict[str, tuple[int, str]] = {}
 
@@ -159,7 +166,7 @@ def test_every_field_of_every_report_is_documented(reports, kind):
 def test_sarif_is_what_code_scanning_reads(tmp_path):
     sarif_om = pytest.importorskip("sarif_pydantic", reason="sarif-pydantic (the SARIF 2.1.0 object model) is not "
                                    "installed: pip install '.[test]'")
-    repo = copy_init_repo(tmp_path / "repo")
+    repo = _configured(copy_init_repo(tmp_path / "repo"))
     clean = easel("validate", "--format", "sarif", cwd=repo)
     assert clean.code == 0 and json.loads(clean.out)["runs"][0]["results"] == []
     workload = repo / WORKLOAD
@@ -184,7 +191,7 @@ def test_sarif_is_what_code_scanning_reads(tmp_path):
 def test_warnings_reach_every_report_and_build_keeps_them_off_standard_output(tmp_path):
     """A repository with only a warning (W101: a device GPU of unknown product): exit 0 everywhere, and the
     warning in the SARIF run, in the Diff report, and on build's standard error."""
-    repo = copy_init_repo(tmp_path / "repo")
+    repo = _configured(copy_init_repo(tmp_path / "repo"))
     handle = pygit2.init_repository(str(repo), initial_head="main")
     base = commit_all(handle, "the scaffold")
     cluster = repo / "clusters" / "local.yaml"

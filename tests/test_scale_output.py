@@ -30,7 +30,7 @@ def test_a_placement_is_counted_with_its_first_and_last_cluster(big):
     placed = [line for line in first.out.splitlines() if line.startswith("placed ")]
     assert placed and all(f"on {CLUSTERS} clusters ({names[0]} … {names[-1]}); details: easel explain" in line
                           for line in placed), first.out
-    assert len(first.text) < 2_000
+    assert len(first.text) < 2_500  # with the generated fleet's two warnings (W107, W111), each said once
 
 
 @pytest.mark.parametrize("command", [("compile",), ("validate",), ("status",), ("rollout", "status")])

@@ -167,6 +167,11 @@ _ALL = [
     Code("E805", "not deliverable as an OCI artifact",
          "make it a `manifests` component (its objects are then rendered into the cluster's tree), or keep "
          "`gitops.delivery: git`"),
+    Code("E806", "a private chart Argo CD would inflate through kustomize, which gets no credentials",
+         "map the trait to chart values with `traitValues: {<trait>.<property>: <values.path>}` so that no patch is "
+         "needed and Argo CD's own Helm source, which gets the repository's credentials, renders the chart; or run "
+         "the cluster with Flux (`gitops: {engine: flux}`), whose HelmRelease reads the Repository's secretRef; "
+         "or, once easel writes hydrated output (`gitops.render: hydrated`), that"),
     # The proof of the rendered trees (prove/tree.py): a failure is a bug in easel or a definition, never noise
     Code("E810", "the rendered pods do not request the GPUs easel booked",
          "the component's definition or a trait sets GPU requests or replicas that easel does not count: check "
@@ -263,6 +268,7 @@ _ALL = [
          "the update of this field is refused, and the engine retries it in vain: give the object a new name (a new "
          "PersistentVolumeClaim name for other storage), or delete it in the cluster and let the engine create it "
          "again (a StatefulSet: `kubectl delete statefulset NAME --cascade=orphan` keeps its pods and claims)"),
+    Code("W111", "gitops.repoURL is a placeholder", "set gitops.repoURL to the repository your clusters read"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

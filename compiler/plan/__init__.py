@@ -21,7 +21,7 @@ from compiler.kube import podtemplates
 from compiler.model import Model, Repository, Settings, gpu
 from compiler.model.charts import ChartArchive
 from compiler.model.folders import KustomizeFolder
-from compiler.plan import pinning
+from compiler.plan import pinning, private_charts
 from compiler.plan.chart_patches import ChartPatch, chart_patches
 from compiler.record.decisions import Decisions
 
@@ -192,6 +192,8 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             releases.append(planned[key])
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases),
                                      facts.kubernetes_version)
+    diagnostics.extend(private_charts.refused({n: (c.engine, c.releases) for n, c in clusters.items()},
+                                              model.repositories))
     return (Plans(model.settings, model.repositories, clusters, model.in_house, decisions.chart_manifests,
                   model.kustomize_folders), diagnostics)
 

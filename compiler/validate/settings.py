@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from compiler.diagnostics import Diagnostics, Location
 from compiler.load import SETTINGS_FILE, RawDocument
@@ -18,7 +19,9 @@ def settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
     """easel.yaml's Settings, its defaults filled in from the schema; a missing or broken easel.yaml gives the
     defaults alone."""
     if doc is None:
-        return _settings(with_defaults(spec_schema("Settings"), {}), Location(SETTINGS_FILE), diagnostics)
+        found = _settings(with_defaults(spec_schema("Settings"), {}), Location(SETTINGS_FILE), diagnostics)
+        _placeholder_repository(found, None, Location(SETTINGS_FILE), diagnostics)
+        return found
     problems = schemacheck.check(validator("Settings"), doc.data, doc.loc)
     if doc.data.get("apiVersion") == API_VERSION and doc.data.get("kind") != "Settings":
         problems = [p for p in problems if p.code != "E206"]
@@ -26,8 +29,54 @@ def settings(doc: RawDocument | None, diagnostics: Diagnostics) -> Settings:
                           doc.loc.at("kind"))
     diagnostics.extend(problems)
     spec = None if problems else doc.data.get("spec")
-    return _settings(with_defaults(spec_schema("Settings"), spec if isinstance(spec, dict) else {}), doc.loc,
-                     diagnostics)
+    found = _settings(with_defaults(spec_schema("Settings"), spec if isinstance(spec, dict) else {}), doc.loc,
+                      diagnostics)
+    if not problems:  # a broken easel.yaml's defaults are not what its author wrote
+        _placeholder_repository(found, spec if isinstance(spec, dict) else {}, doc.loc, diagnostics)
+    return found
+
+
+# Names reserved for documentation and tests (RFC 2606, RFC 6761): no cluster can read a repository there.
+# Loopback (localhost, 127.0.0.1) is real: a local Git server for a test cluster.
+_RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
+_RESERVED_TOP_LEVEL = ("example", "invalid", "test")
+
+
+def _placeholder_repository(found: Settings, spec: dict[str, Any] | None, loc: Location,
+                            diagnostics: Diagnostics) -> None:
+    """W111: with git delivery every cluster's bootstrap follows gitops.repoURL, so one on a reserved name (as
+    `easel init` and the schema's default write it) deploys nothing. Said where it is written, or, when it is
+    left to the default, where it would go."""
+    if found.delivery != "git" or not _reserved_host(_host(found.repo_url)):
+        return
+    gitops = (spec or {}).get("gitops")
+    if isinstance(gitops, dict) and "repoURL" in gitops:
+        message = (f"gitops.repoURL {found.repo_url!r} is a placeholder ({_host(found.repo_url)} is reserved for "
+                   "examples): the clusters would follow a repository that does not exist")
+        where = loc.at("spec", "gitops", "repoURL")
+    elif spec is not None:
+        message = f"gitops.repoURL is not set: the clusters would follow its default placeholder {found.repo_url!r}"
+        where = loc.at("spec", "gitops") if isinstance(gitops, dict) else loc.at("spec") if spec else loc
+    else:
+        message = (f"there is no {SETTINGS_FILE}: the clusters would follow the default gitops.repoURL, the "
+                   f"placeholder {found.repo_url!r}")
+        where = loc
+    diagnostics.warning("W111", message, where)
+
+
+def _host(url: str) -> str:
+    """The host of a Git URL: scheme://[user@]host[:port]/path, or scp-like [user@]host:path."""
+    try:
+        host = urlsplit(url).hostname if "://" in url else url.split("@", 1)[-1].split(":", 1)[0]
+    except ValueError:  # a malformed IPv6 address: not a name
+        return ""
+    return (host or "").lower().rstrip(".")
+
+
+def _reserved_host(host: str) -> bool:
+    labels = host.split(".")
+    return (any(host == domain or host.endswith("." + domain) for domain in _RESERVED_DOMAINS)
+            or (len(labels) > 1 and labels[-1] in _RESERVED_TOP_LEVEL))
 
 
 def _settings(spec: dict[str, Any], loc: Location, diagnostics: Diagnostics) -> Settings:
