@@ -25,6 +25,7 @@ from compiler.kube import names
 from compiler.kube.api import is_custom
 from compiler.model import DEFAULT_RELEASE, ReleaseOptions, Settings
 from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
+from compiler.plan.private_charts import kustomize_inflates
 from compiler.render import delivery
 from compiler.render.objects import (
     IMMUTABLE_TEMPLATES,
@@ -38,7 +39,6 @@ from compiler.render.objects import (
     kustomize_patches,
     namespace_objects,
     text_of,
-    trait_labels,
     trait_objects,
 )
 
@@ -114,12 +114,12 @@ def _wrapper(release: Release, component: ResolvedComponent) -> dict[str, Any] |
     any. A folder always has one: its objects carry the workload's labels (SPEC §6). `labels` without selectors,
     not `commonLabels`: that would add them to selectors too, and a selector is immutable, so a version bump
     (easel.dev/profile-version) could not be applied."""
+    folder = component.output.kustomize_path is not None
+    if not (folder or kustomize_inflates(release, component)):  # (the plan refuses a private chart that is: E806)
+        return None
     patches = kustomize_patches(release, component)
     image_rewrites = kustomize_images(component)
     extra = trait_objects(release, component)
-    folder = component.output.kustomize_path is not None
-    if not (folder or patches or image_rewrites or extra or trait_labels(component)):
-        return None
     # the workload's labels ride along, as Flux's commonMetadata does
     labels = folder_labels(release, component) if folder else chart_labels(release, component)
     body: dict[str, Any] = {"labels": [{"pairs": labels, "includeSelectors": False}]}
