@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.decide import inventory
+from compiler.decide import inventory, policy
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, ResolvedStack, ResolvedWorkload, specialize
 from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
 from compiler.kube import podtemplates
-from compiler.model import Model, Repository, Settings, gpu
+from compiler.model import Cluster, Model, Repository, Settings, gpu
 from compiler.model.charts import ChartArchive
 from compiler.plan import pinning
 from compiler.plan.chart_patches import ChartPatch, chart_patches
@@ -145,22 +145,27 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     on: dict[str, list[ResolvedWorkload]] = {name: [] for name in fleet}
     for workload_id, decision in decisions.workloads.items():
         for cluster in decision.clusters or ():
-            resolved = resolutions.workload(workload_id, decision.version_on(cluster), fleet[cluster].gpu_allocation)
+            facts = fleet[cluster]
+            resolved = resolutions.workload(workload_id, decision.version_on(cluster), facts.gpu_allocation,
+                                            facts.cluster.registry.mirror)
             if resolved is not None:
                 on[cluster].append(resolved)
     dra_names = dict(resolutions.dra_products)
-    stacks: dict[tuple[str, str], Release] = {}
+    stacks: dict[tuple[str, str, str | None], Release] = {}
+    pulling: list[tuple[Cluster, Release]] = []  # releases on clusters whose registries are limited
     planned: dict[tuple, Release] = {}
     isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
     clusters = {}
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)
         cluster_stacks = []
+        mirror = facts.cluster.registry.mirror
         for stack, version in (cluster_decision.stacks.items() if cluster_decision else ()):
-            if (stack, version) in resolutions.stacks:
-                if (stack, version) not in stacks:
-                    stacks[(stack, version)] = _stack_release(resolutions.stacks[(stack, version)])
-                cluster_stacks.append(stacks[(stack, version)])
+            resolved_stack = resolutions.stack(stack, version, mirror)
+            if resolved_stack is not None:
+                if (stack, version, mirror) not in stacks:
+                    stacks[(stack, version, mirror)] = _stack_release(resolved_stack, mirror)
+                cluster_stacks.append(stacks[(stack, version, mirror)])
         workloads = _for_cluster(on[name], facts, diagnostics)
         _check_namespaces(name, [w for w, _ in workloads], diagnostics)
         refs = {s.id: tuple((c.instance, s.namespace.name) for c in s.components if c.output.helm)
@@ -180,9 +185,9 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             workload, narrowed = pinning.pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
                                                 offers[allocation])
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation,
-                   narrowed)
+                   narrowed, mirror)
             if key not in planned:  # a workload planned alike on many clusters is one value
-                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation, narrowed)
+                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation, narrowed, mirror)
                 if (workload.id, workload.version) not in isolated:
                     isolated.add((workload.id, workload.version))
                     diagnostics.extend(_cut_off(workload))
@@ -190,6 +195,9 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             releases.append(planned[key])
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases),
                                      facts.kubernetes_version)
+        if facts.cluster.registry.allowed is not None:
+            pulling += [(facts.cluster, release) for release in clusters[name].releases]
+    diagnostics.extend(policy.check_cluster_images((c, r.kind, r.id, r.key, r.components) for c, r in pulling))
     return Plans(model.settings, model.repositories, clusters, model.in_house, decisions.chart_manifests), diagnostics
 
 
@@ -328,7 +336,8 @@ def _bookings(components: tuple[ResolvedComponent, ...], allocation: str = gpu.D
 
 def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
                       specialized_for: str | None, requires: tuple[str, ...] = (),
-                      allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = ()) -> Release:
+                      allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = (), mirror: str | None = None
+                      ) -> Release:
     environment = workload.environment
     labels = _labels(workload)
     if environment.namespace_strategy == "project":  # shared by the project's workloads: what is true of all
@@ -343,7 +352,8 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
                       environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
                       environment.egress_namespaces, environment.pod_security),
         labels, workload.components, waits_for, _bookings(workload.components, allocation),
-        key=("workload", workload.id, workload.version, specialized_for, allocation, pinned_to), requires=requires,
+        key=("workload", workload.id, workload.version, specialized_for, allocation, pinned_to, mirror),
+        requires=requires,
         gpu_allocation=allocation, chart_patches=_chart_patches(workload.components))
 
 
@@ -364,11 +374,11 @@ def _quota(quota: Mapping[str, str], allocation: str) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _stack_release(stack: ResolvedStack) -> Release:
+def _stack_release(stack: ResolvedStack, mirror: str | None = None) -> Release:
     labels = {**MANAGED_BY, "easel.dev/profile": stack.name, "easel.dev/profile-version": stack.version}
     return Release("stack", stack.name, STACKS, stack.name, stack.name, stack.version, stack.path,
                    NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
-                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version),
+                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version, mirror),
                    requires=tuple(d.name for d in stack.profile.requires_profiles),
                    chart_patches=_chart_patches(stack.components))
 
