@@ -5,6 +5,7 @@
     policy     policy.py                   guardrails on each resolved workload
     place      place.py, eligibility.py    the clusters each workload runs on, and the GPUs it takes there
     stacks     stacks.py                   the infrastructure stacks each cluster needs, resolved once per version
+    mirrors    here                        what runs on clusters with a mirror, resolved again with it (once each)
     waves      rollout.py                  which clusters each wave of a rollout reaches
 
 `previous` (easel.lock as read) is an input like the model: what it recorded is kept while it still holds.
@@ -86,8 +87,10 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     digests = {profile.key: profile.digest for profile in in_use}
     products = inventory.dra_product_names(fleet)
     under_dra = _under_dra(model, fleet, resolved, workloads, products, diagnostics)
+    resolutions = _mirrored(model, fleet, Resolutions(resolved, stack_resolutions, under_dra, products), workloads,
+                            clusters, diagnostics)
     return (Decisions(workloads, clusters, digests, stack_rollouts, previous.charts, previous.chart_manifests),
-            Resolutions(resolved, stack_resolutions, under_dra, products), diagnostics)
+            resolutions, diagnostics)
 
 
 def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[tuple[str, str], ResolvedWorkload],
@@ -113,6 +116,47 @@ def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[t
             found[key] = run
     diagnostics.extend(merge_subjects(p for p in problems if (p.code, p.location, p.message) not in said))
     return found
+
+
+def _mirrored(model: Model, fleet: Mapping[str, ClusterFacts], resolutions: Resolutions,
+              decisions: Mapping[str, WorkloadDecision], clusters: Mapping[str, ClusterDecision],
+              diagnostics: Diagnostics) -> Resolutions:
+    """The workloads and stacks placed on clusters with a mirror, resolved again with the mirror over their traits
+    (resolve.cluster_traits), once per mirror. Not checked against their environment's policy again: that judges
+    images as the environment leaves them; the cluster's own rules are checked where its releases are planned."""
+    said = {(d.code, d.location, d.message) for d in diagnostics}
+    workloads: dict[tuple[str, str, str, str], ResolvedWorkload] = {}
+    stacks: dict[tuple[str, str, str], ResolvedStack] = {}
+    tried: set[tuple] = set()  # a resolution that fails says so once, not once per cluster
+    problems = []
+    for workload_id, decision in decisions.items():
+        for cluster in decision.clusters or ():
+            facts, version = fleet[cluster], decision.version_on(cluster) or ""
+            base = resolutions.workload(workload_id, version, facts.gpu_allocation)
+            allocation = resolutions.allocation(workload_id, version, facts.gpu_allocation)
+            key = (workload_id, version, allocation, facts.cluster.registry.mirror or "")
+            if not key[3] or base is None or key in tried:
+                continue
+            tried.add(key)
+            run, more = resolve.resolve_workload(model, base.workload, base.environment, base.project, base.profile,
+                                                 allocation, resolutions.dra_products,
+                                                 resolve.cluster_traits(facts.cluster))
+            problems += more
+            if run is not None:
+                workloads[key] = run
+    for cluster, needed in clusters.items():
+        mirror = fleet[cluster].cluster.registry.mirror
+        for name, version in needed.stacks.items():
+            stack = resolutions.stacks.get((name, version))
+            if mirror is None or stack is None or (name, version, mirror) in tried:
+                continue
+            tried.add((name, version, mirror))
+            found, more = resolve.resolve_stack(model, stack.profile, resolve.cluster_traits(fleet[cluster].cluster))
+            problems += more
+            if found is not None:
+                stacks[(name, version, mirror)] = found
+    diagnostics.extend(merge_subjects(p for p in problems if (p.code, p.location, p.message) not in said))
+    return dataclasses.replace(resolutions, mirrored=workloads, mirrored_stacks=stacks)
 
 
 def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[ResolvedWorkload],

@@ -1,22 +1,23 @@
-"""Policy: the guardrails an Environment and a Project set (SPEC §3 step 6).
+"""Policy: the guardrails an Environment, a Project and a Cluster set (SPEC §3 step 6).
 
 Who may deploy where, before a version is chosen; which profiles and versions, while choosing one
 (version_choice.py); GPUs per workload, registries and required traits on each resolved workload; project
-GPU quotas while placing, since they add up across the fleet.
+GPU quotas while placing, since they add up across the fleet; the registries a cluster allows, on what each
+cluster runs (once its releases are planned).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from compiler.diagnostics import Diagnostic, Note, Subject, error
 from compiler.kube import images
-from compiler.model import AllowedProfile, Environment
+from compiler.model import AllowedProfile, Cluster, Environment
 
 if TYPE_CHECKING:
-    from compiler.decide.resolve import ResolvedWorkload
+    from compiler.decide.resolve import ResolvedComponent, ResolvedWorkload
     from compiler.model import Workload
     from compiler.model.gpu import Allocation
 
@@ -88,6 +89,32 @@ def check_workload(workload: ResolvedWorkload) -> list[Diagnostic]:
                     f"{required!r}", component.loc,
                     notes=[Note("required here", policy_loc.at("requiredTraits")),
                            Note("workload", workload.workload.meta.loc.at("metadata", "name"))]))
+    return problems
+
+
+def check_cluster_images(placed: Iterable[tuple[Cluster, str, str, Any, Sequence[ResolvedComponent]]]
+                         ) -> list[Diagnostic]:
+    """Every image easel knows a release pulls on a cluster (as its components pull it there: after the cluster's
+    mirror) comes from a registry the cluster allows. placed: (cluster, release kind, release id, the release's
+    key, its components as that cluster runs them); said once per release and image for the clusters alike."""
+    groups: dict[tuple, tuple[str, str, Sequence[ResolvedComponent], list[Cluster]]] = {}
+    for cluster, kind, release_id, key, components in placed:
+        if cluster.registry.allowed is not None:
+            groups.setdefault((key, cluster.registry.allowed), (kind, release_id, components, []))[3].append(cluster)
+    problems = []
+    for (_, allowed), (kind, release_id, components, clusters) in groups.items():
+        where = ", ".join(repr(c.meta.name) for c in clusters[:3]) + (
+            f" and {len(clusters) - 3} more" if len(clusters) > 3 else "")
+        for component in components:
+            for written, pulled in component.images:
+                if not images.allowed(pulled, allowed):
+                    rewritten = f" (rewritten from {written!r})" if written != pulled else ""
+                    problems.append(error(
+                        "E822", f"image {pulled!r}{rewritten} of component {component.name!r} ({kind} {release_id}) "
+                        f"is not from a registry cluster{'s' if len(clusters) > 1 else ''} {where} "
+                        f"allow{'' if len(clusters) > 1 else 's'}: {', '.join(allowed) or 'none is allowed'}",
+                        component.loc, notes=[Note(f"cluster {c.meta.name!r} pulls from these",
+                                                   c.meta.loc.at("spec", "registry")) for c in clusters[:3]]))
     return problems
 
 

@@ -208,6 +208,10 @@ _ALL = [
          "drop that key from the quota"),
     Code("E820", "a chart does not support the cluster's Kubernetes version",
          "use a chart version whose `kubeVersion` includes the cluster's, or place the workload elsewhere"),
+    Code("E822", "an image is not from a registry its cluster allows",
+         "see the Cluster's `spec.registry`: its `mirror` rewrites the images easel can see (the containers of "
+         "objects it renders, a chart's `imageValues`, the images an `image-registry` trait names); name a chart's "
+         "other images in `imageValues`, or add their registry to `allowed`"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),

@@ -89,7 +89,7 @@ class TraitUse:
     type: str
     properties: dict[str, Any]
     loc: Location
-    origin: str  # "profile" | "workload" | "environment": which file's author wrote it
+    origin: str  # "profile" | "workload" | "environment" | "cluster": which file's author wrote it
 
 
 @dataclass(frozen=True)
@@ -234,6 +234,14 @@ class Device:
 
 
 @dataclass(frozen=True)
+class RegistryRules:
+    """Where a cluster's images come from (its `spec.registry`): the mirror every image it pulls is rewritten to,
+    and the registries (hosts, or host/path prefixes) its images may come from."""
+    mirror: str | None = None
+    allowed: tuple[str, ...] | None = None  # None: any; written without it, a mirror allows itself alone
+
+
+@dataclass(frozen=True)
 class Cluster:
     meta: Meta
     source: str  # palette | byoc
@@ -244,6 +252,7 @@ class Cluster:
     devices: tuple[Device, ...]
     crds: tuple[str, ...] = ()  # API groups whose CRDs it already has, installed outside easel
     gpu_allocation: str | None = None  # device-plugin | dra, as written; None: from its devices (inventory.py)
+    registry: RegistryRules = RegistryRules()
 
 
 @dataclass(frozen=True)

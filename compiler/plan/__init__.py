@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.decide import inventory
+from compiler.decide import inventory, policy
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import STACKS, Resolutions, ResolvedComponent, ResolvedStack, ResolvedWorkload, specialize
-from compiler.diagnostics import Diagnostic, Diagnostics, Note, Subject, error, warning
+from compiler.diagnostics import Diagnostic, Diagnostics
 from compiler.kube import podtemplates
-from compiler.model import Model, Repository, Settings, gpu
+from compiler.model import Cluster, Model, Repository, Settings, gpu
 from compiler.model.charts import ChartArchive
 from compiler.model.folders import KustomizeFolder
-from compiler.plan import pinning, private_charts
+from compiler.plan import checks, pinning, private_charts
 from compiler.plan.chart_patches import ChartPatch, chart_patches
 from compiler.record.decisions import Decisions
 
@@ -147,24 +147,23 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     on: dict[str, list[ResolvedWorkload]] = {name: [] for name in fleet}
     for workload_id, decision in decisions.workloads.items():
         for cluster in decision.clusters or ():
-            resolved = resolutions.workload(workload_id, decision.version_on(cluster), fleet[cluster].gpu_allocation)
+            facts = fleet[cluster]
+            resolved = resolutions.workload(workload_id, decision.version_on(cluster), facts.gpu_allocation,
+                                            facts.cluster.registry.mirror)
             if resolved is not None:
                 on[cluster].append(resolved)
     dra_names = dict(resolutions.dra_products)
-    stacks: dict[tuple[str, str], Release] = {}
+    stacks: dict[tuple[str, str, str | None], Release] = {}
+    pulling: list[tuple[Cluster, Release]] = []  # releases on clusters whose registries are limited
     planned: dict[tuple, Release] = {}
     isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
     clusters = {}
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)
-        cluster_stacks = []
-        for stack, version in (cluster_decision.stacks.items() if cluster_decision else ()):
-            if (stack, version) in resolutions.stacks:
-                if (stack, version) not in stacks:
-                    stacks[(stack, version)] = _stack_release(resolutions.stacks[(stack, version)])
-                cluster_stacks.append(stacks[(stack, version)])
+        mirror = facts.cluster.registry.mirror
+        cluster_stacks = _stacks_on(cluster_decision.stacks if cluster_decision else {}, resolutions, mirror, stacks)
         workloads = _for_cluster(on[name], facts, diagnostics)
-        _check_namespaces(name, [w for w, _ in workloads], diagnostics)
+        checks.namespaces_agree(name, [w for w, _ in workloads], diagnostics)
         refs = {s.id: tuple((c.instance, s.namespace.name) for c in s.components if c.output.helm)
                 for s in cluster_stacks}
         needs = cluster_decision.needs if cluster_decision else {}
@@ -182,20 +181,42 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             workload, narrowed = pinning.pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
                                                 offers[allocation])
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation,
-                   narrowed)
+                   narrowed, mirror)
             if key not in planned:  # a workload planned alike on many clusters is one value
-                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation, narrowed)
+                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation, narrowed, mirror)
                 if (workload.id, workload.version) not in isolated:
                     isolated.add((workload.id, workload.version))
-                    diagnostics.extend(_cut_off(workload))
-                    diagnostics.extend(_outside_the_artifact(workload, model.settings, model.kustomize_folders))
+                    diagnostics.extend(checks.cut_off(workload))
+                    diagnostics.extend(checks.outside_the_tree(workload, model.settings, model.kustomize_folders))
             releases.append(planned[key])
         clusters[name] = ClusterPlan(name, facts.engine, tuple(cluster_stacks), tuple(releases),
                                      facts.kubernetes_version)
-    diagnostics.extend(private_charts.refused({n: (c.engine, c.releases) for n, c in clusters.items()},
-                                              model.repositories))
+        if facts.cluster.registry.allowed is not None:
+            pulling += [(facts.cluster, release) for release in clusters[name].releases]
+    diagnostics.extend(_across_clusters(model, clusters, pulling))
     return (Plans(model.settings, model.repositories, clusters, model.in_house, decisions.chart_manifests,
                   model.kustomize_folders), diagnostics)
+
+
+def _stacks_on(decided: Mapping[str, str], resolutions: Resolutions, mirror: str | None,
+               stacks: dict[tuple[str, str, str | None], Release]) -> list[Release]:
+    """The stack releases of a cluster (stacks: those planned so far, the same for every cluster alike)."""
+    found = []
+    for stack, version in decided.items():
+        resolved = resolutions.stack(stack, version, mirror)
+        if resolved is not None:
+            if (stack, version, mirror) not in stacks:
+                stacks[(stack, version, mirror)] = _stack_release(resolved, mirror)
+            found.append(stacks[(stack, version, mirror)])
+    return found
+
+
+def _across_clusters(model: Model, clusters: Mapping[str, ClusterPlan], pulling: list[tuple[Cluster, Release]]
+                     ) -> list[Diagnostic]:
+    """What is checked of the plans of every cluster at once, to say each problem once, naming its clusters: the
+    images of clusters whose registries are limited (E822), private charts Argo CD would inflate (E806)."""
+    return [*policy.check_cluster_images((c, r.kind, r.id, r.key, r.components) for c, r in pulling),
+            *private_charts.refused({n: (c.engine, c.releases) for n, c in clusters.items()}, model.repositories)]
 
 
 def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,
@@ -215,79 +236,6 @@ def _for_cluster(workloads: list[ResolvedWorkload], facts: ClusterFacts,
             workload = rendered
         found.append((workload, specialized))
     return found
-
-
-def _check_namespaces(cluster: str, workloads: list[ResolvedWorkload], diagnostics: Diagnostics) -> None:
-    """Two workloads sharing a namespace on one cluster must agree on its quota and isolation."""
-    first: dict[str, ResolvedWorkload] = {}
-    for workload in workloads:
-        other = first.setdefault(workload.namespace, workload)
-        if other is workload:
-            continue
-        a, b = other.environment, workload.environment
-        if not (a.namespace_strategy == b.namespace_strategy == "project"
-                and other.workload.project == workload.workload.project):
-            # names that run together: project research + workload llm-eval, project research-llm + workload eval
-            diagnostics.add(error(
-                "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} would hold both {other.id} and "
-                f"{workload.id}, which are not meant to share one", workload.workload.meta.loc.at("metadata", "name"),
-                "rename one of the workloads (or projects): their namespaces, and the names of their objects, "
-                "run together", notes=[Note("the other workload", other.workload.meta.loc.at("metadata", "name"))]))
-            continue
-        if _namespace_settings(a) != _namespace_settings(b):
-            diagnostics.add(error(
-                "E801", f"namespace {workload.namespace!r} on cluster {cluster!r} is shared by {other.id} "
-                f"(environment {a.meta.name!r}) and {workload.id} (environment {b.meta.name!r}), whose namespace "
-                "settings differ", b.meta.loc.at("spec", "namespace"),
-                "give the environments the same namespace quota and isolation, or use `strategy: workload`",
-                notes=[Note("the other environment", a.meta.loc.at("spec"))]))
-
-
-# What strict isolation cuts off unless the environment lets other namespaces in (`allowFrom`): an Ingress (the
-# ingress controller's pods reach the Service), a ServiceMonitor or PodMonitor (Prometheus scrapes the pods).
-REACHED_FROM_OUTSIDE = {"Ingress": "the ingress controller", "ServiceMonitor": "Prometheus",
-                        "PodMonitor": "Prometheus"}
-
-
-def _cut_off(workload: ResolvedWorkload) -> list[Diagnostic]:
-    environment = workload.environment
-    if environment.isolation != "strict" or environment.allow_from:
-        return []
-    problems = []
-    for component in workload.components:
-        objects = [*(component.output.objects or ()), *(o for t in component.traits for o in t.output.objects)]
-        for obj in objects:
-            who = REACHED_FROM_OUTSIDE.get(str(obj.get("kind")))
-            if who:
-                problems.append(warning(
-                    "W105", f"{obj['kind']} {obj['metadata'].get('name')!r} of component {component.name!r}: under "
-                    f"strict isolation {who} cannot reach the workload's pods (no namespace.allowFrom)",
-                    environment.meta.loc.at("spec", "namespace", "isolation"),
-                    subject=Subject("workload", (workload.id,))))
-    return problems
-
-
-def _outside_the_artifact(workload: ResolvedWorkload, settings, folders: Mapping[str, KustomizeFolder]
-                          ) -> list[Diagnostic]:
-    """What a cluster's tree cannot carry: a kustomize folder the repository does not hold (a path templated from
-    parameters is known only now), and, with `delivery: oci`, an in-house chart on Flux."""
-    problems = [error("E306", f"component {c.name!r}: no kustomization in folder {c.output.kustomize_path!r}", c.loc,
-                      "the folder must be under an input folder and hold a kustomization.yaml",
-                      subject=Subject("workload", (workload.id,)))
-                for c in workload.components if c.output.kustomize_path and c.output.kustomize_path not in folders]
-    if settings.delivery != "oci":
-        return problems
-    # Flux builds a chart from a GitRepository or Bucket, never from a folder of an OCIRepository's artifact
-    return problems + [error("E805", f"component {c.name!r} is the in-house chart {c.output.helm.path!r}, which Flux "
-                             "cannot build from a cluster's OCI artifact", c.loc,
-                             subject=Subject("workload", (workload.id,)))
-                       for c in workload.components if c.output.helm is not None and c.output.helm.path is not None
-                       and settings.engine == "flux"]
-
-
-def _namespace_settings(environment) -> tuple:
-    return (environment.namespace_quota, environment.isolation, environment.allow_from, environment.egress,
-            environment.egress_cidrs, environment.egress_namespaces, environment.pod_security)
 
 
 def _labels(workload: ResolvedWorkload) -> dict[str, str]:
@@ -334,7 +282,8 @@ def _bookings(components: tuple[ResolvedComponent, ...], allocation: str = gpu.D
 
 def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
                       specialized_for: str | None, requires: tuple[str, ...] = (),
-                      allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = ()) -> Release:
+                      allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = (), mirror: str | None = None
+                      ) -> Release:
     environment = workload.environment
     labels = _labels(workload)
     if environment.namespace_strategy == "project":  # shared by the project's workloads: what is true of all
@@ -349,7 +298,8 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
                       environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
                       environment.egress_namespaces, environment.pod_security),
         labels, workload.components, waits_for, _bookings(workload.components, allocation),
-        key=("workload", workload.id, workload.version, specialized_for, allocation, pinned_to), requires=requires,
+        key=("workload", workload.id, workload.version, specialized_for, allocation, pinned_to, mirror),
+        requires=requires,
         gpu_allocation=allocation, chart_patches=_chart_patches(workload.components))
 
 
@@ -370,11 +320,11 @@ def _quota(quota: Mapping[str, str], allocation: str) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _stack_release(stack: ResolvedStack) -> Release:
+def _stack_release(stack: ResolvedStack, mirror: str | None = None) -> Release:
     labels = {**MANAGED_BY, "easel.dev/profile": stack.name, "easel.dev/profile-version": stack.version}
     return Release("stack", stack.name, STACKS, stack.name, stack.name, stack.version, stack.path,
                    NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
-                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version),
+                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version, mirror),
                    requires=tuple(d.name for d in stack.profile.requires_profiles),
                    chart_patches=_chart_patches(stack.components))
 

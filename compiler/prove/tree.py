@@ -7,7 +7,8 @@ easel decided. For each release and component, the objects the tree really appli
   booking's GPUs per replica times its replicas, and in all equal to what placement took there (what the
   cluster's capacity and the project's quota were counted against); no GPU a booking does not name; and none
   in objects whose pods at once cannot be counted ahead (a DaemonSet, a CronJob whose runs may overlap);
-- pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows;
+- pull only images the cluster's `images.txt` lists for mirroring, from the registries the environment allows
+  (and the cluster's mirror) and those the cluster allows (its `registry`);
 - hold, in every pod template, what each trait the environment requires patches in: applying the trait again
   changes nothing;
 - be objects the cluster's API server accepts: built-in kinds against Kubernetes' schemas for its version,
@@ -32,7 +33,7 @@ from compiler.decide.resolve import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.kube import images, podtemplates
 from compiler.kube.strings import with_string_fields
-from compiler.model import quantity
+from compiler.model import RegistryRules, quantity
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
 from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, labels
@@ -119,7 +120,8 @@ def _checked(where: _Where, built: ComponentObjects, booking: Booking | None, co
                   for field, why in quota_rules.unmet(obj, quota, declared)] if quota else []
     return [*unadmitted, *_gpu_problems(where, built, booking, declared, took),
             *claims.landing_problems(where, built, booking, facts),
-            *_image_problems(where, built, listed, policy.registries, declared),
+            *_image_problems(where, built, listed, policy.registries, declared,
+                             facts.cluster.registry if facts is not None else RegistryRules()),
             *_trait_problems(where, built, [t for t in component.traits if t.type in policy.required_traits],
                              declared)]
 
@@ -274,8 +276,12 @@ def _listed_images(text: str) -> set[str]:
     return {line.split()[-1] for line in text.splitlines() if line.strip()}
 
 
-def _image_problems(where: _Where, built: ComponentObjects, listed: set[str],
-                    registries: tuple[str, ...] | None, declared: Any) -> list[Diagnostic]:
+def _image_problems(where: _Where, built: ComponentObjects, listed: set[str], registries: tuple[str, ...] | None,
+                    declared: Any, cluster: RegistryRules) -> list[Diagnostic]:
+    """Images listed for mirroring, from a registry the environment allows (the cluster's mirror stands for the
+    registry an image was copied from: the environment judged it before, decide/policy.py) and the cluster allows."""
+    if registries is not None and cluster.mirror is not None:
+        registries = (*registries, cluster.mirror)
     problems = []
     for file, obj in built.objects:
         for template in podtemplates.templates(obj, declared):
@@ -291,6 +297,10 @@ def _image_problems(where: _Where, built: ComponentObjects, listed: set[str],
                     problems.append(where.problem(file, obj, field, f"{image!r} is not from a registry the "
                                                   f"environment allows ({', '.join(registries) or 'none'})"
                                                   f"{where.hook_reason(obj)}", "E812"))
+                if cluster.allowed is not None and not images.allowed(image, cluster.allowed):
+                    problems.append(where.problem(file, obj, field, f"{image!r} is not from a registry the cluster "
+                                                  f"allows ({', '.join(cluster.allowed) or 'none'})"
+                                                  f"{where.hook_reason(obj)}", "E822"))
     return problems
 
 

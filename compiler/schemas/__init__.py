@@ -42,7 +42,7 @@ from compiler.schemas.blocks import (
     described,
     obj,
 )
-from compiler.schemas.fleet import DEVICE_BODY
+from compiler.schemas.fleet import CLUSTER_REGISTRY, DEVICE_BODY
 
 METADATA = obj({
     "name": described(NAME, "The document's name: a DNS-1123 label (lowercase letters, digits and `-`, at most "
@@ -240,6 +240,8 @@ SPECS: dict[str, dict[str, Any]] = {
         }), "How the cluster's pods get GPUs."),
         "taints": described(array(TAINT), "Taints: only environments that tolerate them place here."),
         "crds": described(API_GROUPS, "API groups whose CRDs the cluster already has (installed outside easel)."),
+        "registry": described(CLUSTER_REGISTRY, "Where the cluster's images come from: an air-gapped site's mirror, "
+                                                "and the registries it may pull from."),
         "devices": described(array(obj({"name": described(NAME, "The device's name, unique in the cluster."),
                                         **DEVICE_BODY}, ["name"])),
                              "Devices listed inline: each a Device's spec without `cluster`, plus its name."),

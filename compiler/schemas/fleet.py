@@ -1,5 +1,5 @@
-"""The schemas of what the fleet inventory says of a device: gathered facts (GPUs, memory, node labels) and the
-manual tags that override them."""
+"""The schemas of what the fleet inventory says of a device (gathered facts: GPUs, memory, node labels; and the
+manual tags that override them) and of where a cluster's images come from."""
 
 from __future__ import annotations
 
@@ -58,3 +58,13 @@ DEVICE_BODY = {
     "facts": described(DEVICE_FACTS, "What was gathered about the device (by Palette, or `easel inventory import`)."),
     "tags": described(DEVICE_TAGS, "Manual tags: fill in or correct facts; a tag wins over the fact of its key."),
 }
+
+# as the image-registry trait's `registry` is written (definitions/builtins/traits.py): a host, and optionally a path
+REGISTRY = {"type": "string", "minLength": 1, "pattern": r"^[^/\s]+(/[^\s]+)?$"}
+
+CLUSTER_REGISTRY = obj({
+    "mirror": described(REGISTRY, "The registry (a host, optionally a path) every image on the cluster is rewritten "
+                                  "to, stacks' and workloads', as the `image-registry` trait does (over it)."),
+    "allowed": described(array(REGISTRY), "The registries (hosts, or host/path prefixes) every image on the cluster "
+                                          "must come from (default: the mirror alone when there is one, else any)."),
+})

@@ -28,6 +28,7 @@ from compiler.model import (
     Prioritizer,
     ProfileDependency,
     Project,
+    RegistryRules,
     Repository,
     Requirement,
     Selector,
@@ -109,6 +110,14 @@ def _device(spec: dict[str, Any], name: str, cluster: str, loc: Location) -> Dev
         gpus=_gpu_facts(facts, tags), loc=loc,
         node_labels=dict(facts["nodeLabels"]) if isinstance(facts.get("nodeLabels"), dict) else None,
         product_from_tags="gpu.product" in tags and not any(g.get("product") for g in facts.get("gpus") or ()))
+
+
+def _registry(spec: dict[str, Any]) -> RegistryRules:
+    """A cluster's registry rules: a mirror without `allowed` allows itself alone (what it cannot rewrite must
+    come from it too)."""
+    mirror = spec["mirror"].rstrip("/") if spec.get("mirror") else None
+    allowed = spec.get("allowed")
+    return RegistryRules(mirror, tuple(allowed) if allowed is not None else (mirror,) if mirror else None)
 
 
 class Builder(References):
@@ -292,7 +301,7 @@ class Builder(References):
             kubernetes_version=k8s, engine=(spec.get("gitops") or {}).get("engine"),
             taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in spec.get("taints") or ()),
             devices=(), crds=tuple(spec.get("crds") or ()),
-            gpu_allocation=(spec.get("gpu") or {}).get("allocation"))
+            gpu_allocation=(spec.get("gpu") or {}).get("allocation"), registry=_registry(spec.get("registry") or {}))
 
     def _add_Device(self, data, meta, spec, loc):
         if self._unique(("Device", spec["cluster"], meta.name), loc,

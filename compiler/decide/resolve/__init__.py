@@ -19,7 +19,7 @@ from compiler.decide.resolve.types import (
 )
 from compiler.diagnostics import Diagnostic, Subject, error
 from compiler.kube import names
-from compiler.model import DEFAULT_RELEASE, Environment, Model, Project, Workload, WorkloadProfile
+from compiler.model import DEFAULT_RELEASE, Cluster, Environment, Model, Project, TraitUse, Workload, WorkloadProfile
 from compiler.model.gpu import DEVICE_PLUGIN
 from compiler.schemas import check as schemacheck
 
@@ -30,11 +30,23 @@ __all__ = [
     "ResolvedStack",
     "ResolvedTrait",
     "ResolvedWorkload",
+    "cluster_traits",
     "namespace_for",
     "resolve_stack",
     "resolve_workload",
 ]
 
+IMAGE_REGISTRY = "image-registry"  # the built-in trait a cluster's mirror is applied as
+
+
+def cluster_traits(cluster: Cluster) -> tuple[TraitUse, ...]:
+    """What a cluster adds, over every other trait, to what is resolved for it: its mirror, as the image-registry
+    trait (so that what a mirror rewrites, and how, is the trait's one way)."""
+    mirror = cluster.registry.mirror
+    if mirror is None:
+        return ()
+    return (TraitUse(IMAGE_REGISTRY, {"registry": mirror}, cluster.meta.loc.at("spec", "registry", "mirror"),
+                     "cluster"),)
 
 
 def namespace_for(workload: Workload, environment: Environment) -> str:
@@ -45,10 +57,11 @@ def namespace_for(workload: Workload, environment: Environment) -> str:
 
 def resolve_workload(model: Model, workload: Workload, environment: Environment, project: Project,
                      profile: WorkloadProfile, gpu_allocation: str = DEVICE_PLUGIN,
-                     dra_products: tuple[tuple[str, str], ...] = ()
+                     dra_products: tuple[tuple[str, str], ...] = (), on_cluster: tuple[TraitUse, ...] = ()
                      ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
     """gpu_allocation: how the clusters it is resolved for hand out GPUs (a workload with GPUs placed on clusters
-    of both kinds is resolved once for each); dra_products: under DRA, the names the driver gives the products."""
+    of both kinds is resolved once for each); dra_products: under DRA, the names the driver gives the products;
+    on_cluster: the traits the clusters it is resolved for add (cluster_traits)."""
     effective, problems = params.effective(profile, model.settings, project, environment, workload.parameters,
                                            workload.asks_at)
     if problems:
@@ -57,7 +70,7 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
     owner = Owner(workload.meta.name, workload.project, workload.environment, namespace,
                   Subject("workload", (workload.id,)), environment.traits, workload.traits,
                   environment.required_traits, environment.release.over(DEFAULT_RELEASE), gpu_allocation,
-                  dra_products)
+                  dra_products, on_cluster)
     component_names = [c.name for c in profile.components]
     for name in workload.traits:
         if name not in component_names:
@@ -72,14 +85,17 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
                             demands_of(components)), problems
 
 
-def resolve_stack(model: Model, profile: WorkloadProfile) -> tuple[ResolvedStack | None, list[Diagnostic]]:
-    """A stack in a namespace of its own name, with its defaults and the easel.yaml parameters."""
+def resolve_stack(model: Model, profile: WorkloadProfile, on_cluster: tuple[TraitUse, ...] = ()
+                  ) -> tuple[ResolvedStack | None, list[Diagnostic]]:
+    """A stack in a namespace of its own name, with its defaults and the easel.yaml parameters; on_cluster: the
+    traits the clusters it is resolved for add (cluster_traits)."""
     name = profile.meta.name
     effective, problems = params.effective(profile, model.settings, None, None, {},
                                            profile.meta.loc.at("spec", "profile").as_key())
     if problems:
         return None, problems
-    owner = Owner(name, STACKS, STACKS, name, Subject("stack", (f"{name} {profile.version}",)))
+    owner = Owner(name, STACKS, STACKS, name, Subject("stack", (f"{name} {profile.version}",)),
+                  cluster_traits=on_cluster)
     components, problems = resolve_components(model, owner, profile, {n: p.value for n, p in effective.items()})
     if components is None:
         return None, problems

@@ -1,6 +1,6 @@
 """Components and traits: each component of a profile rendered by its definition, with its traits (environment
-defaults < profile < workload; the same trait type merges its properties), properties checked against each
-definition's schema and `{{ params.x }}` placeholders filled in."""
+defaults < profile < workload < the cluster's mirror; the same trait type merges its properties), properties
+checked against each definition's schema and `{{ params.x }}` placeholders filled in."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ class Owner:
     release: ReleaseOptions = DEFAULT_RELEASE  # release options below the components' own (the environment's)
     gpu_allocation: str = DEVICE_PLUGIN  # how the clusters it is resolved for hand out GPUs (device-plugin | dra)
     dra_products: tuple[tuple[str, str], ...] = ()  # under DRA: GPU product -> the name the DRA driver publishes
+    cluster_traits: tuple[TraitUse, ...] = ()  # the cluster's (its mirror): over every other trait of its type
 
 
 def resolve_components(model: Model, owner: Owner, profile: WorkloadProfile, parameters: Mapping[str, Any]
@@ -99,9 +100,10 @@ class _Resolver:
         return not found
 
     def _trait_properties(self, component: Component) -> list[tuple[TraitUse, dict[str, Any]]]:
-        """Environment defaults < profile < workload; the same trait type merges its properties."""
+        """Environment defaults < profile < workload < the cluster's; the same trait type merges its properties."""
         merged: dict[str, tuple[TraitUse, dict[str, Any]]] = {}
-        uses = [*self.owner.default_traits, *component.traits, *self.owner.added_traits.get(component.name, ())]
+        uses = [*self.owner.default_traits, *component.traits, *self.owner.added_traits.get(component.name, ()),
+                *self.owner.cluster_traits]
         for use in uses:
             props = self._render(use.properties, use.loc.at("properties"))
             if props is None:

@@ -129,10 +129,24 @@ class Resolutions:
     # placed on such a cluster (the others render alike under both)
     under_dra: dict[tuple[str, str], ResolvedWorkload] = field(default_factory=dict)
     dra_products: tuple[tuple[str, str], ...] = ()  # GPU product -> the name the DRA driver publishes (inventory.py)
+    # for clusters with a mirror, resolved again with it over their traits, once per mirror: (workload id, version,
+    # the allocation it was resolved for, mirror) and (stack, version, mirror)
+    mirrored: dict[tuple[str, str, str, str], ResolvedWorkload] = field(default_factory=dict)
+    mirrored_stacks: dict[tuple[str, str, str], ResolvedStack] = field(default_factory=dict)
 
-    def workload(self, workload_id: str, version: str | None, gpu_allocation: str = DEVICE_PLUGIN
-                 ) -> ResolvedWorkload | None:
+    def allocation(self, workload_id: str, version: str | None, gpu_allocation: str) -> str:
+        """How the workload's resolution for a cluster that allocates GPUs so requests them: dra only where it was
+        resolved under DRA (a workload with GPUs)."""
+        return DRA if gpu_allocation == DRA and (workload_id, version or "") in self.under_dra else DEVICE_PLUGIN
+
+    def workload(self, workload_id: str, version: str | None, gpu_allocation: str = DEVICE_PLUGIN,
+                 mirror: str | None = None) -> ResolvedWorkload | None:
         key = (workload_id, version or "")
-        if gpu_allocation == DRA and key in self.under_dra:
-            return self.under_dra[key]
-        return self.workloads.get(key)
+        allocation = self.allocation(workload_id, version, gpu_allocation)
+        if mirror is not None:
+            return self.mirrored.get((*key, allocation, mirror))
+        return self.under_dra[key] if allocation == DRA else self.workloads.get(key)
+
+    def stack(self, name: str, version: str, mirror: str | None = None) -> ResolvedStack | None:
+        return self.mirrored_stacks.get((name, version, mirror)) if mirror is not None else \
+            self.stacks.get((name, version))
