@@ -224,12 +224,15 @@ def test_pins_of_charts_no_profile_uses_are_dropped_with_their_archives(tmp_path
 
 
 def test_a_chart_from_a_git_repository_is_said_not_to_be_fetched(tmp_path):
-    root = config_repository(tmp_path / "repo", {"source": "{type: git, url: 'https://git.example.com/c.git'}"},
-                             [("source", "tools", "1.0.0")])
+    root = config_repository(tmp_path / "repo", {"source": "{type: git, url: 'https://git.example.com/c.git', "
+                                                           "ref: {tag: v1.0.0}}"}, [])
+    profile = root / "profiles/serving.yaml"  # a Git repository's chart is named by its folder there
+    profile.write_text(profile.read_text().split("  components:")[0] + "  components:\n    - {name: c0, type: "
+                       "helm-chart, properties: {repository: source, path: charts/tools}}\n")
     run = easel("-C", str(root), "charts", "pull")
     assert run.code == 0, run.text
-    assert "warning[W109]" in run.err and "source/tools 1.0.0" in run.err
-    assert "skipped  source/tools 1.0.0" in run.out and not (root / "charts").exists()
+    assert "warning[W109]" in run.err and "source/tools v1.0.0" in run.err  # at the Repository's ref
+    assert "skipped  source/tools v1.0.0" in run.out and not (root / "charts").exists()
 
 
 # --- failures: each an error naming the chart and its repository, exit status 1, nothing written -----------------

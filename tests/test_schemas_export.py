@@ -226,8 +226,9 @@ def test_schema_prints_a_kind_a_builtin_definition_or_every_document():
     workload = json.loads(easel("schema", "workload").out)
     assert workload["title"] == "Workload" and workload["properties"]["spec"]["properties"]["project"]["description"]
     chart = json.loads(easel("schema", "helm-chart").out)
-    # a chart from a Repository, or an in-house chart's folder
-    assert [one["required"] for one in chart["oneOf"]] == [["repository", "chart", "version"], ["path"]]
+    # a chart from a Repository, a chart folder of a Git Repository, or an in-house chart's folder
+    assert [one["required"] for one in chart["oneOf"]] == [["repository", "chart", "version"], ["repository", "path"],
+                                                           ["path"]]
     assert "traitValues" in chart["properties"] and chart["description"].startswith("A Helm chart")
     gpu = json.loads(easel("schema", "gpu").out)
     assert gpu["properties"]["minMemory"]["pattern"] == quantity.PATTERN

@@ -167,10 +167,10 @@ _ALL = [
     Code("E805", "not deliverable as an OCI artifact",
          "make it a `manifests` component (its objects are then rendered into the cluster's tree), or keep "
          "`gitops.delivery: git`"),
-    Code("E806", "a private chart Argo CD would inflate through kustomize, which gets no credentials",
+    Code("E806", "a chart Argo CD would inflate through kustomize, which cannot pull it (a private or Git repository)",
          "map the trait to chart values with `traitValues: {<trait>.<property>: <values.path>}` so that no patch is "
-         "needed and Argo CD's own Helm source, which gets the repository's credentials, renders the chart; or run "
-         "the cluster with Flux (`gitops: {engine: flux}`), whose HelmRelease reads the Repository's secretRef; "
+         "needed and Argo CD's own Helm or Git source, which gets the repository's credentials, renders the chart; or "
+         "run the cluster with Flux (`gitops: {engine: flux}`), whose HelmRelease reads the Repository's secretRef; "
          "or, once easel writes hydrated output (`gitops.render: hydrated`), that"),
     # The proof of the rendered trees (prove/tree.py): a failure is a bug in easel or a definition, never noise
     Code("E810", "the rendered pods do not request the GPUs easel booked",
@@ -266,8 +266,8 @@ _ALL = [
          "the chart calls `lookup` or renders differently each time (random values, timestamps): what easel proved "
          "may differ from what the cluster renders; set the values that make it stable"),
     Code("W109", "a chart from a Git repository is not fetched",
-         "`easel charts pull` fetches charts from Helm (index.yaml) and OCI repositories; easel does not render "
-         "charts from Git repositories yet (issue 25), so this chart's objects are taken on trust"),
+         "`easel charts pull` fetches charts from Helm (index.yaml) and OCI repositories; a chart of a Git "
+         "repository is fetched by the cluster's engine at the Repository's ref, and easel does not prove it yet"),
     Code("W110", "a change the cluster cannot make in place",
          "the update of this field is refused, and the engine retries it in vain: give the object a new name (a new "
          "PersistentVolumeClaim name for other storage), or delete it in the cluster and let the engine create it "

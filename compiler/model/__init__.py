@@ -60,6 +60,7 @@ class Repository:
     type: str  # helm | oci | git
     url: str
     secret_ref: str | None
+    ref: tuple[str, str] | None = None  # git: ("branch" | "tag" | "commit", its value)
 
 
 @dataclass(frozen=True)

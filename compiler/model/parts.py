@@ -64,6 +64,7 @@ class HelmChart:
     release_name: str | None
     namespace: str | None
     path: str | None = None  # an in-house chart: its folder in the config repository (under charts.path)
+    git_path: str | None = None  # a Git Repository's chart: its folder there (version: the Repository's ref)
 
     @property
     def key(self) -> tuple[str, str, str]:

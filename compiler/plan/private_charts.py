@@ -1,7 +1,8 @@
-"""A chart from a private repository (a Repository with `secretRef`) that Argo CD would inflate through kustomize
-is refused (E806). Argo CD's kustomize `helmCharts` inflation gets none of Argo CD's repository credentials, for
-Helm repositories (argoproj/argo-cd#10745) and OCI registries (#16623) alike, so the sync could not pull the
-chart; Argo CD's own Helm source gets them, and a chart whose traits all go through values is rendered that way."""
+"""A chart from a private repository (a Repository with `secretRef`) or a Git repository that Argo CD would inflate
+through kustomize is refused (E806). Argo CD's kustomize `helmCharts` inflation gets none of Argo CD's repository
+credentials, for Helm repositories (argoproj/argo-cd#10745) and OCI registries (#16623) alike, and pulls nothing
+from a Git repository, so the sync could not pull the chart; Argo CD's own Helm (or Git) source can, and a chart
+whose traits all go through values is rendered that way."""
 
 from __future__ import annotations
 
@@ -59,11 +60,13 @@ def _needs_kustomize(trait: ResolvedTrait) -> bool:
 
 
 def _private_repository(component: ResolvedComponent, repositories: Mapping[str, Repository]) -> Repository | None:
+    """The chart's repository when kustomize's helmCharts cannot pull from it: a private one, or a Git one
+    (helmCharts reads Helm repositories and OCI registries only)."""
     helm = component.output.helm
     if helm is None or helm.path is not None:  # not a chart, or an in-house one (no repository)
         return None
     repository = repositories.get(helm.repository)
-    return repository if repository is not None and repository.secret_ref else None
+    return repository if repository is not None and (repository.secret_ref or repository.type == "git") else None
 
 
 def _refusal(release: Release, component: ResolvedComponent, repository: Repository,
@@ -78,10 +81,16 @@ def _refusal(release: Release, component: ResolvedComponent, repository: Reposit
     on = f"cluster {clusters[0]}" if len(clusters) == 1 else f"clusters {', '.join(clusters)}"
     subject = (Subject("workload", (release.id,)) if release.kind == "workload"
                else Subject("stack", (f"{release.id} {release.version}",)))
+    if repository.type == "git":
+        what = (f"chart {helm.git_path!r} of the Git repository {repository.meta.name!r}",
+                "which pulls charts from Helm repositories and OCI registries only", ("spec", "type"))
+    else:
+        private = (f"chart {helm.chart} {helm.version} of the private repository {repository.meta.name!r} "
+                   f"(secretRef {repository.secret_ref!r})")
+        what = (private, "which gets no repository credentials", ("spec", "secretRef"))
     return error(
-        "E806", f"component {component.name!r} is chart {helm.chart} {helm.version} of the private repository "
-        f"{repository.meta.name!r} (secretRef {repository.secret_ref!r}), and its {plural} {listed} {verb} it by "
-        f"kustomize (patches, image rewrites, objects beside it), not by values: Argo CD on {on} would inflate it "
-        "with kustomize's helmCharts, which gets no repository credentials, so the sync could not pull the chart",
+        "E806", f"component {component.name!r} is {what[0]}, and its {plural} {listed} {verb} it by kustomize "
+        f"(patches, image rewrites, objects beside it), not by values: Argo CD on {on} would inflate it with "
+        f"kustomize's helmCharts, {what[1]}, so the sync could not pull the chart",
         where, notes=[Note("the component", component.loc),
-                      Note("the private repository", repository.meta.loc.at("spec", "secretRef"))], subject=subject)
+                      Note("the repository", repository.meta.loc.at(*what[2]))], subject=subject)

@@ -58,6 +58,7 @@ def unproven(plans: Plans, archives: Archives, engine: bool) -> list[Diagnostic]
     if not charts:
         return []
     why = {key: ("no Helm engine (easel's `helm` extra) is installed" if _key(c) in archives
+                 else "a Git repository's, which `easel charts pull` does not fetch yet" if _from_git(plans, c)
                  else "its archive is not pulled") for key, c in charts.items()}
     said = {key: _chart(component) + f" (component {key[2]!r} of profile {key[0]} {key[1]}; {why[key]})"
             for key, component in charts.items()}
@@ -69,6 +70,12 @@ def unproven(plans: Plans, archives: Archives, engine: bool) -> list[Diagnostic]
     return [warning("W107", f"{len(names)} chart{'s' if len(names) != 1 else ''} not proven ({', '.join(names[:5])}"
                     f"{', …' if len(names) > 5 else ''}): {WHAT}", charts[first].loc, HINT_WARN,
                     notes=[Note(f"chart {text}", charts[key].loc) for key, text in list(said.items())[:NOTES]])]
+
+
+def _from_git(plans: Plans, component: Any) -> bool:
+    helm = component.output.helm
+    repository = plans.repositories.get(helm.repository) if helm is not None else None
+    return repository is not None and repository.type == "git"
 
 
 def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: Archives) -> list[Diagnostic]:

@@ -213,7 +213,8 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
         else:  # a chart without traits (a folder always has its kustomization: _wrapper)
             assert helm is not None
             repository = plans.repositories[helm.repository]
-            source = {"repoURL": _helm_repo_url(repository.url), "chart": helm.chart, "targetRevision": helm.version,
+            named = {"path": helm.git_path} if helm.git_path is not None else {"chart": helm.chart}  # (Git: at its ref)
+            source = {"repoURL": _helm_repo_url(repository.url), **named, "targetRevision": helm.version,
                       "helm": {"releaseName": helm.release_name or component.instance}}
             if helm.values:
                 source["helm"]["valuesObject"] = helm.values

@@ -45,13 +45,14 @@ from compiler.render.objects import (
 )
 
 FLUX_NAMESPACE = "flux-system"
-GIT_SOURCE = "easel"  # the GitRepository the bootstrap creates: this config repository
 HELM_CHART_MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 
 def _source_name(repository: Repository, chart: str, version: str) -> str:
     if repository.type == "oci":  # an OCIRepository is one chart at one version
         return names.join(repository.meta.name, names.slug(chart), names.slug(version))  # names are never paths
+    if repository.type == "git" and repository.meta.name == delivery.SOURCE:  # the bootstrap's GitRepository's name
+        return names.join(delivery.SOURCE, "charts")
     return repository.meta.name
 
 
@@ -67,6 +68,11 @@ def source_object(settings: Settings, repository: Repository, chart: str, versio
                                 "ref": {"digest": digest} if digest else {"tag": version},
                                 "layerSelector": {"mediaType": HELM_CHART_MEDIA_TYPE, "operation": "copy"}}
         kind = "OCIRepository"
+    elif repository.type == "git":  # the charts a Git repository holds, at the Repository's ref
+        spec = {"interval": interval, "url": repository.url}
+        if repository.ref is not None:
+            spec["ref"] = {repository.ref[0]: repository.ref[1]}
+        kind = "GitRepository"
     else:
         spec = {"interval": interval, "url": repository.url}
         kind = "HelmRepository"
@@ -90,6 +96,11 @@ def helm_release(plans: Plans, release: Release, component: ResolvedComponent,
     elif repository.type == "oci":
         spec["chartRef"] = {"kind": "OCIRepository", "name": _source_name(repository, helm.chart, helm.version),
                             "namespace": FLUX_NAMESPACE}
+    elif helm.git_path is not None:  # a chart folder of a Git repository: a new commit there is a new chart
+        spec["chart"] = {"spec": {"chart": f"./{helm.git_path}", "interval": interval,
+                                  "reconcileStrategy": "Revision",
+                                  "sourceRef": {"kind": "GitRepository", "name": _source_name(repository, "", ""),
+                                                "namespace": FLUX_NAMESPACE}}}
     else:
         spec["chart"] = {"spec": {"chart": helm.chart, "version": helm.version, "interval": interval,
                                   "sourceRef": {"kind": "HelmRepository", "name": repository.meta.name,
@@ -325,7 +336,7 @@ def bootstrap(settings: Settings, clusters: list[str]) -> dict[str, str]:
 def _bootstrap_text(settings: Settings, cluster: str) -> str:
     source = delivery.flux_bootstrap_source(settings, cluster, FLUX_NAMESPACE, MANAGED_BY)
     sync = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": GIT_SOURCE, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
+            "metadata": {"name": delivery.SOURCE, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)},
             "spec": {"interval": settings.interval, "path": delivery.flux_path(settings, cluster, "flux"),
                      "prune": True, "sourceRef": delivery.flux_source_ref(settings)}}
     return text_of([source, sync])

@@ -178,7 +178,14 @@ SPECS: dict[str, dict[str, Any]] = {
         "url": described(NONEMPTY, "The repository's URL (https:// for helm, oci:// for oci)."),
         "secretRef": described(NAME, "The name of a Secret on the cluster with the credentials (never credentials "
                                      "themselves)."),
-    }, ["type", "url"]),
+        "ref": described(obj({
+            "branch": described({"type": "string", "minLength": 1}, "A branch: its newest commit."),
+            "tag": described({"type": "string", "minLength": 1}, "A tag (e.g. v1.4.0)."),
+            "commit": described({"type": "string", "pattern": "^[0-9a-f]{40}$"}, "A commit (its full SHA-1)."),
+        }, minProperties=1, maxProperties=1), "Git only, and required there: the branch, tag or commit charts are "
+                                              "read at (a chart component then names its `path`)."),
+    }, ["type", "url"], allOf=[{"if": {"properties": {"type": {"const": "git"}}},
+                                "then": {"required": ["ref"]}, "else": {"not": {"required": ["ref"]}}}]),
     "ComponentDefinition": COMPONENT_DEFINITION_SPEC,
     "TraitDefinition": TRAIT_DEFINITION_SPEC,
     "WorkloadProfile": obj({

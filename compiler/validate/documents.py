@@ -180,7 +180,9 @@ class Builder(References):
 
     def _add_Repository(self, data, meta, spec, loc):
         if self._unique(("Repository", meta.name), loc, f"Repository {meta.name!r}"):
-            self.model.repositories[meta.name] = Repository(meta, spec["type"], spec["url"], spec.get("secretRef"))
+            ref = next(iter((spec.get("ref") or {}).items()), None)
+            self.model.repositories[meta.name] = Repository(meta, spec["type"], spec["url"], spec.get("secretRef"),
+                                                            ref)
             self._check_repository_url(spec, loc)
 
     def _check_repository_url(self, spec, loc):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler import definitions
-from compiler.decide.resolve import chart_values
+from compiler.decide.resolve import chart_sources, chart_values
 from compiler.decide.resolve.types import ResolvedComponent, ResolvedTrait
 from compiler.definitions import builtins, templating
 from compiler.definitions.builtins import typed
@@ -133,7 +133,8 @@ class _Resolver:
                                                   and self._pod_templates_valid(component, props)):
             return None
         output = self._run_component(definition, props, ctx, component.loc)
-        if output is None or not self._repository_known(component, output):
+        output = chart_sources.sourced(self.model, component, output, self.problems) if output is not None else None
+        if output is None:
             return None
         traits = self._traits(component, ctx)
         external = typed.external_source(component.type, props) if definition.builtin else None
@@ -152,24 +153,6 @@ class _Resolver:
                                  component.depends_on, wave, component.loc, found.images,
                                  gpu_pods(found.output, found.traits), component.release.over(self.owner.release),
                                  external)
-
-    def _repository_known(self, component: Component, output: ComponentOutput) -> bool:
-        """A chart's Repository is one the repository declares; an in-house chart's folder is one easel read."""
-        if output.helm is not None and output.helm.path is not None:
-            if output.helm.path in self.model.in_house:
-                return True
-            self.problems.append(error(
-                "E302", f"no in-house chart at {output.helm.path!r}", component.loc.at("properties", "path"),
-                f"an in-house chart is a folder holding Chart.yaml under charts.path ({self.model.settings.charts_path}"
-                f"); easel found: {', '.join(self.model.in_house) or 'none'}"))
-            return False
-        if output.helm is None or output.helm.repository in self.model.repositories:
-            return True
-        repository = output.helm.repository
-        self.problems.append(error("E302", f"unknown repository {repository!r}",
-                                   component.loc.at("properties", "repository"),
-                                   schemacheck.did_you_mean(repository, self.model.repositories)))
-        return False
 
     def _traits(self, component: Component, ctx: RenderContext) -> list[ResolvedTrait]:
         traits = []

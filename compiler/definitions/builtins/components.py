@@ -44,8 +44,8 @@ _CRDS = array({"type": "string", "minLength": 1}, description=(
 SCHEMAS: dict[str, dict[str, Any]] = {
     "helm-chart": obj({
         "path": described({"type": "string", "minLength": 1}, (
-            "An in-house chart instead: its folder in the config repository (under charts.path, e.g. "
-            "charts/model-gateway), written into each cluster's tree that runs it.")),
+            "The chart's folder in a Git `repository`; without `repository`, an in-house chart's folder under "
+            "charts.path (e.g. charts/model-gateway).")),
         "repository": described(NAME, "The Repository the chart comes from."),
         "chart": described({"type": "string", "format": "chart-name"}, "The chart's name in the repository."),
         "version": described({"type": "string", "format": "chart-version"},
@@ -63,6 +63,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "Values paths that hold the chart's images: checked against allowedRegistries, rewritten by "
             "image-registry, listed in images.txt.")),
     }, oneOf=[{"required": ["repository", "chart", "version"], "not": {"required": ["path"]}},
+              {"required": ["repository", "path"],  # a chart of a Git Repository, at its `ref`
+               "not": {"anyOf": [{"required": ["chart"]}, {"required": ["version"]}]}},
               {"required": ["path"], "not": {"anyOf": [{"required": [key]} for key in ("repository", "chart",
                                                                                       "version")]}}]),
     "manifests": obj({
@@ -103,6 +105,10 @@ DESCRIPTIONS = {
 
 def helm_chart(props: dict[str, Any], ctx: RenderContext) -> ComponentOutput:
     values = copy.deepcopy(props.get("values") or {})
+    if "path" in props and "repository" in props:  # a Git repository's chart: its version is the Repository's ref
+        folder = props["path"].strip("/")  # (resolve sets it, and checks the Repository is a Git one)
+        return ComponentOutput(helm=HelmChart(props["repository"], folder.rsplit("/", 1)[-1], "", values,
+                                              props.get("releaseName"), props.get("namespace"), git_path=folder))
     if "path" in props:  # an in-house chart: its name and version from its own Chart.yaml (resolve checks it is one)
         folder = props["path"].strip("/")
         name, version = ctx.charts.get(folder, (folder.rsplit("/", 1)[-1], ""))
