@@ -273,6 +273,10 @@ _ALL = [
          "PersistentVolumeClaim name for other storage), or delete it in the cluster and let the engine create it "
          "again (a StatefulSet: `kubectl delete statefulset NAME --cascade=orphan` keeps its pods and claims)"),
     Code("W111", "gitops.repoURL is a placeholder", "set gitops.repoURL to the repository your clusters read"),
+    Code("W112", "a kustomize folder uses what easel does not build",
+         "the proof builds a folder's resources, patches, images, replicas, namespace, labels and annotations as "
+         "kustomize does; write what the folder needs with those (a patch instead of a component or replacement) "
+         "to have it proven, or accept that the engine alone builds the rest"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

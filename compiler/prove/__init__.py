@@ -24,7 +24,7 @@ from compiler.diagnostics import Diagnostic, Diagnostics
 from compiler.kube import images
 from compiler.model import Model
 from compiler.plan import Plans
-from compiler.prove import charts, crds, node_selection
+from compiler.prove import charts, crds, folders, node_selection
 from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import Parsed
 from compiler.prove.tree import WorkloadPolicy, prove_cluster
@@ -49,6 +49,7 @@ def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
         diagnostics.extend(crds.check(cluster_plan, facts.crds, lacking, archives))
     diagnostics.extend(charts.unproven(plans, archives or {}, engine))
     diagnostics.extend(charts.cluster_problems(plans, fleet, archives or {}))
+    diagnostics.extend(folders.unbuilt(plans))
     return diagnostics
 
 

@@ -144,9 +144,12 @@ def _entry_text(files: dict[str, str], folder: str, entry: str) -> str | None:
     return files.get(target, files.get(posixpath.join(target, "kustomization.yaml")))
 
 
-# what the proof builds of a kustomization as kustomize does; a folder using more is proven without that part
-_BUILT_FIELDS = frozenset({"apiVersion", "kind", "resources", "namespace", "labels", "commonLabels", "patches",
-                           "images", "helmCharts"})
+# what the proof builds of a kustomization as kustomize does, and what it makes that holds no pod (a generator's
+# ConfigMaps and Secrets); a folder using more is proven without that part (folders.py says so)
+BUILT_FIELDS = frozenset({"apiVersion", "kind", "resources", "namespace", "labels", "commonLabels", "patches",
+                          "patchesStrategicMerge", "images", "replicas", "commonAnnotations", "helmCharts"})
+PODLESS_FIELDS = frozenset({"configMapGenerator", "secretGenerator", "generatorOptions"})
+_REPLICATED = ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")  # what kustomize's replicas sets
 _DEPTH = 20  # folders building on folders: kustomize refuses a cycle, the proof stops at this depth
 
 
@@ -158,7 +161,7 @@ def _built(files: dict[str, str], folder: str, kustomization: dict[str, Any], la
     built = ComponentObjects(folder)
     if kustomization.get("helmCharts"):
         built.unproven.append("a Helm chart (rendered by the engine on the cluster)")
-    unbuilt = sorted(set(kustomization) - _BUILT_FIELDS)
+    unbuilt = sorted(set(kustomization) - BUILT_FIELDS - PODLESS_FIELDS)
     if unbuilt:
         built.unproven.append(f"{folder}: {', '.join(unbuilt)} (kustomize builds them on the cluster)")
     for entry in (str(entry) for entry in kustomization.get("resources") or ()):
@@ -173,9 +176,14 @@ def _built(files: dict[str, str], folder: str, kustomization: dict[str, Any], la
         else:
             built.unproven.append(f"{entry} (outside the cluster's tree)")
     if not kustomization.get("helmCharts"):  # a wrapper's patches are the chart's (chart_objects.py)
-        patches = patching.patches_of(kustomization.get("patches"),
-                                      lambda path: files.get(posixpath.normpath(posixpath.join(folder, path))))
-        built.objects = [(path, patching.patched(obj, patches, kustomization.get("images")))
+        def read(path: str) -> str | None:
+            return files.get(posixpath.normpath(posixpath.join(folder, path)))
+        patches = [*patching.patches_of(kustomization.get("patches"), read),
+                   *patching.patches_of([{"patch": read(entry) if read(entry) is not None else entry}
+                                         for entry in kustomization.get("patchesStrategicMerge") or ()
+                                         if isinstance(entry, str)])]
+        built.objects = [(path, _replicated(patching.patched(obj, patches, kustomization.get("images")),
+                                            kustomization.get("replicas")))
                          for path, obj in built.objects]
     built.objects = [(path, _kustomized(obj, kustomization)) for path, obj in built.objects]
     if layer is not None:
@@ -188,6 +196,15 @@ def _built(files: dict[str, str], folder: str, kustomization: dict[str, Any], la
     built.unproven += [f"the chart of HelmRelease {obj.get('metadata', {}).get('name')!r}"
                        for _, obj in built.objects if obj.get("kind") == "HelmRelease"]
     return built
+
+
+def _replicated(obj: dict[str, Any], replicas: Any) -> dict[str, Any]:
+    """kustomize's `replicas`: the count of each workload object it names."""
+    for entry in replicas if isinstance(replicas, list) else ():
+        if isinstance(entry, dict) and obj.get("kind") in _REPLICATED \
+                and (obj.get("metadata") or {}).get("name") == entry.get("name") and "count" in entry:
+            obj = {**obj, "spec": {**(obj.get("spec") or {}), "replicas": entry["count"]}}
+    return obj
 
 
 def _applied_by_flux(files: dict[str, str], folder: str, obj: dict[str, Any], parsed: Parsed, depth: int
@@ -242,6 +259,9 @@ def _kustomized(obj: dict[str, Any], kustomization: dict[str, Any]) -> dict[str,
         obj = _labelled(obj, dict(entry.get("pairs") or {}))
     if kustomization.get("commonLabels"):
         obj = _labelled(obj, dict(kustomization["commonLabels"]))
+    if isinstance(kustomization.get("commonAnnotations"), dict):
+        metadata = obj.setdefault("metadata", {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **kustomization["commonAnnotations"]}
     return obj
 
 
