@@ -64,7 +64,7 @@ def test_each_project_gets_an_appproject_that_restricts_sources_and_destinations
         app = _doc(result, path)
         group = app["metadata"]["labels"].get("easel.dev/project")
         wanted = "c-team" if group else ("c-namespaces" if path.endswith("-namespaces.yaml") else "c-infrastructure")
-        if path == "clusters/c/apps/c-team-w.yaml":
+        if path == "clusters/c/apps/c-apps-team-w.yaml":
             # the workload's Application creates Applications on the hub, as the app-of-apps does: in the hub's
             # project, not in the team's, which must not reach the argocd namespace
             wanted = "default"

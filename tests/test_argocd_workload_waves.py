@@ -70,7 +70,8 @@ metadata: {name: w2}
 spec: {project: lab, environment: dev, profile: {name: app}}
 """),
 }
-WORKLOADS = {"c-team-w1": "apps/team/w1", "c-lab-w2": "apps/lab/w2"}  # each workload's Application: its folder
+# each workload's Application: the folder of Applications it syncs, and its components' Applications' prefix
+WORKLOADS = {"c-apps-team-w1": ("apps/team/w1", "c-team-w1"), "c-apps-lab-w2": ("apps/lab/w2", "c-lab-w2")}
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def _synced_folder(app: dict) -> str:
 def test_the_clusters_app_of_apps_holds_one_application_per_workload_in_one_wave_after_every_stack(tree):
     apps = _applications(tree, ".")
     workloads = {name: app for name, app in apps.items() if "easel.dev/workload" in app["metadata"]["labels"]}
-    assert {name: _synced_folder(app) for name, app in workloads.items()} == WORKLOADS
+    assert {name: _synced_folder(app) for name, app in workloads.items()} == {n: f for n, (f, _) in WORKLOADS.items()}
     stacks = [app for name, app in apps.items() if name.startswith("c-infrastructure-base-")]
     assert sorted(_wave(app) for app in stacks) == [-10, -9]  # the stack's own dependsOn
     assert len({_wave(app) for app in workloads.values()}) == 1  # applied together
@@ -124,9 +125,9 @@ def test_the_clusters_app_of_apps_holds_one_application_per_workload_in_one_wave
 
 
 def test_each_workload_orders_its_components_by_dependson_in_its_own_folder(tree):
-    for name, folder in WORKLOADS.items():
+    for folder, prefix in WORKLOADS.values():
         apps = _applications(tree, folder)
-        assert {n: _wave(a) for n, a in apps.items()} == {f"{name}-db": 0, f"{name}-api": 1}  # api dependsOn db
+        assert {n: _wave(a) for n, a in apps.items()} == {f"{prefix}-db": 0, f"{prefix}-api": 1}  # api dependsOn db
         project = folder.split("/")[1]
         for app in apps.values():
             assert app["spec"]["project"] == f"c-{project}"  # the team's AppProject, as before
@@ -168,7 +169,8 @@ def test_one_workloads_unhealthy_application_holds_back_no_other_workloads(tree)
     assert {"c-lab-w2-db", "c-lab-w2-api"} <= stuck  # the other workload's later wave is not held back
     assert everything - stuck == {"c-team-w1-api"}
     # the second workload's Applications are in no tree of the first's
-    assert not set(_applications(tree, WORKLOADS["c-team-w1"])) & set(_applications(tree, WORKLOADS["c-lab-w2"]))
+    first, second = (_applications(tree, folder) for folder, _ in WORKLOADS.values())
+    assert not set(first) & set(second)
     # while a stack that never becomes healthy holds back every workload
     held = _applied(tree, {"c-infrastructure-base-crds"})
     assert not {name for name in held if name.startswith(("c-team-", "c-lab-"))}, held
@@ -183,7 +185,7 @@ def test_each_folder_of_applications_builds_with_kubectl_kustomize(tree):
     crds = SHARED / "crds"
     for folder, wanted in ((".", {"c-namespaces", "c-infrastructure-base-crds", "c-infrastructure-base-operator",
                                   *WORKLOADS}),
-                           *((f, {f"{n}-db", f"{n}-api"}) for n, f in WORKLOADS.items())):
+                           *((f, {f"{prefix}-db", f"{prefix}-api"}) for f, prefix in WORKLOADS.values())):
         run = subprocess.run([_kubectl(), "kustomize", str(tree / folder)], capture_output=True, text=True,
                              timeout=120)
         assert run.returncode == 0, run.stderr
@@ -191,3 +193,18 @@ def test_each_folder_of_applications_builds_with_kubectl_kustomize(tree):
         assert {d["metadata"]["name"] for d in built if d["kind"] == "Application"} == wanted, folder
         for obj in built if crds.is_dir() else ():
             assert k8s_schemas.validate_custom(obj, crds) == [], (folder, obj["metadata"]["name"])
+
+
+def test_a_workloads_application_is_never_another_workloads_component_application(tmp_path):
+    """Workload shop's component web and workload shop-web: <cluster>-<project>-<workload> would name both
+    c-team-shop-web, and two trees would fight over that Application."""
+    files = {**FILES, "workloads/w1.yaml": FILES["workloads/w1.yaml"].replace("{name: w1}", "{name: shop}"),
+             "workloads/w2.yaml": FILES["workloads/w2.yaml"].replace("{name: w2}", "{name: shop-api}").replace(
+                 "project: lab", "project: team")}
+    repo = write_files(tmp_path, files)
+    run = easel("compile", cwd=repo)
+    assert run.code == 0, run.text
+    names = [d["metadata"]["name"] for path in (repo / "output/clusters/c/apps").rglob("*.yaml")
+             if path.name != "kustomization.yaml" for d in yaml.safe_load_all(path.read_text())]
+    assert "c-team-shop-api" in names and "c-apps-team-shop-api" in names
+    assert len(names) == len(set(names)), sorted(names)

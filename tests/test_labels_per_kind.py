@@ -131,9 +131,9 @@ CASES = [
     ("a", "namespaces/team-w.yaml", "Namespace", "team-w", _set("easel.dev/component", "api")),
     ("f", "flux/layers/easel-team-w-api.yaml", "Kustomization", "easel-team-w-api", _set("easel.dev/component", "api")),
     ("f", "flux/layers/easel-team-w-web.yaml", "Kustomization", "easel-team-w-web", _set("easel.dev/project", "x")),
-    ("a", "apps/a-team-w.yaml", "Application", "a-team-w", _set("easel.dev/profile-version", "1.0.0")),
-    ("a", "apps/a-team-w.yaml", "Application", "a-team-w", _drop("easel.dev/environment")),
-    ("a", "apps/a-team-w.yaml", "Application", "a-team-w", _set("easel.dev/component", "api")),
+    ("a", "apps/a-apps-team-w.yaml", "Application", "a-apps-team-w", _set("easel.dev/profile-version", "1.0.0")),
+    ("a", "apps/a-apps-team-w.yaml", "Application", "a-apps-team-w", _drop("easel.dev/environment")),
+    ("a", "apps/a-apps-team-w.yaml", "Application", "a-apps-team-w", _set("easel.dev/component", "api")),
     # an infrastructure stack: profile, profile-version, managed-by only
     ("f", "infrastructure/base/chart/objects.yaml", "HelmRelease", "base-chart", _set("easel.dev/project", "team")),
     ("f", "flux/layers/easel-infrastructure-base-chart.yaml", "Kustomization", "easel-infrastructure-base-chart",
@@ -185,7 +185,7 @@ def test_a_version_bump_touches_only_the_component_objects():
     component_files = ("clusters/f/workloads/team/w/", "clusters/a/workloads/team/w/", "clusters/a/apps/team/w/a-team-w-")
     assert changed and all(path.startswith(component_files) for path in changed), changed
     assert "clusters/f/workloads/team/w/web/objects.yaml" in changed
-    assert "clusters/a/apps/team/w/a-team-w-web.yaml" in changed and "clusters/a/apps/a-team-w.yaml" in old
+    assert "clusters/a/apps/team/w/a-team-w-web.yaml" in changed and "clusters/a/apps/a-apps-team-w.yaml" in old
     for path in changed:
         assert old[path].replace("profile-version: 1.0.0", "profile-version: 1.1.0") == new[path], path
 

@@ -163,7 +163,7 @@ def test_argocd_waves_and_no_dry_run_before_the_crd():
     assert any("lacks SkipDryRunOnMissingResource=true" in p for p in _broken(
         result, path, "    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true\n", ""))
     # the workload's Application in the cluster's app-of-apps: its tree only after the stack's
-    workload = "clusters/c/apps/c-team-w.yaml"
+    workload = "clusters/c/apps/c-apps-team-w.yaml"
     assert any("Application c-team-w-monitor (wave 0): " in p and "is applied before its CRD" in p for p in _broken(
         result, workload, "argocd.argoproj.io/sync-wave: '0'", "argocd.argoproj.io/sync-wave: '-30'"))
 

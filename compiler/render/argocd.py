@@ -4,7 +4,7 @@ cluster registered under that name.
   kustomization.yaml                         the cluster's app-of-apps: the Applications and AppProjects in apps/
                                              and projects/ (not those below apps/<project>/)
   apps/<application>.yaml                    the namespaces' Application, one per infrastructure stack component,
-                                             and one per workload (<cluster>-<project>-<workload>)
+                                             and one per workload (<cluster>-apps-<project>-<workload>)
   apps/<project>/<workload>/                 a workload's own app-of-apps, which its Application syncs: one
                                              Application per component (+ kustomization.yaml)
   projects/<appproject>.yaml                 an AppProject per easel Project, the infrastructure, the namespaces
@@ -99,8 +99,10 @@ def application_file(cluster: str, release: Release, component: ResolvedComponen
 
 
 def workload_application_name(cluster: str, release: Release) -> str:
-    """The Application that syncs a workload's own Applications (its file: apps/<name>.yaml)."""
-    return names.join(cluster, release.group, release.name)
+    """The Application that syncs a workload's own Applications (its file: apps/<name>.yaml), named after that
+    folder: <cluster>-<project>-<workload> would be the Application of component <workload'>-<c> of another
+    workload <workload'> (shop's web and workload shop-web), and two trees would fight over it."""
+    return names.join(cluster, "apps", release.group, release.name)
 
 
 def project_name(cluster: str, group: str) -> str:
