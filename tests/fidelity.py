@@ -365,7 +365,8 @@ def _chart_source(files: dict, plan, release, component) -> tuple[dict, list[dic
     wrapper = yaml.safe_load(files.get(f"{base}/kustomization.yaml", "{}")) or {}
     chart = (wrapper.get("helmCharts") or [{}])[0]
     app = next((d for p, t in files.items() if p.startswith(f"clusters/{plan.cluster}/apps/")
-                for d in _documents(t) if d["metadata"]["labels"].get("easel.dev/component") == component.name
+                for d in _documents(t) if d.get("kind") == "Application"
+                and d["metadata"]["labels"].get("easel.dev/component") == component.name
                 and d["metadata"]["labels"].get("easel.dev/workload") == release.name), None)
     values = chart.get("valuesInline") or (
         ((app or {}).get("spec", {}).get("source", {}).get("helm") or {}).get("valuesObject") or {})

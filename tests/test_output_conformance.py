@@ -668,7 +668,7 @@ def _component_path(rel: PurePosixPath) -> tuple[str, str, str] | None:
 def _workload_label_errors(c: Compiled, labels: dict, project: str, workload: str,
                            versioned: bool = True) -> list[str]:
     """versioned: a component object's labels (with the profile version); else what groups a workload (its
-    namespace's objects, its Flux layers), which carries neither the version nor a component (SPEC §6)."""
+    namespace's objects, its Flux layers, its Argo CD Application), which carries neither the version nor a component (SPEC §6)."""
     spec = c.model.workloads.get((project, workload))
     if spec is None:
         return [f"no Workload {project}/{workload} in the repository"]
@@ -708,6 +708,9 @@ def _label_errors(c: Compiled, doc: Doc) -> list[str]:
         path = c.output_path(((obj.get("spec") or {}).get("source") or {}).get("path", ""))
         if path is not None and path.is_relative_to(c.out):
             owner = _component_path(PurePosixPath(path.relative_to(c.out).as_posix()))
+            synced = PurePosixPath(path.relative_to(c.out).as_posix()).parts
+            if synced[2:3] == ("apps",) and len(synced) == 5:  # a workload's Application: its own Applications
+                return errors + _workload_label_errors(c, labels, synced[3], synced[4], versioned=False)
         source = (obj.get("spec") or {}).get("source") or {}
         if owner is None and source.get("chart") and "easel.dev/workload" in labels:
             # a chart Argo CD renders itself (no patches: no wrapper folder): named after its cluster and owner
@@ -785,8 +788,9 @@ def test_support_bot_labels_match_its_workload_file(repos):
     grouping = {k: v for k, v in expected.items() if k not in GROUPING_ABSENT}
     for doc in mine:
         labels = doc.obj["metadata"]["labels"]
-        # its namespace's objects and its Flux layers group it: no version, no component (SPEC §6)
-        if "/namespaces/" in doc.file or "/flux/layers/" in doc.file:
+        # its namespace's objects, Flux layers and Argo CD Application group it: no version, no component (SPEC §6)
+        if "/namespaces/" in doc.file or "/flux/layers/" in doc.file or (
+                doc.obj["kind"] == "Application" and "easel.dev/component" not in labels):
             assert {k: labels.get(k) for k in (*grouping, *GROUPING_ABSENT)} == grouping | dict.fromkeys(
                 GROUPING_ABSENT), doc.file
             continue
@@ -895,7 +899,8 @@ def test_long_names_are_shortened_deterministically(repos, tmp_path):
     mine = [d for d in c.docs() if ((d.obj.get("metadata") or {}).get("labels") or {}).get("easel.dev/workload")
             == LONG_WORKLOAD]
     kinds = Counter(d.obj["kind"] for d in mine)
-    assert kinds["Namespace"] == 2 and kinds["HelmRelease"] == 1 and kinds["Application"] == 2, kinds
+    # Applications: the two components' and the workload's own (that syncs theirs)
+    assert kinds["Namespace"] == 2 and kinds["HelmRelease"] == 1 and kinds["Application"] == 3, kinds
     assert kinds["Deployment"] == 2 and kinds["Service"] == 2, kinds
     shortened = set()
     for doc in mine:
@@ -914,7 +919,7 @@ def test_long_names_are_shortened_deterministically(repos, tmp_path):
             if LONG_WORKLOAD[:20] in chart["releaseName"]:
                 assert _HASHED.search(chart["releaseName"]), chart["releaseName"]
                 shortened.add(chart["releaseName"])
-    # namespace demo-<workload>, the webservice objects, the HelmRelease/release, the two Applications
+    # namespace demo-<workload>, the webservice objects, the HelmRelease/release, the three Applications
     assert len(shortened) >= 4, sorted(shortened)
     assert not name_errors(c)
 
@@ -1003,8 +1008,12 @@ def test_every_file_of_a_cluster_is_deployed(cluster_case, repos):
                     continue
                 reached.add(f"{folder.relative_to(c.out).as_posix()}/kustomization.yaml")
                 _resources(c, folder.relative_to(c.out).as_posix(), reached)
-    for doc in c.docs():
-        if doc.file in reached and doc.obj.get("kind") == "Application":
+    applications = [d for d in c.docs() if d.obj.get("kind") == "Application" and d.file.startswith(f"{root}/")]
+    followed: set[str] = set()
+    # until no Application reached is left to follow: a workload's Application reaches its Applications' files
+    while pending := [d for d in applications if d.file in reached and d.file not in followed]:
+        for doc in pending:
+            followed.add(doc.file)
             spec = doc.obj.get("spec") or {}
             source = spec.get("source") or {}
             if source.get("chart"):  # a Helm chart straight from its repository: no folder in the output

@@ -212,7 +212,7 @@ def test_on_flux_the_helm_release_reads_the_repositorys_secret(tmp_path: Path):
 
 
 def _application(repo: Path) -> dict:
-    return yaml.safe_load((repo / "output/clusters/c0/apps/c0-team-w-llm.yaml").read_text())
+    return yaml.safe_load((repo / "output/clusters/c0/apps/team/w/c0-team-w-llm.yaml").read_text())
 
 
 def test_a_public_chart_patched_on_argo_cd_goes_through_the_kustomize_wrapper(tmp_path: Path):

@@ -67,7 +67,8 @@ def test_every_tree_of_a_published_branch_builds_from_a_clone_of_that_branch_alo
             elif obj["kind"] == "Application" and "path" in (spec.get("source") or {}):
                 applied.append(_inside(clone, spec["source"]["path"]))
         seen: set[Path] = set()
-        while applied:  # what each engine applies, and what the Flux Kustomizations in it apply in turn
+        while applied:  # what each engine applies, and what the Flux Kustomizations (or, a workload's Argo CD
+            # Application, the Applications) in it apply in turn
             folder = applied.pop()
             if folder in seen or (folder / "Chart.yaml").is_file():
                 continue  # (an in-house chart: Helm renders it; its files are in the tree too)
@@ -84,6 +85,8 @@ def test_every_tree_of_a_published_branch_builds_from_a_clone_of_that_branch_alo
                 spec = obj.get("spec") or {}
                 if obj["kind"] == "Kustomization" and obj["apiVersion"].startswith("kustomize.toolkit.fluxcd.io/"):
                     applied.append(_inside(clone, spec["path"]))
+                elif obj["kind"] == "Application" and "path" in (spec.get("source") or {}):
+                    applied.append(_inside(clone, spec["source"]["path"]))
                 if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "gpu-utilization-dashboard":
                     dashboards.append((tree.name, obj))
     assert built_folders > 20

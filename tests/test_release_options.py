@@ -43,7 +43,7 @@ def test_the_components_options_win_over_the_environments():
 
 
 def _app(result) -> dict:
-    [app] = yaml.safe_load_all(result.files["clusters/c/apps/c-team-w-stack.yaml"])
+    [app] = yaml.safe_load_all(result.files["clusters/c/apps/team/w/c-team-w-stack.yaml"])
     return app["spec"]["syncPolicy"]
 
 

@@ -15,7 +15,7 @@ from compiler.plan import ClusterPlan, Release
 from compiler.prove import chart_objects
 from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import ComponentObjects, Parsed
-from compiler.render.argocd import application_name
+from compiler.render.argocd import application_file
 
 
 def archive_of(component: Any, charts: ChartProof | None) -> ChartArchive | None:
@@ -89,7 +89,7 @@ def joined(plan: ClusterPlan, release: Release, component: Any, own: ComponentOb
     """The component's objects with its chart's (own when it has none easel can render), the problems of getting
     them (for tree.py to say, with the object), and warnings said once per chart. The images the chart's pods pull
     join charts.images for the cluster."""
-    application = (f"clusters/{plan.cluster}/apps/{application_name(plan.cluster, release, component)}.yaml"
+    application = (f"clusters/{plan.cluster}/{application_file(plan.cluster, release, component)}"
                    if plan.engine == "argocd" else None)
     built, found = with_chart(own, component, files, parsed, facts, charts, capabilities, application)
     said = unstable(component, charts) if any(problem[4] == "W108" for problem in found) else []

@@ -5,8 +5,9 @@
   `easel.dev/project`, `easel.dev/workload`, `easel.dev/environment`, `easel.dev/profile`,
   `easel.dev/profile-version`, `easel.dev/component`;
 - what groups a workload on the cluster (the Namespace, ResourceQuota, LimitRange and NetworkPolicy of its
-  namespace; its Flux layers): the same less `easel.dev/profile-version` and `easel.dev/component`, which must be
-  absent, so that a version bump does not touch them. A namespace several releases share (a project's, under
+  namespace; its Flux layers; under Argo CD, the Application that syncs its Applications): the same less
+  `easel.dev/profile-version` and `easel.dev/component`, which must be absent, so that a version bump does not
+  touch them. A namespace several releases share (a project's, under
   `namespace.strategy: project`) carries what is true of all of them;
 - an infrastructure stack's objects, Applications, layers and namespace: `easel.dev/profile`,
   `easel.dev/profile-version` and `app.kubernetes.io/managed-by`, and no other of easel's labels.
@@ -23,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from compiler.diagnostics import Diagnostic, Subject, error
-from compiler.kube import names
 from compiler.plan import ClusterPlan, Release
 from compiler.prove.objects import ComponentObjects, Parsed
+from compiler.render.argocd import application_file, application_name, workload_application_name
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PROJECT = "easel.dev/project"
@@ -115,20 +116,25 @@ def component_problems(where: Where, built: ComponentObjects, release: Release, 
 
 def release_problems(plan: ClusterPlan, files: dict[str, str], layers: Mapping[str, dict[str, Any]],
                      parsed: Parsed) -> list[Diagnostic]:
-    """What groups each release on the cluster (its namespace's objects, its Flux layers) and its Argo CD
-    Applications, each with the labels of its kind. layers: the cluster's Flux layers by the folder they apply."""
+    """What groups each release on the cluster (its namespace's objects, its Flux layers, a workload's Argo CD
+    Application) and its components' Argo CD Applications, each with the labels of its kind. layers: the
+    cluster's Flux layers by the folder they apply."""
     cluster = plan.cluster
     problems = _namespace_problems(plan, files, parsed)
     for release in plan.releases:
         grouping = of_grouping(release)
+        name = workload_application_name(cluster, release)
+        app = f"clusters/{cluster}/apps/{name}.yaml"
+        if release.kind == "workload" and app in files:
+            problems += _check(cluster, release, None, app, [_application(files[app], name, parsed)], grouping)
         for component in release.components:
             layer = layers.get(f"clusters/{cluster}/{release.path}/{component.name}")
             if layer is not None:
                 name = str((layer.get("metadata") or {}).get("name"))
                 problems += _check(cluster, release, component.loc, f"clusters/{cluster}/flux/layers/{name}.yaml",
                                    [layer], grouping)
-            name = names.join(cluster, release.group, component.instance)
-            app = f"clusters/{cluster}/apps/{name}.yaml"
+            name = application_name(cluster, release, component)
+            app = f"clusters/{cluster}/{application_file(cluster, release, component)}"
             if app in files:
                 problems += _check(cluster, release, component.loc, app, [_application(files[app], name, parsed)],
                                    of_component(release, component.name))

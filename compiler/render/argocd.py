@@ -1,8 +1,13 @@
 """Argo CD output: a hub Argo CD syncs clusters/<name> (Applications only) and each Application deploys to the
 cluster registered under that name.
 
-  kustomization.yaml                         the Applications below
-  apps/<application>.yaml                    one Application per component, plus one for the namespaces
+  kustomization.yaml                         the cluster's app-of-apps: the Applications and AppProjects in apps/
+                                             and projects/ (not those below apps/<project>/)
+  apps/<application>.yaml                    the namespaces' Application, one per infrastructure stack component,
+                                             and one per workload (<cluster>-apps-<project>-<workload>)
+  apps/<project>/<workload>/                 a workload's own app-of-apps, which its Application syncs: one
+                                             Application per component (+ kustomization.yaml)
+  projects/<appproject>.yaml                 an AppProject per easel Project, the infrastructure, the namespaces
   namespaces/                                Namespace, ResourceQuota, NetworkPolicy (+ kustomization.yaml)
   workloads/<project>/<workload>/<component>/
                                              a Kustomize folder an Application points at: plain objects, or a
@@ -11,8 +16,11 @@ cluster registered under that name.
                                              kustomize folder with the workload's labels and trait patches
   repository/<path>/                         the repository's kustomize folders those build on, copied (a tree is
                                              self-contained: a published branch alone is enough)
-Ordering: sync waves: namespaces first (-20), infrastructure stacks (-10 and up), then each workload component
-at the depth of its dependsOn (0 and up).
+Ordering: sync waves, which order only the Applications of one tree. The cluster's: AppProjects (-30), namespaces
+(-20), the infrastructure stacks' components (-10 and up, by dependsOn depth), then every workload's Application
+in one wave after them (0 unless a stack runs deeper). A sync's last wave does not wait for health, so one
+workload's unhealthy Application holds back no other's; each workload's own tree orders its components by the
+depth of their dependsOn (0 and up).
 """
 
 from __future__ import annotations
@@ -75,8 +83,26 @@ def _application(name: str, labels: dict[str, str], wave: int, destination: dict
 
 
 def application_name(cluster: str, release: Release, component: ResolvedComponent) -> str:
-    """The Application of a component on a cluster (its file: apps/<name>.yaml)."""
+    """The Application of a component on a cluster (its file: application_file)."""
     return names.join(cluster, release.group, component.instance)
+
+
+def apps_folder(release: Release) -> str:
+    """Where the release's component Applications lie in the cluster's tree: a workload's in a folder of its own,
+    which its Application syncs; a stack's in apps/, the cluster's app-of-apps."""
+    return f"apps/{release.group}/{release.name}" if release.kind == "workload" else "apps"
+
+
+def application_file(cluster: str, release: Release, component: ResolvedComponent) -> str:
+    """The file of a component's Application, in the cluster's tree (the proof reads it there)."""
+    return f"{apps_folder(release)}/{application_name(cluster, release, component)}.yaml"
+
+
+def workload_application_name(cluster: str, release: Release) -> str:
+    """The Application that syncs a workload's own Applications (its file: apps/<name>.yaml), named after that
+    folder: <cluster>-<project>-<workload> would be the Application of component <workload'>-<c> of another
+    workload <workload'> (shop's web and workload shop-web), and two trees would fight over it."""
+    return names.join(cluster, "apps", release.group, release.name)
 
 
 def project_name(cluster: str, group: str) -> str:
@@ -224,8 +250,27 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
                                    {"name": cluster, "namespace": namespace}, source,
                                    project_name(cluster, release.group), create_namespace=bool(helm and helm.namespace),
                                    options=component.release)
-        files[f"apps/{app_name}.yaml"] = text_of([application])
+        files[application_file(cluster, release, component)] = text_of([application])
     return files
+
+
+def workloads_wave(plan: ClusterPlan) -> int:
+    """The one wave of every workload's Application in the cluster's app-of-apps: after every stack's."""
+    return max([0, *(STACK_WAVE + component.wave + 1 for stack in plan.stacks for component in stack.components)])
+
+
+def _workload_tree(settings: Settings, release: Release, cluster: str, wave: int) -> dict[str, str]:
+    """A workload's own app-of-apps: the listing of its component Applications, and the Application that syncs
+    it. That one is in the project of the app-of-apps on the hub (ARGOCD_PROJECT), as the ApplicationSet's are:
+    it creates Applications in argocd, which no team's AppProject may; the components' stay in the team's."""
+    folder = apps_folder(release)
+    listed = sorted(posixpath.basename(application_file(cluster, release, c)) for c in release.components)
+    name = workload_application_name(cluster, release)
+    application = _application(name, release.grouping_labels, wave,
+                               {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
+                               delivery.argo_source(settings, cluster, folder), ARGOCD_PROJECT)
+    return {f"{folder}/kustomization.yaml": text_of([kustomization(listed)]),
+            f"apps/{name}.yaml": text_of([application])}
 
 
 def _sources(plans: Plans, release: Release, cluster: str) -> set[str]:
@@ -243,8 +288,11 @@ def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, st
     files: dict[str, str] = {}
     namespaces: dict[str, str] = {}
     projects: dict[str, tuple[set[str], set[str]]] = {}  # group -> (its sources, its namespaces)
+    wave = workloads_wave(plan)
     for release in plan.releases:
         files.update(release_files(plans, release, cluster, cache))
+        if release.kind == "workload" and release.components:
+            files.update(_workload_tree(plans.settings, release, cluster, wave))
         sources, where = projects.setdefault(release.group, (set(), set()))
         sources |= _sources(plans, release, cluster)
         where |= {(c.output.helm.namespace if c.output.helm and c.output.helm.namespace else release.namespace.name)
@@ -269,7 +317,8 @@ def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, st
     for group, (sources, where) in projects.items():
         name = project_name(cluster, group)
         files[f"projects/{name}.yaml"] = text_of([_app_project(name, cluster, group, sources, where)])
-    listed = [path for path in files if path.startswith(("apps/", "projects/"))]
+    # the app-of-apps: not the workloads' own Applications (apps/<project>/<workload>/), which theirs sync
+    listed = [path for path in files if path.startswith(("apps/", "projects/")) and path.count("/") == 1]
     files["kustomization.yaml"] = text_of([kustomization(listed)])
     return dict(sorted(files.items()))
 
