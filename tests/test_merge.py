@@ -84,7 +84,7 @@ spec:
       type: manifests
       properties:
         objects:
-          - {yaml.safe_load(OBJECT.replace("NAME", "app"))}
+          - {yaml.safe_load(OBJECT.replace("NAME", "app-own"))}
       traits:{TRAITS}
     - name: folder
       type: kustomize

@@ -36,7 +36,7 @@ from compiler.kube.strings import with_string_fields
 from compiler.model import RegistryRules, quantity
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
-from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, labels
+from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, identities, labels
 from compiler.prove import quota as quota_rules
 from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
@@ -72,6 +72,10 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
     crds = custom_schemas.installed(plan, files, layers, parsed)
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
     capabilities = chart_objects.api_versions(crds, chart_tree.archives_of(plan, charts)) if charts else ()
+    applied = identities.Applied(plan)
+    problems += [error("E801", f"cluster {plan.cluster!r}: component {component.name!r} of {release.id}: {message}",
+                       component.loc, subject=Subject(release.kind, (release.id,), plan.cluster))
+                 for release, component, message in applied.engine_clashes]
     for release in plan.releases:
         bookings = {b.component: b for b in release.bookings}
         for component in release.components:
@@ -99,6 +103,7 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
                 refused = {id(obj) for _, obj, _ in rejected}
                 built = ComponentObjects(built.folder, [(f, o) for f, o in built.objects if id(o) not in refused],
                                          built.unproven)
+            problems += [where.problem(*clash) for clash in applied.clashes(release, component.name, built.objects)]
             problems += _checked(where, built, bookings.get(component.name), component, facts, listed,
                                  policies.get(release.id, WorkloadPolicy()),
                                  taken.get(release.id, {}).get(component.name, 0)
