@@ -375,3 +375,31 @@ def test_the_lock_is_deterministic_and_round_trips():
     assert problems == [] and {w: d.clusters for w, d in parsed.workloads.items()} == {"team/w": ("a",)}
     assert lockfile.dump(parsed) == result.lock_text
     assert codes(compile_files({**files, "easel.lock": "placements: [oops"})) == ["E108"]
+
+
+def test_a_kept_workload_is_booked_again_on_the_devices_the_lock_records():
+    """Regression (hypothesis): m needs 2 GPUs on one device, a-new 1. Booked anew in name order, a-new would
+    take the 2-GPU device and leave m nowhere; the lock records each one's devices, so compiling again with
+    the lock a compile wrote books the same and unplaces nothing (compile_files checks the fixed point)."""
+    env = "    numberOfClusters: 1"
+    files = {**base(env), **workload("m", gpus=2),
+             "clusters/a.yaml": cluster("a", gpus=[device("a-0", count=2), device("a-1", count=1)])}
+    first = compile_files(files)
+    files.update(workload("a-new", gpus=1))
+    grown = _recompile(files, first)
+    assert codes(grown) == [] and chosen(grown) == {"team/a-new": ["a"], "team/m": ["a"]}
+    assert {w: dict(d.devices) for w, d in grown.decisions.workloads.items()} == {
+        "team/a-new": {"a": {"main": {"a-1": 1}}}, "team/m": {"a": {"main": {"a-0": 2}}}}
+    again = _recompile(files, grown)
+    assert codes(again) == [] and again.lock_text == grown.lock_text
+    assert "devices:\n  team/a-new:\n    a:\n      main:\n        a-1: 1\n" in grown.lock_text
+
+
+def test_a_lock_without_devices_still_loads():
+    files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=[device("a-1")])}
+    result = compile_files(files)
+    older = result.lock_text.replace("devices:\n  team/w:\n    a:\n      main:\n        a-1: 1\n", "")
+    assert "devices:" in result.lock_text and "devices:" not in older
+    parsed, problems = lockfile.parse(older)
+    assert problems == [] and parsed.workloads["team/w"].devices == {}
+    assert compile_files({**files, "easel.lock": older}).lock_text == result.lock_text

@@ -25,7 +25,7 @@ from compiler.decide.stacks import choose_stacks
 from compiler.decide.version_choice import ModelVersions, choose
 from compiler.diagnostics import Diagnostics, merge_subjects
 from compiler.model import Environment, Model, Project, Workload, WorkloadProfile, gpu
-from compiler.record.decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision
+from compiler.record.decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision, devices_of
 
 
 def _per_cluster(workload: ResolvedWorkload, fleet: Mapping[str, ClusterFacts]) -> ResolvedWorkload:
@@ -55,7 +55,8 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     recorded = {w: d.clusters for w, d in previous.workloads.items() if d.clusters is not None}
     rollouts = {w: RolloutTarget(_per_cluster(resolved[(w, d.rollout.to_version)], fleet), d.rollout.wave)
                 for w, d in chosen.items() if d.rollout is not None and (w, d.rollout.to_version) in resolved}
-    placements, problems = place(current, fleet, recorded, model.profiles, rollouts)
+    booked = {w: d.devices for w, d in previous.workloads.items() if d.devices}
+    placements, problems = place(current, fleet, recorded, model.profiles, rollouts, booked)
     diagnostics.extend(problems)
     for workload in current:  # where a template makes a cluster's share differ, the limit holds there too
         if workload.cluster_demands:
@@ -78,7 +79,7 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
             workload.id, placement.clusters, workload.environment.waves, labels)) if decision.rollout else None)
         workloads[workload.id] = dataclasses.replace(
             decision, clusters=placement.clusters, rollout=rollout, allocations=placement.allocations,
-            placement=placement.record)
+            placement=placement.record, devices=devices_of(placement.allocations))
     clusters = {cluster: ClusterDecision(
         stacks={name: profile.version for name, profile in s.releases.items()}, provided=dict(s.provided),
         needs={w: tuple(n for n in needs if n in s.releases) for w, needs in s.users.items()})

@@ -100,11 +100,13 @@ class StaticIndex:
 
 
 def first_reason(workload: ResolvedWorkload, facts: ClusterFacts, state: FreeGpus, static: StaticIndex,
-                 keeping: bool = False, index: tuple | None = None) -> tuple[Reason | None, list[Allocation]]:
+                 keeping: bool = False, index: tuple | None = None,
+                 booked: Mapping[str, Mapping[str, int]] | None = None) -> tuple[Reason | None, list[Allocation]]:
     """None and the GPUs it would take when the cluster is eligible; else the first reason it is not. index:
-    static.index(workload, keeping), when the caller asks about many clusters for one workload."""
+    static.index(workload, keeping), when the caller asks about many clusters for one workload; booked: the
+    devices easel.lock records its GPUs on there (component -> device -> GPUs), taken again first."""
     passing, reasons = index or static.index(workload, keeping)
     if facts.name not in passing:
         return reasons[facts.name], []
-    allocations, reason = gpu.take(workload.demands_on(facts.name), passing[facts.name], facts.name, state)
+    allocations, reason = gpu.take(workload.demands_on(facts.name), passing[facts.name], facts.name, state, booked)
     return (reason, []) if reason else (None, allocations)

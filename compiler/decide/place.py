@@ -2,11 +2,13 @@
 
 Eligible = selector matches ∧ taints tolerated ∧ `requires` met ∧ enough free GPUs of the asked product,
 sharing and memory (eligibility.py). Placement is sticky: first every workload keeps the clusters easel.lock
-records for it while they stay eligible; then, one workload after another in a stable order (project, name),
-each takes new clusters from what is left, so capacity is shared and adding a cluster or a workload moves nothing
-already placed. Prioritizers rank the eligible clusters (ties go to the name), and `spread` keeps the choice
-balanced over a label. Every cluster not chosen keeps the first reason it was passed over, for `explain`, for
-the compile's report of moves, and for the error when a workload cannot be placed.
+records for it while they stay eligible, its GPUs first on the devices the lock records (so the order they are
+kept in does not matter: compiling again with the lock a compile wrote books the same, and unplaces nothing);
+then, one workload after another in a stable order (project, name), each takes new clusters from what is left,
+so capacity is shared and adding a cluster or a workload moves nothing already placed. Prioritizers rank the
+eligible clusters (ties go to the name), and `spread` keeps the choice balanced over a label. Every cluster not
+chosen keeps the first reason it was passed over, for `explain`, for the compile's report of moves, and for the
+error when a workload cannot be placed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from compiler.diagnostics import Diagnostics, Note, error
 from compiler.model import Environment, Prioritizer, WorkloadProfile, gpu
 from compiler.model.gpu import Allocation, FreeGpus
 from compiler.model.reasons import ClusterGone, FewerClustersWanted, PassedOver, QuotaExhausted, Reason, TooFewEligible
-from compiler.record.decisions import PlacementPolicy, PlacementRecord
+from compiler.record.decisions import Booking, PlacementPolicy, PlacementRecord
 
 DEFAULT_PRIORITIZERS = (Prioritizer("MostFreeGPU", 1), Prioritizer("LeastWorkloads", 1))
 RUNNERS_UP = 10  # eligible clusters not chosen whose scores explain keeps
@@ -102,6 +104,11 @@ class _Run:
     usage: policy.QuotaUsage
     static: StaticIndex
     diagnostics: Diagnostics
+    booked: Mapping[str, Mapping[str, Booking]] = field(default_factory=dict)  # workload -> cluster -> devices
+
+    def devices(self, workload: str, cluster: str) -> Booking | None:
+        """The devices easel.lock records the workload's GPUs on there, to book again first."""
+        return self.booked.get(workload, {}).get(cluster)
 
 
 def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
@@ -120,7 +127,7 @@ def _keep(workloads: Sequence[ResolvedWorkload], run: _Run) -> dict[str, _Kept]:
                 entry.lost[name] = FewerClustersWanted(wanted)
                 continue
             reason, allocations = first_reason(workload, run.fleet[name], run.state, run.static, keeping=True,
-                                               index=index)
+                                               index=index, booked=run.devices(workload.id, name))
             if reason:
                 entry.lost[name] = reason
                 continue
@@ -142,17 +149,18 @@ class RolloutTarget:
 
 def place(workloads: Sequence[ResolvedWorkload], fleet: Mapping[str, ClusterFacts],
           previous: Mapping[str, tuple[str, ...]], profiles: Mapping[str, Mapping[str, WorkloadProfile]] | None = None,
-          rollouts: Mapping[str, RolloutTarget] | None = None) -> tuple[dict[str, Placement], Diagnostics]:
+          rollouts: Mapping[str, RolloutTarget] | None = None,
+          booked: Mapping[str, Mapping[str, Booking]] | None = None) -> tuple[dict[str, Placement], Diagnostics]:
     """previous: workload -> the clusters easel.lock records for it; profiles: every published profile version
     (for the stacks a workload requires); rollouts: the workloads in a rollout, whose reached clusters book
-    the GPUs of the version they run."""
+    the GPUs of the version they run; booked: workload -> cluster -> the devices easel.lock records its GPUs
+    on, which keeping (and a rollout's booking) takes again first."""
     diagnostics = Diagnostics()
     free = FreeGpus.of({name: facts.gpus for name, facts in fleet.items()},
                        {name: facts.devices for name, facts in fleet.items()},
                        {name: {d.name: d.node_labels for d in facts.cluster.devices} for name, facts in fleet.items()},
                        frozenset(name for name, facts in fleet.items() if facts.gpu_allocation == gpu.DRA))
-    run = _Run(fleet, previous, free,
-               policy.QuotaUsage(), StaticIndex(fleet, profiles), diagnostics)
+    run = _Run(fleet, previous, free, policy.QuotaUsage(), StaticIndex(fleet, profiles), diagnostics, booked or {})
     kept = _keep(workloads, run)
     placements = {workload.id: _place_one(workload, kept[workload.id], run) for workload in workloads}
     for workload in workloads:  # last: a rollout's new version takes its capacity from what the fleet has left
@@ -176,7 +184,8 @@ def _rebook(workload: ResolvedWorkload, target: RolloutTarget, placement: Placem
         old = allocations.get(name, ())
         run.state.give_back(name, workload.id, old)
         run.usage.remove(workload, {name: old})
-        reason, new = first_reason(target.workload, run.fleet[name], run.state, run.static, keeping=True)
+        reason, new = first_reason(target.workload, run.fleet[name], run.state, run.static, keeping=True,
+                                   booked=run.devices(workload.id, name))
         problems = [] if reason else run.usage.add(target.workload, {name: new})
         if reason or problems:
             run.state.take(name, workload.id, list(old))

@@ -181,7 +181,6 @@ def device_capacity(gpus: Iterable[DeviceGpus]) -> dict[str, tuple[tuple[str, in
 def pools(gpus: Iterable[DeviceGpus]) -> dict[str, GpuPool]:
     """The pools, by key (sorted), that these devices' GPUs make up."""
     found: dict[tuple[str, str], dict] = {}
-
     for index, gpu in enumerate(gpus):
         device = gpu.device or f"#{index}"  # facts without a device name: each its own device
         for mode, count, each in _served(gpu):
@@ -271,22 +270,27 @@ class FreeGpus:
 
     def pack(self, cluster: str, pool: str, per_pod: int, pods: int,
              pending: Mapping[tuple[str, str], int] | None = None,
-             requirements: tuple[Requirements, Requirements] = ((), ())) -> tuple[tuple[str, int], ...] | None:
+             requirements: tuple[Requirements, Requirements] = ((), ()),
+             booked: Mapping[str, int] | None = None) -> tuple[tuple[str, int], ...] | None:
         """The devices the pods get their GPUs on, each pod all of its per_pod GPUs on one device (a pod runs on
         one node), first fit in the devices' order (requirements: what the pods select, see `requirements`);
-        None when they do not fit. pending: (pool, device) -> GPUs this workload's other components take."""
+        None when they do not fit. pending: (pool, device) -> GPUs this workload's other components take;
+        booked: device -> GPUs easel.lock records for these pods, taken again first (up to as many)."""
         used = self.used.get(cluster, {})
-        packed = []
+        devices = self._devices(cluster, pool, requirements)
+        packed: dict[str, int] = {}
         left = pods
-        for device, capacity in self._devices(cluster, pool, requirements):
-            if not left:
-                break
-            free = capacity - used.get((pool, device), 0) - (pending or {}).get((pool, device), 0)
-            fit = min(left, free // per_pod) if per_pod else left
-            if fit > 0:
-                packed.append((device, fit * per_pod))
-                left -= fit
-        return tuple(packed) if not left else None
+        for cap in ((booked,) if booked else ()) + (None,):  # the recorded devices first, then first fit
+            for device, capacity in devices:
+                if not left:
+                    break
+                taken = used.get((pool, device), 0) + (pending or {}).get((pool, device), 0) + packed.get(device, 0)
+                free = capacity - taken if cap is None else min(capacity - taken, cap.get(device, 0))
+                fit = min(left, free // per_pod) if per_pod else left
+                if fit > 0:
+                    packed[device] = packed.get(device, 0) + fit * per_pod
+                    left -= fit
+        return tuple((device, packed[device]) for device, _ in devices if device in packed) if not left else None
 
     def free_on_devices(self, cluster: str, pool: str) -> tuple[tuple[str, int], ...]:
         used = self.used.get(cluster, {})
@@ -329,17 +333,18 @@ def viable_pools(demands: Sequence[GpuDemand], offered: dict[str, GpuPool], arch
     return viable, None
 
 
-def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str,
-         state: FreeGpus) -> tuple[list[Allocation], Reason | None]:
+def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str, state: FreeGpus,
+         booked: Mapping[str, Mapping[str, int]] | None = None) -> tuple[list[Allocation], Reason | None]:
     """The GPUs the demands take from their viable pools given what is free now, packed onto devices, or why
-    they cannot. (A hot path: it runs for every workload on every cluster that could serve it.)"""
+    they cannot; booked: component -> device -> GPUs easel.lock records there, taken again first (a pool
+    holding them first). (A hot path: it runs for every workload on every cluster that could serve it.)"""
     free = state.free[cluster]
     if len(demands) == 1 and len(viable[0]) == 1:  # the common case, without the bookkeeping below
         demand, pool = demands[0], viable[0][0]
         if free.get(pool.key, 0) < demand.total:
             return [], _not_enough(demand, pool, cluster, state, 0)
-        packed = state.pack(cluster, pool.key, demand.ask.count, demand.replicas,
-                            requirements=state.requirements(cluster, demand))
+        packed = state.pack(cluster, pool.key, demand.ask.count, demand.replicas, None,
+                            state.requirements(cluster, demand), (booked or {}).get(demand.component))
         if packed is None:
             return [], _scattered(demand, pool, cluster, state)
         return [Allocation(demand.component, pool.product, demand.total, pool.key, packed)], None
@@ -350,13 +355,16 @@ def take(demands: Sequence[GpuDemand], viable: list[list[GpuPool]], cluster: str
         total = demand.total
         if len(choices) > 1 and not demand.ask.products:  # any product will do: the one with most free first
             choices = sorted(choices, key=lambda p: (-(free.get(p.key, 0) - used.get(p.key, 0)), p.key))
+        on = (booked or {}).get(demand.component)
+        if on and len(choices) > 1:  # the pool of the devices it was booked on first
+            choices = sorted(choices, key=lambda p: not any(d in on for d, _ in state.free_on_devices(cluster, p.key)))
         scattered: GpuPool | None = None
         for pool in choices:
             key = pool.key
             if free.get(key, 0) - used.get(key, 0) < total:
                 continue
             packed = state.pack(cluster, key, demand.ask.count, demand.replicas, pending,
-                                state.requirements(cluster, demand))
+                                state.requirements(cluster, demand), on)
             if packed is None:
                 scattered = scattered or pool
                 continue

@@ -82,6 +82,21 @@ class PlacementRecord:
         return found
 
 
+Booking = Mapping[str, Mapping[str, int]]  # on one cluster: component -> device -> GPUs (slots, instances) taken
+
+
+def devices_of(allocations: Mapping[str, tuple[Allocation, ...]]) -> dict[str, Booking]:
+    """cluster -> component -> device -> GPUs, of the clusters where the workload takes GPUs, all sorted."""
+    found: dict[str, dict[str, dict[str, int]]] = {}
+    for cluster, taken in sorted(allocations.items()):
+        for allocation in taken:
+            on = found.setdefault(cluster, {}).setdefault(allocation.component, {})
+            for device, count in allocation.devices:
+                on[device] = on.get(device, 0) + count
+    return {cluster: {component: dict(sorted(on.items())) for component, on in sorted(booked.items()) if on}
+            for cluster, booked in found.items() if any(booked.values())}
+
+
 @dataclass(frozen=True)
 class WorkloadDecision:
     workload: str  # "project/name"
@@ -92,6 +107,9 @@ class WorkloadDecision:
     policy: PlacementPolicy | None = None  # what it is placed by; None when read from easel.lock
     allocations: Mapping[str, tuple[Allocation, ...]] = field(default_factory=dict)  # cluster -> GPUs taken
     placement: PlacementRecord | None = None  # why; None when read from easel.lock
+    # cluster -> the devices its GPUs are booked on (devices_of(allocations)): what easel.lock keeps of them, so
+    # that the next compile books each kept workload on the same devices (empty: none recorded, an older lock)
+    devices: Mapping[str, Booking] = field(default_factory=dict)
 
     def version_on(self, cluster: str) -> str | None:
         """The profile version the workload runs on this cluster."""

@@ -4,6 +4,8 @@
     kind: Lock
     placements:                 # workload -> the clusters it runs on (sticky: kept while they stay eligible)
       nlp/support-bot: [dc-east-1]
+    devices:                    # workload -> cluster -> component -> the devices its GPUs are booked on (kept too)
+      nlp/support-bot: {dc-east-1: {server: {dc-east-1-node-1: 4}}}
     versions:                   # workload -> the profile version it runs (kept until `easel lock --update`)
       nlp/support-bot: llm-serving 1.3.0
     infrastructure:             # cluster -> the stacks easel deploys there for `requires.profiles`
@@ -52,6 +54,9 @@ _SCHEMA = {
         "kind": {"const": "Lock"},
         "placements": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
                        "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
+        "devices": {"type": "object", "propertyNames": {"pattern": _WORKLOAD}, "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}}}},
         "versions": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
                      "additionalProperties": {"type": "string", "pattern": _PROFILE_VERSION}},
         "infrastructure": {"type": "object", "additionalProperties": {
@@ -106,11 +111,12 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
     if found:
         return Decisions(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
     placements = data.get("placements") or {}
+    devices = data.get("devices") or {}  # absent from locks written before easel recorded devices
     versions = {w: _profile_version(text) for w, text in (data.get("versions") or {}).items()}
     rollouts = {w: _rollout(r) for w, r in (data.get("rollouts") or {}).items()}
     workloads = {w: WorkloadDecision(w, *versions.get(w, (None, None)),
                                      clusters=tuple(placements[w]) if w in placements else None,
-                                     rollout=rollouts.get(w))
+                                     rollout=rollouts.get(w), devices=devices.get(w, {}))
                  for w in sorted({*placements, *versions, *rollouts})}
     return Decisions(
         workloads=workloads,
@@ -138,6 +144,9 @@ def dump(decisions: Decisions) -> str:
     data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Lock"}
     workloads = sorted(decisions.workloads.items())
     data["placements"] = {w: list(d.clusters) for w, d in workloads if d.clusters is not None}
+    if any(d.devices for _, d in workloads):
+        data["devices"] = {w: {c: {n: dict(on) for n, on in booked.items()} for c, booked in d.devices.items()}
+                           for w, d in workloads if d.devices}
     data["versions"] = {w: f"{d.profile} {d.version}" for w, d in workloads if d.version is not None}
     data["infrastructure"] = {cluster: dict(sorted(d.stacks.items()))
                               for cluster, d in sorted(decisions.clusters.items()) if d.stacks}
