@@ -120,12 +120,32 @@ def _line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines()) if text in line)
 
 
+def _repository(tmp_path: Path) -> Path:
+    """A repository of `easel init`, its schemas written again by `easel schema --out` (as after an upgrade)."""
+    assert easel("-C", str(tmp_path), "init", "repo").code == 0
+    repo = tmp_path / "repo"
+    assert easel("-C", str(repo), "schema", "--out", editor.SCHEMA_FOLDER).code == 0
+    return repo
+
+
+def _start(command: list[str], repo: Path) -> Client:
+    """The server, initialized with the `yaml.schemas` that `easel init` wrote into .vscode/settings.json."""
+    yaml_settings = {"schemas": json.loads((repo / ".vscode/settings.json").read_text())["yaml.schemas"],
+                     "validate": True, "hover": True, "completion": True}
+    client = Client(command, {"yaml": yaml_settings})
+    client.request("initialize", {"processId": os.getpid(), "rootUri": repo.as_uri(),
+                                  "workspaceFolders": [{"uri": repo.as_uri(), "name": "repo"}],
+                                  "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown"]}},
+                                                   "workspace": {"configuration": True}}})
+    client.notify("initialized", {})
+    client.notify("workspace/didChangeConfiguration", {"settings": {"yaml": yaml_settings}})
+    return client
+
+
 @pytest.mark.slow  # starts yaml-language-server (Node.js)
 def test_yaml_language_server_reports_typos_and_bad_quantities_and_shows_descriptions(tmp_path):
     command = _server()
-    assert easel("-C", str(tmp_path), "init", "repo").code == 0
-    repo = tmp_path / "repo"
-    assert easel("-C", str(repo), "schema", "--out", editor.SCHEMA_FOLDER).code == 0  # as after an upgrade
+    repo = _repository(tmp_path)
     workload = repo / "workloads/demo/hello.yaml"
     workload.write_text(workload.read_text().replace("  project: demo", "  projct: demo"))
     cluster = repo / "clusters/local.yaml"
@@ -135,17 +155,8 @@ def test_yaml_language_server_reports_typos_and_bad_quantities_and_shows_descrip
     elsewhere.write_text("# yaml-language-server: $schema=../.easel/schemas/Workload.json\n"
                          "apiVersion: easel.dev/v1alpha1\nkind: Workload\nmetadata: {name: w}\n"
                          "spec: {project: p, enviroment: dev, profile: {name: hello}}\n")
-    yaml_settings = {"schemas": json.loads((repo / ".vscode/settings.json").read_text())["yaml.schemas"],
-                     "validate": True, "hover": True, "completion": True}
-    client = Client(command, {"yaml": yaml_settings})
+    client = _start(command, repo)
     try:
-        client.request("initialize", {"processId": os.getpid(), "rootUri": repo.as_uri(),
-                                      "workspaceFolders": [{"uri": repo.as_uri(), "name": "repo"}],
-                                      "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown"]}},
-                                                       "workspace": {"configuration": True}}})
-        client.notify("initialized", {})
-        client.notify("workspace/didChangeConfiguration", {"settings": {"yaml": yaml_settings}})
-
         client.open(workload)
         found = client.diagnostics(workload)
         typo = _line_of(workload, "projct")
@@ -167,5 +178,53 @@ def test_yaml_language_server_reports_typos_and_bad_quantities_and_shows_descrip
                                                       "position": {"line": line, "character": 4}})
         description = editor.kind_schema("Workload")["properties"]["spec"]["properties"]["environment"]["description"]
         assert description in hover["result"]["contents"]["value"]
+    finally:
+        client.close()
+
+
+SHM = """apiVersion: easel.dev/v1alpha1
+kind: TraitDefinition
+metadata: {name: shm}
+spec:
+  parameters:
+    size: {type: string, format: quantity}
+  template: 'patches: []'
+"""
+
+
+@pytest.mark.slow  # starts yaml-language-server (Node.js)
+def test_yaml_language_server_checks_trait_properties_by_type_but_not_templates(tmp_path):
+    """`memory: 32 gigs` in a `resources` trait is flagged in a Workload and in a profile, as is a bad property of
+    the repository's own TraitDefinition (`easel schema --out` read it); a `{{ params.x }}` where an integer or a
+    quantity goes is not (easel fills it in before it checks), nor is a trait type the schemas do not know."""
+    command = _server()
+    (tmp_path / "repo/profiles").mkdir(parents=True)
+    (tmp_path / "repo/profiles/shm.yaml").write_text(SHM)
+    repo = _repository(tmp_path)
+    profile = repo / "profiles/hello/1.0.0.yaml"
+    text = profile.read_text()
+    assert 'replicas: "{{ params.replicas }}"' in text  # a template where the schema wants an integer
+    profile.write_text(text.replace("properties: {cpu: 100m, memory: 64Mi}", "properties:\n"
+                                    '            cpu: "{{ params.cpu }}"\n            memory: 32 gigs'))
+    workload = repo / "workloads/demo/hello.yaml"
+    workload.write_text(workload.read_text() + (
+        "  traits:\n    web:\n"
+        "      - type: resources\n        properties:\n          memory: 32 gigs\n"
+        '          cpu: "{{ params.cpu }}"\n'
+        "      - type: shm\n        properties:\n          size: lots\n"
+        "      - type: unknown-here\n        properties: {size: lots}\n"))
+    client = _start(command, repo)
+    try:
+        client.open(profile)
+        found = client.diagnostics(profile)
+        assert [d["range"]["start"]["line"] for d in found] == [_line_of(profile, "32 gigs")], found
+        assert "pattern" in found[0]["message"]
+
+        client.open(workload)
+        found = client.diagnostics(workload)
+        lines = workload.read_text().splitlines()
+        assert sorted(lines[d["range"]["start"]["line"]].strip() for d in found) == ["memory: 32 gigs",
+                                                                                     "size: lots"], found
+        assert all("pattern" in d["message"] for d in found), found
     finally:
         client.close()

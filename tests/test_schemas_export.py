@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from compiler import schemas
 from compiler.commands import editor, schemadocs
+from compiler.load.source import DirectorySource
 from compiler.model import quantity, valuespath, versions
 from compiler.schemas import blocks
 
@@ -129,6 +130,85 @@ def test_the_exported_schemas_catch_what_easel_catches():
     assert not validator.is_valid({"apiVersion": "easel.dev/v1alpha1", "kind": "Worklaod"})
 
 
+def _workload(traits):
+    return {"apiVersion": blocks.API_VERSION, "kind": "Workload", "metadata": {"name": "w"},
+            "spec": {"project": "p", "environment": "dev", "profile": {"name": "hello"}, "traits": {"web": traits}}}
+
+
+def _profile(properties, traits):
+    return {"apiVersion": blocks.API_VERSION, "kind": "WorkloadProfile", "metadata": {"name": "hello"},
+            "spec": {"version": "1.0.0", "parameters": {"replicas": {"type": "integer", "default": 1}},
+                     "components": [{"name": "web", "type": "webservice", "properties": properties,
+                                     "traits": traits}]}}
+
+
+def _errors(validator, document):
+    return sorted((tuple(e.absolute_path), e.validator) for e in validator.iter_errors(document))
+
+
+def test_the_exported_schemas_check_trait_and_component_properties_by_type():
+    validator = Draft202012Validator(editor.all_documents_schema())
+    bad = {"type": "resources", "properties": {"memory": "32 gigs"}}
+    assert _errors(validator, _workload([bad])) == [(("spec", "traits", "web", 0, "properties", "memory"),
+                                                     "pattern")]
+    assert _errors(validator, _profile({"image": "nginx"}, [bad])) == [
+        (("spec", "components", 0, "traits", 0, "properties", "memory"), "pattern")]
+    assert _errors(validator, _profile({"image": "nginx", "port": "http", "replica": 2}, [])) == [
+        (("spec", "components", 0, "properties"), "additionalProperties"),
+        (("spec", "components", 0, "properties", "port"), "type")]
+    assert _errors(validator, _profile({"port": 80}, [])) == [(("spec", "components", 0, "properties"), "required")]
+    environment = yaml.safe_load((ROOT / "compiler/commands/init_repo/environments/dev.yaml").read_text().split(
+        "---")[1])
+    environment["spec"]["defaults"]["traits"][0]["properties"]["runAsUser"] = -1
+    assert _errors(validator, environment) == [(("spec", "defaults", "traits", 0, "properties", "runAsUser"),
+                                                "minimum")]
+
+
+def test_the_exported_schemas_are_never_stricter_than_easel_on_properties():
+    """easel fills `{{ ... }}` from the parameters before it checks, in a profile, an environment's defaults and a
+    workload alike; the same trait type merges across layers before it is checked; a type it does not know is
+    not the editor's to judge (a definition the schemas were written without)."""
+    validator = Draft202012Validator(editor.all_documents_schema())
+    templated = [{"type": "resources", "properties": {"memory": "{{ params.memory }}", "cpu": "{% if x %}1{% endif %}",
+                                                      "limits": "{{ params.limits }}"}},
+                 {"type": "replicas", "properties": {"count": "{{ params.replicas }}"}},
+                 {"type": "node-placement", "properties": {"tolerations": ["{{ params.toleration }}"]}}]
+    assert _errors(validator, _profile({"image": "nginx", "port": "{{ params.port }}"}, templated)) == []
+    assert _errors(validator, _workload(templated)) == []
+    # a workload's part of a trait: the profile may give what the schema requires (storage: size and mountPath)
+    assert _errors(validator, _workload([{"type": "storage", "properties": {"size": "20Gi"}},
+                                         {"type": "replicas", "properties": {}}])) == []
+    assert _errors(validator, _workload([{"type": "shm", "properties": {"size": "32 gigs"}}])) == []
+    # a list is given whole by one layer: its items keep what they require
+    tolerations = [{"type": "node-placement", "properties": {"tolerations": [{"operator": "Sometimes"}]}}]
+    assert _errors(validator, _workload(tolerations)) == [
+        (("spec", "traits", "web", 0, "properties", "tolerations", 0, "operator"), "enum")]
+
+
+def test_schema_out_in_a_repository_checks_its_own_definitions(tmp_path):
+    assert easel("-C", str(tmp_path), "init", "repo").code == 0
+    repo = tmp_path / "repo"
+    (repo / "profiles/shm.yaml").write_text(
+        "apiVersion: easel.dev/v1alpha1\nkind: TraitDefinition\nmetadata: {name: shm}\nspec:\n"
+        "  parameters: {size: {type: string, format: quantity}, medium: {enum: [Memory, Disk], default: Memory}}\n"
+        "  template: 'patches: []'\n---\n"
+        "apiVersion: easel.dev/v1alpha1\nkind: TraitDefinition\nmetadata: {name: broken}\nspec:\n"
+        "  parameters: {size: {type: integer}}\n  template: '{{ unclosed'\n")
+    run = easel("-C", str(repo), "schema", "--out", editor.SCHEMA_FOLDER)
+    assert run.code == 0, run.text
+    written = json.loads((repo / editor.SCHEMA_FOLDER / "easel.json").read_text())
+    assert json.loads(easel("-C", str(repo), "schema").out) == written
+    validator = Draft202012Validator(written)
+    assert _errors(validator, _workload([{"type": "shm", "properties": {"size": "32 gigs", "medium": "Tape"}}])) == [
+        (("spec", "traits", "web", 0, "properties", "medium"), "enum"),
+        (("spec", "traits", "web", 0, "properties", "size"), "pattern")]
+    assert _errors(validator, _workload([{"type": "shm", "properties": {"size": "{{ params.shm }}"}}])) == []
+    # a definition that fails validate is left out: its uses are not checked, as with any unknown type
+    assert _errors(validator, _workload([{"type": "broken", "properties": {"size": "big"}}])) == []
+    assert "trait-shm" in written["$defs"] and "trait-broken" not in written["$defs"]
+    assert written == editor.all_documents_schema(editor.repository_definitions(DirectorySource(repo)))
+
+
 # the patterns and easel's parsers agree (Python's `$` also matches before a final newline, ECMA-262's does not:
 # newlines are left to the table run through node below)
 
@@ -233,7 +313,9 @@ def test_schema_prints_a_kind_a_builtin_definition_or_every_document():
     gpu = json.loads(easel("schema", "gpu").out)
     assert gpu["properties"]["minMemory"]["pattern"] == quantity.PATTERN
     every = json.loads(easel("schema").out)
-    assert set(every["$defs"]) == set(schemas.DOCUMENT_KINDS)
+    # each kind, and the properties of each built-in definition (which the kinds' uses select by `type`)
+    assert set(every["$defs"]) == {*schemas.DOCUMENT_KINDS, *(f"{kind}-{name}" for kind, names in
+                                                              editor.builtin_names().items() for name in names)}
     unknown = easel("schema", "helm")
     assert unknown.code == 2
     assert "built-in components: helm-chart" in unknown.err and "built-in traits: gpu" in unknown.err
@@ -288,7 +370,7 @@ def test_the_example_carries_its_editor_setup_and_current_schemas():
     """This repository is a config repository too: opened in VS Code it is checked with the schemas it carries."""
     folder = ROOT / editor.SCHEMA_FOLDER
     committed = {p.name: p.read_text() for p in folder.iterdir()}
-    assert committed == editor.schema_texts(), f"{editor.SCHEMA_FOLDER} is stale; run `easel schema --out " \
+    assert committed == editor.schema_texts(editor.repository_definitions(DirectorySource(ROOT))), f"{editor.SCHEMA_FOLDER} is stale; run `easel schema --out " \
                                                f"{editor.SCHEMA_FOLDER}` and commit it"
     for path, text in editor.editor_files().items():
         assert (ROOT / path).read_text() == text, path

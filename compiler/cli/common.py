@@ -65,7 +65,7 @@ class State:
         """The repository as it is on disk, or at a git revision (through libgit2, without a checkout)."""
         if not self.root.is_dir():
             raise click.UsageError(f"{self.root} is not a folder")
-        if ref is None and not _is_config_repository(self.root):  # before anything is taken or written
+        if ref is None and not is_config_repository(self.root):  # before anything is taken or written
             raise CommandError("E902", f"{self.root} is not a config repository: it has no easel.yaml and none of "
                                f"the folders {', '.join(DEFAULT_INPUTS)}; nothing was read or written", hint=True)
         self.hold()
@@ -82,7 +82,7 @@ class State:
         return compile_repository(self.source(ref), request, progress)
 
 
-def _is_config_repository(root: Path) -> bool:
+def is_config_repository(root: Path) -> bool:
     return (root / "easel.yaml").is_file() or any((root / folder).is_dir() for folder in DEFAULT_INPUTS)
 
 

@@ -10,7 +10,7 @@ import click
 
 from compiler import __version__, schemas
 from compiler.cli import completion
-from compiler.cli.common import REF, TEXT_OR_JSON, State, cli, finish, without_errors
+from compiler.cli.common import REF, TEXT_OR_JSON, State, cli, finish, is_config_repository, without_errors
 from compiler.commands import editor
 from compiler.diagnostics.codes import CODES
 from compiler.diagnostics.errors import CommandError
@@ -83,9 +83,17 @@ def _schema_names() -> str:
             f"built-in traits: {', '.join(builtin['trait'])}")
 
 
+def _definitions(state: State) -> editor.Definitions | None:
+    """In a config repository, the built-in definitions and its own, whose properties the kinds' schemas check;
+    elsewhere None (the built-in ones)."""
+    return editor.repository_definitions(state.source()) if is_config_repository(state.root) else None
+
+
 @cli.command(help="Print the JSON Schema of NAME, or of every document of the input folders (for editors such as "
              "yaml-language-server); with --out, write every schema and a catalog into DIR.\n\nNAME is a kind "
-             f"(the whole document) or a built-in definition (its properties). {_schema_names()}.")
+             f"(the whole document) or a built-in definition (its properties). {_schema_names()}.\n\nRun in a "
+             "config repository, the kinds' schemas check the properties of its own ComponentDefinitions and "
+             "TraitDefinitions too.")
 @click.argument("name", metavar="[NAME]", required=False, shell_complete=completion.schema_names)
 @click.option("--out", "out_dir", metavar="DIR", help="Write one file per kind and built-in definition, easel.json "
               "(every document of the input folders) and catalog.json into DIR.")
@@ -95,13 +103,13 @@ def schema(state: State, name: str | None, out_dir: str | None) -> int:
         if name is not None:
             raise click.UsageError("give a NAME or --out DIR, not both")
         target = out_folder(state.root, out_dir)
-        written = editor.write_schemas(target)
+        written = editor.write_schemas(target, _definitions(state))
         click.echo(f"wrote {len(written)} files into {target}")
         return 0
     if name is None:
-        found = editor.all_documents_schema()
+        found = editor.all_documents_schema(_definitions(state))
     elif (kind := next((k for k in schemas.KINDS if k.lower() == name.lower()), None)) is not None:
-        found = editor.kind_schema(kind)
+        found = editor.kind_schema(kind, _definitions(state))
     elif (definition := editor.find_definition(name.lower())) is not None:
         found = editor.definition_schema(*definition)
     else:

@@ -44,6 +44,10 @@ from compiler.schemas.blocks import (
 )
 from compiler.schemas.fleet import CLUSTER_REGISTRY, DEVICE_BODY
 
+# internal, on the schema of each use of a trait or component ("trait" | "component"): where the schemas editors
+# get check its `properties` by its `type` (editors.by_type); never in exported schemas
+USES_MARKER = "x-easel-uses"
+
 METADATA = obj({
     "name": described(NAME, "The document's name: a DNS-1123 label (lowercase letters, digits and `-`, at most "
                             "63 characters)."),
@@ -82,7 +86,7 @@ TOLERATION = obj({
 TRAIT_USE = obj({
     "type": described(NAME, "The trait: a built-in one (gpu, resources, replicas, ...) or a TraitDefinition's name."),
     "properties": described(FREE_OBJECT, "The trait's properties, checked against its definition's parameters."),
-}, ["type"])
+}, ["type"], **{USES_MARKER: "trait"})
 
 PARAMETER_DECLARATIONS = {"type": "object", "propertyNames": {"pattern": PARAMETER_NAME},
                           "additionalProperties": {"type": "object"}}
@@ -214,7 +218,7 @@ SPECS: dict[str, dict[str, Any]] = {
             "dependsOn": described(array(NAME), "Components of this profile applied before this one."),
             "release": described(RELEASE_OPTIONS, "How the GitOps engine releases it (over the environment's "
                                                   "defaults.release)."),
-        }, ["name", "type"]), minItems=1), "The stack's components, at least one."),
+        }, ["name", "type"], **{USES_MARKER: "component"}), minItems=1), "The stack's components, at least one."),
     }, ["version", "components"]),
     "ClusterProfile": obj({
         "version": described(SEMVER, "This version of the cluster profile: a semantic version."),
