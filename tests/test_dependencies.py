@@ -87,6 +87,26 @@ def test_transitive_stacks_and_backtracking():
                                         {"name": "top-chart", "namespace": "top"}]
 
 
+def test_a_stack_that_requires_another_comes_after_it_on_both_engines():
+    """top needs low: on Flux top's layer depends on low's; on Argo CD top's Applications are in a later sync wave
+    than all of low's, and the workload's after both."""
+    files = {**BASE, **stack("top", "1.0.0", '{name: low, version: "^1.0"}'), **stack("low", "1.5.0"),
+             **app("a", '{name: top, version: "*"}'), **workload("wa", "a")}
+    flux = compile_files(files)
+    assert codes(flux) == [], flux.diagnostics.items
+    top_layer = release(flux, "clusters/byoc/flux/layers/easel-infrastructure-top-chart.yaml")
+    assert {"name": "easel-infrastructure-low-chart"} in top_layer["spec"]["dependsOn"]
+    argo = compile_files({**files, **cluster_file("byoc", k8s="1.30.0", spec="gitops: {engine: argocd}")})
+    assert codes(argo) == [], argo.diagnostics.items
+
+    def wave(path: str) -> int:
+        return int(release(argo, path)["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    low, top = wave("clusters/byoc/apps/byoc-infrastructure-low-chart.yaml"), \
+        wave("clusters/byoc/apps/byoc-infrastructure-top-chart.yaml")
+    workload_app = wave("clusters/byoc/apps/byoc-apps-team-wa.yaml")
+    assert low < top < workload_app, (low, top, workload_app)
+
+
 def test_a_cluster_profile_that_provides_the_stack_gets_no_release():
     files = {**BASE, **stack("base", "1.0.0"), **app("a", '{name: base, version: "^1.0"}'), **workload("wa", "a"),
              "profiles/cluster.yaml": docs("""

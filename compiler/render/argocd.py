@@ -245,7 +245,9 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
             if helm.values:
                 source["helm"]["valuesObject"] = helm.values
         app_name = application_name(cluster, release, component)
-        wave = component.wave + (STACK_WAVE if release.kind == "stack" else 0)  # stacks before their users
+        # stacks before their users, and after the stacks they require
+        wave = component.wave + (stack_waves(plans.clusters[cluster]).get(release.id, STACK_WAVE)
+                                 if release.kind == "stack" and cluster in plans.clusters else 0)
         application = _application(app_name, release.labels_for(component.name), wave,
                                    {"name": cluster, "namespace": namespace}, source,
                                    project_name(cluster, release.group), create_namespace=bool(helm and helm.namespace),
@@ -254,9 +256,28 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
     return files
 
 
+def stack_waves(plan: ClusterPlan) -> dict[str, int]:
+    """The first wave of each stack's Applications on the cluster (its components' dependsOn waves on top): from
+    STACK_WAVE, after the last wave of every stack it requires, as Flux's layers wait for theirs."""
+    by_id = {stack.id: stack for stack in plan.stacks}
+    first: dict[str, int] = {}
+
+    def start(stack: Release, chain: frozenset[str]) -> int:
+        if stack.id not in first:
+            after = [start(by_id[r], chain | {stack.id}) + max((c.wave for c in by_id[r].components), default=0) + 1
+                     for r in stack.requires if r in by_id and r not in chain]
+            first[stack.id] = max([STACK_WAVE, *after])
+        return first[stack.id]
+
+    for stack in plan.stacks:
+        start(stack, frozenset())
+    return first
+
+
 def workloads_wave(plan: ClusterPlan) -> int:
     """The one wave of every workload's Application in the cluster's app-of-apps: after every stack's."""
-    return max([0, *(STACK_WAVE + component.wave + 1 for stack in plan.stacks for component in stack.components)])
+    starts = stack_waves(plan)
+    return max([0, *(starts[stack.id] + component.wave + 1 for stack in plan.stacks for component in stack.components)])
 
 
 def _workload_tree(settings: Settings, release: Release, cluster: str, wave: int) -> dict[str, str]:
