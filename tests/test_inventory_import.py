@@ -55,7 +55,7 @@ def test_import_writes_a_device_per_node_with_its_facts(repo):
     assert devices["gpu-1"]["spec"] == {
         "cluster": "gpu-a", "role": "worker", "state": "ready",
         "facts": {"arch": "amd64", "cpu": {"cores": 64}, "memory": "527952012Ki",
-                  "gpus": [{"product": "NVIDIA-A100-SXM4-80GB", "memory": "81920Mi", "count": 4}],
+                  "gpus": [{"product": "NVIDIA-A100-SXM4-80GB", "memory": "80Gi", "count": 4}],
                   "region": "us-east", "zone": "us-east-1a",
                   # the node's labels, for checking selectors (NFD's feature labels and GFD's timestamp left out)
                   "nodeLabels": {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": "gpu-1",
@@ -172,8 +172,8 @@ def test_a_node_with_some_gpus_in_mig_mode_keeps_its_whole_gpus(repo):
     _repo(repo, node_list(node("gpu-1", labels=labels, capacity={"nvidia.com/gpu": "7", "nvidia.com/mig-3g.40gb": "2"})))
     assert easel("inventory", "import", "--cluster", "gpu-a", "nodes.json", cwd=repo).code == 0
     assert _devices(repo)["gpu-1"]["spec"]["facts"]["gpus"] == [
-        {"product": "NVIDIA-A100-SXM4-80GB", "memory": "81920Mi", "count": 7},
-        {"product": "NVIDIA-A100-SXM4-80GB", "memory": "81920Mi", "count": 1, "mig": {"3g.40gb": 2}}]
+        {"product": "NVIDIA-A100-SXM4-80GB", "memory": "80Gi", "count": 7},
+        {"product": "NVIDIA-A100-SXM4-80GB", "memory": "80Gi", "count": 1, "mig": {"3g.40gb": 2}}]
     cluster = json.loads(easel("explain", "--cluster", "gpu-a", "--format", "json", cwd=repo).out)
     assert {(g["product"], g["sharing"]): g["total"] for g in cluster["capacity"]["gpus"]} == {
         ("NVIDIA-A100-SXM4-80GB", "exclusive"): 7, ("NVIDIA-A100-SXM4-80GB", "mig-3g.40gb"): 2}

@@ -141,6 +141,18 @@ def test_bad_slice_lists_write_nothing(repo):
         assert tree(repo) == before
 
 
+def test_slices_of_nodes_none_of_which_is_recorded_are_refused_unless_told_to_replace(repo):
+    _repo(repo, "mig.json", "whole-gpus.json")
+    assert easel("inventory", "import", "--cluster", "dra-a", "mig.json", cwd=repo).code == 0
+    before = tree(repo)
+    run = easel("inventory", "import", "--cluster", "dra-a", "whole-gpus.json", cwd=repo)
+    assert run.code == 1 and "E912" in run.err and "--replace" in run.err, run.text
+    assert tree(repo) == before
+    run = easel("inventory", "import", "--cluster", "dra-a", "whole-gpus.json", "--replace", cwd=repo)
+    assert run.code == 0 and "2 added" in run.out, run.text
+    assert sorted(_devices(repo)) == ["gpu-node-a", "gpu-node-b", "mig-node-1"]  # slices alone remove nothing
+
+
 def test_a_device_document_in_error_is_fixed_first_not_imported_again(repo):
     _repo(repo, "mig.json")
     assert easel("inventory", "import", "--cluster", "dra-a", "mig.json", cwd=repo).code == 0

@@ -57,9 +57,12 @@ def _holding(cluster: str, texts: dict[str, str], files: set[str]) -> set[str]:
 @inventory.command(name="import")
 @click.option("--cluster", required=True, metavar="NAME", help="The Cluster whose devices these nodes are.",
               shell_complete=completion.clusters)
+@click.option("--replace", is_flag=True, help="Accept nodes none of which is one of the cluster's recorded devices "
+              "(refused otherwise, E912): a node list then replaces those devices (one with manual tags stays, "
+              "unhealthy).")
 @click.argument("reports", type=click.File("r", encoding="utf-8"), metavar="FILE.json...", nargs=-1, required=True)
 @click.pass_obj
-def inventory_import(state: State, cluster: str, reports) -> int:
+def inventory_import(state: State, cluster: str, replace: bool, reports) -> int:
     """Write the cluster's Device documents from `kubectl get nodes -o json` and, on a cluster that hands out GPUs
     through DRA, `kubectl get resourceslices -o json` (each a file, or - for stdin; one List may hold both)."""
     from compiler.commands import inventory_import as importer
@@ -83,7 +86,7 @@ def inventory_import(state: State, cluster: str, reports) -> int:
         return finish(result, "text", None)
     diagnostics = Diagnostics()
     try:
-        summary = importer.import_nodes(state.root, cluster, found, result, diagnostics)
+        summary = importer.import_nodes(state.root, cluster, found, result, diagnostics, replace=replace)
     except importer.NodeListError as exc:
         raise CommandError("E105", f"{exc}; nothing was written") from None
     if summary is None:

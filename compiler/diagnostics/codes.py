@@ -242,6 +242,9 @@ _ALL = [
     Code("E911", "charts.path cannot hold chart archives",
          "set `charts.path` in easel.yaml to a folder inside the repository, neither its root nor inside the "
          "output folder (or `charts.commit: false` to keep them in easel's cache)"),
+    Code("E912", "the node list is not the cluster's",
+         "check `--cluster`, and that the list came from that cluster (`kubectl config current-context`); if its "
+         "nodes are to replace the recorded devices (a rebuilt cluster), run again with --replace"),
     Code("E999", "internal error", "this is a bug in easel: please report it with the input that caused it; "
          "set EASEL_DEBUG=1 to see the traceback"),
     # Warnings

@@ -63,6 +63,18 @@ def format_gi(value: Fraction) -> str:
     return f"{float(gi):.1f}".rstrip("0").rstrip(".")
 
 
+def written(value: str | int) -> str:
+    """A byte quantity as people write it: in the largest binary unit that divides it exactly (`791674880Ki` as
+    `755Gi`, `81920Mi` as `80Gi`, `772690Mi` for `791234560Ki`), unless what was given is shorter (`80G`), and as
+    given when it is not a whole number of bytes. Raises ValueError when it is not a quantity."""
+    given = str(value).strip()
+    amount = parse(value)
+    if amount.denominator != 1:
+        return given
+    text = canonical(amount)
+    return given if len(given) < len(text) else text
+
+
 def canonical(value: Fraction) -> str:
     """A whole quantity written exactly, in the largest binary unit that divides it ("80Gi", "40192Mi"); a
     fractional one is rounded up to a whole number (of bytes: for a minimum, the next one that qualifies)."""

@@ -8,8 +8,13 @@ hands out GPUs through Dynamic Resource Allocation, `kubectl get resourceslices 
 With ResourceSlices alone, only the GPU facts of the nodes they name are written (a device that is new gets the
 role `worker`); the other facts, and devices the slices do not name, stay as they are.
 
-What people wrote stays: manual `tags`, comments (files with comments are edited with ruamel.yaml's round trip),
-and devices that left the cluster but carry tags (kept, marked unhealthy).
+What people wrote stays: manual `tags`, and devices that left the cluster but carry tags (kept, marked
+unhealthy). A document whose devices did not change is written back byte for byte; one that changed is edited with
+ruamel.yaml's round trip, only the lines of what changed rewritten (edit.py): comments, quotes, flow and block
+styles, indentation and key order stay, and a value equal to what is written (`512Gi` for `536870912Ki`) too.
+
+A node list that shares no node with the cluster's recorded devices is refused (E912), unless told to replace
+them: it is most likely another cluster's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.commands.inventory_import.edit import kept, same
 from compiler.commands.inventory_import.files import Doc, File, dump, load, write_all
 from compiler.commands.inventory_import.nodes import (
     NODE_ANNOTATION,
@@ -35,6 +41,7 @@ from compiler.schemas.blocks import API_VERSION
 __all__ = ["ImportSummary", "NodeListError", "Reported", "device_from_node", "import_nodes", "read_items",
            "reported"]
 
+_DEFAULTS = {"role": "worker", "state": "ready"}  # a device's, when it does not say (schemas/fleet.py)
 _FACT_ORDER = ("arch", "cpu", "memory", "gpus", "region", "zone", "nodeLabels")  # as device_from_node writes them
 
 
@@ -140,6 +147,15 @@ def _inventory(target: Cluster, files: _Files) -> _Inventory:
     return _Inventory(target.meta.name, cluster_doc, inline, existing, node_names, docs_file)
 
 
+def _device_of(inventory: _Inventory, node: str) -> str | None:
+    """The recorded device a node is, if any: by its annotation, else by the name an import gives it."""
+    name = inventory.node_names.get(node)
+    if name is None:
+        name = device_name(node, set())
+        name = name if name in inventory.existing else None
+    return name
+
+
 def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any], bool]], summary: ImportSummary) -> set[str]:
     """Each node's facts onto its device, or a new device for it; the devices seen. A node whose GPU facts only
     are known (ResourceSlices alone) changes those only."""
@@ -147,10 +163,7 @@ def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any], bool]],
     taken = set(existing)
     seen: set[str] = set()
     for node, spec, gpus_only in nodes:
-        name = inventory.node_names.get(node)
-        if name is None:
-            name = device_name(node, set())
-            name = name if name in existing else None
+        name = _device_of(inventory, node)
         if name is not None:
             seen.add(name)
             doc, current = existing[name]
@@ -158,8 +171,8 @@ def _apply(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any], bool]],
             if gpus_only:
                 spec = {"facts": _with_gpus(dict(current.get("facts") or {}), spec["facts"]["gpus"])}
             for key in ("role", "state", "facts"):
-                if key in spec and current.get(key) != spec[key]:
-                    current[key] = spec[key]
+                if key in spec and not same(current.get(key, _DEFAULTS.get(key)), spec[key], key):
+                    current[key] = kept(current.get(key), spec[key], key)
                     changed = True
             doc.dirty |= changed
             (summary.updated if changed else summary.unchanged).append(name)
@@ -198,13 +211,31 @@ def _retire(inventory: _Inventory, seen: set[str], summary: ImportSummary) -> No
             summary.removed.append(name)
 
 
-def import_nodes(root: Path, cluster: str, reported: Reported, result,
-                 diagnostics: Diagnostics) -> ImportSummary | None:
-    """Write the cluster's Device documents (or inline devices) from what it reported; None when nothing was
-    written.
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
-    Documents that did not change are written back as they were, byte for byte; one that changed and holds
-    comments is edited with ruamel.yaml's round trip, so its comments stay."""
+
+def _foreign(inventory: _Inventory, nodes: list[tuple[str, dict[str, Any], bool]], diagnostics: Diagnostics) -> bool:
+    """Whether the nodes share none with the cluster's recorded devices (said as E912)."""
+    if not inventory.existing or any(_device_of(inventory, node) for node, _, _ in nodes):
+        return False
+    recorded = sorted(inventory.existing)
+    devices = f"the {len(recorded)} devices recorded for cluster {inventory.cluster!r} ({_some(recorded)})"
+    listed = [node for node, _, _ in nodes]
+    what = (f"none of the {len(listed)} nodes listed ({_some(listed)}) is one of {devices}" if len(listed) > 1 else
+            f"the one node listed ({listed[0]}) is not one of {devices}" if listed else
+            f"the node list names no node, and would remove {devices}")
+    diagnostics.error("E912", f"{what}; nothing was written")
+    return True
+
+
+def import_nodes(root: Path, cluster: str, reported: Reported, result, diagnostics: Diagnostics,
+                 replace: bool = False) -> ImportSummary | None:
+    """Write the cluster's Device documents (or inline devices) from what it reported; None when nothing was
+    written. Nodes none of which is a recorded device are refused (E912), unless they are to replace them.
+
+    Documents that did not change are written back as they were, byte for byte; one that changed is edited in
+    place (files.py, edit.py)."""
     target = result.model.clusters.get(cluster) if result.model else None
     if target is None:
         diagnostics.error("E901", f"no cluster {cluster!r} in the repository",
@@ -213,7 +244,10 @@ def import_nodes(root: Path, cluster: str, reported: Reported, result,
     summary = ImportSummary()
     files = _Files(root)
     inventory = _inventory(target, files)
-    seen = _apply(inventory, _specs(reported), summary)
+    nodes = _specs(reported)
+    if not replace and _foreign(inventory, nodes, diagnostics):
+        return None
+    seen = _apply(inventory, nodes, summary)
     if reported.nodes is not None:  # ResourceSlices alone do not say which nodes are gone
         _retire(inventory, seen, summary)
     texts = {f.path: dump(f) for f in files.files.values() if f.changed}

@@ -1,16 +1,16 @@
 """Editing the inventory's files so that what people wrote stays: documents that did not change are written back
-byte for byte; one that changed and holds comments is edited with ruamel.yaml's round trip; every file is written
-or none."""
+byte for byte; one that changed is edited in place, its lines that did not change kept as they are (edit.py);
+every file is written or none."""
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compiler.commands.inventory_import.edit import Style, edited, new_document, style_of
 from compiler.commands.inventory_import.nodes import NodeListError
 from compiler.diagnostics import Diagnostics
 from compiler.load import yamlio
@@ -67,47 +67,23 @@ def load(root: Path, path: str) -> File:
     return File(path, docs)
 
 
-def _sync(target: Any, source: Any) -> Any:
-    """target (a ruamel.yaml node, with comments) made equal to source, keeping what did not change."""
-    if isinstance(target, dict) and isinstance(source, dict):
-        for key in [k for k in target if k not in source]:
-            del target[key]
-        for key, value in source.items():
-            target[key] = _sync(target[key], value) if key in target else value
-        return target
-    if isinstance(target, list) and isinstance(source, list):
-        named = all(isinstance(i, dict) and "name" in i for i in [*target, *source])
-        if named:  # devices listed inline: match by name
-            by_name = {item["name"]: item for item in target}
-            target[:] = [_sync(by_name[item["name"]], item) if item["name"] in by_name else item for item in source]
-            return target
-        if len(target) == len(source):
-            target[:] = [_sync(t, s) for t, s in zip(target, source, strict=False)]
-            return target
-    return source
-
-
-def _dump_doc(doc: Doc, explicit_start: bool) -> str:
+def _dump_doc(doc: Doc, explicit_start: bool, style: Style) -> str:
     if doc.text is not None and not doc.dirty:
         return doc.text
-    if doc.text is not None and "#" in doc.text:  # a person's comments: edit the document in place
-        from ruamel.yaml import YAML
-
-        yaml = YAML()
-        yaml.width = 4096
-        yaml.explicit_start = doc.text.startswith("---")
-        original = yaml.load(doc.text)
-        out = io.StringIO()
-        yaml.dump(_sync(original, doc.data), out)
-        return out.getvalue()
-    text = yamlio.dump(doc.data)
-    started = doc.text.startswith("---") if doc.text is not None else explicit_start
-    return f"---\n{text}" if started else text
+    if doc.text is None:
+        return new_document(doc.data, style, explicit_start)
+    text = edited(doc.text, doc.data)  # what people wrote stays: only the lines whose data changed are new
+    if text is not None:
+        return text
+    text = yamlio.dump(doc.data)  # a document ruamel.yaml cannot read (yet easel can): written anew
+    return f"---\n{text}" if doc.text.startswith("---") else text
 
 
 def dump(file: File) -> str:
+    """The file's text: its new documents indented as its others are."""
     several = sum(1 for d in file.docs if d.is_document and not d.removed) > 1
-    parts = [_dump_doc(d, several) if d.is_document else d.text for d in file.docs if not d.removed]
+    style = style_of("".join(d.text for d in file.docs if d.is_document and d.text))
+    parts = [_dump_doc(d, several, style) if d.is_document else d.text for d in file.docs if not d.removed]
     return "".join(p if p.endswith("\n") else p + "\n" for p in parts if p)
 
 

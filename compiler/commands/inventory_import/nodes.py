@@ -33,8 +33,14 @@ def _kept(label: str) -> bool:
     return label not in _LEFT_OUT and not label.startswith(_LEFT_OUT_PREFIXES)
 
 
-def _quantity_text(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
+def _bytes(value: Any) -> str | None:
+    """A byte quantity as people write it (`755Gi` for `791674880Ki`); None when it is missing."""
+    if value in (None, ""):
+        return None
+    try:
+        return quantity.written(value)
+    except ValueError:
+        return str(value)  # not a quantity: written as given, for validation to report
 
 
 def _cores(value: Any) -> int | None:
@@ -56,7 +62,7 @@ def _gpus(labels: dict[str, str], capacity: dict[str, Any]) -> list[dict[str, An
             gpu["product"] = product.removesuffix(SHARED_SUFFIX)  # time-sliced: the product is the GPU
         memory = labels.get("nvidia.com/gpu.memory")
         if memory and memory.isdigit():
-            gpu["memory"] = f"{memory}Mi"
+            gpu["memory"] = quantity.written(f"{memory}Mi")
         if count and str(count).isdigit():
             gpu["count"] = int(count)
         replicas = labels.get("nvidia.com/gpu.replicas")
@@ -79,7 +85,7 @@ def _gpus(labels: dict[str, str], capacity: dict[str, Any]) -> list[dict[str, An
             gpu["product"] = amd_product if "product-name" in str(labels) else f"AMD-{amd_product}"
         vram = labels.get("amd.com/gpu.vram")
         if vram:
-            gpu["memory"] = vram if vram[-1:] != "G" else f"{vram[:-1]}Gi"
+            gpu["memory"] = _bytes(vram if vram[-1:] != "G" else f"{vram[:-1]}Gi")
         if amd_count and str(amd_count).isdigit():
             gpu["count"] = int(amd_count)
         return [gpu]
@@ -111,7 +117,7 @@ def device_from_node(node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     cores = _cores(capacity.get("cpu"))
     if cores is not None:
         facts["cpu"] = {"cores": cores}
-    memory = _quantity_text(capacity.get("memory"))
+    memory = _bytes(capacity.get("memory"))
     if memory:
         facts["memory"] = memory
     gpus = _gpus(labels, capacity)

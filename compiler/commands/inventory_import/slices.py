@@ -65,7 +65,7 @@ def _device(node: str, device: Any, where: str) -> SliceDevice:
     memory = (capacity.get("memory") or {}).get("value") if isinstance(capacity.get("memory"), dict) else None
     if memory is not None:
         try:
-            quantity.parse(memory)
+            memory = quantity.written(memory)  # as people write it: 80Gi for 85899345920
         except ValueError:
             raise NodeListError(f"{where}: device {device['name']!r} has memory {memory!r}, not a quantity") from None
     kind = found.get("type") or "gpu"
