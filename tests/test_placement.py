@@ -6,6 +6,8 @@ from __future__ import annotations
 import builders
 from builders import docs
 from builders import gpu_device as device
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scenario import chosen, codes, compile_files, decision, replaced
 
 
@@ -294,6 +296,7 @@ def test_a_profile_can_require_an_architecture():
 # --- sticky placement (easel.lock) -------------------------------------------------------------------------
 
 from compiler.record import lockfile  # noqa: E402
+from compiler.record.decisions import Decisions, WorkloadDecision  # noqa: E402
 
 
 def _recompile(files: dict[str, str], previous) -> object:
@@ -392,14 +395,38 @@ def test_a_kept_workload_is_booked_again_on_the_devices_the_lock_records():
         "team/a-new": {"a": {"main": {"a-1": 1}}}, "team/m": {"a": {"main": {"a-0": 2}}}}
     again = _recompile(files, grown)
     assert codes(again) == [] and again.lock_text == grown.lock_text
-    assert "devices:\n  team/a-new:\n    a:\n      main:\n        a-1: 1\n" in grown.lock_text
+    assert "devices:\n  team/a-new:\n    a: 'main: a-1=1'\n" in grown.lock_text  # a line per placement
+
+
+def test_devices_as_the_first_locks_wrote_them_still_load():
+    files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=[device("a-1")])}
+    result = compile_files(files)
+    nested = result.lock_text.replace("    a: 'main: a-1=1'\n", "    a:\n      main:\n        a-1: 1\n")
+    parsed, problems = lockfile.parse(nested)
+    assert problems == [] and parsed.workloads["team/w"].devices == {"a": {"main": {"a-1": 1}}}
+    assert compile_files({**files, "easel.lock": nested}).lock_text == result.lock_text
 
 
 def test_a_lock_without_devices_still_loads():
     files = {**base(), **workload("w"), "clusters/a.yaml": cluster("a", gpus=[device("a-1")])}
     result = compile_files(files)
-    older = result.lock_text.replace("devices:\n  team/w:\n    a:\n      main:\n        a-1: 1\n", "")
+    older = result.lock_text.replace("devices:\n  team/w:\n    a: 'main: a-1=1'\n", "")
     assert "devices:" in result.lock_text and "devices:" not in older
     parsed, problems = lockfile.parse(older)
     assert problems == [] and parsed.workloads["team/w"].devices == {}
     assert compile_files({**files, "easel.lock": older}).lock_text == result.lock_text
+
+
+_NAMES = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(_NAMES, st.dictionaries(_NAMES, st.dictionaries(_NAMES, st.integers(1, 64), min_size=1,
+                                                                        max_size=3), min_size=1, max_size=3),
+                       min_size=1, max_size=3))
+def test_the_devices_a_lock_records_read_back_as_written(devices):
+    """Any booking (cluster -> component -> device -> GPUs) written to easel.lock reads back the same."""
+    decisions = Decisions(workloads={"team/w": WorkloadDecision("team/w", "app", "1.0.0", clusters=tuple(devices),
+                                                                devices=devices)})
+    parsed, problems = lockfile.parse(lockfile.dump(decisions))
+    assert problems == [] and parsed.workloads["team/w"].devices == devices

@@ -4,8 +4,8 @@
     kind: Lock
     placements:                 # workload -> the clusters it runs on (sticky: kept while they stay eligible)
       nlp/support-bot: [dc-east-1]
-    devices:                    # workload -> cluster -> component -> the devices its GPUs are booked on (kept too)
-      nlp/support-bot: {dc-east-1: {server: {dc-east-1-node-1: 4}}}
+    devices:                    # workload -> cluster -> the devices its GPUs are booked on, per component (kept too)
+      nlp/support-bot: {dc-east-1: "server: dc-east-1-node-1=4"}
     versions:                   # workload -> the profile version it runs (kept until `easel lock --update`)
       nlp/support-bot: llm-serving 1.3.0
     infrastructure:             # cluster -> the stacks easel deploys there for `requires.profiles`
@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic, Location, error
@@ -47,6 +48,10 @@ _WORKLOAD = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _PROFILE_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])? \S+$"
 _CHART_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[^/\s]+ [^/\s]+$"
 _DIGEST = {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}
+# one workload's GPUs on one cluster, a line for a fleet of them: "server: node-1=4, node-2=2; api: node-3=1"
+_NAME = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+_DEVICES = rf"{_NAME}: {_NAME}=[1-9][0-9]*(, {_NAME}=[1-9][0-9]*)*"  # one component's
+_BOOKING = rf"^{_DEVICES}(; {_DEVICES})*$"
 _SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind"],
     "properties": {
@@ -55,8 +60,11 @@ _SCHEMA = {
         "placements": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
                        "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
         "devices": {"type": "object", "propertyNames": {"pattern": _WORKLOAD}, "additionalProperties": {
-            "type": "object", "additionalProperties": {"type": "object", "additionalProperties": {
-                "type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}}}},
+            "type": "object", "additionalProperties": {"anyOf": [
+                {"type": "string", "pattern": _BOOKING},
+                # as the first locks with devices wrote them: component -> device -> GPUs
+                {"type": "object", "additionalProperties": {
+                    "type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}}]}}},
         "versions": {"type": "object", "propertyNames": {"pattern": _WORKLOAD},
                      "additionalProperties": {"type": "string", "pattern": _PROFILE_VERSION}},
         "infrastructure": {"type": "object", "additionalProperties": {
@@ -111,7 +119,8 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
     if found:
         return Decisions(), [error("E108", f"{LOCK_FILE}: {d.message}", d.location) for d in found]
     placements = data.get("placements") or {}
-    devices = data.get("devices") or {}  # absent from locks written before easel recorded devices
+    devices = {w: {c: _booking(line) for c, line in on.items()}  # absent from locks written before easel recorded
+               for w, on in (data.get("devices") or {}).items()}  # devices
     versions = {w: _profile_version(text) for w, text in (data.get("versions") or {}).items()}
     rollouts = {w: _rollout(r) for w, r in (data.get("rollouts") or {}).items()}
     workloads = {w: WorkloadDecision(w, *versions.get(w, (None, None)),
@@ -145,7 +154,7 @@ def dump(decisions: Decisions) -> str:
     workloads = sorted(decisions.workloads.items())
     data["placements"] = {w: list(d.clusters) for w, d in workloads if d.clusters is not None}
     if any(d.devices for _, d in workloads):
-        data["devices"] = {w: {c: {n: dict(on) for n, on in booked.items()} for c, booked in d.devices.items()}
+        data["devices"] = {w: {c: _booking_line(booked) for c, booked in d.devices.items()}
                            for w, d in workloads if d.devices}
     data["versions"] = {w: f"{d.profile} {d.version}" for w, d in workloads if d.version is not None}
     data["infrastructure"] = {cluster: dict(sorted(d.stacks.items()))
@@ -175,3 +184,20 @@ def _rollout(data: dict[str, Any]) -> Rollout:
 
 def _rollout_data(rollout: Rollout) -> dict[str, Any]:
     return {"from": rollout.from_version, "to": rollout.to_version, "wave": rollout.wave}
+
+
+def _booking_line(booked: Mapping[str, Mapping[str, int]]) -> str:
+    """component -> device -> GPUs as one line (the schema's _BOOKING): a fleet's lock stays a line per placement."""
+    return "; ".join(f"{component}: " + ", ".join(f"{device}={count}" for device, count in on.items())
+                     for component, on in booked.items())
+
+
+def _booking(line: str | Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    if not isinstance(line, str):
+        return {component: dict(on) for component, on in line.items()}
+    found: dict[str, dict[str, int]] = {}
+    for part in line.split("; "):
+        component, _, devices = part.partition(": ")
+        found[component] = {device: int(count) for device, _, count in
+                            (entry.partition("=") for entry in devices.split(", "))}
+    return found
