@@ -64,7 +64,7 @@ def test_flux_fetches_the_chart_from_a_git_repository_at_its_ref(tmp_path: Path)
     repo = _repo(tmp_path, "flux")
     run = easel("compile", cwd=repo)
     assert run.code == 0, run.text
-    assert "a Git repository's, which `easel charts pull` does not fetch yet" in run.err  # W107: said, not proven
+    assert "a Git repository's folder that `easel charts pull` has not read yet" in run.err  # W107: not proven
     tree = repo / "output/clusters/c"
     [source] = _objects(tree / "flux/sources/ml-charts.yaml")
     assert source["kind"] == "GitRepository" and source["apiVersion"] == "source.toolkit.fluxcd.io/v1"
