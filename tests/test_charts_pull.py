@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pygit2
 import pytest
 import yaml
 from builders import cluster_file, docs
@@ -223,16 +224,34 @@ def test_pins_of_charts_no_profile_uses_are_dropped_with_their_archives(tmp_path
     assert easel("-C", str(root), "validate").code == 0
 
 
-def test_a_chart_from_a_git_repository_is_said_not_to_be_fetched(tmp_path):
+def test_a_chart_from_a_git_repository_is_fetched_at_its_ref_and_pinned_with_its_commit(tmp_path):
+    # (tests/test_git_chart_pull.py: moved refs, failures, the proof and the engines)
+    source = pygit2.init_repository(str(tmp_path / "source"), initial_head="main")
+    shutil.copytree(CHARTS / "batch-tools", tmp_path / "source/charts/tools")
+    source.index.add_all()
+    author = pygit2.Signature("Easel Test", "test@example.com", 1_700_000_000, 0)
+    commit = source.create_commit("HEAD", author, author, "tools", source.index.write_tree(), [])
+    source.references.create("refs/tags/v1.0.0", commit)
+    url = (tmp_path / "source").resolve().as_uri()
     root = config_repository(tmp_path / "repo", {"source": "{type: git, url: 'https://git.example.com/c.git', "
                                                            "ref: {tag: v1.0.0}}"}, [])
     profile = root / "profiles/serving.yaml"  # a Git repository's chart is named by its folder there
     profile.write_text(profile.read_text().split("  components:")[0] + "  components:\n    - {name: c0, type: "
                        "helm-chart, properties: {repository: source, path: charts/tools}}\n")
-    run = easel("-C", str(root), "charts", "pull")
+    (tmp_path / "home").mkdir()  # git's own config sends the repository's address to the local one: no network
+    (tmp_path / "home/.gitconfig").write_text(f'[url "{url}"]\n\tinsteadOf = https://git.example.com/c.git\n')
+    level = pygit2.enums.ConfigLevel.GLOBAL
+    before, pygit2.settings.search_path[level] = pygit2.settings.search_path[level], str(tmp_path / "home")
+    try:
+        run = easel("-C", str(root), "charts", "pull")
+    finally:
+        pygit2.settings.search_path[level] = before
     assert run.code == 0, run.text
-    assert "warning[W109]" in run.err and "source/tools v1.0.0" in run.err  # at the Repository's ref
-    assert "skipped  source/tools v1.0.0" in run.out and not (root / "charts").exists()
+    assert "W109" not in run.err and "fetched  source/tools v1.0.0" in run.out  # at the Repository's ref
+    stored = root / "charts/source/tools@v1.0.0.tgz"
+    assert stored.read_bytes() == pack_folder(tmp_path / "source/charts/tools")[2]
+    assert lockfile.parse((root / "easel.lock").read_text())[0].chart_manifests == {
+        ("source", "tools", "v1.0.0"): str(commit)}
 
 
 # --- failures: each an error naming the chart and its repository, exit status 1, nothing written -----------------

@@ -1,6 +1,7 @@
 """Charts from a Git repository (`Repository type: git` with its `ref`; the component names the chart's folder,
-`path`): Flux gets a GitRepository at that ref (with the Repository's secretRef) and a HelmRelease whose chart is
-that folder of it; Argo CD an Application with a Git source at that path and revision. Both are checked against the
+`path`): Flux gets a GitRepository at that ref (with the Repository's secretRef, and the commit easel.lock pins
+when `easel charts pull` read the chart) and a HelmRelease whose chart is that folder of it; Argo CD an
+Application with a Git source at that path and revision (the pinned commit). Both are checked against the
 upstream CRD schemas where ../shared has them. kustomize's helmCharts cannot pull from Git, so a Git chart whose
 traits need it on Argo CD is refused (E806); a chart named the wrong way for its repository is E302.
 """
@@ -63,7 +64,7 @@ def test_flux_fetches_the_chart_from_a_git_repository_at_its_ref(tmp_path: Path)
     repo = _repo(tmp_path, "flux")
     run = easel("compile", cwd=repo)
     assert run.code == 0, run.text
-    assert "a Git repository's, which `easel charts pull` does not fetch yet" in run.err  # W107: said, not proven
+    assert "a Git repository's folder that `easel charts pull` has not read yet" in run.err  # W107: not proven
     tree = repo / "output/clusters/c"
     [source] = _objects(tree / "flux/sources/ml-charts.yaml")
     assert source["kind"] == "GitRepository" and source["apiVersion"] == "source.toolkit.fluxcd.io/v1"
@@ -151,3 +152,24 @@ def test_a_git_repository_named_like_the_bootstrap_source_gets_a_name_of_its_own
     assert source["kind"] == "GitRepository" and source["metadata"]["name"] == "easel-charts"
     [release] = [o for o in _objects(tree / "workloads/team/w/model/objects.yaml") if o["kind"] == "HelmRelease"]
     assert release["spec"]["chart"]["spec"]["sourceRef"]["name"] == "easel-charts"
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_the_commit_easel_lock_pins_is_the_one_the_engines_fetch(tmp_path: Path, engine: str):
+    # (written by `easel charts pull`, tests/test_git_chart_pull.py; kept by every compile, here without the archive)
+    repo = _repo(tmp_path, engine, ref="{branch: release-2}")
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "easel.lock").write_text("apiVersion: easel.dev/v1alpha1\nkind: Lock\n"
+                                     f"chartCommits:\n  ml-charts/inference release-2: {commit}\n")
+    run = easel("compile", cwd=repo)
+    assert run.code == 0 and "W107" in run.err, run.text  # no archive: the commit is pinned, the chart unproven
+    tree = repo / "output/clusters/c"
+    if engine == "flux":
+        [source] = _objects(tree / "flux/sources/ml-charts.yaml")
+        assert source["spec"]["ref"] == {"branch": "release-2", "commit": commit}  # Flux clones the branch for it
+    else:
+        [source] = [o for p in (tree / "apps").rglob("*.yaml") for o in _objects(p)
+                    if o["kind"] == "Application" and "model" in o["metadata"]["name"]]
+        assert source["spec"]["source"]["targetRevision"] == commit
+    _valid(source)
+    assert f"ml-charts/inference release-2: {commit}" in (repo / "easel.lock").read_text()  # compiling keeps it

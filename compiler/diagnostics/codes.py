@@ -268,9 +268,9 @@ _ALL = [
     Code("W108", "a chart's objects depend on the live cluster",
          "the chart calls `lookup` or renders differently each time (random values, timestamps): what easel proved "
          "may differ from what the cluster renders; set the values that make it stable"),
-    Code("W109", "a chart from a Git repository is not fetched",
-         "`easel charts pull` fetches charts from Helm (index.yaml) and OCI repositories; a chart of a Git "
-         "repository is fetched by the cluster's engine at the Repository's ref, and easel does not prove it yet"),
+    Code("W109", "a chart from a Git repository is not fetched (no longer reported)",
+         "`easel charts pull` fetches a Git repository's charts too now (at a commit of the Repository's ref, "
+         "pinned in easel.lock): no run reports this code any more, and it is never given another meaning"),
     Code("W110", "a change the cluster cannot make in place",
          "the update of this field is refused, and the engine retries it in vain: give the object a new name (a new "
          "PersistentVolumeClaim name for other storage), or delete it in the cluster and let the engine create it "

@@ -1,6 +1,6 @@
 """A Source for the config repository as it is at a git revision, read through libgit2 (pygit2) from the
 object database: no checkout, no temporary clone. Paths stay repository-relative, so diagnostics still name
-`file:line`."""
+`file:line`. TreeSource reads one folder of a commit of another repository the same way (a Git chart's)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,45 @@ class GitSource(MemorySource):
         if not isinstance(blob, pygit2.Blob):
             raise FileNotFoundError(2, f"not a file in {self.name}", path)
         return blob.data
+
+
+class TreeSource(MemorySource):
+    """One folder of a commit of any repository (a Git Repository's chart folder, fetched into easel's cache by
+    `easel charts pull`), read from the object database: its files by their paths in the repository. A symbolic
+    link is listed and is_link says so (packing refuses it, as it refuses one on disk); a submodule is not listed
+    (the engines clone without them)."""
+
+    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit, folder: str):
+        self.repo = repo
+        self.name = f"commit {str(commit.id)[:12]}"
+        self.files: dict[str, pygit2.Oid] = {}  # type: ignore[assignment]
+        self.links: set[str] = set()
+        clean = normalize(folder)
+        top = commit.tree[clean] if clean and clean in commit.tree else None
+        if isinstance(top, pygit2.Tree):
+            self._collect(top, f"{clean}/")
+
+    def _collect(self, tree: pygit2.Tree, path: str) -> None:
+        for entry in tree:
+            full = f"{path}{entry.name}"
+            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                subtree = self.repo[entry.id]
+                if isinstance(subtree, pygit2.Tree):
+                    self._collect(subtree, full + "/")
+            elif entry.filemode in _BLOB_MODES or entry.filemode == pygit2.GIT_FILEMODE_LINK:
+                self.files[full] = entry.id
+                if entry.filemode == pygit2.GIT_FILEMODE_LINK:
+                    self.links.add(full)
+
+    def read(self, path: str) -> bytes:
+        clean = normalize(path)
+        blob = self.repo[self.files[clean]] if clean in self.files else None
+        if not isinstance(blob, pygit2.Blob):
+            raise FileNotFoundError(2, f"not a file in {self.name}", path)
+        return blob.data
+
+    def is_link(self, path: str) -> bool:
+        return normalize(path) in self.links
 
 
 def default_base(repo: pygit2.Repository) -> str:

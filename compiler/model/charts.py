@@ -3,8 +3,13 @@ and its bytes, which Helm's engine renders."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote
+
+COMMIT_PATTERN = r"^[0-9a-f]{40}([0-9a-f]{24})?$"  # a Git commit's id (SHA-1, or SHA-256)
+_COMMIT = re.compile(COMMIT_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -28,3 +33,24 @@ def archive_path(folder: str, repository: str, chart: str, version: str) -> str:
     """Where `easel charts pull` stores a chart version: names checked by their schemas (a DNS label, a chart
     name, a version), so never a path out of the folder."""
     return f"{folder}/{repository}/{chart}-{version}.tgz"
+
+
+def git_archive_path(folder: str, repository: str, chart: str, ref: str) -> str:
+    """Where `easel charts pull` stores a Git Repository's chart folder read at its ref: `<chart>@<ref>.tgz`,
+    chart the folder's name (a chart name: no `/`, no `@`) and the ref percent-encoded (`feature/x` is
+    `feature%2Fx`), so the name is never a path and still gives the ref back (git_archive_key)."""
+    return f"{folder}/{repository}/{chart}@{quote(ref, safe='')}.tgz"
+
+
+def git_archive_key(name: str) -> tuple[str, str] | None:
+    """(chart, ref) of a file name git_archive_path gives; None when it is not one (no `@`)."""
+    if "@" not in name or not name.endswith(".tgz"):
+        return None
+    chart, _, ref = name[:-len(".tgz")].partition("@")
+    return chart, unquote(ref)
+
+
+def git_commit(pinned: str | None) -> str | None:
+    """What easel.lock pins for what a chart's engine fetches (Decisions.chart_manifests), when it is a Git commit
+    (a Git Repository's chart): the commit; else None (nothing pinned, or an OCI manifest's digest)."""
+    return pinned if pinned is not None and _COMMIT.fullmatch(pinned) else None

@@ -58,7 +58,7 @@ def unproven(plans: Plans, archives: Archives, engine: bool) -> list[Diagnostic]
     if not charts:
         return []
     why = {key: ("no Helm engine (easel's `helm` extra) is installed" if _key(c) in archives
-                 else "a Git repository's, which `easel charts pull` does not fetch yet" if _from_git(plans, c)
+                 else "a Git repository's folder that `easel charts pull` has not read yet" if _from_git(plans, c)
                  else "its archive is not pulled") for key, c in charts.items()}
     said = {key: _chart(component) + f" (component {key[2]!r} of profile {key[0]} {key[1]}; {why[key]})"
             for key, component in charts.items()}

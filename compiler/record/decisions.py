@@ -134,7 +134,10 @@ class Decisions:
     # (repository, chart, version) -> "sha256:…" of the archive `easel charts pull` stored: written by pull only,
     # carried over by every compile
     charts: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
-    # the same, for charts from OCI registries: the digest of the manifest pulled, which Flux's OCIRepository pins
+    # the same key -> what the engines fetch, pinned by `easel charts pull`: for a chart from an OCI registry the
+    # digest of the manifest pulled ("sha256:…", which Flux's OCIRepository pins), for a Git Repository's chart
+    # (its folder's name, the ref) the commit it was read at (hex: Flux's GitRepository and Argo CD check it out).
+    # One record, so every compile carries both over; easel.lock keeps them apart (chartManifests, chartCommits)
     chart_manifests: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
     def workload(self, workload_id: str) -> WorkloadDecision:

@@ -20,6 +20,8 @@
       vllm/vllm-stack 0.1.7: sha256:…
     chartManifests:             # charts from OCI registries -> the digest of the manifest pulled (Flux pins it)
       nvidia/gpu-operator v24.9.0: sha256:…
+    chartCommits:               # charts of Git repositories (folder name, ref) -> the commit they were read at
+      ml-charts/inference main: 3f2a…
 
 This module only parses, dumps and digests: the record itself is a Decisions value (decisions.py). A published
 profile version must not change: a digest that no longer matches is an error (checked by validate).
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from compiler.diagnostics import Diagnostic, Location, error
 from compiler.load import yamlio
 from compiler.load.source import LOCK_FILE
+from compiler.model.charts import COMMIT_PATTERN, git_commit
 from compiler.record.decisions import ClusterDecision, Decisions, Rollout, WorkloadDecision
 from compiler.schemas.blocks import API_VERSION
 
@@ -46,7 +49,7 @@ HEADER = ("# Written by easel (compile, lock): commit it with output/. It keeps 
           "between compiles.\n")
 _WORKLOAD = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _PROFILE_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])? \S+$"
-_CHART_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[^/\s]+ [^/\s]+$"
+_CHART_VERSION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[^/\s]+ \S+$"  # a Git chart's version is its ref: `feature/x`
 _DIGEST = {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}
 # one workload's GPUs on one cluster, a line for a fleet of them: "server: node-1=4, node-2=2; api: node-3=1"
 _NAME = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
@@ -83,6 +86,8 @@ _SCHEMA = {
         "charts": {"type": "object", "propertyNames": {"pattern": _CHART_VERSION}, "additionalProperties": _DIGEST},
         "chartManifests": {"type": "object", "propertyNames": {"pattern": _CHART_VERSION},
                            "additionalProperties": _DIGEST},
+        "chartCommits": {"type": "object", "propertyNames": {"pattern": _CHART_VERSION},
+                         "additionalProperties": {"type": "string", "pattern": COMMIT_PATTERN}},
     },
 }
 
@@ -134,7 +139,10 @@ def parse(text: str | None) -> tuple[Decisions, list[Diagnostic]]:
         digests={tuple(key.split(" ", 1)): value for key, value in (data.get("profiles") or {}).items()},
         stack_rollouts={s: _rollout(r) for s, r in (data.get("stackRollouts") or {}).items()},
         charts={chart_key(key): value for key, value in (data.get("charts") or {}).items()},
-        chart_manifests={chart_key(key): value for key, value in (data.get("chartManifests") or {}).items()},
+        # an OCI chart's manifest digest and a Git chart's commit are one record (decisions.py); absent from
+        # locks written before easel pinned them
+        chart_manifests={chart_key(key): value for section in ("chartManifests", "chartCommits")
+                         for key, value in (data.get(section) or {}).items()},
     ), []
 
 
@@ -166,8 +174,14 @@ def dump(decisions: Decisions) -> str:
                         for (profile, version), value in sorted(decisions.digests.items())}
     if decisions.charts:
         data["charts"] = {chart_text(key): value for key, value in sorted(decisions.charts.items())}
-    if decisions.chart_manifests:
-        data["chartManifests"] = {chart_text(key): value for key, value in sorted(decisions.chart_manifests.items())}
+    manifests = {chart_text(key): value for key, value in sorted(decisions.chart_manifests.items())
+                 if git_commit(value) is None}
+    commits = {chart_text(key): value for key, value in sorted(decisions.chart_manifests.items())
+               if git_commit(value) is not None}
+    if manifests:
+        data["chartManifests"] = manifests
+    if commits:
+        data["chartCommits"] = commits
     return HEADER + yamlio.dump(data)
 
 

@@ -32,6 +32,7 @@ from compiler.decide.resolve import STACKS, ResolvedComponent
 from compiler.kube import names
 from compiler.kube.api import is_custom
 from compiler.model import DEFAULT_RELEASE, ReleaseOptions, Settings
+from compiler.model.charts import git_commit
 from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
 from compiler.plan.private_charts import kustomize_inflates
 from compiler.render import delivery
@@ -239,8 +240,10 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
         else:  # a chart without traits (a folder always has its kustomization: _wrapper)
             assert helm is not None
             repository = plans.repositories[helm.repository]
-            named = {"path": helm.git_path} if helm.git_path is not None else {"chart": helm.chart}  # (Git: at its ref)
-            source = {"repoURL": _helm_repo_url(repository.url), **named, "targetRevision": helm.version,
+            named = {"path": helm.git_path} if helm.git_path is not None else {"chart": helm.chart}
+            # a Git chart: at the commit `easel charts pull` read it at, which easel.lock pins; else at its ref
+            pinned = git_commit(plans.chart_manifests.get(helm.key)) if helm.git_path is not None else None
+            source = {"repoURL": _helm_repo_url(repository.url), **named, "targetRevision": pinned or helm.version,
                       "helm": {"releaseName": helm.release_name or component.instance}}
             if helm.values:
                 source["helm"]["valuesObject"] = helm.values

@@ -27,6 +27,7 @@ from typing import Any
 from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import names
 from compiler.model import Repository, Settings
+from compiler.model.charts import git_commit
 from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
 from compiler.render import delivery
 from compiler.render.objects import (
@@ -59,7 +60,9 @@ def _source_name(repository: Repository, chart: str, version: str) -> str:
 def source_object(settings: Settings, repository: Repository, chart: str, version: str,
                   digest: str | None = None) -> dict[str, Any]:
     """A chart's Flux source. An OCI chart whose manifest easel.lock pins (digest) is pulled by that digest: the
-    bytes easel proved, whatever the tag points at later."""
+    bytes easel proved, whatever the tag points at later. A Git Repository's charts whose commit easel.lock pins
+    (digest: the commit `easel charts pull` read them at) are read at that commit: `ref.commit` beside the branch
+    or tag as written (the commit takes precedence; a branch is what Flux clones to find it)."""
     interval = settings.interval
     name = _source_name(repository, chart, version)
     metadata = {"name": name, "namespace": FLUX_NAMESPACE, "labels": dict(MANAGED_BY)}
@@ -72,6 +75,8 @@ def source_object(settings: Settings, repository: Repository, chart: str, versio
         spec = {"interval": interval, "url": repository.url}
         if repository.ref is not None:
             spec["ref"] = {repository.ref[0]: repository.ref[1]}
+            if git_commit(digest) is not None and repository.ref[0] != "commit":
+                spec["ref"]["commit"] = digest
         kind = "GitRepository"
     else:
         spec = {"interval": interval, "url": repository.url}

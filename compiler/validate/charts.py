@@ -1,11 +1,16 @@
 """The chart archives read (load/charts.py), each under the name `easel charts pull` stores it by, and each the
-one easel.lock pins: a published chart version never changes, so an archive that differs is always an error."""
+one easel.lock pins: a published chart version never changes, so an archive that differs is always an error. A
+Git Repository's chart is kept by its folder's name and the Repository's ref (model/charts.py git_archive_path):
+its own Chart.yaml may name it otherwise, and its version is the ref."""
 
 from __future__ import annotations
 
+import re
+
 from compiler.diagnostics import Diagnostics, Location
+from compiler.kube.names import CHART_NAME_PATTERN
 from compiler.model import Model
-from compiler.model.charts import ChartArchive, archive_path
+from compiler.model.charts import ChartArchive, archive_path, git_archive_key, git_archive_path
 from compiler.record.decisions import Decisions
 from compiler.record.lockfile import chart_text
 
@@ -13,12 +18,24 @@ from compiler.record.lockfile import chart_text
 def archives(folder: str, found: list[ChartArchive], diagnostics: Diagnostics) -> dict[tuple[str, str, str],
                                                                                         ChartArchive]:
     """The archives read from folder by (repository, chart, version), from where each lies:
-    `<folder>/<repository>/<chart>-<version>.tgz`, its own Chart.yaml agreeing."""
+    `<folder>/<repository>/<chart>-<version>.tgz`, its own Chart.yaml agreeing; a Git Repository's chart folder
+    `<folder>/<repository>/<folder name>@<ref>.tgz`, by (repository, folder name, ref)."""
     known: dict[tuple[str, str, str], ChartArchive] = {}
     for archive in found:
         if archive.sources:  # an in-house chart (in_house)
             continue
-        repository = archive.file[len(folder) + 1:].split("/", 1)[0]
+        repository, _, name = archive.file[len(folder) + 1:].partition("/")
+        git = git_archive_key(name)
+        if git is not None:
+            key = (repository, *git)
+            expected = git_archive_path(folder, *key)
+            if archive.file != expected or not _CHART_NAME.fullmatch(git[0]):
+                diagnostics.error("E109", f"{archive.file} is not a name `easel charts pull` keeps a Git "
+                                  f"repository's chart under (`<folder name>@<ref>.tgz`, the ref percent-encoded)",
+                                  Location(archive.file))
+                continue
+            known[key] = archive
+            continue
         expected = archive_path(folder, repository, archive.name, archive.version)
         if archive.file != expected:
             diagnostics.error("E109", f"{archive.file} holds chart {archive.name} {archive.version}, which is kept "
@@ -26,6 +43,9 @@ def archives(folder: str, found: list[ChartArchive], diagnostics: Diagnostics) -
             continue
         known[(repository, archive.name, archive.version)] = archive
     return dict(sorted(known.items()))
+
+
+_CHART_NAME = re.compile(CHART_NAME_PATTERN)
 
 
 def in_house(found: list[ChartArchive], diagnostics: Diagnostics) -> dict[str, ChartArchive]:

@@ -2,6 +2,9 @@
 fetched from its Repository (fetch.py) into `<charts.path>/<repository>/<chart>-<version>.tgz` (or easel's cache
 with `charts.commit: false`), and each archive's digest pinned in easel.lock's `charts:`, which compiling then
 holds every archive to (validate/charts.py). Compiling never uses the network; this is the one command that does.
+A Git Repository's chart folder is read at a commit of its ref and packed (git.py), kept as
+`<repository>/<folder name>@<ref>.tgz`, and the commit pinned beside its digest (easel.lock's `chartCommits`): the
+engines then fetch that commit.
 
 - A chart whose archive is there and is the one pinned is not fetched. A pinned chart whose archive is missing (or
   differs, or cannot be read) is fetched, and must be the pinned bytes. A chart with no pin is fetched and pinned.
@@ -9,7 +12,8 @@ holds every archive to (validate/charts.py). Compiling never uses the network; t
 - Everything is fetched and checked before anything is written; then the archives and easel.lock are written
   together (write/files.py), or, on any error, nothing is. The pins and archives of charts no profile uses any
   more are dropped, when the repository was read without errors (so that none is dropped for a mistake).
-- Charts from Git repositories are not fetched yet (W109).
+- A Git chart pinned is read at its pinned commit (a tag must still name it, a branch still hold it); unpinned,
+  or with `--update`, at the commit its ref names now. The charts of one Repository are read at one commit.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from compiler import load
 from compiler.commands.chart_pull import fetch
+from compiler.commands.chart_pull.git import GitCharts
 from compiler.commands.chart_pull.transport import FetchError
 from compiler.decide.resolve import Resolutions
 from compiler.decide.resolve.types import ResolvedStack, ResolvedWorkload
@@ -30,7 +35,7 @@ from compiler.kube.names import CHART_NAME_PATTERN
 from compiler.load.charts import ChartArchiveError, read_archive
 from compiler.load.source import LOCK_FILE, PathOutsideRepository, Source, normalize
 from compiler.model import Model, Repository
-from compiler.model.charts import ChartArchive, archive_path
+from compiler.model.charts import ChartArchive, archive_path, git_archive_path, git_commit
 from compiler.pipeline import Request, compile_loaded
 from compiler.record import lockfile
 from compiler.record.decisions import Decisions
@@ -64,9 +69,11 @@ class _Run:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     fetched: dict[Key, ChartArchive] = field(default_factory=dict)
     kept: list[Key] = field(default_factory=list)  # there and pinned: not fetched
-    skipped: list[Key] = field(default_factory=list)  # from Git repositories: not fetched yet
+    folders: dict[Key, set[str]] = field(default_factory=dict)  # a Git chart's folder(s) in its repository
     lines: list[str] = field(default_factory=list)
     manifests: dict[Key, str] = field(default_factory=dict)  # OCI charts fetched: their manifests' digests
+    commits: dict[Key, str] = field(default_factory=dict)  # Git charts fetched: the commits they were read at
+    moved: dict[Key, str] = field(default_factory=dict)  # Git charts kept at their pinned commit: the branch's now
 
 
 def pull(root: Path, source: Source, update: bool = False, plain_http: bool = False,
@@ -79,10 +86,11 @@ def pull(root: Path, source: Source, update: bool = False, plain_http: bool = Fa
     if blocking:  # the profiles and repositories are not known for sure
         return Pulled(result.texts, Diagnostics(blocking))
     model = result.require_model()
-    run = _Run(model, result.previous, dict(result.previous.charts), chart_uses(model, result.resolutions),
-               _folder(model, raw), update)
+    folders: dict[Key, set[str]] = {}
+    run = _Run(model, result.previous, dict(result.previous.charts), chart_uses(model, result.resolutions, folders),
+               _folder(model, raw), update, folders=folders)
     fetcher = fetcher or fetch.Fetcher(plain_http)
-    _fetch_all(run, fetcher)
+    _fetch_all(run, fetcher, GitCharts(root))
     run.manifests = {key: digest for key, digest in fetcher.manifests.items() if key in run.fetched}
     if run.diagnostics.has_errors:
         return Pulled(result.texts, run.diagnostics)
@@ -92,10 +100,13 @@ def pull(root: Path, source: Source, update: bool = False, plain_http: bool = Fa
     return Pulled(result.texts, run.diagnostics, run.lines, _summary(run, pins, removed))
 
 
-def chart_uses(model: Model, resolutions: Resolutions) -> dict[Key, Location]:
+def chart_uses(model: Model, resolutions: Resolutions, folders: dict[Key, set[str]] | None = None
+               ) -> dict[Key, Location]:
     """Every (repository, chart, version) of a `helm-chart` component: as written in each version of each profile,
-    and as resolved (a version a parameter sets) for what runs."""
+    and as resolved (a version a parameter sets) for what runs. A Git Repository's chart, (repository, its folder's
+    name, the Repository's ref), as resolved (resolve gives it its version), its folder there added to folders."""
     found: dict[Key, Location] = {}
+    folders = {} if folders is None else folders
     for _, versions in sorted(model.profiles.items()):
         for _, profile in sorted(versions.items()):
             for component in profile.components:
@@ -108,8 +119,10 @@ def chart_uses(model: Model, resolutions: Resolutions) -> dict[Key, Location]:
     for release in resolved:
         for used in release.components:
             helm = used.output.helm
-            if helm is not None:
-                found.setdefault((helm.repository, helm.chart, helm.version), used.loc.at("properties"))
+            if helm is not None and helm.path is None:  # (an in-house chart is no repository's)
+                found.setdefault(helm.key, used.loc.at("properties"))
+                if helm.git_path is not None:
+                    folders.setdefault(helm.key, set()).add(helm.git_path)
     return dict(sorted(found.items()))
 
 
@@ -134,16 +147,14 @@ def _folder(model: Model, raw: load.RawRepo) -> str:
     return folder
 
 
-def _fetch_all(run: _Run, fetcher: fetch.Fetcher) -> None:
+def _fetch_all(run: _Run, fetcher: fetch.Fetcher, gits: GitCharts) -> None:
     """Fetch what is to be fetched, each checked; errors and warnings in run.diagnostics."""
     for key, where in run.uses.items():
         repository = _repository(run, key, where)
         if repository is None:
             continue
         if repository.type == "git":
-            run.diagnostics.warning("W109", f"chart {chart_text(key)} comes from Git repository {key[0]!r}, which "
-                                    "easel does not fetch charts from yet", where)
-            run.skipped.append(key)
+            _fetch_git(run, gits, key, repository, where)
             continue
         local, pin = run.model.charts.get(key), run.previous.get(key)
         unpinned_manifest = repository.type == "oci" and key not in run.record.chart_manifests
@@ -157,35 +168,73 @@ def _fetch_all(run: _Run, fetcher: fetch.Fetcher) -> None:
             run.diagnostics.error(problem.code, f"chart {chart_text(key)} cannot be fetched from repository "
                                   f"{key[0]} ({repository.url}): {problem}", where)
             continue
-        archive = _checked(run, key, data, where)
+        archive = _checked(run, key, data, where, f"chart {chart_text(key)} fetched from repository {key[0]}")
         if archive is not None:
             run.fetched[key] = archive
 
 
+def _fetch_git(run: _Run, gits: GitCharts, key: Key, repository: Repository, where: Location) -> None:
+    """A Git Repository's chart folder read and packed at the commit the Repository's charts are read at
+    (GitCharts.commit), unless its archive is there and pinned, with its commit."""
+    folders = sorted(run.folders.get(key, ()))
+    if len(folders) != 1:
+        run.diagnostics.error("E909", f"chart {chart_text(key)}: the folders {' and '.join(folders)} of Git "
+                              f"repository {key[0]} have one name, and easel keeps a Git chart by its folder's "
+                              "name at the ref", where, "rename one of the folders")
+        return
+    local, pin = run.model.charts.get(key), run.previous.get(key)
+    if not run.update and pin is not None and local is not None and local.digest == pin \
+            and git_commit(run.record.chart_manifests.get(key)) is not None:
+        run.kept.append(key)
+        return
+    # the commit easel.lock pins for the Repository's charts at this ref (one GitRepository fetches them all)
+    pinned = sorted({commit for other, value in run.record.chart_manifests.items() if other in run.uses
+                     and other[::2] == key[::2] and (commit := git_commit(value)) is not None})
+    said = f"chart {chart_text(key)} (folder {folders[0]} of Git repository {key[0]}, {repository.url})"
+    if len(pinned) > 1 and not run.update:
+        run.diagnostics.error("E110", f"{said}: easel.lock pins the repository's charts at different commits "
+                              f"({', '.join(pinned)}), and the engines fetch one", where,
+                              "pin them at the ref's newest commit with `easel charts pull --update`")
+        return
+    try:
+        commit = gits.commit(repository, pinned[0] if pinned else None, run.update)
+        data = gits.archive(repository, commit, folders[0])
+    except FetchError as problem:
+        run.diagnostics.error(problem.code, f"{said} cannot be read: {problem}", where, problem.hint)
+        return
+    archive = _checked(run, key, data, where, f"{said}, read at commit {commit}")
+    if archive is not None:
+        run.fetched[key], run.commits[key] = archive, commit
+        if commit != gits.tip(repository):
+            run.moved[key] = gits.tip(repository)
+
+
 def _repository(run: _Run, key: Key, where: Location) -> Repository | None:
-    """The chart's Repository, its names checked once more before they become a path (the schemas checked them)."""
-    if not all(pattern.fullmatch(part) and ".." not in part for pattern, part in zip(_PATTERNS, key, strict=True)):
+    """The chart's Repository, its names checked once more before they become a path (the schemas checked them;
+    a Git chart's version is its Repository's ref, which becomes no path: model/charts.py git_archive_path)."""
+    repository = run.model.repositories.get(key[0])
+    patterns = _PATTERNS[:2] if repository is not None and repository.type == "git" else _PATTERNS
+    if not all(pattern.fullmatch(part) and ".." not in part for pattern, part in zip(patterns, key, strict=False)):
         run.diagnostics.error("E909", f"chart {chart_text(key)!r} is not a repository, chart name and version "
                               "easel stores a chart archive under", where)
         return None
-    repository = run.model.repositories.get(key[0])
     if repository is None:
         run.diagnostics.error("E909", f"chart {chart_text(key)} names repository {key[0]!r}, which no Repository "
                               "document defines", where)
     return repository
 
 
-def _checked(run: _Run, key: Key, data: bytes, where: Location) -> ChartArchive | None:
-    """The fetched bytes read as a chart archive of the chart and version asked for, and the pinned one unless
-    updating; None (and an error) when they are not."""
-    path = archive_path(run.folder, *key)
-    said = f"chart {chart_text(key)} fetched from repository {key[0]}"
+def _checked(run: _Run, key: Key, data: bytes, where: Location, said: str) -> ChartArchive | None:
+    """The fetched bytes read as a chart archive (of the chart and version asked for, but for a Git chart's,
+    which its folder names), and the pinned one unless updating; None (and an error) when they are not."""
+    git = key in run.folders
+    path = _path(run, key)
     try:
         archive = read_archive(path, data)
     except ChartArchiveError as problem:
         run.diagnostics.error("E910", f"{said} is not a chart archive easel reads: {problem}", where)
         return None
-    if (archive.name, archive.version) != key[1:]:
+    if not git and (archive.name, archive.version) != key[1:]:
         run.diagnostics.error("E910", f"{said} holds chart {archive.name} {archive.version}", where)
         return None
     pin = run.previous.get(key)
@@ -208,23 +257,31 @@ def _pins(run: _Run, prune: bool) -> tuple[dict[Key, str], list[Key]]:
         pins.pop(key, None)
     for key in run.uses:
         if key in run.fetched:
-            run.lines.append(_line(key, run.previous.get(key), run.fetched[key].digest, run.model.charts.get(key)))
+            run.lines.append(_line(run, key))
         elif key in run.kept:
-            run.lines.append(f"  pinned   {chart_text(key)}  {_short(pins[key])}  (already there)")
-        elif key in run.skipped:
-            run.lines.append(f"  skipped  {chart_text(key)}  (a Git repository: not fetched)")
+            commit = git_commit(run.record.chart_manifests.get(key))
+            run.lines.append(f"  pinned   {chart_text(key)}  {_short(pins[key])}  (already there"
+                             + (f", commit {commit[:12]})" if commit else ")"))
     run.lines += [f"  removed  {chart_text(key)}  (no profile uses it)" for key in removed]
     return dict(sorted(pins.items())), removed
 
 
-def _line(key: Key, pin: str | None, digest: str, local: ChartArchive | None) -> str:
+def _line(run: _Run, key: Key) -> str:
+    pin, digest, local = run.previous.get(key), run.fetched[key].digest, run.model.charts.get(key)
+    was, commit = git_commit(run.record.chart_manifests.get(key)), run.commits.get(key)
+    at = f", commit {commit[:12]}" if commit else ""
+    if key in run.moved:  # a Git chart kept at its pinned commit while its branch moved on
+        at += f"; branch {key[2]} is at {run.moved[key][:12]} now: `easel charts pull --update` moves the pin"
+    if was is not None and commit is not None and was != commit:
+        return (f"  updated  {chart_text(key)}  commit {was[:12]} -> {commit[:12]}  "
+                + (f"{_short(pin)} -> {_short(digest)}" if pin and pin != digest else "(the chart unchanged)"))
     if pin is None:
-        return f"  fetched  {chart_text(key)}  {_short(digest)}  (pinned)"
+        return f"  fetched  {chart_text(key)}  {_short(digest)}  (pinned{at})"
     if pin != digest:
-        return f"  updated  {chart_text(key)}  {_short(pin)} -> {_short(digest)}"
+        return f"  updated  {chart_text(key)}  {_short(pin)} -> {_short(digest)}" + (f"  ({at[2:]})" if at else "")
     if local is None or local.digest != digest:
-        return f"  fetched  {chart_text(key)}  {_short(digest)}  (the pinned archive was missing or damaged)"
-    return f"  fetched  {chart_text(key)}  {_short(digest)}  (unchanged)"
+        return f"  fetched  {chart_text(key)}  {_short(digest)}  (the pinned archive was missing or damaged{at})"
+    return f"  fetched  {chart_text(key)}  {_short(digest)}  (unchanged{at})"
 
 
 def _short(digest: str) -> str:
@@ -238,11 +295,11 @@ def _write(root: Path, run: _Run, pins: dict[Key, str], removed: list[Key], no_l
     for key, archive in run.fetched.items():
         local = run.model.charts.get(key)
         if local is None or local.digest != archive.digest:
-            files[_target(root, run.folder, key)] = archive.data
-    deletes = [path for path in (_target(root, run.folder, key) for key in removed)
+            files[_target(root, _path(run, key))] = archive.data
+    deletes = [path for path in (_target(root, _path(run, key)) for key in removed)
                if path.is_file() or path.is_symlink()]
-    manifests = {key: digest for key, digest in {**run.record.chart_manifests, **run.manifests}.items()
-                 if key in pins}
+    manifests = {key: digest for key, digest in {**run.record.chart_manifests, **run.manifests,
+                                                 **run.commits}.items() if key in pins}
     if pins != run.previous or manifests != dict(run.record.chart_manifests) or (no_lock and pins):
         files[root / LOCK_FILE] = lockfile.dump(dataclasses.replace(
             run.record, charts=pins, chart_manifests=dict(sorted(manifests.items())))).encode()
@@ -250,18 +307,31 @@ def _write(root: Path, run: _Run, pins: dict[Key, str], removed: list[Key], no_l
         replace_together(root, files, deletes, root / run.folder)
 
 
-def _target(root: Path, folder: str, key: Key) -> Path:
+def _path(run: _Run, key: Key) -> str:
+    """Where a chart's archive lies (read from there), or is stored: a Git Repository's chart by its folder's name
+    and the ref, any other by its name and version."""
+    local = run.model.charts.get(key)
+    if local is not None:
+        return local.file
+    repository = run.model.repositories.get(key[0])
+    if key in run.folders or (repository is not None and repository.type == "git"):
+        return git_archive_path(run.folder, *key)
+    return archive_path(run.folder, *key)
+
+
+def _target(root: Path, path: str) -> Path:
     """Where a chart's archive lies, refused when a link would take it out of the repository."""
-    path = root / archive_path(folder, *key)
-    if not path.parent.resolve().is_relative_to(root.resolve()):
-        raise CommandError("E911", f"{path.parent.relative_to(root)} leads outside the repository (a symbolic "
+    target = root / path
+    if not target.parent.resolve().is_relative_to(root.resolve()):
+        raise CommandError("E911", f"{target.parent.relative_to(root)} leads outside the repository (a symbolic "
                            "link); nothing was written", hint=True)
-    return path
+    return target
 
 
 def _summary(run: _Run, pins: dict[Key, str], removed: list[Key]) -> str:
     changed = sum(1 for key, archive in run.fetched.items()
-                  if key in run.previous and run.previous[key] != archive.digest)
+                  if (key in run.previous and run.previous[key] != archive.digest)
+                  or git_commit(run.record.chart_manifests.get(key)) not in (None, run.commits.get(key)))
     where = f"{run.folder}/" if run.model.settings.charts_commit else f"easel's cache ({run.folder}/)"
     return (f"fetched {len(run.fetched)}, already pinned {len(run.kept)}"
             + (f", {changed} pin{'s' if changed != 1 else ''} changed" if run.update else "")

@@ -27,11 +27,13 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 class FetchError(Exception):
     """Why something could not be fetched; str() says it. code: the diagnostic it is reported as (E909: it
-    cannot be fetched; E910: what came is not what the repository says it is)."""
+    cannot be fetched; E910: what came is not what the repository says it is; E110: not what easel.lock pins);
+    hint: what to do, when the code's own hint does not say it."""
 
-    def __init__(self, message: str, code: str = "E909"):
+    def __init__(self, message: str, code: str = "E909", hint: str | None = None):
         super().__init__(message)
         self.code = code
+        self.hint = hint
 
 
 @dataclass(frozen=True)
