@@ -127,7 +127,7 @@ _ALL = [
          "align the ranges, or publish a version of the stack that satisfies all of them"),
     # Placement
     Code("E601", "workload cannot be placed",
-         "see why each cluster was passed over below, or run `easel explain WORKLOAD`"),
+         "the notes above say why each cluster was passed over; `easel explain WORKLOAD` shows more"),
     Code("E602", "fewer eligible clusters than asked",
          "lower `numberOfClusters`, or make more clusters eligible (labels, capacity, taints)"),
     Code("E603", "the nodes easel booked do not carry the labels the pods select",
