@@ -7,11 +7,12 @@ the cases of test_bad_input.py are, and reads the file at the printed `file:line
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from conftest import easel
-from test_bad_input import build, gpu_repo
+from test_bad_input import CLUSTER, WORKLOAD, build, edit, gpu_repo
 
 
 def _point(repo: Path, where: str) -> str:
@@ -56,3 +57,53 @@ def test_unplaceable_workload_hint_refers_to_the_notes_printed_above_it(repo: Pa
     assert "the notes above say why each cluster was passed over" in block[3], run.text
     assert "below" not in block[3], run.text
     assert _point(repo, _reported(run, "E601")[0]).startswith("dev"), run.text  # spec.environment's value
+
+
+# --- E901: a mistyped name gets a did-you-mean; a name whose file failed shows that failure ---------------------
+
+def test_an_unknown_workload_or_cluster_gets_a_did_you_mean(repo: Path):
+    for args, message, meant in [(("explain", "helo"), "no workload 'helo'", "did you mean 'hello'?"),
+                                 (("explain", "demo/helo"), "no workload 'demo/helo'", "did you mean 'demo/hello'?"),
+                                 (("explain", "--cluster", "locl"), "no cluster 'locl'", "did you mean 'local'?"),
+                                 (("build", "locl"), "no cluster 'locl'", "did you mean 'local'?"),
+                                 (("rollout", "advance", "helo"), "no workload 'helo'", "did you mean 'hello'?")]:
+        run = easel("-C", str(repo), *args)
+        assert run.code == 1 and "Traceback" not in run.text, run.text
+        assert f"error[E901]: {message}\n  hint: {meant}\n" in run.err, run.text
+
+
+def test_explaining_a_workload_whose_file_has_schema_errors_shows_them(repo: Path):
+    build(repo, edit(WORKLOAD, ("  project: demo", "  projet: demo"), ("  environment: dev", "  enviroment: dev")))
+    for wanted in ("hello", "demo/hello"):
+        run = easel("-C", str(repo), "explain", wanted)
+        assert run.code == 1 and "Traceback" not in run.text, run.text
+        assert "no workload" not in run.text, run.text
+        assert f"error[E901]: workload {wanted!r} was not loaded: 2 errors in {WORKLOAD}" in run.err, run.text
+        found = re.findall(rf"^({re.escape(WORKLOAD)}:\d+:\d+): error\[E203\]", run.err, re.M)
+        assert [_point(repo, where) for where in found] == ["projet: demo", "enviroment: dev"], run.text
+
+
+def test_explain_as_json_holds_the_failed_documents_errors(repo: Path):
+    build(repo, edit(WORKLOAD, ("  environment: dev", "  enviroment: dev")))
+    run = easel("-C", str(repo), "explain", "hello", "--format", "json")
+    report = json.loads(run.out)
+    assert report["kind"] == "Failure" and report["errors"] == 2, run.out
+    assert [(d["code"], d["file"], d["line"]) for d in report["diagnostics"]] == [
+        ("E901", None, None), ("E203", WORKLOAD, 8)], run.out
+
+
+def test_a_workload_whose_yaml_does_not_parse_shows_the_syntax_error(repo: Path):
+    build(repo, edit(WORKLOAD, ('version: "^1.0"}', 'version: "^1.0"')))
+    run = easel("-C", str(repo), "explain", "hello")
+    assert run.code == 1 and "error[E101]" in run.err, run.text
+    assert f"error[E901]: workload 'hello' was not loaded: 1 error in {WORKLOAD}" in run.err, run.text
+
+
+def test_building_or_explaining_a_cluster_whose_file_failed_shows_why(repo: Path):
+    build(repo, edit(CLUSTER, ("  source: byoc", "  sorce: byoc")))
+    for args in (("build", "local"), ("explain", "--cluster", "local")):
+        run = easel("-C", str(repo), *args)
+        assert run.code == 1 and "Traceback" not in run.text and "no cluster" not in run.text, run.text
+        where = re.search(rf"^({re.escape(CLUSTER)}:\d+:\d+): error\[E203\]: unknown field 'sorce'", run.err, re.M)
+        assert where and _point(repo, where.group(1)) == "sorce: byoc", run.text
+        assert f"error[E901]: cluster 'local' was not loaded: 1 error in {CLUSTER}" in run.err, run.text
