@@ -107,3 +107,18 @@ def test_building_or_explaining_a_cluster_whose_file_failed_shows_why(repo: Path
         where = re.search(rf"^({re.escape(CLUSTER)}:\d+:\d+): error\[E203\]: unknown field 'sorce'", run.err, re.M)
         assert where and _point(repo, where.group(1)) == "sorce: byoc", run.text
         assert f"error[E901]: cluster 'local' was not loaded: 1 error in {CLUSTER}" in run.err, run.text
+
+
+# --- W113: a YAML file with nothing in it ---------------------------------------------------------------------
+
+def test_an_empty_or_comment_only_yaml_file_is_a_warning_at_the_file(repo: Path):
+    build(repo, {"workloads/demo/empty.yaml": "", "workloads/demo/notes.yaml": "# to do: the chat workload\n\n",
+                 "workloads/demo/dashes.yaml": "---\n# nothing\n---\n"})
+    for _ in range(2):  # the second run reads the others from easel's cache: the warning stays
+        run = easel("-C", str(repo), "validate")
+        assert run.code == 0, run.text  # a warning: the repository is fine
+        warned = re.findall(r"^(\S+):1:1: warning\[W113\]: this file holds no document", run.err, re.M)
+        assert warned == ["workloads/demo/dashes.yaml", "workloads/demo/empty.yaml", "workloads/demo/notes.yaml"]
+    for name in ("empty", "notes", "dashes"):
+        (repo / f"workloads/demo/{name}.yaml").unlink()
+    assert "W113" not in easel("-C", str(repo), "validate").err

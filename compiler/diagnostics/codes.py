@@ -280,6 +280,8 @@ _ALL = [
          "the proof builds a folder's resources, patches, images, replicas, namespace, labels and annotations as "
          "kustomize does; write what the folder needs with those (a patch instead of a component or replacement) "
          "to have it proven, or accept that the engine alone builds the rest"),
+    Code("W113", "a YAML file holds no document",
+         "easel reads nothing from a file that is empty or holds only comments: write its documents, or delete it"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -141,6 +141,9 @@ def _read_yaml(path: str, data: bytes, texts: dict[str, str], diagnostics: Diagn
     for problem in problems:
         diagnostics.error(_PROBLEM_CODES[problem.kind], problem.message,
                           Location(path, problem.doc, line=problem.line, column=problem.column))
+    if not problems and all(doc.data is None for doc in parsed):
+        diagnostics.warning("W113", "this file holds no document: it is empty or holds only comments",
+                            Location(path, line=1, column=1))
     documents = []
     for doc in parsed:
         if doc.data is None:  # an empty document, e.g. after a trailing '---'
