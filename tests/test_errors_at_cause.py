@@ -11,8 +11,8 @@ import json
 import re
 from pathlib import Path
 
-from conftest import easel
-from test_bad_input import CLUSTER, WORKLOAD, build, edit, gpu_repo
+from conftest import INIT_REPO, easel
+from test_bad_input import CLUSTER, ENV, WORKLOAD, build, edit, error_count, gpu_repo
 
 
 def _point(repo: Path, where: str) -> str:
@@ -122,3 +122,50 @@ def test_an_empty_or_comment_only_yaml_file_is_a_warning_at_the_file(repo: Path)
     for name in ("empty", "notes", "dashes"):
         (repo / f"workloads/demo/{name}.yaml").unlink()
     assert "W113" not in easel("-C", str(repo), "validate").err
+
+
+# --- E101: a flow mapping or sequence left open -----------------------------------------------------------------
+
+def _before(repo: Path, where: str) -> str:
+    """The text of the line at a printed `file:line:column` before that column."""
+    file, line, column = where.split(":")
+    return (repo / file).read_text().splitlines()[int(line) - 1][:int(column) - 1]
+
+
+def test_an_unclosed_flow_mapping_points_where_its_brace_is_missing_and_where_it_opened(repo: Path):
+    build(repo, edit(WORKLOAD, ('version: "^1.0"}', 'version: "^1.0"   # the range\n')))
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and "Traceback" not in run.text, run.text
+    where, notes, _ = _reported(run, "E101")
+    assert _before(repo, where) == '  profile: {name: hello, version: "^1.0"', run.text  # the `}` goes here
+    assert "the flow mapping opened on line 9 is not closed: expected ',' or '}'" in run.err, run.text
+    assert _point(repo, _note_at(notes, "opens here")).startswith("{name: hello"), run.text
+    assert _point(repo, _note_at(notes, "read on to here")).startswith("parameters:"), run.text  # the symptom
+
+
+def test_an_unclosed_flow_sequence_points_after_its_last_item_though_yaml_reads_on_into_the_next_key(repo: Path):
+    build(repo, edit(ENV, ("projects: [demo]", "projects: [demo")))  # `demo placement` is read as one item
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1, run.text
+    where, notes, _ = _reported(run, "E101")
+    assert _before(repo, where) == "  projects: [demo", run.text
+    assert _point(repo, _note_at(notes, "opens here")) == "[demo", run.text
+    assert _point(repo, _note_at(notes, "read on to here")) == ":", run.text  # `placement:` on the next line
+
+
+def test_an_unclosed_flow_mapping_at_the_end_of_a_file_says_the_file_ends_with_it_open(repo: Path):
+    build(repo, {WORKLOAD: (INIT_REPO / WORKLOAD).read_text() + "  traits: {web: []\n"})
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and error_count(run) == 1, run.text
+    where, notes, _ = _reported(run, "E101")
+    assert _before(repo, where) == "  traits: {web: []", run.text
+    assert _point(repo, _note_at(notes, "opens here")).startswith("{web"), run.text
+    assert "the file ends here with it open" in notes[1], run.text
+
+
+def test_a_yaml_error_inside_a_block_notes_where_the_block_starts(repo: Path):
+    build(repo, edit(WORKLOAD, ("  environment: dev\n", "  environment: dev\n environment: prod\n")))
+    run = easel("-C", str(repo), "validate")
+    where, notes, _ = _reported(run, "E101")
+    assert _point(repo, where).startswith("environment: prod"), run.text
+    assert len(notes) == 1 and "starts here" in notes[0], run.text
