@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from conftest import INIT_REPO, easel
-from test_bad_input import CLUSTER, ENV, WORKLOAD, build, edit, error_count, gpu_repo
+from test_bad_input import CLUSTER, ENV, PROFILE, WORKLOAD, build, edit, error_count, gpu_repo
 
 
 def _point(repo: Path, where: str) -> str:
@@ -169,3 +169,51 @@ def test_a_yaml_error_inside_a_block_notes_where_the_block_starts(repo: Path):
     where, notes, _ = _reported(run, "E101")
     assert _point(repo, where).startswith("environment: prod"), run.text
     assert len(notes) == 1 and "starts here" in notes[0], run.text
+
+
+# --- E703: too many GPUs, at the value that set the GPU count ---------------------------------------------------
+
+LIMIT = "    maxGPUsPerWorkload: 8\n"
+
+
+def _e703(repo: Path) -> tuple[str, list[str]]:
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and "Traceback" not in run.text and "error[E703]" in run.err, run.text
+    where, notes, _ = _reported(run, "E703")
+    assert _point(repo, _note_at(notes, "limit set here")) == "8", run.text
+    return where, notes
+
+
+def test_too_many_gpus_points_at_the_workloads_gpus_parameter(repo: Path):
+    build(repo, gpu_repo(gpus=100, policy=LIMIT))
+    where, notes = _e703(repo)
+    assert where.startswith(f"{WORKLOAD}:") and _point(repo, where) == "100", notes  # `gpus: 100`
+    asked = _note_at(notes, "GPUs asked here (the GPU count set by parameter 'gpus')")
+    assert asked.startswith(f"{PROFILE}:") and _point(repo, asked).startswith("type: gpu"), notes  # the symptom
+
+
+def test_too_many_gpus_set_by_an_environment_default_points_there(repo: Path):
+    files = gpu_repo(gpus=1, policy=LIMIT)
+    files[WORKLOAD] = files[WORKLOAD].replace("    gpus: 1\n", "")
+    files[ENV] = files[ENV].replace("  defaults:\n", "  defaults:\n    parameters: {gpus: 12}\n")
+    build(repo, files)
+    where, _ = _e703(repo)
+    assert where.startswith(f"{ENV}:") and _point(repo, where).startswith("12}"), where
+
+
+def test_too_many_gpus_written_in_a_workloads_gpu_trait_points_at_its_count(repo: Path):
+    files = gpu_repo(gpus=1, policy=LIMIT)
+    files[WORKLOAD] += "  traits:\n    web: [{type: gpu, properties: {count: 16}}]\n"
+    build(repo, files)
+    where, notes = _e703(repo)
+    assert where.startswith(f"{WORKLOAD}:") and _point(repo, where).startswith("16}"), where
+    assert _point(repo, _note_at(notes, "GPUs asked here")).startswith("{type: gpu, properties: {count: 16}}")
+
+
+def test_too_many_gpus_from_one_gpu_on_many_pods_points_at_the_replicas(repo: Path):
+    files = gpu_repo(gpus=1, policy=LIMIT)
+    files[WORKLOAD] += "    replicas: 10\n"
+    build(repo, files)
+    where, notes = _e703(repo)
+    assert where.startswith(f"{WORKLOAD}:") and _point(repo, where) == "10", where
+    assert _note_at(notes, "the number of pods set by parameter 'replicas'")
