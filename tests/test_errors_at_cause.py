@@ -217,3 +217,34 @@ def test_too_many_gpus_from_one_gpu_on_many_pods_points_at_the_replicas(repo: Pa
     where, notes = _e703(repo)
     assert where.startswith(f"{WORKLOAD}:") and _point(repo, where) == "10", where
     assert _note_at(notes, "the number of pods set by parameter 'replicas'")
+
+
+# --- E603: a node selector no booked device carries, at the trait use that added it ---------------------------
+
+H100 = "{nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100}}"  # the GPU clusters' devices are L40S and A100
+
+
+def _e603(repo: Path) -> tuple[str, list[str]]:
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and "Traceback" not in run.text and "error[E603]" in run.err, run.text
+    assert "the pods select nvidia.com/gpu.product=NVIDIA-H100" in run.err, run.text
+    where, notes, _ = _reported(run, "E603")
+    asked = _note_at(notes, "the GPUs are asked here")
+    assert asked.startswith(f"{PROFILE}:") and _point(repo, asked).startswith("type: gpu"), notes  # the symptom
+    return where, notes
+
+
+def test_a_workloads_node_placement_selecting_what_no_booked_device_carries_is_the_place_pointed_at(repo: Path):
+    files = gpu_repo(gpus=1)
+    files[WORKLOAD] += f"  traits:\n    web: [{{type: node-placement, properties: {H100}}}]\n"
+    build(repo, files)
+    where, _ = _e603(repo)
+    assert where.startswith(f"{WORKLOAD}:") and _point(repo, where).startswith("NVIDIA-H100}"), where
+
+
+def test_an_environments_node_placement_default_is_pointed_at_when_it_added_the_selector(repo: Path):
+    files = gpu_repo(gpus=1)
+    files[ENV] = files[ENV].replace("    traits:\n", f"    traits:\n      - {{type: node-placement, properties: {H100}}}\n")
+    build(repo, files)
+    where, _ = _e603(repo)
+    assert where.startswith(f"{ENV}:") and _point(repo, where).startswith("NVIDIA-H100}"), where
