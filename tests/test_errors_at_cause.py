@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from conftest import INIT_REPO, easel
-from test_bad_input import CLUSTER, ENV, PROFILE, WORKLOAD, build, edit, error_count, gpu_repo
+from test_bad_input import CLUSTER, ENV, PROFILE, WORKLOAD, append, build, edit, error_count, gpu_repo
 
 
 def _point(repo: Path, where: str) -> str:
@@ -248,3 +248,47 @@ def test_an_environments_node_placement_default_is_pointed_at_when_it_added_the_
     build(repo, files)
     where, _ = _e603(repo)
     assert where.startswith(f"{ENV}:") and _point(repo, where).startswith("NVIDIA-H100}"), where
+
+
+# --- every schema error of a document in one run ----------------------------------------------------------------
+
+def test_two_typos_in_one_document_are_reported_by_one_run(repo: Path):
+    build(repo, edit(WORKLOAD, ("  environment: dev", "  enviroment: dev"), ("  profile: {name: hello,",
+                                                                            "  profile: {nmae: hello,")))
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and error_count(run) == 2, run.text
+    found = re.findall(rf"^({re.escape(WORKLOAD)}:\d+:\d+): error\[E203\]", run.err, re.M)
+    assert [_point(repo, where)[:10] for where in found] == ["enviroment", "nmae: hell"], run.text
+
+
+def test_a_document_that_fails_its_schema_still_has_its_traits_properties_checked(repo: Path):
+    files = append(WORKLOAD, """
+        traits:
+          web:
+            - {type: resources, properties: {memory: 32 gigs, cpus: 1}}
+            - {type: replicas, properties: {count: "{{ params.replicas }}"}}
+        """, indent=2)
+    build(repo, {WORKLOAD: files[WORKLOAD].replace("  environment: dev", "  enviroment: dev")})
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and "Traceback" not in run.text, run.text
+    assert "unknown field 'enviroment'" in run.err and error_count(run) == 3, run.text  # not the template
+    found = dict(re.findall(rf"^({re.escape(WORKLOAD)}:\d+:\d+): error\[E407\]: trait 'resources': (.*)$", run.err,
+                            re.M))
+    assert sorted(_point(repo, where)[:7] for where in found) == ["32 gigs", "cpus: 1"], run.text
+    assert any("'32 gigs' is not a Kubernetes quantity" in message for message in found.values()), run.text
+
+
+def test_a_profile_that_fails_its_schema_has_its_components_properties_checked(repo: Path):
+    build(repo, edit(PROFILE, ("  type: Application", "  type: Aplication"), ("port: 8080", "port: eighty")))
+    run = easel("-C", str(repo), "validate")
+    assert "error[E206]" in run.err and "'Aplication'" in run.err, run.text
+    where = re.search(rf"^({re.escape(PROFILE)}:\d+:\d+): error\[E407\]: component 'web'", run.err, re.M)
+    assert where and _point(repo, where.group(1)).startswith("eighty"), run.text
+
+
+def test_the_schema_errors_of_one_document_are_capped(repo: Path):
+    labels = "".join(f"    l{i}: [{i}]\n" for i in range(80))  # 80 labels that must be strings
+    build(repo, edit(WORKLOAD, ("  name: hello\n", f"  name: hello\n  labels:\n{labels}")))
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and error_count(run) == 50, run.text
+    assert "note: and 30 more schema errors, not shown" in run.err, run.text
