@@ -151,6 +151,7 @@ def test_an_unclosed_flow_sequence_points_after_its_last_item_though_yaml_reads_
     assert _before(repo, where) == "  projects: [demo", run.text
     assert _point(repo, _note_at(notes, "opens here")) == "[demo", run.text
     assert _point(repo, _note_at(notes, "read on to here")) == ":", run.text  # `placement:` on the next line
+    assert error_count(run) == 1 and "unknown environment" not in run.err, run.text  # not said of the workload too
 
 
 def test_an_unclosed_flow_mapping_at_the_end_of_a_file_says_the_file_ends_with_it_open(repo: Path):

@@ -4,13 +4,12 @@ that document's errors rather than "no workload"."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
 from compiler.diagnostics.errors import CommandError
-from compiler.load import yamlio
+from compiler.load import yamlio, yamlproblems
 from compiler.model import Workload
 from compiler.pipeline import Result
 from compiler.schemas.check import did_you_mean
@@ -72,8 +71,8 @@ def _count(errors: list[Diagnostic]) -> str:
 
 def _declaring(result: Result, kind: str, wanted: str) -> set[tuple[str, int]]:
     """(file, document index) of every document, among the files with errors, that declares a `kind` named
-    wanted (a Workload as `project/name` or `name`); a document YAML could not read counts when its file names
-    one of that kind and name."""
+    wanted (a Workload as `project/name` or `name`); a document YAML could not read counts when its kind and name
+    were read before it stopped."""
     project, _, name = wanted.rpartition("/")
     files = {d.location.file for d in result.diagnostics if d.is_error and d.location and d.location.file}
     found = set()
@@ -85,8 +84,9 @@ def _declaring(result: Result, kind: str, wanted: str) -> set[tuple[str, int]]:
         for document in documents:
             if _declares(document.data, kind, name, project):
                 found.add((file, document.index))
-        if problems and _names_in(text, kind, name):
-            found.update((file, problem.doc) for problem in problems)
+        if problems:
+            declared = yamlproblems.declared(text)
+            found.update((file, problem.doc) for problem in problems if declared.get(problem.doc) == (kind, name))
     return found
 
 
@@ -98,10 +98,3 @@ def _declares(data: Any, kind: str, name: str, project: str) -> bool:
         return False
     written = spec.get("project") if isinstance(spec, dict) else None
     return not project or not isinstance(written, str) or written == project  # a project not written: any
-
-
-def _names_in(text: str, kind: str, name: str) -> bool:
-    """Whether text YAML could not read holds `kind: KIND` and `name: NAME` lines."""
-    quoted = r"""['"]?"""
-    return bool(re.search(rf"^\s*kind:\s*{quoted}{kind}{quoted}\s*(#.*)?$", text, re.M)
-                and re.search(rf"^\s*name:\s*{quoted}{re.escape(name)}{quoted}\s*(#.*)?$", text, re.M))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -115,3 +116,47 @@ def _last_token_end(text: str, before: tuple[int, int]) -> tuple[int, int] | Non
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def declared(text: str) -> dict[int, tuple[str | None, str | None]]:
+    """Each document's `kind` and `metadata.name`, as far as YAML reads them before it stops (by document index):
+    what a document it could not read was declaring, so that what refers to it is not reported as unknown too."""
+    found: dict[int, tuple[str | None, str | None]] = {}
+    index = -1
+    stack: list[list[Any]] = []  # per open collection: [is a mapping, its current key, a key comes next]
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                index, stack = index + 1, []
+                found[index] = (None, None)
+            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                if stack and stack[-1][0] and stack[-1][2]:  # a key
+                    stack[-1][1:] = [getattr(event, "value", None), False]
+                    continue
+                if isinstance(event, yaml.ScalarEvent) and all(frame[0] for frame in stack):
+                    found[index] = _noted(found[index], [frame[1] for frame in stack], event.value)
+                _value_read(stack)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if stack and stack[-1][0] and stack[-1][2]:  # a mapping or list as a key: easel refuses those
+                    stack[-1][1:] = [None, False]
+                stack.append([isinstance(event, yaml.MappingStartEvent), None, True])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)) and stack:
+                stack.pop()
+                _value_read(stack)
+    except yaml.YAMLError:
+        pass
+    return found
+
+
+def _value_read(stack: list[list[Any]]) -> None:
+    if stack and stack[-1][0]:
+        stack[-1][2] = True
+
+
+def _noted(known: tuple[str | None, str | None], path: list[Any], value: str) -> tuple[str | None, str | None]:
+    kind, name = known
+    if path == ["kind"]:
+        return value, name
+    if path == ["metadata", "name"]:
+        return kind, value
+    return known
