@@ -293,3 +293,13 @@ def test_the_schema_errors_of_one_document_are_capped(repo: Path):
     run = easel("-C", str(repo), "validate")
     assert run.code == 1 and error_count(run) == 50, run.text
     assert "note: and 30 more schema errors, not shown" in run.err, run.text
+
+
+def test_a_project_quota_exceeded_points_at_the_gpus_asked_with_a_note_at_the_quota(repo: Path):
+    build(repo, gpu_repo(gpus=4, quota=3))
+    run = easel("-C", str(repo), "validate")
+    assert run.code == 1 and "error[E704]" in run.err, run.text
+    where, notes, _ = _reported(run, "E704")
+    assert where.startswith(f"{WORKLOAD}:") and _point(repo, where) == "4", run.text  # `gpus: 4`
+    assert _point(repo, _note_at(notes, "quota set here")).startswith("3}"), run.text  # `quota: {gpus: 3}`
+    assert _point(repo, _note_at(notes, "GPUs asked here")).startswith("type: gpu"), run.text

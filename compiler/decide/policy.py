@@ -148,19 +148,21 @@ class QuotaUsage:
         problems = []
         quota_loc = project.meta.loc.at("spec", "quota")
         others = ", ".join(self.holders[name]) or "no other workload"
-        where = workload.workload.meta.loc.at("spec", "environment")
+        # where the GPUs asked were set (the parameter value, or the trait's count), with a note at each gpu trait
+        where, asked = _gpu_asks(workload, workload.gpu_demands) if workload.gpu_demands else \
+            (workload.workload.meta.loc.at("spec", "environment"), [])
         if project.quota_gpus is not None and self.total[name] + added > project.quota_gpus:
             problems.append(error(
                 "E704", f"workload {workload.id} would take {added} GPUs on {len(allocations)} cluster(s); project "
                 f"{name!r} already uses {self.total[name]} of its quota of {project.quota_gpus}", where,
-                notes=[Note(f"quota set here; used by {others}", quota_loc.at("gpus"))]))
+                notes=[*asked, Note(f"quota set here; used by {others}", quota_loc.at("gpus"))]))
         for product, count in sorted(added_by_product.items()):
             limit = project.quota_by_product.get(product)
             if limit is not None and self.by_product[name][product] + count > limit:
                 problems.append(error(
                     "E704", f"workload {workload.id} would take {count} × {product}; project {name!r} already uses "
                     f"{self.by_product[name][product]} of its quota of {limit} for that product", where,
-                    notes=[Note(f"quota set here; used by {others}", quota_loc.at("gpusByProduct", product))]))
+                    notes=[*asked, Note(f"quota set here; used by {others}", quota_loc.at("gpusByProduct", product))]))
         if problems:
             return problems
         self.total[name] += added
