@@ -403,9 +403,9 @@ CASES = [
     case("project-not-allowed-in-environment",
          edit(ENV, ("projects: [demo]", "projects: []")), "E701", f"{WORKLOAD}:8:"),
     case("project-gpu-quota-exceeded",
-         gpu_repo(gpus=2, quota=3), "E704", f"{WORKLOAD}:8:", also=(f"note: {ENV}:6:", "quota of 3")),
+         gpu_repo(gpus=2, quota=3), "E704", f"{WORKLOAD}:12:", also=(f"note: {ENV}:6:", "quota of 3")),  # gpus: 2
     case("too-many-gpus-for-one-workload",
-         gpu_repo(gpus=2, policy="    maxGPUsPerWorkload: 1\n"), "E703", f"{WORKLOAD}:10:",
+         gpu_repo(gpus=2, policy="    maxGPUsPerWorkload: 1\n"), "E703", f"{WORKLOAD}:12:",  # gpus: 2
          also=(f"note: {PROFILE}:26:", f"note: {ENV}:25:")),
     case("required-trait-missing",
          edit(ENV, ("requiredTraits: [security-context]", "requiredTraits: [security-context, labels]")),

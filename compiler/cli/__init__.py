@@ -15,6 +15,7 @@ import click
 
 from compiler.cli import build, charts, completion, inspect, report, repository  # noqa: F401  (the commands register themselves on `cli`)
 from compiler.cli.common import cli
+from compiler.diagnostics import formats
 from compiler.diagnostics.codes import CODES
 from compiler.diagnostics.errors import CommandError
 
@@ -35,9 +36,11 @@ def _exit_status(argv: list[str] | None) -> int:
             raise
         return 1
     except CommandError as exc:
+        if exc.causes:
+            click.echo(formats.text(exc.causes, exc.texts), err=True)
         click.echo(f"error[{exc.code}]: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"  hint: {CODES[exc.code].hint}", err=True)
+        if exc.hint_text:
+            click.echo(f"  hint: {exc.hint_text}", err=True)
         return 1
     return status if isinstance(status, int) else 0
 

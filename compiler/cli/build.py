@@ -6,10 +6,9 @@ import json
 
 import click
 
-from compiler.cli import completion
+from compiler.cli import completion, lookup
 from compiler.cli.common import FORMAT, REF, TEXT_OR_JSON, State, cli, finish, print_diagnostics, without_errors
 from compiler.commands import compiling as workflow
-from compiler.diagnostics.errors import CommandError
 from compiler.pipeline import Request, RolloutStep
 from compiler.plan.shards import Shard
 from compiler.prove import kustomize
@@ -65,10 +64,11 @@ def build_command(state: State, cluster: str, ref: str | None) -> int:
     """Print CLUSTER's objects on standard output, as `kustomize build` prints its tree; nothing is written."""
     with progress.shown():
         result = state.compile(Request(last_stage="plan"), ref=ref)
+    if result.model is not None:  # a name mistyped, or a cluster whose file failed: said before the other errors
+        lookup.cluster(result, cluster, result.model.clusters)
     if not result.ok or result.plans is None:
         return finish(result, "text", None)
-    if cluster not in result.plans.clusters:
-        raise CommandError("E901", f"no cluster {cluster!r}")
+    lookup.cluster(result, cluster, result.plans.clusters)
     try:
         text = kustomize.build(cluster_files(result.plans, cluster), f"clusters/{cluster}")
     except kustomize.UnsupportedTree as exc:  # easel wrote something it cannot read back: a bug

@@ -146,11 +146,14 @@ class _Command(click.Command):
 def failure_report(exc: CommandError, fmt: str) -> str:
     """What `--format json|sarif` prints when the command stops before it has its report (E9xx: an unknown
     workload or cluster, a bad --ref, a busy repository): a Failure holding the one error, or SARIF of it."""
-    found = Diagnostics([error(exc.code, exc.message)])  # with the code's hint
+    found = Diagnostics([*exc.causes, error(exc.code, exc.message, hint=exc.hint if isinstance(exc.hint, str)
+                                            else None)])  # else with the code's hint
     if fmt == "sarif":
-        return report.sarif(found, {})
-    return json.dumps(envelope("Failure", {"ok": False, "errors": 1, "warnings": 0, "summary": None,
-                                           "diagnostics": report.as_json(found, {})}), indent=2)
+        return report.sarif(found, exc.texts)
+    errors = found.error_count
+    return json.dumps(envelope("Failure", {"ok": False, "errors": errors, "warnings": len(found) - errors,
+                                           "summary": None, "diagnostics": report.as_json(found, exc.texts)}),
+                      indent=2)
 
 
 GLOBAL_FLAGS = ("--no-wait", "--no-cache")

@@ -9,11 +9,10 @@ import sys
 import click
 
 from compiler import __version__, schemas
-from compiler.cli import completion
+from compiler.cli import completion, lookup
 from compiler.cli.common import REF, TEXT_OR_JSON, State, cli, finish, is_config_repository, without_errors
 from compiler.commands import editor
 from compiler.diagnostics.codes import CODES
-from compiler.diagnostics.errors import CommandError
 from compiler.reports import envelope
 from compiler.reports import explain as explaining
 from compiler.reports.status import LISTED, fleet_status, render_tables
@@ -38,16 +37,12 @@ def explain(state: State, workload: str | None, cluster: str | None, every_clust
     if result.model is None:
         return finish(result, "text", None)
     if cluster:
-        if cluster not in result.fleet:
-            raise CommandError("E901", f"no cluster {cluster!r}")
+        lookup.cluster(result, cluster, result.fleet)
         data = explaining.cluster_report(result, cluster)
         click.echo(json.dumps(envelope("ClusterExplanation", data), indent=2) if fmt == "json"
                    else explaining.cluster_text(data))
     elif workload is not None:
-        found, problem = result.model.find_workload(workload)
-        if found is None:
-            raise CommandError("E901", problem or f"no workload {workload!r}")
-        data = explaining.workload_report(result, found)
+        data = explaining.workload_report(result, lookup.workload(result, workload))
         click.echo(json.dumps(envelope("WorkloadExplanation", data), indent=2, default=str) if fmt == "json"
                    else explaining.workload_text(data, every_cluster))
     if result.diagnostics.has_errors:

@@ -261,11 +261,13 @@ def _failure(workload: ResolvedWorkload, chosen: list[str], wanted: int | None, 
     at = workload.workload.meta.loc.at("spec", "environment")
     if not chosen:
         unplaced = _unplaced(record, None, chosen)
+        notes = _notes(unplaced.record, run.fleet)
         run.diagnostics.add(error(
             "E601", f"workload {workload.id} cannot be placed: no cluster is eligible"
             + ("" if run.fleet else " (the fleet has no clusters)"), at,
-            f"see why each cluster was passed over below, or run `easel explain {workload.id}`",
-            notes=_notes(unplaced.record, run.fleet)))
+            f"the notes above say why each cluster was passed over; `easel explain {workload.id}` shows more"
+            if notes else f"add a Cluster that environment {workload.environment.meta.name!r} selects",
+            notes=notes))
         return unplaced
     unplaced = _unplaced(record, TooFewEligible(len(chosen), wanted or len(chosen)), chosen)
     run.diagnostics.add(error(

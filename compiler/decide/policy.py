@@ -12,14 +12,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from compiler.diagnostics import Diagnostic, Note, Subject, error
+from compiler.decide import causes as causes_of
+from compiler.diagnostics import Diagnostic, Location, Note, Subject, error
 from compiler.kube import images
 from compiler.model import AllowedProfile, Cluster, Environment
 
 if TYPE_CHECKING:
     from compiler.decide.resolve import ResolvedComponent, ResolvedWorkload
     from compiler.model import Workload
-    from compiler.model.gpu import Allocation
+    from compiler.model.gpu import Allocation, GpuDemand
 
 
 def allowed_range(environment: Environment, profile: str) -> AllowedProfile | Literal[False] | None:
@@ -49,13 +50,24 @@ def check_on_clusters(workload: ResolvedWorkload, clusters: tuple[str, ...]) -> 
         total = sum(d.total for d in demands)
         if limit is not None and total > limit and workload.total_gpus <= limit:
             asks = ", ".join(f"{d.component}: {d.ask.count} × {d.replicas} pod(s)" for d in demands)
+            cause, notes = _gpu_asks(workload, demands)
+            limit_at = workload.environment.meta.loc.at("spec", "policy", "maxGPUsPerWorkload")
             problems.append(error(
                 "E703", f"workload {workload.id} asks for {total} GPUs on cluster {cluster!r} ({asks}: its templates "
                 f"render them so there); environment {workload.environment.meta.name!r} allows {limit}",
-                workload.workload.asks_at, notes=[Note("GPUs asked here", d.loc) for d in demands]
-                + [Note("limit set here", workload.environment.meta.loc.at("spec", "policy", "maxGPUsPerWorkload"))],
-                subject=Subject("workload", (workload.id,), cluster)))
+                cause, notes=[*notes, Note("limit set here", limit_at)], subject=Subject("workload", (workload.id,),
+                                                                                          cluster)))
     return problems
+
+
+def _gpu_asks(workload: ResolvedWorkload, demands: Sequence[GpuDemand]) -> tuple[Location, list[Note]]:
+    """Where the largest GPU ask was set (the parameter value, or the trait's count, behind it), and a note at
+    each gpu trait that asks, naming the parameter that set it."""
+    causes = [causes_of.gpu_ask_cause(workload, d) for d in demands]
+    largest = max(range(len(demands)), key=lambda i: demands[i].total)
+    notes = [Note("GPUs asked here" + (f" ({how})" if how else ""), d.loc)
+             for d, (_, how) in zip(demands, causes, strict=True)]
+    return causes[largest][0], notes
 
 
 def check_workload(workload: ResolvedWorkload) -> list[Diagnostic]:
@@ -65,11 +77,10 @@ def check_workload(workload: ResolvedWorkload) -> list[Diagnostic]:
     limit = environment.max_gpus_per_workload
     if limit is not None and workload.total_gpus > limit:
         asks = ", ".join(f"{d.component}: {d.ask.count} × {d.replicas} replica(s)" for d in workload.gpu_demands)
+        cause, notes = _gpu_asks(workload, workload.gpu_demands)
         problems.append(error("E703", f"workload {workload.id} asks for {workload.total_gpus} GPUs per cluster "
-                              f"({asks}); environment {environment.meta.name!r} allows {limit}",
-                              workload.workload.asks_at,
-                              notes=[Note("GPUs asked here", d.loc) for d in workload.gpu_demands]
-                              + [Note("limit set here", policy_loc.at("maxGPUsPerWorkload"))]))
+                              f"({asks}); environment {environment.meta.name!r} allows {limit}", cause,
+                              notes=[*notes, Note("limit set here", policy_loc.at("maxGPUsPerWorkload"))]))
     registries = environment.allowed_registries
     for component in workload.components:
         for written, pulled in component.images if registries is not None else ():
@@ -137,19 +148,21 @@ class QuotaUsage:
         problems = []
         quota_loc = project.meta.loc.at("spec", "quota")
         others = ", ".join(self.holders[name]) or "no other workload"
-        where = workload.workload.meta.loc.at("spec", "environment")
+        # where the GPUs asked were set (the parameter value, or the trait's count), with a note at each gpu trait
+        where, asked = _gpu_asks(workload, workload.gpu_demands) if workload.gpu_demands else \
+            (workload.workload.meta.loc.at("spec", "environment"), [])
         if project.quota_gpus is not None and self.total[name] + added > project.quota_gpus:
             problems.append(error(
                 "E704", f"workload {workload.id} would take {added} GPUs on {len(allocations)} cluster(s); project "
                 f"{name!r} already uses {self.total[name]} of its quota of {project.quota_gpus}", where,
-                notes=[Note(f"quota set here; used by {others}", quota_loc.at("gpus"))]))
+                notes=[*asked, Note(f"quota set here; used by {others}", quota_loc.at("gpus"))]))
         for product, count in sorted(added_by_product.items()):
             limit = project.quota_by_product.get(product)
             if limit is not None and self.by_product[name][product] + count > limit:
                 problems.append(error(
                     "E704", f"workload {workload.id} would take {count} × {product}; project {name!r} already uses "
                     f"{self.by_product[name][product]} of its quota of {limit} for that product", where,
-                    notes=[Note(f"quota set here; used by {others}", quota_loc.at("gpusByProduct", product))]))
+                    notes=[*asked, Note(f"quota set here; used by {others}", quota_loc.at("gpusByProduct", product))]))
         if problems:
             return problems
         self.total[name] += added

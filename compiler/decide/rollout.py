@@ -18,6 +18,7 @@ from dataclasses import replace
 from compiler.diagnostics.errors import CommandError
 from compiler.model import Model, Wave, selectors
 from compiler.record.decisions import Decisions, WaveClusters
+from compiler.schemas import check as schemacheck
 
 
 def _rank(workload: str, cluster: str) -> str:
@@ -53,7 +54,10 @@ def step(previous: Decisions, model: Model, names: Sequence[str], everything: bo
             continue
         found, problem = model.find_workload(name)
         if found is None:  # the command cannot do what was asked (1), as `explain` of an unknown workload
-            raise CommandError("E901", problem or f"no workload {name!r}", hint=True)
+            names = [w.id for w in model.workloads.values()] if "/" in name \
+                else [w.meta.name for w in model.workloads.values()]
+            meant = schemacheck.did_you_mean(name, names) if problem and problem.startswith("no ") else None
+            raise CommandError("E901", problem or f"no workload {name!r}", hint=meant or True)
         if found.id not in in_progress:
             raise CommandError("E908", f"{found.id} has no rollout in progress", hint=True)
         wanted.add(found.id)

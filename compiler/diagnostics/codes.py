@@ -127,7 +127,7 @@ _ALL = [
          "align the ranges, or publish a version of the stack that satisfies all of them"),
     # Placement
     Code("E601", "workload cannot be placed",
-         "see why each cluster was passed over below, or run `easel explain WORKLOAD`"),
+         "the notes above say why each cluster was passed over; `easel explain WORKLOAD` shows more"),
     Code("E602", "fewer eligible clusters than asked",
          "lower `numberOfClusters`, or make more clusters eligible (labels, capacity, taints)"),
     Code("E603", "the nodes easel booked do not carry the labels the pods select",
@@ -280,6 +280,8 @@ _ALL = [
          "the proof builds a folder's resources, patches, images, replicas, namespace, labels and annotations as "
          "kustomize does; write what the folder needs with those (a patch instead of a component or replacement) "
          "to have it proven, or accept that the engine alone builds the rest"),
+    Code("W113", "a YAML file holds no document",
+         "easel reads nothing from a file that is empty or holds only comments: write its documents, or delete it"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -6,15 +6,32 @@ Problems in the repository's files are not errors of this kind: they are diagnos
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from compiler.diagnostics import Diagnostic
+from compiler.diagnostics.codes import CODES
+
 
 class CommandError(Exception):
-    """The command cannot do what was asked: printed as `error[CODE]: message`, exit status 1."""
+    """The command cannot do what was asked: printed as `error[CODE]: message`, exit status 1; after causes, the
+    diagnostics that explain it (a workload named whose document failed to load: that document's errors), printed
+    first at their places in texts."""
 
-    def __init__(self, code: str, message: str, hint: bool = False):
+    def __init__(self, code: str, message: str, hint: bool | str = False, causes: Sequence[Diagnostic] = (),
+                 texts: Mapping[str, str] | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.hint = hint  # print the code's documented hint too
+        self.hint = hint  # a hint of its own, or True: the code's documented hint
+        self.causes = tuple(causes)
+        self.texts = dict(texts or {})
+
+    @property
+    def hint_text(self) -> str | None:
+        """The hint to print, if any."""
+        if isinstance(self.hint, str):
+            return self.hint
+        return CODES[self.code].hint if self.hint else None
 
 
 class BadArgument(Exception):

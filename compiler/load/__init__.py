@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.diagnostics import Diagnostic, Diagnostics, Location
+from compiler.diagnostics import Diagnostic, Diagnostics, Location, Note
 from compiler.load import charts, yamlio
 from compiler.load.source import LOCK_FILE, YAML_SUFFIXES, PathOutsideRepository, Source, normalize
 from compiler.model.charts import ChartArchive
@@ -140,7 +140,12 @@ def _read_yaml(path: str, data: bytes, texts: dict[str, str], diagnostics: Diagn
     parsed, problems = yamlio.parse(text)
     for problem in problems:
         diagnostics.error(_PROBLEM_CODES[problem.kind], problem.message,
-                          Location(path, problem.doc, line=problem.line, column=problem.column))
+                          Location(path, problem.doc, line=problem.line, column=problem.column),
+                          notes=[Note(message, Location(path, problem.doc, line=line, column=column))
+                                 for message, line, column in problem.notes])
+    if not problems and all(doc.data is None for doc in parsed):
+        diagnostics.warning("W113", "this file holds no document: it is empty or holds only comments",
+                            Location(path, line=1, column=1))
     documents = []
     for doc in parsed:
         if doc.data is None:  # an empty document, e.g. after a trailing '---'

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from compiler.load.yamlproblems import YamlProblem, construction_problem, one_line, syntax_problem
+
 _BaseLoader: Any  # one of two classes, chosen at import
 _BaseDumper: Any
 try:  # the C implementations are much faster; fall back when PyYAML was built without libyaml
@@ -140,7 +142,7 @@ def _checked(construct, what: str):
             raise
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
             raise yaml.constructor.ConstructorError(
-                None, None, f"{_one_line(str(node.value))[:80]!r} is not {what}", node.start_mark) from None
+                None, None, f"{one_line(str(node.value))[:80]!r} is not {what}", node.start_mark) from None
     return build
 
 
@@ -228,15 +230,6 @@ class ParsedDocument:
     line: int  # 1-based line where the document starts
 
 
-@dataclass(frozen=True)
-class YamlProblem:
-    kind: str  # "syntax" | "alias" | "duplicate" | "tag"
-    message: str
-    line: int | None
-    column: int | None
-    doc: int
-
-
 def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
     """Every document of a YAML stream, or the problems that stopped reading it."""
     documents: list[ParsedDocument] = []
@@ -272,44 +265,16 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
             documents.append(ParsedDocument(index, data, node.start_mark.line + 1))
             index += 1
     except yaml.constructor.ConstructorError as exc:
-        problems.append(_construction_problem(exc, index))
+        problems.append(construction_problem(exc, index))
     except yaml.MarkedYAMLError as exc:
-        problems.append(_syntax_problem(exc, text, index))
+        problems.append(syntax_problem(exc, text, index))
     except yaml.YAMLError as exc:
-        problems.append(YamlProblem("syntax", _one_line(str(exc)), None, None, index))
+        problems.append(YamlProblem("syntax", one_line(str(exc)), None, None, index))
     except RecursionError:
         problems.append(YamlProblem("syntax", "YAML nested too deeply", None, None, index))
     finally:
         loader.dispose()
     return documents, problems
-
-
-def _construction_problem(exc: yaml.constructor.ConstructorError, index: int) -> YamlProblem:
-    mark = exc.problem_mark or exc.context_mark
-    problem = exc.problem or str(exc)
-    if "unhashable" in problem:  # `? [a, b]`: a complex key, which no easel field takes
-        kind, problem = "syntax", "a mapping key must be a plain value, not a list or a mapping"
-    elif "the mapping key" in problem or " is not " in problem:
-        kind = "syntax"  # a key that is not a string, a value that does not fit its tag
-    else:
-        kind = "tag"
-    return YamlProblem(kind, _one_line(problem), mark.line + 1 if mark else None, mark.column + 1 if mark else None,
-                       index)
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, index: int) -> YamlProblem:
-    mark = exc.problem_mark or exc.context_mark
-    if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
-        mark = exc.context_mark  # an unclosed quote or bracket: where it opened, not the end of the file
-    message = _one_line(" ".join(p for p in (exc.context, exc.problem) if p)) or "invalid YAML"
-    line = mark.line + 1 if mark else None
-    if line is not None and "\t" in (text.splitlines()[line - 1:line] or [""])[0]:
-        message += " (YAML does not allow tabs for indentation: use spaces)"
-    return YamlProblem("syntax", message, line, mark.column + 1 if mark else None, index)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 class _Dumper(_BaseDumper):

@@ -50,25 +50,34 @@ def _labels(device: Device, pool: gpu.GpuPool | None) -> tuple[dict[str, str], b
     return {gpu.PRODUCT_LABEL: pool.product + suffix}, False  # as gathered: GFD's labels
 
 
+@dataclass(frozen=True)
+class Mismatch:
+    """Why a device's node would not take the pods, and the node label whose selection causes it (None: the
+    GPUs asked, a MIG instance its node does not offer)."""
+    reason: str
+    key: str | None = None
+
+
 def _problem(device: Device, pool: gpu.GpuPool | None, requirements: list[Requirement],
-             ask: gpu.GpuAsk | None, dra: bool = False) -> str | None:
+             ask: gpu.GpuAsk | None, dra: bool = False) -> Mismatch | None:
     """Why the device's node would not take the pods; None when it would."""
     labels, complete = _labels(device, pool)
     if ask is not None and ask.mode.startswith("mig-") and labels.get(MIG_STRATEGY_LABEL) == "single" \
             and not dra:
-        return (f"device {device.name!r} is labelled {MIG_STRATEGY_LABEL}=single, which offers MIG instances as "
-                f"nvidia.com/gpu, not {ask.resource_name}")
+        return Mismatch(f"device {device.name!r} is labelled {MIG_STRATEGY_LABEL}=single, which offers MIG "
+                        f"instances as nvidia.com/gpu, not {ask.resource_name}")
     for requirement in requirements:
-        wanted = " or ".join(f"{requirement.key}={v}" for v in requirement.values)
-        if requirement.key in labels:
-            if labels[requirement.key] not in requirement.values:
-                return (f"the pods select {wanted}; device {device.name!r} is labelled "
-                        f"{requirement.key}={labels[requirement.key]}")
+        key = requirement.key
+        wanted = " or ".join(f"{key}={v}" for v in requirement.values)
+        if key in labels:
+            if labels[key] not in requirement.values:
+                return Mismatch(f"the pods select {wanted}; device {device.name!r} is labelled {key}={labels[key]}",
+                                key)
         elif complete:
-            return f"the pods select {wanted}; device {device.name!r} has no {requirement.key} label"
-        elif requirement.key == gpu.PRODUCT_LABEL and pool is not None:
-            return (f"the pods select {wanted}, but the GPUs of device {device.name!r} are known only from its "
-                    "tags: no one has seen that label on its node")
+            return Mismatch(f"the pods select {wanted}; device {device.name!r} has no {key} label", key)
+        elif key == gpu.PRODUCT_LABEL and pool is not None:
+            return Mismatch(f"the pods select {wanted}, but the GPUs of device {device.name!r} are known only from "
+                            "its tags: no one has seen that label on its node", key)
     return None
 
 
@@ -114,26 +123,45 @@ def check(cluster: Cluster, release: Release, allocations: Iterable[gpu.Allocati
             continue
         if booking.gpus:
             candidates = _booked_devices(booking, taken, devices)
-            failing = [(d, reason) for d, pool in candidates
-                       if (reason := _problem(d, pool, requirements, ask, dra)) is not None]
+            failing = [(d, found) for d, pool in candidates
+                       if (found := _problem(d, pool, requirements, ask, dra)) is not None]
         else:  # no GPUs: the pods may run on any worker; checked only when every worker's labels are known
             workers = [d for d in ready if d.role == "worker"]
             if not workers or any(d.node_labels is None for d in workers):
                 continue
             reasons = [(d, _problem(d, None, requirements, ask, dra)) for d in workers]
-            failing = [(d, reason) for d, reason in reasons if reason is not None]
+            failing = [(d, found) for d, found in reasons if found is not None]
             if len(failing) < len(workers):
                 continue
         if not failing:
             continue
-        device, reason = failing[0]
+        device, mismatch = failing[0]
+        cause, symptom = _selected_at(release, booking, mismatch.key)
         problems.append(error(
             "E603", f"component {booking.component!r}: device {device.name!r}, where its pods were booked GPUs, "
-            f"would not run them: {reason}" if booking.gpus else
-            f"component {booking.component!r}: no device would run its pods: {reason}",
-            _gpu_trait_loc(release, booking), notes=[Note(f"device {d.name!r}", d.loc) for d, _ in failing[:3]],
+            f"would not run them: {mismatch.reason}" if booking.gpus else
+            f"component {booking.component!r}: no device would run its pods: {mismatch.reason}",
+            cause, notes=[*symptom, *(Note(f"device {d.name!r}", d.loc) for d, _ in failing[:3])],
             subject=Subject(release.kind, (release.id,), cluster.meta.name)))
     return problems
+
+
+def _selected_at(release: Release, booking: Booking, key: str | None) -> tuple[Location, list[Note]]:
+    """Where the selection of node label key was written (the node-placement trait use that set it: the
+    environment's, the profile's or the workload's; the gpu trait, for the product label it adds), and a note at
+    the gpu trait when that is another place; the gpu trait (or the component) when key is None."""
+    component = next(c for c in release.components if c.name == booking.component)
+    setter = None
+    for trait in component.traits:  # as the booking's selector is made (plan's _booking): a later trait's key wins
+        if key is not None and trait.placement is not None and key in trait.placement.node_selector:
+            setter = trait.written("nodeSelector", key) or (None, trait.loc)
+        elif key == gpu.PRODUCT_LABEL and trait.output.gpu is not None and len(trait.output.gpu.products) == 1 \
+                and release.gpu_allocation != gpu.DRA:
+            setter = None
+    if setter is None:
+        return _gpu_trait_loc(release, booking), []
+    asked = next((t.loc for t in component.traits if t.output.gpu is not None), None)
+    return setter[1], [Note("the GPUs are asked here", asked)] if asked is not None and asked != setter[1] else []
 
 
 def _booked_devices(booking: Booking, taken: list[gpu.Allocation],

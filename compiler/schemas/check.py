@@ -6,17 +6,18 @@ message a person can act on (did-you-mean for typos, "quote it" for YAML's surpr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from compiler.diagnostics import Diagnostic, Location, error
+from compiler.diagnostics import Diagnostic, Location, Note, error
 from compiler.model import quantity, valuespath, versions
 from compiler.schemas.blocks import CHART_NAME_PATTERN, DURATION_PATTERN, NAME_MARKER
 
@@ -100,21 +101,36 @@ def schema_problem(schema: Any) -> str | None:
     return None
 
 
+MAX_PER_DOCUMENT = 50  # schema errors said of one instance: past them, a note on the last counts the rest
+
+
 def check(validator: Draft202012Validator | FastValidator, instance: Any, location: Location,
-          what: str = "") -> list[Diagnostic]:
-    """Every schema failure of instance, as diagnostics located inside the document at location."""
+          what: str = "", skip: Callable[[ValidationError], bool] | None = None) -> list[Diagnostic]:
+    """Every schema failure of instance (past MAX_PER_DOCUMENT, counted), as diagnostics located inside the
+    document at location; skip: the failures not to report."""
     if validator.is_valid(instance):
         return []
     found: list[Diagnostic] = []
     seen: set[tuple] = set()
     for err in sorted(validator.iter_errors(instance), key=_order):
         for leaf in _leaves(err):
+            if skip is not None and skip(leaf):
+                continue
             for diagnostic in _translate(leaf, location, what):
                 key = (diagnostic.code, diagnostic.location, diagnostic.message)
                 if key not in seen:
                     seen.add(key)
                     found.append(diagnostic)
-    return _one_error_per_typo(found)
+    return _capped(_one_error_per_typo(found))
+
+
+def _capped(found: list[Diagnostic]) -> list[Diagnostic]:
+    """found, or its first MAX_PER_DOCUMENT with a note on the last saying how many more there are."""
+    if len(found) <= MAX_PER_DOCUMENT:
+        return found
+    last = found[MAX_PER_DOCUMENT - 1]
+    more = Note(f"and {len(found) - MAX_PER_DOCUMENT} more schema errors, not shown")
+    return [*found[:MAX_PER_DOCUMENT - 1], dataclasses.replace(last, notes=(*last.notes, more))]
 
 
 def _one_error_per_typo(found: list[Diagnostic]) -> list[Diagnostic]:

@@ -14,7 +14,7 @@ mistake gives one error.
 from __future__ import annotations
 
 from compiler.diagnostics import Diagnostics
-from compiler.load import RawDocument, RawRepo
+from compiler.load import RawDocument, RawRepo, yamlproblems
 from compiler.model import Model
 from compiler.record.decisions import Decisions
 from compiler.validate import charts
@@ -29,6 +29,7 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics, set[tuple[str, int]]]:
     diagnostics = Diagnostics()
     model = Model(settings=settings(raw.settings, diagnostics))
     builder = Builder(model, diagnostics)
+    builder.broken |= _unread(raw)
     foreign: list[RawDocument] = []
     for doc in raw.documents:
         builder.add(doc, foreign)
@@ -36,6 +37,21 @@ def validate(raw: RawRepo) -> tuple[Model, Diagnostics, set[tuple[str, int]]]:
     model.charts = charts.archives(raw.charts_folder, raw.charts, diagnostics)
     model.in_house = charts.in_house(raw.charts, diagnostics)
     return model, diagnostics, builder.checked
+
+
+_UNREAD = ("E101", "E103", "E107")  # a document YAML stopped reading (load/__init__.py's codes)
+
+
+def _unread(raw: RawRepo) -> set[tuple[str, str]]:
+    """(kind, name) of each document YAML could not read, as far as it read them: what refers to one of them is
+    not reported as unknown too (one mistake, one error)."""
+    found = set()
+    for file, doc in {(d.location.file, d.location.doc) for d in raw.diagnostics
+                      if d.code in _UNREAD and d.location is not None and d.location.file in raw.texts}:
+        kind, name = yamlproblems.declared(raw.texts[file]).get(doc, (None, None))
+        if isinstance(kind, str) and isinstance(name, str):
+            found.add((kind, name))
+    return found
 
 
 def check_recorded_profiles(model: Model, previous: Decisions) -> Diagnostics:

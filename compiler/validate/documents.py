@@ -132,6 +132,7 @@ class Builder(References):
         self.definitions: list[Definition] = []
         self.profiles: list[WorkloadProfile] = []
         self.checked: set[tuple[str, int]] = set()  # (file, index) of documents that passed their schema
+        self.failed: list[tuple[str, dict[str, Any], Location]] = []  # (kind, data, where) of those that did not
 
     # one document
 
@@ -159,6 +160,7 @@ class Builder(References):
             self.checked.add((doc.file, doc.index))
         if problems:
             self.diagnostics.extend(problems)
+            self.failed.append((kind, data, doc.loc))
             name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
             if isinstance(name, str):
                 self.broken.add((kind, name))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from compiler.definitions import builtins
 from compiler.diagnostics import Diagnostics, Location
@@ -15,18 +16,22 @@ from compiler.load.source import PathOutsideRepository, normalize
 from compiler.model import Component, Device, ManifestFile, Model, TraitUse, WorkloadProfile, graph, versions
 from compiler.schemas import check as schemacheck
 from compiler.validate import folders
+from compiler.validate.uses import problems as use_problems
 
 
 class References:
     model: Model
     diagnostics: Diagnostics
     broken: set[tuple[str, str]]
+    failed: list[tuple[str, dict[str, Any], Location]]
     devices: list[Device]
     profiles: list[WorkloadProfile]
 
     def finish(self, raw: RawRepo, foreign: list[RawDocument]) -> None:
         model = self.model
         model.definitions = {**builtins.definitions(), **model.definitions}
+        for kind, data, loc in self.failed:  # left out: what resolving would check of their uses, checked now
+            self.diagnostics.extend(use_problems(kind, data, loc, model.definitions))
         self._attach_devices()
         model.clusters = dict(sorted(model.clusters.items()))
         model.workloads = dict(sorted(model.workloads.items()))

@@ -99,18 +99,22 @@ class _Resolver:
             self._error("E407", problem.message, problem.location, problem.hint)
         return not found
 
-    def _trait_properties(self, component: Component) -> list[tuple[TraitUse, dict[str, Any]]]:
-        """Environment defaults < profile < workload < the cluster's; the same trait type merges its properties."""
-        merged: dict[str, tuple[TraitUse, dict[str, Any]]] = {}
+    def _trait_properties(self, component: Component
+                          ) -> list[tuple[TraitUse, dict[str, Any], tuple[TraitUse, ...]]]:
+        """Environment defaults < profile < workload < the cluster's; the same trait type merges its properties.
+        Each: the last use of the type, the merged properties, and every use merged, in order."""
+        merged: dict[str, tuple[TraitUse, dict[str, Any], tuple[TraitUse, ...]]] = {}
         uses = [*self.owner.default_traits, *component.traits, *self.owner.added_traits.get(component.name, ()),
                 *self.owner.cluster_traits]
         for use in uses:
             props = self._render(use.properties, use.loc.at("properties"))
             if props is None:
                 continue
+            before: tuple[TraitUse, ...] = ()
             if use.type in merged:
                 props = _deep_merge(merged[use.type][1], props)
-            merged[use.type] = (use, props)
+                before = merged[use.type][2]
+            merged[use.type] = (use, props, (*before, use))
         return list(merged.values())
 
     def component(self, component: Component, wave: int) -> ResolvedComponent | None:
@@ -156,7 +160,7 @@ class _Resolver:
 
     def _traits(self, component: Component, ctx: RenderContext) -> list[ResolvedTrait]:
         traits = []
-        for use, props in self._trait_properties(component):
+        for use, props, merged in self._trait_properties(component):
             definition = self.model.trait_definition(use.type)
             if definition is None:
                 continue
@@ -166,7 +170,7 @@ class _Resolver:
             output = self._run_trait(definition, props, ctx, use.loc)
             if output is not None:
                 placement = typed.node_placement(use.type, props) if definition.builtin else None
-                traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin, placement))
+                traits.append(ResolvedTrait(use.type, props, output, use.loc, use.origin, placement, merged))
         return traits
 
     def _check_reach(self, component: Component, output: ComponentOutput, traits: list[ResolvedTrait],

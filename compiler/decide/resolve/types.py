@@ -10,10 +10,19 @@ from typing import Any
 
 from compiler.decide.resolve.params import EffectiveParameter
 from compiler.diagnostics import Location
-from compiler.model import DEFAULT_RELEASE, Environment, Project, ReleaseOptions, Workload, WorkloadProfile
+from compiler.model import (
+    DEFAULT_RELEASE,
+    Environment,
+    Project,
+    ReleaseOptions,
+    TraitUse,
+    Workload,
+    WorkloadProfile,
+)
 from compiler.model.gpu import DEVICE_PLUGIN, DRA, GpuDemand
 from compiler.model.parts import ComponentOutput, ExternalSource, NodePlacement, TraitOutput
 
+_ABSENT = object()
 STACKS = "infrastructure"  # a stack's group: what its templates see as project and environment, its folder
 
 
@@ -25,6 +34,19 @@ class ResolvedTrait:
     loc: Location
     origin: str = "profile"  # who added it: profile | workload | environment (its defaults, for every component)
     placement: NodePlacement | None = None  # node-placement's fields, typed
+    # every use of its type merged into it, in order (the last is the one at loc): where each property was written
+    uses: tuple[TraitUse, ...] = field(default=(), compare=False, hash=False)
+
+    def written(self, *path: str) -> tuple[Any, Location] | None:
+        """The property at path as the last use that sets it wrote it (a template not yet filled in), and where;
+        None when no use writes it (a default)."""
+        for use in reversed(self.uses):
+            value: Any = use.properties
+            for key in path:
+                value = value.get(key, _ABSENT) if isinstance(value, dict) else _ABSENT
+            if value is not _ABSENT:
+                return value, use.loc.at("properties", *path)
+        return None
 
 
 @dataclass(frozen=True)
