@@ -11,7 +11,7 @@ from pathlib import Path
 import pygit2
 import pytest
 from conftest import easel, write_files
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_git import commit_all
 
@@ -240,6 +240,7 @@ _SPEC_FIELDS = st.sampled_from(["selector", "serviceName", "podManagementPolicy"
                                 "revisionHistoryLimit", *STATEFULSET_UPDATABLE])
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded CI machine is slow, not wrong
 @given(st.dictionaries(_SPEC_FIELDS, _VALUES, max_size=6), st.dictionaries(_SPEC_FIELDS, _VALUES, max_size=6))
 def test_a_statefulset_update_is_refused_exactly_in_the_fields_outside_the_updatable(one, other):
     before, after = _object("StatefulSet", one, "apps/v1"), _object("StatefulSet", other, "apps/v1")
@@ -251,6 +252,7 @@ def test_a_statefulset_update_is_refused_exactly_in_the_fields_outside_the_updat
                        and one.get(name, defaults.get(name)) != other.get(name, defaults.get(name))}
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(min_value=1, max_value=10**6), st.integers(min_value=1, max_value=10**6))
 def test_a_claim_may_grow_but_never_shrink(old, new):
     before = _object("PersistentVolumeClaim", {"resources": {"requests": {"storage": f"{old}Mi"}}})
