@@ -1,0 +1,203 @@
+"""Every published profile version is checked when it is published: a version no workload runs yet is resolved,
+checked against the policy of each environment that allows it, and decided, planned, rendered and proven on one
+cluster per distinct set of cluster facts, so a broken version fails the commit that adds it. Nothing of it is
+written."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import easel, tree, write_files
+
+import compiler.prove
+
+# hello 1.0.0 as `easel init` writes it, as a later version whose `web` component is given as written here
+VERSION = """
+apiVersion: easel.dev/v1alpha1
+kind: WorkloadProfile
+metadata: {{name: hello}}
+spec:
+  version: 1.1.0
+  parameters:
+    message: {{type: string, default: hello from easel}}
+    replicas: {{type: integer, minimum: 1, default: 1}}
+{parameters}
+  components:
+{components}
+"""
+
+WEB = """
+    - name: web
+      type: webservice
+      properties:
+        image: {image}
+        port: 8080
+        runAsUser: 65532
+        replicas: "{{{{ params.replicas }}}}"
+        env: {{WHOAMI_NAME: "{{{{ params.message }}}}", WHOAMI_PORT_NUMBER: "8080"}}
+      traits:
+        - type: resources
+          properties: {{cpu: 100m, memory: 64Mi}}
+"""
+
+# the user's story: a chart component whose `target` was left out, which only `easel lock --update` used to find
+CHART_WITHOUT_TARGET = """
+    - name: server
+      type: helm-chart
+      properties:
+        repository: charts
+        chart: server
+        version: 1.0.0
+        container: server
+      traits:
+        - type: resources
+          properties: {cpu: "1", memory: 1Gi}
+"""
+
+REPOSITORY = """
+apiVersion: easel.dev/v1alpha1
+kind: Repository
+metadata: {name: charts}
+spec: {type: helm, url: https://charts.example.com}
+"""
+
+# a custom resource whose CRD nothing installs: found by the proof of what a cluster would apply (E412)
+WIDGET = """
+    - name: widget
+      type: manifests
+      properties:
+        podTemplates: []
+        objects:
+          - {apiVersion: widgets.example.com/v1, kind: Widget, metadata: {name: w}, spec: {size: 1}}
+"""
+
+
+def _publish(repo, components: str = "", parameters: str = "", image: str = "ghcr.io/traefik/whoami:v1.10") -> None:
+    web = WEB.format(image=image).strip("\n")
+    write_files(repo, {"profiles/hello/1.1.0.yaml": VERSION.format(
+        parameters=parameters, components=web + ("\n" + components.strip("\n") if components else ""))})
+
+
+def _compiled(repo) -> dict[str, bytes]:
+    run = easel("compile", cwd=repo)
+    assert run.code == 0, run.text
+    return tree(repo / "output") | {"easel.lock": (repo / "easel.lock").read_bytes()}
+
+
+def _fleet(repo, identical: int, other_kubernetes: int = 0) -> None:
+    """The init repository's one cluster replaced by `identical` clusters alike in every fact, and
+    `other_kubernetes` more on another Kubernetes version."""
+    (repo / "clusters/local.yaml").unlink()
+    clusters = [(f"c{i:02d}", "1.30.2") for i in range(identical)]
+    clusters += [(f"k{i:02d}", "1.31.1") for i in range(other_kubernetes)]
+    write_files(repo, {f"clusters/{name}.yaml": f"""
+        apiVersion: easel.dev/v1alpha1
+        kind: Cluster
+        metadata: {{name: {name}, labels: {{tier: dev}}}}
+        spec:
+          source: byoc
+          kubernetesVersion: "{version}"
+    """ for name, version in clusters})
+
+
+def test_a_broken_version_no_workload_runs_fails_validate_at_its_own_file(repo):
+    before = _compiled(repo)
+    write_files(repo, {"profiles/repositories.yaml": REPOSITORY})
+    _publish(repo, CHART_WITHOUT_TARGET)
+    run = easel("validate", cwd=repo)
+    assert run.code == 1, run.text
+    found = re.search(r"profiles/hello/1\.1\.0\.yaml:(\d+):\d+: error\[E410\]: component 'server' names container "
+                      r"'server' but no `target` \(published version hello 1\.1\.0\)", run.text)
+    assert found, run.text
+    assert run.text.count("error[E410]") == 1
+    assert "no workload runs hello 1.1.0 yet: checked in environment dev as a workload of project demo" in run.text
+    # compile rejects what validate rejects, and writes nothing: the workload keeps 1.0.0 from easel.lock
+    assert easel("compile", "--check", cwd=repo).code == 1
+    assert easel("compile", cwd=repo).code == 1
+    assert tree(repo / "output") | {"easel.lock": (repo / "easel.lock").read_bytes()} == before
+
+
+def test_a_good_new_version_passes_and_changes_neither_the_output_nor_the_lock(repo):
+    before = _compiled(repo)
+    _publish(repo)
+    run = easel("validate", cwd=repo)
+    assert run.code == 0 and "W113" not in run.text and "hello 1.1.0" not in run.text, run.text
+    assert _compiled(repo) == before  # the stand-in is proven, never written
+    explained = easel("explain", "demo/hello", cwd=repo)
+    assert "1.1.0 (no workload runs it in dev): checked as a workload of project demo on local, one cluster per " \
+           "set of cluster facts (1 in all)" in explained.out, explained.out
+    data = json.loads(easel("explain", "demo/hello", "--format", "json", cwd=repo).out)
+    assert data["profile"]["checkedWithoutWorkload"] == [
+        {"version": "1.1.0", "environment": "dev", "project": "demo", "clusters": ["local"], "standingFor": 1,
+         "fromExamples": [], "withoutValue": []}]
+
+
+def test_a_parameter_nothing_sets_is_given_a_stand_in_and_what_reads_it_is_not_judged(repo):
+    """Only the environment's registry is allowed: the stand-in value of `image` would break that rule, but it is
+    no value a workload sets, so the checks that need the value are left out, and that is said once."""
+    env = repo / "environments/dev.yaml"
+    env.write_text(env.read_text().replace("requiredTraits: [security-context]",
+                                           "requiredTraits: [security-context]\n    allowedRegistries: [ghcr.io]"))
+    _compiled(repo)
+    _publish(repo, parameters="    image: {type: string}", image='"{{ params.image }}"')
+    run = easel("validate", cwd=repo)
+    assert run.code == 0, run.text
+    assert run.text.count("warning[W113]") == 1 and "E706" not in run.text and "E812" not in run.text, run.text
+    assert re.search(r"profiles/hello/1\.1\.0\.yaml:\d+:\d+: warning\[W113\]: 1 published version checked with "
+                     r"stand-in values for parameters nothing sets \(hello 1\.1\.0: image\)", run.text), run.text
+    explained = easel("explain", "demo/hello", cwd=repo).out
+    assert "image has no value: what its templates give is not checked" in explained, explained
+
+
+def test_the_schemas_examples_give_a_parameter_its_value(repo):
+    env = repo / "environments/dev.yaml"
+    env.write_text(env.read_text().replace("requiredTraits: [security-context]",
+                                           "requiredTraits: [security-context]\n    allowedRegistries: [ghcr.io]"))
+    _compiled(repo)
+    _publish(repo, parameters='    image: {type: string, examples: ["docker.io/library/nginx:1.27"]}',
+             image='"{{ params.image }}"')
+    run = easel("validate", cwd=repo)  # the example is checked as a workload's value would be: not allowed here
+    assert run.code == 1 and "W113" not in run.text, run.text
+    assert re.search(r"profiles/hello/1\.1\.0\.yaml:\d+:\d+: error\[E706\]: image 'docker\.io/library/nginx:1\.27' "
+                     r"of component 'web' .*\(published version hello 1\.1\.0\)", run.text), run.text
+    _publish(repo, parameters='    image: {type: string, examples: ["ghcr.io/traefik/whoami:v1.10"]}',
+             image='"{{ params.image }}"')
+    run = easel("validate", cwd=repo)
+    assert run.code == 0 and "W113" not in run.text, run.text
+    explained = easel("explain", "demo/hello", cwd=repo).out
+    assert "image from its examples" in explained, explained
+
+
+def test_a_version_is_proven_once_per_distinct_set_of_cluster_facts(repo, monkeypatch):
+    _fleet(repo, identical=50, other_kubernetes=1)
+    _compiled(repo)
+    _publish(repo)
+    proven = []
+    real = compiler.prove.prove_cluster
+
+    def counting(plan, *args, **kwargs):
+        if any(release.version == "1.1.0" for release in plan.workloads):
+            proven.append(plan.cluster)
+        return real(plan, *args, **kwargs)
+
+    monkeypatch.setattr(compiler.prove, "prove_cluster", counting)
+    run = easel("--no-cache", "validate", cwd=repo)
+    assert run.code == 0, run.text
+    assert sorted(proven) == ["c00", "k00"]  # one of the 50 alike, and the one on another Kubernetes version
+    explained = easel("--no-cache", "explain", "demo/hello", cwd=repo).out
+    assert "checked as a workload of project demo on c00, k00, one cluster per set of cluster facts (51 in all)" \
+        in explained, explained
+
+
+def test_a_problem_only_a_cluster_shows_is_said_once_for_fifty_clusters_alike(repo):
+    _fleet(repo, identical=50)
+    _compiled(repo)
+    _publish(repo, WIDGET)
+    run = easel("validate", cwd=repo)
+    assert run.code == 1, run.text
+    assert run.text.count("error[E412]") == 1, run.text
+    assert re.search(r"profiles/hello/1\.1\.0\.yaml:\d+:\d+: error\[E412\]: component 'widget' writes a Widget "
+                     r"\(widgets\.example\.com/v1\), but nothing installs the widgets\.example\.com CRDs before it on "
+                     r"cluster 'c00' \(published version hello 1\.1\.0 on cluster c00\)", run.text), run.text
+    assert "on cluster c00 (one per set of cluster facts, for 50 clusters)" in run.text, run.text
