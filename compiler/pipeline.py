@@ -229,14 +229,16 @@ def _published(result: Result, model: Model, store: Cache) -> None:
         for stand_in in candidates.stand_ins(model, result.resolutions):
             workload, problems = candidates.resolved(model, stand_in)
             findings.add(problems, stand_in, candidates.seen(stand_in))
-            groups = candidates.groups(workload, result.fleet, static, keys) if workload is not None else []
-            checked.append((stand_in, tuple(groups)))
-            if groups and not any(p.is_error for p in problems):
-                fleet = {g.representative: result.fleet[g.representative] for g in groups}
+            groups = candidates.groups(workload, result.fleet, static, keys) \
+                if workload is not None and not any(p.is_error for p in problems) else []
+            if groups:
                 said = {(p.code, p.location, p.message) for p in problems}
-                found = _proven(model, stand_in, fleet, result.decisions, proof)
+                found, placed = _proven(model, stand_in, {g.representative: result.fleet[g.representative]
+                                                          for g in groups}, result.decisions, proof)
+                groups = [g for g in groups if g.representative in placed]
                 findings.add([p for p in found if (p.code, p.location, p.message) not in said], stand_in,
                              candidates.seen(stand_in, groups))
+            checked.append((stand_in, tuple(groups)))
     finally:
         if proof is not None:
             proof.engine.close()
@@ -248,20 +250,19 @@ def _published(result: Result, model: Model, store: Cache) -> None:
 
 
 def _proven(model: Model, stand_in: StandIn, fleet: dict[str, ClusterFacts], decided: Decisions,
-            proof: ChartProof | None) -> list[Diagnostic]:
-    """The stand-in decided (placed on every cluster given that can take it), planned, and each cluster's tree
-    rendered and proven; what a stage finds stops the stages after it, as in a compile."""
+            proof: ChartProof | None) -> tuple[list[Diagnostic], tuple[str, ...]]:
+    """The stand-in decided (placed on every cluster given that can take it: those returned), planned, and each
+    cluster's tree rendered and proven; what a stage finds stops the stages after it, as in a compile."""
     sub = candidates.sub_model(model, stand_in)
     # the stacks each cluster runs now, kept where they serve the stand-in too (as easel.lock's are)
     running = Decisions(clusters={name: held for name, held in decided.clusters.items() if name in fleet})
     decisions, resolutions, found = decide(sub, fleet, running)
-    problems = list(found)
-    if any(p.is_error and p.code not in candidates.NOT_THE_VERSIONS for p in problems) \
-            or not decisions.workload(stand_in.workload.id).clusters:
-        return problems
+    problems, placed = list(found), decisions.workload(stand_in.workload.id).clusters or ()
+    if not placed or any(p.is_error and p.code not in candidates.NOT_THE_VERSIONS for p in problems):
+        return problems, ()
     plans, planned = plan(sub, fleet, decisions, resolutions)
     problems += [*planned, *prove(plans, fleet, decisions, resolutions.dra_products, proof_archives(model),
                                   helm.available())]
     if any(p.is_error for p in problems if p.code not in candidates.NOT_THE_VERSIONS):
-        return problems
-    return problems + prove_clusters(plans, sub, decisions, fleet, proof)
+        return problems, placed
+    return problems + prove_clusters(plans, sub, decisions, fleet, proof), placed

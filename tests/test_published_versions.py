@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 
+from builders import gpu_cluster
 from conftest import easel, tree, write_files
 
 import compiler.prove
@@ -70,6 +71,18 @@ WIDGET = """
         podTemplates: []
         objects:
           - {apiVersion: widgets.example.com/v1, kind: Widget, metadata: {name: w}, spec: {size: 1}}
+"""
+
+GPU_JOB = """
+    - name: trainer
+      type: webservice
+      properties:
+        image: ghcr.io/traefik/whoami:v1.10
+        port: 8080
+        runAsUser: 65532
+      traits:
+        - type: gpu
+          properties: {count: 1}
 """
 
 
@@ -201,3 +214,51 @@ def test_a_problem_only_a_cluster_shows_is_said_once_for_fifty_clusters_alike(re
                      r"\(widgets\.example\.com/v1\), but nothing installs the widgets\.example\.com CRDs before it on "
                      r"cluster 'c00' \(published version hello 1\.1\.0 on cluster c00\)", run.text), run.text
     assert "on cluster c00 (one per set of cluster facts, for 50 clusters)" in run.text, run.text
+
+
+def test_a_version_with_gpus_is_proven_though_the_projects_quota_is_spent(repo):
+    """The first project of the environment has a GPU quota of 0 (the init repository's `demo`): a stand-in is
+    placed on the cluster with GPUs anyway, and its pods' requests proven against what it was booked there."""
+    write_files(repo, gpu_cluster("gpus", "{tier: dev}"))
+    _compiled(repo)
+    _publish(repo, GPU_JOB)
+    run = easel("validate", cwd=repo)
+    assert run.code == 0 and "hello 1.1.0" not in run.text, run.text
+    explained = easel("explain", "demo/hello", cwd=repo).out
+    assert "1.1.0 (no workload runs it in dev): checked as a workload of project demo on gpus, one cluster per set " \
+        "of cluster facts (1 in all)" in explained, explained
+    # the same version asking more GPUs of one pod than any device has: no cluster there could take it
+    _publish(repo, GPU_JOB.replace("count: 1", "count: 16"))
+    explained = easel("explain", "demo/hello", cwd=repo).out
+    assert "1.1.0 (no workload runs it in dev): checked as a workload of project demo and resolved only: no cluster " \
+        "there could take it" in explained, explained
+
+
+def test_a_stack_version_no_cluster_runs_is_resolved_as_a_stack(repo):
+    base = """
+        apiVersion: easel.dev/v1alpha1
+        kind: WorkloadProfile
+        metadata: {{name: base}}
+        spec:
+          version: {version}
+          type: Infrastructure
+          components:
+            - name: config
+              type: manifests
+              properties:
+                objects: {objects}
+    """
+    config = "[{apiVersion: v1, kind: ConfigMap, metadata: {name: base}, data: {a: b}}]"
+    write_files(repo, {"profiles/base/1.0.0.yaml": base.format(version="1.0.0", objects=config)})
+    hello = repo / "profiles/hello/1.0.0.yaml"
+    hello.write_text(hello.read_text().replace("  components:", "  requires:\n    profiles: [{name: base}]\n"
+                                                                "  components:"))
+    before = _compiled(repo)
+    write_files(repo, {"profiles/base/1.1.0.yaml": base.format(version="1.1.0", objects="not a list")})
+    run = easel("validate", cwd=repo)  # the cluster keeps base 1.0.0 (easel.lock): 1.1.0 is checked all the same
+    assert run.code == 1, run.text
+    assert re.search(r"profiles/base/1\.1\.0\.yaml:\d+:\d+: error\[E407\]: .*\(stack base 1\.1\.0\)", run.text), run.text
+    assert "no cluster runs base 1.1.0 yet: checked as a stack, with its defaults" in run.text, run.text
+    (repo / "profiles/base/1.1.0.yaml").write_text(base.format(version="1.1.0", objects=config))
+    assert easel("validate", cwd=repo).code == 0
+    assert _compiled(repo) == before

@@ -60,7 +60,7 @@ class StandIn:
 
 @dataclass(frozen=True)
 class Group:
-    """Clusters the stand-in could be placed on, alike in every fact its checks read; proven on the first."""
+    """Clusters the stand-in could be placed on, alike in every fact its checks read; proven on one of them."""
     representative: str
     clusters: tuple[str, ...]
 
@@ -191,7 +191,9 @@ def groups(workload: ResolvedWorkload, fleet: Mapping[str, ClusterFacts], static
         if key is None:
             key = keys[(name, gpus)] = facts_key(fleet[name], gpus)
         found.setdefault(key, []).append(name)
-    return [Group(names[0], tuple(names)) for names in found.values()]
+    # proven on the one with the most GPUs (then the first by name): where the stand-in fits if anywhere
+    return [Group(min(names, key=lambda n: (-sum(p.total for p in fleet[n].gpus.values()), n)), tuple(names))
+            for names in found.values()]
 
 
 def facts_key(facts: ClusterFacts, gpus: bool = True) -> tuple:
@@ -203,12 +205,15 @@ def facts_key(facts: ClusterFacts, gpus: bool = True) -> tuple:
 
 def sub_model(model: Model, stand_in: StandIn) -> Model:
     """The repository with the stand-in as its only workload, at the version it checks, its environment placing
-    on every eligible cluster (the clusters it is given are one per group)."""
+    on every eligible cluster (the clusters it is given are one per group) and its project's quotas lifted (what
+    the project holds elsewhere is not the version's affair)."""
     name = stand_in.profile.meta.name
     environment = dataclasses.replace(stand_in.environment, number_of_clusters=None, spread_by=None)
+    project = dataclasses.replace(stand_in.project, quota_gpus=None, quota_by_product={})
     return dataclasses.replace(
         model, workloads={stand_in.workload.key: stand_in.workload},
         environments={**model.environments, environment.meta.name: environment},
+        projects={**model.projects, project.meta.name: project},
         profiles={**model.profiles, name: {**model.profiles[name], stand_in.profile.version: stand_in.checked}})
 
 

@@ -162,7 +162,7 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
         lines.append(f"  rollout to {r['to']}: wave {r['wave']} of {r['waves']} (see `easel rollout status`)")
     for c in profile.get("checkedWithoutWorkload", ()):
         where = (f"on {', '.join(c['clusters'])}, one cluster per set of cluster facts ({c['standingFor']} in all)"
-                 if c["clusters"] else "resolved only: no cluster there could take it")
+                 if c["clusters"] else "and resolved only: no cluster there could take it")
         values = "".join(f"; {name} from its examples" for name in c["fromExamples"]) + "".join(
             f"; {name} has no value: what its templates give is not checked" for name in c["withoutValue"])
         lines.append(f"  {c['version']} (no workload runs it in {c['environment']}): checked as a workload of project "
