@@ -5,13 +5,18 @@ written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
-from builders import gpu_cluster
+import pytest
+from builders import ROOT, gpu_cluster
 from conftest import easel, tree, write_files
+from helm_servers import pack_folder
+from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app, replaced
 
 import compiler.prove
+from compiler.runtime import helm
 
 # hello 1.0.0 as `easel init` writes it, as a later version whose `web` component is given as written here
 VERSION = """
@@ -213,7 +218,7 @@ def test_a_problem_only_a_cluster_shows_is_said_once_for_fifty_clusters_alike(re
     assert re.search(r"profiles/hello/1\.1\.0\.yaml:\d+:\d+: error\[E412\]: component 'widget' writes a Widget "
                      r"\(widgets\.example\.com/v1\), but nothing installs the widgets\.example\.com CRDs before it on "
                      r"cluster 'c00' \(published version hello 1\.1\.0 on cluster c00\)", run.text), run.text
-    assert "on cluster c00 (one per set of cluster facts, for 50 clusters)" in run.text, run.text
+    assert "on c00 (one cluster per set of cluster facts, for 50 clusters)" in run.text, run.text
 
 
 def test_a_version_with_gpus_is_proven_though_the_projects_quota_is_spent(repo):
@@ -262,3 +267,28 @@ def test_a_stack_version_no_cluster_runs_is_resolved_as_a_stack(repo):
     (repo / "profiles/base/1.1.0.yaml").write_text(base.format(version="1.1.0", objects=config))
     assert easel("validate", cwd=repo).code == 0
     assert _compiled(repo) == before
+
+
+@pytest.mark.skipif(not helm.available(), reason="helm-python-sdk (the `helm` extra) is not installed")
+def test_a_new_version_whose_chart_patch_targets_nothing_is_caught_by_the_charts_proof():
+    """Rendered by Helm's engine from the pinned archive, as a workload's chart is: the patch target of 1.1.0
+    matches none of the chart's objects (E817), though no workload runs 1.1.0."""
+    name, version, data = pack_folder(ROOT / "tests/helm_charts/llm-serving")
+    serving = """    - name: llm
+      type: helm-chart
+      properties: {{repository: charts, chart: llm-serving, version: 0.3.0, target: {{kind: Deployment, name: "{0}"}},
+                   container: engine, values: {{engine: {{model: m}}}}}}
+      traits: [{{type: gpu, properties: {{count: 1, product: A}}}}]"""
+    files = {**TEAM_IN_DEV, **one_component_app(serving.format(".*-engine")), **gpu_cluster("c"),
+             f"charts/charts/{name}-{version}.tgz": data,
+             "easel.lock": "apiVersion: easel.dev/v1alpha1\nkind: Lock\ncharts:\n"
+                           f"  charts/{name} {version}: sha256:{hashlib.sha256(data).hexdigest()}\n"}
+    files = replaced(files, "workloads/w.yaml", "profile: {name: app}", 'profile: {name: app, version: "1.0.0"}')
+    assert codes(compile_files(files)) == []
+    newer = files["profiles/app.yaml"].replace("version: 1.0.0", "version: 1.1.0").replace(".*-engine", ".*-vllm")
+    result = compile_files({**files, "profiles/app-1.1.0.yaml": newer})
+    found = [d for d in result.diagnostics if d.code == "E817"]
+    assert len(found) == 1 and found[0].location.file == "profiles/app-1.1.0.yaml", found
+    assert "matches none of the chart's objects" in found[0].message and str(found[0].subject) == \
+        "(published version app 1.1.0 on cluster c)"
+    assert result.decisions.workloads["team/w"].version == "1.0.0" and result.files is None  # nothing to write

@@ -234,8 +234,10 @@ class Seen:
             return "as a stack, with its defaults"
         text = f"in environment {self.environment} as a workload of project {self.project}"
         if self.clusters:
-            text += (f", on cluster{'s' if len(self.clusters) > 1 else ''} {', '.join(self.clusters)} (one per set "
-                     f"of cluster facts, for {self.standing_for} cluster{'s' if self.standing_for > 1 else ''})")
+            named = ", ".join(self.clusters[:3]) + (f" and {len(self.clusters) - 3} more" if len(self.clusters) > 3
+                                                    else "")
+            text += (f", on {named} (one cluster per set of cluster facts, for {self.standing_for} "
+                     f"cluster{'s' if self.standing_for > 1 else ''})")
         return text
 
 
@@ -262,7 +264,10 @@ class Findings:
                 subject = Subject(SUBJECT, (stand_in.label,), subject.cluster if subject else None)
             location = problem.location or (stand_in.profile.meta.loc.at("spec", "version") if stand_in else None)
             problem = dataclasses.replace(problem, location=location, subject=subject)
-            key = (problem.code, problem.location, problem.message, problem.subject)
+            message = problem.message  # found alike on several of the clusters proven: said once, of the first
+            for cluster in how.clusters:
+                message = re.sub(rf"(?<![\w.-]){re.escape(cluster)}(?![\w.-])", "…", message)
+            key = (problem.code, problem.location, message, subject and dataclasses.replace(subject, cluster=None))
             ways = self.found.setdefault(key, (problem, []))[1]
             if how not in ways and not any(w.environment == how.environment and w.clusters for w in ways):
                 ways[:] = [w for w in ways if w.environment != how.environment] + [how]
