@@ -140,7 +140,7 @@ def test_a_good_new_version_passes_and_changes_neither_the_output_nor_the_lock(r
     before = _compiled(repo)
     _publish(repo)
     run = easel("validate", cwd=repo)
-    assert run.code == 0 and "W113" not in run.text and "hello 1.1.0" not in run.text, run.text
+    assert run.code == 0 and "W114" not in run.text and "hello 1.1.0" not in run.text, run.text
     assert _compiled(repo) == before  # the stand-in is proven, never written
     explained = easel("explain", "demo/hello", cwd=repo)
     assert "1.1.0 (no workload runs it in dev): checked as a workload of project demo on local, one cluster per " \
@@ -161,8 +161,8 @@ def test_a_parameter_nothing_sets_is_given_a_stand_in_and_what_reads_it_is_not_j
     _publish(repo, parameters="    image: {type: string}", image='"{{ params.image }}"')
     run = easel("validate", cwd=repo)
     assert run.code == 0, run.text
-    assert run.text.count("warning[W113]") == 1 and "E706" not in run.text and "E812" not in run.text, run.text
-    assert re.search(r"profiles/hello/1\.1\.0\.yaml:\d+:\d+: warning\[W113\]: 1 published version checked with "
+    assert run.text.count("warning[W114]") == 1 and "E706" not in run.text and "E812" not in run.text, run.text
+    assert re.search(r"profiles/hello/1\.1\.0\.yaml:\d+:\d+: warning\[W114\]: 1 published version checked with "
                      r"stand-in values for parameters nothing sets \(hello 1\.1\.0: image\)", run.text), run.text
     explained = easel("explain", "demo/hello", cwd=repo).out
     assert "image has no value: what its templates give is not checked" in explained, explained
@@ -176,13 +176,13 @@ def test_the_schemas_examples_give_a_parameter_its_value(repo):
     _publish(repo, parameters='    image: {type: string, examples: ["docker.io/library/nginx:1.27"]}',
              image='"{{ params.image }}"')
     run = easel("validate", cwd=repo)  # the example is checked as a workload's value would be: not allowed here
-    assert run.code == 1 and "W113" not in run.text, run.text
+    assert run.code == 1 and "W114" not in run.text, run.text
     assert re.search(r"profiles/hello/1\.1\.0\.yaml:\d+:\d+: error\[E706\]: image 'docker\.io/library/nginx:1\.27' "
                      r"of component 'web' .*\(published version hello 1\.1\.0\)", run.text), run.text
     _publish(repo, parameters='    image: {type: string, examples: ["ghcr.io/traefik/whoami:v1.10"]}',
              image='"{{ params.image }}"')
     run = easel("validate", cwd=repo)
-    assert run.code == 0 and "W113" not in run.text, run.text
+    assert run.code == 0 and "W114" not in run.text, run.text
     explained = easel("explain", "demo/hello", cwd=repo).out
     assert "image from its examples" in explained, explained
 

@@ -6,7 +6,7 @@ the version as a workload of the environment's first project (by name), with the
 (profile defaults < easel.yaml < project < environment), and, for a parameter none of them sets, the first of
 its schema's `examples`. A parameter with neither gets a stand-in value of its type (`stand_in_value`), and what
 is found at the templates that read it, or names that value, is not reported: only the checks that need no value
-count (said once, W113). The stand-in is resolved and checked against the environment's policy here; the
+count (said once, W114). The stand-in is resolved and checked against the environment's policy here; the
 pipeline then decides, plans, renders and proves it on one cluster per distinct set of facts among those its
 environment could place it on (`groups`, `facts_key`), and writes nothing of it.
 """
@@ -29,7 +29,7 @@ from compiler.model import Environment, Meta, Model, ParamSetting, Project, Work
 SUBJECT = "published version"  # a stand-in's problems are the version's, not a workload's: never counted as one
 # what a stand-in's placement says is about capacity and quotas, not the version: nothing is placed for real
 NOT_THE_VERSIONS = frozenset({"E601", "E602", "E607", "E704", "W107"})
-NOTES = 3  # versions named by W113 (the others counted)
+NOTES = 3  # versions named by W114 (the others counted)
 _PARAMS = re.compile(r"\bparams\b(?:\s*\.\s*([A-Za-z_]\w*)|\s*\[\s*['\"]([^'\"]*)['\"]\s*\])?")
 
 
@@ -284,7 +284,7 @@ class Findings:
 
 
 def unchecked(stand_ins_: Iterable[StandIn]) -> list[Diagnostic]:
-    """W113, said once for the whole repository (as W107 is): the versions checked with a stand-in value for a
+    """W114, said once for the whole repository (as W107 is): the versions checked with a stand-in value for a
     parameter nothing sets, each at its parameter; `easel explain` says it per environment."""
     found: dict[str, tuple[StandIn, list[str]]] = {}
     for stand_in in stand_ins_:
@@ -298,7 +298,7 @@ def unchecked(stand_ins_: Iterable[StandIn]) -> list[Diagnostic]:
     listed = "; ".join(f"{label}: {', '.join(names)}" for label, (_, names) in list(found.items())[:NOTES])
     more = f" and {len(found) - NOTES} more" if len(found) > NOTES else ""
     return [warning(
-        "W113", f"{len(found)} published version{'s' if len(found) > 1 else ''} checked with stand-in values for "
+        "W114", f"{len(found)} published version{'s' if len(found) > 1 else ''} checked with stand-in values for "
         f"parameters nothing sets ({listed}{more}): the templates that read them are checked only when a "
         "workload sets them", _declared(*places[0]),
         notes=[Note(f"{name!r} of {s.label}", _declared(s, name)) for s, name in places[1:NOTES]])]

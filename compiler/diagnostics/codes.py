@@ -280,7 +280,7 @@ _ALL = [
          "the proof builds a folder's resources, patches, images, replicas, namespace, labels and annotations as "
          "kustomize does; write what the folder needs with those (a patch instead of a component or replacement) "
          "to have it proven, or accept that the engine alone builds the rest"),
-    Code("W113", "a published version checked with a stand-in value for a parameter nothing sets",
+    Code("W114", "a published version checked with a stand-in value for a parameter nothing sets",
          "give such a parameter `examples: [...]` in a profile's next version to have it checked with that value"),
 ]
 
