@@ -5,6 +5,8 @@
     decide    decide/     versions, resolution, policy, placement, stacks, rollout waves: Decisions
     plan      plan/       per cluster, exactly what it runs: ClusterPlan
     prove     prove/      what a cluster would reject of it, before anything is written
+    published decide/candidates.py, then decide to prove again: each profile version no workload runs in an
+              environment that allows it, checked as a stand-in workload there (never written)
     render    render/     per cluster and engine, the output tree as texts
 
 Writing is the caller's last step (write/), so that `validate`, `compile --check`, `explain` and `diff` run the
@@ -17,18 +19,20 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from compiler import load, validate
-from compiler.decide import decide, inventory
+from compiler.decide import candidates, decide, inventory, resolve
+from compiler.decide.candidates import Group, StandIn
+from compiler.decide.eligibility import StaticIndex
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import Resolutions
 from compiler.decide.rollout import step as rollout_step
-from compiler.diagnostics import Diagnostics
+from compiler.diagnostics import Diagnostic, Diagnostics
 from compiler.load import RawRepo
 from compiler.load.source import Source
 from compiler.model import Model
 from compiler.model.charts import ChartArchive
 from compiler.plan import Plans, plan
 from compiler.plan.shards import Shard
-from compiler.prove import ProvenTree, prove
+from compiler.prove import ProvenTree, prove, prove_clusters
 from compiler.prove.chart_objects import ChartProof, ChartRendering, ChartRequest
 from compiler.record import lockfile
 from compiler.record.decisions import Decisions
@@ -73,6 +77,8 @@ class Result:
     files: dict[str, str] | None = None  # the output tree; None when there were errors
     lock_text: str | None = None  # easel.lock as this compile leaves it
     checked: frozenset[tuple[str, int]] = frozenset()  # (file, index) of the documents that passed their schema
+    # the published versions no workload runs in an environment that allows them, as they were checked there
+    published: tuple[tuple[StandIn, tuple[Group, ...]], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -185,6 +191,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     diagnostics.extend(unplanned)
     diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products,
                              proof_archives(model), helm.available()))
+    _published(result, model, store)
     if not diagnostics.has_errors:
         result.lock_text = lockfile.dump(result.decisions)
         if request.last_stage in ("prove", "render"):
@@ -207,3 +214,55 @@ def _proven_tree(result: Result, request: Request, model: Model, progress: Progr
         result.lock_text = None
         return None
     return dict(sorted(files.items())) if request.last_stage == "render" else None
+
+
+def _published(result: Result, model: Model, store: Cache) -> None:
+    """Every published profile version, in each environment that allows it where no workload runs it, checked as
+    a workload would be (decide/candidates.py): resolved, then decided, planned, rendered and proven on one cluster
+    per distinct set of facts its environment could place it on. Only problems are kept: nothing is written."""
+    findings = candidates.Findings({(d.code, d.location, d.message) for d in result.diagnostics})
+    static = StaticIndex(result.fleet, model.profiles)
+    proof = chart_proof(model, store)
+    keys: dict[tuple[str, bool], tuple] = {}
+    checked = []
+    try:
+        for stand_in in candidates.stand_ins(model, result.resolutions):
+            workload, problems = candidates.resolved(model, stand_in)
+            findings.add(problems, stand_in, candidates.seen(stand_in))
+            groups = candidates.groups(workload, result.fleet, static, keys) \
+                if workload is not None and not any(p.is_error for p in problems) else []
+            if groups:
+                said = {(p.code, p.location, p.message) for p in problems}
+                found, placed = _proven(model, stand_in, {g.representative: result.fleet[g.representative]
+                                                          for g in groups}, result.decisions, proof)
+                groups = [g for g in groups if g.representative in placed]
+                findings.add([p for p in found if (p.code, p.location, p.message) not in said], stand_in,
+                             candidates.seen(stand_in, groups))
+            checked.append((stand_in, tuple(groups)))
+    finally:
+        if proof is not None:
+            proof.engine.close()
+    for profile in candidates.stacks_unrun(model, result.resolutions):
+        findings.add(resolve.resolve_stack(model, profile)[1], None,
+                     candidates.Seen(f"{profile.meta.name} {profile.version}", None, loc=profile.meta.loc))
+    result.published = tuple(checked)
+    result.diagnostics.extend([*findings.diagnostics(), *candidates.unchecked(s for s, _ in checked)])
+
+
+def _proven(model: Model, stand_in: StandIn, fleet: dict[str, ClusterFacts], decided: Decisions,
+            proof: ChartProof | None) -> tuple[list[Diagnostic], tuple[str, ...]]:
+    """The stand-in decided (placed on every cluster given that can take it: those returned), planned, and each
+    cluster's tree rendered and proven; what a stage finds stops the stages after it, as in a compile."""
+    sub = candidates.sub_model(model, stand_in)
+    # the stacks each cluster runs now, kept where they serve the stand-in too (as easel.lock's are)
+    running = Decisions(clusters={name: held for name, held in decided.clusters.items() if name in fleet})
+    decisions, resolutions, found = decide(sub, fleet, running)
+    problems, placed = list(found), decisions.workload(stand_in.workload.id).clusters or ()
+    if not placed or any(p.is_error and p.code not in candidates.NOT_THE_VERSIONS for p in problems):
+        return problems, ()
+    plans, planned = plan(sub, fleet, decisions, resolutions)
+    problems += [*planned, *prove(plans, fleet, decisions, resolutions.dra_products, proof_archives(model),
+                                  helm.available())]
+    if any(p.is_error for p in problems if p.code not in candidates.NOT_THE_VERSIONS):
+        return problems, placed
+    return problems + prove_clusters(plans, sub, decisions, fleet, proof), placed

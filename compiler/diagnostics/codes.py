@@ -282,6 +282,8 @@ _ALL = [
          "to have it proven, or accept that the engine alone builds the rest"),
     Code("W113", "a YAML file holds no document",
          "easel reads nothing from a file that is empty or holds only comments: write its documents, or delete it"),
+    Code("W114", "a published version checked with a stand-in value for a parameter nothing sets",
+         "give such a parameter `examples: [...]` in a profile's next version to have it checked with that value"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -11,6 +11,8 @@ is written.
   their CRDs (tree.py, schemas.py, custom_schemas.py; E810-E815); a cluster at a time as it is rendered and
   written (for `validate`: proven and dropped), so a fleet's tree is never whole in memory, and write refuses a
   tree with an error in it.
+- `prove_clusters`: the same proof of trees that are never written (a published version's stand-in, on one
+  cluster per set of facts: decide/candidates.py), each tree dropped once proven.
 - `kustomize.py` builds a cluster's tree as `kubectl kustomize` does (`easel build`).
 """
 
@@ -29,7 +31,7 @@ from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import Parsed
 from compiler.prove.tree import WorkloadPolicy, prove_cluster
 from compiler.record.decisions import Decisions
-from compiler.render import Tree
+from compiler.render import Tree, cluster_files
 
 
 def prove(plans: Plans, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
@@ -75,6 +77,18 @@ def gpus_taken(decisions: Decisions, cluster: str) -> dict[str, dict[str, int]]:
         for allocation in decision.allocations.get(cluster, ()):
             per_component = found.setdefault(workload_id, {})
             per_component[allocation.component] = per_component.get(allocation.component, 0) + allocation.count
+    return found
+
+
+def prove_clusters(plans: Plans, model: Model, decisions: Decisions, fleet: Mapping[str, ClusterFacts],
+                   charts: ChartProof | None = None) -> list[Diagnostic]:
+    """Each cluster's tree rendered, proven and dropped, for what is proven but never written (a published
+    version's stand-in, pipeline.py); the chart engine is left to the caller to close."""
+    policies = workload_policies(model)
+    found: list[Diagnostic] = []
+    for name, cluster_plan in plans.clusters.items():
+        found += prove_cluster(cluster_plan, cluster_files(plans, name), policies, gpus_taken(decisions, name),
+                               Parsed.shared(), fleet.get(name), charts, set())
     return found
 
 

@@ -50,7 +50,19 @@ def _profile(result: Result, workload, decision, resolved) -> dict[str, Any]:
             "locked": result.previous.workload(workload.id).version,
             "rollout": ({"from": decision.rollout.from_version, "to": decision.rollout.to_version,
                          "wave": decision.rollout.wave, "waves": len(resolved.environment.waves)}
-                        if resolved and decision.rollout else None)}
+                        if resolved and decision.rollout else None),
+            **({"checkedWithoutWorkload": unrun} if (unrun := _checked_unrun(result, workload.profile)) else {})}
+
+
+def _checked_unrun(result: Result, profile: str) -> list[dict[str, Any]]:
+    """The profile's versions no workload runs in an environment that allows them, and how each was checked there
+    (pipeline.py `_published`): the clusters it was proven on, one per set of facts, and the parameters that had
+    no value (given a stand-in value; what their templates give is not checked)."""
+    return [{"version": stand_in.profile.version, "environment": stand_in.environment.meta.name,
+             "project": stand_in.project.meta.name, "clusters": [g.representative for g in groups],
+             "standingFor": sum(len(g.clusters) for g in groups), "fromExamples": list(stand_in.examples),
+             "withoutValue": [name for name, _ in stand_in.unset]}
+            for stand_in, groups in result.published if stand_in.profile.meta.name == profile]
 
 
 def _resolved(result: Result, resolved) -> dict[str, Any]:
@@ -148,6 +160,13 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
     if profile["rollout"]:
         r = profile["rollout"]
         lines.append(f"  rollout to {r['to']}: wave {r['wave']} of {r['waves']} (see `easel rollout status`)")
+    for c in profile.get("checkedWithoutWorkload", ()):
+        where = (f"on {', '.join(c['clusters'])}, one cluster per set of cluster facts ({c['standingFor']} in all)"
+                 if c["clusters"] else "and resolved only: no cluster there could take it")
+        values = "".join(f"; {name} from its examples" for name in c["fromExamples"]) + "".join(
+            f"; {name} has no value: what its templates give is not checked" for name in c["withoutValue"])
+        lines.append(f"  {c['version']} (no workload runs it in {c['environment']}): checked as a workload of project "
+                     f"{c['project']} {where}{values}")
     return lines
 
 
