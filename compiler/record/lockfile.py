@@ -159,7 +159,7 @@ def dump(decisions: Decisions) -> str:
         data["charts"] = {chart_text(key): value for key, value in sorted(decisions.charts.items())}
     if decisions.chart_manifests:
         data["chartManifests"] = {chart_text(key): value for key, value in sorted(decisions.chart_manifests.items())}
-    return HEADER + yamlio.dump(data)
+    return HEADER + yamlio.dump({key: value for key, value in data.items() if value != {}})  # no empty sections
 
 
 def _profile_version(text: str) -> tuple[str | None, str | None]:
