@@ -113,7 +113,8 @@ def rollout_status(state: State, fmt: str) -> int:
 @FORMAT
 @click.pass_obj
 def rollout_advance(state: State, workloads: tuple[str, ...], everything: bool, fmt: str) -> int:
-    """Move the rollout of WORKLOAD (or --all) one wave on; past the last wave it is complete."""
+    """Move the rollout of WORKLOAD (or --all) one wave on; once every cluster runs the new version, it is
+    complete."""
     if not workloads and not everything:
         raise click.UsageError("give a WORKLOAD or --all")
     return _compile_and_write(state, fmt, Request(rollout=RolloutStep("advance", workloads, everything)))
