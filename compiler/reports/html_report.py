@@ -155,7 +155,7 @@ def _cell(entry: dict[str, Any], reason, decision) -> dict[str, Any]:
     if entry["verdict"] == "chosen":
         count = sum(gpu["count"] for gpu in entry["gpus"])
         takes = explain.taken_text(entry["gpus"])
-        why = ("chosen: kept from easel.lock" if entry.get("kept") else f"chosen: score {entry['score']}")
+        why = f"chosen: {explain.chosen_why(entry)}"
         why += f"; runs {decision.profile} {decision.version_on(entry['cluster'])}"
         why += f"; takes {takes}" if takes else "; takes no GPUs"
         return {"verdict": "chosen", "mark": "✓", "label": f"{count} GPU{'s' if count != 1 else ''}" if count else "",
