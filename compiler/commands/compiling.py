@@ -131,7 +131,7 @@ def _check(result: Result, out: Path, root: Path, lock_stale: bool, manifest: Ma
            owns: Callable[[str], bool] | None) -> tuple[Summary, Changes]:
     found: Changes = diff(out, result.files or {}, manifest, owns)
     if lock_stale:
-        result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides "
+        result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides"
                                      + "".join(f"\n  {line}" for line in moves(result))))
     if found.any:
         listed = ([f"  added    {p}" for p in found.added] + [f"  changed  {p}" for p in found.changed]
