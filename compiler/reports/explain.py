@@ -12,11 +12,18 @@ from compiler.model import quantity, versions
 from compiler.pipeline import Result
 
 
-def _where(loc: Location | None, result: Result) -> str | None:
+def _where(loc: Location | None, result: Result) -> dict[str, Any]:
+    """Where something is written, in the fields diagnostics use: file (relative to the repository), line and
+    column (from 1); each null when not known."""
     if loc is None or not loc.file or loc.file.startswith("<"):
-        return None
+        return {"file": None, "line": None, "column": None}
     found = positions.resolve(loc, result.texts.get(loc.file))
-    return f"{loc.file}:{found[0]}:{found[1]}" if found else loc.file
+    return {"file": loc.file, "line": found[0] if found else None, "column": found[1] if found else None}
+
+
+def at(where: dict[str, Any]) -> str:
+    """`file:line:column` of a _where, as far as it is known."""
+    return ":".join(str(part) for part in (where["file"], where["line"], where["column"]) if part is not None)
 
 
 def workload_report(result: Result, workload) -> dict[str, Any]:
@@ -24,7 +31,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
     resolved = result.resolutions.workload(workload.id, decision.version) if decision else None
     report: dict[str, Any] = {
         "workload": workload.id,
-        "file": _where(workload.meta.loc, result),
+        **_where(workload.meta.loc, result),
         "project": workload.project,
         "environment": workload.environment,
         "profile": _profile(result, workload, decision, resolved),
@@ -171,7 +178,7 @@ def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
 
 
 def workload_text(report: dict[str, Any], every_cluster: bool = False) -> str:
-    lines = [f"workload {report['workload']}  ({report['file']})",
+    lines = [f"workload {report['workload']}  ({at(report)})",
              f"  project {report['project']}, environment {report['environment']}", *_profile_lines(report["profile"])]
     if "status" in report:
         lines.append(f"  {report['status']}")
@@ -198,7 +205,7 @@ def _resolved_lines(report: dict[str, Any]) -> list[str]:
     width = max((len(p["name"]) for p in report["parameters"]), default=4)
     for p in report["parameters"]:
         lock = ", locked" if p["locked"] else ""
-        lines.append(f"  {p['name']:<{width}}  {p['value']!r}  ← {p['layer']}{lock} ({p['setAt']})")
+        lines.append(f"  {p['name']:<{width}}  {p['value']!r}  ← {p['layer']}{lock} ({at(p['setAt'])})")
     if not report["parameters"]:
         lines.append("  (none)")
     lines += ["", "components:"]
@@ -285,7 +292,7 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
                      "total": pool.total, "allocated": used, "free": pool.total - used,
                      "largestDevice": pool.largest_device, "allocatedTo": holders.get(key, [])})
     return {
-        "cluster": name, "file": _where(cluster.meta.loc, result), "source": cluster.source,
+        "cluster": name, **_where(cluster.meta.loc, result), "source": cluster.source,
         "engine": facts.engine, "kubernetesVersion": facts.kubernetes_version, "gpuAllocation": facts.gpu_allocation,
         "clusterProfile": "/".join(cluster.cluster_profile) if cluster.cluster_profile else None,
         "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in cluster.taints],
@@ -306,7 +313,7 @@ _ALLOCATION = {"device-plugin": "the device plugin (nvidia.com/gpu limits)",
 
 
 def cluster_text(report: dict[str, Any]) -> str:
-    lines = [f"cluster {report['cluster']}  ({report['file']})",
+    lines = [f"cluster {report['cluster']}  ({at(report)})",
              f"  {report['source']}, engine {report['engine']}, Kubernetes {report['kubernetesVersion'] or 'unknown'}"
              + (f", cluster profile {report['clusterProfile']}" if report["clusterProfile"] else ""),
              f"  GPUs allocated through {_ALLOCATION[report['gpuAllocation']]}"]
