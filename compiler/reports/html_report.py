@@ -97,7 +97,7 @@ def _cluster(cluster: dict[str, Any], cells: bool) -> dict[str, Any]:
 def _project(project: dict[str, Any]) -> dict[str, Any]:
     def bar(used: int, quota: int | None) -> dict[str, Any]:
         ratio = used / quota if quota else 0
-        return {"percent": _percent(used, quota),
+        return {"percent": "100.00%" if quota == 0 else _percent(used, quota),  # 0 of 0: reached, drawn full
                 "level": "full" if quota is not None and used >= quota else "high" if ratio >= 0.75 else "ok"}
 
     return {**project, "bar": bar(project["used"], project["quota"]),
