@@ -62,7 +62,8 @@ def compile_command(state: State, check: bool, locked: bool, out_dir: str | None
 @REF
 @click.pass_obj
 def build_command(state: State, cluster: str, ref: str | None) -> int:
-    """Print CLUSTER's objects on standard output, as `kustomize build` prints its tree; nothing is written."""
+    """Print CLUSTER's objects on standard output: those `kubectl kustomize` prints, in its order, keys sorted
+    (quoting as easel writes YAML); nothing is written."""
     with progress.shown():
         result = state.compile(Request(last_stage="plan"), ref=ref)
     if not result.ok or result.plans is None:
