@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from builders import copy_example
-from conftest import ROOT, easel
+from conftest import CRDS_ABSENT, ROOT, easel
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MARKED = re.compile(r"^<!-- output of: (easel [^\n]*?) -->\n```[a-z]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -64,3 +64,10 @@ def test_the_pre_commit_configuration_runs_the_hooks_as_defined():
             (wanted["name"], wanted["entry"], wanted["pass_filenames"], wanted["files"]), hook["id"]
         assert hook["language"] == "system"  # the easel installed, not one pre-commit installs
 
+
+def test_the_readme_says_where_each_crd_schema_the_tests_read_comes_from():
+    from k8s_schemas import CRD_FILES
+
+    listed = re.findall(r"^\| `([a-z]+/[a-z]+\.yaml)` \| [\w./-]+ \| `[^`]+` \|$", README, re.MULTILINE)
+    assert sorted(listed) == sorted(set(CRD_FILES.values())), "CRD schemas for the conformance tests"
+    assert "CRD schemas for the conformance tests" in CRDS_ABSENT and "README.md" in CRDS_ABSENT
