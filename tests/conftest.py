@@ -18,6 +18,9 @@ from click.testing import CliRunner
 from compiler.cli import main
 
 SHARED = ROOT.parent / "shared"
+CRDS = SHARED / "crds"  # the upstream Flux, Argo CD, OCM and KubeVela CRDs the conformance tests read
+CRDS_ABSENT = (f"the upstream CRD schemas are not in {CRDS}: copy them there from their repositories, as README.md's "
+               "Development section lists them (CRD schemas for the conformance tests)")
 INIT_REPO = ROOT / "compiler" / "commands" / "init_repo"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import k8s_schemas
 import pytest
 import yaml
-from conftest import SHARED, copy_init_repo, easel, write_files
+from conftest import CRDS, CRDS_ABSENT, copy_init_repo, easel, write_files
 
 SETTINGS = """
 apiVersion: easel.dev/v1alpha1
@@ -34,7 +34,7 @@ def test_each_flux_bootstrap_source_reads_with_the_named_secret(tmp_path, delive
     assert {source["kind"] for source in sources} == {"OCIRepository" if delivery == "oci" else "GitRepository"}
 
 
-@pytest.mark.skipif(not (SHARED / "crds").is_dir(), reason="the upstream CRDs are in ../shared/crds (CI has them)")
+@pytest.mark.skipif(not CRDS.is_dir(), reason=CRDS_ABSENT)
 @pytest.mark.parametrize("delivery", ["git", "oci"])
 def test_a_source_with_a_secret_validates_against_the_upstream_crd(tmp_path, delivery):
     repo = copy_init_repo(tmp_path / "repo")
@@ -42,7 +42,7 @@ def test_a_source_with_a_secret_validates_against_the_upstream_crd(tmp_path, del
     write_files(repo, {"easel.yaml": SETTINGS.format(engine="flux", more=more)})
     assert easel("compile", cwd=repo).code == 0
     for source in _bootstrap_sources(repo):
-        assert not k8s_schemas.validate_custom(source, SHARED / "crds"), source
+        assert not k8s_schemas.validate_custom(source, CRDS), source
 
 
 def test_without_a_secret_the_bootstrap_source_names_none(tmp_path):

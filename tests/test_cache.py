@@ -92,6 +92,22 @@ def test_the_output_is_checked_before_a_replay(tmp_path, decided, edit):
     assert _state(repo) == expected
 
 
+def test_a_repository_copied_with_its_cache_checks_and_names_its_own_output(tmp_path, decided):
+    original = _fleet(tmp_path / "original")
+    assert easel("compile", cwd=original).code == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)  # .easel-cache/ too: its record is of the original's output folder
+    target = sorted((copy / "output").rglob("objects.yaml"))[0]
+    target.write_text(target.read_text() + "# edited\n")
+    run = easel("compile", "--check", cwd=copy)
+    assert run.code == 1 and "error[E803]" in run.err and str(copy / "output") in run.err, run.text
+    run = easel("compile", cwd=copy)
+    assert run.code == 0 and run.out.rstrip().endswith(f"1 changed, 0 removed, {len(tree(copy / 'output')) - 1} "
+                                                       f"unchanged ({copy / 'output'})"), run.text
+    run = easel("compile", cwd=copy)  # now the copy's own record: replayed, and its own folder named
+    assert run.code == 0 and f"({copy / 'output'})" in run.out and len(decided) == 3, run.text
+
+
 def test_an_input_edit_is_compiled_for_real(tmp_path, decided):
     repo = _fleet(tmp_path / "repo")
     assert easel("compile", cwd=repo).code == 0

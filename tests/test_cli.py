@@ -22,7 +22,7 @@ def test_the_console_script_and_the_module_run_as_processes(repo):
     script = shutil.which("easel", path=str(Path(sys.executable).parent)) or shutil.which("easel")
     assert script, "the easel console script is not installed"
     proc = subprocess.run([script, "-C", str(repo), "validate"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.startswith("ok: 1 workload, 1 placed on 1 cluster"), \
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: 1 workload, 1 placement on 1 cluster"), \
         proc.stdout + proc.stderr
     run = easel_process("compile", "--check", cwd=repo)
     assert run.code == 1 and "error[E803]" in run.err
@@ -57,8 +57,17 @@ def test_init_refuses_to_overwrite(repo):
 def test_validate_reports_success_without_writing(repo):
     run = easel("validate", cwd=repo)
     assert run.code == 0, run.text
-    assert "ok: 1 workload, 1 placed on 1 cluster" in run.out
+    assert "ok: 1 workload, 1 placement on 1 cluster" in run.out
     assert not (repo / "output").exists()
+
+
+def test_validate_and_compile_count_placements_alike_and_the_clusters_they_are_on(repo):
+    write_files(repo, {**cluster_file("idle-1", "{tier: none}"), **cluster_file("idle-2", "{tier: none}")})
+    run = easel("validate", cwd=repo)
+    assert run.out.startswith("ok: 1 workload, 1 placement on 1 cluster of 3\n"), run.text
+    run = easel("compile", cwd=repo)
+    assert run.out.startswith("compiled 1 workload into 1 placement on 1 cluster of 3: "), run.text
+    assert easel("compile", "--check", cwd=repo).out.startswith("up to date: 16 files for 1 placement on 1 cluster of 3")
 
 
 def test_compile_then_check_then_stale(repo):

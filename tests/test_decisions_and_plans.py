@@ -114,6 +114,13 @@ def test_easel_lock_is_the_record_serialised(mid_rollout):
     assert recorded.placement is None  # the reasons are not in the lock
 
 
+def test_easel_lock_writes_no_empty_section():
+    text = lockfile.dump(lockfile.Decisions(workloads={"team/w": lockfile.WorkloadDecision("team/w", "app", "1.0.0")}))
+    assert text.splitlines()[1:] == ["apiVersion: easel.dev/v1alpha1", "kind: Lock", "versions:",
+                                     "  team/w: app 1.0.0"]  # no `placements: {}`, no `rollouts: {}`
+    assert lockfile.parse(text)[1] == []
+
+
 def test_what_changed_is_a_function_of_two_records(mid_rollout):
     first, result = mid_rollout
     assert [str(c) for c in changes(result.previous, result.decisions)] == [

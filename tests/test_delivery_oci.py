@@ -11,7 +11,7 @@ from pathlib import Path
 import k8s_schemas
 import pytest
 import yaml
-from conftest import SHARED, copy_init_repo, easel, write_files
+from conftest import CRDS, CRDS_ABSENT, copy_init_repo, easel, write_files
 
 REGISTRY = "registry.example.com/platform/fleet"
 SETTINGS = f"""
@@ -99,14 +99,14 @@ def test_argo_cd_applications_sync_from_the_clusters_artifact(oci_repo):
     assert source == {"repoURL": f"oci://{REGISTRY}/{{{{ .cluster }}}}", "targetRevision": "stable", "path": "."}
 
 
-@pytest.mark.skipif(not (SHARED / "crds").is_dir(), reason="the upstream CRDs are in ../shared/crds (CI has them)")
+@pytest.mark.skipif(not CRDS.is_dir(), reason=CRDS_ABSENT)
 def test_the_delivery_objects_validate_against_the_upstream_crds(oci_repo):
     out = oci_repo / "output"
     checked = 0
     for path in [*out.glob("bootstrap/*/*.yaml"), *out.glob("clusters/*/flux/layers/*.yaml"),
                  *(p for p in out.glob("clusters/*/apps/**/*.yaml") if p.name != "kustomization.yaml")]:
         for obj in _documents(path):
-            problems = k8s_schemas.validate_custom(obj, SHARED / "crds")
+            problems = k8s_schemas.validate_custom(obj, CRDS)
             assert not problems, f"{path}: {problems}"
             checked += 1
     assert checked > 5

@@ -8,7 +8,7 @@ import k8s_schemas
 import pytest
 import yaml
 from builders import gpu_cluster
-from conftest import SHARED
+from conftest import CRDS, CRDS_ABSENT
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
 
 JOB = """    - name: migrate
@@ -58,9 +58,9 @@ def test_on_argocd_a_job_is_replaced_when_its_template_changes():
     assert "sync-options" not in config
 
 
-@pytest.mark.skipif(not (SHARED / "crds").is_dir(), reason="the upstream CRDs are in ../shared/crds (CI has them)")
+@pytest.mark.skipif(not CRDS.is_dir(), reason=CRDS_ABSENT)
 def test_a_forcing_layer_validates_against_the_upstream_crd():
-    assert not k8s_schemas.validate_custom(_layer(_compiled(JOB), "migrate"), SHARED / "crds")
+    assert not k8s_schemas.validate_custom(_layer(_compiled(JOB), "migrate"), CRDS)
 
 
 @pytest.mark.parametrize("engine", ["flux", "argocd"])

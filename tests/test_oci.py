@@ -82,6 +82,9 @@ def test_an_unreachable_registry_is_an_error_not_a_traceback(tmp_path):
     repo = _published_repo(tmp_path)
     run = easel("publish", "--oci", f"127.0.0.1:{free_port()}/fleet", "--plain-http", cwd=repo)
     assert run.code == 1 and "error[E907]" in run.text and "Traceback" not in run.text, run.text
+    assert "over HTTP (--plain-http): " in run.err and run.err.count("--plain-http") == 1, run.text  # not again
+    tls = easel("publish", "--oci", f"127.0.0.1:{free_port()}/fleet", cwd=repo)
+    assert tls.code == 1 and "over HTTPS (a registry without TLS on your own machine needs --plain-http)" in tls.err
     bad = easel("publish", "--oci", "Not A Registry", cwd=repo)
     assert bad.code == 1 and "error[E907]" in bad.text
 

@@ -37,11 +37,10 @@ import k8s_schemas
 import nodesemver
 import pytest
 import yaml
-from conftest import ROOT, SHARED, Run, copy_init_repo, easel, easel_process, tree, write_files
+from conftest import CRDS, CRDS_ABSENT, ROOT, Run, copy_init_repo, easel, easel_process, tree, write_files
 
 from compiler.kube import names
 
-CRDS = SHARED / "crds"
 REPOS = ("example", "init", "longnames")
 MANAGED_BY = "app.kubernetes.io/managed-by"
 WORKLOAD_LABELS = ("easel.dev/project", "easel.dev/workload", "easel.dev/environment", "easel.dev/profile",
@@ -493,7 +492,7 @@ def _split(case: str, repos: dict[str, Compiled]) -> tuple[Compiled, str]:
 
 def crds_or_skip() -> Path:
     if not (CRDS / "fluxcd").is_dir() or not (CRDS / "argocd").is_dir():
-        pytest.skip(f"upstream CRD schemas not found at {CRDS}; they come with the project's shared folder")
+        pytest.skip(CRDS_ABSENT)
     return CRDS
 
 

@@ -10,6 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenario import chosen, codes, compile_files, decision, replaced
 
+from compiler.load.source import MemorySource
+from compiler.pipeline import compile_repository
+from compiler.reports import explain
+
 
 def cluster(name: str, tier: str = "prod", gpus: list[str] | None = None, k8s: str = "1.30.1", spec: str = "",
             labels: str | None = None) -> str:
@@ -430,3 +434,26 @@ def test_the_devices_a_lock_records_read_back_as_written(devices):
                                                                 devices=devices)})
     parsed, problems = lockfile.parse(lockfile.dump(decisions))
     assert problems == [] and parsed.workloads["team/w"].devices == devices
+
+
+def _explained(result, name: str) -> dict[str, str]:
+    """Each cluster's line of `easel explain`'s placement, by cluster."""
+    text = explain.workload_text(explain.workload_report(result, result.model.workloads[("team", name)]))
+    return {line.split()[1]: line.split(None, 2)[2] for line in text.splitlines() if line[:3] in ("  ✓", "  ·")}
+
+
+def test_explain_says_a_tie_on_score_went_to_the_name():
+    files = {**base("    numberOfClusters: 1\n    prioritizers: [{name: MostFreeGPU}]"), **workload("w1"),
+             "clusters/a.yaml": cluster("a", gpus=[device("a-1", count=2)]),
+             "clusters/b.yaml": cluster("b", gpus=[device("b-1", count=2)]),
+             "clusters/c.yaml": cluster("c", gpus=[device("c-1", count=1)])}
+    result = compile_files(files)
+    assert _explained(result, "w1") == {
+        "a": "chosen (score 100.0, tied with b: the first name); runs 1.0.0; takes 1 × A (1 on device 'a-1')",
+        "b": "eligible, tied with a on score 100.0: of equal scores the first name is chosen",
+        "c": "eligible, but score 0.0: clusters with a higher score were chosen"}
+    again = compile_repository(MemorySource({**files, "easel.lock": result.lock_text}))  # kept: scores do not count
+    assert _explained(again, "w1") == {
+        "a": "chosen (kept from easel.lock); runs 1.0.0; takes 1 × A (1 on device 'a-1')",
+        "b": "eligible, but the 1 cluster(s) wanted are kept from easel.lock",
+        "c": "eligible, but the 1 cluster(s) wanted are kept from easel.lock"}

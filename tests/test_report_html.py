@@ -348,3 +348,33 @@ def test_the_console_check_sees_a_reference_outside_the_page(example, tmp_path):
     page.write_text(text.replace("<main>", '<main><img src="https://example.invalid/logo.png">', 1))
     messages = _chromium(page, tmp_path / "outside.png", tmp_path / "profile")
     assert any("example.invalid" in message for message in messages), messages
+
+
+def test_a_quota_of_zero_is_drawn_reached_and_a_cluster_profiles_add_ons_are_listed(tmp_path):
+    copy = copy_example(tmp_path / "example")
+    project = copy / "environments/projects/vision.yaml"
+    project.write_text(project.read_text().replace("      NVIDIA-H100-80GB-HBM3: 8\n",
+                                                   "      NVIDIA-H100-80GB-HBM3: 8\n      NVIDIA-L4: 0\n"))
+    run = easel("-C", str(copy), "report", "--out", "report")
+    assert run.code == 0, run.text
+    page = parse((copy / "report" / "index.html").read_text(encoding="utf-8"))
+    [vision] = [body for body in page.by_id("quotas").all("tbody") if body.text().startswith("vision ")]
+    [row] = [tr for tr in vision.all("tr", "quota") if tr.text().startswith("NVIDIA-L4 ")]
+    [bar] = row.all("div", "bar")
+    assert row.text() == "NVIDIA-L4 0 / 0" and "full" in bar.classes  # nothing may be taken: reached
+    assert bar.all("b")[0].attrs["style"] == "width:100.00%"
+
+    per_cluster = {body.text().split()[0]: body.text() for body in page.all("table", "stacks")[0].all("tbody")}
+    profiled = {}  # cluster -> its cluster profile's add-on layers (name, version)
+    for cluster in per_cluster:
+        named = _json(copy, "explain", "--cluster", cluster)["clusterProfile"]
+        if named:
+            name, version = named.split("/")
+            layers = yaml.safe_load((copy / f"profiles/cluster-profiles/{name}/{version}.yaml").read_text())
+            profiled[cluster] = [(layer["name"], layer["version"]) for layer in layers["spec"]["layers"]
+                                 if layer["type"] == "addon"]
+    assert any(profiled.values())
+    for cluster, addons in profiled.items():
+        for name, version in addons:
+            in_order(per_cluster[cluster], [name, version, "cluster profile"])
+        assert addons or "no stacks" in per_cluster[cluster]

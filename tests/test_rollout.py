@@ -58,12 +58,13 @@ def test_a_rollout_goes_wave_by_wave_and_completes(repo):
     assert run.code == 0 and "rollout of demo/hello at wave 2 of 3" in run.out
     running = _running(repo)
     assert {c for c, v in running.items() if v == "1.1.0"} == {"c1", *half}
-    assert easel("rollout", "advance", "--all", cwd=repo).code == 0
+    run = easel("rollout", "advance", "--all", cwd=repo)  # the last wave reached: finished by the same commit
+    assert run.code == 0 and "rollout of demo/hello completed: now 1.1.0 everywhere" in run.out, run.text
     assert set(_running(repo).values()) == {"1.1.0"}
-    run = easel("rollout", "advance", "demo/hello", cwd=repo)
-    assert run.code == 0 and "rollout of demo/hello completed: now 1.1.0 everywhere" in run.out
     lock = yaml.safe_load((repo / "easel.lock").read_text())
-    assert lock["versions"] == {"demo/hello": "hello 1.1.0"} and lock["rollouts"] == {}
+    assert lock["versions"] == {"demo/hello": "hello 1.1.0"} and "rollouts" not in lock  # no empty section
+    run = easel("rollout", "advance", "demo/hello", cwd=repo)  # no step left that would only edit the lock
+    assert run.code == 1 and "error[E908]: demo/hello has no rollout in progress" in run.err, run.text
     assert easel("rollout", "status", cwd=repo).out.strip() == "no rollouts in progress"
     assert easel("compile", "--check", cwd=repo).code == 0
 
@@ -76,7 +77,7 @@ def test_a_rollback_returns_every_wave(repo):
     assert run.code == 0 and "rollout of demo/hello rolled back: 1.0.0 everywhere" in run.out
     assert set(_running(repo).values()) == {"1.0.0"}
     lock = yaml.safe_load((repo / "easel.lock").read_text())
-    assert lock["versions"] == {"demo/hello": "hello 1.0.0"} and lock["rollouts"] == {}
+    assert lock["versions"] == {"demo/hello": "hello 1.0.0"} and "rollouts" not in lock
     # an ordinary compile does not start it again; only the next `lock --update` does
     assert easel("compile", "--locked", cwd=repo).code == 0
     run = easel("rollout", "rollback", "hello", cwd=repo)  # nothing to roll back: exit 1, as SPEC §7 has it
@@ -91,3 +92,16 @@ def test_strategy_all_moves_every_cluster_at_once(repo):
     env.write_text(env.read_text().replace("strategy: progressive", "strategy: all"))
     assert easel("lock", "--update", cwd=repo).code == 0
     assert set(_running(repo).values()) == {"1.1.0"}
+
+
+def test_a_first_wave_that_reaches_every_cluster_updates_at_once(repo):
+    _setup(repo)
+    env = repo / "environments/dev.yaml"  # every cluster of the workload is a canary: no wave would be left to go
+    env.write_text(env.read_text().replace('{canary: "true"}', "{tier: dev}"))
+    run = easel("lock", "--update", cwd=repo)
+    assert run.code == 0 and "updated demo/hello: hello 1.0.0 -> hello 1.1.0" in run.out, run.text
+    assert "rollout" not in run.out
+    assert set(_running(repo).values()) == {"1.1.0"}
+    lock = yaml.safe_load((repo / "easel.lock").read_text())
+    assert "rollouts" not in lock and list(lock["profiles"]) == ["hello 1.1.0"]  # 1.0.0 runs nowhere now
+    assert easel("compile", "--check", cwd=repo).code == 0

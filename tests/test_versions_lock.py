@@ -66,6 +66,10 @@ def test_compile_locked_fails_when_the_lock_would_change(repo):
     assert run.code == 1 and "error[E804]: easel.lock would change" in run.err
     assert "placed demo/new on local" in run.err
     assert (repo / "easel.lock").read_text() == before
+    check = easel("compile", "--check", cwd=repo)
+    assert check.code == 1 and "error[E803]: easel.lock is not up to date with what this compile decides\n" \
+        "    placed demo/new on local\n" in check.err, check.text
+    assert not [line for line in run.err.splitlines() + check.err.splitlines() if line.endswith(" ")]
     assert not (repo / "output/clusters/local/workloads/demo/new").exists()
 
 

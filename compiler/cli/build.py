@@ -61,7 +61,8 @@ def compile_command(state: State, check: bool, locked: bool, out_dir: str | None
 @REF
 @click.pass_obj
 def build_command(state: State, cluster: str, ref: str | None) -> int:
-    """Print CLUSTER's objects on standard output, as `kustomize build` prints its tree; nothing is written."""
+    """Print CLUSTER's objects on standard output: those `kubectl kustomize` prints, in its order, keys sorted
+    (quoting as easel writes YAML); nothing is written."""
     with progress.shown():
         result = state.compile(Request(last_stage="plan"), ref=ref)
     if result.model is not None:  # a name mistyped, or a cluster whose file failed: said before the other errors
@@ -113,7 +114,8 @@ def rollout_status(state: State, fmt: str) -> int:
 @FORMAT
 @click.pass_obj
 def rollout_advance(state: State, workloads: tuple[str, ...], everything: bool, fmt: str) -> int:
-    """Move the rollout of WORKLOAD (or --all) one wave on; past the last wave it is complete."""
+    """Move the rollout of WORKLOAD (or --all) one wave on; once every cluster runs the new version, it is
+    complete."""
     if not workloads and not everything:
         raise click.UsageError("give a WORKLOAD or --all")
     return _compile_and_write(state, fmt, Request(rollout=RolloutStep("advance", workloads, everything)))

@@ -76,7 +76,7 @@ def compile_and_write(source: Source, target: Target, request: Request = Request
         replayed = replay.replay_compile(store, key, snapshot, check, target.root)
         if replayed is not None:
             return replayed
-    early = replay.early_listing(store, target.out_dir, request) if not check else None
+    early = replay.early_listing(store, target.out_dir, request, target.root) if not check else None
     try:
         return _compile(snapshot, target, request, check, locked, store, replayable, early)
     finally:
@@ -109,7 +109,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
         summary, found = _check(result, out, target.root, stale and not target.preview, manifest, owns)
         if replayable and not result.diagnostics.has_errors:
             replay.record_compile(store, replay.compile_key(raw, result.lock_text, target.out_dir), result,
-                                  Totals.of(result), out, found.stats)
+                                  Totals.of(result), out, found.stats, target.root)
         return result, summary
     also = {target.root / LOCK_FILE: result.lock_text} if stale and not target.preview else {}
     # one transaction, the lock in it
@@ -123,7 +123,7 @@ def _compile(snapshot: load.Snapshot, target: Target, request: Request, check: b
     totals = Totals.of(result, files=len(changed.stats))
     if replayable:
         replay.record_compile(store, replay.compile_key(raw, result.lock_text, target.out_dir), result, totals, out,
-                              changed.stats)
+                              changed.stats, target.root)
     return result, summaries.compiled(totals, changed, out, target.root, result, request.shard)
 
 
@@ -131,7 +131,7 @@ def _check(result: Result, out: Path, root: Path, lock_stale: bool, manifest: Ma
            owns: Callable[[str], bool] | None) -> tuple[Summary, Changes]:
     found: Changes = diff(out, result.files or {}, manifest, owns)
     if lock_stale:
-        result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides "
+        result.diagnostics.add(error("E803", f"{LOCK_FILE} is not up to date with what this compile decides"
                                      + "".join(f"\n  {line}" for line in moves(result))))
     if found.any:
         listed = ([f"  added    {p}" for p in found.added] + [f"  changed  {p}" for p in found.changed]

@@ -169,7 +169,9 @@ def _reachable(host: str, plain_http: bool) -> None:
     try:
         requests.get(f"{'http' if plain_http else 'https'}://{host}/v2/", timeout=10)
     except requests.RequestException as exc:
-        raise PublishError(f"cannot reach the registry {host}: {type(exc).__name__}") from None
+        over = ("over HTTP (--plain-http)" if plain_http
+                else "over HTTPS (a registry without TLS on your own machine needs --plain-http)")
+        raise PublishError(f"cannot reach the registry {host} {over}: {type(exc).__name__}") from None
 
 
 def _current(registry, target) -> tuple[dict | None, str | None]:

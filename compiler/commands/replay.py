@@ -62,8 +62,8 @@ def replay_compile(store: Cache, key: str, raw: load.Snapshot, check: bool, root
                    ) -> tuple[Result, Summary] | None:
     """The outcome of the recorded compile when nothing it read has changed since and the output folder still
     holds exactly the files it left there (by size and mtime, a racily recent file by content)."""
-    record = _runs(store).get("compile")
-    if not isinstance(record, dict) or record.get("key") != key:
+    record = _recorded(store, root)
+    if record is None or record.get("key") != key:
         return None
     try:
         out, totals = Path(record["out"]), Totals(**record["totals"])
@@ -87,21 +87,29 @@ def replay_compile(store: Cache, key: str, raw: load.Snapshot, check: bool, root
     return result, summary
 
 
-def record_compile(store: Cache, key: str, result: Result, totals: Totals, out: Path, entries: Stats) -> None:
+def _recorded(store: Cache, root: Path) -> dict | None:
+    """The compile the cache recorded, if it was of this repository: a repository copied with its .easel-cache/
+    holds the record of the one it was copied from, whose output folder is not this one's."""
+    record = _runs(store).get("compile")
+    return record if isinstance(record, dict) and record.get("root") == str(root) else None
+
+
+def record_compile(store: Cache, key: str, result: Result, totals: Totals, out: Path, entries: Stats,
+                   root: Path) -> None:
     """Keep this compile for the next one: the output folder now holds exactly the files of entries, and
     easel.lock result.lock_text (under which a compile decides the same again: a fixed point the tests check)."""
     recorded = time.time_ns()
     cache.write_manifest(store, out, entries, entries.packed)
-    _keep_run(store, "compile", {"key": key, "out": str(out), "recorded": recorded,
+    _keep_run(store, "compile", {"key": key, "root": str(root), "out": str(out), "recorded": recorded,
                                  "totals": totals.__dict__,
                                  "diagnostics": [cache.diagnostic_data(d) for d in result.diagnostics]})
 
 
-def early_listing(store: Cache, out_dir: str | None, request: Request) -> EarlyListing | None:
-    """The output folder the last compile wrote, walked by a second process while this one compiles: a fleet's
-    compile after an edit would otherwise spend a fifth of its time on it."""
-    record = _runs(store).get("compile")
-    if not isinstance(record, dict):
+def early_listing(store: Cache, out_dir: str | None, request: Request, root: Path) -> EarlyListing | None:
+    """The output folder the last compile of this repository wrote, walked by a second process while this one
+    compiles: a fleet's compile after an edit would otherwise spend a fifth of its time on it."""
+    record = _recorded(store, root)
+    if record is None:
         return None
     try:
         out, files = Path(record["out"]), int(record["totals"]["files"])

@@ -30,20 +30,23 @@ class Totals:
     workloads: int
     placements: int  # (workload, cluster) pairs
     placed: int  # workloads placed on some cluster
-    clusters: int
+    clusters: int  # the fleet
     files: int
+    occupied: int  # clusters some workload is placed on
 
     @classmethod
     def of(cls, result: Result, files: int | None = None) -> Totals:
         """files: how many the output holds, when the tree was written part by part (result.files is None)."""
-        decided = result.decisions.workloads.values()
-        return cls(len(result.model.workloads) if result.model else 0,
-                   sum(len(d.clusters or ()) for d in decided if d.placement),
+        decided = [d for d in result.decisions.workloads.values() if d.placement]
+        return cls(len(result.model.workloads) if result.model else 0, sum(len(d.clusters or ()) for d in decided),
                    sum(1 for d in decided if d.placement and d.placement.placed), len(result.fleet),
-                   len(result.files or {}) if files is None else files)
+                   len(result.files or {}) if files is None else files,
+                   len({c for d in decided for c in d.clusters or ()}))
 
     def placements_text(self) -> str:
-        return f"{counted(self.placements, 'placement')} on {counted(self.clusters, 'cluster')}"
+        """ "15 placements on 6 clusters"; "1 placement on 1 cluster of 3" (some clusters run nothing)."""
+        fleet = f" of {self.clusters:,}" if self.occupied != self.clusters else ""
+        return f"{counted(self.placements, 'placement')} on {counted(self.occupied, 'cluster')}{fleet}"
 
 
 def counted(number: int, noun: str) -> str:
@@ -115,9 +118,7 @@ def up_to_date(totals: Totals, out: Path, root: Path, found: Changes | None = No
 def validated(result: Result) -> Summary:
     """`easel validate` found no error."""
     totals = Totals.of(result)
-    text = "\n".join([(f"ok: {counted(totals.workloads, 'workload')}, {totals.placed:,} placed on "
-                      f"{counted(totals.clusters, 'cluster')}"),
-                      *moves(result)])
+    text = "\n".join([f"ok: {counted(totals.workloads, 'workload')}, {totals.placements_text()}", *moves(result)])
     return Summary(text, {"workloads": totals.workloads, "placed": totals.placed,
                           "placements": totals.placements, "clusters": totals.clusters,
-                          "changes": changes_data(result)})
+                          "occupied": totals.occupied, "changes": changes_data(result)})

@@ -20,7 +20,7 @@ from compiler.decide import inventory, policy, resolve
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.place import RolloutTarget, place, placement_policy
 from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload, specialize
-from compiler.decide.rollout import wave_clusters
+from compiler.decide.rollout import finished, wave_clusters
 from compiler.decide.stacks import choose_stacks
 from compiler.decide.version_choice import ModelVersions, choose
 from compiler.diagnostics import Diagnostics, merge_subjects
@@ -77,6 +77,8 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         decision, placement = chosen[workload.id], placements[workload.id]
         rollout = (dataclasses.replace(decision.rollout, waves=wave_clusters(
             workload.id, placement.clusters, workload.environment.waves, labels)) if decision.rollout else None)
+        if rollout is not None and finished(rollout, placement.clusters):  # every cluster reached: it is over
+            decision, rollout = dataclasses.replace(decision, version=rollout.to_version), None
         workloads[workload.id] = dataclasses.replace(
             decision, clusters=placement.clusters, rollout=rollout, allocations=placement.allocations,
             placement=placement.record, devices=devices_of(placement.allocations))
@@ -84,7 +86,8 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
         stacks={name: profile.version for name, profile in s.releases.items()}, provided=dict(s.provided),
         needs={w: tuple(n for n in needs if n in s.releases) for w, needs in s.users.items()})
         for cluster, s in stacks.items()}
-    in_use = [*(r.profile for r in resolved.values()), *(s.profile for s in stack_resolutions.values())]
+    in_use = [*(r.profile for (w, version), r in resolved.items() if _runs(workloads.get(w), version)),
+              *(s.profile for s in stack_resolutions.values())]
     digests = {profile.key: profile.digest for profile in in_use}
     products = inventory.dra_product_names(fleet)
     under_dra = _under_dra(model, fleet, resolved, workloads, products, diagnostics)
@@ -92,6 +95,13 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
                             clusters, diagnostics)
     return (Decisions(workloads, clusters, digests, stack_rollouts, previous.charts, previous.chart_manifests),
             resolutions, diagnostics)
+
+
+def _runs(decision: WorkloadDecision | None, version: str) -> bool:
+    """Whether a workload runs this version somewhere (one not placed: whatever it was resolved at)."""
+    if decision is None:
+        return True
+    return version == decision.version or (decision.rollout is not None and version == decision.rollout.to_version)
 
 
 def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[tuple[str, str], ResolvedWorkload],
@@ -186,7 +196,7 @@ def _stacks(model: Model, fleet: Mapping[str, ClusterFacts], current: list[Resol
                          and after[c] in (rollout.from_version, rollout.to_version))
         environment = _governing(name, rolling, current, placements, stacks)
         waves = wave_clusters(name, rolling, environment.waves, labels) if environment else ()
-        if not waves or rollout.wave > len(waves):  # nothing to roll out in waves, or past the last: done
+        if not waves or finished(dataclasses.replace(rollout, waves=waves), rolling):  # nothing left to roll out
             for cluster in rolling:
                 pinned[cluster][name] = rollout.to_version
             continue

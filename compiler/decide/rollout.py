@@ -6,18 +6,22 @@ workload's clusters, or a share of them (`percent`): after it, that share of the
 runs the new version, the earlier waves' clusters counted toward it; the clusters it adds are picked by a hash
 of workload and cluster name, so the same clusters are picked every time and a cluster added later does not
 reshuffle the others.
+
+A rollout is over once every one of its clusters runs the new version: the compile that gets it there (the
+`rollout advance` to its last wave, or a first wave that already reaches every cluster) records it finished,
+so no later step only edits easel.lock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from compiler.diagnostics.errors import CommandError
 from compiler.model import Model, Wave, selectors
-from compiler.record.decisions import Decisions, WaveClusters
+from compiler.record.decisions import Decisions, Rollout, WaveClusters
 from compiler.schemas import check as schemacheck
 
 
@@ -40,6 +44,12 @@ def wave_clusters(workload: str, clusters: Sequence[str], waves: tuple[Wave, ...
         added.append(WaveClusters(wave.name, tuple(sorted(members - reached))))
         reached |= members
     return tuple(added)
+
+
+def finished(rollout: Rollout, clusters: Iterable[str]) -> bool:
+    """Whether a rollout, its waves worked out over these clusters, is over: advanced past its last wave, or
+    with every cluster reached, so that the waves left would change none of them."""
+    return rollout.wave > len(rollout.waves) or set(clusters) <= rollout.reached
 
 
 def step(previous: Decisions, model: Model, names: Sequence[str], everything: bool, kind: str) -> Decisions:

@@ -226,8 +226,7 @@ _ALL = [
     Code("E906", "out of memory",
          "something in the repository (a template, a huge file) asks for more memory than easel allows itself"),
     Code("E907", "the registry refused the artifact or cannot be reached",
-         "check the registry address and your login (`docker login`, or ~/.docker/config.json); for a registry "
-         "without TLS on your own machine, add --plain-http"),
+         "check the registry address and your login (`docker login`, or ~/.docker/config.json)"),
     Code("E908", "no rollout in progress",
          "`easel rollout status` lists the rollouts in progress; a rollout starts when a workload moves to a new "
          "profile version in an environment with `rollout.strategy: progressive`"),

@@ -182,7 +182,7 @@ def dump(decisions: Decisions) -> str:
         data["chartManifests"] = manifests
     if commits:
         data["chartCommits"] = commits
-    return HEADER + yamlio.dump(data)
+    return HEADER + yamlio.dump({key: value for key, value in data.items() if value != {}})  # no empty sections
 
 
 def _profile_version(text: str) -> tuple[str | None, str | None]:

@@ -12,11 +12,18 @@ from compiler.model import quantity, versions
 from compiler.pipeline import Result
 
 
-def _where(loc: Location | None, result: Result) -> str | None:
+def _where(loc: Location | None, result: Result) -> dict[str, Any]:
+    """Where something is written, in the fields diagnostics use: file (relative to the repository), line and
+    column (from 1); each null when not known."""
     if loc is None or not loc.file or loc.file.startswith("<"):
-        return None
+        return {"file": None, "line": None, "column": None}
     found = positions.resolve(loc, result.texts.get(loc.file))
-    return f"{loc.file}:{found[0]}:{found[1]}" if found else loc.file
+    return {"file": loc.file, "line": found[0] if found else None, "column": found[1] if found else None}
+
+
+def at(where: dict[str, Any]) -> str:
+    """`file:line:column` of a _where, as far as it is known."""
+    return ":".join(str(part) for part in (where["file"], where["line"], where["column"]) if part is not None)
 
 
 def workload_report(result: Result, workload) -> dict[str, Any]:
@@ -24,7 +31,7 @@ def workload_report(result: Result, workload) -> dict[str, Any]:
     resolved = result.resolutions.workload(workload.id, decision.version) if decision else None
     report: dict[str, Any] = {
         "workload": workload.id,
-        "file": _where(workload.meta.loc, result),
+        **_where(workload.meta.loc, result),
         "project": workload.project,
         "environment": workload.environment,
         "profile": _profile(result, workload, decision, resolved),
@@ -98,12 +105,15 @@ def _placement(result: Result, decision, resolved) -> dict[str, Any]:
         found["status"] = "not placed: the repository has errors (see `easel validate`)"
         return found
     reasons, passed = placement.reasons, set(placement.passed)
+    ties = _ties(decision, placement)
     for name in result.fleet:
         entry: dict[str, Any] = {"cluster": name}
         if name in (decision.clusters or ()):
             entry["verdict"] = "chosen"
             entry["kept"] = name in placement.kept  # it already ran there (easel.lock)
             entry["score"] = placement.scores.get(name)
+            if ties.get(name):
+                entry["tiedWith"] = ties[name]  # eligible, not chosen, with its score: the name broke the tie
             entry["version"] = decision.version_on(name)  # mid-rollout, what this cluster runs and books
             entry["gpus"] = [{"component": a.component, "product": a.product, "count": a.count,
                               **({"pool": a.pool} if a.pool != a.product else {}),
@@ -115,9 +125,48 @@ def _placement(result: Result, decision, resolved) -> dict[str, Any]:
             entry["verdict"] = "eligible" if name in passed else "passed over"
             if name in placement.scores:
                 entry["score"] = placement.scores[name]
-            entry["reason"] = str(reasons[name]) if name in reasons else None
+            entry["reason"] = _passed_over(name, decision, placement, ties) if name in reasons else None
         found["clusters"].append(entry)
     return found
+
+
+def _added(decision, placement) -> list[str]:
+    """The clusters chosen by score: not kept from easel.lock."""
+    return [c for c in decision.clusters or () if c not in placement.kept and c in placement.scores]
+
+
+def _ties(decision, placement) -> dict[str, list[str]]:
+    """Each cluster chosen by score -> the eligible clusters not chosen with the same score (the name broke the
+    tie: of equal scores the first names are chosen). None when spreading over a label chose."""
+    if placement.passed_reason is None or getattr(placement.passed_reason, "spread_by", None):
+        return {}
+    return {c: [p for p in placement.passed if placement.scores.get(p) == placement.scores[c]]
+            for c in _added(decision, placement)}
+
+
+def _passed_over(name: str, decision, placement, ties: dict[str, list[str]]) -> str:
+    """Why a cluster was passed over; of an eligible one passed over by score, in the words that fit it: a tie
+    broken by name, a lower score, or every cluster wanted kept from easel.lock."""
+    reason = placement.reasons[name]
+    if name not in placement.passed or reason is not placement.passed_reason or getattr(reason, "spread_by", None):
+        return str(reason)
+    tied = sorted(c for c, others in ties.items() if name in others)
+    if tied:
+        return (f"eligible, tied with {', '.join(tied)} on score {placement.scores[name]}: of equal scores the first "
+                "name is chosen")
+    if not _added(decision, placement):
+        return f"eligible, but the {len(placement.kept)} cluster(s) wanted are kept from easel.lock"
+    if name in placement.scores:
+        return f"eligible, but score {placement.scores[name]}: clusters with a higher score were chosen"
+    return "eligible, but clusters ranked before it (by score, then name) were chosen"
+
+
+def chosen_why(entry: dict[str, Any]) -> str:
+    """Why a chosen cluster was: kept from easel.lock, or its score (and a tie the name broke)."""
+    if entry.get("kept"):
+        return "kept from easel.lock"
+    tied = entry.get("tiedWith")
+    return f"score {entry['score']}" + (f", tied with {', '.join(tied)}: the first name" if tied else "")
 
 
 def taken_text(gpus: list[dict[str, Any]]) -> str:
@@ -141,7 +190,7 @@ def _output_paths(result: Result, cluster: str, resolved) -> list[str]:
 
 
 def workload_text(report: dict[str, Any], every_cluster: bool = False) -> str:
-    lines = [f"workload {report['workload']}  ({report['file']})",
+    lines = [f"workload {report['workload']}  ({at(report)})",
              f"  project {report['project']}, environment {report['environment']}", *_profile_lines(report["profile"])]
     if "status" in report:
         lines.append(f"  {report['status']}")
@@ -175,7 +224,7 @@ def _resolved_lines(report: dict[str, Any]) -> list[str]:
     width = max((len(p["name"]) for p in report["parameters"]), default=4)
     for p in report["parameters"]:
         lock = ", locked" if p["locked"] else ""
-        lines.append(f"  {p['name']:<{width}}  {p['value']!r}  ← {p['layer']}{lock} ({p['setAt']})")
+        lines.append(f"  {p['name']:<{width}}  {p['value']!r}  ← {p['layer']}{lock} ({at(p['setAt'])})")
     if not report["parameters"]:
         lines.append("  (none)")
     lines += ["", "components:"]
@@ -215,7 +264,7 @@ def _placement_lines(placement: dict[str, Any], every_cluster: bool = False) -> 
             gpus_taken = taken_text(c["gpus"])
             taken = f"; takes {gpus_taken}" + (" through DRA claims" if c.get("gpuAllocation") == "dra" else "") \
                 if gpus_taken else ""
-            why = "kept from easel.lock" if c.get("kept") else f"score {c['score']}"
+            why = chosen_why(c)
             lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}); runs {c['version']}{taken}")
             if len(shown) == len(clusters):
                 lines += [f"      {path}" for path in c.get("output", [])]
@@ -262,7 +311,7 @@ def cluster_report(result: Result, name: str) -> dict[str, Any]:
                      "total": pool.total, "allocated": used, "free": pool.total - used,
                      "largestDevice": pool.largest_device, "allocatedTo": holders.get(key, [])})
     return {
-        "cluster": name, "file": _where(cluster.meta.loc, result), "source": cluster.source,
+        "cluster": name, **_where(cluster.meta.loc, result), "source": cluster.source,
         "engine": facts.engine, "kubernetesVersion": facts.kubernetes_version, "gpuAllocation": facts.gpu_allocation,
         "clusterProfile": "/".join(cluster.cluster_profile) if cluster.cluster_profile else None,
         "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in cluster.taints],
@@ -283,7 +332,7 @@ _ALLOCATION = {"device-plugin": "the device plugin (nvidia.com/gpu limits)",
 
 
 def cluster_text(report: dict[str, Any]) -> str:
-    lines = [f"cluster {report['cluster']}  ({report['file']})",
+    lines = [f"cluster {report['cluster']}  ({at(report)})",
              f"  {report['source']}, engine {report['engine']}, Kubernetes {report['kubernetesVersion'] or 'unknown'}"
              + (f", cluster profile {report['clusterProfile']}" if report["clusterProfile"] else ""),
              f"  GPUs allocated through {_ALLOCATION[report['gpuAllocation']]}"]

@@ -97,7 +97,7 @@ def _cluster(cluster: dict[str, Any], cells: bool) -> dict[str, Any]:
 def _project(project: dict[str, Any]) -> dict[str, Any]:
     def bar(used: int, quota: int | None) -> dict[str, Any]:
         ratio = used / quota if quota else 0
-        return {"percent": _percent(used, quota),
+        return {"percent": "100.00%" if quota == 0 else _percent(used, quota),  # 0 of 0: reached, drawn full
                 "level": "full" if quota is not None and used >= quota else "high" if ratio >= 0.75 else "ok"}
 
     return {**project, "bar": bar(project["used"], project["quota"]),
@@ -155,7 +155,7 @@ def _cell(entry: dict[str, Any], reason, decision) -> dict[str, Any]:
     if entry["verdict"] == "chosen":
         count = sum(gpu["count"] for gpu in entry["gpus"])
         takes = explain.taken_text(entry["gpus"])
-        why = ("chosen: kept from easel.lock" if entry.get("kept") else f"chosen: score {entry['score']}")
+        why = f"chosen: {explain.chosen_why(entry)}"
         why += f"; runs {decision.profile} {decision.version_on(entry['cluster'])}"
         why += f"; takes {takes}" if takes else "; takes no GPUs"
         return {"verdict": "chosen", "mark": "✓", "label": f"{count} GPU{'s' if count != 1 else ''}" if count else "",

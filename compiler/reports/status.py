@@ -68,18 +68,22 @@ def _devices(cluster: str, capacity: dict[str, tuple[tuple[str, int], ...]], poo
 
 def cluster_stacks(result: Result) -> list[dict[str, Any]]:
     """Per cluster, the infrastructure stacks it runs: those easel deploys there (with the workloads that wait
-    for them) and those its cluster profile already provides."""
+    for them) and those its cluster profile already provides: its add-on layers, whether or not a workload
+    needs them, and any other layer one needs."""
     rows = []
     for name, facts in result.fleet.items():
         decision = result.decisions.clusters.get(name)
         stacks = []
+        provided = dict(decision.provided) if decision else {}
+        profile = facts.cluster.cluster_profile
+        found = result.model.cluster_profiles.get(profile) if profile and result.model else None
+        provided.update({layer.name: layer.version for layer in found.layers if layer.type == "addon"} if found else {})
         if decision:
             for stack, version in sorted(decision.stacks.items()):
                 waiting = sorted(w for w, needs in decision.needs.items() if stack in needs)
                 stacks.append({"stack": stack, "version": version, "by": "easel", "neededBy": waiting})
-            stacks += [{"stack": stack, "version": version, "by": "cluster profile", "neededBy": []}
-                       for stack, version in sorted(decision.provided.items())]
-        profile = facts.cluster.cluster_profile
+        stacks += [{"stack": stack, "version": version, "by": "cluster profile", "neededBy": []}
+                   for stack, version in sorted(provided.items())]
         rows.append({"cluster": name, "clusterProfile": "/".join(profile) if profile else None, "stacks": stacks})
     return rows
 
