@@ -266,6 +266,9 @@ def test_completion_scripts_and_the_names_they_complete():
     example = ["-C", str(ROOT)]
     assert completed([*example, "explain", "--cluster"], "dc-") == ["dc-east-1", "dc-north-1", "dc-west-1"]
     assert completed([*example, "explain"], "vision/ca") == ["vision/caption-embed", "vision/catalog-embed"]
+    assert completed([*example, "explain"], "ca") == ["caption-embed", "catalog-embed"]  # bare, as explain takes them
+    assert completed([*example, "explain"], "n") == ["nightly-eval", "nlp/embeddings", "nlp/summarizer",
+                                                     "nlp/support-bot"]
     assert completed([*example, "rollout", "advance"], "") == ["research/ray-sandbox"]  # the rollout in progress
     assert completed([*example, "rollout", "rollback"], "nlp/") == []
     assert completed(["inventory", "import", *example, "--cluster"], "lab") == ["lab-east-1"]  # -C after it

@@ -4,6 +4,7 @@ compile), and quietly offers nothing in a folder that is no config repository.""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -40,7 +41,13 @@ def _mapping(value: object) -> dict:
 
 
 def workloads(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    return [CompletionItem(n) for n in _names(ctx, ("Workload",)) if n.startswith(incomplete)]
+    """project/name, and the bare name where no other project has a workload of that name (as explain and build
+    take it)."""
+    ids = _names(ctx, ("Workload",))
+    counted = Counter(i.partition("/")[2] for i in ids)
+    unique = sorted(name for name, count in counted.items() if count == 1)
+    offered = ids if "/" in incomplete else sorted({*ids, *unique})
+    return [CompletionItem(n) for n in offered if n.startswith(incomplete)]
 
 
 def rollouts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
