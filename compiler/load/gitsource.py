@@ -39,9 +39,37 @@ def folder_in_work_tree(repo: pygit2.Repository, folder: Path) -> str:
     return "" if prefix == "." else prefix
 
 
-class GitSource(MemorySource):
+class _ObjectSource(MemorySource):
+    """Files read from a repository's object database, by their paths (files: path -> blob id)."""
+
+    repo: pygit2.Repository
+    name: str
+    links: set[str] | None = None  # the symbolic links listed (None: links are not listed at all)
+
+    def _collect(self, tree: pygit2.Tree, path: str) -> None:
+        for entry in tree:
+            full = f"{path}{entry.name}"
+            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                subtree = self.repo[entry.id]
+                if isinstance(subtree, pygit2.Tree):
+                    self._collect(subtree, full + "/")
+            elif entry.filemode in _BLOB_MODES or (self.links is not None
+                                                   and entry.filemode == pygit2.GIT_FILEMODE_LINK):
+                self.files[full] = entry.id  # type: ignore[assignment]
+                if entry.filemode == pygit2.GIT_FILEMODE_LINK and self.links is not None:
+                    self.links.add(full)  # (submodules are never listed)
+
+    def read(self, path: str) -> bytes:
+        clean = normalize(path)
+        blob = self.repo[self.files[clean]] if clean in self.files else None  # type: ignore[index]
+        if not isinstance(blob, pygit2.Blob):
+            raise FileNotFoundError(2, f"not a file in {self.name}", path)
+        return blob.data
+
+
+class GitSource(_ObjectSource):
     """The files under `folder` (the config repository, inside a git work tree) at a commit: a MemorySource
-    whose contents stay in git's object database until they are read."""
+    whose contents stay in git's object database until they are read. Links and submodules are not followed."""
 
     def __init__(self, folder: Path, rev: str):
         self.repo = open_repository(folder)
@@ -55,27 +83,8 @@ class GitSource(MemorySource):
         if isinstance(top, pygit2.Tree):
             self._collect(top, "")
 
-    def _collect(self, tree: pygit2.Tree, path: str) -> None:
-        for entry in tree:
-            full = f"{path}{entry.name}"
-            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
-                subtree = self.repo[entry.id]
-                if isinstance(subtree, pygit2.Tree):
-                    self._collect(subtree, full + "/")
-            elif entry.filemode in _BLOB_MODES:  # links and submodules are not followed
-                self.files[full] = entry.id
 
-    def read(self, path: str) -> bytes:
-        clean = normalize(path)
-        if clean not in self.files:
-            raise FileNotFoundError(2, f"not in {self.name}", path)
-        blob = self.repo[self.files[clean]]
-        if not isinstance(blob, pygit2.Blob):
-            raise FileNotFoundError(2, f"not a file in {self.name}", path)
-        return blob.data
-
-
-class TreeSource(MemorySource):
+class TreeSource(_ObjectSource):
     """One folder of a commit of any repository (a Git Repository's chart folder, fetched into easel's cache by
     `easel charts pull`), read from the object database: its files by their paths in the repository. A symbolic
     link is listed and is_link says so (packing refuses it, as it refuses one on disk); a submodule is not listed
@@ -85,33 +94,14 @@ class TreeSource(MemorySource):
         self.repo = repo
         self.name = f"commit {str(commit.id)[:12]}"
         self.files: dict[str, pygit2.Oid] = {}  # type: ignore[assignment]
-        self.links: set[str] = set()
+        self.links = set()
         clean = normalize(folder)
         top = commit.tree[clean] if clean and clean in commit.tree else None
         if isinstance(top, pygit2.Tree):
             self._collect(top, f"{clean}/")
 
-    def _collect(self, tree: pygit2.Tree, path: str) -> None:
-        for entry in tree:
-            full = f"{path}{entry.name}"
-            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
-                subtree = self.repo[entry.id]
-                if isinstance(subtree, pygit2.Tree):
-                    self._collect(subtree, full + "/")
-            elif entry.filemode in _BLOB_MODES or entry.filemode == pygit2.GIT_FILEMODE_LINK:
-                self.files[full] = entry.id
-                if entry.filemode == pygit2.GIT_FILEMODE_LINK:
-                    self.links.add(full)
-
-    def read(self, path: str) -> bytes:
-        clean = normalize(path)
-        blob = self.repo[self.files[clean]] if clean in self.files else None
-        if not isinstance(blob, pygit2.Blob):
-            raise FileNotFoundError(2, f"not a file in {self.name}", path)
-        return blob.data
-
     def is_link(self, path: str) -> bool:
-        return normalize(path) in self.links
+        return normalize(path) in (self.links or ())
 
 
 def default_base(repo: pygit2.Repository) -> str:
