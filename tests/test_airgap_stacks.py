@@ -19,6 +19,7 @@ from builders import cluster, docs
 from conftest import easel, write_files
 from fidelity import _kubectl
 from helm_servers import pack_folder
+from scenario import TEAM_IN_DEV
 
 from compiler.runtime import helm
 
@@ -70,20 +71,7 @@ def _repository(root: Path, engine: str, edge: str = f"registry: {{mirror: {MIRR
     """A workload of `team` whose profile requires the stack, placed on `edge` (with the registry rules given)
     and `core` (none), both synced by the engine; the chart's archive pinned, so that the proof renders it."""
     files = {
-        "environments/env.yaml": docs("""
-kind: Project
-metadata: {name: team}
-spec: {}
-""", """
-kind: Environment
-metadata: {name: dev}
-spec: {projects: ["*"]}
-"""),
-        "profiles/repos.yaml": docs("""
-kind: Repository
-metadata: {name: charts}
-spec: {type: helm, url: https://charts.example.com}
-"""),
+        **TEAM_IN_DEV,
         "profiles/agent/deployment.yaml": AGENT,
         "profiles/edge-agent.yaml": _stack(),
         "profiles/app.yaml": docs("""
