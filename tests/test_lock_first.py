@@ -178,3 +178,22 @@ def test_after_a_kill_at_any_moment_git_never_sees_a_staging_folder(compiled, tm
         assert STAGING_PREFIX not in git(copy, "diff", "--cached", "--name-only")
         shutil.rmtree(copy)
     assert seen_staging > 10, "no kill left a staging folder behind: the test tests nothing"
+
+
+def test_a_staging_folder_on_another_filesystem_still_ignores_itself(tmp_path, monkeypatch):
+    """The `.gitignore` is renamed in from easel's own folder; where that cannot be (an output folder on another
+    filesystem), it is written in place, and nothing is left behind in easel's folder."""
+    root = tmp_path / "repo"
+    real = os.rename
+
+    def rename(source, target, *args, **kwargs):
+        if os.fspath(target).endswith(".gitignore"):
+            raise OSError(errno.EXDEV, "Invalid cross-device link", os.fspath(source), None, os.fspath(target))
+        return real(source, target, *args, **kwargs)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(transaction, "commit", lambda *a, **k: (_ for _ in ()).throw(Killed()))
+    with pytest.raises(Killed):
+        write(root / "output", {"clusters/a/x.yaml": "a: 1\n"}, Diagnostics(), root)
+    staged = [p for p in (root / "output").iterdir() if p.name.startswith(STAGING_PREFIX)]
+    assert len(staged) == 1 and (staged[0] / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert sorted(p.name for p in (root / ".easel-cache").iterdir()) == [".gitignore", "journal.json"]
