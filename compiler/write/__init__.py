@@ -99,15 +99,21 @@ def write(out: Path, files: dict[str, str] | Iterable[dict[str, str]] | Tree, di
             return changes
         moves = staging.finish_staging(also)
         removed = [os.path.join(out, p) for p in changes.removed]
-        transaction.commit(root, staging.folder, moves, removed, [os.path.dirname(p) for p in removed], str(out))
+        entry = transaction.commit(root, staging.folder, moves, removed, str(out), lock_first=bool(also))
     except OSError as exc:
         staging.abandon()
         diagnostics.error("E802", f"cannot write the output: {exc.strerror or exc} ({exc.filename or out}); "
                           "the previous output is unchanged")
         return None
     try:
-        transaction.apply({"moves": moves, "deletes": removed, "prune": [os.path.dirname(p) for p in removed],
-                           "out": str(out)})
+        transaction.apply(entry)
+    except transaction.Unmoved as exc:  # the lock moves first: nothing else was touched
+        transaction.finish(root, staging.folder)
+        diagnostics.error("E802", f"cannot replace {exc.filename}: {exc.strerror or exc}; nothing was written "
+                          "(the output and the lock are as they were)",
+                          hint="easel replaces the lock by a rename: it must be a file in a writable folder, not "
+                          "immutable")
+        return None
     except OSError as exc:
         diagnostics.error("E802", f"cannot update the output: {exc.strerror or exc} ({exc.filename or out}); "
                           "the next easel command completes it")
@@ -250,9 +256,8 @@ class _Staging:
     def begin(self) -> None:
         if not self.begun:
             os.makedirs(self.out, exist_ok=True)
+            self.begun = True  # from here, abandon removes what was made
             transaction.begin(self.root, self.folder)
-            os.mkdir(self.folder)
-            self.begun = True
 
     def _exists(self, folder: str) -> bool:
         if folder not in self.known:
@@ -277,14 +282,16 @@ class _Staging:
             stats.add(path, *_write(staged, files[path], self.made, digests))
 
     def finish_staging(self, also: dict[Path, str]) -> list[tuple[str, str]]:
-        """Stage the `also` files; every move that puts the staged files in place."""
+        """Stage the `also` files; every move that puts the staged files in place, theirs (the lock's) first:
+        a lock that cannot be replaced fails before anything in the output moved."""
         self.begin()
-        moves = [*self.singles, *((staged, os.path.join(self.out, folder)) for folder, staged in self.subtrees.items())]
+        moves = []
         for number, (path, text) in enumerate(sorted(also.items())):
             staged = os.path.join(self.folder, f"also-{number}")
             _write(staged, text, self.made, Digests())
             moves.append((staged, str(path)))
-        return moves
+        return [*moves, *self.singles,
+                *((staged, os.path.join(self.out, folder)) for folder, staged in self.subtrees.items())]
 
     def abandon(self) -> None:
         if self.begun:

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from compiler.diagnostics.errors import BadArgument, CommandError
+from compiler.load.source import LOCK_FILE
 
 
 def out_folder(root: Path, value: str, option: str = "--out") -> Path:
@@ -51,11 +52,11 @@ def replace_together(root: Path, files: dict[Path, bytes], deletes: list[Path], 
     from compiler.write import transaction
 
     staging = str(make_cache_dir(root) / f"staging-{os.getpid()}")
+    lock = root / LOCK_FILE
     try:
         transaction.begin(root, staging)
-        os.mkdir(staging)
         moves = []
-        for number, (path, data) in enumerate(sorted(files.items())):
+        for number, (path, data) in enumerate(sorted(files.items(), key=lambda item: (item[0] != lock, item[0]))):
             staged = os.path.join(staging, str(number))
             with open(staged, "wb") as stream:
                 stream.write(data)
@@ -64,14 +65,17 @@ def replace_together(root: Path, files: dict[Path, bytes], deletes: list[Path], 
             os.chmod(staged, 0o644)
             moves.append((staged, str(path)))
         removed = [str(path) for path in deletes]
-        transaction.commit(root, staging, moves, removed, [os.path.dirname(p) for p in removed], str(out))
+        entry = transaction.commit(root, staging, moves, removed, str(out), lock_first=lock in files)
     except OSError as exc:
         transaction.finish(root, staging)
         raise CommandError("E802", f"cannot write {exc.filename or out}: {exc.strerror or exc}; nothing was "
                            "changed") from None
     try:
-        transaction.apply({"moves": moves, "deletes": removed, "prune": [os.path.dirname(p) for p in removed],
-                           "out": str(out)})
+        transaction.apply(entry)
+    except transaction.Unmoved as exc:  # the lock moves first: nothing else was touched
+        transaction.finish(root, staging)
+        raise CommandError("E802", f"cannot replace {exc.filename}: {exc.strerror or exc}; nothing was "
+                           "changed") from None
     except OSError as exc:
         raise CommandError("E802", f"cannot write {exc.filename or out}: {exc.strerror or exc}; the next easel "
                            "command completes the write") from None

@@ -8,6 +8,10 @@
   easel command finds before anything else: a `staging` one is undone (the staging folder removed: output/ and
   easel.lock were never touched), a `commit` one is completed (each step can be done again). So output/ and
   easel.lock always belong to the same compile.
+- easel.lock moves first: a lock that cannot be replaced (immutable, a folder in its place, another filesystem)
+  fails the write before anything in output/ moved, and the write is undone, now or by the next easel command.
+- A staging folder is invisible to Git from its start: its `.gitignore` (`*`) is its first file, written in
+  easel's own folder and renamed in whole, so `git add -A` after a kill never takes a staged file.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ from compiler.runtime.state import cache_dir, make_cache_dir
 
 JOURNAL = "journal.json"
 LOCK = "lock"
+IGNORE_ALL = "# Written by easel: a write in progress, never committed.\n*\n"
 
 
 class Busy(Exception):
     """Another easel process holds the repository (and we were told not to wait)."""
 
+
+class Unmoved(OSError):
+    """A committed write's first move (easel.lock's) failed before anything else moved: nothing was changed."""
 
 
 @contextlib.contextmanager
@@ -82,21 +90,46 @@ def _sync_dir(folder: Path) -> None:
 
 
 def begin(root: Path, staging: str) -> None:
+    """Journal the staging folder, then make it, its `.gitignore` in it first (an empty folder Git does not show;
+    the file is written in easel's own folder, ignored, and renamed in whole)."""
     _record(root, {"state": "staging", "staging": staging})
+    os.mkdir(staging)
+    temporary = os.path.join(make_cache_dir(root), f".gitignore-{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(descriptor, IGNORE_ALL.encode())
+    finally:
+        os.close(descriptor)
+    try:
+        os.rename(temporary, os.path.join(staging, ".gitignore"))
+    except OSError:  # another filesystem (an output folder given outside the repository): written in place
+        os.unlink(temporary)
+        with open(os.path.join(staging, ".gitignore"), "w", encoding="utf-8") as handle:
+            handle.write(IGNORE_ALL)
 
 
-def commit(root: Path, staging: str, moves: list[tuple[str, str]], deletes: list[str], prune: list[str],
-           out: str) -> None:
-    """The point of no return: from here on the write is completed, now or by the next easel command."""
-    _record(root, {"state": "commit", "staging": staging, "moves": moves, "deletes": deletes, "prune": prune,
-                   "out": out})
+def commit(root: Path, staging: str, moves: list[tuple[str, str]], deletes: list[str], out: str,
+           lock_first: bool = False) -> dict:
+    """The point of no return: from here on the write is completed, now or by the next easel command.
+    lock_first: moves[0] is easel.lock's, which, if it cannot be replaced, fails before anything else moved
+    (apply). The entry recorded, for apply."""
+    entry = {"state": "commit", "staging": staging, "moves": moves, "deletes": deletes,
+             "prune": [os.path.dirname(p) for p in deletes], "out": out, "lock_first": lock_first}
+    _record(root, entry)
+    return entry
 
 
 def apply(entry: dict) -> None:
-    """Do (or finish doing) a committed write: each step may already have been done."""
+    """Do (or finish doing) a committed write: each step may already have been done. Unmoved when the first move
+    (easel.lock's, when the entry says so) fails: the lock is still staged, so no step was ever done."""
     made: set[str] = set()
-    for source, target in entry["moves"]:
-        if os.path.lexists(source):
+    for index, (source, target) in enumerate(entry["moves"]):
+        if index == 0 and entry.get("lock_first") and os.path.lexists(source):
+            try:
+                os.replace(source, target)
+            except OSError as exc:
+                raise Unmoved(exc.errno, exc.strerror, target) from exc
+        elif os.path.lexists(source):
             parent = os.path.dirname(target)
             if parent not in made:
                 os.makedirs(parent, exist_ok=True)
@@ -134,7 +167,12 @@ def recover(root: Path) -> str | None:
         entry = {}
     staging = entry.get("staging") if isinstance(entry.get("staging"), str) else None
     if entry.get("state") == "commit":
-        apply(entry)
+        try:
+            apply(entry)
+        except Unmoved as exc:
+            finish(root, staging or "")
+            return (f"undid a write of {entry['out']} that an interrupted easel run had committed: {exc.filename} "
+                    f"cannot be replaced ({exc.strerror}), and nothing else had moved")
         finish(root, staging or "")
         return f"completed a write of {entry['out']} that an interrupted easel run had committed"
     if staging:
