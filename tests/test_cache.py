@@ -144,7 +144,7 @@ def test_a_schema_error_is_reported_every_time(tmp_path):
 def test_the_cache_ignores_itself_for_git(tmp_path):
     repo = _fleet(tmp_path / "repo")
     assert easel("compile", cwd=repo).code == 0
-    assert (repo / ".easel-cache/.gitignore").read_text().splitlines()[-1] == "*"
+    assert "*" in (repo / ".easel-cache/.gitignore").read_text().splitlines()  # every file, itself included
 
 
 _CACHE_FILES = (cache.DOCUMENTS, cache.RUNS, cache.MANIFEST)

@@ -197,3 +197,19 @@ def test_a_staging_folder_on_another_filesystem_still_ignores_itself(tmp_path, m
     staged = [p for p in (root / "output").iterdir() if p.name.startswith(STAGING_PREFIX)]
     assert len(staged) == 1 and (staged[0] / ".gitignore").read_text().splitlines()[-1] == "*"
     assert sorted(p.name for p in (root / ".easel-cache").iterdir()) == [".gitignore", "journal.json"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_easels_own_folder_is_never_seen_by_git_even_when_a_kill_leaves_it_half_made(tmp_path):
+    """The cache folder is made aside with its .gitignore (`*` first) and renamed in place: a kill can leave only
+    an empty folder aside, or one whose .gitignore hides it all, itself included."""
+    from compiler.runtime.state import CACHE, make_cache_dir
+
+    git(tmp_path, "init", "-q")
+    folder = make_cache_dir(tmp_path)
+    assert (folder / ".gitignore").read_text().startswith("*\n")
+    (folder / "journal.json").write_text("{}")
+    (tmp_path / f"{CACHE}.4242.tmp").mkdir()  # a kill right after the aside folder was made
+    (tmp_path / f"{CACHE}.4343.tmp").mkdir()  # a kill as its .gitignore was being written: one byte of it
+    (tmp_path / f"{CACHE}.4343.tmp" / ".gitignore").write_text("*")
+    assert git(tmp_path, "status", "--porcelain", "--untracked-files=all") == ""
