@@ -19,7 +19,8 @@ MAX_TOTAL_DOCUMENTS = 1_000_000  # documents all input files may hold together
 MAX_DEPTH = 100  # lists and mappings inside each other
 
 _MARKER = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)  # a document start; at column 0 it is one wherever it is
-_BLOCK_PREFIX = re.compile(r"^[ \t?:-]{40,}", re.M)  # a line indented (or opened by `- - -`) this far may nest deep
+_BLOCK_PREFIX = re.compile(r"[ \t?:-]{40}")  # a line indented (or opened by `- - -`) this far may nest deep
+_LINE_PREFIX = re.compile(r"\n[ \t?:-]{40}")  # the same after a newline (a literal first: a fast scan)
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -59,7 +60,8 @@ def _maybe_deep(text: str) -> bool:
     """Whether the text might nest MAX_DEPTH deep. A block collection nests in another only indented further or
     after a `-`, `?` or `:` on the same line, so block nesting is at most about the longest such line prefix;
     flow nesting is at most the number of brackets that open it."""
-    return text.count("[") + text.count("{") >= MAX_DEPTH // 2 or _BLOCK_PREFIX.search(text) is not None
+    return (text.count("[") + text.count("{") >= MAX_DEPTH // 2 or _BLOCK_PREFIX.match(text) is not None
+            or _LINE_PREFIX.search(text) is not None)
 
 
 def too_deep(text: str) -> tuple[int, int, int] | None:
