@@ -37,6 +37,11 @@ _ALL = [
     Code("E110", "a chart archive is not the one easel.lock pins",
          "a published chart version never changes: fetch the pinned bytes again with `easel charts pull`, or, if "
          "the new archive is meant, pin it with `easel charts pull --update` and review the change"),
+    Code("E111", "a file is past easel's input limits",
+         "a file may hold up to 16 MiB and 10,000 documents, nested at most 100 lists or mappings deep: split it "
+         "into several files, or flatten the data (README.md, Limits)"),
+    Code("E112", "the input files hold too many documents",
+         "the input folders may hold up to 1,000,000 documents in all: move what easel is not to read out of them"),
     Code("E108", "easel.lock cannot be read",
          "easel.lock is written by easel: restore it from git, or delete it to place every workload anew"),
     # Document shape

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Diagnostics, Location, Note
-from compiler.load import charts, yamlio
+from compiler.load import charts, limits, yamlio
 from compiler.load.source import LOCK_FILE, YAML_SUFFIXES, PathOutsideRepository, Source, normalize
 from compiler.model.charts import ChartArchive
 from compiler.model.folders import KUSTOMIZATION_FILES
@@ -21,7 +21,7 @@ from compiler.runtime.state import CACHE
 
 SETTINGS_FILE = "easel.yaml"
 DEFAULT_INPUTS = ("profiles", "environments", "clusters", "workloads")
-_PROBLEM_CODES = {"syntax": "E101", "alias": "E103", "duplicate": "E104", "tag": "E107"}
+_PROBLEM_CODES = {"syntax": "E101", "alias": "E103", "duplicate": "E104", "tag": "E107", "limit": "E111"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,10 @@ def _fetch(source: Source, path: str, diagnostics: Diagnostics) -> bytes | None:
 
 
 def _read_yaml(path: str, data: bytes, texts: dict[str, str], diagnostics: Diagnostics) -> list[RawDocument]:
+    too_much = limits.file_problem(data)
+    if too_much is not None:
+        diagnostics.error("E111", too_much[0], Location(path, line=too_much[1], column=1))
+        return []
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -304,6 +308,9 @@ def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
     """Every input document, parsed (or taken from memo, by the digest of the file's bytes)."""
     texts, diagnostics = dict(snapshot.texts), Diagnostics(list(snapshot.diagnostics))
     reader = _Reader(texts, diagnostics, memo)
+    if _too_many_documents(snapshot, diagnostics):
+        return RawRepo(snapshot.settings, [], texts, snapshot.files, snapshot.inputs, diagnostics, snapshot.lock_text,
+                       snapshot.digests, {}, [], snapshot.charts_folder, snapshot.folder_files)
     fresh = [(path, raw) for path, raw in snapshot.data.items()
              if path != SETTINGS_FILE and not reader.known(snapshot.digests[path])]
     ready = _parse_in_two(fresh) if len(fresh) >= PARALLEL_FILES and parallel.AVAILABLE else {}
@@ -315,3 +322,16 @@ def parse(snapshot: Snapshot, memo: DocumentMemo | None = None) -> RawRepo:
     return RawRepo(snapshot.settings, documents, texts, snapshot.files, snapshot.inputs, diagnostics,
                    snapshot.lock_text, snapshot.digests, reader.parsed, archives, snapshot.charts_folder,
                    snapshot.folder_files)
+
+
+def _too_many_documents(snapshot: Snapshot, diagnostics: Diagnostics) -> bool:
+    """Whether the input files hold more documents together than easel reads (counted, not parsed), said at the
+    file that goes past the limit."""
+    total = 0
+    for path, raw in snapshot.data.items():
+        total += limits.documents(raw) if len(raw) <= limits.MAX_FILE_BYTES else 0
+        if total > limits.MAX_TOTAL_DOCUMENTS:
+            diagnostics.error("E112", f"the input files hold more than {limits.MAX_TOTAL_DOCUMENTS:,} documents "
+                              f"together, past this one", Location(path, line=1, column=1))
+            return True
+    return False

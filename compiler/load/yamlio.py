@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from compiler.load.limits import MAX_DEPTH, MAX_DOCUMENTS, too_deep
 from compiler.load.yamlproblems import YamlProblem, construction_problem, one_line, syntax_problem
 
 _BaseLoader: Any  # one of two classes, chosen at import
@@ -26,7 +27,6 @@ except AttributeError:  # pragma: no cover
     _BaseDumper = yaml.SafeDumper
 
 MAX_EXPANDED_NODES = 1_000_000
-MAX_DOCUMENTS = 10_000  # documents one file may hold
 _STR = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MEMO_LIMIT = 200_000  # scalar spellings remembered by a reader or writer before it starts afresh
@@ -146,11 +146,25 @@ def _checked(construct, what: str):
     return build
 
 
+def _no_nan(construct):
+    """A float constructor that refuses NaN: it equals nothing, not even itself, so no comparison, sort or limit
+    means anything with it, and JSON (what Kubernetes reads) has no way to write it."""
+    def build(loader, node):
+        value = construct(loader, node)
+        if value != value:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{one_line(str(node.value))[:80]!r} is not a number (NaN): no field takes it; quote it "
+                "for a string", node.start_mark)
+        return value
+    return build
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
 for _tag, _what in (("int", "an integer (or too long for one)"), ("float", "a number"), ("bool", "a boolean"),
                     ("timestamp", "a date or time"), ("null", "null")):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}",
                             _checked(_Loader.yaml_constructors[f"tag:yaml.org,2002:{_tag}"], _what))
+_Loader.add_constructor("tag:yaml.org,2002:float", _no_nan(_Loader.yaml_constructors["tag:yaml.org,2002:float"]))
 
 _resolve_scalars_once(_Loader, _BaseLoader)
 
@@ -234,6 +248,10 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
     """Every document of a YAML stream, or the problems that stopped reading it."""
     documents: list[ParsedDocument] = []
     problems: list[YamlProblem] = []
+    deep = too_deep(text)
+    if deep is not None:
+        return documents, [YamlProblem("limit", f"lists and mappings nest more than {MAX_DEPTH} deep here",
+                                       deep[0], deep[1], deep[2])]
     check_aliases = "&" in text and "*" in text
     loader = _Loader(text)
     index = 0
@@ -241,7 +259,7 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
         while loader.check_node():
             if index >= MAX_DOCUMENTS:
                 mark = loader.peek_event().start_mark
-                problems.append(YamlProblem("syntax", f"more than {MAX_DOCUMENTS:,} documents in one file",
+                problems.append(YamlProblem("limit", f"more than {MAX_DOCUMENTS:,} documents in one file",
                                             mark.line + 1, mark.column + 1, index))
                 return documents, problems
             node = loader.get_node()
@@ -270,8 +288,6 @@ def parse(text: str) -> tuple[list[ParsedDocument], list[YamlProblem]]:
         problems.append(syntax_problem(exc, text, index))
     except yaml.YAMLError as exc:
         problems.append(YamlProblem("syntax", one_line(str(exc)), None, None, index))
-    except RecursionError:
-        problems.append(YamlProblem("syntax", "YAML nested too deeply", None, None, index))
     finally:
         loader.dispose()
     return documents, problems

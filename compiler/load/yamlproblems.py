@@ -13,7 +13,7 @@ import yaml
 
 @dataclass(frozen=True)
 class YamlProblem:
-    kind: str  # "syntax" | "alias" | "duplicate" | "tag"
+    kind: str  # "syntax" | "alias" | "duplicate" | "tag" | "limit"
     message: str
     line: int | None
     column: int | None
@@ -26,7 +26,7 @@ def construction_problem(exc: yaml.constructor.ConstructorError, index: int) -> 
     problem = exc.problem or str(exc)
     if "unhashable" in problem:  # `? [a, b]`: a complex key, which no easel field takes
         kind, problem = "syntax", "a mapping key must be a plain value, not a list or a mapping"
-    elif "the mapping key" in problem or " is not " in problem:
+    elif "the mapping key" in problem or " is not " in problem:  # also NaN: `.nan` is not a number
         kind = "syntax"  # a key that is not a string, a value that does not fit its tag
     else:
         kind = "tag"

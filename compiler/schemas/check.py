@@ -66,7 +66,7 @@ class FastValidator:
     def __init__(self, schema: dict[str, Any]):
         schema = _anchored_at_end(schema)
         self.full = validator(schema)
-        draft7 = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        draft7 = _finite_quantities({k: v for k, v in schema.items() if k not in ("$schema", "$id")})
         # use_default=False: the input is never changed here; validate fills defaults in on a copy (schemas/defaults.py)
         self.fast = fastjsonschema.compile(draft7, formats=dict(_FORMAT_FUNCTIONS), use_default=False)
 
@@ -79,6 +79,23 @@ class FastValidator:
 
     def iter_errors(self, instance: Any):
         return self.full.iter_errors(instance)
+
+
+_LARGEST = 1.7976931348623157e308  # the largest finite float
+
+
+def _finite_quantities(schema: Any) -> Any:
+    """The schema with each quantity that may be a number bounded by the largest finite float: fastjsonschema
+    checks formats on strings only, so `memory: .inf` would pass it; past the bound, jsonschema explains the
+    failure (its quantity format refuses infinities). NaN never gets here: the YAML reader refuses it."""
+    if isinstance(schema, dict):
+        found = {key: _finite_quantities(value) for key, value in schema.items()}
+        if found.get("format") == "quantity":
+            found.update(minimum=-_LARGEST, maximum=_LARGEST)
+        return found
+    if isinstance(schema, list):
+        return [_finite_quantities(item) for item in schema]
+    return schema
 
 
 def _anchored_at_end(schema: Any) -> Any:
