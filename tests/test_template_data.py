@@ -68,6 +68,7 @@ NOT_DATA = {
     "a method joined by join": ("{{ [params.items]|join(',') }}", "a function or method"),
     "a method through pprint": ("{{ params.items|pprint }}", "a function or method"),
     "a method through toyaml": ("{{ params.items|toyaml }}", "a function or method"),
+    "a set, in an order of its own": ("{{ (params.keys() - ['size'])|list }}", "a set, whose order changes"),
     "a method set, then printed": ("{% set x = params.keys %}{{ x|upper }}", "a function or method"),
 }
 
@@ -152,7 +153,8 @@ NAMES = ["params", "params.size", "params.name", "parameters", "properties", "wo
          "namespace", "component", "component.instance", "self", "dict", "range", "namespace", "lipsum",
          "params.items", "params.name.upper", "params.keys", "workload.values", "component.get", "joiner"]
 CALLS = ["range(2)", "dict(a=1)", "params.items()", "params.keys()", "params.name.split(',')", "namespace()",
-         "params.get('size')", "[1, 2]|map('abs')", "params|dictsort", "params.name.upper()"]
+         "params.get('size')", "[1, 2]|map('abs')", "params|dictsort", "params.name.upper()",
+         "params.keys() - ['size']", "params.values()|list"]
 SUFFIXES = ["", "|string", "|list", "|join(',')", "|length", "|upper", "|tojson", "|pprint", "|first", "|toyaml",
             " ~ 'x'", "|default(1)", "|reverse", "|map('string')|list"]
 EXPRESSIONS = st.builds(lambda base, suffix, wrap: wrap.format(base + suffix),

@@ -57,7 +57,7 @@ def _weight(value: Any, budget: int) -> int:
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**", "%", "+"])
+    intercepted_binops = frozenset(["*", "**", "%", "+", "-"])
     code_generator_class = template_data.DataCodeGenerator  # `~` joins data only
     data_join = staticmethod(template_data.data_join)
 
@@ -76,6 +76,11 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             if isinstance(right, (int, float)) and abs(right) > 64:
                 raise SecurityError("power too large for a template")
             return operator.pow(left, right)
+        if operator_name == "-":  # params.keys() - [...] is a set, in an order that changes from run to run
+            result = operator.sub(left, right)
+            if isinstance(result, (set, frozenset)):
+                raise NotData("a set, whose order changes from one run to the next")
+            return result
         if operator_name == "%" and isinstance(left, str):
             _bounded(left)
             template_data.require_data(right)
