@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import operator
 import re
 import signal
@@ -25,6 +24,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedErr
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from compiler.definitions import template_data
+from compiler.definitions.template_data import NotData
 from compiler.load import yamlio
 
 MAX_REPEAT = 100_000  # characters or items one operation may produce
@@ -56,7 +57,9 @@ def _weight(value: Any, budget: int) -> int:
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**", "%", "+"])
+    intercepted_binops = frozenset(["*", "**", "%", "+", "-"])
+    code_generator_class = template_data.DataCodeGenerator  # `~` joins data only
+    data_join = staticmethod(template_data.data_join)
 
     def call_binop(self, context, operator_name, left, right):
         if operator_name == "*":
@@ -73,14 +76,22 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             if isinstance(right, (int, float)) and abs(right) > 64:
                 raise SecurityError("power too large for a template")
             return operator.pow(left, right)
+        if operator_name == "-":  # params.keys() - [...] is a set, in an order that changes from run to run
+            result = operator.sub(left, right)
+            if isinstance(result, (set, frozenset)):
+                raise NotData("a set, whose order changes from one run to the next")
+            return result
         if operator_name == "%" and isinstance(left, str):
             _bounded(left)
+            template_data.require_data(right)
         return super().call_binop(context, operator_name, left, right)
 
     def call(__self, __context, __obj, *args, **kwargs):
         bound_to = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)  # "...".format(...)
         for value in (bound_to, *args, *kwargs.values()):
             _bounded(value)
+        if isinstance(bound_to, str):  # "{}".format(x), "%s".__mod__(x): text made of the arguments
+            template_data.require_data(*args, *kwargs.values())
         return super().call(__context, __obj, *args, **kwargs)
 
 
@@ -97,11 +108,15 @@ def _to_yaml(value: Any) -> str:
     return yamlio.dump(value).rstrip("\n")
 
 
-ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, loader=None)
+ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, loader=None,
+               finalize=template_data.finalize)  # every {{ }} prints data only
 ENV.filters["toyaml"] = _to_yaml
 for _sized in ("center", "indent", "wordwrap", "truncate", "batch", "slice", "join"):
     ENV.filters[_sized] = _bounded_filter(ENV.filters[_sized])
 ENV.filters["format"] = _bounded_filter(ENV.filters["format"], check_value=True)  # the value is the format
+for _texty in template_data.TEXT_FILTERS:
+    ENV.filters[_texty] = template_data.text_filter(ENV.filters[_texty], iterable=_texty == "join")
+ENV.filters.pop("random", None)  # a different output on every run
 for _unsafe in ("lipsum", "cycler", "joiner"):
     ENV.globals.pop(_unsafe, None)
 
@@ -142,6 +157,7 @@ class TemplateProblem(Exception):
     line, when known, the template's line."""
 
     def __init__(self, code: str, message: str, path: tuple = (), line: int | None = None):
+        message = template_data.without_addresses(message)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -164,17 +180,23 @@ def _template_line(exc: BaseException) -> int | None:
 
 @lru_cache(maxsize=2048)
 def compile_template(source: str):
+    template_data.check_nesting(ENV.lexer, source)
     return ENV.from_string(source)
 
 
 @lru_cache(maxsize=2048)
 def _compile_expression(source: str):
+    template_data.check_nesting(ENV.lexer, "{{" + source + "}}")
     return ENV.compile_expression(source, undefined_to_none=False)
 
 
-def _run(fn, path: tuple):
+def _run(fn, path: tuple, source: str = ""):
     try:
         return fn()
+    except NotData as exc:
+        line = _template_line(exc)
+        what = template_data.expressions_at(source, line) or "an expression"
+        raise TemplateProblem("E405", f"{what} gives {exc}: {template_data.DATA}", path, line) from None
     except SecurityError as exc:
         raise TemplateProblem("E406", f"not allowed in a template: {exc}", path, _template_line(exc)) from None
     except UndefinedError as exc:
@@ -232,35 +254,14 @@ def render_string(text: str, variables: dict[str, Any], path: tuple = ()) -> Any
         if undefined is not None:
             raise TemplateProblem("E405", "template refers to something undefined: "
                                   f"{_undefined(undefined._undefined_message)}", path)
-        problem = _not_plain(value, [0], 0)
+        problem = template_data.problem(value, string_keys=True)
         if problem:
             raise TemplateProblem("E405", f"`{{{{{expression.strip()[:60]}}}}}` gives {problem}: a lone "
                                   "placeholder may give a string, number, boolean, null, or a list or mapping of "
                                   "those", path)
         return _plain(value)
     template = _run(lambda: compile_template(text), path)
-    return _run(lambda: _render_bounded(template, variables), path)
-
-
-def _not_plain(value: Any, size: list[int], depth: int) -> str | None:
-    """What keeps a placeholder's value from being plain data (bounded like a rendering); None when it is."""
-    size[0] += 1
-    if size[0] > MAX_OUTPUT // 8 or depth > 64:
-        return "more data than a placeholder may give"
-    if value is None or isinstance(value, (bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"{value!r}, which is not a number JSON or YAML can carry"
-    if isinstance(value, str):
-        size[0] += len(value) // 8
-        return "more data than a placeholder may give" if size[0] > MAX_OUTPUT // 8 else None
-    if isinstance(value, (list, tuple)):
-        return next((p for p in (_not_plain(v, size, depth + 1) for v in value) if p), None)
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            return "a mapping whose keys are not all strings"
-        return next((p for p in (_not_plain(v, size, depth + 1) for v in value.values()) if p), None)
-    return f"a {type(value).__name__}"
+    return _run(lambda: _render_bounded(template, variables), path, text)
 
 
 def _plain(value: Any) -> Any:
@@ -297,7 +298,7 @@ def contains_template(value: Any) -> bool:
 
 def render_yaml(source: str, variables: dict[str, Any]) -> list[Any]:
     """A definition template rendered and read as YAML: its documents (empty ones left out)."""
-    text = _run(lambda: _render_bounded(compile_template(source), variables), ())
+    text = _run(lambda: _render_bounded(compile_template(source), variables), (), source)
     try:
         return [doc for doc in yamlio.load_all(text) if doc is not None]
     except Exception as exc:  # yaml errors of every kind
@@ -308,6 +309,7 @@ def uses_variable(source: str, name: str) -> bool:
     from jinja2 import meta
 
     try:
+        template_data.check_nesting(ENV.lexer, source)
         return name in meta.find_undeclared_variables(ENV.parse(source))
     except TemplateSyntaxError:
         return False
