@@ -17,7 +17,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from compiler.commands.chart_pull.transport import FetchError, Session, is_loopback, status_error
+from compiler.commands.chart_pull.transport import FetchError, Session, is_loopback, once, status_error
 from compiler.load import yamlio
 from compiler.load.charts import MAX_CHART
 from compiler.model import Repository
@@ -52,15 +52,7 @@ class Fetcher:
     def _index(self, repository: Repository) -> dict[str, Any]:
         """The index's `entries`, read once a run (a failure too)."""
         url = repository.url.rstrip("/")
-        if url not in self.indexes:
-            try:
-                self.indexes[url] = _entries(self.session, f"{url}/index.yaml")
-            except FetchError as problem:
-                self.indexes[url] = problem
-        found = self.indexes[url]
-        if isinstance(found, FetchError):
-            raise found
-        return found
+        return once(self.indexes, url, lambda: _entries(self.session, f"{url}/index.yaml"))
 
     def _from_index(self, repository: Repository, chart: str, version: str) -> bytes:
         entries = self._index(repository)

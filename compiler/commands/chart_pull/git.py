@@ -22,7 +22,7 @@ from typing import Literal
 import pygit2
 from pygit2.enums import Option
 
-from compiler.commands.chart_pull.transport import TIMEOUT, FetchError, is_loopback
+from compiler.commands.chart_pull.transport import TIMEOUT, FetchError, is_loopback, once
 from compiler.load import charts
 from compiler.load.gitsource import TreeSource
 from compiler.load.source import PathOutsideRepository
@@ -63,16 +63,7 @@ class GitCharts:
 
     def tip(self, repository: Repository) -> str:
         """The commit the Repository's ref names now, fetched; FetchError when it cannot be."""
-        name = repository.meta.name
-        if name not in self.tips:
-            try:
-                self.tips[name] = self._resolve(repository)
-            except FetchError as problem:
-                self.tips[name] = problem
-        found = self.tips[name]
-        if isinstance(found, FetchError):
-            raise found
-        return found
+        return once(self.tips, repository.meta.name, lambda: self._resolve(repository))
 
     def commit(self, repository: Repository, pinned: str | None, update: bool) -> str:
         """The commit to read the Repository's charts at: the one its ref names now when none is pinned, or when

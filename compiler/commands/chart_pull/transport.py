@@ -15,8 +15,10 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import TypeVar
 
 from compiler import __version__
 from compiler.commands.chart_pull import credentials
@@ -167,6 +169,22 @@ def _read(answer, limit: int, url: str, cut: bool = False) -> bytes:
     if len(body) > limit and not cut:
         raise FetchError(f"{url} is over {limit // 2**20} MiB")
     return body[:limit]
+
+
+T = TypeVar("T")
+
+
+def once(known: dict[str, T | FetchError], key: str, fetch: Callable[[], T]) -> T:
+    """What fetch gives for key, fetched once a pull (a failure too: raised again each time it is asked)."""
+    if key not in known:
+        try:
+            known[key] = fetch()
+        except FetchError as problem:
+            known[key] = problem
+    found = known[key]
+    if isinstance(found, FetchError):
+        raise found
+    return found
 
 
 def status_error(response: Response, what: str) -> FetchError:
