@@ -22,7 +22,10 @@ _MARKER = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)  # a document start; at colu
 _BLOCK_PREFIX = re.compile(r"[ \t?:-]{40}")  # a line indented (or opened by `- - -`) this far may nest deep
 _LINE_PREFIX = re.compile(r"\n[ \t?:-]{40}")  # the same after a newline (a literal first: a fast scan)
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Python's parser, not libyaml's: libyaml (since the one PyYAML 6.0.4 bundles) refuses flow collections past its
+# own depth while it scans ahead, before handing out the events that reach ours, so the limit and the place
+# said would depend on the PyYAML build; this pass runs only on text that may nest deep (_maybe_deep)
+_Loader: Any = yaml.SafeLoader
 
 
 def documents(data: bytes) -> int:
