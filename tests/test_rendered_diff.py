@@ -16,8 +16,9 @@ from scenario import TEAM_IN_DEV, one_component_app
 from test_git import commit_all
 
 from compiler.load.charts import pack
-from compiler.load.source import MemorySource
-from compiler.reports.rendered import folded
+from compiler.load.source import DirectorySource, MemorySource
+from compiler.pipeline import compile_repository
+from compiler.reports.rendered import folded, rendered
 from compiler.runtime import helm
 
 CHART = Path(__file__).resolve().parent / "helm_charts" / "llm-serving"
@@ -28,8 +29,9 @@ needs_helm = pytest.mark.skipif(not helm.available(), reason="Helm's engine (the
                                 "not installed: charts are not rendered, so `easel diff` shows no chart objects")
 
 
-def _packed(version: str, with_env: bool = False) -> bytes:
-    """tests/helm_charts/llm-serving packed as the given version; with_env: its engine gets an env variable."""
+def _packed(version: str, with_env: bool = False, engine_tag: str = "v0.8.5") -> bytes:
+    """tests/helm_charts/llm-serving packed as the given version; with_env: its engine gets an env variable;
+    engine_tag: the engine image's tag its values.yaml gives."""
     files = {f"llm-serving/{path.relative_to(CHART).as_posix()}": path.read_bytes()
              for path in sorted(CHART.rglob("*")) if path.is_file()}
     meta, template = "llm-serving/Chart.yaml", "llm-serving/templates/engine-deployment.yaml"
@@ -37,12 +39,15 @@ def _packed(version: str, with_env: bool = False) -> bytes:
     if with_env:
         assert ENV_LINE.encode() in files[template]
         files[template] = files[template].replace(ENV_LINE.encode(), NEW_ENV.encode())
+    values = "llm-serving/values.yaml"
+    assert b"    tag: v0.8.5\n" in files[values]
+    files[values] = files[values].replace(b"    tag: v0.8.5\n", f"    tag: {engine_tag}\n".encode(), 1)
     return pack(MemorySource(files), "llm-serving")[1]
 
 
-def _write(root: Path, version: str, model: str = "m", with_env: bool = False) -> None:
+def _write(root: Path, version: str, model: str = "m", with_env: bool = False, engine_tag: str = "v0.8.5") -> None:
     """A repository running llm-serving `version` (its archive pinned) with the engine's model `model`."""
-    data = _packed(version, with_env)
+    data = _packed(version, with_env, engine_tag)
     component = f"""    - name: llm
       type: helm-chart
       properties: {{repository: charts, chart: llm-serving, version: {version},
@@ -88,12 +93,12 @@ def test_a_chart_bump_shows_the_rendered_deployment_with_its_new_env_variable(tm
     report = _changes(root, base)
     assert report["unrendered"] == []
     [cluster] = report["clusters"]
-    rendered = {(o["kind"], o["name"]): o for o in cluster["objects"] if o["chart"] == "llm-serving"}
-    engine = rendered[("Deployment", "team-w/w-llm-engine")]
+    charted = {(o["kind"], o["name"]): o for o in cluster["objects"] if o["chart"] == "llm-serving"}
+    engine = charted[("Deployment", "team-w/w-llm-engine")]
     assert engine["change"] == "changed"
     assert "+        - name: VLLM_LOGGING_LEVEL" in engine["diff"] and "+          value: DEBUG" in engine["diff"]
     # only the engine changes: the version labels every object carries are folded
-    assert set(rendered) == {("Deployment", "team-w/w-llm-engine")}
+    assert set(charted) == {("Deployment", "team-w/w-llm-engine")}
     assert "helm.sh/chart" not in engine["diff"] and "app.kubernetes.io/version" not in engine["diff"]
     # the HelmRelease that names the version changes as before, marked as no chart's
     assert any(o["kind"] == "HelmRelease" and o["chart"] is None for o in cluster["objects"])
@@ -105,15 +110,43 @@ def test_a_chart_bump_shows_the_rendered_deployment_with_its_new_env_variable(tm
 
 
 @needs_helm
+def test_a_chart_bump_that_changes_the_engines_image_shows_it(tmp_path):
+    root, base = _repository(tmp_path)
+    _write(root, "0.3.1", engine_tag="v0.9.0")
+    assert easel("compile", cwd=root).code == 0
+    [cluster] = _changes(root, base)["clusters"]
+    charted = {(o["kind"], o["name"]): o for o in cluster["objects"] if o["chart"] == "llm-serving"}
+    assert set(charted) == {("Deployment", "team-w/w-llm-engine")}
+    diff = charted[("Deployment", "team-w/w-llm-engine")]["diff"]
+    assert "-        image: vllm/vllm-openai:v0.8.5" in diff and "+        image: vllm/vllm-openai:v0.9.0" in diff
+
+
+@needs_helm
+def test_the_diff_reads_the_renders_the_compile_made_and_starts_no_engine(tmp_path, monkeypatch):
+    root, _ = _repository(tmp_path)
+    result = compile_repository(DirectorySource(root))
+    assert result.files is not None
+
+    def no_engine(self, request):
+        raise AssertionError("the diff asked Helm's engine for a render the proof made already")
+
+    monkeypatch.setattr(helm.Engine, "render", no_engine)
+    found = rendered(result)
+    assert found.unrendered == []
+    assert ("Deployment", "team-w/w-llm-engine") in found.objects["c"]
+    assert found.objects["c"][("Deployment", "team-w/w-llm-engine")][0] == "llm-serving"
+
+
+@needs_helm
 def test_a_values_change_shows_the_rendered_object_change(tmp_path):
     root, base = _repository(tmp_path)
     _write(root, "0.3.0", model="other-model")
     assert easel("compile", cwd=root).code == 0
     [cluster] = _changes(root, base)["clusters"]
-    rendered = {(o["kind"], o["name"]): o for o in cluster["objects"] if o["chart"] == "llm-serving"}
+    charted = {(o["kind"], o["name"]): o for o in cluster["objects"] if o["chart"] == "llm-serving"}
     # the engine serves the model and the router routes to it: both change, nothing else the chart renders does
-    assert set(rendered) == {("Deployment", "team-w/w-llm-engine"), ("Deployment", "team-w/w-llm-router")}
-    for changed in rendered.values():
+    assert set(charted) == {("Deployment", "team-w/w-llm-engine"), ("Deployment", "team-w/w-llm-router")}
+    for changed in charted.values():
         assert changed["change"] == "changed"
         assert "-        - m\n" in changed["diff"] and "+        - other-model\n" in changed["diff"]
 
