@@ -45,7 +45,8 @@ def _packed(version: str, with_env: bool = False, engine_tag: str = "v0.8.5") ->
     return pack(MemorySource(files), "llm-serving")[1]
 
 
-def _write(root: Path, version: str, model: str = "m", with_env: bool = False, engine_tag: str = "v0.8.5") -> None:
+def _write(root: Path, version: str, model: str = "m", with_env: bool = False, engine_tag: str = "v0.8.5",
+           argocd: bool = False, pinned: bool = True) -> None:
     """A repository running llm-serving `version` (its archive pinned) with the engine's model `model`."""
     data = _packed(version, with_env, engine_tag)
     component = f"""    - name: llm
@@ -58,6 +59,11 @@ def _write(root: Path, version: str, model: str = "m", with_env: bool = False, e
         f"charts/charts/llm-serving-{version}.tgz": data,
         "easel.lock": "apiVersion: easel.dev/v1alpha1\nkind: Lock\ncharts:\n"
                       f"  charts/llm-serving {version}: sha256:{hashlib.sha256(data).hexdigest()}\n"}
+    if argocd:
+        files["clusters/c.yaml"] = str(files["clusters/c.yaml"]).replace("spec:\n", "spec:\n  gitops: {engine: argocd}\n")
+    if not pinned:  # no archive, no pin: the chart is named but easel cannot render it
+        del files[f"charts/charts/llm-serving-{version}.tgz"]
+        files["easel.lock"] = "apiVersion: easel.dev/v1alpha1\nkind: Lock\n"
     for old in (root / "charts").rglob("*.tgz"):
         old.unlink()
     for path, content in files.items():
@@ -69,10 +75,10 @@ def _write(root: Path, version: str, model: str = "m", with_env: bool = False, e
             target.write_text(content)
 
 
-def _repository(tmp_path: Path) -> tuple[Path, str]:
+def _repository(tmp_path: Path, argocd: bool = False) -> tuple[Path, str]:
     """A committed repository on llm-serving 0.3.0, compiled; its base commit."""
     root = tmp_path / "repo"
-    _write(root, "0.3.0")
+    _write(root, "0.3.0", argocd=argocd)
     handle = pygit2.init_repository(str(root), initial_head="main")
     compiled = easel("compile", cwd=root)
     assert compiled.code == 0, compiled.out + compiled.err
@@ -107,6 +113,28 @@ def test_a_chart_bump_shows_the_rendered_deployment_with_its_new_env_variable(tm
     assert "+          value: DEBUG" in text
     markdown = easel("diff", "--base", base, "--format", "markdown", cwd=root).out
     assert "**changed** `Deployment` `team-w/w-llm-engine` (chart `llm-serving`)" in markdown
+
+
+@needs_helm
+def test_on_argocd_a_chart_bump_shows_the_rendered_deployment_too(tmp_path):
+    root, base = _repository(tmp_path, argocd=True)
+    _write(root, "0.3.1", with_env=True, argocd=True)
+    assert easel("compile", cwd=root).code == 0
+    [cluster] = _changes(root, base)["clusters"]
+    charted = {(o["kind"], o["name"]): o for o in cluster["objects"] if o["chart"] == "llm-serving"}
+    assert set(charted) == {("Deployment", "team-w/w-llm-engine")}
+    assert "+          value: DEBUG" in charted[("Deployment", "team-w/w-llm-engine")]["diff"]
+
+
+@needs_helm
+def test_a_chart_easel_lock_pins_no_archive_of_is_said_not_rendered_once(tmp_path):
+    root, base = _repository(tmp_path)
+    _write(root, "0.3.1", pinned=False)
+    compiled = easel("compile", cwd=root)
+    assert compiled.code == 0, compiled.out + compiled.err
+    report = _changes(root, base)
+    assert report["unrendered"] == ["chart not rendered: easel.lock pins no archive of llm-serving 0.3.1"]
+    assert all(o["chart"] is None for c in report["clusters"] for o in c["objects"])
 
 
 @needs_helm

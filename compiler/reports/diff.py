@@ -101,7 +101,8 @@ def compare(base: Result, head: Result, charts: tuple[Rendered, Rendered] | None
         before, after = _objects(base_files.get(cluster, {})), _objects(head_files.get(cluster, {}))
         entry.objects += _changes(before, after)
         if charts is not None:
-            entry.objects += _changes(*(_chart_objects(side.objects.get(cluster, {})) for side in charts))
+            skipped = set().union(*(side.skipped.get(cluster, set()) for side in charts))
+            entry.objects += _changes(*(_chart_objects(side.objects.get(cluster, {}), skipped) for side in charts))
         for workload in sorted(set(base_places) | set(head_places)):
             was, now = cluster in base_places.get(workload, ()), cluster in head_places.get(workload, ())
             if now and not was:
@@ -134,9 +135,12 @@ def _changes(before: dict[Any, str], after: dict[Any, str]) -> list[ObjectChange
     return found
 
 
-def _chart_objects(objects: dict[tuple[str, str], tuple[str, dict[str, Any]]]) -> dict[Any, str]:
-    """A cluster's chart-rendered objects as (chart, kind, namespace/name) -> YAML text."""
-    return {(chart, kind, name): yamlio.dump(obj) for (kind, name), (chart, obj) in objects.items()}
+def _chart_objects(objects: dict[tuple[str, str], tuple[str, dict[str, Any]]], skipped: set[str]
+                   ) -> dict[Any, str]:
+    """A cluster's chart-rendered objects as (chart, kind, namespace/name) -> YAML text, but those of the charts
+    a revision did not render (skipped: nothing is known of them to compare)."""
+    return {(chart, kind, name): yamlio.dump(obj) for (kind, name), (chart, obj) in objects.items()
+            if chart not in skipped}
 
 
 def _immutable(kind: str, before: str, after: str) -> tuple[ImmutableChange, ...]:

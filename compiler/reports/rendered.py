@@ -30,6 +30,8 @@ class Rendered:
     noise folded); and why charts were not rendered, each reason once."""
     objects: dict[str, dict[Key, tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     unrendered: list[str] = field(default_factory=list)
+    # per cluster, the charts whose objects are not known here: not compared with the other revision's either
+    skipped: dict[str, set[str]] = field(default_factory=dict)
 
 
 def rendered(result: Result) -> Rendered:
@@ -38,14 +40,16 @@ def rendered(result: Result) -> Rendered:
     plans, model = result.plans, result.model
     if plans is None or model is None or result.files is None:
         return found
-    charted = [(name, c) for name, p in plans.clusters.items() for r in p.releases for c in r.components
-               if c.output.helm is not None]
+    charted = [(name, chart.key[1]) for name, p in plans.clusters.items() for r in p.releases for c in r.components
+               if (chart := c.output.helm) is not None]
     if not charted:
         return found
     if not helm.available():
         found.unrendered.append("chart not rendered: Helm's engine is not installed")
+        for name, chart_name in charted:
+            found.skipped.setdefault(name, set()).add(chart_name)
         return found
-    charts = chart_proof(model)
+    charts, with_charts = chart_proof(model), {name for name, _ in charted}
     by_cluster: dict[str, dict[str, str]] = defaultdict(dict)
     for path, text in result.files.items():
         parts = path.split("/", 2)
@@ -53,9 +57,9 @@ def rendered(result: Result) -> Rendered:
             by_cluster[parts[1]][path] = text
     try:
         for name, plan in plans.clusters.items():
-            if any(cluster == name for cluster, _ in charted):
+            if name in with_charts:
                 found.objects[name] = _cluster(plan, by_cluster.get(name, {}), result.fleet.get(name), charts,
-                                               found.unrendered)
+                                               found.unrendered, found.skipped.setdefault(name, set()))
     finally:
         if charts is not None:
             charts.engine.close()
@@ -63,7 +67,7 @@ def rendered(result: Result) -> Rendered:
 
 
 def _cluster(plan: ClusterPlan, files: dict[str, str], facts: Any, charts: ChartProof | None,
-             unrendered: list[str]) -> dict[Key, tuple[str, dict[str, Any]]]:
+             unrendered: list[str], skipped: set[str]) -> dict[Key, tuple[str, dict[str, Any]]]:
     """One cluster's chart objects, read as prove/tree.py reads them (the same render requests, so the same
     memo entries). facts: the cluster's (decide's ClusterFacts, which reports never import), for its version."""
     parsed = Parsed()
@@ -78,6 +82,7 @@ def _cluster(plan: ClusterPlan, files: dict[str, str], facts: Any, charts: Chart
                 continue
             archive = chart_tree.archive_of(component, charts)
             if archive is None:
+                skipped.add(helm_chart.key[1])
                 _say(unrendered, f"chart not rendered: easel.lock pins no archive of {helm_chart.key[1]} "
                                  f"{helm_chart.key[2]}")
                 continue
@@ -89,6 +94,7 @@ def _cluster(plan: ClusterPlan, files: dict[str, str], facts: Any, charts: Chart
                                                     application)
             failed = [problem[3] for problem in problems if problem[4] in ("E818", "E819")]
             if failed or built is own:
+                skipped.add(archive.name)
                 _say(unrendered, f"chart not rendered: {failed[0] if failed else 'Helm engine gave no answer'}")
                 continue
             for _, obj in built.objects[len(own.objects):]:
