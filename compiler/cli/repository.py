@@ -118,10 +118,13 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
     A change to a field Kubernetes does not update in place (a StatefulSet's volumeClaimTemplates or selector, a
     Deployment's selector, a PersistentVolumeClaim's storageClassName, a Service's clusterIP, the data of an
     immutable ConfigMap or Secret) is warned of as W110, naming cluster, object and field: the cluster would
-    refuse the update; a Job's is replaced instead. Objects of Helm charts are not seen yet (only their
-    HelmRelease or Application). Warnings leave the exit status alone."""
+    refuse the update; a Job's is replaced instead. The objects a pinned chart renders (Helm's engine, as the
+    proof renders them) are compared too, marked with the chart, its `helm.sh/chart` and
+    `app.kubernetes.io/version` labels and `checksum/` annotations left out. Warnings leave the exit status
+    alone."""
     from compiler.load.gitsource import default_base, open_repository
     from compiler.reports import diff as differ
+    from compiler.reports.rendered import rendered
 
     if name_only and fmt != "text":
         raise click.UsageError("--name-only prints names: give it without --format (the json Diff lists the clusters)")
@@ -141,21 +144,22 @@ def diff(state: State, base: str | None, head: str | None, fmt: str, name_only: 
             click.echo(f"easel: the repository at {rev or 'the working tree'} has errors:", err=True)
             return finish(result, "text", None)
         results.append(result)
-    changes = differ.compare(*results)
+    charts = (rendered(results[0]), rendered(results[1]))
+    changes, notes = differ.compare(results[0], results[1], charts), differ.unrendered(charts)
     base_name, head_name = base[:12], head or "working tree"
     if name_only:
         click.echo("\n".join(d.cluster for d in changes if not d.empty))
     elif fmt == "json":
-        click.echo(_diff_report(base, head, results[1], changes=changes))
+        click.echo(_diff_report(base, head, results[1], changes=changes, notes=notes))
     elif fmt == "markdown":
-        click.echo(differ.as_markdown(changes, base_name, head_name))
+        click.echo(differ.as_markdown(changes, base_name, head_name, notes=notes))
     else:
-        click.echo(differ.as_text(changes, base_name, head_name))
+        click.echo(differ.as_text(changes, base_name, head_name, notes))
     return 1 if exit_code and any(not d.empty for d in changes) else 0
 
 
 def _diff_report(base: str, head: str | None, result: Result, changes: list | None = None,
-                 failed: str | None = None) -> str:
+                 failed: str | None = None, notes: list[str] | None = None) -> str:
     """The Diff report (docs/reference/output.md): the changes, or the errors of the revision that failed
     (result is that revision's; else the head's, whose warnings it carries, with the change's own: W110)."""
     from compiler.reports import diff as differ
@@ -166,6 +170,7 @@ def _diff_report(base: str, head: str | None, result: Result, changes: list | No
         "summary": {"clusters": len(changes), "changed": sum(not d.empty for d in changes)}
         if changes is not None else None,
         "clusters": differ.as_json(changes) if changes is not None else [],
+        "unrendered": notes or [],
         "diagnostics": diagnostics_report.as_json([*result.diagnostics, *differ.warnings(changes or [])],
                                                   result.texts)}), indent=2)
 

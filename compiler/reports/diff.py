@@ -15,6 +15,7 @@ from compiler.load import yamlio
 from compiler.pipeline import Result
 from compiler.record.changes import clusters_text
 from compiler.render.objects import IMMUTABLE_TEMPLATES, source_files
+from compiler.reports.rendered import Rendered
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
@@ -26,6 +27,11 @@ class ObjectChange:
     name: str  # namespace/name, or the file for files that are not objects
     diff: str = ""
     immutable: tuple[ImmutableChange, ...] = ()  # what changes in fields the cluster does not update in place
+    chart: str = ""  # the chart that renders the object ("": an object of the written tree)
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind} {self.name}" + (f" (chart {self.chart})" if self.chart else "")
 
 
 @dataclass
@@ -81,7 +87,9 @@ def _unified(before: str, after: str, name: str) -> str:
                                         fromfile=f"a/{name}", tofile=f"b/{name}", n=3))
 
 
-def compare(base: Result, head: Result) -> list[ClusterDiff]:
+def compare(base: Result, head: Result, charts: tuple[Rendered, Rendered] | None = None) -> list[ClusterDiff]:
+    """Each cluster's changes; charts: the objects each revision's charts render (reports/rendered.py), compared
+    too (None: only the written tree)."""
     base_files, head_files = _by_cluster(base.files or {}), _by_cluster(head.files or {})
     clusters = sorted(set(base.fleet) | set(head.fleet))
     base_places = {w: set(d.clusters or ()) for w, d in base.decisions.workloads.items() if d.placement}
@@ -91,15 +99,10 @@ def compare(base: Result, head: Result) -> list[ClusterDiff]:
     for cluster in clusters:
         entry = ClusterDiff(cluster)
         before, after = _objects(base_files.get(cluster, {})), _objects(head_files.get(cluster, {}))
-        for key in sorted(set(before) | set(after)):
-            kind, name = key
-            if key not in before:
-                entry.objects.append(ObjectChange("added", kind, name, _unified("", after[key], name)))
-            elif key not in after:
-                entry.objects.append(ObjectChange("removed", kind, name, _unified(before[key], "", name)))
-            elif before[key] != after[key]:
-                entry.objects.append(ObjectChange("changed", kind, name, _unified(before[key], after[key], name),
-                                                  _immutable(kind, before[key], after[key])))
+        entry.objects += _changes(before, after)
+        if charts is not None:
+            skipped = set().union(*(side.skipped.get(cluster, set()) for side in charts))
+            entry.objects += _changes(*(_chart_objects(side.objects.get(cluster, {}), skipped) for side in charts))
         for workload in sorted(set(base_places) | set(head_places)):
             was, now = cluster in base_places.get(workload, ()), cluster in head_places.get(workload, ())
             if now and not was:
@@ -113,6 +116,31 @@ def compare(base: Result, head: Result) -> list[ClusterDiff]:
                 entry.versions.append((workload, before_version, after_version))
         found.append(entry)
     return found
+
+
+def _changes(before: dict[Any, str], after: dict[Any, str]) -> list[ObjectChange]:
+    """The objects added, removed and changed, by (kind, namespace/name); keys of chart objects lead with the
+    chart: (chart, kind, name)."""
+    found = []
+    for key in sorted(set(before) | set(after)):
+        *chart, kind, name = key
+        of = chart[0] if chart else ""
+        if key not in before:
+            found.append(ObjectChange("added", kind, name, _unified("", after[key], name), chart=of))
+        elif key not in after:
+            found.append(ObjectChange("removed", kind, name, _unified(before[key], "", name), chart=of))
+        elif before[key] != after[key]:
+            found.append(ObjectChange("changed", kind, name, _unified(before[key], after[key], name),
+                                      _immutable(kind, before[key], after[key]), chart=of))
+    return found
+
+
+def _chart_objects(objects: dict[tuple[str, str], tuple[str, dict[str, Any]]], skipped: set[str]
+                   ) -> dict[Any, str]:
+    """A cluster's chart-rendered objects as (chart, kind, namespace/name) -> YAML text, but those of the charts
+    a revision did not render (skipped: nothing is known of them to compare)."""
+    return {(chart, kind, name): yamlio.dump(obj) for (kind, name), (chart, obj) in objects.items()
+            if chart not in skipped}
 
 
 def _immutable(kind: str, before: str, after: str) -> tuple[ImmutableChange, ...]:
@@ -143,11 +171,11 @@ def warnings(diffs: list[ClusterDiff]) -> list[Diagnostic]:
                 continue
             fields = _fields_text(o.immutable)
             if o.kind in IMMUTABLE_TEMPLATES:
-                found.append(warning("W110", f"{o.kind} {o.name} on cluster {d.cluster} will be replaced (deleted and "
+                found.append(warning("W110", f"{o.title} on cluster {d.cluster} will be replaced (deleted and "
                                              f"created again, so it runs again): {fields} cannot change in place",
                                      hint=REPLACED_HINT))
             else:
-                found.append(warning("W110", f"{o.kind} {o.name} on cluster {d.cluster}: {fields} cannot change in "
+                found.append(warning("W110", f"{o.title} on cluster {d.cluster}: {fields} cannot change in "
                                              "place, so the cluster will refuse the update"))
     return found
 
@@ -174,7 +202,8 @@ def _scalar(value: Any) -> str:
 def as_json(diffs: list[ClusterDiff]) -> list[dict[str, Any]]:
     return [{"cluster": d.cluster, "arrived": d.arrived, "left": d.left,
              "versions": [{"workload": w, "from": a, "to": b} for w, a, b in d.versions],
-             "objects": [{"change": o.change, "kind": o.kind, "name": o.name, "diff": o.diff} for o in d.objects]}
+             "objects": [{"change": o.change, "kind": o.kind, "name": o.name, "diff": o.diff,
+                          "chart": o.chart or None} for o in d.objects]}
             for d in diffs if not d.empty]
 
 
@@ -193,9 +222,14 @@ def _of(changed: list[ClusterDiff], diffs: list[ClusterDiff]) -> str:
             f"change{'s' if len(changed) == 1 else ''}")
 
 
-def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
+def unrendered(charts: tuple[Rendered, Rendered] | None) -> list[str]:
+    """Why charts were not rendered (by either revision), each reason once."""
+    return list(dict.fromkeys(note for side in charts or () for note in side.unrendered))
+
+
+def as_text(diffs: list[ClusterDiff], base: str, head: str, notes: list[str] | None = None) -> str:
     changed = [d for d in diffs if not d.empty]
-    lines = [f"easel diff {base} -> {head}: {_of(changed, diffs)}"]
+    lines = [f"easel diff {base} -> {head}: {_of(changed, diffs)}", *(notes or ())]
     for d in changed[:CLUSTERS_SHOWN]:
         counts = _counts(d)
         lines.append(f"\n{d.cluster}: {counts['added']} added, {counts['changed']} changed, "
@@ -204,7 +238,7 @@ def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
         lines += [f"  ~ {w}: {a} -> {b}" for w, a, b in d.versions]
         for o in d.objects:
             mark = {"added": "+", "removed": "-", "changed": "~"}[o.change]
-            lines.append(f"  {mark} {o.kind} {o.name}")
+            lines.append(f"  {mark} {o.title}")
             if o.change == "changed":
                 lines += ["      " + line for line in o.diff.rstrip("\n").splitlines()]
     if len(changed) > CLUSTERS_SHOWN:
@@ -217,9 +251,10 @@ def as_text(diffs: list[ClusterDiff], base: str, head: str) -> str:
     return "\n".join(lines)
 
 
-def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MARKDOWN_LIMIT) -> str:
+def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MARKDOWN_LIMIT,
+                notes: list[str] | None = None) -> str:
     changed = [d for d in diffs if not d.empty]
-    out = [f"### easel diff: `{base}` → `{head}`", ""]
+    out = [f"### easel diff: `{base}` → `{head}`", "", *(f"_{note}_" for note in notes or ()), *([""] if notes else [])]
     if not changed:
         return "\n".join([*out, "No cluster's output changes."])
     out += ["| cluster | added | changed | removed | placements | versions |", "|---|---:|---:|---:|---|---|"]
@@ -245,7 +280,8 @@ def as_markdown(diffs: list[ClusterDiff], base: str, head: str, limit: int = MAR
         section = [(f"<details><summary><code>{d.cluster}</code>: {counts['added']} added, {counts['changed']} "
                    f"changed, {counts['removed']} removed</summary>"), ""]
         for o in d.objects:
-            section += [f"**{o.change}** `{o.kind}` `{o.name}`", "", "```diff", o.diff.rstrip("\n"), "```", ""]
+            chart = f" (chart `{o.chart}`)" if o.chart else ""
+            section += [f"**{o.change}** `{o.kind}` `{o.name}`{chart}", "", "```diff", o.diff.rstrip("\n"), "```", ""]
         section.append("</details>")
         text = "\n".join(section)
         if len("\n".join(out)) + len(text) > limit:
