@@ -210,15 +210,17 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
     return files
 
 
-def release_files(plans: Plans, release: Release, cluster: str, cache: dict | None = None) -> dict[str, str]:
+def release_files(plans: Plans, release: Release, cluster: str, cache: dict | None = None,
+                  first_wave: int = 0) -> dict[str, str]:
     """The release's component folders and Applications on the cluster. A component's folder is the same on
     every cluster that plans the release alike (its path is as deep on each), so it is rendered once (cache);
-    the Applications name their cluster."""
+    the Applications name their cluster. first_wave: that of its components without dependsOn (a stack's,
+    stack_waves)."""
     files: dict[str, str] = {}
     settings = plans.settings
     cache = {} if cache is None else cache
+    version = plans.clusters[cluster].kubernetes_version if cluster in plans.clusters else None
     for component in release.components:
-        version = plans.clusters[cluster].kubernetes_version if cluster in plans.clusters else None
         key = ("argocd-folder", release.key, component.name, version)
         if release.key and key in cache:
             folder = cache[key]
@@ -248,10 +250,7 @@ def release_files(plans: Plans, release: Release, cluster: str, cache: dict | No
             if helm.values:
                 source["helm"]["valuesObject"] = helm.values
         app_name = application_name(cluster, release, component)
-        # stacks before their users, and after the stacks they require
-        wave = component.wave + (stack_waves(plans.clusters[cluster]).get(release.id, STACK_WAVE)
-                                 if release.kind == "stack" and cluster in plans.clusters else 0)
-        application = _application(app_name, release.labels_for(component.name), wave,
+        application = _application(app_name, release.labels_for(component.name), first_wave + component.wave,
                                    {"name": cluster, "namespace": namespace}, source,
                                    project_name(cluster, release.group), create_namespace=bool(helm and helm.namespace),
                                    options=component.release)
@@ -277,9 +276,9 @@ def stack_waves(plan: ClusterPlan) -> dict[str, int]:
     return first
 
 
-def workloads_wave(plan: ClusterPlan) -> int:
-    """The one wave of every workload's Application in the cluster's app-of-apps: after every stack's."""
-    starts = stack_waves(plan)
+def workloads_wave(plan: ClusterPlan, starts: dict[str, int]) -> int:
+    """The one wave of every workload's Application in the cluster's app-of-apps: after every stack's (starts:
+    stack_waves)."""
     return max([0, *(starts[stack.id] + component.wave + 1 for stack in plan.stacks for component in stack.components)])
 
 
@@ -312,9 +311,11 @@ def render_cluster(plans: Plans, plan: ClusterPlan, cache: dict) -> dict[str, st
     files: dict[str, str] = {}
     namespaces: dict[str, str] = {}
     projects: dict[str, tuple[set[str], set[str]]] = {}  # group -> (its sources, its namespaces)
-    wave = workloads_wave(plan)
+    starts = stack_waves(plan)  # stacks before their users, and after the stacks they require
+    wave = workloads_wave(plan, starts)
     for release in plan.releases:
-        files.update(release_files(plans, release, cluster, cache))
+        files.update(release_files(plans, release, cluster, cache,
+                                   starts.get(release.id, STACK_WAVE) if release.kind == "stack" else 0))
         if release.kind == "workload" and release.components:
             files.update(_workload_tree(plans.settings, release, cluster, wave))
         sources, where = projects.setdefault(release.group, (set(), set()))

@@ -4,6 +4,7 @@ and the other folders their kustomization builds on: what a cluster's tree carri
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 from collections.abc import Mapping
 
@@ -23,13 +24,19 @@ def kustomize_folders(raw: RawRepo, diagnostics: Diagnostics) -> dict[str, Kusto
     if not kustomizations:
         return {}
     found = {}
+    listed = sorted(raw.files)
+    read: dict[str, str | None] = {}  # each file once, though nested folders both hold it
     for folder, kustomization in sorted(kustomizations.items()):
         files = []
-        for path in raw.files:
-            if path.startswith(f"{folder}/"):
-                text = _text(raw, path, diagnostics)
-                if text is not None:
-                    files.append((path[len(folder) + 1:], text))
+        prefix = f"{folder}/"
+        index = bisect.bisect_left(listed, prefix)
+        while index < len(listed) and listed[index].startswith(prefix):  # the folder's files lie together
+            path = listed[index]
+            index += 1
+            if path not in read:
+                read[path] = _text(raw, path, diagnostics)
+            if read[path] is not None:
+                files.append((path[len(folder) + 1:], str(read[path])))
         uses = _builds_on(folder, raw.texts.get(kustomization, ""), kustomizations, Location(kustomization),
                           diagnostics)
         found[folder] = KustomizeFolder(folder, tuple(sorted(files)), uses)
