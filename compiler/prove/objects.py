@@ -115,9 +115,10 @@ def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] 
     kustomization = _documents(files, kustomization_path, parsed)[0]
     entries = [str(entry) for entry in kustomization.get("resources") or ()]
     spec = (layer or {}).get("spec") or {}
-    texts = (files[kustomization_path], tuple(_entry_text(files, folder, entry) for entry in entries))
-    key = (*texts, repr((spec.get("targetNamespace"), spec.get("commonMetadata"))) if layer is not None else None,
-           _carried_texts(files, folder) if CARRIED in repr(texts) else None)
+    texts = (files[kustomization_path], *(_entry_text(files, folder, entry) for entry in entries))
+    carried = any(text is not None and CARRIED in text for text in texts)  # (a search, never a copy of them)
+    key = (texts, repr((spec.get("targetNamespace"), spec.get("commonMetadata"))) if layer is not None else None,
+           _carried_texts(files, folder) if carried else None)
     if key not in parsed.built:
         relative = _built(files, folder, kustomization, layer, parsed)
         parsed.built[key] = ([(posixpath.relpath(path, folder), obj) for path, obj in relative.objects],
