@@ -26,11 +26,12 @@ from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import Resolutions
 from compiler.decide.rollout import step as rollout_step
 from compiler.diagnostics import Diagnostic, Diagnostics
+from compiler.hydrate import hydrate
 from compiler.load import RawRepo
 from compiler.load.source import Source
 from compiler.model import Model
 from compiler.model.charts import ChartArchive
-from compiler.plan import Plans, plan
+from compiler.plan import HYDRATED, Plans, plan
 from compiler.plan.shards import Shard
 from compiler.prove import ProvenTree, prove, prove_clusters
 from compiler.prove.chart_objects import ChartProof, ChartRendering, ChartRequest
@@ -158,6 +159,22 @@ def proof_archives(model: Model) -> dict[tuple[str, str, str], ChartArchive]:
     return {**model.charts, **{("", archive.name, archive.version): archive for archive in model.in_house.values()}}
 
 
+def _hydrated(plans: Plans, model: Model, store: Cache, diagnostics: Diagnostics,
+              proof: ChartProof | None = None) -> Plans:
+    """The plans with each hydrated chart rendered into them (hydrate/), what stopped one said; the engine is
+    started only when a release is hydrated, and closed again (unless the caller's)."""
+    if not any(r.render == HYDRATED for p in plans.clusters.values() for r in p.releases):
+        return plans
+    charts = proof or chart_proof(model, store)
+    try:
+        hydrated, found = hydrate(plans, charts)
+    finally:
+        if charts is not None and proof is None:
+            charts.engine.close()
+    diagnostics.extend(found)
+    return hydrated
+
+
 def compile_repository(source: Source, request: Request = Request(), progress: Progress = QUIET) -> Result:
     return compile_loaded(load.load(source), request, progress)
 
@@ -189,6 +206,7 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
     progress.phase("planning")
     result.plans, unplanned = plan(model, result.fleet, result.decisions, result.resolutions)
     diagnostics.extend(unplanned)
+    result.plans = _hydrated(result.plans, model, store, diagnostics)
     diagnostics.extend(prove(result.plans, result.fleet, result.decisions, result.resolutions.dra_products,
                              proof_archives(model), helm.available()))
     _published(result, model, store)
@@ -261,7 +279,9 @@ def _proven(model: Model, stand_in: StandIn, fleet: dict[str, ClusterFacts], dec
     if not placed or any(p.is_error and p.code not in candidates.NOT_THE_VERSIONS for p in problems):
         return problems, ()
     plans, planned = plan(sub, fleet, decisions, resolutions)
-    problems += [*planned, *prove(plans, fleet, decisions, resolutions.dra_products, proof_archives(model),
+    hydrating = Diagnostics()
+    plans = _hydrated(plans, model, Cache(None), hydrating, proof)
+    problems += [*hydrating, *planned, *prove(plans, fleet, decisions, resolutions.dra_products, proof_archives(model),
                                   helm.available())]
     if any(p.is_error for p in problems if p.code not in candidates.NOT_THE_VERSIONS):
         return problems, placed

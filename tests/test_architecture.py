@@ -19,7 +19,8 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 # Stages that compute values from values: no file, process, cache or progress code reaches them.
-PURE = ("model", "kube", "schemas", "definitions", "record", "validate", "decide", "plan", "render", "prove")
+PURE = ("model", "kube", "schemas", "definitions", "record", "validate", "decide", "plan", "render", "prove",
+        "hydrate")
 IO_MODULES = {"yaml", "ruamel", "pygit2", "pathlib", "os", "shutil", "tempfile", "subprocess", "click", "fcntl",
               "multiprocessing", "io"}
 

@@ -217,6 +217,18 @@ _ALL = [
          "see the Cluster's `spec.registry`: its `mirror` rewrites the images easel can see (the containers of "
          "objects it renders, a chart's `imageValues`, the images an `image-registry` trait names); name a chart's "
          "other images in `imageValues`, or add their registry to `allowed`"),
+    Code("E823", "a hydrated chart cannot be rendered",
+         "`gitops.render: hydrated` writes a chart's rendered objects, so easel must render it: run `easel charts "
+         "pull` to fetch and pin its archive (and install easel's `helm` extra, Helm's engine), or render the "
+         "release with `gitops.render: helmrelease`"),
+    Code("E824", "a hydrated chart renders a Secret",
+         "hydrated output is committed to Git, so it never holds a Secret: give the chart a Secret that exists on "
+         "the cluster (most charts take its name in a value such as `existingSecret`; create it with External "
+         "Secrets, Sealed Secrets or SOPS), or render the release with `gitops.render: helmrelease`"),
+    Code("E825", "a hydrated chart has a hook with no phase to run in",
+         "hydrated output maps a Helm hook that runs before or after an install or upgrade to the engine's phases "
+         "(a Flux layer, an Argo CD PreSync or PostSync hook); one that runs only on delete or rollback has none: "
+         "turn it off through the chart's values, or render the release with `gitops.render: helmrelease`"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),

@@ -40,6 +40,7 @@ class Settings:
     inputs: tuple[str, ...] = ("profiles", "environments", "clusters", "workloads")
     output: str = "output"
     engine: str = "flux"
+    render: str = "helmrelease"  # helmrelease | hydrated: how charts reach the clusters (gitops.render)
     interval: str = "10m"
     repo_url: str = "https://git.example.com/platform/fleet.git"
     git_secret_ref: str | None = None  # the Secret Flux reads repoURL (or the OCI artifacts) with (gitops.secretRef)
@@ -254,6 +255,7 @@ class Cluster:
     crds: tuple[str, ...] = ()  # API groups whose CRDs it already has, installed outside easel
     gpu_allocation: str | None = None  # device-plugin | dra, as written; None: from its devices (inventory.py)
     registry: RegistryRules = RegistryRules()
+    render: str | None = None  # helmrelease | hydrated; None: the environment's, else the Settings'
 
 
 @dataclass(frozen=True)
@@ -311,6 +313,7 @@ class Environment:
     egress_namespaces: tuple[str, ...] = ()
     pod_security: tuple[tuple[str, str], ...] = ()  # (mode, level): Pod Security admission on its namespaces
     release: ReleaseOptions = ReleaseOptions()  # release options of its workloads' components (theirs win)
+    render: str | None = None  # helmrelease | hydrated (gitops.render); None: easel.yaml's
 
     def admits(self, project: str) -> bool:
         return "*" in self.projects or project in self.projects

@@ -67,6 +67,33 @@ class Booking:
     tolerations: tuple[dict[str, Any], ...]
 
 
+HELMRELEASE, HYDRATED = "helmrelease", "hydrated"  # how a release's charts reach the cluster (gitops.render)
+
+
+def render_mode(cluster: str | None, environment: str | None, settings: str) -> str:
+    """What a release's charts are on a cluster: hydrated when the cluster or the environment says so (a site
+    that cannot reach chart sources, or an environment whose pull requests must show what is applied: only
+    hydrated output serves either), else what one of them says, else easel.yaml's."""
+    said = (cluster, environment)
+    return HYDRATED if HYDRATED in said else cluster or environment or settings
+
+
+# a hydrated chart's folders beside its component's own, on Flux (a layer each: HydratedChart's parts)
+HYDRATED_FOLDERS = ("crds", "before", "after")
+
+
+@dataclass(frozen=True)
+class HydratedChart:
+    """A chart component's objects as Helm's engine renders them and easel's patches change them (the hydrate
+    stage), by when they apply: the CRDs first, the hooks that run before an install or upgrade, the objects,
+    the hooks that run after. Each is (the chart's template, the object)."""
+    crds: tuple[tuple[str, dict[str, Any]], ...] = ()
+    before: tuple[tuple[str, dict[str, Any]], ...] = ()
+    objects: tuple[tuple[str, dict[str, Any]], ...] = ()
+    after: tuple[tuple[str, dict[str, Any]], ...] = ()
+    key: str = ""  # the same objects, the same key (what rendering caches by)
+
+
 @dataclass(frozen=True)
 class Release:
     """A workload or an infrastructure stack as one cluster runs it."""
@@ -87,6 +114,9 @@ class Release:
     gpu_allocation: str = gpu.DEVICE_PLUGIN  # how its GPUs are requested: device-plugin | dra (claims)
     # per chart or folder component (by name): its traits as the kustomize patches the engine applies
     chart_patches: dict[str, tuple[ChartPatch, ...]] = field(default_factory=dict)
+    render: str = HELMRELEASE  # helmrelease | hydrated (render_mode)
+    # hydrated: per chart component (by name), its objects as written (filled in by the hydrate stage)
+    hydrated: Mapping[str, HydratedChart] = field(default_factory=dict)
 
     def patches_for(self, component: str) -> tuple[ChartPatch, ...]:
         return self.chart_patches.get(component, ())
@@ -96,6 +126,10 @@ class Release:
         """Whether anything of it goes to its namespace (not when every component is a chart installed into a
         namespace of its own, as an infrastructure chart may be)."""
         return any(not (c.output.helm and c.output.helm.namespace) for c in self.components)
+
+    def hydrates(self, component: ResolvedComponent) -> bool:
+        """Whether easel writes this component's chart as its rendered objects (render: hydrated)."""
+        return self.render == HYDRATED and component.output.helm is not None
 
     def labels_for(self, component: str | None) -> dict[str, str]:
         """A component's objects' labels (SPEC §6); a stack's are its profile and version only (it belongs to no
@@ -153,7 +187,7 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
             if resolved is not None:
                 on[cluster].append(resolved)
     dra_names = dict(resolutions.dra_products)
-    stacks: dict[tuple[str, str, str | None], Release] = {}
+    stacks: dict[tuple[str, str, str | None, str], Release] = {}
     pulling: list[tuple[Cluster, Release]] = []  # releases on clusters whose registries are limited
     planned: dict[tuple, Release] = {}
     isolated: set[tuple[str, str]] = set()  # workloads whose isolation was checked
@@ -161,11 +195,14 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
     for name, facts in fleet.items():
         cluster_decision = decisions.clusters.get(name)
         mirror = facts.cluster.registry.mirror
-        cluster_stacks = _stacks_on(cluster_decision.stacks if cluster_decision else {}, resolutions, mirror, stacks)
+        stack_mode = render_mode(facts.cluster.render, None, model.settings.render)
+        cluster_stacks = _stacks_on(cluster_decision.stacks if cluster_decision else {}, resolutions, mirror, stacks,
+                                    stack_mode)
         workloads = _for_cluster(on[name], facts, diagnostics)
         checks.namespaces_agree(name, [w for w, _ in workloads], diagnostics)
+        # the stacks' HelmReleases a workload's wait for (a hydrated stack has none: its layers order it)
         refs = {s.id: tuple((c.instance, s.namespace.name) for c in s.components if c.output.helm)
-                for s in cluster_stacks}
+                for s in cluster_stacks if s.render != HYDRATED}
         needs = cluster_decision.needs if cluster_decision else {}
         releases = []
         offers: dict[str, pinning.ClusterOffer] = {}  # by how its workloads get GPUs there
@@ -180,10 +217,12 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
                 offers[allocation] = pinning.cluster_offer(facts.gpus, allocation, dra_names)
             workload, narrowed = pinning.pinned(workload, decisions.workload(workload.id).allocations.get(name, ()),
                                                 offers[allocation])
+            mode = render_mode(facts.cluster.render, workload.environment.render, model.settings.render)
             key = (workload.id, workload.version, name if specialized else None, waits, stacks_needed, allocation,
-                   narrowed, mirror)
+                   narrowed, mirror, mode)
             if key not in planned:  # a workload planned alike on many clusters is one value
-                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation, narrowed, mirror)
+                planned[key] = _workload_release(workload, waits, key[2], stacks_needed, allocation, narrowed, mirror,
+                                                 mode)
                 if (workload.id, workload.version) not in isolated:
                     isolated.add((workload.id, workload.version))
                     diagnostics.extend(checks.cut_off(workload))
@@ -199,15 +238,15 @@ def plan(model: Model, fleet: Mapping[str, ClusterFacts], decisions: Decisions,
 
 
 def _stacks_on(decided: Mapping[str, str], resolutions: Resolutions, mirror: str | None,
-               stacks: dict[tuple[str, str, str | None], Release]) -> list[Release]:
+               stacks: dict[tuple[str, str, str | None, str], Release], mode: str) -> list[Release]:
     """The stack releases of a cluster (stacks: those planned so far, the same for every cluster alike)."""
     found = []
     for stack, version in decided.items():
         resolved = resolutions.stack(stack, version, mirror)
         if resolved is not None:
-            if (stack, version, mirror) not in stacks:
-                stacks[(stack, version, mirror)] = _stack_release(resolved, mirror)
-            found.append(stacks[(stack, version, mirror)])
+            if (stack, version, mirror, mode) not in stacks:
+                stacks[(stack, version, mirror, mode)] = _stack_release(resolved, mirror, mode)
+            found.append(stacks[(stack, version, mirror, mode)])
     return found
 
 
@@ -282,8 +321,8 @@ def _bookings(components: tuple[ResolvedComponent, ...], allocation: str = gpu.D
 
 def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, str], ...],
                       specialized_for: str | None, requires: tuple[str, ...] = (),
-                      allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = (), mirror: str | None = None
-                      ) -> Release:
+                      allocation: str = gpu.DEVICE_PLUGIN, pinned_to: tuple = (), mirror: str | None = None,
+                      mode: str = HELMRELEASE) -> Release:
     environment = workload.environment
     labels = _labels(workload)
     if environment.namespace_strategy == "project":  # shared by the project's workloads: what is true of all
@@ -298,9 +337,9 @@ def _workload_release(workload: ResolvedWorkload, waits_for: tuple[tuple[str, st
                       environment.isolation, environment.allow_from, environment.egress, environment.egress_cidrs,
                       environment.egress_namespaces, environment.pod_security),
         labels, workload.components, waits_for, _bookings(workload.components, allocation),
-        key=("workload", workload.id, workload.version, specialized_for, allocation, pinned_to, mirror),
+        key=("workload", workload.id, workload.version, specialized_for, allocation, pinned_to, mirror, mode),
         requires=requires,
-        gpu_allocation=allocation, chart_patches=_chart_patches(workload.components))
+        gpu_allocation=allocation, chart_patches=_chart_patches(workload.components), render=mode)
 
 
 # Under DRA, GPUs are claimed, not requested as an extended resource: a namespace's quota on nvidia.com/gpu is
@@ -320,13 +359,13 @@ def _quota(quota: Mapping[str, str], allocation: str) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _stack_release(stack: ResolvedStack, mirror: str | None = None) -> Release:
+def _stack_release(stack: ResolvedStack, mirror: str | None = None, mode: str = HELMRELEASE) -> Release:
     labels = {**MANAGED_BY, "easel.dev/profile": stack.name, "easel.dev/profile-version": stack.version}
     return Release("stack", stack.name, STACKS, stack.name, stack.name, stack.version, stack.path,
                    NamespacePlan(stack.namespace, labels, {}, "none"), labels, stack.components,
-                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version, mirror),
+                   bookings=_bookings(stack.components), key=("stack", stack.name, stack.version, mirror, mode),
                    requires=tuple(d.name for d in stack.profile.requires_profiles),
-                   chart_patches=_chart_patches(stack.components))
+                   chart_patches=_chart_patches(stack.components), render=mode)
 
 
 def _chart_patches(components: tuple[ResolvedComponent, ...]) -> dict[str, tuple[ChartPatch, ...]]:

@@ -28,6 +28,8 @@ class Release(Protocol):
 
     def patches_for(self, component: str) -> tuple[ChartPatch, ...]: ...
 
+    def hydrates(self, component: ResolvedComponent) -> bool: ...
+
 
 def refused(clusters: Mapping[str, tuple[str, Sequence[Release]]],
             repositories: Mapping[str, Repository]) -> list[Diagnostic]:
@@ -51,6 +53,8 @@ def refused(clusters: Mapping[str, tuple[str, Sequence[Release]]],
 def kustomize_inflates(release: Release, component: ResolvedComponent) -> bool:
     """Whether Argo CD gets the chart through easel's kustomize wrapper (render/argocd.py `_wrapper`): when its
     traits patch its objects, rewrite its images, add objects beside it or label its objects."""
+    if release.hydrates(component):  # easel writes its objects: nothing is inflated on the cluster
+        return False
     return bool(release.patches_for(component.name)) or any(_needs_kustomize(t) for t in component.traits)
 
 

@@ -89,6 +89,8 @@ def joined(plan: ClusterPlan, release: Release, component: Any, own: ComponentOb
     """The component's objects with its chart's (own when it has none easel can render), the problems of getting
     them (for tree.py to say, with the object), and warnings said once per chart. The images the chart's pods pull
     join charts.images for the cluster."""
+    if release.hydrates(component):  # written as its objects: proven as they are, nothing left to render
+        return own, [], []
     application = (f"clusters/{plan.cluster}/{application_file(plan.cluster, release, component)}"
                    if plan.engine == "argocd" else None)
     built, found = with_chart(own, component, files, parsed, facts, charts, capabilities, application)

@@ -42,7 +42,7 @@ def _components(plans: Plans) -> dict[tuple[str, str, str], Any]:
     for cluster in plans.clusters.values():
         for release in (*cluster.stacks, *cluster.workloads):
             for component in release.components:
-                if component.output.helm is not None:
+                if component.output.helm is not None and not release.hydrates(component):  # (else E823)
                     found.setdefault((release.profile, release.version, component.name), component)
     return dict(sorted(found.items()))
 

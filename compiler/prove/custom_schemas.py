@@ -30,7 +30,7 @@ from jsonschema.exceptions import best_match
 
 from compiler.kube.api import crd_defines, group_of, is_custom
 from compiler.plan import ClusterPlan
-from compiler.prove.objects import Parsed, component_objects
+from compiler.prove.objects import Parsed, release_component_objects
 from compiler.prove.schemas import SchemaMemo
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
@@ -49,8 +49,8 @@ def installed(plan: ClusterPlan, files: dict[str, str], layers: Mapping[str, dic
         return {}  # most trees hold no CRD: a text search, far quicker than reading every folder again
     for release in plan.releases:
         for component in release.components:
-            folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
-            for _, obj in component_objects(files, folder, layers.get(folder), parsed).objects:
+            for _, obj in release_component_objects(files, plan.cluster, release, component, dict(layers),
+                                                    parsed).objects:
                 if obj.get("kind") == CRD_KIND and obj.get("apiVersion") == CRD_API_VERSION:
                     group, kind = crd_defines(obj)
                     if group is not None and kind is not None:

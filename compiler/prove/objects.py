@@ -14,6 +14,7 @@ from typing import Any
 
 from compiler.kube.api import is_custom
 from compiler.load import yamlio
+from compiler.plan import HYDRATED_FOLDERS, Release
 from compiler.prove import patching
 from compiler.prove.schemas import SchemaMemo
 from compiler.render.objects import REPOSITORY_COPY
@@ -101,6 +102,19 @@ def _tree_folder(path: str, cluster: str) -> str | None:
     if path.startswith("./") and "/clusters/" not in path:
         return path[2:].rstrip("/")
     return None
+
+
+def release_component_objects(files: dict[str, str], cluster: str, release: Release, component: Any,
+                              layers: dict[str, dict[str, Any]], parsed: Parsed) -> ComponentObjects:
+    """What a component of a release applies on the cluster: its folder's objects, and a hydrated chart's CRDs and
+    hooks in the folders beside them (Flux applies each in a layer of its own)."""
+    folder = f"clusters/{cluster}/{release.path}/{component.name}"
+    own = component_objects(files, folder, layers.get(folder), parsed)
+    if not release.hydrates(component):
+        return own
+    beside = [found for part in HYDRATED_FOLDERS
+              for found in component_objects(files, f"{folder}/{part}", layers.get(f"{folder}/{part}"), parsed).objects]
+    return ComponentObjects(own.folder, [*beside, *own.objects], own.unproven) if beside else own
 
 
 def component_objects(files: dict[str, str], folder: str, layer: dict[str, Any] | None,

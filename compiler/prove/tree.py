@@ -39,7 +39,7 @@ from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
 from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, identities, labels
 from compiler.prove import quota as quota_rules
 from compiler.prove.chart_objects import ChartProof
-from compiler.prove.objects import ComponentObjects, Parsed, component_objects, flux_layers
+from compiler.prove.objects import ComponentObjects, Parsed, flux_layers, release_component_objects
 from compiler.prove.schemas import rejection, schema_version
 
 AUTOSCALERS = ("HorizontalPodAutoscaler", "ScaledObject")  # Kubernetes' own, KEDA's: they set an object's replicas
@@ -79,8 +79,7 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
     for release in plan.releases:
         bookings = {b.component: b for b in release.bookings}
         for component in release.components:
-            folder = f"clusters/{plan.cluster}/{release.path}/{component.name}"
-            own = component_objects(files, folder, layers.get(folder), parsed)
+            own = release_component_objects(files, plan.cluster, release, component, layers, parsed)
             where = _Where(plan.cluster, release, component.name, component.loc, plan.engine)
             problems += labels.component_problems(where, own, release, component.name)
             built, found, said = chart_tree.joined(plan, release, component, own, files, parsed, facts, charts,

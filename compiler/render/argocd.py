@@ -33,7 +33,7 @@ from compiler.kube import names
 from compiler.kube.api import is_custom
 from compiler.model import DEFAULT_RELEASE, ReleaseOptions, Settings
 from compiler.model.charts import git_commit
-from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
+from compiler.plan import MANAGED_BY, ClusterPlan, HydratedChart, Plans, Release
 from compiler.plan.private_charts import kustomize_inflates
 from compiler.render import delivery
 from compiler.render.objects import (
@@ -175,6 +175,8 @@ def _no_dry_run_before_crd(obj: dict[str, Any]) -> dict[str, Any]:
 def _component_folder(plans: Plans, release: Release, component: ResolvedComponent,
                       kube_version: str | None = None) -> dict[str, str] | None:
     """Files of the folder an Application points at, or None when the Application needs none."""
+    if release.hydrates(component):
+        return _hydrated_folder(release, component)
     if component.output.helm is None and not component.output.kustomize_path:
         objects = [_no_dry_run_before_crd(o) for o in component_objects(release, component)]
         return {"objects.yaml": text_of(objects), "kustomization.yaml": text_of([kustomization(["objects.yaml"])])}
@@ -208,6 +210,17 @@ def _component_folder(plans: Plans, release: Release, component: ResolvedCompone
         resources = [posixpath.relpath(carried_folder(folder), f"{release.path}/{component.name}"), *files]
     files["kustomization.yaml"] = text_of([kustomization(resources, **body)])
     return files
+
+
+def _hydrated_folder(release: Release, component: ResolvedComponent) -> dict[str, str]:
+    """A hydrated chart as plain objects: its CRDs (in a wave before the rest), its hooks as Argo CD's PreSync and
+    PostSync hooks (the hydrate stage annotated them), its objects and those its traits add."""
+    chart = release.hydrated.get(component.name) or HydratedChart()
+    objects = [*(obj for _, obj in chart.crds), *(obj for _, obj in chart.before),
+               *(_no_dry_run_before_crd(obj) for _, obj in chart.objects),
+               *(obj for _, obj in chart.after),
+               *(_no_dry_run_before_crd(obj) for obj in trait_objects(release, component))]
+    return {"objects.yaml": text_of(objects), "kustomization.yaml": text_of([kustomization(["objects.yaml"])])}
 
 
 def release_files(plans: Plans, release: Release, cluster: str, cache: dict | None = None,
@@ -301,7 +314,7 @@ def _sources(plans: Plans, release: Release, cluster: str) -> set[str]:
     its artifact; kustomize folders are copied into it), and its charts' Helm repositories."""
     found = {delivery.argo_repo_url(plans.settings, cluster)}
     for component in release.components:
-        if component.output.helm and component.output.helm.path is None:
+        if component.output.helm and component.output.helm.path is None and not release.hydrates(component):
             found.add(_helm_repo_url(plans.repositories[component.output.helm.repository].url))
     return found
 

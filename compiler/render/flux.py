@@ -28,9 +28,10 @@ from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import names
 from compiler.model import Repository, Settings
 from compiler.model.charts import git_commit
-from compiler.plan import MANAGED_BY, ClusterPlan, Plans, Release
+from compiler.plan import MANAGED_BY, ClusterPlan, HydratedChart, Plans, Release
 from compiler.render import delivery
 from compiler.render.objects import (
+    IMMUTABLE_TEMPLATES,
     carried_folder,
     chart_labels,
     component_objects,
@@ -202,17 +203,18 @@ def layer_name(release: Release, component: ResolvedComponent) -> str:
 
 
 def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends: list[str],
-           wait: bool) -> dict[str, Any]:
+           wait: bool, folder: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": plans.settings.interval,
-        "path": delivery.flux_path(plans.settings, CLUSTER, f"{release.path}/{component.name}"),
+        "path": delivery.flux_path(plans.settings, CLUSTER, folder or f"{release.path}/{component.name}"),
         "prune": True, "sourceRef": delivery.flux_source_ref(plans.settings),
         "dependsOn": [{"name": name} for name in depends]}
     if has_jobs(component):  # a Job's pod template cannot change in place: Flux recreates what it cannot patch
         spec["force"] = True
     if wait:
         spec["wait"] = True
-        if component.output.helm:  # long enough for the HelmRelease's install and every retry of it
+        if component.output.helm and not release.hydrates(component):  # long enough for the HelmRelease's
+            # install and every retry of it
             spec["timeout"] = _layer_timeout(component)
             spec["retryInterval"] = "1m"
     # what groups the release (SPEC §6): not its version, so a version bump leaves the layers alone
@@ -240,13 +242,16 @@ def _layer_timeout(component: ResolvedComponent) -> str:
 def release_files(plans: Plans, release: Release, stack_layers: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """The release's files on a Flux cluster, its layers with the cluster's name left to fill in (the same on
     every cluster with the same plan for it: built once). stack_layers: the cluster's stacks -> their layers."""
-    helm_instances = {c.name: c.instance for c in release.components if c.output.helm}
+    helm_instances = {c.name: c.instance for c in release.components if c.output.helm and not release.hydrates(c)}
     folder_instances = {c.name: names.join(release.namespace.name, c.instance) for c in release.components
                         if c.output.kustomize_path}
     needed = {d for c in release.components for d in c.depends_on}
     before = [name for stack in release.requires for name in stack_layers.get(stack, ())]
     files = {}
     for component in release.components:
+        if release.hydrates(component):
+            files.update(_hydrated_files(plans, release, component, before, needed))
+            continue
         if component.output.helm:
             documents = [helm_release(plans, release, component, helm_instances),
                          *trait_objects(release, component)]
@@ -265,6 +270,40 @@ def release_files(plans: Plans, release: Release, stack_layers: dict[str, tuple[
         wait = release.kind == "stack" or component.name in needed  # something waits for it
         files[f"flux/layers/{layer_name(release, component)}.yaml"] = text_of(
             [_layer(plans, release, component, depends, wait)])
+    return files
+
+
+def _hydrated_files(plans: Plans, release: Release, component: ResolvedComponent, before: list[str],
+                    needed: set[str]) -> dict[str, str]:
+    """A hydrated chart's folders and layers: its CRDs first (a layer of their own, never pruned: Helm never
+    deletes a CRD, and deleting one deletes every object of its kind), then the hooks that run before an install
+    or upgrade, the objects with the objects its traits add, and the hooks that run after. A hooks' layer is
+    forced (a hook Job changed is one created again) and waited for, as Helm waits for its hooks."""
+    chart = release.hydrated.get(component.name) or HydratedChart()
+    folder = f"{release.path}/{component.name}"
+    name = layer_name(release, component)
+    depends = [NAMESPACES_LAYER, *before, *(layer_name(release, c) for c in release.components
+                                            if c.name in component.depends_on)]
+    files: dict[str, str] = {}
+    parts = {"crds": chart.crds, "before": chart.before, "after": chart.after}
+    layers = {part: names.join(name, part) for part, objects in parts.items() if objects}
+    for part, layer in layers.items():
+        files[f"{folder}/{part}/objects.yaml"] = text_of([obj for _, obj in parts[part]])
+        files[f"{folder}/{part}/kustomization.yaml"] = text_of([kustomization(["objects.yaml"])])
+        after = {"crds": [], "before": [*depends, *([layers["crds"]] if "crds" in layers else [])],
+                 "after": [name]}[part]
+        spec = _layer(plans, release, component, after, True, f"{folder}/{part}")
+        spec["spec"]["force" if part != "crds" else "prune"] = part != "crds"
+        files[f"flux/layers/{layer}.yaml"] = text_of([spec])
+    documents = [obj for _, obj in chart.objects] + trait_objects(release, component)
+    files[f"{folder}/objects.yaml"] = text_of(documents)
+    files[f"{folder}/kustomization.yaml"] = text_of([kustomization(["objects.yaml"])])
+    own = [*depends, *(layers[part] for part in ("crds", "before") if part in layers)]
+    wait = release.kind == "stack" or component.name in needed or "after" in layers
+    main = _layer(plans, release, component, own, wait)
+    if any(obj.get("kind") in IMMUTABLE_TEMPLATES for obj in documents):
+        main["spec"]["force"] = True
+    files[f"flux/layers/{name}.yaml"] = text_of([main])
     return files
 
 
@@ -293,7 +332,7 @@ def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str,
         namespaces.setdefault(f"{release.namespace.name}.yaml", cache[ns_key])
         for component in release.components:
             helm = component.output.helm
-            if helm is None or helm.path is not None:
+            if helm is None or helm.path is not None or release.hydrates(component):
                 continue
             repository = plans.repositories[helm.repository]
             name = _source_name(repository, helm.chart, helm.version)

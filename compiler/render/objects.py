@@ -13,7 +13,7 @@ from compiler.kube.strings import with_string_fields
 from compiler.load import yamlio
 from compiler.model.charts import ChartArchive
 from compiler.model.folders import KustomizeFolder, closure
-from compiler.plan import MANAGED_BY, NamespacePlan, Release
+from compiler.plan import MANAGED_BY, HydratedChart, NamespacePlan, Release
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 PATCH_PLACEHOLDER_NAME = "easel-patch"  # kustomize wants a name in a patch; the target decides what it hits
@@ -217,7 +217,8 @@ def in_house_files(in_house: Mapping[str, ChartArchive], releases: tuple[Release
     for release in releases:
         for component in release.components:
             helm = component.output.helm
-            if helm is not None and helm.path is not None and helm.path in in_house:
+            if helm is not None and helm.path is not None and helm.path in in_house \
+                    and not release.hydrates(component):  # (hydrated: its rendered objects are written instead)
                 folder = in_house_folder(release, component)
                 files.update({f"{folder}/{path}": text for path, text in in_house[helm.path].sources})
     return files
@@ -257,7 +258,17 @@ def source_files(paths: Iterable[str]) -> set[str]:
 def images_list(releases: tuple[Release, ...]) -> str:
     """images.txt: every image the cluster pulls, for mirroring to air-gapped registries. One per line; an
     image the image-registry trait rewrote is followed by its mirror (`SOURCE MIRROR`)."""
-    lines = sorted({written if written == pulled else f"{written} {pulled}"
-                    for release in releases for component in release.components
-                    for written, pulled in component.images})
-    return "".join(f"{line}\n" for line in lines)
+    lines = {written if written == pulled else f"{written} {pulled}"
+             for release in releases for component in release.components for written, pulled in component.images}
+    said = {line.split()[-1] for line in lines}
+    # a hydrated chart's objects are written as pulled, mirror rewrites done (those easel could pair are above)
+    lines |= {image for release in releases for chart in release.hydrated.values()
+              for image in hydrated_images(chart) if image not in said}
+    return "".join(f"{line}\n" for line in sorted(lines))
+
+
+def hydrated_images(chart: HydratedChart) -> set[str]:
+    """The images a hydrated chart's pods pull (its hooks' too)."""
+    return {str(c["image"]) for _, obj in (*chart.before, *chart.objects, *chart.after)
+            for t in podtemplates.templates(obj) for c in podtemplates.containers(t.template)
+            if isinstance(c.get("image"), str)}

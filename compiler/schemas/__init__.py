@@ -42,7 +42,7 @@ from compiler.schemas.blocks import (
     described,
     obj,
 )
-from compiler.schemas.fleet import CLUSTER_REGISTRY, DEVICE_BODY
+from compiler.schemas.fleet import CLUSTER_GITOPS, CLUSTER_REGISTRY, DEVICE_BODY, ENVIRONMENT_GITOPS, SETTINGS_RENDER
 
 # internal, on the schema of each use of a trait or component ("trait" | "component"): where the schemas editors
 # get check its `properties` by its `type` (editors.by_type); never in exported schemas
@@ -142,6 +142,7 @@ SETTINGS = obj({
         "engine": described({"enum": ["flux", "argocd"], "default": "flux"},
                             "The GitOps engine of clusters that do not say."),
         "interval": described(DURATION, "The reconcile interval written into generated objects.", default="10m"),
+        "render": SETTINGS_RENDER,
         "repoURL": described(NONEMPTY, "Where output/ is published (the bootstrap objects' source).",
                              default="https://git.example.com/platform/fleet.git"),
         "branch": described(NONEMPTY, "The branch of repoURL the clusters follow.", default="main"),
@@ -240,9 +241,7 @@ SPECS: dict[str, dict[str, Any]] = {
         }, ["name", "version"]), "The cluster profile of a palette cluster (required then)."),
         "kubernetesVersion": described({"type": "string", "minLength": 1},
                                        "The Kubernetes version of a byoc cluster (required then), e.g. \"1.29.4\"."),
-        "gitops": described(obj({
-            "engine": described({"enum": ["flux", "argocd"]}, "This cluster's GitOps engine (default: easel.yaml's)."),
-        }), "Overrides of easel.yaml's gitops settings."),
+        "gitops": CLUSTER_GITOPS,
         # how pods get GPUs: device-plugin limits (GPU Feature Discovery labels), or dra (resource.k8s.io/v1
         # claims); by default dra when every GPU of its devices was imported from ResourceSlices
         "gpu": described(obj({
@@ -331,6 +330,7 @@ SPECS: dict[str, dict[str, Any]] = {
             "requiredTraits": described(array(NAME), "Traits every component must carry."),
             "allowedRegistries": described(array(NONEMPTY), "Registries every image must come from (default: any)."),
         }), "Guardrails checked at compile time."),
+        "gitops": ENVIRONMENT_GITOPS,
         "rollout": described(obj({
             "strategy": described({"enum": ["all", "progressive"], "default": "all"},
                                   "How a new version reaches the clusters: all at once, or progressive (wave by "

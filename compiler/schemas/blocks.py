@@ -70,6 +70,7 @@ def described(schema: dict[str, Any], description: str, **extra: Any) -> dict[st
 
 
 NAME = {"type": "string", "pattern": DNS_LABEL, "maxLength": 63, NAME_MARKER: True}
+
 STRING = {"type": "string"}
 NONEMPTY = {"type": "string", "minLength": 1}
 COUNT = {"type": "integer", "minimum": 0}

@@ -68,3 +68,17 @@ CLUSTER_REGISTRY = obj({
     "allowed": described(array(REGISTRY), "The registries (hosts, or host/path prefixes) every image on the cluster "
                                           "must come from (default: the mirror alone when there is one, else any)."),
 })
+
+RENDER_MODE = {"enum": ["helmrelease", "hydrated"]}  # gitops.render: how charts reach the clusters
+SETTINGS_RENDER = described(RENDER_MODE, (
+    "How charts reach the clusters: helmrelease (the engine renders them: Flux HelmRelease, Argo CD Application) or "
+    "hydrated (easel writes the rendered, patched manifests)."), default="helmrelease")
+CLUSTER_GITOPS = described(obj({
+    "engine": described({"enum": ["flux", "argocd"]}, "This cluster's GitOps engine (default: easel.yaml's)."),
+    "render": described(RENDER_MODE, "How charts reach this cluster (default: the environment's, else easel.yaml's; "
+                                     "hydrated wins over helmrelease)."),
+}), "Overrides of easel.yaml's gitops settings.")
+ENVIRONMENT_GITOPS = described(obj({
+    "render": described(RENDER_MODE, "How charts of this environment's workloads reach their clusters (default: "
+                                     "easel.yaml's; hydrated wins over a cluster's helmrelease)."),
+}), "Overrides of easel.yaml's gitops settings for this environment's workloads.")

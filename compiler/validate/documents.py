@@ -305,7 +305,8 @@ class Builder(References):
             kubernetes_version=k8s, engine=(spec.get("gitops") or {}).get("engine"),
             taints=tuple(Taint(t["key"], t.get("value"), t["effect"]) for t in spec.get("taints") or ()),
             devices=(), crds=tuple(spec.get("crds") or ()),
-            gpu_allocation=(spec.get("gpu") or {}).get("allocation"), registry=_registry(spec.get("registry") or {}))
+            gpu_allocation=(spec.get("gpu") or {}).get("allocation"), registry=_registry(spec.get("registry") or {}),
+            render=(spec.get("gitops") or {}).get("render"))
 
     def _add_Device(self, data, meta, spec, loc):
         if self._unique(("Device", spec["cluster"], meta.name), loc,
@@ -359,7 +360,7 @@ class Builder(References):
             egress_cidrs=tuple((namespace.get("egressAllow") or {}).get("cidrs") or ()),
             egress_namespaces=tuple((namespace.get("egressAllow") or {}).get("namespaces") or ()),
             pod_security=pod_security(namespace.get("podSecurity")),
-            release=release_options(defaults.get("release")),
+            release=release_options(defaults.get("release")), render=(spec.get("gitops") or {}).get("render"),
             parameters=parameter_settings(defaults.get("parameters") or {}, at.at("defaults", "parameters")),
             traits=_trait_uses(defaults.get("traits"), at.at("defaults", "traits"), "environment"),
             allowed_profiles=None if allowed is None else tuple(

@@ -95,7 +95,8 @@ def _settings(spec: dict[str, Any], loc: Location, diagnostics: Diagnostics) -> 
                               loc.at("spec", "inputs", index),
                               "inputs and output must be separate folders of the repository")
     return Settings(
-        loc=loc, inputs=inputs, output=output, engine=gitops["engine"], interval=gitops["interval"],
+        loc=loc, inputs=inputs, output=output, engine=gitops["engine"], render=gitops["render"],
+        interval=gitops["interval"],
         repo_url=gitops["repoURL"], branch=gitops["branch"], git_secret_ref=gitops.get("secretRef"),
         parameters=parameter_settings(spec.get("parameters") or {}, loc.at("spec", "parameters")),
         delivery=gitops["delivery"], oci_repository=oci.get("repository"), oci_tag=oci["tag"],
