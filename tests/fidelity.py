@@ -388,7 +388,7 @@ def check(result) -> list[str]:
                 component = components[booking.component]
                 base = f"clusters/{cluster}/{release.path}/{component.name}"
                 where = f"{cluster} {release.id} {component.name}"
-                if component.output.helm:
+                if component.output.helm and not release.hydrates(component):
                     values, patches, name = _chart_source(files, plan, release, component)
                     chart = component.output.helm
                     built = rendered_chart(chart.chart, chart.version, name, release.namespace.name, patches)
@@ -401,8 +401,9 @@ def check(result) -> list[str]:
                     continue
                 if component.output.kustomize_path:
                     continue  # a folder's objects are not known here
-                documents = _documents(files.get(f"{base}/objects.yaml",
-                                                 ""))
+                # a hydrated chart's objects are written (its hooks in folders beside them, on Flux)
+                documents = [d for folder in (base, f"{base}/before", f"{base}/after")
+                             for d in _documents(files.get(f"{folder}/objects.yaml", ""))]
                 declared = component.output.pod_templates
                 for gpus in booking.gpus:
                     problems += _own_objects(where, documents, booking, gpus, declared, templates)

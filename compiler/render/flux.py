@@ -292,9 +292,13 @@ def _hydrated_files(plans: Plans, release: Release, component: ResolvedComponent
         files[f"{folder}/{part}/kustomization.yaml"] = text_of([kustomization(["objects.yaml"])])
         after = {"crds": [], "before": [*depends, *([layers["crds"]] if "crds" in layers else [])],
                  "after": [name]}[part]
-        spec = _layer(plans, release, component, after, True, f"{folder}/{part}")
-        spec["spec"]["force" if part != "crds" else "prune"] = part != "crds"
-        files[f"flux/layers/{layer}.yaml"] = text_of([spec])
+        written = _layer(plans, release, component, after, True, f"{folder}/{part}")
+        written["metadata"]["name"] = layer
+        if part == "crds":
+            written["spec"]["prune"] = False
+        else:
+            written["spec"]["force"] = True
+        files[f"flux/layers/{layer}.yaml"] = text_of([written])
     documents = [obj for _, obj in chart.objects] + trait_objects(release, component)
     files[f"{folder}/objects.yaml"] = text_of(documents)
     files[f"{folder}/kustomization.yaml"] = text_of([kustomization(["objects.yaml"])])

