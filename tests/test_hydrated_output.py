@@ -12,11 +12,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import k8s_schemas
 import pygit2
 import pytest
 import yaml
 from builders import gpu_cluster
-from conftest import easel
+from conftest import CRDS, CRDS_ABSENT, easel
 from scenario import compile_files, one_component_app, replaced
 from test_git import commit_all
 
@@ -379,3 +380,15 @@ def test_an_unknown_render_mode_is_an_error_at_its_place():
     [problem] = [d for d in result.diagnostics if d.is_error]
     assert problem.location is not None and problem.location.file == "easel.yaml"
     assert "hydrated" in problem.message
+
+
+@needs_helm
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_the_engines_objects_of_a_hydrated_tree_validate_against_the_upstream_crds(engine):
+    if not (CRDS / "fluxcd").is_dir() or not (CRDS / "argocd").is_dir():
+        pytest.skip(CRDS_ABSENT)
+    engines = [o for o in _objects(_compiled(engine=engine), "")
+               if str(o["apiVersion"]).split("/")[0].endswith(("fluxcd.io", "argoproj.io"))]
+    assert engines, "no Flux or Argo CD object was written"
+    for obj in engines:
+        assert k8s_schemas.validate_custom(obj, CRDS) == [], obj["metadata"]["name"]
