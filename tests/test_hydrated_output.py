@@ -392,3 +392,28 @@ def test_the_engines_objects_of_a_hydrated_tree_validate_against_the_upstream_cr
     assert engines, "no Flux or Argo CD object was written"
     for obj in engines:
         assert k8s_schemas.validate_custom(obj, CRDS) == [], obj["metadata"]["name"]
+
+
+@needs_helm
+def test_a_chart_installed_into_a_namespace_of_its_own_gets_that_namespace_first():
+    files = _files()
+    files["profiles/app.yaml"] = str(files["profiles/app.yaml"]).replace(
+        "chart: hydra,", "chart: hydra, namespace: hydra-system,")
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None, [d.message for d in result.diagnostics]
+    [namespace] = [o for o in _objects(result.files, "clusters/c/workloads/team/w/api/crds/")
+                   if o["kind"] == "Namespace"]
+    assert namespace["metadata"]["name"] == "hydra-system"
+    server = _named(_objects(result.files), "Deployment", "w-api-server")
+    assert server["metadata"]["namespace"] == "hydra-system"
+
+
+@needs_helm
+def test_explain_says_which_clusters_get_the_charts_hydrated(tmp_path):
+    root = tmp_path / "repo"
+    _write(root, _files(settings="helmrelease", cluster="hydrated"))
+    run = easel("explain", "w", "--format", "json", cwd=root)
+    assert run.code == 0, run.err
+    [cluster] = json.loads(run.out)["placement"]["clusters"]
+    assert cluster["render"] == "hydrated"
+    assert "charts hydrated" in easel("explain", "w", cwd=root).out

@@ -7,7 +7,8 @@ is what the proof would have built from a HelmRelease, and the proof then checks
 What Helm does at install that plain manifests cannot, each handled here:
 
 - the chart's CRDs (its crds/ folder, unless the component's release options say `crds: Skip`, and CRDs its
-  templates render) apply before anything else: a layer of their own (Flux), an earlier sync wave (Argo CD);
+  templates render) apply before anything else: a layer of their own (Flux), an earlier sync wave (Argo CD); so
+  does the namespace a chart installed into one of its own is given (Flux; Argo CD creates it, CreateNamespace);
 - hooks that run before or after an install or upgrade become a layer before or after the objects (Flux) or
   PreSync and PostSync hooks (Argo CD, their weight a sync wave, Helm's default delete policy kept); a hook that
   runs only on delete or rollback has no such phase and is refused (E825); test hooks and NOTES.txt are dropped;
@@ -129,6 +130,9 @@ def _component(release: Release, component: Any, cluster: ClusterPlan, apis: tup
         return None, said
     shipped = () if component.release.crds == "Skip" else tuple(
         (f"{where}: crds", _labelled(crd, use.labels)) for crd in archive.crds)
+    if helm.namespace and cluster.engine == "flux":  # a HelmRelease would create it (Argo CD: CreateNamespace)
+        shipped += ((f"{where}: its namespace", {"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": {"name": helm.namespace, "labels": dict(use.labels)}}),)
     chart, refused = _phased([*shipped, *objects], cluster.engine, _cluster_scoped(archive, objects))
     said += [error(code, f"cluster {cluster.cluster!r}: {_named(obj)} ({file}): {message}", component.loc,
                    SECRET_HINT if code == "E824" else HOOK_HINT, subject=subject)
@@ -167,7 +171,7 @@ def _phased(objects: list[tuple[str, dict[str, Any]]], engine: str,
         if obj.get("kind") == "Secret" and str(obj.get("apiVersion")) == "v1":
             refused.append(("E824", file, obj, "hydrated output never writes a Secret (Git would hold its data)"))
             continue
-        if obj.get("kind") == "CustomResourceDefinition":
+        if obj.get("kind") in ("CustomResourceDefinition", "Namespace"):
             crds.append((file, _without_hook(obj)))
             continue
         hook = [part.strip() for part in str(_annotations(obj).get(HELM_HOOK) or "").split(",") if part.strip()]

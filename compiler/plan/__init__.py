@@ -85,8 +85,9 @@ HYDRATED_FOLDERS = ("crds", "before", "after")
 @dataclass(frozen=True)
 class HydratedChart:
     """A chart component's objects as Helm's engine renders them and easel's patches change them (the hydrate
-    stage), by when they apply: the CRDs first, the hooks that run before an install or upgrade, the objects,
-    the hooks that run after. Each is (the chart's template, the object)."""
+    stage), by when they apply: the CRDs (and the namespace a chart installed into one of its own is given) first,
+    the hooks that run before an install or upgrade, the objects, the hooks that run after. Each is (the chart's
+    template, the object)."""
     crds: tuple[tuple[str, dict[str, Any]], ...] = ()
     before: tuple[tuple[str, dict[str, Any]], ...] = ()
     objects: tuple[tuple[str, dict[str, Any]], ...] = ()

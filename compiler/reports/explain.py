@@ -120,6 +120,9 @@ def _placement(result: Result, decision, resolved) -> dict[str, Any]:
                               "devices": [{"device": device, "count": count} for device, count in a.devices]}
                              for a in decision.allocations.get(name, ())]
             entry["gpuAllocation"] = result.fleet[name].gpu_allocation
+            planned = (result.plans.clusters[name].release(resolved.id)
+                       if result.plans and resolved is not None and name in result.plans.clusters else None)
+            entry["render"] = planned.render if planned is not None else None  # how its charts reach the cluster
             entry["output"] = _output_paths(result, name, resolved)
         else:
             entry["verdict"] = "eligible" if name in passed else "passed over"
@@ -265,7 +268,8 @@ def _placement_lines(placement: dict[str, Any], every_cluster: bool = False) -> 
             taken = f"; takes {gpus_taken}" + (" through DRA claims" if c.get("gpuAllocation") == "dra" else "") \
                 if gpus_taken else ""
             why = chosen_why(c)
-            lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}); runs {c['version']}{taken}")
+            hydrated = "; charts hydrated" if c.get("render") == "hydrated" else ""
+            lines.append(f"  ✓ {c['cluster']:<{width}}  chosen ({why}); runs {c['version']}{taken}{hydrated}")
             if len(shown) == len(clusters):
                 lines += [f"      {path}" for path in c.get("output", [])]
         else:
