@@ -417,3 +417,26 @@ def test_explain_says_which_clusters_get_the_charts_hydrated(tmp_path):
     [cluster] = json.loads(run.out)["placement"]["clusters"]
     assert cluster["render"] == "hydrated"
     assert "charts hydrated" in easel("explain", "w", cwd=root).out
+
+
+@needs_helm
+def test_on_flux_a_crd_two_hydrated_workloads_ship_alike_is_written_once_and_waited_for():
+    files = _files()
+    files["workloads/w2.yaml"] = str(files["workloads/w.yaml"]).replace("name: w}", "name: w2}")
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None, [d.message for d in result.diagnostics]
+    crds = [o for o in _objects(result.files) if o["kind"] == "CustomResourceDefinition"]
+    assert len(crds) == 1 and crds[0]["metadata"]["labels"]["easel.dev/workload"] == "w"
+    layers = {o["metadata"]["name"]: o["spec"] for o in _objects(result.files, "clusters/c/flux/layers/")}
+    assert "easel-team-w2-api-crds" not in layers
+    assert {"easel-team-w-api-crds"} <= {d["name"] for d in layers["easel-team-w2-api"]["dependsOn"]}
+    assert {"easel-team-w-api-crds"} <= {d["name"] for d in layers["easel-team-w2-api-before"]["dependsOn"]}
+
+
+@needs_helm
+def test_on_argocd_a_crd_two_hydrated_workloads_ship_is_refused_as_one_object_applied_twice():
+    files = _files(engine="argocd")
+    files["workloads/w2.yaml"] = str(files["workloads/w.yaml"]).replace("name: w}", "name: w2}")
+    errors = [d for d in compile_files(files).diagnostics if d.is_error]  # type: ignore[arg-type]
+    assert {d.code for d in errors} == {"E801"}
+    assert "CustomResourceDefinition 'widgets.hydra.example.com'" in errors[0].message

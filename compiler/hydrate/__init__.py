@@ -28,6 +28,7 @@ from compiler.kube.api import crd_defines
 from compiler.plan import HYDRATED, ClusterPlan, HydratedChart, Plans, Release
 from compiler.prove import chart_objects, patching
 from compiler.prove.chart_objects import HELM_HOOK, ChartProof, ChartRequest, ChartUse
+from compiler.render.flux import hydrated_layer
 from compiler.render.objects import chart_labels, kustomize_images, kustomize_patches
 
 HOOK_WEIGHT = "helm.sh/hook-weight"
@@ -73,6 +74,8 @@ def hydrate(plans: Plans, charts: ChartProof | None) -> tuple[Plans, list[Diagno
                 done[key] = _hydrated(release, cluster, apis, charts, problems)
             releases[release.id] = done[key]
         if releases:
+            if cluster.engine == "flux":  # (on Argo CD one workload's Application may not count on another's)
+                releases = _crds_once([releases[r.id] for r in cluster.releases if r.id in releases])
             cluster = dataclasses.replace(
                 cluster, stacks=tuple(releases.get(r.id, r) for r in cluster.stacks),
                 workloads=tuple(releases.get(r.id, r) for r in cluster.workloads))
@@ -93,6 +96,37 @@ def _hydrated(release: Release, cluster: ClusterPlan, apis: tuple[str, ...], cha
             found[component.name] = chart
     keys = tuple(sorted((name, chart.key) for name, chart in found.items()))
     return dataclasses.replace(release, hydrated=found, key=(*release.key, "hydrated", keys) if release.key else ())
+
+
+def _crds_once(releases: list[Release]) -> dict[str, Release]:
+    """The releases with each CRD that several hydrated charts of the cluster ship alike (the same spec: their
+    labels name each its own component) written once, by the first (in the cluster's order), on Flux: two layers
+    applying one object would each claim it. The others' layers wait for that one's; it is never pruned, so it
+    stays when that chart goes, until the next compile gives it to the next. CRDs that differ stay, and so do
+    Argo CD's (one workload's Application may not count on another's): the proof refuses them (E801)."""
+    first: dict[str, tuple[str, str]] = {}  # CRD name -> (its spec's digest, the layer that writes it)
+    found = {}
+    for release in releases:
+        changed = {}
+        for component in release.components:
+            chart = release.hydrated.get(component.name)
+            if chart is None:
+                continue
+            kept, needs = [], []
+            for file, obj in chart.crds:
+                name, spec = str((obj.get("metadata") or {}).get("name")), _digest(obj.get("spec"))
+                if obj.get("kind") == "CustomResourceDefinition" and first.get(name, ("", ""))[0] == spec:
+                    needs.append(first[name][1])
+                    continue
+                first.setdefault(name, (spec, hydrated_layer(release, component, "crds")))
+                kept.append((file, obj))
+            if needs:
+                changed[component.name] = dataclasses.replace(chart, crds=tuple(kept), key=f"{chart.key} {needs}",
+                                                              crds_from=tuple(sorted(set(needs))))
+        found[release.id] = release if not changed else dataclasses.replace(
+            release, hydrated={**release.hydrated, **changed},
+            key=(*release.key, "crds-from", tuple(sorted((n, c.key) for n, c in changed.items()))))
+    return found
 
 
 def chart_use(release: Release, component: Any) -> ChartUse:
@@ -188,7 +222,7 @@ def _phased(objects: list[tuple[str, dict[str, Any]]], engine: str,
         first = min([0, *(_wave(obj) for _, obj in phases["objects"])]) - 1
         crds = [(file, _annotated(obj, {SYNC_WAVE: str(first)})) for file, obj in crds]
     chart = HydratedChart(tuple(crds), tuple(phases["before"]), tuple(phases["objects"]), tuple(phases["after"]))
-    return dataclasses.replace(chart, key=_digest(chart)), refused
+    return dataclasses.replace(chart, key=_digest([chart.crds, chart.before, chart.objects, chart.after])), refused
 
 
 def _labelled(obj: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
@@ -245,6 +279,6 @@ def _without_namespace(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": metadata}
 
 
-def _digest(chart: HydratedChart) -> str:
-    text = json.dumps([chart.crds, chart.before, chart.objects, chart.after], sort_keys=True, default=str)
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -93,6 +93,8 @@ class HydratedChart:
     objects: tuple[tuple[str, dict[str, Any]], ...] = ()
     after: tuple[tuple[str, dict[str, Any]], ...] = ()
     key: str = ""  # the same objects, the same key (what rendering caches by)
+    # the Flux layers that write the CRDs it ships which an earlier chart of the cluster ships alike (written once)
+    crds_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

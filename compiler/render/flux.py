@@ -202,6 +202,11 @@ def layer_name(release: Release, component: ResolvedComponent) -> str:
     return names.join("easel", release.group, component.instance)
 
 
+def hydrated_layer(release: Release, component: ResolvedComponent, part: str) -> str:
+    """The layer of one of a hydrated chart's folders beside its own (plan.HYDRATED_FOLDERS)."""
+    return names.join(layer_name(release, component), part)
+
+
 def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends: list[str],
            wait: bool, folder: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
@@ -286,7 +291,8 @@ def _hydrated_files(plans: Plans, release: Release, component: ResolvedComponent
                                             if c.name in component.depends_on)]
     files: dict[str, str] = {}
     parts = {"crds": chart.crds, "before": chart.before, "after": chart.after}
-    layers = {part: names.join(name, part) for part, objects in parts.items() if objects}
+    layers = {part: hydrated_layer(release, component, part) for part, objects in parts.items() if objects}
+    depends += chart.crds_from  # the CRDs it ships that an earlier chart of the cluster writes
     for part, layer in layers.items():
         files[f"{folder}/{part}/objects.yaml"] = text_of([obj for _, obj in parts[part]])
         files[f"{folder}/{part}/kustomization.yaml"] = text_of([kustomization(["objects.yaml"])])
