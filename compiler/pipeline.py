@@ -254,24 +254,25 @@ def _published(result: Result, model: Model, store: Cache) -> None:
     findings = candidates.Findings({(d.code, d.location, d.message) for d in result.diagnostics})
     static = StaticIndex(result.fleet, model.profiles)
     proof = chart_proof(model, store)
+    seen = _seen(proof)  # a stand-in's chart leaving its target out is looked at as a workload's is
     keys: dict[tuple[str, bool], tuple] = {}
     checked = []
     try:
         for stand_in in candidates.stand_ins(model, result.resolutions):
-            workload, problems = candidates.resolved(model, stand_in, _seen(proof))
+            workload, problems = candidates.resolved(model, stand_in, seen)
             findings.add(problems, stand_in, candidates.seen(stand_in))
             groups = candidates.groups(workload, result.fleet, static, keys) \
                 if workload is not None and not any(p.is_error for p in problems) else []
             if groups:
                 said = {(p.code, p.location, p.message) for p in problems}
                 found, placed = _proven(model, stand_in, {g.representative: result.fleet[g.representative]
-                                                          for g in groups}, result.decisions, proof)
+                                                          for g in groups}, result.decisions, proof, seen)
                 groups = [g for g in groups if g.representative in placed]
                 findings.add([p for p in found if (p.code, p.location, p.message) not in said], stand_in,
                              candidates.seen(stand_in, groups))
             checked.append((stand_in, tuple(groups)))
         for profile in candidates.stacks_unrun(model, result.resolutions):
-            findings.add(resolve.resolve_stack(model, profile, charts=_seen(proof))[1], None,
+            findings.add(resolve.resolve_stack(model, profile, charts=seen)[1], None,
                          candidates.Seen(f"{profile.meta.name} {profile.version}", None, loc=profile.meta.loc))
     finally:
         if proof is not None:
@@ -281,13 +282,13 @@ def _published(result: Result, model: Model, store: Cache) -> None:
 
 
 def _proven(model: Model, stand_in: StandIn, fleet: dict[str, ClusterFacts], decided: Decisions,
-            proof: ChartProof | None) -> tuple[list[Diagnostic], tuple[str, ...]]:
+            proof: ChartProof | None, seen: ChartPodsSeen | None = None) -> tuple[list[Diagnostic], tuple[str, ...]]:
     """The stand-in decided (placed on every cluster given that can take it: those returned), planned, and each
     cluster's tree rendered and proven; what a stage finds stops the stages after it, as in a compile."""
     sub = candidates.sub_model(model, stand_in)
     # the stacks each cluster runs now, kept where they serve the stand-in too (as easel.lock's are)
     running = Decisions(clusters={name: held for name, held in decided.clusters.items() if name in fleet})
-    decisions, resolutions, found = decide(sub, fleet, running, charts=_seen(proof))
+    decisions, resolutions, found = decide(sub, fleet, running, charts=seen)
     problems, placed = list(found), decisions.workload(stand_in.workload.id).clusters or ()
     if not placed or any(p.is_error and p.code not in candidates.NOT_THE_VERSIONS for p in problems):
         return problems, ()

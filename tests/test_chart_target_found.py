@@ -108,3 +108,18 @@ def test_without_the_archive_it_is_the_error_it_was_with_a_hint_to_pull_the_char
     assert codes(result) == ["E411"]
     [problem] = [d for d in result.diagnostics if d.code == "E411"]
     assert "easel cannot see them" in problem.message and "easel charts pull" in (problem.hint or "")
+
+
+@ENGINE
+def test_a_published_version_no_workload_runs_is_looked_at_as_a_workloads_is():
+    files = _repository()
+    files["workloads/w.yaml"] = files["workloads/w.yaml"].replace("profile: {name: app}",
+                                                                  'profile: {name: app, version: "1.0.0"}')
+    newer = files["profiles/app.yaml"].replace("version: 1.0.0", "version: 1.1.0")
+    assert codes(compile_files({**files, "profiles/app-1.1.0.yaml": newer})) == []  # found there too, and proven
+    several = newer.replace("values: {}", "values: {worker: {enabled: true}}")
+    result = compile_files({**files, "profiles/app-1.1.0.yaml": several})
+    [problem] = [d for d in result.diagnostics if d.code == "E416"]
+    assert problem.location.file == "profiles/app-1.1.0.yaml" and "published version app 1.1.0" in str(problem.subject)
+    # the stand-in workload is named after the profile: so are its chart's objects
+    assert problem.message.endswith("Deployment 'app-server-server' (server); Deployment 'app-server-worker' (worker)")
