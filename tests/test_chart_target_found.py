@@ -15,6 +15,7 @@ from builders import gpu_cluster
 from conftest import easel
 from helm_servers import pack_folder
 from scenario import TEAM_IN_DEV, codes, compile_files, one_component_app
+from test_gpu_dra import _cluster
 
 from compiler.runtime import helm
 
@@ -110,6 +111,12 @@ def test_without_the_archive_it_is_the_error_it_was_with_a_hint_to_pull_the_char
     assert "easel cannot see them" in problem.message and "easel charts pull" in (problem.hint or "")
 
 
+def test_without_helms_engine_it_is_the_error_it_was(monkeypatch):
+    monkeypatch.setattr(helm, "available", lambda: False)
+    result = compile_files(_repository())
+    assert codes(result) == ["E411"]
+
+
 @ENGINE
 def test_a_published_version_no_workload_runs_is_looked_at_as_a_workloads_is():
     files = _repository()
@@ -123,3 +130,24 @@ def test_a_published_version_no_workload_runs_is_looked_at_as_a_workloads_is():
     assert problem.location.file == "profiles/app-1.1.0.yaml" and "published version app 1.1.0" in str(problem.subject)
     # the stand-in workload is named after the profile: so are its chart's objects
     assert problem.message.endswith("Deployment 'app-server-server' (server); Deployment 'app-server-worker' (worker)")
+
+
+@ENGINE
+def test_under_argo_cd_the_wrapper_patches_the_target_found():
+    files = {**_repository(),
+             **_cluster("c", ["{name: p-1, facts: {gpus: [{product: A, memory: 80Gi, count: 8}]}}"], engine="argocd")}
+    result = compile_files(files)  # the fidelity check reads the wrapper's patches
+    assert codes(result) == [], [d.text for d in result.diagnostics]
+    wrapper = yaml.safe_load(result.files["clusters/c/workloads/team/w/server/kustomization.yaml"])
+    [entry] = [p for p in wrapper["patches"] if p["target"].get("name")]
+    assert entry["target"] == {"kind": "Deployment", "name": "w-server-server"}
+    [container] = yaml.safe_load(entry["patch"])["spec"]["template"]["spec"]["containers"]
+    assert container == {"name": "server", "resources": {"limits": {"nvidia.com/gpu": 1}}}
+
+
+@ENGINE
+def test_a_target_written_without_container_gets_its_one_container(tmp_path):
+    root = _written(tmp_path, _repository(properties=', target: {kind: Deployment, name: ".*-server"}'))
+    assert easel("compile", cwd=root).code == 0
+    explained = easel("explain", "team/w", cwd=root).out
+    assert "target Deployment '.*-server', container 'server' (the container found in the rendered chart)" in explained

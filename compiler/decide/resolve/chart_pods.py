@@ -58,12 +58,10 @@ class FoundTarget:
 @dataclass(frozen=True)
 class Looked:
     """What looking at the chart gave: the component's fields with what was found; the pod objects that fit when
-    several do (several objects, or one running several containers), listed for the message; whether easel
-    rendered the chart."""
+    several do (several objects, or one running several containers), listed for the message."""
     external: ExternalSource | None
     found: FoundTarget | None = None
     fitting: str | None = None  # several fit: "Deployment 'api' (api, sidecar); Deployment 'worker' (worker)"
-    rendered: bool = False
 
 
 def look(charts: ChartPods | None, output: ComponentOutput, external: ExternalSource | None,
@@ -78,38 +76,43 @@ def look(charts: ChartPods | None, output: ComponentOutput, external: ExternalSo
     every = any(names_every_container(p.body) for p in patches if p.kind is None)
     needs_target = external.target is None and bool(named or every)
     needs_container = external.container is None and every
-    found = charts.objects(helm, release, namespace) if charts is not None and (needs_target or needs_container) \
-        else None
-    if found is None:
+    rendered = charts.objects(helm, release, namespace) \
+        if charts is not None and (needs_target or needs_container) else None
+    if rendered is None:
         return Looked(external)
-    pods = [o for o in found if podtemplates.templates(o) and not _hook(o)]
+    pods = [o for o in rendered if podtemplates.templates(o) and not _hook(o)]
     fitting = _fitting(pods, external.target, named)
     if needs_target and len(fitting) != 1:
-        return Looked(external, fitting=_listed(fitting) if fitting else None, rendered=True)
+        return Looked(external, fitting=_listed(fitting) if fitting else None)
     obj = fitting[0] if needs_target else None
     target = external.target or _target(obj)
     container = external.container
     if needs_container:
         containers = sorted({c for o in ([obj] if obj else fitting) for c in _running(o)})
         if len(containers) != 1:
-            return Looked(external, fitting=_listed([obj] if obj else fitting) if containers else None,
-                          rendered=True)
+            return Looked(external, fitting=_listed([obj] if obj else fitting) if containers else None)
         container = containers[0]
     name = _name(obj) if obj is not None else (target.name or "")
-    found_ = FoundTarget(target.kind, name, container, (*(("target",) if needs_target else ()),
-                                                         *(("container",) if needs_container else ())))
-    return Looked(replace(external, target=target, container=container), found_, rendered=True)
+    found = FoundTarget(target.kind, name, container, (*(("target",) if needs_target else ()),
+                                                        *(("container",) if needs_container else ())))
+    return Looked(replace(external, target=target, container=container), found)
 
 
 def _fitting(pods: list[dict[str, Any]], target: ChartTarget | None, named: set[str]) -> list[dict[str, Any]]:
     """The pod objects a patch may go to: those of the target (its name matched whole, as kustomize matches it);
     without one, those that run every container named, long-running kinds first."""
     if target is not None:
-        return [o for o in pods if o.get("kind") == target.kind
-                and (target.name is None or re.fullmatch(target.name, _name(o)) is not None)]
+        return [o for o in pods if o.get("kind") == target.kind and (target.name is None or _matches(target.name, o))]
     running = [o for o in pods if named <= set(_running(o, init=True))]
     first = [o for o in running if o.get("kind") in DEFAULT_EXTERNAL_KINDS]
     return first or [o for o in running if o.get("kind") in POD_TEMPLATES]
+
+
+def _matches(pattern: str, obj: dict[str, Any]) -> bool:
+    try:
+        return re.fullmatch(pattern, _name(obj)) is not None
+    except re.error:  # a regular expression kustomize (Go) reads and Python does not: none found here
+        return False
 
 
 def _target(obj: dict[str, Any] | None) -> ChartTarget:
