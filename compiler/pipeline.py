@@ -16,7 +16,7 @@ very same stages without touching disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from compiler import load, validate
 from compiler.decide import candidates, decide, inventory, resolve
@@ -31,10 +31,11 @@ from compiler.load import RawRepo
 from compiler.load.source import Source
 from compiler.model import Model
 from compiler.model.charts import ChartArchive
+from compiler.model.parts import HelmChart
 from compiler.plan import HYDRATED, Plans, plan
 from compiler.plan.shards import Shard
 from compiler.prove import ProvenTree, prove, prove_clusters
-from compiler.prove.chart_objects import ChartProof, ChartRendering, ChartRequest
+from compiler.prove.chart_objects import ChartProof, ChartRendering, ChartRequest, objects_in
 from compiler.record import lockfile
 from compiler.record.decisions import Decisions
 from compiler.render import QUIET, Progress, Tree
@@ -146,6 +147,31 @@ class HelmCharts:
         self.engine.close()
 
 
+class ChartPodsSeen:
+    """What decide sees of the charts easel can render (decide/resolve/chart_pods.py): their objects as the proof's
+    engine renders them, for no cluster in particular (renders kept by HelmCharts by their key: once per archive,
+    values, release and namespace, however many resolutions ask)."""
+
+    def __init__(self, proof: ChartProof) -> None:
+        self.proof = proof
+        self.seen: dict[str, list[dict[str, Any]] | None] = {}
+
+    def objects(self, chart: HelmChart, release: str, namespace: str) -> list[dict[str, Any]] | None:
+        archive = self.proof.archives.get(chart.key)
+        if archive is None:
+            return None
+        request = ChartRequest(archive, chart.values, release, namespace)
+        key = request.key()
+        if key not in self.seen:
+            rendering = self.proof.engine.render(request)
+            self.seen[key] = objects_in(rendering.manifests) if rendering.manifests is not None else None
+        return self.seen[key]
+
+
+def _seen(proof: ChartProof | None) -> ChartPodsSeen | None:
+    return ChartPodsSeen(proof) if proof is not None else None
+
+
 def chart_proof(model: Model, store: Cache = Cache(None)) -> ChartProof | None:
     """What the proof needs to see inside charts: the pinned archives and Helm's engine (None: neither is there).
     store: easel's cache, which keeps renders between runs."""
@@ -198,8 +224,13 @@ def compile_loaded(raw: RawRepo, request: Request = Request(), progress: Progres
         previous = rollout_step(previous, model, step.workloads, step.everything, step.kind)
     result.fleet = inventory.fleet(model, diagnostics)
     progress.phase("deciding")
-    result.decisions, result.resolutions, undecided = decide(model, result.fleet, previous, request.update,
-                                                             earlier_errors=diagnostics.has_errors)
+    proof = chart_proof(model, store)  # where a chart component leaves its target out, its chart is looked at
+    try:
+        result.decisions, result.resolutions, undecided = decide(model, result.fleet, previous, request.update,
+                                                                 diagnostics.has_errors, _seen(proof))
+    finally:
+        if proof is not None:
+            proof.engine.close()
     diagnostics.extend(undecided)
     if diagnostics.has_errors or request.last_stage == "decide":
         return result
@@ -241,40 +272,41 @@ def _published(result: Result, model: Model, store: Cache) -> None:
     findings = candidates.Findings({(d.code, d.location, d.message) for d in result.diagnostics})
     static = StaticIndex(result.fleet, model.profiles)
     proof = chart_proof(model, store)
+    seen = _seen(proof)  # a stand-in's chart leaving its target out is looked at as a workload's is
     keys: dict[tuple[str, bool], tuple] = {}
     checked = []
     try:
         for stand_in in candidates.stand_ins(model, result.resolutions):
-            workload, problems = candidates.resolved(model, stand_in)
+            workload, problems = candidates.resolved(model, stand_in, seen)
             findings.add(problems, stand_in, candidates.seen(stand_in))
             groups = candidates.groups(workload, result.fleet, static, keys) \
                 if workload is not None and not any(p.is_error for p in problems) else []
             if groups:
                 said = {(p.code, p.location, p.message) for p in problems}
                 found, placed = _proven(model, stand_in, {g.representative: result.fleet[g.representative]
-                                                          for g in groups}, result.decisions, proof)
+                                                          for g in groups}, result.decisions, proof, seen)
                 groups = [g for g in groups if g.representative in placed]
                 findings.add([p for p in found if (p.code, p.location, p.message) not in said], stand_in,
                              candidates.seen(stand_in, groups))
             checked.append((stand_in, tuple(groups)))
+        for profile in candidates.stacks_unrun(model, result.resolutions):
+            findings.add(resolve.resolve_stack(model, profile, charts=seen)[1], None,
+                         candidates.Seen(f"{profile.meta.name} {profile.version}", None, loc=profile.meta.loc))
     finally:
         if proof is not None:
             proof.engine.close()
-    for profile in candidates.stacks_unrun(model, result.resolutions):
-        findings.add(resolve.resolve_stack(model, profile)[1], None,
-                     candidates.Seen(f"{profile.meta.name} {profile.version}", None, loc=profile.meta.loc))
     result.published = tuple(checked)
     result.diagnostics.extend([*findings.diagnostics(), *candidates.unchecked(s for s, _ in checked)])
 
 
 def _proven(model: Model, stand_in: StandIn, fleet: dict[str, ClusterFacts], decided: Decisions,
-            proof: ChartProof | None) -> tuple[list[Diagnostic], tuple[str, ...]]:
+            proof: ChartProof | None, seen: ChartPodsSeen | None = None) -> tuple[list[Diagnostic], tuple[str, ...]]:
     """The stand-in decided (placed on every cluster given that can take it: those returned), planned, and each
     cluster's tree rendered and proven; what a stage finds stops the stages after it, as in a compile."""
     sub = candidates.sub_model(model, stand_in)
     # the stacks each cluster runs now, kept where they serve the stand-in too (as easel.lock's are)
     running = Decisions(clusters={name: held for name, held in decided.clusters.items() if name in fleet})
-    decisions, resolutions, found = decide(sub, fleet, running)
+    decisions, resolutions, found = decide(sub, fleet, running, charts=seen)
     problems, placed = list(found), decisions.workload(stand_in.workload.id).clusters or ()
     if not placed or any(p.is_error and p.code not in candidates.NOT_THE_VERSIONS for p in problems):
         return problems, ()

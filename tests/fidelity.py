@@ -269,7 +269,8 @@ def _chart(where: str, component, values: dict, patches: list[dict], booking, gp
 
 def _patched_container(where: str, component, patches: list[dict], gpus, templates: dict | None = None) -> list[str]:
     """Without a rendering: a patch for the component's target sets the GPUs on its container."""
-    container = component.properties.get("container")
+    # the container as resolved: written, or found in the rendered chart where the component leaves it out
+    container = component.external.container if component.external else component.properties.get("container")
     for entry in patches:
         patch = yaml.safe_load(entry["patch"])
         pod = _pod({**patch, "kind": entry["target"]["kind"]}) if entry["target"]["kind"] in POD_PATHS else None

@@ -152,15 +152,16 @@ def _archive(version: str = "1.0.0", tag: str = "1.0", env: str = "[]") -> bytes
 
 def _files(*, engine: str = "flux", values: str = "{}", version: str = "1.0.0", tag: str = "1.0", env: str = "[]",
            settings: str = "hydrated", environment: str | None = None, cluster: str | None = None,
-           pinned: bool = True, required: bool = True) -> dict[str, str | bytes]:
+           pinned: bool = True, required: bool = True, target: bool = True) -> dict[str, str | bytes]:
     """A repository running chart hydra `version` through Repository `charts`, GPUs patched into its server, with
     gitops.render `settings` in easel.yaml (and the Environment's and the Cluster's, when given). required: the
-    environment requires the security-context trait (which, on Flux, a HelmRelease's hooks do not get)."""
+    environment requires the security-context trait (which, on Flux, a HelmRelease's hooks do not get). target:
+    the component names its target and container (else easel finds them in the rendered chart)."""
     data = _archive(version, tag, env)
+    named = ', target: {kind: Deployment, name: ".*-server"}, container: server' if target else ""
     component = f"""    - name: api
       type: helm-chart
-      properties: {{repository: charts, chart: hydra, version: {version}, values: {values},
-                   target: {{kind: Deployment, name: ".*-server"}}, container: server}}
+      properties: {{repository: charts, chart: hydra, version: {version}, values: {values}{named}}}
       traits: [{{type: gpu, properties: {{count: 2, product: A}}}}]"""
     files: dict[str, str | bytes] = {
         "easel.yaml": "apiVersion: easel.dev/v1alpha1\nkind: Settings\nmetadata: {name: s}\nspec:\n"
@@ -440,3 +441,10 @@ def test_on_argocd_a_crd_two_hydrated_workloads_ship_is_refused_as_one_object_ap
     errors = [d for d in compile_files(files).diagnostics if d.is_error]  # type: ignore[arg-type]
     assert {d.code for d in errors} == {"E801"}
     assert "CustomResourceDefinition 'widgets.hydra.example.com'" in errors[0].message
+
+
+@needs_helm
+def test_a_hydrated_chart_with_one_deployment_needs_no_target():
+    server = _named(_objects(_compiled(target=False)), "Deployment", "w-api-server")
+    [container] = server["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 2

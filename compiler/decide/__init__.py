@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from compiler.decide import inventory, policy, resolve
 from compiler.decide.inventory import ClusterFacts
 from compiler.decide.place import RolloutTarget, place, placement_policy
-from compiler.decide.resolve import Resolutions, ResolvedStack, ResolvedWorkload, specialize
+from compiler.decide.resolve import ChartPods, Resolutions, ResolvedStack, ResolvedWorkload, specialize
 from compiler.decide.rollout import finished, wave_clusters
 from compiler.decide.stacks import choose_stacks
 from compiler.decide.version_choice import ModelVersions, choose
@@ -43,12 +43,13 @@ def _per_cluster(workload: ResolvedWorkload, fleet: Mapping[str, ClusterFacts]) 
 
 
 def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions, update: str | None = None,
-           earlier_errors: bool = False) -> tuple[Decisions, Resolutions, Diagnostics]:
+           earlier_errors: bool = False, charts: ChartPods | None = None) -> tuple[Decisions, Resolutions, Diagnostics]:
     """update: "*" or a profile name whose workloads move to the newest allowed version (`easel lock --update`).
     earlier_errors: the repository already has errors, so nothing is placed (placing a partly understood
-    repository would only add misleading errors)."""
+    repository would only add misleading errors). charts: the charts easel can render, where resolve finds a
+    chart's target and container the profile leaves out (resolve/chart_pods.py)."""
     diagnostics = Diagnostics()
-    chosen, resolved = _versions(model, previous, update, diagnostics)
+    chosen, resolved = _versions(model, previous, update, diagnostics, charts)
     if earlier_errors or diagnostics.has_errors:
         return Decisions(workloads=chosen), Resolutions(resolved, {}), diagnostics
     current = [_per_cluster(resolved[(w, d.version)], fleet) for w, d in chosen.items() if d.version is not None]
@@ -68,7 +69,7 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
     for cluster_stacks in stacks.values():
         for profile in cluster_stacks.releases.values():
             if profile.key not in stack_resolutions:
-                found, unresolved = resolve.resolve_stack(model, profile)
+                found, unresolved = resolve.resolve_stack(model, profile, charts=charts)
                 diagnostics.extend(unresolved)
                 if found is not None:
                     stack_resolutions[profile.key] = found
@@ -90,9 +91,9 @@ def decide(model: Model, fleet: Mapping[str, ClusterFacts], previous: Decisions,
               *(s.profile for s in stack_resolutions.values())]
     digests = {profile.key: profile.digest for profile in in_use}
     products = inventory.dra_product_names(fleet)
-    under_dra = _under_dra(model, fleet, resolved, workloads, products, diagnostics)
+    under_dra = _under_dra(model, fleet, resolved, workloads, products, diagnostics, charts)
     resolutions = _mirrored(model, fleet, Resolutions(resolved, stack_resolutions, under_dra, products), workloads,
-                            clusters, diagnostics)
+                            clusters, diagnostics, charts)
     return (Decisions(workloads, clusters, digests, stack_rollouts, previous.charts, previous.chart_manifests),
             resolutions, diagnostics)
 
@@ -106,7 +107,7 @@ def _runs(decision: WorkloadDecision | None, version: str) -> bool:
 
 def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[tuple[str, str], ResolvedWorkload],
                decisions: Mapping[str, WorkloadDecision], products: tuple[tuple[str, str], ...],
-               diagnostics: Diagnostics) -> dict[tuple[str, str], ResolvedWorkload]:
+               diagnostics: Diagnostics, charts: ChartPods | None = None) -> dict[tuple[str, str], ResolvedWorkload]:
     """The workloads with GPUs placed on a cluster that allocates them through DRA, resolved again for such
     clusters (their `gpu` traits render claims). Problems the first resolution reported are not said twice."""
     dra = {name for name, facts in fleet.items() if facts.gpu_allocation == gpu.DRA}
@@ -120,7 +121,7 @@ def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[t
         if not workload.gpu_demands or decision is None or not dra.intersection(decision.clusters or ()):
             continue
         run, more = resolve.resolve_workload(model, workload.workload, workload.environment, workload.project,
-                                             workload.profile, gpu.DRA, products)
+                                             workload.profile, gpu.DRA, products, charts=charts)
         problems += more
         if run is not None:
             problems += policy.check_workload(run)
@@ -131,7 +132,7 @@ def _under_dra(model: Model, fleet: Mapping[str, ClusterFacts], resolved: dict[t
 
 def _mirrored(model: Model, fleet: Mapping[str, ClusterFacts], resolutions: Resolutions,
               decisions: Mapping[str, WorkloadDecision], clusters: Mapping[str, ClusterDecision],
-              diagnostics: Diagnostics) -> Resolutions:
+              diagnostics: Diagnostics, charts: ChartPods | None = None) -> Resolutions:
     """The workloads and stacks placed on clusters with a mirror, resolved again with the mirror over their traits
     (resolve.cluster_traits), once per mirror. Not checked against their environment's policy again: that judges
     images as the environment leaves them; the cluster's own rules are checked where its releases are planned."""
@@ -151,7 +152,7 @@ def _mirrored(model: Model, fleet: Mapping[str, ClusterFacts], resolutions: Reso
             tried.add(key)
             run, more = resolve.resolve_workload(model, base.workload, base.environment, base.project, base.profile,
                                                  allocation, resolutions.dra_products,
-                                                 resolve.cluster_traits(facts.cluster))
+                                                 resolve.cluster_traits(facts.cluster), charts)
             problems += more
             if run is not None:
                 workloads[key] = run
@@ -162,7 +163,8 @@ def _mirrored(model: Model, fleet: Mapping[str, ClusterFacts], resolutions: Reso
             if mirror is None or stack is None or (name, version, mirror) in tried:
                 continue
             tried.add((name, version, mirror))
-            found, more = resolve.resolve_stack(model, stack.profile, resolve.cluster_traits(fleet[cluster].cluster))
+            found, more = resolve.resolve_stack(model, stack.profile, resolve.cluster_traits(fleet[cluster].cluster),
+                                                charts)
             problems += more
             if found is not None:
                 stacks[(name, version, mirror)] = found
@@ -219,7 +221,8 @@ def _governing(stack: str, clusters: list[str], current: list[ResolvedWorkload],
     return found[0][1] if found else None
 
 
-def _versions(model: Model, previous: Decisions, update: str | None, diagnostics: Diagnostics
+def _versions(model: Model, previous: Decisions, update: str | None, diagnostics: Diagnostics,
+              charts: ChartPods | None = None
               ) -> tuple[dict[str, WorkloadDecision], dict[tuple[str, str], ResolvedWorkload]]:
     """Each workload's version (and rollout), and the workload resolved at every version it runs."""
     provider = ModelVersions(model, previous)
@@ -243,7 +246,7 @@ def _versions(model: Model, previous: Decisions, update: str | None, diagnostics
                                        if choice.rollout else [])
         runs = []
         for profile in versions:  # the target only when the version it runs now resolves
-            run = _resolved(model, workload, environment, project, profile, found)
+            run = _resolved(model, workload, environment, project, profile, found, charts)
             if run is None:
                 break
             runs.append(run)
@@ -257,9 +260,9 @@ def _versions(model: Model, previous: Decisions, update: str | None, diagnostics
 
 
 def _resolved(model: Model, workload: Workload, environment: Environment, project: Project, profile: WorkloadProfile,
-              diagnostics: Diagnostics) -> ResolvedWorkload | None:
+              diagnostics: Diagnostics, charts: ChartPods | None = None) -> ResolvedWorkload | None:
     """The workload resolved at this version, checked against its environment's policy."""
-    found, problems = resolve.resolve_workload(model, workload, environment, project, profile)
+    found, problems = resolve.resolve_workload(model, workload, environment, project, profile, charts=charts)
     diagnostics.extend(problems)
     if found is not None:
         diagnostics.extend(policy.check_workload(found))

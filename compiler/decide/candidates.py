@@ -167,10 +167,12 @@ def _reading(places: Iterable[tuple[Location, Any]], names: set[str], declared: 
                 yield loc.at(*path)
 
 
-def resolved(model: Model, stand_in: StandIn) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
-    """The stand-in resolved at its version, and checked against its environment's policy."""
+def resolved(model: Model, stand_in: StandIn, charts: resolve.ChartPods | None = None
+             ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+    """The stand-in resolved at its version (charts: as for a workload), and checked against its environment's
+    policy."""
     found, problems = resolve.resolve_workload(model, stand_in.workload, stand_in.environment, stand_in.project,
-                                               stand_in.checked)
+                                               stand_in.checked, charts=charts)
     if found is not None:
         problems += policy.check_workload(found)
     return found, problems

@@ -99,11 +99,14 @@ _ALL = [
          "a component template renders Kubernetes objects; a trait template, patches and objects"),
     Code("E410", "a chart or folder names a container but not the objects that have it",
          "add `target: {kind: Deployment, name: <regular expression>}` naming the objects whose container it is: "
-         "without it, the patch goes to every Deployment and StatefulSet, and adds the container to those without"),
+         "without it, the patch goes to every Deployment and StatefulSet, and adds the container to those without; "
+         "for a chart, `easel charts pull` pins its archive, and with Helm's engine (the `helm` extra) easel then "
+         "finds the one object that runs the container"),
     Code("E411", "a trait that placement or policy counts on has nowhere to go on a chart or folder",
          "name the objects and their container (`target: {kind: Deployment, name: <regex>}` and `container: "
          "<name>`), or map the trait to chart values (`traitValues: {<trait>.<property>: <values.path>}`, or "
-         "`<trait>.container.<field>` for what it sets on the container)"),
+         "`<trait>.container.<field>` for what it sets on the container); for a chart, `easel charts pull` pins its "
+         "archive, and with Helm's engine (the `helm` extra) easel then finds them where the chart runs one"),
     Code("E412", "a custom resource whose CRD nothing installs before it",
          "declare where the CRD comes from: `crds:` on the chart that installs it (and depend on it), a stack in "
          "`requires.profiles`, or `crds:` on the Cluster or its ClusterProfile layer"),
@@ -116,6 +119,10 @@ _ALL = [
     Code("E415", "GPUs asked for a DaemonSet, whose pods are one per node it selects",
          "run the GPU pods as a Deployment or StatefulSet (with the `replicas` trait): easel books each one; a "
          "per-node agent that needs the GPUs belongs to the cluster's stack, without the `gpu` trait"),
+    Code("E416", "a chart's rendered pods leave open which one a trait goes to",
+         "easel rendered the chart to find the object and container its traits go to, and several fit (listed): "
+         "write the one you mean as `target: {kind: Deployment, name: <its name>}` and `container: <name>`, or "
+         "map the trait to chart values (`traitValues`)"),
     Code("E409", "a trait reaches none of the objects it is meant for",
          "give the component an object the trait applies to (pod-level traits: a Pod, Deployment, ReplicaSet, "
          "StatefulSet, DaemonSet, Job or CronJob, or a custom kind its `podTemplates` declares), or leave the "

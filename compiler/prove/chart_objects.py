@@ -237,6 +237,23 @@ def _parsed(use: ChartUse, manifests: Mapping[str, str], where: str
     return objects, problems
 
 
+def objects_in(manifests: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The objects of a chart's manifests as Helm installs them (Lists unpacked), those only `helm test` runs left
+    out; what is not YAML, or not an object Kubernetes reads, is left out too (the proof says so: _parsed)."""
+    found = []
+    for template, text in sorted(manifests.items()):
+        if template.endswith("NOTES.txt") or not text.strip():
+            continue
+        documents, bad = yamlio.parse(text)
+        for obj in [] if bad else _items([document.data for document in documents if document.data is not None]):
+            metadata = obj.get("metadata") or {} if isinstance(obj, dict) else None
+            annotations = metadata.get("annotations") or {} if isinstance(metadata, dict) else None
+            if isinstance(annotations, dict) and not any(
+                    part.strip() in TEST_HOOKS for part in str(annotations.get(HELM_HOOK, "")).split(",")):
+                found.append(obj)
+    return found
+
+
 def _items(documents: list[Any]) -> list[Any]:
     """Documents with every List (`v1 List`, `*List`) unpacked into its items, as Helm and kustomize apply them."""
     found: list[Any] = []

@@ -89,6 +89,9 @@ def _resolved(result: Result, resolved) -> dict[str, Any]:
                           **({"path": c.output.helm.path} if c.output.helm.path else {}),
                           # what an upgrade does with the chart's CRDs on Flux (Argo CD applies them every sync)
                           "crds": c.release.crds or "Create"}} if c.output.helm else {}),
+            # the target and container easel chose in the rendered chart where the component names none
+            **({"found": {"kind": c.found.kind, "name": c.found.name, "container": c.found.container,
+                          "foundInRenderedChart": list(c.found.found)}} if c.found else {}),
             "traits": [t.type for t in c.traits]} for c in resolved.components],
     }
 
@@ -240,6 +243,8 @@ def _resolved_lines(report: dict[str, Any]) -> list[str]:
         after = f", after {', '.join(c['dependsOn'])}" if c["dependsOn"] else ""
         traits = ", ".join(c["traits"]) or "no traits"
         lines.append(f"  {c['name']} ({c['type']}{chart}{after}): {traits}")
+        if "found" in c:
+            lines.append(f"    {found_text(c['found'])}")
     gpus = report["gpus"]
     if gpus["total"]:
         asks = "; ".join(f"{d['component']}: {d['perReplica']} × {d['replicas']} replica(s)"
@@ -247,6 +252,15 @@ def _resolved_lines(report: dict[str, Any]) -> list[str]:
                          + (f", ≥{d['minMemory']} each" if d["minMemory"] else "") for d in gpus["demands"])
         lines.append(f"  GPUs per cluster: {gpus['total']} ({asks})")
     return lines
+
+
+def found_text(found: dict[str, Any]) -> str:
+    """`target Deployment 'server', container 'vllm' (found in the rendered chart)`: what easel chose in a chart
+    whose component names neither (or the one of them found, where it names the other)."""
+    which = found["foundInRenderedChart"]
+    said = "found" if len(which) == 2 else f"the {which[0]} found"
+    container = f", container {found['container']!r}" if found["container"] else ""
+    return f"target {found['kind']} {found['name']!r}{container} ({said} in the rendered chart)"
 
 
 LISTED = 20  # clusters listed one by one without --all; past that the rest are counted (by reason)

@@ -7,6 +7,7 @@ by version_choice.py, and policy checks the result in a step of its own (policy.
 from __future__ import annotations
 
 from compiler.decide.resolve import params
+from compiler.decide.resolve.chart_pods import ChartPods
 from compiler.decide.resolve.components import Owner, resolve_components
 from compiler.decide.resolve.specialize import demands_of
 from compiler.decide.resolve.types import (
@@ -25,6 +26,7 @@ from compiler.schemas import check as schemacheck
 
 __all__ = [
     "STACKS",
+    "ChartPods",
     "Resolutions",
     "ResolvedComponent",
     "ResolvedStack",
@@ -57,11 +59,12 @@ def namespace_for(workload: Workload, environment: Environment) -> str:
 
 def resolve_workload(model: Model, workload: Workload, environment: Environment, project: Project,
                      profile: WorkloadProfile, gpu_allocation: str = DEVICE_PLUGIN,
-                     dra_products: tuple[tuple[str, str], ...] = (), on_cluster: tuple[TraitUse, ...] = ()
-                     ) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
+                     dra_products: tuple[tuple[str, str], ...] = (), on_cluster: tuple[TraitUse, ...] = (),
+                     charts: ChartPods | None = None) -> tuple[ResolvedWorkload | None, list[Diagnostic]]:
     """gpu_allocation: how the clusters it is resolved for hand out GPUs (a workload with GPUs placed on clusters
     of both kinds is resolved once for each); dra_products: under DRA, the names the driver gives the products;
-    on_cluster: the traits the clusters it is resolved for add (cluster_traits)."""
+    on_cluster: the traits the clusters it is resolved for add (cluster_traits); charts: the charts easel can
+    render, where it finds a chart's target and container the profile leaves out (chart_pods.py)."""
     effective, problems = params.effective(profile, model.settings, project, environment, workload.parameters,
                                            workload.asks_at)
     if problems:
@@ -70,7 +73,7 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
     owner = Owner(workload.meta.name, workload.project, workload.environment, namespace,
                   Subject("workload", (workload.id,)), environment.traits, workload.traits,
                   environment.required_traits, environment.release.over(DEFAULT_RELEASE), gpu_allocation,
-                  dra_products, on_cluster)
+                  dra_products, on_cluster, charts)
     component_names = [c.name for c in profile.components]
     for name in workload.traits:
         if name not in component_names:
@@ -85,17 +88,17 @@ def resolve_workload(model: Model, workload: Workload, environment: Environment,
                             demands_of(components)), problems
 
 
-def resolve_stack(model: Model, profile: WorkloadProfile, on_cluster: tuple[TraitUse, ...] = ()
-                  ) -> tuple[ResolvedStack | None, list[Diagnostic]]:
+def resolve_stack(model: Model, profile: WorkloadProfile, on_cluster: tuple[TraitUse, ...] = (),
+                  charts: ChartPods | None = None) -> tuple[ResolvedStack | None, list[Diagnostic]]:
     """A stack in a namespace of its own name, with its defaults and the easel.yaml parameters; on_cluster: the
-    traits the clusters it is resolved for add (cluster_traits)."""
+    traits the clusters it is resolved for add (cluster_traits); charts: as for a workload."""
     name = profile.meta.name
     effective, problems = params.effective(profile, model.settings, None, None, {},
                                            profile.meta.loc.at("spec", "profile").as_key())
     if problems:
         return None, problems
     owner = Owner(name, STACKS, STACKS, name, Subject("stack", (f"{name} {profile.version}",)),
-                  cluster_traits=on_cluster)
+                  cluster_traits=on_cluster, charts=charts)
     components, problems = resolve_components(model, owner, profile, {n: p.value for n, p in effective.items()})
     if components is None:
         return None, problems

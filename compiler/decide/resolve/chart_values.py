@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.decide.resolve.chart_pods import ChartPods, Looked, look, names_a_container, names_every_container
 from compiler.decide.resolve.types import ResolvedTrait
-from compiler.diagnostics import Diagnostic, Subject, error, warning
+from compiler.diagnostics import Diagnostic, Location, Subject, error, warning
 from compiler.kube import images, podtemplates
 from compiler.model import Component, Model, valuespath
 from compiler.model.gpu import DEVICE_PLUGIN, DRA, GPU_RESOURCE
@@ -32,24 +33,33 @@ COUNTED = ("gpu", "resources")
 
 def apply(model: Model, component: Component, external: ExternalSource | None, output: ComponentOutput,
           traits: list[ResolvedTrait], subject: Subject, required: tuple[str, ...] = (),
-          gpu_allocation: str = DEVICE_PLUGIN) -> Applied:
+          gpu_allocation: str = DEVICE_PLUGIN, looked: Looked | None = None) -> Applied:
     """The component's output and traits once trait values are mapped, and the images it pulls. external: the
-    typed fields of a chart or folder (None for other components)."""
+    typed fields of a chart or folder (None for other components), with what easel found in its rendered chart
+    (chart_pods.py: looked says what it saw there)."""
     problems: list[Diagnostic] = []
+    looked = looked or Looked(external)
     if external is not None and (output.helm is not None or output.kustomize_path is not None):
+        if looked.fitting and not external.target and (external.container or any(
+                names_a_container(p.body) for t in traits for p in t.output.patches)):
+            problems.append(_several(
+                component, looked.fitting, f"container {external.container!r}" if external.container else
+                "the containers its traits name", component.loc.at("properties", "container")
+                if external.container else component.loc, subject))
+            return Applied(None, tuple(traits), (), problems)
         if external.container and not external.target:
             problems.append(error("E410", f"component {component.name!r} names container {external.container!r} "
                                   "but no `target`", component.loc.at("properties", "container"), subject=subject))
             return Applied(None, tuple(traits), (), problems)
-        named = [t for t in traits if not external.target and any(_names_a_container(p.body)
-                                                                   for p in t.output.patches)]
+        named = [t for t in traits if not external.target and any(names_a_container(p.body)
+                                                                  for p in t.output.patches)]
         for trait in named:  # a trait's own `container` on a chart: the same risk as the component's
             problems.append(error("E410", f"trait {trait.type!r} names a container of component "
                                   f"{component.name!r}, which names no `target`", trait.loc, subject=subject))
         if named:
             return Applied(None, tuple(traits), (), problems)
         mapped, traits = _external_traits(model, component, external, output, traits, subject, problems,
-                                          (*COUNTED, *required), gpu_allocation)
+                                          (*COUNTED, *required), gpu_allocation, looked.fitting)
         if mapped is None:
             return Applied(None, tuple(traits), (), problems)
         output = mapped
@@ -57,9 +67,33 @@ def apply(model: Model, component: Component, external: ExternalSource | None, o
     return Applied(pulling, tuple(traits), tuple(found), problems)
 
 
+def _several(component: Component, fitting: str, what: str, at: Location, subject: Subject) -> Diagnostic:
+    """E416: several of the rendered chart's pod objects (or containers) could take what the component's traits
+    set on containers."""
+    return error("E416", f"{what} of chart component {component.name!r} could go to several of the pods its "
+                 f"rendered chart runs, and the component does not say which (`target`, `container`): {fitting}",
+                 at, subject=subject)
+
+
+def looked_at(model: Model, component: Component, external: ExternalSource | None, output: ComponentOutput,
+              traits: list[ResolvedTrait], subject: Subject, gpu_allocation: str, charts: ChartPods | None,
+              release: str, namespace: str) -> Looked:
+    """What easel finds in the component's rendered chart (chart_pods.py): rendered with its values once
+    `traitValues` are mapped (as apply maps them, and reports their problems), for what the traits then leave to
+    patches. release, namespace: the component's defaults (its own `releaseName` and `namespace` win)."""
+    if external is None or output.helm is None or charts is None:
+        return Looked(external)
+    if external.trait_values:
+        output, traits, _ = _mapped_values(model, component, external.trait_values, output, traits, subject, [],
+                                           gpu_allocation)
+    assert output.helm is not None
+    return look(charts, output, external, [p for t in traits for p in t.output.patches],
+                output.helm.release_name or release, output.helm.namespace or namespace)
+
+
 def _external_traits(model: Model, component: Component, external: ExternalSource, output: ComponentOutput,
                      traits: list[ResolvedTrait], subject: Subject, problems: list[Diagnostic],
-                     counted: tuple[str, ...], gpu_allocation: str = DEVICE_PLUGIN
+                     counted: tuple[str, ...], gpu_allocation: str = DEVICE_PLUGIN, fitting: str | None = None
                      ) -> tuple[ComponentOutput | None, list[ResolvedTrait]]:
     """Traits on a chart or folder: through chart values where the profile maps them (`traitValues`), else
     as patches, which need the component's `container` when they change containers.
@@ -74,7 +108,7 @@ def _external_traits(model: Model, component: Component, external: ExternalSourc
         traits = [_without_device_plugin_gpus(t) if t.output.gpu is not None else t for t in traits]
     if not external.container:
         traits, reached = _without_container_settings(component, output, traits, subject, problems, counted,
-                                                      gpu_allocation)
+                                                      gpu_allocation, fitting)
         ok = ok and reached
     return (output if ok else None), traits
 
@@ -122,14 +156,18 @@ def _mapped_values(model: Model, component: Component, mapping: tuple[ValuesMapp
 
 def _without_container_settings(component: Component, output: ComponentOutput, traits: list[ResolvedTrait],
                                 subject: Subject, problems: list[Diagnostic], counted: tuple[str, ...],
-                                gpu_allocation: str) -> tuple[list[ResolvedTrait], bool]:
-    """On a chart or folder that names no `container`: a counted trait that must reach containers is an error;
-    another trait's container settings are dropped, with a warning. Whether no counted trait was lost."""
+                                gpu_allocation: str, fitting: str | None = None) -> tuple[list[ResolvedTrait], bool]:
+    """On a chart or folder that names no `container`: a counted trait that must reach containers is an error
+    (E416 where its rendered chart has several that fit: `fitting`); another trait's container settings are
+    dropped, with a warning. Whether no counted trait was lost."""
     kind = "chart" if output.helm is not None else "kustomize folder"
     kept = []
     ok = True
     for trait in traits:
-        if any(_names_every_container(p.body) for p in trait.output.patches) and trait.type in counted:
+        if any(names_every_container(p.body) for p in trait.output.patches) and trait.type in counted and fitting:
+            problems.append(_several(component, fitting, f"trait {trait.type!r}", trait.loc, subject))
+            ok = False
+        elif any(names_every_container(p.body) for p in trait.output.patches) and trait.type in counted:
             dra = trait.type == "gpu" and gpu_allocation == DRA
             problems.append(error(
                 "E411", f"trait {trait.type!r} cannot reach the containers of {kind} component "
@@ -139,14 +177,16 @@ def _without_container_settings(component: Component, output: ComponentOutput, t
                 "name the container that gets the GPU claims with `container` (and the object with `target`)"
                 if dra else None, subject=subject))
             ok = False
-        elif any(_names_every_container(p.body) for p in trait.output.patches):
+        elif any(names_every_container(p.body) for p in trait.output.patches):
             # A patch naming a container the chart lacks would add a broken one: leave containers alone.
             patches = [dataclasses.replace(p, body=_without_every_container(p.body)) for p in trait.output.patches]
             trait = dataclasses.replace(trait, output=dataclasses.replace(
                 trait.output, patches=[p for p in patches if _has_content(p.body)]))
             problems.append(warning(
                 "W103", f"trait {trait.type!r}: its container settings are not applied to {kind} component "
-                f"{component.name!r}, whose containers easel cannot see", trait.loc, subject=subject))
+                f"{component.name!r}, whose containers easel cannot see" if not fitting else
+                f"{component.name!r}, whose rendered chart has several pods that could take them: {fitting}",
+                trait.loc, subject=subject))
         kept.append(trait)
     return kept, ok
 
@@ -341,26 +381,3 @@ def _has_content(body: Any) -> bool:
     if isinstance(body, dict):
         return any(_has_content(v) for v in body.values())
     return body not in ({}, [], None)
-
-
-def _names_a_container(body: Any) -> bool:
-    """Whether the patch names a container of its own (not "*", every container)."""
-    if isinstance(body, dict):
-        for key, value in body.items():
-            if key in ("containers", "initContainers") and isinstance(value, list):
-                if any(isinstance(c, dict) and c.get("name") not in (None, ALL_CONTAINERS) for c in value):
-                    return True
-            elif _names_a_container(value):
-                return True
-    return False
-
-
-def _names_every_container(body: Any) -> bool:
-    if isinstance(body, dict):
-        for key, value in body.items():
-            if key in ("containers", "initContainers") and isinstance(value, list):
-                if any(isinstance(c, dict) and c.get("name") == ALL_CONTAINERS for c in value):
-                    return True
-            elif _names_every_container(value):
-                return True
-    return False

@@ -11,6 +11,7 @@ from typing import Any
 
 from compiler import definitions
 from compiler.decide.resolve import chart_sources, chart_values
+from compiler.decide.resolve.chart_pods import ChartPods
 from compiler.decide.resolve.types import ResolvedComponent, ResolvedTrait
 from compiler.definitions import builtins, templating
 from compiler.definitions.builtins import typed
@@ -58,6 +59,7 @@ class Owner:
     gpu_allocation: str = DEVICE_PLUGIN  # how the clusters it is resolved for hand out GPUs (device-plugin | dra)
     dra_products: tuple[tuple[str, str], ...] = ()  # under DRA: GPU product -> the name the DRA driver publishes
     cluster_traits: tuple[TraitUse, ...] = ()  # the cluster's (its mirror): over every other trait of its type
+    charts: ChartPods | None = None  # the pods of charts easel can render, to find a missing target (chart_pods.py)
 
 
 def resolve_components(model: Model, owner: Owner, profile: WorkloadProfile, parameters: Mapping[str, Any]
@@ -147,16 +149,19 @@ class _Resolver:
             self._check_reach(component, output, traits, pods_declared)
             self._check_claim_templates(component, output, traits)
             self._check_gpu_pods(component, output, traits)
+        looked = chart_values.looked_at(self.model, component, external, output, traits, self.owner.subject,
+                                        self.owner.gpu_allocation, self.owner.charts, instance, self.owner.namespace)
+        external = looked.external  # with the target and container found in the rendered chart
         traits = _claims_where_mounted(output, external, traits)
         found = chart_values.apply(self.model, component, external, output, traits, self.owner.subject,
-                                   self.owner.required_traits, self.owner.gpu_allocation)
+                                   self.owner.required_traits, self.owner.gpu_allocation, looked)
         self.problems.extend(found.problems)
         if found.output is None:
             return None
         return ResolvedComponent(component.name, component.type, instance, props, found.output, found.traits,
                                  component.depends_on, wave, component.loc, found.images,
                                  gpu_pods(found.output, found.traits), component.release.over(self.owner.release),
-                                 external)
+                                 external, looked.found)
 
     def _traits(self, component: Component, ctx: RenderContext) -> list[ResolvedTrait]:
         traits = []

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.decide.resolve.chart_pods import FoundTarget
 from compiler.decide.resolve.params import EffectiveParameter
 from compiler.diagnostics import Location
 from compiler.model import (
@@ -63,7 +64,8 @@ class ResolvedComponent:
     images: tuple[tuple[str, str], ...] = ()  # (image as written, image as pulled)
     gpu_pods: int | None = None  # pods of its own objects that request its GPUs (None: not counted there)
     release: ReleaseOptions = DEFAULT_RELEASE  # how the engine releases it: the component's, the environment's
-    external: ExternalSource | None = None  # a chart's or kustomize folder's built-in fields, typed
+    external: ExternalSource | None = None  # a chart's or kustomize folder's built-in fields, typed (and found)
+    found: FoundTarget | None = None  # the target and container easel found in its rendered chart (chart_pods.py)
 
     @property
     def replicas(self) -> int:

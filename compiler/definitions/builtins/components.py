@@ -22,10 +22,12 @@ _TARGET = described(obj({
     "kind": described({"enum": list(POD_KINDS)}, "The kind of the objects patched."),
     "name": described({"type": "string", "minLength": 1},
                       "Their name, a regular expression as in kustomize (default: every object of the kind)."),
-}, ["kind"]), "Which rendered objects traits patch (default: every Deployment and StatefulSet).")
+}, ["kind"]), "Which rendered objects traits patch (default: every Deployment and StatefulSet; on a chart easel "
+               "can render, where traits must reach containers: the one pod object that fits, found there).")
 
 _CONTAINER = described({"type": "string", "minLength": 1},
-                       "The container that container-level traits (gpu, resources, ...) patch (with target).")
+                       "The container that container-level traits (gpu, resources, ...) patch (with target; on a "
+                       "chart easel can render: the target's one container, found there).")
 # "<trait>.<property>", "<trait>.pod.<field>", "<trait>.container.<field>": the values path(s) that take that trait
 # property, or what the trait sets on the pod or its container, instead of a patch (e.g. `gpu.count:
 # servingEngineSpec.modelSpec[0].requestGPU`, `gpu.pod.tolerations: worker.tolerations`). What no entry takes
