@@ -86,6 +86,49 @@ def printed_codes(log):
     return sorted({word.split("[", 1)[1].split("]", 1)[0] for word in text.split() if "[W" in word or "[E" in word})
 
 
+def timed_compile(easel_path, repo, log, calls_log):
+    """`easel -C repo compile` (the `compiler` package under easel_path, through timed_engine.py) under
+    measure.py: measure.py's result, with "calls" (the engine's calls, engine_calls) and "codes" (the diagnostic
+    codes printed); the command's output goes to log."""
+    if os.path.exists(calls_log):
+        os.remove(calls_log)
+    argv = ["env", f"PYTHONPATH={os.path.abspath(easel_path)}", f"BENCH_RENDER_LOG={calls_log}",
+            sys.executable, TIMED, "-C", repo, "compile"]
+    res = runner.measure(argv, repo, log)
+    res["calls"] = engine_calls(calls_log)
+    res["codes"] = printed_codes(log)
+    return res
+
+
+def forget_run(repo):
+    """Delete the cache's run entry (.easel-cache/runs.json) only: the next compile finds its output, easel.lock
+    and the cache in place but replays nothing (every stage runs)."""
+    entry = os.path.join(repo, ".easel-cache", "runs.json")
+    if os.path.exists(entry):
+        os.remove(entry)
+
+
+def engine_line(name, calls):
+    """A leg's calls to Helm's engine (engine_calls) in one line: how many, in how many processes, the first of
+    each process (which starts its worker) apart from the rest."""
+    if not calls:
+        return f"  {name}: no call to Helm's engine"
+    firsts = [w for _, first, w in calls if first]
+    rest = [w for _, first, w in calls if not first]
+    line = (f"  {name}: {len(calls)} calls to Helm's engine in {len({p for p, _, _ in calls})} process(es),"
+            f" {sum(w for _, _, w in calls):.2f} s in all; the first of each (its worker started):"
+            f" {', '.join(f'{w * 1000:.0f}' for w in firsts)} ms")
+    if rest:
+        line += (f"; the others {statistics.median(rest) * 1000:.1f} ms median,"
+                 f" {statistics.fmean(rest) * 1000:.1f} ms mean")
+    return line
+
+
+def load_line(before):
+    return (f"  load average before {' '.join(f'{x:.2f}' for x in before)}, after"
+            f" {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other jobs on the machine slow the wall times)")
+
+
 LEGS = ("(a) charts proven, cold", "(b) charts proven, renders cached", "(b2) proven, output kept, no replay",
         "(c) charts unproven, cold")
 
@@ -122,14 +165,9 @@ def main(argv=None):
         codes, made, written = {}, [], None
 
         def leg(name, repo):
-            if os.path.exists(calls_log):
-                os.remove(calls_log)
-            argv = ["env", f"PYTHONPATH={os.path.abspath(args.easel_path)}", f"BENCH_RENDER_LOG={calls_log}",
-                    sys.executable, TIMED, "-C", repo, "compile"]
-            res = runner.measure(argv, repo, log)
-            res["calls"] = engine_calls(calls_log)
+            res = timed_compile(args.easel_path, repo, log, calls_log)
             runs[name].append(res)
-            codes[name] = printed_codes(log)
+            codes[name] = res["codes"]
             if res["rc"] != 0:
                 raise SystemExit(f"{name} failed (exit {res['rc']}):\n{runner.why(res, log)}")
 
@@ -143,9 +181,7 @@ def main(argv=None):
                 written = runner.tree(os.path.join(proven, "output"))
             reset(proven, lock, keep_renders=True)
             leg(LEGS[1], proven)
-            runs_entry = os.path.join(proven, ".easel-cache", "runs.json")
-            if os.path.exists(runs_entry):
-                os.remove(runs_entry)
+            forget_run(proven)
             leg(LEGS[2], proven)
         bare = runner.run_bare(written, work, args.repeat)
         legs = {name: runner.best(r) for name, r in runs.items()}
@@ -153,8 +189,7 @@ def main(argv=None):
         if args.repeat > 1:
             walls = {name.split(" ")[0]: ", ".join(f"{r['wall']:.2f}" for r in rs) for name, rs in runs.items()}
             print("  every run's wall s: " + "; ".join(f"{key} {text}" for key, text in walls.items()))
-        print(f"  load average before {' '.join(f'{x:.2f}' for x in load)}, after"
-              f" {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other jobs on the machine slow the wall times)")
+        print(load_line(load))
     finally:
         if args.keep:
             print(f"\nkept {work}")
@@ -178,19 +213,7 @@ def report(args, legs, bare, written, made, codes):
     print(f"\n  distinct renders (render-*.json created by (a)): {count}"
           + ("" if len(set(made)) <= 1 else f" (runs: {made})"))
     for name in LEGS:
-        calls = legs[name].get("calls") or []
-        if not calls:
-            print(f"  {name}: no call to Helm's engine")
-            continue
-        firsts = [w for _, first, w in calls if first]
-        rest = [w for _, first, w in calls if not first]
-        line = (f"  {name}: {len(calls)} calls to Helm's engine in {len({p for p, _, _ in calls})} process(es),"
-                f" {sum(w for _, _, w in calls):.2f} s in all; the first of each (its worker started):"
-                f" {', '.join(f'{w * 1000:.0f}' for w in firsts)} ms")
-        if rest:
-            line += (f"; the others {statistics.median(rest) * 1000:.1f} ms median,"
-                     f" {statistics.fmean(rest) * 1000:.1f} ms mean")
-        print(line)
+        print(engine_line(name, legs[name].get("calls")))
     if count:
         print(f"  (a) - (b) over the distinct renders: {(a['wall'] - b['wall']) / count * 1000:.1f} ms wall,"
               f" {(a['cpu'] - b['cpu']) / count * 1000:.1f} ms CPU per render")

@@ -2,7 +2,7 @@
 """Synthetic fleet generator for the easel benchmark.
 
     python bench/fleet.py OUTDIR --clusters 1000 --workloads 20 [--argocd-half] [--seed 42]
-                          [--charts | --charts-unpinned]
+                          [--charts | --charts-unpinned] [--render {helmrelease,hydrated}]
 
 writes a complete easel config repository (SPEC.md §1-§2) in which every workload is placed on every
 cluster: environments have no `numberOfClusters`, selectors that match the whole fleet, generous project
@@ -16,6 +16,9 @@ packed twice as 0.3.0 and 0.3.1, and batch-tools 1.2.0, all from one Helm reposi
 are packed as easel packs a chart folder (compiler.load.charts.pack) into charts/bench/<chart>-<version>.tgz and
 pinned in easel.lock's `charts:` section, so that the compile renders them with Helm's engine and proves them.
 --charts-unpinned writes the same profiles without the archives or the pins (the charts are then unproven, W107).
+--render hydrated (with --charts only: Helm's engine renders pinned archives) sets easel.yaml's `gitops.render:
+hydrated`, so that each cluster's tree holds the charts' rendered objects instead of a HelmRelease or an Argo CD
+Application per chart; --render helmrelease (the default) writes nothing more, the same bytes as without it.
 
 Pure standard library + PyYAML (and, with --charts, easel's own packer), and deterministic: the same arguments
 give the same bytes.
@@ -296,21 +299,32 @@ def clusters(n, demand, rng, argocd_half):
     return out
 
 
-def fleet(n, m, seed=42, argocd_half=False, charts=None):
+RENDERS = ("helmrelease", "hydrated")  # easel.yaml's gitops.render; the first is easel's default
+
+
+def fleet(n, m, seed=42, argocd_half=False, charts=None, render="helmrelease"):
     """The whole fleet as plain data; kapitan_fleet.py renders the same model for Kapitan.
 
     charts: None (the profiles name public charts easel has no archive of), "pinned" (the test charts, their
-    archives packed and pinned), "unpinned" (the test charts' names, no archives)."""
+    archives packed and pinned), "unpinned" (the test charts' names, no archives).
+    render: easel.yaml's gitops.render; "hydrated" needs charts="pinned" (ValueError otherwise), the default
+    writes no `render` key at all."""
+    if render not in RENDERS:
+        raise ValueError(f"render must be one of {', '.join(RENDERS)}, not {render!r}")
+    if render != RENDERS[0] and charts != "pinned":
+        raise ValueError(f"render {render} needs charts='pinned': easel renders only charts whose archives are pinned")
     rng = random.Random(seed)
     wls = workloads(m, rng)
     demand = sum(g for _, _, g in wls)
     # Quotas count every placement of every workload across the fleet: leave plenty of room.
     quota = max(1, demand) * n * 2
+    gitops = {"engine": "flux", "interval": "10m", "repoURL": "https://git.example.com/platform/fleet.git",
+              "branch": "main"}
+    if render != RENDERS[0]:
+        gitops["render"] = render
     return {
         "settings": {"inputs": ["profiles", "environments", "clusters", "workloads"], "output": "output",
-                     "gitops": {"engine": "flux", "interval": "10m",
-                                "repoURL": "https://git.example.com/platform/fleet.git", "branch": "main"},
-                     "parameters": {}},
+                     "gitops": gitops, "parameters": {}},
         "repositories": {name: {"type": "helm", "url": url}
                          for name, url in ([CHART_REPOSITORY] if charts else REPOSITORIES)},
         "profiles": chart_profiles() if charts else profiles(),
@@ -429,10 +443,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_fleet_arguments(ap)
     add_chart_arguments(ap)
+    ap.add_argument("--render", choices=RENDERS, default=RENDERS[0],
+                    help="easel.yaml's gitops.render (default helmrelease: no `render` key written); hydrated needs"
+                         " --charts")
     args = ap.parse_args(argv)
+    if args.render != RENDERS[0] and args.charts != "pinned":
+        ap.error(f"--render {args.render} needs --charts: easel renders a chart into the clusters' trees only from"
+                 " its pinned archive (--charts packs and pins them; --charts-unpinned and the default fleet have none)")
     if os.path.exists(args.outdir) and os.listdir(args.outdir):
         ap.error(f"{args.outdir} is not empty")
-    model = fleet(args.clusters, args.workloads, args.seed, args.argocd_half, args.charts)
+    model = fleet(args.clusters, args.workloads, args.seed, args.argocd_half, args.charts, args.render)
     write_easel_repo(model, args.outdir)
     print(f"wrote {args.clusters} clusters x {args.workloads} workloads to {args.outdir}", file=sys.stderr)
 
