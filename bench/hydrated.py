@@ -3,7 +3,6 @@
 HelmRelease per chart, on the same fleet (see README.md).
 
     python bench/hydrated.py [--clusters 1000] [--workloads 20] [--repeat 1] [--easel-path DIR] [--workdir DIR]
-                             [--skip-crds]
 
 Two repositories of the same `--charts` fleet (fleet.py: the test charts' archives packed and pinned), one as
 fleet.py writes it (`gitops.render` unset: helmrelease) and one with `--render hydrated` (the only difference:
@@ -18,10 +17,7 @@ fleet.py writes it (`gitops.render` unset: helmrelease) and one with `--render h
       the run entry (.easel-cache/runs.json) deleted (charts.py's leg (b2)).
 
 A hydrated leg that fails is reported (its time, and easel's first error and last line, verbatim) and the legs
-that need its output are skipped. --skip-crds gives batch-training's component `release: {crds: Skip}` in both
-repositories (the chart's CRDs are then never written, in either mode): on this fleet the hydrated compile
-otherwise fails when a cluster runs two batch-training workloads (from 8 workloads on), each release writing its
-own copy of batch-tools' CRD (E801).
+that need its output are skipped.
 
 easel runs from the source tree --easel-path (a folder holding `compiler/`; default: this checkout) through
 timed_engine.py (charts.py's runner: each call to Helm's engine timed, nothing else changed).
@@ -50,14 +46,6 @@ import charts as chartbench  # noqa: E402
 LEGS = ("(a) helmrelease, cold", "(b) hydrated, cold", "(c) hydrated, renders cached",
         "(d) hydrated, output kept, no replay")
 SUMMARY = re.compile(r"(\d+) added, (\d+) changed, (\d+) removed, (\d+) unchanged")
-CRD_PROFILE = ("batch-training", "0.4.0")  # its component's chart, batch-tools, ships a CRD
-
-
-def skip_crds(model):
-    """The model with batch-training's component released with `crds: Skip` (--skip-crds)."""
-    profile = model["profiles"][CRD_PROFILE]
-    components = [{**c, "release": {**c.get("release", {}), "crds": "Skip"}} for c in profile["components"]]
-    return {**model, "profiles": {**model["profiles"], CRD_PROFILE: {**profile, "components": components}}}
 
 
 def written(log):
@@ -91,8 +79,6 @@ def main(argv=None):
                     help="the folder holding the `compiler` package to measure (default: this checkout)")
     ap.add_argument("--workdir", default="/dev/shm/easel-bench" if os.path.isdir("/dev/shm") else
                     os.path.join(HERE, ".work"), help="where temp dirs go (default a RAM disk)")
-    ap.add_argument("--skip-crds", action="store_true",
-                    help="batch-training's component released with crds: Skip, in both repositories")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (its path is printed)")
     args = ap.parse_args(argv)
     if args.clusters < 1 or args.workloads < 1 or args.repeat < 1:
@@ -106,8 +92,6 @@ def main(argv=None):
     try:
         models = {render: fleetgen.fleet(args.clusters, args.workloads, args.seed, charts="pinned", render=render)
                   for render in fleetgen.RENDERS}
-        if args.skip_crds:
-            models = {render: skip_crds(model) for render, model in models.items()}
         repos = {render: os.path.join(work, render) for render in fleetgen.RENDERS}
         for render, model in models.items():
             fleetgen.write_easel_repo(model, repos[render])
@@ -152,7 +136,6 @@ def report(args, runs, failed, renders):
     n, m = args.clusters, args.workloads
     legs = {name: runner.best(rs) if rs else None for name, rs in runs.items()}
     print(f"\neasel benchmark, hydrated: {n} clusters x {m} workloads = {n * m} placements"
-          f"{', batch-training with crds: Skip' if args.skip_crds else ''}"
           f"  (best of {args.repeat}; {os.cpu_count()} CPUs; Python {platform.python_version()})\n")
     print(f"  {'leg':<38} {'wall s':>8} {'CPU s':>7} {'RSS MiB':>8} {'PSS sum MiB':>12} {'written':>8}"
           f" {'files':>8} {'MiB out':>8}")

@@ -168,7 +168,7 @@ def _component(release: Release, component: Any, cluster: ClusterPlan, apis: tup
         shipped += ((f"{where}: its namespace", {"apiVersion": "v1", "kind": "Namespace",
                                                  "metadata": {"name": helm.namespace, "labels": dict(use.labels)}}),)
     chart, refused = _phased([*shipped, *objects], cluster.engine, _cluster_scoped(archive, objects))
-    said += [error(code, f"cluster {cluster.cluster!r}: {_named(obj)} ({file}): {message}", component.loc,
+    said += [error(code, f"{what}: {_named(obj)} ({file}): {message}", component.loc,
                    SECRET_HINT if code == "E824" else HOOK_HINT, subject=subject)
              for code, file, obj, message in refused]
     return chart, said
