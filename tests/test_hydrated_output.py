@@ -448,3 +448,24 @@ def test_a_hydrated_chart_with_one_deployment_needs_no_target():
     server = _named(_objects(_compiled(target=False)), "Deployment", "w-api-server")
     [container] = server["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
+
+
+@needs_helm
+def test_a_hydrated_chart_that_calls_lookup_is_said_to_be_rendered_with_lookups_finding_nothing():
+    files = _files()
+    CHART["templates/lookup.yaml"] = ('{{- $found := lookup "v1" "ConfigMap" .Release.Namespace "seed" }}\n'
+                                      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-seen"}\n'
+                                      'data: {found: "{{ if $found }}yes{{ else }}no{{ end }}"}\n')
+    try:
+        data = _archive()
+    finally:
+        del CHART["templates/lookup.yaml"]
+    files["charts/charts/hydra-1.0.0.tgz"] = data
+    files["easel.lock"] = ("apiVersion: easel.dev/v1alpha1\nkind: Lock\ncharts:\n"
+                           f"  charts/hydra 1.0.0: sha256:{hashlib.sha256(data).hexdigest()}\n")
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None
+    [said] = [d for d in result.diagnostics if d.code == "W108"]
+    assert "each lookup finding nothing" in said.message
+    seen = _named(_objects(result.files), "ConfigMap", "w-api-seen")
+    assert seen["data"] == {"found": "no"}

@@ -81,7 +81,7 @@ def _from_git(plans: Plans, component: Any) -> bool:
 def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: Archives) -> list[Diagnostic]:
     """Charts whose kubeVersion excludes a cluster they are planned for; charts that call `lookup`."""
     problems: list[Diagnostic] = []
-    lookups: dict[tuple[str, str, str], Any] = {}
+    lookups: dict[tuple[str, str, str, bool], Any] = {}  # by chart, and whether a release hydrates it
     mapped: dict[tuple[str, str, str], Any] = {}  # (profile, version, component) -> its component, once each
     for name, cluster in plans.clusters.items():
         kube = fleet[name].kubernetes_version if name in fleet else None
@@ -91,7 +91,7 @@ def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: 
                 if archive is None:
                     continue
                 if archive.calls_lookup:
-                    lookups.setdefault(_key(component), component)
+                    lookups.setdefault((*_key(component), release.hydrates(component)), component)
                 if (release.profile, release.version, component.name) not in mapped:
                     mapped[(release.profile, release.version, component.name)] = component
                     problems += _unknown_values(component, archive)
@@ -102,9 +102,11 @@ def cluster_problems(plans: Plans, fleet: Mapping[str, ClusterFacts], archives: 
                         "E820", f"cluster {name!r}: chart {_chart(component)} needs Kubernetes "
                         f"{archive.kube_version} (its Chart.yaml kubeVersion); the cluster runs {kube}",
                         component.loc, subject=Subject(release.kind, (release.id,), name)))
-    problems += [warning("W108", f"chart {_chart(component)} calls `lookup`: on the cluster its templates read live "
-                         "objects easel cannot see, so what easel proved may differ from what the cluster renders",
-                         component.loc) for component in lookups.values()]
+    problems += [warning("W108", f"chart {_chart(component)} calls `lookup`: " + (
+        "hydrated, it is rendered as `helm template` renders it, each lookup finding nothing, and that is what is "
+        "written" if hydrated else "on the cluster its templates read live objects easel cannot see, so what easel "
+        "proved may differ from what the cluster renders"), component.loc)
+                 for (*_, hydrated), component in lookups.items()]
     return problems
 
 
