@@ -51,7 +51,9 @@ spec:
 """,
     "templates/deployment.yaml": """apiVersion: apps/v1
 kind: Deployment
-metadata: {name: "{{ .Release.Name }}-server", labels: {app.kubernetes.io/managed-by: Helm}}
+metadata:
+  name: "{{ .Release.Name }}-server"
+  labels: {app.kubernetes.io/managed-by: Helm, helm.sh/chart: "hydra-{{ .Chart.Version }}"}
 spec:
   replicas: 1
   selector: {matchLabels: {app: "{{ .Release.Name }}"}}
@@ -67,7 +69,7 @@ spec:
 """,
     "templates/widget.yaml": """apiVersion: hydra.example.com/v1
 kind: Widget
-metadata: {name: "{{ .Release.Name }}"}
+metadata: {name: "{{ .Release.Name }}", labels: {helm.sh/chart: "hydra-{{ .Chart.Version }}"}}
 spec: {size: 3}
 """,
     "templates/pre-job.yaml": """apiVersion: batch/v1
@@ -367,12 +369,15 @@ def test_diff_of_a_chart_bump_shows_the_changed_objects_in_hydrated_output(tmp_p
     run = easel("diff", "--base", base, "--format", "json", cwd=root)
     assert run.code == 0, run.err
     [cluster] = json.loads(run.out)["clusters"]
-    changed = {(o["kind"], o["name"]): o for o in cluster["objects"]}
+    changed = {(o["kind"], o["name"]): o for o in cluster["objects"] if o["chart"] == "hydra"}
     server = changed[("Deployment", "team-w/w-api-server")]
     assert server["change"] == "changed"
     assert "+          value: debug" in server["diff"] and "registry.example.com/hydra/server:1.1" in server["diff"]
+    # the version labels every object carries (helm.sh/chart) are folded: the Widget changed only those
+    assert set(changed) == {("Deployment", "team-w/w-api-server")}
+    assert "helm.sh/chart" not in server["diff"]
     text = easel("diff", "--base", base, cwd=root).out
-    assert "Deployment team-w/w-api-server" in text and "hydra/server:1.1" in text
+    assert "~ Deployment team-w/w-api-server (chart hydra)" in text and "hydra/server:1.1" in text
 
 
 def test_an_unknown_render_mode_is_an_error_at_its_place():

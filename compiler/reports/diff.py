@@ -15,7 +15,7 @@ from compiler.load import yamlio
 from compiler.pipeline import Result
 from compiler.record.changes import clusters_text
 from compiler.render.objects import IMMUTABLE_TEMPLATES, source_files
-from compiler.reports.rendered import Rendered
+from compiler.reports.rendered import Rendered, folded
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
@@ -57,9 +57,12 @@ def _by_cluster(files: dict[str, str]) -> dict[str, dict[str, str]]:
     return grouped
 
 
-def _objects(files: dict[str, str]) -> dict[tuple[str, str], str]:
-    """A cluster's output as (kind, namespace/name) -> YAML text; files that are not objects by their path."""
-    found: dict[tuple[str, str], str] = {}
+def _objects(files: dict[str, str], hydrated: dict[tuple[str, str], str] | None = None) -> dict[tuple, str]:
+    """A cluster's output as (kind, namespace/name) -> YAML text; files that are not objects by their path. The
+    objects hydrated charts wrote (hydrated: their keys -> the chart) are keyed with their chart first, as the
+    objects charts render are, their noise folded."""
+    hydrated = hydrated or {}
+    found: dict[tuple, str] = {}
     sources = source_files(files)
     for path, text in files.items():
         documents: list[Any] = []
@@ -76,7 +79,10 @@ def _objects(files: dict[str, str]) -> dict[tuple[str, str], str]:
             for document in named:
                 metadata = document["metadata"]
                 key = (document.get("kind", "?"), f"{metadata.get('namespace', '')}/{metadata['name']}".lstrip("/"))
-                found[key] = yamlio.dump(document)
+                if key in hydrated:
+                    found[(hydrated[key], *key)] = yamlio.dump(folded(document))
+                else:
+                    found[key] = yamlio.dump(document)
         else:
             found[("file", path)] = text
     return found
@@ -98,7 +104,9 @@ def compare(base: Result, head: Result, charts: tuple[Rendered, Rendered] | None
     found = []
     for cluster in clusters:
         entry = ClusterDiff(cluster)
-        before, after = _objects(base_files.get(cluster, {})), _objects(head_files.get(cluster, {}))
+        hydrated = [side.hydrated.get(cluster, {}) for side in charts] if charts is not None else [{}, {}]
+        before = _objects(base_files.get(cluster, {}), hydrated[0])
+        after = _objects(head_files.get(cluster, {}), hydrated[1])
         entry.objects += _changes(before, after)
         if charts is not None:
             skipped = set().union(*(side.skipped.get(cluster, set()) for side in charts))

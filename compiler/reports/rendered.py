@@ -32,6 +32,9 @@ class Rendered:
     unrendered: list[str] = field(default_factory=list)
     # per cluster, the charts whose objects are not known here: not compared with the other revision's either
     skipped: dict[str, set[str]] = field(default_factory=dict)
+    # per cluster, the objects the tree holds as a hydrated chart wrote them, by key: the chart's name (compared
+    # as written, their noise folded too)
+    hydrated: dict[str, dict[Key, str]] = field(default_factory=dict)
 
 
 def rendered(result: Result) -> Rendered:
@@ -40,8 +43,9 @@ def rendered(result: Result) -> Rendered:
     plans, model = result.plans, result.model
     if plans is None or model is None or result.files is None:
         return found
+    found.hydrated = {name: hydrated for name, p in plans.clusters.items() if (hydrated := _hydrated(p))}
     charted = [(name, chart.key[1]) for name, p in plans.clusters.items() for r in p.releases for c in r.components
-               if (chart := c.output.helm) is not None]
+               if (chart := c.output.helm) is not None and not r.hydrates(c)]
     if not charted:
         return found
     if not helm.available():
@@ -78,7 +82,7 @@ def _cluster(plan: ClusterPlan, files: dict[str, str], facts: Any, charts: Chart
     for release in plan.releases:
         for component in release.components:
             helm_chart = component.output.helm
-            if helm_chart is None:
+            if helm_chart is None or release.hydrates(component):  # (hydrated: its objects are in the tree)
                 continue
             archive = chart_tree.archive_of(component, charts)
             if archive is None:
@@ -98,11 +102,21 @@ def _cluster(plan: ClusterPlan, files: dict[str, str], facts: Any, charts: Chart
                 _say(unrendered, f"chart not rendered: {failed[0] if failed else 'Helm engine gave no answer'}")
                 continue
             for _, obj in built.objects[len(own.objects):]:
-                metadata = obj.get("metadata") or {}
-                key = (str(obj.get("kind", "?")),
-                       f"{metadata.get('namespace', '')}/{metadata.get('name', '')}".lstrip("/"))
-                found[key] = (archive.name, folded(obj))
+                found[key_of(obj)] = (archive.name, folded(obj))
     return found
+
+
+def _hydrated(plan: ClusterPlan) -> dict[Key, str]:
+    """The objects of the cluster's hydrated charts, by (kind, namespace/name): the chart's name."""
+    return {key_of(obj): str(component.output.helm.chart)
+            for release in plan.releases for component in release.components
+            if component.output.helm is not None and (chart := release.hydrated.get(component.name)) is not None
+            for _, obj in (*chart.crds, *chart.before, *chart.objects, *chart.after)}
+
+
+def key_of(obj: dict[str, Any]) -> Key:
+    metadata = obj.get("metadata") or {}
+    return str(obj.get("kind", "?")), f"{metadata.get('namespace', '')}/{metadata.get('name', '')}".lstrip("/")
 
 
 def _say(unrendered: list[str], text: str) -> None:
