@@ -193,7 +193,7 @@ def _hydrated(plans: Plans, model: Model, store: Cache, diagnostics: Diagnostics
         return plans
     charts = proof or chart_proof(model, store)
     try:
-        hydrated, found = hydrate(plans, charts)
+        hydrated, found = hydrate(plans, charts, proof_archives(model))
     finally:
         if charts is not None and proof is None:
             charts.engine.close()

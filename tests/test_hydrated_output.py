@@ -144,8 +144,9 @@ spec:
 GITOPS"""
 
 
-def _archive(version: str = "1.0.0", tag: str = "1.0", env: str = "[]") -> bytes:
-    files = {f"hydra/{path}": text for path, text in CHART.items()}
+def _archive(version: str = "1.0.0", tag: str = "1.0", env: str = "[]", extra: dict[str, str] | None = None) -> bytes:
+    """Chart hydra packed; extra: more files of it (templates), by their path in the chart."""
+    files = {f"hydra/{path}": text for path, text in {**CHART, **(extra or {})}.items()}
     files["hydra/Chart.yaml"] = f"apiVersion: v2\nname: hydra\nversion: {version}\n"
     files["hydra/values.yaml"] = CHART["values.yaml"].replace("tag: '1.0'", f"tag: '{tag}'").replace(
         "env: []", f"env: {env}")
@@ -154,12 +155,13 @@ def _archive(version: str = "1.0.0", tag: str = "1.0", env: str = "[]") -> bytes
 
 def _files(*, engine: str = "flux", values: str = "{}", version: str = "1.0.0", tag: str = "1.0", env: str = "[]",
            settings: str = "hydrated", environment: str | None = None, cluster: str | None = None,
-           pinned: bool = True, required: bool = True, target: bool = True) -> dict[str, str | bytes]:
+           pinned: bool = True, required: bool = True, target: bool = True, extra: dict[str, str] | None = None
+           ) -> dict[str, str | bytes]:
     """A repository running chart hydra `version` through Repository `charts`, GPUs patched into its server, with
     gitops.render `settings` in easel.yaml (and the Environment's and the Cluster's, when given). required: the
     environment requires the security-context trait (which, on Flux, a HelmRelease's hooks do not get). target:
     the component names its target and container (else easel finds them in the rendered chart)."""
-    data = _archive(version, tag, env)
+    data = _archive(version, tag, env, extra)
     named = ', target: {kind: Deployment, name: ".*-server"}, container: server' if target else ""
     component = f"""    - name: api
       type: helm-chart
@@ -214,7 +216,7 @@ def test_flux_layers_apply_the_crds_then_the_hooks_before_then_the_objects_then_
     files = _compiled()
     layers = {o["metadata"]["name"]: o["spec"] for o in _objects(files, "clusters/c/flux/layers/")}
     main = "easel-team-w-api"
-    crds, before, after = f"{main}-crds", f"{main}-before", f"{main}-after"
+    crds, before, after = f"{main}.crds", f"{main}.before", f"{main}.after"  # (no component's layer has a dot)
     assert set(layers) == {"easel-namespaces", main, crds, before, after}
     assert layers[crds]["path"].endswith("/workloads/team/w/api/crds") and layers[crds]["prune"] is False
     assert "dependsOn" not in layers[crds] or layers[crds]["dependsOn"] == []
@@ -373,8 +375,11 @@ def test_diff_of_a_chart_bump_shows_the_changed_objects_in_hydrated_output(tmp_p
     server = changed[("Deployment", "team-w/w-api-server")]
     assert server["change"] == "changed"
     assert "+          value: debug" in server["diff"] and "registry.example.com/hydra/server:1.1" in server["diff"]
-    # the version labels every object carries (helm.sh/chart) are folded: the Widget changed only those
-    assert set(changed) == {("Deployment", "team-w/w-api-server")}
+    # the version labels every object carries (helm.sh/chart) are folded: the Widget changed only those; on Flux
+    # the hooks' Jobs change with the release (so that they run again, as Helm runs hooks on every upgrade)
+    hooks = {("Job", "team-w/w-api-migrate"), ("Job", "team-w/w-api-notify")} if engine == "flux" else set()
+    assert set(changed) == {("Deployment", "team-w/w-api-server"), *hooks}
+    assert all("easel.dev/release-digest" in changed[hook]["diff"] for hook in hooks)
     assert "helm.sh/chart" not in server["diff"]
     text = easel("diff", "--base", base, cwd=root).out
     assert "~ Deployment team-w/w-api-server (chart hydra)" in text and "hydra/server:1.1" in text
@@ -434,9 +439,9 @@ def test_on_flux_a_crd_two_hydrated_workloads_ship_alike_is_written_once_and_wai
     crds = [o for o in _objects(result.files) if o["kind"] == "CustomResourceDefinition"]
     assert len(crds) == 1 and crds[0]["metadata"]["labels"]["easel.dev/workload"] == "w"
     layers = {o["metadata"]["name"]: o["spec"] for o in _objects(result.files, "clusters/c/flux/layers/")}
-    assert "easel-team-w2-api-crds" not in layers
-    assert {"easel-team-w-api-crds"} <= {d["name"] for d in layers["easel-team-w2-api"]["dependsOn"]}
-    assert {"easel-team-w-api-crds"} <= {d["name"] for d in layers["easel-team-w2-api-before"]["dependsOn"]}
+    assert "easel-team-w2-api.crds" not in layers
+    assert {"easel-team-w-api.crds"} <= {d["name"] for d in layers["easel-team-w2-api"]["dependsOn"]}
+    assert {"easel-team-w-api.crds"} <= {d["name"] for d in layers["easel-team-w2-api.before"]["dependsOn"]}
 
 
 @needs_helm
@@ -457,20 +462,117 @@ def test_a_hydrated_chart_with_one_deployment_needs_no_target():
 
 @needs_helm
 def test_a_hydrated_chart_that_calls_lookup_is_said_to_be_rendered_with_lookups_finding_nothing():
-    files = _files()
-    CHART["templates/lookup.yaml"] = ('{{- $found := lookup "v1" "ConfigMap" .Release.Namespace "seed" }}\n'
-                                      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-seen"}\n'
-                                      'data: {found: "{{ if $found }}yes{{ else }}no{{ end }}"}\n')
-    try:
-        data = _archive()
-    finally:
-        del CHART["templates/lookup.yaml"]
-    files["charts/charts/hydra-1.0.0.tgz"] = data
-    files["easel.lock"] = ("apiVersion: easel.dev/v1alpha1\nkind: Lock\ncharts:\n"
-                           f"  charts/hydra 1.0.0: sha256:{hashlib.sha256(data).hexdigest()}\n")
+    files = _files(extra={"templates/lookup.yaml": (
+        '{{- $found := lookup "v1" "ConfigMap" .Release.Namespace "seed" }}\n'
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-seen"}\n'
+        'data: {found: "{{ if $found }}yes{{ else }}no{{ end }}"}\n')})
     result = compile_files(files)  # type: ignore[arg-type]
     assert result.files is not None
     [said] = [d for d in result.diagnostics if d.code == "W108"]
     assert "each lookup finding nothing" in said.message
     seen = _named(_objects(result.files), "ConfigMap", "w-api-seen")
     assert seen["data"] == {"found": "no"}
+
+
+def _job(name: str, annotations: str, extra_spec: str = "") -> str:
+    return (f'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: "{{{{ .Release.Name }}}}-{name}"\n'
+            f"  annotations: {annotations}\nspec:\n{extra_spec}  template:\n    spec:\n      restartPolicy: Never\n"
+            f'      containers: [{{name: {name}, image: "registry.example.com/hydra/{name}:1.0"}}]\n')
+
+
+@needs_helm
+def test_a_hook_that_runs_on_upgrade_only_is_refused_and_one_on_install_only_is_warned_of():
+    [problem] = _errors(extra={"templates/upgrade.yaml": _job("upgrade", "{helm.sh/hook: pre-upgrade}")})
+    assert problem.code == "E825" and "upgrade only" in problem.message and "w-api-upgrade" in problem.message
+    result = compile_files(_files())  # type: ignore[arg-type]
+    [warned] = [d for d in result.diagnostics if d.code == "W115"]  # hydra's notify runs on post-install only
+    assert "w-api-notify" in warned.message and "install only" in warned.message
+
+
+@needs_helm
+def test_a_chart_that_renders_differently_each_time_is_refused_when_hydrated():
+    [problem] = _errors(extra={"templates/random.yaml": (
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-seed"}\n'
+        'data: {seed: "{{ randAlphaNum 12 }}"}\n')})
+    assert problem.code == "E826" and "every compile" in problem.message
+
+
+@needs_helm
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_kept_objects_are_kept_from_pruning_and_a_jobs_ttl_is_dropped(engine):
+    files = _compiled(engine=engine, extra={
+        "templates/data.yaml": ('apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n'
+                                '  name: "{{ .Release.Name }}-data"\n  annotations: {helm.sh/resource-policy: keep}\n'
+                                'spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n'),
+        "templates/once.yaml": _job("once", "{}", "  ttlSecondsAfterFinished: 60\n")})
+    everything = _objects(files)
+    annotations = _named(everything, "PersistentVolumeClaim", "w-api-data")["metadata"]["annotations"]
+    if engine == "flux":
+        assert annotations["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+    else:
+        assert "Delete=false" in annotations["argocd.argoproj.io/sync-options"]
+    assert "ttlSecondsAfterFinished" not in _named(everything, "Job", "w-api-once")["spec"]
+
+
+@needs_helm
+def test_flux_hooks_carry_the_releases_digest_so_a_changed_release_runs_them_again():
+    first = _named(_objects(_compiled()), "Job", "w-api-migrate")
+    second = _named(_objects(_compiled(values="{tag: '2.0'}")), "Job", "w-api-migrate")
+    digest = "easel.dev/release-digest"
+    assert first["spec"]["template"]["metadata"]["annotations"][digest] != \
+        second["spec"]["template"]["metadata"]["annotations"][digest]
+
+
+@needs_helm
+def test_cluster_scoped_kinds_are_written_without_a_namespace():
+    files = _compiled(extra={"templates/policy.yaml": (
+        'apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\n'
+        'metadata: {name: "{{ .Release.Name }}-policy"}\n'
+        'spec: {matchConstraints: {resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], '
+        'resources: [pods]}]}, validations: [{expression: "true"}]}\n')})
+    policy = _named(_objects(files), "ValidatingAdmissionPolicy", "w-api-policy")
+    assert "namespace" not in policy["metadata"]
+
+
+@needs_helm
+def test_a_custom_resource_whose_crd_nothing_installs_is_refused_when_hydrated():
+    [problem] = _errors(extra={"templates/issuer.yaml": (
+        'apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: "{{ .Release.Name }}-ca"}\n'
+        'spec: {selfSigned: {}}\n')})
+    assert problem.code == "E412" and "cert-manager.io" in problem.message
+
+
+@needs_helm
+def test_on_argocd_a_presync_hook_of_a_kind_the_charts_own_crds_define_is_refused():
+    [problem] = _errors(engine="argocd", extra={"templates/pre-widget.yaml": (
+        'apiVersion: hydra.example.com/v1\nkind: Widget\nmetadata:\n  name: "{{ .Release.Name }}-pre"\n'
+        '  annotations: {helm.sh/hook: "pre-install,pre-upgrade"}\nspec: {size: 1}\n')})
+    assert problem.code == "E825" and "PreSync" in problem.message
+
+
+@needs_helm
+def test_crds_create_makes_flux_create_the_crd_and_never_update_it():
+    files = _files()
+    files["profiles/app.yaml"] = str(files["profiles/app.yaml"]).replace(
+        "      traits:", "      release: {crds: Create}\n      traits:")
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None, [d.message for d in result.diagnostics]
+    crd = _named(_objects(result.files), "CustomResourceDefinition", "widgets.hydra.example.com")
+    assert crd["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/ssa"] == "IfNotPresent"
+
+
+@needs_helm
+def test_what_depends_on_a_hydrated_chart_waits_for_its_hooks_after_and_layer_names_never_meet():
+    files = _files()
+    files["profiles/app.yaml"] = str(files["profiles/app.yaml"]) + """    - name: crds
+      type: manifests
+      dependsOn: [api]
+      properties:
+        objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: after-api}, data: {a: b}}]
+"""
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None, [d.message for d in result.diagnostics]
+    layers = {o["metadata"]["name"]: o["spec"] for o in _objects(result.files, "clusters/c/flux/layers/")}
+    # component `crds` of w is easel-team-w-crds; api's CRDs layer easel-team-w-api.crds: distinct
+    assert {"easel-team-w-crds", "easel-team-w-api.crds"} <= set(layers)
+    assert {d["name"] for d in layers["easel-team-w-crds"]["dependsOn"]} >= {"easel-team-w-api.after"}

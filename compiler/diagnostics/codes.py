@@ -236,6 +236,10 @@ _ALL = [
          "hydrated output maps a Helm hook that runs before or after an install or upgrade to the engine's phases "
          "(a Flux layer, an Argo CD PreSync or PostSync hook); one that runs only on delete or rollback has none: "
          "turn it off through the chart's values, or render the release with `gitops.render: helmrelease`"),
+    Code("E826", "a hydrated chart renders differently each time",
+         "its templates use random values or the time, so what easel writes would change with every compile: set "
+         "the values that make it stable (most charts take a generated password or token from an existing Secret), "
+         "or render the release with `gitops.render: helmrelease`"),
     # Command line
     Code("E901", "unknown workload or cluster",
          "`easel status` lists the clusters; workloads are named PROJECT/NAME or NAME"),
@@ -305,6 +309,10 @@ _ALL = [
          "to have it proven, or accept that the engine alone builds the rest"),
     Code("W113", "a YAML file holds no document",
          "easel reads nothing from a file that is empty or holds only comments: write its documents, or delete it"),
+    Code("W115", "a hydrated chart has a hook that runs on install only",
+         "Helm runs it once, on the release's first install; hydrated output cannot tell an install from an upgrade, "
+         "so the engine runs it again (Argo CD on every sync, Flux whenever the release changes): make sure it can "
+         "run again, or render the release with `gitops.render: helmrelease`"),
     Code("W114", "a published version checked with a stand-in value for a parameter nothing sets",
          "give such a parameter `examples: [...]` in a profile's next version to have it checked with that value"),
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -31,6 +32,36 @@ def is_custom(obj: dict[str, Any]) -> bool:
     """Whether the object is a custom resource (its kind is not one of Kubernetes' own)."""
     api_version = obj.get("apiVersion")
     return isinstance(api_version, str) and group_of(api_version) not in kubernetes_groups()
+
+
+# Kubernetes' own kinds that are cluster-scoped (its API discovery's `namespaced: false`); every other kind of its
+# own is namespaced
+BUILTIN_CLUSTER_SCOPED = frozenset({
+    "Namespace", "Node", "PersistentVolume", "ComponentStatus", "ClusterRole", "ClusterRoleBinding",
+    "CustomResourceDefinition", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding", "PriorityClass", "StorageClass", "CSIDriver", "CSINode", "VolumeAttachment",
+    "VolumeAttributesClass", "RuntimeClass", "IngressClass", "CertificateSigningRequest", "ClusterTrustBundle",
+    "FlowSchema", "PriorityLevelConfiguration", "DeviceClass", "ResourceSlice", "IPAddress", "ServiceCIDR",
+    "StorageVersionMigration", "PodSecurityPolicy", "TokenReview", "SelfSubjectReview", "SubjectAccessReview",
+    "SelfSubjectAccessReview", "SelfSubjectRulesReview",
+})
+# cluster-scoped kinds of well-known projects, which objects may name without their CRD in sight (by group)
+WELL_KNOWN_CLUSTER_SCOPED = frozenset({("cert-manager.io", "ClusterIssuer"),
+                                       ("snapshot.storage.k8s.io", "VolumeSnapshotClass"),
+                                       ("snapshot.storage.k8s.io", "VolumeSnapshotContent")})
+
+
+def cluster_scoped(obj: dict[str, Any], custom: Collection[tuple[str | None, str | None]] = ()) -> bool:
+    """Whether the object's kind is cluster-scoped: one of Kubernetes' own that is, a custom kind a CRD in sight
+    defines so (custom: their (group, kind)), or a well-known project's. Any other custom kind is taken to be
+    namespaced, as most are."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return False
+    if not is_custom(obj):
+        return kind in BUILTIN_CLUSTER_SCOPED
+    return (group_of(api_version), kind) in custom or (group_of(api_version), kind) in WELL_KNOWN_CLUSTER_SCOPED
 
 
 def mapping(value: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ that engine's clusters), or the cluster has it (`Cluster.spec.crds`, a ClusterPr
 release installs it: a chart or folder that declares it (`crds` in its properties), a chart whose archive ships
 it (its crds/ folder, which Helm installs before the chart's objects), or a component whose own objects hold the
 CustomResourceDefinition. A custom resource of a group none of these installs before it (in
-a stack the release needs, or in a component it depends on) is an error that names the kind.
+a stack the release needs, or in a component it depends on) is an error that names the kind; a hydrated chart's
+rendered objects are written, so they are checked too.
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ def installed_by(component: ResolvedComponent, archives: Archives | None = None)
     return frozenset(g for g in (*declared, *defined, *shipped) if isinstance(g, str))
 
 
+def _written(release: Release, component: ResolvedComponent) -> list[dict]:
+    """The objects the component writes: its own, and a hydrated chart's rendered objects (hooks too)."""
+    chart = release.hydrated.get(component.name)
+    rendered = [o for _, o in (*chart.before, *chart.objects, *chart.after)] if chart is not None else []
+    return [*own_objects(component), *rendered]
+
+
+def _installs(release: Release, component: ResolvedComponent, archives: Archives | None) -> frozenset[str]:
+    """installed_by, and the groups of the CRDs a hydrated chart's templates render."""
+    chart = release.hydrated.get(component.name)
+    rendered = {(o.get("spec") or {}).get("group") for _, o in chart.crds} if chart is not None else set()
+    return installed_by(component, archives) | {g for g in rendered if isinstance(g, str)}
+
+
 def _before(release: Release, component: ResolvedComponent) -> set[str]:
     """The components of the release this one depends on, transitively."""
     by_name = {c.name: c for c in release.components}
@@ -66,7 +81,7 @@ def check(plan: ClusterPlan, has: Iterable[str], memo: dict | None = None,
     cluster has, for clusters that run the same releases (a fleet's thousands of them)."""
     memo = {} if memo is None else memo
     present = frozenset(has) | ENGINE_GROUPS.get(plan.engine, frozenset())
-    stacks = {s.id: frozenset().union(*(installed_by(c, archives) for c in s.components)) for s in plan.stacks}
+    stacks = {s.id: frozenset().union(*(_installs(s, c, archives) for c in s.components)) for s in plan.stacks}
     problems = []
     for release in plan.releases:
         from_stacks = frozenset().union(*(stacks.get(s, frozenset()) for s in release.requires))
@@ -96,13 +111,14 @@ def _lacking(release: Release, there: frozenset[str], archives: Archives | None
     found = []
     for component in release.components:
         earlier = _before(release, component)
-        ready = there | set().union(*(installed_by(c, archives) for c in release.components if c.name in earlier))
-        own = installed_by(component, archives)
-        for obj in own_objects(component):
+        ready = there | set().union(*(_installs(release, c, archives) for c in release.components
+                                      if c.name in earlier))
+        own = _installs(release, component, archives)
+        for obj in _written(release, component):
             group = group_of(str(obj.get("apiVersion", "")))
             if not is_custom(obj) or group in ready or group in own:
                 continue
-            sibling = next((c.name for c in release.components if group in installed_by(c, archives)), None)
+            sibling = next((c.name for c in release.components if group in _installs(release, c, archives)), None)
             found.append((component, obj, group, sibling))
             break
     return found

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.plan import ClusterPlan, Release
-from compiler.render import argocd, flux
+from compiler.kube.api import cluster_scoped
+from compiler.plan import HYDRATED_FOLDERS, ClusterPlan, Release
+from compiler.render import argocd, flux, layers
 
 Identity = tuple[str, str, str, str]  # group, kind, namespace ("" for a cluster-scoped object), name
 Owner = tuple[str, str, str]  # release id, component, file
@@ -18,7 +19,8 @@ Owner = tuple[str, str, str]  # release id, component, file
 def identity(obj: dict[str, Any]) -> Identity:
     metadata = obj.get("metadata") or {}
     group = str(obj.get("apiVersion") or "").rpartition("/")[0]
-    return group, str(obj.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name"))
+    namespace = "" if cluster_scoped(obj) else str(metadata.get("namespace") or "")  # (the API server drops one)
+    return group, str(obj.get("kind")), namespace, str(metadata.get("name"))
 
 
 def engine_objects(plan: ClusterPlan) -> list[tuple[Identity, Release, Any]]:
@@ -30,9 +32,12 @@ def engine_objects(plan: ClusterPlan) -> list[tuple[Identity, Release, Any]]:
                 name = argocd.application_name(plan.cluster, release, component)
                 found.append((("argoproj.io", "Application", argocd.ARGOCD_NAMESPACE, name), release, component))
             else:
-                name = flux.layer_name(release, component)
-                found.append((("kustomize.toolkit.fluxcd.io", "Kustomization", flux.FLUX_NAMESPACE, name), release,
-                              component))
+                chart = release.hydrated.get(component.name)
+                parts = [part for part in HYDRATED_FOLDERS if chart is not None and getattr(chart, part)]
+                for name in (layers.layer_name(release, component),
+                             *(layers.hydrated_layer(release, component, part) for part in parts)):
+                    found.append((("kustomize.toolkit.fluxcd.io", "Kustomization", flux.FLUX_NAMESPACE, name),
+                                  release, component))
         if plan.engine == "argocd" and release.kind == "workload" and release.components:
             name = argocd.workload_application_name(plan.cluster, release)
             found.append((("argoproj.io", "Application", argocd.ARGOCD_NAMESPACE, name), release,

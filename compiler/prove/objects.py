@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.kube.api import is_custom
+from compiler.kube.api import cluster_scoped
 from compiler.load import yamlio
 from compiler.plan import HYDRATED_FOLDERS, Release
 from compiler.prove import patching
@@ -252,18 +252,14 @@ def _labelled(obj: dict[str, Any], labels: dict[str, Any]) -> dict[str, Any]:
 
 
 def namespaced(obj: dict[str, Any], namespace: str, keep: bool = False) -> dict[str, Any]:
-    """The object in the namespace, if its kind is namespaced (kustomize and Flux set it on those only; easel's
-    custom resources are namespaced). keep: a namespace the object names stays (as Helm installs it)."""
-    if obj.get("kind") not in _CLUSTER_SCOPED or is_custom(obj):
+    """The object in the namespace, if its kind is namespaced (kustomize and Flux set it on those only; a custom
+    kind is taken to be namespaced unless known otherwise: kube/api.py). keep: a namespace the object names stays
+    (as Helm installs it)."""
+    if not cluster_scoped(obj):
         metadata = obj.setdefault("metadata", {})
         if not (keep and metadata.get("namespace")):
             metadata["namespace"] = namespace
     return obj
-
-
-_CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-                             "PriorityClass", "StorageClass", "PersistentVolume", "IngressClass", "RuntimeClass",
-                             "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "DeviceClass"})
 
 
 def _kustomized(obj: dict[str, Any], kustomization: dict[str, Any]) -> dict[str, Any]:

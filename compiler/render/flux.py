@@ -30,6 +30,7 @@ from compiler.model import Repository, Settings
 from compiler.model.charts import git_commit
 from compiler.plan import MANAGED_BY, ClusterPlan, HydratedChart, Plans, Release
 from compiler.render import delivery
+from compiler.render.layers import hydrated_layer, layer_name, ready_layer
 from compiler.render.objects import (
     IMMUTABLE_TEMPLATES,
     carried_folder,
@@ -197,16 +198,6 @@ NAMESPACES_LAYER = "easel-namespaces"
 CLUSTER = "<cluster>"
 
 
-def layer_name(release: Release, component: ResolvedComponent) -> str:
-    """easel-<project>-<workload>-<component>, easel-infrastructure-<stack>-<component>: unique on a cluster."""
-    return names.join("easel", release.group, component.instance)
-
-
-def hydrated_layer(release: Release, component: ResolvedComponent, part: str) -> str:
-    """The layer of one of a hydrated chart's folders beside its own (plan.HYDRATED_FOLDERS)."""
-    return names.join(layer_name(release, component), part)
-
-
 def _layer(plans: Plans, release: Release, component: ResolvedComponent, depends: list[str],
            wait: bool, folder: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
@@ -270,7 +261,7 @@ def release_files(plans: Plans, release: Release, stack_layers: dict[str, tuple[
         folder = f"{release.path}/{component.name}"
         files[f"{folder}/objects.yaml"] = text_of(documents)
         files[f"{folder}/kustomization.yaml"] = text_of([kustomization(["objects.yaml"])])
-        depends = [NAMESPACES_LAYER, *before, *(layer_name(release, c) for c in release.components
+        depends = [NAMESPACES_LAYER, *before, *(ready_layer(release, c) for c in release.components
                                                 if c.name in component.depends_on)]
         wait = release.kind == "stack" or component.name in needed  # something waits for it
         files[f"flux/layers/{layer_name(release, component)}.yaml"] = text_of(
@@ -287,7 +278,7 @@ def _hydrated_files(plans: Plans, release: Release, component: ResolvedComponent
     chart = release.hydrated.get(component.name) or HydratedChart()
     folder = f"{release.path}/{component.name}"
     name = layer_name(release, component)
-    depends = [NAMESPACES_LAYER, *before, *(layer_name(release, c) for c in release.components
+    depends = [NAMESPACES_LAYER, *before, *(ready_layer(release, c) for c in release.components
                                             if c.name in component.depends_on)]
     files: dict[str, str] = {}
     parts = {"crds": chart.crds, "before": chart.before, "after": chart.after}
@@ -328,7 +319,7 @@ def _namespaces_layer(plans: Plans) -> dict[str, Any]:
 def render_cluster(plans: Plans, cluster: ClusterPlan, cache: dict) -> dict[str, str]:
     files: dict[str, str] = {}
     namespaces: dict[str, str] = {}
-    stack_layers = {s.id: tuple(layer_name(s, c) for c in s.components) for s in cluster.stacks}
+    stack_layers = {s.id: tuple(ready_layer(s, c) for c in s.components) for s in cluster.stacks}
     for release in cluster.releases:
         key = ("flux", release.key, release.waits_for, release.requires,
                tuple(stack_layers.get(s, ()) for s in release.requires))

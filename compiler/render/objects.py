@@ -9,6 +9,7 @@ from typing import Any
 
 from compiler.decide.resolve import ResolvedComponent
 from compiler.kube import images, podtemplates
+from compiler.kube.api import cluster_scoped
 from compiler.kube.strings import with_string_fields
 from compiler.load import yamlio
 from compiler.model.charts import ChartArchive
@@ -17,12 +18,6 @@ from compiler.plan import MANAGED_BY, HydratedChart, NamespacePlan, Release
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 PATCH_PLACEHOLDER_NAME = "easel-patch"  # kustomize wants a name in a patch; the target decides what it hits
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass", "PriorityClass",
-    "IngressClass", "RuntimeClass", "PersistentVolume", "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration", "APIService", "CSIDriver", "VolumeSnapshotClass", "ClusterIssuer",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-})
 
 
 def text_of(documents: list[dict[str, Any]]) -> str:
@@ -64,7 +59,7 @@ def component_objects(release: Release, component: ResolvedComponent) -> list[di
     out = []
     for obj in objects:
         obj = _with_labels(obj, labels)
-        if obj.get("kind") not in CLUSTER_SCOPED:
+        if not cluster_scoped(obj):
             obj["metadata"]["namespace"] = release.namespace.name
         out.append(_ordered(obj))
     return out
