@@ -576,3 +576,87 @@ def test_what_depends_on_a_hydrated_chart_waits_for_its_hooks_after_and_layer_na
     # component `crds` of w is easel-team-w-crds; api's CRDs layer easel-team-w-api.crds: distinct
     assert {"easel-team-w-crds", "easel-team-w-api.crds"} <= set(layers)
     assert {d["name"] for d in layers["easel-team-w-crds"]["dependsOn"]} >= {"easel-team-w-api.after"}
+
+
+def _with_stack(files: dict[str, str | bytes]) -> dict[str, str | bytes]:
+    """The repository with hydra run as an infrastructure stack `ops` (its CRD, hooks and server), which the
+    workload's profile requires; the workload runs plain objects, a Widget of hydra's CRD among them."""
+    files["profiles/ops.yaml"] = """apiVersion: easel.dev/v1alpha1
+kind: WorkloadProfile
+metadata: {name: ops}
+spec:
+  version: 1.0.0
+  type: Infrastructure
+  components:
+    - name: api
+      type: helm-chart
+      properties: {repository: charts, chart: hydra, version: 1.0.0}
+"""
+    files["profiles/app.yaml"] = """apiVersion: easel.dev/v1alpha1
+kind: WorkloadProfile
+metadata: {name: app}
+spec:
+  version: 1.0.0
+  requires: {profiles: [{name: ops, version: "^1.0"}]}
+  components:
+    - name: cfg
+      type: manifests
+      properties:
+        objects:
+          - {apiVersion: hydra.example.com/v1, kind: Widget, metadata: {name: mine}, spec: {size: 1}}
+          - apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec: {containers: [{name: web, image: "registry.example.com/web:1.0"}]}
+"""
+    return files
+
+
+@needs_helm
+@pytest.mark.parametrize(("cluster", "environment"), [("hydrated", None), (None, "hydrated")])
+def test_a_workload_waits_for_a_hydrated_stack_or_for_a_stacks_helmrelease(cluster, environment):
+    files = _with_stack(_files(settings="helmrelease", cluster=cluster, environment=environment, required=False))
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None, [d.message for d in result.diagnostics]
+    layers = {o["metadata"]["name"]: o["spec"] for o in _objects(result.files, "clusters/c/flux/layers/")}
+    kinds = {o["kind"] for o in _objects(result.files)}
+    waits = {d["name"] for d in layers["easel-team-w-cfg"]["dependsOn"]}
+    if cluster == "hydrated":  # the stack follows the cluster: hydrated, and waited for up to its hooks after
+        assert "HelmRelease" not in kinds and "easel-infrastructure-ops-api.crds" in layers
+        assert waits >= {"easel-infrastructure-ops-api.after"}
+        assert [d["name"] for d in layers["easel-infrastructure-ops-api.after"]["dependsOn"]] == [
+            "easel-infrastructure-ops-api"]
+    else:  # the stack follows easel.yaml (helmrelease): a HelmRelease, whose layer waits for it
+        assert "HelmRelease" in kinds and waits >= {"easel-infrastructure-ops-api"}
+        assert layers["easel-infrastructure-ops-api"]["wait"] is True
+
+
+@needs_helm
+def test_capabilities_hold_the_crds_the_clusters_other_components_install():
+    files = _files(required=False, extra={"templates/monitor.yaml": (
+        '{{- if .Capabilities.APIVersions.Has "mon.example.com/v1" }}\n'
+        'apiVersion: mon.example.com/v1\nkind: Monitor\nmetadata: {name: "{{ .Release.Name }}"}\nspec: {}\n'
+        '{{- end }}\n')})
+    files["profiles/app.yaml"] = str(files["profiles/app.yaml"]) + """    - name: monitoring
+      type: manifests
+      properties:
+        objects:
+          - apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: monitors.mon.example.com}
+            spec:
+              group: mon.example.com
+              names: {kind: Monitor, plural: monitors, singular: monitor, listKind: MonitorList}
+              scope: Namespaced
+              versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object,
+                          x-kubernetes-preserve-unknown-fields: true}}}]
+"""
+    files["profiles/app.yaml"] = str(files["profiles/app.yaml"]).replace(
+        "properties: {repository: charts", "dependsOn: [monitoring]\n      properties: {repository: charts")
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None, [d.message for d in result.diagnostics]
+    assert _named(_objects(result.files), "Monitor", "w-api")["metadata"]["namespace"] == "team-w"

@@ -26,6 +26,7 @@ from compiler.kube.api import crd_defines
 from compiler.plan import HYDRATED, ClusterPlan, HydratedChart, Plans, Release
 from compiler.prove import chart_objects, patching
 from compiler.prove.chart_objects import ChartProof, ChartRequest, ChartUse
+from compiler.prove.crds import own_objects
 from compiler.render.layers import hydrated_layer
 from compiler.render.objects import chart_labels, kustomize_images, kustomize_patches
 
@@ -49,9 +50,7 @@ def hydrate(plans: Plans, charts: ChartProof | None, archives: Mapping[tuple[str
     done: dict[tuple, Release] = {}
     clusters = {}
     for name, cluster in plans.clusters.items():
-        apis = chart_objects.api_versions({}, [a for r in cluster.releases for c in r.components
-                                               if charts is not None and c.output.helm is not None
-                                               and (a := charts.archives.get(c.output.helm.key)) is not None])
+        apis = _capabilities(cluster, archives)
         releases = {}
         for release in cluster.releases:
             if not any(release.hydrates(c) for c in release.components):
@@ -68,6 +67,17 @@ def hydrate(plans: Plans, charts: ChartProof | None, archives: Mapping[tuple[str
                 workloads=tuple(releases.get(r.id, r) for r in cluster.workloads))
         clusters[name] = cluster
     return dataclasses.replace(plans, clusters=clusters), list(problems.values())
+
+
+def _capabilities(cluster: ClusterPlan, archives: Mapping[tuple[str, str, str], Any]) -> tuple[str, ...]:
+    """What `.Capabilities.APIVersions` holds beyond Kubernetes' own, as the cluster will have it: the served
+    versions of the CRDs its charts ship and its components' objects hold (a group a Cluster lists in `crds`
+    comes with no version, so it is not among them)."""
+    defined = {crd_defines(o): (o,) for r in cluster.releases for c in r.components for o in own_objects(c)
+               if o.get("kind") == "CustomResourceDefinition"}
+    shipped = [a for r in cluster.releases for c in r.components
+               if c.output.helm is not None and (a := archives.get(c.output.helm.key)) is not None]
+    return chart_objects.api_versions({(str(g), str(k)): crds for (g, k), crds in defined.items()}, shipped)
 
 
 def _hydrated(release: Release, cluster: ClusterPlan, apis: tuple[str, ...], charts: ChartProof | None,
