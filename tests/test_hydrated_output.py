@@ -248,8 +248,9 @@ def test_no_secret_no_test_hook_no_notes_and_no_helm_hook_annotation_is_written(
 
 
 @needs_helm
-def test_the_written_objects_carry_the_gpus_booked_the_required_traits_and_the_labels():
-    everything = _objects(_compiled())
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_the_written_objects_carry_the_gpus_booked_the_required_traits_and_the_labels(engine):
+    everything = _objects(_compiled(engine=engine))
     server = _named(everything, "Deployment", "w-api-server")
     [container] = server["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
@@ -264,7 +265,7 @@ def test_the_written_objects_carry_the_gpus_booked_the_required_traits_and_the_l
     assert server["metadata"]["namespace"] == "team-w"
     crd = _named(everything, "CustomResourceDefinition", "widgets.hydra.example.com")
     assert "namespace" not in crd["metadata"]
-    listed = _compiled()["clusters/c/images.txt"].split()
+    listed = _compiled(engine=engine)["clusters/c/images.txt"].split()
     assert {"registry.example.com/hydra/server:1.0", "registry.example.com/hydra/migrate:1.0",
             "registry.example.com/hydra/notify:1.0"} <= set(listed)
     assert "registry.example.com/hydra/test:1.0" not in listed
