@@ -14,6 +14,8 @@ import yaml
 from builders import gpu_cluster
 from conftest import easel, write_files
 
+from compiler.kube import merge
+
 OBJECT = """
 apiVersion: apps/v1
 kind: Deployment
@@ -133,3 +135,26 @@ def test_the_merge_table_is_what_the_kubernetes_schemas_say():
     if version not in merge_keys.schema_versions():
         pytest.skip(f"kubernetes-validate no longer ships {version}: regenerate with `python tests/merge_keys.py`")
     assert committed == merge_keys.table_text(version), "regenerate with `python tests/merge_keys.py`"
+
+
+NULL_PATCH = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "p"},
+              "spec": {"template": {"spec": {"containers": [
+                  {"name": "app", "resources": {"limits": {"nvidia.com/gpu": None}, "claims": [{"name": "gpu"}]}}]}}}}
+
+
+@pytest.mark.skipif(_kubectl() is None, reason="kubectl is not installed (pip install '.[test]')")
+@pytest.mark.parametrize("limits", [None, {"nvidia.com/gpu": 2, "cpu": "1"}])
+def test_a_patchs_null_deletes_as_kustomize_deletes_whether_or_not_the_key_is_there(tmp_path, limits):
+    """The DRA gpu patch deletes the device plugin's GPUs with null: where the container has none, kustomize
+    leaves an empty `limits`, never a null the API server would refuse."""
+    base = yaml.safe_load(OBJECT.replace("NAME", "x"))
+    if limits is not None:
+        base["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": limits}
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(
+        {"resources": ["d.yaml"], "patches": [{"target": {"kind": "Deployment"}, "patch": yaml.safe_dump(NULL_PATCH)}]}))
+    built = subprocess.run([_kubectl(), "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    by_kustomize = yaml.safe_load(built.stdout)["spec"]["template"]["spec"]["containers"][0]["resources"]
+    ours = merge.apply_literally(base, NULL_PATCH)["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert ours == by_kustomize and None not in ours["limits"].values()

@@ -71,8 +71,11 @@ def _merge(base: Any, patch: Any, type_name: str | None, wildcard: bool, adding:
         return copy.deepcopy(patch)
     out = dict(base)
     for key, value in patch.items():
+        if value is None and not adding:  # a strategic merge patch's null deletes the key (combined, it stays one)
+            out.pop(key, None)
+            continue
         if key not in out:
-            out[key] = copy.deepcopy(value)
+            out[key] = copy.deepcopy(value) if adding else _without_nulls(value)
             continue
         child, merge_key, strategy = _field(type_name, key)
         current = out[key]
@@ -88,6 +91,15 @@ def _merge(base: Any, patch: Any, type_name: str | None, wildcard: bool, adding:
         else:
             out[key] = _merge(current, value, child, wildcard, adding)
     return out
+
+
+def _without_nulls(value: Any) -> Any:
+    """A new part a patch adds, without the keys its nulls would delete (there is nothing there to delete)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return copy.deepcopy(value)
 
 
 def _merge_list(base: list, patch: list, merge_key: str, type_name: str | None, wildcard_on: bool,
@@ -107,7 +119,7 @@ def _merge_list(base: list, patch: list, merge_key: str, type_name: str | None, 
             continue
         index = next((i for i, existing in enumerate(items)
                       if isinstance(existing, dict) and existing.get(merge_key) == item[merge_key]), None)
-        first.append(copy.deepcopy(item) if index is None else _merge(items.pop(index), item, type_name,
-                                                                       wildcard_on, adding))
+        added = copy.deepcopy(item) if adding else _without_nulls(item)
+        first.append(added if index is None else _merge(items.pop(index), item, type_name, wildcard_on, adding))
     unkeyed = [copy.deepcopy(item) for item in patch if not (isinstance(item, dict) and merge_key in item)]
     return first + items + unkeyed
