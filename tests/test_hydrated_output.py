@@ -661,3 +661,15 @@ def test_capabilities_hold_the_crds_the_clusters_other_components_install():
     result = compile_files(files)  # type: ignore[arg-type]
     assert result.files is not None, [d.message for d in result.diagnostics]
     assert _named(_objects(result.files), "Monitor", "w-api")["metadata"]["namespace"] == "team-w"
+
+
+@needs_helm
+def test_a_private_chart_with_traits_on_argocd_is_no_longer_refused_once_hydrated():
+    files = _files(engine="argocd")
+    files["profiles/repos.yaml"] = str(files["profiles/repos.yaml"]).replace(
+        "spec: {type: helm,", "spec: {secretRef: charts-pull, type: helm,")
+    result = compile_files(files)  # type: ignore[arg-type]
+    assert result.files is not None, [d.message for d in result.diagnostics]
+    helmrelease = compile_files({**files, "easel.yaml": str(files["easel.yaml"]).replace(
+        "render: hydrated", "render: helmrelease")})  # type: ignore[dict-item]
+    assert "E806" in {d.code for d in helmrelease.diagnostics}

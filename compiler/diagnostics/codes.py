@@ -183,7 +183,8 @@ _ALL = [
          "map the trait to chart values with `traitValues: {<trait>.<property>: <values.path>}` so that no patch is "
          "needed and Argo CD's own Helm or Git source, which gets the repository's credentials, renders the chart; or "
          "run the cluster with Flux (`gitops: {engine: flux}`), whose HelmRelease reads the Repository's secretRef; "
-         "or, once easel writes hydrated output (`gitops.render: hydrated`), that"),
+         "or hydrate the release (`gitops.render: hydrated`): easel then writes the chart's objects, and the cluster "
+         "needs no access to the chart"),
     # The proof of the rendered trees (prove/tree.py): a failure is a bug in easel or a definition, never noise
     Code("E810", "the rendered pods do not request the GPUs easel booked",
          "the component's definition or a trait sets GPU requests or replicas that easel does not count: check "
