@@ -133,21 +133,27 @@ LEGS = ("(a) charts proven, cold", "(b) charts proven, renders cached", "(b2) pr
         "(c) charts unproven, cold")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parsed_arguments(argv, description, workdir):
+    """The options charts.py and hydrated.py share (the fleet, the runs, the easel measured, where), checked."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--clusters", type=int, default=1000)
     ap.add_argument("--workloads", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=1, help="runs per leg; the best is reported")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--easel-path", default=ROOT,
                     help="the folder holding the `compiler` package to measure (default: this checkout)")
-    ap.add_argument("--workdir", default=os.path.join(HERE, ".work"), help="where temp dirs go")
+    ap.add_argument("--workdir", default=workdir, help="where temp dirs go")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (its path is printed)")
     args = ap.parse_args(argv)
     if args.clusters < 1 or args.workloads < 1 or args.repeat < 1:
         ap.error("--clusters, --workloads and --repeat must be at least 1")
     if not os.path.isfile(os.path.join(args.easel_path, "compiler", "__main__.py")):
         ap.error(f"{args.easel_path} holds no compiler/ package")
+    return args
+
+
+def main(argv=None):
+    args = parsed_arguments(argv, __doc__.split("\n\n")[0], os.path.join(HERE, ".work"))
 
     os.makedirs(args.workdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="charts-", dir=args.workdir)

@@ -27,7 +27,6 @@ Prints wall, CPU, the largest process and the peak of all processes' PSS summed;
 (d)/(a) of wall and CPU time; the distinct renders and the engine's calls. Reported, never asserted.
 """
 
-import argparse
 import os
 import platform
 import re
@@ -70,21 +69,8 @@ def failure(log):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clusters", type=int, default=1000)
-    ap.add_argument("--workloads", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per leg; the best is reported")
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--easel-path", default=ROOT,
-                    help="the folder holding the `compiler` package to measure (default: this checkout)")
-    ap.add_argument("--workdir", default="/dev/shm/easel-bench" if os.path.isdir("/dev/shm") else
-                    os.path.join(HERE, ".work"), help="where temp dirs go (default a RAM disk)")
-    ap.add_argument("--keep", action="store_true", help="keep the temp dir (its path is printed)")
-    args = ap.parse_args(argv)
-    if args.clusters < 1 or args.workloads < 1 or args.repeat < 1:
-        ap.error("--clusters, --workloads and --repeat must be at least 1")
-    if not os.path.isfile(os.path.join(args.easel_path, "compiler", "__main__.py")):
-        ap.error(f"{args.easel_path} holds no compiler/ package")
+    args = chartbench.parsed_arguments(argv, __doc__.split("\n\n")[0], "/dev/shm/easel-bench"
+                                       if os.path.isdir("/dev/shm") else os.path.join(HERE, ".work"))
 
     os.makedirs(args.workdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="hydrated-", dir=args.workdir)

@@ -23,6 +23,7 @@ from test_git import commit_all
 
 from compiler.load.charts import pack
 from compiler.load.source import MemorySource
+from compiler.pipeline import Result
 from compiler.runtime import helm
 
 needs_helm = pytest.mark.skipif(not helm.available(), reason="Helm's engine (the `helm` extra, helm-python-sdk) is "
@@ -189,10 +190,15 @@ def _files(*, engine: str = "flux", values: str = "{}", version: str = "1.0.0", 
     return files
 
 
-def _compiled(**kwargs) -> dict[str, str]:
-    result = compile_files(_files(**kwargs))  # type: ignore[arg-type]
+def _compiled_from(files: dict[str, str | bytes]) -> Result:
+    """The compile of the files, which must succeed."""
+    result = compile_files(files)  # type: ignore[arg-type]
     assert result.files is not None, "\n".join(f"{d.code} {d.message}" for d in result.diagnostics)
-    return result.files
+    return result
+
+
+def _compiled(**kwargs) -> dict[str, str]:
+    return _compiled_from(_files(**kwargs)).files or {}
 
 
 def _objects(files: dict[str, str], prefix: str = "clusters/c/") -> list[dict]:
@@ -411,8 +417,7 @@ def test_a_chart_installed_into_a_namespace_of_its_own_gets_that_namespace_first
     files = _files()
     files["profiles/app.yaml"] = str(files["profiles/app.yaml"]).replace(
         "chart: hydra,", "chart: hydra, namespace: hydra-system,")
-    result = compile_files(files)  # type: ignore[arg-type]
-    assert result.files is not None, [d.message for d in result.diagnostics]
+    result = _compiled_from(files)
     [namespace] = [o for o in _objects(result.files, "clusters/c/workloads/team/w/api/crds/")
                    if o["kind"] == "Namespace"]
     assert namespace["metadata"]["name"] == "hydra-system"
@@ -435,8 +440,7 @@ def test_explain_says_which_clusters_get_the_charts_hydrated(tmp_path):
 def test_on_flux_a_crd_two_hydrated_workloads_ship_alike_is_written_once_and_waited_for():
     files = _files()
     files["workloads/w2.yaml"] = str(files["workloads/w.yaml"]).replace("name: w}", "name: w2}")
-    result = compile_files(files)  # type: ignore[arg-type]
-    assert result.files is not None, [d.message for d in result.diagnostics]
+    result = _compiled_from(files)
     crds = [o for o in _objects(result.files) if o["kind"] == "CustomResourceDefinition"]
     assert len(crds) == 1 and crds[0]["metadata"]["labels"]["easel.dev/workload"] == "w"
     layers = {o["metadata"]["name"]: o["spec"] for o in _objects(result.files, "clusters/c/flux/layers/")}
@@ -556,8 +560,7 @@ def test_crds_create_makes_flux_create_the_crd_and_never_update_it():
     files = _files()
     files["profiles/app.yaml"] = str(files["profiles/app.yaml"]).replace(
         "      traits:", "      release: {crds: Create}\n      traits:")
-    result = compile_files(files)  # type: ignore[arg-type]
-    assert result.files is not None, [d.message for d in result.diagnostics]
+    result = _compiled_from(files)
     crd = _named(_objects(result.files), "CustomResourceDefinition", "widgets.hydra.example.com")
     assert crd["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/ssa"] == "IfNotPresent"
 
@@ -571,8 +574,7 @@ def test_what_depends_on_a_hydrated_chart_waits_for_its_hooks_after_and_layer_na
       properties:
         objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: after-api}, data: {a: b}}]
 """
-    result = compile_files(files)  # type: ignore[arg-type]
-    assert result.files is not None, [d.message for d in result.diagnostics]
+    result = _compiled_from(files)
     layers = {o["metadata"]["name"]: o["spec"] for o in _objects(result.files, "clusters/c/flux/layers/")}
     # component `crds` of w is easel-team-w-crds; api's CRDs layer easel-team-w-api.crds: distinct
     assert {"easel-team-w-crds", "easel-team-w-api.crds"} <= set(layers)
@@ -621,8 +623,7 @@ spec:
 @pytest.mark.parametrize(("cluster", "environment"), [("hydrated", None), (None, "hydrated")])
 def test_a_workload_waits_for_a_hydrated_stack_or_for_a_stacks_helmrelease(cluster, environment):
     files = _with_stack(_files(settings="helmrelease", cluster=cluster, environment=environment, required=False))
-    result = compile_files(files)  # type: ignore[arg-type]
-    assert result.files is not None, [d.message for d in result.diagnostics]
+    result = _compiled_from(files)
     layers = {o["metadata"]["name"]: o["spec"] for o in _objects(result.files, "clusters/c/flux/layers/")}
     kinds = {o["kind"] for o in _objects(result.files)}
     waits = {d["name"] for d in layers["easel-team-w-cfg"]["dependsOn"]}
@@ -658,8 +659,7 @@ def test_capabilities_hold_the_crds_the_clusters_other_components_install():
 """
     files["profiles/app.yaml"] = str(files["profiles/app.yaml"]).replace(
         "properties: {repository: charts", "dependsOn: [monitoring]\n      properties: {repository: charts")
-    result = compile_files(files)  # type: ignore[arg-type]
-    assert result.files is not None, [d.message for d in result.diagnostics]
+    result = _compiled_from(files)
     assert _named(_objects(result.files), "Monitor", "w-api")["metadata"]["namespace"] == "team-w"
 
 
@@ -668,8 +668,7 @@ def test_a_private_chart_with_traits_on_argocd_is_no_longer_refused_once_hydrate
     files = _files(engine="argocd")
     files["profiles/repos.yaml"] = str(files["profiles/repos.yaml"]).replace(
         "spec: {type: helm,", "spec: {secretRef: charts-pull, type: helm,")
-    result = compile_files(files)  # type: ignore[arg-type]
-    assert result.files is not None, [d.message for d in result.diagnostics]
+    _compiled_from(files)  # hydrated: nothing is inflated on the cluster
     helmrelease = compile_files({**files, "easel.yaml": str(files["easel.yaml"]).replace(
         "render: hydrated", "render: helmrelease")})  # type: ignore[dict-item]
     assert "E806" in {d.code for d in helmrelease.diagnostics}

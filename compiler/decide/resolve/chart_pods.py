@@ -140,17 +140,22 @@ def _listed(objects: Iterable[dict[str, Any]]) -> str:
     return "; ".join(f"{o.get('kind')} {_name(o)!r} ({', '.join(_running(o))})" for o in objects) or "none"
 
 
-def container_names(body: Any) -> list[str]:
-    """The names of the containers a patch sets ("*", every container, among them)."""
+def container_values(body: Any, field: str) -> list[str]:
+    """A field of every container (and init container) a patch sets, where it is a string."""
     if not isinstance(body, dict):
         return []
     found = []
     for key, value in body.items():
         if key in ("containers", "initContainers") and isinstance(value, list):
-            found += [c["name"] for c in value if isinstance(c, dict) and isinstance(c.get("name"), str)]
+            found += [c[field] for c in value if isinstance(c, dict) and isinstance(c.get(field), str)]
         else:
-            found += container_names(value)
+            found += container_values(value, field)
     return found
+
+
+def container_names(body: Any) -> list[str]:
+    """The names of the containers a patch sets ("*", every container, among them)."""
+    return container_values(body, "name")
 
 
 def names_a_container(body: Any) -> bool:

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.decide.resolve.chart_pods import ChartPods, Looked, look, names_a_container, names_every_container
+from compiler.decide.resolve.chart_pods import (
+    ChartPods,
+    Looked,
+    container_values,
+    look,
+    names_a_container,
+    names_every_container,
+)
 from compiler.decide.resolve.types import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Location, Subject, error, warning
 from compiler.kube import images, podtemplates
@@ -258,15 +265,7 @@ def _image_name(image: str) -> str:
 
 def _patch_images(body: Any) -> list[str]:
     """The images a patch sets on containers."""
-    if not isinstance(body, dict):
-        return []
-    found = []
-    for key, value in body.items():
-        if key in ("containers", "initContainers") and isinstance(value, list):
-            found += [c["image"] for c in value if isinstance(c, dict) and isinstance(c.get("image"), str)]
-        else:
-            found += _patch_images(value)
-    return found
+    return container_values(body, "image")
 
 
 def _sets_an_image(body: Any) -> bool:
