@@ -672,3 +672,29 @@ def test_a_private_chart_with_traits_on_argocd_is_no_longer_refused_once_hydrate
     helmrelease = compile_files({**files, "easel.yaml": str(files["easel.yaml"]).replace(
         "render: hydrated", "render: helmrelease")})  # type: ignore[dict-item]
     assert "E806" in {d.code for d in helmrelease.diagnostics}
+
+
+CLUSTER_ROLE = {"templates/role.yaml": (
+    'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: "{{ .Release.Name }}-read"}\n'
+    'rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]\n')}
+ELSEWHERE = {"templates/elsewhere.yaml": (
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-seen", namespace: kube-system}\n'
+    'data: {a: b}\n')}
+
+
+@needs_helm
+@pytest.mark.parametrize("render", ["hydrated", "helmrelease"])
+@pytest.mark.parametrize("extra", [CLUSTER_ROLE, ELSEWHERE], ids=["cluster-scoped", "other-namespace"])
+def test_on_argocd_what_a_teams_appproject_would_not_sync_is_refused(render, extra):
+    if render == "helmrelease" and extra is ELSEWHERE:  # the wrapper's `namespace` moves it into the workload's
+        _compiled(engine="argocd", settings=render, required=False, extra=extra)
+        return
+    errors = _errors(engine="argocd", settings=render, required=False, extra=extra)
+    assert {d.code for d in errors} == {"E827"}
+    assert ("ClusterRole 'w-api-read'" if extra is CLUSTER_ROLE else "namespace 'kube-system'") in errors[0].message
+
+
+@needs_helm
+def test_on_flux_or_in_a_stack_a_charts_cluster_scoped_objects_are_fine():
+    _compiled(required=False, extra=CLUSTER_ROLE)
+    _compiled_from(_with_stack(_files(engine="argocd", required=False, extra=CLUSTER_ROLE)))

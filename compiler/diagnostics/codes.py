@@ -237,6 +237,11 @@ _ALL = [
          "hydrated output maps a Helm hook that runs before or after an install or upgrade to the engine's phases "
          "(a Flux layer, an Argo CD PreSync or PostSync hook); one that runs only on delete or rollback has none: "
          "turn it off through the chart's values, or render the release with `gitops.render: helmrelease`"),
+    Code("E827", "an object a team's Argo CD AppProject does not let it sync",
+         "a team's Applications may sync into the namespaces easel placed its workloads in on the cluster and create "
+         "no cluster-scoped object but CRDs: run what needs more as an infrastructure stack (a profile of `type: "
+         "Infrastructure`, which a workload `requires`), turn it off through the chart's values, or sync that "
+         "cluster with Flux"),
     Code("E826", "a hydrated chart renders differently each time",
          "its templates use random values or the time, so what easel writes would change with every compile: set "
          "the values that make it stable (most charts take a generated password or token from an existing Secret), "

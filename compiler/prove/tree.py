@@ -36,7 +36,7 @@ from compiler.kube.strings import with_string_fields
 from compiler.model import RegistryRules, quantity
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
 from compiler.plan import Booking, ClusterPlan, GpuBooking, Release
-from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, identities, labels
+from compiler.prove import chart_objects, chart_tree, claims, custom_schemas, identities, labels, projects
 from compiler.prove import quota as quota_rules
 from compiler.prove.chart_objects import ChartProof
 from compiler.prove.objects import ComponentObjects, Parsed, flux_layers, release_component_objects
@@ -73,6 +73,7 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
     listed = _listed_images(files.get(f"clusters/{plan.cluster}/images.txt", ""))
     capabilities = chart_objects.api_versions(crds, chart_tree.archives_of(plan, charts)) if charts else ()
     applied = identities.Applied(plan)
+    allowed = projects.project_namespaces(plan) if plan.engine == "argocd" else {}
     problems += [error("E801", f"cluster {plan.cluster!r}: component {component.name!r} of {release.id}: {message}",
                        component.loc, subject=Subject(release.kind, (release.id,), plan.cluster))
                  for release, component, message in applied.engine_clashes]
@@ -103,12 +104,20 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
                 built = ComponentObjects(built.folder, [(f, o) for f, o in built.objects if id(o) not in refused],
                                          built.unproven)
             problems += [where.problem(*clash) for clash in applied.clashes(release, component.name, built.objects)]
+            problems += [where.problem(*refusal) for refusal in projects.refused(
+                plan, release, built.objects, allowed, _scoped({**crds, **chart_tree.shipped_crds(component, charts)}))]
             problems += _checked(where, built, bookings.get(component.name), component, facts, listed,
                                  policies.get(release.id, WorkloadPolicy()),
                                  taken.get(release.id, {}).get(component.name, 0)
                                  if taken is not None and release.kind == "workload" else None)
     problems += labels.release_problems(plan, files, layers, parsed)
     return problems
+
+
+def _scoped(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]]) -> set[tuple[str | None, str | None]]:
+    """The custom kinds the CRDs in sight define as cluster-scoped."""
+    return {kind for kind, defining in crds.items() if any((d.get("spec") or {}).get("scope") == "Cluster"
+                                                          for d in defining)}
 
 
 def _checked(where: _Where, built: ComponentObjects, booking: Booking | None, component: Any,
