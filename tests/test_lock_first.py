@@ -150,6 +150,7 @@ def _kill_after(monkeypatch, steps: int) -> list[int]:
     return count
 
 
+@pytest.mark.slow  # a kill after each of a compile's file operations, then `git status` each time
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_after_a_kill_at_any_moment_git_never_sees_a_staging_folder(compiled, tmp_path):
     repo, _ = compiled

@@ -51,6 +51,7 @@ def _inside(clone: Path, path: str) -> Path:
     return folder
 
 
+@pytest.mark.slow  # publishes, clones, and runs kubectl kustomize on every folder of every cluster
 @pytest.mark.parametrize("engine", ["flux", "argocd"])
 def test_every_tree_of_a_published_branch_builds_from_a_clone_of_that_branch_alone(tmp_path, engine):
     clone = _published_clone(tmp_path, engine)
