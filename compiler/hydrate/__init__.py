@@ -15,15 +15,13 @@ NOTES.txt are dropped by the proof's build.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.hydrate import phases
-from compiler.kube.api import crd_defines
-from compiler.plan import HYDRATED, ClusterPlan, HydratedChart, Plans, Release
+from compiler.kube.api import cluster_scoped_kinds, crd_defines
+from compiler.plan import ClusterPlan, HydratedChart, Plans, Release
 from compiler.prove import chart_objects, patching
 from compiler.prove.chart_objects import ChartProof, ChartRequest, ChartUse
 from compiler.prove.crds import own_objects
@@ -38,13 +36,13 @@ HOOK_HINT = ("turn the hook off through the chart's values, or render this relea
 NO_ARCHIVE_HINT = ("run `easel charts pull` to fetch and pin the chart's archive (and install easel's `helm` extra, "
                    "Helm's engine), or render this release with `gitops.render: helmrelease`")
 
+
 def hydrate(plans: Plans, charts: ChartProof | None, archives: Mapping[tuple[str, str, str], Any]
             ) -> tuple[Plans, list[Diagnostic]]:
     """The plans with every hydrated release's chart components rendered (Release.hydrated), and what stopped a
     chart being hydrated. charts: the archives and Helm's engine (None: no engine here); archives: every chart
     easel has an archive of. Renders are shared by every cluster that gives the engine the same (charts' cache)."""
-    if not any(r.render == HYDRATED and any(r.hydrates(c) for c in r.components)
-               for p in plans.clusters.values() for r in p.releases):
+    if not any(r.hydrates(c) for p in plans.clusters.values() for r in p.releases for c in r.components):
         return plans, []
     problems: dict[tuple, Diagnostic] = {}  # each said once, however many clusters run the release alike
     done: dict[tuple, Release] = {}
@@ -111,7 +109,8 @@ def _crds_once(releases: list[Release]) -> dict[str, Release]:
                 continue
             kept, needs = [], []
             for file, obj in chart.crds:
-                name, spec = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}", _digest(obj.get("spec"))
+                name = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+                spec = phases.digest(obj.get("spec"))
                 if first.get(name, ("", ""))[0] == spec:  # (a CRD, or the namespace a chart is installed into)
                     needs.append(first[name][1])
                     continue
@@ -170,7 +169,7 @@ def _component(release: Release, component: Any, cluster: ClusterPlan, apis: tup
         shipped += ((f"{where}: its namespace", {"apiVersion": "v1", "kind": "Namespace",
                                                  "metadata": {"name": helm.namespace, "labels": dict(use.labels)}}),)
     chart, found_here = phases.phased([*shipped, *objects], cluster.engine, component.release.crds,
-                                      _cluster_scoped(archive, objects))
+                                      cluster_scoped_kinds([*archive.crds, *(o for _, o in objects)]))
     said += [(warning(code, f"{what}: {_named(obj)} ({file}): {message}", component.loc, subject=subject)
               if code.startswith("W") else
               error(code, f"{what}: {_named(obj)} ({file}): {message}", component.loc,
@@ -194,18 +193,7 @@ def _named(obj: Mapping[str, Any]) -> str:
     return f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')!r}"
 
 
-def _cluster_scoped(archive: Any, objects: list[tuple[str, dict[str, Any]]]) -> set[tuple[str | None, str | None]]:
-    """The custom kinds (group, kind) the chart's CRDs define as cluster-scoped: Helm installs them without a
-    namespace, so none is written."""
-    crds = [*archive.crds, *(obj for _, obj in objects if obj.get("kind") == "CustomResourceDefinition")]
-    return {crd_defines(crd) for crd in crds if (crd.get("spec") or {}).get("scope") == "Cluster"}
-
-
 def _labelled(obj: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
     metadata = dict(obj.get("metadata") or {})
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
     return {**obj, "metadata": metadata}
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]

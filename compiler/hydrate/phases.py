@@ -69,14 +69,14 @@ def phased(objects: list[tuple[str, dict[str, Any]]], engine: str, crds_policy: 
                 hook = _as_argo_hook(obj, phase) if engine == "argocd" else _without_ttl(_without_hook(obj))
                 phases[phase].append((file, _kept(hook, engine)))
     if engine == "flux":  # a changed release runs its hooks again, as Helm runs them on every upgrade
-        digest = _digest(phases["objects"])[:16]
-        phases = {phase: [(file, _stamped(obj, digest)) if phase != "objects" else (file, obj) for file, obj in found]
+        stamp = digest(phases["objects"])[:16]
+        phases = {phase: [(file, _stamped(obj, stamp)) if phase != "objects" else (file, obj) for file, obj in found]
                   for phase, found in phases.items()}
     if engine == "argocd" and first:  # a wave before any the chart's own objects name
         wave = min([0, *(_wave(obj) for _, obj in phases["objects"])]) - 1
         first = [(file, _annotated(obj, {SYNC_WAVE: str(wave)})) for file, obj in first]
     chart = HydratedChart(tuple(first), tuple(phases["before"]), tuple(phases["objects"]), tuple(phases["after"]))
-    return dataclasses.replace(chart, key=_digest([chart.crds, chart.before, chart.objects, chart.after])), said
+    return dataclasses.replace(chart, key=digest(chart.written)), said
 
 
 def _events(obj: dict[str, Any]) -> set[str]:
@@ -194,5 +194,5 @@ def _without_namespace(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": metadata}
 
 
-def _digest(value: Any) -> str:
+def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]

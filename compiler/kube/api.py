@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -62,6 +62,11 @@ def cluster_scoped(obj: dict[str, Any], custom: Collection[tuple[str | None, str
     if not is_custom(obj):
         return kind in BUILTIN_CLUSTER_SCOPED
     return (group_of(api_version), kind) in custom or (group_of(api_version), kind) in WELL_KNOWN_CLUSTER_SCOPED
+
+
+def cluster_scoped_kinds(crds: Iterable[dict[str, Any]]) -> set[tuple[str | None, str | None]]:
+    """The custom kinds (group, kind) these CRDs define as cluster-scoped (for `cluster_scoped`'s custom)."""
+    return {crd_defines(crd) for crd in crds if mapping(crd.get("spec")).get("scope") == "Cluster"}
 
 
 def mapping(value: Any) -> dict[str, Any]:

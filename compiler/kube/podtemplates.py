@@ -134,6 +134,12 @@ def containers(template: dict[str, Any]) -> list[dict[str, Any]]:
             for c in ((spec or {}).get(key) or ()) if isinstance(c, dict)] if isinstance(spec, dict) else []
 
 
+def images(objects: Iterable[dict[str, Any]]) -> list[str]:
+    """The images the objects' pods pull (built-in kinds' pod templates), sorted, each once."""
+    return sorted({str(c["image"]) for obj in objects for t in templates(obj) for c in containers(t.template)
+                   if isinstance(c.get("image"), str)})
+
+
 def named_containers(patch: Patch) -> set[str]:
     """The containers a pod-level patch names ("*", every container, is not a name)."""
     spec = _get(patch.body, ("spec", "template", "spec"))

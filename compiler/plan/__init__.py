@@ -96,6 +96,11 @@ class HydratedChart:
     # the Flux layers that write the CRDs it ships which an earlier chart of the cluster ships alike (written once)
     crds_from: tuple[str, ...] = ()
 
+    @property
+    def written(self) -> tuple[tuple[str, dict[str, Any]], ...]:
+        """Every object it writes, in the order they apply."""
+        return (*self.crds, *self.before, *self.objects, *self.after)
+
 
 @dataclass(frozen=True)
 class Release:

@@ -348,5 +348,4 @@ def _patched(obj: dict[str, Any], use: ChartUse) -> dict[str, Any]:
 
 def pulled_images(objects: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """The images the objects' pods pull."""
-    return sorted({str(c["image"]) for _, obj in objects for t in podtemplates.templates(obj)
-                   for c in podtemplates.containers(t.template) if isinstance(c.get("image"), str)})
+    return podtemplates.images(obj for _, obj in objects)

@@ -50,7 +50,7 @@ def installed_by(component: ResolvedComponent, archives: Archives | None = None)
 def _written(release: Release, component: ResolvedComponent) -> list[dict]:
     """The objects the component writes: its own, and a hydrated chart's rendered objects (hooks too)."""
     chart = release.hydrated.get(component.name)
-    rendered = [o for _, o in (*chart.before, *chart.objects, *chart.after)] if chart is not None else []
+    rendered = [o for _, o in chart.written] if chart is not None else []
     return [*own_objects(component), *rendered]
 
 

@@ -32,6 +32,7 @@ from compiler.decide.inventory import ClusterFacts
 from compiler.decide.resolve import ResolvedTrait
 from compiler.diagnostics import Diagnostic, Subject, error, warning
 from compiler.kube import images, podtemplates
+from compiler.kube.api import cluster_scoped_kinds
 from compiler.kube.strings import with_string_fields
 from compiler.model import RegistryRules, quantity
 from compiler.model.gpu import PRODUCT_LABEL, SHARED_SUFFIX
@@ -105,19 +106,14 @@ def prove_cluster(plan: ClusterPlan, files: dict[str, str], policies: Mapping[st
                                          built.unproven)
             problems += [where.problem(*clash) for clash in applied.clashes(release, component.name, built.objects)]
             problems += [where.problem(*refusal) for refusal in projects.refused(
-                plan, release, built.objects, allowed, _scoped({**crds, **chart_tree.shipped_crds(component, charts)}))]
+                plan, release, built.objects, allowed, cluster_scoped_kinds(
+                    crd for same in {**crds, **chart_tree.shipped_crds(component, charts)}.values() for crd in same))]
             problems += _checked(where, built, bookings.get(component.name), component, facts, listed,
                                  policies.get(release.id, WorkloadPolicy()),
                                  taken.get(release.id, {}).get(component.name, 0)
                                  if taken is not None and release.kind == "workload" else None)
     problems += labels.release_problems(plan, files, layers, parsed)
     return problems
-
-
-def _scoped(crds: Mapping[tuple[str, str], tuple[dict[str, Any], ...]]) -> set[tuple[str | None, str | None]]:
-    """The custom kinds the CRDs in sight define as cluster-scoped."""
-    return {kind for kind, defining in crds.items() if any((d.get("spec") or {}).get("scope") == "Cluster"
-                                                          for d in defining)}
 
 
 def _checked(where: _Where, built: ComponentObjects, booking: Booking | None, component: Any,

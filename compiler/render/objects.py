@@ -262,8 +262,6 @@ def images_list(releases: tuple[Release, ...]) -> str:
     return "".join(f"{line}\n" for line in sorted(lines))
 
 
-def hydrated_images(chart: HydratedChart) -> set[str]:
+def hydrated_images(chart: HydratedChart) -> list[str]:
     """The images a hydrated chart's pods pull (its hooks' too)."""
-    return {str(c["image"]) for _, obj in (*chart.before, *chart.objects, *chart.after)
-            for t in podtemplates.templates(obj) for c in podtemplates.containers(t.template)
-            if isinstance(c.get("image"), str)}
+    return podtemplates.images(obj for _, obj in chart.written)

@@ -111,7 +111,7 @@ def _hydrated(plan: ClusterPlan) -> dict[Key, str]:
     return {key_of(obj): str(component.output.helm.chart)
             for release in plan.releases for component in release.components
             if component.output.helm is not None and (chart := release.hydrated.get(component.name)) is not None
-            for _, obj in (*chart.crds, *chart.before, *chart.objects, *chart.after)}
+            for _, obj in chart.written}
 
 
 def key_of(obj: dict[str, Any]) -> Key:
